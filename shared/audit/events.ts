@@ -1,0 +1,60 @@
+// The session log's record types (DESIGN §3). Events are created, never updated.
+
+export const EVENT_TYPES = [
+  'request',
+  'analysis',
+  'decision',
+  'approval.requested',
+  'approval.granted',
+  'approval.rejected',
+  'execution.started',
+  'execution.completed',
+  'execution.failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** What a caller asks the log to append; seq, at, prevHash and hash are the log's to assign. */
+export interface EventDraft {
+  readonly type: EventType;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface SessionEvent {
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly type: EventType;
+  /** ISO-8601 UTC */
+  readonly at: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** `null` for seq 0 */
+  readonly prevHash: string | null;
+  /** sha256 hex of the RFC 8785 canonical JSON of the event without `hash` */
+  readonly hash: string;
+}
+
+/** Derived from a session's events: the status is the type of the last one, made readable. */
+export type SessionStatus =
+  | 'received'
+  | 'analyzed'
+  | 'decided'
+  | 'pending_approval'
+  | 'approved'
+  | 'rejected'
+  | 'running'
+  | 'executed'
+  | 'failed'
+  | 'denied'
+  | 'rejected_request';
+
+export interface SessionSummary {
+  readonly sessionId: string;
+  readonly startedAt: string;
+  readonly lastAt: string;
+  readonly events: number;
+  readonly status: SessionStatus;
+  /** From the `request` event: who and what, for listing without reading every event. */
+  readonly subject?: string;
+  readonly email?: string;
+  readonly connection?: string;
+  readonly sql?: string;
+}

@@ -1,0 +1,76 @@
+// One error type for everything untrusted input can cause. The code is the contract: the HTTP API
+// answers with it, tests assert on it, and its HTTP status is fixed here and nowhere else.
+
+export const ERROR_STATUS = {
+  // request shape
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_params: 400,
+  unknown_connection: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  method_not_allowed: 405,
+  // identity
+  token_missing: 401,
+  token_invalid: 401,
+  token_expired: 401,
+  token_issuer_not_allowed: 401,
+  token_audience_mismatch: 401,
+  token_algorithm_not_allowed: 401,
+  token_key_unknown: 401,
+  token_signature_invalid: 401,
+  token_claims_invalid: 401,
+  forbidden: 403,
+  // agents
+  model_required: 400,
+  model_not_allowed: 403,
+  // SQL
+  sql_empty: 400,
+  sql_unparsable: 400,
+  sql_multiple_statements: 400,
+  // policy
+  policy_denied: 403,
+  policy_invalid: 500,
+  approval_unavailable: 403,
+  // sessions
+  session_not_found: 404,
+  // execution
+  execution_failed: 422,
+  statement_timeout: 422,
+  read_only_violation: 422,
+  // dependencies: nothing ran
+  audit_unavailable: 503,
+  database_unavailable: 503,
+  secret_not_found: 503,
+  secret_unavailable: 503,
+  dependency_unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class GatehouseError extends Error {
+  override readonly name = 'GatehouseError';
+  readonly code: ErrorCode;
+  /** Safe to show the caller: never holds a secret, a credential or a raw row. */
+  readonly details?: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    if (details) this.details = Object.freeze({ ...details });
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isGatehouseError(e: unknown, code?: ErrorCode): e is GatehouseError {
+  return e instanceof GatehouseError && (code === undefined || e.code === code);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}

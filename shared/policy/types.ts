@@ -1,0 +1,77 @@
+import type { RiskClass } from '../sql/analysis.ts';
+
+/** A token issuer the policy trusts. Tokens from anyone else are refused. */
+export interface IssuerConfig {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Required for every issuer but Google's (`https://accounts.google.com`), whose keys are known. */
+  readonly jwksUri?: string;
+  /** Optional claim carrying the caller's groups (a string array). */
+  readonly groupsClaim?: string;
+  /** Optional: require this `azp` (authorized party) claim. */
+  readonly authorizedParty?: string;
+}
+
+export interface ConnectionConfig {
+  /** `embedded://NAME` | `env://VAR` | `secret://projects/P/secrets/S/versions/V` */
+  readonly credentials: string;
+  readonly maxRows: number;
+  readonly statementTimeoutMs: number;
+}
+
+export type RuleAction = 'allow' | 'deny' | 'approve';
+
+export interface Rule {
+  readonly name: string;
+  /** `group:NAME` | `email:ADDR` | `subject:SUB` | `*`; omitted = everyone. */
+  readonly principals?: readonly string[];
+  /** Omitted = all connections. */
+  readonly connections?: readonly string[];
+  /** Omitted = all classes. */
+  readonly classes?: readonly RiskClass[];
+  readonly action: RuleAction;
+  readonly approvers?: readonly string[];
+  readonly quorum?: number;
+  /** Approval lifetime in milliseconds (parsed from `ttl: 30m`). */
+  readonly ttlMs?: number;
+}
+
+export type MaskStrategy = 'redact' | 'null' | 'last4' | 'email' | 'hash';
+
+export interface MaskingConfig {
+  /** `schema.table.column` → strategy */
+  readonly columns: Readonly<Record<string, MaskStrategy>>;
+  readonly derived: 'mask' | 'deny';
+  readonly detectors: readonly string[];
+}
+
+export interface AgentsConfig {
+  readonly requireModel: boolean;
+  /** Glob patterns (`*` matches any run of characters). */
+  readonly allowedModels: readonly string[];
+}
+
+export interface Policy {
+  readonly version: 1;
+  readonly issuers: readonly IssuerConfig[];
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly connections: Readonly<Record<string, ConnectionConfig>>;
+  readonly rules: readonly Rule[];
+  readonly masking: MaskingConfig;
+  readonly agents: AgentsConfig;
+  /** sha256 (hex) of the policy file's exact bytes; recorded in every decision. */
+  readonly sha256: string;
+  /** Where it came from, for messages. */
+  readonly source: string;
+}
+
+export interface Decision {
+  readonly action: RuleAction;
+  /** The matching rule's name, or `null` when no rule matched (which denies). */
+  readonly rule: string | null;
+  readonly reasons: readonly string[];
+  readonly policySha256: string;
+  readonly approvers?: readonly string[];
+  readonly quorum?: number;
+  readonly ttlMs?: number;
+}
