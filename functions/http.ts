@@ -1,0 +1,72 @@
+// The transport edge: a framework-neutral request/response, JSON in and out, and the one place a
+// GatehouseError becomes an HTTP answer. Both the Functions Framework (functions/index.ts) and the
+// local server (infra/local-server.ts) translate to and from these shapes.
+import { GatehouseError, isGatehouseError } from '../shared/errors.ts';
+import { SessionError } from '../shared/gateway.ts';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface HttpRequest {
+  readonly method: string;
+  /** Path without the query string, e.g. `/v1/query`. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body: unknown;
+}
+
+export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>;
+
+export function json(status: number, body: unknown, headers?: Record<string, string>): HttpResponse {
+  return { status, body, headers };
+}
+
+/** Untrusted bytes to `unknown`: size first, then JSON. */
+export function readJsonBody(req: HttpRequest): unknown {
+  if (req.body.length > MAX_BODY_BYTES) {
+    throw new GatehouseError('body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new GatehouseError('unsupported_media_type', 'send the body as Content-Type: application/json');
+  }
+  try {
+    return JSON.parse(req.body.toString('utf8')) as unknown;
+  } catch {
+    throw new GatehouseError('invalid_json', 'request body is not valid JSON');
+  }
+}
+
+export function errorResponse(e: unknown, log: (msg: string, err: unknown) => void = defaultLog): HttpResponse {
+  const error = isGatehouseError(e) ? e : new GatehouseError('internal', 'internal error');
+  if (!isGatehouseError(e) || error.code === 'internal') log('unexpected error', e);
+  const sessionId = e instanceof SessionError ? e.sessionId : undefined;
+  const body: Record<string, unknown> = {
+    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+  };
+  if (sessionId) body.sessionId = sessionId;
+  const headers: Record<string, string> = {};
+  if (error.status === 401) {
+    // RFC 6750: tell the client how to authenticate, and why the token failed, without echoing it.
+    headers['www-authenticate'] = error.code === 'token_missing' ? 'Bearer' : `Bearer error="invalid_token", error_description="${error.code}"`;
+  }
+  return { status: error.status, headers, body };
+}
+
+function defaultLog(msg: string, err: unknown): void {
+  // Only the error's name and message: causes may carry driver details we do not want in logs.
+  const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  console.error(`[gatehouse] ${msg}: ${detail}`);
+}
+
+export function header(req: HttpRequest, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return v === undefined || v === '' ? undefined : v;
+}

@@ -1,0 +1,47 @@
+// Registers the deployed functions with the Functions Framework. Each instance builds its runtime
+// on the first request (not at import), so a cold start pays only for what it uses.
+import * as ff from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { configFromEnv, createRuntime, type Runtime } from '../shared/config.ts';
+import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
+import { queryHandler } from './query.ts';
+
+let runtime: Promise<Runtime> | undefined;
+function getRuntime(): Promise<Runtime> {
+  runtime ??= createRuntime(configFromEnv()).catch((e: unknown) => {
+    runtime = undefined; // a failed start is retried by the next request, not cached
+    throw e;
+  });
+  return runtime;
+}
+
+function register(name: string, make: (r: Runtime) => HttpHandler): void {
+  let handler: HttpHandler | undefined;
+  ff.http(name, async (req: Request, res: Response) => {
+    let out: HttpResponse;
+    try {
+      handler ??= make(await getRuntime());
+      out = await handler(toHttpRequest(req));
+    } catch (e) {
+      out = errorResponse(e);
+    }
+    res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
+  });
+}
+
+function toHttpRequest(req: Request): HttpRequest {
+  const url = new URL(req.originalUrl ?? req.url, 'http://function');
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return {
+    method: req.method,
+    path: url.pathname,
+    query: url.searchParams,
+    headers,
+    // The framework has parsed the body already; we parse the raw bytes ourselves so size limits
+    // and JSON errors answer with our codes, the same as the local server.
+    body: (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
+  };
+}
+
+register('query', (r) => queryHandler(r.gateway));

@@ -1,0 +1,111 @@
+// `gatehouse start`: the whole gateway on one machine with embedded defaults — the demo database
+// and the session store each a PGlite data directory served over the Postgres wire (so the
+// gateway always speaks `pg`), the dev OIDC issuer at /dev, every route on one port.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRuntime, type Runtime } from '../shared/config.ts';
+import { loadPolicy } from '../shared/policy/index.ts';
+import type { Policy } from '../shared/policy/types.ts';
+import { queryHandler } from '../functions/query.ts';
+import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
+import { startLocalServer } from './local-server.ts';
+import { startDemoDatabase } from './demo-db/index.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { freePort } from './free-port.ts';
+
+export interface EmbeddedOptions {
+  readonly policyPath: string;
+  readonly stateDir: string;
+  readonly port: number;
+  readonly host?: string;
+}
+
+export interface Embedded {
+  readonly url: string;
+  readonly issuer: string;
+  readonly policy: Policy;
+  readonly runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/** What a running `gatehouse start` leaves in its state dir, so the CLI can go through it. */
+export interface ServerInfo {
+  readonly pid: number;
+  readonly url: string;
+  readonly sessionStoreUrl: string;
+}
+
+export const EMBEDDED_DATABASES = ['demo'] as const;
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
+  const host = options.host ?? '127.0.0.1';
+  // The port is fixed before anything starts: the dev issuer's URL (and so every token) names it.
+  const port = options.port || (await freePort());
+  const issuer = `http://${host}:${port}/dev`;
+  const policy = await loadPolicy(options.policyPath);
+  for (const [name, c] of Object.entries(policy.connections)) {
+    const ref = /^embedded:\/\/(.+)$/.exec(c.credentials)?.[1];
+    if (ref !== undefined && !(EMBEDDED_DATABASES as readonly string[]).includes(ref)) {
+      throw new TypeError(`${policy.source}: connection "${name}" uses ${c.credentials}, but the only embedded database is embedded://demo`);
+    }
+  }
+  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  const key = await loadOrCreateDevKey(options.stateDir);
+
+  const usesDemo = Object.values(policy.connections).some((c) => c.credentials === 'embedded://demo');
+  const demo = usesDemo ? await startDemoDatabase(options.stateDir) : undefined;
+  const sessionDb = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20 });
+  const stops: (() => Promise<void>)[] = [];
+  if (demo) stops.push(demo.stop);
+  stops.push(sessionDb.stop);
+  try {
+    const runtime = await createRuntime({
+      policy,
+      sessionStore: { kind: 'postgres', url: sessionDb.url, poolSize: 5 },
+      embedded: new Map(demo ? [['demo', demo.url]] : []),
+    });
+    stops.unshift(runtime.close);
+    const server = await startLocalServer({
+      host,
+      port,
+      routes: [{ prefix: '/v1/', handler: queryHandler(runtime.gateway) }],
+      raw: [devIssuerRoutes(key, issuer)],
+    });
+    stops.unshift(server.close);
+    const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: sessionDb.url };
+    writeFileSync(serverInfoPath(options.stateDir), JSON.stringify(info, null, 2), { mode: 0o600 });
+    return {
+      url: server.url,
+      issuer,
+      policy,
+      runtime,
+      async close() {
+        rmSync(serverInfoPath(options.stateDir), { force: true });
+        for (const stop of stops) await stop().catch(() => {});
+      },
+    };
+  } catch (e) {
+    for (const stop of stops) await stop().catch(() => {});
+    throw e;
+  }
+}
+
+export function serverInfoPath(stateDir: string): string {
+  return join(stateDir, 'server.json');
+}
+
+/** The running server for this state dir, if there is one (its pid is alive). */
+export function runningServer(stateDir: string): ServerInfo | undefined {
+  let info: ServerInfo;
+  try {
+    info = JSON.parse(readFileSync(serverInfoPath(stateDir), 'utf8')) as ServerInfo;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+// Typed builders for each session event, so every event of one type has one shape. The shapes
+// are what `sessions show`, `evidence export` and auditors read: change them only additively.
+import { createHash } from 'node:crypto';
+import type { GatehouseError } from '../errors.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { Decision } from '../policy/types.ts';
+import type { Analysis } from '../sql/analysis.ts';
+import type { StatementResult } from '../ports.ts';
+import type { EventDraft } from './events.ts';
+
+export interface AgentInfo {
+  readonly model?: string;
+  readonly runId?: string;
+  readonly traceparent?: string;
+}
+
+export interface RequestFacts {
+  readonly endpoint: 'query' | 'analyze';
+  readonly principal: Principal;
+  readonly agent: AgentInfo;
+  readonly connection?: string;
+  readonly sql?: string;
+  readonly params?: readonly unknown[];
+  readonly maxRows?: number;
+  readonly approvalId?: string;
+}
+
+export function requestEvent(facts: RequestFacts, rejected?: GatehouseError): EventDraft {
+  return {
+    type: 'request',
+    data: {
+      endpoint: facts.endpoint,
+      principal: principalRecord(facts.principal),
+      agent: { ...facts.agent },
+      connection: facts.connection,
+      sql: facts.sql,
+      params: facts.params,
+      maxRows: facts.maxRows,
+      approvalId: facts.approvalId,
+      // A request refused before analysis is still a session: what was wrong, with its stable code.
+      rejected: rejected ? { code: rejected.code, message: rejected.message } : undefined,
+    },
+  };
+}
+
+export function analysisEvent(analysis: Analysis): EventDraft {
+  return { type: 'analysis', data: { ...analysis } };
+}
+
+export function analysisFailedEvent(error: GatehouseError): EventDraft {
+  return { type: 'analysis', data: { error: { code: error.code, message: error.message, ...error.details } } };
+}
+
+export function decisionEvent(decision: Decision): EventDraft {
+  return { type: 'decision', data: { ...decision } };
+}
+
+export function executionStartedEvent(facts: {
+  connection: string;
+  readOnly: boolean;
+  maxRows: number;
+  statementTimeoutMs: number;
+}): EventDraft {
+  return { type: 'execution.started', data: { ...facts } };
+}
+
+export function executionCompletedEvent(result: StatementResult): EventDraft {
+  return {
+    type: 'execution.completed',
+    data: {
+      command: result.command,
+      rowCount: result.rowCount,
+      truncated: result.truncated,
+      durationMs: result.durationMs,
+      columns: result.fields.map((f) => ({ name: f.name, type: f.type, tableID: f.tableID, columnID: f.columnID })),
+      // The result exactly as returned to the bot, and its digest, so a replay shows what the bot saw.
+      rows: result.rows,
+      resultSha256: resultDigest(result),
+    },
+  };
+}
+
+export function executionFailedEvent(error: GatehouseError): EventDraft {
+  return { type: 'execution.failed', data: { error: { code: error.code, message: error.message, ...error.details } } };
+}
+
+export function principalRecord(p: Principal): Record<string, unknown> {
+  return { issuer: p.issuer, subject: p.subject, email: p.email, groups: [...p.groups] };
+}
+
+export function resultDigest(result: Pick<StatementResult, 'fields' | 'rows'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ columns: result.fields.map((f) => f.name), rows: result.rows }))
+    .digest('hex');
+}

@@ -1,0 +1,48 @@
+// A session's status is never stored: it is read off its last event, so it cannot disagree with
+// the chain, and every adapter (and `sessions list`, and the long poll) derives it the same way.
+import type { SessionEvent, SessionStatus } from './events.ts';
+
+type StatusInput = Pick<SessionEvent, 'type' | 'data'>;
+
+/** The status after `events`, in seq order. A session with no events yet counts as received. */
+export function sessionStatus(events: readonly StatusInput[]): SessionStatus {
+  const last = events[events.length - 1];
+  return last ? statusAfter(last) : 'received';
+}
+
+/** The status a session is in when `event` is its last one. */
+export function statusAfter(event: StatusInput): SessionStatus {
+  switch (event.type) {
+    case 'request':
+      // A request refused before analysis (bad body, unknown model) still opens a session.
+      return Object.hasOwn(event.data, 'rejected') && event.data.rejected ? 'rejected_request' : 'received';
+    case 'analysis':
+      // SQL that could not be parsed ends the session here: nothing is decided, nothing runs.
+      return Object.hasOwn(event.data, 'error') && event.data.error ? 'rejected_request' : 'analyzed';
+    case 'decision':
+      if (event.data.action === 'deny') return 'denied';
+      if (event.data.action === 'approve') return 'pending_approval';
+      if (event.data.action === 'allow') return 'decided';
+      // An action this code does not know is not an allow.
+      return 'denied';
+    case 'approval.requested':
+      return 'pending_approval';
+    case 'approval.granted':
+      return 'approved';
+    case 'approval.rejected':
+      return 'rejected';
+    case 'execution.started':
+      return 'running';
+    case 'execution.completed':
+      return 'executed';
+    case 'execution.failed':
+      return 'failed';
+    default:
+      return unknownType(event.type);
+  }
+}
+
+function unknownType(type: never): never {
+  // Only a store edited behind the log's back can hold another type; say so rather than guess.
+  throw new TypeError(`unknown session event type ${JSON.stringify(type)}`);
+}

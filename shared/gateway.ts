@@ -1,0 +1,272 @@
+// The request path of DESIGN §1, top to bottom. Each step lives in its own folder and knows
+// nothing of HTTP or storage; this file only chains them and records what happened. It fails
+// closed: a step that cannot decide, or a session log that cannot be written, means nothing runs.
+import { randomUUID } from 'node:crypto';
+import { GatehouseError, isGatehouseError } from './errors.ts';
+import { bearerToken } from './identity/index.ts';
+import type { Principal } from './identity/principal.ts';
+import { checkAgentModel, decide } from './policy/index.ts';
+import type { Decision, Policy } from './policy/types.ts';
+import { analyze } from './sql/index.ts';
+import type { Analysis } from './sql/analysis.ts';
+import type { SessionLog, StatementResult, TargetDatabase } from './ports.ts';
+import { parseQueryRequest, type QueryRequest } from './query-request.ts';
+import type { EventDraft, SessionEvent } from './audit/events.ts';
+import { sessionStatus } from './audit/status.ts';
+import * as ev from './audit/drafts.ts';
+
+export interface GatewayDeps {
+  readonly policy: Policy;
+  readonly verifyToken: (token: string) => Promise<Principal>;
+  readonly sessions: SessionLog;
+  readonly target: TargetDatabase;
+  readonly newSessionId?: () => string;
+  /** Members of these groups may read every session (auditors); others only their own. */
+  readonly auditorGroups?: readonly string[];
+  /** Upper bound for `GET /v1/sessions/:id?wait=` long polls, in seconds. */
+  readonly maxWaitSec?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What the transport knows about the caller: headers, untrusted until verified. */
+export interface Caller {
+  readonly authorization?: string;
+  readonly model?: string;
+  readonly runId?: string;
+  readonly traceparent?: string;
+}
+
+export interface ColumnOut {
+  readonly name: string;
+  readonly type: string;
+  readonly masked: boolean;
+  readonly mask?: string;
+}
+
+export type QueryOutcome =
+  | {
+      readonly kind: 'executed';
+      readonly sessionId: string;
+      readonly command: string;
+      readonly rowCount: number;
+      readonly truncated: boolean;
+      readonly columns: readonly ColumnOut[];
+      readonly rows: readonly (readonly unknown[])[];
+      readonly risk: Risk;
+    }
+  | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] };
+
+export interface AnalyzeOutcome {
+  readonly sessionId: string;
+  readonly risk: Risk;
+  readonly decision: Decision['action'];
+  readonly rule: string | null;
+  readonly statement: Pick<Analysis, 'kind' | 'tables' | 'columns' | 'functions' | 'fingerprint'>;
+  readonly masking: readonly unknown[];
+}
+
+export interface Risk {
+  readonly class: Analysis['class'];
+  readonly reasons: readonly string[];
+}
+
+/** A refusal that belongs to a recorded session carries its id back to the caller. */
+export class SessionError extends GatehouseError {
+  constructor(
+    readonly sessionId: string | undefined,
+    cause: GatehouseError,
+  ) {
+    super(cause.code, cause.message, cause.details ? { ...cause.details } : undefined, { cause });
+  }
+}
+
+/** Everything steps 1–4 established, recorded before anything runs. */
+interface Admitted {
+  readonly sessionId: string;
+  readonly principal: Principal;
+  readonly request: QueryRequest;
+  readonly analysis: Analysis;
+  readonly decision: Decision;
+}
+
+export function createGateway(deps: GatewayDeps) {
+  const newSessionId = deps.newSessionId ?? randomUUID;
+  const auditorGroups = deps.auditorGroups ?? ['auditors'];
+  const maxWaitSec = deps.maxWaitSec ?? 60;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { policy, sessions, target } = deps;
+
+  return { query, analyze: analyzeOnly, session };
+
+  /** POST /v1/query */
+  async function query(caller: Caller, body: unknown): Promise<QueryOutcome> {
+    const principal = await authenticate(caller); //                       1 identity
+    const admitted = await admit('query', principal, caller, body); //       2 analyze, 3 decide, 4 record
+    const { sessionId, decision, analysis } = admitted;
+    if (decision.action !== 'allow') {
+      return { kind: 'denied', sessionId, rule: decision.rule, reasons: decision.reasons };
+    }
+    const result = await execute(admitted); //                              6 execute, 8 record
+    return {
+      kind: 'executed',
+      sessionId,
+      command: result.command,
+      rowCount: result.rowCount,
+      truncated: result.truncated,
+      columns: result.fields.map((f) => ({ name: f.name, type: f.type, masked: false })),
+      rows: result.rows,
+      risk: { class: analysis.class, reasons: analysis.reasons },
+    };
+  }
+
+  /** POST /v1/analyze: the same steps up to the decision, recorded, and nothing runs. */
+  async function analyzeOnly(caller: Caller, body: unknown): Promise<AnalyzeOutcome> {
+    const principal = await authenticate(caller);
+    const { sessionId, analysis, decision } = await admit('analyze', principal, caller, body);
+    const { kind, tables, columns, functions, fingerprint } = analysis;
+    return {
+      sessionId,
+      risk: { class: analysis.class, reasons: analysis.reasons },
+      decision: decision.action,
+      rule: decision.rule,
+      statement: { kind, tables, columns, functions, fingerprint },
+      masking: [],
+    };
+  }
+
+  /** GET /v1/sessions/:id[?wait=s] — for its requester and for auditors. */
+  async function session(caller: Caller, sessionId: string, waitSec = 0) {
+    const principal = await authenticate(caller);
+    let events = await readSession(sessionId);
+    // Someone else's session answers exactly like a missing one, so ids cannot be probed.
+    if (events.length === 0 || !maySee(principal, events[0]!)) {
+      throw new GatehouseError('session_not_found', `no session ${sessionId} visible to this caller`);
+    }
+    const initial = sessionStatus(events);
+    const deadline = Date.now() + Math.min(Math.max(waitSec, 0), maxWaitSec) * 1000;
+    while (sessionStatus(events) === initial && Date.now() < deadline) {
+      await sleep(Math.min(250, Math.max(deadline - Date.now(), 0)));
+      events = await readSession(sessionId);
+    }
+    return { sessionId, status: sessionStatus(events), events };
+  }
+
+  // --- steps ---------------------------------------------------------------------------------
+
+  async function authenticate(caller: Caller): Promise<Principal> {
+    return deps.verifyToken(bearerToken(caller.authorization));
+  }
+
+  async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: unknown): Promise<Admitted> {
+    const sessionId = newSessionId();
+    const agent = { model: caller.model, runId: caller.runId, traceparent: caller.traceparent };
+    const refuse = async (error: GatehouseError, facts: ev.RequestFacts, more: EventDraft[] = []): Promise<never> => {
+      await record(sessionId, [ev.requestEvent(facts, more.length ? undefined : error), ...more]);
+      throw new SessionError(sessionId, error);
+    };
+
+    let request: QueryRequest;
+    try {
+      request = parseQueryRequest(body);
+    } catch (e) {
+      return refuse(asGatehouseError(e), { endpoint, principal, agent });
+    }
+    const facts: ev.RequestFacts = { endpoint, principal, agent, ...request };
+
+    const model = checkAgentModel(policy, caller.model);
+    if (!model.ok) {
+      const error = new GatehouseError(model.code, model.reason);
+      return refuse(error, facts, [ev.decisionEvent(agentDenial(model.code, model.reason))]);
+    }
+    if (!Object.hasOwn(policy.connections, request.connection)) {
+      return refuse(new GatehouseError('unknown_connection', `no connection named "${request.connection}" in the policy`), facts);
+    }
+
+    let analysis: Analysis;
+    try {
+      analysis = analyze(request.sql); //                                    2 analyze
+    } catch (e) {
+      const error = asGatehouseError(e);
+      return refuse(error, facts, [ev.analysisFailedEvent(error)]);
+    }
+
+    let decision = decide(policy, { principal, connection: request.connection, analysis }); // 3 decide
+    if (decision.action === 'approve') decision = approvalsUnavailable(decision);
+
+    // 4 record: request, analysis and decision are durable before anything can run.
+    await record(sessionId, [ev.requestEvent(facts), ev.analysisEvent(analysis), ev.decisionEvent(decision)]);
+    return { sessionId, principal, request, analysis, decision };
+  }
+
+  async function execute({ sessionId, request, analysis }: Admitted): Promise<StatementResult> {
+    const connection = policy.connections[request.connection]!;
+    const statement = {
+      connection: request.connection,
+      sql: request.sql,
+      params: request.params,
+      // The parser's verdict is the first layer; READ ONLY makes PostgreSQL itself the second.
+      readOnly: analysis.class === 'read',
+      maxRows: Math.min(request.maxRows ?? connection.maxRows, connection.maxRows),
+      statementTimeoutMs: connection.statementTimeoutMs,
+    };
+    await record(sessionId, [ev.executionStartedEvent(statement)]);
+    let result: StatementResult;
+    try {
+      result = await target.run(statement);
+    } catch (e) {
+      const error = asGatehouseError(e);
+      await record(sessionId, [ev.executionFailedEvent(error)]);
+      throw new SessionError(sessionId, error);
+    }
+    await record(sessionId, [ev.executionCompletedEvent(result)]);
+    return result;
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  async function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
+    try {
+      await sessions.append(sessionId, drafts);
+    } catch (e) {
+      // Fail closed: without its record, nothing of this session may go ahead.
+      const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
+      throw new SessionError(undefined, error);
+    }
+  }
+
+  async function readSession(sessionId: string): Promise<SessionEvent[]> {
+    try {
+      return await sessions.read(sessionId);
+    } catch (e) {
+      if (isGatehouseError(e)) throw e;
+      throw new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
+    }
+  }
+
+  function maySee(principal: Principal, request: SessionEvent): boolean {
+    if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
+    const who = (request.data as { principal?: { issuer?: string; subject?: string } }).principal;
+    return who?.issuer === principal.issuer && who?.subject === principal.subject;
+  }
+
+  function agentDenial(code: string, reason: string): Decision {
+    return { action: 'deny', rule: code === 'model_required' ? 'agents.requireModel' : 'agents.allowedModels', reasons: [reason], policySha256: policy.sha256 };
+  }
+
+  function approvalsUnavailable(decision: Decision): Decision {
+    // Until an approval store is wired in, a statement that needs a human is not run: fail closed.
+    return {
+      action: 'deny',
+      rule: decision.rule,
+      reasons: [...decision.reasons, 'approval required, but this deployment has no approval workflow: not run'],
+      policySha256: decision.policySha256,
+    };
+  }
+}
+
+export type Gateway = ReturnType<typeof createGateway>;
+
+function asGatehouseError(e: unknown): GatehouseError {
+  if (isGatehouseError(e)) return e;
+  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
+}

@@ -1,0 +1,112 @@
+import type { IssuerConfig } from '../policy/types.ts';
+
+export interface VerifierOptions {
+  /** The policy's `issuers`: tokens from anyone else are refused. */
+  readonly issuers: readonly IssuerConfig[];
+  /** The policy's `groups`: group name → member emails. */
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly clock?: () => Date;
+  /** Allowed clock skew for `exp`, `iat` and `nbf`; default 30 s, at most 300 s. */
+  readonly clockToleranceSec?: number;
+  /** Google's signing certificates, kid → PEM. Default: fetched from Google, lazily. */
+  readonly googleCerts?: () => Promise<Record<string, string>>;
+  /** How long one JWKS fetch may take; default 5000 ms. */
+  readonly jwksTimeoutMs?: number;
+}
+
+export interface CheckedOptions {
+  readonly issuers: ReadonlyMap<string, IssuerConfig>;
+  /** Lower-cased member email → the policy groups naming it. */
+  readonly groupsByEmail: ReadonlyMap<string, readonly string[]>;
+  readonly clock: () => Date;
+  readonly toleranceSec: number;
+  readonly googleCerts: (() => Promise<Record<string, string>>) | undefined;
+  readonly jwksTimeoutMs: number;
+}
+
+// Google's ID tokens carry either spelling of its issuer; keys for both come from Google itself.
+export const GOOGLE_ISSUERS: ReadonlySet<string> = new Set(['https://accounts.google.com', 'accounts.google.com']);
+
+// google-auth-library always allows 300 s of skew against the real clock, so a larger tolerance
+// here would be silently cut to 300 s for Google tokens only.
+const MAX_TOLERANCE_SEC = 300;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Checks the options once, at start-up: every problem here is the caller's, hence TypeError. */
+export function checkVerifierOptions(options: VerifierOptions): CheckedOptions {
+  if (!Array.isArray(options.issuers) || options.issuers.length === 0) {
+    throw new TypeError('identity: at least one issuer must be configured (policy `issuers`)');
+  }
+  const issuers = new Map<string, IssuerConfig>();
+  options.issuers.forEach((cfg, i) => {
+    checkIssuer(cfg, `issuers[${i}]`);
+    if (issuers.has(cfg.issuer)) throw new TypeError(`identity: issuers[${i}]: issuer ${cfg.issuer} is configured twice`);
+    issuers.set(cfg.issuer, cfg);
+  });
+
+  const toleranceSec = options.clockToleranceSec ?? 30;
+  if (!Number.isFinite(toleranceSec) || toleranceSec < 0 || toleranceSec > MAX_TOLERANCE_SEC) {
+    throw new TypeError(`identity: clockToleranceSec must be between 0 and ${MAX_TOLERANCE_SEC}`);
+  }
+  const jwksTimeoutMs = options.jwksTimeoutMs ?? 5000;
+  if (!Number.isInteger(jwksTimeoutMs) || jwksTimeoutMs <= 0) {
+    throw new TypeError('identity: jwksTimeoutMs must be a positive integer');
+  }
+  if (options.clock !== undefined && typeof options.clock !== 'function') {
+    throw new TypeError('identity: clock must be a function returning a Date');
+  }
+  if (options.googleCerts !== undefined && typeof options.googleCerts !== 'function') {
+    throw new TypeError('identity: googleCerts must be a function');
+  }
+  return {
+    issuers,
+    groupsByEmail: indexGroups(options.groups),
+    clock: options.clock ?? (() => new Date()),
+    toleranceSec,
+    googleCerts: options.googleCerts,
+    jwksTimeoutMs,
+  };
+}
+
+function checkIssuer(cfg: IssuerConfig, where: string): void {
+  if (typeof cfg?.issuer !== 'string' || cfg.issuer === '') throw new TypeError(`identity: ${where}: issuer is required`);
+  if (typeof cfg.audience !== 'string' || cfg.audience === '') throw new TypeError(`identity: ${where}: audience is required`);
+  if (cfg.groupsClaim !== undefined && (typeof cfg.groupsClaim !== 'string' || cfg.groupsClaim === '')) {
+    throw new TypeError(`identity: ${where}: groupsClaim must be a non-empty string`);
+  }
+  if (cfg.authorizedParty !== undefined && (typeof cfg.authorizedParty !== 'string' || cfg.authorizedParty === '')) {
+    throw new TypeError(`identity: ${where}: authorizedParty must be a non-empty string`);
+  }
+  if (GOOGLE_ISSUERS.has(cfg.issuer)) {
+    // Google's keys are fetched by google-auth-library; a jwksUri here would suggest it is used.
+    if (cfg.jwksUri !== undefined) throw new TypeError(`identity: ${where}: jwksUri is not used for Google's issuer; remove it`);
+    return;
+  }
+  if (cfg.jwksUri === undefined) throw new TypeError(`identity: ${where}: jwksUri is required for issuer ${cfg.issuer}`);
+  let url: URL;
+  try {
+    url = new URL(cfg.jwksUri);
+  } catch {
+    throw new TypeError(`identity: ${where}: jwksUri is not a URL`);
+  }
+  // Whoever can change the JWKS in transit can sign tokens for anyone: plain HTTP only on loopback.
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  if (!secure) throw new TypeError(`identity: ${where}: jwksUri must use https (http only on 127.0.0.1/localhost)`);
+}
+
+function indexGroups(groups: Readonly<Record<string, readonly string[]>>): Map<string, string[]> {
+  if (typeof groups !== 'object' || groups === null) throw new TypeError('identity: groups must be an object');
+  const byEmail = new Map<string, string[]>();
+  for (const [name, members] of Object.entries(groups)) {
+    if (!Array.isArray(members) || !members.every((m) => typeof m === 'string')) {
+      throw new TypeError(`identity: groups.${name} must be a list of emails`);
+    }
+    for (const member of members) {
+      const key = member.toLowerCase();
+      const names = byEmail.get(key) ?? [];
+      if (!names.includes(name)) names.push(name);
+      byEmail.set(key, names);
+    }
+  }
+  return byEmail;
+}

@@ -1,0 +1,42 @@
+import { GatehouseError } from '../errors.ts';
+import { principalFromClaims } from './claims.ts';
+import { decodeUnverified } from './decode.ts';
+import { createGoogleVerification, GOOGLE_ALGORITHMS } from './google.ts';
+import { createJwksVerification, JWKS_ALGORITHMS } from './jwks.ts';
+import { checkVerifierOptions, GOOGLE_ISSUERS, type VerifierOptions } from './options.ts';
+import type { Principal } from './principal.ts';
+
+/**
+ * Builds the one function that turns a bearer token into a Principal, or throws a
+ * GatehouseError with a `token_*` code (or `dependency_unavailable` when keys cannot be fetched).
+ */
+export function createVerifier(options: VerifierOptions): (token: string) => Promise<Principal> {
+  const opts = checkVerifierOptions(options);
+  const viaGoogle = createGoogleVerification(opts.googleCerts);
+  const viaJwks = createJwksVerification(opts.jwksTimeoutMs);
+
+  return async function verifyToken(token: string): Promise<Principal> {
+    if (typeof token !== 'string') throw new GatehouseError('token_missing', 'no bearer token was sent');
+    // The unverified header and issuer only choose whose keys to try; an issuer we do not know
+    // is refused before any key is fetched on its behalf.
+    const unverified = decodeUnverified(token);
+    const issuer = opts.issuers.get(unverified.issuer);
+    if (issuer === undefined) {
+      throw new GatehouseError('token_issuer_not_allowed', 'the token issuer is not one this gateway trusts');
+    }
+    const google = GOOGLE_ISSUERS.has(issuer.issuer);
+    // Checked here as well as inside jose: `none` and HS* (an HMAC keyed with a public key anyone
+    // can download) must never reach a verifier that might honour them.
+    if (!(google ? GOOGLE_ALGORITHMS : JWKS_ALGORITHMS).includes(unverified.alg)) {
+      throw new GatehouseError('token_algorithm_not_allowed', 'the token signing algorithm is not allowed');
+    }
+    const now = opts.clock();
+    const verified = google ? await viaGoogle(token, issuer) : await viaJwks(token, issuer, now, opts.toleranceSec);
+    return principalFromClaims(verified, issuer, {
+      now,
+      toleranceSec: opts.toleranceSec,
+      groupsByEmail: opts.groupsByEmail,
+      requireVerifiedEmail: google,
+    });
+  };
+}
