@@ -14,6 +14,8 @@ export interface HttpRequest {
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
+  /** Set by a transport that stopped reading at MAX_BODY_BYTES; `body` is then empty. */
+  readonly bodyTooLarge?: boolean;
 }
 
 export interface HttpResponse {
@@ -30,7 +32,7 @@ export function json(status: number, body: unknown, headers?: Record<string, str
 
 /** Untrusted bytes to `unknown`: size first, then JSON. */
 export function readJsonBody(req: HttpRequest): unknown {
-  if (req.body.length > MAX_BODY_BYTES) {
+  if (req.bodyTooLarge || req.body.length > MAX_BODY_BYTES) {
     throw new GatehouseError('body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
   }
   const type = req.headers['content-type'] ?? '';

@@ -11,7 +11,7 @@ export function queryHandler(gateway: Gateway): HttpHandler {
     try {
       if (req.path === '/v1/query') {
         allow(req, 'POST');
-        const outcome = await gateway.query(caller(req), readJsonBody(req));
+        const outcome = await gateway.query(caller(req), () => readJsonBody(req));
         if (outcome.kind === 'denied') {
           return json(403, { sessionId: outcome.sessionId, status: 'denied', rule: outcome.rule, reasons: outcome.reasons });
         }
@@ -20,7 +20,7 @@ export function queryHandler(gateway: Gateway): HttpHandler {
       }
       if (req.path === '/v1/analyze') {
         allow(req, 'POST');
-        return json(200, await gateway.analyze(caller(req), readJsonBody(req)));
+        return json(200, await gateway.analyze(caller(req), () => readJsonBody(req)));
       }
       const m = SESSION_PATH.exec(req.path);
       if (m) {

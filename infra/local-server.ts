@@ -48,7 +48,8 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
       path: url.pathname,
       query: url.searchParams,
       headers: flatHeaders(req),
-      body,
+      body: body ?? Buffer.alloc(0),
+      bodyTooLarge: body === undefined,
     };
     send(res, await route.handler(request));
   } catch (e) {
@@ -56,22 +57,17 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
   }
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The body, or `undefined` when it is over the cap (the rest is drained, never buffered). */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        // Stop buffering; the rest is drained and dropped.
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new GatehouseError('body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`));
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else chunks.length = 0;
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

@@ -28,6 +28,12 @@ export interface GatewayDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * The transport's body, read only after the caller is authenticated: an authenticated caller's
+ * malformed or oversized body is still recorded as a session; an anonymous one costs nothing.
+ */
+export type BodyReader = () => unknown;
+
 /** What the transport knows about the caller: headers, untrusted until verified. */
 export interface Caller {
   readonly authorization?: string;
@@ -99,7 +105,7 @@ export function createGateway(deps: GatewayDeps) {
   return { query, analyze: analyzeOnly, session };
 
   /** POST /v1/query */
-  async function query(caller: Caller, body: unknown): Promise<QueryOutcome> {
+  async function query(caller: Caller, body: BodyReader): Promise<QueryOutcome> {
     const principal = await authenticate(caller); //                       1 identity
     const admitted = await admit('query', principal, caller, body); //       2 analyze, 3 decide, 4 record
     const { sessionId, decision, analysis } = admitted;
@@ -120,7 +126,7 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   /** POST /v1/analyze: the same steps up to the decision, recorded, and nothing runs. */
-  async function analyzeOnly(caller: Caller, body: unknown): Promise<AnalyzeOutcome> {
+  async function analyzeOnly(caller: Caller, body: BodyReader): Promise<AnalyzeOutcome> {
     const principal = await authenticate(caller);
     const { sessionId, analysis, decision } = await admit('analyze', principal, caller, body);
     const { kind, tables, columns, functions, fingerprint } = analysis;
@@ -157,7 +163,7 @@ export function createGateway(deps: GatewayDeps) {
     return deps.verifyToken(bearerToken(caller.authorization));
   }
 
-  async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: unknown): Promise<Admitted> {
+  async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
     const sessionId = newSessionId();
     const agent = { model: caller.model, runId: caller.runId, traceparent: caller.traceparent };
     const refuse = async (error: GatehouseError, facts: ev.RequestFacts, more: EventDraft[] = []): Promise<never> => {
@@ -167,7 +173,7 @@ export function createGateway(deps: GatewayDeps) {
 
     let request: QueryRequest;
     try {
-      request = parseQueryRequest(body);
+      request = parseQueryRequest(body());
     } catch (e) {
       return refuse(asGatehouseError(e), { endpoint, principal, agent });
     }

@@ -1,0 +1,336 @@
+import { z } from 'zod';
+import { RISK_CLASSES } from '../sql/analysis.ts';
+import type { MaskStrategy, Policy, Rule, RuleAction } from './types.ts';
+
+// The shape of gatehouse.policy.yaml (DESIGN §3). Every object is strict so that a typo such as
+// `clases:` is an error instead of a filter silently dropped (which would widen a rule).
+
+export const GOOGLE_ISSUER = 'https://accounts.google.com';
+export const RULE_ACTIONS = ['allow', 'deny', 'approve'] as const satisfies readonly RuleAction[];
+export const MASK_STRATEGIES = ['redact', 'null', 'last4', 'email', 'hash'] as const satisfies readonly MaskStrategy[];
+export const DETECTORS = ['email', 'card', 'ssn', 'phone', 'iban', 'secret'] as const;
+export const DEFAULT_APPROVAL_TTL_MS = 30 * 60_000;
+/** Model strings come from an untrusted header; patterns obey the same bounds. */
+export const MAX_MODEL_LENGTH = 200;
+// An approval is a standing permission to run one statement; a week is already generous.
+const MAX_TTL_MS = 7 * 86_400_000;
+
+/** The policy as the file states it, defaults filled in; `sha256` and `source` come from the loader. */
+export type PolicyFile = Omit<Policy, 'sha256' | 'source'>;
+
+/** One thing wrong with the file, located by its path in the YAML tree. */
+export interface SchemaProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const NAME_RULE = 'letters, digits, ".", "_" or "-", starting with a letter or digit (at most 63)';
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}$/;
+const SUBJECT = /^[\x21-\x7e]{1,255}$/;
+const PRINTABLE = /^[\x20-\x7e]+$/;
+const IDENT = '[A-Za-z_][A-Za-z0-9_$]*';
+const COLUMN = new RegExp(`^${IDENT}\\.${IDENT}\\.${IDENT}$`);
+const DURATION = /^([1-9][0-9]{0,6})(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const CREDENTIALS = [
+  /^embedded:\/\/[A-Za-z0-9_-]+$/,
+  /^env:\/\/[A-Za-z_][A-Za-z0-9_]*$/,
+  /^secret:\/\/projects\/[A-Za-z0-9._-]+\/secrets\/[A-Za-z0-9_-]+\/versions\/(latest|[1-9][0-9]*)$/,
+];
+
+/** A strict object whose unknown-key message lists what the mapping does accept. */
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (allowed here: ${allowed})` : undefined),
+  });
+}
+
+// Plain http would let anyone on the path swap the signing keys, so only loopback may use it.
+function isTrustedUrl(s: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+const trustedUrl = z.string().refine(isTrustedUrl, 'must be an https:// URL (http:// only on 127.0.0.1, localhost or [::1])');
+
+export function isPrincipalPattern(s: string, allowAnyone: boolean): boolean {
+  if (s === '*') return allowAnyone;
+  const colon = s.indexOf(':');
+  const kind = s.slice(0, colon);
+  const value = s.slice(colon + 1);
+  if (kind === 'group') return NAME.test(value);
+  if (kind === 'email') return EMAIL.test(value);
+  if (kind === 'subject') return SUBJECT.test(value);
+  return false;
+}
+
+const principal = z
+  .string()
+  .refine((s) => isPrincipalPattern(s, true), 'must be group:NAME, email:ADDR, subject:SUB or "*"');
+// "*" among approvers would let any verified caller, the requesting bot included, approve.
+const approver = z
+  .string()
+  .refine((s) => isPrincipalPattern(s, false), 'must be group:NAME, email:ADDR or subject:SUB ("*" is not allowed for approvers)');
+
+const duration = z
+  .string({ error: 'must be a duration such as 90s, 30m, 1h or 2d' })
+  .regex(DURATION, 'must be a duration such as 90s, 30m, 1h or 2d')
+  .transform((s) => {
+    const [, n, unit] = DURATION.exec(s) as unknown as [string, string, keyof typeof UNIT_MS];
+    return Number(n) * UNIT_MS[unit];
+  })
+  .refine((ms) => ms <= MAX_TTL_MS, 'must be at most 7d');
+
+export const issuerSchema = strict({
+  issuer: trustedUrl,
+  audience: z.string().min(1),
+  jwksUri: trustedUrl.optional(),
+  groupsClaim: z.string().min(1).optional(),
+  authorizedParty: z.string().min(1).optional(),
+}).superRefine((i, ctx) => {
+  if (i.jwksUri === undefined && i.issuer !== GOOGLE_ISSUER) {
+    ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: `required for every issuer but ${GOOGLE_ISSUER}` });
+  }
+});
+
+export const groupsSchema = z.record(
+  z.string().regex(NAME, `group names are ${NAME_RULE}`),
+  z.array(z.string().regex(EMAIL, 'must be an email address')),
+);
+
+export const connectionSchema = strict({
+  credentials: z
+    .string()
+    .refine(
+      (s) => CREDENTIALS.some((re) => re.test(s)),
+      // Never echo the value: a mistake here is often a literal connection string with a password.
+      'must be embedded://NAME, env://VAR or secret://projects/P/secrets/S/versions/V (never the connection string itself)',
+    ),
+  maxRows: z.int().positive().default(1000),
+  statementTimeoutMs: z.int().positive().default(5000),
+});
+
+export const connectionsSchema = z
+  .record(z.string().regex(NAME, `connection names are ${NAME_RULE}`), connectionSchema)
+  .refine((c) => Object.keys(c).length > 0, 'must define at least one connection');
+
+export const ruleSchema = strict({
+  name: z.string().regex(NAME, `rule names are ${NAME_RULE}`),
+  // An empty filter list would match nobody: almost certainly a mistake, so it is refused.
+  principals: z.array(principal).min(1).optional(),
+  connections: z.array(z.string().min(1)).min(1).optional(),
+  classes: z.array(z.enum(RISK_CLASSES)).min(1).optional(),
+  action: z.enum(RULE_ACTIONS),
+  approvers: z.array(approver).min(1).optional(),
+  quorum: z.int().min(1).optional(),
+  ttl: duration.optional(),
+})
+  .superRefine((r, ctx) => {
+    if (r.action === 'approve') {
+      if (r.approvers === undefined) ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'required when action is approve' });
+      const individuals = r.approvers?.every((a) => !a.startsWith('group:')) ?? false;
+      if (individuals && r.approvers && r.quorum !== undefined && r.quorum > r.approvers.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['quorum'],
+          message: `needs ${r.quorum} approvals but only ${r.approvers.length} approver(s) are listed`,
+        });
+      }
+      return;
+    }
+    for (const field of ['approvers', 'quorum', 'ttl'] as const) {
+      if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only allowed when action is approve' });
+    }
+  })
+  .transform(({ ttl, ...r }): Rule => {
+    const rule: { -readonly [K in keyof Rule]: Rule[K] } = { name: r.name, action: r.action };
+    if (r.principals) rule.principals = r.principals;
+    if (r.connections) rule.connections = r.connections;
+    if (r.classes) rule.classes = r.classes;
+    if (r.action === 'approve') {
+      rule.approvers = r.approvers ?? [];
+      rule.quorum = r.quorum ?? 1;
+      rule.ttlMs = ttl ?? DEFAULT_APPROVAL_TTL_MS;
+    }
+    return rule;
+  });
+
+const maskingSchema = strict({
+  columns: z.record(z.string().regex(COLUMN, 'must be schema.table.column'), z.enum(MASK_STRATEGIES)).default({}),
+  derived: z.enum(['mask', 'deny']).default('mask'),
+  detectors: z.array(z.enum(DETECTORS)).default([]),
+}).prefault({});
+
+const agentsSchema = strict({
+  requireModel: z.boolean().default(false),
+  allowedModels: z
+    .array(
+      z.string().max(MAX_MODEL_LENGTH).regex(PRINTABLE, 'must be printable ASCII'),
+    )
+    .min(1)
+    .default(['*']),
+}).prefault({});
+
+export const policyFileSchema = strict({
+  version: z.literal(1),
+  issuers: z.array(issuerSchema).min(1),
+  groups: groupsSchema.default({}),
+  connections: connectionsSchema,
+  rules: z.array(ruleSchema).min(1),
+  masking: maskingSchema,
+  agents: agentsSchema,
+});
+
+// Zod's default wording talks about JavaScript types; people editing YAML think in mappings and lists.
+const NOUNS: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+};
+
+const messages: z.core.$ZodErrorMap = (iss) => {
+  switch (iss.code) {
+    case 'invalid_type':
+      return iss.input === undefined ? 'required' : `must be ${NOUNS[iss.expected] ?? iss.expected}`;
+    case 'invalid_value':
+      return iss.values.length === 1 ? `must be ${String(iss.values[0])}` : `must be one of ${iss.values.join(', ')}`;
+    case 'too_small':
+      if (iss.origin === 'array') return iss.minimum === 1 ? 'must not be empty' : `must list at least ${iss.minimum}`;
+      if (iss.origin === 'string') return 'must not be empty';
+      return iss.inclusive ? `must be at least ${iss.minimum}` : `must be greater than ${iss.minimum}`;
+    case 'too_big':
+      return iss.origin === 'string' ? `must be at most ${iss.maximum} characters` : `must be at most ${iss.maximum}`;
+    case 'invalid_key':
+      return iss.issues[0]?.message;
+    default:
+      return undefined;
+  }
+};
+
+/** Checks the parsed YAML: shapes first, then what only the whole file can tell. */
+export function validatePolicyFile(data: unknown):
+  | { readonly ok: true; readonly value: PolicyFile }
+  | { readonly ok: false; readonly problems: readonly SchemaProblem[] } {
+  const parsed = policyFileSchema.safeParse(data, { error: messages });
+  const problems: SchemaProblem[] = parsed.success ? [] : parsed.error.issues.flatMap(toProblems);
+  problems.push(...crossCheck(data));
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems };
+  return { ok: true, value: parsed.data };
+}
+
+function toProblems(iss: z.core.$ZodIssue): SchemaProblem[] {
+  const path = iss.path.map((p) => (typeof p === 'number' ? p : String(p)));
+  // One problem per unknown key, each at its own line.
+  if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => ({ path: [...path, k], message: iss.message }));
+  return [{ path, message: iss.message }];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface IndexedRule {
+  readonly index: number;
+  readonly rule: Rule;
+}
+
+/**
+ * The checks that span sections: references between rules, groups and connections, duplicate
+ * names, and rules that can never match. Each runs on whichever sections are themselves valid, so
+ * one mistake does not hide the others.
+ */
+function crossCheck(data: unknown): SchemaProblem[] {
+  const root = isRecord(data) ? data : {};
+  const groupsResult = groupsSchema.safeParse(root['groups'] ?? {});
+  const groups = groupsResult.success ? new Set(Object.keys(groupsResult.data)) : undefined;
+  const connectionsResult = connectionsSchema.safeParse(root['connections']);
+  const connections = connectionsResult.success ? Object.keys(connectionsResult.data) : undefined;
+  const rawRules = Array.isArray(root['rules']) ? (root['rules'] as unknown[]) : [];
+  const rules: IndexedRule[] = [];
+  rawRules.forEach((raw, index) => {
+    const r = ruleSchema.safeParse(raw);
+    if (r.success) rules.push({ index, rule: r.data });
+  });
+
+  const problems: SchemaProblem[] = [];
+  const firstByName = new Map<string, number>();
+  for (const { index, rule } of rules) {
+    const at = (...rest: (string | number)[]) => ['rules', index, ...rest];
+    const first = firstByName.get(rule.name);
+    if (first === undefined) firstByName.set(rule.name, index);
+    else problems.push({ path: at('name'), message: `duplicate rule name "${rule.name}" (also rules[${first}])` });
+
+    for (const field of ['principals', 'approvers'] as const) {
+      rule[field]?.forEach((p, j) => {
+        if (groups && p.startsWith('group:') && !groups.has(p.slice(6))) {
+          problems.push({ path: at(field, j), message: `group "${p.slice(6)}" is not defined in groups` });
+        }
+      });
+    }
+    rule.connections?.forEach((c, j) => {
+      if (connections && !connections.includes(c)) {
+        problems.push({ path: at('connections', j), message: `connection "${c}" is not defined in connections` });
+      }
+    });
+
+    const shadow = rules.find((earlier) => earlier.index < index && covers(earlier.rule, rule, connections));
+    if (shadow) {
+      const which = `rules[${shadow.index}] "${shadow.rule.name}"`;
+      problems.push({
+        path: at(),
+        message: isCatchAll(shadow.rule, connections)
+          ? `unreachable: ${which} above matches every request`
+          : `unreachable: ${which} above matches every request this rule would`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** `undefined` stands for "everything" (the filter is absent or lists every possible value). */
+function effective(list: readonly string[] | undefined, universe: readonly string[] | undefined): Set<string> | undefined {
+  if (list === undefined || list.includes('*')) return undefined;
+  if (universe && universe.every((u) => list.includes(u))) return undefined;
+  return new Set(list);
+}
+
+function normalisePrincipal(p: string): string {
+  return p.startsWith('email:') ? p.toLowerCase() : p;
+}
+
+function includes(outer: Set<string> | undefined, inner: Set<string> | undefined): boolean {
+  if (outer === undefined) return true;
+  if (inner === undefined) return false;
+  return [...inner].every((x) => outer.has(x));
+}
+
+// Syntactic coverage only: a group may gain members from a token's groups claim, so `group:dba`
+// is never taken to cover `email:alice@…`. That keeps the check sound (no false alarms).
+function covers(a: Rule, b: Rule, connections: readonly string[] | undefined): boolean {
+  const principals = (r: Rule) => effective(r.principals?.map(normalisePrincipal), undefined);
+  return (
+    includes(principals(a), principals(b)) &&
+    includes(effective(a.connections, connections), effective(b.connections, connections)) &&
+    includes(effective(a.classes, RISK_CLASSES), effective(b.classes, RISK_CLASSES))
+  );
+}
+
+function isCatchAll(r: Rule, connections: readonly string[] | undefined): boolean {
+  return (
+    effective(r.principals, undefined) === undefined &&
+    effective(r.connections, connections) === undefined &&
+    effective(r.classes, RISK_CLASSES) === undefined
+  );
+}
