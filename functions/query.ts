@@ -15,8 +15,8 @@ export function queryHandler(gateway: Gateway): HttpHandler {
         if (outcome.kind === 'denied') {
           return json(403, { sessionId: outcome.sessionId, status: 'denied', rule: outcome.rule, reasons: outcome.reasons });
         }
-        const { kind: _kind, ...rest } = outcome;
-        return json(200, { sessionId: rest.sessionId, status: 'executed', ...rest });
+        const { kind: _kind, sessionId, ...rest } = outcome;
+        return json(200, { sessionId, status: 'executed', ...rest });
       }
       if (req.path === '/v1/analyze') {
         allow(req, 'POST');

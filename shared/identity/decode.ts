@@ -31,6 +31,9 @@ export function decodeUnverified(token: string): UnverifiedToken {
   const payload = decodeJsonObject(payloadPart, 'payload');
   const alg = ownClaim(header, 'alg');
   if (!isNonEmptyString(alg)) throw new GatehouseError('token_algorithm_not_allowed', 'the token names no signing algorithm');
+  // google-auth-library ignores `crit`, and RFC 7515 says a header extension we do not understand
+  // must fail; none of the issuers we accept use one.
+  if (Object.hasOwn(header, 'crit')) throw invalid('the token uses critical header extensions, which are not supported');
   const issuer = ownClaim(payload, 'iss');
   if (!isNonEmptyString(issuer)) throw new GatehouseError('token_issuer_not_allowed', 'the token names no issuer');
   return { header, alg, issuer };

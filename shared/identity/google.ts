@@ -1,4 +1,4 @@
-import { OAuth2Client } from 'google-auth-library';
+import type { OAuth2Client } from 'google-auth-library';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
 import type { IssuerConfig } from '../policy/types.ts';
 
@@ -17,13 +17,16 @@ const MAX_TOKEN_LIFETIME_SEC = 24 * 60 * 60;
  * and tolerance) is checked by principalFromClaims afterwards.
  */
 export function createGoogleVerification(certsOverride: (() => Promise<Record<string, string>>) | undefined) {
-  let client: OAuth2Client | undefined;
-  const lazyClient = (): OAuth2Client => (client ??= new OAuth2Client());
+  // Imported on first use: the library costs ~300 ms to load, and most deployments of the local
+  // shape never see a Google token.
+  let client: Promise<OAuth2Client> | undefined;
+  const lazyClient = (): Promise<OAuth2Client> =>
+    (client ??= import('google-auth-library').then((m) => new m.OAuth2Client()));
 
   async function certs(): Promise<Awaited<ReturnType<OAuth2Client['getFederatedSignonCertsAsync']>>['certs']> {
     try {
       // The library caches the certificates for as long as Google's Cache-Control allows.
-      return certsOverride ? await certsOverride() : (await lazyClient().getFederatedSignonCertsAsync()).certs;
+      return certsOverride ? await certsOverride() : (await (await lazyClient()).getFederatedSignonCertsAsync()).certs;
     } catch (e) {
       throw new GatehouseError('dependency_unavailable', 'Google\'s signing certificates could not be fetched', { issuer: 'google' }, { cause: e });
     }
@@ -32,7 +35,7 @@ export function createGoogleVerification(certsOverride: (() => Promise<Record<st
   return async function verifyWithGoogle(token: string, cfg: IssuerConfig): Promise<unknown> {
     const keys = await certs();
     try {
-      const ticket = await lazyClient().verifySignedJwtWithCertsAsync(token, keys, cfg.audience, [cfg.issuer], MAX_TOKEN_LIFETIME_SEC);
+      const ticket = await (await lazyClient()).verifySignedJwtWithCertsAsync(token, keys, cfg.audience, [cfg.issuer], MAX_TOKEN_LIFETIME_SEC);
       return ticket.getPayload();
     } catch (e) {
       // No `cause`: the library's messages embed the whole token, which must not reach a log.

@@ -193,3 +193,18 @@ test('refused: the JWKS URL answers something other than a key set → dependenc
   });
   await refused(t, verify(await mint()), 'dependency_unavailable');
 });
+
+test('refused: a key embedded in the header is never trusted (jwk header injection)', async (t) => {
+  const claims = { iss: served.issuer, sub: 'carol@acme.com', aud: AUD, iat: NOW_SEC, exp: NOW_SEC + 60 };
+  const { kty, crv, x, y } = otherKey.publicJwk;
+  const jwk = { kty, crv, x, y };
+  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', jwk }).sign(otherKey.privateKey);
+  await refused(t, verifier()(token), 'token_signature_invalid', token);
+  const withKid = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: otherKey.kid, jwk }).sign(otherKey.privateKey);
+  await refused(t, verifier()(withKid), 'token_key_unknown', withKid);
+});
+
+test('refused: critical header extensions', async (t) => {
+  const token = handBuilt({ alg: 'ES256', kid: key.kid, crit: ['exp'], exp: 1 }, { iss: served.issuer, sub: 's', aud: AUD, iat: NOW_SEC, exp: NOW_SEC + 60 }, 'c2ln');
+  await refused(t, verifier()(token), 'token_invalid');
+});
