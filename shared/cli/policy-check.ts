@@ -1,18 +1,10 @@
 // `gatehouse policy check FILE`: load and validate a policy exactly as the server would.
-import { readFile } from 'node:fs/promises';
 import { GatehouseError } from '../errors.ts';
-import { parsePolicy } from '../policy/index.ts';
+import { loadPolicy } from '../policy/index.ts';
 
 export async function policyCheckCommand(file: string, json: boolean): Promise<{ text: string; ok: boolean }> {
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    const error = new GatehouseError('policy_invalid', `${file}: cannot read the file`);
-    return { ok: false, text: json ? JSON.stringify({ ok: false, error: { code: error.code, message: error.message } }) : error.message };
-  }
-  try {
-    const p = parsePolicy(text, file);
+    const p = await loadPolicy(file);
     const summary = {
       ok: true,
       file,

@@ -9,7 +9,7 @@ export type {
   Rule,
   RuleAction,
 } from './types.ts';
-export { loadPolicy, parsePolicy, formatPath, type PolicyProblem } from './load.ts';
+export { loadPolicy, parsePolicy, type PolicyProblem } from './load.ts';
 export { checkAgentModel, decide, globMatches, principalMatches, type DecideInput, type ModelCheck } from './decide.ts';
 export {
   DEFAULT_APPROVAL_TTL_MS,

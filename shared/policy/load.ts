@@ -29,7 +29,15 @@ export function parsePolicy(text: string, source: string): Policy {
   // Warnings too: an unresolved tag silently becomes a string, which is not what its author meant.
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length > 0) {
-    fail(source, syntax.map((e) => ({ line: lineOf(e.pos[0]), path: '', message: `YAML: ${e.message}` })));
+    fail(
+      source,
+      syntax.map((e) => ({
+        line: lineOf(e.pos[0]),
+        path: '',
+        // yaml's own wording here advises an API call, which means nothing to someone editing the file.
+        message: e.code === 'MULTIPLE_DOCS' ? 'YAML: a policy file holds one document (remove the second ---)' : `YAML: ${e.message}`,
+      })),
+    );
   }
   if (doc.contents === null) {
     fail(source, [{ line: 1, path: '', message: 'the file is empty (a policy needs version, issuers, connections and rules)' }]);
@@ -90,13 +98,12 @@ function fail(source: string, problems: PolicyProblem[]): never {
  * deepest existing parent starts.
  */
 function lineOfPath(doc: Document, path: readonly (string | number)[], lineOf: (offset: number) => number): number {
-  let node: unknown = doc.contents;
-  let line = 1;
   const startOf = (n: unknown) => {
     const range = (n as { range?: [number, number, number] | null } | null)?.range;
     return range ? lineOf(range[0]) : undefined;
   };
-  line = startOf(node) ?? line;
+  let node: unknown = doc.contents;
+  let line = startOf(node) ?? 1;
   for (const segment of path) {
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
@@ -118,7 +125,7 @@ function lineOfPath(doc: Document, path: readonly (string | number)[], lineOf: (
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** `rules[1].classes[0]`, with keys that are not plain names quoted: `masking.columns["a.b.c"]`. */
-export function formatPath(path: readonly (string | number)[]): string {
+function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;

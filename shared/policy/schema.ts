@@ -64,6 +64,7 @@ const trustedUrl = z.string().refine(isTrustedUrl, 'must be an https:// URL (htt
 export function isPrincipalPattern(s: string, allowAnyone: boolean): boolean {
   if (s === '*') return allowAnyone;
   const colon = s.indexOf(':');
+  if (colon < 0) return false;
   const kind = s.slice(0, colon);
   const value = s.slice(colon + 1);
   if (kind === 'group') return NAME.test(value);
@@ -253,7 +254,7 @@ interface IndexedRule {
  */
 function crossCheck(data: unknown): SchemaProblem[] {
   const root = isRecord(data) ? data : {};
-  const groupsResult = groupsSchema.safeParse(root['groups'] ?? {});
+  const groupsResult = groupsSchema.safeParse(root['groups'] === undefined ? {} : root['groups']);
   const groups = groupsResult.success ? new Set(Object.keys(groupsResult.data)) : undefined;
   const connectionsResult = connectionsSchema.safeParse(root['connections']);
   const connections = connectionsResult.success ? Object.keys(connectionsResult.data) : undefined;

@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { loadPolicy, parsePolicy, type Policy } from '../../shared/policy/index.ts';
+
+const designUrl = new URL('../../../shared/DESIGN.md', import.meta.url);
+const policyUrl = new URL('../../gatehouse.policy.yaml', import.meta.url);
+const policyPath = fileURLToPath(policyUrl);
+
+async function designExample(): Promise<string> {
+  const design = await readFile(designUrl, 'utf8');
+  const block = /### Policy file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(design)?.[1];
+  if (block === undefined) throw new Error('DESIGN.md has no yaml block under "### Policy file"');
+  return block;
+}
+
+function content(p: Policy): Omit<Policy, 'sha256' | 'source'> {
+  const { sha256: _sha, source: _source, ...rest } = p;
+  return rest;
+}
+
+test('the DESIGN §3 example loads as it stands', async (t) => {
+  const p = parsePolicy(await designExample(), 'DESIGN.md');
+  t.is(p.version, 1);
+  t.deepEqual(
+    p.rules.map((r) => [r.name, r.action]),
+    [
+      ['bots-read', 'allow'],
+      ['bots-change-with-approval', 'approve'],
+      ['nothing-else', 'deny'],
+    ],
+  );
+  t.like(p.rules[1], { approvers: ['group:dba'], quorum: 1, ttlMs: 30 * 60_000 });
+});
+
+test('gatehouse.policy.yaml loads and states exactly the DESIGN example', async (t) => {
+  const file = await loadPolicy(policyPath);
+  const design = parsePolicy(await designExample(), 'DESIGN.md');
+  t.deepEqual(content(file), content(design));
+  t.is(file.sha256, createHash('sha256').update(await readFile(policyUrl)).digest('hex'));
+  t.is(file.source, policyPath);
+});
+
+test('gatehouse.policy.yaml keeps every line of the DESIGN example, in order, comments included', async (t) => {
+  const fileLines = (await readFile(policyUrl, 'utf8')).split('\n');
+  let at = 0;
+  for (const line of (await designExample()).split('\n').filter((l) => l.trim() !== '')) {
+    const found = fileLines.indexOf(line, at);
+    t.true(found >= 0, `missing or out of order: ${line}`);
+    at = found + 1;
+  }
+});
+
+test('the embedded default trusts the local dev issuer and serves the demo database', async (t) => {
+  const p = await loadPolicy(policyPath);
+  t.like(
+    p.issuers.find((i) => i.issuer === 'http://127.0.0.1:8080/dev'),
+    { audience: 'gatehouse-local', jwksUri: 'http://127.0.0.1:8080/dev/jwks.json', groupsClaim: 'groups' },
+  );
+  t.deepEqual(p.connections['demo'], { credentials: 'embedded://demo', maxRows: 1000, statementTimeoutMs: 5000 });
+});
