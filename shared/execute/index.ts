@@ -1,0 +1,1 @@
+export { createTargetDatabase, type TargetDatabaseOptions } from './target-database.ts';

@@ -1,0 +1,59 @@
+// PostgreSQL and driver errors become GatehouseErrors here and nowhere else. What is kept: the
+// SQLSTATE, the error position and PostgreSQL's primary message, which concerns the bot's own
+// statement. What is dropped: `detail` (it quotes row values, e.g. the duplicate key), `where`,
+// `hint` and the original error as `cause` — a connect error can carry the host, a URL parse
+// error the whole URL with its password.
+import pg from 'pg';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+
+const READ_ONLY_SQL_TRANSACTION = '25006';
+const QUERY_CANCELED = '57014';
+
+/** SQLSTATEs meaning the server or the session is gone, not that the statement was wrong. */
+function isUnavailable(sqlstate: string): boolean {
+  return (
+    sqlstate.startsWith('08') || // connection exception
+    sqlstate.startsWith('28') || // invalid authorization
+    sqlstate === '3D000' || // database does not exist
+    sqlstate === '53300' || // too many connections
+    sqlstate.startsWith('57P') // admin shutdown, crash shutdown, cannot connect now, database dropped
+  );
+}
+
+export function isAuthFailure(e: unknown): boolean {
+  return e instanceof pg.DatabaseError && typeof e.code === 'string' && e.code.startsWith('28');
+}
+
+/** An error from taking a connection: the message names the connection and nothing else. */
+export function connectError(connection: string, e: unknown): GatehouseError {
+  if (isGatehouseError(e)) return e;
+  return new GatehouseError('database_unavailable', `database connection "${connection}" is unavailable`, {
+    connection,
+    ...reasonOf(e),
+  });
+}
+
+/** An error while the statement's transaction ran. */
+export function statementError(connection: string, e: unknown): GatehouseError {
+  if (isGatehouseError(e)) return e;
+  if (!(e instanceof pg.DatabaseError) || typeof e.code !== 'string') return connectError(connection, e);
+  const sqlstate = e.code;
+  if (sqlstate === READ_ONLY_SQL_TRANSACTION) return new GatehouseError('read_only_violation', e.message, { sqlstate });
+  if (sqlstate === QUERY_CANCELED) return new GatehouseError('statement_timeout', e.message, { sqlstate });
+  if (isUnavailable(sqlstate)) return connectError(connection, e);
+  const position = Number(e.position);
+  return new GatehouseError('execution_failed', e.message, {
+    sqlstate,
+    ...(Number.isInteger(position) && position > 0 ? { position } : {}),
+  });
+}
+
+/** A short, credential-free reason: a SQLSTATE or a Node error code such as ECONNREFUSED. */
+function reasonOf(e: unknown): Record<string, string> {
+  if (e instanceof pg.DatabaseError && typeof e.code === 'string') {
+    return { sqlstate: e.code, reason: e.code.startsWith('28') ? 'authentication failed' : 'refused by the server' };
+  }
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return { reason: code };
+  return {};
+}

@@ -1,0 +1,69 @@
+// The TargetDatabase port over node-postgres: check the request, take a client, run the statement
+// in its own transaction under two clocks (statement_timeout and a deadline of our own), translate
+// what PostgreSQL says, give the client back clean.
+import pg from 'pg';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { SecretSource, StatementRequest, StatementResult, TargetDatabase } from '../ports.ts';
+import { DEADLINE_MARGIN_MS, withDeadline } from './deadline.ts';
+import { createPools } from './pools.ts';
+import { statementError } from './postgres-errors.ts';
+import { checkRequest } from './request.ts';
+import { runInTransaction } from './transaction.ts';
+
+export interface TargetDatabaseOptions {
+  /** Connection name → credentials reference (`env://…`, `embedded://…`, `secret://…`). */
+  readonly connections: Readonly<Record<string, { readonly credentials: string }>>;
+  readonly secrets: SecretSource;
+  /** Clients per connection; default 5. */
+  readonly poolSize?: number;
+  /** Milliseconds, for durationMs; default performance.now. */
+  readonly clock?: () => number;
+}
+
+export function createTargetDatabase(options: TargetDatabaseOptions): TargetDatabase {
+  const { connections, secrets, poolSize = 5, clock = () => performance.now() } = checkOptions(options);
+  const pools = createPools({ connections, secrets, poolSize });
+
+  return {
+    async run(request: StatementRequest): Promise<StatementResult> {
+      const checked = checkRequest(request);
+      const lease = await pools.lease(checked.connection);
+      const started = clock();
+      try {
+        const deadlineMs = checked.statementTimeoutMs + DEADLINE_MARGIN_MS;
+        const executed = await runInTransaction(lease, checked, (work) =>
+          withDeadline(work, deadlineMs, () => {
+            lease.broken = true;
+            lease.cancel();
+          }),
+        );
+        return { ...executed, durationMs: clock() - started };
+      } catch (e) {
+        // Anything but an error PostgreSQL reported (or one of ours) leaves the session in an unknown state.
+        if (!(e instanceof pg.DatabaseError) && !isGatehouseError(e)) lease.broken = true;
+        throw statementError(checked.connection, e);
+      } finally {
+        await lease.release();
+      }
+    },
+
+    close: () => pools.close(),
+  };
+}
+
+function checkOptions(options: TargetDatabaseOptions): TargetDatabaseOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createTargetDatabase: options are required');
+  const { connections, secrets, poolSize, clock } = options;
+  if (typeof connections !== 'object' || connections === null) throw new TypeError('createTargetDatabase: connections must be an object');
+  for (const [name, c] of Object.entries(connections)) {
+    if (typeof c?.credentials !== 'string' || c.credentials === '') {
+      throw new TypeError(`createTargetDatabase: connection "${name}" needs a credentials reference`);
+    }
+  }
+  if (typeof secrets?.resolve !== 'function') throw new TypeError('createTargetDatabase: secrets must be a SecretSource');
+  if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize > 0)) {
+    throw new TypeError('createTargetDatabase: poolSize must be a positive integer');
+  }
+  if (clock !== undefined && typeof clock !== 'function') throw new TypeError('createTargetDatabase: clock must be a function');
+  return options;
+}

@@ -1,0 +1,73 @@
+// One statement, one transaction: BEGIN [READ ONLY] → statement_timeout → the statement →
+// type names → COMMIT. Any error rolls back, so an error always means nothing was committed.
+import type { FieldDef } from 'pg';
+import { GatehouseError } from '../errors.ts';
+import type { ResultField } from '../ports.ts';
+import { commandOfSuspended } from './command-tag.ts';
+import type { Lease } from './pools.ts';
+import { readRows, type RowsRead } from './read-rows.ts';
+import type { CheckedRequest } from './request.ts';
+import { BEGIN, BEGIN_READ_ONLY, COMMIT, ROLLBACK, SET_STATEMENT_TIMEOUT } from './statements.ts';
+import { toJsonSafe } from './values.ts';
+
+export interface Executed {
+  readonly command: string;
+  readonly rowCount: number;
+  readonly truncated: boolean;
+  readonly fields: readonly ResultField[];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+/**
+ * `bounded` puts the deadline on everything up to COMMIT, and not on COMMIT itself: a deadline
+ * firing while COMMIT is on the wire would report as failed a write that may have committed.
+ */
+export async function runInTransaction(
+  lease: Lease,
+  request: CheckedRequest,
+  bounded: <T>(work: Promise<T>) => Promise<T>,
+): Promise<Executed> {
+  const { client } = lease;
+  try {
+    const { read, names } = await bounded(statementPhase(lease, request));
+    const end = await client.query(COMMIT);
+    // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an error.
+    if (end.command === 'ROLLBACK') throw new GatehouseError('execution_failed', 'the transaction was rolled back');
+    return shape(read, names, request.sql);
+  } catch (e) {
+    // A broken connection is destroyed, which rolls back on the server.
+    if (!lease.broken) {
+      await client.query(ROLLBACK).catch(() => {
+        lease.broken = true;
+      });
+    }
+    throw e;
+  }
+}
+
+async function statementPhase(lease: Lease, request: CheckedRequest): Promise<{ read: RowsRead; names: ReadonlyMap<number, string> }> {
+  const { client } = lease;
+  await client.query(request.readOnly ? BEGIN_READ_ONLY : BEGIN);
+  await client.query(SET_STATEMENT_TIMEOUT, [String(request.statementTimeoutMs)]);
+  const read = await readRows(client, request.sql, request.params, request.maxRows);
+  // Inside the transaction, before COMMIT: a failed lookup after COMMIT would report a committed
+  // write as failed. TYPE_NAMES is schema-qualified against a search_path the statement changed.
+  const names = await lease.typeNames.resolve(client, read.fields.map((f) => f.dataTypeID));
+  return { read, names };
+}
+
+function shape(read: RowsRead, names: ReadonlyMap<number, string>, sql: string): Executed {
+  return {
+    command: read.command ?? (read.truncated ? commandOfSuspended(sql) : ''),
+    rowCount: read.truncated ? read.rows.length : (read.rowCount ?? read.rows.length),
+    truncated: read.truncated,
+    fields: read.fields.map((f: FieldDef) => ({
+      name: f.name,
+      dataTypeID: f.dataTypeID,
+      tableID: f.tableID,
+      columnID: f.columnID,
+      type: names.get(f.dataTypeID) ?? 'unknown',
+    })),
+    rows: read.rows.map((row) => row.map(toJsonSafe)),
+  };
+}
