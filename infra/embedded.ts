@@ -9,8 +9,7 @@ import type { Policy } from '../shared/policy/types.ts';
 import { queryHandler } from '../functions/query.ts';
 import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
 import { startLocalServer } from './local-server.ts';
-import { startDemoDatabase } from './demo-db/index.ts';
-import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { freePort } from './free-port.ts';
 
 export interface EmbeddedOptions {
@@ -53,16 +52,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const key = await loadOrCreateDevKey(options.stateDir);
 
   const usesDemo = Object.values(policy.connections).some((c) => c.credentials === 'embedded://demo');
-  const demo = usesDemo ? await startDemoDatabase(options.stateDir) : undefined;
-  const sessionDb = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20 });
-  const stops: (() => Promise<void>)[] = [];
-  if (demo) stops.push(demo.stop);
-  stops.push(sessionDb.stop);
+  const dbs = await startEmbeddedDatabases({ stateDir: options.stateDir, demo: usesDemo });
+  const stops: (() => Promise<void>)[] = [dbs.stop];
   try {
     const runtime = await createRuntime({
       policy,
-      sessionStore: { kind: 'postgres', url: sessionDb.url, poolSize: 5 },
-      embedded: new Map(demo ? [['demo', demo.url]] : []),
+      sessionStore: { kind: 'postgres', url: dbs.sessionStoreUrl, poolSize: 5 },
+      embedded: new Map(dbs.demoUrl ? [['demo', dbs.demoUrl]] : []),
     });
     stops.unshift(runtime.close);
     const server = await startLocalServer({
@@ -72,7 +68,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       raw: [devIssuerRoutes(key, issuer)],
     });
     stops.unshift(server.close);
-    const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: sessionDb.url };
+    const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: dbs.sessionStoreUrl };
     writeFileSync(serverInfoPath(options.stateDir), JSON.stringify(info, null, 2), { mode: 0o600 });
     return {
       url: server.url,

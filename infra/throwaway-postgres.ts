@@ -70,7 +70,8 @@ async function startCluster(bin: string): Promise<TestPostgres> {
 async function startPglite(): Promise<TestPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db = await PGlite.create();
+  const { exclusiveExtendedQueries } = await import('./embedded-postgres.ts');
+  const db = exclusiveExtendedQueries(await PGlite.create());
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 100 });
   await server.start();

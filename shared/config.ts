@@ -47,6 +47,8 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   const policy = typeof config.policy === 'string' ? await loadPolicy(config.policy) : config.policy;
   await loadParser();
   const secrets = createSecretSource({ env: config.env ?? process.env, embedded: config.embedded ?? new Map() });
+  // A credentials reference that cannot work is a start-up error, not a failure on first request.
+  for (const c of Object.values(policy.connections)) secrets.check(c.credentials);
   const sessions = await openSessionLog(config.sessionStore);
   const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
   const gateway = createGateway({
@@ -61,7 +63,7 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     sessions,
     target,
     async close() {
-      await Promise.allSettled([target.close(), sessions.close()]);
+      await Promise.allSettled([target.close(), sessions.close(), secrets.close()]);
     },
   };
 }

@@ -6,15 +6,18 @@ export const MAX_SQL_LENGTH = 100_000;
 export const MAX_PARAMS = 1_000;
 export const MAX_PARAM_LENGTH = 100_000;
 
-const param = z.union([z.string().max(MAX_PARAM_LENGTH), z.number().finite(), z.boolean(), z.null()]);
+// Lone surrogates: JSON allows them, but the session log's canonical JSON cannot hash them and
+// PostgreSQL would see U+FFFD instead of what was analysed. Refused at the edge.
+const text = (max: number) => z.string().max(max).refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+const param = z.union([text(MAX_PARAM_LENGTH), z.number().finite(), z.boolean(), z.null()]);
 
 const schema = z
   .object({
-    connection: z.string().min(1).max(200),
-    sql: z.string().max(MAX_SQL_LENGTH),
+    connection: text(200).pipe(z.string().min(1)),
+    sql: text(MAX_SQL_LENGTH),
     params: z.array(param).max(MAX_PARAMS).default([]),
     maxRows: z.number().int().positive().max(1_000_000).optional(),
-    approvalId: z.string().min(1).max(200).optional(),
+    approvalId: text(200).pipe(z.string().min(1)).optional(),
   })
   .strict();
 

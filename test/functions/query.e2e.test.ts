@@ -76,7 +76,8 @@ test('the row cap truncates without the bot choosing more than the connection al
   t.true(small.body.truncated);
 });
 
-test('no token, an expired, a forged or a wrong-audience token answer 401 with a challenge, and record nothing', async (t) => {
+// Serial: it counts all sessions, which concurrent tests in this file would change.
+test.serial('no token, an expired, a forged or a wrong-audience token answer 401 with a challenge, and record nothing', async (t) => {
   const before = (await gw.runtime.sessions.list({ limit: 10_000 })).length;
   const body = { connection: 'main', sql: 'SELECT 1' };
   const none = await gw.post('/v1/query', body, model);

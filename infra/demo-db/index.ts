@@ -1,0 +1,1 @@
+export { startDemoDatabase, type DemoDatabase, type DemoDatabaseOptions } from './start.ts';

@@ -1,0 +1,38 @@
+// Runs in the child process: start the PGlite databases, report their URLs, stop on request or
+// when the parent goes away (the IPC channel closes), so no orphan holds the data directories.
+import { join } from 'node:path';
+import { startDemoDatabase } from './demo-db/index.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import type { ChildFailed, ChildReady } from './embedded-databases.ts';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as { stateDir: string; demo: boolean };
+const stops: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  }
+  process.exit(code);
+}
+
+try {
+  const demo = options.demo ? await startDemoDatabase(options.stateDir) : undefined;
+  if (demo) stops.push(demo.stop);
+  const sessions = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20 });
+  stops.push(sessions.stop);
+  const ready: ChildReady = { kind: 'ready', demoUrl: demo?.url, sessionStoreUrl: sessions.url };
+  process.send?.(ready);
+} catch (e) {
+  const failed: ChildFailed = { kind: 'failed', message: e instanceof Error ? e.message : String(e) };
+  process.send?.(failed);
+  await stopAll(1);
+}
+
+process.on('message', (m: { kind?: string }) => {
+  if (m?.kind === 'stop') void stopAll(0);
+});
+process.on('disconnect', () => void stopAll(0));
+process.on('SIGINT', () => {}); // the parent decides when we stop (Ctrl-C reaches the whole group)
+process.on('SIGTERM', () => void stopAll(0));

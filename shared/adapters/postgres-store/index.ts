@@ -1,0 +1,1 @@
+export { createPostgresSessionLog, type PostgresSessionLogOptions } from './session-log.ts';

@@ -1,0 +1,29 @@
+-- Sessions started in [$1, $2), optionally of one subject ($3), strictly after the session $4 in
+-- (started_at, session_id) order, at most $5 (NULL = no limit). An `after` naming no session
+-- matches nothing rather than restarting from the beginning.
+SELECT s.session_id,
+       to_char(s.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
+       s.subject, s.email, s.connection, s.sql,
+       last.seq AS last_seq,
+       last.type AS last_type,
+       to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_at,
+       -- The status (shared/audit/status.ts) reads the data of these types only; the others can
+       -- carry whole result sets, which a listing has no reason to fetch.
+       CASE WHEN last.type IN ('request', 'analysis', 'decision') THEN last.data END AS last_data
+FROM gatehouse_sessions s
+CROSS JOIN LATERAL (
+  SELECT e.seq, e.type, e.at, e.data
+  FROM gatehouse_session_events e
+  WHERE e.session_id = s.session_id
+  ORDER BY e.seq DESC
+  LIMIT 1
+) last
+WHERE ($1::timestamptz IS NULL OR s.started_at >= $1)
+  AND ($2::timestamptz IS NULL OR s.started_at < $2)
+  AND ($3::text IS NULL OR s.subject = $3)
+  AND ($4::text IS NULL
+       OR (s.started_at, s.session_id) > (SELECT c.started_at, c.session_id
+                                          FROM gatehouse_sessions c
+                                          WHERE c.session_id = $4))
+ORDER BY s.started_at, s.session_id
+LIMIT $5

@@ -1,0 +1,84 @@
+// Between table rows and the log's records. The event's `data` column holds the JSON text that
+// was hashed, so parsing it gives back exactly the value `verifyChain` re-hashes.
+import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
+import { statusAfter } from '../../audit/status.ts';
+
+export interface EventRow {
+  readonly session_id: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly at: string;
+  readonly data: string;
+  readonly prev_hash: string | null;
+  readonly hash: string;
+}
+
+export interface SummaryRow {
+  readonly session_id: string;
+  readonly started_at: string;
+  readonly subject: string | null;
+  readonly email: string | null;
+  readonly connection: string | null;
+  readonly sql: string | null;
+  readonly last_seq: number;
+  readonly last_type: string;
+  readonly last_at: string;
+  readonly last_data: string | null;
+}
+
+export function eventFromRow(row: EventRow): SessionEvent {
+  return {
+    sessionId: row.session_id,
+    seq: row.seq,
+    // Not checked against EVENT_TYPES: a row edited behind the log's back is evidence for
+    // `evidence verify`, and hiding it here would hide the tampering.
+    type: row.type as EventType,
+    at: row.at,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** The columns of the events table for a batch, as parallel arrays for one `unnest` insert. */
+export function eventColumns(events: readonly SessionEvent[]): unknown[] {
+  return [
+    events.map((e) => e.seq),
+    events.map((e) => e.type),
+    events.map((e) => e.at),
+    events.map((e) => JSON.stringify(e.data)),
+    events.map((e) => e.prevHash),
+    events.map((e) => e.hash),
+  ];
+}
+
+/** Who and what, from a session's first event when it is a request; for listing without reading. */
+export function sessionColumns(first: SessionEvent): [string | null, string | null, string | null, string | null] {
+  if (first.type !== 'request') return [null, null, null, null];
+  const principal = first.data.principal;
+  const who = typeof principal === 'object' && principal !== null ? (principal as Record<string, unknown>) : {};
+  return [text(who.subject), text(who.email), text(first.data.connection), text(first.data.sql)];
+}
+
+export function summaryFromRow(row: SummaryRow): SessionSummary {
+  const data = row.last_data === null ? {} : (JSON.parse(row.last_data) as Record<string, unknown>);
+  return {
+    sessionId: row.session_id,
+    startedAt: row.started_at,
+    lastAt: row.last_at,
+    // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
+    events: row.last_seq + 1,
+    status: statusAfter({ type: row.last_type as EventType, data }),
+    ...(row.subject === null ? {} : { subject: row.subject }),
+    ...(row.email === null ? {} : { email: row.email }),
+    ...(row.connection === null ? {} : { connection: row.connection }),
+    ...(row.sql === null ? {} : { sql: row.sql }),
+  };
+}
+
+function text(v: unknown): string | null {
+  // A NUL cannot be stored in a Postgres text column: if the SQL a bot sent holds one, the
+  // listing copy gets a replacement character rather than the whole append failing. The event
+  // itself keeps the original, escaped inside its JSON.
+  return typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : null;
+}

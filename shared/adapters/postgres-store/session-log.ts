@@ -1,0 +1,186 @@
+// The SessionLog on PostgreSQL: a self-hosted server, or the embedded PGlite served over the wire.
+// It only ever INSERTs and SELECTs; there is no code path that updates or deletes an event.
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { chainEvents, type ChainHead } from '../../audit/chain.ts';
+import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
+import type { SessionLog, SessionQuery } from '../../ports.ts';
+import { lostRace, unavailable } from './failures.ts';
+import { eventColumns, eventFromRow, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { SQL } from './sql.ts';
+
+export interface PostgresSessionLogOptions {
+  readonly connectionString: string;
+  /** Connections kept open; with PGlite, at most the socket server's maxConnections. */
+  readonly poolSize?: number;
+  readonly clock?: () => Date;
+}
+
+// Appends are optimistic: the primary key (session_id, seq) decides who gets a seq, and the loser
+// reads the new head and tries again. No SELECT … FOR UPDATE: row locks need UPDATE privilege,
+// and the log's role should hold only SELECT and INSERT (schema.sql). Every failed attempt means
+// another append to the session committed in between (it took the seq this one wanted), so k
+// appends racing on one session need at most k attempts each (20 racing took at most 7 here).
+// Sessions see a handful of appends, one at a time; this bound is for bursts, then it fails closed.
+const MAX_ATTEMPTS = 32;
+
+export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<SessionLog> {
+  const { connectionString, poolSize, clock } = checkOptions(options);
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    application_name: 'gatehouse-session-log',
+    // A database that hangs must fail the request (closed), not hold it open. The connection
+    // timeout also bounds the wait for a free pooled connection under a burst.
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  });
+  // An idle connection that dies (server restart, network cut) is dropped by the pool; the next
+  // checkout then fails and is reported. Without a listener the process would crash instead.
+  pool.on('error', () => {});
+
+  try {
+    await ensureSchema(pool);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw unavailable('start', e);
+  }
+
+  let closed: Promise<void> | undefined;
+
+  async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+    checkSessionId(sessionId);
+    if (drafts.length === 0) return [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await appendOnce(pool, sessionId, drafts, clock());
+      } catch (e) {
+        if (e instanceof TypeError) throw e; // from chain(): not an outage
+        if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
+        // Jittered, growing: racers that collided once should not collide again in lockstep.
+        await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      }
+    }
+  }
+
+  async function read(sessionId: string): Promise<SessionEvent[]> {
+    // An id Postgres cannot even compare (a NUL byte) names no session; it is not an outage.
+    if (!storable(sessionId)) return [];
+    try {
+      const { rows } = await pool.query<EventRow>(SQL.read, [sessionId]);
+      return rows.map(eventFromRow);
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
+  async function list(query: SessionQuery): Promise<SessionSummary[]> {
+    const { from, to, limit, after, subject } = checkQuery(query);
+    if (!storable(after ?? '') || !storable(subject ?? '')) return [];
+    try {
+      const { rows } = await pool.query<SummaryRow>(SQL.list, [
+        from?.toISOString() ?? null,
+        to?.toISOString() ?? null,
+        subject ?? null,
+        after ?? null,
+        limit ?? null,
+      ]);
+      return rows.map(summaryFromRow);
+    } catch (e) {
+      throw unavailable('list', e);
+    }
+  }
+
+  async function close(): Promise<void> {
+    closed ??= pool.end();
+    return closed;
+  }
+
+  return { append, read, list, close };
+}
+
+/** One attempt: read the head, chain onto it, insert; all in one transaction. */
+async function appendOnce(pool: pg.Pool, sessionId: string, drafts: readonly EventDraft[], now: Date): Promise<SessionEvent[]> {
+  const client = await pool.connect();
+  // The pool listens for errors only on idle connections: one that drops mid-transaction would
+  // otherwise crash the process. Its pending query fails anyway, which is what gets reported.
+  const onError = () => {};
+  client.on('error', onError);
+  let broken: unknown;
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
+    const head: ChainHead | null = rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
+    const events = chain(sessionId, head, drafts, now);
+    const first = events[0];
+    if (head === null && first) {
+      await client.query(SQL.insertSession, [sessionId, first.at, ...sessionColumns(first)]);
+    }
+    await client.query(SQL.insertEvents, [sessionId, ...eventColumns(events)]);
+    await client.query('COMMIT');
+    return events;
+  } catch (e) {
+    // A connection that cannot even roll back is not given back to the pool.
+    broken = await client.query('ROLLBACK').then(
+      () => undefined,
+      (rollbackError: unknown) => rollbackError,
+    );
+    throw e;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken !== undefined);
+  }
+}
+
+function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {
+  try {
+    return chainEvents(sessionId, head, drafts, now);
+  } catch (e) {
+    // Data JSON cannot carry (BigInt, cycles) or RFC 8785 refuses (lone surrogates): the caller's
+    // to fix, and retrying or reporting an outage would hide it.
+    throw new TypeError(`session events cannot be hashed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+async function ensureSchema(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ ready: boolean }>(SQL.schemaReady);
+  if (rows[0]?.ready) return;
+  // One simple-protocol message: Postgres runs its statements as a single implicit transaction.
+  await pool.query(SQL.schema);
+}
+
+function checkOptions(options: PostgresSessionLogOptions): Required<PostgresSessionLogOptions> {
+  const { connectionString, poolSize = 10, clock = () => new Date() } = options;
+  if (typeof connectionString !== 'string' || connectionString === '') {
+    throw new TypeError('createPostgresSessionLog: connectionString must be a non-empty string');
+  }
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new TypeError('createPostgresSessionLog: poolSize must be a positive integer');
+  }
+  if (typeof clock !== 'function') throw new TypeError('createPostgresSessionLog: clock must be a function');
+  return { connectionString, poolSize, clock };
+}
+
+function checkSessionId(sessionId: string): void {
+  // Session ids come from the gateway, not from a caller: a bad one is a bug, found loudly.
+  if (typeof sessionId !== 'string' || sessionId === '' || !storable(sessionId)) {
+    throw new TypeError('SessionLog.append: sessionId must be a non-empty string without NUL');
+  }
+}
+
+function checkQuery(query: SessionQuery): SessionQuery {
+  const { from, to, limit } = query;
+  for (const [name, d] of [['from', from], ['to', to]] as const) {
+    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) {
+      throw new TypeError(`SessionLog.list: ${name} must be a valid Date`);
+    }
+  }
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new TypeError('SessionLog.list: limit must be a non-negative integer');
+  }
+  return query;
+}
+
+function storable(s: string): boolean {
+  return !s.includes('\u0000');
+}

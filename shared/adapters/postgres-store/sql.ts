@@ -1,0 +1,15 @@
+// The SQL this adapter runs lives in the .sql files beside this one, read once when the module
+// loads: reviewable as SQL, and greppable from a DBA's side.
+import { readFileSync } from 'node:fs';
+
+const load = (name: string): string => readFileSync(new URL(`./${name}.sql`, import.meta.url), 'utf8');
+
+export const SQL = {
+  schema: load('schema'),
+  schemaReady: load('schema-ready'),
+  head: load('head'),
+  insertSession: load('insert-session'),
+  insertEvents: load('insert-events'),
+  read: load('read'),
+  list: load('list'),
+} as const;
