@@ -216,16 +216,23 @@ export function createGateway(deps: GatewayDeps) {
       statementTimeoutMs: connection.statementTimeoutMs,
     };
     await record(sessionId, [ev.executionStartedEvent(statement)]);
-    let result: StatementResult;
+    let completed = false;
     try {
-      result = await target.run(statement);
+      return await target.run({
+        ...statement,
+        // 8 record, before COMMIT: if the outcome cannot be recorded, the statement rolls back.
+        beforeCommit: async (result) => {
+          await record(sessionId, [ev.executionCompletedEvent(result)]);
+          completed = true;
+        },
+      });
     } catch (e) {
+      if (isGatehouseError(e, 'audit_unavailable') && !completed) throw e; // rolled back; nothing ran
+      // Failed, or (completed already recorded) COMMIT itself failed: the log says so after it.
       const error = asGatehouseError(e);
       await record(sessionId, [ev.executionFailedEvent(error)]);
       throw new SessionError(sessionId, error);
     }
-    await record(sessionId, [ev.executionCompletedEvent(result)]);
-    return result;
   }
 
   // --- helpers -------------------------------------------------------------------------------

@@ -54,6 +54,12 @@ export interface StatementRequest {
   readonly readOnly: boolean;
   readonly maxRows: number;
   readonly statementTimeoutMs: number;
+  /**
+   * Called with the result after the statement ran and before COMMIT. If it throws, the
+   * transaction rolls back and run() rejects with that error: the gateway records the outcome
+   * here, so a write whose record cannot be written never commits.
+   */
+  readonly beforeCommit?: (result: StatementResult) => Promise<void>;
 }
 
 export interface StatementResult {

@@ -31,11 +31,16 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
       const started = clock();
       try {
         const deadlineMs = checked.statementTimeoutMs + DEADLINE_MARGIN_MS;
-        const executed = await runInTransaction(lease, checked, (work) =>
-          withDeadline(work, deadlineMs, () => {
-            lease.broken = true;
-            lease.cancel();
-          }),
+        const hook = request.beforeCommit;
+        const executed = await runInTransaction(
+          lease,
+          checked,
+          (work) =>
+            withDeadline(work, deadlineMs, () => {
+              lease.broken = true;
+              lease.cancel();
+            }),
+          hook && ((ex) => hook({ ...ex, durationMs: clock() - started })),
         );
         return { ...executed, durationMs: clock() - started };
       } catch (e) {

@@ -26,14 +26,18 @@ export async function runInTransaction(
   lease: Lease,
   request: CheckedRequest,
   bounded: <T>(work: Promise<T>) => Promise<T>,
+  beforeCommit?: (executed: Executed) => Promise<void>,
 ): Promise<Executed> {
   const { client } = lease;
   try {
     const { read, names } = await bounded(statementPhase(lease, request));
+    const executed = shape(read, names, request.sql);
+    // Outside the deadline: it is the gateway's own record, not the bot's statement.
+    if (beforeCommit) await beforeCommit(executed);
     const end = await client.query(COMMIT);
     // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an error.
     if (end.command === 'ROLLBACK') throw new GatehouseError('execution_failed', 'the transaction was rolled back');
-    return shape(read, names, request.sql);
+    return executed;
   } catch (e) {
     // A broken connection is destroyed, which rolls back on the server.
     if (!lease.broken) {
