@@ -17,6 +17,6 @@ export interface Analysis {
   readonly columns: readonly string[];
   /** Function names as written, lower-cased, schema-qualified when written so (`pg_catalog.set_config`). */
   readonly functions: readonly string[];
-  /** libpg-query fingerprint: equal for statements that differ only in constants. */
+  /** Fingerprint of the parse tree (shared/sql/fingerprint.ts): equal for statements that differ only in constants. */
   readonly fingerprint: string;
 }

@@ -1,0 +1,46 @@
+// Step 2 of the request path: what one statement would do, from PostgreSQL's own parse tree.
+
+import type { Analysis, RiskClass } from './analysis.ts';
+import { type Finding, severityRank } from './finding.ts';
+import { fingerprintTree } from './fingerprint.ts';
+import { parseOne } from './parse.ts';
+import { walk } from './walk.ts';
+
+/**
+ * Synchronous, after `loadParser()`. Throws GatehouseError `sql_empty`, `sql_unparsable` or
+ * `sql_multiple_statements` for SQL that is not exactly one statement PostgreSQL can parse.
+ */
+export function analyze(sql: string): Analysis {
+  const { pgType, node } = parseOne(sql);
+  const facts = walk(pgType, node);
+  const { cls, reasons } = decide([...facts.top.findings, ...facts.findings]);
+
+  // A name a WITH defines is that CTE, not a table, wherever the statement uses it unqualified.
+  const read = [...facts.read].filter((name) => !facts.cteNames.has(name));
+  return {
+    pgType,
+    kind: facts.top.kind,
+    class: cls,
+    reasons,
+    tables: { read: sorted(read), written: sorted(facts.written) },
+    columns: sorted(facts.columns),
+    functions: sorted(facts.functions),
+    fingerprint: fingerprintTree(pgType, node),
+  };
+}
+
+/** The most severe finding decides; reasons list every finding, most severe first. */
+function decide(findings: readonly Finding[]): { cls: RiskClass; reasons: string[] } {
+  const ordered = findings
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => severityRank(a.f.class) - severityRank(b.f.class) || a.i - b.i)
+    .map(({ f }) => f);
+  const cls = ordered[0]?.class ?? 'unknown';
+  // "SELECT only reads" would contradict a finding that it does more.
+  const shown = cls === 'read' ? ordered : ordered.filter((f) => f.class !== 'read');
+  return { cls, reasons: [...new Set(shown.map((f) => f.reason))] };
+}
+
+function sorted(names: Iterable<string>): string[] {
+  return [...new Set(names)].sort();
+}
