@@ -47,14 +47,17 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   let closed: Promise<void> | undefined;
+  const heads = new HeadCache(10_000);
 
   async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
     if (drafts.length === 0) return [];
     for (let attempt = 1; ; attempt++) {
       try {
-        return await appendOnce(pool, sessionId, drafts, clock());
+        // The first attempt trusts the cached head; after a lost race, read the table.
+        return await appendOnce(pool, heads, sessionId, drafts, clock(), attempt > 1);
       } catch (e) {
+        heads.forget(sessionId);
         if (e instanceof TypeError) throw e; // from chain(): not an outage
         if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
         // Jittered, growing: racers that collided once should not collide again in lockstep.
@@ -99,36 +102,46 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   return { append, read, list, close };
 }
 
-/** One attempt: read the head, chain onto it, insert; all in one transaction. */
-async function appendOnce(pool: pg.Pool, sessionId: string, drafts: readonly EventDraft[], now: Date): Promise<SessionEvent[]> {
-  const client = await pool.connect();
-  // The pool listens for errors only on idle connections: one that drops mid-transaction would
-  // otherwise crash the process. Its pending query fails anyway, which is what gets reported.
-  const onError = () => {};
-  client.on('error', onError);
-  let broken: unknown;
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
-    const head: ChainHead | null = rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
-    const events = chain(sessionId, head, drafts, now);
-    const first = events[0];
-    if (head === null && first) {
-      await client.query(SQL.insertSession, [sessionId, first.at, ...sessionColumns(first)]);
-    }
-    await client.query(SQL.insertEvents, [sessionId, ...eventColumns(events)]);
-    await client.query('COMMIT');
-    return events;
-  } catch (e) {
-    // A connection that cannot even roll back is not given back to the pool.
-    broken = await client.query('ROLLBACK').then(
-      () => undefined,
-      (rollbackError: unknown) => rollbackError,
-    );
-    throw e;
-  } finally {
-    client.removeListener('error', onError);
-    client.release(broken !== undefined);
+/**
+ * One attempt, one statement. The head comes from `heads` (what this process last appended) or is
+ * assumed empty for a session this process has not seen — right for a new session, and for any
+ * other the primary key refuses the insert and the retry reads the real head from the table.
+ */
+async function appendOnce(
+  pool: pg.Pool,
+  heads: HeadCache,
+  sessionId: string,
+  drafts: readonly EventDraft[],
+  now: Date,
+  readHead: boolean,
+): Promise<SessionEvent[]> {
+  let head: ChainHead | null = heads.get(sessionId) ?? null;
+  if (readHead) {
+    const { rows } = await pool.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
+    head = rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
+  }
+  const events = chain(sessionId, head, drafts, now);
+  const first = events[0]!;
+  const starts = head === null;
+  await pool.query(SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
+  heads.set(sessionId, events.at(-1)!);
+  return events;
+}
+
+/** The last event this process appended per session, bounded: a miss only costs a retry. */
+class HeadCache {
+  readonly #heads = new Map<string, ChainHead>();
+  constructor(private readonly max: number) {}
+  get(sessionId: string): ChainHead | undefined {
+    return this.#heads.get(sessionId);
+  }
+  set(sessionId: string, head: ChainHead): void {
+    this.#heads.delete(sessionId);
+    this.#heads.set(sessionId, { seq: head.seq, hash: head.hash });
+    if (this.#heads.size > this.max) this.#heads.delete(this.#heads.keys().next().value!);
+  }
+  forget(sessionId: string): void {
+    this.#heads.delete(sessionId);
   }
 }
 

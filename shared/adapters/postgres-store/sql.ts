@@ -8,8 +8,7 @@ export const SQL = {
   schema: load('schema'),
   schemaReady: load('schema-ready'),
   head: load('head'),
-  insertSession: load('insert-session'),
-  insertEvents: load('insert-events'),
+  append: load('append'),
   read: load('read'),
   list: load('list'),
 } as const;

@@ -1,0 +1,58 @@
+// `npm run bench`: every benchmark in one run, on this machine, printed as JSON and as the tables
+// the README quotes. Nothing here asserts a time; compare ratios within one run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestPostgres } from '../infra/throwaway-postgres.ts';
+import { startEmbeddedDatabases } from '../infra/embedded-databases.ts';
+import { benchAnalyze } from './analyze.ts';
+import { benchE2e, type E2eFigures } from './e2e.ts';
+import pg from 'pg';
+
+const only = process.argv.slice(2);
+const wants = (name: string) => only.length === 0 || only.includes(name);
+const results: Record<string, unknown> = {};
+
+if (wants('analyze')) {
+  console.error('analyze: 38,534 corpus statements …');
+  results.analyze = await benchAnalyze();
+}
+
+if (wants('e2e')) {
+  const e2e: E2eFigures[] = [];
+  const server = await startTestPostgres();
+  try {
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench_target');
+    await admin.query('CREATE DATABASE bench_sessions');
+    await admin.end();
+    const url = (db: string) => Object.assign(new URL(server.url), { pathname: `/${db}` }).toString();
+    console.error(`e2e: gateway vs direct pg on ${server.kind} …`);
+    e2e.push(await benchE2e({ label: `PostgreSQL (${server.kind})`, targetUrl: url('bench_target'), sessionStoreUrl: url('bench_sessions') }));
+  } finally {
+    await server.stop();
+  }
+  // The embedded defaults of `npm start`: demo target and session store in PGlite, in a child process.
+  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-embedded-'));
+  try {
+    console.error('e2e: gateway vs direct pg on the embedded defaults (PGlite) …');
+    const dbs = await startEmbeddedDatabases({ stateDir, demo: true });
+    try {
+      e2e.push(await benchE2e({ label: 'embedded (PGlite)', targetUrl: dbs.demoUrl!, sessionStoreUrl: dbs.sessionStoreUrl, requests: 200, concurrency: 4 }));
+    } finally {
+      await dbs.stop();
+    }
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  results.e2e = e2e;
+  console.log('\n| target | path | median ms | p99 ms | req/s |');
+  console.log('|---|---|---|---|---|');
+  for (const f of e2e) {
+    console.log(`| ${f.target} | direct pg | ${f.direct.medianMs} | ${f.direct.p99Ms} | ${f.direct.perSec} |`);
+    console.log(`| ${f.target} | gateway (${f.requests} requests, ${f.concurrency} concurrent) | ${f.gateway.medianMs} | ${f.gateway.p99Ms} | ${f.gateway.perSec} |`);
+  }
+}
+
+console.log(JSON.stringify(results, null, 2));
