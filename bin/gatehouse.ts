@@ -148,9 +148,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (isGatehouseError(e)) {
+    // The message already lists every problem (a policy's, one per line, with file and line).
     console.error(`error [${e.code}]: ${e.message}`);
-    const problems = (e.details as { problems?: unknown[] } | undefined)?.problems;
-    if (Array.isArray(problems) && problems.length > 1) for (const p of problems) console.error(`  ${JSON.stringify(p)}`);
   } else if (e instanceof TypeError) {
     console.error(`error: ${e.message}`);
   } else {
