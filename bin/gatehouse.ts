@@ -4,6 +4,11 @@ import { readFileSync } from 'node:fs';
 import { analyzeCommand } from '../shared/cli/analyze.ts';
 import { policyCheckCommand } from '../shared/cli/policy-check.ts';
 import { listSessions, showSession } from '../shared/cli/sessions.ts';
+import { describeStore, evidenceExportCommand, evidenceSampleCommand, evidenceVerifyCommand } from '../shared/cli/evidence.ts';
+import { replayCommand } from '../shared/cli/replay.ts';
+import { runningServer } from '../infra/embedded.ts';
+import { DEFAULT_GATEHOUSE_URL, decideApprovalCommand, listApprovalsCommand, showApprovalCommand } from '../shared/cli/approvals.ts';
+import { STATUS_FILTERS } from '../shared/approvals/review.ts';
 import { isGatehouseError } from '../shared/errors.ts';
 import { parsePolicy } from '../shared/policy/index.ts';
 import { loadOrCreateDevKey, mintDevToken, parseTtl } from '../infra/dev-issuer.ts';
@@ -31,6 +36,7 @@ program
     console.log(`  policy        ${o.policy} (sha256 ${g.policy.sha256.slice(0, 12)}…)`);
     console.log(`  connections   ${Object.keys(g.policy.connections).join(', ')}`);
     console.log(`  session log   embedded PostgreSQL store in ${o.stateDir}/session-db`);
+    console.log(`  approvals     embedded PostgreSQL store in ${o.stateDir}/state-db; requests are announced on this console`);
     console.log(`  dev issuer    ${g.issuer} (JWKS ${g.issuer}/jwks.json)`);
     if (!devIssuer) {
       console.log(`  note: the policy does not trust ${g.issuer}, so dev tokens will be refused; add it to issuers to use them`);
@@ -40,6 +46,8 @@ program
     console.log('  TOKEN=$(npx gatehouse token --sub review-bot@acme-prod.iam.gserviceaccount.com)');
     console.log(`  curl -s ${g.url}/v1/query -H "Authorization: Bearer $TOKEN" -H 'X-Agent-Model: demo-model-1' \\`);
     console.log(`    -H 'Content-Type: application/json' -d '{"connection":"demo","sql":"SELECT name, email FROM customers LIMIT 5"}'`);
+    console.log('  # a write needs a DBA: 202 pending_approval with an approval id, then');
+    console.log('  GATEHOUSE_TOKEN=$(npx gatehouse token --sub alice@acme.com) npx gatehouse approvals approve ID --comment "checked"');
     console.log('');
     console.log('Stop with Ctrl-C.');
     const stop = async () => {
@@ -124,6 +132,106 @@ storeOptions(sessionsCmd.command('show').description("one session's events, with
     }
   },
 );
+
+// --- evidence for auditors (issue 6): sessions replay · evidence export|verify|sample ----------
+storeOptions(
+  sessionsCmd.command('replay').description('one session as it happened: who, what, approvals, what ran, and the result the bot saw').argument('<id>'),
+).action(async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
+  const log = await openSessionStore(o);
+  try {
+    const r = await replayCommand(log, id, Boolean(o.json));
+    console.log(r.text);
+    if (!r.ok) process.exitCode = 1;
+  } finally {
+    await log.close();
+  }
+});
+
+const evidenceCmd = program.command('evidence').description('evidence an auditor can take away: export, verify, sample');
+storeOptions(
+  evidenceCmd
+    .command('export')
+    .description('write the sessions of a time range as a verifiable evidence folder (streams; works while `gatehouse start` runs)')
+    .requiredOption('--from <date>', 'ISO date or time (inclusive), e.g. 2026-01-01')
+    .requiredOption('--to <date>', 'ISO date or time (exclusive), e.g. 2026-04-01')
+    .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)'),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string }) => {
+  const throughServer = !o.store && runningServer(o.stateDir) !== undefined;
+  const log = await openSessionStore(o);
+  try {
+    const r = await evidenceExportCommand(log, {
+      from: date(o.from, '--from')!,
+      to: date(o.to, '--to')!,
+      out: o.out,
+      json: Boolean(o.json),
+      source: describeStore({ stateDir: o.stateDir, store: o.store, throughServer }),
+    });
+    console.log(r.text);
+    if (!r.ok) process.exitCode = 1;
+  } finally {
+    await log.close();
+  }
+});
+evidenceCmd
+  .command('verify')
+  .description('re-check an evidence folder: every event hash, chain, file digest, the counts and the Merkle root')
+  .argument('<dir>')
+  .option('--json', 'machine-readable output')
+  .action(async (dir: string, o: { json?: boolean }) => {
+    const r = await evidenceVerifyCommand(dir, Boolean(o.json));
+    (r.ok ? console.log : console.error)(r.text);
+    if (!r.ok) process.exitCode = 1;
+  });
+evidenceCmd
+  .command('sample')
+  .description('a reproducible random sample of the population, one readable page per statement, into DIR/samples/')
+  .argument('<dir>')
+  .requiredOption('--seed <seed>', 'any text; the same seed picks the same statements')
+  .option('--n <n>', 'how many statements', (v) => positiveInt(v, '--n'), 25)
+  .option('--out <dir>', 'where to write the pages (default DIR/samples)')
+  .option('--json', 'machine-readable output')
+  .action(async (dir: string, o: { seed: string; n: number; out?: string; json?: boolean }) => {
+    console.log(await evidenceSampleCommand(dir, { n: o.n, seed: o.seed, out: o.out, json: Boolean(o.json) }));
+  });
+// --- end of evidence ---------------------------------------------------------------------------
+
+const apiOptions = (c: Command) =>
+  c
+    .option('--url <url>', 'the Gatehouse to talk to (env GATEHOUSE_URL)', process.env.GATEHOUSE_URL ?? DEFAULT_GATEHOUSE_URL)
+    .option('--token <token>', "your ID token (env GATEHOUSE_TOKEN); locally: $(npx gatehouse token --sub YOU)");
+const clientOf = (o: { url: string; token?: string }) => {
+  const token = o.token ?? process.env.GATEHOUSE_TOKEN;
+  if (!token) throw new TypeError('a token is required: --token or GATEHOUSE_TOKEN (locally: npx gatehouse token --sub YOUR_EMAIL)');
+  return { url: o.url, token };
+};
+
+const approvalsCmd = program.command('approvals').description('statements held for human approval');
+apiOptions(
+  approvalsCmd
+    .command('list')
+    .description('approvals you may see, oldest first')
+    .addOption(new Option('--status <status>', 'which ones').choices([...STATUS_FILTERS]).default('pending'))
+    .option('--json', 'machine-readable output'),
+).action(async (o: { url: string; token?: string; status: string; json?: boolean }) => {
+  console.log(await listApprovalsCommand(clientOf(o), o.status, Boolean(o.json)));
+});
+apiOptions(approvalsCmd.command('show').description('one approval: the statement, its analysis, the votes').argument('<id>').option('--json', 'machine-readable output')).action(
+  async (id: string, o: { url: string; token?: string; json?: boolean }) => {
+    console.log(await showApprovalCommand(clientOf(o), id, Boolean(o.json)));
+  },
+);
+for (const verdict of ['approve', 'reject'] as const) {
+  apiOptions(
+    approvalsCmd
+      .command(verdict)
+      .description(`${verdict} an approval (your reason is recorded in the requesting session)`)
+      .argument('<id>')
+      .requiredOption('--comment <text>', 'why (required, at most 2000 characters)')
+      .option('--json', 'machine-readable output'),
+  ).action(async (id: string, o: { url: string; token?: string; comment: string; json?: boolean }) => {
+    console.log(await decideApprovalCommand(clientOf(o), id, verdict, o.comment, Boolean(o.json)));
+  });
+}
 
 function port(v: string): number {
   const n = Number(v);

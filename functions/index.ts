@@ -2,7 +2,10 @@
 // on the first request (not at import), so a cold start pays only for what it uses.
 import * as ff from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { configFromEnv, createRuntime, type Runtime } from '../shared/config.ts';
+import { configFromEnv, createNotifyRuntime, createRuntime, notifyConfigFromEnv, type Runtime } from '../shared/config.ts';
+import { GatehouseError } from '../shared/errors.ts';
+import { approvalsHandler } from './approvals.ts';
+import { notifyHandler } from './notify.ts';
 import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
 
@@ -45,3 +48,17 @@ function toHttpRequest(req: Request): HttpRequest {
 }
 
 register('query', (r) => queryHandler(r.gateway));
+register('approvals', (r) => {
+  if (!r.approvals) throw new GatehouseError('approvals_unavailable', 'this deployment has no approval store configured');
+  return approvalsHandler(r.approvals.desk);
+});
+
+// The notify function needs only the approval store and the webhooks, not the whole gateway.
+let notifyRuntime: ReturnType<typeof createNotifyRuntime> | undefined;
+ff.cloudEvent('notify', async (event: ff.CloudEvent<unknown>) => {
+  notifyRuntime ??= createNotifyRuntime(notifyConfigFromEnv()).catch((e: unknown) => {
+    notifyRuntime = undefined;
+    throw e;
+  });
+  await notifyHandler((await notifyRuntime).delivery)(event);
+});

@@ -15,6 +15,9 @@ export function queryHandler(gateway: Gateway): HttpHandler {
         if (outcome.kind === 'denied') {
           return json(403, { sessionId: outcome.sessionId, status: 'denied', rule: outcome.rule, reasons: outcome.reasons });
         }
+        if (outcome.kind === 'pending_approval') {
+          return json(202, { sessionId: outcome.sessionId, status: 'pending_approval', approval: outcome.approval });
+        }
         const { kind: _kind, sessionId, ...rest } = outcome;
         return json(200, { sessionId, status: 'executed', ...rest });
       }

@@ -22,7 +22,11 @@ try {
   if (demo) stops.push(demo.stop);
   const sessions = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20 });
   stops.push(sessions.stop);
-  const ready: ChildReady = { kind: 'ready', demoUrl: demo?.url, sessionStoreUrl: sessions.url };
+  // Approval state in a PGlite of its own: PGlite is one session, and an approval update holds
+  // its transaction open while the session event is appended — on a shared one it would wait forever.
+  const state = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'state-db'), maxConnections: 20 });
+  stops.push(state.stop);
+  const ready: ChildReady = { kind: 'ready', demoUrl: demo?.url, sessionStoreUrl: sessions.url, stateStoreUrl: state.url };
   process.send?.(ready);
 } catch (e) {
   const failed: ChildFailed = { kind: 'failed', message: e instanceof Error ? e.message : String(e) };

@@ -1,4 +1,4 @@
-// The embedded databases (demo target and session store) run in a child process of their own.
+// The embedded databases (demo target, session store, approval state) run in a child process of their own.
 // PGlite executes a statement synchronously on the thread that hosts it (measured: `pg_sleep(1)`
 // froze a 10 ms timer for 1004 ms), so in the gateway's process one slow statement would stop
 // every request, and the client-side deadline could not fire. In a child, the gateway stays
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 export interface EmbeddedDatabases {
   readonly demoUrl?: string;
   readonly sessionStoreUrl: string;
+  readonly stateStoreUrl: string;
   stop(): Promise<void>;
 }
 
@@ -16,6 +17,7 @@ export interface ChildReady {
   readonly kind: 'ready';
   readonly demoUrl?: string;
   readonly sessionStoreUrl: string;
+  readonly stateStoreUrl: string;
 }
 export interface ChildFailed {
   readonly kind: 'failed';
@@ -38,7 +40,7 @@ export async function startEmbeddedDatabases(options: { stateDir: string; demo: 
     child.kill('SIGKILL');
     throw e;
   });
-  return { demoUrl: ready.demoUrl, sessionStoreUrl: ready.sessionStoreUrl, stop: () => stopChild(child) };
+  return { demoUrl: ready.demoUrl, sessionStoreUrl: ready.sessionStoreUrl, stateStoreUrl: ready.stateStoreUrl, stop: () => stopChild(child) };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -3,10 +3,11 @@
 // gateway always speaks `pg`), the dev OIDC issuer at /dev, every route on one port.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRuntime, type Runtime } from '../shared/config.ts';
+import { createRuntime, webhooksFromEnv, type Runtime } from '../shared/config.ts';
 import { loadPolicy } from '../shared/policy/index.ts';
 import type { Policy } from '../shared/policy/types.ts';
 import { queryHandler } from '../functions/query.ts';
+import { approvalsHandler } from '../functions/approvals.ts';
 import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
 import { startLocalServer } from './local-server.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
@@ -59,12 +60,23 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       policy,
       sessionStore: { kind: 'postgres', url: dbs.sessionStoreUrl, poolSize: 5 },
       embedded: new Map(dbs.demoUrl ? [['demo', dbs.demoUrl]] : []),
+      // No Pub/Sub here: requests are written to this console, and posted to the webhooks in
+      // GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references) when those are set.
+      approvals: {
+        store: { kind: 'postgres', url: dbs.stateStoreUrl, poolSize: 5 },
+        notifier: { kind: 'local' },
+        publicUrl: `http://${host}:${port}`,
+        webhooks: webhooksFromEnv(process.env),
+      },
     });
     stops.unshift(runtime.close);
     const server = await startLocalServer({
       host,
       port,
-      routes: [{ prefix: '/v1/', handler: queryHandler(runtime.gateway) }],
+      routes: [
+        { prefix: '/v1/approvals', handler: approvalsHandler(runtime.approvals!.desk) },
+        { prefix: '/v1/', handler: queryHandler(runtime.gateway) },
+      ],
       raw: [devIssuerRoutes(key, issuer)],
     });
     stops.unshift(server.close);

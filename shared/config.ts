@@ -1,18 +1,66 @@
-// Environment → adapters: the one place that chooses which SessionLog, SecretSource and target
-// database the gateway gets. Everything is checked here, once, at start-up; a mistake stops the
+// Environment → adapters: the one place that chooses which SessionLog, SecretSource, target
+// database, ApprovalStore and ApprovalNotifier the gateway gets. Everything is checked here, once, at start-up; a mistake stops the
 // process with a message instead of failing the first request.
 import { createGateway, type Gateway } from './gateway.ts';
 import { createVerifier } from './identity/index.ts';
 import { loadPolicy } from './policy/index.ts';
 import type { Policy } from './policy/types.ts';
+import type { Principal } from './identity/principal.ts';
 import { loadParser } from './sql/index.ts';
 import { createTargetDatabase } from './execute/index.ts';
 import { createSecretSource } from './adapters/secrets/index.ts';
-import { createPostgresSessionLog } from './adapters/postgres-store/index.ts';
-import type { SessionLog, TargetDatabase } from './ports.ts';
+import { createPostgresApprovalStore, createPostgresSessionLog } from './adapters/postgres-store/index.ts';
+// Our own small files only: the Firestore client library itself loads on the log's first use.
+import { createFirestoreSessionLog } from './adapters/firestore/index.ts';
+import { createPubSubNotifier } from './adapters/pubsub/index.ts';
+import { createLocalNotifier } from './adapters/local-notifier/index.ts';
+import { webhookChannels } from './adapters/webhooks/index.ts';
+import { createApprovalWorkflow, type ApprovalWorkflow } from './approvals/steps.ts';
+import { startRepublisher, type Republisher } from './approvals/publish.ts';
+import { deliverApprovalNotice, type DeliveryDeps } from './approvals/delivery.ts';
+import { reviewUrlFor } from './approvals/message.ts';
+import { createReviewDesk, type ReviewDesk } from './approvals/review.ts';
+import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase } from './ports.ts';
 
 export type SessionStoreConfig =
-  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
+  /** The create-only Firestore database of its own (DESIGN §4). */
+  | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
+
+export type ApprovalStoreConfig = { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+
+export type NotifierConfig =
+  | {
+      readonly kind: 'pubsub';
+      /** `projects/P/topics/T` */
+      readonly topic: string;
+      /** `host:port` of an emulator; default Google's endpoint (or PUBSUB_EMULATOR_HOST). */
+      readonly apiEndpoint?: string;
+      readonly maxAttempts?: number;
+      readonly attemptTimeoutMs?: number;
+    }
+  /** Embedded mode: the console, plus the webhooks (if any) posted from this process. */
+  | { readonly kind: 'local'; readonly log?: (line: string) => void }
+  /** An adapter built elsewhere (tests). */
+  | { readonly kind: 'custom'; readonly notifier: ApprovalNotifier };
+
+/** SecretSource references (`secret://…`, `env://…`) to the URLs people are told at. */
+export interface WebhookConfig {
+  readonly slack?: string;
+  readonly webhook?: string;
+}
+
+export interface ApprovalsConfig {
+  readonly store: ApprovalStoreConfig;
+  readonly notifier: NotifierConfig;
+  /** Where people reach the approvals API; review links are `<publicUrl>/v1/approvals/ID`. */
+  readonly publicUrl: string;
+  readonly webhooks?: WebhookConfig;
+  /** How often pending notifications are published again; 0: only once, at start. Default 15 s. */
+  readonly republishIntervalMs?: number;
+  readonly backoffMs?: (attempts: number) => number;
+  readonly log?: (message: string) => void;
+}
 
 export interface RuntimeConfig {
   /** A path to the policy file, or a policy already loaded from one. */
@@ -22,6 +70,10 @@ export interface RuntimeConfig {
   readonly embedded?: ReadonlyMap<string, string>;
   readonly env?: NodeJS.ProcessEnv;
   readonly targetPoolSize?: number;
+  /** Without it, rules with `action: approve` deny (nobody could approve). */
+  readonly approvals?: ApprovalsConfig;
+  /** For approvals' expiry (tests inject one). */
+  readonly clock?: () => Date;
 }
 
 export interface Runtime {
@@ -29,18 +81,67 @@ export interface Runtime {
   readonly gateway: Gateway;
   readonly sessions: SessionLog;
   readonly target: TargetDatabase;
+  readonly approvals?: {
+    readonly store: ApprovalStore;
+    readonly workflow: ApprovalWorkflow;
+    readonly desk: ReviewDesk;
+    readonly republisher: Republisher;
+  };
   close(): Promise<void>;
 }
 
 /** The deployed shape reads its settings from the environment (documented in the README). */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const policyPath = env.GATEHOUSE_POLICY ?? 'gatehouse.policy.yaml';
+  const sessionStore = sessionStoreFromEnv(env);
+  const storeUrl = sessionStore.kind === 'postgres' ? sessionStore.url : undefined;
+  return { policy: policyPath, sessionStore, env, approvals: approvalsFromEnv(env, storeUrl) };
+}
+
+/**
+ * GATEHOUSE_SESSION_STORE: a postgres:// URL, or `firestore` with GATEHOUSE_FIRESTORE_PROJECT and
+ * GATEHOUSE_AUDIT_DATABASE (default `gatehouse-audit`).
+ */
+export function sessionStoreFromEnv(env: NodeJS.ProcessEnv): SessionStoreConfig {
   const store = env.GATEHOUSE_SESSION_STORE;
-  if (!store) throw new TypeError('GATEHOUSE_SESSION_STORE is not set (a postgres:// URL)');
-  if (!/^postgres(ql)?:\/\//.test(store)) {
-    throw new TypeError('GATEHOUSE_SESSION_STORE must be a postgres:// URL');
+  if (!store) throw new TypeError('GATEHOUSE_SESSION_STORE is not set (a postgres:// URL, or "firestore")');
+  if (store === 'firestore') {
+    const projectId = env.GATEHOUSE_FIRESTORE_PROJECT;
+    if (!projectId) throw new TypeError('GATEHOUSE_FIRESTORE_PROJECT is required with GATEHOUSE_SESSION_STORE=firestore');
+    return { kind: 'firestore', projectId, databaseId: env.GATEHOUSE_AUDIT_DATABASE || 'gatehouse-audit' };
   }
-  return { policy: policyPath, sessionStore: { kind: 'postgres', url: store }, env };
+  if (!/^postgres(ql)?:\/\//.test(store)) {
+    throw new TypeError('GATEHOUSE_SESSION_STORE must be a postgres:// URL or "firestore"');
+  }
+  return { kind: 'postgres', url: store };
+}
+
+/**
+ * GATEHOUSE_APPROVAL_STORE (postgres://; default the session store's database — give it a role
+ * of its own there, or better a database of its own: DESIGN §4), GATEHOUSE_PUBSUB_TOPIC
+ * (`projects/P/topics/T`; unset = log to the console), GATEHOUSE_PUBLIC_URL (review links;
+ * required with a topic), GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references).
+ */
+export function approvalsFromEnv(env: NodeJS.ProcessEnv, sessionStoreUrl?: string): ApprovalsConfig {
+  const url = env.GATEHOUSE_APPROVAL_STORE ?? sessionStoreUrl;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('GATEHOUSE_APPROVAL_STORE must be a postgres:// URL');
+  const topic = env.GATEHOUSE_PUBSUB_TOPIC;
+  const publicUrl = env.GATEHOUSE_PUBLIC_URL;
+  if (topic && !publicUrl) throw new TypeError('GATEHOUSE_PUBLIC_URL is required with GATEHOUSE_PUBSUB_TOPIC (review links name it)');
+  if (publicUrl && !/^https?:\/\/[^\s]+$/.test(publicUrl)) throw new TypeError('GATEHOUSE_PUBLIC_URL must be an http(s):// URL');
+  return {
+    store: { kind: 'postgres', url },
+    notifier: topic ? { kind: 'pubsub', topic } : { kind: 'local' },
+    publicUrl: publicUrl ?? 'http://127.0.0.1:8080',
+    webhooks: webhooksFromEnv(env),
+  };
+}
+
+export function webhooksFromEnv(env: NodeJS.ProcessEnv): WebhookConfig {
+  return {
+    ...(env.GATEHOUSE_SLACK_WEBHOOK ? { slack: env.GATEHOUSE_SLACK_WEBHOOK } : {}),
+    ...(env.GATEHOUSE_WEBHOOK_URL ? { webhook: env.GATEHOUSE_WEBHOOK_URL } : {}),
+  };
 }
 
 export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
@@ -50,20 +151,114 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   // A credentials reference that cannot work is a start-up error, not a failure on first request.
   for (const c of Object.values(policy.connections)) secrets.check(c.credentials);
   const sessions = await openSessionLog(config.sessionStore);
+  const verifyToken = createVerifier({ issuers: policy.issuers, groups: policy.groups });
+  let approvals: Runtime['approvals'];
+  try {
+    approvals = config.approvals && (await openApprovals(config.approvals, { secrets, sessions, verifyToken, clock: config.clock }));
+  } catch (e) {
+    await Promise.allSettled([sessions.close(), secrets.close()]);
+    throw e;
+  }
   const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
-  const gateway = createGateway({
-    policy,
-    verifyToken: createVerifier({ issuers: policy.issuers, groups: policy.groups }),
-    sessions,
-    target,
-  });
+  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow });
   return {
     policy,
     gateway,
     sessions,
     target,
+    approvals,
     async close() {
-      await Promise.allSettled([target.close(), sessions.close(), secrets.close()]);
+      // The republisher first: its pass may still be writing to the store.
+      await approvals?.republisher.stop();
+      await Promise.allSettled([target.close(), sessions.close(), secrets.close(), approvals?.workflow.notifier.close(), approvals?.store.close()]);
+    },
+  };
+}
+
+interface ApprovalsContext {
+  readonly secrets: ReturnType<typeof createSecretSource>;
+  readonly sessions: SessionLog;
+  readonly verifyToken: (token: string) => Promise<Principal>;
+  readonly clock?: () => Date;
+}
+
+async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Promise<NonNullable<Runtime['approvals']>> {
+  if (!/^https?:\/\//.test(config.publicUrl ?? '')) throw new TypeError('approvals: publicUrl must be an http(s):// URL');
+  const clock = ctx.clock ?? (() => new Date());
+  for (const ref of [config.webhooks?.slack, config.webhooks?.webhook]) if (ref) ctx.secrets.check(ref);
+  const store = await openApprovalStore(config.store);
+  let notifier: ApprovalNotifier;
+  try {
+    notifier = openNotifier(config, { store, secrets: ctx.secrets, clock });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const workflow = createApprovalWorkflow({
+    store,
+    notifier,
+    clock,
+    reviewUrl: (id) => reviewUrlFor(config.publicUrl, id),
+    backoffMs: config.backoffMs,
+    log: config.log,
+  });
+  // A pass now (what an earlier process could not publish), then every 15 s by default.
+  const republisher = startRepublisher(workflow, config.republishIntervalMs ?? 15_000);
+  const desk = createReviewDesk({ verifyToken: ctx.verifyToken, store, sessions: ctx.sessions, clock });
+  return { store, workflow, desk, republisher };
+}
+
+function openNotifier(config: ApprovalsConfig, ctx: { store: ApprovalStore; secrets: SecretSource; clock: () => Date }): ApprovalNotifier {
+  const n = config.notifier;
+  switch (n.kind) {
+    case 'pubsub':
+      return createPubSubNotifier({ topic: n.topic, apiEndpoint: n.apiEndpoint, maxAttempts: n.maxAttempts, attemptTimeoutMs: n.attemptTimeoutMs });
+    case 'local': {
+      const channels = webhookChannels({ secrets: ctx.secrets, ...config.webhooks });
+      const deliver: DeliveryDeps = { store: ctx.store, channels, clock: ctx.clock };
+      return createLocalNotifier({
+        log: n.log,
+        ...(channels.length > 0 ? { deliver: (notice, messageId) => deliverApprovalNotice(deliver, notice, messageId) } : {}),
+      });
+    }
+    case 'custom':
+      return n.notifier;
+  }
+}
+
+export async function openApprovalStore(store: ApprovalStoreConfig): Promise<ApprovalStore> {
+  switch (store.kind) {
+    case 'postgres':
+      return createPostgresApprovalStore({ connectionString: store.url, poolSize: store.poolSize });
+  }
+}
+
+// --- the notify function (functions/notify.ts): only the store and the channels ---------------
+
+export interface NotifyConfig {
+  readonly store: ApprovalStoreConfig;
+  readonly webhooks: WebhookConfig;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: () => Date;
+}
+
+export function notifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NotifyConfig {
+  const url = env.GATEHOUSE_APPROVAL_STORE ?? env.GATEHOUSE_SESSION_STORE;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('GATEHOUSE_APPROVAL_STORE must be a postgres:// URL');
+  const webhooks = webhooksFromEnv(env);
+  if (!webhooks.slack && !webhooks.webhook) throw new TypeError('set GATEHOUSE_SLACK_WEBHOOK and/or GATEHOUSE_WEBHOOK_URL (secret references)');
+  return { store: { kind: 'postgres', url }, webhooks, env };
+}
+
+export async function createNotifyRuntime(config: NotifyConfig): Promise<{ readonly delivery: DeliveryDeps; close(): Promise<void> }> {
+  const secrets = createSecretSource({ env: config.env ?? process.env });
+  for (const ref of [config.webhooks.slack, config.webhooks.webhook]) if (ref) secrets.check(ref);
+  const store = await openApprovalStore(config.store);
+  const channels = webhookChannels({ secrets, ...config.webhooks });
+  return {
+    delivery: { store, channels, clock: config.clock ?? (() => new Date()) },
+    async close() {
+      await Promise.allSettled([store.close(), secrets.close()]);
     },
   };
 }
@@ -72,5 +267,7 @@ export async function openSessionLog(store: SessionStoreConfig): Promise<Session
   switch (store.kind) {
     case 'postgres':
       return createPostgresSessionLog({ connectionString: store.url, poolSize: store.poolSize });
+    case 'firestore':
+      return createFirestoreSessionLog({ projectId: store.projectId, databaseId: store.databaseId });
   }
 }

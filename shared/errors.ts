@@ -31,8 +31,23 @@ export const ERROR_STATUS = {
   sql_multiple_statements: 400,
   // policy
   policy_denied: 403,
+  masking_denied: 403,
   policy_invalid: 500,
   approval_unavailable: 403,
+  // approvals (DESIGN §3: an approval that cannot be used, or decided, is a conflict — 409)
+  approval_not_found: 404, //   GET of an approval that does not exist or is not the caller's to see
+  approval_unknown: 409, //     deciding or presenting an id that names no approval
+  approval_expired: 409,
+  approval_used: 409,
+  approval_rejected: 409,
+  approval_pending: 409, //     presented before the quorum approved it
+  approval_mismatch: 409, //    bound to other SQL, params, connection, requester or rule
+  approval_already_decided: 409, // this approver already voted, or it is approved already
+  approver_not_allowed: 403,
+  self_approval: 403,
+  comment_required: 400,
+  comment_too_long: 413,
+  approvals_unavailable: 503, // the approval store cannot be read or written: nothing ran
   // sessions
   session_not_found: 404,
   // execution

@@ -14,6 +14,7 @@ import { parseQueryRequest, type QueryRequest } from './query-request.ts';
 import type { EventDraft, SessionEvent } from './audit/events.ts';
 import { sessionStatus } from './audit/status.ts';
 import * as ev from './audit/drafts.ts';
+import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 
 export interface GatewayDeps {
   readonly policy: Policy;
@@ -26,6 +27,8 @@ export interface GatewayDeps {
   /** Upper bound for `GET /v1/sessions/:id?wait=` long polls, in seconds. */
   readonly maxWaitSec?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Step 5. Without it a rule that needs approval denies (fail closed): nobody could give one. */
+  readonly approvals?: ApprovalWorkflow;
 }
 
 /**
@@ -60,7 +63,16 @@ export type QueryOutcome =
       readonly rows: readonly (readonly unknown[])[];
       readonly risk: Risk;
     }
-  | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] };
+  | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] }
+  | { readonly kind: 'pending_approval'; readonly sessionId: string; readonly approval: HeldApproval };
+
+/** What the bot needs to wait for its approval and present it (DESIGN §3, the 202 answer). */
+export interface HeldApproval {
+  readonly id: string;
+  readonly expiresAt: string;
+  readonly quorum: number;
+  readonly approvers: readonly string[];
+}
 
 export interface AnalyzeOutcome {
   readonly sessionId: string;
@@ -93,6 +105,8 @@ interface Admitted {
   readonly request: QueryRequest;
   readonly analysis: Analysis;
   readonly decision: Decision;
+  /** Set when step 5 held the statement for people. */
+  readonly held?: HeldApproval;
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -109,6 +123,7 @@ export function createGateway(deps: GatewayDeps) {
     const principal = await authenticate(caller); //                       1 identity
     const admitted = await admit('query', principal, caller, body); //       2 analyze, 3 decide, 4 record
     const { sessionId, decision, analysis } = admitted;
+    if (admitted.held) return { kind: 'pending_approval', sessionId, approval: admitted.held }; // 5 approve
     if (decision.action !== 'allow') {
       return { kind: 'denied', sessionId, rule: decision.rule, reasons: decision.reasons };
     }
@@ -197,13 +212,40 @@ export function createGateway(deps: GatewayDeps) {
     }
 
     let decision = decide(policy, { principal, connection: request.connection, analysis }); // 3 decide
-    if (decision.action === 'approve') decision = approvalsUnavailable(decision);
+    if (decision.action === 'approve' && !deps.approvals) decision = approvalsUnavailable(decision);
 
     // 4 record: request, analysis and decision are durable before anything can run. An allowed
     // query's execution.started goes in the same append: one round trip fewer per statement.
-    const drafts = [ev.requestEvent(facts), ev.analysisEvent(analysis), ev.decisionEvent(decision)];
-    if (endpoint === 'query' && decision.action === 'allow') drafts.push(ev.executionStartedEvent(statementFor(request, analysis)));
-    await record(sessionId, drafts);
+    const recordDecision = async (d: Decision, more: readonly EventDraft[] = []) => {
+      const drafts = [ev.requestEvent(facts), ev.analysisEvent(analysis), ev.decisionEvent(d), ...more];
+      if (endpoint === 'query' && d.action === 'allow') drafts.push(ev.executionStartedEvent(statementFor(request, analysis)));
+      await record(sessionId, drafts);
+    };
+    if (endpoint === 'query' && decision.action === 'approve' && deps.approvals) {
+      // 5 approve: held for people, or released by the approval the bot presents. Either way the
+      // step records the decision itself, inside the approval store's atomic step.
+      const step: StepInput = {
+        sessionId,
+        principal,
+        agent,
+        connection: request.connection,
+        sql: request.sql,
+        params: request.params,
+        analysis,
+        decision,
+        recordDecision,
+        recordAfter: (drafts) => record(sessionId, [...drafts]),
+      };
+      const outcome =
+        request.approvalId === undefined
+          ? await holdForApproval(deps.approvals, step)
+          : await redeemApproval(deps.approvals, step, request.approvalId);
+      if (outcome.kind === 'refused') throw new SessionError(sessionId, outcome.error);
+      const { id, expiresAt, quorum, approvers } = outcome.approval;
+      const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
+      return { sessionId, principal, request, analysis, decision: outcome.decision, ...(held ? { held } : {}) };
+    }
+    await recordDecision(decision);
     return { sessionId, principal, request, analysis, decision };
   }
 

@@ -15,7 +15,8 @@ export interface AgentInfo {
 }
 
 export interface RequestFacts {
-  readonly endpoint: 'query' | 'analyze';
+  /** `approve` / `reject`: a person's decision on an approval that was refused (recorded as a session of its own). */
+  readonly endpoint: 'query' | 'analyze' | 'approve' | 'reject';
   readonly principal: Principal;
   readonly agent: AgentInfo;
   readonly connection?: string;

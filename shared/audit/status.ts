@@ -28,7 +28,8 @@ export function statusAfter(event: StatusInput): SessionStatus {
     case 'approval.requested':
       return 'pending_approval';
     case 'approval.granted':
-      return 'approved';
+      // One approver of a quorum of several: still waiting for the others.
+      return event.data.quorumMet === false ? 'pending_approval' : 'approved';
     case 'approval.rejected':
       return 'rejected';
     case 'execution.started':

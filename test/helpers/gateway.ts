@@ -1,15 +1,18 @@
-// A whole gateway for end-to-end tests: the local server with the query routes, a dev issuer of
-// its own (a temp key), the session log and the target in their own real PostgreSQL databases.
+// A whole gateway for end-to-end tests: the local server with the query and approvals routes, a
+// dev issuer of its own (a temp key), the session log, the approval store and the target in their
+// own real PostgreSQL databases.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createRuntime, type Runtime } from '../../shared/config.ts';
+import { createRuntime, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
 import { queryHandler } from '../../functions/query.ts';
+import { approvalsHandler } from '../../functions/approvals.ts';
+import { startEmbeddedPostgres } from '../../infra/embedded-postgres.ts';
 import { devIssuerRoutes, loadOrCreateDevKey, mintDevToken } from '../../infra/dev-issuer.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { startLocalServer } from '../../infra/local-server.ts';
-import { createTestDatabase, type TestDatabase } from './pg.ts';
+import { createTestDatabase, testPgKind, type TestDatabase } from './pg.ts';
 
 export const TEST_AUDIENCE = 'gatehouse-test';
 
@@ -51,17 +54,36 @@ export interface TestGateway {
   readonly runtime: Runtime;
   readonly target: TestDatabase;
   readonly audit: TestDatabase;
+  /** The approval store's database. */
+  readonly state: TestDatabase;
   readonly policyPath: string;
   token(sub: string, opts?: { groups?: string[]; aud?: string; ttlSec?: number; now?: Date }): Promise<string>;
   sql(text: string, params?: unknown[]): Promise<pg.QueryResult>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  get(path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
   close(): Promise<void>;
 }
 
-export async function startTestGateway(options: { seedSql?: string; policy?: (issuer: string) => string } = {}): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  readonly seedSql?: string;
+  readonly policy?: (issuer: string) => string;
+  /** The approvals' clock (expiry); tokens keep the real one. */
+  readonly clock?: () => Date;
+  /** Default: the local notifier, silent. */
+  readonly notifier?: NotifierConfig;
+  /** Default 0: no republish timer (tests call runOnce when they mean it). */
+  readonly republishIntervalMs?: number;
+  readonly backoffMs?: (attempts: number) => number;
+  /** Webhooks for the local notifier, as references resolved from `env`. */
+  readonly webhooks?: WebhookConfig;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const target = await createTestDatabase();
   const audit = await createTestDatabase();
+  const state = await approvalStateDatabase(dir);
   const admin = new pg.Pool({ connectionString: target.url, max: 2 });
   if (options.seedSql) await admin.query(options.seedSql);
   const port = await freePort();
@@ -72,12 +94,25 @@ export async function startTestGateway(options: { seedSql?: string; policy?: (is
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: audit.url },
-    env: { GATEHOUSE_TEST_TARGET_URL: target.url },
+    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url },
+    clock: options.clock,
+    approvals: {
+      store: { kind: 'postgres', url: state.url },
+      notifier: options.notifier ?? { kind: 'local', log: () => {} },
+      publicUrl: `http://127.0.0.1:${port}`,
+      republishIntervalMs: options.republishIntervalMs ?? 0,
+      backoffMs: options.backoffMs,
+      webhooks: options.webhooks,
+      log: () => {},
+    },
   });
   const server = await startLocalServer({
     host: '127.0.0.1',
     port,
-    routes: [{ prefix: '/v1/', handler: queryHandler(runtime.gateway) }],
+    routes: [
+      { prefix: '/v1/approvals', handler: approvalsHandler(runtime.approvals!.desk) },
+      { prefix: '/v1/', handler: queryHandler(runtime.gateway) },
+    ],
     raw: [devIssuerRoutes(key, issuer)],
   });
   return {
@@ -86,6 +121,7 @@ export async function startTestGateway(options: { seedSql?: string; policy?: (is
     runtime,
     target,
     audit,
+    state,
     policyPath,
     token: (sub, o = {}) => mintDevToken(key, { issuer, sub, groups: o.groups, aud: o.aud ?? TEST_AUDIENCE, ttlSec: o.ttlSec ?? 600, now: o.now }),
     sql: (text, params) => admin.query(text, params),
@@ -97,13 +133,29 @@ export async function startTestGateway(options: { seedSql?: string; policy?: (is
       });
       return { status: res.status, headers: res.headers, body: await res.json() };
     },
+    async get(path, headers = {}) {
+      const res = await fetch(`${server.url}${path}`, { headers });
+      return { status: res.status, headers: res.headers, body: await res.json() };
+    },
     async close() {
       await server.close();
       await runtime.close();
       await admin.end();
       await target.drop();
       await audit.drop();
+      await state.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A database for the approval store. On the PGlite fallback every test database is the same
+ * single-session PGlite, where an approval update (which appends to the session log while it
+ * holds its transaction) would wait for itself: the store gets a PGlite of its own there.
+ */
+async function approvalStateDatabase(dir: string): Promise<TestDatabase> {
+  if (testPgKind !== 'pglite') return createTestDatabase();
+  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'state-db'), maxConnections: 20 });
+  return { url: server.url, name: 'postgres', drop: () => server.stop() };
 }

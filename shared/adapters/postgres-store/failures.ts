@@ -30,3 +30,12 @@ function sqlState(e: unknown): string | undefined {
   // Node's own errors (ECONNREFUSED, …) share the property; SQLSTATEs are five characters.
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
+
+/**
+ * The approval store's one error, with the same discipline: a fixed message, the SQLSTATE in
+ * details, the driver's words on `cause` only.
+ */
+export function approvalsUnavailable(operation: 'start' | 'create' | 'get' | 'list' | 'update', cause: unknown): GatehouseError {
+  const state = sqlState(cause);
+  return new GatehouseError('approvals_unavailable', 'approval store unavailable', { operation, ...(state ? { sqlState: state } : {}) }, { cause });
+}

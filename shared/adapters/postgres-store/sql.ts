@@ -12,3 +12,14 @@ export const SQL = {
   read: load('read'),
   list: load('list'),
 } as const;
+
+/** The approval store's statements (approval-store.ts). */
+export const APPROVAL_SQL = {
+  schema: load('approvals-schema'),
+  schemaReady: load('approvals-schema-ready'),
+  insert: load('approval-insert'),
+  get: load('approval-get'),
+  lock: load('approval-lock'),
+  update: load('approval-update'),
+  list: load('approval-list'),
+} as const;

@@ -1,0 +1,155 @@
+// Between Firestore documents and the log's records.
+//
+//   {prefix}sessions/{sessionId}                 startedAt, subject, email, connection, sql
+//   {prefix}sessions/{sessionId}/events/{seq}    seq, type, at, data, prevHash, hash
+//
+// Event ids are seq zero-padded to 10 digits, so ordering by id is ordering by seq. The session
+// document is created with the session's first event and holds only what listing needs; a
+// session's status is read off its last event, never stored (nothing here is ever updated).
+import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
+import { sessionStatus } from '../../audit/status.ts';
+
+const SEQ_DIGITS = 10;
+
+export function eventId(seq: number): string {
+  return String(seq).padStart(SEQ_DIGITS, '0');
+}
+
+/**
+ * Firestore's largest string value (1,048,487 bytes, measured on the emulator) less room for the
+ * event's other fields: the whole document must stay under 1 MiB.
+ */
+export const MAX_DATA_BYTES = 1_000_000;
+
+export interface EventDocument {
+  readonly seq: number;
+  readonly type: string;
+  /** The ISO-8601 string that was hashed, not a Timestamp: a Timestamp would not give it back. */
+  readonly at: string;
+  /**
+   * The exact JSON text the hash was computed over. A Firestore map cannot even hold every event:
+   * it refuses arrays inside arrays (result rows), empty keys and keys like `__x__` (checked on the
+   * emulator). Text gives back what was written, so verification needs no trust in a converter.
+   */
+  readonly data: string;
+  readonly prevHash: string | null;
+  readonly hash: string;
+}
+
+export interface SessionDocument {
+  /** A Date on the way in; Firestore stores a Timestamp, which sorts and range-filters natively. */
+  readonly startedAt: Date;
+  readonly subject: string | null;
+  readonly email: string | null;
+  readonly connection: string | null;
+  readonly sql: string | null;
+}
+
+export function eventDocument(event: SessionEvent): EventDocument {
+  return {
+    seq: event.seq,
+    type: event.type,
+    at: event.at,
+    data: JSON.stringify(event.data),
+    prevHash: event.prevHash,
+    hash: event.hash,
+  };
+}
+
+/** Who and what, from a session's first event when it is a request; for listing without reading. */
+export function sessionDocument(first: SessionEvent): SessionDocument {
+  const fromRequest = first.type === 'request';
+  const principal = fromRequest ? first.data.principal : undefined;
+  const who = typeof principal === 'object' && principal !== null ? (principal as Record<string, unknown>) : {};
+  return {
+    startedAt: new Date(first.at),
+    subject: text(who.subject),
+    email: text(who.email),
+    connection: fromRequest ? text(first.data.connection) : null,
+    sql: fromRequest ? text(first.data.sql) : null,
+  };
+}
+
+/** Field values as the client library hands them back. */
+export type Fields = Readonly<Record<string, unknown>>;
+
+export function eventFromDocument(sessionId: string, id: string, fields: Fields): SessionEvent {
+  const { seq, type, at, data, prevHash, hash } = fields;
+  if (typeof data !== 'string') throw new MalformedDocument(id, 'data');
+  return {
+    // The document's place in the tree, like the PostgreSQL key: an event copied in from another
+    // session then fails its hash.
+    sessionId,
+    seq: seq as number,
+    // Not checked against EVENT_TYPES (nor seq against the id): a document edited behind the
+    // log's back is evidence for `evidence verify`, and hiding it here would hide the tampering.
+    type: type as EventType,
+    at: at as string,
+    data: JSON.parse(data) as Record<string, unknown>,
+    prevHash: (prevHash ?? null) as string | null,
+    hash: hash as string,
+  };
+}
+
+export interface LastEvent {
+  readonly seq: number;
+  readonly type: EventType;
+  readonly at: string;
+  /** Only for the types whose status depends on it (DATA_DECIDES_STATUS); `{}` otherwise. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The types whose status (shared/audit/status.ts) reads the event's data — the same list as the
+ * PostgreSQL store's list.sql; keep them in step with status.ts. The others can carry whole result
+ * sets, which a listing has no reason to fetch.
+ */
+export const DATA_DECIDES_STATUS: ReadonlySet<string> = new Set(['request', 'analysis', 'decision', 'approval.granted']);
+
+export function summaryFromDocuments(sessionId: string, session: Fields, last: LastEvent): SessionSummary {
+  const startedAt = session.startedAt as { toDate(): Date };
+  return {
+    sessionId,
+    startedAt: startedAt.toDate().toISOString(),
+    lastAt: last.at,
+    // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
+    events: last.seq + 1,
+    status: sessionStatus([last]),
+    ...optional('subject', session.subject),
+    ...optional('email', session.email),
+    ...optional('connection', session.connection),
+    ...optional('sql', session.sql),
+  };
+}
+
+export class MalformedDocument extends Error {
+  override readonly name = 'MalformedDocument';
+  constructor(readonly documentId: string, readonly field: string) {
+    super(`session log document ${documentId} has no usable ${field}`);
+  }
+}
+
+/**
+ * A session id Firestore can hold as a document id: not empty, no `/` (it would name a deeper
+ * path), not `.` or `..`, not reserved (`__…__`), at most 1,500 bytes of well-formed UTF-16.
+ */
+export function usableId(id: string): boolean {
+  return (
+    typeof id === 'string' &&
+    id !== '' &&
+    id !== '.' &&
+    id !== '..' &&
+    !id.includes('/') &&
+    !/^__.*__$/s.test(id) &&
+    id.isWellFormed() &&
+    Buffer.byteLength(id, 'utf8') <= 1500
+  );
+}
+
+function text(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function optional<K extends string>(key: K, v: unknown): Partial<Record<K, string>> {
+  return typeof v === 'string' ? ({ [key]: v } as Record<K, string>) : {};
+}

@@ -1,0 +1,2 @@
+export { createFirestoreSessionLog, type FirestoreSessionLogOptions } from './session-log.ts';
+export { firestoreSettings } from './client.ts';

@@ -1,0 +1,66 @@
+// Listing sessions by (startedAt, sessionId), with each one's status read off its last event.
+import type { DocumentSnapshot, Query, QueryDocumentSnapshot } from '@google-cloud/firestore';
+import type { EventType, SessionSummary } from '../../audit/events.ts';
+import type { SessionQuery } from '../../ports.ts';
+import { DATA_DECIDES_STATUS, MalformedDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
+import { events, type Store } from './store.ts';
+
+// Sessions per query: each page then costs one small query per session for its last event.
+const LIST_PAGE = 200;
+
+/** The query is already checked (session-log.ts): limit > 0 when given, usable ids. */
+export async function listSessions(s: Store, query: SessionQuery): Promise<SessionSummary[]> {
+  const { from, to, limit, after, subject } = query;
+  let q: Query = s.sessions;
+  if (from) q = q.where('startedAt', '>=', from);
+  if (to) q = q.where('startedAt', '<', to);
+  if (subject !== undefined) q = q.where('subject', '==', subject);
+  // Deployed, the subject filter needs a composite index (subject, startedAt, __name__).
+  q = q.orderBy('startedAt').orderBy(s.lib.FieldPath.documentId());
+  let cursor: DocumentSnapshot | undefined;
+  if (after !== undefined) {
+    cursor = await s.call(s.sessions.doc(after).get());
+    // An `after` naming no session matches nothing rather than restarting from the beginning.
+    if (!cursor.exists) return [];
+  }
+  const out: SessionSummary[] = [];
+  // Page by cursor, not offset: each page is one bounded query that starts where the last one
+  // ended, however far into the range (Google's emulator honours cursors; the Node
+  // re-implementation of Firestore ignores them, so it cannot stand in here).
+  for (;;) {
+    const want = limit === undefined ? LIST_PAGE : Math.min(LIST_PAGE, limit - out.length);
+    const page = await s.call((cursor ? q.startAfter(cursor) : q).limit(want).get());
+    out.push(...(await summarise(s, page.docs)));
+    if (page.docs.length < want || out.length === limit) return out;
+    cursor = page.docs[page.docs.length - 1];
+  }
+}
+
+/** The listed sessions with their last events: one small query per session, all at once. */
+async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): Promise<SessionSummary[]> {
+  const lasts = await Promise.all(
+    sessions.map((d) => s.call(events(s, d.id).orderBy('seq', 'desc').limit(1).select('seq', 'type', 'at').get())),
+  );
+  const lastDocs = lasts.map((snap) => snap.docs[0]);
+  // The data only of the last events whose status depends on it, in one batched read.
+  const needData = lastDocs.filter((d): d is QueryDocumentSnapshot => d !== undefined && DATA_DECIDES_STATUS.has(String(d.get('type'))));
+  const withData = needData.length === 0 ? [] : await s.call(s.db.getAll(...needData.map((d) => d.ref), { fieldMask: ['data'] }));
+  const dataOf = new Map(withData.map((d) => [d.ref.path, d.get('data') as unknown]));
+  const out: SessionSummary[] = [];
+  sessions.forEach((session, i) => {
+    const last = lastDocs[i];
+    // A session document is created with its first event, so this is a store edited by hand;
+    // as on PostgreSQL, a session without events is not listed.
+    if (!last) return;
+    const data = dataOf.get(last.ref.path);
+    if (data !== undefined && typeof data !== 'string') throw new MalformedDocument(last.ref.path, 'data');
+    const lastEvent: LastEvent = {
+      seq: last.get('seq') as number,
+      type: last.get('type') as EventType,
+      at: last.get('at') as string,
+      data: data === undefined ? {} : (JSON.parse(data) as Record<string, unknown>),
+    };
+    out.push(summaryFromDocuments(session.id, session.data(), lastEvent));
+  });
+  return out;
+}

@@ -1,0 +1,187 @@
+// The SessionLog on Firestore, in a database of its own (DESIGN §4 "The session log is
+// create-only"). Every write is a create() (append.ts): there is no set, update or delete anywhere
+// in this adapter (a test greps for them), so the deployed service account needs only permission to create
+// and read documents in the audit database — never to update or delete them. IAM enforces that,
+// not security rules, which server SDKs bypass.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Firestore } from '@google-cloud/firestore';
+import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
+import type { SessionLog, SessionQuery } from '../../ports.ts';
+import { appendOnce, TooLarge } from './append.ts';
+import { createClient, loadFirestore } from './client.ts';
+import { eventFromDocument, usableId } from './documents.ts';
+import { lostRace, unavailable, within, type Operation } from './failures.ts';
+import { HeadCache } from './head-cache.ts';
+import { listSessions } from './list.ts';
+import { events, type Store } from './store.ts';
+
+export interface FirestoreSessionLogOptions {
+  readonly projectId: string;
+  /** The audit database (`gatehouse-audit` by default in config), not the one holding approvals. */
+  readonly databaseId: string;
+  /**
+   * A client to use instead of one built from projectId and databaseId; it stays the caller's to
+   * terminate. Build it with `firestoreSettings()` (client.ts), or commits are retried behind the
+   * log's back.
+   */
+  readonly firestore?: Firestore;
+  readonly clock?: () => Date;
+  /** Prepended to the top-level collection's name (`{prefix}sessions`). */
+  readonly collectionPrefix?: string;
+  /**
+   * How long one store request may take before the log reports itself unavailable; default 10 s.
+   * close() waits for requests it gave up on, which the client's settings end within a few times this.
+   */
+  readonly timeoutMs?: number;
+}
+
+// Appends are optimistic, as on PostgreSQL: the create precondition decides who gets a seq (a
+// commit of creates fails as a whole if any of its documents exists), and the loser reads the new
+// head and tries again. Every failed attempt means another append to the session landed in
+// between, so k appends racing on one session need at most k attempts each. Sessions see a
+// handful of appends, one at a time; this bound is for bursts, then it fails closed.
+const MAX_ATTEMPTS = 32;
+
+export async function createFirestoreSessionLog(options: FirestoreSessionLogOptions): Promise<SessionLog> {
+  const { projectId, databaseId, clock, collectionPrefix, timeoutMs } = checkOptions(options);
+  const sessionsPath = `${collectionPrefix}sessions`;
+  const heads = new HeadCache(10_000);
+  let store: Promise<Store> | undefined;
+  let closed: Promise<void> | undefined;
+  // Library requests this log started and has not seen settle, including those it stopped
+  // waiting for: close() lets them end before it terminates the client (see there).
+  let inFlight = 0;
+  let whenIdle: (() => void)[] = [];
+
+  /** One library request, counted, and given up on after timeoutMs (+ extraMs). */
+  function call<T>(work: Promise<T>, extraMs = 0): Promise<T> {
+    inFlight++;
+    const settled = () => {
+      if (--inFlight > 0) return;
+      const waiting = whenIdle;
+      whenIdle = [];
+      waiting.forEach((resume) => resume());
+    };
+    work.then(settled, settled);
+    return within(timeoutMs + extraMs, work);
+  }
+
+  /** The client and library, on first use (importing the library is the expensive part). */
+  function open(operation: Operation): Promise<Store> {
+    if (closed) return Promise.reject(unavailable(operation, new Error('the session log is closed')));
+    store ??= (async () => {
+      const lib = await loadFirestore();
+      const db = options.firestore ?? (await createClient({ projectId, databaseId, timeoutMs }));
+      return { lib, db, sessions: db.collection(sessionsPath), call };
+    })();
+    // A failed start (the library cannot load) is tried again on the next operation.
+    store.catch(() => (store = undefined));
+    return store.catch((e: unknown) => {
+      throw unavailable(operation, e);
+    });
+  }
+
+  async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+    checkSessionId(sessionId);
+    if (drafts.length === 0) return [];
+    const s = await open('append');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // The first attempt trusts the cached head; after a lost race, read the store.
+        return await appendOnce(s, heads, sessionId, drafts, clock(), attempt > 1);
+      } catch (e) {
+        heads.forget(sessionId);
+        if (e instanceof TypeError) throw e; // from chain(): not an outage
+        if (e instanceof TooLarge) throw unavailable('append', e, { reason: 'event_too_large', seq: e.seq, bytes: e.bytes });
+        if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
+        // Jittered, growing: racers that collided once should not collide again in lockstep.
+        await sleep(Math.random() * Math.min(100, 2 ** attempt));
+      }
+    }
+  }
+
+  async function read(sessionId: string): Promise<SessionEvent[]> {
+    // An id Firestore cannot hold names no session; it is not an outage.
+    if (!usableId(sessionId)) return [];
+    const s = await open('read');
+    try {
+      const snap = await s.call(events(s, sessionId).orderBy(s.lib.FieldPath.documentId()).get());
+      return snap.docs.map((d) => eventFromDocument(sessionId, d.id, d.data()));
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
+  async function list(query: SessionQuery): Promise<SessionSummary[]> {
+    const { limit, after, subject } = checkQuery(query);
+    if (limit === 0) return [];
+    if (after !== undefined && !usableId(after)) return [];
+    if (subject !== undefined && !subject.isWellFormed()) return [];
+    const s = await open('list');
+    try {
+      return await listSessions(s, query);
+    } catch (e) {
+      throw unavailable('list', e);
+    }
+  }
+
+  async function close(): Promise<void> {
+    closed ??= (async () => {
+      const opened = await store?.catch(() => undefined);
+      // Requests this log gave up on may still be running in the library (after an outage a
+      // read retries five times, ~9 s with these settings). Terminating under them is a library
+      // bug: a retry that finds the client terminated rejects where nothing catches it (an
+      // unhandled rejection, which ends the process) and its query never settles. So wait for
+      // them first; the client's own settings bound them. A caller's client is then safe to end.
+      while (inFlight > 0) await new Promise<void>((resume) => whenIdle.push(resume));
+      // Only a client this log built is its to end.
+      if (opened && !options.firestore) await opened.db.terminate().catch(() => {});
+    })();
+    return closed;
+  }
+
+  return { append, read, list, close };
+}
+
+// Firestore's rule for database ids other than `(default)`.
+const DATABASE_ID = /^[a-z][a-z0-9-]{2,61}[a-z0-9]$/;
+
+function checkOptions(options: FirestoreSessionLogOptions) {
+  const { projectId, databaseId, firestore, clock = () => new Date(), collectionPrefix = '', timeoutMs = 10_000 } = options;
+  const where = 'createFirestoreSessionLog';
+  if (typeof projectId !== 'string' || projectId === '' || projectId.includes('/')) {
+    throw new TypeError(`${where}: projectId must be a non-empty string without "/"`);
+  }
+  if (typeof databaseId !== 'string' || !(databaseId === '(default)' || DATABASE_ID.test(databaseId))) {
+    throw new TypeError(`${where}: databaseId must be 4–63 lowercase letters, digits and hyphens, starting with a letter`);
+  }
+  if (firestore !== undefined && (typeof firestore !== 'object' || firestore === null || typeof firestore.collection !== 'function')) {
+    throw new TypeError(`${where}: firestore must be a Firestore client`);
+  }
+  if (typeof clock !== 'function') throw new TypeError(`${where}: clock must be a function`);
+  if (typeof collectionPrefix !== 'string' || !/^(?!__)[A-Za-z0-9_-]*$/.test(collectionPrefix)) {
+    throw new TypeError(`${where}: collectionPrefix may hold only letters, digits, "_" and "-" (and not start with "__")`);
+  }
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TypeError(`${where}: timeoutMs must be a positive number`);
+  return { projectId, databaseId, clock, collectionPrefix, timeoutMs };
+}
+
+function checkSessionId(sessionId: string): void {
+  // Session ids come from the gateway, not from a caller: a bad one is a bug, found loudly.
+  if (!usableId(sessionId)) {
+    throw new TypeError('SessionLog.append: sessionId must be a usable Firestore document id (non-empty, no "/", not reserved)');
+  }
+}
+
+function checkQuery(query: SessionQuery): SessionQuery {
+  const { from, to, limit } = query;
+  for (const [name, d] of [['from', from], ['to', to]] as const) {
+    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) {
+      throw new TypeError(`SessionLog.list: ${name} must be a valid Date`);
+    }
+  }
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new TypeError('SessionLog.list: limit must be a non-negative integer');
+  }
+  return query;
+}

@@ -1,0 +1,1 @@
+SELECT record FROM gatehouse_approvals WHERE approval_id = $1

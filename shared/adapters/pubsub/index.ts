@@ -1,0 +1,1 @@
+export { createPubSubNotifier, PublishFailed, type PubSubNotifierOptions } from './notifier.ts';

@@ -1,0 +1,10 @@
+export type { Approval, ApprovalState, ApprovalStatus, DeliveryState, NotificationState, Person, Verdict, Vote } from './types.ts';
+export { APPROVAL_STATES, APPROVAL_STATUSES } from './types.ts';
+export { approvalDigest } from './digest.ts';
+export { approvalCount, castVote, MAX_COMMENT_LENGTH, openApproval, redeem, statusAt } from './state.ts';
+export { approvalMessage, parseApprovalNotice, reviewUrlFor, type ApprovalNotice, type OutgoingMessage } from './message.ts';
+export { exponentialBackoff, publishApproval, republishDue, startRepublisher, type PublishDeps, type Republisher } from './publish.ts';
+export { deliverApprovalNotice, DeliveryIncomplete, type DeliveryChannel, type DeliveryDeps, type DeliveryOutcome } from './delivery.ts';
+export { createApprovalWorkflow, holdForApproval, redeemApproval, type ApprovalWorkflow, type ApprovalWorkflowOptions } from './steps.ts';
+export { createReviewDesk, STATUS_FILTERS, type ReviewDesk, type StatusFilter } from './review.ts';
+export { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';

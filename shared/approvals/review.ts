@@ -1,0 +1,150 @@
+// The people's side of approvals (functions/approvals.ts): list, show, approve, reject. Callers
+// are authenticated by the same verifier as bots (ID tokens from the policy's issuers).
+//
+// A decision is one atomic read-check-write of the approval, and its `approval.granted` /
+// `approval.rejected` event is appended to the REQUESTING session before the change commits: a
+// decision the log cannot record does not happen, and the bot's long poll on that session wakes.
+// A refused decision (not an approver, the requester itself, unknown/expired/used/rejected, no
+// comment) is recorded too — as a session of its own, opened by the person who tried.
+import { randomUUID } from 'node:crypto';
+import { requestEvent } from '../audit/drafts.ts';
+import type { EventDraft } from '../audit/events.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { bearerToken } from '../identity/index.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { ApprovalQuery, ApprovalStore, SessionLog } from '../ports.ts';
+import { SessionError, type BodyReader, type Caller } from '../gateway.ts';
+import { parseDecisionBody } from './comment.ts';
+import { voteEvent } from './events.ts';
+import { matchingApprover } from './people.ts';
+import { castVote } from './state.ts';
+import { APPROVAL_STATUSES, type Approval, type ApprovalStatus, type Verdict, type Vote } from './types.ts';
+import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';
+
+export interface ReviewDeskDeps {
+  readonly verifyToken: (token: string) => Promise<Principal>;
+  readonly store: ApprovalStore;
+  readonly sessions: SessionLog;
+  readonly clock?: () => Date;
+  readonly newSessionId?: () => string;
+  /** Members see every approval; others see the ones they may decide, and their own. */
+  readonly auditorGroups?: readonly string[];
+}
+
+export type StatusFilter = ApprovalStatus | 'all';
+export const STATUS_FILTERS: readonly StatusFilter[] = [...APPROVAL_STATUSES, 'all'];
+
+const MAX_LISTED = 500;
+
+export function createReviewDesk(deps: ReviewDeskDeps) {
+  const { store, sessions } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const newSessionId = deps.newSessionId ?? randomUUID;
+  const auditorGroups = deps.auditorGroups ?? ['auditors'];
+
+  return { list, show, decide };
+
+  /** GET /v1/approvals?status= — oldest first, only what the caller may see. */
+  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: ApprovalSummary[] }> {
+    const principal = await authenticate(caller);
+    const status = options.status ?? 'pending';
+    const limit = options.limit ?? 100;
+    const now = clock();
+    const found = await store.list({ ...queryFor(status, now), limit: MAX_LISTED });
+    const visible = found.filter((a) => maySee(principal, a)).slice(0, limit);
+    return { approvals: visible.map((a) => approvalSummary(a, now)) };
+  }
+
+  /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
+  async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView }> {
+    const principal = await authenticate(caller);
+    const a = await store.get(approvalId);
+    if (!a || !maySee(principal, a)) {
+      throw new GatehouseError('approval_not_found', `no approval ${approvalId} visible to this caller`);
+    }
+    return { approval: approvalView(a, clock()) };
+  }
+
+  /** POST /v1/approvals/:id/approve|reject with `{"comment": "..."}`. */
+  async function decide(caller: Caller, approvalId: string, verdict: Verdict, body: BodyReader) {
+    const principal = await authenticate(caller);
+    const refuse = async (error: GatehouseError): Promise<never> => {
+      const attempt = newSessionId();
+      await record(attempt, [requestEvent({ endpoint: verdict, principal, agent: {}, approvalId }, error)]);
+      throw new SessionError(attempt, error);
+    };
+
+    let comment: string;
+    try {
+      comment = parseDecisionBody(body());
+    } catch (e) {
+      return refuse(asGatehouseError(e));
+    }
+
+    let vote: Vote | undefined;
+    let after: Approval | undefined;
+    try {
+      after = await store.update(
+        approvalId,
+        (a) => {
+          const next = castVote(a, { by: principal, verdict, comment, now: clock() });
+          vote = next.votes.at(-1);
+          return next;
+        },
+        (next) => record(next.sessionId, [voteEvent(next, vote!)]),
+      );
+    } catch (e) {
+      if (e instanceof SessionError) throw e; // the log could not record it: nothing was decided
+      if (isGatehouseError(e)) return refuse(e);
+      throw e;
+    }
+    if (!after) return refuse(new GatehouseError('approval_unknown', `no approval ${approvalId}`, { approvalId }));
+    const approval = approvalView(after, clock());
+    return { sessionId: after.sessionId, status: approval.status, approval };
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  async function authenticate(caller: Caller): Promise<Principal> {
+    return deps.verifyToken(bearerToken(caller.authorization));
+  }
+
+  function maySee(principal: Principal, a: Approval): boolean {
+    if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
+    if (principal.issuer === a.requester.issuer && principal.subject === a.requester.subject) return true;
+    return matchingApprover(a.approvers, principal) !== undefined;
+  }
+
+  async function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
+    try {
+      await sessions.append(sessionId, drafts);
+    } catch (e) {
+      // Fail closed, as in the gateway: an unrecorded decision is no decision.
+      const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
+      throw new SessionError(undefined, error);
+    }
+  }
+}
+
+export type ReviewDesk = ReturnType<typeof createReviewDesk>;
+
+/** Which stored states and expiry bounds make up a status as people see it. */
+function queryFor(status: StatusFilter, now: Date): ApprovalQuery {
+  switch (status) {
+    case 'pending':
+    case 'approved':
+      return { states: [status], expiresAfter: now };
+    case 'expired':
+      return { states: ['pending', 'approved'], expiredBy: now };
+    case 'rejected':
+    case 'used':
+      return { states: [status] };
+    case 'all':
+      return {};
+  }
+}
+
+function asGatehouseError(e: unknown): GatehouseError {
+  if (isGatehouseError(e)) return e;
+  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
+}

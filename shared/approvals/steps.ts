@@ -1,0 +1,154 @@
+// Step 5 of the request path (DESIGN §1): a statement the policy holds for people. Two ways in:
+//
+// hold    — no approvalId: store the approval and, in the same atomic step, record the session's
+//           request, analysis, decision and `approval.requested` (the approval becomes visible
+//           only once its session says so). Then publish it; answer 202.
+// redeem  — the bot presents an approvalId: check it against this exact statement and caller and
+//           mark it used, in the store's atomic read-check-write, recording this (new) session's
+//           decision — "allow, approved by approval X" — before the mark commits. Of any number
+//           of concurrent attempts exactly one gets `approved → used`; the rest are refused (409),
+//           and each refusal is recorded as its own session.
+import type { EventDraft } from '../audit/events.ts';
+import { executionFailedEvent } from '../audit/drafts.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { Decision } from '../policy/types.ts';
+import type { Analysis } from '../sql/analysis.ts';
+import type { ApprovalNotifier, ApprovalStore } from '../ports.ts';
+import { approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
+import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
+import { openApproval, redeem } from './state.ts';
+import type { Approval, Param } from './types.ts';
+
+export interface ApprovalWorkflowOptions {
+  readonly store: ApprovalStore;
+  readonly notifier: ApprovalNotifier;
+  /** `https://gatehouse.example` → review links `…/v1/approvals/ID`. */
+  readonly reviewUrl: (approvalId: string) => string;
+  readonly clock?: () => Date;
+  readonly newApprovalId?: () => string;
+  /** Backoff between republish attempts; default 5 s doubling to 5 min. */
+  readonly backoffMs?: (attempts: number) => number;
+  readonly log?: (message: string) => void;
+}
+
+export interface ApprovalWorkflow extends PublishDeps {
+  readonly newApprovalId: () => string;
+}
+
+export function createApprovalWorkflow(options: ApprovalWorkflowOptions): ApprovalWorkflow {
+  const { store, notifier, reviewUrl } = options;
+  if (!store || !notifier) throw new TypeError('createApprovalWorkflow: store and notifier are required');
+  if (typeof reviewUrl !== 'function') throw new TypeError('createApprovalWorkflow: reviewUrl must be a function');
+  return {
+    store,
+    notifier,
+    reviewUrl,
+    clock: options.clock ?? (() => new Date()),
+    newApprovalId: options.newApprovalId ?? (() => crypto.randomUUID()),
+    backoffMs: options.backoffMs ?? exponentialBackoff(),
+    log: options.log ?? ((m) => console.error(`[gatehouse] ${m}`)),
+  };
+}
+
+export interface StepInput {
+  readonly sessionId: string;
+  readonly principal: Principal;
+  readonly agent: { readonly model?: string; readonly runId?: string };
+  readonly connection: string;
+  readonly sql: string;
+  readonly params: readonly Param[];
+  readonly analysis: Analysis;
+  /** The policy's approve decision for this statement. */
+  readonly decision: Decision;
+  /** Appends request, analysis, this decision and `more` to the session, in one append. */
+  readonly recordDecision: (decision: Decision, more?: readonly EventDraft[]) => Promise<void>;
+  /** Appends further events to the session. */
+  readonly recordAfter: (drafts: readonly EventDraft[]) => Promise<void>;
+}
+
+export type StepOutcome =
+  | { readonly kind: 'held'; readonly approval: Approval; readonly decision: Decision }
+  | { readonly kind: 'released'; readonly approval: Approval; readonly decision: Decision }
+  /** Recorded already; the caller answers with `error` and the session id. */
+  | { readonly kind: 'refused'; readonly error: GatehouseError };
+
+export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promise<StepOutcome> {
+  const approval = openApproval({
+    id: w.newApprovalId(),
+    sessionId: s.sessionId,
+    principal: s.principal,
+    agent: s.agent,
+    connection: s.connection,
+    sql: s.sql,
+    params: s.params,
+    analysis: s.analysis,
+    decision: s.decision,
+    now: w.clock(),
+    // The request publishes right after the commit; the republisher steps in only if it did not.
+    republishAfterMs: w.backoffMs(1),
+  });
+  let recorded = false;
+  try {
+    await w.store.create(approval, async () => {
+      await s.recordDecision(s.decision, [approvalRequestedEvent(approval)]);
+      recorded = true;
+    });
+  } catch (e) {
+    if (recorded) {
+      // The session says approval.requested but the store may not hold it (COMMIT failed):
+      // nothing is published; the bot gets 503 and asks again.
+      return { kind: 'refused', error: asUnavailable(e) };
+    }
+    if (!isGatehouseError(e, 'approvals_unavailable')) throw e; // the log itself failed: SessionError, 503
+    await s.recordDecision(storeDownDecision(s.decision, e));
+    return { kind: 'refused', error: e };
+  }
+  // After the commit, so nobody is told of an approval that is not recorded. Never throws.
+  await publishApproval(w, approval);
+  return { kind: 'held', approval, decision: s.decision };
+}
+
+export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approvalId: string): Promise<StepOutcome> {
+  let recorded = false;
+  let allowed: Decision | undefined;
+  let after: Approval | undefined;
+  try {
+    after = await w.store.update(
+      approvalId,
+      (a) => redeem(a, { ...s, sessionId: s.sessionId, now: w.clock() }),
+      async (used) => {
+        allowed = redeemedDecision(s.decision, used);
+        await s.recordDecision(allowed);
+        recorded = true;
+      },
+    );
+  } catch (e) {
+    if (recorded) {
+      // Recorded as allowed, but whether "used" committed is unknown: running now could run it
+      // twice. Nothing runs; the session says why.
+      const error = asUnavailable(e);
+      await s.recordAfter([executionFailedEvent(error)]);
+      return { kind: 'refused', error };
+    }
+    if (!isGatehouseError(e)) throw e;
+    if (e.code === 'approvals_unavailable') {
+      await s.recordDecision(storeDownDecision(s.decision, e));
+      return { kind: 'refused', error: e };
+    }
+    if (!e.code.startsWith('approval_')) throw e; // not a refusal of this approval (the log failed)
+    await s.recordDecision(refusedRedemptionDecision(s.decision, approvalId, e));
+    return { kind: 'refused', error: e };
+  }
+  if (after === undefined || allowed === undefined) {
+    const error = new GatehouseError('approval_unknown', `no approval ${JSON.stringify(approvalId.slice(0, 100))}`, { approvalId });
+    await s.recordDecision(refusedRedemptionDecision(s.decision, approvalId, error));
+    return { kind: 'refused', error };
+  }
+  return { kind: 'released', approval: after, decision: allowed };
+}
+
+function asUnavailable(e: unknown): GatehouseError {
+  if (isGatehouseError(e, 'approvals_unavailable')) return e;
+  return new GatehouseError('approvals_unavailable', 'approval store unavailable', undefined, { cause: e });
+}

@@ -1,0 +1,109 @@
+// `gatehouse evidence export|verify|sample`: output and progress around shared/evidence/.
+// Progress goes to stderr and only on a terminal, so scripts and --json output stay clean.
+import cliProgress from 'cli-progress';
+import { exportEvidence, type ExportSummary } from '../evidence/export.ts';
+import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
+import { verifyEvidence, type VerifyResult } from '../evidence/verify.ts';
+import type { SessionLog } from '../ports.ts';
+import { safe } from './replay.ts';
+
+export interface ExportCommandOptions {
+  readonly from: Date;
+  readonly to: Date;
+  readonly out: string;
+  readonly json: boolean;
+  readonly source: string;
+}
+
+export async function evidenceExportCommand(log: Pick<SessionLog, 'list' | 'read'>, o: ExportCommandOptions): Promise<{ text: string; ok: boolean }> {
+  const bar = !o.json && process.stderr.isTTY ? progressBar(o.from, o.to) : undefined;
+  let summary: ExportSummary;
+  try {
+    summary = await exportEvidence(log, {
+      from: o.from,
+      to: o.to,
+      out: o.out,
+      source: o.source,
+      onProgress: bar ? (p) => bar.update(Date.parse(p.startedAt) - o.from.getTime(), { sessions: p.sessions, events: p.events }) : undefined,
+    });
+    bar?.update(o.to.getTime() - o.from.getTime());
+  } finally {
+    bar?.stop();
+  }
+  const ok = summary.chainsBroken === 0;
+  if (o.json) return { text: JSON.stringify(summary, null, 2), ok };
+  return {
+    ok,
+    text: [
+      `exported ${summary.sessions} sessions (${summary.events} events, ${summary.approvalEvents} approval events) started in [${summary.range.from}, ${summary.range.to}) to ${summary.out} in ${(summary.durationMs / 1000).toFixed(1)} s`,
+      `  chains       ${ok ? 'all verified against the store' : `${summary.chainsBroken} BROKEN in the store: see verification.json`}`,
+      `  merkle root  ${summary.merkleRoot}`,
+      `  manifest     sha256 ${summary.manifestSha256}`,
+      '               keep these two values apart from the folder: they pin down every session in it',
+      `  report       ${summary.out}/report.html (${summary.reportSessions} sessions embedded)`,
+      `  check it     npx gatehouse evidence verify ${summary.out}`,
+    ].join('\n'),
+  };
+}
+
+function progressBar(from: Date, to: Date): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'exporting |{bar}| {percentage}% of the time range · {sessions} sessions · {events} events',
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  // The total is the time range: the log cannot count a range without reading it, and sessions
+  // arrive oldest first, so the position in the range is an honest measure of progress.
+  bar.start(Math.max(1, to.getTime() - from.getTime()), 0, { sessions: 0, events: 0 });
+  return bar;
+}
+
+export async function evidenceVerifyCommand(dir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
+  const r: VerifyResult = await verifyEvidence(dir);
+  if (json) return { text: JSON.stringify(r, null, 2), ok: r.ok };
+  const lines = r.ok
+    ? [
+        `OK: ${r.dir} verifies — ${r.checked.files} files, ${r.checked.sessions} sessions, ${r.checked.events} events (${r.eventsPerSecond} events/s)`,
+        `  merkle root    ${r.merkleRoot}`,
+        `  manifest       sha256 ${r.manifestSha256}`,
+        '  compare both with the values recorded when the export was made',
+      ]
+    : [
+        `FAILED: ${r.dir} does not verify — ${r.problemsTotal} problem${r.problemsTotal === 1 ? '' : 's'}${r.problemsTotal > r.problems.length ? ` (first ${r.problems.length} listed)` : ''}`,
+        ...r.problems.map((p) => `  [${p.kind}] ${p.file ?? ''}${p.line ? `:${p.line}` : ''}  ${safe(p.message)}`),
+      ];
+  for (const w of r.warnings) lines.push(`  note: ${safe(w)}`);
+  return { text: lines.join('\n'), ok: r.ok };
+}
+
+export async function evidenceSampleCommand(dir: string, o: { n: number; seed: string; out?: string; json: boolean }): Promise<string> {
+  const r: SampleResult = await sampleEvidence(dir, o);
+  if (o.json) return JSON.stringify(r, null, 2);
+  return [
+    `sampled ${r.picked.length} of ${r.population} statements with seed ${JSON.stringify(r.seed)} into ${r.out}/`,
+    ...r.picked.map((p, i) => `  ${String(i + 1).padStart(3)}  row ${String(p.populationRow).padStart(6)}  ${safe(p.sessionId)}  ${p.page}`),
+    `  index        ${r.out}/index.html`,
+    `  method       ${r.definition}`,
+  ].join('\n');
+}
+
+/** Where the sessions come from, for the manifest: never a password. */
+export function describeStore(o: { stateDir: string; store?: string; throughServer: boolean }): string {
+  if (o.store) {
+    try {
+      const u = new URL(o.store);
+      u.password = '';
+      u.username = '';
+      u.search = '';
+      return `PostgreSQL session store ${u.toString()}`;
+    } catch {
+      return 'PostgreSQL session store';
+    }
+  }
+  return `embedded session store in ${o.stateDir}${o.throughServer ? ' (read through the running gatehouse start)' : ''}`;
+}

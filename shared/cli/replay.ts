@@ -1,0 +1,156 @@
+// `gatehouse sessions replay ID`: one session as it happened — who, what, what was decided and
+// why, who approved and when, what ran, what masking hid, and the result exactly as the bot got
+// it (the rows stored in execution.completed). Text for people, --json for machines.
+import { verifyChain, type ChainProblem } from '../audit/chain.ts';
+import type { SessionEvent } from '../audit/events.ts';
+import { GatehouseError } from '../errors.ts';
+import type { ApprovalFact } from '../evidence/approvals.ts';
+import { approvalFact, isApprovalEvent } from '../evidence/approvals.ts';
+import { approvalsFor, sessionFacts, storedResult, type SessionFacts } from '../evidence/facts.ts';
+import { displayName, type Identity } from '../evidence/identity.ts';
+import type { SessionLog } from '../ports.ts';
+import { describeProblem } from './sessions.ts';
+
+export interface Replay {
+  readonly sessionId: string;
+  readonly chain: { readonly verified: boolean; readonly problems: readonly ChainProblem[]; readonly events: number; readonly head: string };
+  readonly facts: SessionFacts;
+  /** Approval events that count for this statement, from this session or the one that asked. */
+  readonly approvals: readonly ApprovalFact[];
+  /** The result as returned to the bot; absent when nothing was returned. */
+  readonly result?: { readonly columns: readonly string[]; readonly rows: readonly (readonly unknown[])[] };
+  readonly events: readonly SessionEvent[];
+}
+
+export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: string): Promise<Replay> {
+  const events = await log.read(sessionId);
+  if (events.length === 0) throw new GatehouseError('session_not_found', `no session ${sessionId}`);
+  const problems = verifyChain(sessionId, events);
+  const facts = sessionFacts(events);
+  // A redemption names the session that asked for the approval: its decisions live there.
+  const redemption = facts.decision?.approval;
+  let elsewhere: ApprovalFact[] = [];
+  if (redemption?.sessionId && redemption.sessionId !== sessionId) {
+    const asked = await log.read(redemption.sessionId);
+    elsewhere = asked.filter(isApprovalEvent).map(approvalFact).filter((a) => a.approvalId === undefined || a.approvalId === redemption.id);
+  }
+  return {
+    sessionId,
+    chain: { verified: problems.length === 0, problems, events: events.length, head: facts.head },
+    facts,
+    approvals: approvalsFor(facts, elsewhere),
+    result: storedResult(events),
+    events,
+  };
+}
+
+export async function replayCommand(log: Pick<SessionLog, 'read'>, sessionId: string, json: boolean): Promise<{ text: string; ok: boolean }> {
+  const r = await replaySession(log, sessionId);
+  if (json) return { text: JSON.stringify(r, null, 2), ok: r.chain.verified };
+  return { text: renderReplay(r), ok: r.chain.verified };
+}
+
+export function renderReplay(r: Replay): string {
+  const f = r.facts;
+  const out: string[] = [];
+  const section = (title: string) => out.push('', title);
+  const line = (label: string, value: unknown) => {
+    if (value === undefined || value === '' || value === null) return;
+    const lines = safe(String(value)).split('\n');
+    out.push(`  ${label.padEnd(14)} ${lines[0]}`, ...lines.slice(1).map((l) => `  ${''.padEnd(14)} ${l}`));
+  };
+  const person = (id: Identity | undefined) => (id ? `${displayName(id)}${id.issuer ? `  (issuer ${id.issuer})` : ''}` : undefined);
+
+  out.push(`session ${r.sessionId}  ·  ${f.status}`);
+  out.push(
+    r.chain.verified
+      ? `chain   verified: ${r.chain.events} events, head ${r.chain.head}`
+      : `chain   BROKEN: ${r.chain.problems.map(describeProblem).join('; ')}`,
+  );
+
+  section('WHO');
+  line('identity', person(f.principal));
+  line('subject', f.principal?.subject);
+  line('groups', f.principal?.groups.join(', ') || '(none)');
+  line('agent model', f.agent.model ?? '(not given)');
+  line('run id', f.agent.runId);
+  line('trace', f.agent.traceparent);
+
+  section('WHAT');
+  line('received', f.startedAt);
+  line('endpoint', f.endpoint);
+  line('connection', f.connection);
+  line('sql', f.sql);
+  line('params', f.params?.length ? JSON.stringify(f.params) : undefined);
+  line('refused', f.rejected ? `${f.rejected.code}${f.rejected.message ? `: ${f.rejected.message}` : ''}` : undefined);
+  if (f.analysis) {
+    line('statement', `${f.analysis.kind ?? '?'}, risk class ${f.analysis.class ?? '?'}`);
+    for (const reason of f.analysis.reasons) line('  because', reason);
+    line('reads', f.analysis.tablesRead.join(', '));
+    line('writes', f.analysis.tablesWritten.join(', '));
+    line('fingerprint', f.analysis.fingerprint);
+  }
+  if (f.decision) {
+    line('decision', `${f.decision.action ?? '?'} by rule ${f.decision.rule ?? '(no rule matched)'}`);
+    for (const reason of f.decision.reasons) line('  because', reason);
+    line('policy sha256', f.decision.policySha256);
+  } else line('decision', '(none recorded)');
+
+  section('APPROVALS');
+  const ranAt = f.execution?.startedAt;
+  if (r.approvals.length === 0 && !f.decision?.approval) {
+    line('', f.decision?.action === 'approve' ? 'approval required; no decision recorded yet' : 'none required');
+  }
+  for (const a of r.approvals) {
+    const when = a.step === 'granted' && ranAt ? (a.at <= ranAt ? ' (before execution)' : ' (AFTER execution)') : '';
+    const where = a.sessionId === r.sessionId ? '' : `  [session ${a.sessionId} #${a.seq}]`;
+    line(a.step, `${a.at}${when}  ${person(a.by) ?? (a.approvers?.length ? `approvers ${a.approvers.join(', ')}, quorum ${a.quorum ?? '?'}` : '')}${where}`);
+    if (a.comment !== undefined) line('  comment', a.comment);
+  }
+  if (f.decision?.approval) {
+    const ap = f.decision.approval;
+    line('redeemed', `approval ${ap.id ?? '?'} from session ${ap.sessionId ?? '?'}${ap.grantedBy.length ? `, granted by ${ap.grantedBy.map(displayName).join(', ')}` : ''}${ap.refusedCode ? ` — REFUSED: ${ap.refusedCode}` : ''}`);
+  }
+
+  section('WHAT RAN');
+  const x = f.execution;
+  if (!x) line('', 'nothing ran');
+  else {
+    line('started', `${x.startedAt ?? '?'}${x.readOnly === undefined ? '' : x.readOnly ? ', READ ONLY' : ', read-write'}${x.maxRows !== undefined ? `, max ${x.maxRows} rows` : ''}${x.statementTimeoutMs !== undefined ? `, timeout ${x.statementTimeoutMs} ms` : ''}`);
+    line('finished', `${x.finishedAt ?? '(still running)'}  ${x.outcome}${x.error ? `: ${x.error.code ?? ''} ${x.error.message ?? ''}` : ''}`);
+    if (x.outcome === 'completed') {
+      line('result', `${x.command ?? '?'}, ${x.rowCount ?? '?'} rows${x.truncated ? ' (truncated at the row cap)' : ''}, ${x.durationMs === undefined ? '?' : x.durationMs.toFixed(1)} ms`);
+      const masked = x.columns.filter((c) => c.masked);
+      if (masked.length === 0) line('masked', 'no columns');
+      for (const c of masked) line('masked', `${c.name} → ${c.mask ?? 'masked'}${c.why ? `  (${c.why})` : ''}`);
+      line('result sha256', x.resultSha256);
+    }
+  }
+
+  if (r.result && r.result.columns.length === 0) {
+    section('RESULT as returned to the bot');
+    line('', `no result set (${x?.command ?? '?'}, ${x?.rowCount ?? '?'} rows affected)`);
+  } else if (r.result) {
+    section(`RESULT as returned to the bot (${r.result.rows.length} rows)`);
+    const masked = new Set((x?.columns ?? []).filter((c) => c.masked).map((c) => c.name));
+    out.push(...resultTable(r.result.columns.map((c) => (masked.has(c) ? `${c} [masked]` : c)), r.result.rows).map((l) => `  ${l}`));
+  }
+  return out.join('\n');
+}
+
+/** Every cell in full (a replay must not abbreviate what the bot saw); NULL as NULL. */
+function resultTable(headers: readonly string[], rows: readonly (readonly unknown[])[]): string[] {
+  const show = (v: unknown) => safe(v === null ? 'NULL' : v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)).replace(/\n/g, '\\n');
+  const cells = rows.map((r) => headers.map((_, i) => show(r[i])));
+  const widths = headers.map((h, i) => Math.max(safe(h).length, ...cells.map((r) => r[i]!.length)));
+  const fmt = (r: readonly string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
+  return [fmt(headers.map(safe)), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(fmt)];
+}
+
+/**
+ * SQL and rows come from bots: an ESC or other control character printed raw could rewrite the
+ * auditor's terminal (hide lines, fake output). Show them as visible escapes instead.
+ */
+export function safe(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

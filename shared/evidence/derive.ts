@@ -1,0 +1,211 @@
+// From one session's events to its lines in sessions.jsonl, approvals.jsonl and population.csv,
+// and to the export's counts. Export runs this over the store; verify runs it again over
+// events.jsonl and compares digests — so these files are provably derived from the verified
+// events, not merely listed in the manifest. Deterministic: same events in, same bytes out.
+import type { ChainProblem } from '../audit/chain.ts';
+import type { SessionEvent } from '../audit/events.ts';
+import { RISK_CLASSES } from '../sql/analysis.ts';
+import { ApprovalIndex, type ApprovalFact } from './approvals.ts';
+import { approvalsFor, decisionOf, maskedColumns, riskClass, sessionFacts, type SessionFacts } from './facts.ts';
+import { displayName } from './identity.ts';
+import { populationRow } from './population.ts';
+
+export interface Counts {
+  sessions: number;
+  events: number;
+  approvalEvents: number;
+  populationRows: number;
+  byDecision: Record<string, number>;
+  byRiskClass: Record<string, number>;
+  byStatus: Record<string, number>;
+  /** Decisions by the rule that made them (`agents.*` for the agent-model checks). */
+  byRule: Record<string, number>;
+  executed: number;
+  failedExecutions: number;
+  rejectedRequests: number;
+  chainsBroken: number;
+  distinctPrincipals: number;
+  distinctAgentModels: number;
+  maskedStatements: number;
+  maskedColumns: number;
+  /** Executed statements of a class that changes data, schema or privileges. */
+  changesExecuted: number;
+  changesExecutedWithApproval: number;
+  approvalsRequested: number;
+  approvalsGranted: number;
+  approvalsRejected: number;
+  /** An approval whose recorded time is after the statement started: should never happen. */
+  approvalsAfterExecution: number;
+}
+
+export interface PolicyVersion {
+  sha256: string;
+  sessions: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface Derived {
+  readonly facts: SessionFacts;
+  /** Approvals that count for this statement, here or in the session that asked. */
+  readonly approvals: readonly ApprovalFact[];
+  readonly sessionLine: string;
+  readonly approvalLines: readonly string[];
+  readonly populationLine: string;
+}
+
+const CHANGE_CLASSES = new Set(['write', 'destructive', 'ddl', 'privilege']);
+
+export class Deriver {
+  readonly counts: Counts = emptyCounts();
+  readonly #policies = new Map<string, PolicyVersion>();
+  readonly #principals = new Set<string>();
+  readonly #models = new Set<string>();
+  readonly #approvals = new ApprovalIndex();
+
+  add(events: readonly SessionEvent[], problems: readonly ChainProblem[]): Derived {
+    const facts = sessionFacts(events);
+    for (const a of facts.approvals) this.#approvals.add(a);
+    const approvals = approvalsFor(facts, this.#approvals.get(facts.decision?.approval?.id ?? facts.approvalId));
+    this.#count(facts, approvals, problems);
+
+    const masked = maskedColumns(facts);
+    const sessionLine = jsonLine({
+      sessionId: facts.sessionId,
+      startedAt: facts.startedAt,
+      lastAt: facts.lastAt,
+      events: facts.events,
+      head: facts.head,
+      status: facts.status,
+      chain: problems.length === 0 ? 'verified' : 'broken',
+      chainProblems: problems.length ? problems : undefined,
+      principal: displayName(facts.principal) || undefined,
+      issuer: facts.principal?.issuer,
+      subject: facts.principal?.subject,
+      groups: facts.principal?.groups,
+      agentModel: facts.agent.model,
+      agentRunId: facts.agent.runId,
+      connection: facts.connection,
+      riskClass: riskClass(facts),
+      decision: decisionOf(facts),
+      rule: facts.decision?.rule,
+      policySha256: facts.decision?.policySha256,
+      approvalId: facts.approvalId,
+      executed: facts.execution?.outcome === 'completed',
+      rowCount: facts.execution?.rowCount,
+      maskedColumns: masked.length ? masked : undefined,
+      errorCode: facts.rejected?.code ?? facts.execution?.error?.code,
+    });
+    const approvalLines = facts.approvals.map((a) =>
+      jsonLine({
+        approvalId: a.approvalId,
+        event: `approval.${a.step}`,
+        sessionId: a.sessionId,
+        seq: a.seq,
+        at: a.at,
+        approver: a.by,
+        comment: a.comment,
+        approvers: a.approvers?.length ? a.approvers : undefined,
+        quorum: a.quorum,
+        expiresAt: a.expiresAt,
+        requester: displayName(facts.principal) || undefined,
+        agentModel: facts.agent.model,
+        connection: facts.connection,
+        riskClass: riskClass(facts),
+        rule: facts.decision?.rule,
+        sql: facts.sql,
+        hash: a.hash,
+      }),
+    );
+    return { facts, approvals, sessionLine, approvalLines, populationLine: populationRow(facts, approvals) };
+  }
+
+  /** Policy versions seen in decisions, in the order first seen. */
+  policyVersions(): PolicyVersion[] {
+    return [...this.#policies.values()];
+  }
+
+  #count(f: SessionFacts, approvals: readonly ApprovalFact[], problems: readonly ChainProblem[]): void {
+    const c = this.counts;
+    c.sessions++;
+    c.populationRows++;
+    c.events += f.events;
+    c.approvalEvents += f.approvals.length;
+    bump(c.byDecision, decisionOf(f));
+    bump(c.byRiskClass, riskClass(f));
+    bump(c.byStatus, f.status);
+    if (f.decision) bump(c.byRule, f.decision.rule ?? '(no rule matched)');
+    if (problems.length) c.chainsBroken++;
+    if (f.rejected) c.rejectedRequests++;
+    if (f.execution?.outcome === 'failed') c.failedExecutions++;
+    const who = displayName(f.principal);
+    if (who) this.#principals.add(`${f.principal?.issuer ?? ''} ${who}`);
+    if (f.agent.model) this.#models.add(f.agent.model);
+    c.distinctPrincipals = this.#principals.size;
+    c.distinctAgentModels = this.#models.size;
+    for (const a of f.approvals) {
+      if (a.step === 'requested') c.approvalsRequested++;
+      if (a.step === 'granted') c.approvalsGranted++;
+      if (a.step === 'rejected') c.approvalsRejected++;
+    }
+    const policy = f.decision?.policySha256;
+    if (policy) {
+      const v = this.#policies.get(policy) ?? { sha256: policy, sessions: 0, firstSeen: f.startedAt, lastSeen: f.startedAt };
+      v.sessions++;
+      v.lastSeen = f.startedAt;
+      this.#policies.set(policy, v);
+    }
+    if (f.execution?.outcome !== 'completed') return;
+    c.executed++;
+    const masked = maskedColumns(f).length;
+    if (masked) {
+      c.maskedStatements++;
+      c.maskedColumns += masked;
+    }
+    const granted = approvals.filter((a) => a.step === 'granted');
+    const redeemed = f.decision?.approval && !f.decision.approval.refusedCode && f.decision.approval.grantedBy.length > 0;
+    if (CHANGE_CLASSES.has(riskClass(f))) {
+      c.changesExecuted++;
+      if (granted.length || redeemed) c.changesExecutedWithApproval++;
+    }
+    const ranAt = f.execution.startedAt;
+    if (ranAt) c.approvalsAfterExecution += granted.filter((a) => a.at > ranAt).length;
+  }
+}
+
+export function emptyCounts(): Counts {
+  return {
+    sessions: 0,
+    events: 0,
+    approvalEvents: 0,
+    populationRows: 0,
+    byDecision: { allow: 0, deny: 0, approve: 0, none: 0 },
+    byRiskClass: Object.fromEntries([...RISK_CLASSES, 'none'].map((k) => [k, 0])),
+    byStatus: {},
+    byRule: {},
+    executed: 0,
+    failedExecutions: 0,
+    rejectedRequests: 0,
+    chainsBroken: 0,
+    distinctPrincipals: 0,
+    distinctAgentModels: 0,
+    maskedStatements: 0,
+    maskedColumns: 0,
+    changesExecuted: 0,
+    changesExecutedWithApproval: 0,
+    approvalsRequested: 0,
+    approvalsGranted: 0,
+    approvalsRejected: 0,
+    approvalsAfterExecution: 0,
+  };
+}
+
+function bump(m: Record<string, number>, key: string): void {
+  // defineProperty, not assignment: a key read from event data may be `__proto__`.
+  Object.defineProperty(m, key, { value: (Object.hasOwn(m, key) ? m[key]! : 0) + 1, enumerable: true, writable: true, configurable: true });
+}
+
+/** One JSON line; undefined fields drop out, so the bytes do not depend on how a field was absent. */
+export function jsonLine(v: unknown): string {
+  return `${JSON.stringify(v)}\n`;
+}

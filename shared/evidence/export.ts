@@ -1,0 +1,200 @@
+// `gatehouse evidence export`: the session log of a time range, as the folder of DESIGN §3.
+// It streams: sessions are read page by page and written as they come, so memory holds one page,
+// the chain heads (for the Merkle tree and the manifest) and the report's bounded selection —
+// not the export. The folder is built under a temporary name and renamed when complete, so a
+// crashed export never looks like a finished one.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { verifyChain, type ChainProblem } from '../audit/chain.ts';
+import type { SessionLog } from '../ports.ts';
+import { Deriver, jsonLine } from './derive.ts';
+import { sessionsInRange } from './events-stream.ts';
+import { HashedFile } from './files.ts';
+import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
+import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { populationHeader } from './population.ts';
+import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './report/collector.ts';
+import { writeReport } from './report/html.ts';
+import { soc2Criteria } from './report/soc2.ts';
+
+export interface ExportOptions {
+  readonly from: Date;
+  readonly to: Date;
+  readonly out: string;
+  /** Where the sessions came from, for the manifest (no credentials). */
+  readonly source: string;
+  readonly pageSize?: number;
+  readonly readConcurrency?: number;
+  readonly report?: Partial<ReportLimits>;
+  readonly clock?: () => Date;
+  /** Called after each session is written. */
+  readonly onProgress?: (p: { sessions: number; events: number; startedAt: string }) => void;
+}
+
+export interface ExportSummary {
+  readonly out: string;
+  readonly range: { readonly from: string; readonly to: string };
+  readonly sessions: number;
+  readonly events: number;
+  readonly approvalEvents: number;
+  readonly chainsBroken: number;
+  readonly merkleRoot: string;
+  readonly manifestSha256: string;
+  readonly reportSessions: number;
+  readonly files: Readonly<Record<string, FileEntry>>;
+  readonly durationMs: number;
+}
+
+/** At most this many broken sessions are listed in verification.json (all are counted). */
+const MAX_LISTED = 1000;
+
+export async function exportEvidence(log: Pick<SessionLog, 'list' | 'read'>, options: ExportOptions): Promise<ExportSummary> {
+  const { from, to, source } = options;
+  if (!(from instanceof Date && to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+    throw new TypeError('evidence export: --from and --to must be dates');
+  }
+  if (from >= to) throw new TypeError('evidence export: --from must be before --to');
+  const clock = options.clock ?? (() => new Date());
+  const started = performance.now();
+  const out = resolve(options.out);
+  if (existsSync(out) && readdirSync(out).length > 0) throw new TypeError(`evidence export: ${out} exists and is not empty`);
+  mkdirSync(dirname(out), { recursive: true });
+  const work = `${out}.partial-${randomBytes(4).toString('hex')}`;
+  mkdirSync(work, { mode: 0o700 });
+  try {
+    const summary = await writeFolder(log, options, work, clock);
+    if (existsSync(out)) rmdirSync(out);
+    renameSync(work, out);
+    return { ...summary, out, durationMs: Math.round(performance.now() - started) };
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function writeFolder(
+  log: Pick<SessionLog, 'list' | 'read'>,
+  options: ExportOptions,
+  dir: string,
+  clock: () => Date,
+): Promise<Omit<ExportSummary, 'out' | 'durationMs'>> {
+  const generatedAt = clock().toISOString();
+  const range = { from: options.from.toISOString(), to: options.to.toISOString() };
+  const files = {
+    sessions: new HashedFile(join(dir, FILES.sessions)),
+    events: new HashedFile(join(dir, FILES.events)),
+    approvals: new HashedFile(join(dir, FILES.approvals)),
+    population: new HashedFile(join(dir, FILES.population)),
+  };
+  const deriver = new Deriver();
+  const report = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...options.report });
+  const heads: ChainHeadEntry[] = [];
+  const leaves: Buffer[] = [];
+  const broken: { sessionId: string; problems: readonly ChainProblem[] }[] = [];
+  let empty = 0;
+  await files.population.write(populationHeader());
+
+  try {
+    const reads = sessionsInRange(log, options, options.pageSize ?? 500, options.readConcurrency ?? 4);
+    for await (const { summary, events } of reads) {
+      if (events.length === 0) {
+        // Listed but holding no events: only a store edited behind the log's back looks so.
+        empty++;
+        if (broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems: [{ kind: 'seq_gap', expected: 0, found: -1 }] });
+        continue;
+      }
+      const problems = verifyChain(summary.sessionId, events);
+      if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
+      const d = deriver.add(events, problems);
+      for (const e of events) await files.events.write(jsonLine(e));
+      await files.sessions.write(d.sessionLine);
+      for (const line of d.approvalLines) await files.approvals.write(line);
+      await files.population.write(d.populationLine);
+      report.add(d, events, problems);
+      heads.push({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
+      leaves.push(merkleLeaf(d.facts.sessionId, d.facts.head));
+      options.onProgress?.({ sessions: heads.length, events: deriver.counts.events, startedAt: d.facts.startedAt });
+    }
+  } finally {
+    // Close everything even on failure, so the partial folder can be removed.
+    await Promise.allSettled(Object.values(files).map((f) => f.close()));
+  }
+  const written: Record<string, FileEntry> = {};
+  for (const f of Object.values(files)) {
+    const { sha256, bytes } = await f.close();
+    written[f.path.slice(dir.length + 1)] = { sha256, bytes, derivedFromEvents: DERIVED_FILES.includes(f.path.slice(dir.length + 1)) };
+  }
+
+  const counts = deriver.counts;
+  const brokenTotal = counts.chainsBroken + empty;
+  const root = merkleRoot(leaves);
+  const policyVersions = deriver.policyVersions();
+  const verification = {
+    checkedAt: generatedAt,
+    checkedBy: 'evidence export, against the session store while reading it',
+    ok: brokenTotal === 0,
+    sessions: counts.sessions,
+    events: counts.events,
+    chainsVerified: counts.sessions - counts.chainsBroken,
+    chainsBroken: brokenTotal,
+    /** Listed in the store but holding no events. */
+    sessionsWithoutEvents: empty,
+    broken,
+    brokenListed: broken.length,
+    merkleRoot: root,
+    howToVerify: 'npx gatehouse evidence verify <this folder>',
+  };
+  const verificationFile = new HashedFile(join(dir, FILES.verification));
+  await verificationFile.write(`${JSON.stringify(verification, null, 2)}\n`);
+  written[FILES.verification] = { ...(await verificationFile.close()), derivedFromEvents: false };
+
+  const reportNote = `the ${report.size} most recent sessions of ${counts.sessions} (at most ${report.limits.maxSessions}, and within ${Math.round(report.limits.maxBytes / 1048576)} MB)`;
+  const reportFile = new HashedFile(join(dir, FILES.report));
+  await writeReport(
+    reportFile,
+    {
+      generatedAt,
+      source: options.source,
+      range: { ...range, bounds: RANGE_BOUNDS },
+      merkleRoot: root,
+      merkleDefinition: MERKLE_DEFINITION,
+      counts,
+      policyVersions,
+      verification,
+      soc2: soc2Criteria(counts, policyVersions, brokenTotal === 0),
+      report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote },
+    },
+    report.entries(),
+  );
+  written[FILES.report] = { ...(await reportFile.close()), derivedFromEvents: false };
+
+  const manifest: Manifest = {
+    format: FORMAT,
+    generatedAt,
+    source: options.source,
+    range: { ...range, bounds: RANGE_BOUNDS },
+    counts,
+    policyVersions,
+    files: written,
+    merkle: { definition: MERKLE_DEFINITION, leaves: leaves.length, root },
+    report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote },
+    chainHeads: heads,
+  };
+  const manifestFile = new HashedFile(join(dir, 'manifest.json'));
+  await manifestFile.write(`${JSON.stringify(manifest, null, 1)}\n`);
+  const { sha256: manifestSha256 } = await manifestFile.close();
+  return {
+    range,
+    sessions: counts.sessions,
+    events: counts.events,
+    approvalEvents: counts.approvalEvents,
+    chainsBroken: brokenTotal,
+    merkleRoot: root,
+    manifestSha256,
+    reportSessions: report.size,
+    files: written,
+  };
+}
+
+export const RANGE_BOUNDS = 'sessions that started at or after `from` and before `to`';

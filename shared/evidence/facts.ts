@@ -1,0 +1,202 @@
+// One session's events, read into the facts an auditor asks about: who, what, what was decided
+// and by which rule, who approved, what ran and what masking hid. Export, verify, replay, the
+// report and the sample pages all read sessions through this one function, so they cannot
+// disagree about what a session says.
+import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
+import { sessionStatus } from '../audit/status.ts';
+import { approvalFact, isApprovalEvent, type ApprovalFact } from './approvals.ts';
+import { bool, count, field, firstText, list, record, text, texts } from './guards.ts';
+import { identityOf, type Identity } from './identity.ts';
+import { columnFacts, type ColumnFact } from './masking.ts';
+
+export interface SessionFacts {
+  readonly sessionId: string;
+  readonly startedAt: string;
+  readonly lastAt: string;
+  readonly events: number;
+  readonly head: string;
+  readonly status: string;
+  readonly endpoint?: string;
+  readonly principal?: Identity;
+  readonly agent: { readonly model?: string; readonly runId?: string; readonly traceparent?: string };
+  readonly connection?: string;
+  readonly sql?: string;
+  readonly params?: readonly unknown[];
+  readonly approvalId?: string;
+  /** Refused before anything was decided (bad body, unparsable SQL, …), with its stable code. */
+  readonly rejected?: { readonly code: string; readonly message?: string };
+  readonly analysis?: {
+    readonly kind?: string;
+    readonly class?: string;
+    readonly reasons: readonly string[];
+    readonly tablesRead: readonly string[];
+    readonly tablesWritten: readonly string[];
+    readonly functions: readonly string[];
+    readonly fingerprint?: string;
+  };
+  readonly decision?: {
+    readonly action?: string;
+    readonly rule?: string;
+    readonly reasons: readonly string[];
+    readonly policySha256?: string;
+    readonly approvers: readonly string[];
+    readonly quorum?: number;
+    /**
+     * A redemption: the statement ran (or was refused) on approval `id`, asked for in session
+     * `sessionId`, granted by these people — recorded in this session's own decision.
+     */
+    readonly approval?: {
+      readonly id?: string;
+      readonly sessionId?: string;
+      readonly grantedBy: readonly Identity[];
+      readonly refusedCode?: string;
+    };
+  };
+  /** Approval events in this session (asked for here). */
+  readonly approvals: readonly ApprovalFact[];
+  readonly execution?: {
+    readonly outcome: 'running' | 'completed' | 'failed';
+    readonly startedAt?: string;
+    readonly finishedAt?: string;
+    readonly readOnly?: boolean;
+    readonly maxRows?: number;
+    readonly statementTimeoutMs?: number;
+    readonly command?: string;
+    readonly rowCount?: number;
+    readonly truncated?: boolean;
+    readonly durationMs?: number;
+    readonly columns: readonly ColumnFact[];
+    readonly resultSha256?: string;
+    readonly error?: { readonly code?: string; readonly message?: string };
+  };
+}
+
+export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
+  const first = events[0];
+  const last = events.at(-1);
+  if (!first || !last) throw new TypeError('sessionFacts: a session has at least one event');
+  const byType = (type: SessionEvent['type']) => events.find((e) => e.type === type);
+
+  const request = byType('request')?.data;
+  const analysisData = byType('analysis')?.data;
+  const decisionData = byType('decision')?.data;
+  const started = byType('execution.started');
+  const completed = byType('execution.completed');
+  const failed = byType('execution.failed');
+
+  const rejected =
+    record(field(request, 'rejected')) ?? (record(field(analysisData, 'error')) as Record<string, unknown> | undefined);
+  const agent = record(field(request, 'agent'));
+  return {
+    sessionId: first.sessionId,
+    startedAt: first.at,
+    lastAt: last.at,
+    events: events.length,
+    head: last.hash,
+    status: safeStatus(events),
+    endpoint: text(field(request, 'endpoint')),
+    principal: identityOf(field(request, 'principal')),
+    agent: {
+      model: text(field(agent, 'model')),
+      runId: text(field(agent, 'runId')),
+      traceparent: text(field(agent, 'traceparent')),
+    },
+    connection: text(field(request, 'connection')),
+    sql: text(field(request, 'sql')),
+    params: Array.isArray(field(request, 'params')) ? list(field(request, 'params')) : undefined,
+    approvalId: text(field(request, 'approvalId')),
+    rejected: rejected ? { code: text(field(rejected, 'code')) ?? 'unknown', message: text(field(rejected, 'message')) } : undefined,
+    analysis:
+      analysisData && !field(analysisData, 'error')
+        ? {
+            kind: text(field(analysisData, 'kind')),
+            class: text(field(analysisData, 'class')),
+            reasons: texts(field(analysisData, 'reasons')),
+            tablesRead: texts(field(field(analysisData, 'tables'), 'read')),
+            tablesWritten: texts(field(field(analysisData, 'tables'), 'written')),
+            functions: texts(field(analysisData, 'functions')),
+            fingerprint: text(field(analysisData, 'fingerprint')),
+          }
+        : undefined,
+    decision: decisionData
+      ? {
+          action: text(field(decisionData, 'action')),
+          rule: text(field(decisionData, 'rule')),
+          reasons: texts(field(decisionData, 'reasons')),
+          policySha256: text(field(decisionData, 'policySha256')),
+          approvers: texts(field(decisionData, 'approvers')),
+          quorum: count(field(decisionData, 'quorum')),
+          approval: redemption(field(decisionData, 'approval')),
+        }
+      : undefined,
+    approvals: events.filter(isApprovalEvent).map(approvalFact),
+    execution:
+      started || completed || failed
+        ? {
+            outcome: completed && !failed ? 'completed' : failed ? 'failed' : 'running',
+            startedAt: started?.at,
+            finishedAt: (failed ?? completed)?.at,
+            readOnly: bool(field(started?.data, 'readOnly')),
+            maxRows: count(field(started?.data, 'maxRows')),
+            statementTimeoutMs: count(field(started?.data, 'statementTimeoutMs')),
+            command: text(field(completed?.data, 'command')),
+            rowCount: count(field(completed?.data, 'rowCount')),
+            truncated: bool(field(completed?.data, 'truncated')),
+            durationMs: count(field(completed?.data, 'durationMs')),
+            columns: completed ? columnFacts(completed.data) : [],
+            resultSha256: firstText(completed?.data, 'resultSha256'),
+            error: failed ? { code: text(field(field(failed.data, 'error'), 'code')), message: text(field(field(failed.data, 'error'), 'message')) } : undefined,
+          }
+        : undefined,
+  };
+}
+
+/** The rows stored in `execution.completed`: the result exactly as the bot received it. */
+export function storedResult(events: readonly SessionEvent[]): { columns: string[]; rows: unknown[][] } | undefined {
+  const completed = events.find((e) => e.type === 'execution.completed');
+  if (!completed) return undefined;
+  const columns = list(field(completed.data, 'columns')).map((c, i) => text(field(c, 'name')) ?? `column ${i + 1}`);
+  const rows = list(field(completed.data, 'rows')).map((r) => (Array.isArray(r) ? [...r] : [r]));
+  return { columns, rows };
+}
+
+/** Approvals that count for this statement: asked for in this session, or named by its request. */
+export function approvalsFor(facts: SessionFacts, elsewhere: readonly ApprovalFact[]): ApprovalFact[] {
+  const own = new Set(facts.approvals.map((a) => `${a.sessionId}#${a.seq}`));
+  return [...facts.approvals, ...elsewhere.filter((a) => !own.has(`${a.sessionId}#${a.seq}`))];
+}
+
+export function riskClass(f: SessionFacts): string {
+  return f.analysis?.class ?? 'none';
+}
+
+export function decisionOf(f: SessionFacts): string {
+  return f.decision?.action ?? 'none';
+}
+
+/** The masked columns, as `name (strategy)`. */
+export function maskedColumns(f: SessionFacts): string[] {
+  return (f.execution?.columns ?? []).filter((c) => c.masked).map((c) => (c.mask ? `${c.name} (${c.mask})` : c.name));
+}
+
+function redemption(v: unknown): NonNullable<SessionFacts['decision']>['approval'] {
+  const r = record(v);
+  if (!r) return undefined;
+  return {
+    id: firstText(r, 'id', 'approvalId'),
+    sessionId: text(field(r, 'sessionId')),
+    grantedBy: list(field(r, 'grantedBy')).map(identityOf).filter((x): x is Identity => x !== undefined),
+    refusedCode: text(field(field(r, 'error'), 'code')),
+  };
+}
+
+function safeStatus(events: readonly SessionEvent[]): string {
+  // An export may hold an event type this version does not know (or one edited in): that is
+  // for `evidence verify` to name, not a reason to stop reading.
+  if (!events.every((e) => (EVENT_TYPES as readonly string[]).includes(e.type))) return 'unknown';
+  try {
+    return sessionStatus(events);
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,37 @@
+// The Merkle root over an export's chain heads: one value that commits to every session's whole
+// history (each head hash commits to its chain). An auditor who keeps the root (in a ticket, a
+// signed mail) can later prove that no session of the export was changed, dropped or added.
+//
+// The tree, exactly (also stated in manifest.json, so it can be recomputed without this code):
+//   leaves   in export order — sessions sorted by (startedAt, sessionId) —
+//            leaf = SHA-256( 0x00 || UTF-8( sessionId + ":" + headHash ) )
+//   nodes    pair neighbours left to right: node = SHA-256( 0x01 || left || right ) over the raw
+//            32-byte digests; an odd last node is promoted unchanged to the next level
+//   root     the single node left, as lowercase hex; an export with no sessions has root
+//            SHA-256 of the empty string
+// The 0x00/0x01 prefixes (as in RFC 6962) keep a leaf from ever being read as an inner node.
+import { createHash } from 'node:crypto';
+
+export const MERKLE_DEFINITION =
+  'leaves in export order (startedAt, sessionId): SHA-256(0x00 || UTF-8(sessionId + ":" + headHash)); ' +
+  'nodes: SHA-256(0x01 || left || right) over raw 32-byte digests, pairing left to right, an odd last node promoted unchanged; ' +
+  'root as lowercase hex; no sessions: SHA-256 of the empty string';
+
+export function merkleLeaf(sessionId: string, headHash: string): Buffer {
+  return createHash('sha256').update(Buffer.from([0])).update(`${sessionId}:${headHash}`, 'utf8').digest();
+}
+
+export function merkleRoot(leaves: readonly Buffer[]): string {
+  if (leaves.length === 0) return createHash('sha256').digest('hex');
+  let level: readonly Buffer[] = leaves;
+  while (level.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i]!;
+      const right = level[i + 1];
+      next.push(right ? createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest() : left);
+    }
+    level = next;
+  }
+  return level[0]!.toString('hex');
+}

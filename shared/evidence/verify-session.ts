@@ -1,0 +1,124 @@
+// One session's events as found in events.jsonl, checked against its chain head in the manifest,
+// with every problem named: modified, missing, inserted or reordered. The chain itself decides
+// which of several events with one seq is genuine — the one the next event (or the manifest's
+// head) links to — so an inserted copy is told apart from the event it imitates.
+import { hashEvent } from '../audit/chain.ts';
+import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
+import type { Problem } from './problems.ts';
+
+export interface Found {
+  readonly event: SessionEvent;
+  readonly line: number;
+}
+
+export interface Expected {
+  readonly events: number;
+  readonly head: string;
+}
+
+/** A seq the chain needs and this block lacks; a later stray with this hash means "reordered". */
+export interface Gap {
+  readonly seq: number;
+  readonly expectedHash?: string;
+}
+
+export interface SessionCheck {
+  readonly problems: Problem[];
+  readonly gaps: Gap[];
+}
+
+const FILE = 'events.jsonl';
+
+export function checkSessionBlock(sessionId: string, found: readonly Found[], expected: Expected): SessionCheck {
+  const problems: Problem[] = [];
+  const at = (f: Found, kind: Problem['kind'], message: string) =>
+    problems.push({ kind, message, file: FILE, line: f.line, sessionId, seq: f.event.seq });
+  const valid = new Map<Found, boolean>(found.map((f) => [f, hashHolds(f.event)]));
+  // Hashes that valid events point back at: what a genuine event's hash should be among.
+  const linked = new Set(found.filter((f) => valid.get(f) && f.event.prevHash !== null).map((f) => f.event.prevHash as string));
+  const last = expected.events - 1;
+
+  // 1. One genuine event per seq; the others were inserted.
+  const bySeq = new Map<number, Found[]>();
+  for (const f of found) bySeq.set(f.event.seq, [...(bySeq.get(f.event.seq) ?? []), f]);
+  const genuine = new Map<number, Found>();
+  for (const [seq, candidates] of bySeq) {
+    const score = (f: Found) => (valid.get(f) ? 1 : 0) + (valid.get(f) && (linked.has(f.event.hash) || (seq === last && f.event.hash === expected.head)) ? 2 : 0);
+    const best = candidates.reduce((a, b) => (score(b) > score(a) ? b : a));
+    if (seq > last || seq < 0 || !Number.isInteger(seq)) {
+      for (const f of candidates) at(f, 'event_inserted', `event ${seq} of session ${sessionId} is beyond its exported head (the session had ${expected.events} events)`);
+      continue;
+    }
+    genuine.set(seq, best);
+    for (const f of candidates) {
+      if (f !== best) at(f, 'event_inserted', `a second event ${seq} in session ${sessionId}: no link of the chain points at it`);
+    }
+  }
+
+  // 2. Seqs the chain needs that are not there.
+  const gaps: Gap[] = [];
+  for (let seq = 0; seq <= last; seq++) {
+    if (genuine.has(seq)) continue;
+    const next = genuine.get(seq + 1);
+    gaps.push({ seq, expectedHash: seq === last ? expected.head : next && valid.get(next) ? (next.event.prevHash ?? undefined) : undefined });
+  }
+
+  // 3. Each genuine event: its content, and the link the next event (or the head) makes to it.
+  for (const [seq, f] of genuine) {
+    const e = f.event;
+    if (!valid.get(f)) {
+      at(f, 'event_modified', `event ${seq} of session ${sessionId} was modified: its content no longer matches its hash`);
+      continue;
+    }
+    if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
+      at(f, 'event_modified', `event ${seq} of session ${sessionId} has a type Gatehouse never writes (${JSON.stringify(e.type)})`);
+    }
+    if (seq === 0 && e.prevHash !== null) {
+      at(f, 'event_modified', `event 0 of session ${sessionId} does not start a chain (prevHash is set)`);
+    }
+    if (seq === last) {
+      if (e.hash !== expected.head) {
+        at(f, 'head_mismatch', `the last event of session ${sessionId} hashes to ${e.hash.slice(0, 16)}…, the manifest's chain head is ${expected.head.slice(0, 16)}…: the event was rewritten and re-hashed, or the manifest was edited`);
+      }
+      continue;
+    }
+    const next = genuine.get(seq + 1);
+    if (next && valid.get(next) && next.event.prevHash !== e.hash) {
+      at(f, 'event_modified', `event ${seq} of session ${sessionId} was replaced: it is self-consistent, but event ${seq + 1} links to a different hash`);
+    }
+  }
+
+  // 4. Order in the file: genuine events must appear in seq order.
+  const ordered = [...genuine.entries()].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < ordered.length; i++) {
+    const [prevSeq, prev] = ordered[i - 1]!;
+    const [seq, cur] = ordered[i]!;
+    if (cur.line < prev.line) {
+      at(cur, 'event_reordered', `event ${seq} of session ${sessionId} (line ${cur.line}) comes before event ${prevSeq} (line ${prev.line}) in ${FILE}`);
+    }
+  }
+  return { problems, gaps };
+}
+
+function hashHolds(e: SessionEvent): boolean {
+  try {
+    const { hash, ...rest } = e;
+    return hashEvent(rest) === hash;
+  } catch {
+    return false;
+  }
+}
+
+/** A parsed line narrowed to an event's shape, or why it is not one. */
+export function asEvent(v: unknown): SessionEvent | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
+  const e = v as Record<string, unknown>;
+  if (typeof e.sessionId !== 'string' || e.sessionId === '') return 'no sessionId';
+  if (typeof e.seq !== 'number' || !Number.isInteger(e.seq)) return 'no integer seq';
+  if (typeof e.type !== 'string') return 'no type';
+  if (typeof e.at !== 'string') return 'no at';
+  if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) return 'no data object';
+  if (!(e.prevHash === null || typeof e.prevHash === 'string')) return 'prevHash is neither null nor a string';
+  if (typeof e.hash !== 'string') return 'no hash';
+  return e as unknown as SessionEvent;
+}

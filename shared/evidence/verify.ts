@@ -1,0 +1,270 @@
+// `gatehouse evidence verify DIR`: re-checks an export without trusting anything in it but the
+// manifest — every event hash, every chain against its head, the Merkle root over the heads,
+// every file's digest, the manifest's counts, and that sessions.jsonl, approvals.jsonl and
+// population.csv are exactly what events.jsonl yields. It streams events.jsonl (one session's
+// block at a time), so it runs in bounded memory on exports of any size.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { verifyChain } from '../audit/chain.ts';
+import { Deriver } from './derive.ts';
+import { field } from './guards.ts';
+import { readLines, sha256File } from './files.ts';
+import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
+import { merkleLeaf, merkleRoot } from './merkle.ts';
+import { populationHeader } from './population.ts';
+import type { Problem } from './problems.ts';
+import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly dir: string;
+  readonly manifestSha256?: string;
+  readonly merkleRoot?: string;
+  readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
+  readonly durationMs: number;
+  readonly eventsPerSecond: number;
+  /** The first MAX_LISTED problems, in the order found. */
+  readonly problems: readonly Problem[];
+  readonly problemsTotal: number;
+  /** Not failures: things a reader should know (an unexpected file next to the evidence). */
+  readonly warnings: readonly string[];
+}
+
+const MAX_LISTED = 1000;
+
+export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
+  const started = performance.now();
+  const dir = resolve(dirArg);
+  const problems: Problem[] = [];
+  let problemsTotal = 0;
+  const report = (p: Problem) => {
+    problemsTotal++;
+    if (problems.length < MAX_LISTED) problems.push(p);
+  };
+  const warnings: string[] = [];
+  const finish = (extra: Partial<VerifyResult> = {}): VerifyResult => {
+    const ms = performance.now() - started;
+    const events = extra.checked?.events ?? 0;
+    return {
+      ok: problemsTotal === 0,
+      dir,
+      checked: { files: 0, sessions: 0, events: 0 },
+      ...extra,
+      durationMs: Math.round(ms),
+      eventsPerSecond: ms > 0 ? Math.round(events / (ms / 1000)) : 0,
+      problems,
+      problemsTotal,
+      warnings,
+    };
+  };
+
+  // The manifest: what should be here.
+  const manifestPath = join(dir, 'manifest.json');
+  let raw: Buffer;
+  let parsed: unknown;
+  try {
+    raw = readFileSync(manifestPath);
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    report({ kind: 'manifest_unreadable', file: 'manifest.json', message: `manifest.json cannot be read as JSON: ${e instanceof Error ? e.message : String(e)}` });
+    return finish();
+  }
+  const manifestSha256 = createHash('sha256').update(raw).digest('hex');
+  const checkedManifest = checkManifest(parsed);
+  if ('problems' in checkedManifest) {
+    for (const m of checkedManifest.problems) report({ kind: 'manifest_invalid', file: 'manifest.json', message: `manifest.json: ${m}` });
+    return finish({ manifestSha256 });
+  }
+  const manifest = checkedManifest.manifest;
+
+  // Files: present, and byte for byte what the manifest says.
+  let filesChecked = 0;
+  for (const name of Object.values(FILES)) {
+    if (!Object.hasOwn(manifest.files, name)) report({ kind: 'manifest_invalid', file: 'manifest.json', field: `files.${name}`, message: `manifest.json lists no digest for ${name}` });
+  }
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) {
+      report({ kind: 'manifest_invalid', file: 'manifest.json', field: `files.${name}`, message: `manifest.json names a file outside the folder: ${JSON.stringify(name)}` });
+      continue;
+    }
+    const path = join(dir, name);
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      report({ kind: 'file_missing', file: name, message: `${name} is missing` });
+      continue;
+    }
+    filesChecked++;
+    const actual = await sha256File(path);
+    if (actual.sha256 !== entry.sha256) {
+      report({ kind: 'file_changed', file: name, message: `${name} changed: sha256 ${actual.sha256.slice(0, 16)}… (${actual.bytes} bytes), the manifest says ${entry.sha256.slice(0, 16)}… (${entry.bytes} bytes)` });
+    }
+  }
+  for (const name of readdirSync(dir)) {
+    if (name === 'manifest.json' || name === 'samples' || Object.hasOwn(manifest.files, name)) continue;
+    warnings.push(`${name} is not part of the export (not in the manifest); it was not checked`);
+  }
+
+  // The Merkle root follows from the chain heads, in export order.
+  const root = merkleRoot(manifest.chainHeads.map((h) => merkleLeaf(h.sessionId, h.head)));
+  if (root !== manifest.merkle.root) {
+    report({ kind: 'merkle_root_mismatch', file: 'manifest.json', field: 'merkle.root', message: `the Merkle root over the manifest's ${manifest.chainHeads.length} chain heads is ${root}, the manifest says ${manifest.merkle.root}` });
+  }
+  if (manifest.merkle.leaves !== manifest.chainHeads.length) {
+    report({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'merkle.leaves', message: `merkle.leaves is ${manifest.merkle.leaves}, but there are ${manifest.chainHeads.length} chain heads` });
+  }
+
+  // Events, session block by session block.
+  const events = join(dir, FILES.events);
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  if (walk.derived) {
+    checkCounts(manifest, walk.derived, report);
+    // Only meaningful when the events themselves hold: otherwise the events problems say it all.
+    if (walk.eventProblems === 0) await checkDerived(dir, walk.derived.files, report);
+  }
+  const verification = readJson(join(dir, FILES.verification));
+  if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
+    report({ kind: 'manifest_mismatch', file: FILES.verification, field: 'merkleRoot', message: `${FILES.verification} names a different Merkle root than manifest.json` });
+  }
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events } });
+}
+
+interface DerivedOutput {
+  readonly deriver: Deriver;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void) {
+  const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
+  const seen = new Set<string>();
+  const gaps = new Map<string, Gap[]>();
+  const deriver = new Deriver();
+  const digests = Object.fromEntries(DERIVED_FILES.map((f) => [f, createHash('sha256')]));
+  digests[FILES.population]!.update(populationHeader());
+  let eventProblems = 0;
+  let eventCount = 0;
+  const flag = (p: Problem) => {
+    eventProblems++;
+    report(p);
+  };
+
+  let blockId: string | undefined;
+  let block: Found[] = [];
+  const closeBlock = () => {
+    if (blockId === undefined) return;
+    const sessionId = blockId;
+    const found = block;
+    blockId = undefined;
+    block = [];
+    if (seen.has(sessionId)) return strays(sessionId, found);
+    seen.add(sessionId);
+    const want = expected.get(sessionId);
+    if (!want) {
+      flag({ kind: 'session_inserted', file: FILES.events, line: found[0]!.line, sessionId, message: `events.jsonl holds ${found.length} events of session ${sessionId}, which the manifest does not list (first at line ${found[0]!.line})` });
+      return;
+    }
+    const check = checkSessionBlock(sessionId, found, want);
+    for (const p of check.problems) flag(p);
+    const blockHolds = check.problems.length === 0 && check.gaps.length === 0;
+    if (check.gaps.length) gaps.set(sessionId, check.gaps);
+    const first = found.reduce((a, b) => (b.event.seq < a.event.seq ? b : a)).event;
+    if (first.seq === 0 && first.at !== want.startedAt) {
+      flag({ kind: 'manifest_mismatch', file: 'manifest.json', field: `chainHeads[${want.index}].startedAt`, sessionId, message: `the manifest says session ${sessionId} started ${want.startedAt}, its first event says ${first.at}` });
+    }
+    // Derived files, exactly as export wrote them. In seq order, so a reordering is reported
+    // once (above) rather than again as every count it would otherwise disturb.
+    const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
+    // A block with no problems is a chain verifyChain passes (same checks, already made): hash
+    // each event once, not twice — hashing is most of verify's time.
+    const d = deriver.add(evs, blockHolds ? [] : verifyChain(sessionId, evs));
+    digests[FILES.sessions]!.update(d.sessionLine);
+    for (const l of d.approvalLines) digests[FILES.approvals]!.update(l);
+    digests[FILES.population]!.update(d.populationLine);
+  };
+  // A session's events found after another session's: moved here (reordered) or added (inserted).
+  const strays = (sessionId: string, found: Found[]) => {
+    const open = gaps.get(sessionId) ?? [];
+    for (const f of found) {
+      const gap = open.findIndex((g) => g.seq === f.event.seq && (g.expectedHash === undefined || g.expectedHash === f.event.hash));
+      if (gap >= 0) {
+        open.splice(gap, 1);
+        flag({ kind: 'event_reordered', file: FILES.events, line: f.line, sessionId, seq: f.event.seq, message: `event ${f.event.seq} of session ${sessionId} is at line ${f.line}, outside its session's block` });
+      } else {
+        flag({ kind: 'event_inserted', file: FILES.events, line: f.line, sessionId, seq: f.event.seq, message: `event ${f.event.seq} of session ${sessionId} at line ${f.line}, outside its session's block, is not one its chain is missing` });
+      }
+    }
+  };
+
+  for await (const { line, text } of readLines(path)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const event = asEvent(parsed);
+    if (typeof event === 'string') {
+      flag({ kind: 'event_unreadable', file: FILES.events, line, message: `line ${line} of events.jsonl is not an event (${event})` });
+      continue;
+    }
+    eventCount++;
+    if (event.sessionId !== blockId) {
+      closeBlock();
+      blockId = event.sessionId;
+    }
+    block.push({ event, line });
+  }
+  closeBlock();
+
+  for (const [sessionId, open] of gaps) {
+    for (const g of open) {
+      flag({ kind: 'event_missing', file: FILES.events, sessionId, seq: g.seq, message: `event ${g.seq} of session ${sessionId} is missing from events.jsonl` });
+    }
+  }
+  for (const h of manifest.chainHeads) {
+    if (!seen.has(h.sessionId)) {
+      flag({ kind: 'session_missing', file: FILES.events, sessionId: h.sessionId, message: `session ${h.sessionId} (${h.events} events, started ${h.startedAt}) is in the manifest but has no events in events.jsonl` });
+    }
+  }
+  const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files } satisfies DerivedOutput };
+}
+
+function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
+  const diffs: string[] = [];
+  diff('counts', derived.deriver.counts, manifest.counts, diffs);
+  for (const path of diffs) {
+    report({ kind: 'manifest_mismatch', file: 'manifest.json', field: path.split(':')[0], message: `manifest ${path}` });
+  }
+  if (JSON.stringify(derived.deriver.policyVersions()) !== JSON.stringify(manifest.policyVersions)) {
+    report({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'policyVersions', message: 'manifest policyVersions differ from the policies named by the decisions in events.jsonl' });
+  }
+}
+
+async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void): Promise<void> {
+  for (const name of DERIVED_FILES) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue; // already reported missing
+    const actual = (await sha256File(path)).sha256;
+    if (actual !== regenerated[name]) {
+      report({ kind: 'file_not_derived', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
+    }
+  }
+}
+
+/** Paths where two JSON values differ, as `path: expected X, found Y`. */
+function diff(path: string, actual: unknown, claimed: unknown, out: string[]): void {
+  if (typeof actual === 'object' && actual !== null && typeof claimed === 'object' && claimed !== null) {
+    const keys = new Set([...Object.keys(actual), ...Object.keys(claimed)]);
+    for (const k of keys) diff(`${path}.${k}`, field(actual, k) ?? 0, field(claimed, k) ?? 0, out);
+    return;
+  }
+  if (actual !== claimed) out.push(`${path}: says ${JSON.stringify(claimed)}, events.jsonl gives ${JSON.stringify(actual)}`);
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}

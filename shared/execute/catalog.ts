@@ -1,0 +1,409 @@
+// The CatalogReader port over node-postgres: relation OIDs and names → schema, name, columns,
+// ancestors; views and materialized views → the base columns each of their columns can carry.
+//
+// It has pools of its own (same credentials, same module as the statement's), not a client from
+// the statement's pool: the masker asks while the bot's statement still holds its client (the
+// outcome is recorded before COMMIT), and with every client so held a shared pool would wait on
+// itself. Answers are cached per connection; an OID the cache does not know means the schema
+// changed, so the connection's cache is dropped and rebuilt, and nothing is kept longer than
+// `maxAgeMs` (a view replaced in place keeps its OID).
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { alignOutputs, statementOutputs, type Lineage } from '../masking/lineage.ts';
+import { collectNames } from '../masking/names.ts';
+import type { CatalogReader, RelationInfo, SecretSource, ViewColumnLineage } from '../ports.ts';
+import { loadParser } from '../sql/index.ts';
+import { parseOne } from '../sql/parse.ts';
+import { withDeadline } from './deadline.ts';
+import { createPools, type Pools } from './pools.ts';
+
+/**
+ * Relations by OID: name, kind, live columns, the tables it inherits from (partitions included),
+ * and for views and materialized views their definition and every relation their rewrite rule
+ * depends on. pg_depend is per column for plain references but not for whole-row references, so
+ * the dependency list is used per relation, never per column.
+ */
+const RELATIONS_BY_OID = `
+SELECT c.oid::pg_catalog.int8 AS oid,
+       n.nspname AS schema,
+       c.relname AS name,
+       c.relkind::pg_catalog.text AS relkind,
+       COALESCE((SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attnum, a.attname) ORDER BY a.attnum)
+                   FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped),
+                '[]'::pg_catalog.json) AS columns,
+       COALESCE((WITH RECURSIVE up(parent, depth) AS (
+                   SELECT i.inhparent, 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) c.oid
+                   UNION ALL
+                   SELECT i.inhparent, up.depth OPERATOR(pg_catalog.+) 1
+                     FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid OPERATOR(pg_catalog.=) up.parent
+                    WHERE up.depth OPERATOR(pg_catalog.<) 32)
+                 SELECT pg_catalog.json_agg(pn.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.relname ORDER BY up.depth)
+                   FROM up
+                   JOIN pg_catalog.pg_class p ON p.oid OPERATOR(pg_catalog.=) up.parent
+                   JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) p.relnamespace),
+                '[]'::pg_catalog.json) AS ancestors,
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition,
+       CASE WHEN c.relkind IN ('v', 'm') THEN
+         COALESCE((SELECT pg_catalog.json_agg(DISTINCT d.refobjid::pg_catalog.int8)
+                     FROM pg_catalog.pg_rewrite r
+                     JOIN pg_catalog.pg_depend d
+                       ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                      AND d.objid OPERATOR(pg_catalog.=) r.oid
+                      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.refobjid OPERATOR(pg_catalog.<>) c.oid
+                    WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid),
+                  '[]'::pg_catalog.json)
+       END AS depends
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+ WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])`;
+
+/** Relations named `schema.name` ($2), or `name` in any schema ($1). */
+const RELATIONS_BY_NAME = `
+SELECT c.oid::pg_catalog.int8 AS oid, n.nspname AS schema, c.relname AS name
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND (c.relname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+        OR (n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname) OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[]))`;
+
+/**
+ * Of the given names, those defined outside PostgreSQL's own schemas in a language that can run
+ * SQL (SQL, PL/pgSQL, PL/Python, …). C and internal functions come with PostgreSQL or an extension
+ * a DBA installed; the few of those that run SQL given as text are refused upstream (the analysis
+ * classes them `unknown`: dblink, query_to_xml, …).
+ */
+const USER_FUNCTIONS = `
+SELECT DISTINCT p.proname AS name
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+ WHERE p.proname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND l.lanname NOT IN ('c', 'internal')`;
+
+export interface CatalogReaderOptions {
+  readonly connections: Readonly<Record<string, { readonly credentials: string }>>;
+  readonly secrets: SecretSource;
+  /** Clients per connection; default 2 (catalog reads are short and mostly cached). */
+  readonly poolSize?: number;
+  /** Longest time an answer is reused; default 60 s. */
+  readonly maxAgeMs?: number;
+  /** Deadline for each catalog query; default 5 s. */
+  readonly queryTimeoutMs?: number;
+  /** Milliseconds; default Date.now. */
+  readonly clock?: () => number;
+}
+
+export interface ClosableCatalogReader extends CatalogReader {
+  close(): Promise<void>;
+}
+
+/** Views over views are followed this deep; past it a column may carry anything (fail closed). */
+export const MAX_VIEW_DEPTH = 16;
+
+interface State {
+  readonly at: number;
+  readonly byOid: Map<number, RelationInfo>;
+  readonly byName: Map<string, readonly number[]>;
+  readonly functions: Map<string, boolean>;
+}
+
+interface RawRelation {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly relkind: string;
+  readonly columns: readonly [number, string][];
+  readonly ancestors: readonly string[];
+  readonly definition: string | null;
+  readonly depends: readonly number[] | null;
+}
+
+export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
+  const { connections, secrets, poolSize = 2, maxAgeMs = 60_000, queryTimeoutMs = 5_000, clock = Date.now } = checkOptions(options);
+  const pools: Pools = createPools({ connections, secrets, poolSize });
+  const states = new Map<string, State>();
+
+  function state(connection: string): State {
+    const s = states.get(connection);
+    if (s !== undefined && clock() - s.at <= maxAgeMs) return s;
+    return reset(connection);
+  }
+
+  function reset(connection: string): State {
+    const s: State = { at: clock(), byOid: new Map(), byName: new Map(), functions: new Map() };
+    states.set(connection, s);
+    return s;
+  }
+
+  async function query<R>(connection: string, text: string, values: unknown[]): Promise<R[]> {
+    const lease = await pools.lease(connection);
+    try {
+      const work = lease.client.query(text, values);
+      const result = await withDeadline(work, queryTimeoutMs, () => {
+        lease.broken = true;
+        lease.cancel();
+      });
+      return result.rows as R[];
+    } catch (e) {
+      if (isGatehouseError(e) && e.code !== 'statement_timeout') throw e;
+      lease.broken = true;
+      // Without the catalog nothing can be masked correctly: the caller fails closed.
+      throw new GatehouseError('database_unavailable', `the catalog of connection "${connection}" could not be read`, { connection }, { cause: e });
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async function describe(connection: string, oids: readonly number[]): Promise<ReadonlyMap<number, RelationInfo>> {
+    const wanted = [...new Set(oids)].filter((oid) => Number.isInteger(oid) && oid > 0);
+    let s = state(connection);
+    if (wanted.some((oid) => !s.byOid.has(oid))) {
+      s = reset(connection);
+      await load(connection, s, wanted, 0);
+    }
+    const out = new Map<number, RelationInfo>();
+    for (const oid of wanted) {
+      const info = s.byOid.get(oid);
+      if (info !== undefined) out.set(oid, info);
+    }
+    return out;
+  }
+
+  async function load(connection: string, s: State, oids: readonly number[], depth: number): Promise<void> {
+    const missing = oids.filter((oid) => !s.byOid.has(oid));
+    if (missing.length === 0) return;
+    await loadParser();
+    const rows = (await query<Record<string, unknown>>(connection, RELATIONS_BY_OID, [missing])).map(rawRelation);
+    const views = rows.filter((r) => r.definition !== null);
+    const deps = [...new Set(views.flatMap((v) => v.depends ?? []))];
+    if (deps.length > 0 && depth < MAX_VIEW_DEPTH) await load(connection, s, deps, depth + 1);
+
+    const parsed = new Map<number, ReturnType<typeof parseView>>();
+    const fnNames = new Set<string>();
+    for (const v of views) {
+      const p = parseView(v.definition!);
+      parsed.set(v.oid, p);
+      if (p !== undefined) for (const f of collectNames(p.node).functions) fnNames.add(f);
+    }
+    const userFns = fnNames.size > 0 ? await userFunctionsIn(connection, s, [...fnNames]) : new Set<string>();
+
+    for (const r of rows) if (r.definition === null) s.byOid.set(r.oid, relationInfo(r));
+    // Views in dependency order: a view over another view of this batch waits for it.
+    let pending = views;
+    while (pending.length > 0) {
+      const ready = pending.filter((v) => (v.depends ?? []).every((d) => s.byOid.has(d) || !pending.some((p) => p.oid === d)));
+      const batch = ready.length > 0 ? ready : pending; // a cycle cannot happen; if it did, fail closed below
+      for (const v of batch) {
+        const depInfos = (v.depends ?? []).map((d) => s.byOid.get(d));
+        s.byOid.set(v.oid, relationInfo(v, viewColumns(v, parsed.get(v.oid), depInfos, userFns)));
+      }
+      pending = pending.filter((v) => !batch.includes(v));
+    }
+  }
+
+  async function lookup(connection: string, names: readonly string[]): Promise<ReadonlyMap<string, readonly RelationInfo[]>> {
+    const s = state(connection);
+    const unique = [...new Set(names)];
+    const unknown = unique.filter((n) => !s.byName.has(n));
+    if (unknown.length > 0) {
+      const bare = new Set<string>();
+      const qualified = new Set<string>();
+      for (const n of unknown) {
+        const key = lookupKey(n);
+        (key.includes('.') ? qualified : bare).add(key);
+      }
+      const rows = await query<{ oid: string; schema: string; name: string }>(connection, RELATIONS_BY_NAME, [[...bare], [...qualified]]);
+      for (const n of unknown) {
+        const key = lookupKey(n);
+        const oids = rows.filter((r) => (key.includes('.') ? `${r.schema}.${r.name}` === key : r.name === key)).map((r) => Number(r.oid));
+        // Only found names are kept: a relation created later under a name asked for now must be seen.
+        if (oids.length > 0) s.byName.set(n, oids);
+      }
+    }
+    const all = unique.flatMap((n) => s.byName.get(n) ?? []);
+    const infos = await describe(connection, all);
+    const out = new Map<string, readonly RelationInfo[]>();
+    for (const n of unique) out.set(n, (s.byName.get(n) ?? []).map((oid) => infos.get(oid)).filter((i): i is RelationInfo => i !== undefined));
+    return out;
+  }
+
+  async function userFunctionsIn(connection: string, s: State, names: readonly string[]): Promise<Set<string>> {
+    const unknown = [...new Set(names)].filter((n) => !s.functions.has(n));
+    if (unknown.length > 0) {
+      const rows = await query<{ name: string }>(connection, USER_FUNCTIONS, [unknown]);
+      const found = new Set(rows.map((r) => r.name));
+      for (const n of unknown) s.functions.set(n, found.has(n));
+    }
+    return new Set(names.filter((n) => s.functions.get(n) === true));
+  }
+
+  return {
+    describe,
+    lookup,
+    userFunctions: (connection, names) => userFunctionsIn(connection, state(connection), names),
+    close: () => pools.close(),
+  };
+}
+
+// --- building RelationInfo ----------------------------------------------------------------------
+
+const KINDS: Readonly<Record<string, RelationInfo['kind']>> = { r: 'table', p: 'table', v: 'view', m: 'matview' };
+
+function rawRelation(row: Record<string, unknown>): RawRelation {
+  return {
+    oid: Number(row.oid),
+    schema: String(row.schema),
+    name: String(row.name),
+    relkind: String(row.relkind),
+    columns: (row.columns as [number, string][]) ?? [],
+    ancestors: (row.ancestors as string[]) ?? [],
+    definition: typeof row.definition === 'string' ? row.definition : null,
+    depends: Array.isArray(row.depends) ? row.depends.map(Number) : null,
+  };
+}
+
+function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColumnLineage>): RelationInfo {
+  return {
+    oid: r.oid,
+    schema: r.schema,
+    name: r.name,
+    kind: KINDS[r.relkind] ?? 'other',
+    columns: new Map(r.columns.map(([attnum, name]) => [Number(attnum), name])),
+    ancestors: r.ancestors,
+    ...(viewColumns ? { viewColumns } : {}),
+  };
+}
+
+function parseView(definition: string): { pgType: string; node: Record<string, unknown> } | undefined {
+  try {
+    return parseOne(definition);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `schema.table.column` for a base table column, and the same column under each ancestor. */
+function columnNames(rel: RelationInfo, column: string): string[] {
+  return [`${rel.schema}.${rel.name}.${column}`, ...rel.ancestors.map((a) => `${a}.${column}`)];
+}
+
+interface Carried {
+  sources: Set<string>;
+  derived: boolean;
+  failClosed: boolean;
+  opaque: boolean;
+}
+
+/** Everything a relation can carry, for a `*` or a column we cannot place. */
+function everything(rel: RelationInfo | undefined, into: Carried): void {
+  if (rel === undefined) {
+    into.opaque = true; // a dependency past MAX_VIEW_DEPTH: it may carry anything
+    return;
+  }
+  if (rel.viewColumns === undefined) {
+    if (rel.kind === 'view' || rel.kind === 'matview') into.opaque = true;
+    for (const c of rel.columns.values()) for (const n of columnNames(rel, c)) into.sources.add(n);
+    return;
+  }
+  for (const vc of rel.viewColumns.values()) merge(into, vc);
+}
+
+function merge(into: Carried, vc: ViewColumnLineage): void {
+  for (const s of vc.sources) into.sources.add(s);
+  into.derived ||= vc.derived;
+  into.failClosed ||= vc.failClosed;
+  into.opaque ||= vc.opaque;
+}
+
+function viewColumns(
+  view: RawRelation,
+  parsed: { pgType: string; node: Record<string, unknown> } | undefined,
+  deps: readonly (RelationInfo | undefined)[],
+  userFns: ReadonlySet<string>,
+): Map<number, ViewColumnLineage> {
+  const attnums = view.columns.map(([attnum]) => Number(attnum));
+  const failClosed = (opaque = false): ViewColumnLineage => {
+    const c: Carried = { sources: new Set(), derived: true, failClosed: true, opaque };
+    for (const d of deps) everything(d, c);
+    return freeze(c);
+  };
+  const known = deps.filter((d): d is RelationInfo => d !== undefined);
+  const matching = (written: string): RelationInfo[] => {
+    const parts = written.split('.');
+    const name = parts[parts.length - 1]!;
+    const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+    return known.filter((d) => d.name === name && (schema === undefined || d.schema === schema));
+  };
+
+  let lineages: Lineage[];
+  try {
+    if (parsed === undefined) throw new Error('view definition did not parse');
+    const outputs = statementOutputs(parsed.pgType, parsed.node, {
+      columnsOf: (rel) => {
+        const m = matching(rel);
+        return m.length === 1 ? [...m[0]!.columns.values()] : undefined;
+      },
+      isOpaque: (name) => userFns.has(name),
+    });
+    lineages = alignOutputs(outputs, attnums.length);
+  } catch {
+    return new Map(attnums.map((a) => [a, failClosed(true)]));
+  }
+
+  const out = new Map<number, ViewColumnLineage>();
+  attnums.forEach((attnum, i) => {
+    const lin = lineages[i]!;
+    if (lin.unknown) {
+      out.set(attnum, failClosed(lin.opaque));
+      return;
+    }
+    const c: Carried = { sources: new Set(), derived: lin.derived || lin.ambiguous, failClosed: false, opaque: lin.opaque };
+    for (const ref of lin.sources) {
+      const rels = matching(ref.relation);
+      if (rels.length === 0) {
+        out.set(attnum, failClosed(lin.opaque));
+        return;
+      }
+      for (const rel of rels) {
+        if (ref.column === '*') {
+          c.derived = true;
+          everything(rel, c);
+        } else if (rel.viewColumns !== undefined) {
+          const sub = [...rel.columns].find(([, name]) => name === ref.column);
+          const vc = sub && rel.viewColumns.get(sub[0]);
+          if (vc === undefined) everything(rel, c);
+          else merge(c, vc);
+        } else if (rel.kind === 'view' || rel.kind === 'matview') {
+          everything(rel, c);
+        } else {
+          for (const n of columnNames(rel, ref.column)) c.sources.add(n);
+        }
+      }
+    }
+    out.set(attnum, freeze(c));
+  });
+  return out;
+}
+
+function freeze(c: Carried): ViewColumnLineage {
+  return { sources: [...c.sources].sort(), derived: c.derived, failClosed: c.failClosed, opaque: c.opaque };
+}
+
+/** `db.schema.name` → `schema.name`; quoted names with dots are rare and only over-match. */
+function lookupKey(written: string): string {
+  const parts = written.split('.');
+  return parts.length > 2 ? parts.slice(-2).join('.') : written;
+}
+
+function checkOptions(options: CatalogReaderOptions): CatalogReaderOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createCatalogReader: options are required');
+  if (typeof options.connections !== 'object' || options.connections === null) throw new TypeError('createCatalogReader: connections must be an object');
+  if (typeof options.secrets?.resolve !== 'function') throw new TypeError('createCatalogReader: secrets must be a SecretSource');
+  for (const key of ['poolSize', 'maxAgeMs', 'queryTimeoutMs'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TypeError(`createCatalogReader: ${key} must be a positive integer`);
+  }
+  return options;
+}

@@ -1,0 +1,119 @@
+// Step 7 of the request path: what the gateway calls. See DESIGN §1 and §4, and plan.ts for the
+// order of trust (provenance, lineage, fail closed, then detectors).
+import { GatehouseError } from '../errors.ts';
+import type { MaskingConfig } from '../policy/types.ts';
+import type { CatalogReader, ResultField } from '../ports.ts';
+import { loadParser } from '../sql/index.ts';
+import { applyCompiled, compileColumn, type CompiledColumn } from './apply.ts';
+import { createDetectors } from './detectors.ts';
+import { redactErrorMessage } from './error-message.ts';
+import { keyCache, rawResultDigest } from './keys.ts';
+import { fromLineage, planColumns, prepareStatement, refuseDerived, type PreparedStatement } from './plan.ts';
+import { previewOf } from './preview.ts';
+import { indexConfig, type SensitiveIndex } from './sensitive.ts';
+import { strategyFn } from './strategies.ts';
+import type { MaskedResult, MaskPlan, MaskPreview } from './types.ts';
+
+export type { ColumnMask, ColumnOutcome, MaskDecision, MaskedResult, MaskPlan, MaskPreview, MaskWhy } from './types.ts';
+export type { PreparedStatement } from './plan.ts';
+export { redactErrorMessage } from './error-message.ts';
+export { createDetectors, DETECTOR_NAMES, type DetectorName, type Detectors } from './detectors.ts';
+export { forDerived, REDACTED, STRICTNESS, strategyFn, strictest } from './strategies.ts';
+
+export interface MaskerOptions {
+  readonly config: MaskingConfig;
+  readonly catalog: CatalogReader;
+  /** The masking key (≥ 16 bytes) from the SecretSource; never from the policy file. */
+  readonly hashKey: () => Promise<Uint8Array>;
+}
+
+export interface Masker {
+  /**
+   * Before the statement runs (optional, recommended): parses it, warms the catalog for every
+   * relation and function it names, and refuses with `masking_denied` what `derived: deny` would
+   * refuse anyway — before anything ran. Its result can be handed to plan().
+   */
+  prepare(input: { connection: string; sql: string }): Promise<PreparedStatement>;
+  /** Decide per result column; throws GatehouseError('masking_denied') when derived: deny and a derived column depends on a masked one. */
+  plan(input: { connection: string; sql: string; fields: readonly ResultField[]; prepared?: PreparedStatement }): Promise<MaskPlan>;
+  apply(plan: MaskPlan, rows: readonly (readonly unknown[])[]): Promise<MaskedResult>;
+  /** For POST /v1/analyze: which output columns would be masked, from lineage alone (no database). Synchronous, like analyze(): after loadParser(). */
+  preview(sql: string): MaskPreview[];
+  /** Keyed digest (HMAC-SHA256 under a key derived from the masking key) of the raw result. */
+  rawDigest(fields: readonly Pick<ResultField, 'name'>[], rows: readonly (readonly unknown[])[]): Promise<string>;
+  /** redactErrorMessage, with "reads sensitive data" worked out from the statement (catalog included). */
+  redactError(input: { connection: string; sql: string; message: string }): Promise<string>;
+}
+
+/** What apply() needs and a caller must not touch. */
+const compiledPlans = new WeakMap<MaskPlan, readonly CompiledColumn[]>();
+
+export function createMasker(options: MaskerOptions): Masker {
+  const { config, catalog, hashKey } = checkOptions(options);
+  const index: SensitiveIndex = indexConfig(config);
+  const detectors = createDetectors(config.detectors);
+  const keys = keyCache(hashKey);
+
+  async function prepare({ connection, sql }: { connection: string; sql: string }): Promise<PreparedStatement> {
+    await loadParser();
+    const prepared = await prepareStatement(index, catalog, connection, sql);
+    if (config.derived === 'deny' && Array.isArray(prepared.outputs)) {
+      refuseDerived(prepared.outputs.map((o, i) => fromLineage(index, prepared, { index: i, name: o.name ?? '?column?' }, o.lineage)));
+    }
+    return prepared;
+  }
+
+  return {
+    prepare,
+
+    async plan({ connection, sql, fields, prepared }) {
+      const p = prepared !== undefined && prepared.connection === connection && prepared.sql === sql ? prepared : await prepare({ connection, sql });
+      const [{ pseudonym }, planned] = await Promise.all([keys(), planColumns(config, index, catalog, p, fields)]);
+      const columns = planned.map(({ denies: _denies, ...column }) => column);
+      const compiled = columns.map((column, i) =>
+        compileColumn(column, fields[i]!.dataTypeID, column.strategy === null ? undefined : strategyFn(column.strategy, pseudonym), detectors),
+      );
+      const plan: MaskPlan = Object.freeze({ connection, columns });
+      compiledPlans.set(plan, compiled);
+      return plan;
+    },
+
+    async apply(plan, rows) {
+      const compiled = compiledPlans.get(plan);
+      if (compiled === undefined) throw new GatehouseError('internal', 'apply() takes a plan made by this masker');
+      return applyCompiled(compiled, detectors, rows);
+    },
+
+    preview(sql) {
+      return previewOf(index, config, sql);
+    },
+
+    async rawDigest(fields, rows) {
+      const { digest } = await keys();
+      return rawResultDigest(digest, fields.map((f) => f.name), rows);
+    },
+
+    async redactError({ connection, sql, message }) {
+      let readsSensitive = true;
+      try {
+        await loadParser();
+        readsSensitive = (await prepareStatement(index, catalog, connection, sql)).readsStrategies.size > 0;
+      } catch {
+        // Unparsable SQL or no catalog: assume the worst.
+      }
+      return redactErrorMessage(message, config, readsSensitive, sql);
+    },
+  };
+}
+
+function checkOptions(options: MaskerOptions): MaskerOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createMasker: options are required');
+  const { config, catalog, hashKey } = options;
+  if (typeof config !== 'object' || config === null || typeof config.columns !== 'object') throw new TypeError('createMasker: config must be the policy masking block');
+  if (config.derived !== 'mask' && config.derived !== 'deny') throw new TypeError('createMasker: config.derived must be mask or deny');
+  if (typeof catalog?.describe !== 'function' || typeof catalog.lookup !== 'function' || typeof catalog.userFunctions !== 'function') {
+    throw new TypeError('createMasker: catalog must be a CatalogReader');
+  }
+  if (typeof hashKey !== 'function') throw new TypeError('createMasker: hashKey must be a function returning the key');
+  return options;
+}

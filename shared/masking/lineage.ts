@@ -1,0 +1,791 @@
+// Which source columns each output column of a statement can carry, from PostgreSQL's own parse
+// tree. RowDescription already names the source of plain references (DESIGN §4); this is for the
+// rest — expressions, casts, CASE, aggregates, JSON builders, set operations, VALUES — which the
+// wire reports as 0/0.
+//
+// It errs one way only: a source it cannot rule out is a source. Unqualified names depend on every
+// relation in scope that could have them, at every query level; a name or node it does not
+// understand makes the column `unknown`, which the masker treats as sensitive (fail closed).
+//
+// What does NOT count as carrying a value: clauses that pick, group or order rows (WHERE, GROUP BY,
+// HAVING, ORDER BY, FILTER, PARTITION BY, an aggregate's ORDER BY), `count(…)`, `IS [NOT] NULL` and
+// EXISTS. They answer "which rows" and "how many", the same oracle a WHERE clause already is;
+// masking cannot close that and does not pretend to. Everything inside an output expression does
+// count, conditions included: `CASE WHEN substr(ssn,1,1) = '9' THEN '9' … END` spells the value out.
+import { type Fields, isFields, list, relationName, str, stringValue, unwrap } from '../sql/nodes.ts';
+
+/** A source column as written in the SQL: `column` is `*` when it may be any column of the relation. */
+export interface SourceRef {
+  readonly relation: string;
+  readonly column: string;
+}
+
+export interface Lineage {
+  readonly sources: readonly SourceRef[];
+  /** Not a plain copy of one source value: a function, cast, operator, whole row, CASE … */
+  readonly derived: boolean;
+  /** Which of its sources lands here is not known (a `*` of unknown width, a misaligned UNION). */
+  readonly ambiguous: boolean;
+  /** Part of the value could not be traced: treat as sensitive. */
+  readonly unknown: boolean;
+  /** A function whose body may read any table contributes: no source list is complete. */
+  readonly opaque: boolean;
+}
+
+export interface OutputColumn {
+  readonly name: string | undefined;
+  readonly lineage: Lineage;
+  /** False for a `*` whose width is not known without the catalog. */
+  readonly single: boolean;
+}
+
+/** 'no-values': the statement's result holds no row values (EXPLAIN, SHOW). */
+export type StatementOutputs = readonly OutputColumn[] | 'no-values' | 'unknown';
+
+export interface LineageOptions {
+  /** Columns of a relation as written, in order, when exactly one relation has that name. */
+  readonly columnsOf?: (relation: string) => readonly string[] | undefined;
+  /** True for an unqualified function whose body may read tables the statement does not name. */
+  readonly isOpaque?: (name: string, schema: string | undefined) => boolean;
+  /** Told every relation a FROM item resolves to (as opposed to a CTE of the same name). */
+  readonly onRelation?: (relation: string) => void;
+}
+
+// --- mutable lineage while building -------------------------------------------------------------
+
+class Lin {
+  readonly src = new Map<string, SourceRef>();
+  derived = false;
+  ambiguous = false;
+  unknown = false;
+  opaque = false;
+
+  static source(relation: string, column: string): Lin {
+    const l = new Lin();
+    l.src.set(`${relation}\u0000${column}`, { relation, column });
+    return l;
+  }
+
+  static from(l: Lineage): Lin {
+    const lin = new Lin();
+    for (const r of l.sources) lin.src.set(`${r.relation}\u0000${r.column}`, r);
+    lin.derived = l.derived;
+    lin.ambiguous = l.ambiguous;
+    lin.unknown = l.unknown;
+    lin.opaque = l.opaque;
+    return lin;
+  }
+
+  static unknownLin(): Lin {
+    const l = new Lin();
+    l.unknown = true;
+    return l;
+  }
+
+  add(o: Lin | undefined): this {
+    if (o === undefined) return this;
+    for (const [k, v] of o.src) this.src.set(k, v);
+    this.derived ||= o.derived;
+    this.ambiguous ||= o.ambiguous;
+    this.unknown ||= o.unknown;
+    this.opaque ||= o.opaque;
+    return this;
+  }
+
+  asDerived(): Lin {
+    const l = new Lin().add(this);
+    l.derived = true;
+    return l;
+  }
+
+  asAmbiguous(): Lin {
+    const l = new Lin().add(this);
+    l.ambiguous = true;
+    return l;
+  }
+
+  freeze(): Lineage {
+    return { sources: [...this.src.values()], derived: this.derived, ambiguous: this.ambiguous, unknown: this.unknown, opaque: this.opaque };
+  }
+}
+
+interface Out {
+  readonly name: string | undefined;
+  /** PostgreSQL certainly names it so (an alias or a column reference), so lookups can trust it. */
+  readonly certain: boolean;
+  readonly lin: Lin;
+  readonly single: boolean;
+  /** For a `*` of unknown width over a base relation: lookups by name go to that relation. */
+  readonly starRel?: string;
+}
+
+// --- scopes -------------------------------------------------------------------------------------
+
+type Item =
+  | { readonly kind: 'rel'; readonly alias: string; readonly aliased: boolean; readonly relation: string; readonly aliasCols: readonly string[] }
+  | { readonly kind: 'sub'; readonly alias: string | undefined; readonly outputs: readonly Out[] }
+  | { readonly kind: 'fn'; readonly alias: string | undefined; readonly lin: Lin }
+  | { readonly kind: 'join'; readonly alias: string; readonly members: readonly Item[]; readonly entry: Entry };
+
+/** The FROM list as a tree, for `*`: join columns come first after USING/NATURAL. */
+type Entry =
+  | { readonly kind: 'item'; readonly item: Item }
+  | { readonly kind: 'join'; readonly left: Entry; readonly right: Entry; readonly using: readonly string[] | 'natural' | undefined };
+
+interface Level {
+  readonly items: Item[];
+  readonly entries: Entry[];
+  readonly parent: Level | undefined;
+  /** CTEs visible here, for subqueries inside expressions. */
+  readonly ctes: Cte | undefined;
+}
+
+interface Cte {
+  readonly name: string;
+  outputs: readonly Out[];
+  readonly parent: Cte | undefined;
+}
+
+const MAX_RECURSIVE_ROUNDS = 6;
+
+// --- entry points -------------------------------------------------------------------------------
+
+/** The outputs of one top-level statement (pgType, node from shared/sql/parse.ts). */
+export function statementOutputs(pgType: string, node: Fields, options: LineageOptions = {}): StatementOutputs {
+  if (pgType === 'ExplainStmt' || pgType === 'VariableShowStmt') return 'no-values';
+  try {
+    const outs = new Analyzer(options).statement(pgType, node, undefined, undefined);
+    return outs?.map((o) => ({ name: o.name, lineage: o.lin.freeze(), single: o.single })) ?? 'unknown';
+  } catch (e) {
+    // SQL nested deeper than this recursion can follow: nothing is known (fail closed).
+    if (e instanceof RangeError) return 'unknown';
+    throw e;
+  }
+}
+
+/**
+ * One lineage per result column, given how many columns the result has. Items of unknown width
+ * (a `*` the catalog could not expand) are placed by aligning the known ones from both ends; the
+ * columns in between depend on all the items in between (ambiguous).
+ */
+export function alignOutputs(outputs: StatementOutputs, count: number): Lineage[] {
+  if (outputs === 'no-values') return Array.from({ length: count }, () => EMPTY);
+  if (outputs === 'unknown') return Array.from({ length: count }, () => UNKNOWN);
+  const result: (Lineage | undefined)[] = new Array(count).fill(undefined);
+  let i = 0;
+  while (i < outputs.length && i < count && outputs[i]!.single) {
+    result[i] = outputs[i]!.lineage;
+    i++;
+  }
+  let j = outputs.length - 1;
+  let k = count - 1;
+  while (j >= i && k >= i && outputs[j]!.single) {
+    result[k] = outputs[j]!.lineage;
+    j--;
+    k--;
+  }
+  const singles = outputs.filter((o) => o.single).length;
+  if (singles > count || (singles === outputs.length && outputs.length !== count)) {
+    // The parse tree and the wire disagree on the shape: nothing can be trusted.
+    return Array.from({ length: count }, () => UNKNOWN);
+  }
+  if (k >= i) {
+    const middle = new Lin();
+    for (let m = i; m <= j; m++) middle.add(Lin.from(outputs[m]!.lineage));
+    const lin = middle.asAmbiguous().freeze();
+    for (let m = i; m <= k; m++) result[m] = lin;
+  }
+  return result.map((l) => l ?? UNKNOWN);
+}
+
+const EMPTY: Lineage = Object.freeze({ sources: [], derived: false, ambiguous: false, unknown: false, opaque: false });
+const UNKNOWN: Lineage = Object.freeze({ sources: [], derived: true, ambiguous: true, unknown: true, opaque: false });
+
+// --- the analysis -------------------------------------------------------------------------------
+
+class Analyzer {
+  constructor(private readonly options: LineageOptions) {}
+
+  /** Outputs of a wrapped statement node; undefined when it is not one that returns rows we understand. */
+  statement(type: string, f: Fields, ctes: Cte | undefined, outer: Level | undefined): Out[] | undefined {
+    switch (type) {
+      case 'SelectStmt':
+        return this.select(f, ctes, outer);
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        return this.returning(type, f, ctes, outer);
+      default:
+        return undefined;
+    }
+  }
+
+  private wrapped(v: unknown, ctes: Cte | undefined, outer: Level | undefined): Out[] {
+    const node = unwrap(v);
+    const outs = node && this.statement(node[0], node[1], ctes, outer);
+    return outs ?? [blob(Lin.unknownLin())];
+  }
+
+  private select(f: Fields, ctesIn: Cte | undefined, outer: Level | undefined): Out[] {
+    const ctes = this.withClause(f.withClause, ctesIn, outer);
+    const op = str(f.op);
+    if (op !== undefined && op !== 'SETOP_NONE') {
+      const left = isFields(f.larg) ? this.select(f.larg, ctes, outer) : [blob(Lin.unknownLin())];
+      const right = isFields(f.rarg) ? this.select(f.rarg, ctes, outer) : [blob(Lin.unknownLin())];
+      return mergeSetOp(left, right);
+    }
+    const values = list(f.valuesLists);
+    if (values.length > 0) return this.values(values, ctes, outer);
+
+    const level = this.from(list(f.fromClause), ctes, outer);
+    return this.targets(list(f.targetList), level);
+  }
+
+  private values(rows: readonly unknown[], ctes: Cte | undefined, outer: Level | undefined): Out[] {
+    const level: Level = { items: [], entries: [], parent: outer, ctes };
+    const columns: Lin[] = [];
+    for (const row of rows) {
+      const items = list(unwrap(row)?.[1].items);
+      items.forEach((expr, i) => {
+        columns[i] = (columns[i] ?? new Lin()).add(this.expr(expr, level));
+      });
+    }
+    return columns.map((lin, i) => ({ name: `column${i + 1}`, certain: true, lin, single: true }));
+  }
+
+  private returning(type: string, f: Fields, ctesIn: Cte | undefined, outer: Level | undefined): Out[] | undefined {
+    const ctes = this.withClause(f.withClause, ctesIn, outer);
+    const targets = list(isFields(f.returningClause) ? f.returningClause.exprs : f.returningList);
+    if (targets.length === 0) return [];
+    const level: Level = { items: [], entries: [], parent: outer, ctes };
+    if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
+    const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
+    for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
+    return this.targets(targets, level);
+  }
+
+  private withClause(clause: unknown, ctesIn: Cte | undefined, outer: Level | undefined): Cte | undefined {
+    if (!isFields(clause)) return ctesIn;
+    const recursive = clause.recursive === true;
+    let ctes = ctesIn;
+    for (const c of list(clause.ctes)) {
+      const cte = unwrap(c)?.[1];
+      const name = str(cte?.ctename);
+      if (cte === undefined || name === undefined) continue;
+      const aliases = list(cte.aliascolnames).map(stringValue);
+      const entry: Cte = { name, outputs: [blob(Lin.unknownLin())], parent: ctes };
+      if (recursive) {
+        // A recursive CTE reads itself: start from its non-recursive term, repeat to a fixpoint
+        // (sources only ever grow, so it settles within a few rounds).
+        const query = unwrap(cte.ctequery);
+        const seed = query?.[0] === 'SelectStmt' && str(query[1].op) !== 'SETOP_NONE' && isFields(query[1].larg) ? this.select(query[1].larg, ctes, outer) : this.wrapped(cte.ctequery, ctes, outer);
+        entry.outputs = rename(seed, aliases);
+        let previous = outsSignature(entry.outputs);
+        let settled = false;
+        for (let round = 0; round < MAX_RECURSIVE_ROUNDS; round++) {
+          entry.outputs = rename(this.wrapped(cte.ctequery, entry, outer), aliases);
+          const signature = outsSignature(entry.outputs);
+          if (signature === previous) {
+            settled = true;
+            break;
+          }
+          previous = signature;
+        }
+        if (!settled) entry.outputs = [blob(Lin.unknownLin())];
+      } else {
+        entry.outputs = rename(this.wrapped(cte.ctequery, ctes, outer), aliases);
+      }
+      ctes = entry;
+    }
+    return ctes;
+  }
+
+  private from(nodes: readonly unknown[], ctes: Cte | undefined, outer: Level | undefined): Level {
+    const level: Level = { items: [], entries: [], parent: outer, ctes };
+    for (const node of nodes) level.entries.push(this.fromEntry(node, level, ctes));
+    return level;
+  }
+
+  /**
+   * One FROM item; its items are added to `level`. Subqueries and functions see `level` as their
+   * outer scope — right for LATERAL, and harmless otherwise: resolution only ever adds sources.
+   */
+  private fromEntry(node: unknown, level: Level, ctes: Cte | undefined): Entry {
+    const n = unwrap(node);
+    if (n === undefined) return this.opaqueEntry(level, undefined, Lin.unknownLin());
+    const [type, f] = n;
+    const alias = isFields(f.alias) ? str(f.alias.aliasname) : undefined;
+    const aliasCols = isFields(f.alias) ? list(f.alias.colnames).map((c) => stringValue(c) ?? '?') : [];
+    switch (type) {
+      case 'RangeVar': {
+        const relation = relationName(f);
+        if (relation === undefined) return this.opaqueEntry(level, alias, Lin.unknownLin());
+        const cte = str(f.schemaname) === undefined ? findCte(ctes, str(f.relname)!) : undefined;
+        if (!cte) this.options.onRelation?.(relation);
+        const item: Item = cte
+          ? { kind: 'sub', alias: alias ?? cte.name, outputs: rename(cte.outputs, aliasCols) }
+          : { kind: 'rel', alias: alias ?? str(f.relname)!, aliased: alias !== undefined, relation, aliasCols };
+        level.items.push(item);
+        return { kind: 'item', item };
+      }
+      case 'RangeTableSample':
+        return this.fromEntry(f.relation, level, ctes);
+      case 'RangeSubselect': {
+        const outputs = rename(this.wrapped(f.subquery, ctes, level), aliasCols);
+        const item: Item = { kind: 'sub', alias, outputs };
+        level.items.push(item);
+        return { kind: 'item', item };
+      }
+      case 'RangeFunction': {
+        const lin = new Lin();
+        for (const fn of list(f.functions)) lin.add(this.expr(list(unwrap(fn)?.[1].items)[0], level));
+        return this.opaqueEntry(level, alias, lin.asDerived());
+      }
+      case 'JoinExpr': {
+        const before = level.items.length;
+        const left = this.fromEntry(f.larg, level, ctes);
+        const right = this.fromEntry(f.rarg, level, ctes);
+        const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
+        const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
+        if (alias !== undefined) {
+          // `(a JOIN b) AS j`: j.x looks in both; their own names stay visible here too (conservative).
+          level.items.push({ kind: 'join', alias, members: level.items.slice(before), entry });
+        }
+        return entry;
+      }
+      default:
+        // XMLTABLE, JSON_TABLE, anything newer: columns computed from whatever the node references.
+        return this.opaqueEntry(level, alias, this.generic(f, level).asDerived());
+    }
+  }
+
+  private opaqueEntry(level: Level, alias: string | undefined, lin: Lin): Entry {
+    const item: Item = { kind: 'fn', alias, lin };
+    level.items.push(item);
+    return { kind: 'item', item };
+  }
+
+  private targets(targets: readonly unknown[], level: Level): Out[] {
+    const outs: Out[] = [];
+    for (const t of targets) {
+      const rt = unwrap(t)?.[1];
+      if (rt === undefined) {
+        outs.push(blob(Lin.unknownLin()));
+        continue;
+      }
+      const star = starOf(rt.val);
+      if (star !== undefined) {
+        outs.push(...this.star(star, level));
+        continue;
+      }
+      const given = str(rt.name);
+      const figured = given === undefined ? figureName(rt.val) : undefined;
+      outs.push({ name: given ?? figured?.name, certain: given !== undefined || figured?.certain === true, lin: this.expr(rt.val, level), single: true });
+    }
+    return outs;
+  }
+
+  /** `*` or `q.*` in a target list. */
+  private star(qualifier: readonly string[], level: Level): Out[] {
+    if (qualifier.length === 0) return level.entries.flatMap((e) => this.expandEntry(e));
+    const items = findQualified(level, qualifier);
+    if (items === undefined) return [blob(Lin.unknownLin())];
+    return items.flatMap((item) => this.expandItem(item));
+  }
+
+  private expandEntry(entry: Entry): Out[] {
+    if (entry.kind === 'item') return this.expandItem(entry.item);
+    const left = this.expandEntry(entry.left);
+    const right = this.expandEntry(entry.right);
+    if (entry.using === undefined) return [...left, ...right];
+    if (!left.every((o) => o.single && o.certain) || !right.every((o) => o.single && o.certain)) {
+      return [blob(new Lin().add(unionOf(left)).add(unionOf(right)))];
+    }
+    const names = entry.using === 'natural' ? left.map((o) => o.name!).filter((n) => right.some((o) => o.name === n)) : entry.using;
+    const merged: Out[] = names.map((name) => ({
+      name,
+      certain: true,
+      lin: new Lin().add(unionOf(left.filter((o) => o.name === name))).add(unionOf(right.filter((o) => o.name === name))),
+      single: true,
+    }));
+    const rest = (outs: Out[]) => outs.filter((o) => !names.includes(o.name!));
+    return [...merged, ...rest(left), ...rest(right)];
+  }
+
+  private expandItem(item: Item): Out[] {
+    switch (item.kind) {
+      case 'rel': {
+        const columns = this.options.columnsOf?.(item.relation);
+        if (columns === undefined) {
+          return [{ name: undefined, certain: false, lin: Lin.source(item.relation, '*').asAmbiguous(), single: false, starRel: item.relation }];
+        }
+        return columns.map((column, i) => ({
+          name: item.aliasCols[i] ?? column,
+          certain: true,
+          lin: Lin.source(item.relation, column),
+          single: true,
+        }));
+      }
+      case 'sub':
+        return [...item.outputs];
+      case 'fn':
+        return [blob(item.lin)];
+      case 'join':
+        return this.expandEntry(item.entry);
+    }
+  }
+
+  // --- expressions ------------------------------------------------------------------------------
+
+  expr(node: unknown, level: Level): Lin {
+    const n = unwrap(node);
+    if (n === undefined) {
+      if (Array.isArray(node)) return this.union(node, level);
+      return isFields(node) ? this.generic(node, level) : new Lin();
+    }
+    const [type, f] = n;
+    switch (type) {
+      case 'ColumnRef':
+        return this.columnRef(f, level);
+      case 'A_Const':
+      case 'ParamRef':
+      case 'SQLValueFunction':
+      case 'SetToDefault':
+      case 'GroupingFunc':
+      case 'NullTest': // carries only whether the value is null, as count(col) does
+        return new Lin();
+      case 'CollateClause':
+        return this.expr(f.arg, level);
+      case 'NamedArgExpr':
+        return this.expr(f.arg, level);
+      case 'FuncCall':
+        return this.funcCall(f, level);
+      case 'SubLink':
+        return this.subLink(f, level);
+      case 'A_Indirection':
+        return this.indirection(f, level);
+      case 'List':
+        return this.union(list(f.items), level);
+      case 'SelectStmt':
+        // A bare subquery where an expression was expected: every output it has.
+        return unionOf(this.select(f, level.ctes, level)).asDerived();
+      default:
+        // Casts, operators, CASE, COALESCE, ARRAY[], ROW(), JSON and XML constructors and anything
+        // newer: the value is built from everything inside it.
+        return this.generic(f, level).asDerived();
+    }
+  }
+
+  private union(nodes: readonly unknown[], level: Level): Lin {
+    const lin = new Lin();
+    for (const n of nodes) lin.add(this.expr(n, level));
+    return lin;
+  }
+
+  /** Every value-bearing thing under a node we do not model one by one. */
+  private generic(f: Fields, level: Level): Lin {
+    const lin = new Lin();
+    for (const key in f) {
+      if (key === 'location') continue;
+      const child = f[key];
+      if (typeof child === 'object' && child !== null) lin.add(this.expr(child, level));
+    }
+    return lin;
+  }
+
+  private funcCall(f: Fields, level: Level): Lin {
+    const parts = list(f.funcname).map((p) => stringValue(p) ?? '?');
+    const name = parts[parts.length - 1] ?? '?';
+    const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+    const builtin = schema === undefined || schema === 'pg_catalog';
+    // A schema other than PostgreSQL's own is user code whatever the catalog says.
+    const userSchema = schema !== undefined && schema !== 'pg_catalog' && schema !== 'information_schema';
+    if (userSchema || (schema === undefined && this.options.isOpaque?.(name, undefined) === true)) {
+      const lin = this.union(list(f.args), level).asDerived();
+      lin.unknown = true;
+      lin.opaque = true;
+      return lin;
+    }
+    // count(*) and count(x) carry how many, never a value. The FILTER, OVER and ORDER BY of any
+    // aggregate choose and order rows, like WHERE (see the header) — except WITHIN GROUP, whose
+    // ORDER BY is the aggregated value: percentile_disc(0.5) WITHIN GROUP (ORDER BY email).
+    if (builtin && name.toLowerCase() === 'count') return new Lin();
+    const lin = this.union(list(f.args), level);
+    if (f.agg_within_group === true) lin.add(this.union(list(f.agg_order), level));
+    return lin.asDerived();
+  }
+
+  private subLink(f: Fields, level: Level): Lin {
+    const kind = str(f.subLinkType);
+    if (kind === 'EXISTS_SUBLINK') return new Lin();
+    const outs = this.wrapped(f.subselect, level.ctes, level);
+    if (kind === 'EXPR_SUBLINK') {
+      // A scalar subquery is its one output column, value for value.
+      const first = outs[0];
+      return first === undefined ? Lin.unknownLin() : first.single ? new Lin().add(first.lin) : new Lin().add(first.lin).asAmbiguous();
+    }
+    // ARRAY(…), IN/ANY/ALL, row comparisons: built from the outputs (and the tested expression).
+    return unionOf(outs).add(this.expr(f.testexpr, level)).asDerived();
+  }
+
+  private indirection(f: Fields, level: Level): Lin {
+    const path = list(f.indirection);
+    const field = stringValue(path[0]);
+    const ref = unwrap(f.arg);
+    const names = ref?.[0] === 'ColumnRef' ? columnRefNames(ref[1]) : undefined;
+    if (field !== undefined && names !== undefined && names.length === 1 && names[0] !== '*') {
+      // `(c).email`: the column email of the row c — or a field of a composite column named c.
+      const lin = this.fieldOf(names[0]!, field, level);
+      if (lin !== undefined) return path.length > 1 ? lin.asDerived() : lin;
+    }
+    return this.expr(f.arg, level).asDerived();
+  }
+
+  private fieldOf(name: string, field: string, level: Level): Lin | undefined {
+    const lin = new Lin();
+    let found = false;
+    for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
+      for (const item of l.items) {
+        if (item.alias === name) {
+          lin.add(this.columnIn(item, field));
+          found = true;
+        }
+        if (item.kind !== 'join' && this.couldHave(item, name)) {
+          lin.add(this.columnIn(item, name).asDerived());
+          found = true;
+        }
+      }
+    }
+    return found ? lin : undefined;
+  }
+
+  private columnRef(f: Fields, level: Level): Lin {
+    const names = columnRefNames(f);
+    if (names === undefined) return Lin.unknownLin();
+    const last = names[names.length - 1];
+    if (last === '*') {
+      // `c.*` or `*` as a value (row_to_json(c.*)): the whole row.
+      const items = names.length === 1 ? level.items : findQualified(level, names.slice(0, -1));
+      if (items === undefined) return Lin.unknownLin();
+      const lin = new Lin();
+      for (const item of items) lin.add(this.wholeRow(item));
+      return lin.asDerived();
+    }
+    if (names.length === 1) return this.unqualified(names[0]!, level);
+    const items = findQualified(level, names.slice(0, -1));
+    if (items !== undefined) {
+      const lin = new Lin();
+      for (const item of items) lin.add(this.columnIn(item, last!));
+      return lin;
+    }
+    // `schema.table` as a whole-row value.
+    const whole = findQualified(level, names);
+    if (whole !== undefined) {
+      const lin = new Lin();
+      for (const item of whole) lin.add(this.wholeRow(item));
+      return lin.asDerived();
+    }
+    return Lin.unknownLin();
+  }
+
+  /** An unqualified name: every item at every level that could have it, and a whole row so named. */
+  private unqualified(name: string, level: Level): Lin {
+    const lin = new Lin();
+    let found = false;
+    for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
+      for (const item of l.items) {
+        // A join's members are in the level already; only its alias can name a whole row.
+        if (item.kind !== 'join' && this.couldHave(item, name)) {
+          lin.add(this.columnIn(item, name));
+          found = true;
+        }
+        if (item.alias === name) {
+          lin.add(this.wholeRow(item).asDerived());
+          found = true;
+        }
+      }
+    }
+    return found ? lin : Lin.unknownLin();
+  }
+
+  private couldHave(item: Item, name: string): boolean {
+    switch (item.kind) {
+      case 'rel': {
+        if (item.aliasCols.includes(name)) return true;
+        const columns = this.options.columnsOf?.(item.relation);
+        return columns === undefined || columns.includes(name);
+      }
+      case 'sub':
+        return item.outputs.some((o) => o.name === name || !o.certain || !o.single);
+      case 'fn':
+        return true;
+      case 'join':
+        return item.members.some((m) => this.couldHave(m, name));
+    }
+  }
+
+  private columnIn(item: Item, name: string): Lin {
+    switch (item.kind) {
+      case 'rel':
+        // A column renamed by an alias list could be any of the table's columns.
+        return item.aliasCols.includes(name) ? Lin.source(item.relation, '*').asAmbiguous() : Lin.source(item.relation, name);
+      case 'sub': {
+        const exact = item.outputs.filter((o) => o.certain && o.single && o.name === name);
+        if (exact.length > 0) return unionOf(exact);
+        const lin = new Lin();
+        for (const o of item.outputs) {
+          if (o.single && o.certain) continue;
+          lin.add(o.starRel !== undefined && o.single === false ? Lin.source(o.starRel, name) : o.single ? o.lin : o.lin.asAmbiguous());
+        }
+        return lin.src.size > 0 || lin.unknown || lin.opaque ? lin : Lin.unknownLin();
+      }
+      case 'fn':
+        return new Lin().add(item.lin).asDerived();
+      case 'join': {
+        const lin = new Lin();
+        for (const m of item.members) if (this.couldHave(m, name)) lin.add(this.columnIn(m, name));
+        return lin;
+      }
+    }
+  }
+
+  private wholeRow(item: Item): Lin {
+    switch (item.kind) {
+      case 'rel':
+        return Lin.source(item.relation, '*').asDerived();
+      case 'sub':
+        return unionOf(item.outputs).asDerived();
+      case 'fn':
+        return new Lin().add(item.lin).asDerived();
+      case 'join': {
+        const lin = new Lin();
+        for (const m of item.members) lin.add(this.wholeRow(m));
+        return lin.asDerived();
+      }
+    }
+  }
+}
+
+// --- helpers ------------------------------------------------------------------------------------
+
+function blob(lin: Lin): Out {
+  return { name: undefined, certain: false, lin: lin.asAmbiguous(), single: false };
+}
+
+function unionOf(outs: readonly Out[]): Lin {
+  const lin = new Lin();
+  for (const o of outs) lin.add(o.lin);
+  return lin;
+}
+
+/** UNION/INTERSECT/EXCEPT: column i of the result is column i of either arm. */
+function mergeSetOp(left: readonly Out[], right: readonly Out[]): Out[] {
+  const out: Out[] = [];
+  let i = 0;
+  while (i < left.length && i < right.length && left[i]!.single && right[i]!.single) {
+    const l = left[i]!;
+    out.push({ name: l.name, certain: l.certain, lin: new Lin().add(l.lin).add(right[i]!.lin), single: true });
+    i++;
+  }
+  if (i < left.length || i < right.length) {
+    const rest = new Lin().add(unionOf(left.slice(i))).add(unionOf(right.slice(i)));
+    // Equal lengths of single columns end above; anything else is a `*` or a shape we cannot place.
+    if (left.slice(i).every((o) => o.single) && right.slice(i).every((o) => o.single)) rest.unknown = true;
+    out.push(blob(rest));
+  }
+  return out;
+}
+
+function rename(outs: readonly Out[], names: readonly (string | undefined)[]): Out[] {
+  if (names.length === 0) return [...outs];
+  const known = outs.slice(0, names.length).every((o) => o.single);
+  return outs.map((o, i) => {
+    if (i >= names.length) return known ? o : { ...o, certain: false };
+    return known ? { ...o, name: names[i], certain: names[i] !== undefined } : { ...o, certain: false };
+  });
+}
+
+function findCte(ctes: Cte | undefined, name: string): Cte | undefined {
+  for (let c = ctes; c !== undefined; c = c.parent) if (c.name === name) return c;
+  return undefined;
+}
+
+/** The items a qualifier (`c`, `customers`, `public.customers`) names, at the nearest level that has any. */
+function findQualified(level: Level, qualifier: readonly string[]): Item[] | undefined {
+  const last = qualifier[qualifier.length - 1]!;
+  const schema = qualifier.length >= 2 ? qualifier[qualifier.length - 2] : undefined;
+  for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
+    const found = l.items.filter((item) => {
+      if (item.alias !== last) return false;
+      if (schema === undefined) return true;
+      // `public.customers.email`: only an unaliased relation can be named with its schema; one
+      // written without a schema may be that one too.
+      return item.kind === 'rel' && !item.aliased && (item.relation === `${schema}.${last}` || !item.relation.includes('.') || item.relation.endsWith(`.${schema}.${last}`));
+    });
+    if (found.length > 0) return found;
+  }
+  return undefined;
+}
+
+function columnRefNames(f: Fields): string[] | undefined {
+  const names: string[] = [];
+  for (const p of list(f.fields)) {
+    const part = unwrap(p);
+    if (part === undefined) return undefined;
+    if (part[0] === 'A_Star') names.push('*');
+    else {
+      const s = str(part[1].sval);
+      if (s === undefined) return undefined;
+      names.push(s);
+    }
+  }
+  return names.length > 0 ? names : undefined;
+}
+
+/** `*` → [], `c.*` → ['c'], anything else → undefined. */
+function starOf(val: unknown): string[] | undefined {
+  const n = unwrap(val);
+  if (n === undefined || n[0] !== 'ColumnRef') return undefined;
+  const names = columnRefNames(n[1]);
+  if (names === undefined || names[names.length - 1] !== '*') return undefined;
+  return names.slice(0, -1);
+}
+
+/** PostgreSQL's own naming of an unaliased output (FigureColname), as far as lookups need it. */
+function figureName(val: unknown): { name: string; certain: boolean } | undefined {
+  const n = unwrap(val);
+  if (n === undefined) return undefined;
+  const [type, f] = n;
+  switch (type) {
+    case 'ColumnRef': {
+      const names = columnRefNames(f);
+      const last = names?.[names.length - 1];
+      return last === undefined || last === '*' ? undefined : { name: last, certain: true };
+    }
+    case 'A_Indirection': {
+      const path = list(f.indirection);
+      for (let i = path.length - 1; i >= 0; i--) {
+        const s = stringValue(path[i]);
+        if (s !== undefined) return { name: s, certain: true };
+      }
+      return figureName(f.arg);
+    }
+    case 'TypeCast':
+    case 'CollateClause':
+      return figureName(f.arg);
+    case 'FuncCall': {
+      const parts = list(f.funcname);
+      const name = stringValue(parts[parts.length - 1]);
+      return name === undefined ? undefined : { name, certain: false };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function outsSignature(outs: readonly Out[]): string {
+  return JSON.stringify(
+    outs.map((o) => [o.name, o.single, o.lin.derived, o.lin.ambiguous, o.lin.unknown, o.lin.opaque, [...o.lin.src.keys()].sort()]),
+  );
+}

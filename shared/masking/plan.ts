@@ -1,0 +1,151 @@
+// Deciding each result column, in order of trust:
+//   1. provenance — RowDescription's tableID/columnID through the catalog (views to base columns,
+//      a whole-row reference to every column of its table);
+//   2. lineage — for 0/0 columns, what the parse tree says the expression can carry;
+//   3. fail closed — lineage that cannot be worked out, over a statement that reads sensitive data,
+//      gets the strictest strategy present.
+// Detectors run later, in apply, over whatever is not masked here.
+import { GatehouseError } from '../errors.ts';
+import type { MaskingConfig, MaskStrategy } from '../policy/types.ts';
+import type { CatalogReader, RelationInfo, ResultField } from '../ports.ts';
+import type { Fields } from '../sql/nodes.ts';
+import { parseOne } from '../sql/parse.ts';
+import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
+import { collectNames } from './names.ts';
+import { addRelation, addRelationColumn, addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
+import { forDerived, strictest } from './strategies.ts';
+import type { ColumnMask, MaskWhy } from './types.ts';
+
+/** Everything about a statement that does not need its result: parse, lineage, catalog lookups. */
+export interface PreparedStatement {
+  readonly connection: string;
+  readonly sql: string;
+  readonly outputs: StatementOutputs;
+  readonly relations: ReadonlyMap<string, readonly RelationInfo[]>;
+  /** Strategies of every sensitive column of every relation the statement names. */
+  readonly readsStrategies: ReadonlySet<MaskStrategy>;
+  readonly readsSources: ReadonlySet<string>;
+}
+
+/** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
+const ANYARRAY = 2277;
+
+export async function prepareStatement(index: SensitiveIndex, catalog: CatalogReader, connection: string, sql: string): Promise<PreparedStatement> {
+  const { pgType, node } = parseOne(sql);
+  const names = collectNames(node);
+  const isBare = (n: string) => !n.includes('.');
+  // A bare name that is also a CTE's is usually that CTE; the lineage says when it is not.
+  const first = names.relations.filter((n) => !(isBare(n) && names.cteNames.has(n)));
+  const [found, userFns] = await Promise.all([catalog.lookup(connection, first), catalog.userFunctions(connection, names.functions)]);
+  const relations = new Map(found);
+
+  const run = () => {
+    const seen = new Set<string>();
+    const outputs = statementOutputs(pgType, node, {
+      columnsOf: (rel) => {
+        const infos = relations.get(rel);
+        return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
+      },
+      isOpaque: (name) => userFns.has(name),
+      onRelation: (rel) => seen.add(rel),
+    });
+    return { outputs, seen };
+  };
+  let { outputs, seen } = run();
+  const more = [...seen].filter((n) => !relations.has(n));
+  if (more.length > 0) {
+    for (const [n, infos] of await catalog.lookup(connection, more)) relations.set(n, infos);
+    ({ outputs } = run());
+  }
+
+  const reads = new Carried();
+  for (const name of names.relations) {
+    addSourceRef(index, { relation: name, column: '*' }, undefined, reads);
+    for (const rel of relations.get(name) ?? []) addRelation(index, rel, reads);
+  }
+  // A statement whose result we cannot trace at all (EXECUTE, FETCH, CALL …) may read anything.
+  const readsStrategies = reads.opaque || outputs === 'unknown' ? index.strategies : reads.strategies;
+  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources };
+}
+
+export interface PlannedColumn extends ColumnMask {
+  /** derived over sensitive data, or unknown: what `derived: deny` refuses. */
+  readonly denies: boolean;
+}
+
+export async function planColumns(
+  config: MaskingConfig,
+  index: SensitiveIndex,
+  catalog: CatalogReader,
+  prepared: PreparedStatement,
+  fields: readonly ResultField[],
+): Promise<PlannedColumn[]> {
+  // RowDescription names relations the statement named (tables, views), which prepare() already
+  // described: plan() then asks the catalog nothing, which matters because it runs while the
+  // statement still holds its connection (and the embedded PGlite serves one transaction at a time).
+  const described = new Map<number, RelationInfo>();
+  for (const infos of prepared.relations.values()) for (const info of infos) described.set(info.oid, info);
+  const missing = [...new Set(fields.map((f) => f.tableID))].filter((oid) => oid > 0 && !described.has(oid));
+  if (missing.length > 0) for (const [oid, info] of await catalog.describe(prepared.connection, missing)) described.set(oid, info);
+  const lineages = alignOutputs(prepared.outputs, fields.length);
+  const planned = fields.map((field, i) => planColumn(index, prepared, field, i, described.get(field.tableID), lineages[i]!));
+  if (config.derived === 'deny') refuseDerived(planned);
+  return planned;
+}
+
+function planColumn(index: SensitiveIndex, prepared: PreparedStatement, field: ResultField, i: number, rel: RelationInfo | undefined, lin: Lineage): PlannedColumn {
+  const base = { index: i, name: field.name };
+  if (field.dataTypeID === ANYARRAY) {
+    return { ...base, strategy: 'redact', why: 'fail-closed', denies: false };
+  }
+  if (field.tableID > 0 && rel !== undefined) {
+    const c = new Carried();
+    addRelationColumn(index, rel, field.columnID, c);
+    if (field.columnID === 0) c.derived = true; // a whole row: every column, as one composite value
+    return decide(index, base, c, c.failClosed || c.opaque ? 'fail-closed' : 'provenance');
+  }
+  // 0/0, or a relation gone from the catalog since the statement ran: the parse tree decides.
+  return fromLineage(index, prepared, base, lin);
+}
+
+export function fromLineage(index: SensitiveIndex, prepared: Pick<PreparedStatement, 'relations' | 'readsStrategies' | 'readsSources'> | undefined, base: { index: number; name: string }, lin: Lineage): PlannedColumn {
+  const c = new Carried();
+  for (const ref of lin.sources) addSourceRef(index, ref, prepared?.relations, c);
+  c.derived ||= lin.derived;
+  c.ambiguous ||= lin.ambiguous;
+  c.opaque ||= lin.opaque;
+  if (lin.unknown) {
+    // Cannot be worked out: sensitive if the statement reads anything sensitive at all.
+    c.failClosed = true;
+    c.derived = true;
+    const reads = prepared?.readsStrategies ?? new Set<MaskStrategy>();
+    for (const s of reads) c.strategies.add(s);
+    for (const s of prepared?.readsSources ?? []) c.sources.add(s);
+  }
+  return decide(index, base, c, c.failClosed || c.opaque ? 'fail-closed' : 'lineage');
+}
+
+function decide(index: SensitiveIndex, base: { index: number; name: string }, c: Carried, why: MaskWhy): PlannedColumn {
+  const strategies = c.opaque ? new Set([...c.strategies, ...index.strategies]) : c.strategies;
+  const chosen = strictest(strategies);
+  if (chosen === null) return { ...base, strategy: null, denies: false };
+  const strategy = c.derived || c.ambiguous || c.failClosed || c.opaque ? forDerived(chosen) : chosen;
+  return { ...base, strategy, why, source: [...c.sources].sort(), denies: c.derived || c.failClosed || c.opaque };
+}
+
+/** `derived: deny`: a derived column over a masked one refuses the whole statement. */
+export function refuseDerived(planned: readonly PlannedColumn[]): void {
+  const refused = planned.filter((p) => p.denies && p.strategy !== null);
+  if (refused.length === 0) return;
+  throw new GatehouseError(
+    'masking_denied',
+    `the policy refuses derived values of masked columns (derived: deny): ${refused.map((p) => p.name).join(', ')}`,
+    { columns: refused.map((p) => ({ column: p.name, index: p.index, source: p.source ?? [] })) },
+  );
+}
+
+/** The parse tree's view alone, for POST /v1/analyze and for an early `derived: deny`. */
+export function lineageOnly(sql: string): { outputs: StatementOutputs; node: Fields; relations: readonly string[] } {
+  const { pgType, node } = parseOne(sql);
+  return { outputs: statementOutputs(pgType, node), node, relations: collectNames(node).relations };
+}

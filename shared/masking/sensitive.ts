@@ -1,0 +1,122 @@
+// The policy's sensitive columns, and what a source (by name as written, or as the catalog knows
+// it) maps to among them. Matching is case-insensitive and a relation written without a schema
+// matches that table in every schema: both can only add matches (fail closed).
+import type { MaskingConfig, MaskStrategy } from '../policy/types.ts';
+import type { RelationInfo, ViewColumnLineage } from '../ports.ts';
+import type { SourceRef } from './lineage.ts';
+
+export interface SensitiveIndex {
+  /** `schema.table.column` → strategy. */
+  readonly byColumn: ReadonlyMap<string, MaskStrategy>;
+  /** `schema.table` → column → strategy. */
+  readonly byTable: ReadonlyMap<string, ReadonlyMap<string, MaskStrategy>>;
+  /** `table` → every `schema.table` of that name in the policy. */
+  readonly byBareTable: ReadonlyMap<string, readonly string[]>;
+  /** Every strategy the policy uses. */
+  readonly strategies: ReadonlySet<MaskStrategy>;
+}
+
+export function indexConfig(config: MaskingConfig): SensitiveIndex {
+  const byColumn = new Map<string, MaskStrategy>();
+  const byTable = new Map<string, Map<string, MaskStrategy>>();
+  const byBareTable = new Map<string, string[]>();
+  for (const [key, strategy] of Object.entries(config.columns)) {
+    const parts = key.toLowerCase().split('.');
+    if (parts.length !== 3) throw new TypeError(`masking column "${key}" must be schema.table.column`);
+    const [schema, table, column] = parts as [string, string, string];
+    byColumn.set(`${schema}.${table}.${column}`, strategy);
+    const qualified = `${schema}.${table}`;
+    let columns = byTable.get(qualified);
+    if (!columns) byTable.set(qualified, (columns = new Map()));
+    columns.set(column, strategy);
+    const same = byBareTable.get(table) ?? [];
+    if (!same.includes(qualified)) byBareTable.set(table, [...same, qualified]);
+  }
+  return { byColumn, byTable, byBareTable, strategies: new Set(byColumn.values()) };
+}
+
+/** What a column can carry, accumulated over its sources. */
+export class Carried {
+  readonly strategies = new Set<MaskStrategy>();
+  readonly sources = new Set<string>();
+  /** The value is not one source column as stored (see strategies.ts forDerived). */
+  derived = false;
+  /** Which source column it is is not known: partial strategies are not safe either. */
+  ambiguous = false;
+  failClosed = false;
+  /** May carry anything at all: every strategy of the policy applies. */
+  opaque = false;
+
+  addColumn(index: SensitiveIndex, qualified: string): void {
+    const key = qualified.toLowerCase();
+    const strategy = index.byColumn.get(key);
+    if (strategy !== undefined) {
+      this.strategies.add(strategy);
+      this.sources.add(key);
+    }
+  }
+
+  /** Every sensitive column of `schema.table`. */
+  addTable(index: SensitiveIndex, qualified: string): void {
+    const key = qualified.toLowerCase();
+    for (const [column, strategy] of index.byTable.get(key) ?? []) {
+      this.strategies.add(strategy);
+      this.sources.add(`${key}.${column}`);
+    }
+  }
+
+  addView(index: SensitiveIndex, vc: ViewColumnLineage): void {
+    for (const s of vc.sources) this.addColumn(index, s);
+    this.derived ||= vc.derived;
+    this.failClosed ||= vc.failClosed;
+    this.opaque ||= vc.opaque;
+  }
+}
+
+/** A source as written in the SQL: by name in the policy, and through the catalog's relations of that name. */
+export function addSourceRef(index: SensitiveIndex, ref: SourceRef, catalog: ReadonlyMap<string, readonly RelationInfo[]> | undefined, into: Carried): void {
+  const parts = ref.relation.toLowerCase().split('.');
+  const table = parts[parts.length - 1]!;
+  const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  const tables = schema !== undefined ? [`${schema}.${table}`] : (index.byBareTable.get(table) ?? []);
+  for (const t of tables) {
+    if (ref.column === '*') into.addTable(index, t);
+    else into.addColumn(index, `${t}.${ref.column}`);
+  }
+  if (ref.column === '*') into.ambiguous = true;
+  for (const rel of catalog?.get(ref.relation) ?? []) addRelationColumn(index, rel, ref.column, into);
+}
+
+/** A column of a relation the catalog described (`*` or attnum 0: any or all of its columns). */
+export function addRelationColumn(index: SensitiveIndex, rel: RelationInfo, column: string | number, into: Carried): void {
+  // System columns (ctid, xmin, tableoid …) have negative numbers and hold no user data.
+  if (typeof column === 'number' && column < 0) return;
+  const name = typeof column === 'number' ? (column > 0 ? rel.columns.get(column) : '*') : column;
+  if (rel.viewColumns !== undefined) {
+    const attnum = typeof column === 'number' && column > 0 ? column : name === '*' ? undefined : [...rel.columns].find(([, n]) => n === name)?.[0];
+    const vc = attnum === undefined ? undefined : rel.viewColumns.get(attnum);
+    if (vc !== undefined) {
+      into.addView(index, vc);
+      return;
+    }
+    for (const v of rel.viewColumns.values()) into.addView(index, v);
+    into.ambiguous = true;
+    return;
+  }
+  if (rel.kind === 'view' || rel.kind === 'matview') {
+    into.opaque = true; // a view the catalog could not resolve
+    return;
+  }
+  const tables = [`${rel.schema}.${rel.name}`, ...rel.ancestors];
+  if (name === undefined || name === '*') {
+    into.ambiguous = true;
+    for (const t of tables) into.addTable(index, t);
+    return;
+  }
+  for (const t of tables) into.addColumn(index, `${t}.${name}`);
+}
+
+/** Every sensitive column a relation can carry (a table's own, a view's through its columns). */
+export function addRelation(index: SensitiveIndex, rel: RelationInfo, into: Carried): void {
+  addRelationColumn(index, rel, '*', into);
+}

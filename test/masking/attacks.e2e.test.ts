@@ -1,0 +1,178 @@
+// Can an agent get the seeded PII out, in any form? Each query runs through the real statement
+// path (createTargetDatabase) against real PostgreSQL, then the masker, exactly as the gateway
+// will; none of the seeded emails, phones, SSNs or card numbers — nor their local parts, digit
+// forms, reversals, hex, base64 or md5 — may appear in the masked rows or in the decisions, and
+// the columns that carry them must be reported masked.
+import test from 'ava';
+import { CONFIG, leaks, openFixture, type Fixture } from './fixture.ts';
+
+let fx: Fixture;
+test.before(async () => {
+  fx = await openFixture();
+});
+test.after.always(async () => {
+  await fx?.close();
+});
+
+/** [sql, indexes of the output columns that must be reported masked] */
+const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
+  // plain references, aliases, stars
+  ['SELECT email AS e FROM customers', [0]],
+  ['SELECT c.email AS contact, c.ssn AS s FROM customers AS c', [0, 1]],
+  ['SELECT * FROM customers', [2, 3, 4, 5]],
+  ['TABLE customers', [2, 3, 4, 5]],
+  ['SELECT c.* FROM customers c', [2, 3, 4, 5]],
+  ['SELECT ssn FROM public.customers', [0]],
+  ['SELECT "email" FROM "customers"', [0]],
+  // joins, CTEs, subqueries, the view
+  ['SELECT c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id', [0]],
+  ['WITH x AS (SELECT email FROM customers) SELECT email FROM x', [0]],
+  ['WITH x(a, b) AS (SELECT email, ssn FROM customers) SELECT a, b FROM x', [0, 1]],
+  ['SELECT e FROM (SELECT email AS e FROM customers) s', [0]],
+  ['SELECT ssn FROM (SELECT * FROM customers) s', [0]],
+  ['SELECT * FROM customer_contacts', [1, 2]],
+  ['SELECT upper(email), reverse(phone) FROM customer_contacts', [0, 1]],
+  ['SELECT (SELECT email FROM customers c2 WHERE c2.id = o.customer_id) FROM orders o', [0]],
+  ['SELECT c2.ssn FROM orders o JOIN LATERAL (SELECT * FROM customers c WHERE c.id = o.customer_id) c2 ON true', [0]],
+  ['SELECT l.e FROM customers c, LATERAL (SELECT c.email AS e) l', [0]],
+  ['SELECT s FROM customers c, LATERAL unnest(ARRAY[c.email, c.ssn, c.card_number]) s', [0]],
+  // string functions
+  ['SELECT lower(email), upper(ssn) FROM customers', [0, 1]],
+  ['SELECT substr(card_number, 1, 12), substring(card_number from 5) FROM customers', [0, 1]],
+  ['SELECT left(ssn, 6), right(card_number, 12) FROM customers', [0, 1]],
+  ['SELECT reverse(email), reverse(card_number) FROM customers', [0, 1]],
+  ["SELECT replace(ssn, '-', ''), replace(phone, '-', '') FROM customers", [0, 1]],
+  ["SELECT concat(email, ''), concat_ws('/', ssn, card_number) FROM customers", [0, 1]],
+  ["SELECT format('%s|%s', email, ssn) FROM customers", [0]],
+  ["SELECT email || '', '' || card_number FROM customers", [0, 1]],
+  ["SELECT translate(ssn, '0123456789', 'abcdefghij') FROM customers", [0]],
+  ["SELECT overlay(card_number placing 'xxxx' from 1 for 4) FROM customers", [0]],
+  ["SELECT split_part(email, '@', 1) FROM customers", [0]],
+  ["SELECT regexp_replace(phone, '\\D', '', 'g') FROM customers", [0]],
+  ["SELECT string_to_array(ssn, '-') FROM customers", [0]],
+  ['SELECT lower(email COLLATE "C"), pg_catalog.lower(email) FROM customers', [0, 1]],
+  // casts, digests, encodings
+  ['SELECT card_number::text, card_number::bigint, ssn::bytea FROM customers', [0, 1, 2]],
+  ['SELECT md5(email) FROM customers', [0]],
+  ["SELECT encode(convert_to(email, 'UTF8'), 'base64'), encode(convert_to(ssn, 'UTF8'), 'hex') FROM customers", [0, 1]],
+  ["SELECT convert_to(email, 'UTF8') FROM customers", [0]],
+  // JSON, arrays, aggregates
+  ['SELECT to_json(email), to_jsonb(ssn) FROM customers', [0, 1]],
+  ['SELECT row_to_json(c) FROM customers c', [0]],
+  ['SELECT json_agg(c) FROM customers c', [0]],
+  ["SELECT json_build_object('e', email, 's', ssn) FROM customers", [0]],
+  ['SELECT jsonb_build_array(phone, card_number) FROM customers', [0]],
+  ['SELECT json_object_agg(email, id) FROM customers', [0]],
+  ["SELECT jsonb_path_query(to_jsonb(c), '$.email') FROM customers c", [0]],
+  ['SELECT array_agg(card_number) FROM customers', [0]],
+  ["SELECT string_agg(phone, ',') FROM customers", [0]],
+  ['SELECT to_jsonb(array_agg(ssn)) FROM customers', [0]],
+  ['SELECT ARRAY(SELECT phone FROM customers)', [0]],
+  ['SELECT min(card_number), max(ssn) FROM customers', [0, 1]],
+  ['SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ssn), mode() WITHIN GROUP (ORDER BY email) FROM customers', [0, 1]],
+  ['SELECT x FROM unnest(ARRAY(SELECT card_number FROM customers)) AS u(x)', [0]],
+  ['SELECT xmlelement(name x, email)::text FROM customers', [0]],
+  // CASE, COALESCE, set operations, VALUES
+  ['SELECT CASE WHEN id > 0 THEN ssn END FROM customers', [0]],
+  ["SELECT coalesce(ssn, 'none'), greatest(email, ''), nullif(card_number, '') FROM customers", [0, 1, 2]],
+  ['SELECT name FROM products UNION ALL SELECT email FROM customers', [0]],
+  ['SELECT 1 AS k, email FROM customers INTERSECT SELECT 1, email FROM customers', [1]],
+  ["SELECT email FROM customers EXCEPT SELECT 'x'", [0]],
+  ['SELECT * FROM customers UNION ALL SELECT * FROM customers', [2, 3, 4, 5]],
+  ["SELECT v.label, c.ssn FROM customers c JOIN (VALUES (1, 'a'), (2, 'b')) v(id, label) ON v.id = c.id", [1]],
+  ['VALUES ((SELECT email FROM customers ORDER BY id LIMIT 1))', [0]],
+  // whole rows
+  ['SELECT c FROM customers c', [0]],
+  ['SELECT c::text FROM customers c', [0]],
+  ['SELECT (c).email, (c).card_number FROM customers c', [0, 1]],
+  ['SELECT email(c) FROM customers c', [0]],
+  ['SELECT customers FROM customers', [0]],
+  // windows, grouping, recursion, DISTINCT
+  ['SELECT email, row_number() OVER (ORDER BY email) FROM customers', [0]],
+  ['SELECT lag(ssn) OVER (ORDER BY id), first_value(card_number) OVER () FROM customers', [0, 1]],
+  ['SELECT email, count(*) FROM customers GROUP BY email', [0]],
+  ['SELECT DISTINCT ON (id) email FROM customers', [0]],
+  ['WITH RECURSIVE r(n, e) AS (SELECT 1, email FROM customers UNION ALL SELECT n + 1, e FROM r WHERE n < 2) SELECT e FROM r', [0]],
+  ['SELECT * FROM (SELECT email FROM customers) a NATURAL JOIN (SELECT email FROM customers) b', [0]],
+  // round trips through other representations
+  ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
+  ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],
+  ['SELECT (VALUES (c.email)) FROM customers c', [0]],
+  ["SELECT to_tsvector('simple', email)::text FROM customers", [0]],
+  ["SELECT (xpath('/a/text()', xmlelement(name a, ssn)))[1]::text FROM customers", [0]],
+  ["SELECT array_to_string(array_agg(ssn), ',') FROM customers", [0]],
+  ['SELECT email FROM customers TABLESAMPLE SYSTEM (100)', [0]],
+  ['SELECT customers.email FROM (SELECT upper(email) AS email FROM customers) customers', [0]],
+];
+
+test(`${ATTACKS.length} attack queries: no seeded value leaks, and the columns are reported masked`, async (t) => {
+  t.true(ATTACKS.length >= 30);
+  t.true(fx.forbidden.length > 100);
+  const rawLeaks: string[] = [];
+  for (const [sql, expected] of ATTACKS) {
+    const { raw, plan, masked } = await fx.run(sql);
+    t.true(raw.rows.length > 0, `${sql}: returned no rows`);
+    if (leaks(fx.forbidden, raw.rows).length === 0) rawLeaks.push(sql);
+    t.deepEqual(leaks(fx.forbidden, masked.rows, masked.decisions, plan), [], `${sql}: leaked`);
+    for (const i of expected) {
+      t.true(masked.columns[i]?.masked, `${sql}: column ${i} (${raw.fields[i]?.name}) not reported masked`);
+      t.true(
+        masked.decisions.some((d) => d.index === i),
+        `${sql}: no decision for column ${i}`,
+      );
+    }
+  }
+  // Without masking, the checks above would have fired: the raw results hold the PII in a
+  // recognisable form, except where the query itself scrambles it beyond the forms checked.
+  t.deepEqual(rawLeaks, [
+    "SELECT translate(ssn, '0123456789', 'abcdefghij') FROM customers",
+    "SELECT string_to_array(ssn, '-') FROM customers",
+  ]);
+});
+
+test('ORDER BY and WHERE on a sensitive column leave the output unmasked: no value reaches it', async (t) => {
+  const { raw, masked } = await fx.run("SELECT id FROM customers WHERE email LIKE '%@example.com' ORDER BY email");
+  t.deepEqual(masked.rows, raw.rows.map((r) => [...r]));
+  t.deepEqual(masked.decisions, []);
+  t.false(masked.columns[0]!.masked);
+});
+
+test('the masked forms are the policy strategies: email keeps the domain, last4 the last four digits, hash a pseudonym', async (t) => {
+  const { masked } = await fx.run('SELECT email, ssn, card_number, phone FROM customers WHERE id = 1');
+  t.deepEqual(masked.rows, [['***@example.com', '[REDACTED]', '••••1111', masked.rows[0]![3]]]);
+  t.regex(String(masked.rows[0]![3]), /^h:[0-9a-f]{16}$/);
+  t.deepEqual(
+    masked.decisions.map((d) => [d.column, d.strategy, d.why, d.source, d.cells]),
+    [
+      ['email', 'email', 'provenance', ['public.customers.email'], 1],
+      ['ssn', 'redact', 'provenance', ['public.customers.ssn'], 1],
+      ['card_number', 'last4', 'provenance', ['public.customers.card_number'], 1],
+      ['phone', 'hash', 'provenance', ['public.customers.phone'], 1],
+    ],
+  );
+});
+
+test('a derived value of a partially masked column is redacted whole: no part of it is chosen by the query', async (t) => {
+  const { masked } = await fx.run('SELECT reverse(email), substr(card_number, 1, 4), lower(phone) FROM customers WHERE id = 1');
+  t.is(masked.rows[0]![0], '[REDACTED]');
+  t.is(masked.rows[0]![1], '[REDACTED]');
+  t.regex(String(masked.rows[0]![2]), /^h:[0-9a-f]{16}$/); // hash keeps no part of the value
+  t.deepEqual(masked.decisions.map((d) => d.why), ['lineage', 'lineage', 'lineage']);
+});
+
+test('a whole-row reference reports every sensitive column of its table as its source', async (t) => {
+  const { masked } = await fx.run('SELECT c FROM customers c WHERE id = 1');
+  t.is(masked.rows[0]![0], '[REDACTED]');
+  t.deepEqual(masked.decisions[0]!.source, ['public.customers.card_number', 'public.customers.email', 'public.customers.phone', 'public.customers.ssn']);
+  t.is(masked.decisions[0]!.why, 'provenance');
+});
+
+test('with every detector off, provenance and lineage alone still hide every attack', async (t) => {
+  const noDetectors = fx.masker2({ ...CONFIG, detectors: [] });
+  for (const [sql, expected] of ATTACKS) {
+    const { plan, masked } = await fx.run(sql, noDetectors);
+    t.deepEqual(leaks(fx.forbidden, masked.rows, masked.decisions), [], `${sql}: leaked`);
+    for (const i of expected) t.not(plan.columns[i]?.strategy ?? null, null, `${sql}: column ${i} not planned masked`);
+    t.false(masked.decisions.some((d) => d.why === 'detector'));
+  }
+});
