@@ -63,7 +63,8 @@ rules:
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: options.sessionStoreUrl, poolSize: concurrency },
-    env: { BENCH_TARGET_URL: options.targetUrl },
+    env: { BENCH_TARGET_URL: options.targetUrl, BENCH_MASKING_KEY: Buffer.alloc(32, 1).toString('base64') },
+    maskingKey: 'env://BENCH_MASKING_KEY',
     targetPoolSize: concurrency,
   });
   const server = await startLocalServer({ host: '127.0.0.1', port, routes: [{ prefix: '/v1/', handler: queryHandler(runtime.gateway) }], raw: [devIssuerRoutes(key, issuer)] });

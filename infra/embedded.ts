@@ -11,6 +11,7 @@ import { approvalsHandler } from '../functions/approvals.ts';
 import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
 import { startLocalServer } from './local-server.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
+import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
 
 export interface EmbeddedOptions {
@@ -59,7 +60,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     const runtime = await createRuntime({
       policy,
       sessionStore: { kind: 'postgres', url: dbs.sessionStoreUrl, poolSize: 5 },
-      embedded: new Map(dbs.demoUrl ? [['demo', dbs.demoUrl]] : []),
+      embedded: new Map([...(dbs.demoUrl ? [['demo', dbs.demoUrl] as const] : []), ['masking-key', loadOrCreateMaskingKey(options.stateDir)] as const]),
+      maskingKey: EMBEDDED_MASKING_KEY_REF,
       // No Pub/Sub here: requests are written to this console, and posted to the webhooks in
       // GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references) when those are set.
       approvals: {

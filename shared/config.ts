@@ -1,13 +1,15 @@
 // Environment → adapters: the one place that chooses which SessionLog, SecretSource, target
 // database, ApprovalStore and ApprovalNotifier the gateway gets. Everything is checked here, once, at start-up; a mistake stops the
 // process with a message instead of failing the first request.
+import { GatehouseError } from './errors.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createVerifier } from './identity/index.ts';
 import { loadPolicy } from './policy/index.ts';
 import type { Policy } from './policy/types.ts';
 import type { Principal } from './identity/principal.ts';
 import { loadParser } from './sql/index.ts';
-import { createTargetDatabase } from './execute/index.ts';
+import { createCatalogReader, createTargetDatabase } from './execute/index.ts';
+import { createMasker } from './masking/index.ts';
 import { createSecretSource } from './adapters/secrets/index.ts';
 import { createPostgresApprovalStore, createPostgresSessionLog } from './adapters/postgres-store/index.ts';
 // Our own small files only: the Firestore client library itself loads on the log's first use.
@@ -70,6 +72,12 @@ export interface RuntimeConfig {
   readonly embedded?: ReadonlyMap<string, string>;
   readonly env?: NodeJS.ProcessEnv;
   readonly targetPoolSize?: number;
+  /**
+   * SecretSource reference (`env://…`, `secret://…`, `embedded://masking-key`) to the masking key:
+   * base64 of at least 16 random bytes. It keys the `hash` pseudonyms and the raw-result digest,
+   * so it never lives in the policy file.
+   */
+  readonly maskingKey: string;
   /** Without it, rules with `action: approve` deny (nobody could approve). */
   readonly approvals?: ApprovalsConfig;
   /** For approvals' expiry (tests inject one). */
@@ -95,7 +103,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
   const policyPath = env.GATEHOUSE_POLICY ?? 'gatehouse.policy.yaml';
   const sessionStore = sessionStoreFromEnv(env);
   const storeUrl = sessionStore.kind === 'postgres' ? sessionStore.url : undefined;
-  return { policy: policyPath, sessionStore, env, approvals: approvalsFromEnv(env, storeUrl) };
+  const maskingKey = env.GATEHOUSE_MASKING_KEY;
+  if (!maskingKey) throw new TypeError('GATEHOUSE_MASKING_KEY is not set (a secret reference, e.g. secret://projects/P/secrets/gatehouse-masking-key/versions/latest)');
+  return { policy: policyPath, sessionStore, env, maskingKey, approvals: approvalsFromEnv(env, storeUrl) };
 }
 
 /**
@@ -159,8 +169,11 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     await Promise.allSettled([sessions.close(), secrets.close()]);
     throw e;
   }
+  secrets.check(config.maskingKey);
   const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
-  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow });
+  const catalog = createCatalogReader({ connections: policy.connections, secrets });
+  const masker = createMasker({ config: policy.masking, catalog, hashKey: () => maskingKey(secrets, config.maskingKey) });
+  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker });
   return {
     policy,
     gateway,
@@ -170,9 +183,15 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     async close() {
       // The republisher first: its pass may still be writing to the store.
       await approvals?.republisher.stop();
-      await Promise.allSettled([target.close(), sessions.close(), secrets.close(), approvals?.workflow.notifier.close(), approvals?.store.close()]);
+      await Promise.allSettled([target.close(), catalog.close(), sessions.close(), secrets.close(), approvals?.workflow.notifier.close(), approvals?.store.close()]);
     },
   };
+}
+
+async function maskingKey(secrets: SecretSource, ref: string): Promise<Uint8Array> {
+  const key = Buffer.from((await secrets.resolve(ref)).trim(), 'base64');
+  if (key.length < 16) throw new GatehouseError('secret_unavailable', 'the masking key must be base64 of at least 16 bytes');
+  return key;
 }
 
 interface ApprovalsContext {

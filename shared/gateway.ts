@@ -15,6 +15,7 @@ import type { EventDraft, SessionEvent } from './audit/events.ts';
 import { sessionStatus } from './audit/status.ts';
 import * as ev from './audit/drafts.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
+import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 
 export interface GatewayDeps {
   readonly policy: Policy;
@@ -29,6 +30,8 @@ export interface GatewayDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Step 5. Without it a rule that needs approval denies (fail closed): nobody could give one. */
   readonly approvals?: ApprovalWorkflow;
+  /** Step 7. Required: every result passes through it (detectors, keyed digest). */
+  readonly masker: Masker;
 }
 
 /**
@@ -80,7 +83,7 @@ export interface AnalyzeOutcome {
   readonly decision: Decision['action'];
   readonly rule: string | null;
   readonly statement: Pick<Analysis, 'kind' | 'tables' | 'columns' | 'functions' | 'fingerprint'>;
-  readonly masking: readonly unknown[];
+  readonly masking: readonly MaskPreview[];
 }
 
 export interface Risk {
@@ -127,14 +130,17 @@ export function createGateway(deps: GatewayDeps) {
     if (decision.action !== 'allow') {
       return { kind: 'denied', sessionId, rule: decision.rule, reasons: decision.reasons };
     }
-    const result = await execute(admitted); //                              6 execute, 8 record
+    const { result, columns } = await execute(admitted); //                 6 execute, 7 mask, 8 record
     return {
       kind: 'executed',
       sessionId,
       command: result.command,
       rowCount: result.rowCount,
       truncated: result.truncated,
-      columns: result.fields.map((f) => ({ name: f.name, type: f.type, masked: false })),
+      columns: result.fields.map((f, i) => {
+        const c = columns[i];
+        return { name: f.name, type: f.type, masked: c?.masked ?? false, ...(c?.mask ? { mask: c.mask } : {}) };
+      }),
       rows: result.rows,
       risk: { class: analysis.class, reasons: analysis.reasons },
     };
@@ -143,7 +149,7 @@ export function createGateway(deps: GatewayDeps) {
   /** POST /v1/analyze: the same steps up to the decision, recorded, and nothing runs. */
   async function analyzeOnly(caller: Caller, body: BodyReader): Promise<AnalyzeOutcome> {
     const principal = await authenticate(caller);
-    const { sessionId, analysis, decision } = await admit('analyze', principal, caller, body);
+    const { sessionId, analysis, decision, request } = await admit('analyze', principal, caller, body);
     const { kind, tables, columns, functions, fingerprint } = analysis;
     return {
       sessionId,
@@ -151,7 +157,7 @@ export function createGateway(deps: GatewayDeps) {
       decision: decision.action,
       rule: decision.rule,
       statement: { kind, tables, columns, functions, fingerprint },
-      masking: [],
+      masking: deps.masker.preview(request.sql),
     };
   }
 
@@ -249,25 +255,47 @@ export function createGateway(deps: GatewayDeps) {
     return { sessionId, principal, request, analysis, decision };
   }
 
-  async function execute({ sessionId, request, analysis }: Admitted): Promise<StatementResult> {
+  async function execute({ sessionId, request, analysis }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[] }> {
     const statement = statementFor(request, analysis);
+    const { connection, sql } = statement;
+    const { masker } = deps;
     let completed = false;
+    let columns: readonly ColumnOutcome[] = [];
+    let maskedRows: unknown[][] = [];
     try {
-      return await target.run({
+      // Parses for lineage and warms the catalog before the statement holds a connection; refuses
+      // (masking_denied) what `derived: deny` forbids, before anything ran.
+      const prepared = await masker.prepare({ connection, sql });
+      const result = await target.run({
         ...statement,
-        // 8 record, before COMMIT: if the outcome cannot be recorded, the statement rolls back.
-        beforeCommit: async (result) => {
-          await record(sessionId, [ev.executionCompletedEvent(result)]);
+        beforeCommit: async (raw) => {
+          // 7 mask, then 8 record, before COMMIT: if the outcome cannot be recorded, the
+          // statement rolls back. Only the masked result is stored and returned.
+          const plan = await masker.plan({ connection, sql, fields: raw.fields, prepared });
+          const masked = await masker.apply(plan, raw.rows);
+          const rawHmacSha256 = await masker.rawDigest(raw.fields, raw.rows);
+          const shown: StatementResult = { ...raw, rows: masked.rows };
+          await record(sessionId, [ev.executionCompletedEvent(shown, { decisions: masked.decisions, rawHmacSha256 })]);
+          columns = masked.columns;
+          maskedRows = masked.rows;
           completed = true;
         },
       });
+      return { result: { ...result, rows: maskedRows }, columns };
     } catch (e) {
       if (isGatehouseError(e, 'audit_unavailable') && !completed) throw e; // rolled back; nothing ran
       // Failed, or (completed already recorded) COMMIT itself failed: the log says so after it.
-      const error = asGatehouseError(e);
+      // PostgreSQL's messages can quote row values (`invalid input syntax … "123-45-6789"`).
+      const error = await redacted(asGatehouseError(e), connection, sql);
       await record(sessionId, [ev.executionFailedEvent(error)]);
       throw new SessionError(sessionId, error);
     }
+  }
+
+  async function redacted(error: GatehouseError, connection: string, sql: string): Promise<GatehouseError> {
+    if (error instanceof SessionError) return error;
+    const message = await deps.masker.redactError({ connection, sql, message: error.message });
+    return message === error.message ? error : new GatehouseError(error.code, message, error.details ? { ...error.details } : undefined);
   }
 
   // --- helpers -------------------------------------------------------------------------------

@@ -65,7 +65,16 @@ export function executionStartedEvent(facts: {
   return { type: 'execution.started', data: { ...facts } };
 }
 
-export function executionCompletedEvent(result: StatementResult): EventDraft {
+/** What the masking step adds to the record: its decisions, never a raw value. */
+export interface MaskingRecord {
+  readonly decisions: readonly unknown[];
+  /** HMAC-SHA256 of the raw result under a key derived from the masking key: the key holder can
+   * confirm what the database returned; the log itself never holds the raw PII. */
+  readonly rawHmacSha256: string;
+}
+
+/** `result` is the result as returned to the bot: already masked. */
+export function executionCompletedEvent(result: StatementResult, masking?: MaskingRecord): EventDraft {
   return {
     type: 'execution.completed',
     data: {
@@ -77,6 +86,8 @@ export function executionCompletedEvent(result: StatementResult): EventDraft {
       // The result exactly as returned to the bot, and its digest, so a replay shows what the bot saw.
       rows: result.rows,
       resultSha256: resultDigest(result),
+      masking: masking?.decisions,
+      rawHmacSha256: masking?.rawHmacSha256,
     },
   };
 }

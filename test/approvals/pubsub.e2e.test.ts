@@ -9,7 +9,7 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { createPubSubNotifier } from '../../shared/adapters/pubsub/index.ts';
 import { approvalMessage } from '../../shared/approvals/message.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, TEST_MASKING_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { EMULATOR_PROJECT, pubSubEmulatorHost, skipWithoutEmulator } from '../helpers/pubsub-emulator.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
@@ -170,7 +170,8 @@ if (!skipWithoutEmulator('Pub/Sub notifier (test/approvals/pubsub.e2e.test.ts)')
     const runtime = await createRuntime({
       policy: parsePolicy(testPolicy('http://127.0.0.1:9/dev'), 'test-policy.yaml'),
       sessionStore: { kind: 'postgres', url: sessionsDb.url },
-      env: { GATEHOUSE_TEST_TARGET_URL: sessionsDb.url },
+      env: { GATEHOUSE_TEST_TARGET_URL: sessionsDb.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+      maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
       approvals: {
         store: { kind: 'postgres', url: stateDb.url },
         notifier: { kind: 'pubsub', topic: path, apiEndpoint: host },

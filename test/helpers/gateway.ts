@@ -15,6 +15,8 @@ import { startLocalServer } from '../../infra/local-server.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from './pg.ts';
 
 export const TEST_AUDIENCE = 'gatehouse-test';
+/** A fixed masking key for tests: pseudonyms are then reproducible across runs. */
+export const TEST_MASKING_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export function testPolicy(issuer: string, extra = ''): string {
   return `version: 1
@@ -94,7 +96,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: audit.url },
-    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url },
+    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+    maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {
       store: { kind: 'postgres', url: state.url },
