@@ -7,6 +7,7 @@ import { startTestPostgres } from '../infra/throwaway-postgres.ts';
 import { startEmbeddedDatabases } from '../infra/embedded-databases.ts';
 import { benchAnalyze } from './analyze.ts';
 import { benchE2e, type E2eFigures } from './e2e.ts';
+import { benchMasking } from './masking.ts';
 import pg from 'pg';
 
 const only = process.argv.slice(2);
@@ -16,6 +17,11 @@ const results: Record<string, unknown> = {};
 if (wants('analyze')) {
   console.error('analyze: 38,534 corpus statements …');
   results.analyze = await benchAnalyze();
+}
+
+if (wants('masking')) {
+  console.error('masking: 100×10 results, detectors …');
+  results.masking = await benchMasking();
 }
 
 if (wants('e2e')) {
