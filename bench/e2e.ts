@@ -14,6 +14,9 @@ export interface E2eFigures {
   readonly target: string;
   readonly requests: number;
   readonly concurrency: number;
+  /** One request at a time: latency without queueing. */
+  readonly sequential: { readonly direct: Stats; readonly gateway: Stats };
+  /** `concurrency` requests in flight: throughput, and latency under load. */
   readonly direct: Stats;
   readonly gateway: Stats;
 }
@@ -87,9 +90,10 @@ rules:
     // Warm both paths (pools, JWKS cache, parser) before measuring.
     await measure(direct, 20, 1);
     await measure(viaGateway, 20, 1);
+    const sequential = { direct: await measure(direct, 200, 1), gateway: await measure(viaGateway, 200, 1) };
     const d = await measure(direct, requests, concurrency);
     const g = await measure(viaGateway, requests, concurrency);
-    return { target: options.label, requests, concurrency, direct: d, gateway: g };
+    return { target: options.label, requests, concurrency, sequential, direct: d, gateway: g };
   } finally {
     await server.close();
     await runtime.close();

@@ -53,12 +53,14 @@ if (wants('e2e')) {
     rmSync(stateDir, { recursive: true, force: true });
   }
   results.e2e = e2e;
-  console.log('\n| target | path | median ms | p99 ms | req/s |');
-  console.log('|---|---|---|---|---|');
+  console.log('\n| target | path | one at a time: median ms | p99 ms | concurrent: median ms | p99 ms | req/s |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const f of e2e) {
-    console.log(`| ${f.target} | direct pg | ${f.direct.medianMs} | ${f.direct.p99Ms} | ${f.direct.perSec} |`);
-    console.log(`| ${f.target} | gateway (${f.requests} requests, ${f.concurrency} concurrent) | ${f.gateway.medianMs} | ${f.gateway.p99Ms} | ${f.gateway.perSec} |`);
+    for (const [path, seq, con] of [['direct pg', f.sequential.direct, f.direct], ['gateway', f.sequential.gateway, f.gateway]] as const) {
+      console.log(`| ${f.target} | ${path} | ${seq.medianMs} | ${seq.p99Ms} | ${con.medianMs} | ${con.p99Ms} | ${con.perSec} |`);
+    }
   }
+  console.log(`(concurrent: ${e2e.map((f) => `${f.requests} requests, ${f.concurrency} in flight on ${f.target}`).join('; ')})`);
 }
 
 console.log(JSON.stringify(results, null, 2));
