@@ -162,17 +162,19 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   for (const c of Object.values(policy.connections)) secrets.check(c.credentials);
   const sessions = await openSessionLog(config.sessionStore);
   const verifyToken = createVerifier({ issuers: policy.issuers, groups: policy.groups });
-  let approvals: Runtime['approvals'];
-  try {
-    approvals = config.approvals && (await openApprovals(config.approvals, { secrets, sessions, verifyToken, clock: config.clock }));
-  } catch (e) {
-    await Promise.allSettled([sessions.close(), secrets.close()]);
-    throw e;
-  }
   secrets.check(config.maskingKey);
-  const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
   const catalog = createCatalogReader({ connections: policy.connections, secrets });
   const masker = createMasker({ config: policy.masking, catalog, hashKey: () => maskingKey(secrets, config.maskingKey) });
+  let approvals: Runtime['approvals'];
+  try {
+    approvals =
+      config.approvals &&
+      (await openApprovals(config.approvals, { secrets, sessions, verifyToken, clock: config.clock, maskingPreview: (sql) => masker.preview(sql) }));
+  } catch (e) {
+    await Promise.allSettled([sessions.close(), catalog.close(), secrets.close()]);
+    throw e;
+  }
+  const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
   const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker });
   return {
     policy,
@@ -199,6 +201,7 @@ interface ApprovalsContext {
   readonly sessions: SessionLog;
   readonly verifyToken: (token: string) => Promise<Principal>;
   readonly clock?: () => Date;
+  readonly maskingPreview: (sql: string) => readonly unknown[];
 }
 
 async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Promise<NonNullable<Runtime['approvals']>> {
@@ -223,7 +226,7 @@ async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Pr
   });
   // A pass now (what an earlier process could not publish), then every 15 s by default.
   const republisher = startRepublisher(workflow, config.republishIntervalMs ?? 15_000);
-  const desk = createReviewDesk({ verifyToken: ctx.verifyToken, store, sessions: ctx.sessions, clock });
+  const desk = createReviewDesk({ verifyToken: ctx.verifyToken, store, sessions: ctx.sessions, clock, maskingPreview: ctx.maskingPreview });
   return { store, workflow, desk, republisher };
 }
 

@@ -29,6 +29,8 @@ export interface ReviewDeskDeps {
   readonly newSessionId?: () => string;
   /** Members see every approval; others see the ones they may decide, and their own. */
   readonly auditorGroups?: readonly string[];
+  /** What masking would do to the statement's result (lineage alone), shown to reviewers. */
+  readonly maskingPreview?: (sql: string) => readonly unknown[];
 }
 
 export type StatusFilter = ApprovalStatus | 'all';
@@ -56,13 +58,13 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
   }
 
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
-  async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView }> {
+  async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView & { masking: readonly unknown[] } }> {
     const principal = await authenticate(caller);
     const a = await store.get(approvalId);
     if (!a || !maySee(principal, a)) {
       throw new GatehouseError('approval_not_found', `no approval ${approvalId} visible to this caller`);
     }
-    return { approval: approvalView(a, clock()) };
+    return { approval: { ...approvalView(a, clock()), masking: deps.maskingPreview?.(a.sql) ?? [] } };
   }
 
   /** POST /v1/approvals/:id/approve|reject with `{"comment": "..."}`. */

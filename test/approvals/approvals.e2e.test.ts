@@ -112,6 +112,7 @@ test('a write needing approval: 202 with the approval, recorded, listed for appr
   t.is(shown.body.approval.analysis.kind, 'INSERT');
   t.deepEqual(shown.body.approval.analysis.tables.written, ['notes']);
   t.is(shown.body.approval.notification.state, 'published', 'the local notifier took it');
+  t.deepEqual(shown.body.approval.masking, [], 'the masking preview is shown (nothing sensitive in an INSERT without RETURNING)');
 });
 
 test('approve, then the bot runs exactly that statement: a new session that says "approved by approval X"', async (t) => {
