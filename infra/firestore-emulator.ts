@@ -2,10 +2,10 @@
 // directly rather than through `gcloud`. Its launcher is a bash script that runs Java as a child
 // (not exec), so a kill of the script's pid leaves Java running: the emulator gets a process group
 // of its own, and stopping signals the whole group.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';
+import { stopGroup, waitUntilAnswering } from './process-group.ts';
 
 export const FIRESTORE_EMULATOR_DIR = '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator';
 export const FIRESTORE_EMULATOR_BIN = `${FIRESTORE_EMULATOR_DIR}/cloud_firestore_emulator`;
@@ -50,51 +50,10 @@ export async function startFirestoreEmulator(options: { bin?: string; startTimeo
   child.on('error', (e) => (spawnError = e));
   const stop = () => stopGroup(child);
   try {
-    await waitUntilAnswering(host, child, () => spawnError, options.startTimeoutMs ?? 60_000);
+    await waitUntilAnswering(host, child, options.startTimeoutMs ?? 60_000, () => spawnError);
   } catch (e) {
     await stop();
     throw new Error(`Firestore emulator did not start: ${e instanceof Error ? e.message : String(e)}\n${output}`);
   }
   return { host, startMs: Math.round(performance.now() - started), stop };
-}
-
-async function waitUntilAnswering(host: string, child: ChildProcess, failed: () => Error | undefined, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const e = failed();
-    if (e) throw e;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode})`);
-    try {
-      // The emulator answers plain HTTP on its port ("Ok") once it is serving.
-      const res = await fetch(`http://${host}/`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`no answer on ${host} within ${timeoutMs} ms`);
-}
-
-function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const pid = child.pid;
-  return new Promise((resolve) => {
-    const force = setTimeout(() => signalGroup(pid, 'SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      // The script exits when Java does; make sure nothing else in the group lingers.
-      signalGroup(pid, 'SIGKILL');
-      resolve();
-    });
-    signalGroup(pid, 'SIGTERM');
-  });
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
