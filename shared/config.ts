@@ -13,7 +13,7 @@ import { createMasker } from './masking/index.ts';
 import { createSecretSource } from './adapters/secrets/index.ts';
 import { createPostgresApprovalStore, createPostgresSessionLog } from './adapters/postgres-store/index.ts';
 // Our own small files only: the Firestore client library itself loads on the log's first use.
-import { createFirestoreSessionLog } from './adapters/firestore/index.ts';
+import { createFirestoreApprovalStore, createFirestoreSessionLog } from './adapters/firestore/index.ts';
 import { createPubSubNotifier } from './adapters/pubsub/index.ts';
 import { createLocalNotifier } from './adapters/local-notifier/index.ts';
 import { webhookChannels } from './adapters/webhooks/index.ts';
@@ -29,7 +29,10 @@ export type SessionStoreConfig =
   /** The create-only Firestore database of its own (DESIGN §4). */
   | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
 
-export type ApprovalStoreConfig = { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+export type ApprovalStoreConfig =
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
+  /** Mutable state, in a Firestore database apart from the audit one (DESIGN §4). */
+  | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
 
 export type NotifierConfig =
   | {
@@ -128,23 +131,34 @@ export function sessionStoreFromEnv(env: NodeJS.ProcessEnv): SessionStoreConfig 
 
 /**
  * GATEHOUSE_APPROVAL_STORE (postgres://; default the session store's database — give it a role
- * of its own there, or better a database of its own: DESIGN §4), GATEHOUSE_PUBSUB_TOPIC
+ * of its own there, or better a database of its own: DESIGN §4; or `firestore`, with
+ * GATEHOUSE_FIRESTORE_PROJECT and GATEHOUSE_STATE_DATABASE, default `gatehouse-state`), GATEHOUSE_PUBSUB_TOPIC
  * (`projects/P/topics/T`; unset = log to the console), GATEHOUSE_PUBLIC_URL (review links;
  * required with a topic), GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references).
  */
 export function approvalsFromEnv(env: NodeJS.ProcessEnv, sessionStoreUrl?: string): ApprovalsConfig {
   const url = env.GATEHOUSE_APPROVAL_STORE ?? sessionStoreUrl;
-  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('GATEHOUSE_APPROVAL_STORE must be a postgres:// URL');
+  const store = approvalStoreFromEnv(env, url);
   const topic = env.GATEHOUSE_PUBSUB_TOPIC;
   const publicUrl = env.GATEHOUSE_PUBLIC_URL;
   if (topic && !publicUrl) throw new TypeError('GATEHOUSE_PUBLIC_URL is required with GATEHOUSE_PUBSUB_TOPIC (review links name it)');
   if (publicUrl && !/^https?:\/\/[^\s]+$/.test(publicUrl)) throw new TypeError('GATEHOUSE_PUBLIC_URL must be an http(s):// URL');
   return {
-    store: { kind: 'postgres', url },
+    store,
     notifier: topic ? { kind: 'pubsub', topic } : { kind: 'local' },
     publicUrl: publicUrl ?? 'http://127.0.0.1:8080',
     webhooks: webhooksFromEnv(env),
   };
+}
+
+function approvalStoreFromEnv(env: NodeJS.ProcessEnv, url: string | undefined): ApprovalStoreConfig {
+  if (url === 'firestore') {
+    const projectId = env.GATEHOUSE_FIRESTORE_PROJECT;
+    if (!projectId) throw new TypeError('GATEHOUSE_FIRESTORE_PROJECT is required with GATEHOUSE_APPROVAL_STORE=firestore');
+    return { kind: 'firestore', projectId, databaseId: env.GATEHOUSE_STATE_DATABASE || 'gatehouse-state' };
+  }
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('GATEHOUSE_APPROVAL_STORE must be a postgres:// URL or "firestore"');
+  return { kind: 'postgres', url };
 }
 
 export function webhooksFromEnv(env: NodeJS.ProcessEnv): WebhookConfig {
@@ -252,6 +266,8 @@ export async function openApprovalStore(store: ApprovalStoreConfig): Promise<App
   switch (store.kind) {
     case 'postgres':
       return createPostgresApprovalStore({ connectionString: store.url, poolSize: store.poolSize });
+    case 'firestore':
+      return createFirestoreApprovalStore({ projectId: store.projectId, databaseId: store.databaseId });
   }
 }
 
@@ -265,11 +281,12 @@ export interface NotifyConfig {
 }
 
 export function notifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NotifyConfig {
-  const url = env.GATEHOUSE_APPROVAL_STORE ?? env.GATEHOUSE_SESSION_STORE;
-  if (!url || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('GATEHOUSE_APPROVAL_STORE must be a postgres:// URL');
+  // As in configFromEnv: only a PostgreSQL session store doubles as the default approval store.
+  const sessionStore = env.GATEHOUSE_SESSION_STORE === 'firestore' ? undefined : env.GATEHOUSE_SESSION_STORE;
+  const store = approvalStoreFromEnv(env, env.GATEHOUSE_APPROVAL_STORE ?? sessionStore);
   const webhooks = webhooksFromEnv(env);
   if (!webhooks.slack && !webhooks.webhook) throw new TypeError('set GATEHOUSE_SLACK_WEBHOOK and/or GATEHOUSE_WEBHOOK_URL (secret references)');
-  return { store: { kind: 'postgres', url }, webhooks, env };
+  return { store, webhooks, env };
 }
 
 export async function createNotifyRuntime(config: NotifyConfig): Promise<{ readonly delivery: DeliveryDeps; close(): Promise<void> }> {

@@ -1,0 +1,1 @@
+export { createFirestoreApprovalStore, type FirestoreApprovalStoreOptions } from './approval-store.ts';
