@@ -124,6 +124,7 @@ export function renderReplay(r: Replay): string {
       if (masked.length === 0) line('masked', 'no columns');
       for (const c of masked) line('masked', `${c.name} → ${c.mask ?? 'masked'}${c.why ? `  (${c.why})` : ''}`);
       line('result sha256', x.resultSha256);
+      line('raw hmac', x.rawHmacSha256 && `${x.rawHmacSha256}  (keyed digest of the unmasked result: the masking-key holder can confirm it)`);
     }
   }
 

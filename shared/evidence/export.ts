@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { SessionLog } from '../ports.ts';
 import { Deriver, jsonLine } from './derive.ts';
-import { sessionsInRange } from './events-stream.ts';
+import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
 import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
@@ -45,6 +45,8 @@ export interface ExportSummary {
   readonly files: Readonly<Record<string, FileEntry>>;
   readonly durationMs: number;
 }
+
+export const RANGE_BOUNDS = 'sessions that started at or after `from` and before `to`';
 
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
@@ -196,5 +198,3 @@ async function writeFolder(
     files: written,
   };
 }
-
-export const RANGE_BOUNDS = 'sessions that started at or after `from` and before `to`';

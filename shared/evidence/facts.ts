@@ -67,6 +67,8 @@ export interface SessionFacts {
     readonly durationMs?: number;
     readonly columns: readonly ColumnFact[];
     readonly resultSha256?: string;
+    /** Keyed digest of the raw (unmasked) result: the masking-key holder can confirm what the database returned. */
+    readonly rawHmacSha256?: string;
     readonly error?: { readonly code?: string; readonly message?: string };
   };
 }
@@ -145,6 +147,7 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
             durationMs: count(field(completed?.data, 'durationMs')),
             columns: completed ? columnFacts(completed.data) : [],
             resultSha256: firstText(completed?.data, 'resultSha256'),
+            rawHmacSha256: firstText(completed?.data, 'rawHmacSha256'),
             error: failed ? { code: text(field(field(failed.data, 'error'), 'code')), message: text(field(field(failed.data, 'error'), 'message')) } : undefined,
           }
         : undefined,

@@ -6,6 +6,8 @@ import { bool, count, field, firstText, list, record, text } from './guards.ts';
 
 export interface MaskFact {
   readonly column: string;
+  /** The column's position in the result, when the decision records it. */
+  readonly index?: number;
   readonly strategy?: string;
   readonly reason?: string;
   /** Where the sensitivity came from, e.g. `public.customers.email` or a detector name. */
@@ -28,18 +30,20 @@ export function maskingDecisions(completed: unknown, columnNames: readonly strin
   for (const d of decisions) {
     const r = record(d);
     if (!r) continue;
-    const index = count(field(r, 'index')) ?? count(field(r, 'column'));
+    const index = count(field(r, 'index'));
     const column = firstText(r, 'column', 'name', 'field') ?? (index !== undefined ? columnNames[index] : undefined);
     if (column === undefined) continue;
     // A decision that says "not masked" is not a masking; skip it so counts stay honest.
     if (bool(field(r, 'masked')) === false) continue;
     const strategy = firstText(r, 'strategy', 'mask', 'action');
     if (strategy === 'none' || strategy === 'pass') continue;
+    const source = field(r, 'source');
     out.push({
       column,
+      index,
       strategy,
-      reason: firstText(r, 'reason', 'why', 'basis', 'kind'),
-      source: firstText(r, 'source', 'provenance', 'detector', 'sensitive') ?? sourceList(field(r, 'sources') ?? field(r, 'dependsOn')),
+      reason: firstText(r, 'why', 'reason', 'basis', 'kind'),
+      source: text(source) ?? sourceList(source) ?? firstText(r, 'detector', 'provenance') ?? sourceList(field(r, 'sources')),
     });
   }
   return out;
@@ -52,15 +56,17 @@ export function columnFacts(completed: unknown): ColumnFact[] {
   const decisions = maskingDecisions(completed, names);
   return cols.map((c, i) => {
     const name = names[i]!;
-    const d = decisions.find((x) => x.column === name);
+    // By position when the decision has one (two columns may share a name), else by name.
+    const mine = decisions.filter((x) => (x.index !== undefined ? x.index === i : x.column === name));
     const flagged = bool(field(c, 'masked')) === true;
-    const mask = firstText(c, 'mask', 'strategy') ?? d?.strategy;
+    const mask = firstText(c, 'mask', 'strategy') ?? mine.find((d) => d.strategy)?.strategy;
+    const why = mine.map((d) => [d.reason, d.source].filter(Boolean).join(': ')).filter(Boolean);
     return {
       name,
       type: text(field(c, 'type')),
-      masked: flagged || d !== undefined,
-      ...(flagged || d ? { mask } : {}),
-      ...(d ? { why: [d.reason, d.source].filter(Boolean).join(': ') || undefined } : {}),
+      masked: flagged || mine.length > 0,
+      ...(flagged || mine.length ? { mask } : {}),
+      ...(why.length ? { why: [...new Set(why)].join('; ') } : {}),
     };
   });
 }

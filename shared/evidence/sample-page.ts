@@ -107,6 +107,7 @@ ${
         ['Recomputed over the stored rows', s.result.recomputed],
         ['Match', s.result.recorded === undefined ? '—' : s.result.recorded === s.result.recomputed ? html`<span class="ok">yes</span>` : html`<span class="bad">no</span> (the recorded digest may cover the unmasked result)`],
         ['Rows stored', s.result.rows],
+        ['Raw result HMAC', s.facts.execution?.rawHmacSha256 === undefined ? undefined : html`<code>${s.facts.execution.rawHmacSha256}</code> — a keyed digest of the unmasked result: the holder of the masking key can confirm what the database returned; the log holds no raw values`],
       ])
     : html`<p>No result was returned.</p>`
 }

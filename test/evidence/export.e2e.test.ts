@@ -8,7 +8,7 @@ import { readCsv } from '../../shared/evidence/csv.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { POPULATION_COLUMNS } from '../../shared/evidence/population.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
-import { DBA, FORMULA_MODEL, FORMULA_SQL, HOSTILE_SQL, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { DBA, FORMULA_MODEL, FORMULA_SQL, HOSTILE_SQL, RAW_EMAIL, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { readJsonl, runCli, tempDir } from './helpers.ts';
 
 let fx: EvidenceFixture;
@@ -51,7 +51,7 @@ test('a clean export has every file of DESIGN §3, digests that match, and verif
   t.is(manifest.counts.approvalsGranted, 1);
   t.is(manifest.counts.changesExecutedWithApproval, 1);
   t.is(manifest.counts.approvalsAfterExecution, 0);
-  t.is(manifest.counts.maskedStatements >= 1, true);
+  t.is(manifest.counts.maskedStatements, 2, 'the real PII read and the appended one');
   const verification = JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'));
   t.true(verification.ok);
   t.is(verification.chainsVerified, fx.made.length);
@@ -105,6 +105,7 @@ test('population.csv: one row per statement with the auditor’s columns, proper
   t.is(row('redeemed').executed, 'yes');
   t.is(row('dba-write').approvers, '', 'a write allowed by rule has no approver');
   t.is(row('masked').masked_columns, 'email (email)');
+  t.is(row('pii-read').masked_columns, 'email (email)', 'masked by the real masking step');
   // Raw bytes: the file never holds a cell that starts a formula.
   const raw = readFileSync(join(out, 'population.csv'), 'utf8');
   t.false(/(^|,)[=+@]/m.test(raw));
@@ -186,4 +187,13 @@ test('the CLI: evidence export --store … --json, then evidence verify, exit 0'
   t.is(again.code, 1);
   t.regex(again.stderr, /not empty/);
   t.true(existsSync(join(out, 'manifest.json')));
+});
+
+test('no file of the export holds a raw value that masking hid', async (t) => {
+  const { out } = await exportTo(t);
+  for (const name of readdirSync(out)) t.false(readFileSync(join(out, name), 'utf8').includes(RAW_EMAIL), name);
+  const pii = readJsonl(join(out, 'events.jsonl')).filter((e) => e.sessionId === fx.byKind('pii-read').sessionId);
+  const done = pii.find((e) => e.type === 'execution.completed');
+  t.deepEqual(done.data.rows, [['Ada', '***@example.com'], ['Grace', '***@example.com']]);
+  t.regex(done.data.rawHmacSha256, /^[0-9a-f]{64}$/);
 });

@@ -1,8 +1,9 @@
 // Sessions for the evidence tests, made the real way: through the gateway over HTTP with real
 // tokens, against real PostgreSQL — reads, a denial, bad input, a refused model, hostile SQL, a
-// DBA write, and a write held for approval, approved by a DBA, then run. Plus one session appended
-// straight to the log in the shape the masking step records (masked values and per-column
-// decisions), so masking evidence is exercised whether or not masking is wired in yet.
+// DBA write, and a write held for approval, approved by a DBA, then run; the policy masks
+// customers.email, so the PII read comes back masked. Plus one session appended straight to the
+// log in the shape the masking step records (shared/masking/types.ts MaskDecision), with values
+// fixed here, so the tests can name exactly what a replay must show.
 import { createHash } from 'node:crypto';
 import type { SessionLog } from '../../shared/ports.ts';
 import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
@@ -159,12 +160,13 @@ async function appendMaskedSession(log: SessionLog, policySha256: string, issuer
         truncated: false,
         durationMs: 3,
         columns: [
-          { name: 'name', type: 'text', tableID: 16400, columnID: 2, masked: false },
-          { name: 'email', type: 'text', tableID: 16400, columnID: 3, masked: true, mask: 'email' },
+          { name: 'name', type: 'text', tableID: 16400, columnID: 2 },
+          { name: 'email', type: 'text', tableID: 16400, columnID: 3 },
         ],
         rows,
-        masking: [{ column: 'email', strategy: 'email', reason: 'provenance', source: 'public.customers.email' }],
+        masking: [{ column: 'email', index: 1, strategy: 'email', why: 'provenance', source: ['public.customers.email'], cells: 2 }],
         resultSha256: createHash('sha256').update(JSON.stringify({ columns: ['name', 'email'], rows })).digest('hex'),
+        rawHmacSha256: 'a'.repeat(64),
       },
     },
   ]);

@@ -54,6 +54,14 @@ test('a masked result: masked columns, strategy and why, and only the stored (ma
   t.false(text.includes('ada.lovelace@example.com'));
 });
 
+test('a read the masking step masked: the replay names the column, the strategy and why, and the raw HMAC', async (t) => {
+  const text = renderReplay(await replaySession(fx.log, fx.byKind('pii-read').sessionId));
+  t.regex(text, /masked\s+email → email\s+\(provenance: public\.customers\.email\)/);
+  t.regex(text, /raw hmac\s+[0-9a-f]{64}/);
+  t.true(text.includes('***@example.com'));
+  t.false(text.includes('ada.lovelace@example.com'));
+});
+
 test('a denial and a refusal: nothing ran, and why', async (t) => {
   const denied = renderReplay(await replaySession(fx.log, fx.byKind('denied').sessionId));
   t.regex(denied, /decision\s+deny by rule nothing-else/);

@@ -117,19 +117,21 @@ function registerBrowserTests(): void {
     t.deepEqual(cells, [['1', '1.50'], ['2', '3.00'], ['3', '4.50']]);
   });
 
-  test('replay of a masked result shows the masked values only, with which column and why', async (t) => {
-    const { page } = await open(full, `#session=${encodeURIComponent(fx.byKind('masked').sessionId)}`);
-    await page.getByTestId('replay').waitFor();
-    const table = page.getByTestId('result-table');
-    t.is(await table.locator('th[data-masked]').count(), 1);
-    t.regex((await table.locator('th[data-masked]').textContent()) ?? '', /email.*masked: email/);
-    const cells = await table.locator('tbody td').allTextContents();
-    t.deepEqual(cells, ['Ada', '***@example.com', 'Grace', '***@example.com']);
-    // What the page shows (innerText), not the embedded data of other sessions.
-    const all = await page.locator('main').innerText();
-    t.false(all.includes(RAW_EMAIL));
-    t.regex(all, /email → email \(provenance: public\.customers\.email\)/);
-  });
+  for (const kind of ['pii-read', 'masked']) {
+    test(`replay of a masked result shows the masked values only, with which column and why (${kind})`, async (t) => {
+      const { page } = await open(full, `#session=${encodeURIComponent(fx.byKind(kind).sessionId)}`);
+      await page.getByTestId('replay').waitFor();
+      const table = page.getByTestId('result-table');
+      t.is(await table.locator('th[data-masked]').count(), 1);
+      t.regex((await table.locator('th[data-masked]').textContent()) ?? '', /email.*masked: email/);
+      const cells = await table.locator('tbody td').allTextContents();
+      t.deepEqual(cells, ['Ada', '***@example.com', 'Grace', '***@example.com']);
+      // What the page shows (innerText), not the embedded data of other sessions.
+      const all = await page.locator('main').innerText();
+      t.false(all.includes(RAW_EMAIL));
+      t.regex(all, /email → email \(provenance: public\.customers\.email\)/);
+    });
+  }
 
   test('replay of an approved write: the approver, the comment, and that it came before execution', async (t) => {
     const { page } = await open(full, `#session=${encodeURIComponent(fx.byKind('redeemed').sessionId)}`);

@@ -13,11 +13,20 @@ function route() {
   const hash = location.hash.slice(1);
   const current = hash === '' || hash.startsWith('session') ? 'sessions' : hash;
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.getAttribute('href') === '#' + current);
-  if (hash.startsWith('session=')) main.appendChild(replayView(state, decodeURIComponent(hash.slice('session='.length))));
+  if (hash.startsWith('session=')) main.appendChild(replayView(state, decoded(hash.slice('session='.length))));
   else if (hash === 'verification') main.appendChild(verificationView(state));
   else if (hash === 'soc2') main.appendChild(soc2View(state));
   else main.appendChild(sessionsView(state));
   window.scrollTo(0, 0);
+}
+
+/** A fragment someone typed may be malformed (`%E0`): show "not found", do not stop the page. */
+function decoded(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 window.addEventListener('hashchange', route);

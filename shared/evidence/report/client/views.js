@@ -143,6 +143,7 @@ function replayView(state, id) {
           ['Duration', x.durationMs !== undefined ? x.durationMs.toFixed(1) + ' ms' : undefined],
           ['Masked columns', maskedPart(x.columns)],
           ['Result sha256', x.resultSha256],
+          ['Raw result HMAC', x.rawHmacSha256 ? x.rawHmacSha256 + ' (keyed digest of the unmasked result; the masking-key holder can confirm it)' : undefined],
         ])
       : h('p', {}, 'Nothing ran.'),
     h('h3', {}, 'Result, as the agent received it'),
