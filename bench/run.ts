@@ -8,6 +8,7 @@ import { startEmbeddedDatabases } from '../infra/embedded-databases.ts';
 import { benchAnalyze } from './analyze.ts';
 import { benchE2e, type E2eFigures } from './e2e.ts';
 import { benchMasking } from './masking.ts';
+import { benchEvidence } from './evidence.ts';
 import pg from 'pg';
 
 const only = process.argv.slice(2);
@@ -22,6 +23,12 @@ if (wants('analyze')) {
 if (wants('masking')) {
   console.error('masking: 100×10 results, detectors …');
   results.masking = await benchMasking();
+}
+
+// Minutes, not seconds (100k sessions generated, exported and verified): only when asked for.
+if (only.includes('evidence')) {
+  console.error('evidence: export and verify of 10k and 100k sessions …');
+  results.evidence = await benchEvidence();
 }
 
 if (wants('e2e')) {

@@ -87,6 +87,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const audit = await createTestDatabase();
   const state = await approvalStateDatabase(dir);
   const admin = new pg.Pool({ connectionString: target.url, max: 2 });
+  admin.on('error', () => {}); // a dropped test database ends idle connections: not a test failure
   if (options.seedSql) await admin.query(options.seedSql);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}/dev`;
