@@ -5,7 +5,7 @@ import { exportEvidence, type ExportSummary } from '../evidence/export.ts';
 import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
 import { verifyEvidence, type VerifyResult } from '../evidence/verify.ts';
 import type { SessionLog } from '../ports.ts';
-import { safe } from './replay.ts';
+import { safe } from './format.ts';
 
 export interface ExportCommandOptions {
   readonly from: Date;

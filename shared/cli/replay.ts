@@ -10,6 +10,7 @@ import { approvalsFor, sessionFacts, storedResult, type SessionFacts } from '../
 import { displayName, type Identity } from '../evidence/identity.ts';
 import type { SessionLog } from '../ports.ts';
 import { describeProblem } from './sessions.ts';
+import { safe } from './format.ts';
 
 export interface Replay {
   readonly sessionId: string;
@@ -146,12 +147,4 @@ function resultTable(headers: readonly string[], rows: readonly (readonly unknow
   const widths = headers.map((h, i) => Math.max(safe(h).length, ...cells.map((r) => r[i]!.length)));
   const fmt = (r: readonly string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
   return [fmt(headers.map(safe)), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(fmt)];
-}
-
-/**
- * SQL and rows come from bots: an ESC or other control character printed raw could rewrite the
- * auditor's terminal (hide lines, fake output). Show them as visible escapes instead.
- */
-export function safe(s: string): string {
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

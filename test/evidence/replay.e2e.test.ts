@@ -1,7 +1,8 @@
 // sessions replay: a session as it happened, from the store, through the same readers as the
 // export — including approvals decided in another session and masking decisions.
 import test from 'ava';
-import { renderReplay, replaySession, safe } from '../../shared/cli/replay.ts';
+import { renderReplay, replaySession } from '../../shared/cli/replay.ts';
+import { safe } from '../../shared/cli/format.ts';
 import { DBA, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { runCli } from './helpers.ts';
 
