@@ -44,6 +44,7 @@ import { within } from '../firestore/failures.ts';
 import { fromFields, parse, recordFields, roundTrip, usableId, type Lease } from './documents.ts';
 import { approvalsUnavailable, changedUnderUs, LeaseLost, StillLeased, type Operation } from './failures.ts';
 import { listApprovals } from './list.ts';
+import { checkApprovalQuery } from '../../approvals/query-check.ts';
 
 export interface FirestoreApprovalStoreOptions {
   readonly projectId: string;
@@ -166,7 +167,7 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
   }
 
   async function list(query: ApprovalQuery): Promise<Approval[]> {
-    checkQuery(query);
+    checkApprovalQuery(query);
     const s = await open('list');
     try {
       return await listApprovals({ lib: s.lib, collection: s.db.collection(collection), call }, query);
@@ -289,15 +290,5 @@ function checkApproval(a: Approval): void {
   }
   for (const field of ['createdAt', 'expiresAt'] as const) {
     if (Number.isNaN(Date.parse(a[field]))) throw new TypeError(`ApprovalStore.create: ${field} must be an ISO timestamp`);
-  }
-}
-
-function checkQuery(query: ApprovalQuery): void {
-  for (const name of ['expiresAfter', 'expiredBy', 'notificationDueBy'] as const) {
-    const d = query[name];
-    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) throw new TypeError(`ApprovalStore.list: ${name} must be a valid Date`);
-  }
-  if (query.limit !== undefined && !(Number.isInteger(query.limit) && query.limit >= 0)) {
-    throw new TypeError('ApprovalStore.list: limit must be a non-negative integer');
   }
 }

@@ -3,7 +3,7 @@ import type { ChainHead } from '../../audit/chain.ts';
 import { chainEvents } from '../../audit/chain.ts';
 import type { EventDraft, SessionEvent } from '../../audit/events.ts';
 import { eventDocument, eventId, MAX_DATA_BYTES, sessionDocument } from './documents.ts';
-import type { HeadCache } from './head-cache.ts';
+import type { HeadCache } from '../../audit/head-cache.ts';
 import { events, type Store } from './store.ts';
 
 // The commit's own deadline (timeoutMs, enforced by the server) ends it first; this margin only

@@ -11,7 +11,7 @@ import { appendOnce, TooLarge } from './append.ts';
 import { createClient, loadFirestore } from './client.ts';
 import { eventFromDocument, usableId } from './documents.ts';
 import { lostRace, unavailable, within, type Operation } from './failures.ts';
-import { HeadCache } from './head-cache.ts';
+import { HeadCache } from '../../audit/head-cache.ts';
 import { listSessions } from './list.ts';
 import { events, type Store } from './store.ts';
 

@@ -11,6 +11,7 @@ import type { Approval } from '../../approvals/types.ts';
 import type { ApprovalQuery, ApprovalStore } from '../../ports.ts';
 import { approvalsUnavailable } from './failures.ts';
 import { APPROVAL_SQL } from './sql.ts';
+import { checkApprovalQuery } from '../../approvals/query-check.ts';
 
 export interface PostgresApprovalStoreOptions {
   readonly connectionString: string;
@@ -114,7 +115,7 @@ export async function createPostgresApprovalStore(options: PostgresApprovalStore
   }
 
   async function list(query: ApprovalQuery): Promise<Approval[]> {
-    const { states, expiresAfter, expiredBy, notificationDueBy, limit = DEFAULT_LIMIT } = checkQuery(query);
+    const { states, expiresAfter, expiredBy, notificationDueBy, limit = DEFAULT_LIMIT } = checkApprovalQuery(query);
     try {
       const { rows } = await pool.query<{ record: string }>(APPROVAL_SQL.list, [
         states ? [...states] : null,
@@ -189,16 +190,6 @@ function checkApproval(a: Approval): void {
   }
 }
 
-function checkQuery(query: ApprovalQuery): ApprovalQuery {
-  for (const name of ['expiresAfter', 'expiredBy', 'notificationDueBy'] as const) {
-    const d = query[name];
-    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) throw new TypeError(`ApprovalStore.list: ${name} must be a valid Date`);
-  }
-  if (query.limit !== undefined && !(Number.isInteger(query.limit) && query.limit >= 0)) {
-    throw new TypeError('ApprovalStore.list: limit must be a non-negative integer');
-  }
-  return query;
-}
 
 function storable(s: string): boolean {
   return typeof s === 'string' && !s.includes('\u0000');

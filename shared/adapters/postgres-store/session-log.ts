@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { chainEvents, type ChainHead } from '../../audit/chain.ts';
+import { HeadCache } from '../../audit/head-cache.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { SessionLog, SessionQuery } from '../../ports.ts';
 import { lostRace, unavailable } from './failures.ts';
@@ -124,25 +125,8 @@ async function appendOnce(
   const first = events[0]!;
   const starts = head === null;
   await pool.query(SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
-  heads.set(sessionId, events.at(-1)!);
+  heads.remember(sessionId, events.at(-1)!);
   return events;
-}
-
-/** The last event this process appended per session, bounded: a miss only costs a retry. */
-class HeadCache {
-  readonly #heads = new Map<string, ChainHead>();
-  constructor(private readonly max: number) {}
-  get(sessionId: string): ChainHead | undefined {
-    return this.#heads.get(sessionId);
-  }
-  set(sessionId: string, head: ChainHead): void {
-    this.#heads.delete(sessionId);
-    this.#heads.set(sessionId, { seq: head.seq, hash: head.hash });
-    if (this.#heads.size > this.max) this.#heads.delete(this.#heads.keys().next().value!);
-  }
-  forget(sessionId: string): void {
-    this.#heads.delete(sessionId);
-  }
 }
 
 function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {

@@ -1,11 +1,9 @@
-// The last event this process appended per session, bounded: a miss only costs a retry (the
-// create precondition refuses a stale head, and the retry reads the real one). This file imports
-// nothing, so it cannot reach Firestore: the create-only source check exempts it for its Map calls.
+// The last event this process appended per session, bounded, for every SessionLog adapter: a miss
+// or a stale entry only costs a retry (the store's uniqueness check — a primary key, a create
+// precondition — refuses a stale head, and the retry reads the real one).
+import type { ChainHead } from './chain.ts';
 
-export interface CachedHead {
-  readonly seq: number;
-  readonly hash: string;
-}
+export type CachedHead = ChainHead;
 
 export class HeadCache {
   readonly #heads = new Map<string, CachedHead>();
