@@ -5,7 +5,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
@@ -18,6 +17,7 @@ import { verifyChain } from '../../shared/audit/chain.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import { sessionLogContract, type MakeSessionLog } from './session-log.contract.ts';
+import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const ADAPTER_DIR = new URL('../../shared/adapters/firestore/', import.meta.url);
 
@@ -118,8 +118,10 @@ function registerEmulatorTests(given: string | undefined): void {
 
   const make: MakeSessionLog = async (options) => {
     // The log reaches the emulator through a proxy the test can cut, like a network outage.
-    const proxy = await startProxy(host);
-    const firestore = await clientVia(proxy.host, CONTRACT_DB);
+    const [toHost, toPort] = host.split(':') as [string, string];
+    const proxy = tcpProxy(await freePort(), { host: toHost, port: Number(toPort) });
+    await proxy.open();
+    const firestore = await clientVia(`127.0.0.1:${proxy.port}`, CONTRACT_DB);
     const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore, timeoutMs: TIMEOUT_MS, ...options });
     return {
       log,
@@ -275,39 +277,5 @@ function request(subject: string, more: Record<string, unknown> = {}): EventDraf
   return {
     type: 'request',
     data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject, email: `${subject}@example.com`, groups: [] }, ...more },
-  };
-}
-
-// --- a TCP proxy the test can cut (gRPC over HTTP/2 passes through unchanged) -------------------
-
-async function startProxy(target: string): Promise<{ host: string; close(): Promise<void> }> {
-  const [toHost, toPort] = target.split(':') as [string, string];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(toPort), toHost);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('proxy has no address');
-  let closed: Promise<void> | undefined;
-  return {
-    host: `127.0.0.1:${address.port}`,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-      return closed;
-    },
   };
 }
