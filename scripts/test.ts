@@ -39,6 +39,21 @@ if (typeof firestore === 'string') {
   console.log(`test services: Firestore emulator at ${firestore.host}`);
 }
 
+// Where the services were meant to be installed (Cloud Build), a missing one is a failure, not a
+// run with suites skipped.
+if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') {
+  const absent = [
+    ...(pg.kind === 'postgres' ? [] : ['PostgreSQL']),
+    ...(typeof pubsub === 'string' ? ['the Pub/Sub emulator'] : []),
+    ...(typeof firestore === 'string' ? ['the Firestore emulator'] : []),
+  ];
+  if (absent.length > 0) {
+    console.error(`GATEHOUSE_REQUIRE_SERVICES=1 but ${absent.join(', ')} could not be started`);
+    await Promise.allSettled([pg.stop(), typeof pubsub === 'string' ? undefined : pubsub.stop(), typeof firestore === 'string' ? undefined : firestore.stop()]);
+    process.exit(1);
+  }
+}
+
 const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...process.argv.slice(2)], {
   stdio: 'inherit',
   env: {

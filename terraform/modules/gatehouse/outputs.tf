@@ -1,0 +1,63 @@
+output "query_url" {
+  description = "The query function's URL. Bots call <query_url>/v1/query with an ID token whose audience is exactly this URL; put it in the policy's Google issuer audience."
+  value       = local.query_url
+}
+
+output "approvals_url" {
+  description = "The approvals function's URL (review links point here; GATEHOUSE_URL for `gatehouse approvals`)."
+  value       = local.approvals_url
+}
+
+output "function_uris" {
+  description = "The run.app URI of each function (query, approvals, notify), as Cloud Run reports it."
+  value       = { for k, f in google_cloudfunctions2_function.this : k => f.service_config[0].uri }
+}
+
+output "approvals_topic" {
+  description = "The Pub/Sub topic approval requests are published to."
+  value       = google_pubsub_topic.approvals.id
+}
+
+output "dead_letter_topic" {
+  description = "Approval requests the notify function could not deliver after every retry."
+  value       = google_pubsub_topic.approvals_dead_letter.id
+}
+
+output "service_accounts" {
+  description = "Email of each service account: gateway (query, approvals), notifier (notify, push identity), builder, exporter."
+  value = {
+    gateway  = google_service_account.gateway.email
+    notifier = google_service_account.notifier.email
+    builder  = google_service_account.builder.email
+    exporter = google_service_account.exporter.email
+  }
+}
+
+output "audit_database" {
+  description = "The create-only Firestore database holding the session log (`gatehouse … --store firestore://PROJECT/DATABASE`)."
+  value       = google_firestore_database.audit.name
+}
+
+output "state_database" {
+  description = "The Firestore database holding approval state."
+  value       = google_firestore_database.state.name
+}
+
+output "audit_export_bucket" {
+  description = "The retention-locked bucket the audit database is exported into."
+  value       = google_storage_bucket.audit_exports.name
+}
+
+output "secret_ids" {
+  description = "The secrets whose values you add out of band (README: Deployment), by purpose."
+  value = merge(
+    { for name, s in google_secret_manager_secret.connection : "connection:${name}" => s.secret_id },
+    { masking_key = google_secret_manager_secret.masking_key.secret_id },
+    { for c, s in google_secret_manager_secret.notify : "notify:${c}" => s.secret_id },
+  )
+}
+
+output "connection_secret_refs" {
+  description = "The credentials reference to write in the policy for each connection."
+  value       = { for name, s in google_secret_manager_secret.connection : name => "${local.secret_ref}/${s.secret_id}/versions/latest" }
+}
