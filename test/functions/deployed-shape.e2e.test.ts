@@ -14,7 +14,6 @@
 // gives createSecretSource no client options, and the client library reads no environment variable
 // for its endpoint, so each child process preloads test/helpers/secret-manager-endpoint.ts, which
 // points the library's client class at the test server (see that file).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,13 +29,13 @@ import { verifyChain } from '../../shared/audit/chain.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import type { SessionLog } from '../../shared/ports.ts';
 import { testPolicy, TEST_AUDIENCE, TEST_MASKING_KEY } from '../helpers/gateway.ts';
+import { startFunctionProcess, stopFunctionProcesses, type FunctionProcess } from '../helpers/function-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startSecretManagerServer, type SecretManagerServer } from '../helpers/secret-manager-server.ts';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.ts';
 
 const SUITE = 'deployed shape (test/functions/deployed-shape.e2e.test.ts)';
 const ROOT = new URL('../../', import.meta.url).pathname;
-const FRAMEWORK = join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 const ENDPOINT_SHIM = join(ROOT, 'test/helpers/secret-manager-endpoint.ts');
 const PROJECT = 'gatehouse-test';
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
@@ -57,13 +56,6 @@ if (missing.length > 0) {
   test.skip(reason, () => {});
 } else {
   registerTests(pubsubHost!, firestoreHost!);
-}
-
-interface FunctionProcess {
-  readonly target: string;
-  readonly url: string;
-  readonly child: ChildProcess;
-  output(): string;
 }
 
 function registerTests(pubsub: string, firestore: string): void {
@@ -88,37 +80,18 @@ function registerTests(pubsub: string, firestore: string): void {
 
   const token = (sub: string) => mintDevToken(key, { issuer, sub, aud: TEST_AUDIENCE, ttlSec: 600 });
 
-  async function startFunction(target: 'query' | 'approvals' | 'notify', env: NodeJS.ProcessEnv, givenPort?: number): Promise<FunctionProcess> {
-    const port = givenPort ?? (await freePort());
-    const args = [
-      '--import', 'tsx',
-      '--import', ENDPOINT_SHIM,
-      FRAMEWORK,
-      `--target=${target}`,
-      `--source=${join(ROOT, 'functions/index.ts')}`,
-      `--port=${port}`,
-      ...(target === 'notify' ? ['--signature-type=cloudevent'] : []),
-    ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-    const fn: FunctionProcess = { target, url: `http://127.0.0.1:${port}`, child, output: () => output };
+  async function startFunction(target: 'query' | 'approvals' | 'notify', env: NodeJS.ProcessEnv, port?: number): Promise<FunctionProcess> {
+    const fn = await startFunctionProcess({
+      target,
+      source: join(ROOT, 'functions/index.ts'),
+      cwd: ROOT,
+      env,
+      port,
+      nodeArgs: ['--import', 'tsx', '--import', ENDPOINT_SHIM],
+      signatureType: target === 'notify' ? 'cloudevent' : 'http',
+    });
     children.push(fn);
-    // Listening: any HTTP answer will do (a GET to the query function is a 4xx, built lazily or not).
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`the ${target} function exited ${child.exitCode}:\n${output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`the ${target} function did not listen within 60 s:\n${output.slice(-3000)}`);
-      try {
-        const res = await fetch(`${fn.url}/healthz-probe`, { method: 'GET' });
-        await res.arrayBuffer();
-        return fn;
-      } catch (e) {
-        if (!(e instanceof TypeError)) throw e; // fetch failed: not listening yet
-        await sleep(50);
-      }
-    }
+    return fn;
   }
 
   test.before(async () => {
@@ -214,13 +187,7 @@ function registerTests(pubsub: string, firestore: string): void {
   });
 
   test.after.always(async () => {
-    for (const fn of children) {
-      if (fn.child.exitCode === null && fn.child.signalCode === null) {
-        const exited = new Promise((r) => fn.child.once('exit', r));
-        fn.child.kill('SIGKILL');
-        await Promise.race([exited, sleep(5000)]);
-      }
-    }
+    await stopFunctionProcesses(children);
     for (const close of closers.reverse()) await close().catch(() => {});
   });
 
