@@ -63,7 +63,7 @@ program
   .description('mint a token from the local dev issuer (prints only the token)')
   .requiredOption('--sub <subject>', 'subject (an email for service accounts and people)')
   .option('--groups <a,b>', 'groups claim, comma-separated')
-  .option('--aud <audience>', 'audience (default: the dev issuer audience in the policy)')
+  .option('--aud <audience>', 'audience (default: the dev issuer\'s first audience in the policy)')
   .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h', '1h')
   .option('--policy <file>', 'policy file naming the dev issuer', DEFAULT_POLICY)
   .option('--state-dir <dir>', 'where the dev signing key lives', DEFAULT_STATE_DIR)
@@ -73,7 +73,8 @@ program
     if (!dev) throw new TypeError(`${o.policy} has no dev issuer (an issuer ending in /dev)`);
     const key = await loadOrCreateDevKey(o.stateDir);
     const groups = o.groups ? o.groups.split(',').map((g) => g.trim()).filter(Boolean) : undefined;
-    console.log(await mintDevToken(key, { issuer: dev.issuer, sub: o.sub, groups, aud: o.aud ?? dev.audience, ttlSec: parseTtl(o.ttl) }));
+    const aud = o.aud ?? (typeof dev.audience === 'string' ? dev.audience : dev.audience[0]);
+    console.log(await mintDevToken(key, { issuer: dev.issuer, sub: o.sub, groups, aud, ttlSec: parseTtl(o.ttl) }));
   });
 
 program
@@ -100,7 +101,13 @@ policyCmd
 const storeOptions = (c: Command) =>
   c
     .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
-    .addOption(new Option('--store <url>', 'a self-hosted PostgreSQL session store (postgres://…)'))
+    .addOption(
+      new Option(
+        '--store <url>',
+        'read another session store: a self-hosted PostgreSQL one (postgres://…), or on GCP firestore://PROJECT[/DATABASE] ' +
+          '(DATABASE defaults to gatehouse-audit; uses your Application Default Credentials, and only reads)',
+      ),
+    )
     .option('--json', 'machine-readable output');
 
 const sessionsCmd = program.command('sessions').description('the session log');

@@ -1,6 +1,6 @@
 import { GatehouseError } from '../errors.ts';
-import type { IssuerConfig } from '../policy/types.ts';
 import { isNonEmptyString, isNonEmptyStringArray, isNumericDate, isRecord, ownClaim, type Untrusted } from './guards.ts';
+import type { CheckedIssuer } from './options.ts';
 import type { Principal } from './principal.ts';
 
 export interface ClaimContext {
@@ -16,7 +16,7 @@ export interface ClaimContext {
  * google-auth-library already did; they are here so that both paths end in the same rules — and
  * because google-auth-library allows 300 s of skew against the real clock, not ours.
  */
-export function principalFromClaims(verified: unknown, cfg: IssuerConfig, ctx: ClaimContext): Principal {
+export function principalFromClaims(verified: unknown, cfg: CheckedIssuer, ctx: ClaimContext): Principal {
   if (!isRecord(verified)) throw claimsInvalid('payload', 'the token payload is not a JSON object');
   checkIssuerAndAudience(verified, cfg);
   checkTimes(verified, ctx);
@@ -35,12 +35,14 @@ export function principalFromClaims(verified: unknown, cfg: IssuerConfig, ctx: C
     : { issuer: cfg.issuer, subject, email, groups: sorted };
 }
 
-function checkIssuerAndAudience(claims: Untrusted, cfg: IssuerConfig): void {
+function checkIssuerAndAudience(claims: Untrusted, cfg: CheckedIssuer): void {
   if (ownClaim(claims, 'iss') !== cfg.issuer) {
     throw new GatehouseError('token_issuer_not_allowed', 'the token issuer is not one this gateway trusts');
   }
   const aud = ownClaim(claims, 'aud');
-  const matches = aud === cfg.audience || (Array.isArray(aud) && aud.includes(cfg.audience));
+  // RFC 7519 allows one audience or a list; one configured audience among them is enough.
+  const named: readonly unknown[] = Array.isArray(aud) ? aud : [aud];
+  const matches = named.some((a) => typeof a === 'string' && cfg.audiences.includes(a));
   if (!matches) throw new GatehouseError('token_audience_mismatch', 'the token was issued for another audience (aud)');
 }
 

@@ -1,6 +1,6 @@
 import type { OAuth2Client } from 'google-auth-library';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
-import type { IssuerConfig } from '../policy/types.ts';
+import type { CheckedIssuer } from './options.ts';
 
 // Google signs ID tokens with RS256 only; the library would verify any header alg as RSA-SHA256
 // anyway, so accepting another name would only blur what was checked.
@@ -32,10 +32,11 @@ export function createGoogleVerification(certsOverride: (() => Promise<Record<st
     }
   }
 
-  return async function verifyWithGoogle(token: string, cfg: IssuerConfig): Promise<unknown> {
+  return async function verifyWithGoogle(token: string, cfg: CheckedIssuer): Promise<unknown> {
+    if (cfg.audiences.length === 0) throw new TypeError(`identity: issuer ${cfg.issuer} has no audience`);
     const keys = await certs();
     try {
-      const ticket = await (await lazyClient()).verifySignedJwtWithCertsAsync(token, keys, cfg.audience, [cfg.issuer], MAX_TOKEN_LIFETIME_SEC);
+      const ticket = await (await lazyClient()).verifySignedJwtWithCertsAsync(token, keys, [...cfg.audiences], [cfg.issuer], MAX_TOKEN_LIFETIME_SEC);
       return ticket.getPayload();
     } catch (e) {
       // No `cause`: the library's messages embed the whole token, which must not reach a log.

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError, type ErrorCode } from '../errors.ts';
-import type { IssuerConfig } from '../policy/types.ts';
+import type { CheckedIssuer } from './options.ts';
 
 export const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 
@@ -12,7 +12,7 @@ export const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 export function createJwksVerification(timeoutMs: number) {
   const keySets = new Map<string, JWTVerifyGetKey>();
 
-  function keySetFor(cfg: IssuerConfig & { jwksUri: string }): JWTVerifyGetKey {
+  function keySetFor(cfg: CheckedIssuer & { jwksUri: string }): JWTVerifyGetKey {
     let keySet = keySets.get(cfg.issuer);
     if (keySet === undefined) {
       keySet = keysOrUnavailable(cfg.issuer, createRemoteJWKSet(new URL(cfg.jwksUri), { timeoutDuration: timeoutMs }));
@@ -21,13 +21,14 @@ export function createJwksVerification(timeoutMs: number) {
     return keySet;
   }
 
-  return async function verifyWithJwks(token: string, cfg: IssuerConfig, now: Date, toleranceSec: number): Promise<unknown> {
+  return async function verifyWithJwks(token: string, cfg: CheckedIssuer, now: Date, toleranceSec: number): Promise<unknown> {
     if (cfg.jwksUri === undefined) throw new TypeError(`identity: issuer ${cfg.issuer} has no jwksUri`);
+    if (cfg.audiences.length === 0) throw new TypeError(`identity: issuer ${cfg.issuer} has no audience`);
     try {
       const { payload } = await jwtVerify(token, keySetFor({ ...cfg, jwksUri: cfg.jwksUri }), {
         algorithms: [...JWKS_ALGORITHMS],
         issuer: cfg.issuer,
-        audience: cfg.audience,
+        audience: [...cfg.audiences],
         clockTolerance: toleranceSec,
         currentDate: now,
         requiredClaims: ['exp', 'iat', 'sub'],

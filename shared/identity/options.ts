@@ -14,8 +14,13 @@ export interface VerifierOptions {
   readonly jwksTimeoutMs?: number;
 }
 
+/** An issuer as the verifiers use it: one or several audiences, always as a non-empty list. */
+export interface CheckedIssuer extends Omit<IssuerConfig, 'audience'> {
+  readonly audiences: readonly [string, ...string[]];
+}
+
 export interface CheckedOptions {
-  readonly issuers: ReadonlyMap<string, IssuerConfig>;
+  readonly issuers: ReadonlyMap<string, CheckedIssuer>;
   /** Lower-cased member email → the policy groups naming it. */
   readonly groupsByEmail: ReadonlyMap<string, readonly string[]>;
   readonly clock: () => Date;
@@ -37,11 +42,11 @@ export function checkVerifierOptions(options: VerifierOptions): CheckedOptions {
   if (!Array.isArray(options.issuers) || options.issuers.length === 0) {
     throw new TypeError('identity: at least one issuer must be configured (policy `issuers`)');
   }
-  const issuers = new Map<string, IssuerConfig>();
+  const issuers = new Map<string, CheckedIssuer>();
   options.issuers.forEach((cfg, i) => {
-    checkIssuer(cfg, `issuers[${i}]`);
-    if (issuers.has(cfg.issuer)) throw new TypeError(`identity: issuers[${i}]: issuer ${cfg.issuer} is configured twice`);
-    issuers.set(cfg.issuer, cfg);
+    const checked = checkIssuer(cfg, `issuers[${i}]`);
+    if (issuers.has(checked.issuer)) throw new TypeError(`identity: issuers[${i}]: issuer ${checked.issuer} is configured twice`);
+    issuers.set(checked.issuer, checked);
   });
 
   const toleranceSec = options.clockToleranceSec ?? 30;
@@ -68,9 +73,10 @@ export function checkVerifierOptions(options: VerifierOptions): CheckedOptions {
   };
 }
 
-function checkIssuer(cfg: IssuerConfig, where: string): void {
+function checkIssuer(cfg: IssuerConfig, where: string): CheckedIssuer {
   if (typeof cfg?.issuer !== 'string' || cfg.issuer === '') throw new TypeError(`identity: ${where}: issuer is required`);
-  if (typeof cfg.audience !== 'string' || cfg.audience === '') throw new TypeError(`identity: ${where}: audience is required`);
+  const { audience, ...rest } = cfg;
+  const checked: CheckedIssuer = { ...rest, audiences: checkAudiences(audience, where) };
   if (cfg.groupsClaim !== undefined && (typeof cfg.groupsClaim !== 'string' || cfg.groupsClaim === '')) {
     throw new TypeError(`identity: ${where}: groupsClaim must be a non-empty string`);
   }
@@ -80,7 +86,7 @@ function checkIssuer(cfg: IssuerConfig, where: string): void {
   if (GOOGLE_ISSUERS.has(cfg.issuer)) {
     // Google's keys are fetched by google-auth-library; a jwksUri here would suggest it is used.
     if (cfg.jwksUri !== undefined) throw new TypeError(`identity: ${where}: jwksUri is not used for Google's issuer; remove it`);
-    return;
+    return checked;
   }
   if (cfg.jwksUri === undefined) throw new TypeError(`identity: ${where}: jwksUri is required for issuer ${cfg.issuer}`);
   let url: URL;
@@ -92,6 +98,24 @@ function checkIssuer(cfg: IssuerConfig, where: string): void {
   // Whoever can change the JWKS in transit can sign tokens for anyone: plain HTTP only on loopback.
   const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
   if (!secure) throw new TypeError(`identity: ${where}: jwksUri must use https (http only on 127.0.0.1/localhost)`);
+  return checked;
+}
+
+// Refused here as well as by the policy schema, because createVerifier can be called without it:
+// google-auth-library skips the audience check entirely when it is given no audience.
+function checkAudiences(audience: unknown, where: string): readonly [string, ...string[]] {
+  if (typeof audience === 'string' && audience !== '') return [audience];
+  if (audience === undefined || audience === '') throw new TypeError(`identity: ${where}: audience is required`);
+  if (!Array.isArray(audience)) throw new TypeError(`identity: ${where}: audience must be a string or a list of strings`);
+  const audiences: string[] = [];
+  for (const a of audience as unknown[]) {
+    if (typeof a !== 'string' || a === '') throw new TypeError(`identity: ${where}: audience must list only non-empty strings`);
+    if (audiences.includes(a)) throw new TypeError(`identity: ${where}: audience lists ${a} twice`);
+    audiences.push(a);
+  }
+  const [first, ...rest] = audiences;
+  if (first === undefined) throw new TypeError(`identity: ${where}: audience must not be an empty list`);
+  return [first, ...rest];
 }
 
 function indexGroups(groups: Readonly<Record<string, readonly string[]>>): Map<string, string[]> {

@@ -90,9 +90,27 @@ const duration = z
   })
   .refine((ms) => ms <= MAX_TTL_MS, 'must be at most 7d');
 
+// A list because one issuer can mint for several audiences that share a policy: on GCP, bots'
+// tokens name the query function's URL, while `gcloud auth print-identity-token` names gcloud's
+// OAuth client id. A tuple, so the type itself says a list is never empty.
+const audienceList = z.tuple([z.string().min(1)], z.string().min(1)).superRefine((list, ctx) => {
+  list.forEach((a, j) => {
+    const first = list.indexOf(a);
+    if (first !== j) ctx.addIssue({ code: 'custom', path: [j], message: `duplicate audience "${a}" (also audience[${first}])` });
+  });
+});
+const audience = z.union([z.string().min(1), audienceList], {
+  // Only reached when neither shape fits; an empty list fails the tuple's first element.
+  error: (iss) => {
+    if (iss.input === undefined) return 'required';
+    if (Array.isArray(iss.input) && iss.input.length === 0) return 'must not be empty';
+    return 'must be a string or a list of strings';
+  },
+});
+
 export const issuerSchema = strict({
   issuer: trustedUrl,
-  audience: z.string().min(1),
+  audience,
   jwksUri: trustedUrl.optional(),
   groupsClaim: z.string().min(1).optional(),
   authorizedParty: z.string().min(1).optional(),

@@ -3,7 +3,8 @@ import type { RiskClass } from '../sql/analysis.ts';
 /** A token issuer the policy trusts. Tokens from anyone else are refused. */
 export interface IssuerConfig {
   readonly issuer: string;
-  readonly audience: string;
+  /** A token is accepted when its `aud` names at least one of these. */
+  readonly audience: string | readonly [string, ...string[]];
   /** Required for every issuer but Google's (`https://accounts.google.com`), whose keys are known. */
   readonly jwksUri?: string;
   /** Optional claim carrying the caller's groups (a string array). */

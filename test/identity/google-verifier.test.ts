@@ -60,6 +60,22 @@ test('refused: another audience', async (t) => {
   await refused(t, verifier()(token), 'token_audience_mismatch', token);
 });
 
+// What `gcloud auth print-identity-token` puts in aud: gcloud's OAuth client id.
+const GCLOUD = '32555940559.apps.googleusercontent.com';
+
+test('an issuer with a list of audiences accepts a token for the second one (gcloud\'s client id)', async (t) => {
+  const principal = await verifier({ audience: [AUD, GCLOUD] })(await googleToken({ aud: GCLOUD, email: 'alice@acme.com' }));
+  t.deepEqual(principal, { issuer: GOOGLE, subject: '1029384756', email: 'alice@acme.com', groups: ['dba'] });
+});
+
+test('refused: a token for an audience the list does not name', async (t) => {
+  const verify = verifier({ audience: [AUD, GCLOUD] });
+  for (const aud of ['https://someone-else.example.run.app', '764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com']) {
+    const token = await googleToken({ aud });
+    await refused(t, verify(token), 'token_audience_mismatch', token);
+  }
+});
+
 test('refused: issuers google-auth-library accepts by default but the policy does not list', async (t) => {
   for (const iss of ['googleapis.com', 'https://googleapis.com', 'accounts.google.com', 'https://accounts.google.com/']) {
     const token = await googleToken({ iss });

@@ -85,6 +85,39 @@ test('refused: another audience', async (t) => {
   await refused(t, verifier()(token), 'token_audience_mismatch', token);
 });
 
+// Two functions sharing one policy: the query function's audience and the approvals function's.
+const AUDIENCES = ['gatehouse-query', 'gatehouse-approvals'] as const;
+
+test('an issuer with a list of audiences accepts a token for the second one', async (t) => {
+  const principal = await verifier(NOW, { audience: AUDIENCES })(await mint({ aud: 'gatehouse-approvals' }));
+  t.is(principal.subject, 'alice@acme.com');
+});
+
+test('refused: a token for an audience the list does not name', async (t) => {
+  const verify = verifier(NOW, { audience: AUDIENCES });
+  for (const aud of [AUD, 'gatehouse-approvals-2', 'gatehouse']) {
+    const token = await mint({ aud });
+    await refused(t, verify(token), 'token_audience_mismatch', token);
+  }
+});
+
+test('a token whose aud is a list is accepted when one entry is a configured audience', async (t) => {
+  const claims = { iss: served.issuer, sub: 's1', iat: NOW_SEC, exp: NOW_SEC + 60 };
+  const verify = verifier(NOW, { audience: AUDIENCES });
+  t.is((await verify(await signClaims({ ...claims, aud: ['some-other-service', 'gatehouse-approvals'] }))).subject, 's1');
+  // A single configured audience works the same way (RFC 7519 §4.1.3).
+  t.is((await verifier()(await signClaims({ ...claims, aud: ['some-other-service', AUD] }))).subject, 's1');
+});
+
+test('refused: a token whose aud is a list naming none of the configured audiences', async (t) => {
+  const claims = { iss: served.issuer, sub: 's1', iat: NOW_SEC, exp: NOW_SEC + 60 };
+  const verify = verifier(NOW, { audience: AUDIENCES });
+  for (const aud of [['some-other-service', 'gatehouse'], [], ['gatehouse-query-x']]) {
+    const token = await signClaims({ ...claims, aud });
+    await refused(t, verify(token), 'token_audience_mismatch', token);
+  }
+});
+
 test('refused: an issuer that is not configured', async (t) => {
   const token = await mint({ issuer: 'http://127.0.0.1:1/dev' });
   await refused(t, verifier()(token), 'token_issuer_not_allowed', token);

@@ -218,6 +218,50 @@ test('issuers other than Google need a jwksUri, and http is for loopback only', 
   t.like(problemsOf(remote).problems, [{ line: 5, path: 'issuers[0].jwksUri' }]);
 });
 
+const AUDIENCE = 'audience: gatehouse-local';
+const GCLOUD = '32555940559.apps.googleusercontent.com';
+
+test('audience may be a list, in flow or block style, and loads as written', (t) => {
+  const flow = parsePolicy(edit(BASE, AUDIENCE, `audience: [gatehouse-local, "${GCLOUD}"]`), 'p.yaml');
+  t.deepEqual(flow.issuers[0]?.audience, ['gatehouse-local', GCLOUD]);
+  const block = parsePolicy(edit(BASE, AUDIENCE, `audience:\n      - gatehouse-local\n      - ${GCLOUD}`), 'p.yaml');
+  t.deepEqual(block.issuers[0]?.audience, ['gatehouse-local', GCLOUD]);
+  // One string stays one string: an existing policy loads exactly as before.
+  t.is(parsePolicy(BASE, 'p.yaml').issuers[0]?.audience, 'gatehouse-local');
+});
+
+test('an empty audience list is refused at its line', (t) => {
+  const err = t.throws(() => parsePolicy(edit(BASE, AUDIENCE, 'audience: []'), 'gatehouse.policy.yaml'), { instanceOf: GatehouseError });
+  t.is(err?.code, 'policy_invalid');
+  t.is(err?.message, 'gatehouse.policy.yaml:4: issuers[0].audience: must not be empty');
+  t.deepEqual(err?.details, { problems: [{ line: 4, path: 'issuers[0].audience', message: 'must not be empty' }] });
+});
+
+test('an audience list with an empty entry is refused at that entry', (t) => {
+  t.deepEqual(problemsOf(edit(BASE, AUDIENCE, 'audience: [gatehouse-local, ""]')).problems, [
+    { line: 4, path: 'issuers[0].audience[1]', message: 'must not be empty' },
+  ]);
+  t.deepEqual(problemsOf(edit(BASE, AUDIENCE, 'audience:\n      - gatehouse-local\n      - ""')).problems, [
+    { line: 6, path: 'issuers[0].audience[1]', message: 'must not be empty' },
+  ]);
+});
+
+test('an audience listed twice is refused, naming the first', (t) => {
+  t.deepEqual(problemsOf(edit(BASE, AUDIENCE, `audience: [gatehouse-local, ${GCLOUD}, gatehouse-local]`)).problems, [
+    { line: 4, path: 'issuers[0].audience[2]', message: 'duplicate audience "gatehouse-local" (also audience[0])' },
+  ]);
+});
+
+test('an audience that is neither a string nor a list of strings, or is missing', (t) => {
+  for (const bad of ['audience: 42', 'audience: [gatehouse-local, 42]', 'audience: { a: b }', 'audience: [[gatehouse-local]]']) {
+    t.deepEqual(problemsOf(edit(BASE, AUDIENCE, bad)).problems, [
+      { line: 4, path: 'issuers[0].audience', message: 'must be a string or a list of strings' },
+    ], bad);
+  }
+  t.deepEqual(problemsOf(edit(BASE, `    ${AUDIENCE}\n`, '')).problems, [{ line: 3, path: 'issuers[0].audience', message: 'required' }]);
+  t.deepEqual(problemsOf(edit(BASE, AUDIENCE, 'audience: ""')).problems, [{ line: 4, path: 'issuers[0].audience', message: 'must not be empty' }]);
+});
+
 test('masking columns must be schema.table.column and strategies known', (t) => {
   const { problems } = problemsOf(`${BASE}masking:\n  columns:\n    customers.email: email\n    public.customers.ssn: shred\n  detectors: [email, dna]\n`);
   t.deepEqual(problems, [
