@@ -6,6 +6,7 @@ import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
 import { verifyEvidence, type VerifyResult } from '../evidence/verify.ts';
 import type { SessionLog } from '../ports.ts';
 import { safe } from './format.ts';
+import { parseStoreOption } from './store-option.ts';
 
 export interface ExportCommandOptions {
   readonly from: Date;
@@ -92,11 +93,13 @@ export async function evidenceSampleCommand(dir: string, o: { n: number; seed: s
   ].join('\n');
 }
 
-/** Where the sessions come from, for the manifest: never a password. */
+/** Where the sessions come from, for the manifest and report: never a password. */
 export function describeStore(o: { stateDir: string; store?: string; throughServer: boolean }): string {
   if (o.store) {
+    const store = parseStoreOption(o.store);
+    if (store.kind === 'firestore') return `Firestore database ${store.databaseId} in project ${store.projectId}`;
     try {
-      const u = new URL(o.store);
+      const u = new URL(store.url);
       u.password = '';
       u.username = '';
       u.search = '';
