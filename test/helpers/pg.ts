@@ -1,6 +1,7 @@
 // Each test file gets a database of its own inside the cluster `npm test` started, so files run in
 // parallel without seeing each other's tables. Run single files with `npm test -- test/x/`.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 export const testPgKind = process.env.GATEHOUSE_TEST_PG_KIND as 'postgres' | 'pglite' | undefined;
@@ -38,6 +39,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       try {
+        // pool.end() resolves before its sockets close; a FORCE drop in that window sends
+        // "terminating connection" to clients that may have no listener left. Let them go first.
+        for (let i = 0; i < 40; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0]?.n === 0) break;
+          await sleep(50);
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();

@@ -50,6 +50,7 @@ export interface Fixture {
 export async function openFixture(extraSeed = '', options: { maxAgeMs?: number; clock?: () => number; config?: MaskingConfig } = {}): Promise<Fixture> {
   const db = await createTestDatabase();
   const admin = new pg.Pool({ connectionString: db.url, max: 2 });
+  admin.on('error', () => {}); // db.drop() may end a connection pool.end() is still closing
   await admin.query(SEED + extraSeed);
   const connections = { t: { credentials: 'embedded://t' } };
   const secrets = createEmbeddedSecrets(new Map([['t', db.url]]));
