@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
-import { FIRESTORE_EMULATOR_DIR, firestoreEmulatorMissing, startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { eventId } from '../../shared/adapters/firestore/documents.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
@@ -41,16 +42,7 @@ test('Firestore session log: the adapter source never calls set, update or delet
 
 // --- the emulator: given by npm test, started here, or missing ------------------------------------
 
-const givenHost = process.env.GATEHOUSE_TEST_FIRESTORE_HOST;
-const missing = givenHost ? undefined : firestoreEmulatorMissing();
-
-if (missing) {
-  const reason = `Firestore session log: SKIPPED — emulator not installed at ${FIRESTORE_EMULATOR_DIR}`;
-  console.error(`\n${'!'.repeat(100)}\n!!! ${reason}\n!!! (${missing})\n${'!'.repeat(100)}\n`);
-  test.skip(reason, () => {});
-} else {
-  registerEmulatorTests(givenHost);
-}
+firestoreSuite('Firestore session log', registerEmulatorTests);
 
 function registerEmulatorTests(given: string | undefined): void {
   const PROJECT = 'gatehouse-test';

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
-import { FIRESTORE_EMULATOR_DIR, firestoreEmulatorMissing, startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { createFirestoreApprovalStore } from '../../shared/adapters/firestore/index.ts';
 import { castVote, redeem } from '../../shared/approvals/state.ts';
@@ -19,16 +20,7 @@ import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { approval, approvalStoreContract, type MakeApprovalStore } from './approval-store.contract.ts';
 import { alice, approveDecision, bot } from './fixtures.ts';
 
-const givenHost = process.env.GATEHOUSE_TEST_FIRESTORE_HOST;
-const missing = givenHost ? undefined : firestoreEmulatorMissing();
-
-if (missing) {
-  const reason = `Firestore approval store: SKIPPED — emulator not installed at ${FIRESTORE_EMULATOR_DIR}`;
-  console.error(`\n${'!'.repeat(100)}\n!!! ${reason}\n!!! (${missing})\n${'!'.repeat(100)}\n`);
-  test.skip(reason, () => {});
-} else {
-  registerEmulatorTests(givenHost);
-}
+firestoreSuite('Firestore approval store', registerEmulatorTests);
 
 function registerEmulatorTests(given: string | undefined): void {
   const PROJECT = 'gatehouse-test';

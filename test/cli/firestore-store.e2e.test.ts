@@ -8,22 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CollectionReference, Firestore } from '@google-cloud/firestore';
 import test from 'ava';
-import { FIRESTORE_EMULATOR_DIR, firestoreEmulatorMissing, startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import { decisionEvent, executionCompletedEvent, executionStartedEvent, requestEvent } from '../../shared/audit/drafts.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import { runCli, tempDir } from '../evidence/helpers.ts';
 
-const givenHost = process.env.GATEHOUSE_TEST_FIRESTORE_HOST;
-const missing = givenHost ? undefined : firestoreEmulatorMissing();
-
-if (missing) {
-  const reason = `CLI --store firestore://: SKIPPED — emulator not installed at ${FIRESTORE_EMULATOR_DIR}`;
-  console.error(`\n${'!'.repeat(100)}\n!!! ${reason}\n!!! (${missing})\n${'!'.repeat(100)}\n`);
-  test.skip(reason, () => {});
-} else {
-  registerEmulatorTests(givenHost);
-}
+firestoreSuite('CLI --store firestore://', registerEmulatorTests);
 
 function registerEmulatorTests(given: string | undefined): void {
   const PROJECT = 'gatehouse-test';
