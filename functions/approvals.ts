@@ -1,5 +1,7 @@
 // The people's function: GET /v1/approvals, GET /v1/approvals/:id, POST /v1/approvals/:id/approve
-// and /reject. It only translates HTTP to review-desk calls and answers back (DESIGN §3).
+// and /reject (DESIGN §3); and POST /v1/approvals/republish, which a scheduler calls so that a
+// request Pub/Sub refused is published even when no instance is running. It only translates HTTP
+// to review-desk calls and answers back.
 import { GatehouseError } from '../shared/errors.ts';
 import type { Caller } from '../shared/gateway.ts';
 import { STATUS_FILTERS, type ReviewDesk, type StatusFilter } from '../shared/approvals/review.ts';
@@ -14,6 +16,10 @@ export function approvalsHandler(desk: ReviewDesk): HttpHandler {
       if (req.path === '/v1/approvals') {
         allow(req, 'GET');
         return json(200, await desk.list(caller(req), { status: statusParam(req), limit: limitParam(req) }));
+      }
+      if (req.path === '/v1/approvals/republish') {
+        allow(req, 'POST');
+        return json(200, await desk.republish(caller(req)));
       }
       const shown = APPROVAL_PATH.exec(req.path);
       if (shown) {

@@ -240,7 +240,14 @@ async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Pr
   });
   // A pass now (what an earlier process could not publish), then every 15 s by default.
   const republisher = startRepublisher(workflow, config.republishIntervalMs ?? 15_000);
-  const desk = createReviewDesk({ verifyToken: ctx.verifyToken, store, sessions: ctx.sessions, clock, maskingPreview: ctx.maskingPreview });
+  const desk = createReviewDesk({
+    verifyToken: ctx.verifyToken,
+    store,
+    sessions: ctx.sessions,
+    clock,
+    maskingPreview: ctx.maskingPreview,
+    republish: () => republisher.runOnce(),
+  });
   return { store, workflow, desk, republisher };
 }
 

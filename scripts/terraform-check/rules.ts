@@ -31,7 +31,7 @@ export interface Finding {
 /** Who may invoke each function: exactly these, as written in the Terraform. */
 export const INTENDED_INVOKERS: Readonly<Record<string, readonly string[]>> = {
   query: ['var.bot_members'],
-  approvals: ['var.approver_members'],
+  approvals: ['var.approver_members', 'google_service_account.republisher.member'],
   notify: ['google_service_account.notifier.member'],
 };
 

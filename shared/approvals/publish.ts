@@ -53,7 +53,7 @@ export async function publishApproval(deps: PublishDeps, a: Approval): Promise<N
 }
 
 /** One pass: every pending, unexpired approval whose notification is due. */
-export async function republishDue(deps: PublishDeps, limit = 50): Promise<{ published: number; failed: number }> {
+export async function republishDue(deps: PublishDeps, limit = 50): Promise<RepublishResult> {
   const now = deps.clock();
   const due = await deps.store.list({ states: ['pending'], expiresAfter: now, notificationDueBy: now, limit });
   let published = 0;
@@ -64,9 +64,17 @@ export async function republishDue(deps: PublishDeps, limit = 50): Promise<{ pub
   return { published, failed: due.length - published };
 }
 
+export interface RepublishResult {
+  readonly published: number;
+  readonly failed: number;
+}
+
 export interface Republisher {
-  /** Runs a pass now (also what the timer does); passes never overlap. */
-  runOnce(): Promise<void>;
+  /**
+   * Runs a pass now (also what the timer does); passes never overlap, so a call during a pass
+   * gets that pass's result. undefined: the pass itself failed (the store could not be read).
+   */
+  runOnce(): Promise<RepublishResult | undefined>;
   stop(): Promise<void>;
 }
 
@@ -76,14 +84,14 @@ export interface Republisher {
  */
 export function startRepublisher(deps: PublishDeps, intervalMs: number): Republisher {
   if (!(Number.isFinite(intervalMs) && intervalMs >= 0)) throw new TypeError('startRepublisher: intervalMs must be 0 or more');
-  let running: Promise<void> | undefined;
+  let running: Promise<RepublishResult | undefined> | undefined;
   let stopped = false;
   const runOnce = () => {
     running ??= republishDue(deps)
-      .then(
-        () => undefined,
-        (e: unknown) => deps.log(`republishing approval requests failed (${shortError(e)}); trying again later`),
-      )
+      .catch((e: unknown) => {
+        deps.log(`republishing approval requests failed (${shortError(e)}); trying again later`);
+        return undefined;
+      })
       .finally(() => {
         running = undefined;
       });

@@ -15,6 +15,7 @@ import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, SessionLog } from '../ports.ts';
 import { SessionError, type BodyReader, type Caller } from '../gateway.ts';
 import { parseDecisionBody } from './comment.ts';
+import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
 import { matchingApprover } from './people.ts';
 import { castVote } from './state.ts';
@@ -31,6 +32,8 @@ export interface ReviewDeskDeps {
   readonly auditorGroups?: readonly string[];
   /** What masking would do to the statement's result (lineage alone), shown to reviewers. */
   readonly maskingPreview?: (sql: string) => readonly unknown[];
+  /** A republish pass now (publish.ts); what POST /v1/approvals/republish runs. */
+  readonly republish?: () => Promise<RepublishResult | undefined>;
 }
 
 export type StatusFilter = ApprovalStatus | 'all';
@@ -44,7 +47,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
   const newSessionId = deps.newSessionId ?? randomUUID;
   const auditorGroups = deps.auditorGroups ?? ['auditors'];
 
-  return { list, show, decide };
+  return { list, show, decide, republish };
 
   /** GET /v1/approvals?status= — oldest first, only what the caller may see. */
   async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: ApprovalSummary[] }> {
@@ -103,6 +106,19 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     if (!after) return refuse(new GatehouseError('approval_unknown', `no approval ${approvalId}`, { approvalId }));
     const approval = approvalView(after, clock());
     return { sessionId: after.sessionId, status: approval.status, approval };
+  }
+
+  /**
+   * POST /v1/approvals/republish — publish the requests still pending now, rather than when this
+   * instance's timer next runs: on GCP an instance gets CPU only while it answers, so a scheduler
+   * calls this. Any verified caller may: a pass is idempotent and answers only counts.
+   */
+  async function republish(caller: Caller): Promise<RepublishResult> {
+    await authenticate(caller);
+    if (!deps.republish) throw new GatehouseError('approvals_unavailable', 'this deployment does not publish approval requests');
+    const result = await deps.republish();
+    if (!result) throw new GatehouseError('approvals_unavailable', 'the approval store could not be read; nothing was published');
+    return result;
   }
 
   // --- helpers -------------------------------------------------------------------------------

@@ -157,6 +157,51 @@ if (!skipWithoutEmulator('Pub/Sub notifier (test/approvals/pubsub.e2e.test.ts)')
     t.log(`published after ${published!.notification.attempts} attempts`);
   });
 
+  test('POST /v1/approvals/republish publishes what is pending now, without any timer; a token is required', async (t) => {
+    const { path, next, received } = await topicWithSubscription();
+    const [emHost, emPort] = host.split(':') as [string, string];
+    const proxy = tcpProxy(await freePort(), { host: emHost, port: Number(emPort) }); // Pub/Sub down
+    closers.push(() => proxy.close());
+    const gw = await startTestGateway({
+      seedSql: 'CREATE TABLE notes (id int, body text)',
+      policy: approvePolicy,
+      notifier: { kind: 'pubsub', topic: path, apiEndpoint: `127.0.0.1:${proxy.port}`, maxAttempts: 2, attemptTimeoutMs: 1000 },
+      republishIntervalMs: 0, // as on GCP between requests: no timer runs
+      backoffMs: () => 0,
+    });
+    closers.push(() => gw.close());
+    const asBot = { authorization: `Bearer ${await gw.token(BOT)}`, ...model };
+    const r = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO notes VALUES ($1, $2)', params: [3, 'z'] }, asBot);
+    t.is(r.status, 202, JSON.stringify(r.body));
+    t.is((await gw.runtime.approvals!.store.get(r.body.approval.id))!.notification.state, 'pending');
+    await proxy.open(); // Pub/Sub is back, but nothing would publish on its own
+    await new Promise((res) => setTimeout(res, 500));
+    t.is(received.length, 0);
+
+    const anonymous = await gw.post('/v1/approvals/republish', {}, {});
+    t.is(anonymous.status, 401);
+    t.is(anonymous.body.error.code, 'token_missing');
+    t.is(received.length, 0, 'an unauthenticated call publishes nothing');
+
+    // The client's channel may still be backing off from the outage: a pass that cannot publish
+    // says so (failed: 1) and leaves it pending, as the scheduler's next call would find it.
+    let first;
+    for (let i = 0; i < 30; i++) {
+      first = await gw.post('/v1/approvals/republish', {}, asBot);
+      t.is(first.status, 200, JSON.stringify(first.body));
+      if (first.body.published === 1) break;
+      t.deepEqual(first.body, { published: 0, failed: 1 });
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    t.deepEqual(first!.body, { published: 1, failed: 0 });
+    const [m] = await next(1);
+    t.is(JSON.parse(m!.data.toString('utf8')).approvalId, r.body.approval.id);
+    t.like((await gw.runtime.approvals!.store.get(r.body.approval.id))!.notification, { state: 'published', messageId: m!.id });
+    const again = await gw.post('/v1/approvals/republish', {}, asBot);
+    t.deepEqual(again.body, { published: 0, failed: 0 }, 'a second pass finds nothing due');
+    t.is((await gw.get('/v1/approvals/republish', asBot)).status, 405);
+  });
+
   test('a notification an earlier process left pending is published when the next one starts', async (t) => {
     const { path, next } = await topicWithSubscription();
     const [sessionsDb, stateDb] = await Promise.all([createTestDatabase(), createTestDatabase()]);

@@ -106,7 +106,10 @@ test('the example policy loads, and names the secrets and the audience the examp
   }
   const google = policy.issuers.find((i) => i.issuer === 'https://accounts.google.com');
   const audiences = [google?.audience].flat();
-  t.true(audiences.includes(`https://${v.region}-${v.project}.cloudfunctions.net/gatehouse-query`), JSON.stringify(audiences));
+  // Bots' tokens are for the query URL; the republish scheduler's for the approvals URL.
+  for (const fn of ['query', 'approvals']) {
+    t.true(audiences.includes(`https://${v.region}-${v.project}.cloudfunctions.net/gatehouse-${fn}`), `${fn}: ${JSON.stringify(audiences)}`);
+  }
   t.false(policy.issuers.some((i) => i.issuer.startsWith('http://')), 'no dev issuer in the deployed policy');
 });
 
@@ -116,4 +119,14 @@ test('the module folder holds only Terraform and no secret-looking value', async
   // A postgres URL with a password, a PEM block or a Slack hook URL would be a secret in code.
   const text = model.files.map((f) => JSON.stringify(f.json)).join('\n');
   t.notRegex(text, /postgres(ql)?:\/\/[^\s"@/]+:[^\s"@/]+@|BEGIN [A-Z ]*PRIVATE KEY|hooks\.slack\.com\/services\//);
+});
+
+test('the scheduled republish calls a route the approvals function serves, with a token for its URL', async (t) => {
+  const model = await loadReal();
+  const job = model.blocks.find((b) => b.type === 'google_cloud_scheduler_job' && b.name === 'approvals_republish');
+  const target = (job?.body.http_target as Record<string, unknown>[] | undefined)?.[0];
+  t.is(target?.uri, '${local.approvals_url}/v1/approvals/republish');
+  t.is(target?.http_method, 'POST');
+  t.is((target?.oidc_token as Record<string, unknown>[])[0]?.audience, '${local.approvals_url}');
+  t.true(readFileSync(join(ROOT, 'functions/approvals.ts'), 'utf8').includes("req.path === '/v1/approvals/republish'"));
 });

@@ -1,7 +1,8 @@
 # The three functions (Cloud Functions 2nd gen, from the built source) and, for each, exactly who
 # may invoke it: bots the query function, approvers the approvals function, Pub/Sub (as the
 # notifier) the notify function. Gatehouse then verifies the caller's token again and the policy
-# decides; Cloud Run's invoker check keeps everyone else from reaching the code at all.
+# decides; Cloud Run's invoker check keeps everyone else from reaching the code at all. (The
+# approvals function is also invoked by the republisher, on a schedule.)
 
 locals {
   # What shared/config.ts reads (README: Configuration for deployment). Written out in full for
@@ -108,6 +109,15 @@ resource "google_cloud_run_v2_service_iam_member" "approvals_invokers" {
   name     = google_cloudfunctions2_function.this["approvals"].name
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+# The scheduled republish (approvals-republish.tf) calls the approvals function too.
+resource "google_cloud_run_v2_service_iam_member" "approvals_republisher" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this["approvals"].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.republisher.member
 }
 
 resource "google_cloud_run_v2_service_iam_member" "notify_invoker" {

@@ -2,7 +2,8 @@
 # service-accounts.tf (who runs what), source.tf (the built code), functions.tf (the three
 # functions and who may invoke each), firestore.tf (the audit and state databases),
 # pubsub.tf (approval requests), secrets.tf (secret containers and who may read each),
-# audit-export.tf (the retention-locked bucket and the scheduled export).
+# audit-export.tf (the retention-locked bucket and the scheduled export), approvals-republish.tf
+# (the scheduled republish of approval requests Pub/Sub refused).
 
 data "google_project" "this" {
   project_id = var.project_id
@@ -27,6 +28,7 @@ locals {
   # Google-managed identities that act on our behalf.
   pubsub_service_agent    = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   firestore_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-firestore.iam.gserviceaccount.com"
+  scheduler_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
 
   secret_ref = "secret://projects/${var.project_id}/secrets"
 }

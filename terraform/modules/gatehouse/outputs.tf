@@ -24,12 +24,13 @@ output "dead_letter_topic" {
 }
 
 output "service_accounts" {
-  description = "Email of each service account: gateway (query, approvals), notifier (notify, push identity), builder, exporter."
+  description = "Email of each service account: gateway (query, approvals), notifier (notify, push identity), builder, exporter, republisher."
   value = {
-    gateway  = google_service_account.gateway.email
-    notifier = google_service_account.notifier.email
-    builder  = google_service_account.builder.email
-    exporter = google_service_account.exporter.email
+    gateway     = google_service_account.gateway.email
+    notifier    = google_service_account.notifier.email
+    builder     = google_service_account.builder.email
+    exporter    = google_service_account.exporter.email
+    republisher = google_service_account.republisher.email
   }
 }
 

@@ -30,6 +30,13 @@ resource "google_service_account" "exporter" {
   display_name = "Gatehouse audit database export"
 }
 
+# Calls the approvals function's republish endpoint on a schedule (approvals-republish.tf).
+resource "google_service_account" "republisher" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-republisher"
+  display_name = "Gatehouse approval request republisher (scheduled)"
+}
+
 # Pub/Sub mints the OIDC token of each push as the notifier; only its own service agent may.
 resource "google_service_account_iam_member" "pubsub_mints_notifier_tokens" {
   service_account_id = google_service_account.notifier.name
@@ -37,9 +44,15 @@ resource "google_service_account_iam_member" "pubsub_mints_notifier_tokens" {
   member             = local.pubsub_service_agent
 }
 
-# Cloud Scheduler mints the exporter's OAuth token for each run.
+# Cloud Scheduler mints the exporter's OAuth token and the republisher's ID token for each run.
 resource "google_service_account_iam_member" "scheduler_acts_as_exporter" {
   service_account_id = google_service_account.exporter.name
   role               = "roles/iam.serviceAccountTokenCreator"
-  member             = "serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+  member             = local.scheduler_service_agent
+}
+
+resource "google_service_account_iam_member" "scheduler_acts_as_republisher" {
+  service_account_id = google_service_account.republisher.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.scheduler_service_agent
 }

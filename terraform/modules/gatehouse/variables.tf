@@ -111,6 +111,12 @@ variable "export_time_zone" {
   default     = "Etc/UTC"
 }
 
+variable "republish_schedule" {
+  description = "Cron schedule (UTC) of the call that publishes approval requests still pending after a Pub/Sub failure."
+  type        = string
+  default     = "*/5 * * * *"
+}
+
 variable "vpc_connector" {
   description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C) through which the gateway reaches private database addresses (e.g. a Cloud SQL private IP). null: no connector."
   type        = string
