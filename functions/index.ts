@@ -8,6 +8,10 @@ import { approvalsHandler } from './approvals.ts';
 import { notifyHandler } from './notify.ts';
 import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
+import { tolerateMalformedJson } from './framework-body.ts';
+
+// Before the framework builds its server (see framework-body.ts).
+tolerateMalformedJson();
 
 let runtime: Promise<Runtime> | undefined;
 function getRuntime(): Promise<Runtime> {

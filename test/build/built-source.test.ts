@@ -173,6 +173,19 @@ if (!process.env.GATEHOUSE_TEST_PG_URL) {
     t.is(ddl.body.status, 'denied');
     t.is(Number((await admin.query('SELECT count(*) AS n FROM orders')).rows[0].n), 5, 'the table is still there');
 
+    // A malformed body reaches Gatehouse, not the framework's own HTML error page: our error code,
+    // as JSON, and a session (functions/framework-body.ts).
+    const malformed = await fetch(`${query.url}/v1/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-agent-model': 'gemini-2.5-pro-002' },
+      body: '{"connection": "main", "sql": ',
+    });
+    const malformedText = await malformed.text();
+    t.is(malformed.status, 400, malformedText);
+    t.regex(malformed.headers.get('content-type') ?? '', /^application\/json/);
+    const malformedBody = JSON.parse(malformedText);
+    t.is(malformedBody.error.code, 'invalid_json');
+
     const log = await createPostgresSessionLog({ connectionString: audit.url, poolSize: 2 });
     closers.push(() => log.close());
     const listed = await log.list({ limit: 1000 });
@@ -186,6 +199,10 @@ if (!process.env.GATEHOUSE_TEST_PG_URL) {
       t.like(events.find((e) => e.type === 'decision')!.data as object, { policySha256: policySha });
     }
     t.true((await log.read(read.body.sessionId)).some((e) => e.type === 'execution.completed'));
+    t.truthy(malformedBody.sessionId, malformedText);
+    const refused = await log.read(malformedBody.sessionId);
+    t.deepEqual(verifyChain(malformedBody.sessionId, refused), []);
+    t.true(JSON.stringify(refused).includes('invalid_json'), 'the refusal is recorded with its code');
     t.like((await log.read(ddl.body.sessionId)).find((e) => e.type === 'decision')!.data as object, { action: 'deny' });
   });
 }
