@@ -8,8 +8,7 @@ import { createRequire } from 'node:module';
 import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
-import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
-import { firestoreSuite } from '../helpers/firestore-suite.ts';
+import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
 import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { eventId } from '../../shared/adapters/firestore/documents.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
@@ -44,33 +43,20 @@ test('Firestore session log: the adapter source never calls set, update or delet
 
 firestoreSuite('Firestore session log', registerEmulatorTests);
 
-function registerEmulatorTests(given: string | undefined): void {
+function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   const PROJECT = 'gatehouse-test';
   // One database for this file's contract run: the emulator keeps named databases apart, and
   // other test files (and earlier runs against a long-lived emulator) use databases of their own.
   const CONTRACT_DB = `contract-${randomBytes(6).toString('hex')}`;
-  let own: FirestoreEmulator | undefined;
-  let host = given ?? '';
   const clients: Firestore[] = [];
   // Short enough that the cut-off test does not drag, long enough for a loaded machine (2 s was
   // not, with four emulators warming up on two cores).
   const TIMEOUT_MS = 5000;
 
-  test.before(async () => {
-    if (!given) {
-      own = await startFirestoreEmulator();
-      host = own.host;
-    }
-    // In this test process only: the adapter's own client finds the emulator through the
-    // library's standard variable, and nothing probes for a GCP metadata server (DESIGN §4).
-    process.env.FIRESTORE_EMULATOR_HOST = host;
-    process.env.METADATA_SERVER_DETECTION ??= 'none';
-  });
-
+  test.before(() => emulator.ready());
   test.after.always(async () => {
     // Every log over these clients is closed by now, and close() waited for its requests.
     await Promise.allSettled(clients.map((c) => c.terminate()));
-    await own?.stop();
   });
 
   /** A client that goes to `via` (the emulator, or a proxy in front of it), configured as the log's own. */
@@ -92,7 +78,7 @@ function registerEmulatorTests(given: string | undefined): void {
 
   let admin: Promise<Firestore> | undefined;
   /** As an attacker with access to the database would: straight to the emulator, past the log. */
-  const adminClient = () => (admin ??= clientVia(host, CONTRACT_DB));
+  const adminClient = () => (admin ??= clientVia(emulator.host, CONTRACT_DB));
 
   const libraryLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('@google-cloud/firestore/build/src/'));
 
@@ -110,7 +96,7 @@ function registerEmulatorTests(given: string | undefined): void {
 
   const make: MakeSessionLog = async (options) => {
     // The log reaches the emulator through a proxy the test can cut, like a network outage.
-    const [toHost, toPort] = host.split(':') as [string, string];
+    const [toHost, toPort] = emulator.host.split(':') as [string, string];
     const proxy = tcpProxy(await freePort(), { host: toHost, port: Number(toPort) });
     await proxy.open();
     const firestore = await clientVia(`127.0.0.1:${proxy.port}`, CONTRACT_DB);
@@ -160,7 +146,7 @@ function registerEmulatorTests(given: string | undefined): void {
   test('Firestore session log: list reads the data of the last event when the status depends on it', async (t) => {
     const base = Date.UTC(2200, 0, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
     const at = new Date(base);
-    const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: await clientVia(host, CONTRACT_DB), clock: () => at });
+    const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: await clientVia(emulator.host, CONTRACT_DB), clock: () => at });
     t.teardown(() => log.close());
     const tag = randomUUID().slice(0, 8);
     const cases: [string, EventDraft][] = [
@@ -202,7 +188,7 @@ function registerEmulatorTests(given: string | undefined): void {
   });
 
   test('Firestore session log: a collection prefix keeps logs apart within one database', async (t) => {
-    const db = await clientVia(host, CONTRACT_DB);
+    const db = await clientVia(emulator.host, CONTRACT_DB);
     const a = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: db, collectionPrefix: 'tenant_a_' });
     const b = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: db, collectionPrefix: 'tenant_b_' });
     t.teardown(() => Promise.all([a.close(), b.close()]));
@@ -255,7 +241,7 @@ function registerEmulatorTests(given: string | undefined): void {
     ]) {
       await t.throwsAsync(createFirestoreSessionLog(bad), { instanceOf: TypeError }, JSON.stringify(bad));
     }
-    const log = await createFirestoreSessionLog({ ...ok, firestore: await clientVia(host, CONTRACT_DB) });
+    const log = await createFirestoreSessionLog({ ...ok, firestore: await clientVia(emulator.host, CONTRACT_DB) });
     t.teardown(() => log.close());
     for (const id of ['a/b', '.', '..', '__reserved__', '', 'x'.repeat(1501)]) {
       await t.throwsAsync(log.append(id, [request('bad-id')]), { instanceOf: TypeError }, id);

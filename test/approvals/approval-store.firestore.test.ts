@@ -8,8 +8,7 @@ import { createRequire } from 'node:module';
 import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
-import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
-import { firestoreSuite } from '../helpers/firestore-suite.ts';
+import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
 import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { createFirestoreApprovalStore } from '../../shared/adapters/firestore/index.ts';
 import { castVote, redeem } from '../../shared/approvals/state.ts';
@@ -22,26 +21,16 @@ import { alice, approveDecision, bot } from './fixtures.ts';
 
 firestoreSuite('Firestore approval store', registerEmulatorTests);
 
-function registerEmulatorTests(given: string | undefined): void {
+function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   const PROJECT = 'gatehouse-test';
   // A database of this file's own: the emulator keeps named databases apart.
   const DB = `approvals-${randomBytes(6).toString('hex')}`;
   const TIMEOUT_MS = 5000;
-  let own: FirestoreEmulator | undefined;
-  let host = given ?? '';
   const clients: Firestore[] = [];
 
-  test.before(async () => {
-    if (!given) {
-      own = await startFirestoreEmulator();
-      host = own.host;
-    }
-    process.env.FIRESTORE_EMULATOR_HOST = host;
-    process.env.METADATA_SERVER_DETECTION ??= 'none';
-  });
+  test.before(() => emulator.ready());
   test.after.always(async () => {
     await Promise.allSettled(clients.map((c) => c.terminate()));
-    await own?.stop();
   });
 
   /** A client to `via` (the emulator or a proxy in front of it), with the adapter's settings. */
@@ -72,7 +61,7 @@ function registerEmulatorTests(given: string | undefined): void {
   });
 
   const make: MakeApprovalStore = async () => {
-    const [toHost, toPort] = host.split(':') as [string, string];
+    const [toHost, toPort] = emulator.host.split(':') as [string, string];
     const proxy = tcpProxy(await freePort(), { host: toHost, port: Number(toPort) });
     await proxy.open();
     const firestore = await clientVia(`127.0.0.1:${proxy.port}`);
@@ -120,7 +109,7 @@ function registerEmulatorTests(given: string | undefined): void {
 
   test('Firestore approval store: a lease that ran out is taken over, and the late holder fails with lease_lost, writing nothing', async (t) => {
     let now = Date.now();
-    const firestore = await clientVia(host);
+    const firestore = await clientVia(emulator.host);
     const store = await createFirestoreApprovalStore({ projectId: PROJECT, databaseId: DB, firestore, leaseMs: 1000, clock: () => new Date(now) });
     t.teardown(() => store.close());
     const a = approval({ quorum: 3 });
@@ -177,7 +166,7 @@ function registerEmulatorTests(given: string | undefined): void {
     t.teardown(() => f.cleanup());
     const a = approval();
     await f.store.create(a, async () => {});
-    const snap = await (await clientVia(host)).doc(`approvals/${a.id}`).get();
+    const snap = await (await clientVia(emulator.host)).doc(`approvals/${a.id}`).get();
     t.deepEqual(Object.keys(snap.data() ?? {}).sort(), ['createdAt', 'expiresAt', 'lease', 'notifyDueAt', 'record', 'state', 'version', 'visible']);
     t.is(snap.get('record'), JSON.stringify(a));
     t.is(snap.get('visible'), true);

@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CollectionReference, Firestore } from '@google-cloud/firestore';
 import test from 'ava';
-import { startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
-import { firestoreSuite } from '../helpers/firestore-suite.ts';
+import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import { decisionEvent, executionCompletedEvent, executionStartedEvent, requestEvent } from '../../shared/audit/drafts.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
@@ -17,7 +16,7 @@ import { runCli, tempDir } from '../evidence/helpers.ts';
 
 firestoreSuite('CLI --store firestore://', registerEmulatorTests);
 
-function registerEmulatorTests(given: string | undefined): void {
+function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   const PROJECT = 'gatehouse-test';
   // A database of this run's own: the emulator keeps named databases apart.
   const DB = `cli-${randomBytes(6).toString('hex')}`;
@@ -25,21 +24,13 @@ function registerEmulatorTests(given: string | undefined): void {
   const FROM = new Date('2026-02-01T00:00:00.000Z');
   const TO = new Date('2026-02-02T00:00:00.000Z');
   const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
-  let own: FirestoreEmulator | undefined;
-  let host = given ?? '';
   let admin: Firestore;
   let before: string[];
   const written: { sessionId: string; hashes: string[] }[] = [];
-  const cli = (args: string[]) => runCli(args, { FIRESTORE_EMULATOR_HOST: host, METADATA_SERVER_DETECTION: 'none' });
+  const cli = (args: string[]) => runCli(args, { FIRESTORE_EMULATOR_HOST: emulator.host, METADATA_SERVER_DETECTION: 'none' });
 
   test.before(async () => {
-    if (!given) {
-      own = await startFirestoreEmulator();
-      host = own.host;
-    }
-    // In this process only (npm test passes the host under its own name on purpose).
-    process.env.FIRESTORE_EMULATOR_HOST = host;
-    process.env.METADATA_SERVER_DETECTION ??= 'none';
+    await emulator.ready();
     let now = FROM.getTime() + 60_000;
     const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: DB, clock: () => new Date((now += 1000)) });
     try {
@@ -58,7 +49,6 @@ function registerEmulatorTests(given: string | undefined): void {
 
   test.after.always(async () => {
     await admin?.terminate();
-    await own?.stop();
   });
 
   test.serial('sessions list --json --store firestore://PROJECT/DATABASE lists the sessions written there', async (t) => {
