@@ -38,8 +38,8 @@ function evaluate(env: Record<string, unknown>, v: Awaited<ReturnType<typeof exa
     'local.approvals_url': `https://${v.region}-${v.project}.cloudfunctions.net/${v.prefix}-approvals`,
     'local.secret_ref': `secret://projects/${v.project}/secrets`,
     'google_secret_manager_secret.masking_key.secret_id': `${v.prefix}-masking-key`,
-    'google_secret_manager_secret.notify["slack"].secret_id': `${v.prefix}-slack-webhook`,
-    'google_secret_manager_secret.notify["webhook"].secret_id': `${v.prefix}-webhook-url`,
+    'local.notify_secret_ids.slack': `${v.prefix}-slack-webhook`,
+    'local.notify_secret_ids.webhook': `${v.prefix}-webhook-url`,
   };
   const fill = (s: string): string =>
     s.replace(/\$\{([^${}]+)\}/g, (_, expr: string) => {

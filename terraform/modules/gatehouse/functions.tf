@@ -26,27 +26,28 @@ locals {
     GATEHOUSE_APPROVAL_STORE    = "firestore"
     GATEHOUSE_FIRESTORE_PROJECT = var.project_id
     GATEHOUSE_STATE_DATABASE    = google_firestore_database.state.name
-    GATEHOUSE_SLACK_WEBHOOK     = contains(var.notify_channels, "slack") ? "${local.secret_ref}/${google_secret_manager_secret.notify["slack"].secret_id}/versions/latest" : null
-    GATEHOUSE_WEBHOOK_URL       = contains(var.notify_channels, "webhook") ? "${local.secret_ref}/${google_secret_manager_secret.notify["webhook"].secret_id}/versions/latest" : null
+    GATEHOUSE_SLACK_WEBHOOK     = contains(var.notify_channels, "slack") ? "${local.secret_ref}/${local.notify_secret_ids.slack}/versions/latest" : null
+    GATEHOUSE_WEBHOOK_URL       = contains(var.notify_channels, "webhook") ? "${local.secret_ref}/${local.notify_secret_ids.webhook}/versions/latest" : null
   }
 
+  # One type for all three (for_each needs it): env is a map of strings in each.
   functions = {
     query = {
       entry_point     = "query"
       service_account = google_service_account.gateway.email
-      env             = local.gateway_env
+      env             = tomap(local.gateway_env)
       description     = "Gatehouse: bots send SQL here"
     }
     approvals = {
       entry_point     = "approvals"
       service_account = google_service_account.gateway.email
-      env             = local.gateway_env
+      env             = tomap(local.gateway_env)
       description     = "Gatehouse: people review and approve held statements here"
     }
     notify = {
       entry_point     = "notify"
       service_account = google_service_account.notifier.email
-      env             = { for k, v in local.notify_env : k => v if v != null }
+      env             = tomap({ for k, v in local.notify_env : k => v if v != null })
       description     = "Gatehouse: posts approval requests to the configured channels"
     }
   }
@@ -84,10 +85,15 @@ resource "google_cloudfunctions2_function" "this" {
     vpc_connector_egress_settings  = each.key == "notify" || var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
   }
 
+  # The builder's grants before the build; the runtime identities' secret grants before the
+  # functions take traffic (a secret the function cannot read answers 503, nothing runs).
   depends_on = [
     google_storage_bucket_iam_member.builder_reads_source,
     google_artifact_registry_repository_iam_member.builder_pushes_images,
     google_project_iam_member.builder_writes_logs,
+    google_secret_manager_secret_iam_member.gateway_reads_connection,
+    google_secret_manager_secret_iam_member.gateway_reads_masking_key,
+    google_secret_manager_secret_iam_member.notifier_reads_webhooks,
   ]
 }
 

@@ -31,4 +31,9 @@ locals {
   scheduler_service_agent = "serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
 
   secret_ref = "secret://projects/${var.project_id}/secrets"
+  # By channel (var.notify_channels): the secret holding that webhook's URL.
+  notify_secret_ids = {
+    slack   = "${var.name_prefix}-slack-webhook"
+    webhook = "${var.name_prefix}-webhook-url"
+  }
 }

@@ -21,7 +21,7 @@ resource "google_secret_manager_secret" "masking_key" {
 resource "google_secret_manager_secret" "notify" {
   for_each  = var.notify_channels
   project   = var.project_id
-  secret_id = each.value == "slack" ? "${var.name_prefix}-slack-webhook" : "${var.name_prefix}-webhook-url"
+  secret_id = local.notify_secret_ids[each.value]
   replication {
     auto {}
   }
