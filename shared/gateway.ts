@@ -101,6 +101,19 @@ export class SessionError extends GatehouseError {
   }
 }
 
+/**
+ * Appends to the session log or fails closed: without its record, nothing of that session may go
+ * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
+ */
+export async function recordOrFail(sessions: SessionLog, sessionId: string, drafts: EventDraft[]): Promise<void> {
+  try {
+    await sessions.append(sessionId, drafts);
+  } catch (e) {
+    const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
+    throw new SessionError(undefined, error);
+  }
+}
+
 /** Everything steps 1–4 established, recorded before anything runs. */
 interface Admitted {
   readonly sessionId: string;
@@ -313,14 +326,8 @@ export function createGateway(deps: GatewayDeps) {
     };
   }
 
-  async function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
-    try {
-      await sessions.append(sessionId, drafts);
-    } catch (e) {
-      // Fail closed: without its record, nothing of this session may go ahead.
-      const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-      throw new SessionError(undefined, error);
-    }
+  function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
+    return recordOrFail(sessions, sessionId, drafts);
   }
 
   async function readSession(sessionId: string): Promise<SessionEvent[]> {

@@ -13,7 +13,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { bearerToken } from '../identity/index.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, SessionLog } from '../ports.ts';
-import { SessionError, type BodyReader, type Caller } from '../gateway.ts';
+import { recordOrFail, SessionError, type BodyReader, type Caller } from '../gateway.ts';
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
@@ -133,14 +133,9 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     return matchingApprover(a.approvers, principal) !== undefined;
   }
 
-  async function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
-    try {
-      await sessions.append(sessionId, drafts);
-    } catch (e) {
-      // Fail closed, as in the gateway: an unrecorded decision is no decision.
-      const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-      throw new SessionError(undefined, error);
-    }
+  function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
+    // Fail closed, as in the gateway: an unrecorded decision is no decision.
+    return recordOrFail(sessions, sessionId, drafts);
   }
 }
 

@@ -9,7 +9,6 @@ import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { freePort } from '../../infra/free-port.ts';
 import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
-import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { eventId } from '../../shared/adapters/firestore/documents.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import { openSessionLog, sessionStoreFromEnv } from '../../shared/config.ts';
@@ -17,7 +16,6 @@ import { verifyChain } from '../../shared/audit/chain.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import { sessionLogContract, type MakeSessionLog } from './session-log.contract.ts';
-import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 const ADAPTER_DIR = new URL('../../shared/adapters/firestore/', import.meta.url);
 
@@ -48,33 +46,14 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   // One database for this file's contract run: the emulator keeps named databases apart, and
   // other test files (and earlier runs against a long-lived emulator) use databases of their own.
   const CONTRACT_DB = `contract-${randomBytes(6).toString('hex')}`;
-  const clients: Firestore[] = [];
   // Short enough that the cut-off test does not drag, long enough for a loaded machine (2 s was
   // not, with four emulators warming up on two cores).
   const TIMEOUT_MS = 5000;
 
   test.before(() => emulator.ready());
-  test.after.always(async () => {
-    // Every log over these clients is closed by now, and close() waited for its requests.
-    await Promise.allSettled(clients.map((c) => c.terminate()));
-  });
 
   /** A client that goes to `via` (the emulator, or a proxy in front of it), configured as the log's own. */
-  async function clientVia(via: string, databaseId: string): Promise<Firestore> {
-    const { Firestore } = await import('@google-cloud/firestore');
-    // FIRESTORE_EMULATOR_HOST overrides an explicit host in the constructor, and this client must
-    // go where it is told (through a proxy the test can cut): the variable is hidden while it is
-    // built. The constructor is synchronous, so no other test runs in between.
-    const saved = process.env.FIRESTORE_EMULATOR_HOST;
-    delete process.env.FIRESTORE_EMULATOR_HOST;
-    try {
-      const c = new Firestore({ ...firestoreSettings({ projectId: PROJECT, databaseId, timeoutMs: TIMEOUT_MS }), host: via, ssl: false });
-      clients.push(c);
-      return c;
-    } finally {
-      if (saved !== undefined) process.env.FIRESTORE_EMULATOR_HOST = saved;
-    }
-  }
+  const clientVia = (via: string, databaseId: string) => emulator.client(via, { projectId: PROJECT, databaseId, timeoutMs: TIMEOUT_MS });
 
   let admin: Promise<Firestore> | undefined;
   /** As an attacker with access to the database would: straight to the emulator, past the log. */
@@ -96,9 +75,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
 
   const make: MakeSessionLog = async (options) => {
     // The log reaches the emulator through a proxy the test can cut, like a network outage.
-    const [toHost, toPort] = emulator.host.split(':') as [string, string];
-    const proxy = tcpProxy(await freePort(), { host: toHost, port: Number(toPort) });
-    await proxy.open();
+    const proxy = await emulator.proxy();
     const firestore = await clientVia(`127.0.0.1:${proxy.port}`, CONTRACT_DB);
     const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore, timeoutMs: TIMEOUT_MS, ...options });
     return {

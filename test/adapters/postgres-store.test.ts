@@ -1,45 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../infra/embedded-postgres.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { sessionStatus } from '../../shared/audit/status.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
-import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
+import { testPgKind } from '../helpers/pg.ts';
+import { storeBackends } from '../helpers/store-backends.ts';
 import { sessionLogContract, type MakeSessionLog } from './session-log.contract.ts';
 
 // --- the two stores: the test PostgreSQL server, and PGlite served over the wire -------------
 
-const once = <T>(start: () => Promise<T>) => {
-  let p: Promise<T> | undefined;
-  return { get: () => (p ??= start()), started: () => p };
-};
-
-const realPg = once<TestDatabase>(() => createTestDatabase());
-const pglite = once(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-pglite-'));
-  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), maxConnections: 200 });
-  return { url: server.url, server, dir };
-});
-
-// PGlite runs on this process's event loop: its initdb blocks it for seconds, long enough for the
-// other tests' connection timeouts to fire. Get it over with before any test starts.
-test.before(async () => {
-  await pglite.get();
-});
-
-test.after.always(async () => {
-  await (await realPg.started())?.drop();
-  const p = await pglite.started();
-  if (p) {
-    await p.server.stop();
-    rmSync(p.dir, { recursive: true, force: true });
-  }
-});
+const backends = storeBackends('store', { maxConnections: 200 });
 
 function fixtureOn(url: () => Promise<string>): MakeSessionLog {
   return async (options) => {
@@ -59,8 +31,8 @@ function fixtureOn(url: () => Promise<string>): MakeSessionLog {
   };
 }
 
-sessionLogContract('PostgreSQL', fixtureOn(async () => (await realPg.get()).url));
-sessionLogContract('PGlite over the wire', fixtureOn(async () => (await pglite.get()).url));
+sessionLogContract('PostgreSQL', fixtureOn(async () => (await backends.realPg()).url));
+sessionLogContract('PGlite over the wire', fixtureOn(() => backends.pgliteUrl()));
 
 /** As an attacker with the database's superuser would: past the create-only trigger. */
 async function tamper(url: string, sessionId: string, seq: number, newData: object): Promise<void> {
@@ -85,8 +57,8 @@ async function tamper(url: string, sessionId: string, seq: number, newData: obje
 // --- what only the PostgreSQL adapter promises -----------------------------------------------
 
 for (const [name, url] of [
-  ['PostgreSQL', async () => (await realPg.get()).url],
-  ['PGlite over the wire', async () => (await pglite.get()).url],
+  ['PostgreSQL', async () => (await backends.realPg()).url],
+  ['PGlite over the wire', () => backends.pgliteUrl()],
 ] as const) {
   test(`${name}: the events and sessions tables refuse UPDATE, DELETE and TRUNCATE, even to their owner`, async (t) => {
     const log = await createPostgresSessionLog({ connectionString: await url() });
@@ -119,7 +91,7 @@ test('a role granted only SELECT and INSERT runs the log, and cannot change it',
     t.pass('PGlite has one user; privileges need a real server');
     return;
   }
-  const db = await realPg.get();
+  const db = await backends.realPg();
   // Schema first, as the owner (a DBA running schema.sql would do the same).
   await (await createPostgresSessionLog({ connectionString: db.url })).close();
   const role = `gh_writer_${Math.random().toString(36).slice(2, 10)}`;

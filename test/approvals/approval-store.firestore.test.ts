@@ -5,17 +5,13 @@
 // Where the emulator is not installed the suite is reported as skipped, loudly — never passed.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
-import { freePort } from '../../infra/free-port.ts';
 import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
-import { firestoreSettings } from '../../shared/adapters/firestore/client.ts';
 import { createFirestoreApprovalStore } from '../../shared/adapters/firestore/index.ts';
 import { castVote, redeem } from '../../shared/approvals/state.ts';
 import type { Approval } from '../../shared/approvals/types.ts';
 import { approvalsFromEnv, notifyConfigFromEnv, openApprovalStore } from '../../shared/config.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
-import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { approval, approvalStoreContract, type MakeApprovalStore } from './approval-store.contract.ts';
 import { alice, approveDecision, bot } from './fixtures.ts';
 
@@ -26,27 +22,10 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   // A database of this file's own: the emulator keeps named databases apart.
   const DB = `approvals-${randomBytes(6).toString('hex')}`;
   const TIMEOUT_MS = 5000;
-  const clients: Firestore[] = [];
-
   test.before(() => emulator.ready());
-  test.after.always(async () => {
-    await Promise.allSettled(clients.map((c) => c.terminate()));
-  });
 
   /** A client to `via` (the emulator or a proxy in front of it), with the adapter's settings. */
-  async function clientVia(via: string, databaseId = DB): Promise<Firestore> {
-    const { Firestore } = await import('@google-cloud/firestore');
-    // FIRESTORE_EMULATOR_HOST would override the host given here; hidden while the (synchronous) constructor runs.
-    const saved = process.env.FIRESTORE_EMULATOR_HOST;
-    delete process.env.FIRESTORE_EMULATOR_HOST;
-    try {
-      const c = new Firestore({ ...firestoreSettings({ projectId: PROJECT, databaseId, timeoutMs: TIMEOUT_MS }), host: via, ssl: false });
-      clients.push(c);
-      return c;
-    } finally {
-      if (saved !== undefined) process.env.FIRESTORE_EMULATOR_HOST = saved;
-    }
-  }
+  const clientVia = (via: string, databaseId = DB) => emulator.client(via, { projectId: PROJECT, databaseId, timeoutMs: TIMEOUT_MS });
 
   const libraryLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('@google-cloud/firestore/build/src/'));
 
@@ -61,9 +40,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   });
 
   const make: MakeApprovalStore = async () => {
-    const [toHost, toPort] = emulator.host.split(':') as [string, string];
-    const proxy = tcpProxy(await freePort(), { host: toHost, port: Number(toPort) });
-    await proxy.open();
+    const proxy = await emulator.proxy();
     const firestore = await clientVia(`127.0.0.1:${proxy.port}`);
     const store = await createFirestoreApprovalStore({ projectId: PROJECT, databaseId: DB, firestore, timeoutMs: TIMEOUT_MS });
     return {

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, type TestGateway } from '../helpers/gateway.ts';
 
 const run = promisify(execFile);
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
@@ -13,15 +13,7 @@ test.before(async () => {
   gw = await startTestGateway({
     seedSql: 'CREATE TABLE notes (id int, body text)',
     policy: (issuer) =>
-      testPolicy(issuer).replace(
-        '  - name: dba-everything',
-        `  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-  - name: dba-everything`,
-      ),
+      withBotWriteApproval(testPolicy(issuer)),
   });
 });
 test.after.always(async () => {

@@ -3,7 +3,7 @@
 // into the real session log and approval store databases.
 import test from 'ava';
 import pg from 'pg';
-import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, type TestGateway } from '../helpers/gateway.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'test-model' };
@@ -15,15 +15,7 @@ test.before(async () => {
   gw = await startTestGateway({
     seedSql: 'CREATE TABLE notes (id int, body text)',
     policy: (issuer) =>
-      testPolicy(issuer).replace(
-        '  - name: dba-everything',
-        `  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-  - name: dba-everything`,
-      ),
+      withBotWriteApproval(testPolicy(issuer)),
   });
   audit = new pg.Pool({ connectionString: gw.audit.url, max: 1 });
   state = new pg.Pool({ connectionString: gw.state.url, max: 1 });

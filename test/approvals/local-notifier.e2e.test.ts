@@ -2,7 +2,7 @@
 // and, when webhooks are configured, posted from the gateway's own process by the same delivery
 // code as the notify function — once per approval and channel.
 import test from 'ava';
-import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, type TestGateway } from '../helpers/gateway.ts';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
@@ -16,15 +16,7 @@ test.before(async () => {
   gw = await startTestGateway({
     seedSql: 'CREATE TABLE notes (id int, body text)',
     policy: (issuer) =>
-      testPolicy(issuer).replace(
-        '  - name: dba-everything',
-        `  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-  - name: dba-everything`,
-      ),
+      withBotWriteApproval(testPolicy(issuer)),
     notifier: { kind: 'local', log: (l) => lines.push(l) },
     webhooks: { slack: 'env://TEST_SLACK_URL', webhook: 'env://TEST_HOOK_URL' },
     env: { TEST_SLACK_URL: slack.url, TEST_HOOK_URL: hook.url },

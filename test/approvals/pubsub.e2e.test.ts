@@ -9,7 +9,7 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { createPubSubNotifier } from '../../shared/adapters/pubsub/index.ts';
 import { approvalMessage } from '../../shared/approvals/message.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startTestGateway, testPolicy, TEST_MASKING_KEY, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, TEST_MASKING_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { EMULATOR_PROJECT, pubSubEmulatorHost, skipWithoutEmulator } from '../helpers/pubsub-emulator.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
@@ -21,17 +21,7 @@ import { held } from './fixtures.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
-const approvePolicy = (issuer: string) =>
-  testPolicy(issuer).replace(
-    '  - name: dba-everything',
-    `  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-    ttl: 10m
-  - name: dba-everything`,
-  );
+const approvePolicy = (issuer: string) => withBotWriteApproval(testPolicy(issuer), { ttl: '10m' });
 
 if (!skipWithoutEmulator('Pub/Sub notifier (test/approvals/pubsub.e2e.test.ts)')) {
   const host = pubSubEmulatorHost()!;

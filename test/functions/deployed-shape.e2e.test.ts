@@ -28,7 +28,7 @@ import { startLocalServer } from '../../infra/local-server.ts';
 import { verifyChain } from '../../shared/audit/chain.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import type { SessionLog } from '../../shared/ports.ts';
-import { testPolicy, TEST_AUDIENCE, TEST_MASKING_KEY } from '../helpers/gateway.ts';
+import { testPolicy, withBotWriteApproval, TEST_AUDIENCE, TEST_MASKING_KEY } from '../helpers/gateway.ts';
 import { startFunctionProcess, stopFunctionProcesses, type FunctionProcess } from '../helpers/function-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startSecretManagerServer, type SecretManagerServer } from '../helpers/secret-manager-server.ts';
@@ -126,18 +126,7 @@ function registerTests(pubsub: string, firestore: string): void {
     const policyPath = join(dir, 'policy.yaml');
     writeFileSync(
       policyPath,
-      testPolicy(issuer)
-        .replace('credentials: env://GATEHOUSE_TEST_TARGET_URL', `credentials: secret://${DB_SECRET}`)
-        .replace(
-          '  - name: dba-everything',
-          `  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-    ttl: 10m
-  - name: dba-everything`,
-        ),
+      withBotWriteApproval(testPolicy(issuer).replace('credentials: env://GATEHOUSE_TEST_TARGET_URL', `credentials: secret://${DB_SECRET}`), { ttl: '10m' }),
     );
 
     // Pub/Sub: the topic the query function publishes approval requests to, pushed to notify.

@@ -1,9 +1,13 @@
 // Registers a suite that needs Google's Firestore emulator: the one `npm test` started
 // (GATEHOUSE_TEST_FIRESTORE_HOST), or one of its own when run alone; or, when the emulator is not
-// installed, one skipped test that says so loudly, by name. An emulator of its own is stopped
-// after the suite's own hooks.
+// installed, one skipped test that says so loudly, by name. Clients made through it, and an
+// emulator of its own, are ended after the suite's own hooks.
+import type { Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { FIRESTORE_EMULATOR_DIR, firestoreEmulatorMissing, startFirestoreEmulator, type FirestoreEmulator } from '../../infra/firestore-emulator.ts';
+import { freePort } from '../../infra/free-port.ts';
+import { firestoreSettings, type ClientOptions } from '../../shared/adapters/firestore/client.ts';
+import { tcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 export interface FirestoreTestEmulator {
   /** `host:port`; known once ready() has resolved. */
@@ -13,6 +17,13 @@ export interface FirestoreTestEmulator {
    * Firestore clients at it. ava runs `before` hooks concurrently: call this first in each one.
    */
   ready(): Promise<string>;
+  /**
+   * A client to `via` (this emulator, or a proxy in front of it) with the adapters' own settings;
+   * terminated after the suite's hooks.
+   */
+  client(via: string, settings: ClientOptions): Promise<Firestore>;
+  /** An open proxy to this emulator that a test can cut, like a network outage. */
+  proxy(): Promise<TcpProxy>;
 }
 
 export function firestoreSuite(name: string, register: (emulator: FirestoreTestEmulator) => void): void {
@@ -25,6 +36,7 @@ export function firestoreSuite(name: string, register: (emulator: FirestoreTestE
     return;
   }
   let own: Promise<FirestoreEmulator> | undefined;
+  const clients: Firestore[] = [];
   let started: Promise<string> | undefined;
   const emulator = {
     host: givenHost ?? '',
@@ -42,9 +54,32 @@ export function firestoreSuite(name: string, register: (emulator: FirestoreTestE
       })();
       return started;
     },
+    async client(via: string, settings: ClientOptions): Promise<Firestore> {
+      const { Firestore } = await import('@google-cloud/firestore');
+      // FIRESTORE_EMULATOR_HOST overrides an explicit host in the constructor, and this client must
+      // go where it is told (through a proxy the test can cut): the variable is hidden while it is
+      // built. The constructor is synchronous, so no other test runs in between.
+      const saved = process.env.FIRESTORE_EMULATOR_HOST;
+      delete process.env.FIRESTORE_EMULATOR_HOST;
+      try {
+        const c = new Firestore({ ...firestoreSettings(settings), host: via, ssl: false });
+        clients.push(c);
+        return c;
+      } finally {
+        if (saved !== undefined) process.env.FIRESTORE_EMULATOR_HOST = saved;
+      }
+    },
+    async proxy(): Promise<TcpProxy> {
+      const [host, port] = emulator.host.split(':') as [string, string];
+      const proxy = tcpProxy(await freePort(), { host, port: Number(port) });
+      await proxy.open();
+      return proxy;
+    },
   };
   register(emulator);
   test.after.always(async () => {
+    // Every adapter over these clients is closed by now, and close() waited for its requests.
+    await Promise.allSettled(clients.map((c) => c.terminate()));
     await (await own?.catch(() => undefined))?.stop();
   });
 }

@@ -50,6 +50,18 @@ agents:
 ${extra}`;
 }
 
+/** A policy (testPolicy's) with a rule that holds the bots' writes for a DBA's approval. */
+export function withBotWriteApproval(policy: string, options: { ttl?: string } = {}): string {
+  const rule = `  - name: bots-write
+    principals: [group:review-bots]
+    classes: [write]
+    action: approve
+    approvers: [group:dba]
+${options.ttl ? `    ttl: ${options.ttl}\n` : ''}`;
+  if (!policy.includes('  - name: dba-everything')) throw new Error('withBotWriteApproval: no dba-everything rule to insert before');
+  return policy.replace('  - name: dba-everything', `${rule}  - name: dba-everything`);
+}
+
 export interface TestGateway {
   readonly url: string;
   readonly issuer: string;

@@ -39,8 +39,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
 import type { Approval } from '../../approvals/types.ts';
 import type { ApprovalQuery, ApprovalStore } from '../../ports.ts';
-import { createClient, loadFirestore, type FirestoreModule } from '../firestore/client.ts';
-import { within } from '../firestore/failures.ts';
+import type { FirestoreModule } from '../firestore/client.ts';
+import { firestoreConnection } from '../firestore/connection.ts';
 import { fromFields, parse, recordFields, roundTrip, usableId, type Lease } from './documents.ts';
 import { approvalsUnavailable, changedUnderUs, LeaseLost, StillLeased, type Operation } from './failures.ts';
 import { listApprovals } from './list.ts';
@@ -72,34 +72,19 @@ interface Open {
 export async function createFirestoreApprovalStore(options: FirestoreApprovalStoreOptions): Promise<ApprovalStore> {
   const { projectId, databaseId, collectionPrefix, timeoutMs, leaseMs, waitMs, clock } = checkOptions(options);
   const collection = `${collectionPrefix}approvals`;
-  let opened: Promise<Open> | undefined;
-  let closed: Promise<void> | undefined;
-  let inFlight = 0;
-  let whenIdle: (() => void)[] = [];
-
+  const connection = firestoreConnection<Open>({
+    projectId,
+    databaseId,
+    timeoutMs,
+    given: options.firestore,
+    name: 'approval store',
+    make: (lib, db) => ({ lib, db, doc: (id: string) => db.collection(collection).doc(id) }),
+  });
   /** One library request, counted (close() waits for it), with a deadline. */
-  function call<T>(work: Promise<T>): Promise<T> {
-    inFlight++;
-    const settled = () => {
-      if (--inFlight > 0) return;
-      const waiting = whenIdle;
-      whenIdle = [];
-      waiting.forEach((resume) => resume());
-    };
-    work.then(settled, settled);
-    return within(timeoutMs + 2_000, work);
-  }
+  const call = <T>(work: Promise<T>): Promise<T> => connection.call(work, 2_000);
 
-  /** The library and client on first use: importing the library is the expensive part. */
   function open(operation: Operation): Promise<Open> {
-    if (closed) return Promise.reject(approvalsUnavailable(operation, new Error('the approval store is closed')));
-    opened ??= (async () => {
-      const lib = await loadFirestore();
-      const db = options.firestore ?? (await createClient({ projectId, databaseId, timeoutMs }));
-      return { lib, db, doc: (id: string) => db.collection(collection).doc(id) };
-    })();
-    opened.catch(() => (opened = undefined));
-    return opened.catch((e: unknown) => {
+    return connection.open().catch((e: unknown) => {
       throw approvalsUnavailable(operation, e);
     });
   }
@@ -251,15 +236,8 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
     return { id: randomUUID(), until: clock().getTime() + leaseMs };
   }
 
-  async function close(): Promise<void> {
-    closed ??= (async () => {
-      const s = await opened?.catch(() => undefined);
-      // As in the session log: terminating under a request the library still retries crashes
-      // the process (an unhandled rejection), so let them settle first.
-      while (inFlight > 0) await new Promise<void>((resume) => whenIdle.push(resume));
-      if (s && !options.firestore) await s.db.terminate().catch(() => {});
-    })();
-    return closed;
+  function close(): Promise<void> {
+    return connection.close();
   }
 
   return { create, get, list, update, close };

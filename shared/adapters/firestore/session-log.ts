@@ -8,10 +8,11 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { SessionLog, SessionQuery } from '../../ports.ts';
 import { appendOnce, TooLarge } from './append.ts';
-import { createClient, loadFirestore } from './client.ts';
+import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
-import { lostRace, unavailable, within, type Operation } from './failures.ts';
+import { lostRace, unavailable, type Operation } from './failures.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
+import { checkSessionQuery } from '../../audit/query-check.ts';
 import { listSessions } from './list.ts';
 import { events, type Store } from './store.ts';
 
@@ -46,37 +47,17 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
   const { projectId, databaseId, clock, collectionPrefix, timeoutMs } = checkOptions(options);
   const sessionsPath = `${collectionPrefix}sessions`;
   const heads = new HeadCache(10_000);
-  let store: Promise<Store> | undefined;
-  let closed: Promise<void> | undefined;
-  // Library requests this log started and has not seen settle, including those it stopped
-  // waiting for: close() lets them end before it terminates the client (see there).
-  let inFlight = 0;
-  let whenIdle: (() => void)[] = [];
+  const connection: Connection<Store> = firestoreConnection({
+    projectId,
+    databaseId,
+    timeoutMs,
+    given: options.firestore,
+    name: 'session log',
+    make: (lib, db) => ({ lib, db, sessions: db.collection(sessionsPath), call: connection.call }),
+  });
 
-  /** One library request, counted, and given up on after timeoutMs (+ extraMs). */
-  function call<T>(work: Promise<T>, extraMs = 0): Promise<T> {
-    inFlight++;
-    const settled = () => {
-      if (--inFlight > 0) return;
-      const waiting = whenIdle;
-      whenIdle = [];
-      waiting.forEach((resume) => resume());
-    };
-    work.then(settled, settled);
-    return within(timeoutMs + extraMs, work);
-  }
-
-  /** The client and library, on first use (importing the library is the expensive part). */
   function open(operation: Operation): Promise<Store> {
-    if (closed) return Promise.reject(unavailable(operation, new Error('the session log is closed')));
-    store ??= (async () => {
-      const lib = await loadFirestore();
-      const db = options.firestore ?? (await createClient({ projectId, databaseId, timeoutMs }));
-      return { lib, db, sessions: db.collection(sessionsPath), call };
-    })();
-    // A failed start (the library cannot load) is tried again on the next operation.
-    store.catch(() => (store = undefined));
-    return store.catch((e: unknown) => {
+    return connection.open().catch((e: unknown) => {
       throw unavailable(operation, e);
     });
   }
@@ -113,7 +94,7 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
   }
 
   async function list(query: SessionQuery): Promise<SessionSummary[]> {
-    const { limit, after, subject } = checkQuery(query);
+    const { limit, after, subject } = checkSessionQuery(query);
     if (limit === 0) return [];
     if (after !== undefined && !usableId(after)) return [];
     if (subject !== undefined && !subject.isWellFormed()) return [];
@@ -125,19 +106,8 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     }
   }
 
-  async function close(): Promise<void> {
-    closed ??= (async () => {
-      const opened = await store?.catch(() => undefined);
-      // Requests this log gave up on may still be running in the library (after an outage a
-      // read retries five times, ~9 s with these settings). Terminating under them is a library
-      // bug: a retry that finds the client terminated rejects where nothing catches it (an
-      // unhandled rejection, which ends the process) and its query never settles. So wait for
-      // them first; the client's own settings bound them. A caller's client is then safe to end.
-      while (inFlight > 0) await new Promise<void>((resume) => whenIdle.push(resume));
-      // Only a client this log built is its to end.
-      if (opened && !options.firestore) await opened.db.terminate().catch(() => {});
-    })();
-    return closed;
+  function close(): Promise<void> {
+    return connection.close();
   }
 
   return { append, read, list, close };
@@ -173,15 +143,3 @@ function checkSessionId(sessionId: string): void {
   }
 }
 
-function checkQuery(query: SessionQuery): SessionQuery {
-  const { from, to, limit } = query;
-  for (const [name, d] of [['from', from], ['to', to]] as const) {
-    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) {
-      throw new TypeError(`SessionLog.list: ${name} must be a valid Date`);
-    }
-  }
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new TypeError('SessionLog.list: limit must be a non-negative integer');
-  }
-  return query;
-}

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { chainEvents, type ChainHead } from '../../audit/chain.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
+import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { SessionLog, SessionQuery } from '../../ports.ts';
 import { lostRace, unavailable } from './failures.ts';
@@ -79,7 +80,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function list(query: SessionQuery): Promise<SessionSummary[]> {
-    const { from, to, limit, after, subject } = checkQuery(query);
+    const { from, to, limit, after, subject } = checkSessionQuery(query);
     if (!storable(after ?? '') || !storable(subject ?? '')) return [];
     try {
       const { rows } = await pool.query<SummaryRow>(SQL.list, [
@@ -163,19 +164,6 @@ function checkSessionId(sessionId: string): void {
   if (typeof sessionId !== 'string' || sessionId === '' || !storable(sessionId)) {
     throw new TypeError('SessionLog.append: sessionId must be a non-empty string without NUL');
   }
-}
-
-function checkQuery(query: SessionQuery): SessionQuery {
-  const { from, to, limit } = query;
-  for (const [name, d] of [['from', from], ['to', to]] as const) {
-    if (d !== undefined && !(d instanceof Date && Number.isFinite(d.getTime()))) {
-      throw new TypeError(`SessionLog.list: ${name} must be a valid Date`);
-    }
-  }
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new TypeError('SessionLog.list: limit must be a non-negative integer');
-  }
-  return query;
 }
 
 function storable(s: string): boolean {
