@@ -189,7 +189,7 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     throw e;
   }
   const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
-  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker });
+  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker, catalog });
   return {
     policy,
     gateway,

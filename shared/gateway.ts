@@ -7,9 +7,9 @@ import { bearerToken } from './identity/index.ts';
 import type { Principal } from './identity/principal.ts';
 import { checkAgentModel, decide } from './policy/index.ts';
 import type { Decision, Policy } from './policy/types.ts';
-import { analyze } from './sql/index.ts';
+import { inspect, resolveAnalysis, type ListedFunctions, type ResolvePorts } from './sql/index.ts';
 import type { Analysis } from './sql/analysis.ts';
-import type { SessionLog, StatementResult, TargetDatabase } from './ports.ts';
+import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, TargetDatabase } from './ports.ts';
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
 import type { EventDraft, SessionEvent } from './audit/events.ts';
 import { sessionStatus } from './audit/status.ts';
@@ -32,6 +32,11 @@ export interface GatewayDeps {
   readonly approvals?: ApprovalWorkflow;
   /** Step 7. Required: every result passes through it (detectors, keyed digest). */
   readonly masker: Masker;
+  /**
+   * Step 2b. The target's catalog: what a `read` can call is checked against the allowlist there
+   * (shared/sql/resolve.ts). Required: without it nothing could be `read`.
+   */
+  readonly catalog: CatalogReader & RoutineCatalogReader;
 }
 
 /**
@@ -131,6 +136,8 @@ export function createGateway(deps: GatewayDeps) {
   const maxWaitSec = deps.maxWaitSec ?? 60;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { policy, sessions, target } = deps;
+  const listed: ListedFunctions = new Map(policy.functions.map((f) => [f.signature, f.reason]));
+  const catalogPorts: ResolvePorts = { routines: deps.catalog, relations: deps.catalog };
 
   return { query, analyze: analyzeOnly, session };
 
@@ -224,7 +231,10 @@ export function createGateway(deps: GatewayDeps) {
 
     let analysis: Analysis;
     try {
-      analysis = analyze(request.sql); //                                    2 analyze
+      const inspected = inspect(request.sql); //                              2 analyze
+      // 2b: what PostgreSQL would call, from the target's catalog (a read stays read only if all
+      // of it is on the allowlist). Never throws: a catalog it cannot read leaves nothing `read`.
+      analysis = await resolveAnalysis(inspected.analysis, inspected.sites, request.connection, catalogPorts, listed);
     } catch (e) {
       const error = asGatehouseError(e);
       return refuse(error, facts, [ev.analysisFailedEvent(error)]);

@@ -1,5 +1,6 @@
 // The narrow interfaces the core needs. Every adapter implements all of a port; the same contract
 // tests run against each (test/adapters/*.contract.ts).
+import type { RoutineCatalog } from './sql/routines.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from './audit/events.ts';
 import type { OutgoingMessage } from './approvals/message.ts';
 import type { Approval, ApprovalState } from './approvals/types.ts';
@@ -155,6 +156,14 @@ export interface CatalogReader {
   userFunctions(connection: string, names: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
+/**
+ * What the target's catalog says about functions, operators and casts (shared/sql/routines.ts), for
+ * the read allowlist. Cached per connection; `refresh` reads it again (rate-limited by the adapter).
+ */
+export interface RoutineCatalogReader {
+  routines(connection: string, options?: { readonly refresh?: boolean }): Promise<RoutineCatalog>;
+}
+
 export interface RelationInfo {
   readonly oid: number;
   readonly schema: string;
@@ -166,6 +175,10 @@ export interface RelationInfo {
   readonly ancestors: readonly string[];
   /** Views and materialized views: attnum → the base table columns that column can carry. */
   readonly viewColumns?: ReadonlyMap<number, ViewColumnLineage>;
+  /** Functions reading it runs that are not PostgreSQL's own: its view rule's and row security policies' (OIDs). */
+  readonly calls?: readonly number[];
+  /** Views: the relations its rule reads (OIDs). */
+  readonly depends?: readonly number[];
 }
 
 export interface ViewColumnLineage {

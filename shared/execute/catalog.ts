@@ -10,7 +10,9 @@
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { alignOutputs, statementOutputs, type Lineage } from '../masking/lineage.ts';
 import { collectNames } from '../masking/names.ts';
-import type { CatalogReader, RelationInfo, SecretSource, ViewColumnLineage } from '../ports.ts';
+import type { CatalogReader, RelationInfo, RoutineCatalogReader, SecretSource, ViewColumnLineage } from '../ports.ts';
+import type { RoutineCatalog } from '../sql/routines.ts';
+import { loadRoutineCatalog } from './routine-catalog.ts';
 import { loadParser } from '../sql/index.ts';
 import { parseOne } from '../sql/parse.ts';
 import { withDeadline } from './deadline.ts';
@@ -53,7 +55,25 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                       AND d.refobjid OPERATOR(pg_catalog.<>) c.oid
                     WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid),
                   '[]'::pg_catalog.json)
-       END AS depends
+       END AS depends,
+       CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
+         COALESCE((WITH owners AS (
+                     SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass AS classid, r.oid AS objid
+                       FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid
+                     UNION ALL
+                     SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, p.oid
+                       FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid),
+                   refs AS (
+                     SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d
+                       JOIN owners o ON d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid)
+                   SELECT pg_catalog.json_agg(DISTINCT f.fn::pg_catalog.int8) FROM (
+                     SELECT refobjid AS fn FROM refs WHERE refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                     UNION
+                     SELECT op.oprcode::pg_catalog.oid FROM refs JOIN pg_catalog.pg_operator op ON op.oid OPERATOR(pg_catalog.=) refs.refobjid
+                      WHERE refs.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) f
+                    WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
+                  '[]'::pg_catalog.json)
+       END AS calls
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
  WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])`;
@@ -93,9 +113,17 @@ export interface CatalogReaderOptions {
   readonly queryTimeoutMs?: number;
   /** Milliseconds; default Date.now. */
   readonly clock?: () => number;
+  /**
+   * Longest time the function catalog (the read allowlist's) is reused; default 30 s. A function
+   * created or altered since is seen at the latest then, or at once when a statement calls a name
+   * the cached catalog does not have.
+   */
+  readonly routinesMaxAgeMs?: number;
+  /** Shortest time between two reads of the function catalog forced by unknown names; default 2 s. */
+  readonly routinesRefreshMinMs?: number;
 }
 
-export interface ClosableCatalogReader extends CatalogReader {
+export interface ClosableCatalogReader extends CatalogReader, RoutineCatalogReader {
   close(): Promise<void>;
 }
 
@@ -118,12 +146,16 @@ interface RawRelation {
   readonly ancestors: readonly string[];
   readonly definition: string | null;
   readonly depends: readonly number[] | null;
+  readonly calls: readonly number[];
 }
 
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
   const { connections, secrets, poolSize = 2, maxAgeMs = 60_000, queryTimeoutMs = 5_000, clock = Date.now } = checkOptions(options);
+  const { routinesMaxAgeMs = 30_000, routinesRefreshMinMs = 2_000 } = options;
   const pools: Pools = createPools({ connections, secrets, poolSize });
   const states = new Map<string, State>();
+  // One load in flight per connection: concurrent statements share it.
+  const routineCatalogs = new Map<string, Promise<RoutineCatalog>>();
 
   function state(connection: string): State {
     const s = states.get(connection);
@@ -239,9 +271,26 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
     return new Set(names.filter((n) => s.functions.get(n) === true));
   }
 
+  async function routines(connection: string, { refresh = false }: { readonly refresh?: boolean } = {}): Promise<RoutineCatalog> {
+    const cached = routineCatalogs.get(connection);
+    if (cached !== undefined) {
+      const current = await cached.catch(() => undefined);
+      const age = current === undefined ? Infinity : clock() - current.loadedAt;
+      if (current !== undefined && age <= routinesMaxAgeMs && !(refresh && age >= routinesRefreshMinMs)) return current;
+      if (routineCatalogs.get(connection) !== cached) return routines(connection); // another caller reloads already
+    }
+    const loading = loadRoutineCatalog((text) => query(connection, text, []), clock());
+    routineCatalogs.set(connection, loading);
+    loading.catch(() => {
+      if (routineCatalogs.get(connection) === loading) routineCatalogs.delete(connection); // try again next time
+    });
+    return loading;
+  }
+
   return {
     describe,
     lookup,
+    routines,
     userFunctions: (connection, names) => userFunctionsIn(connection, state(connection), names),
     close: () => pools.close(),
   };
@@ -261,6 +310,7 @@ function rawRelation(row: Record<string, unknown>): RawRelation {
     ancestors: (row.ancestors as string[]) ?? [],
     definition: typeof row.definition === 'string' ? row.definition : null,
     depends: Array.isArray(row.depends) ? row.depends.map(Number) : null,
+    calls: Array.isArray(row.calls) ? row.calls.map(Number) : [],
   };
 }
 
@@ -273,6 +323,8 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
     columns: new Map(r.columns.map(([attnum, name]) => [Number(attnum), name])),
     ancestors: r.ancestors,
     ...(viewColumns ? { viewColumns } : {}),
+    ...(r.calls.length > 0 ? { calls: r.calls } : {}),
+    ...(r.depends !== null && r.depends.length > 0 ? { depends: r.depends } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RISK_CLASSES } from '../sql/analysis.ts';
+import { normalizeSignature } from '../sql/routines.ts';
 import type { MaskStrategy, Policy, Rule, RuleAction } from './types.ts';
 
 // The shape of gatehouse.policy.yaml (DESIGN §3). Every object is strict so that a typo such as
@@ -185,8 +186,34 @@ export const ruleSchema = strict({
 const maskingSchema = strict({
   columns: z.record(z.string().regex(COLUMN, 'must be schema.table.column'), z.enum(MASK_STRATEGIES)).default({}),
   derived: z.enum(['mask', 'deny']).default('mask'),
+  predicates: z.enum(['allow', 'deny']).default('allow'),
   detectors: z.array(z.enum(DETECTORS)).default([]),
 }).prefault({});
+
+// A function the read allowlist does not know, vouched for by whoever writes the policy. The
+// schema and the argument types are required: an entry names one function, never a same-named
+// one planted in another schema or an overload added later.
+const functionEntrySchema = strict({
+  signature: z
+    .string()
+    .transform((s, ctx) => {
+      const normal = normalizeSignature(s);
+      if (normal === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be schema.name(argtype, …), e.g. public.full_name(customers) or public.tax(numeric, text)' });
+        return z.NEVER;
+      }
+      return normal;
+    }),
+  class: z.literal('read'),
+  reason: z.string().min(1).max(500).regex(PRINTABLE, 'must be printable ASCII'),
+});
+
+const functionsSchema = z.array(functionEntrySchema).default([]).superRefine((list, ctx) => {
+  list.forEach((f, j) => {
+    const first = list.findIndex((g) => g.signature === f.signature);
+    if (first !== j) ctx.addIssue({ code: 'custom', path: [j, 'signature'], message: `duplicate function ${f.signature} (also functions[${first}])` });
+  });
+});
 
 const agentsSchema = strict({
   requireModel: z.boolean().default(false),
@@ -206,6 +233,7 @@ export const policyFileSchema = strict({
   rules: z.array(ruleSchema).min(1),
   masking: maskingSchema,
   agents: agentsSchema,
+  functions: functionsSchema,
 });
 
 // Zod's default wording talks about JavaScript types; people editing YAML think in mappings and lists.

@@ -43,7 +43,20 @@ export interface MaskingConfig {
   /** `schema.table.column` → strategy */
   readonly columns: Readonly<Record<string, MaskStrategy>>;
   readonly derived: 'mask' | 'deny';
+  /**
+   * `deny`: a statement that filters, joins, orders, groups or aggregates on a masked column is
+   * refused (masked_column_in_predicate), closing the counting and ordering oracles. Default `allow`.
+   */
+  readonly predicates?: 'allow' | 'deny';
   readonly detectors: readonly string[];
+}
+
+/** A `functions:` entry: a function outside the read allowlist that the policy vouches for. */
+export interface ListedFunction {
+  /** Normalised `schema.name(argtype, …)` (shared/sql/routines.ts normalizeSignature). */
+  readonly signature: string;
+  readonly class: 'read';
+  readonly reason: string;
 }
 
 export interface AgentsConfig {
@@ -60,6 +73,8 @@ export interface Policy {
   readonly rules: readonly Rule[];
   readonly masking: MaskingConfig;
   readonly agents: AgentsConfig;
+  /** Functions the policy marks as safe to call under `read`; default none. */
+  readonly functions: readonly ListedFunction[];
   /** sha256 (hex) of the policy file's exact bytes; recorded in every decision. */
   readonly sha256: string;
   /** Where it came from, for messages. */

@@ -1,6 +1,7 @@
 // Step 2 of the request path: what one statement would do, from PostgreSQL's own parse tree.
 
 import type { Analysis, RiskClass } from './analysis.ts';
+import type { CallSites } from './call-sites.ts';
 import { type Finding, severityRank } from './finding.ts';
 import { fingerprintTree } from './fingerprint.ts';
 import { parseOne } from './parse.ts';
@@ -11,13 +12,24 @@ import { walk } from './walk.ts';
  * `sql_multiple_statements` for SQL that is not exactly one statement PostgreSQL can parse.
  */
 export function analyze(sql: string): Analysis {
+  return inspect(sql).analysis;
+}
+
+/** The analysis, and what the statement can call for the catalog to resolve (resolve.ts). */
+export interface Inspected {
+  readonly analysis: Analysis;
+  readonly sites: CallSites;
+}
+
+/** analyze(), keeping the call sites the catalog step needs. Same errors. */
+export function inspect(sql: string): Inspected {
   const { pgType, node } = parseOne(sql);
   const facts = walk(pgType, node);
   const { cls, reasons } = decide([...facts.top.findings, ...facts.findings]);
 
   // A name a WITH defines is that CTE, not a table, wherever the statement uses it unqualified.
   const read = [...facts.read].filter((name) => !facts.cteNames.has(name));
-  return {
+  const analysis: Analysis = {
     pgType,
     kind: facts.top.kind,
     class: cls,
@@ -27,6 +39,7 @@ export function analyze(sql: string): Analysis {
     functions: sorted(facts.functions),
     fingerprint: fingerprintTree(pgType, node),
   };
+  return { analysis, sites: facts.sites };
 }
 
 /** The most severe finding decides; reasons list every finding, most severe first. */

@@ -4,6 +4,7 @@
 //
 // Iterative, not recursive: the tree is as deep as the SQL is nested, and the SQL is untrusted.
 
+import { CallSiteCollector, type CallSites } from './call-sites.ts';
 import type { Finding, Verdict } from './finding.ts';
 import { type Fields, dottedName, isFields, list, relationName, str, unwrap } from './nodes.ts';
 import { sideEffectOf } from './side-effect-functions.ts';
@@ -20,6 +21,8 @@ export interface Facts {
   readonly cteNames: ReadonlySet<string>;
   readonly columns: ReadonlySet<string>;
   readonly functions: ReadonlySet<string>;
+  /** What the statement can make PostgreSQL call, for the catalog to resolve (resolve.ts). */
+  readonly sites: CallSites;
 }
 
 // Struct-typed fields the JSON writes without a type wrapper; the type matters for these only.
@@ -72,6 +75,7 @@ export function walk(pgType: string, root: Fields): Facts {
   const cteNames = new Set<string>();
   const columns = new Set<string>();
   const functions = new Set<string>();
+  const sites = new CallSiteCollector();
   const add = (f: Finding) => {
     if (!findings.has(f.reason)) findings.set(f.reason, f);
   };
@@ -105,7 +109,7 @@ export function walk(pgType: string, root: Fields): Facts {
     }
   }
 
-  return { top, findings: [...findings.values()], read, written, cteNames, columns, functions };
+  return { top, findings: [...findings.values()], read, written, cteNames, columns, functions, sites: sites.done() };
 
   function push(value: unknown, parent: string, field: string, plan: boolean, context: string): void {
     if (typeof value !== 'object' || value === null) return;
@@ -125,6 +129,7 @@ export function walk(pgType: string, root: Fields): Facts {
         if (field === 'lockedRels') return;
         const name = relationName(f);
         if (name === undefined) return;
+        sites.rangeVar(f);
         (WRITE_TARGETS.has(`${parent}.${field}`) && !plan ? written : read).add(name);
         return;
       }
@@ -135,10 +140,21 @@ export function walk(pgType: string, root: Fields): Facts {
           parts.push(part === undefined ? '?' : part[0] === 'A_Star' ? '*' : (str(part[1].sval) ?? '?'));
         }
         columns.add(parts.join('.'));
+        sites.columnRef(f);
         return;
       }
+      case 'A_Indirection':
+        sites.indirection(f);
+        break;
+      case 'A_Expr':
+        sites.operator(f);
+        break;
+      case 'TypeCast':
+        sites.typeCast(f);
+        break;
       case 'FuncCall': {
         const name = dottedName(f.funcname)?.toLowerCase();
+        sites.funcCall(f);
         if (name !== undefined) {
           functions.add(name);
           const threat = sideEffectOf(name);

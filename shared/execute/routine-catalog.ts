@@ -1,0 +1,104 @@
+// The read allowlist's view of a target database (shared/sql/routines.ts): every function, and the
+// user-defined operators and casts that call functions without looking like calls. Read whole, once
+// per connection, then held as hash maps: the analysis asks per statement and must not cost a
+// round trip (issue budget: ≤ 25 µs per statement on a warm catalog).
+import type { Hook, Routine, RoutineCatalog, Volatility } from '../sql/routines.ts';
+
+/**
+ * Every function. `builtin`: created by initdb (OID below FirstNormalObjectId, 16384) in
+ * pg_catalog or information_schema — not an extension someone installed into pg_catalog later.
+ */
+export const ROUTINES = `
+SELECT p.oid::pg_catalog.int8 AS oid,
+       n.nspname AS schema,
+       p.proname AS name,
+       pg_catalog.oidvectortypes(p.proargtypes) AS args,
+       p.pronargdefaults AS defaults,
+       p.provariadic OPERATOR(pg_catalog.<>) 0 AS variadic,
+       p.provolatile::pg_catalog.text AS volatility,
+       l.lanname AS language,
+       p.prokind::pg_catalog.text AS kind,
+       (p.oid OPERATOR(pg_catalog.<) 16384 AND n.nspname IN ('pg_catalog', 'information_schema')) AS builtin
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang`;
+
+/** Operators someone created, and the function each runs. */
+export const USER_OPERATORS = `
+SELECT o.oprname AS name, n.nspname AS schema, pg_catalog.json_build_array(o.oprcode::pg_catalog.oid::pg_catalog.int8) AS functions
+  FROM pg_catalog.pg_operator o
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+ WHERE o.oid OPERATOR(pg_catalog.>=) 16384`;
+
+/**
+ * Types a cast to which may run a function someone created: a cast function, a type's input
+ * function, a domain CHECK constraint that calls one.
+ */
+export const CAST_HOOKS = `
+SELECT t.typname AS name, n.nspname AS schema, pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) AS functions
+  FROM (SELECT c.casttarget AS typ, c.castfunc AS fn FROM pg_catalog.pg_cast c
+         WHERE c.castfunc OPERATOR(pg_catalog.>=) 16384
+        UNION ALL
+        SELECT ty.oid, ty.typinput::pg_catalog.oid FROM pg_catalog.pg_type ty
+         WHERE ty.typinput::pg_catalog.oid OPERATOR(pg_catalog.>=) 16384
+        UNION ALL
+        SELECT k.contypid, d.refobjid FROM pg_catalog.pg_constraint k
+          JOIN pg_catalog.pg_depend d
+            ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+           AND d.objid OPERATOR(pg_catalog.=) k.oid
+           AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+         WHERE k.contypid OPERATOR(pg_catalog.<>) 0 AND d.refobjid OPERATOR(pg_catalog.>=) 16384) h
+  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) h.typ
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+ GROUP BY t.typname, n.nspname`;
+
+const VOLATILITY: Readonly<Record<string, Volatility>> = { i: 'immutable', s: 'stable', v: 'volatile' };
+const KIND: Readonly<Record<string, Routine['kind']>> = { f: 'function', a: 'aggregate', w: 'window', p: 'procedure' };
+
+type Query = <R>(text: string) => Promise<R[]>;
+
+export async function loadRoutineCatalog(query: Query, now: number): Promise<RoutineCatalog> {
+  // One after another, not in parallel: the catalog pool is small and shared with masking.
+  const routines = await query<Record<string, unknown>>(ROUTINES);
+  const operators = await query<Record<string, unknown>>(USER_OPERATORS);
+  const casts = await query<Record<string, unknown>>(CAST_HOOKS);
+  const byName = new Map<string, Routine[]>();
+  const byOid = new Map<number, Routine>();
+  for (const row of routines) {
+    const r = routine(row);
+    byOid.set(r.oid, r);
+    const same = byName.get(r.name);
+    if (same === undefined) byName.set(r.name, [r]);
+    else same.push(r);
+  }
+  return { byName, byOid, userOperators: hooks(operators), castHooks: hooks(casts), loadedAt: now };
+}
+
+function routine(row: Record<string, unknown>): Routine {
+  const args = String(row.args ?? '');
+  return {
+    oid: Number(row.oid),
+    schema: String(row.schema),
+    name: String(row.name),
+    argTypes: args === '' ? [] : args.split(', '),
+    defaults: Number(row.defaults ?? 0),
+    variadic: row.variadic === true,
+    // An unexpected letter is treated as the most dangerous value, not skipped.
+    volatility: VOLATILITY[String(row.volatility)] ?? 'volatile',
+    language: String(row.language),
+    kind: KIND[String(row.kind)] ?? 'procedure',
+    builtin: row.builtin === true,
+  };
+}
+
+function hooks(rows: readonly Record<string, unknown>[]): Map<string, Hook[]> {
+  const out = new Map<string, Hook[]>();
+  for (const row of rows) {
+    const name = String(row.name);
+    const hook: Hook = { schema: String(row.schema), functions: Array.isArray(row.functions) ? row.functions.map(Number) : [] };
+    const same = out.get(name);
+    if (same === undefined) out.set(name, [hook]);
+    else same.push(hook);
+  }
+  return out;
+}

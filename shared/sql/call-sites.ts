@@ -1,0 +1,143 @@
+// Everything in a statement that can make PostgreSQL call a function, as written: calls, attribute
+// notation, operators and casts. The analysis collects them while it walks the tree (walk.ts); the
+// catalog decides later what each one is (resolve.ts).
+//
+// Why attribute notation is here: PostgreSQL runs `(x).f` and `alias.f` as `f(x)` when `f` is not a
+// column of `x` (docs: "Function call notation … attribute notation"). The parse tree shows a
+// ColumnRef or an A_Indirection, not a FuncCall, so a list of calls made from FuncCall nodes alone
+// misses `(pid).pg_terminate_backend` entirely.
+import { type Fields, isFields, list, relationName, str, stringValue, unwrap } from './nodes.ts';
+
+export interface CallSite {
+  /** The function's name as the parser folded it (`lower`, `pg_terminate_backend`). */
+  readonly name: string;
+  /** The schema when written (`pg_catalog.lower`), else undefined. */
+  readonly schema?: string;
+  /** Arguments as written; attribute notation is one argument. */
+  readonly args: number;
+  /** `f(VARIADIC arr)`: matches variadic functions only. */
+  readonly variadic: boolean;
+  /**
+   * `call`: written as a call. `attribute`: `q.name` or `(expr).name`, which is a call only when
+   * `name` is not a column (or field) of what `q` denotes.
+   */
+  readonly form: 'call' | 'attribute';
+  /** For `attribute` with a name before it: the parts before `name` (`['c']` for `c.to_jsonb`). */
+  readonly qualifier?: readonly string[];
+}
+
+export interface NamedSite {
+  readonly name: string;
+  readonly schema?: string;
+}
+
+export interface CallSites {
+  readonly calls: readonly CallSite[];
+  /** Operator names (`+`, `~~`, `###`), schema when written as `OPERATOR(s.op)`. */
+  readonly operators: readonly NamedSite[];
+  /** Target types of casts (`x::int`, `CAST(x AS t)`). */
+  readonly casts: readonly NamedSite[];
+  /**
+   * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
+   * written. A name used at several query levels maps to all of them.
+   */
+  readonly aliases: ReadonlyMap<string, readonly string[]>;
+}
+
+// A_Expr kinds whose `name` is an operator PostgreSQL looks up in pg_operator.
+const OPERATOR_KINDS = new Set([
+  'AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT', 'AEXPR_NULLIF', 'AEXPR_IN',
+  'AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR',
+]);
+
+export class CallSiteCollector {
+  private readonly calls: CallSite[] = [];
+  private readonly operators: NamedSite[] = [];
+  private readonly casts: NamedSite[] = [];
+  private readonly aliases = new Map<string, string[]>();
+
+  funcCall(f: Fields): void {
+    const parts = names(f.funcname);
+    if (parts === undefined || parts.length === 0) return;
+    const withinGroup = f.agg_within_group === true ? list(f.agg_order).length : 0;
+    this.calls.push({
+      name: parts[parts.length - 1]!,
+      ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}),
+      args: list(f.args).length + withinGroup,
+      variadic: f.func_variadic === true,
+      form: 'call',
+    });
+  }
+
+  /** `a.b.c`: every part after the first may be a function applied to what precedes it. */
+  columnRef(f: Fields): void {
+    const parts: string[] = [];
+    for (const p of list(f.fields)) {
+      const node = unwrap(p);
+      if (node === undefined || node[0] !== 'String') return; // `a.*` and the like: no call
+      const s = str(node[1].sval);
+      if (s === undefined) return;
+      parts.push(s);
+    }
+    for (let i = 1; i < parts.length; i++) this.attribute(parts[i]!, parts.slice(0, i));
+  }
+
+  /** `(expr).f.g[1]`: each field name is a possible call; only the first has a nameable qualifier. */
+  indirection(f: Fields): void {
+    const arg = unwrap(f.arg);
+    let qualifier: string[] | undefined;
+    if (arg?.[0] === 'ColumnRef') {
+      const parts = list(arg[1].fields).map(stringValue);
+      if (parts.length > 0 && parts.every((p): p is string => p !== undefined)) qualifier = parts;
+    }
+    for (const step of list(f.indirection)) {
+      const name = stringValue(step);
+      if (name !== undefined) this.attribute(name, qualifier);
+      qualifier = undefined;
+    }
+  }
+
+  operator(f: Fields): void {
+    if (!OPERATOR_KINDS.has(str(f.kind) ?? '')) return;
+    const parts = names(f.name);
+    if (parts === undefined || parts.length === 0) return;
+    this.operators.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
+  }
+
+  typeCast(f: Fields): void {
+    const typeName = isFields(f.typeName) ? f.typeName : undefined;
+    const parts = names(typeName?.names);
+    if (parts === undefined || parts.length === 0) return;
+    this.casts.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
+  }
+
+  rangeVar(f: Fields): void {
+    const relation = relationName(f);
+    const bare = str(f.relname);
+    if (relation === undefined || bare === undefined) return;
+    const alias = isFields(f.alias) ? str(f.alias.aliasname) : undefined;
+    for (const key of alias !== undefined ? [alias] : [bare, relation]) {
+      const known = this.aliases.get(key);
+      if (known === undefined) this.aliases.set(key, [relation]);
+      else if (!known.includes(relation)) known.push(relation);
+    }
+  }
+
+  done(): CallSites {
+    return { calls: this.calls, operators: this.operators, casts: this.casts, aliases: this.aliases };
+  }
+
+  private attribute(name: string, qualifier: readonly string[] | undefined): void {
+    this.calls.push({ name, args: 1, variadic: false, form: 'attribute', ...(qualifier ? { qualifier } : {}) });
+  }
+}
+
+function names(v: unknown): string[] | undefined {
+  const out: string[] = [];
+  for (const n of list(v)) {
+    const s = stringValue(n);
+    if (s === undefined) return undefined;
+    out.push(s);
+  }
+  return out;
+}

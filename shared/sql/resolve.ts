@@ -1,0 +1,184 @@
+// Step 2b of the request path: the parse tree says what the statement is; the target's catalog says
+// what PostgreSQL will call to run it. A `read` stays `read` only if every function it can call —
+// written as a call, in attribute notation, behind an operator or a cast, or inside a view or a row
+// security policy it reads — is on the allowlist (allowlist.ts). Anything the catalog cannot place
+// makes it `unknown`.
+import type { CatalogReader, RelationInfo, RoutineCatalogReader } from '../ports.ts';
+import { routineVerdict, type ListedFunctions, type RoutineVerdict } from './allowlist.ts';
+import type { Analysis } from './analysis.ts';
+import type { CallSite, CallSites, NamedSite } from './call-sites.ts';
+import type { Finding } from './finding.ts';
+import type { Routine, RoutineCatalog } from './routines.ts';
+
+export interface ResolveInput {
+  readonly sites: CallSites;
+  /** Relations the statement reads, as written (CTE names excluded). */
+  readonly tablesRead: readonly string[];
+  readonly routines: RoutineCatalog;
+  /** Relations by name as written → what the catalog has under that name. */
+  readonly relations: ReadonlyMap<string, readonly RelationInfo[]>;
+  /** Relation name as written → function OIDs reading it runs (its views' rules and row security, transitively). */
+  readonly relationCalls: ReadonlyMap<string, readonly number[]>;
+  readonly listed: ListedFunctions;
+}
+
+export interface Resolution {
+  readonly findings: readonly Finding[];
+  /** Functions called by name that the catalog does not have: worth one refresh before refusing. */
+  readonly missing: readonly string[];
+}
+
+/** Pure: what the catalog makes of every call site. */
+export function resolveCalls(input: ResolveInput): Resolution {
+  const { sites, routines, listed } = input;
+  const findings = new Map<string, Finding>();
+  const missing: string[] = [];
+  const refuse = (reason: string) => findings.set(reason, { class: 'unknown', reason });
+  const verdict = (r: Routine | undefined): RoutineVerdict => (r === undefined ? { allowed: false, why: 'is not in the catalog' } : routineVerdict(r, listed));
+
+  for (const site of sites.calls) {
+    if (site.form === 'attribute' && isColumn(site, input)) continue;
+    const all = (routines.byName.get(site.name) ?? []).filter((r) => site.schema === undefined || r.schema === site.schema);
+    const candidates = all.filter((r) => callable(r, site));
+    const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
+    const where = site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}` : `calls ${shown}`;
+    if (candidates.length === 0) {
+      // Attribute notation that names no one-argument function is a column or a field.
+      if (site.form === 'attribute') continue;
+      missing.push(site.name);
+      refuse(`${where}, which the catalog of this connection does not know`);
+      continue;
+    }
+    const verdicts = candidates.map(verdict);
+    const refused = verdicts.find((v) => !v.allowed);
+    if (refused === undefined) continue;
+    const ambiguous = verdicts.some((v) => v.allowed) ? ' (one of several overloads)' : '';
+    refuse(`${where}${ambiguous}, which ${refused.why}`);
+  }
+
+  for (const op of sites.operators) {
+    for (const fn of hooked(routines.userOperators, op)) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) refuse(`operator ${op.schema ? `${op.schema}.` : ''}${op.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
+    }
+  }
+  for (const cast of sites.casts) {
+    for (const fn of hooked(routines.castHooks, cast)) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
+    }
+  }
+  for (const table of input.tablesRead) {
+    for (const fn of input.relationCalls.get(table) ?? []) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) refuse(`reading ${table} calls ${nameOf(routines, fn)}() (a view or row security policy), which ${v.why}`);
+    }
+  }
+  return { findings: [...findings.values()], missing: [...new Set(missing)] };
+}
+
+/**
+ * `q.name` is a column, not a call, when `q` names FROM items that are all relations having a
+ * column `name` (PostgreSQL prefers the column), or when `q.name` is itself a relation
+ * (`schema.table.column`). Anything else that names a one-argument function is a call.
+ */
+function isColumn(site: CallSite, input: ResolveInput): boolean {
+  const q = site.qualifier;
+  if (q === undefined || q.length === 0) return false;
+  if (input.sites.aliases.has([...q, site.name].join('.'))) return true;
+  const relations = input.sites.aliases.get(q.join('.'));
+  if (relations === undefined || relations.length === 0) return false;
+  return relations.every((rel) => {
+    const infos = input.relations.get(rel);
+    return infos !== undefined && infos.length > 0 && infos.every((i) => [...i.columns.values()].includes(site.name));
+  });
+}
+
+/** Could PostgreSQL pick `r` for a call with this many arguments? (Types are not resolved: over-matches.) */
+function callable(r: Routine, site: CallSite): boolean {
+  if (r.kind === 'procedure') return false;
+  const n = r.argTypes.length;
+  if (site.variadic) return r.variadic;
+  if (r.variadic) return site.args >= n - 1 - r.defaults;
+  return site.args <= n && site.args >= n - r.defaults;
+}
+
+function hooked(map: ReadonlyMap<string, readonly { schema: string; functions: readonly number[] }[]>, site: NamedSite): number[] {
+  return (map.get(site.name) ?? []).filter((h) => site.schema === undefined || h.schema === site.schema).flatMap((h) => h.functions);
+}
+
+function nameOf(routines: RoutineCatalog, oid: number): string {
+  const r = routines.byOid.get(oid);
+  return r === undefined ? `function ${oid}` : `${r.schema}.${r.name}`;
+}
+
+// --- against the live catalog -------------------------------------------------------------------
+
+export interface ResolvePorts {
+  readonly routines: RoutineCatalogReader;
+  readonly relations: CatalogReader;
+}
+
+/**
+ * The analysis with the catalog's verdict: a `read` that can call anything off the allowlist
+ * becomes `unknown`, with one reason per call. Statements of other classes are not reads anyway
+ * and keep their class (their side effects are what the policy decides on). A catalog that cannot
+ * be read leaves nothing `read`.
+ */
+export async function resolveAnalysis(
+  analysis: Analysis,
+  sites: CallSites,
+  connection: string,
+  ports: ResolvePorts,
+  listed: ListedFunctions,
+): Promise<Analysis> {
+  if (analysis.class !== 'read') return analysis;
+  let resolution: Resolution;
+  try {
+    const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])];
+    const relations = await ports.relations.lookup(connection, names);
+    const relationCalls = await callsOf(ports.relations, connection, relations);
+    const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });
+    resolution = run(await ports.routines.routines(connection));
+    if (resolution.missing.length > 0) resolution = run(await ports.routines.routines(connection, { refresh: true }));
+  } catch {
+    return asUnknown(analysis, [`the catalog of connection "${connection}" could not be read, so the functions this statement calls cannot be checked`]);
+  }
+  if (resolution.findings.length === 0) return analysis;
+  return asUnknown(analysis, resolution.findings.map((f) => f.reason));
+}
+
+function asUnknown(analysis: Analysis, reasons: readonly string[]): Analysis {
+  return { ...analysis, class: 'unknown', reasons: [...reasons] };
+}
+
+/** Function OIDs each named relation runs when read, through views over views. */
+async function callsOf(
+  catalog: CatalogReader,
+  connection: string,
+  relations: ReadonlyMap<string, readonly RelationInfo[]>,
+): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  for (const [name, infos] of relations) {
+    const calls = new Set<number>();
+    const seen = new Set<number>();
+    let frontier = [...infos];
+    for (let depth = 0; frontier.length > 0; depth++) {
+      // Deeper than any view chain the masking catalog follows: refuse rather than guess.
+      if (depth > 32) throw new Error('view nesting too deep');
+      const next: number[] = [];
+      for (const info of frontier) {
+        if (seen.has(info.oid)) continue;
+        seen.add(info.oid);
+        for (const fn of info.calls ?? []) calls.add(fn);
+        for (const dep of info.depends ?? []) if (!seen.has(dep)) next.push(dep);
+      }
+      if (next.length === 0) break;
+      const described = await catalog.describe(connection, next);
+      if (next.some((oid) => !described.has(oid))) throw new Error('a view depends on a relation the catalog does not have');
+      frontier = [...described.values()];
+    }
+    if (calls.size > 0) out.set(name, [...calls]);
+  }
+  return out;
+}
