@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   invalid_json: 400,
   invalid_params: 400,
+  params_invalid: 400, // the parameters do not fit the statement (count or type, at bind): nothing ran
   unknown_connection: 400,
   body_too_large: 413,
   unsupported_media_type: 415,

@@ -317,8 +317,15 @@ export function createGateway(deps: GatewayDeps) {
 
   async function redacted(error: GatehouseError, connection: string, sql: string): Promise<GatehouseError> {
     if (error instanceof SessionError) return error;
-    const message = await deps.masker.redactError({ connection, sql, message: error.message });
-    return message === error.message ? error : new GatehouseError(error.code, message, error.details ? { ...error.details } : undefined);
+    const sqlstate = typeof error.details?.sqlstate === 'string' ? error.details.sqlstate : undefined;
+    const position = typeof error.details?.position === 'number' ? error.details.position : undefined;
+    const shown = await deps.masker.redactError({ connection, sql, message: error.message, sqlstate, position });
+    if (shown.withheld) {
+      // Only what names the failure, never what the server said about the data.
+      const kept = Object.fromEntries(Object.entries(error.details ?? {}).filter(([k]) => k === 'sqlstate' || k === 'condition' || k === 'position'));
+      return new GatehouseError(error.code, shown.message, { ...kept, withheld: true });
+    }
+    return shown.message === error.message ? error : new GatehouseError(error.code, shown.message, error.details ? { ...error.details } : undefined);
   }
 
   // --- helpers -------------------------------------------------------------------------------

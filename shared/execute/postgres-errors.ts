@@ -5,9 +5,24 @@
 // error the whole URL with its password.
 import pg from 'pg';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { conditionName } from '../sql/sqlstate-names.ts';
 
 const READ_ONLY_SQL_TRANSACTION = '25006';
 const QUERY_CANCELED = '57014';
+const PROTOCOL_VIOLATION = '08P01';
+const INDETERMINATE_DATATYPE = '42P18';
+
+/**
+ * The bot's parameters do not fit its statement: a count the Bind message gets wrong (08P01, which
+ * is not the connection failing), a parameter whose type cannot be worked out (42P18), or a value
+ * its type refuses at Bind (PostgreSQL names the parameter in `where`: "unnamed portal parameter
+ * $1 = '…'"). Nothing ran.
+ */
+function isParamsError(e: pg.DatabaseError): boolean {
+  if (e.code === PROTOCOL_VIOLATION) return /^bind message /.test(e.message);
+  if (e.code === INDETERMINATE_DATATYPE) return true;
+  return typeof e.where === 'string' && /portal parameter \$\d+/.test(e.where);
+}
 
 /** SQLSTATEs meaning the server or the session is gone, not that the statement was wrong. */
 function isUnavailable(sqlstate: string): boolean {
@@ -38,12 +53,18 @@ export function statementError(connection: string, e: unknown): GatehouseError {
   if (isGatehouseError(e)) return e;
   if (!(e instanceof pg.DatabaseError) || typeof e.code !== 'string') return connectError(connection, e);
   const sqlstate = e.code;
+  const condition = conditionName(sqlstate);
+  if (isParamsError(e)) {
+    // Fixed text: the server's quotes the parameter's value.
+    return new GatehouseError('params_invalid', `the parameters do not fit the statement: ${condition} (SQLSTATE ${sqlstate})`, { sqlstate, condition });
+  }
   if (sqlstate === READ_ONLY_SQL_TRANSACTION) return new GatehouseError('read_only_violation', e.message, { sqlstate });
   if (sqlstate === QUERY_CANCELED) return new GatehouseError('statement_timeout', e.message, { sqlstate });
   if (isUnavailable(sqlstate)) return connectError(connection, e);
   const position = Number(e.position);
   return new GatehouseError('execution_failed', e.message, {
     sqlstate,
+    condition,
     ...(Number.isInteger(position) && position > 0 ? { position } : {}),
   });
 }

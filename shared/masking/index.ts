@@ -6,7 +6,8 @@ import type { CatalogReader, ResultField } from '../ports.ts';
 import { loadParser } from '../sql/index.ts';
 import { applyCompiled, compileColumn, type CompiledColumn } from './apply.ts';
 import { createDetectors } from './detectors.ts';
-import { redactErrorMessage } from './error-message.ts';
+import { identifiersOf, redactErrorMessage, withheldMessage } from './error-message.ts';
+import { parseOne } from '../sql/parse.ts';
 import { keyCache, rawResultDigest } from './keys.ts';
 import { fromLineage, planColumns, prepareStatement, refuseDerived, type PreparedStatement } from './plan.ts';
 import { previewOf } from './preview.ts';
@@ -16,7 +17,7 @@ import type { MaskedResult, MaskPlan, MaskPreview } from './types.ts';
 
 export type { ColumnMask, ColumnOutcome, MaskDecision, MaskedResult, MaskPlan, MaskPreview, MaskWhy } from './types.ts';
 export type { PreparedStatement } from './plan.ts';
-export { redactErrorMessage } from './error-message.ts';
+export { identifiersOf, redactErrorMessage, withheldMessage } from './error-message.ts';
 export { createDetectors, DETECTOR_NAMES, type DetectorName, type Detectors } from './detectors.ts';
 export { forDerived, REDACTED, STRICTNESS, strategyFn, strictest } from './strategies.ts';
 
@@ -41,8 +42,13 @@ export interface Masker {
   preview(sql: string): MaskPreview[];
   /** Keyed digest (HMAC-SHA256 under a key derived from the masking key) of the raw result. */
   rawDigest(fields: readonly Pick<ResultField, 'name'>[], rows: readonly (readonly unknown[])[]): Promise<string>;
-  /** redactErrorMessage, with "reads sensitive data" worked out from the statement (catalog included). */
-  redactError(input: { connection: string; sql: string; message: string }): Promise<string>;
+  /**
+   * What of a failed statement's error message may be shown. When the statement reads sensitive
+   * data (catalog included: views, whole rows, user functions) and the error has a SQLSTATE, the
+   * message is withheld (`withheld: true`, a fixed message naming the condition); otherwise it is
+   * redacted (redactErrorMessage).
+   */
+  redactError(input: { connection: string; sql: string; message: string; sqlstate?: string; position?: number }): Promise<{ message: string; withheld: boolean }>;
 }
 
 /** What apply() needs and a caller must not touch. */
@@ -93,15 +99,19 @@ export function createMasker(options: MaskerOptions): Masker {
       return rawResultDigest(digest, fields.map((f) => f.name), rows);
     },
 
-    async redactError({ connection, sql, message }) {
+    async redactError({ connection, sql, message, sqlstate, position }) {
       let readsSensitive = true;
+      let identifiers = new Set<string>();
       try {
         await loadParser();
-        readsSensitive = (await prepareStatement(index, catalog, connection, sql)).readsStrategies.size > 0;
+        identifiers = identifiersOf(parseOne(sql).node);
+        const prepared = await prepareStatement(index, catalog, connection, sql);
+        readsSensitive = prepared.readsStrategies.size > 0;
       } catch {
         // Unparsable SQL or no catalog: assume the worst.
       }
-      return redactErrorMessage(message, config, readsSensitive, sql);
+      if (readsSensitive && sqlstate !== undefined) return { message: withheldMessage(sqlstate, position), withheld: true };
+      return { message: redactErrorMessage(message, readsSensitive, identifiers), withheld: false };
     },
   };
 }

@@ -532,6 +532,17 @@ class Analyzer {
   private indirection(f: Fields, level: Level): Lin {
     const path = list(f.indirection);
     const field = stringValue(path[0]);
+    // `(x).f` where f is a user function: f(x), whose body may read anything.
+    const calls = path.some((p) => {
+      const name = stringValue(p);
+      return name !== undefined && this.options.isOpaque?.(name, undefined) === true;
+    });
+    if (calls) {
+      const lin = this.expr(f.arg, level).asDerived();
+      lin.opaque = true;
+      lin.unknown = true;
+      return lin;
+    }
     const ref = unwrap(f.arg);
     const names = ref?.[0] === 'ColumnRef' ? columnRefNames(ref[1]) : undefined;
     if (field !== undefined && names !== undefined && names.length === 1 && names[0] !== '*') {
@@ -627,9 +638,18 @@ class Analyzer {
 
   private columnIn(item: Item, name: string): Lin {
     switch (item.kind) {
-      case 'rel':
+      case 'rel': {
         // A column renamed by an alias list could be any of the table's columns.
-        return item.aliasCols.includes(name) ? Lin.source(item.relation, '*').asAmbiguous() : Lin.source(item.relation, name);
+        if (item.aliasCols.includes(name)) return Lin.source(item.relation, '*').asAmbiguous();
+        const columns = this.options.columnsOf?.(item.relation);
+        if (columns !== undefined && columns.includes(name)) return Lin.source(item.relation, name);
+        // Not a column (or not known to be one): PostgreSQL reads `c.f` as `f(c)`, a function of
+        // the whole row — `c.to_jsonb` is every column. Opaque: the function may be anything.
+        const call = this.wholeRow(item);
+        if (columns === undefined) call.add(Lin.source(item.relation, name));
+        call.opaque = true;
+        return call;
+      }
       case 'sub': {
         const exact = item.outputs.filter((o) => o.certain && o.single && o.name === name);
         if (exact.length > 0) return unionOf(exact);

@@ -35,6 +35,13 @@ export function collectNames(root: Fields): Names {
         const parts = list(f.funcname);
         const name = parts.length === 1 ? stringValue(parts[0]) : undefined;
         if (name !== undefined) functions.add(name);
+      } else if (type === 'ColumnRef' || type === 'A_Indirection') {
+        // `c.f` and `(x).f` are calls of f when f is no column: the catalog is asked about f too.
+        const parts = list(type === 'ColumnRef' ? f.fields : f.indirection);
+        for (let i = type === 'ColumnRef' ? 1 : 0; i < parts.length; i++) {
+          const name = stringValue(parts[i]);
+          if (name !== undefined) functions.add(name);
+        }
       } else if (type === 'CommonTableExpr') {
         const name = str(f.ctename);
         if (name !== undefined) cteNames.add(name);

@@ -64,7 +64,9 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
     for (const rel of relations.get(name) ?? []) addRelation(index, rel, reads);
   }
   // A statement whose result we cannot trace at all (EXECUTE, FETCH, CALL …) may read anything.
-  const readsStrategies = reads.opaque || outputs === 'unknown' ? index.strategies : reads.strategies;
+  // So may one that calls a function whose body may read any table, anywhere in the statement.
+  const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque || o.lineage.unknown);
+  const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
   return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources };
 }
 

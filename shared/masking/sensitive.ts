@@ -16,11 +16,32 @@ export interface SensitiveIndex {
   readonly strategies: ReadonlySet<MaskStrategy>;
 }
 
+/**
+ * Catalog columns that hold other columns' values. The planner's statistics sample every column
+ * (most common values, histogram bounds), whatever the policy masks: read through pg_stats and a
+ * cast to text, they are a masked column's values. Which table a row of pg_stats describes is a
+ * WHERE clause away, so all of them count as sensitive as soon as the policy masks anything.
+ */
+export const STATISTICS_VALUE_COLUMNS: readonly string[] = [
+  ...[1, 2, 3, 4, 5].map((n) => `pg_catalog.pg_statistic.stavalues${n}`),
+  'pg_catalog.pg_stats.most_common_vals', 'pg_catalog.pg_stats.histogram_bounds', 'pg_catalog.pg_stats.most_common_elems',
+  'pg_catalog.pg_stats_ext.most_common_vals',
+  'pg_catalog.pg_stats_ext_exprs.most_common_vals', 'pg_catalog.pg_stats_ext_exprs.histogram_bounds', 'pg_catalog.pg_stats_ext_exprs.most_common_elems',
+  'pg_catalog.pg_statistic_ext_data.stxdmcv', 'pg_catalog.pg_statistic_ext_data.stxdexpr',
+];
+
+/** Other sessions' SQL text, with whatever literals they hold: masked under every policy. */
+export const ACTIVITY_TEXT_COLUMNS: readonly string[] = [
+  'pg_catalog.pg_stat_activity.query', 'public.pg_stat_statements.query',
+];
+
 export function indexConfig(config: MaskingConfig): SensitiveIndex {
   const byColumn = new Map<string, MaskStrategy>();
   const byTable = new Map<string, Map<string, MaskStrategy>>();
   const byBareTable = new Map<string, string[]>();
-  for (const [key, strategy] of Object.entries(config.columns)) {
+  const builtIn = [...ACTIVITY_TEXT_COLUMNS, ...(Object.keys(config.columns).length > 0 ? STATISTICS_VALUE_COLUMNS : [])];
+  const entries: [string, MaskStrategy][] = [...builtIn.map((c) => [c, 'redact'] as [string, MaskStrategy]), ...Object.entries(config.columns)];
+  for (const [key, strategy] of entries) {
     const parts = key.toLowerCase().split('.');
     if (parts.length !== 3) throw new TypeError(`masking column "${key}" must be schema.table.column`);
     const [schema, table, column] = parts as [string, string, string];

@@ -121,19 +121,25 @@ test('the keyed raw digest lets the key holder confirm the raw result; the log n
   t.deepEqual(leaks(fx.forbidden, digest), []);
 });
 
-test('an error message quoting a row value is redacted: SELECT ssn::int FROM customers', async (t) => {
+test('a failed statement that reads sensitive data is answered with its condition, never the server text', async (t) => {
   const sql = 'SELECT ssn::int FROM customers';
   const error = await t.throwsAsync(fx.target.run({ connection: 't', sql, params: [], readOnly: true, maxRows: 5, statementTimeoutMs: 5000 }));
   t.regex(error!.message, /invalid input syntax for type integer: "9\d\d-\d\d-\d{4}"/); // PostgreSQL quotes the value
-  const redacted = await fx.masker.redactError({ connection: 't', sql, message: error!.message });
-  t.is(redacted, 'invalid input syntax for type integer: "[REDACTED]"');
+  const sqlstate = (error as { details?: { sqlstate?: string } }).details?.sqlstate;
+  t.is(sqlstate, '22P02');
+  const shown = await fx.masker.redactError({ connection: 't', sql, message: error!.message, sqlstate });
+  t.true(shown.withheld);
+  t.regex(shown.message, /invalid_text_representation \(SQLSTATE 22P02\)/);
+  t.deepEqual(leaks(fx.forbidden, shown.message), []);
   // A view over the table counts as reading it.
   const viaView = 'SELECT email::int FROM customer_contacts';
   const e2 = await t.throwsAsync(fx.target.run({ connection: 't', sql: viaView, params: [], readOnly: true, maxRows: 5, statementTimeoutMs: 5000 }));
-  t.deepEqual(leaks(fx.forbidden, await fx.masker.redactError({ connection: 't', sql: viaView, message: e2!.message })), []);
-  // A misspelt column of the bot's own is left readable.
-  const e3 = await t.throwsAsync(fx.target.run({ connection: 't', sql: 'SELECT emial FROM customers', params: [], readOnly: true, maxRows: 5, statementTimeoutMs: 5000 }));
-  t.is(await fx.masker.redactError({ connection: 't', sql: 'SELECT emial FROM customers', message: e3!.message }), 'column "emial" does not exist');
+  const shown2 = await fx.masker.redactError({ connection: 't', sql: viaView, message: e2!.message, sqlstate: '22P02' });
+  t.true(shown2.withheld);
+  t.deepEqual(leaks(fx.forbidden, shown2.message), []);
+  // A table with nothing sensitive keeps PostgreSQL's message (detectors still run over it).
+  const e3 = await t.throwsAsync(fx.target.run({ connection: 't', sql: 'SELECT nme FROM products', params: [], readOnly: true, maxRows: 5, statementTimeoutMs: 5000 }));
+  t.deepEqual(await fx.masker.redactError({ connection: 't', sql: 'SELECT nme FROM products', message: e3!.message, sqlstate: '42703' }), { message: 'column "nme" does not exist', withheld: false });
 });
 
 test('pg_stats sampled values (anyarray) are redacted whatever table they describe', async (t) => {

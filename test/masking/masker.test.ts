@@ -1,7 +1,9 @@
 // The masker with a fake catalog (no database): preview for /v1/analyze, fail-closed planning,
 // error messages, options checked at start-up.
 import test from 'ava';
-import { createMasker, redactErrorMessage } from '../../shared/masking/index.ts';
+import { createMasker, identifiersOf, redactErrorMessage } from '../../shared/masking/index.ts';
+import { loadParser } from '../../shared/sql/index.ts';
+import { parseOne } from '../../shared/sql/parse.ts';
 import { loadParser } from '../../shared/sql/index.ts';
 import type { CatalogReader, RelationInfo, ResultField } from '../../shared/ports.ts';
 import { CONFIG } from './fixture.ts';
@@ -89,17 +91,28 @@ test('a key that cannot be read or is too short fails closed with secret_unavail
   await t.throwsAsync(short.rawDigest([], []), { code: 'secret_unavailable' } as never);
 });
 
-test('redactErrorMessage: quoted values go when the statement reads sensitive data; detectors run always', (t) => {
+test('redactErrorMessage: quoted values go when the statement reads sensitive data; detectors run always', async (t) => {
+  await loadParser();
+  const ids = (sql: string) => identifiersOf(parseOne(sql).node);
   const msg = 'invalid input syntax for type integer: "901-12-3401"';
-  t.is(redactErrorMessage(msg, CONFIG, true), 'invalid input syntax for type integer: "[REDACTED]"');
-  t.is(redactErrorMessage('invalid input syntax for type integer: "ada"', CONFIG, true, 'SELECT email::int FROM customers'), 'invalid input syntax for type integer: "[REDACTED]"');
+  t.is(redactErrorMessage(msg, true), 'invalid input syntax for type integer: "[REDACTED]"');
+  t.is(redactErrorMessage('invalid input syntax for type integer: "ada"', true, ids('SELECT email::int FROM customers')), 'invalid input syntax for type integer: "[REDACTED]"');
   // Not reading anything sensitive: quoted text stays, but a detected value still goes.
-  t.is(redactErrorMessage('invalid input syntax for type integer: "abc"', CONFIG, false), 'invalid input syntax for type integer: "abc"');
-  t.is(redactErrorMessage(msg, CONFIG, false), 'invalid input syntax for type integer: "[REDACTED]"');
-  t.is(redactErrorMessage('value "ada@example.com" is bad', CONFIG, false), 'value "***@example.com" is bad');
+  t.is(redactErrorMessage('invalid input syntax for type integer: "abc"', false), 'invalid input syntax for type integer: "abc"');
+  t.is(redactErrorMessage(msg, false), 'invalid input syntax for type integer: "[REDACTED]"');
+  t.is(redactErrorMessage('value "ada@example.com" is bad', false), 'value "***@example.com" is bad');
   // An identifier the bot wrote stays readable.
-  t.is(redactErrorMessage('column "emial" does not exist', CONFIG, true, 'SELECT emial FROM customers'), 'column "emial" does not exist');
-  t.is(redactErrorMessage('malformed array literal: "{a,""b""}"', CONFIG, true), 'malformed array literal: "[REDACTED]"');
+  t.is(redactErrorMessage('column "emial" does not exist', true, ids('SELECT emial FROM customers')), 'column "emial" does not exist');
+  t.is(redactErrorMessage('malformed array literal: "{a,""b""}"', true), 'malformed array literal: "[REDACTED]"');
+});
+
+test('identifiersOf: names written as identifiers only — words in comments and string literals do not count', async (t) => {
+  await loadParser();
+  const words = identifiersOf(parseOne(`/* ada lovelace grace hopper */ SELECT c.email AS "Mail", 'alan turing' FROM public.customers c WHERE name = 'ada'`).node);
+  for (const w of ['c', 'email', 'mail', 'public', 'customers', 'name']) t.true(words.has(w), w);
+  for (const w of ['ada', 'lovelace', 'grace', 'hopper', 'alan', 'turing', 'alan turing']) t.false(words.has(w), w);
+  // So a quoted value that only a comment names stays redacted.
+  t.is(redactErrorMessage('invalid input syntax for type integer: "lovelace"', true, words), 'invalid input syntax for type integer: "[REDACTED]"');
 });
 
 test('options are checked at start-up', (t) => {
