@@ -2,7 +2,6 @@
 // error messages, options checked at start-up.
 import test from 'ava';
 import { createMasker, identifiersOf, redactErrorMessage } from '../../shared/masking/index.ts';
-import { loadParser } from '../../shared/sql/index.ts';
 import { parseOne } from '../../shared/sql/parse.ts';
 import { loadParser } from '../../shared/sql/index.ts';
 import type { CatalogReader, RelationInfo, ResultField } from '../../shared/ports.ts';
