@@ -642,12 +642,12 @@ class Analyzer {
         // A column renamed by an alias list could be any of the table's columns.
         if (item.aliasCols.includes(name)) return Lin.source(item.relation, '*').asAmbiguous();
         const columns = this.options.columnsOf?.(item.relation);
-        if (columns !== undefined && columns.includes(name)) return Lin.source(item.relation, name);
-        // Not a column (or not known to be one): PostgreSQL reads `c.f` as `f(c)`, a function of
-        // the whole row — `c.to_jsonb` is every column. Opaque: the function may be anything.
+        // Without the catalog (a preview) a qualified name is taken for the column it looks like.
+        if (columns === undefined || columns.includes(name)) return Lin.source(item.relation, name);
+        // Not a column: PostgreSQL reads `c.f` as `f(c)`, a function of the whole row —
+        // `c.to_jsonb` is every column; a user function's body may read anything besides.
         const call = this.wholeRow(item);
-        if (columns === undefined) call.add(Lin.source(item.relation, name));
-        call.opaque = true;
+        if (this.options.isOpaque?.(name, undefined) === true) call.opaque = true;
         return call;
       }
       case 'sub': {

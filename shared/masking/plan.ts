@@ -65,7 +65,7 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   }
   // A statement whose result we cannot trace at all (EXECUTE, FETCH, CALL …) may read anything.
   // So may one that calls a function whose body may read any table, anywhere in the statement.
-  const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque || o.lineage.unknown);
+  const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);
   const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
   return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources };
 }
