@@ -16,12 +16,12 @@ const INDETERMINATE_DATATYPE = '42P18';
  * The bot's parameters do not fit its statement: a count the Bind message gets wrong (08P01, which
  * is not the connection failing), a parameter whose type cannot be worked out (42P18), or a value
  * its type refuses at Bind (PostgreSQL names the parameter in `where`: "unnamed portal parameter
- * $1 = '…'"). Nothing ran.
+ * $1 = '…'", or `portal "C_1" parameter …` for pg-cursor's named portal). Nothing ran.
  */
 function isParamsError(e: pg.DatabaseError): boolean {
   if (e.code === PROTOCOL_VIOLATION) return /^bind message /.test(e.message);
   if (e.code === INDETERMINATE_DATATYPE) return true;
-  return typeof e.where === 'string' && /portal parameter \$\d+/.test(e.where);
+  return typeof e.where === 'string' && /portal (?:"[^"]*" )?parameter \$\d+/.test(e.where);
 }
 
 /** SQLSTATEs meaning the server or the session is gone, not that the statement was wrong. */

@@ -91,6 +91,11 @@ export interface TestGatewayOptions {
   /** Webhooks for the local notifier, as references resolved from `env`. */
   readonly webhooks?: WebhookConfig;
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The role the gateway's target connection logs in as (created by `seedSql`); default the
+   * cluster's superuser. Seeding and `sql()` stay superuser.
+   */
+  readonly targetRole?: string;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -109,7 +114,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: audit.url },
-    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: asRole(target.url, options.targetRole), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {
@@ -163,6 +168,14 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function asRole(url: string, role: string | undefined): string {
+  if (role === undefined) return url;
+  const u = new URL(url);
+  u.username = role;
+  u.password = '';
+  return u.toString();
 }
 
 /**
