@@ -9,7 +9,7 @@ import { createDetectors } from './detectors.ts';
 import { identifiersOf, redactErrorMessage, withheldMessage } from './error-message.ts';
 import { parseOne } from '../sql/parse.ts';
 import { keyCache, rawResultDigest } from './keys.ts';
-import { fromLineage, planColumns, prepareStatement, refuseDerived, type PreparedStatement } from './plan.ts';
+import { fromLineage, planColumns, prepareStatement, refuseDerived, refusePredicates, type PreparedStatement } from './plan.ts';
 import { previewOf } from './preview.ts';
 import { indexConfig, type SensitiveIndex } from './sensitive.ts';
 import { strategyFn } from './strategies.ts';
@@ -63,6 +63,7 @@ export function createMasker(options: MaskerOptions): Masker {
   async function prepare({ connection, sql }: { connection: string; sql: string }): Promise<PreparedStatement> {
     await loadParser();
     const prepared = await prepareStatement(index, catalog, connection, sql);
+    if (config.predicates === 'deny') refusePredicates(index, prepared);
     if (config.derived === 'deny' && Array.isArray(prepared.outputs)) {
       refuseDerived(prepared.outputs.map((o, i) => fromLineage(index, prepared, { index: i, name: o.name ?? '?column?' }, o.lineage)));
     }

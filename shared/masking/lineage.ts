@@ -49,6 +49,13 @@ export interface LineageOptions {
   readonly isOpaque?: (name: string, schema: string | undefined) => boolean;
   /** Told every relation a FROM item resolves to (as opposed to a CTE of the same name). */
   readonly onRelation?: (relation: string) => void;
+  /**
+   * Told the lineage of every expression that picks, groups, orders or counts rows rather than
+   * producing a value (WHERE, JOIN … ON, GROUP BY, HAVING, ORDER BY, window clauses, aggregate
+   * FILTER/ORDER BY, count(…) and DISTINCT arguments), at every query level — for
+   * `masking.predicates: deny`. Without it those clauses are not analysed at all.
+   */
+  readonly onPredicate?: (lineage: Lineage) => void;
 }
 
 // --- mutable lineage while building -------------------------------------------------------------
@@ -239,7 +246,36 @@ class Analyzer {
     if (values.length > 0) return this.values(values, ctes, outer);
 
     const level = this.from(list(f.fromClause), ctes, outer);
-    return this.targets(list(f.targetList), level);
+    const outs = this.targets(list(f.targetList), level);
+    if (this.options.onPredicate) this.predicates(f, level);
+    return outs;
+  }
+
+  /** The clauses of a SELECT that choose rows (see LineageOptions.onPredicate). */
+  private predicates(f: Fields, level: Level): void {
+    const report = (node: unknown) => {
+      if (node !== undefined && node !== null) this.options.onPredicate!(this.expr(node, level).freeze());
+    };
+    report(f.whereClause);
+    report(f.havingClause);
+    for (const g of list(f.groupClause)) report(g);
+    for (const s of list(f.sortClause)) report(unwrap(s)?.[1].node);
+    for (const w of list(f.windowClause)) {
+      const def = unwrap(w)?.[1];
+      for (const p of list(def?.partitionClause)) report(p);
+      for (const o of list(def?.orderClause)) report(unwrap(o)?.[1].node);
+    }
+    for (const distinct of list(f.distinctClause)) report(distinct);
+    // Inside the output list: what aggregates count or filter by, and window partitions.
+    for (const call of funcCallsIn(f.targetList)) {
+      const name = (list(call.funcname).map(stringValue).pop() ?? '').toLowerCase();
+      if (name === 'count' || call.agg_distinct === true) for (const a of list(call.args)) report(a);
+      report(call.agg_filter);
+      if (call.agg_within_group !== true) for (const o of list(call.agg_order)) report(unwrap(o)?.[1].node);
+      const over = isFields(call.over) ? call.over : undefined;
+      for (const p of list(over?.partitionClause)) report(p);
+      for (const o of list(over?.orderClause)) report(unwrap(o)?.[1].node);
+    }
   }
 
   private values(rows: readonly unknown[], ctes: Cte | undefined, outer: Level | undefined): Out[] {
@@ -262,6 +298,7 @@ class Analyzer {
     if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
     const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
     for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
+    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.expr(f.whereClause, level).freeze());
     return this.targets(targets, level);
   }
 
@@ -346,6 +383,7 @@ class Analyzer {
         const before = level.items.length;
         const left = this.fromEntry(f.larg, level, ctes);
         const right = this.fromEntry(f.rarg, level, ctes);
+        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.expr(f.quals, level).freeze());
         const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
         const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
         if (alias !== undefined) {
@@ -518,7 +556,11 @@ class Analyzer {
 
   private subLink(f: Fields, level: Level): Lin {
     const kind = str(f.subLinkType);
-    if (kind === 'EXISTS_SUBLINK') return new Lin();
+    if (kind === 'EXISTS_SUBLINK') {
+      // No value comes out; its own WHERE still picks rows (analysed for onPredicate).
+      if (this.options.onPredicate) this.wrapped(f.subselect, level.ctes, level);
+      return new Lin();
+    }
     const outs = this.wrapped(f.subselect, level.ctes, level);
     if (kind === 'EXPR_SUBLINK') {
       // A scalar subquery is its one output column, value for value.
@@ -688,6 +730,29 @@ class Analyzer {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** FuncCall nodes in an expression tree, not descending into subqueries (they report their own). */
+function funcCallsIn(root: unknown): Fields[] {
+  const out: Fields[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (!isFields(v)) continue;
+    const node = unwrap(v);
+    if (node?.[0] === 'SubLink' || node?.[0] === 'SelectStmt') continue;
+    if (node?.[0] === 'FuncCall') out.push(node[1]);
+    const fields = node?.[1] ?? v;
+    for (const key in fields) {
+      const child = fields[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return out;
+}
 
 function blob(lin: Lin): Out {
   return { name: undefined, certain: false, lin: lin.asAmbiguous(), single: false };

@@ -25,6 +25,8 @@ export interface PreparedStatement {
   /** Strategies of every sensitive column of every relation the statement names. */
   readonly readsStrategies: ReadonlySet<MaskStrategy>;
   readonly readsSources: ReadonlySet<string>;
+  /** Lineage of every clause that picks, groups, orders or counts rows (for `masking.predicates: deny`). */
+  readonly predicates: readonly Lineage[];
 }
 
 /** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
@@ -39,9 +41,12 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   const [found, userFns] = await Promise.all([catalog.lookup(connection, first), catalog.userFunctions(connection, names.functions)]);
   const relations = new Map(found);
 
+  let predicates: Lineage[] = [];
   const run = () => {
     const seen = new Set<string>();
+    predicates = [];
     const outputs = statementOutputs(pgType, node, {
+      onPredicate: (lin) => predicates.push(lin),
       columnsOf: (rel) => {
         const infos = relations.get(rel);
         return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
@@ -67,7 +72,30 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   // So may one that calls a function whose body may read any table, anywhere in the statement.
   const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);
   const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
-  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources };
+  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates };
+}
+
+/**
+ * `masking.predicates: deny`: a masked column (or anything untraceable over sensitive data) in a
+ * clause that picks, groups, orders or counts rows refuses the statement before it runs — the
+ * counting and ordering oracles (`WHERE ssn LIKE '9%'`, `ORDER BY email`, `count(DISTINCT ssn)`).
+ */
+export function refusePredicates(index: SensitiveIndex, prepared: PreparedStatement): void {
+  const used = new Set<string>();
+  let untraceable = false;
+  for (const lin of prepared.predicates) {
+    const planned = fromLineage(index, prepared, { index: 0, name: '' }, lin);
+    if (planned.strategy === null) continue;
+    for (const s of planned.source ?? []) used.add(s);
+    if ((planned.source ?? []).length === 0) untraceable = true;
+  }
+  if (used.size === 0 && !untraceable) return;
+  const columns = [...used].sort();
+  throw new GatehouseError(
+    'masking_denied',
+    `the policy refuses masked columns in WHERE, JOIN, ORDER BY, GROUP BY, HAVING, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
+    { reason: 'masked_column_in_predicate', columns },
+  );
 }
 
 export interface PlannedColumn extends ColumnMask {

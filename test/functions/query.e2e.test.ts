@@ -3,7 +3,7 @@
 import test from 'ava';
 import { generateKeyPair, SignJWT } from 'jose';
 import { verifyChain } from '../../shared/audit/chain.ts';
-import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, TEST_AUDIENCE, testPolicy, type TestGateway } from '../helpers/gateway.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const SEED = `
@@ -11,11 +11,18 @@ const SEED = `
   INSERT INTO orders SELECT g, g * 1.5, DATE '2026-01-01' + g FROM generate_series(1, 250) g;
   CREATE TABLE audit_probe (x int);
   CREATE FUNCTION planted() RETURNS int LANGUAGE sql AS $$ INSERT INTO audit_probe VALUES (1) RETURNING 1 $$;
+  CREATE FUNCTION unlisted() RETURNS int LANGUAGE sql AS $$ INSERT INTO audit_probe VALUES (2) RETURNING 1 $$;
 `;
+// A policy mistake to test the second layer with: it vouches for planted() as a read.
+const POLICY = (issuer: string) => testPolicy(issuer, `functions:
+  - signature: public.planted()
+    class: read
+    reason: wrongly believed to be pure
+`);
 
 let gw: TestGateway;
 test.before(async () => {
-  gw = await startTestGateway({ seedSql: SEED });
+  gw = await startTestGateway({ seedSql: SEED, policy: POLICY });
 });
 test.after.always(async () => {
   await gw?.close();
@@ -169,7 +176,17 @@ test('agent model: missing → 400 model_required, not allowed → 403 model_not
   t.is((evs[1]!.data as any).action, 'deny');
 });
 
-test('second layer: a read that calls a planted writing function is refused by READ ONLY, recorded as failed', async (t) => {
+test('first layer: a user function the policy does not list makes a SELECT unknown (denied), and nothing runs', async (t) => {
+  const r = await asBot({ connection: 'main', sql: 'SELECT unlisted()' });
+  t.is(r.status, 403, JSON.stringify(r.body));
+  t.true(r.body.reasons.some((x: string) => /unlisted\(\), which is a user-defined sql function not listed in the policy/.test(x)));
+  const evs = await events(r.body.sessionId);
+  t.is((evs.find((e) => e.type === 'analysis')!.data as any).class, 'unknown');
+  t.false(evs.some((e) => e.type.startsWith('execution.')));
+  t.is((await gw.sql('SELECT count(*)::int AS n FROM audit_probe')).rows[0].n, 0);
+});
+
+test('second layer: a read that calls a writing function the policy wrongly lists is refused by READ ONLY, recorded as failed', async (t) => {
   const r = await asBot({ connection: 'main', sql: 'SELECT planted()' });
   t.is(r.status, 422, JSON.stringify(r.body));
   t.is(r.body.error.code, 'read_only_violation');

@@ -273,7 +273,8 @@ test('masking columns must be schema.table.column and strategies known', (t) => 
 
 test('masking and agents default when omitted', (t) => {
   const p = parsePolicy(BASE, 'p.yaml');
-  t.deepEqual(p.masking, { columns: {}, derived: 'mask', detectors: [] });
+  t.deepEqual(p.masking, { columns: {}, derived: 'mask', detectors: [], predicates: 'allow' });
+  t.deepEqual(p.functions, []);
   t.deepEqual(p.agents, { requireModel: false, allowedModels: ['*'] });
   t.deepEqual(parsePolicy(`${BASE}masking: {}\nagents: {}\n`, 'p.yaml').agents, { requireModel: false, allowedModels: ['*'] });
 });
@@ -305,4 +306,24 @@ test('principal patterns need a known prefix', (t) => {
     const { problems } = problemsOf(edit(BASE, '- name: bots-read\n    principals: [group:bots]', `- name: bots-read\n    principals: ["${bad}"]`));
     t.deepEqual(problems, [{ line: 14, path: 'rules[0].principals[0]', message: 'must be group:NAME, email:ADDR, subject:SUB or "*"' }], bad);
   }
+});
+
+test('functions: a malformed entry stops the server with file:line: field: message', (t) => {
+  const err = t.throws(() => parsePolicy(`${BASE}functions:\n  - signature: full_name(customers)\n    class: read\n    reason: pure\n`, 'p.yaml'), { instanceOf: GatehouseError });
+  t.regex(err!.message, /^p\.yaml:25: functions\[0\]\.signature: must be schema\.name\(argtype, …\)/);
+  // Only `read` can be granted; a reason is required; unknown fields are refused.
+  t.like(problemsOf(`${BASE}functions:\n  - signature: public.f(int)\n    class: write\n    reason: x\n`).problems, [{ line: 26, path: 'functions[0].class', message: 'must be read' }]);
+  t.like(problemsOf(`${BASE}functions:\n  - signature: public.f(int)\n    class: read\n`).problems, [{ path: 'functions[0].reason', message: 'required' }]);
+  t.like(problemsOf(`${BASE}functions:\n  - signature: public.f(int)\n    class: read\n    reason: x\n    schema: y\n`).problems, [{ path: 'functions[0].schema' }]);
+  // The same function twice, in two spellings of its argument type.
+  t.like(problemsOf(`${BASE}functions:\n  - signature: public.f(int4)\n    class: read\n    reason: x\n  - signature: Public.F( integer )\n    class: read\n    reason: y\n`).problems, [
+    { path: 'functions[1].signature', message: 'duplicate function public.f(integer) (also functions[0])' },
+  ]);
+});
+
+test('functions: a valid entry is normalised; masking.predicates takes allow or deny only', (t) => {
+  const policy = parsePolicy(`${BASE}functions:\n  - signature: " Public.Full_Name( customers, int4 ) "\n    class: read\n    reason: pure SQL over its row\n`, 'p.yaml');
+  t.deepEqual(policy.functions, [{ signature: 'public.full_name(customers, integer)', class: 'read', reason: 'pure SQL over its row' }]);
+  t.is(parsePolicy(BASE, 'p.yaml').masking.predicates, 'allow');
+  t.like(problemsOf(`${BASE}masking:\n  predicates: maybe\n`).problems, [{ path: 'masking.predicates', message: 'must be one of allow, deny' }]);
 });
