@@ -11,6 +11,7 @@ import pg from 'pg';
 import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
 import { testPgKind, testPgUrl } from '../helpers/pg.ts';
 import { leaks, SEED } from '../masking/fixture.ts';
+import { ANALYST_QUERIES } from './analyst-queries.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const ROLE = `gh_bot_${randomBytes(4).toString('hex')}`;
@@ -179,6 +180,18 @@ for (const [sql, params] of MASKED_READS) {
     t.deepEqual(leaks(forbidden, res.body, await storedEvents(res.body.sessionId)), []);
   });
 }
+
+test.serial(`${ANALYST_QUERIES.length} ordinary analyst queries stay read, answered 200, masked`, async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  t.true(ANALYST_QUERIES.length >= 50);
+  const wrong: string[] = [];
+  for (const sql of ANALYST_QUERIES) {
+    const res = await query(sql);
+    if (res.status !== 200 || res.body.risk?.class !== 'read') wrong.push(`${res.status} ${JSON.stringify(res.body.reasons ?? res.body.error ?? res.body.risk)}: ${sql}`);
+    else if (leaks(forbidden, res.body).length > 0) wrong.push(`leaks ${leaks(forbidden, res.body).join(',')}: ${sql}`);
+  }
+  t.deepEqual(wrong, []);
+});
 
 /** Statements whose error message would carry a value: the answer and the log name the condition only. */
 const ERROR_CHANNELS: readonly string[] = [
