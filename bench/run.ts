@@ -17,7 +17,17 @@ const results: Record<string, unknown> = {};
 
 if (wants('analyze')) {
   console.error('analyze: 38,534 corpus statements …');
-  results.analyze = await benchAnalyze();
+  // A throwaway PostgreSQL for its catalog: the read allowlist resolves against pg_proc.
+  const server = await startTestPostgres();
+  const { createCatalogReader } = await import('../shared/execute/index.ts');
+  const { createEmbeddedSecrets } = await import('../shared/adapters/secrets/index.ts');
+  const catalog = createCatalogReader({ connections: { b: { credentials: 'embedded://b' } }, secrets: createEmbeddedSecrets(new Map([['b', server.url]])) });
+  try {
+    results.analyze = await benchAnalyze(await catalog.routines('b'));
+  } finally {
+    await catalog.close();
+    await server.stop();
+  }
 }
 
 if (wants('masking')) {
