@@ -53,6 +53,9 @@ functions:
   - signature: public.full_name(customers)
     class: read
     reason: pure SQL over the row it is given, reads nothing else
+  - signature: public.created_later(integer)
+    class: read
+    reason: created while the gateway runs
 `);
 
 test.before(async () => {
@@ -231,6 +234,21 @@ test.serial('wrong parameter count or type answers 400 params_invalid, not 503',
   t.is(type.status, 400);
   t.is(type.body.error.code, 'params_invalid', JSON.stringify(type.body));
   t.false(JSON.stringify(type.body).includes('not-a-number'), 'the value is not echoed');
+});
+
+test.serial('a function created after the catalog was read is seen at once (a miss refreshes it)', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  t.is((await query('SELECT count(*) FROM products')).status, 200); // the catalog is warm
+  const before = await query('SELECT created_later(1)');
+  t.is(before.status, 403);
+  t.true(before.body.reasons.some((r: string) => /does not know/.test(r)));
+  await gw.sql('CREATE FUNCTION created_later(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT $1 + 1 $$');
+  await new Promise((r) => setTimeout(r, 2100)); // refreshes on a miss are at most one per 2 s
+  const after = await query('SELECT created_later(1)');
+  t.is(after.status, 200, JSON.stringify(after.body));
+  t.is(after.body.risk.class, 'read');
+  // Listed as safe to call, but a user function's body may read anything: its value is masked.
+  t.deepEqual(after.body.columns.map((c: { masked: boolean }) => c.masked), [true]);
 });
 
 test.serial('after all of it: nothing written, nothing unlinked, the other session alive', async (t) => {
