@@ -39,7 +39,8 @@ export interface CallSites {
   readonly casts: readonly NamedSite[];
   /**
    * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
-   * written. A name used at several query levels maps to all of them.
+   * written. A name used at several query levels maps to all of them; a subquery, function, join
+   * or CTE of that name maps to NOT_A_RELATION, so no column of a same-named table is assumed.
    */
   readonly aliases: ReadonlyMap<string, readonly string[]>;
 }
@@ -49,6 +50,9 @@ const OPERATOR_KINDS = new Set([
   'AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT', 'AEXPR_NULLIF', 'AEXPR_IN',
   'AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR',
 ]);
+
+/** In `aliases`: the name (also) denotes something that is not a catalog relation. */
+export const NOT_A_RELATION = '';
 
 export class CallSiteCollector {
   private readonly calls: CallSite[] = [];
@@ -121,6 +125,15 @@ export class CallSiteCollector {
       if (known === undefined) this.aliases.set(key, [relation]);
       else if (!known.includes(relation)) known.push(relation);
     }
+  }
+
+  /** `(subquery) q`, `f() q`, `(a JOIN b) q`, `WITH q AS (…)`: q names no catalog relation. */
+  otherAlias(f: Fields, nameField: 'alias' | 'ctename'): void {
+    const name = nameField === 'ctename' ? str(f.ctename) : isFields(f.alias) ? str(f.alias.aliasname) : undefined;
+    if (name === undefined) return;
+    const known = this.aliases.get(name);
+    if (known === undefined) this.aliases.set(name, [NOT_A_RELATION]);
+    else if (!known.includes(NOT_A_RELATION)) known.push(NOT_A_RELATION);
   }
 
   done(): CallSites {

@@ -6,7 +6,7 @@
 import type { CatalogReader, RelationInfo, RoutineCatalogReader } from '../ports.ts';
 import { routineVerdict, type ListedFunctions, type RoutineVerdict } from './allowlist.ts';
 import type { Analysis } from './analysis.ts';
-import type { CallSite, CallSites, NamedSite } from './call-sites.ts';
+import { NOT_A_RELATION, type CallSite, type CallSites, type NamedSite } from './call-sites.ts';
 import type { Finding } from './finding.ts';
 import type { Routine, RoutineCatalog } from './routines.ts';
 
@@ -89,6 +89,7 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
   const relations = input.sites.aliases.get(q.join('.'));
   if (relations === undefined || relations.length === 0) return false;
   return relations.every((rel) => {
+    if (rel === NOT_A_RELATION) return false;
     const infos = input.relations.get(rel);
     return infos !== undefined && infos.length > 0 && infos.every((i) => [...i.columns.values()].includes(site.name));
   });
@@ -135,7 +136,7 @@ export async function resolveAnalysis(
   if (analysis.class !== 'read') return analysis;
   let resolution: Resolution;
   try {
-    const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])];
+    const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION);
     const relations = await ports.relations.lookup(connection, names);
     const relationCalls = await callsOf(ports.relations, connection, relations);
     const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });

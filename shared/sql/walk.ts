@@ -166,8 +166,15 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'CommonTableExpr': {
         const name = str(f.ctename);
         if (name !== undefined) cteNames.add(name);
+        sites.otherAlias(f, 'ctename');
         break;
       }
+      case 'RangeSubselect':
+      case 'RangeFunction':
+      case 'RangeTableFunc':
+      case 'JoinExpr':
+        sites.otherAlias(f, 'alias');
+        break;
       case 'IntoClause':
         if (field === 'intoClause' && !plan) {
           add({ class: 'write', reason: `SELECT … INTO creates table ${relationName(f.rel) ?? '?'}` });

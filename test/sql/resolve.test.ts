@@ -115,3 +115,12 @@ test('a catalog that cannot be read leaves nothing read; other classes keep thei
   const write = inspect('UPDATE t SET x = 1 WHERE id = 2');
   t.is((await resolveAnalysis(write.analysis, write.sites, 'main', { routines: broken, relations }, new Map())).class, 'write');
 });
+
+test('a subquery, CTE or function alias shadowing a table name is not taken for that table', (t) => {
+  const weird: RelationInfo = { oid: 101, schema: 'public', name: 'r', kind: 'table', columns: new Map([[1, 'lo_unlink']]), ancestors: [] };
+  const cat = catalogOf([...BASE, fn('lo_unlink', { argTypes: ['oid'], volatility: 'volatile' })]);
+  const relations = new Map<string, RelationInfo[]>([['r', [weird]]]);
+  t.deepEqual(resolve('SELECT q.lo_unlink FROM r q', cat, new Map(), relations), [], 'a real column');
+  t.is(resolve('SELECT (SELECT q.lo_unlink FROM (SELECT oid FROM pg_largeobject_metadata) q) FROM r q', cat, new Map(), relations).length, 1);
+  t.is(resolve('WITH r AS (SELECT oid FROM pg_largeobject_metadata) SELECT r.lo_unlink FROM r', cat, new Map(), relations).length, 1);
+});
