@@ -15,5 +15,8 @@ export async function analyzeCommand(sql: string, json: boolean): Promise<string
     `columns      ${a.columns.join(', ') || '–'}`,
     `functions    ${a.functions.join(', ') || '–'}`,
     `fingerprint  ${a.fingerprint}`,
+    // The parse tree alone: what a `read` may call is checked against the connection's catalog by
+    // the server (step 2b), which this command does not reach.
+    ...(a.class === 'read' ? ['catalog      not checked here: the server confirms a read against the connection\'s catalog (POST /v1/analyze)'] : []),
   ].join('\n');
 }
