@@ -6,7 +6,7 @@ export function buildChecks(facts: Facts): Check[] {
   return [
     from(facts.role, 'not_superuser', (r) =>
       r.superuser
-        ? fail('not_superuser', 'role_is_superuser', `role ${r.name} is a superuser: it bypasses every grant, READ ONLY included, and can read server files`)
+        ? fail('not_superuser', 'role_is_superuser', `role ${r.name} is a superuser: it bypasses every grant and row-level security, and can read and write server files and run programs`)
         : pass('not_superuser', `role ${r.name} is not a superuser`),
     ),
     from(facts.role, 'role_attributes', (r) =>

@@ -11,8 +11,9 @@ import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
 import { runDoctor, type Check, type ConnectionReport } from '../../shared/doctor/index.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
 
-const SCRIPT = readFileSync(new URL('../../docs/least-privilege.sql', import.meta.url), 'utf8');
-const APP = 'gatehouse_app';
+// Roles are cluster-wide and test files run in parallel: the script's role gets a name of its own.
+const APP = `gatehouse_app_${randomBytes(4).toString('hex')}`;
+const SCRIPT = readFileSync(new URL('../../docs/least-privilege.sql', import.meta.url), 'utf8').replaceAll('gatehouse_app', APP);
 const PASSWORD = 'Doctor-Pw-5a1f-never-printed';
 
 let db: TestDatabase;
