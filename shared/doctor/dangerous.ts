@@ -1,7 +1,7 @@
 // What a Gatehouse role must not be able to do, as lists the doctor (probe.ts) and the
 // least-privilege script (docs/least-privilege.sql) both follow. Names, not OIDs or schemas: an
 // extension can be installed in any schema, and a function of the same name planted elsewhere is
-// just as suspect. test/doctor/script.test.ts checks the script names the same patterns.
+// just as suspect. test/doctor/checks.test.ts checks the script names the same patterns.
 
 /**
  * Predefined roles that reach the server itself: files, programs, other backends. Checked by
