@@ -98,3 +98,10 @@ test('docs/least-privilege.sql revokes exactly the name patterns the doctor chec
   const patterns = [...array!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'"));
   t.deepEqual(patterns, [...DANGEROUS_FUNCTION_PATTERNS]);
 });
+
+test('the README shows docs/least-privilege.sql as it is', (t) => {
+  const script = readFileSync(new URL('../../docs/least-privilege.sql', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const shown = /### A least-privilege role for Gatehouse\n[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.is(shown, script);
+});
