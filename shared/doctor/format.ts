@@ -1,5 +1,7 @@
 // How the doctor's report reads: the full report for `gatehouse doctor`, and one line per
-// connection for `gatehouse start`.
+// connection for `gatehouse start`. Function, role and extension names come from the target's
+// catalog, which whoever can run DDL there chooses: control characters are shown escaped, never
+// sent to the terminal (JSON output escapes them already).
 import type { Check, ConnectionReport, DoctorReport } from './types.ts';
 
 const MARK: Readonly<Record<Check['status'], string>> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', info: 'INFO', error: 'ERROR' };
@@ -7,8 +9,8 @@ const MARK: Readonly<Record<Check['status'], string>> = { pass: 'PASS', fail: 'F
 export function formatReport(report: DoctorReport): string {
   const out: string[] = [];
   for (const c of report.connections) {
-    out.push(`connection ${c.connection}${c.role ? ` (role ${c.role})` : ''}: ${c.ok ? 'ok' : 'NOT OK'}`);
-    for (const check of c.checks) out.push(`  ${MARK[check.status].padEnd(5)} ${check.id.padEnd(32)} ${check.message}`);
+    out.push(printable(`connection ${c.connection}${c.role ? ` (role ${c.role})` : ''}: ${c.ok ? 'ok' : 'NOT OK'}`));
+    for (const check of c.checks) out.push(printable(`  ${MARK[check.status].padEnd(5)} ${check.id.padEnd(32)} ${check.message}`));
   }
   const bad = report.connections.filter((c) => !c.ok).length;
   out.push(report.ok ? 'all checks passed' : `${bad} of ${report.connections.length} connection(s) failed a check`);
@@ -22,6 +24,11 @@ export function summaryLine(c: ConnectionReport): string {
   const parts: string[] = [];
   if (failed.length > 0) parts.push(`${failed.length} failed (${failed.map((k) => k.id).join(', ')})`);
   if (warned.length > 0) parts.push(`${warned.length} warning(s) (${warned.map((k) => k.id).join(', ')})`);
-  if (parts.length === 0) return `${c.connection}: least privilege ok${c.role ? ` (role ${c.role})` : ''}`;
-  return `${c.connection}: ${parts.join(', ')}${c.role ? ` (role ${c.role})` : ''}; see npx gatehouse doctor --connection ${c.connection}`;
+  if (parts.length === 0) return printable(`${c.connection}: least privilege ok${c.role ? ` (role ${c.role})` : ''}`);
+  return printable(`${c.connection}: ${parts.join(', ')}${c.role ? ` (role ${c.role})` : ''}; see npx gatehouse doctor --connection ${c.connection}`);
+}
+
+/** C0 and C1 control characters (ESC, CR, BEL, …) as \u escapes. */
+function printable(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -59,7 +59,7 @@ async function checkConnection(name: string, options: DoctorOptions, timeoutMs: 
   } finally {
     clearTimeout(timer);
     // After a timeout `work` may still be connecting: end the client whenever it exists.
-    void work.finally(() => client?.end().catch(() => {}));
+    void work.catch(() => undefined).finally(() => client?.end().catch(() => {}));
   }
 }
 

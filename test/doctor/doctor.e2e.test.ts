@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { runDoctor, type Check, type ConnectionReport } from '../../shared/doctor/index.ts';
+import { formatReport, runDoctor, type Check, type ConnectionReport } from '../../shared/doctor/index.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
 
 // Roles are cluster-wide and test files run in parallel: the script's role gets a name of its own.
@@ -159,6 +159,39 @@ realPg('EXECUTE granted back through another role, and a planted function with a
   t.deepEqual(check(await doctorAs(role), 'no_dangerous_functions').items, ['dblink_exec(text,text)']);
   await admin.query(`REVOKE EXECUTE ON FUNCTION dblink_exec(text, text) FROM ${mid}`);
   t.is(check(await doctorAs(role), 'no_dangerous_functions').status, 'pass');
+});
+
+realPg('a search_path that shadows the catalog functions the doctor uses does not turn a fail into a pass', async (t) => {
+  const role = await newRole();
+  await admin.query(`
+    CREATE SCHEMA IF NOT EXISTS shadow;
+    CREATE OR REPLACE FUNCTION shadow.has_function_privilege(oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+    CREATE OR REPLACE FUNCTION shadow.has_function_privilege(name, oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+    CREATE OR REPLACE FUNCTION shadow.pg_has_role(name, oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+    CREATE OR REPLACE FUNCTION shadow.current_setting(text) RETURNS text LANGUAGE sql AS 'SELECT ''on''';
+    CREATE OR REPLACE FUNCTION shadow.textlike(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+    GRANT USAGE ON SCHEMA shadow TO PUBLIC;
+    GRANT pg_signal_backend TO ${role};
+    GRANT EXECUTE ON FUNCTION dblink_exec(text) TO ${role};
+    ALTER ROLE ${role} SET search_path = shadow, pg_catalog, public;
+  `);
+  const r = await doctorAs(role);
+  t.like(check(r, 'no_server_roles'), { status: 'fail', items: ['pg_signal_backend'] });
+  t.true(check(r, 'no_dangerous_functions').items!.includes('dblink_exec(text)'));
+  t.like(check(r, 'default_read_only'), { code: 'default_read_only_off' });
+});
+
+realPg('names chosen by whoever can run DDL cannot write control characters to the terminal', async (t) => {
+  const role = await newRole();
+  await admin.query(`CREATE SCHEMA IF NOT EXISTS tools; CREATE FUNCTION tools."lo_\x1b[2J\x1b]0;owned\x07"() RETURNS int LANGUAGE sql AS 'SELECT 1'`);
+  t.teardown(() => admin.query('DROP SCHEMA tools CASCADE'));
+  const r = await doctorAs(role);
+  const fn = check(r, 'no_dangerous_functions').items!.find((s) => s.startsWith('tools.'));
+  t.truthy(fn);
+  t.true(fn!.includes('\x1b'), 'the item itself is exact');
+  const text = formatReport({ ok: r.ok, connections: [r] });
+  t.false(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(text), text);
+  t.regex(text, /tools\."lo_\\u001b\[2J/);
 });
 
 realPg('a role another application also logs in as fails role_not_shared; Gatehouse\'s own pool does not', async (t) => {

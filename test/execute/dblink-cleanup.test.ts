@@ -86,6 +86,26 @@ realPg('named and unnamed dblink connections are closed on release; the backend 
   t.is(Number((await admin.query('SELECT count(*) FROM notes')).rows[0].count), 0);
 });
 
+realPg('a connection opened by a statement that then fails is closed too (dblink is not transactional)', async (t) => {
+  const tg = target(db.url);
+  t.teardown(() => tg.close());
+  const pid = await pidOf(tg);
+  await t.throwsAsync(tg.run(req(`SELECT ext.dblink_connect('kept', '${libpq(db.url)}'), 1 / 0`)));
+  t.is(await pidOf(tg), pid);
+  t.deepEqual((await tg.run(req('SELECT ext.dblink_get_connections()'))).rows, [[null]]);
+});
+
+realPg('a look-alike dblink_get_connections planted in pg_temp changes nothing', async (t) => {
+  const tg = target(db.url);
+  t.teardown(() => tg.close());
+  // An approved write: a temporary function that would report "no connections", plus a connection.
+  await tg.run(
+    req(`CREATE FUNCTION pg_temp.dblink_get_connections() RETURNS text[] LANGUAGE sql AS 'SELECT NULL::text[]'`, { readOnly: false }),
+  );
+  await tg.run(req(`SELECT ext.dblink_connect('hidden', '${libpq(db.url)}'), set_config('search_path', 'pg_temp, ext', false)`));
+  t.deepEqual((await tg.run(req('SELECT ext.dblink_get_connections()'))).rows, [[null]]);
+});
+
 realPg('many named connections opened across statements are all closed', async (t) => {
   const tg = target(db.url);
   t.teardown(() => tg.close());
