@@ -4,14 +4,19 @@ import type { Check, CheckId, ConnectionReport, Facts, Probe } from './types.ts'
 
 export function buildChecks(facts: Facts): Check[] {
   return [
-    from(facts.role, 'not_superuser', (r) =>
-      r.superuser
-        ? fail('not_superuser', 'role_is_superuser', `role ${r.name} is a superuser: it bypasses every grant and row-level security, and can read and write server files and run programs`)
-        : pass('not_superuser', `role ${r.name} is not a superuser`),
-    ),
+    from(facts.role, 'not_superuser', (r) => {
+      if (r.superuserRoles.length === 0) return pass('not_superuser', `role ${r.name} is not a superuser, and cannot SET ROLE to one`);
+      const what = r.superuserRoles.includes(r.name) ? `role ${r.name} is a superuser` : `login role ${r.login} can SET ROLE to superuser ${r.superuserRoles.join(', ')}`;
+      return fail(
+        'not_superuser',
+        'role_is_superuser',
+        `${what}: it bypasses every grant and row-level security, and can read and write server files and run programs`,
+        r.superuserRoles,
+      );
+    }),
     from(facts.role, 'role_attributes', (r) =>
       r.attributes.length > 0
-        ? fail('role_attributes', 'role_has_dangerous_attributes', `role ${r.name} has ${r.attributes.join(', ')}`, r.attributes)
+        ? fail('role_attributes', 'role_has_dangerous_attributes', `role ${r.name}, or a role it can SET ROLE to, has ${r.attributes.join(', ')}`, r.attributes)
         : pass('role_attributes', 'no CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS'),
     ),
     from(facts.serverRoles, 'no_server_roles', (roles) =>

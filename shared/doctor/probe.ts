@@ -16,9 +16,9 @@ export async function probe(client: Queryable): Promise<Facts> {
   // aborted probe's error on the query that caused it.
   const role = await attempt(client, Q.ROLE, [], (rows) => {
     const r = rows[0];
-    if (!r) throw new Error('no pg_roles row for current_user');
+    if (!r || !Array.isArray(r.superusers)) throw new Error('no pg_roles answer for the session');
     const attributes = (['createrole', 'createdb', 'replication', 'bypassrls'] as const).filter((a) => r[a] === true).map((a) => a.toUpperCase());
-    return { name: String(r.name), superuser: r.superuser === true, attributes };
+    return { name: String(r.name), login: String(r.login), superuserRoles: r.superusers.map(String), attributes };
   });
   const serverVersion = await attempt(client, Q.SERVER_VERSION, [], (rows) => String(rows[0]?.v));
   const serverRoles = await attempt(client, Q.SERVER_ROLE_MEMBERSHIP, [[...SERVER_ROLES]], (rows) => rows.map((r) => String(r.name)));

@@ -51,15 +51,19 @@ export interface SessionGroup {
 
 /** What the adapter (probe.ts) learns from the server; checks.ts turns it into checks. */
 export interface Facts {
-  readonly role: Probe<{ readonly name: string; readonly superuser: boolean; readonly attributes: readonly string[] }>;
+  /**
+   * `name`: current_user, what statements run as; `login`: session_user. The rest is over every
+   * role the login role can SET ROLE to (itself included), as is every other fact below.
+   */
+  readonly role: Probe<{ readonly name: string; readonly login: string; readonly superuserRoles: readonly string[]; readonly attributes: readonly string[] }>;
   readonly serverVersion: Probe<string>;
-  /** SERVER_ROLES the role is a member of. */
+  /** SERVER_ROLES the login role is a member of. */
   readonly serverRoles: Probe<readonly string[]>;
   /** Signatures (`schema.name(args)`) of dangerous functions the role may EXECUTE. */
   readonly dangerousFunctions: Probe<readonly string[]>;
   /** Signatures of functions in untrusted languages (plpython3u, …) the role may EXECUTE. */
   readonly untrustedFunctions: Probe<readonly string[]>;
-  /** Other sessions whose backends this role could signal (its own role or roles it is a member of). */
+  /** Other sessions whose backends it could signal (of roles the login role is a member of). */
   readonly sessions: Probe<readonly SessionGroup[]>;
   readonly defaultReadOnly: Probe<boolean>;
   readonly runners: Probe<{ readonly extensions: readonly string[]; readonly languages: readonly string[] }>;

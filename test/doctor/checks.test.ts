@@ -7,7 +7,7 @@ import { buildChecks, connectionReport, DANGEROUS_FUNCTION_PATTERNS, formatRepor
 const ok = <T>(value: T) => ({ ok: true as const, value });
 
 const CLEAN: Facts = {
-  role: ok({ name: 'gatehouse_app', superuser: false, attributes: [] }),
+  role: ok({ name: 'gatehouse_app', login: 'gatehouse_app', superuserRoles: [], attributes: [] }),
   serverVersion: ok('15.8'),
   serverRoles: ok([]),
   dangerousFunctions: ok([]),
@@ -39,8 +39,9 @@ test('a clean role passes every check; its report is ok', (t) => {
 
 test('each fact that is wrong fails its own check, with a stable code and what it found', (t) => {
   const cases: [Partial<Facts>, string, string, readonly string[] | undefined][] = [
-    [{ role: ok({ name: 'x', superuser: true, attributes: [] }) }, 'not_superuser', 'role_is_superuser', undefined],
-    [{ role: ok({ name: 'x', superuser: false, attributes: ['BYPASSRLS'] }) }, 'role_attributes', 'role_has_dangerous_attributes', ['BYPASSRLS']],
+    [{ role: ok({ name: 'x', login: 'x', superuserRoles: ['x'], attributes: [] }) }, 'not_superuser', 'role_is_superuser', ['x']],
+    [{ role: ok({ name: 'x', login: 'x', superuserRoles: ['admin'], attributes: [] }) }, 'not_superuser', 'role_is_superuser', ['admin']],
+    [{ role: ok({ name: 'x', login: 'x', superuserRoles: [], attributes: ['BYPASSRLS'] }) }, 'role_attributes', 'role_has_dangerous_attributes', ['BYPASSRLS']],
     [{ serverRoles: ok(['pg_read_server_files']) }, 'no_server_roles', 'role_is_member_of_server_roles', ['pg_read_server_files']],
     [{ dangerousFunctions: ok(['ext.dblink_exec(text)']) }, 'no_dangerous_functions', 'dangerous_functions_executable', ['ext.dblink_exec(text)']],
     [{ untrustedFunctions: ok(['public.run(text)']) }, 'no_untrusted_language_functions', 'untrusted_language_functions_executable', ['public.run(text)']],

@@ -144,6 +144,26 @@ realPg('a server role reached through another role fails no_server_roles', async
   t.is(check(r, 'not_superuser').status, 'pass');
 });
 
+realPg('what SET ROLE can reach counts: a NOINHERIT path to a superuser, a powerful role behind a default role', async (t) => {
+  const su = await newRole('NOLOGIN SUPERUSER');
+  const login = await newRole('NOINHERIT');
+  await admin.query(`GRANT ${su} TO ${login}`);
+  const r = await doctorAs(login);
+  t.like(check(r, 'not_superuser'), { status: 'fail', code: 'role_is_superuser', items: [su] });
+  t.regex(check(r, 'not_superuser').message, new RegExp(`login role ${login} can SET ROLE to superuser ${su}`));
+  t.is(r.role, login, 'it runs as the login role until a statement says SET ROLE');
+
+  const reader = await newRole('NOLOGIN');
+  const powerful = await newRole('NOLOGIN');
+  const app = await newRole();
+  await admin.query(`GRANT ${reader}, ${powerful} TO ${app}; ALTER ROLE ${app} SET role = '${reader}'`);
+  await admin.query(`GRANT EXECUTE ON FUNCTION dblink_exec(text, text) TO ${powerful}; GRANT pg_read_server_files TO ${powerful}`);
+  const behind = await doctorAs(app);
+  t.is(behind.role, reader, 'statements run as the default role');
+  t.true(check(behind, 'no_dangerous_functions').items!.includes('dblink_exec(text,text)'));
+  t.like(check(behind, 'no_server_roles'), { status: 'fail', items: ['pg_read_server_files'] });
+});
+
 realPg('EXECUTE granted back through another role, and a planted function with a dangerous name, both fail', async (t) => {
   await admin.query(SCRIPT);
   const mid = await newRole('NOLOGIN');
