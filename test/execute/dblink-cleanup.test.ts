@@ -95,15 +95,26 @@ realPg('a connection opened by a statement that then fails is closed too (dblink
   t.deepEqual((await tg.run(req('SELECT ext.dblink_get_connections()'))).rows, [[null]]);
 });
 
-realPg('a look-alike dblink_get_connections planted in pg_temp changes nothing', async (t) => {
+realPg('look-alike clean-up functions earlier on the search_path change nothing', async (t) => {
+  // Planted in public (ahead of the extension's schema on the bot's search_path): they would report
+  // "no connections" and close nothing. The clean-up names the extension's own schema.
+  await admin.query(`
+    CREATE FUNCTION public.dblink_get_connections() RETURNS text[] LANGUAGE sql AS 'SELECT NULL::text[]';
+    CREATE FUNCTION public.dblink_disconnect() RETURNS text LANGUAGE sql AS 'SELECT ''OK''';
+    CREATE FUNCTION public.dblink_disconnect(text) RETURNS text LANGUAGE sql AS 'SELECT ''OK''';
+    ALTER DATABASE ${db.name} SET search_path = public, ext`);
+  t.teardown(() =>
+    admin.query(`DROP FUNCTION public.dblink_get_connections(), public.dblink_disconnect(), public.dblink_disconnect(text);
+      ALTER DATABASE ${db.name} RESET search_path`),
+  );
   const tg = target(db.url);
   t.teardown(() => tg.close());
-  // An approved write: a temporary function that would report "no connections", plus a connection.
-  await tg.run(
-    req(`CREATE FUNCTION pg_temp.dblink_get_connections() RETURNS text[] LANGUAGE sql AS 'SELECT NULL::text[]'`, { readOnly: false }),
-  );
-  await tg.run(req(`SELECT ext.dblink_connect('hidden', '${libpq(db.url)}'), set_config('search_path', 'pg_temp, ext', false)`));
+  const pid = await pidOf(tg);
+  await tg.run(req(`SELECT ext.dblink_connect('hidden', '${libpq(db.url)}'), ext.dblink_connect('${libpq(db.url)}')`));
+  t.is(await pidOf(tg), pid);
   t.deepEqual((await tg.run(req('SELECT ext.dblink_get_connections()'))).rows, [[null]]);
+  const err = await t.throwsAsync<GatehouseError>(tg.run(req("SELECT ext.dblink_exec('SELECT 1')")));
+  t.is(err?.details?.sqlstate, '08003');
 });
 
 realPg('many named connections opened across statements are all closed', async (t) => {
