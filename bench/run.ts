@@ -9,6 +9,7 @@ import { benchAnalyze } from './analyze.ts';
 import { benchE2e, type E2eFigures } from './e2e.ts';
 import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
+import { benchRelease } from './release.ts';
 import pg from 'pg';
 
 const only = process.argv.slice(2);
@@ -78,6 +79,20 @@ if (wants('e2e')) {
     }
   }
   console.log(`(concurrent: ${e2e.map((f) => `${f.requests} requests, ${f.concurrency} in flight on ${f.target}`).join('; ')})`);
+}
+
+// Only when asked for: `npm run bench -- release` (the pool's clean-up on release, issue 13).
+if (only.includes('release')) {
+  const server = await startTestPostgres();
+  try {
+    console.error(`release: DISCARD ALL and the dblink clean-up on ${server.kind} …`);
+    const figures = await benchRelease(server.url);
+    results.release = figures;
+    console.log('\n| on release | median ms | p99 ms |\n|---|---|---|');
+    for (const f of figures) console.log(`| ${f.case} | ${f.medianMs} | ${f.p99Ms} |`);
+  } finally {
+    await server.stop();
+  }
 }
 
 console.log(JSON.stringify(results, null, 2));

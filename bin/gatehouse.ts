@@ -10,10 +10,12 @@ import { runningServer } from '../infra/embedded.ts';
 import { DEFAULT_GATEHOUSE_URL, decideApprovalCommand, listApprovalsCommand, showApprovalCommand } from '../shared/cli/approvals.ts';
 import { STATUS_FILTERS } from '../shared/approvals/review.ts';
 import { isGatehouseError } from '../shared/errors.ts';
-import { parsePolicy } from '../shared/policy/index.ts';
+import { loadPolicy, parsePolicy } from '../shared/policy/index.ts';
 import { loadOrCreateDevKey, mintDevToken, parseTtl } from '../infra/dev-issuer.ts';
 import { startEmbedded } from '../infra/embedded.ts';
 import { openSessionStore } from '../infra/session-store-access.ts';
+import { openDoctorAccess, startupDoctorLines } from '../infra/doctor-access.ts';
+import { doctorCommand } from '../shared/cli/doctor.ts';
 
 const DEFAULT_POLICY = 'gatehouse.policy.yaml';
 const DEFAULT_STATE_DIR = '.gatehouse';
@@ -38,6 +40,7 @@ program
     console.log(`  session log   embedded PostgreSQL store in ${o.stateDir}/session-db`);
     console.log(`  approvals     embedded PostgreSQL store in ${o.stateDir}/state-db; requests are announced on this console`);
     console.log(`  dev issuer    ${g.issuer} (JWKS ${g.issuer}/jwks.json)`);
+    for (const line of await startupDoctorLines(g)) console.log(`  doctor        ${line}`);
     if (!devIssuer) {
       console.log(`  note: the policy does not trust ${g.issuer}, so dev tokens will be refused; add it to issuers to use them`);
     }
@@ -56,6 +59,26 @@ program
     };
     process.once('SIGINT', () => void stop());
     process.once('SIGTERM', () => void stop());
+  });
+
+program
+  .command('doctor')
+  .description("check each connection's role is least-privilege, with its real credentials (exit 1 on any failure)")
+  .option('--connection <name>', 'only this connection')
+  .option('--json', 'machine-readable output')
+  .option('--policy <file>', 'policy file', DEFAULT_POLICY)
+  .option('--state-dir <dir>', 'embedded state dir (for embedded://demo)', DEFAULT_STATE_DIR)
+  .action(async (o: { connection?: string; json?: boolean; policy: string; stateDir: string }) => {
+    const policy = await loadPolicy(o.policy);
+    const access = await openDoctorAccess(policy, o.stateDir, o.connection);
+    try {
+      for (const note of access.notes) console.error(`note: ${note}`);
+      const r = await doctorCommand({ policy, secrets: access.secrets, connection: o.connection, json: Boolean(o.json) });
+      console.log(r.text);
+      if (!r.ok) process.exitCode = 1;
+    } finally {
+      await access.close();
+    }
   });
 
 program

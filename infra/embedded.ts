@@ -26,6 +26,8 @@ export interface Embedded {
   readonly issuer: string;
   readonly policy: Policy;
   readonly runtime: Runtime;
+  /** The embedded demo database's loopback URL (no password: PGlite has none), when it runs. */
+  readonly demoUrl?: string;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,8 @@ export interface ServerInfo {
   readonly pid: number;
   readonly url: string;
   readonly sessionStoreUrl: string;
+  /** For `gatehouse doctor` on embedded://demo while the server holds the data directory. */
+  readonly demoUrl?: string;
 }
 
 export const EMBEDDED_DATABASES = ['demo'] as const;
@@ -82,13 +86,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       raw: [devIssuerRoutes(key, issuer)],
     });
     stops.unshift(server.close);
-    const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: dbs.sessionStoreUrl };
+    const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: dbs.sessionStoreUrl, ...(dbs.demoUrl ? { demoUrl: dbs.demoUrl } : {}) };
     writeFileSync(serverInfoPath(options.stateDir), JSON.stringify(info, null, 2), { mode: 0o600 });
     return {
       url: server.url,
       issuer,
       policy,
       runtime,
+      ...(dbs.demoUrl ? { demoUrl: dbs.demoUrl } : {}),
       async close() {
         rmSync(serverInfoPath(options.stateDir), { force: true });
         for (const stop of stops) await stop().catch(() => {});

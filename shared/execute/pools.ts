@@ -7,6 +7,7 @@ import type { SecretSource } from '../ports.ts';
 import { connectError, isAuthFailure } from './postgres-errors.ts';
 import { BACKEND_PID, CANCEL_BACKEND, RESET_SESSION } from './statements.ts';
 import { createTypeNames, type TypeNames } from './type-names.ts';
+import { closeExtensionConnections } from './session-cleanup.ts';
 
 export interface PoolsOptions {
   readonly connections: Readonly<Record<string, { readonly credentials: string }>>;
@@ -164,6 +165,8 @@ export function createPools({ connections, secrets, poolSize }: PoolsOptions): P
             return;
           }
           if (!lease.broken) await client.query(RESET_SESSION).catch(() => (lease.broken = true));
+          // DISCARD ALL keeps dblink's connections open: close them, or recycle the backend.
+          if (!lease.broken && !(await closeExtensionConnections(client))) lease.broken = true;
           giveBack(lease.broken);
         },
       };

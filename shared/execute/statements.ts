@@ -32,3 +32,55 @@ export const CANCEL_BACKEND = 'SELECT pg_catalog.pg_cancel_backend($1::pg_catalo
 
 export const TYPE_NAMES =
   'SELECT t.oid, t.typname FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])';
+
+/**
+ * After RESET_SESSION, on every release: is dblink installed in this database? DISCARD ALL does
+ * not close dblink's connections, named or unnamed, so a connection one request opened would
+ * otherwise serve the next request on this backend. A one-row catalog read (measured:
+ * `npm run bench -- release`), so databases without dblink pay next to nothing.
+ */
+export const DBLINK_INSTALLED = `SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'dblink'`;
+
+/**
+ * When dblink is installed: closes every connection of this session — the named ones
+ * dblink_get_connections() lists, then the unnamed one, which it does not list ("connection not
+ * available" means there is none; caught here, so the server log gets no error line per request).
+ * A role that may not call those three functions but may call some other dblink function could
+ * hold a connection it cannot close: the block raises, and the caller destroys the backend. The
+ * schema is looked up and quoted inside, so no catalog text is ever spliced into this statement.
+ */
+export const DBLINK_CLEAN_UP = `DO $gatehouse$
+DECLARE
+  s pg_catalog.text;
+  closable pg_catalog.bool;
+BEGIN
+  SELECT n.nspname INTO s FROM pg_catalog.pg_extension e
+    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+    WHERE e.extname OPERATOR(pg_catalog.=) 'dblink';
+  IF s IS NULL THEN RETURN; END IF;
+  closable := COALESCE(
+    pg_catalog.has_function_privilege(pg_catalog.to_regprocedure(pg_catalog.quote_ident(s) OPERATOR(pg_catalog.||) '.dblink_get_connections()'), 'EXECUTE')
+    AND pg_catalog.has_function_privilege(pg_catalog.to_regprocedure(pg_catalog.quote_ident(s) OPERATOR(pg_catalog.||) '.dblink_disconnect()'), 'EXECUTE')
+    AND pg_catalog.has_function_privilege(pg_catalog.to_regprocedure(pg_catalog.quote_ident(s) OPERATOR(pg_catalog.||) '.dblink_disconnect(text)'), 'EXECUTE'),
+    false);
+  IF closable THEN
+    EXECUTE pg_catalog.format('SELECT %I.dblink_disconnect(c) FROM pg_catalog.unnest(%I.dblink_get_connections()) AS c', s, s);
+    BEGIN
+      EXECUTE pg_catalog.format('SELECT %I.dblink_disconnect()', s);
+    EXCEPTION WHEN connection_does_not_exist THEN NULL;
+    END;
+    RETURN;
+  END IF;
+  -- No dblink function at all: nothing this role could have opened. (A SECURITY DEFINER function
+  -- that opens one keeps it to its owner's code; the least-privilege script revokes dblink.)
+  IF EXISTS (
+    SELECT FROM pg_catalog.pg_extension e
+    JOIN pg_catalog.pg_depend d ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND d.deptype OPERATOR(pg_catalog.=) 'e'
+    WHERE e.extname OPERATOR(pg_catalog.=) 'dblink' AND pg_catalog.has_function_privilege(d.objid, 'EXECUTE')
+  ) THEN
+    RAISE EXCEPTION 'this role may use dblink but not close its connections';
+  END IF;
+END
+$gatehouse$`;
