@@ -10,6 +10,8 @@ export class GatehouseApiError extends Error {
   /** Set when the refusal is recorded as a session (every authenticated request is one). */
   readonly sessionId?: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The server's message alone, without the code and session decoration of `message`. */
+  readonly reason: string;
 
   constructor(
     /** HTTP status; 0 when there was no answer. */
@@ -20,6 +22,7 @@ export class GatehouseApiError extends Error {
     extra: { sessionId?: string; details?: Readonly<Record<string, unknown>> } = {},
   ) {
     super(`[${code}] ${message}${extra.sessionId ? ` (recorded as session ${extra.sessionId})` : ''}`);
+    this.reason = message;
     if (extra.sessionId) this.sessionId = extra.sessionId;
     if (extra.details) this.details = extra.details;
   }
