@@ -10,7 +10,7 @@
 //  3. Under the connection's statement_timeout (at most ESTIMATE_TIMEOUT_MS).
 //  4. The transaction is rolled back, never committed, whatever happened.
 // An estimate that cannot be made is `unavailable` with a reason; it never blocks the approval.
-import { isGatehouseError } from '../errors.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { TargetDatabase } from '../ports.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import { fieldsOf, isFields, list, str, unwrap } from '../sql/nodes.ts';
@@ -31,8 +31,6 @@ export interface EstimateInput {
   readonly statementTimeoutMs: number;
 }
 
-/** Thrown from beforeCommit to make the target roll the transaction back. */
-class RollBack extends Error {}
 
 export async function estimatePlan(target: TargetDatabase, input: EstimateInput, analysis: Pick<Analysis, 'pgType' | 'kind'>): Promise<PlanEstimate> {
   if (!EXPLAINABLE.has(analysis.pgType)) return unavailable(`the planner does not estimate a ${analysis.kind} statement`);
@@ -41,6 +39,9 @@ export async function estimatePlan(target: TargetDatabase, input: EstimateInput,
   if (problem) return unavailable(problem);
 
   let plan: unknown;
+  // Thrown from beforeCommit so the target rolls the transaction back. A GatehouseError, passed
+  // through unchanged: anything else would make the target discard a healthy connection.
+  const rollBack = new GatehouseError('internal', 'estimate done: roll back');
   try {
     await target.run({
       connection: input.connection,
@@ -51,14 +52,14 @@ export async function estimatePlan(target: TargetDatabase, input: EstimateInput,
       statementTimeoutMs: Math.min(input.statementTimeoutMs, ESTIMATE_TIMEOUT_MS),
       beforeCommit: async (result) => {
         plan = result.rows[0]?.[0];
-        throw new RollBack();
+        throw rollBack;
       },
     });
     // run() resolved: the transaction committed. It was READ ONLY, so nothing was written, but it
     // is not what this code asked for: report no estimate rather than trust it.
     return unavailable('the estimate was not rolled back');
   } catch (e) {
-    if (!(e instanceof RollBack)) {
+    if (e !== rollBack) {
       // Only the code: PostgreSQL's message can quote a parameter's value.
       return unavailable(`EXPLAIN failed (${isGatehouseError(e) ? e.code : 'error'}${sqlstateOf(e)})`);
     }
