@@ -35,6 +35,7 @@ import type { ErrorCode } from '../errors.ts';
 import { GatehouseApiError } from './errors.ts';
 
 export { GatehouseApiError, isGatehouseApiError, type ClientErrorCode } from './errors.ts';
+export { commandToken, fixedToken, googleIdToken } from './tokens.ts';
 export type {
   AnalyzeAnswer,
   ApprovalList,
