@@ -6,7 +6,7 @@
 //
 //   const gh = new Gatehouse({ url, tokenProvider, model: 'gemini-2.5-pro' });
 //   const r = await gh.query({ connection: 'demo', sql: 'UPDATE …', params: [1] });
-//   if (r.status === 'pending_approval') await gh.waitForApproval(r.approval.id, { timeoutSec: 600 });
+//   if (r.status === 'pending_approval') await gh.waitForApproval(r, { timeoutSec: 600 });
 import type { z } from 'zod';
 import {
   AnalyzeAnswerSchema,
@@ -83,7 +83,10 @@ export type ApprovalView = z.infer<typeof ApprovalAnswerSchema>['approval'];
 export type ApprovalSummary = ApprovalList['approvals'][number];
 
 /** waitForApproval's answer: the statement ran (or was denied on redemption), or the wait ran out. */
-export type WaitOutcome = QueryExecuted | QueryDenied | { readonly status: 'still_pending'; readonly approval: ApprovalView };
+export type WaitOutcome =
+  | QueryExecuted
+  | QueryDenied
+  | { readonly status: 'still_pending'; readonly approvalId: string; readonly sessionId: string; readonly expiresAt: string };
 
 export class Gatehouse {
   readonly url: string;
@@ -156,39 +159,65 @@ export class Gatehouse {
   }
 
   /**
-   * Waits (long polls on the requesting session, never a hot loop) until people decide, then
-   * presents the approval with exactly the statement it was granted for. Runs it at most once:
-   * the server marks the approval used atomically, and a second redemption is refused 409.
+   * Waits until people decide on a held statement, then presents the approval with exactly the
+   * statement it was granted for. Waits by long-polling the requesting session
+   * (GET /v1/sessions/:id?wait=, on the bots' own route: on GCP a bot may not reach the approvals
+   * function), never in a hot loop. Runs it at most once: the server marks the approval used
+   * atomically, and a second redemption is refused (approval_used).
    * Rejected or expired: throws (approval_rejected / approval_expired). Out of time: still_pending.
+   * Given only an approval id, the session is looked up in the approval view (GET /v1/approvals/:id,
+   * which the requester may read where that route is reachable).
    */
-  async waitForApproval(approvalId: string, options: { timeoutSec?: number; maxRows?: number } & CallContext = {}): Promise<WaitOutcome> {
+  async waitForApproval(
+    held: string | QueryPending | { readonly approvalId: string; readonly sessionId?: string },
+    options: { timeoutSec?: number; maxRows?: number } & CallContext = {},
+  ): Promise<WaitOutcome> {
+    const approvalId = typeof held === 'string' ? held : 'approval' in held ? held.approval.id : held.approvalId;
+    let sessionId = typeof held === 'string' ? undefined : held.sessionId;
+    sessionId ??= (await this.approval(approvalId, options)).sessionId;
     const deadline = Date.now() + Math.max(0, options.timeoutSec ?? 300) * 1000;
+    let waitSec = 0;
     for (;;) {
-      const approval = await this.approval(approvalId, options);
-      switch (approval.status) {
+      const s = await this.session(sessionId, { ...options, waitSec });
+      const requested = s.events.find((e) => e.type === 'approval.requested')?.data;
+      if (!requested || requested.approvalId !== approvalId) {
+        throw new GatehouseApiError(409, 'approval_mismatch', `session ${sessionId} did not ask for approval ${approvalId}`, { sessionId });
+      }
+      const expiresAt = String(requested.expiresAt);
+      switch (s.status) {
         case 'approved':
-          return this.#redeem(approval, options);
-        case 'pending': {
+          return this.#redeem(approvalId, s, options);
+        case 'rejected':
+          throw new GatehouseApiError(409, 'approval_rejected', `approval ${approvalId} was rejected`, { sessionId });
+        case 'pending_approval': {
+          // Expiry writes no event: the session stays pending, so the client reads the clock.
+          if (Date.now() >= Date.parse(expiresAt)) {
+            throw new GatehouseApiError(409, 'approval_expired', `approval ${approvalId} expired at ${expiresAt}`, { sessionId });
+          }
           const left = Math.floor((deadline - Date.now()) / 1000);
-          if (left <= 0) return { status: 'still_pending', approval };
-          await this.session(approval.sessionId, { ...options, waitSec: Math.min(left, MAX_POLL_SEC) });
+          if (left <= 0) return { status: 'still_pending', approvalId, sessionId, expiresAt };
+          waitSec = Math.min(left, MAX_POLL_SEC);
           continue;
         }
         default:
-          throw new GatehouseApiError(409, `approval_${approval.status}` as ErrorCode, `approval ${approvalId} is ${approval.status}`, {
-            sessionId: approval.sessionId,
-          });
+          throw new GatehouseApiError(409, 'unexpected_response', `session ${sessionId} is ${s.status}, not waiting for an approval`, { sessionId });
       }
     }
   }
 
-  async #redeem(approval: ApprovalView, options: { maxRows?: number } & CallContext): Promise<QueryExecuted | QueryDenied> {
+  async #redeem(approvalId: string, s: SessionAnswer, options: { maxRows?: number } & CallContext): Promise<QueryExecuted | QueryDenied> {
+    // Exactly what was held, as the log recorded it: the approval covers nothing else.
+    const request = s.events.find((e) => e.type === 'request')?.data ?? {};
+    const { connection, sql, params } = request as { connection?: unknown; sql?: unknown; params?: unknown };
+    if (typeof connection !== 'string' || typeof sql !== 'string' || (params !== undefined && !Array.isArray(params))) {
+      throw new GatehouseApiError(200, 'unexpected_response', `session ${s.sessionId} does not record the held statement`, { sessionId: s.sessionId });
+    }
     const answer = await this.query(
       {
-        connection: approval.connection,
-        sql: approval.sql,
-        params: approval.params,
-        approvalId: approval.id,
+        connection,
+        sql,
+        params: (params ?? []) as QueryRequestBody['params'],
+        approvalId,
         ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
       },
       options,

@@ -45,6 +45,9 @@ export function createGatehouseMcpServer(options: McpOptions): McpServer {
   const client = new Gatehouse({ url: options.url, tokenProvider: options.tokenProvider, fetch: options.fetch });
   // stdio has no MCP session id: one process serves one agent session.
   const processRunId = randomUUID();
+  // approval id → the session that asked, from this server's own query answers: wait_for_approval
+  // then long-polls that session on the bots' route (a bot may not reach the approvals API on GCP).
+  const heldIn = new Map<string, string>();
   const ctx = (extra: { sessionId?: string; signal?: AbortSignal }): CallContext => {
     const info = server.server.getClientVersion();
     const model = options.model ?? (info ? (info.version ? `${info.name}/${info.version}` : info.name) : undefined);
@@ -68,6 +71,8 @@ export function createGatehouseMcpServer(options: McpOptions): McpServer {
         if (r.status === 'denied') return denied(r);
         if (r.status === 'pending_approval') {
           const a = r.approval;
+          if (heldIn.size >= 1000) heldIn.delete(heldIn.keys().next().value!);
+          heldIn.set(a.id, r.sessionId);
           return ok(
             `pending approval: id ${a.id}; needs ${a.quorum} of ${a.approvers.join(', ')}; expires ${a.expiresAt}. ` +
               `Nothing ran. Call wait_for_approval with approvalId "${a.id}" to run it once approved. (session ${r.sessionId})`,
@@ -107,16 +112,17 @@ export function createGatehouseMcpServer(options: McpOptions): McpServer {
         'Answers the rows, "still pending" (call again), or a tool error (approval_rejected, approval_expired, approval_used).',
       inputSchema: {
         approvalId: z.string().min(1).max(200),
+        sessionId: z.string().min(1).max(100).optional().describe('The session that asked (from query); needed only if this server did not see that answer'),
         timeoutSec: z.number().int().min(0).max(MAX_TOOL_WAIT_SEC).optional().describe(`How long to wait, default 120, at most ${MAX_TOOL_WAIT_SEC}`),
       },
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     (args, extra) =>
       guarded(async () => {
-        const r = await client.waitForApproval(args.approvalId, { ...ctx(extra), timeoutSec: args.timeoutSec ?? 120 });
+        const sessionId = args.sessionId ?? heldIn.get(args.approvalId);
+        const r = await client.waitForApproval({ approvalId: args.approvalId, sessionId }, { ...ctx(extra), timeoutSec: args.timeoutSec ?? 120 });
         if (r.status === 'still_pending') {
-          const a = r.approval;
-          return ok(`still pending: ${a.approvals} of ${a.quorum} approval(s); expires ${a.expiresAt}. Call wait_for_approval again.`, { status: r.status, approvalId: a.id, sessionId: a.sessionId, expiresAt: a.expiresAt });
+          return ok(`still pending; expires ${r.expiresAt}. Nothing ran. Call wait_for_approval again.`, r);
         }
         if (r.status === 'denied') return denied(r);
         return ok(`${r.command}: ${r.rowCount} row(s), approved and run (session ${r.sessionId})\n${JSON.stringify({ columns: r.columns, rows: r.rows })}`, r);

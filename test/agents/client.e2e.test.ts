@@ -55,18 +55,24 @@ test('denied: a typed denial with its rule and reasons, recorded', async (t) => 
 });
 
 test('pending → still pending → approved by a DBA → waitForApproval runs it exactly once', async (t) => {
-  const gh = bot({ runId: 'run-wait-1' });
+  // As on GCP, where a bot may reach only the query function: the approvals API is out of reach,
+  // and the wait goes through the bot's own session.
+  const noApprovalsApi: typeof fetch = async (input, init) => {
+    if (String(input).includes('/v1/approvals')) throw new TypeError('blocked: bots cannot reach the approvals function');
+    return fetch(input, init);
+  };
+  const gh = new Gatehouse({ url: gw.url, tokenProvider: () => gw.token(BOT), model: MODEL, runId: 'run-wait-1', fetch: noApprovalsApi });
   const before = (await gw.sql("SELECT count(*)::int AS n FROM events WHERE payload = 'cleared'")).rows[0].n;
   const r = await gh.query({ connection: 'main', sql: 'UPDATE events SET payload = $1 WHERE kind = $2', params: ['cleared', 'error'] });
   if (r.status !== 'pending_approval') return t.fail(`expected pending_approval, got ${r.status}`);
   t.deepEqual(r.approval.approvers, ['group:dba']);
 
-  const early = await gh.waitForApproval(r.approval.id, { timeoutSec: 1 });
+  const early = await gh.waitForApproval(r, { timeoutSec: 1 });
   t.is(early.status, 'still_pending');
   t.is((await gw.sql("SELECT count(*)::int AS n FROM events WHERE payload = 'cleared'")).rows[0].n, before, 'nothing ran while pending');
 
   // The bot waits (long poll) while the DBA decides.
-  const waiting = gh.waitForApproval(r.approval.id, { timeoutSec: 30 });
+  const waiting = gh.waitForApproval({ approvalId: r.approval.id, sessionId: r.sessionId }, { timeoutSec: 30 });
   await new Promise((resolve) => setTimeout(resolve, 300));
   const decided = await dba().decide(r.approval.id, 'approve', 'error payloads may be cleared');
   t.is(decided.status, 'approved');
@@ -76,7 +82,9 @@ test('pending → still pending → approved by a DBA → waitForApproval runs i
   t.is(done.rowCount, EVENTS_ROWS / 10);
 
   // A second wait (or a replay of the same approval) is refused: it ran once.
-  await refusal(t, () => gh.waitForApproval(r.approval.id, { timeoutSec: 1 }), 'approval_used');
+  await refusal(t, () => gh.waitForApproval(r, { timeoutSec: 1 }), 'approval_used');
+  // With only the id, the session is found through the approval view (reachable here).
+  await refusal(t, () => bot().waitForApproval(r.approval.id, { timeoutSec: 1 }), 'approval_used');
   const again = await refusal(t, () => gh.query({ connection: 'main', sql: 'UPDATE events SET payload = $1 WHERE kind = $2', params: ['cleared', 'error'], approvalId: r.approval.id }), 'approval_used');
   t.truthy(again.sessionId);
   t.is((await gw.sql("SELECT count(*)::int AS n FROM events WHERE payload = 'cleared'")).rows[0].n, EVENTS_ROWS / 10);
