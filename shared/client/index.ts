@@ -196,7 +196,9 @@ export class Gatehouse {
           }
           const left = Math.floor((deadline - Date.now()) / 1000);
           if (left <= 0) return { status: 'still_pending', approvalId, sessionId, expiresAt };
-          waitSec = Math.min(left, MAX_POLL_SEC);
+          // No longer than until its expiry: after that only the clock can tell, not the session.
+          const untilExpiry = Math.ceil((Date.parse(expiresAt) - Date.now()) / 1000);
+          waitSec = Math.max(1, Math.min(left, MAX_POLL_SEC, untilExpiry));
           continue;
         }
         default:
