@@ -188,6 +188,14 @@ test('connections and describe_table: recorded, read-only, sensitive columns mar
   await refusal(t, () => bot().describeTable('main', 'public.no_such_table'), 'table_not_found');
   await refusal(t, () => bot().describeTable('nope', 'public.customers'), 'unknown_connection');
   await refusal(t, () => bot().describeTable('main', 'a.b.c'), 'bad_request');
+  // Names are bind parameters of a fixed catalog query: nothing in them is SQL.
+  for (const name of ["public.x'; DROP TABLE orders; --", 'public.customers) OR (1=1', '"public"."customers""; DROP TABLE orders; --"']) {
+    await refusal(t, () => bot().describeTable('main', name), 'table_not_found');
+  }
+  t.is((await gw.sql('SELECT count(*)::int AS n FROM orders')).rows[0].n, 50);
+  // Quoted names with a dot inside are one identifier.
+  await gw.sql('CREATE SCHEMA IF NOT EXISTS "odd.schema"; CREATE TABLE IF NOT EXISTS "odd.schema"."t.1" (x int)');
+  t.deepEqual((await bot().describeTable('main', '"odd.schema"."t.1"')).columns.map((col) => col.name), ['x']);
   // Someone the policy does not let read: denied, recorded.
   const stranger = new Gatehouse({ url: gw.url, tokenProvider: () => gw.token('stranger@else.com'), model: MODEL });
   const denied = await refusal(t, () => stranger.describeTable('main', 'public.customers'), 'policy_denied');
