@@ -16,6 +16,8 @@ import { startEmbedded } from '../infra/embedded.ts';
 import { openSessionStore } from '../infra/session-store-access.ts';
 import { openDoctorAccess, startupDoctorLines } from '../infra/doctor-access.ts';
 import { doctorCommand } from '../shared/cli/doctor.ts';
+import { runMcp } from '../shared/cli/mcp.ts';
+import { devTokenProvider } from '../infra/dev-token.ts';
 
 const DEFAULT_POLICY = 'gatehouse.policy.yaml';
 const DEFAULT_STATE_DIR = '.gatehouse';
@@ -262,6 +264,36 @@ for (const verdict of ['approve', 'reject'] as const) {
     console.log(await decideApprovalCommand(clientOf(o), id, verdict, o.comment, Boolean(o.json)));
   });
 }
+
+// --- agents (issue 18): an MCP server that is a client of a Gatehouse -------------------------
+program
+  .command('mcp')
+  .description('an MCP server for AI agents, over stdio (default) or Streamable HTTP; a client of a Gatehouse, holding no database credential')
+  .option('--url <url>', 'the Gatehouse to talk to (env GATEHOUSE_URL)', process.env.GATEHOUSE_URL ?? DEFAULT_GATEHOUSE_URL)
+  .option('--model <model>', 'the model (and version) driving the agent, sent as X-Agent-Model (default: the MCP client\'s clientInfo)')
+  .option('--token-command <command>', "prints an ID token, run when one is needed, e.g. 'gcloud auth print-identity-token'")
+  .option('--dev-sub <email>', 'locally: tokens from the dev issuer of `gatehouse start` for this subject')
+  .option('--dev-groups <a,b>', 'groups claim of those dev tokens')
+  .option('--audience <aud>', 'audience of Google ID tokens (default: --url)')
+  .option('--policy <file>', 'policy file naming the dev issuer (with --dev-sub)', DEFAULT_POLICY)
+  .option('--state-dir <dir>', 'where the dev signing key lives (with --dev-sub)', DEFAULT_STATE_DIR)
+  .option('--http', 'serve Streamable HTTP at /mcp instead of stdio')
+  .option('--host <host>', 'with --http: address to listen on', '127.0.0.1')
+  .option('--port <n>', 'with --http: port to listen on (0: any free one)', (v) => port(v), 8090)
+  .action(
+    async (o: { url: string; model?: string; tokenCommand?: string; devSub?: string; devGroups?: string; audience?: string; policy: string; stateDir: string; http?: boolean; host: string; port: number }) => {
+      const devTokens = o.devSub
+        ? devTokenProvider({ policyPath: o.policy, stateDir: o.stateDir, sub: o.devSub, groups: o.devGroups?.split(',').map((g) => g.trim()).filter(Boolean) })
+        : undefined;
+      const server = await runMcp({ ...o, token: process.env.GATEHOUSE_TOKEN, devTokens }, (line) => console.error(line));
+      const stop = async () => {
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    },
+  );
 
 function port(v: string): number {
   const n = Number(v);

@@ -51,6 +51,8 @@ export const ERROR_STATUS = {
   approvals_unavailable: 503, // the approval store cannot be read or written: nothing ran
   // sessions
   session_not_found: 404,
+  // catalog (GET /v1/connections/:name/tables/:schema.table)
+  table_not_found: 404,
   // execution
   execution_failed: 422,
   statement_timeout: 422,

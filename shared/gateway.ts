@@ -16,6 +16,8 @@ import { sessionStatus } from './audit/status.ts';
 import * as ev from './audit/drafts.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
+import { estimatePlan } from './blast-radius/estimate.ts';
+import { createDescriber } from './describe/index.ts';
 
 export interface GatewayDeps {
   readonly policy: Policy;
@@ -139,7 +141,10 @@ export function createGateway(deps: GatewayDeps) {
   const listed: ListedFunctions = new Map(policy.functions.map((f) => [f.signature, f.reason]));
   const catalogPorts: ResolvePorts = { routines: deps.catalog, relations: deps.catalog };
 
-  return { query, analyze: analyzeOnly, session };
+  // GET /v1/connections[/NAME/tables/SCHEMA.TABLE]: recorded catalog reads (shared/describe).
+  const describer = createDescriber({ policy, target, newSessionId, authenticate, record });
+
+  return { query, analyze: analyzeOnly, session, connections: describer.connections, describeTable: describer.describeTable };
 
   /** POST /v1/query */
   async function query(caller: Caller, body: BodyReader): Promise<QueryOutcome> {
@@ -264,6 +269,8 @@ export function createGateway(deps: GatewayDeps) {
         decision,
         recordDecision,
         recordAfter: (drafts) => record(sessionId, [...drafts]),
+        // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back.
+        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis),
       };
       const outcome =
         request.approvalId === undefined

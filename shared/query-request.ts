@@ -1,25 +1,12 @@
 // The body of POST /v1/query and /v1/analyze (DESIGN §3), narrowed from `unknown`.
-import { z } from 'zod';
+import type { z } from 'zod';
+import { QueryRequestSchema } from './api/schemas.ts';
 import { GatehouseError } from './errors.ts';
 
-export const MAX_SQL_LENGTH = 100_000;
-export const MAX_PARAMS = 1_000;
-export const MAX_PARAM_LENGTH = 100_000;
+export { MAX_PARAM_LENGTH, MAX_PARAMS, MAX_SQL_LENGTH } from './api/schemas.ts';
 
-// Lone surrogates: JSON allows them, but the session log's canonical JSON cannot hash them and
-// PostgreSQL would see U+FFFD instead of what was analysed. Refused at the edge.
-const text = (max: number) => z.string().max(max).refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
-const param = z.union([text(MAX_PARAM_LENGTH), z.number().finite(), z.boolean(), z.null()]);
-
-const schema = z
-  .object({
-    connection: text(200).pipe(z.string().min(1)),
-    sql: text(MAX_SQL_LENGTH),
-    params: z.array(param).max(MAX_PARAMS).default([]),
-    maxRows: z.number().int().positive().max(1_000_000).optional(),
-    approvalId: text(200).pipe(z.string().min(1)).optional(),
-  })
-  .strict();
+// The schema lives with the API's other shapes, so docs/openapi.json is generated from it.
+const schema = QueryRequestSchema;
 
 export type QueryRequest = z.infer<typeof schema>;
 

@@ -20,6 +20,8 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
       // be told of an approval that is not recorded). Delivery from here on is tracked on the
       // approval itself (GET /v1/approvals/:id → notification) and retried until published.
       notification: { state: a.notification.state },
+      // The planner's estimate the approvers were shown (shared/blast-radius).
+      ...(a.estimate ? { estimate: a.estimate } : {}),
     },
   };
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { RiskClass } from '../sql/analysis.ts';
 import { RISK_CLASSES } from '../sql/analysis.ts';
 import type { Approval } from './types.ts';
+import type { PlanEstimate } from '../blast-radius/types.ts';
 
 export const MESSAGE_KIND = 'gatehouse.approval.requested';
 
@@ -24,6 +25,8 @@ export interface ApprovalNotice {
   readonly createdAt: string;
   readonly expiresAt: string;
   readonly reviewUrl: string;
+  /** The planner's estimate (shared/blast-radius): counts and names, never a value. */
+  readonly estimate?: PlanEstimate;
 }
 
 export interface OutgoingMessage {
@@ -49,6 +52,7 @@ export function approvalMessage(a: Approval, reviewUrl: string): OutgoingMessage
     createdAt: a.createdAt,
     expiresAt: a.expiresAt,
     reviewUrl,
+    ...(a.estimate ? { estimate: a.estimate } : {}),
   };
   return { body, attributes: { connection: a.connection, riskClass: a.analysis.class, approvalId: a.id } };
 }
@@ -73,6 +77,16 @@ const noticeSchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string(),
   reviewUrl: z.string(),
+  estimate: z
+    .object({
+      state: z.enum(['estimated', 'unavailable']),
+      rows: z.number().optional(),
+      topNode: z.string().optional(),
+      totalCost: z.number().optional(),
+      tables: z.array(z.string()).optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
 });
 
 /** A message body from the topic, narrowed from `unknown`; undefined when it is not one of ours. */

@@ -19,6 +19,7 @@ import { approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, st
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
 import type { Approval, Param } from './types.ts';
+import type { PlanEstimate } from '../blast-radius/types.ts';
 
 export interface ApprovalWorkflowOptions {
   readonly store: ApprovalStore;
@@ -65,6 +66,8 @@ export interface StepInput {
   readonly recordDecision: (decision: Decision, more?: readonly EventDraft[]) => Promise<void>;
   /** Appends further events to the session. */
   readonly recordAfter: (drafts: readonly EventDraft[]) => Promise<void>;
+  /** The blast radius for approvers (shared/blast-radius); never throws. */
+  readonly estimate?: () => Promise<PlanEstimate>;
 }
 
 export type StepOutcome =
@@ -74,7 +77,9 @@ export type StepOutcome =
   | { readonly kind: 'refused'; readonly error: GatehouseError };
 
 export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promise<StepOutcome> {
-  const approval = openApproval({
+  // Before the approval exists: it is stored, recorded and announced with its estimate.
+  const estimate = s.estimate ? await s.estimate() : undefined;
+  const opened = openApproval({
     id: w.newApprovalId(),
     sessionId: s.sessionId,
     principal: s.principal,
@@ -88,6 +93,7 @@ export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promis
     // The request publishes right after the commit; the republisher steps in only if it did not.
     republishAfterMs: w.backoffMs(1),
   });
+  const approval: Approval = estimate ? { ...opened, estimate } : opened;
   let recorded = false;
   try {
     await w.store.create(approval, async () => {

@@ -3,6 +3,7 @@
 // log — and every change to it that matters to an auditor is also an event in the requesting
 // session (`approval.requested`, `approval.granted`, `approval.rejected`).
 import type { Analysis } from '../sql/analysis.ts';
+import type { PlanEstimate } from '../blast-radius/types.ts';
 
 /** What the store holds. `expired` is never stored: it is read off `expiresAt` with the clock. */
 export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'used'] as const;
@@ -86,4 +87,6 @@ export interface Approval {
   readonly redemption?: { readonly at: string; readonly sessionId: string };
   readonly notification: NotificationState;
   readonly delivery: DeliveryState;
+  /** The planner's estimate of what the statement touches, shown to approvers (absent on older records). */
+  readonly estimate?: PlanEstimate;
 }

@@ -26,6 +26,7 @@ export function approvalView(a: Approval, now: Date) {
     expiresAt: a.expiresAt,
     ...(a.redemption ? { redemption: a.redemption } : {}),
     notification: a.notification,
+    ...(a.estimate ? { estimate: a.estimate } : {}),
   };
 }
 

@@ -15,8 +15,9 @@ export interface AgentInfo {
 }
 
 export interface RequestFacts {
-  /** `approve` / `reject`: a person's decision on an approval that was refused (recorded as a session of its own). */
-  readonly endpoint: 'query' | 'analyze' | 'approve' | 'reject';
+  /** `approve` / `reject`: a person's decision on an approval that was refused (recorded as a session of its own).
+   * `connections` / `describe_table`: an agent reading the catalog (shared/describe). */
+  readonly endpoint: 'query' | 'analyze' | 'approve' | 'reject' | 'connections' | 'describe_table';
   readonly principal: Principal;
   readonly agent: AgentInfo;
   readonly connection?: string;

@@ -1,11 +1,12 @@
 // `gatehouse approvals list|show|approve|reject`: a client of the approvals API (functions/
 // approvals.ts) with the caller's own token — the CLI holds no privilege of its own, so a person
 // decides as exactly who their token says they are, and is refused exactly as over HTTP.
-import type { ApprovalSummary, ApprovalView } from '../approvals/view.ts';
+import { Gatehouse, type ApprovalView } from '../client/index.ts';
 import type { Verdict } from '../approvals/types.ts';
+import { describeEstimate } from '../blast-radius/describe.ts';
 import { cell, table } from './format.ts';
 
-export const DEFAULT_GATEHOUSE_URL = 'http://127.0.0.1:8080';
+export { DEFAULT_GATEHOUSE_URL } from '../client/index.ts';
 
 export interface ApprovalsClientOptions {
   readonly url: string;
@@ -14,40 +15,27 @@ export interface ApprovalsClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** An error answer of the API, with its stable code. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly sessionId?: string,
-  ) {
-    super(`[${code}] ${message}${sessionId ? ` (recorded as session ${sessionId})` : ''}`);
-  }
-}
+// One HTTP client in the repository (shared/client): its errors carry the stable code and the
+// session id, and its message says "[code] message (recorded as session …)".
+const client = (o: ApprovalsClientOptions) => new Gatehouse({ url: o.url, token: o.token, fetch: o.fetch, timeoutMs: o.timeoutMs });
 
 export async function listApprovalsCommand(o: ApprovalsClientOptions, status: string, json: boolean): Promise<string> {
-  const body = (await call(o, 'GET', `/v1/approvals?status=${encodeURIComponent(status)}`)) as { approvals: ApprovalSummary[] };
-  if (json) return JSON.stringify(body.approvals, null, 2);
-  if (body.approvals.length === 0) return `no ${status === 'all' ? '' : `${status} `}approvals visible to you`;
+  const approvals = await client(o).approvals({ status });
+  if (json) return JSON.stringify(approvals, null, 2);
+  if (approvals.length === 0) return `no ${status === 'all' ? '' : `${status} `}approvals visible to you`;
   return table(
     ['id', 'status', 'votes', 'requester', 'connection', 'risk', 'expires', 'sql'],
-    body.approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
+    approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
   );
 }
 
 export async function showApprovalCommand(o: ApprovalsClientOptions, id: string, json: boolean): Promise<string> {
-  const { approval } = (await call(o, 'GET', `/v1/approvals/${encodeURIComponent(id)}`)) as { approval: ApprovalView };
+  const approval = await client(o).approval(id);
   return json ? JSON.stringify(approval, null, 2) : describe(approval);
 }
 
 export async function decideApprovalCommand(o: ApprovalsClientOptions, id: string, verdict: Verdict, comment: string, json: boolean): Promise<string> {
-  const out = (await call(o, 'POST', `/v1/approvals/${encodeURIComponent(id)}/${verdict}`, { comment })) as {
-    sessionId: string;
-    status: string;
-    approval: ApprovalView;
-  };
+  const out = await client(o).decide(id, verdict, comment);
   if (json) return JSON.stringify(out, null, 2);
   const a = out.approval;
   const done = verdict === 'reject' ? 'rejected' : a.status === 'approved' ? 'approved' : `approval recorded (${a.approvals} of ${a.quorum})`;
@@ -69,6 +57,7 @@ function describe(a: ApprovalView): string {
     `expires     ${a.expiresAt}`,
     `sql         ${a.sql}`,
     `params      ${cell(a.params)}`,
+    `estimate    ${describeEstimate(a.estimate)}`,
     `notified    ${n.state === 'published' ? `published (message ${n.messageId ?? '?'})` : `pending (${n.attempts} attempt(s)${n.lastError ? `, last: ${n.lastError}` : ''})`}`,
   ];
   if (a.redemption) lines.push(`used        ${a.redemption.at} in session ${a.redemption.sessionId}`);
@@ -77,36 +66,4 @@ function describe(a: ApprovalView): string {
     for (const v of a.votes) lines.push(`  ${v.verdict.padEnd(7)} ${v.by.email ?? v.by.subject}  ${v.at}  ${JSON.stringify(v.comment)}`);
   }
   return lines.join('\n');
-}
-
-async function call(o: ApprovalsClientOptions, method: string, path: string, body?: unknown): Promise<unknown> {
-  const doFetch = o.fetch ?? fetch;
-  let res: Response;
-  try {
-    res = await doFetch(`${o.url.replace(/\/+$/, '')}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${o.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
-    });
-  } catch (e) {
-    throw new Error(`cannot reach Gatehouse at ${o.url} (${e instanceof Error ? e.message : String(e)}); is \`gatehouse start\` running?`);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`Gatehouse at ${o.url} answered ${res.status} with something that is not JSON`);
-  }
-  if (!res.ok) {
-    const err = (parsed as { error?: { code?: unknown; message?: unknown }; sessionId?: unknown }) ?? {};
-    throw new ApiError(
-      res.status,
-      typeof err.error?.code === 'string' ? err.error.code : `http_${res.status}`,
-      typeof err.error?.message === 'string' ? err.error.message : 'request failed',
-      typeof err.sessionId === 'string' ? err.sessionId : undefined,
-    );
-  }
-  return parsed;
 }

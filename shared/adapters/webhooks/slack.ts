@@ -2,6 +2,7 @@
 // held, and how to decide. Slack's mrkdwn treats &, < and > as markup, so request text is escaped
 // (a bot's SQL must not be able to render a link of its choosing in the reviewers' channel).
 import type { ApprovalNotice } from '../../approvals/message.ts';
+import { describeEstimate } from '../../blast-radius/describe.ts';
 
 const SQL_SHOWN = 2500; // a section's text may be 3000 characters
 
@@ -13,6 +14,7 @@ export function slackMessage(n: ApprovalNotice): Record<string, unknown> {
     `*Connection:* ${esc(n.connection)}    *Risk:* ${esc(n.risk.class)}`,
     `*Rule:* ${esc(n.rule)} — needs ${n.quorum} of ${esc(n.approvers.join(', '))}`,
     `*Expires:* ${esc(n.expiresAt)}`,
+    ...(n.estimate ? [`*Blast radius:* ${esc(describeEstimate(n.estimate))}`] : []),
   ].join('\n');
   const reasons = n.risk.reasons.slice(0, 5).map((r) => `• ${esc(r)}`).join('\n');
   return {

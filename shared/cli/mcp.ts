@@ -1,0 +1,47 @@
+// `gatehouse mcp [--http --port N]`: wires the identity the agent runs under to the MCP server
+// (shared/mcp), over stdio (an agent host spawns it) or Streamable HTTP.
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { TokenProvider } from '../client/index.ts';
+import { commandToken, fixedToken, googleIdToken } from '../client/tokens.ts';
+import { startMcpHttpServer } from '../mcp/http.ts';
+import { createGatehouseMcpServer } from '../mcp/server.ts';
+
+export interface McpCommandOptions {
+  readonly url: string;
+  readonly model?: string;
+  readonly tokenCommand?: string;
+  /** GATEHOUSE_TOKEN */
+  readonly token?: string;
+  /** A dev-issuer token provider (`--dev-sub`), built by the caller (infra/dev-token.ts). */
+  readonly devTokens?: TokenProvider;
+  /** Audience of Google ID tokens; default the URL. */
+  readonly audience?: string;
+  readonly http?: boolean;
+  readonly host?: string;
+  readonly port?: number;
+}
+
+/** First that is given: --token-command, GATEHOUSE_TOKEN, --dev-sub; else the workload's Google identity. */
+export function chooseTokenProvider(o: McpCommandOptions): { provider: TokenProvider; source: string } {
+  if (o.tokenCommand) return { provider: commandToken(o.tokenCommand), source: 'the token command' };
+  if (o.token) return { provider: fixedToken(o.token), source: 'GATEHOUSE_TOKEN' };
+  if (o.devTokens) return { provider: o.devTokens, source: 'the local dev issuer' };
+  const audience = o.audience ?? o.url;
+  return { provider: googleIdToken(audience), source: `Google ID tokens for audience ${audience}` };
+}
+
+export async function runMcp(o: McpCommandOptions, log: (line: string) => void): Promise<{ close(): Promise<void> }> {
+  const { provider, source } = chooseTokenProvider(o);
+  const options = { url: o.url, tokenProvider: provider, model: o.model };
+  if (o.http) {
+    const server = await startMcpHttpServer({ ...options, host: o.host, port: o.port ?? 0 });
+    // stdout is free here (no stdio transport): tests and people read the address from it.
+    console.log(`Gatehouse MCP (Streamable HTTP) at ${server.url} → ${o.url}; identity from ${source}`);
+    return server;
+  }
+  const server = createGatehouseMcpServer(options);
+  await server.connect(new StdioServerTransport());
+  // stdout carries the protocol: anything for people goes to stderr.
+  log(`Gatehouse MCP (stdio) → ${o.url}; identity from ${source}`);
+  return server;
+}
