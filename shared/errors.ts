@@ -4,6 +4,7 @@
 export const ERROR_STATUS = {
   // request shape
   bad_request: 400,
+  header_repeated: 400, //      Authorization (or another single-valued header) sent more than once
   invalid_json: 400,
   invalid_params: 400,
   unknown_connection: 400,

@@ -17,7 +17,7 @@ import { recordOrFail, SessionError, type BodyReader, type Caller } from '../gat
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
-import { matchingApprover } from './people.ts';
+import { matchingApprover, samePrincipal } from './people.ts';
 import { castVote } from './state.ts';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus, type Verdict, type Vote } from './types.ts';
 import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';
@@ -129,7 +129,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
 
   function maySee(principal: Principal, a: Approval): boolean {
     if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
-    if (principal.issuer === a.requester.issuer && principal.subject === a.requester.subject) return true;
+    if (samePrincipal(principal, a.requester)) return true;
     return matchingApprover(a.approvers, principal) !== undefined;
   }
 

@@ -11,7 +11,7 @@ import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import { approvalDigest } from './digest.ts';
-import { displayName, matchingApprover, personOf, requesterOf, samePerson } from './people.ts';
+import { displayName, matchingApprover, personOf, requesterOf, samePerson, samePrincipal } from './people.ts';
 import type { Approval, ApprovalStatus, Param, Verdict } from './types.ts';
 
 export const MAX_COMMENT_LENGTH = 2000;
@@ -122,7 +122,7 @@ export interface RedeemInput {
 
 /** Checks that this bot may run this statement on this approval now, and marks it used. */
 export function redeem(a: Approval, r: RedeemInput): Approval {
-  if (!(a.requester.issuer === r.principal.issuer && a.requester.subject === r.principal.subject)) {
+  if (!samePrincipal(a.requester, r.principal)) {
     // Nothing about the approval is told to a caller it was not issued to.
     throw new GatehouseError('approval_mismatch', `approval ${a.id} was not issued to this caller`, { approvalId: a.id });
   }
