@@ -4,7 +4,8 @@ import type { EventDraft } from '../audit/events.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision } from '../policy/types.ts';
 import { approvalCount } from './state.ts';
-import type { Approval, Vote } from './types.ts';
+import type { Approval, Person, Vote } from './types.ts';
+import type { SignedVote, VoteSignature } from './vote-signature.ts';
 
 export function approvalRequestedEvent(a: Approval): EventDraft {
   return {
@@ -24,11 +25,15 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
   };
 }
 
-/** `approval.granted` or `approval.rejected`, appended to the requesting session. */
-export function voteEvent(after: Approval, vote: Vote): EventDraft {
+/**
+ * `approval.granted` or `approval.rejected`, appended to the requesting session. `vote` and
+ * `signature` are what a redemption believes (vote-signature.ts); the other fields are for people.
+ */
+export function voteEvent(after: Approval, vote: Vote, signed?: { vote: SignedVote; signature: VoteSignature }): EventDraft {
   const approver = { ...vote.by };
+  const proof = signed ? { vote: signed.vote, signature: signed.signature } : {};
   if (vote.verdict === 'reject') {
-    return { type: 'approval.rejected', data: { approvalId: after.id, approver, comment: vote.comment, state: after.state } };
+    return { type: 'approval.rejected', data: { approvalId: after.id, approver, comment: vote.comment, state: after.state, ...proof } };
   }
   return {
     type: 'approval.granted',
@@ -41,13 +46,17 @@ export function voteEvent(after: Approval, vote: Vote): EventDraft {
       // false while more approvals are needed: the session stays pending_approval (shared/audit/status.ts).
       quorumMet: after.state === 'approved',
       state: after.state,
+      ...proof,
     },
   };
 }
 
-/** The decision of a redemption session: the policy's approve, turned into allow by approval X. */
-export function redeemedDecision(decision: Decision, a: Approval): Decision & { readonly approval: Record<string, unknown> } {
-  const grantedBy = a.votes.filter((v) => v.verdict === 'approve').map((v) => ({ ...v.by }));
+/**
+ * The decision of a redemption session: the policy's approve, turned into allow by approval X.
+ * `grantedBy` are the people whose signed votes the log holds (logged.ts), never the store's list.
+ */
+export function redeemedDecision(decision: Decision, a: Approval, signedBy: readonly Person[]): Decision & { readonly approval: Record<string, unknown> } {
+  const grantedBy = signedBy.map((p) => ({ ...p }));
   const names = grantedBy.map((p) => p.email ?? p.subject).join(', ');
   return {
     ...decision,

@@ -70,7 +70,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
       Array.from({ length: 20 }, (_, i) =>
         f.store.update(
           a.id,
-          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date() }),
+          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date(), digest: x.digest }),
           async (next) => {
             recorded.push(next.redemption!.sessionId);
             await new Promise((r) => setTimeout(r, 20));

@@ -1,6 +1,7 @@
 // A whole gateway for end-to-end tests: the local server with the query and approvals routes, a
 // dev issuer of its own (a temp key), the session log, the approval store and the target in their
 // own real PostgreSQL databases.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ import { createTestDatabase, testPgKind, type TestDatabase } from './pg.ts';
 export const TEST_AUDIENCE = 'gatehouse-test';
 /** A fixed masking key for tests: pseudonyms are then reproducible across runs. */
 export const TEST_MASKING_KEY = Buffer.alloc(32, 7).toString('base64');
+/** The approval desk's vote-signing key in these tests (a fresh P-256 key per process). */
+export const TEST_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 export function testPolicy(issuer: string, extra = ''): string {
   return `version: 1
@@ -109,7 +112,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: audit.url },
-    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: target.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY, GATEHOUSE_TEST_SIGNING_KEY: TEST_SIGNING_KEY },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {
@@ -120,6 +123,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       backoffMs: options.backoffMs,
       webhooks: options.webhooks,
       log: () => {},
+      signingKey: 'env://GATEHOUSE_TEST_SIGNING_KEY',
     },
   });
   const server = await startLocalServer({
