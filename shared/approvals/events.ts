@@ -72,11 +72,17 @@ export function refusedRedemptionDecision(decision: Decision, approvalId: string
     ...decision,
     action: 'deny',
     reasons: [`approval ${approvalId} refused: ${error.message}`, ...decision.reasons],
-    approval: { id: approvalId, error: { code: error.code, message: error.message } },
+    // `reason` names which check of the log refused it (logged.ts), when one did.
+    approval: { id: approvalId, error: { code: error.code, message: error.message, ...reasonOf(error) } },
   };
 }
 
 /** The decision when the approval store cannot be reached: nothing is held, nothing runs. */
 export function storeDownDecision(decision: Decision, error: GatehouseError): Decision {
   return { ...decision, action: 'deny', reasons: [...decision.reasons, `approval required, but the approval store is unavailable (${error.code}): not run`] };
+}
+
+function reasonOf(error: GatehouseError): { reason?: string } {
+  const reason = error.details?.reason;
+  return typeof reason === 'string' ? { reason } : {};
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createRuntime, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
+import { createRuntime, type ApprovalStoreConfig, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
 import { queryHandler } from '../../functions/query.ts';
 import { approvalsHandler } from '../../functions/approvals.ts';
 import { startEmbeddedPostgres } from '../../infra/embedded-postgres.ts';
@@ -74,7 +74,7 @@ export interface TestGateway {
   /** The approval store's database. */
   readonly state: TestDatabase;
   readonly policyPath: string;
-  token(sub: string, opts?: { groups?: string[]; aud?: string; ttlSec?: number; now?: Date }): Promise<string>;
+  token(sub: string, opts?: { groups?: string[]; aud?: string; ttlSec?: number; now?: Date; email?: string }): Promise<string>;
   sql(text: string, params?: unknown[]): Promise<pg.QueryResult>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
   get(path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
@@ -94,6 +94,8 @@ export interface TestGatewayOptions {
   /** Webhooks for the local notifier, as references resolved from `env`. */
   readonly webhooks?: WebhookConfig;
   readonly env?: Readonly<Record<string, string>>;
+  /** Default: a PostgreSQL approval store in its own database. */
+  readonly approvalStore?: ApprovalStoreConfig;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -116,7 +118,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {
-      store: { kind: 'postgres', url: state.url },
+      store: options.approvalStore ?? { kind: 'postgres', url: state.url },
       notifier: options.notifier ?? { kind: 'local', log: () => {} },
       publicUrl: `http://127.0.0.1:${port}`,
       republishIntervalMs: options.republishIntervalMs ?? 0,
@@ -143,7 +145,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     audit,
     state,
     policyPath,
-    token: (sub, o = {}) => mintDevToken(key, { issuer, sub, groups: o.groups, aud: o.aud ?? TEST_AUDIENCE, ttlSec: o.ttlSec ?? 600, now: o.now }),
+    token: (sub, o = {}) => mintDevToken(key, { issuer, sub, groups: o.groups, aud: o.aud ?? TEST_AUDIENCE, ttlSec: o.ttlSec ?? 600, now: o.now, email: o.email }),
     sql: (text, params) => admin.query(text, params),
     async post(path, body, headers = {}) {
       const res = await fetch(`${server.url}${path}`, {
