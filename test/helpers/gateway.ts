@@ -96,6 +96,9 @@ export interface TestGatewayOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Default: a PostgreSQL approval store in its own database. */
   readonly approvalStore?: ApprovalStoreConfig;
+  /** The approval desk's key reference; default TEST_SIGNING_KEY through env://. */
+  readonly signingKey?: string;
+  readonly kmsClientOptions?: Record<string, unknown>;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -125,7 +128,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       backoffMs: options.backoffMs,
       webhooks: options.webhooks,
       log: () => {},
-      signingKey: 'env://GATEHOUSE_TEST_SIGNING_KEY',
+      signingKey: options.signingKey ?? 'env://GATEHOUSE_TEST_SIGNING_KEY',
+      kmsClientOptions: options.kmsClientOptions,
     },
   });
   const server = await startLocalServer({
