@@ -25,6 +25,11 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
   };
 }
 
+/** Appended to the requesting session when a redemption uses the approval (issue 14). */
+export function approvalRedeemedEvent(a: Approval, redemptionSessionId: string): EventDraft {
+  return { type: 'approval.redeemed', data: { approvalId: a.id, sessionId: redemptionSessionId } };
+}
+
 /**
  * `approval.granted` or `approval.rejected`, appended to the requesting session. `vote` and
  * `signature` are what a redemption believes (vote-signature.ts); the other fields are for people.

@@ -125,6 +125,18 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store differs from the log in ${differs.join(', ')}`, { differs });
 }
 
+/** An approval the log says was used already is used, whatever the row says (a reset to `approved`). */
+export function checkNotRedeemed(events: readonly SessionEvent[], logged: LoggedApproval): void {
+  const used = events.find((e) => e.type === 'approval.redeemed' && e.data.approvalId === logged.approvalId);
+  if (used) {
+    throw new GatehouseError('approval_used', `approval ${logged.approvalId} was used already (session ${String(used.data.sessionId)})`, {
+      approvalId: logged.approvalId,
+      status: 'used',
+      reason: 'redeemed_in_log',
+    });
+  }
+}
+
 /** Every vote event for this approval, each verified against the desk's public key; one bad one refuses. */
 export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApproval, publicKeyPem: string): SignedVote[] {
   const votes: SignedVote[] = [];

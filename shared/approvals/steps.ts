@@ -18,8 +18,8 @@ import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
 import { approvalDigest } from './digest.ts';
-import { checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
-import { approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
+import { checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
 import type { Approval, Param } from './types.ts';
@@ -158,6 +158,8 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
+        // The log's own record that it was used: checked by every later redemption (logged.ts).
+        await w.sessions.append(used.sessionId, [approvalRedeemedEvent(used, s.sessionId)]);
       },
     );
   } catch (e) {
@@ -205,6 +207,7 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
   }
   const logged = loggedApproval(events, row.id, row.sessionId);
   checkRowAgrees(row, logged);
+  checkNotRedeemed(events, logged);
   if (logged.digest !== digest) {
     throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
   }

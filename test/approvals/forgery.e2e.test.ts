@@ -243,3 +243,23 @@ async function appendSignedVote(id: string, by: Principal, pem: string) {
   const signature = await signVote(createLocalVoteSigner(async () => pem), signed);
   await sessions().append(row.sessionId, [voteEvent(after, vote, { vote: signed, signature })]);
 }
+
+test('reset_used_row: a used approval set back to approved in the store runs nothing a second time (the log says it was used)', async (t) => {
+  const h = await held('reset');
+  t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+  const first = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
+  t.is(first.status, 200);
+  t.is(await ran('reset'), 1);
+  const redeemed = (await sessions().read(h.sessionId)).filter((e) => e.type === 'approval.redeemed');
+  t.deepEqual(redeemed.map((e) => e.data), [{ approvalId: h.id, sessionId: first.body.sessionId }]);
+  await rewriteRow(h.id, (a) => {
+    const { redemption: _r, ...rest } = a;
+    return { ...rest, state: 'approved' };
+  });
+  const again = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
+  t.is(again.status, 409);
+  t.is(again.body.error.code, 'approval_used');
+  t.is(again.body.error.details.reason, 'redeemed_in_log');
+  t.is(await ran('reset'), 1, 'it ran once');
+  t.like((await sessions().read(again.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_used', reason: 'redeemed_in_log' } } });
+});
