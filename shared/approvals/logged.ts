@@ -152,8 +152,8 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
     }
     const v = vote as SignedVote;
     const verdictFits = (e.type === 'approval.granted') === (v.verdict === 'approve');
-    if (v.approvalId !== logged.approvalId || v.digest !== logged.digest || !verdictFits) {
-      throw mismatch(logged.approvalId, 'vote_for_other_statement', `event #${e.seq} carries a signed vote for another approval, statement or verdict`, { event: at });
+    if (v.approvalId !== logged.approvalId || v.sessionId !== logged.sessionId || v.digest !== logged.digest || !verdictFits) {
+      throw mismatch(logged.approvalId, 'vote_for_other_statement', `event #${e.seq} carries a signed vote for another approval, session, statement or verdict`, { event: at });
     }
     votes.push(v);
   }

@@ -16,6 +16,8 @@ export const SIGNED_VOTE_VERSION = 'gatehouse-vote/1';
 export interface SignedVote {
   readonly v: typeof SIGNED_VOTE_VERSION;
   readonly approvalId: string;
+  /** The requesting session: a copy of the request and its votes into another session is not this one. */
+  readonly sessionId: string;
   readonly digest: string;
   readonly verdict: Vote['verdict'];
   readonly approver: {
@@ -45,6 +47,7 @@ export function signedVoteOf(a: Approval, vote: Vote, by: Principal, as: string,
   return {
     v: SIGNED_VOTE_VERSION,
     approvalId: a.id,
+    sessionId: a.sessionId,
     digest: a.digest,
     verdict: vote.verdict,
     approver: {

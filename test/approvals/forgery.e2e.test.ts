@@ -275,4 +275,24 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     t.is(await ran('reset'), 1, 'it ran once');
     t.like((await sessions().read(again.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_used', reason: 'redeemed_in_log' } } });
   });
+
+  test(`${label}: clone_session: a used approval's session copied whole (signed votes included, approval.redeemed left out) runs nothing`, async (t) => {
+    const h = await held('clone');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    t.is((await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id })).status, 200);
+    t.is(await ran('clone'), 1);
+    // Everything but approval.redeemed, re-appended (and so re-chained) into a fresh session.
+    const clone = `clone-${Date.now()}`;
+    const original = (await sessions().read(h.sessionId)).filter((e) => e.type !== 'approval.redeemed');
+    await sessions().append(clone, original.map((e) => ({ type: e.type, data: e.data })));
+    await rewriteRow(h.id, (a) => {
+      const { redemption: _r, ...rest } = a;
+      return { ...rest, sessionId: clone, state: 'approved' };
+    });
+    const r = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
+    t.is(r.status, 409);
+    t.is(r.body.error.details.reason, 'vote_for_other_statement');
+    t.is(await ran('clone'), 1, 'it ran once, never again');
+    t.like((await sessions().read(r.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_mismatch', reason: 'vote_for_other_statement' } } });
+  });
 }

@@ -87,6 +87,7 @@ test('a signature covers every field of the vote: changing any one breaks it', a
   t.true(voteSignatureValid(publicPem, vote, signature));
   const changes: Array<[string, SignedVote]> = [
     ['approvalId', { ...vote, approvalId: 'ap-2' }],
+    ['sessionId', { ...vote, sessionId: 'session-2' }],
     ['digest', { ...vote, digest: '0'.repeat(64) }],
     ['verdict', { ...vote, verdict: 'reject' }],
     ['approver.subject', { ...vote, approver: { ...vote.approver, subject: 'mallory@acme.com' } }],
