@@ -6,6 +6,7 @@
 // "Eager" runs the same function with every Google library imported before the framework starts
 // (bench/cold-start-eager.mjs): what each instance would pay if functions/index.ts imported the
 // adapters' libraries at its top, as it did before they were loaded on first use.
+import { generateKeyPairSync } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -159,6 +160,8 @@ rules:
       BENCH_TARGET_URL: pg.url,
       GATEHOUSE_WEBHOOK_URL: 'env://BENCH_WEBHOOK',
       BENCH_WEBHOOK: 'http://127.0.0.1:9/hook',
+      GATEHOUSE_APPROVAL_SIGNING_KEY: 'env://BENCH_SIGNING_KEY',
+      BENCH_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     };
     const starts: ColdStart[] = [];
     for (const target of TARGETS) {

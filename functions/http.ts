@@ -68,6 +68,27 @@ function defaultLog(msg: string, err: unknown): void {
   console.error(`[gatehouse] ${msg}: ${detail}`);
 }
 
+// Headers that name one thing: sent twice, which one counts depends on the proxy in front (Node
+// keeps the first Authorization and silently drops the rest), so the request is refused instead.
+const SINGLE_VALUED = ['authorization', 'content-type', 'x-agent-model', 'x-agent-run-id', 'traceparent'];
+
+/**
+ * Flattens a Node request's headers (both transports), refusing a repeated single-valued header
+ * with 400 `header_repeated`. Reads `headersDistinct`, because `headers` has already dropped the
+ * duplicates of Authorization.
+ */
+export function requestHeaders(req: { headers: NodeJS.Dict<string | string[]>; headersDistinct?: NodeJS.Dict<string[]> }): Record<string, string | undefined> {
+  for (const name of SINGLE_VALUED) {
+    const values = req.headersDistinct?.[name];
+    if (values !== undefined && values.length > 1) {
+      throw new GatehouseError('header_repeated', `send the ${name} header once (it was sent ${values.length} times)`, { header: name });
+    }
+  }
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
 export function header(req: HttpRequest, name: string): string | undefined {
   const v = req.headers[name.toLowerCase()];
   return v === undefined || v === '' ? undefined : v;

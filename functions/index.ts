@@ -6,7 +6,7 @@ import { configFromEnv, createNotifyRuntime, createRuntime, notifyConfigFromEnv,
 import { GatehouseError } from '../shared/errors.ts';
 import { approvalsHandler } from './approvals.ts';
 import { notifyHandler } from './notify.ts';
-import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
+import { errorResponse, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
 import { tolerateMalformedJson } from './framework-body.ts';
 
@@ -27,8 +27,9 @@ function register(name: string, make: (r: Runtime) => HttpHandler): void {
   ff.http(name, async (req: Request, res: Response) => {
     let out: HttpResponse;
     try {
+      const request = toHttpRequest(req); // first: a repeated Authorization is refused before anything starts
       handler ??= make(await getRuntime());
-      out = await handler(toHttpRequest(req));
+      out = await handler(request);
     } catch (e) {
       out = errorResponse(e);
     }
@@ -38,8 +39,7 @@ function register(name: string, make: (r: Runtime) => HttpHandler): void {
 
 function toHttpRequest(req: Request): HttpRequest {
   const url = new URL(req.originalUrl ?? req.url, 'http://function');
-  const headers: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  const headers = requestHeaders(req);
   return {
     method: req.method,
     path: url.pathname,

@@ -18,13 +18,16 @@ async function stopAll(code: number): Promise<never> {
 }
 
 try {
-  const demo = options.demo ? await startDemoDatabase(options.stateDir) : undefined;
+  // Each on a Unix socket in a 0700 directory of the state dir: no TCP port anyone on the machine
+  // could connect to (PGlite has no passwords).
+  const socketDir = (name: string) => join(options.stateDir, 'sockets', name);
+  const demo = options.demo ? await startDemoDatabase(options.stateDir, { socketDir: socketDir('demo-db') }) : undefined;
   if (demo) stops.push(demo.stop);
-  const sessions = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20 });
+  const sessions = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20, socketDir: socketDir('session-db') });
   stops.push(sessions.stop);
   // Approval state in a PGlite of its own: PGlite is one session, and an approval update holds
   // its transaction open while the session event is appended — on a shared one it would wait forever.
-  const state = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'state-db'), maxConnections: 20 });
+  const state = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'state-db'), maxConnections: 20, socketDir: socketDir('state-db') });
   stops.push(state.stop);
   const ready: ChildReady = { kind: 'ready', demoUrl: demo?.url, sessionStoreUrl: sessions.url, stateStoreUrl: state.url };
   process.send?.(ready);

@@ -10,6 +10,8 @@ export interface EmbeddedDatabases {
   readonly demoUrl?: string;
   readonly sessionStoreUrl: string;
   readonly stateStoreUrl: string;
+  /** The child process serving them (tests check what it listens on). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ export async function startEmbeddedDatabases(options: { stateDir: string; demo: 
     child.kill('SIGKILL');
     throw e;
   });
-  return { demoUrl: ready.demoUrl, sessionStoreUrl: ready.sessionStoreUrl, stateStoreUrl: ready.stateStoreUrl, stop: () => stopChild(child) };
+  return { demoUrl: ready.demoUrl, sessionStoreUrl: ready.sessionStoreUrl, stateStoreUrl: ready.stateStoreUrl, pid: child.pid, stop: () => stopChild(child) };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -1,9 +1,13 @@
 // A PGlite data directory served over the Postgres wire, so everything else talks `pg` exactly as
 // it would to a real server (DESIGN §4 "Embedded defaults"). PGlite has no authentication and
-// one shared session behind every connection: it listens on loopback only, and it is for one
-// machine's demo and state, never a stand-in for isolation.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+// one shared session behind every connection. Over TCP anyone on the machine could connect (and
+// write the session log with `psql -h 127.0.0.1`), so the stores `gatehouse start` runs are served
+// on a Unix socket instead (`socketDir`): a directory of mode 0700 in the state dir, which only
+// its owner can enter — the file system is the password (issue 14). TCP on loopback remains for
+// tests and callers that pass no socketDir.
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -17,6 +21,11 @@ export interface EmbeddedPostgresOptions {
   readonly host?: string;
   /** pglite-socket turns excess connections away with a non-protocol message: size pools below this. */
   readonly maxConnections?: number;
+  /**
+   * Serve on a Unix socket in this directory (created 0700, and refused if anyone else may enter
+   * it) instead of TCP; `host` and `port` are then unused. The URL names it: `?host=<dir>`.
+   */
+  readonly socketDir?: string;
 }
 
 export interface EmbeddedPostgres {
@@ -37,10 +46,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const unlock = lockDataDir(dataDir);
   let db: PGlite | undefined;
   let server: PGLiteSocketServer | undefined;
+  let socket: { dir: string; path: string } | undefined;
   try {
+    if (options.socketDir !== undefined) socket = privateSocket(options.socketDir);
     db = await PGlite.create(dataDir);
-    server = new PGLiteSocketServer({ db: exclusiveExtendedQueries(db), port, host, maxConnections });
+    server = new PGLiteSocketServer({ db: exclusiveExtendedQueries(db), ...(socket ? { path: socket.path } : { port, host }), maxConnections });
     await server.start();
+    if (socket) chmodSync(socket.path, 0o600);
   } catch (e) {
     await server?.stop().catch(() => {});
     await db?.close().catch(() => {});
@@ -54,7 +66,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const running = { db, server };
   let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://postgres@${urlHost}:${actualPort}/postgres`,
+    // node-postgres (and psql) connect to `<host>/.s.PGSQL.5432` when host is a directory.
+    url: socket ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socket.dir)}` : `postgres://postgres@${urlHost}:${actualPort}/postgres`,
     stop() {
       stopped ??= (async () => {
         try {
@@ -64,6 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
           await nextTurn();
           await running.db.close();
         } finally {
+          if (socket) rmSync(socket.dir === options.socketDir ? socket.path : socket.dir, { recursive: true, force: true });
           unlock();
         }
       })();
@@ -113,6 +127,29 @@ export function exclusiveExtendedQueries(db: PGlite): PGlite {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+// sun_path holds 108 bytes on Linux (104 on macOS): a deep state dir cannot hold the socket.
+const MAX_SOCKET_PATH = 100;
+const SOCKET_NAME = '.s.PGSQL.5432';
+
+/** A directory only this user can enter, and the socket's path in it (a stale socket removed). */
+function privateSocket(wanted: string): { dir: string; path: string } {
+  let dir = wanted;
+  if (join(dir, SOCKET_NAME).length > MAX_SOCKET_PATH) {
+    // Too long for a socket address: a private directory under the temp dir instead, still 0700.
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-sock-'));
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const st = statSync(dir);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error(`socket directory ${dir} belongs to another user`);
+  if ((st.mode & 0o077) !== 0) throw new Error(`socket directory ${dir} is open to other users`);
+  const path = join(dir, SOCKET_NAME);
+  // Left by a server that died without stopping; the data directory's lock (taken before this)
+  // says no live server of this data directory is using it.
+  rmSync(path, { force: true });
+  return { dir, path };
 }
 
 function isLoopback(host: string): boolean {

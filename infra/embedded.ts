@@ -13,6 +13,7 @@ import { startLocalServer } from './local-server.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
+import { EMBEDDED_SIGNING_KEY_REF, loadOrCreateSigningKey } from './approval-signing-key.ts';
 
 export interface EmbeddedOptions {
   readonly policyPath: string;
@@ -64,7 +65,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     const runtime = await createRuntime({
       policy,
       sessionStore: { kind: 'postgres', url: dbs.sessionStoreUrl, poolSize: 5 },
-      embedded: new Map([...(dbs.demoUrl ? [['demo', dbs.demoUrl] as const] : []), ['masking-key', loadOrCreateMaskingKey(options.stateDir)] as const]),
+      embedded: new Map([
+        ...(dbs.demoUrl ? [['demo', dbs.demoUrl] as const] : []),
+        ['masking-key', loadOrCreateMaskingKey(options.stateDir)] as const,
+        ['approval-signing-key', loadOrCreateSigningKey(options.stateDir)] as const,
+      ]),
       maskingKey: EMBEDDED_MASKING_KEY_REF,
       // No Pub/Sub here: requests are written to this console, and posted to the webhooks in
       // GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references) when those are set.
@@ -73,6 +78,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
         notifier: { kind: 'local' },
         publicUrl: `http://${host}:${port}`,
         webhooks: webhooksFromEnv(process.env),
+        signingKey: EMBEDDED_SIGNING_KEY_REF,
       },
     });
     stops.unshift(runtime.close);

@@ -1,7 +1,7 @@
 // One port for everything on a single machine: the functions' routes, plus the dev issuer at /dev.
 // Bodies are read with a hard cap so an oversized request costs us at most the cap.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorResponse, MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse } from '../functions/http.ts';
+import { errorResponse, MAX_BODY_BYTES, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from '../functions/http.ts';
 import { GatehouseError } from '../shared/errors.ts';
 
 export type RawRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -47,7 +47,7 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
       method: req.method ?? 'GET',
       path: url.pathname,
       query: url.searchParams,
-      headers: flatHeaders(req),
+      headers: requestHeaders(req),
       body: body ?? Buffer.alloc(0),
       bodyTooLarge: body === undefined,
     };
@@ -70,12 +70,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
-}
-
-function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
 }
 
 export function send(res: ServerResponse, r: HttpResponse): void {

@@ -23,7 +23,7 @@ export async function openSessionStore(options: { stateDir: string; store?: stri
   if (running) return createPostgresSessionLog({ connectionString: running.sessionStoreUrl, poolSize: 2 });
   const dataDir = join(options.stateDir, 'session-db');
   if (!existsSync(dataDir)) throw new TypeError(`no session store in ${options.stateDir} (has \`gatehouse start\` run here?)`);
-  const db = await startEmbeddedPostgres({ dataDir, maxConnections: 4 });
+  const db = await startEmbeddedPostgres({ dataDir, maxConnections: 4, socketDir: join(options.stateDir, 'sockets', 'session-db') });
   const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
   return {
     append: log.append.bind(log),

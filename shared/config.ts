@@ -23,6 +23,8 @@ import { deliverApprovalNotice, type DeliveryDeps } from './approvals/delivery.t
 import { reviewUrlFor } from './approvals/message.ts';
 import { createReviewDesk, type ReviewDesk } from './approvals/review.ts';
 import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase } from './ports.ts';
+import { createVoteSigner, parseKmsRef } from './adapters/vote-signing/index.ts';
+import { deriveApprovalDigestKey } from './approvals/digest.ts';
 
 export type SessionStoreConfig =
   | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
@@ -65,6 +67,14 @@ export interface ApprovalsConfig {
   readonly republishIntervalMs?: number;
   readonly backoffMs?: (attempts: number) => number;
   readonly log?: (message: string) => void;
+  /**
+   * The approval desk's vote-signing key (issue 14): `kms://projects/…/cryptoKeyVersions/N`, or a
+   * SecretSource reference (`embedded://approval-signing-key`, `env://…`, `secret://…`) holding a
+   * PKCS#8 PEM EC P-256 private key. Required: an unsigned vote is never believed.
+   */
+  readonly signingKey: string;
+  /** KeyManagementServiceClient options (tests point it at a local gRPC server). */
+  readonly kmsClientOptions?: Record<string, unknown>;
 }
 
 export interface RuntimeConfig {
@@ -143,7 +153,13 @@ export function approvalsFromEnv(env: NodeJS.ProcessEnv, sessionStoreUrl?: strin
   const publicUrl = env.GATEHOUSE_PUBLIC_URL;
   if (topic && !publicUrl) throw new TypeError('GATEHOUSE_PUBLIC_URL is required with GATEHOUSE_PUBSUB_TOPIC (review links name it)');
   if (publicUrl && !/^https?:\/\/[^\s]+$/.test(publicUrl)) throw new TypeError('GATEHOUSE_PUBLIC_URL must be an http(s):// URL');
+  const signingKey = env.GATEHOUSE_APPROVAL_SIGNING_KEY;
+  if (!signingKey) {
+    throw new TypeError('GATEHOUSE_APPROVAL_SIGNING_KEY is not set (kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N, or a secret reference to a PEM EC P-256 key)');
+  }
+  parseKmsRef(signingKey); // a malformed kms:// reference stops the start
   return {
+    signingKey,
     store,
     notifier: topic ? { kind: 'pubsub', topic } : { kind: 'local' },
     publicUrl: publicUrl ?? 'http://127.0.0.1:8080',
@@ -183,7 +199,15 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   try {
     approvals =
       config.approvals &&
-      (await openApprovals(config.approvals, { secrets, sessions, verifyToken, clock: config.clock, maskingPreview: (sql) => masker.preview(sql) }));
+      (await openApprovals(config.approvals, {
+        secrets,
+        sessions,
+        verifyToken,
+        clock: config.clock,
+        maskingPreview: (sql) => masker.preview(sql),
+        policySha256: policy.sha256,
+        digestKey: digestKeyFrom(() => maskingKey(secrets, config.maskingKey)),
+      }));
   } catch (e) {
     await Promise.allSettled([sessions.close(), catalog.close(), secrets.close()]);
     throw e;
@@ -210,18 +234,35 @@ async function maskingKey(secrets: SecretSource, ref: string): Promise<Uint8Arra
   return key;
 }
 
+/** The approvals' statement-digest key, derived from the masking key; a failed read is retried (digest.ts). */
+function digestKeyFrom(master: () => Promise<Uint8Array>): () => Promise<Uint8Array> {
+  let derived: Promise<Uint8Array> | undefined;
+  return () =>
+    (derived ??= master()
+      .then(deriveApprovalDigestKey)
+      .catch((e: unknown) => {
+        derived = undefined;
+        throw e;
+      }));
+}
+
 interface ApprovalsContext {
   readonly secrets: ReturnType<typeof createSecretSource>;
   readonly sessions: SessionLog;
   readonly verifyToken: (token: string) => Promise<Principal>;
   readonly clock?: () => Date;
   readonly maskingPreview: (sql: string) => readonly unknown[];
+  readonly policySha256: string;
+  readonly digestKey: () => Promise<Uint8Array>;
 }
 
 async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Promise<NonNullable<Runtime['approvals']>> {
   if (!/^https?:\/\//.test(config.publicUrl ?? '')) throw new TypeError('approvals: publicUrl must be an http(s):// URL');
   const clock = ctx.clock ?? (() => new Date());
   for (const ref of [config.webhooks?.slack, config.webhooks?.webhook]) if (ref) ctx.secrets.check(ref);
+  if (typeof config.signingKey !== 'string' || config.signingKey === '') throw new TypeError('approvals: signingKey is required (the approval desk signs every vote)');
+  if (parseKmsRef(config.signingKey) === undefined) ctx.secrets.check(config.signingKey);
+  const signer = createVoteSigner(config.signingKey, ctx.secrets, config.kmsClientOptions);
   const store = await openApprovalStore(config.store);
   let notifier: ApprovalNotifier;
   try {
@@ -237,6 +278,9 @@ async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Pr
     reviewUrl: (id) => reviewUrlFor(config.publicUrl, id),
     backoffMs: config.backoffMs,
     log: config.log,
+    sessions: ctx.sessions,
+    signer,
+    digestKey: ctx.digestKey,
   });
   // A pass now (what an earlier process could not publish), then every 15 s by default.
   const republisher = startRepublisher(workflow, config.republishIntervalMs ?? 15_000);
@@ -247,6 +291,8 @@ async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Pr
     clock,
     maskingPreview: ctx.maskingPreview,
     republish: () => republisher.runOnce(),
+    signer,
+    policySha256: ctx.policySha256,
   });
   return { store, workflow, desk, republisher };
 }

@@ -4,6 +4,7 @@
 export const ERROR_STATUS = {
   // request shape
   bad_request: 400,
+  header_repeated: 400, //      Authorization (or another single-valued header) sent more than once
   invalid_json: 400,
   invalid_params: 400,
   params_invalid: 400, // the parameters do not fit the statement (count or type, at bind): nothing ran

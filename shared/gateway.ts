@@ -18,6 +18,8 @@ import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput 
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan } from './blast-radius/estimate.ts';
 import { createDescriber } from './describe/index.ts';
+import { samePrincipal } from './approvals/people.ts';
+import type { Person } from './approvals/types.ts';
 
 export interface GatewayDeps {
   readonly policy: Policy;
@@ -366,7 +368,7 @@ export function createGateway(deps: GatewayDeps) {
   function maySee(principal: Principal, request: SessionEvent): boolean {
     if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
     const who = (request.data as { principal?: { issuer?: string; subject?: string } }).principal;
-    return who?.issuer === principal.issuer && who?.subject === principal.subject;
+    return typeof who?.issuer === 'string' && typeof who.subject === 'string' && samePrincipal(who as Person, principal);
   }
 
   function agentDenial(code: string, reason: string): Decision {

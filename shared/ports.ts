@@ -74,6 +74,18 @@ export interface ApprovalQuery {
   readonly limit?: number;
 }
 
+/**
+ * The approval desk's own signing key (issue 14): every `approval.granted` / `approval.rejected`
+ * event carries its signature, and a redemption believes only votes it verifies. On GCP a Cloud
+ * KMS key only the approvals function's service account may use; locally a key file in the state
+ * dir. ECDSA P-256 with SHA-256, signatures DER-encoded (what Cloud KMS returns).
+ */
+export interface VoteSigner {
+  sign(payload: Uint8Array): Promise<{ readonly keyId: string; readonly signature: Uint8Array }>;
+  /** SPKI PEM of the key that verifies those signatures (the query path needs only this). */
+  publicKeyPem(): Promise<string>;
+}
+
 /** Tells people an approval is waiting: the approvals Pub/Sub topic on GCP, the console locally. */
 export interface ApprovalNotifier {
   /**

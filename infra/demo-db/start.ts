@@ -9,6 +9,8 @@ export interface DemoDatabaseOptions {
   readonly port?: number;
   readonly host?: string;
   readonly maxConnections?: number;
+  /** Serve on a Unix socket in this directory instead of TCP (embedded-postgres.ts). */
+  readonly socketDir?: string;
 }
 
 export interface DemoDatabase extends EmbeddedPostgres {

@@ -19,6 +19,7 @@ export type FindingCode =
   | 'retention_unlocked'
   | 'audit_export_missing'
   | 'dead_letter_missing'
+  | 'vote_key_scope'
   | 'undocumented';
 
 export interface Finding {
@@ -55,6 +56,7 @@ export function checkTerraform(model: TerraformModel): Finding[] {
     ...datastoreScope(model),
     ...secretAccessors(model),
     ...invokers(model),
+    ...voteKeyScope(model),
     ...durability(model),
     ...documentation(model),
   ];
@@ -148,6 +150,35 @@ function datastoreScope(model: TerraformModel): Finding[] {
     })
     .filter((g) => !/\/databases\//.test(conditionOf(model, g) ?? ''))
     .map((g) => ({ code: 'unscoped_datastore_role' as const, where: at(g), message: 'a Firestore role on the project needs a condition naming one database' }));
+}
+
+// Issue 14: a vote appended with the query path's rights must not be able to carry a valid
+// signature, so signing with the approval desk's key is granted once — to the approvals
+// function's own account, on that key — and no Cloud KMS role is granted on anything wider.
+const VOTE_KEY = 'google_kms_crypto_key.approval_votes.id';
+const APPROVAL_DESK = 'google_service_account.approvals.member';
+const KMS_SIGNING = /^roles\/cloudkms\.(signer|signerVerifier|admin|cryptoOperator)$|^roles\/cloudkms\.cryptoKeyEncrypterDecrypter/;
+
+function voteKeyScope(model: TerraformModel): Finding[] {
+  const found: Finding[] = [];
+  const signers: Block[] = [];
+  for (const g of grants(model)) {
+    const { role, permissions } = grantedPermissions(model, g);
+    const kms = role?.startsWith('roles/cloudkms.') || (permissions ?? []).some((p) => p.startsWith('cloudkms.'));
+    if (!kms) continue;
+    if (!/^google_kms_crypto_key_iam_(member|binding)$/.test(g.type)) {
+      found.push({ code: 'vote_key_scope', where: at(g), message: `${role ?? 'a Cloud KMS permission'} must be granted on one crypto key, not on the ${g.type.replace(/^google_|_iam_(member|binding|policy)$/g, '')}` });
+      continue;
+    }
+    const signs = (role !== undefined && KMS_SIGNING.test(role)) || (permissions ?? []).some((p) => p === 'cloudkms.cryptoKeyVersions.useToSign');
+    if (signs) signers.push(g);
+  }
+  const desk = signers.filter((g) => soleExpression(g.body.crypto_key_id) === VOTE_KEY && membersOf(g).length === 1 && membersOf(g)[0] === APPROVAL_DESK);
+  for (const g of signers) {
+    if (!desk.includes(g)) found.push({ code: 'vote_key_scope', where: at(g), message: 'only the approvals function\'s account may sign, and only with the vote key' });
+  }
+  if (desk.length !== 1) found.push({ code: 'vote_key_scope', where: 'approval desk', message: `expected one grant letting the approvals function sign with ${VOTE_KEY}, found ${desk.length}` });
+  return found;
 }
 
 function secretAccessors(model: TerraformModel): Finding[] {

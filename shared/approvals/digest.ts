@@ -1,7 +1,12 @@
 // The approval is bound to exactly one statement from exactly one requester: this digest. A bot
 // that changes a parameter, the SQL (even whitespace), the connection — or another bot presenting
 // the id — computes a different one, and the approval does not apply.
-import { createHash } from 'node:crypto';
+//
+// It is an HMAC, not a plain hash (issue 14): with sha256 anyone who can write the approval store
+// could insert a row for any SQL and compute its digest. The key is derived from the masking key
+// (the SecretSource: Secret Manager on GCP, the state dir's masking.key locally), which neither
+// the approval store nor the session log holds.
+import { createHmac } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Param, Person } from './types.ts';
 
@@ -12,8 +17,16 @@ export interface BoundStatement {
   readonly requester: Pick<Person, 'issuer' | 'subject'>;
 }
 
-/** sha256 (hex) of the RFC 8785 canonical JSON of connection, SQL, params and requester. */
-export function approvalDigest(s: BoundStatement): string {
+const LABEL = 'gatehouse/approvals/statement-digest/v1';
+
+/** The digest key, derived from the masking key so that neither use can stand in for the other. */
+export function deriveApprovalDigestKey(master: Uint8Array): Uint8Array {
+  return new Uint8Array(createHmac('sha256', master).update(LABEL).digest());
+}
+
+/** HMAC-SHA256 (hex) under the digest key of the RFC 8785 canonical JSON of connection, SQL, params and requester. */
+export function approvalDigest(key: Uint8Array, s: BoundStatement): string {
+  if (!(key instanceof Uint8Array) || key.byteLength < 16) throw new TypeError('approval digest: the key must be at least 16 bytes');
   // Issuer and subject, not email: the subject is what the issuer vouches for as the identity;
   // an email can be shared between issuers (and is checked separately for self-approval).
   const canonical = canonicalize({
@@ -23,5 +36,5 @@ export function approvalDigest(s: BoundStatement): string {
     requester: { issuer: s.requester.issuer, subject: s.requester.subject },
   });
   if (canonical === undefined) throw new TypeError('approval digest: statement is not JSON-serialisable');
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  return createHmac('sha256', key).update(canonical, 'utf8').digest('hex');
 }

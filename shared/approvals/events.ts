@@ -4,7 +4,8 @@ import type { EventDraft } from '../audit/events.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision } from '../policy/types.ts';
 import { approvalCount } from './state.ts';
-import type { Approval, Vote } from './types.ts';
+import type { Approval, Person, Vote } from './types.ts';
+import type { SignedVote, VoteSignature } from './vote-signature.ts';
 
 export function approvalRequestedEvent(a: Approval): EventDraft {
   return {
@@ -26,11 +27,20 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
   };
 }
 
-/** `approval.granted` or `approval.rejected`, appended to the requesting session. */
-export function voteEvent(after: Approval, vote: Vote): EventDraft {
+/** Appended to the requesting session when a redemption uses the approval (issue 14). */
+export function approvalRedeemedEvent(a: Approval, redemptionSessionId: string): EventDraft {
+  return { type: 'approval.redeemed', data: { approvalId: a.id, sessionId: redemptionSessionId } };
+}
+
+/**
+ * `approval.granted` or `approval.rejected`, appended to the requesting session. `vote` and
+ * `signature` are what a redemption believes (vote-signature.ts); the other fields are for people.
+ */
+export function voteEvent(after: Approval, vote: Vote, signed?: { vote: SignedVote; signature: VoteSignature }): EventDraft {
   const approver = { ...vote.by };
+  const proof = signed ? { vote: signed.vote, signature: signed.signature } : {};
   if (vote.verdict === 'reject') {
-    return { type: 'approval.rejected', data: { approvalId: after.id, approver, comment: vote.comment, state: after.state } };
+    return { type: 'approval.rejected', data: { approvalId: after.id, approver, comment: vote.comment, state: after.state, ...proof } };
   }
   return {
     type: 'approval.granted',
@@ -43,13 +53,17 @@ export function voteEvent(after: Approval, vote: Vote): EventDraft {
       // false while more approvals are needed: the session stays pending_approval (shared/audit/status.ts).
       quorumMet: after.state === 'approved',
       state: after.state,
+      ...proof,
     },
   };
 }
 
-/** The decision of a redemption session: the policy's approve, turned into allow by approval X. */
-export function redeemedDecision(decision: Decision, a: Approval): Decision & { readonly approval: Record<string, unknown> } {
-  const grantedBy = a.votes.filter((v) => v.verdict === 'approve').map((v) => ({ ...v.by }));
+/**
+ * The decision of a redemption session: the policy's approve, turned into allow by approval X.
+ * `grantedBy` are the people whose signed votes the log holds (logged.ts), never the store's list.
+ */
+export function redeemedDecision(decision: Decision, a: Approval, signedBy: readonly Person[]): Decision & { readonly approval: Record<string, unknown> } {
+  const grantedBy = signedBy.map((p) => ({ ...p }));
   const names = grantedBy.map((p) => p.email ?? p.subject).join(', ');
   return {
     ...decision,
@@ -65,11 +79,17 @@ export function refusedRedemptionDecision(decision: Decision, approvalId: string
     ...decision,
     action: 'deny',
     reasons: [`approval ${approvalId} refused: ${error.message}`, ...decision.reasons],
-    approval: { id: approvalId, error: { code: error.code, message: error.message } },
+    // `reason` names which check of the log refused it (logged.ts), when one did.
+    approval: { id: approvalId, error: { code: error.code, message: error.message, ...reasonOf(error) } },
   };
 }
 
 /** The decision when the approval store cannot be reached: nothing is held, nothing runs. */
 export function storeDownDecision(decision: Decision, error: GatehouseError): Decision {
   return { ...decision, action: 'deny', reasons: [...decision.reasons, `approval required, but the approval store is unavailable (${error.code}): not run`] };
+}
+
+function reasonOf(error: GatehouseError): { reason?: string } {
+  const reason = error.details?.reason;
+  return typeof reason === 'string' ? { reason } : {};
 }

@@ -2,6 +2,7 @@
 // against: a bot (or a person) that can mint a token under a second trusted issuer must not
 // approve its own statement there, so the same email under another issuer is the same person.
 import type { Principal } from '../identity/principal.ts';
+import { normalForm, possiblySameEmail, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
 import type { Person, Requester } from './types.ts';
 
@@ -13,10 +14,20 @@ export function requesterOf(p: Principal): Requester {
   return { ...personOf(p), groups: [...p.groups] };
 }
 
-/** Same issuer and subject, or the same (case-insensitive) email under any issuer. */
+/**
+ * Same issuer and subject, or the same email under any issuer — compared after normalisation, and
+ * on the refusal side (shared/identity/normalise.ts): `alice@acme.com`, `Alice@ACME.com`,
+ * `ａｌｉｃｅ@acme.com` and `"alice@acme.com "` are one person, who cannot approve her own request
+ * or make a quorum of two. Records written before normalisation existed compare the same way.
+ */
 export function samePerson(a: Person, b: Person): boolean {
-  if (a.issuer === b.issuer && a.subject === b.subject) return true;
-  return a.email !== undefined && b.email !== undefined && a.email.toLowerCase() === b.email.toLowerCase();
+  if (samePrincipal(a, b)) return true;
+  return a.email !== undefined && b.email !== undefined && possiblySameEmail(a.email, b.email);
+}
+
+/** Same issuer and subject after normalisation: one credential holder (session and approval visibility). */
+export function samePrincipal(a: Pick<Person, 'issuer' | 'subject'>, b: Pick<Person, 'issuer' | 'subject'>): boolean {
+  return normalForm(a.issuer) === normalForm(b.issuer) && subjectKey(a.subject) === subjectKey(b.subject);
 }
 
 /** The approver pattern the principal matches, or undefined. `*` never appears (the schema refuses it). */

@@ -12,12 +12,14 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import { bearerToken } from '../identity/index.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { ApprovalQuery, ApprovalStore, SessionLog } from '../ports.ts';
+import type { ApprovalQuery, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
+import { checkRowAgrees, loggedApproval } from './logged.ts';
+import { signedVoteOf, signVote } from './vote-signature.ts';
 import { recordOrFail, SessionError, type BodyReader, type Caller } from '../gateway.ts';
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
-import { matchingApprover } from './people.ts';
+import { matchingApprover, samePrincipal } from './people.ts';
 import { castVote } from './state.ts';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus, type Verdict, type Vote } from './types.ts';
 import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';
@@ -34,6 +36,10 @@ export interface ReviewDeskDeps {
   readonly maskingPreview?: (sql: string) => readonly unknown[];
   /** A republish pass now (publish.ts); what POST /v1/approvals/republish runs. */
   readonly republish?: () => Promise<RepublishResult | undefined>;
+  /** The desk's own key: every vote event carries its signature (vote-signature.ts, issue 14). */
+  readonly signer: VoteSigner;
+  /** sha256 of the policy in force, signed into each vote (whose groups admitted the approver). */
+  readonly policySha256: string;
 }
 
 export type StatusFilter = ApprovalStatus | 'all';
@@ -87,16 +93,26 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     }
 
     let vote: Vote | undefined;
+    let before: Approval | undefined;
     let after: Approval | undefined;
     try {
       after = await store.update(
         approvalId,
         (a) => {
           const next = castVote(a, { by: principal, verdict, comment, now: clock() });
+          before = a;
           vote = next.votes.at(-1);
           return next;
         },
-        (next) => record(next.sessionId, [voteEvent(next, vote!)]),
+        async (next) => {
+          // The desk signs only what the log requested: a row rewritten behind its back (other
+          // SQL shown to the reviewer, another digest) is refused, not signed.
+          await checkAgainstLog(before!);
+          const as = matchingApprover(next.approvers, principal)!; // castVote admitted the principal by it
+          const signed = signedVoteOf(next, vote!, principal, as, deps.policySha256);
+          const signature = await signVote(deps.signer, signed);
+          await record(next.sessionId, [voteEvent(next, vote!, { vote: signed, signature })]);
+        },
       );
     } catch (e) {
       if (e instanceof SessionError) throw e; // the log could not record it: nothing was decided
@@ -127,9 +143,19 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     return deps.verifyToken(bearerToken(caller.authorization));
   }
 
+  async function checkAgainstLog(row: Approval): Promise<void> {
+    let events;
+    try {
+      events = await sessions.read(row.sessionId);
+    } catch (e) {
+      throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
+    }
+    checkRowAgrees(row, loggedApproval(events, row.id, row.sessionId));
+  }
+
   function maySee(principal: Principal, a: Approval): boolean {
     if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
-    if (principal.issuer === a.requester.issuer && principal.subject === a.requester.subject) return true;
+    if (samePrincipal(principal, a.requester)) return true;
     return matchingApprover(a.approvers, principal) !== undefined;
   }
 

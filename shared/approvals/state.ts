@@ -10,8 +10,7 @@ import { GatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
-import { approvalDigest } from './digest.ts';
-import { displayName, matchingApprover, personOf, requesterOf, samePerson } from './people.ts';
+import { displayName, matchingApprover, personOf, requesterOf, samePerson, samePrincipal } from './people.ts';
 import type { Approval, ApprovalStatus, Param, Verdict } from './types.ts';
 
 export const MAX_COMMENT_LENGTH = 2000;
@@ -37,6 +36,8 @@ export interface OpenInput {
   readonly analysis: Analysis;
   readonly decision: Decision;
   readonly now: Date;
+  /** approvalDigest() of this statement and requester, under the digest key (steps.ts computes it). */
+  readonly digest: string;
   /** The first publish attempt is the request's own; the republisher waits this long before its first. */
   readonly republishAfterMs: number;
 }
@@ -62,7 +63,7 @@ export function openApproval(input: OpenInput): Approval {
     connection: input.connection,
     sql: input.sql,
     params: [...input.params],
-    digest: approvalDigest({ connection: input.connection, sql: input.sql, params: input.params, requester }),
+    digest: input.digest,
     analysis: input.analysis,
     rule: decision.rule,
     policySha256: decision.policySha256,
@@ -118,16 +119,17 @@ export interface RedeemInput {
   readonly decision: Decision;
   readonly sessionId: string;
   readonly now: Date;
+  /** approvalDigest() of the statement presented now, with the presenting caller as requester. */
+  readonly digest: string;
 }
 
 /** Checks that this bot may run this statement on this approval now, and marks it used. */
 export function redeem(a: Approval, r: RedeemInput): Approval {
-  if (!(a.requester.issuer === r.principal.issuer && a.requester.subject === r.principal.subject)) {
+  if (!samePrincipal(a.requester, r.principal)) {
     // Nothing about the approval is told to a caller it was not issued to.
     throw new GatehouseError('approval_mismatch', `approval ${a.id} was not issued to this caller`, { approvalId: a.id });
   }
-  const digest = approvalDigest({ connection: r.connection, sql: r.sql, params: r.params, requester: r.principal });
-  if (digest !== a.digest) {
+  if (r.digest !== a.digest) {
     const differs = [
       r.connection !== a.connection ? 'connection' : undefined,
       r.sql !== a.sql ? 'sql' : undefined,

@@ -7,15 +7,19 @@
 //           mark it used, in the store's atomic read-check-write, recording this (new) session's
 //           decision — "allow, approved by approval X" — before the mark commits. Of any number
 //           of concurrent attempts exactly one gets `approved → used`; the rest are refused (409),
-//           and each refusal is recorded as its own session.
+//           and each refusal is recorded as its own session. The row is only a cache: before the
+//           decision is recorded, the requesting session is re-read and the approval believed
+//           only as the log and the desk's signatures say (logged.ts, issue 14).
 import type { EventDraft } from '../audit/events.ts';
 import { executionFailedEvent } from '../audit/drafts.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
-import type { ApprovalNotifier, ApprovalStore } from '../ports.ts';
-import { approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
+import type { ApprovalNotifier, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
+import { approvalDigest } from './digest.ts';
+import { checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
 import type { Approval, Param } from './types.ts';
@@ -31,17 +35,32 @@ export interface ApprovalWorkflowOptions {
   /** Backoff between republish attempts; default 5 s doubling to 5 min. */
   readonly backoffMs?: (attempts: number) => number;
   readonly log?: (message: string) => void;
+  /** The session log, re-read at every redemption: the approval store alone is never believed. */
+  readonly sessions: SessionLog;
+  /** The approval desk's key; the query path uses only its public half, to verify votes. */
+  readonly signer: Pick<VoteSigner, 'publicKeyPem'>;
+  /** The statement-digest key (digest.ts), which the approval store does not hold. */
+  readonly digestKey: () => Promise<Uint8Array>;
 }
 
 export interface ApprovalWorkflow extends PublishDeps {
   readonly newApprovalId: () => string;
+  readonly sessions: SessionLog;
+  readonly signer: Pick<VoteSigner, 'publicKeyPem'>;
+  readonly digestKey: () => Promise<Uint8Array>;
 }
 
 export function createApprovalWorkflow(options: ApprovalWorkflowOptions): ApprovalWorkflow {
   const { store, notifier, reviewUrl } = options;
   if (!store || !notifier) throw new TypeError('createApprovalWorkflow: store and notifier are required');
   if (typeof reviewUrl !== 'function') throw new TypeError('createApprovalWorkflow: reviewUrl must be a function');
+  if (!options.sessions || !options.signer || typeof options.digestKey !== 'function') {
+    throw new TypeError('createApprovalWorkflow: sessions, signer and digestKey are required (approvals are believed only from the log)');
+  }
   return {
+    sessions: options.sessions,
+    signer: options.signer,
+    digestKey: options.digestKey,
     store,
     notifier,
     reviewUrl,
@@ -77,9 +96,19 @@ export type StepOutcome =
   | { readonly kind: 'refused'; readonly error: GatehouseError };
 
 export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promise<StepOutcome> {
+  let digest: string;
+  try {
+    digest = await statementDigest(w, s);
+  } catch (e) {
+    // Without the key no approval can be bound to its statement: nothing is held, nothing runs.
+    const error = asUnavailable(e);
+    await s.recordDecision(storeDownDecision(s.decision, error));
+    return { kind: 'refused', error };
+  }
   // Before the approval exists: it is stored, recorded and announced with its estimate.
   const estimate = s.estimate ? await s.estimate() : undefined;
   const opened = openApproval({
+    digest,
     id: w.newApprovalId(),
     sessionId: s.sessionId,
     principal: s.principal,
@@ -120,13 +149,23 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
   let allowed: Decision | undefined;
   let after: Approval | undefined;
   try {
+    const digest = await statementDigest(w, s);
+    const now = w.clock();
+    let before: Approval | undefined;
     after = await w.store.update(
       approvalId,
-      (a) => redeem(a, { ...s, sessionId: s.sessionId, now: w.clock() }),
+      (a) => {
+        before = a;
+        return redeem(a, { ...s, sessionId: s.sessionId, now, digest });
+      },
       async (used) => {
-        allowed = redeemedDecision(s.decision, used);
+        // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
+        const grantedBy = await believeOnlyTheLog(w, before!, digest, now);
+        allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
+        // The log's own record that it was used: checked by every later redemption (logged.ts).
+        await w.sessions.append(used.sessionId, [approvalRedeemedEvent(used, s.sessionId)]);
       },
     );
   } catch (e) {
@@ -152,6 +191,34 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
     return { kind: 'refused', error };
   }
   return { kind: 'released', approval: after, decision: allowed };
+}
+
+async function statementDigest(w: ApprovalWorkflow, s: StepInput): Promise<string> {
+  let key: Uint8Array;
+  try {
+    key = await w.digestKey();
+  } catch (e) {
+    throw new GatehouseError('approvals_unavailable', 'the approval digest key could not be read', undefined, { cause: e });
+  }
+  return approvalDigest(key, { connection: s.connection, sql: s.sql, params: s.params, requester: s.principal });
+}
+
+/** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date) {
+  let events;
+  try {
+    events = await w.sessions.read(row.sessionId);
+  } catch (e) {
+    throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
+  }
+  const logged = loggedApproval(events, row.id, row.sessionId);
+  checkRowAgrees(row, logged);
+  checkNotRedeemed(events, logged);
+  if (logged.digest !== digest) {
+    throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
+  }
+  const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
+  return checkQuorum(logged, votes, row, now);
 }
 
 function asUnavailable(e: unknown): GatehouseError {

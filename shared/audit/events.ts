@@ -7,6 +7,9 @@ export const EVENT_TYPES = [
   'approval.requested',
   'approval.granted',
   'approval.rejected',
+  // Appended to the requesting session when the approval is used (issue 14): the log, not the
+  // approval store, says it was used, so a row reset to `approved` cannot be redeemed again.
+  'approval.redeemed',
   'execution.started',
   'execution.completed',
   'execution.failed',

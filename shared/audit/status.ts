@@ -32,6 +32,9 @@ export function statusAfter(event: StatusInput): SessionStatus {
       return event.data.quorumMet === false ? 'pending_approval' : 'approved';
     case 'approval.rejected':
       return 'rejected';
+    case 'approval.redeemed':
+      // The approved statement ran (or was let through) in another session, named in the event.
+      return 'approved';
     case 'execution.started':
       return 'running';
     case 'execution.completed':

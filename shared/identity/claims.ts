@@ -1,7 +1,11 @@
 import { GatehouseError } from '../errors.ts';
 import { isNonEmptyString, isNonEmptyStringArray, isNumericDate, isRecord, ownClaim, type Untrusted } from './guards.ts';
 import type { CheckedIssuer } from './options.ts';
-import type { Principal } from './principal.ts';
+import { emailKey, isInNormalForm } from './normalise.ts';
+import type { Principal, TokenFacts } from './principal.ts';
+
+/** `issuers[].maxTokenLifetime` when the policy does not set one: 24 h. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 24 * 60 * 60;
 
 export interface ClaimContext {
   readonly now: Date;
@@ -9,6 +13,8 @@ export interface ClaimContext {
   readonly groupsByEmail: ReadonlyMap<string, readonly string[]>;
   /** Google: only `email_verified === true` makes the email usable. */
   readonly requireVerifiedEmail: boolean;
+  /** sha256 (hex) of the compact token, recorded in the Principal (never the token). */
+  readonly tokenSha256?: string;
 }
 
 /**
@@ -19,20 +25,35 @@ export interface ClaimContext {
 export function principalFromClaims(verified: unknown, cfg: CheckedIssuer, ctx: ClaimContext): Principal {
   if (!isRecord(verified)) throw claimsInvalid('payload', 'the token payload is not a JSON object');
   checkIssuerAndAudience(verified, cfg);
-  checkTimes(verified, ctx);
+  checkTimes(verified, ctx, cfg.maxTokenLifetimeSec ?? DEFAULT_MAX_TOKEN_LIFETIME_SEC);
   const subject = ownClaim(verified, 'sub');
   if (!isNonEmptyString(subject)) throw claimsInvalid('sub', 'the token has no subject (sub)');
+  // Not "normalised for you": a subject or email that normalisation would change could be made to
+  // collide with someone else's, so the token is refused (shared/identity/normalise.ts).
+  if (!isInNormalForm(subject)) throw claimsInvalid('sub', 'the token subject (sub) is not in normal form (NFKC, no surrounding spaces or control characters)');
   if (cfg.authorizedParty !== undefined && ownClaim(verified, 'azp') !== cfg.authorizedParty) {
     throw claimsInvalid('azp', 'the token was issued to another party (azp)');
   }
   const email = usableEmail(verified, ctx.requireVerifiedEmail);
   const groups = new Set<string>();
-  if (email !== undefined) for (const g of ctx.groupsByEmail.get(email.toLowerCase()) ?? []) groups.add(g);
+  if (email !== undefined) for (const g of ctx.groupsByEmail.get(emailKey(email)) ?? []) groups.add(g);
   if (cfg.groupsClaim !== undefined) for (const g of groupsFromClaim(verified, cfg.groupsClaim)) groups.add(g);
   const sorted = [...groups].sort();
-  return email === undefined
-    ? { issuer: cfg.issuer, subject, groups: sorted }
-    : { issuer: cfg.issuer, subject, email, groups: sorted };
+  const token = tokenFacts(verified, ctx.tokenSha256);
+  return {
+    issuer: cfg.issuer,
+    subject,
+    ...(email === undefined ? {} : { email }),
+    groups: sorted,
+    ...(token === undefined ? {} : { token }),
+  };
+}
+
+function tokenFacts(claims: Untrusted, sha256: string | undefined): TokenFacts | undefined {
+  if (sha256 === undefined) return undefined;
+  const iat = ownClaim(claims, 'iat') as number; // checked by checkTimes
+  const jti = ownClaim(claims, 'jti');
+  return isNonEmptyString(jti) && jti.length <= 256 ? { iat, jti, sha256 } : { iat, sha256 };
 }
 
 function checkIssuerAndAudience(claims: Untrusted, cfg: CheckedIssuer): void {
@@ -46,7 +67,7 @@ function checkIssuerAndAudience(claims: Untrusted, cfg: CheckedIssuer): void {
   if (!matches) throw new GatehouseError('token_audience_mismatch', 'the token was issued for another audience (aud)');
 }
 
-function checkTimes(claims: Untrusted, { now, toleranceSec }: ClaimContext): void {
+function checkTimes(claims: Untrusted, { now, toleranceSec }: ClaimContext, maxLifetimeSec: number): void {
   const nowSec = Math.floor(now.getTime() / 1000);
   const exp = ownClaim(claims, 'exp');
   const iat = ownClaim(claims, 'iat');
@@ -58,6 +79,11 @@ function checkTimes(claims: Untrusted, { now, toleranceSec }: ClaimContext): voi
   if (exp <= nowSec - toleranceSec) throw new GatehouseError('token_expired', 'the token has expired');
   if (iat > nowSec + toleranceSec) throw claimsInvalid('iat', 'the token was issued in the future (iat)');
   if (nbf !== undefined && nbf > nowSec + toleranceSec) throw claimsInvalid('nbf', 'the token is not valid yet (nbf)');
+  // A stolen 10-year token is a 10-year credential: the issuer's own word on its lifetime is not
+  // enough (policy issuers[].maxTokenLifetime, default 24 h).
+  if (exp - iat > maxLifetimeSec) {
+    throw claimsInvalid('exp', `the token lives longer than this issuer's maxTokenLifetime (${maxLifetimeSec} s from iat to exp)`);
+  }
 }
 
 /**
@@ -72,7 +98,9 @@ function usableEmail(claims: Untrusted, requireVerified: boolean): string | unde
   // Other issuers often omit email_verified; anything but an explicit boolean true or absence
   // (false, "false", "true", 1) is treated as unverified rather than guessed at.
   const usable = requireVerified ? verified === true : verified === undefined || verified === true;
-  return usable ? email : undefined;
+  if (!usable) return undefined;
+  if (!isInNormalForm(email)) throw claimsInvalid('email', 'the token email is not in normal form (NFKC, no surrounding spaces or control characters)');
+  return email;
 }
 
 function groupsFromClaim(claims: Untrusted, name: string): readonly string[] {

@@ -1,4 +1,5 @@
 import type { IssuerConfig } from '../policy/types.ts';
+import { emailKey } from './normalise.ts';
 
 export interface VerifierOptions {
   /** The policy's `issuers`: tokens from anyone else are refused. */
@@ -21,7 +22,7 @@ export interface CheckedIssuer extends Omit<IssuerConfig, 'audience'> {
 
 export interface CheckedOptions {
   readonly issuers: ReadonlyMap<string, CheckedIssuer>;
-  /** Lower-cased member email → the policy groups naming it. */
+  /** Member email by emailKey() (normalise.ts) → the policy groups naming it. */
   readonly groupsByEmail: ReadonlyMap<string, readonly string[]>;
   readonly clock: () => Date;
   readonly toleranceSec: number;
@@ -83,6 +84,9 @@ function checkIssuer(cfg: IssuerConfig, where: string): CheckedIssuer {
   if (cfg.authorizedParty !== undefined && (typeof cfg.authorizedParty !== 'string' || cfg.authorizedParty === '')) {
     throw new TypeError(`identity: ${where}: authorizedParty must be a non-empty string`);
   }
+  if (cfg.maxTokenLifetimeSec !== undefined && !(Number.isInteger(cfg.maxTokenLifetimeSec) && cfg.maxTokenLifetimeSec > 0)) {
+    throw new TypeError(`identity: ${where}: maxTokenLifetimeSec must be a positive whole number of seconds`);
+  }
   if (GOOGLE_ISSUERS.has(cfg.issuer)) {
     // Google's keys are fetched by google-auth-library; a jwksUri here would suggest it is used.
     if (cfg.jwksUri !== undefined) throw new TypeError(`identity: ${where}: jwksUri is not used for Google's issuer; remove it`);
@@ -126,7 +130,7 @@ function indexGroups(groups: Readonly<Record<string, readonly string[]>>): Map<s
       throw new TypeError(`identity: groups.${name} must be a list of emails`);
     }
     for (const member of members) {
-      const key = member.toLowerCase();
+      const key = emailKey(member);
       const names = byEmail.get(key) ?? [];
       if (!names.includes(name)) names.push(name);
       byEmail.set(key, names);

@@ -6,4 +6,18 @@ export interface Principal {
   readonly email?: string;
   /** Groups from the policy's `groups` (matched by email) plus the issuer's groups claim. */
   readonly groups: readonly string[];
+  /**
+   * Which token said so: what the approval desk signs into a vote (issue 14), so a vote names the
+   * exact credential that cast it. Never the token itself.
+   */
+  readonly token?: TokenFacts;
+}
+
+export interface TokenFacts {
+  /** The token's `iat` (seconds). */
+  readonly iat: number;
+  /** The token's `jti`, when it has one. */
+  readonly jti?: string;
+  /** sha256 (hex) of the compact token: identifies it without being usable as it. */
+  readonly sha256: string;
 }

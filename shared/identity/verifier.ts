@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
 import { principalFromClaims } from './claims.ts';
 import { decodeUnverified } from './decode.ts';
@@ -37,6 +38,7 @@ export function createVerifier(options: VerifierOptions): (token: string) => Pro
       toleranceSec: opts.toleranceSec,
       groupsByEmail: opts.groupsByEmail,
       requireVerifiedEmail: google,
+      tokenSha256: createHash('sha256').update(token, 'utf8').digest('hex'),
     });
   };
 }

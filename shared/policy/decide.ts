@@ -1,3 +1,4 @@
+import { sameEmail, subjectKey } from '../identity/normalise.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import { MAX_MODEL_LENGTH } from './schema.ts';
@@ -55,9 +56,10 @@ export function principalMatches(pattern: string, principal: Principal): boolean
   if (pattern === '*') return true;
   if (pattern.startsWith('group:')) return principal.groups.includes(pattern.slice(6));
   if (pattern.startsWith('email:')) {
-    return principal.email !== undefined && principal.email.toLowerCase() === pattern.slice(6).toLowerCase();
+    // A grant: only the same mailbox by emailKey() (shared/identity/normalise.ts).
+    return principal.email !== undefined && sameEmail(principal.email, pattern.slice(6));
   }
-  if (pattern.startsWith('subject:')) return principal.subject === pattern.slice(8);
+  if (pattern.startsWith('subject:')) return subjectKey(principal.subject) === subjectKey(pattern.slice(8));
   return false;
 }
 

@@ -115,11 +115,15 @@ export const issuerSchema = strict({
   jwksUri: trustedUrl.optional(),
   groupsClaim: z.string().min(1).optional(),
   authorizedParty: z.string().min(1).optional(),
-}).superRefine((i, ctx) => {
-  if (i.jwksUri === undefined && i.issuer !== GOOGLE_ISSUER) {
-    ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: `required for every issuer but ${GOOGLE_ISSUER}` });
-  }
-});
+  // Longest accepted exp − iat (default 24h, at most 7d): a long-lived token is a long-lived credential.
+  maxTokenLifetime: duration.optional(),
+})
+  .superRefine((i, ctx) => {
+    if (i.jwksUri === undefined && i.issuer !== GOOGLE_ISSUER) {
+      ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: `required for every issuer but ${GOOGLE_ISSUER}` });
+    }
+  })
+  .transform(({ maxTokenLifetime, ...i }) => (maxTokenLifetime === undefined ? i : { ...i, maxTokenLifetimeSec: Math.floor(maxTokenLifetime / 1000) }));
 
 export const groupsSchema = z.record(
   z.string().regex(NAME, `group names are ${NAME_RULE}`),

@@ -11,6 +11,8 @@ export interface IssuerConfig {
   readonly groupsClaim?: string;
   /** Optional: require this `azp` (authorized party) claim. */
   readonly authorizedParty?: string;
+  /** Longest accepted `exp − iat`, in seconds (policy `maxTokenLifetime`); default 24 h. */
+  readonly maxTokenLifetimeSec?: number;
 }
 
 export interface ConnectionConfig {

@@ -47,3 +47,8 @@ output "connection_secret_refs" {
   description = "Credentials references for the policy's connections."
   value       = module.gatehouse.connection_secret_refs
 }
+
+output "approval_signing_public_key" {
+  description = "PEM of the approval desk's vote-signing public key (Cloud KMS)."
+  value       = module.gatehouse.approval_signing_public_key
+}

@@ -90,7 +90,7 @@ export function approvalStoreContract(name: string, make: MakeApprovalStore): vo
     const { store } = await fixture(t);
     const a = approval();
     await store.create(a);
-    const refused = await t.throwsAsync(store.update(a.id, (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: 's', now: new Date() })));
+    const refused = await t.throwsAsync(store.update(a.id, (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: 's', now: new Date(), digest: x.digest })));
     t.is((refused as GatehouseError).code, 'approval_pending');
     const boom = new Error('log down');
     const failed = await t.throwsAsync(
@@ -109,7 +109,7 @@ export function approvalStoreContract(name: string, make: MakeApprovalStore): vo
       Array.from({ length: 20 }, (_, i) =>
         store.update(
           a.id,
-          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date() }),
+          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date(), digest: x.digest }),
           // Hold the lock a moment, as the gateway does while it records the decision.
           () => new Promise((r) => setTimeout(r, 5)),
         ),

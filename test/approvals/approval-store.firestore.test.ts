@@ -70,7 +70,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
       Array.from({ length: 20 }, (_, i) =>
         f.store.update(
           a.id,
-          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date() }),
+          (x) => redeem(x, { principal: bot, connection: 'main', sql: x.sql, params: x.params, decision: approveDecision(), sessionId: `s-${i}`, now: new Date(), digest: x.digest }),
           async (next) => {
             recorded.push(next.redemption!.sessionId);
             await new Promise((r) => setTimeout(r, 20));
@@ -151,7 +151,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
   });
 
   test('Firestore approval store: chosen by GATEHOUSE_APPROVAL_STORE=firestore, in gatehouse-state unless told otherwise', async (t) => {
-    const env = { GATEHOUSE_APPROVAL_STORE: 'firestore', GATEHOUSE_FIRESTORE_PROJECT: PROJECT };
+    const env = { GATEHOUSE_APPROVAL_STORE: 'firestore', GATEHOUSE_FIRESTORE_PROJECT: PROJECT, GATEHOUSE_APPROVAL_SIGNING_KEY: 'env://SIGNING_KEY' };
     t.deepEqual(approvalsFromEnv(env).store, { kind: 'firestore', projectId: PROJECT, databaseId: 'gatehouse-state' });
     t.deepEqual(approvalsFromEnv({ ...env, GATEHOUSE_STATE_DATABASE: 'state-eu' }).store, { kind: 'firestore', projectId: PROJECT, databaseId: 'state-eu' });
     t.throws(() => approvalsFromEnv({ GATEHOUSE_APPROVAL_STORE: 'firestore' }), { instanceOf: TypeError, message: /GATEHOUSE_FIRESTORE_PROJECT/ });

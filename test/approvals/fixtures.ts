@@ -3,6 +3,7 @@ import type { Principal } from '../../shared/identity/principal.ts';
 import type { Decision } from '../../shared/policy/types.ts';
 import type { Analysis } from '../../shared/sql/analysis.ts';
 import { openApproval } from '../../shared/approvals/state.ts';
+import { approvalDigest } from '../../shared/approvals/digest.ts';
 import type { Approval } from '../../shared/approvals/types.ts';
 
 export const DEV = 'http://127.0.0.1:8080/dev';
@@ -38,6 +39,13 @@ export function approveDecision(over: Partial<Decision> = {}): Decision {
   };
 }
 
+/** The statement-digest key of these tests (in production: derived from the masking key). */
+export const TEST_DIGEST_KEY = new Uint8Array(32).fill(9);
+
+export function digestOf(s: { connection: string; sql: string; params: readonly (string | number | boolean | null)[]; requester: Principal }): string {
+  return approvalDigest(TEST_DIGEST_KEY, s);
+}
+
 export const T0 = new Date('2026-03-01T12:00:00.000Z');
 
 export function held(over: { quorum?: number; approvers?: string[]; requester?: Principal; params?: (string | number | boolean | null)[] } = {}): Approval {
@@ -52,6 +60,7 @@ export function held(over: { quorum?: number; approvers?: string[]; requester?: 
     analysis,
     decision: approveDecision({ quorum: over.quorum ?? 1, approvers: over.approvers ?? ['group:dba'] }),
     now: T0,
+    digest: digestOf({ connection: 'main', sql: 'UPDATE notes SET body = $1 WHERE id = $2', params: over.params ?? ['x', 1], requester: over.requester ?? bot }),
     republishAfterMs: 5000,
   });
 }

@@ -9,7 +9,7 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { createPubSubNotifier } from '../../shared/adapters/pubsub/index.ts';
 import { approvalMessage } from '../../shared/approvals/message.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startTestGateway, testPolicy, withBotWriteApproval, TEST_MASKING_KEY, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, TEST_MASKING_KEY, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { EMULATOR_PROJECT, pubSubEmulatorHost, skipWithoutEmulator } from '../helpers/pubsub-emulator.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
@@ -205,7 +205,7 @@ if (!skipWithoutEmulator('Pub/Sub notifier (test/approvals/pubsub.e2e.test.ts)')
     const runtime = await createRuntime({
       policy: parsePolicy(testPolicy('http://127.0.0.1:9/dev'), 'test-policy.yaml'),
       sessionStore: { kind: 'postgres', url: sessionsDb.url },
-      env: { GATEHOUSE_TEST_TARGET_URL: sessionsDb.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+      env: { GATEHOUSE_TEST_TARGET_URL: sessionsDb.url, GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY, GATEHOUSE_TEST_SIGNING_KEY: TEST_SIGNING_KEY },
       maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
       approvals: {
         store: { kind: 'postgres', url: stateDb.url },
@@ -213,6 +213,7 @@ if (!skipWithoutEmulator('Pub/Sub notifier (test/approvals/pubsub.e2e.test.ts)')
         publicUrl: 'https://gatehouse.example',
         republishIntervalMs: 0, // no timer: only the pass at start
         log: () => {},
+        signingKey: 'env://GATEHOUSE_TEST_SIGNING_KEY',
       },
     });
     closers.push(() => runtime.close());

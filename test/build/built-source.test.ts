@@ -19,7 +19,7 @@ import { verifyChain } from '../../shared/audit/chain.ts';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { listFiles } from '../../scripts/build-steps.ts';
 import { startFunctionProcess, stopFunctionProcesses, type FunctionProcess } from '../helpers/function-process.ts';
-import { testPolicy, TEST_AUDIENCE, TEST_MASKING_KEY } from '../helpers/gateway.ts';
+import { testPolicy, TEST_AUDIENCE, TEST_MASKING_KEY, TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 
 const SUITE = 'built source (test/build/built-source.test.ts)';
@@ -146,6 +146,8 @@ if (!process.env.GATEHOUSE_TEST_PG_URL) {
         GATEHOUSE_SESSION_STORE: audit.url,
         GATEHOUSE_MASKING_KEY: 'env://TEST_MASKING_KEY',
         TEST_MASKING_KEY,
+        GATEHOUSE_APPROVAL_SIGNING_KEY: 'env://TEST_SIGNING_KEY',
+        TEST_SIGNING_KEY,
         GATEHOUSE_TEST_TARGET_URL: target.url, // the test policy's `credentials: env://…`
       },
     });

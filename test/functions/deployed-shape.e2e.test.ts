@@ -28,7 +28,7 @@ import { startLocalServer } from '../../infra/local-server.ts';
 import { verifyChain } from '../../shared/audit/chain.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import type { SessionLog } from '../../shared/ports.ts';
-import { testPolicy, withBotWriteApproval, TEST_AUDIENCE, TEST_MASKING_KEY } from '../helpers/gateway.ts';
+import { testPolicy, withBotWriteApproval, TEST_AUDIENCE, TEST_MASKING_KEY, TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { startFunctionProcess, stopFunctionProcesses, type FunctionProcess } from '../helpers/function-process.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startSecretManagerServer, type SecretManagerServer } from '../helpers/secret-manager-server.ts';
@@ -160,6 +160,8 @@ function registerTests(pubsub: string, firestore: string): void {
       GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${approvalsPort}`,
       GATEHOUSE_MASKING_KEY: 'env://GATEHOUSE_MASKING_KEY_VALUE',
       GATEHOUSE_MASKING_KEY_VALUE: TEST_MASKING_KEY,
+      GATEHOUSE_APPROVAL_SIGNING_KEY: 'env://GATEHOUSE_APPROVAL_SIGNING_KEY_VALUE',
+      GATEHOUSE_APPROVAL_SIGNING_KEY_VALUE: TEST_SIGNING_KEY,
     };
     const [query, approvals, notify] = await Promise.all([
       startFunction('query', gatewayEnv),

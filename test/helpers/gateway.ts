@@ -1,11 +1,12 @@
 // A whole gateway for end-to-end tests: the local server with the query and approvals routes, a
 // dev issuer of its own (a temp key), the session log, the approval store and the target in their
 // own real PostgreSQL databases.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createRuntime, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
+import { createRuntime, type ApprovalStoreConfig, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
 import { queryHandler } from '../../functions/query.ts';
 import { approvalsHandler } from '../../functions/approvals.ts';
 import { startEmbeddedPostgres } from '../../infra/embedded-postgres.ts';
@@ -17,6 +18,8 @@ import { createTestDatabase, testPgKind, type TestDatabase } from './pg.ts';
 export const TEST_AUDIENCE = 'gatehouse-test';
 /** A fixed masking key for tests: pseudonyms are then reproducible across runs. */
 export const TEST_MASKING_KEY = Buffer.alloc(32, 7).toString('base64');
+/** The approval desk's vote-signing key in these tests (a fresh P-256 key per process). */
+export const TEST_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 export function testPolicy(issuer: string, extra = ''): string {
   return `version: 1
@@ -71,7 +74,7 @@ export interface TestGateway {
   /** The approval store's database. */
   readonly state: TestDatabase;
   readonly policyPath: string;
-  token(sub: string, opts?: { groups?: string[]; aud?: string; ttlSec?: number; now?: Date }): Promise<string>;
+  token(sub: string, opts?: { groups?: string[]; aud?: string; ttlSec?: number; now?: Date; email?: string }): Promise<string>;
   sql(text: string, params?: unknown[]): Promise<pg.QueryResult>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
   get(path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
@@ -96,6 +99,11 @@ export interface TestGatewayOptions {
    * cluster's superuser. Seeding and `sql()` stay superuser.
    */
   readonly targetRole?: string;
+  /** Default: a PostgreSQL approval store in its own database. */
+  readonly approvalStore?: ApprovalStoreConfig;
+  /** The approval desk's key reference; default TEST_SIGNING_KEY through env://. */
+  readonly signingKey?: string;
+  readonly kmsClientOptions?: Record<string, unknown>;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -114,17 +122,19 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const runtime = await createRuntime({
     policy: policyPath,
     sessionStore: { kind: 'postgres', url: audit.url },
-    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: asRole(target.url, options.targetRole), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+    env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: asRole(target.url, options.targetRole), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY, GATEHOUSE_TEST_SIGNING_KEY: TEST_SIGNING_KEY },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {
-      store: { kind: 'postgres', url: state.url },
+      store: options.approvalStore ?? { kind: 'postgres', url: state.url },
       notifier: options.notifier ?? { kind: 'local', log: () => {} },
       publicUrl: `http://127.0.0.1:${port}`,
       republishIntervalMs: options.republishIntervalMs ?? 0,
       backoffMs: options.backoffMs,
       webhooks: options.webhooks,
       log: () => {},
+      signingKey: options.signingKey ?? 'env://GATEHOUSE_TEST_SIGNING_KEY',
+      kmsClientOptions: options.kmsClientOptions,
     },
   });
   const server = await startLocalServer({
@@ -144,7 +154,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     audit,
     state,
     policyPath,
-    token: (sub, o = {}) => mintDevToken(key, { issuer, sub, groups: o.groups, aud: o.aud ?? TEST_AUDIENCE, ttlSec: o.ttlSec ?? 600, now: o.now }),
+    token: (sub, o = {}) => mintDevToken(key, { issuer, sub, groups: o.groups, aud: o.aud ?? TEST_AUDIENCE, ttlSec: o.ttlSec ?? 600, now: o.now, email: o.email }),
     sql: (text, params) => admin.query(text, params),
     async post(path, body, headers = {}) {
       const res = await fetch(`${server.url}${path}`, {

@@ -68,9 +68,14 @@ test('principals: group, email, subject and "*"', (t) => {
   t.like(run(rule('subject:nobody, group:dba'), alice), { action: 'allow' });
 });
 
-test('email comparison is case-insensitive', (t) => {
-  const p = policyWithRules('  - name: r\n    principals: [email:Alice@ACME.com]\n    action: allow');
+test('email comparison folds the domain always, the local part only for known providers (a grant)', (t) => {
+  const p = policyWithRules('  - name: r\n    principals: [email:alice@ACME.com]\n    action: allow');
   t.like(run(p, principal({ email: 'alice@acme.COM' })), { action: 'allow', rule: 'r' });
+  t.like(run(p, principal({ email: 'Alice@acme.com' })), { action: 'deny', rule: null }, 'acme.com may tell Alice from alice');
+  const g = policyWithRules('  - name: r\n    principals: [email:Alice.Smith@GMAIL.com, email:Build@proj.iam.gserviceaccount.com]\n    action: allow');
+  t.like(run(g, principal({ email: 'alice.smith@gmail.com' })), { action: 'allow', rule: 'r' });
+  t.like(run(g, principal({ email: 'build@proj.iam.gserviceaccount.com' })), { action: 'allow', rule: 'r' });
+  t.like(run(g, principal({ email: 'ａｌｉｃｅ.smith@gmail.com' })), { action: 'allow', rule: 'r' }, 'compared after NFKC (a token with it is refused before)');
 });
 
 test('a principal without an email does not match email:', (t) => {

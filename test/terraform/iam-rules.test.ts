@@ -147,3 +147,22 @@ test('invokers: a grant whose function cannot be told is refused, not ignored', 
   });
   t.deepEqual(codes(f), ['invoker_target_unknown']);
 });
+
+test('the vote-signing key: only the approvals function signs, on that key; a KMS role anywhere wider is found', async (t) => {
+  // The query path's account given the signer role on the vote key.
+  const f = await findingsAfter({
+    file: 'approval-desk.tf',
+    from: 'role          = "roles/cloudkms.publicKeyViewer"',
+    to: 'role          = "roles/cloudkms.signerVerifier"',
+  });
+  t.deepEqual(codes(f), ['vote_key_scope']);
+  // The approvals function's signing grant removed (so nobody can sign: votes would never verify).
+  const g = await findingsAfter({ file: 'approval-desk.tf', from: 'member        = google_service_account.approvals.member', to: 'member        = google_service_account.gateway.member' });
+  t.true(g.some((x) => x.code === 'vote_key_scope' && x.where === 'approval desk'));
+  // Signing granted on the whole project.
+  const h = await findingsAfter({
+    file: 'approval-desk.tf',
+    to: 'resource "google_project_iam_member" "kms" {\n  project = var.project_id\n  role    = "roles/cloudkms.signer"\n  member  = google_service_account.gateway.member\n}',
+  });
+  t.true(h.some((x) => x.code === 'vote_key_scope' && x.message.includes('one crypto key')));
+});

@@ -40,6 +40,7 @@ function evaluate(env: Record<string, unknown>, v: Awaited<ReturnType<typeof exa
     'google_secret_manager_secret.masking_key.secret_id': `${v.prefix}-masking-key`,
     'local.notify_secret_ids.slack': `${v.prefix}-slack-webhook`,
     'local.notify_secret_ids.webhook': `${v.prefix}-webhook-url`,
+    'local.approval_signing_key_version': `projects/${v.project}/locations/${v.region}/keyRings/${v.prefix}/cryptoKeys/${v.prefix}-approval-votes/cryptoKeyVersions/1`,
   };
   const fill = (s: string): string =>
     s.replace(/\$\{([^${}]+)\}/g, (_, expr: string) => {

@@ -18,6 +18,8 @@ locals {
     GATEHOUSE_PUBSUB_TOPIC      = google_pubsub_topic.approvals.id
     GATEHOUSE_PUBLIC_URL        = local.approvals_url
     GATEHOUSE_MASKING_KEY       = "${local.secret_ref}/${google_secret_manager_secret.masking_key.secret_id}/versions/latest"
+    # approval-desk.tf: the approvals function signs votes with it, the query function verifies.
+    GATEHOUSE_APPROVAL_SIGNING_KEY = "kms://${local.approval_signing_key_version}"
   }
 
   # The notifier needs only the approval state and the webhook URLs.
@@ -40,7 +42,7 @@ locals {
     }
     approvals = {
       entry_point     = "approvals"
-      service_account = google_service_account.gateway.email
+      service_account = google_service_account.approvals.email # its own: the only one that may sign votes
       env             = tomap(local.gateway_env)
       description     = "Gatehouse: people review and approve held statements here"
     }
@@ -94,6 +96,9 @@ resource "google_cloudfunctions2_function" "this" {
     google_secret_manager_secret_iam_member.gateway_reads_connection,
     google_secret_manager_secret_iam_member.gateway_reads_masking_key,
     google_secret_manager_secret_iam_member.notifier_reads_webhooks,
+    google_secret_manager_secret_iam_member.approvals_reads_masking_key,
+    google_kms_crypto_key_iam_member.approvals_signs_votes,
+    google_kms_crypto_key_iam_member.gateway_reads_vote_key,
   ]
 }
 

@@ -3,7 +3,8 @@
 # functions and who may invoke each), firestore.tf (the audit and state databases),
 # pubsub.tf (approval requests), secrets.tf (secret containers and who may read each),
 # audit-export.tf (the retention-locked bucket and the scheduled export), approvals-republish.tf
-# (the scheduled republish of approval requests Pub/Sub refused).
+# (the scheduled republish of approval requests Pub/Sub refused), approval-desk.tf (the approvals
+# function's own identity and its vote-signing Cloud KMS key).
 
 data "google_project" "this" {
   project_id = var.project_id

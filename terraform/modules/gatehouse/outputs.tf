@@ -24,9 +24,10 @@ output "dead_letter_topic" {
 }
 
 output "service_accounts" {
-  description = "Email of each service account: gateway (query, approvals), notifier (notify, push identity), builder, exporter, republisher."
+  description = "Email of each service account: gateway (query), approvals (approvals; signs votes), notifier (notify, push identity), builder, exporter, republisher."
   value = {
     gateway     = google_service_account.gateway.email
+    approvals   = google_service_account.approvals.email
     notifier    = google_service_account.notifier.email
     builder     = google_service_account.builder.email
     exporter    = google_service_account.exporter.email
@@ -61,4 +62,14 @@ output "secret_ids" {
 output "connection_secret_refs" {
   description = "The credentials reference to write in the policy for each connection."
   value       = { for name, s in google_secret_manager_secret.connection : name => "${local.secret_ref}/${s.secret_id}/versions/latest" }
+}
+
+output "approval_signing_key" {
+  description = "The Cloud KMS key version the approval desk signs votes with (GATEHOUSE_APPROVAL_SIGNING_KEY without its kms:// scheme)."
+  value       = local.approval_signing_key_version
+}
+
+output "approval_signing_public_key" {
+  description = "PEM of the approval desk's public key: every approval.granted / approval.rejected event's signature verifies with it."
+  value       = data.google_kms_crypto_key_version.approval_votes.public_key[0].pem
 }

@@ -2,11 +2,11 @@
 # resource they are on). No service account keys: functions, Pub/Sub and Cloud Scheduler obtain
 # tokens for these accounts from Google; people and bots use their own identities.
 
-# Runs the query and approvals functions.
+# Runs the query function. (The approvals function runs as its own account: approval-desk.tf.)
 resource "google_service_account" "gateway" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-gateway"
-  display_name = "Gatehouse gateway (query and approvals functions)"
+  display_name = "Gatehouse gateway (query function)"
 }
 
 # Runs the notify function, and is the identity Pub/Sub pushes approval requests as.

@@ -128,3 +128,13 @@ variable "max_instances" {
   type        = number
   default     = 10
 }
+
+variable "approval_key_protection_level" {
+  description = "Protection level of the approval desk's vote-signing key in Cloud KMS: SOFTWARE or HSM."
+  type        = string
+  default     = "SOFTWARE"
+  validation {
+    condition     = contains(["SOFTWARE", "HSM"], var.approval_key_protection_level)
+    error_message = "approval_key_protection_level must be SOFTWARE or HSM."
+  }
+}

@@ -1,0 +1,194 @@
+// Approvals believed only from the log (issue 14). The approval store is a cache for listing and
+// locking: whoever holds the query path's database rights can UPDATE a row to `approved`, INSERT
+// a row the gateway never created, or append a perfectly chained `approval.granted` to the session
+// log. So before anything runs, a redemption re-reads the requesting session and checks:
+//
+//   - exactly one `approval.requested` for this id, in a session whose request came from the
+//     caller presenting it, with the digest (an HMAC the store cannot compute) of the statement
+//     presented now;
+//   - the row agrees with that record in every field the decision depends on;
+//   - every `approval.granted` / `approval.rejected` for this id carries a valid signature of the
+//     approval desk's key, over this approval and this digest;
+//   - the signed approvals come from distinct people (normalised), none of them the requester,
+//     each admitted by one of the approver patterns logged with the request, before the logged
+//     expiry — at least the logged quorum of them; and no signed rejection.
+//
+// Any disagreement refuses with `approval_mismatch` and a `reason` naming the check; the caller
+// records it as the redemption session's decision.
+import { GatehouseError } from '../errors.ts';
+import type { SessionEvent } from '../audit/events.ts';
+import { principalMatches } from '../policy/index.ts';
+import { samePerson, samePrincipal } from './people.ts';
+import type { Approval, Param, Person } from './types.ts';
+import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
+
+/** What the session log says about one approval. */
+export interface LoggedApproval {
+  readonly approvalId: string;
+  readonly sessionId: string;
+  readonly requester: Person;
+  readonly connection: string;
+  readonly sql: string;
+  readonly params: readonly Param[];
+  readonly digest: string;
+  readonly rule: string;
+  readonly approvers: readonly string[];
+  readonly quorum: number;
+  readonly expiresAt: string;
+  readonly policySha256: string;
+}
+
+export type MismatchReason =
+  | 'not_in_log'
+  | 'requested_twice'
+  | 'row_disagrees'
+  | 'vote_unsigned'
+  | 'vote_signature_invalid'
+  | 'vote_for_other_statement'
+  | 'vote_by_requester'
+  | 'vote_not_approver'
+  | 'vote_after_expiry'
+  | 'quorum_not_in_log'
+  | 'row_vote_not_in_log';
+
+export function mismatch(approvalId: string, reason: MismatchReason, message: string, more: Record<string, unknown> = {}): GatehouseError {
+  return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
+}
+
+const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The approval as the requesting session recorded it, or approval_mismatch (`not_in_log`, `requested_twice`). */
+export function loggedApproval(events: readonly SessionEvent[], approvalId: string, sessionId: string): LoggedApproval {
+  const requested = events.filter((e) => e.type === 'approval.requested' && e.data.approvalId === approvalId);
+  if (requested.length === 0) throw mismatch(approvalId, 'not_in_log', `no approval.requested event for it in session ${sessionId}`);
+  if (requested.length > 1) throw mismatch(approvalId, 'requested_twice', `session ${sessionId} requests it more than once`);
+  const r = requested[0]!;
+  // The request and decision that led to it: the session's own, before the approval.requested.
+  const request = events.find((e) => e.type === 'request' && e.seq < r.seq);
+  const decision = [...events].reverse().find((e) => e.type === 'decision' && e.seq < r.seq);
+  const principal = rec(request?.data.principal);
+  const issuer = str(principal.issuer);
+  const subject = str(principal.subject);
+  const d = r.data;
+  const quorum = d.quorum;
+  const approvers = d.approvers;
+  const params = request?.data.params ?? [];
+  const fields = {
+    connection: str(request?.data.connection),
+    sql: str(request?.data.sql),
+    digest: str(d.digest),
+    rule: str(d.rule),
+    expiresAt: str(d.expiresAt),
+    policySha256: str(decision?.data.policySha256),
+  };
+  const incomplete =
+    issuer === undefined ||
+    subject === undefined ||
+    Object.values(fields).some((v) => v === undefined) ||
+    !(typeof quorum === 'number' && Number.isInteger(quorum) && quorum >= 1) ||
+    !(Array.isArray(approvers) && approvers.length > 0 && approvers.every((p) => typeof p === 'string')) ||
+    !Array.isArray(params) ||
+    decision?.data.action !== 'approve';
+  if (incomplete) throw mismatch(approvalId, 'not_in_log', `session ${sessionId} does not record a complete request for it`);
+  const email = str(principal.email);
+  return {
+    approvalId,
+    sessionId,
+    requester: { issuer, subject, ...(email === undefined ? {} : { email }) },
+    connection: fields.connection!,
+    sql: fields.sql!,
+    params: params as Param[],
+    digest: fields.digest!,
+    rule: fields.rule!,
+    approvers: approvers as string[],
+    quorum: quorum as number,
+    expiresAt: fields.expiresAt!,
+    policySha256: fields.policySha256!,
+  };
+}
+
+/** The row must say what the log says about everything a decision depends on. */
+export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
+  const differs: string[] = [];
+  if (row.sessionId !== logged.sessionId) differs.push('sessionId');
+  if (row.digest !== logged.digest) differs.push('digest');
+  if (row.connection !== logged.connection) differs.push('connection');
+  if (row.sql !== logged.sql) differs.push('sql');
+  if (JSON.stringify(row.params) !== JSON.stringify(logged.params)) differs.push('params');
+  if (!samePrincipal(row.requester, logged.requester)) differs.push('requester');
+  if (row.rule !== logged.rule) differs.push('rule');
+  if (JSON.stringify(row.approvers) !== JSON.stringify(logged.approvers)) differs.push('approvers');
+  if (row.quorum !== logged.quorum) differs.push('quorum');
+  if (Date.parse(row.expiresAt) !== Date.parse(logged.expiresAt)) differs.push('expiresAt');
+  if (row.policySha256 !== logged.policySha256) differs.push('policySha256');
+  if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store differs from the log in ${differs.join(', ')}`, { differs });
+}
+
+/** An approval the log says was used already is used, whatever the row says (a reset to `approved`). */
+export function checkNotRedeemed(events: readonly SessionEvent[], logged: LoggedApproval): void {
+  const used = events.find((e) => e.type === 'approval.redeemed' && e.data.approvalId === logged.approvalId);
+  if (used) {
+    throw new GatehouseError('approval_used', `approval ${logged.approvalId} was used already (session ${String(used.data.sessionId)})`, {
+      approvalId: logged.approvalId,
+      status: 'used',
+      reason: 'redeemed_in_log',
+    });
+  }
+}
+
+/** Every vote event for this approval, each verified against the desk's public key; one bad one refuses. */
+export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApproval, publicKeyPem: string): SignedVote[] {
+  const votes: SignedVote[] = [];
+  for (const e of events) {
+    if (e.type !== 'approval.granted' && e.type !== 'approval.rejected') continue;
+    if (e.data.approvalId !== logged.approvalId) continue;
+    const at = { seq: e.seq, type: e.type };
+    const vote = e.data.vote;
+    const signature = e.data.signature;
+    if (vote === undefined || signature === undefined) throw mismatch(logged.approvalId, 'vote_unsigned', `event #${e.seq} (${e.type}) is not signed by the approval desk`, { event: at });
+    if (!voteSignatureValid(publicKeyPem, vote, signature)) {
+      throw mismatch(logged.approvalId, 'vote_signature_invalid', `the signature of event #${e.seq} (${e.type}) does not verify with the approval desk's key`, { event: at });
+    }
+    const v = vote as SignedVote;
+    const verdictFits = (e.type === 'approval.granted') === (v.verdict === 'approve');
+    if (v.approvalId !== logged.approvalId || v.sessionId !== logged.sessionId || v.digest !== logged.digest || !verdictFits) {
+      throw mismatch(logged.approvalId, 'vote_for_other_statement', `event #${e.seq} carries a signed vote for another approval, session, statement or verdict`, { event: at });
+    }
+    votes.push(v);
+  }
+  return votes;
+}
+
+/**
+ * The people whose signed approvals make the quorum, or a refusal: approval_rejected for a signed
+ * rejection, approval_expired past the logged expiry, approval_mismatch for everything else.
+ */
+export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[], row: Approval, now: Date): Person[] {
+  const id = logged.approvalId;
+  const expiresAt = Date.parse(logged.expiresAt);
+  if (votes.some((v) => v.verdict === 'reject')) {
+    throw new GatehouseError('approval_rejected', `approval ${id} was rejected`, { approvalId: id, status: 'rejected' });
+  }
+  const people: Person[] = [];
+  for (const v of votes) {
+    const person: Person = { issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) };
+    if (samePerson(person, logged.requester)) throw mismatch(id, 'vote_by_requester', 'a signed vote comes from the requester itself');
+    const admitted = logged.approvers.includes(v.as) && principalMatches(v.as, { ...person, groups: [...v.approver.groups] });
+    if (!admitted) throw mismatch(id, 'vote_not_approver', `a signed vote comes from someone the request's approvers (${logged.approvers.join(', ')}) do not admit`);
+    if (!(Date.parse(v.at) < expiresAt)) throw mismatch(id, 'vote_after_expiry', 'a signed vote was cast after the approval expired');
+    // The same person twice (a copied event, or two spellings of one email) counts once.
+    if (!people.some((p) => samePerson(p, person))) people.push(person);
+  }
+  if (now.getTime() >= expiresAt) throw new GatehouseError('approval_expired', `approval ${id} expired at ${logged.expiresAt}`, { approvalId: id, status: 'expired' });
+  if (people.length < logged.quorum) {
+    throw mismatch(id, 'quorum_not_in_log', `the log holds ${people.length} signed approval(s) of the ${logged.quorum} required`, { signed: people.length, quorum: logged.quorum });
+  }
+  // A vote the store shows but the log does not: the store was written to behind the desk's back.
+  for (const rv of row.votes) {
+    if (rv.verdict === 'approve' && !people.some((p) => samePerson(p, rv.by))) {
+      throw mismatch(id, 'row_vote_not_in_log', 'the approval store lists an approval the log has no signed vote for');
+    }
+  }
+  return people;
+}

@@ -1,0 +1,150 @@
+// One person, many spellings (issue 14 item 5), end to end over HTTP: whitespace, case and NFKC
+// variants of one email — from the same issuer or another trusted one — cannot approve their own
+// request, cannot make a quorum of two, and cannot see someone else's session. Two Authorization
+// headers are refused before anything else.
+import { request } from 'node:http';
+import test from 'ava';
+import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
+import { startSecondIssuer, type SecondIssuer } from './second-issuer.ts';
+
+const ALICE = 'alice@acme.com';
+const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
+// An approver who also asks: people can be requesters too (here through the groups claim).
+const policy = (second: string) => (issuer: string) => `version: 1
+issuers:
+  - issuer: ${issuer}
+    audience: ${TEST_AUDIENCE}
+    jwksUri: ${issuer}/jwks.json
+    groupsClaim: groups
+  - issuer: ${second}
+    audience: ${TEST_AUDIENCE}
+    jwksUri: ${second}/jwks.json
+    groupsClaim: groups
+groups:
+  dba: [${ALICE}, bob@acme.com]
+  writers: [writer@other.example]
+connections:
+  main:
+    credentials: env://GATEHOUSE_TEST_TARGET_URL
+    maxRows: 100
+    statementTimeoutMs: 5000
+rules:
+  - name: writes-need-two
+    principals: [group:dba, group:writers]
+    classes: [write]
+    action: approve
+    approvers: [group:dba, group:writers]
+    quorum: 2
+    ttl: 10m
+  - name: reads
+    principals: [group:dba, group:writers]
+    classes: [read]
+    action: allow
+  - name: nothing-else
+    action: deny
+`;
+
+let gw: TestGateway;
+let second: SecondIssuer;
+test.before(async () => {
+  second = await startSecondIssuer();
+  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: policy(second.issuer) });
+});
+test.after.always(async () => {
+  await gw?.close();
+  await second?.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const fromSecond = (sub: string, email: string, groups: string[] = ['writers']) => second.token({ sub, email, groups, aud: TEST_AUDIENCE });
+const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+
+async function askAsAlice(tag: string) {
+  const r = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: [tag] }, { ...bearer(await gw.token(ALICE)), ...model });
+  if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
+  return { id: r.body.approval.id as string, sessionId: r.body.sessionId as string };
+}
+
+// Variants a second trusted issuer could put in a token for someone who is not (or is) alice.
+const CASE_VARIANTS = ['Alice@ACME.com', 'ALICE@acme.com', 'alice@Acme.Com'];
+const REFUSED_VARIANTS = ['alice@acme.com ', ' alice@acme.com', 'ａｌｉｃｅ@acme.com', 'alice@acme.com\u00a0'];
+
+test('case variants of the requester\'s email, under another issuer, cannot approve her own request (403 self_approval)', async (t) => {
+  const h = await askAsAlice('self');
+  for (const [i, email] of CASE_VARIANTS.entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`other-${i}`, email)));
+    t.is(r.status, 403, email);
+    t.is(r.body.error.code, 'self_approval', email);
+    t.truthy(r.body.sessionId, 'the attempt is recorded as a session');
+  }
+  t.is((await gw.get(`/v1/approvals/${h.id}`, bearer(await gw.token(ALICE)))).body.approval.status, 'pending');
+});
+
+test('whitespace and NFKC variants are refused at the door (401 token_claims_invalid): no vote, no session', async (t) => {
+  const h = await askAsAlice('door');
+  for (const [i, email] of REFUSED_VARIANTS.entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`door-${i}`, email)));
+    t.is(r.status, 401, JSON.stringify(email));
+    t.is(r.body.error.code, 'token_claims_invalid');
+    t.regex(r.headers.get('www-authenticate') ?? '', /token_claims_invalid/);
+  }
+  const query = await gw.post('/v1/query', { connection: 'main', sql: 'SELECT 1' }, { ...bearer(await fromSecond('door-q', 'alice@acme.com ')), ...model });
+  t.is(query.status, 401);
+});
+
+test('a quorum of two is not made by one person under two spellings; a second real person makes it and it runs once', async (t) => {
+  const r0 = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum'] }, { ...bearer(await fromSecond('writer-1', 'writer@other.example')), ...model });
+  t.is(r0.status, 202, JSON.stringify(r0.body));
+  const id = r0.body.approval.id as string;
+  t.is((await gw.post(`/v1/approvals/${id}/approve`, { comment: 'one' }, bearer(await gw.token(ALICE)))).status, 200);
+  for (const [i, email] of CASE_VARIANTS.entries()) {
+    const again = await gw.post(`/v1/approvals/${id}/approve`, { comment: 'two?' }, bearer(await fromSecond(`alice-elsewhere-${i}`, email)));
+    t.is(again.status, 409, email);
+    t.is(again.body.error.code, 'approval_already_decided');
+  }
+  const asWriter = async () => gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum'], approvalId: id }, { ...bearer(await fromSecond('writer-1', 'writer@other.example')), ...model });
+  const early = await asWriter();
+  t.is(early.status, 409);
+  t.is(early.body.error.code, 'approval_pending');
+  t.is(await ran('quorum'), 0);
+  t.is((await gw.post(`/v1/approvals/${id}/approve`, { comment: 'two' }, bearer(await gw.token('bob@acme.com')))).status, 200);
+  t.is((await asWriter()).status, 200);
+  t.is(await ran('quorum'), 1);
+});
+
+test('a session is visible to its requester, not to a case variant of her email under another subject', async (t) => {
+  const h = await askAsAlice('visibility');
+  t.is((await gw.get(`/v1/sessions/${h.sessionId}`, bearer(await gw.token(ALICE)))).status, 200);
+  const other = await gw.get(`/v1/sessions/${h.sessionId}`, bearer(await fromSecond('someone', 'Alice@ACME.com')));
+  t.is(other.status, 404, 'visibility follows the credential (issuer and subject), not a look-alike email');
+});
+
+test('two Authorization headers: 400 header_repeated on every route, nothing recorded', async (t) => {
+  const good = await gw.token(ALICE);
+  const other = await gw.token('bob@acme.com');
+  for (const [method, path] of [['POST', '/v1/query'], ['GET', '/v1/approvals'], ['GET', '/v1/sessions/x']] as const) {
+    const r = await rawRequest(method, path, { authorization: [`Bearer ${good}`, `Bearer ${other}`], 'content-type': 'application/json', 'x-agent-model': 'gemini-1' }, '{"connection":"main","sql":"SELECT 1"}');
+    t.is(r.status, 400, `${method} ${path}`);
+    t.is(r.body.error.code, 'header_repeated');
+    t.is(r.body.sessionId, undefined);
+    t.false(JSON.stringify(r.body).includes(good), 'the token is not echoed');
+  }
+  // One header that holds two values is no bearer token at all.
+  const joined = await rawRequest('POST', '/v1/query', { authorization: `Bearer ${good}, Bearer ${other}`, 'content-type': 'application/json' }, '{}');
+  t.is(joined.status, 401);
+});
+
+/** node:http, because fetch() folds repeated headers into one line. */
+function rawRequest(method: string, path: string, headers: Record<string, string | string[]>, body: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, gw.url);
+    const req = request({ method, host: url.hostname, port: url.port, path: url.pathname }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    for (const [k, v] of Object.entries(headers)) req.setHeader(k, v);
+    req.end(method === 'GET' ? undefined : body);
+  });
+}
