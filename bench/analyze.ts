@@ -11,7 +11,7 @@ import { type Analysis, analyze, loadParser } from '../shared/sql/index.ts';
 import { type Fields, unwrap } from '../shared/sql/nodes.ts';
 import { walk } from '../shared/sql/walk.ts';
 
-const CORPUS = new URL('../../shared/corpus/pg-regress-statements.jsonl.gz', import.meta.url);
+const CORPUS = new URL('../test/fixtures/pg-regress-statements.jsonl.gz', import.meta.url);
 const LRU_SIZE = 1000;
 
 interface Timing {

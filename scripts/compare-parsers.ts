@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { loadModule, parseSync } from 'libpg-query';
 import nodeSqlParser from 'node-sql-parser';
 
-const CORPUS = new URL('../../shared/corpus/pg-regress-statements.jsonl.gz', import.meta.url);
+const CORPUS = new URL('../test/fixtures/pg-regress-statements.jsonl.gz', import.meta.url);
 const INJECTION = "SELECT '\\'; DELETE FROM users; --'";
 
 interface Other {
