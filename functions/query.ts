@@ -1,5 +1,5 @@
 // The bots' function: POST /v1/query, POST /v1/analyze, GET /v1/sessions/:id. It only translates
-// HTTP to gateway calls and outcomes back to the contract of DESIGN §3.
+// HTTP to gateway calls and outcomes back to the contract in docs/design.md#http-api.
 import { GatehouseError } from '../shared/errors.ts';
 import type { Caller, Gateway } from '../shared/gateway.ts';
 import { errorResponse, header, json, readJsonBody, type HttpHandler, type HttpRequest } from './http.ts';

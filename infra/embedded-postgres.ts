@@ -1,5 +1,5 @@
 // A PGlite data directory served over the Postgres wire, so everything else talks `pg` exactly as
-// it would to a real server (DESIGN §4 "Embedded defaults"). PGlite has no authentication and
+// it would to a real server (docs/design.md#embedded-defaults). PGlite has no authentication and
 // one shared session behind every connection: it listens on loopback only, and it is for one
 // machine's demo and state, never a stand-in for isolation.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The measurement behind DESIGN §4 "Parser": libpg-query (PostgreSQL's own parser) against
+// The measurement behind docs/design.md#parser: libpg-query (PostgreSQL's own parser) against
 // node-sql-parser over the PostgreSQL regression corpus. Run: npx tsx scripts/compare-parsers.ts
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';

@@ -1,4 +1,4 @@
-// The request path of DESIGN §1, top to bottom. Each step lives in its own folder and knows
+// The request path of docs/design.md#the-request-path, top to bottom. Each step lives in its own folder and knows
 // nothing of HTTP or storage; this file only chains them and records what happened. It fails
 // closed: a step that cannot decide, or a session log that cannot be written, means nothing runs.
 import { randomUUID } from 'node:crypto';
@@ -69,7 +69,7 @@ export type QueryOutcome =
   | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] }
   | { readonly kind: 'pending_approval'; readonly sessionId: string; readonly approval: HeldApproval };
 
-/** What the bot needs to wait for its approval and present it (DESIGN §3, the 202 answer). */
+/** What the bot needs to wait for its approval and present it (docs/design.md#http-api, the 202 answer). */
 export interface HeldApproval {
   readonly id: string;
   readonly expiresAt: string;
