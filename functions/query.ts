@@ -43,6 +43,7 @@ function caller(req: HttpRequest): Caller {
     model: header(req, 'x-agent-model'),
     runId: header(req, 'x-agent-run-id'),
     traceparent: header(req, 'traceparent'),
+    observe: req.observe,
   };
 }
 

@@ -5,11 +5,12 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { openPGlite } from './pglite-template.ts';
 
 export interface EmbeddedPostgresOptions {
-  /** Created (initdb, measured ~6–9 s) when missing; reused as it is otherwise. */
+  /** Created when missing (from the initdb template when there is one); reused as it is otherwise. */
   readonly dataDir: string;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -38,7 +39,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   let db: PGlite | undefined;
   let server: PGLiteSocketServer | undefined;
   try {
-    db = await PGlite.create(dataDir);
+    db = await openPGlite(dataDir); // a new one from the initdb template (pglite-template.ts)
     server = new PGLiteSocketServer({ db: exclusiveExtendedQueries(db), port, host, maxConnections });
     await server.start();
   } catch (e) {

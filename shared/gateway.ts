@@ -46,6 +46,17 @@ export interface Caller {
   readonly model?: string;
   readonly runId?: string;
   readonly traceparent?: string;
+  /** Told what the request established, for the transport's log line (never SQL or values). */
+  readonly observe?: (facts: RequestFacts) => void;
+}
+
+/** What a log line may say about a request: ids, the verified subject, the verdict, a fingerprint. */
+export interface RequestFacts {
+  readonly sessionId?: string;
+  readonly subject?: string;
+  readonly decision?: string;
+  readonly riskClass?: string;
+  readonly fingerprint?: string;
 }
 
 export interface ColumnOut {
@@ -194,11 +205,14 @@ export function createGateway(deps: GatewayDeps) {
   // --- steps ---------------------------------------------------------------------------------
 
   async function authenticate(caller: Caller): Promise<Principal> {
-    return deps.verifyToken(bearerToken(caller.authorization));
+    const principal = await deps.verifyToken(bearerToken(caller.authorization));
+    caller.observe?.({ subject: principal.subject });
+    return principal;
   }
 
   async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
     const sessionId = newSessionId();
+    caller.observe?.({ sessionId });
     const agent = { model: caller.model, runId: caller.runId, traceparent: caller.traceparent };
     const refuse = async (error: GatehouseError, facts: ev.RequestFacts, more: EventDraft[] = []): Promise<never> => {
       await record(sessionId, [ev.requestEvent(facts, more.length ? undefined : error), ...more]);
@@ -229,9 +243,11 @@ export function createGateway(deps: GatewayDeps) {
       const error = asGatehouseError(e);
       return refuse(error, facts, [ev.analysisFailedEvent(error)]);
     }
+    caller.observe?.({ riskClass: analysis.class, fingerprint: analysis.fingerprint });
 
     let decision = decide(policy, { principal, connection: request.connection, analysis }); // 3 decide
     if (decision.action === 'approve' && !deps.approvals) decision = approvalsUnavailable(decision);
+    caller.observe?.({ decision: decision.action });
 
     // 4 record: request, analysis and decision are durable before anything can run. An allowed
     // query's execution.started goes in the same append: one round trip fewer per statement.
@@ -260,6 +276,7 @@ export function createGateway(deps: GatewayDeps) {
           ? await holdForApproval(deps.approvals, step)
           : await redeemApproval(deps.approvals, step, request.approvalId);
       if (outcome.kind === 'refused') throw new SessionError(sessionId, outcome.error);
+      caller.observe?.({ decision: outcome.decision.action });
       const { id, expiresAt, quorum, approvers } = outcome.approval;
       const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
       return { sessionId, principal, request, analysis, decision: outcome.decision, ...(held ? { held } : {}) };
