@@ -9,6 +9,7 @@ import { notifyHandler } from './notify.ts';
 import { errorResponse, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
 import { tolerateMalformedJson } from './framework-body.ts';
+import { createLogger, logRequest } from './request-log.ts';
 
 // Before the framework builds its server (see framework-body.ts).
 tolerateMalformedJson();
@@ -22,21 +23,28 @@ function getRuntime(): Promise<Runtime> {
   return runtime;
 }
 
+// JSON lines on stdout, which Cloud Logging reads as structured entries (functions/request-log.ts).
+const logger = createLogger({ pretty: false });
+
 function register(name: string, make: (r: Runtime) => HttpHandler): void {
   let handler: HttpHandler | undefined;
   ff.http(name, async (req: Request, res: Response) => {
+    const started = performance.now();
+    const facts = {};
+    const request = toHttpRequest(req, (f) => Object.assign(facts, f));
     let out: HttpResponse;
     try {
       handler ??= make(await getRuntime());
-      out = await handler(toHttpRequest(req));
+      out = await handler(request);
     } catch (e) {
       out = errorResponse(e);
     }
     res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
+    logRequest(await logger, { method: request.method, path: request.path, status: out.status, latencyMs: performance.now() - started, headers: request.headers, remoteIp: req.ip, facts, body: out.body });
   });
 }
 
-function toHttpRequest(req: Request): HttpRequest {
+function toHttpRequest(req: Request, observe: HttpRequest['observe']): HttpRequest {
   const url = new URL(req.originalUrl ?? req.url, 'http://function');
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -48,6 +56,7 @@ function toHttpRequest(req: Request): HttpRequest {
     // The framework has parsed the body already; we parse the raw bytes ourselves so size limits
     // and JSON errors answer with our codes, the same as the local server.
     body: (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
+    observe,
   };
 }
 
