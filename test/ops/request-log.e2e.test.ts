@@ -81,7 +81,7 @@ test.serial('a malformed or hostile trace header is no trace at all; nothing of 
   ];
   for (const traceparent of hostile) {
     // fetch refuses a header with a newline; send what it allows
-    const headers = traceparent.includes('\n') ? { 'x-cloud-trace-context': 'zz/1;o=1' } : { traceparent };
+    const headers: Record<string, string> = traceparent.includes('\n') ? { 'x-cloud-trace-context': 'zz/1;o=1' } : { traceparent };
     await gw.query('SELECT 1', headers);
   }
   const lines = since(mark);
