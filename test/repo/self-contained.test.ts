@@ -12,8 +12,10 @@ const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' })
   .split('\0')
   .filter((f) => f !== '' && existsSync(join(root, f)));
+// This file names what it looks for, so it is the one file not scanned.
+const SELF = 'test/repo/self-contained.test.ts';
 const texts = tracked
-  .filter((f) => !/\.(gz|png|jpg|ico|tar)$/.test(f) && f !== 'package-lock.json')
+  .filter((f) => !/\.(gz|png|jpg|ico|tar)$/.test(f) && f !== SELF)
   .map((f) => ({ file: f, text: readFileSync(join(root, f), 'utf8') }));
 
 /** Relative paths (`../x`, `../../x`, `./x/..`) that climb to a folder named shared, anywhere in a file. */
@@ -48,7 +50,6 @@ test('no tracked file references a shared/ folder outside the repository', (t) =
 
 test('nothing names the old design document or absolute paths of the machine it lived on', (t) => {
   const offenders = texts
-    .filter(({ file }) => file !== 'test/repo/self-contained.test.ts')
     .filter(({ text }) => /DESIGN §|DESIGN\.md|\/work\/shared|shared\/corpus/.test(text))
     .map(({ file }) => file);
   t.deepEqual(offenders, []);
