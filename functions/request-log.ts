@@ -110,10 +110,12 @@ export function logRequest(logger: Logger, line: RequestLine): void {
   const sessionId = line.facts.sessionId ?? (typeof answer.sessionId === 'string' ? answer.sessionId : undefined);
   const errorCode = typeof answer.error?.code === 'string' ? answer.error.code : undefined;
   const trace = traceOf(line.headers);
+  // A path is caller text: bounded, so a request cannot make its own line arbitrarily long.
+  const path = line.path.length > 200 ? `${line.path.slice(0, 200)}…` : line.path;
   const entry: Record<string, unknown> = {
     httpRequest: {
       requestMethod: line.method,
-      requestUrl: line.path,
+      requestUrl: path,
       status: line.status,
       latency: `${(line.latencyMs / 1000).toFixed(3)}s`,
       ...(line.remoteIp ? { remoteIp: line.remoteIp } : {}),
@@ -128,7 +130,7 @@ export function logRequest(logger: Logger, line: RequestLine): void {
     ...(errorCode ? { errorCode } : {}),
     latencyMs: Math.round(line.latencyMs),
   };
-  const message = `${line.method} ${line.path} ${line.status}${errorCode ? ` ${errorCode}` : ''} ${Math.round(line.latencyMs)} ms`;
+  const message = `${line.method.slice(0, 16)} ${path} ${line.status}${errorCode ? ` ${errorCode}` : ''} ${Math.round(line.latencyMs)} ms`;
   if (line.status >= 500) logger.error(entry, message);
   else if (line.status >= 400) logger.warn(entry, message);
   else logger.info(entry, message);

@@ -130,3 +130,14 @@ test.serial('the request in flight is logged once it finishes, with its own late
   t.true(line.latencyMs >= 300, String(line.latencyMs));
   t.like(line, { subject: SLOW_BOT, decision: 'allow', riskClass: 'unknown' });
 });
+
+test.serial('a path is caller text: the query string is never logged, and a long path is cut', async (t) => {
+  const mark = gw.lines().length;
+  await (await fetch(`${gw.url}/healthz?ssn=${PII.ssn}`)).text();
+  await (await fetch(`${gw.url}/v1/${'x'.repeat(5000)}`)).text();
+  const [withQuery, long] = since(mark) as [any, any];
+  t.is(withQuery.httpRequest.requestUrl, '/healthz');
+  t.false(JSON.stringify(withQuery).includes(PII.ssn));
+  t.true(long.httpRequest.requestUrl.length <= 201, String(long.httpRequest.requestUrl.length));
+  t.true(long.message.length < 300);
+});
