@@ -42,7 +42,17 @@ export async function createLogger(options: LoggerOptions = {}): Promise<Logger>
     // this thread (no worker), so a line is out before the process exits. pino-pretty colours
     // pino's own numeric level, so the Cloud Logging severity is not added here.
     const { default: pinoPretty } = await import('pino-pretty');
-    const stream = pinoPretty({ messageKey: 'message', colorize: true, sync: true, translateTime: 'HH:MM:ss.l', ...(options.destination ? { destination: options.destination } : {}) });
+    // One line per request for a person: the message already says method, path, status and
+    // latency; the ids that lead into the session log stay, the rest is for machines.
+    const stream = pinoPretty({
+      messageKey: 'message',
+      colorize: true,
+      sync: true,
+      singleLine: true,
+      translateTime: 'HH:MM:ss.l',
+      ignore: 'httpRequest,latencyMs,fingerprint,logging\\.googleapis\\.com/spanId,logging\\.googleapis\\.com/trace_sampled,url,version,policy,policySha256,connections,readyMs,firstStart',
+      ...(options.destination ? { destination: options.destination } : {}),
+    });
     return pino(common, stream);
   }
   const json = { ...common, formatters: { level: (label: string) => ({ severity: SEVERITY[label] ?? 'DEFAULT' }) } };
