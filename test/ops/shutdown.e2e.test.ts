@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadOrCreateDevKey, mintDevToken } from '../../infra/dev-issuer.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { SLOW_BOT, startOpsGateway } from './fixture.ts';
+import { SLOW_BOT, startOpsGateway, type OpsGateway } from './fixture.ts';
 
 test('shutdown(): the request in flight completes, new connections are refused, the report counts it', async (t) => {
   const gw = await startOpsGateway();
   t.teardown(() => gw.close());
+  await warm(gw);
   const slow = gw.query('SELECT pg_sleep(1)', {}, SLOW_BOT);
   await until(() => gw.server.inFlight() >= 1);
   const stopping = gw.server.shutdown(10_000);
@@ -31,6 +32,7 @@ test('shutdown(): the request in flight completes, new connections are refused, 
 test('shutdown(): a request that outlives the deadline is cut, and shutdown still returns', async (t) => {
   const gw = await startOpsGateway();
   t.teardown(() => gw.close());
+  await warm(gw);
   const slow = gw.query('SELECT pg_sleep(5)', {}, SLOW_BOT).then(
     (r) => r.status,
     () => 'cut',
@@ -113,6 +115,15 @@ test('gatehouse start: SIGTERM with a request in flight answers it, logs what it
   t.like(lines[q], { httpRequest: { status: 200 }, subject: SLOW_BOT, decision: 'allow' });
   t.is(lines.filter((l) => !('severity' in l)).length, 0, 'every stdout line is a structured log line (stdout is not a TTY)');
 });
+
+/**
+ * The token verifier fetches the dev issuer's keys from this same server on first use; once the
+ * server stops accepting, it could not. One request first, so the keys are cached.
+ */
+async function warm(gw: OpsGateway): Promise<void> {
+  const r = await gw.query('SELECT 1', {}, SLOW_BOT);
+  if (r.status !== 200) throw new Error(`warm-up: ${JSON.stringify(r.body)}`);
+}
 
 async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
