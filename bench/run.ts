@@ -10,6 +10,7 @@ import { benchE2e, type E2eFigures } from './e2e.ts';
 import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
 import { benchRelease } from './release.ts';
+import { benchCli, printCli } from './cli.ts';
 import pg from 'pg';
 
 const only = process.argv.slice(2);
@@ -40,6 +41,14 @@ if (wants('masking')) {
 if (only.includes('evidence')) {
   console.error('evidence: export and verify of 10k and 100k sessions …');
   results.evidence = await benchEvidence();
+}
+
+// Starts the server a few dozen times (a minute or two): only when asked for.
+if (only.includes('cli')) {
+  console.error('cli: gatehouse --version, token and start, compiled vs tsx …');
+  const cli = await benchCli();
+  results.cli = cli;
+  printCli(cli);
 }
 
 if (wants('e2e')) {

@@ -1,29 +1,39 @@
 // The CLI entry: parse arguments, call shared/ or infra/, print, exit. No logic of its own.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { analyzeCommand } from '../shared/cli/analyze.ts';
-import { policyCheckCommand } from '../shared/cli/policy-check.ts';
-import { listSessions, showSession } from '../shared/cli/sessions.ts';
-import { describeStore, evidenceExportCommand, evidenceSampleCommand, evidenceVerifyCommand } from '../shared/cli/evidence.ts';
-import { replayCommand } from '../shared/cli/replay.ts';
-import { runningServer } from '../infra/embedded.ts';
-import { DEFAULT_GATEHOUSE_URL, decideApprovalCommand, listApprovalsCommand, showApprovalCommand } from '../shared/cli/approvals.ts';
-import { STATUS_FILTERS } from '../shared/approvals/review.ts';
 import { isGatehouseError } from '../shared/errors.ts';
-import { loadPolicy, parsePolicy } from '../shared/policy/index.ts';
-import { loadOrCreateDevKey, mintDevToken, parseTtl } from '../infra/dev-issuer.ts';
-import { startEmbedded } from '../infra/embedded.ts';
-import { openSessionStore } from '../infra/session-store-access.ts';
-import { openDoctorAccess, startupDoctorLines } from '../infra/doctor-access.ts';
-import { doctorCommand } from '../shared/cli/doctor.ts';
-import { runMcp } from '../shared/cli/mcp.ts';
-import { devTokenProvider } from '../infra/dev-token.ts';
+import { VERSION } from '../shared/version.ts';
+import { DEFAULT_GATEHOUSE_URL } from '../shared/cli/approvals.ts';
+import { APPROVAL_STATUSES } from '../shared/approvals/types.ts';
+
+// Each command loads what it needs when it runs, not before: `gatehouse token` must not pay for
+// the Google client libraries, nor `--help` for the SQL parser (docs/design.md#fast-start).
+const cli = {
+  analyze: () => import('../shared/cli/analyze.ts'),
+  policyCheck: () => import('../shared/cli/policy-check.ts'),
+  sessions: () => import('../shared/cli/sessions.ts'),
+  evidence: () => import('../shared/cli/evidence.ts'),
+  replay: () => import('../shared/cli/replay.ts'),
+  approvals: () => import('../shared/cli/approvals.ts'),
+  embedded: () => import('../infra/embedded.ts'),
+  devIssuer: () => import('../infra/dev-issuer.ts'),
+  store: () => import('../infra/session-store-access.ts'),
+  start: () => import('../infra/start-command.ts'),
+  policy: () => import('../shared/policy/index.ts'),
+  doctor: () => import('../shared/cli/doctor.ts'),
+  doctorAccess: () => import('../infra/doctor-access.ts'),
+  mcp: () => import('../shared/cli/mcp.ts'),
+  devToken: () => import('../infra/dev-token.ts'),
+};
+// Small modules (no dependencies of their own) for what declaring the commands needs.
+const STATUS_FILTERS = [...APPROVAL_STATUSES, 'all'] as const;
 
 const DEFAULT_POLICY = 'gatehouse.policy.yaml';
 const DEFAULT_STATE_DIR = '.gatehouse';
 
 const program = new Command('gatehouse')
   .description('Gatehouse: the control point between AI agents and PostgreSQL')
+  .version(VERSION, '-V, --version')
   .showHelpAfterError();
 
 program
@@ -32,35 +42,9 @@ program
   .option('--policy <file>', 'policy file', DEFAULT_POLICY)
   .option('--port <n>', 'port to listen on', (v) => port(v), 8080)
   .option('--state-dir <dir>', 'where embedded data and the dev signing key live', DEFAULT_STATE_DIR)
-  .action(async (o: { policy: string; port: number; stateDir: string }) => {
-    const started = Date.now();
-    const g = await startEmbedded({ policyPath: o.policy, stateDir: o.stateDir, port: o.port });
-    const devIssuer = g.policy.issuers.find((i) => i.issuer === g.issuer);
-    console.log(`Gatehouse is listening on ${g.url} (ready in ${Date.now() - started} ms)`);
-    console.log(`  policy        ${o.policy} (sha256 ${g.policy.sha256.slice(0, 12)}…)`);
-    console.log(`  connections   ${Object.keys(g.policy.connections).join(', ')}`);
-    console.log(`  session log   embedded PostgreSQL store in ${o.stateDir}/session-db`);
-    console.log(`  approvals     embedded PostgreSQL store in ${o.stateDir}/state-db; requests are announced on this console`);
-    console.log(`  dev issuer    ${g.issuer} (JWKS ${g.issuer}/jwks.json)`);
-    for (const line of await startupDoctorLines(g)) console.log(`  doctor        ${line}`);
-    if (!devIssuer) {
-      console.log(`  note: the policy does not trust ${g.issuer}, so dev tokens will be refused; add it to issuers to use them`);
-    }
-    console.log('');
-    console.log('Try it:');
-    console.log('  TOKEN=$(npx gatehouse token --sub review-bot@acme-prod.iam.gserviceaccount.com)');
-    console.log(`  curl -s ${g.url}/v1/query -H "Authorization: Bearer $TOKEN" -H 'X-Agent-Model: demo-model-1' \\`);
-    console.log(`    -H 'Content-Type: application/json' -d '{"connection":"demo","sql":"SELECT name, email FROM customers LIMIT 5"}'`);
-    console.log('  # a write needs a DBA: 202 pending_approval with an approval id, then');
-    console.log('  GATEHOUSE_TOKEN=$(npx gatehouse token --sub alice@acme.com) npx gatehouse approvals approve ID --comment "checked"');
-    console.log('');
-    console.log('Stop with Ctrl-C.');
-    const stop = async () => {
-      await g.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+  .option('--shutdown-grace <ms>', 'on SIGINT/SIGTERM, how long requests in flight may finish', (v) => positiveInt(v, '--shutdown-grace'), 10_000)
+  .action(async (o: { policy: string; port: number; stateDir: string; shutdownGrace: number }) => {
+    await (await cli.start()).startCommand({ policy: o.policy, port: o.port, stateDir: o.stateDir, graceMs: o.shutdownGrace });
   });
 
 program
@@ -71,11 +55,11 @@ program
   .option('--policy <file>', 'policy file', DEFAULT_POLICY)
   .option('--state-dir <dir>', 'embedded state dir (for embedded://demo)', DEFAULT_STATE_DIR)
   .action(async (o: { connection?: string; json?: boolean; policy: string; stateDir: string }) => {
-    const policy = await loadPolicy(o.policy);
-    const access = await openDoctorAccess(policy, o.stateDir, o.connection);
+    const policy = await (await cli.policy()).loadPolicy(o.policy);
+    const access = await (await cli.doctorAccess()).openDoctorAccess(policy, o.stateDir, o.connection);
     try {
       for (const note of access.notes) console.error(`note: ${note}`);
-      const r = await doctorCommand({ policy, secrets: access.secrets, connection: o.connection, json: Boolean(o.json) });
+      const r = await (await cli.doctor()).doctorCommand({ policy, secrets: access.secrets, connection: o.connection, json: Boolean(o.json) });
       console.log(r.text);
       if (!r.ok) process.exitCode = 1;
     } finally {
@@ -93,6 +77,7 @@ program
   .option('--policy <file>', 'policy file naming the dev issuer', DEFAULT_POLICY)
   .option('--state-dir <dir>', 'where the dev signing key lives', DEFAULT_STATE_DIR)
   .action(async (o: { sub: string; groups?: string; aud?: string; ttl: string; policy: string; stateDir: string }) => {
+    const [{ parsePolicy }, { loadOrCreateDevKey, mintDevToken, parseTtl }] = await Promise.all([cli.policy(), cli.devIssuer()]);
     const policy = parsePolicy(readFileSync(o.policy, 'utf8'), o.policy);
     const dev = policy.issuers.find((i) => /\/dev$/.test(i.issuer));
     if (!dev) throw new TypeError(`${o.policy} has no dev issuer (an issuer ending in /dev)`);
@@ -108,7 +93,7 @@ program
   .argument('<sql>')
   .option('--json', 'machine-readable output')
   .action(async (sql: string, o: { json?: boolean }) => {
-    console.log(await analyzeCommand(sql, Boolean(o.json)));
+    console.log(await (await cli.analyze()).analyzeCommand(sql, Boolean(o.json)));
   });
 
 const policyCmd = program.command('policy').description('policy files');
@@ -118,7 +103,7 @@ policyCmd
   .option('--json', 'machine-readable output')
   .description('validate a policy file; names file, line and field of every mistake')
   .action(async (file: string, o: { json?: boolean }) => {
-    const r = await policyCheckCommand(file, Boolean(o.json));
+    const r = await (await cli.policyCheck()).policyCheckCommand(file, Boolean(o.json));
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });
@@ -145,18 +130,18 @@ storeOptions(
     .option('--subject <sub>', 'only this requester')
     .option('--limit <n>', 'at most this many', (v) => positiveInt(v, '--limit'), 100),
 ).action(async (o: { stateDir: string; store?: string; json?: boolean; from?: string; to?: string; subject?: string; limit: number }) => {
-  const log = await openSessionStore(o);
+  const log = await (await cli.store()).openSessionStore(o);
   try {
-    console.log(await listSessions(log, { from: date(o.from, '--from'), to: date(o.to, '--to'), limit: o.limit, subject: o.subject }, Boolean(o.json)));
+    console.log(await (await cli.sessions()).listSessions(log, { from: date(o.from, '--from'), to: date(o.to, '--to'), limit: o.limit, subject: o.subject }, Boolean(o.json)));
   } finally {
     await log.close();
   }
 });
 storeOptions(sessionsCmd.command('show').description("one session's events, with its hash chain re-verified").argument('<id>')).action(
   async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
-    const log = await openSessionStore(o);
+    const log = await (await cli.store()).openSessionStore(o);
     try {
-      const r = await showSession(log, id, Boolean(o.json));
+      const r = await (await cli.sessions()).showSession(log, id, Boolean(o.json));
       console.log(r.text);
       if (!r.ok) process.exitCode = 1;
     } finally {
@@ -169,9 +154,9 @@ storeOptions(sessionsCmd.command('show').description("one session's events, with
 storeOptions(
   sessionsCmd.command('replay').description('one session as it happened: who, what, approvals, what ran, and the result the bot saw').argument('<id>'),
 ).action(async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
-  const log = await openSessionStore(o);
+  const log = await (await cli.store()).openSessionStore(o);
   try {
-    const r = await replayCommand(log, id, Boolean(o.json));
+    const r = await (await cli.replay()).replayCommand(log, id, Boolean(o.json));
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
   } finally {
@@ -188,8 +173,9 @@ storeOptions(
     .requiredOption('--to <date>', 'ISO date or time (exclusive), e.g. 2026-04-01')
     .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)'),
 ).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string }) => {
-  const throughServer = !o.store && runningServer(o.stateDir) !== undefined;
-  const log = await openSessionStore(o);
+  const { describeStore, evidenceExportCommand } = await cli.evidence();
+  const throughServer = !o.store && (await cli.embedded()).runningServer(o.stateDir) !== undefined;
+  const log = await (await cli.store()).openSessionStore(o);
   try {
     const r = await evidenceExportCommand(log, {
       from: date(o.from, '--from')!,
@@ -210,7 +196,7 @@ evidenceCmd
   .argument('<dir>')
   .option('--json', 'machine-readable output')
   .action(async (dir: string, o: { json?: boolean }) => {
-    const r = await evidenceVerifyCommand(dir, Boolean(o.json));
+    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json));
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });
@@ -223,7 +209,7 @@ evidenceCmd
   .option('--out <dir>', 'where to write the pages (default DIR/samples)')
   .option('--json', 'machine-readable output')
   .action(async (dir: string, o: { seed: string; n: number; out?: string; json?: boolean }) => {
-    console.log(await evidenceSampleCommand(dir, { n: o.n, seed: o.seed, out: o.out, json: Boolean(o.json) }));
+    console.log(await (await cli.evidence()).evidenceSampleCommand(dir, { n: o.n, seed: o.seed, out: o.out, json: Boolean(o.json) }));
   });
 // --- end of evidence ---------------------------------------------------------------------------
 
@@ -245,11 +231,11 @@ apiOptions(
     .addOption(new Option('--status <status>', 'which ones').choices([...STATUS_FILTERS]).default('pending'))
     .option('--json', 'machine-readable output'),
 ).action(async (o: { url: string; token?: string; status: string; json?: boolean }) => {
-  console.log(await listApprovalsCommand(clientOf(o), o.status, Boolean(o.json)));
+  console.log(await (await cli.approvals()).listApprovalsCommand(clientOf(o), o.status, Boolean(o.json)));
 });
 apiOptions(approvalsCmd.command('show').description('one approval: the statement, its analysis, the votes').argument('<id>').option('--json', 'machine-readable output')).action(
   async (id: string, o: { url: string; token?: string; json?: boolean }) => {
-    console.log(await showApprovalCommand(clientOf(o), id, Boolean(o.json)));
+    console.log(await (await cli.approvals()).showApprovalCommand(clientOf(o), id, Boolean(o.json)));
   },
 );
 for (const verdict of ['approve', 'reject'] as const) {
@@ -261,7 +247,7 @@ for (const verdict of ['approve', 'reject'] as const) {
       .requiredOption('--comment <text>', 'why (required, at most 2000 characters)')
       .option('--json', 'machine-readable output'),
   ).action(async (id: string, o: { url: string; token?: string; comment: string; json?: boolean }) => {
-    console.log(await decideApprovalCommand(clientOf(o), id, verdict, o.comment, Boolean(o.json)));
+    console.log(await (await cli.approvals()).decideApprovalCommand(clientOf(o), id, verdict, o.comment, Boolean(o.json)));
   });
 }
 
@@ -283,9 +269,9 @@ program
   .action(
     async (o: { url: string; model?: string; tokenCommand?: string; devSub?: string; devGroups?: string; audience?: string; policy: string; stateDir: string; http?: boolean; host: string; port: number }) => {
       const devTokens = o.devSub
-        ? devTokenProvider({ policyPath: o.policy, stateDir: o.stateDir, sub: o.devSub, groups: o.devGroups?.split(',').map((g) => g.trim()).filter(Boolean) })
+        ? (await cli.devToken()).devTokenProvider({ policyPath: o.policy, stateDir: o.stateDir, sub: o.devSub, groups: o.devGroups?.split(',').map((g) => g.trim()).filter(Boolean) })
         : undefined;
-      const server = await runMcp({ ...o, token: process.env.GATEHOUSE_TOKEN, devTokens }, (line) => console.error(line));
+      const server = await (await cli.mcp()).runMcp({ ...o, token: process.env.GATEHOUSE_TOKEN, devTokens }, (line) => console.error(line));
       const stop = async () => {
         await server.close();
         process.exit(0);

@@ -1,5 +1,5 @@
 // The people's function: GET /v1/approvals, GET /v1/approvals/:id, POST /v1/approvals/:id/approve
-// and /reject (DESIGN §3); and POST /v1/approvals/republish, which a scheduler calls so that a
+// and /reject (docs/design.md#http-api); and POST /v1/approvals/republish, which a scheduler calls so that a
 // request Pub/Sub refused is published even when no instance is running. It only translates HTTP
 // to review-desk calls and answers back.
 import { GatehouseError } from '../shared/errors.ts';

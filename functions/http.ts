@@ -2,7 +2,9 @@
 // GatehouseError becomes an HTTP answer. Both the Functions Framework (functions/index.ts) and the
 // local server (infra/local-server.ts) translate to and from these shapes.
 import { GatehouseError, isGatehouseError } from '../shared/errors.ts';
-import { SessionError } from '../shared/gateway.ts';
+import { SessionError, type RequestFacts } from '../shared/gateway.ts';
+
+export type { RequestFacts } from '../shared/gateway.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -16,6 +18,8 @@ export interface HttpRequest {
   readonly body: Buffer;
   /** Set by a transport that stopped reading at MAX_BODY_BYTES; `body` is then empty. */
   readonly bodyTooLarge?: boolean;
+  /** The transport's log line collects what handlers learn (request-log.ts). */
+  readonly observe?: (facts: RequestFacts) => void;
 }
 
 export interface HttpResponse {

@@ -9,6 +9,7 @@ import { notifyHandler } from './notify.ts';
 import { errorResponse, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
 import { tolerateMalformedJson } from './framework-body.ts';
+import { createLogger, logRequest } from './request-log.ts';
 
 // Before the framework builds its server (see framework-body.ts).
 tolerateMalformedJson();
@@ -22,22 +23,31 @@ function getRuntime(): Promise<Runtime> {
   return runtime;
 }
 
+// JSON lines on stdout, which Cloud Logging reads as structured entries (functions/request-log.ts).
+const logger = createLogger({ pretty: false });
+
 function register(name: string, make: (r: Runtime) => HttpHandler): void {
   let handler: HttpHandler | undefined;
   ff.http(name, async (req: Request, res: Response) => {
+    const started = performance.now();
+    const facts = {};
     let out: HttpResponse;
     try {
-      const request = toHttpRequest(req); // first: a repeated Authorization is refused before anything starts
+      // First: a repeated Authorization is refused before anything starts.
+      const request = toHttpRequest(req, (f) => Object.assign(facts, f));
       handler ??= make(await getRuntime());
       out = await handler(request);
     } catch (e) {
       out = errorResponse(e);
     }
     res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
+    const path = new URL(req.originalUrl ?? req.url, 'http://function').pathname;
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+    logRequest(await logger, { method: req.method, path, status: out.status, latencyMs: performance.now() - started, headers, remoteIp: req.ip, facts, body: out.body });
   });
 }
 
-function toHttpRequest(req: Request): HttpRequest {
+function toHttpRequest(req: Request, observe: HttpRequest['observe']): HttpRequest {
   const url = new URL(req.originalUrl ?? req.url, 'http://function');
   const headers = requestHeaders(req);
   return {
@@ -48,6 +58,7 @@ function toHttpRequest(req: Request): HttpRequest {
     // The framework has parsed the body already; we parse the raw bytes ourselves so size limits
     // and JSON errors answer with our codes, the same as the local server.
     body: (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
+    observe,
   };
 }
 

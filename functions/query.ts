@@ -1,6 +1,6 @@
 // The bots' function: POST /v1/query, POST /v1/analyze, GET /v1/sessions/:id, GET /v1/connections[/…]
-// and GET /v1/openapi.json. It only translates
-// HTTP to gateway calls and outcomes back to the contract of DESIGN §3.
+// and GET /v1/openapi.json. It only translates HTTP to gateway calls and outcomes back to the
+// contract in docs/design.md#http-api.
 import { GatehouseError } from '../shared/errors.ts';
 import type { Caller, Gateway } from '../shared/gateway.ts';
 import { openApiDocument } from '../shared/api/openapi.ts';
@@ -60,6 +60,7 @@ function caller(req: HttpRequest): Caller {
     model: header(req, 'x-agent-model'),
     runId: header(req, 'x-agent-run-id'),
     traceparent: header(req, 'traceparent'),
+    observe: req.observe,
   };
 }
 

@@ -8,6 +8,12 @@ import type { ChildFailed, ChildReady } from './embedded-databases.ts';
 const options = JSON.parse(process.argv[2] ?? '{}') as { stateDir: string; demo: boolean };
 const stops: (() => Promise<void>)[] = [];
 let stopping = false;
+// Registered before the databases start: a parent that dies during a (slow, first) start must not
+// leave this process running on, to fail later writing to a closed channel.
+process.on('disconnect', () => void stopAll(0));
+const tell = (m: ChildReady | ChildFailed) => {
+  if (process.connected) process.send?.(m);
+};
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
@@ -30,16 +36,15 @@ try {
   const state = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'state-db'), maxConnections: 20, socketDir: socketDir('state-db') });
   stops.push(state.stop);
   const ready: ChildReady = { kind: 'ready', demoUrl: demo?.url, sessionStoreUrl: sessions.url, stateStoreUrl: state.url };
-  process.send?.(ready);
+  tell(ready);
 } catch (e) {
   const failed: ChildFailed = { kind: 'failed', message: e instanceof Error ? e.message : String(e) };
-  process.send?.(failed);
+  tell(failed);
   await stopAll(1);
 }
 
 process.on('message', (m: { kind?: string }) => {
   if (m?.kind === 'stop') void stopAll(0);
 });
-process.on('disconnect', () => void stopAll(0));
 process.on('SIGINT', () => {}); // the parent decides when we stop (Ctrl-C reaches the whole group)
 process.on('SIGTERM', () => void stopAll(0));

@@ -26,7 +26,11 @@ export interface ChildFailed {
   readonly message: string;
 }
 
-const CHILD = fileURLToPath(new URL('./embedded-databases.child.js', import.meta.url));
+// Compiled (dist/), this module is a .js file and its sibling embedded-databases-main.js runs as
+// is; from the TypeScript source, the .child.js launcher loads it through tsx.
+const CHILD = fileURLToPath(
+  import.meta.url.endsWith('.js') ? new URL('./embedded-databases-main.js', import.meta.url) : new URL('./embedded-databases.child.js', import.meta.url),
+);
 
 export async function startEmbeddedDatabases(options: { stateDir: string; demo: boolean }): Promise<EmbeddedDatabases> {
   const child = fork(CHILD, [JSON.stringify(options)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

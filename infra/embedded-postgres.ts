@@ -1,5 +1,5 @@
 // A PGlite data directory served over the Postgres wire, so everything else talks `pg` exactly as
-// it would to a real server (DESIGN §4 "Embedded defaults"). PGlite has no authentication and
+// it would to a real server (docs/design.md#embedded-defaults). PGlite has no authentication and
 // one shared session behind every connection. Over TCP anyone on the machine could connect (and
 // write the session log with `psql -h 127.0.0.1`), so the stores `gatehouse start` runs are served
 // on a Unix socket instead (`socketDir`): a directory of mode 0700 in the state dir, which only
@@ -9,11 +9,12 @@ import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { openPGlite } from './pglite-template.ts';
 
 export interface EmbeddedPostgresOptions {
-  /** Created (initdb, measured ~6–9 s) when missing; reused as it is otherwise. */
+  /** Created when missing (from the initdb template when there is one); reused as it is otherwise. */
   readonly dataDir: string;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
@@ -49,7 +50,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   let socket: { dir: string; path: string } | undefined;
   try {
     if (options.socketDir !== undefined) socket = privateSocket(options.socketDir);
-    db = await PGlite.create(dataDir);
+    db = await openPGlite(dataDir); // a new one from the initdb template (pglite-template.ts)
     server = new PGLiteSocketServer({ db: exclusiveExtendedQueries(db), ...(socket ? { path: socket.path } : { port, host }), maxConnections });
     await server.start();
     if (socket) chmodSync(socket.path, 0o600);

@@ -9,7 +9,9 @@ import type { Policy } from '../shared/policy/types.ts';
 import { queryHandler } from '../functions/query.ts';
 import { approvalsHandler } from '../functions/approvals.ts';
 import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
-import { startLocalServer } from './local-server.ts';
+import { startLocalServer, type ShutdownReport } from './local-server.ts';
+import { connectionChecks, healthHandler, policyCheck, postgresReachableCheck, postgresSessionLogCheck, readyHandler } from './readiness.ts';
+import type { Logger } from '../functions/request-log.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
@@ -20,6 +22,13 @@ export interface EmbeddedOptions {
   readonly stateDir: string;
   readonly port: number;
   readonly host?: string;
+  /** One structured line per request (and the shutdown's steps) when set. */
+  readonly logger?: Logger;
+}
+
+/** What a graceful stop did, step by step, for the operator. */
+export interface StopReport extends ShutdownReport {
+  readonly closedMs: number;
 }
 
 export interface Embedded {
@@ -29,7 +38,12 @@ export interface Embedded {
   readonly runtime: Runtime;
   /** The embedded demo database's loopback URL (no password: PGlite has none), when it runs. */
   readonly demoUrl?: string;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  /** Immediate stop (tests). */
   close(): Promise<void>;
+  /** Graceful stop: no new requests, in-flight ones finish within `graceMs`, then pools and databases close. */
+  shutdown(graceMs: number): Promise<StopReport>;
 }
 
 /** What a running `gatehouse start` leaves in its state dir, so the CLI can go through it. */
@@ -82,15 +96,26 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       },
     });
     stops.unshift(runtime.close);
+    const checks = [
+      policyCheck(policy),
+      postgresSessionLogCheck(dbs.sessionStoreUrl),
+      postgresReachableCheck('approvalStore', dbs.stateStoreUrl),
+      ...connectionChecks(policy, runtime.target),
+    ];
+    let stopping = (): boolean => false;
     const server = await startLocalServer({
       host,
       port,
+      logger: options.logger,
       routes: [
+        { prefix: '/healthz', handler: healthHandler() },
+        { prefix: '/readyz', handler: readyHandler(() => checks, () => stopping()) },
         { prefix: '/v1/approvals', handler: approvalsHandler(runtime.approvals!.desk) },
         { prefix: '/v1/', handler: queryHandler(runtime.gateway) },
       ],
       raw: [devIssuerRoutes(key, issuer)],
     });
+    stopping = server.stopping;
     stops.unshift(server.close);
     const info: ServerInfo = { pid: process.pid, url: server.url, sessionStoreUrl: dbs.sessionStoreUrl, ...(dbs.demoUrl ? { demoUrl: dbs.demoUrl } : {}) };
     writeFileSync(serverInfoPath(options.stateDir), JSON.stringify(info, null, 2), { mode: 0o600 });
@@ -100,9 +125,18 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       policy,
       runtime,
       ...(dbs.demoUrl ? { demoUrl: dbs.demoUrl } : {}),
+      inFlight: server.inFlight,
       async close() {
         rmSync(serverInfoPath(options.stateDir), { force: true });
         for (const stop of stops) await stop().catch(() => {});
+      },
+      async shutdown(graceMs) {
+        // The CLI must not reach a server that no longer answers: server.json goes first.
+        rmSync(serverInfoPath(options.stateDir), { force: true });
+        const report = await server.shutdown(graceMs);
+        const started = performance.now();
+        for (const stop of stops.slice(1)) await stop().catch(() => {});
+        return { ...report, closedMs: Math.round(performance.now() - started) };
       },
     };
   } catch (e) {

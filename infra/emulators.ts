@@ -1,4 +1,4 @@
-// Google's own emulators for tests (DESIGN §4 "Local stand-ins for GCP"). The launcher script in
+// Google's own emulators for tests (docs/design.md#local-stand-ins-for-gcp). The launcher script in
 // the Cloud SDK execs a Java child that outlives a plain kill of the script, so each emulator runs
 // in a process group of its own and is stopped by signalling the whole group.
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Google's own Firestore emulator for tests (DESIGN §4 "Local stand-ins for GCP"), started
+// Google's own Firestore emulator for tests (docs/design.md#local-stand-ins-for-gcp), started
 // directly rather than through `gcloud`. Its launcher is a bash script that runs Java as a child
 // (not exec), so a kill of the script's pid leaves Java running: the emulator gets a process group
 // of its own, and stopping signals the whole group.

@@ -1,7 +1,10 @@
 // One port for everything on a single machine: the functions' routes, plus the dev issuer at /dev.
-// Bodies are read with a hard cap so an oversized request costs us at most the cap.
+// Bodies are read with a hard cap so an oversized request costs us at most the cap. With a logger,
+// every request ends in one structured line (functions/request-log.ts). shutdown() is the graceful
+// stop: no new connections, in-flight requests finish up to a deadline, then the rest are cut.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorResponse, MAX_BODY_BYTES, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from '../functions/http.ts';
+import { errorResponse, MAX_BODY_BYTES, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse, type RequestFacts } from '../functions/http.ts';
+import { logRequest, type Logger } from '../functions/request-log.ts';
 import { GatehouseError } from '../shared/errors.ts';
 
 export type RawRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -13,10 +16,46 @@ export interface LocalServerOptions {
   readonly routes: readonly { readonly prefix: string; readonly handler: HttpHandler }[];
   /** Routes that answer on the raw request (the dev issuer's JWKS). */
   readonly raw?: readonly RawRoute[];
+  /** One line per request when set. */
+  readonly logger?: Logger;
 }
 
-export async function startLocalServer(options: LocalServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export interface ShutdownReport {
+  /** Requests running when shutdown began. */
+  readonly inFlight: number;
+  /** Of those, how many finished before the deadline. */
+  readonly finished: number;
+  /** Cut at the deadline. */
+  readonly abandoned: number;
+  readonly waitedMs: number;
+}
+
+export interface LocalServer {
+  readonly server: Server;
+  readonly url: string;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  /** True once shutdown() began. */
+  stopping(): boolean;
+  /** Stop accepting, let in-flight requests finish for up to `graceMs`, then cut what is left. */
+  shutdown(graceMs: number): Promise<ShutdownReport>;
+  /** Immediate: every connection is cut. */
+  close(): Promise<void>;
+}
+
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  let active = 0;
+  let stopping = false;
+  let drained: (() => void) | undefined;
   const server = createServer((req, res) => {
+    active++;
+    // While stopping, answers close their connection so keep-alive clients cannot hold us open.
+    if (stopping) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      active--;
+      if (stopping) server.closeIdleConnections();
+      if (active === 0) drained?.();
+    });
     void handle(options, req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -25,23 +64,50 @@ export async function startLocalServer(options: LocalServerOptions): Promise<{ s
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
   return {
     server,
     url: `http://${options.host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    inFlight: () => active,
+    stopping: () => stopping,
+    async shutdown(graceMs) {
+      stopping = true;
+      const started = performance.now();
+      const atStart = active;
+      server.close(); // no new connections; idle keep-alive ones are closed now
+      server.closeIdleConnections();
+      if (active > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const abandoned = active;
+      server.closeAllConnections();
+      await closed;
+      return { inFlight: atStart, finished: atStart - Math.min(abandoned, atStart), abandoned, waitedMs: Math.round(performance.now() - started) };
+    },
+    close: () => {
+      stopping = true;
+      server.closeAllConnections();
+      server.close();
+      return closed;
+    },
   };
 }
 
 async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const facts: Record<string, string> = {};
+  const url = new URL(req.url ?? '/', 'http://local');
+  let answer: HttpResponse | undefined;
   try {
-    for (const raw of options.raw ?? []) if (raw(req, res)) return;
-    const url = new URL(req.url ?? '/', 'http://local');
+    for (const raw of options.raw ?? []) if (raw(req, res)) return finish(res.statusCode);
     const route = options.routes.find((r) => url.pathname.startsWith(r.prefix));
-    if (!route) return send(res, errorResponse(new GatehouseError('not_found', `no route ${req.method} ${url.pathname}`)));
+    if (!route) return finish(send(res, (answer = errorResponse(new GatehouseError('not_found', `no route ${req.method} ${url.pathname}`)))));
     const body = await readBody(req);
     const request: HttpRequest = {
       method: req.method ?? 'GET',
@@ -50,10 +116,26 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
       headers: requestHeaders(req),
       body: body ?? Buffer.alloc(0),
       bodyTooLarge: body === undefined,
+      observe: (f: RequestFacts) => Object.assign(facts, f),
     };
-    send(res, await route.handler(request));
+    answer = await route.handler(request);
+    finish(send(res, answer));
   } catch (e) {
-    send(res, errorResponse(e));
+    finish(send(res, (answer = errorResponse(e))));
+  }
+
+  function finish(status: number): void {
+    if (!options.logger) return;
+    logRequest(options.logger, {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      status,
+      latencyMs: performance.now() - started,
+      headers: flatHeaders(req),
+      remoteIp: req.socket.remoteAddress,
+      facts,
+      body: answer?.body,
+    });
   }
 }
 
@@ -72,8 +154,16 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-export function send(res: ServerResponse, r: HttpResponse): void {
-  if (res.headersSent) return;
+/** For the request log only (it never throws): repeated headers joined, as Node does. */
+function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** Writes the answer; returns the status the client got. */
+export function send(res: ServerResponse, r: HttpResponse): number {
+  if (res.headersSent) return res.statusCode;
   const body = JSON.stringify(r.body);
   res.writeHead(r.status, {
     'content-type': 'application/json; charset=utf-8',
@@ -82,4 +172,5 @@ export function send(res: ServerResponse, r: HttpResponse): void {
     ...r.headers,
   });
   res.end(body);
+  return r.status;
 }

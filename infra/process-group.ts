@@ -1,5 +1,5 @@
 // Google's emulators start as a shell script that starts Java: the Java child outlives the script
-// unless the whole process group is signalled (DESIGN §4). Both emulator launchers use these.
+// unless the whole process group is signalled (docs/design.md#local-stand-ins-for-gcp). Both emulator launchers use these.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';

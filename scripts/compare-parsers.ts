@@ -1,11 +1,11 @@
-// The measurement behind DESIGN §4 "Parser": libpg-query (PostgreSQL's own parser) against
+// The measurement behind docs/design.md#parser: libpg-query (PostgreSQL's own parser) against
 // node-sql-parser over the PostgreSQL regression corpus. Run: npx tsx scripts/compare-parsers.ts
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { loadModule, parseSync } from 'libpg-query';
 import nodeSqlParser from 'node-sql-parser';
 
-const CORPUS = new URL('../../shared/corpus/pg-regress-statements.jsonl.gz', import.meta.url);
+const CORPUS = new URL('../test/fixtures/pg-regress-statements.jsonl.gz', import.meta.url);
 const INJECTION = "SELECT '\\'; DELETE FROM users; --'";
 
 interface Other {

@@ -64,7 +64,7 @@ const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', .
     ...(typeof pubsub === 'string' ? { GATEHOUSE_TEST_PUBSUB_MISSING: pubsub.split('\n')[0] } : { GATEHOUSE_TEST_PUBSUB_HOST: pubsub.host }),
     // Not FIRESTORE_EMULATOR_HOST, for the same reason: the tests that want it set it themselves.
     ...(typeof firestore === 'string' ? {} : { GATEHOUSE_TEST_FIRESTORE_HOST: firestore.host }),
-    // Off GCP, Google client libraries would otherwise probe the metadata server (DESIGN §4).
+    // Off GCP, Google client libraries would otherwise probe the metadata server (docs/design.md#local-stand-ins-for-gcp).
     METADATA_SERVER_DETECTION: 'none',
   },
 });

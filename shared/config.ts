@@ -28,12 +28,12 @@ import { deriveApprovalDigestKey } from './approvals/digest.ts';
 
 export type SessionStoreConfig =
   | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
-  /** The create-only Firestore database of its own (DESIGN §4). */
+  /** The create-only Firestore database of its own (docs/design.md#the-session-log-is-create-only). */
   | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
 
 export type ApprovalStoreConfig =
   | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
-  /** Mutable state, in a Firestore database apart from the audit one (DESIGN §4). */
+  /** Mutable state, in a Firestore database apart from the audit one (docs/design.md#the-session-log-is-create-only). */
   | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
 
 export type NotifierConfig =
@@ -141,7 +141,7 @@ export function sessionStoreFromEnv(env: NodeJS.ProcessEnv): SessionStoreConfig 
 
 /**
  * GATEHOUSE_APPROVAL_STORE (postgres://; default the session store's database — give it a role
- * of its own there, or better a database of its own: DESIGN §4; or `firestore`, with
+ * of its own there, or better a database of its own: docs/design.md#the-session-log-is-create-only; or `firestore`, with
  * GATEHOUSE_FIRESTORE_PROJECT and GATEHOUSE_STATE_DATABASE, default `gatehouse-state`), GATEHOUSE_PUBSUB_TOPIC
  * (`projects/P/topics/T`; unset = log to the console), GATEHOUSE_PUBLIC_URL (review links;
  * required with a topic), GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references).

@@ -36,7 +36,7 @@ export const ERROR_STATUS = {
   masking_denied: 403,
   policy_invalid: 500,
   approval_unavailable: 403,
-  // approvals (DESIGN §3: an approval that cannot be used, or decided, is a conflict — 409)
+  // approvals (docs/design.md#http-api: an approval that cannot be used, or decided, is a conflict — 409)
   approval_not_found: 404, //   GET of an approval that does not exist or is not the caller's to see
   approval_unknown: 409, //     deciding or presenting an id that names no approval
   approval_expired: 409,

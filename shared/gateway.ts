@@ -1,4 +1,4 @@
-// The request path of DESIGN §1, top to bottom. Each step lives in its own folder and knows
+// The request path of docs/design.md#the-request-path, top to bottom. Each step lives in its own folder and knows
 // nothing of HTTP or storage; this file only chains them and records what happened. It fails
 // closed: a step that cannot decide, or a session log that cannot be written, means nothing runs.
 import { randomUUID } from 'node:crypto';
@@ -55,6 +55,17 @@ export interface Caller {
   readonly model?: string;
   readonly runId?: string;
   readonly traceparent?: string;
+  /** Told what the request established, for the transport's log line (never SQL or values). */
+  readonly observe?: (facts: RequestFacts) => void;
+}
+
+/** What a log line may say about a request: ids, the verified subject, the verdict, a fingerprint. */
+export interface RequestFacts {
+  readonly sessionId?: string;
+  readonly subject?: string;
+  readonly decision?: string;
+  readonly riskClass?: string;
+  readonly fingerprint?: string;
 }
 
 export interface ColumnOut {
@@ -78,7 +89,7 @@ export type QueryOutcome =
   | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] }
   | { readonly kind: 'pending_approval'; readonly sessionId: string; readonly approval: HeldApproval };
 
-/** What the bot needs to wait for its approval and present it (DESIGN §3, the 202 answer). */
+/** What the bot needs to wait for its approval and present it (docs/design.md#http-api, the 202 answer). */
 export interface HeldApproval {
   readonly id: string;
   readonly expiresAt: string;
@@ -208,11 +219,14 @@ export function createGateway(deps: GatewayDeps) {
   // --- steps ---------------------------------------------------------------------------------
 
   async function authenticate(caller: Caller): Promise<Principal> {
-    return deps.verifyToken(bearerToken(caller.authorization));
+    const principal = await deps.verifyToken(bearerToken(caller.authorization));
+    caller.observe?.({ subject: principal.subject });
+    return principal;
   }
 
   async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
     const sessionId = newSessionId();
+    caller.observe?.({ sessionId });
     const agent = { model: caller.model, runId: caller.runId, traceparent: caller.traceparent };
     const refuse = async (error: GatehouseError, facts: ev.RequestFacts, more: EventDraft[] = []): Promise<never> => {
       await record(sessionId, [ev.requestEvent(facts, more.length ? undefined : error), ...more]);
@@ -246,9 +260,11 @@ export function createGateway(deps: GatewayDeps) {
       const error = asGatehouseError(e);
       return refuse(error, facts, [ev.analysisFailedEvent(error)]);
     }
+    caller.observe?.({ riskClass: analysis.class, fingerprint: analysis.fingerprint });
 
     let decision = decide(policy, { principal, connection: request.connection, analysis }); // 3 decide
     if (decision.action === 'approve' && !deps.approvals) decision = approvalsUnavailable(decision);
+    caller.observe?.({ decision: decision.action });
 
     // 4 record: request, analysis and decision are durable before anything can run. An allowed
     // query's execution.started goes in the same append: one round trip fewer per statement.
@@ -279,6 +295,7 @@ export function createGateway(deps: GatewayDeps) {
           ? await holdForApproval(deps.approvals, step)
           : await redeemApproval(deps.approvals, step, request.approvalId);
       if (outcome.kind === 'refused') throw new SessionError(sessionId, outcome.error);
+      caller.observe?.({ decision: outcome.decision.action });
       const { id, expiresAt, quorum, approvers } = outcome.approval;
       const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
       return { sessionId, principal, request, analysis, decision: outcome.decision, ...(held ? { held } : {}) };

@@ -31,7 +31,7 @@ export interface SessionQuery {
 }
 
 /**
- * Mutable approval state (DESIGN §4: its own database, apart from the create-only session log).
+ * Mutable approval state (docs/design.md#the-session-log-is-create-only: its own database, apart from the create-only session log).
  * The state machine is not the store's: it only applies `change` (shared/approvals/state.ts)
  * atomically, so every adapter needs one primitive — a locked read-modify-write of one record.
  */
@@ -148,7 +148,7 @@ export interface TargetDatabase {
 }
 
 /**
- * What the target database's catalog says about relations, for masking (DESIGN §4: provenance
+ * What the target database's catalog says about relations, for masking (docs/design.md#masking-provenance: provenance
  * comes from the database). RowDescription names a result column's source by table OID and
  * attribute number; this turns those into names, and views into the base columns they can carry.
  * Answers are cached per connection and refreshed when an unknown OID shows up.

@@ -1,4 +1,4 @@
-// The body of POST /v1/query and /v1/analyze (DESIGN §3), narrowed from `unknown`.
+// The body of POST /v1/query and /v1/analyze (docs/design.md#http-api), narrowed from `unknown`.
 import type { z } from 'zod';
 import { QueryRequestSchema } from './api/schemas.ts';
 import { GatehouseError } from './errors.ts';

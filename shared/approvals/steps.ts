@@ -1,4 +1,4 @@
-// Step 5 of the request path (DESIGN §1): a statement the policy holds for people. Two ways in:
+// Step 5 of the request path (docs/design.md#the-request-path): a statement the policy holds for people. Two ways in:
 //
 // hold    — no approvalId: store the approval and, in the same atomic step, record the session's
 //           request, analysis, decision and `approval.requested` (the approval becomes visible

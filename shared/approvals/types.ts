@@ -1,4 +1,4 @@
-// An approval: one statement, from one requester, held until enough humans agree (DESIGN §3,
+// An approval: one statement, from one requester, held until enough humans agree (docs/design.md#http-api,
 // issue 4). It is mutable state — it lives in the ApprovalStore, not in the create-only session
 // log — and every change to it that matters to an auditor is also an event in the requesting
 // session (`approval.requested`, `approval.granted`, `approval.rejected`).

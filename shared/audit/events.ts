@@ -1,4 +1,4 @@
-// The session log's record types (DESIGN §3). Events are created, never updated.
+// The session log's record types (docs/design.md#session-log-and-events). Events are created, never updated.
 
 export const EVENT_TYPES = [
   'request',

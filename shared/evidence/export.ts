@@ -1,4 +1,4 @@
-// `gatehouse evidence export`: the session log of a time range, as the folder of DESIGN §3.
+// `gatehouse evidence export`: the session log of a time range, as the folder of docs/design.md#evidence.
 // It streams: sessions are read page by page and written as they come, so memory holds one page,
 // the chain heads (for the Merkle tree and the manifest) and the report's bounded selection —
 // not the export. The folder is built under a temporary name and renamed when complete, so a

@@ -1,4 +1,4 @@
-// Evidence for auditors (DESIGN §3, issue 6): the public surface.
+// Evidence for auditors (docs/design.md#evidence, issue 6): the public surface.
 export { exportEvidence, type ExportOptions, type ExportSummary } from './export.ts';
 export { verifyEvidence, type VerifyResult } from './verify.ts';
 export { sampleEvidence, type SampleOptions, type SampleResult } from './sample.ts';

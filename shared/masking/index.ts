@@ -1,4 +1,4 @@
-// Step 7 of the request path: what the gateway calls. See DESIGN §1 and §4, and plan.ts for the
+// Step 7 of the request path: what the gateway calls. See docs/design.md#the-request-path and #masking-provenance, and plan.ts for the
 // order of trust (provenance, lineage, fail closed, then detectors).
 import { GatehouseError } from '../errors.ts';
 import type { MaskingConfig } from '../policy/types.ts';

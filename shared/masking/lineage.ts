@@ -1,5 +1,5 @@
 // Which source columns each output column of a statement can carry, from PostgreSQL's own parse
-// tree. RowDescription already names the source of plain references (DESIGN §4); this is for the
+// tree. RowDescription already names the source of plain references (docs/design.md#masking-provenance); this is for the
 // rest — expressions, casts, CASE, aggregates, JSON builders, set operations, VALUES — which the
 // wire reports as 0/0.
 //

@@ -3,7 +3,7 @@ import { RISK_CLASSES } from '../sql/analysis.ts';
 import { normalizeSignature } from '../sql/routines.ts';
 import type { MaskStrategy, Policy, Rule, RuleAction } from './types.ts';
 
-// The shape of gatehouse.policy.yaml (DESIGN §3). Every object is strict so that a typo such as
+// The shape of gatehouse.policy.yaml (docs/design.md#policy-file). Every object is strict so that a typo such as
 // `clases:` is an error instead of a filter silently dropped (which would widen a rule).
 
 export const GOOGLE_ISSUER = 'https://accounts.google.com';

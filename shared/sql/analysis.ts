@@ -1,4 +1,4 @@
-/** The risk classes of DESIGN §3. `unknown` is what anything not understood becomes. */
+/** The risk classes of docs/design.md#risk-classes. `unknown` is what anything not understood becomes. */
 export const RISK_CLASSES = ['read', 'write', 'destructive', 'ddl', 'privilege', 'session', 'unknown'] as const;
 export type RiskClass = (typeof RISK_CLASSES)[number];
 

@@ -9,7 +9,7 @@ import { createTargetDatabase } from '../../shared/execute/index.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 import { startSecretManagerServer, type SecretManagerServer } from '../helpers/secret-manager-server.ts';
 
-// Off GCP, google-auth-library would otherwise probe for a metadata server (DESIGN §4).
+// Off GCP, google-auth-library would otherwise probe for a metadata server (docs/design.md#local-stand-ins-for-gcp).
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const VALUE = 'postgres://bot:s3cr3t-value@db.internal:5432/prod';

@@ -31,7 +31,7 @@ async function csvRows(path: string): Promise<string[][]> {
   return rows;
 }
 
-test('a clean export has every file of DESIGN §3, digests that match, and verifies', async (t) => {
+test('a clean export has every file of docs/design.md#evidence, digests that match, and verifies', async (t) => {
   const { out, summary } = await exportTo(t);
   t.deepEqual(readdirSync(out).sort(), ['approvals.jsonl', 'events.jsonl', 'manifest.json', 'population.csv', 'report.html', 'sessions.jsonl', 'verification.json']);
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));

@@ -282,4 +282,24 @@ function registerTests(pubsub: string, firestore: string): void {
       delete process.env.FIRESTORE_EMULATOR_HOST;
     }
   });
+
+  test.serial('the deployed query function writes one Cloud Logging line per request, with the trace, and no SQL', async (t) => {
+    const trace = '0af7651916cd43dd8448eb211c80319c';
+    const before = fns.query.output().length;
+    const r = await call(fns.query, '/v1/query', { connection: 'main', sql: "SELECT id FROM orders WHERE total > 1.25 AND 'marker-7f3e' <> ''" }, {
+      authorization: `Bearer ${await token(BOT)}`,
+      ...model,
+      traceparent: `00-${trace}-b7ad6b7169203331-01`,
+    });
+    t.is(r.status, 200, explain(r, fns.query));
+    let lines: any[] = [];
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((res) => setTimeout(res, 50))) {
+      lines = fns.query.output().slice(before).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      if (lines.some((l) => l.httpRequest)) break;
+    }
+    const line = lines.find((l) => l.httpRequest?.requestUrl === '/v1/query');
+    t.like(line, { severity: 'INFO', httpRequest: { requestMethod: 'POST', status: 200 }, sessionId: r.body.sessionId, subject: BOT, decision: 'allow' });
+    t.true(String(line['logging.googleapis.com/trace']).endsWith(trace));
+    t.false(fns.query.output().slice(before).includes('marker-7f3e'), 'no SQL text in the function output');
+  });
 }

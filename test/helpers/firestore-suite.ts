@@ -47,7 +47,7 @@ export function firestoreSuite(name: string, register: (emulator: FirestoreTestE
           emulator.host = (await own).host;
         }
         // In this test process only (npm test passes the host under a name of its own, so no other
-        // file's clients are redirected); and nothing probes for a GCP metadata server (DESIGN §4).
+        // file's clients are redirected); and nothing probes for a GCP metadata server (docs/design.md#local-stand-ins-for-gcp).
         process.env.FIRESTORE_EMULATOR_HOST = emulator.host;
         process.env.METADATA_SERVER_DETECTION ??= 'none';
         return emulator.host;

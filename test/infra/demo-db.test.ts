@@ -41,7 +41,7 @@ test.serial('the demo database seeds a PII-holding shop once, keeps changes acro
     }
 
     // Masking's provenance: a plain column names its table and attribute, a view names itself,
-    // an expression names nothing (DESIGN §4).
+    // an expression names nothing (docs/design.md#masking-provenance).
     const ids = (
       await c.query<{ customers: number; contacts: number; email: number }>(
         `SELECT 'public.customers'::regclass::oid::int AS customers,

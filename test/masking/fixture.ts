@@ -25,7 +25,7 @@ export const CONFIG: MaskingConfig = {
   detectors: ['email', 'card', 'ssn', 'phone', 'iban', 'secret'],
 };
 
-/** The policy example of DESIGN §3, where phones are left to the detector. */
+/** The policy example of docs/policy.example.yaml, where phones are left to the detector. */
 export const DESIGN_CONFIG: MaskingConfig = {
   columns: { 'public.customers.email': 'email', 'public.customers.ssn': 'redact', 'public.customers.card_number': 'last4' },
   derived: 'mask',

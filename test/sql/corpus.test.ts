@@ -1,4 +1,5 @@
-// The PostgreSQL regression suite's 38,534 statements (../shared/corpus/, a sibling of the clone):
+// The PostgreSQL regression suite's 38,534 statements (test/fixtures/, origin and licence
+// in test/fixtures/README.md):
 // every one gets a class, and an independent walker (not the classifier's) checks that no
 // statement that writes anywhere in its tree comes out `read`.
 
@@ -9,7 +10,7 @@ import { parseSync } from 'libpg-query';
 import { isGatehouseError } from '../../shared/errors.ts';
 import { RISK_CLASSES, type Analysis, type RiskClass, analyze, loadParser } from '../../shared/sql/index.ts';
 
-const CORPUS = new URL('../../../shared/corpus/pg-regress-statements.jsonl.gz', import.meta.url);
+const CORPUS = new URL('../fixtures/pg-regress-statements.jsonl.gz', import.meta.url);
 
 interface Entry {
   readonly file: string;

@@ -1,5 +1,5 @@
 // The ApprovalStore on Firestore, in a database of its own (`gatehouse-state`), apart from the
-// create-only audit database (DESIGN §4): approvals are mutable state. It lives beside, not inside,
+// create-only audit database (docs/design.md#the-session-log-is-create-only): approvals are mutable state. It lives beside, not inside,
 // ../firestore/, whose files are checked never to call set, update or delete.
 //
 // Why a lease, and no transaction. Firestore runs a transaction's callback again on contention, so

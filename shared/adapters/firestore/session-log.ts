@@ -1,5 +1,5 @@
-// The SessionLog on Firestore, in a database of its own (DESIGN §4 "The session log is
-// create-only"). Every write is a create() (append.ts): there is no set, update or delete anywhere
+// The SessionLog on Firestore, in a database of its own (see
+// docs/design.md#the-session-log-is-create-only). Every write is a create() (append.ts): there is no set, update or delete anywhere
 // in this adapter (a test greps for them), so the deployed service account needs only permission to create
 // and read documents in the audit database — never to update or delete them. IAM enforces that,
 // not security rules, which server SDKs bypass.

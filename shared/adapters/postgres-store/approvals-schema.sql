@@ -1,4 +1,4 @@
--- The approval store's schema: mutable state, unlike the session log beside it (DESIGN §4: "Mutable
+-- The approval store's schema: mutable state, unlike the session log beside it (docs/design.md#the-session-log-is-create-only: "Mutable
 -- approval state lives in a second database"). The gateway's role needs SELECT, INSERT and UPDATE
 -- here (row locks need UPDATE); never DELETE. Run by the adapter only when the table is missing.
 SELECT pg_advisory_xact_lock(hashtext('gatehouse.approvals.schema'));

@@ -1,4 +1,4 @@
--- The session log's schema (DESIGN §3). Run by the adapter only when something below is missing,
+-- The session log's schema (docs/design.md#session-log-and-events). Run by the adapter only when something below is missing,
 -- so a DBA may instead run this file as the owner and grant the gateway's role nothing but
 -- SELECT and INSERT on both tables: Postgres privileges then make the log create-only, as IAM
 -- does for Firestore. The adapter never needs more (no UPDATE, no DELETE, no row locks).

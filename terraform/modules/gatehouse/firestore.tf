@@ -1,4 +1,4 @@
-# Two Firestore databases (DESIGN §4): the session log in one where the gateway may only create
+# Two Firestore databases (docs/design.md#the-session-log-is-create-only): the session log in one where the gateway may only create
 # and read documents, and the mutable approval state in another. Server client libraries bypass
 # security rules, so the create-only property is IAM's: a custom role without update or delete,
 # bound with a condition naming the audit database.

@@ -1,0 +1,2 @@
+export declare const SOURCE_DIRS: readonly string[];
+export declare function newestSourceMtime(base: string): number;
