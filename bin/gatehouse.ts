@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { analyzeCommand } from '../shared/cli/analyze.ts';
 import { policyCheckCommand } from '../shared/cli/policy-check.ts';
 import { listSessions, showSession } from '../shared/cli/sessions.ts';
+import { reconcileCommand } from '../shared/cli/reconcile.ts';
 import { describeStore, evidenceExportCommand, evidenceSampleCommand, evidenceVerifyCommand } from '../shared/cli/evidence.ts';
 import { replayCommand } from '../shared/cli/replay.ts';
 import { runningServer } from '../infra/embedded.ts';
@@ -139,6 +140,25 @@ storeOptions(sessionsCmd.command('show').description("one session's events, with
     }
   },
 );
+
+storeOptions(
+  sessionsCmd
+    .command('reconcile')
+    .description('close sessions a dead gateway left running or at result: committed / rolled_back / unknown, with how it is known')
+    .option('--policy <file>', 'the policy naming the target connections (their credentials resolve as in start)', 'gatehouse.policy.yaml')
+    .option('--since <date>', 'sessions started at or after this ISO date or time (default: 24 hours ago)')
+    .option('--grace-sec <n>', "seconds past a statement's own timeout before it counts as abandoned", (v) => positiveInt(v, '--grace-sec'), 60),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; policy: string; since?: string; graceSec: number }) => {
+  const log = await openSessionStore(o);
+  try {
+    const since = date(o.since, '--since') ?? new Date(Date.now() - 24 * 3600_000);
+    const r = await reconcileCommand(log, { policy: o.policy, since, graceSec: o.graceSec, json: Boolean(o.json) });
+    console.log(r.text);
+    if (r.report.errors > 0) process.exitCode = 1;
+  } finally {
+    await log.close();
+  }
+});
 
 // --- evidence for auditors (issue 6): sessions replay · evidence export|verify|sample ----------
 storeOptions(
