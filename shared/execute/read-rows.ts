@@ -5,8 +5,8 @@
 // runs every statement in the string.) The Execute message carries a row limit, so a huge result
 // is never fetched: at most maxRows + 1 rows cross the wire, the extra one only proving there are more.
 //
-// Bytes are bounded too (docs/outcomes.md, "Byte budgets"). Rows are fetched in batches that start
-// at one row and grow, and each DataRow is measured as it is parsed: a cell over maxCellBytes is
+// Bytes are bounded too (docs/outcomes.md, "Byte budgets"). Rows are fetched in growing batches,
+// and each DataRow is measured as it is parsed: a cell over maxCellBytes is
 // replaced by a marker before the row is kept, and once the kept rows reach maxResultBytes the
 // rest of the batch is dropped as it arrives and the portal is closed. What this does NOT achieve:
 // node-postgres's protocol parser assembles one whole DataRow message before anyone sees it, so a
@@ -18,8 +18,11 @@ import { resultTypes } from './values.ts';
 
 export const DEFAULT_MAX_RESULT_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_CELL_BYTES = 1024 * 1024;
-/** Batches grow 1, 4, 16, 64, then stay here: few round trips for small rows, little waste for big ones. */
-const MAX_BATCH = 256;
+// Batches grow 16, 64, 256, then stay at 1024. Memory does not depend on them (rows past the
+// budget are dropped as they arrive); they bound how much the server sends after the budget is
+// reached, at the price of a round trip per batch.
+const FIRST_BATCH = 16;
+const MAX_BATCH = 1024;
 
 export interface RowsRead {
   readonly fields: readonly FieldDef[];
@@ -100,7 +103,7 @@ export async function readRows(
 ): Promise<RowsRead> {
   const cursor = client.query(new BudgetCursor(sql, [...params], budget));
   const rows: unknown[][] = [];
-  let batch = 1;
+  let batch = FIRST_BATCH;
   for (;;) {
     const want = Math.min(batch, maxRows + 1 - rows.length);
     const before = cursor.received;

@@ -75,6 +75,11 @@ async function statementPhase(lease: Lease, request: CheckedRequest): Promise<{ 
   const { client } = lease;
   await client.query(request.readOnly ? BEGIN_READ_ONLY : BEGIN);
   await client.query(SET_STATEMENT_TIMEOUT, [String(request.statementTimeoutMs)]);
+  // A write's transaction id goes into execution.result: if this process dies before it can say
+  // whether COMMIT succeeded, reconciliation asks the target (txid_status). Taken before the
+  // statement, so it always exists (even for a write that changes nothing) and the bot's
+  // statement cannot interfere (PGlite fires an expired statement_timeout on the next query).
+  const txid = request.readOnly ? null : ((await client.query<{ txid: string | null }>(CURRENT_TXID)).rows[0]?.txid ?? null);
   const read = await readRows(client, request.sql, request.params, request.maxRows, {
     maxResultBytes: request.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
     maxCellBytes: request.maxCellBytes ?? DEFAULT_MAX_CELL_BYTES,
@@ -82,9 +87,6 @@ async function statementPhase(lease: Lease, request: CheckedRequest): Promise<{ 
   // Inside the transaction, before COMMIT: a failed lookup after COMMIT would report a committed
   // write as failed. TYPE_NAMES is schema-qualified against a search_path the statement changed.
   const names = await lease.typeNames.resolve(client, read.fields.map((f) => f.dataTypeID));
-  // A write's transaction id goes into execution.result: if this process dies before it can say
-  // whether COMMIT succeeded, reconciliation asks the target (txid_status). Reads have none.
-  const txid = request.readOnly ? null : ((await client.query<{ txid: string | null }>(CURRENT_TXID)).rows[0]?.txid ?? null);
   return { read, names, txid };
 }
 

@@ -151,10 +151,16 @@ async function appendOnce(
  */
 async function boundedQuery(pool: pg.Pool, text: string, values: unknown[]): Promise<void> {
   const client = await pool.connect();
+  // A server that drops the connection mid-query emits 'error' on the checked-out client (the
+  // query rejects as well); unheard, it would crash the process. pool.query does the same.
+  const onError = () => {};
+  client.on('error', onError);
   try {
     await client.query(text, values);
+    client.off('error', onError);
     client.release();
   } catch (e) {
+    client.off('error', onError);
     const timedOut = e instanceof Error && e.message === 'Query read timeout';
     if (timedOut) await cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
     // A failed statement leaves nothing open (it autocommits); a timed-out one is condemned.
