@@ -89,6 +89,7 @@ export function executionResultEvent(result: StatementResult, masking?: MaskingR
       rowCount: result.rowCount,
       truncated: result.truncated,
       truncatedBy: result.truncatedBy,
+      cellsOmitted: result.cellsOmitted || undefined,
       txid: result.txid,
       durationMs: result.durationMs,
       columns: result.fields.map((f) => ({ name: f.name, type: f.type, tableID: f.tableID, columnID: f.columnID })),
