@@ -29,8 +29,8 @@ try {
     }),
   );
   rows.push(
-    await runScenario(h, 'kill -9 and restart', base, async () => {
-      await sleep(4000);
+    await runScenario(h, 'kill -9 and restart', { ...base, durationSec: 25 }, async () => {
+      await sleep(6000);
       await h.restartGateway();
     }),
   );
@@ -58,7 +58,7 @@ try {
       await h.store.query('DROP TRIGGER soak_slow_result ON gatehouse_session_events; DROP FUNCTION soak_slow_result()');
     }),
   );
-  rows.push(await runScenario(h, 'heavy results (3 × 8 MB rows)', { ...base, concurrency: 8, mix: { heavy: 1 } }));
+  rows.push(await runScenario(h, 'heavy results (3 × 8 MB rows)', { ...base, concurrency: 4, mix: { heavy: 1 } }));
   rows.push(await runScenario(h, '1,000 garbage bodies', { durationSec: 120, concurrency: 8, maxRequests: 1000, mix: { garbage: 1 } }));
   console.log(formatTable(rows));
   // Whatever else happened, the log must not lie: every session named, every outcome known, verify clean.

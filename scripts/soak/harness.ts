@@ -24,6 +24,8 @@ import type { LoadConfig, LoadResult } from './load.ts';
 
 const LOAD = new URL('./load.ts', import.meta.url).pathname;
 const MB = 1024 * 1024;
+const STATEMENT_TIMEOUT_MS = 5000;
+const GRACE_MS = 3000;
 
 export interface Harness {
   readonly storeUrl: string;
@@ -94,7 +96,8 @@ export async function startHarness(options: { baseUrl?: string; storeStatementTi
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}/dev`;
   const policyPath = join(dir, 'policy.yaml');
-  writeFileSync(policyPath, testPolicy(issuer));
+  // 5 s per statement: room for the 8 MB-row reads on a loaded two-core machine.
+  writeFileSync(policyPath, testPolicy(issuer).replace('statementTimeoutMs: 2000', `statementTimeoutMs: ${STATEMENT_TIMEOUT_MS}`));
   const childConfig = {
     stateDir: dir,
     port,
@@ -103,7 +106,7 @@ export async function startHarness(options: { baseUrl?: string; storeStatementTi
     env: { GATEHOUSE_TEST_TARGET_URL: urlOf(`soak_target_${suffix}`, targetProxy.port), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     storeStatementTimeoutMs: options.storeStatementTimeoutMs ?? 2000,
-    reconcile: { intervalMs: 5000, graceMs: 3000, startupLookbackMs: 3_600_000 },
+    reconcile: { intervalMs: 5000, graceMs: GRACE_MS, startupLookbackMs: 3_600_000 },
   };
   const key = await loadOrCreateDevKey(dir);
   const harness: Harness = {
@@ -159,8 +162,8 @@ export async function runScenario(
     clearInterval(sampler);
   }
   rss.end = h.gateway.rss();
-  // Let the reconciler see what the fault left open: the statement timeout (2 s) and grace (3 s).
-  await new Promise((r) => setTimeout(r, 6000));
+  // Let the reconciler see what the fault left open: past the statement timeout and the grace.
+  await new Promise((r) => setTimeout(r, STATEMENT_TIMEOUT_MS + GRACE_MS + 1000));
   const truth = await accounting(h, since, new Set(result.sessionIds));
   const fiveXX = Object.entries(result.byStatus).filter(([s]) => s.startsWith('5')).reduce((n, [, v]) => n + v, 0);
   return {
@@ -198,7 +201,7 @@ async function accounting(h: Harness, since: Date, named: ReadonlySet<string>) {
   const target = createTargetDatabase({ connections: { main: { credentials: 'env://T' } }, secrets, poolSize: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-soak-evidence-'));
   try {
-    await reconcile({ sessions: log, target, graceMs: 3000, reconciledBy: 'soak' }, { since });
+    await reconcile({ sessions: log, target, graceMs: GRACE_MS, reconciledBy: 'soak' }, { since });
     const out = join(dir, 'evidence');
     await exportEvidence(log, { from: since, to: new Date(Date.now() + 1000), out, source: 'soak' });
     const v = await verifyEvidence(out);

@@ -81,7 +81,7 @@ export async function runLoad(c: LoadConfig): Promise<LoadResult> {
         if (body.sessionId) sessionIds.push(body.sessionId);
       } catch {
         noAnswer++;
-        await new Promise((r) => setTimeout(r, 50)); // the gateway is gone: do not spin
+        await new Promise((r) => setTimeout(r, 250)); // the gateway is gone: do not spin
       }
     }
   };
