@@ -47,7 +47,7 @@ const APPLICATION_NAME = 'gatehouse';
 const CONNECT_TIMEOUT_MS = 10_000;
 const CANCEL_CONNECT_TIMEOUT_MS = 2_000;
 
-export function createPools({ connections, secrets, poolSize, maxQueue = poolSize * 4, queueTimeoutMs = 5_000 }: PoolsOptions): Pools {
+export function createPools({ connections, secrets, poolSize, maxQueue = Math.max(64, poolSize * 8), queueTimeoutMs = 5_000 }: PoolsOptions): Pools {
   const targets = new Map<string, Promise<Target>>();
   // pg_backend_pid() once per physical connection; pool clients are reused objects.
   const pids = new WeakMap<PoolClient, number>();

@@ -64,5 +64,5 @@ export function createSlots(connection: string, size: number, maxQueue: number, 
 }
 
 function exhausted(connection: string, reason: string, poolSize: number, maxQueue: number): GatehouseError {
-  return new GatehouseError('pool_exhausted', `every connection to "${connection}" is busy; try again`, { connection, reason, poolSize, maxQueue });
+  return new GatehouseError('pool_exhausted', 'every pooled connection to the target is busy; try again', { connection, reason, poolSize, maxQueue });
 }

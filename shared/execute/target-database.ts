@@ -17,7 +17,7 @@ export interface TargetDatabaseOptions {
   readonly secrets: SecretSource;
   /** Clients per connection; default 5. */
   readonly poolSize?: number;
-  /** Requests that may wait for a client when all are busy; more answer pool_exhausted at once. Default 4 × poolSize. */
+  /** Requests that may wait for a client when all are busy; more answer pool_exhausted at once. Default max(64, 8 × poolSize). */
   readonly maxQueue?: number;
   /** How long a queued request waits for a client before pool_exhausted; default 5 s. */
   readonly queueTimeoutMs?: number;
