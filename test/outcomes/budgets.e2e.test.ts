@@ -92,6 +92,19 @@ test.serial('rows of several cells under the cap stop at the 4 MiB budget: trunc
   await noOpenTransactions(t);
 });
 
+test.serial('a huge cell of another type (bytea, jsonb, an array) becomes the same marker, never a parse error', async (t) => {
+  const r = await post({
+    connection: 'main',
+    sql: "SELECT convert_to(body, 'UTF8') AS b, to_jsonb(body) AS j, ARRAY[body] AS a, length(body) AS n FROM big WHERE id = 1",
+  });
+  t.is(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+  const [b, j, a, n] = r.body.rows[0];
+  t.regex(b, /^\[gatehouse: cell omitted, \d+ bytes > maxCellBytes 1048576\]$/);
+  t.regex(j, /^\[gatehouse: cell omitted, /);
+  t.regex(a, /^\[gatehouse: cell omitted, /);
+  t.is(n, 8 * MB, 'the small cells of the same row are intact');
+});
+
 test.serial('the row cap still reports truncatedBy rows', async (t) => {
   const r = await post({ connection: 'main', sql: 'SELECT g FROM generate_series(1, 500) g' });
   t.is(r.body.truncated, true);
