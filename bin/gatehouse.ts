@@ -21,6 +21,7 @@ const cli = {
   start: () => import('../infra/start-command.ts'),
   policy: () => import('../shared/policy/index.ts'),
   doctor: () => import('../shared/cli/doctor.ts'),
+  reconcile: () => import('../shared/cli/reconcile.ts'),
   doctorAccess: () => import('../infra/doctor-access.ts'),
   mcp: () => import('../shared/cli/mcp.ts'),
   devToken: () => import('../infra/dev-token.ts'),
@@ -149,6 +150,25 @@ storeOptions(sessionsCmd.command('show').description("one session's events, with
     }
   },
 );
+
+storeOptions(
+  sessionsCmd
+    .command('reconcile')
+    .description('close sessions a dead gateway left running or at result: committed / rolled_back / unknown, with how it is known')
+    .option('--policy <file>', 'the policy naming the target connections (their credentials resolve as in start)', 'gatehouse.policy.yaml')
+    .option('--since <date>', 'sessions started at or after this ISO date or time (default: 24 hours ago)')
+    .option('--grace-sec <n>', "seconds past a statement's own timeout before it counts as abandoned", (v) => positiveInt(v, '--grace-sec'), 60),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; policy: string; since?: string; graceSec: number }) => {
+  const log = await (await cli.store()).openSessionStore(o);
+  try {
+    const since = date(o.since, '--since') ?? new Date(Date.now() - 24 * 3600_000);
+    const r = await (await cli.reconcile()).reconcileCommand(log, { policy: o.policy, since, graceSec: o.graceSec, json: Boolean(o.json) });
+    console.log(r.text);
+    if (r.report.errors > 0) process.exitCode = 1;
+  } finally {
+    await log.close();
+  }
+});
 
 // --- evidence for auditors (issue 6): sessions replay · evidence export|verify|sample ----------
 storeOptions(

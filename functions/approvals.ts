@@ -10,7 +10,12 @@ import { errorResponse, header, json, readJsonBody, type HttpHandler, type HttpR
 const APPROVAL_PATH = /^\/v1\/approvals\/([A-Za-z0-9_-]{1,100})$/;
 const DECISION_PATH = /^\/v1\/approvals\/([A-Za-z0-9_-]{1,100})\/(approve|reject)$/;
 
-export function approvalsHandler(desk: ReviewDesk): HttpHandler {
+/**
+ * `reconcile`: on GCP an instance has CPU only while it answers, so the scheduled republish call
+ * also closes abandoned sessions (docs/outcomes.md); it runs only once the caller passed the
+ * republisher's check, and its failure never fails the republish.
+ */
+export function approvalsHandler(desk: ReviewDesk, extra: { reconcile?: () => Promise<unknown> } = {}): HttpHandler {
   return async function handleApprovals(req) {
     try {
       if (req.path === '/v1/approvals') {
@@ -19,7 +24,10 @@ export function approvalsHandler(desk: ReviewDesk): HttpHandler {
       }
       if (req.path === '/v1/approvals/republish') {
         allow(req, 'POST');
-        return json(200, await desk.republish(caller(req)));
+        const published = await desk.republish(caller(req));
+        if (!extra.reconcile) return json(200, published);
+        const reconciled = await extra.reconcile().catch(() => ({ error: 'reconciliation failed; retried on the next call' }));
+        return json(200, { ...published, reconciled });
       }
       const shown = APPROVAL_PATH.exec(req.path);
       if (shown) {

@@ -65,7 +65,7 @@ function toHttpRequest(req: Request, observe: HttpRequest['observe']): HttpReque
 register('query', (r) => queryHandler(r.gateway));
 register('approvals', (r) => {
   if (!r.approvals) throw new GatehouseError('approvals_unavailable', 'this deployment has no approval store configured');
-  return approvalsHandler(r.approvals.desk);
+  return approvalsHandler(r.approvals.desk, { reconcile: () => r.reconciler.runOnce() });
 });
 
 // The notify function needs only the approval store and the webhooks, not the whole gateway.

@@ -25,9 +25,10 @@ import { createReviewDesk, type ReviewDesk } from './approvals/review.ts';
 import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase } from './ports.ts';
 import { createVoteSigner, parseKmsRef } from './adapters/vote-signing/index.ts';
 import { deriveApprovalDigestKey } from './approvals/digest.ts';
+import { startReconciler, type Reconciler, type ReconcilerOptions } from './reconcile/runner.ts';
 
 export type SessionStoreConfig =
-  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number; readonly statementTimeoutMs?: number }
   /** The create-only Firestore database of its own (docs/design.md#the-session-log-is-create-only). */
   | { readonly kind: 'firestore'; readonly projectId: string; readonly databaseId: string };
 
@@ -95,6 +96,11 @@ export interface RuntimeConfig {
   readonly approvals?: ApprovalsConfig;
   /** For approvals' expiry (tests inject one). */
   readonly clock?: () => Date;
+  /** Closing abandoned sessions (docs/outcomes.md): a start-up pass, then a timer. */
+  readonly reconcile?: ReconcilerOptions & { readonly graceMs?: number };
+  /** Bounds on waiting for a busy target pool (pool_exhausted beyond them). */
+  readonly targetMaxQueue?: number;
+  readonly targetQueueTimeoutMs?: number;
 }
 
 export interface Runtime {
@@ -102,6 +108,7 @@ export interface Runtime {
   readonly gateway: Gateway;
   readonly sessions: SessionLog;
   readonly target: TargetDatabase;
+  readonly reconciler: Reconciler;
   readonly approvals?: {
     readonly store: ApprovalStore;
     readonly workflow: ApprovalWorkflow;
@@ -118,7 +125,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConf
   const storeUrl = sessionStore.kind === 'postgres' ? sessionStore.url : undefined;
   const maskingKey = env.GATEHOUSE_MASKING_KEY;
   if (!maskingKey) throw new TypeError('GATEHOUSE_MASKING_KEY is not set (a secret reference, e.g. secret://projects/P/secrets/gatehouse-masking-key/versions/latest)');
-  return { policy: policyPath, sessionStore, env, maskingKey, approvals: approvalsFromEnv(env, storeUrl) };
+  // Cloud Functions give an instance CPU only while it answers: no timer, and no look back on
+  // every cold start. The scheduled POST /v1/approvals/republish runs the passes instead.
+  const reconcile = { intervalMs: 0, startupLookbackMs: 0 };
+  return { policy: policyPath, sessionStore, env, maskingKey, approvals: approvalsFromEnv(env, storeUrl), reconcile };
 }
 
 /**
@@ -212,17 +222,28 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     await Promise.allSettled([sessions.close(), catalog.close(), secrets.close()]);
     throw e;
   }
-  const target = createTargetDatabase({ connections: policy.connections, secrets, poolSize: config.targetPoolSize });
+  const target = createTargetDatabase({
+    connections: policy.connections,
+    secrets,
+    poolSize: config.targetPoolSize,
+    maxQueue: config.targetMaxQueue,
+    queueTimeoutMs: config.targetQueueTimeoutMs,
+  });
   const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker, catalog });
+  const reconciler = startReconciler(
+    { sessions, target, inFlight: gateway.inFlight, reconciledBy: `gateway ${gateway.instanceId}`, graceMs: config.reconcile?.graceMs },
+    config.reconcile,
+  );
   return {
     policy,
     gateway,
     sessions,
     target,
+    reconciler,
     approvals,
     async close() {
-      // The republisher first: its pass may still be writing to the store.
-      await approvals?.republisher.stop();
+      // The republisher and the reconciler first: their passes may still be writing to the store.
+      await Promise.allSettled([approvals?.republisher.stop(), reconciler.stop()]);
       await Promise.allSettled([target.close(), catalog.close(), sessions.close(), secrets.close(), approvals?.workflow.notifier.close(), approvals?.store.close()]);
     },
   };
@@ -358,7 +379,7 @@ export async function createNotifyRuntime(config: NotifyConfig): Promise<{ reado
 export async function openSessionLog(store: SessionStoreConfig): Promise<SessionLog> {
   switch (store.kind) {
     case 'postgres':
-      return createPostgresSessionLog({ connectionString: store.url, poolSize: store.poolSize });
+      return createPostgresSessionLog({ connectionString: store.url, poolSize: store.poolSize, statementTimeoutMs: store.statementTimeoutMs });
     case 'firestore':
       return createFirestoreSessionLog({ projectId: store.projectId, databaseId: store.databaseId });
   }

@@ -61,6 +61,7 @@ export const ERROR_STATUS = {
   // dependencies: nothing ran
   audit_unavailable: 503,
   database_unavailable: 503,
+  pool_exhausted: 503, //  the target is up, every pooled connection is busy and the bounded queue is full or timed out
   secret_not_found: 503,
   secret_unavailable: 503,
   dependency_unavailable: 503,

@@ -41,6 +41,8 @@ export interface GatewayDeps {
    * (shared/sql/resolve.ts). Required: without it nothing could be `read`.
    */
   readonly catalog: CatalogReader & RoutineCatalogReader;
+  /** Recorded in execution.started; default a random UUID per process. */
+  readonly instanceId?: string;
 }
 
 /**
@@ -82,6 +84,7 @@ export type QueryOutcome =
       readonly command: string;
       readonly rowCount: number;
       readonly truncated: boolean;
+      readonly truncatedBy?: 'rows' | 'bytes';
       readonly columns: readonly ColumnOut[];
       readonly rows: readonly (readonly unknown[])[];
       readonly risk: Risk;
@@ -153,11 +156,22 @@ export function createGateway(deps: GatewayDeps) {
   const { policy, sessions, target } = deps;
   const listed: ListedFunctions = new Map(policy.functions.map((f) => [f.signature, f.reason]));
   const catalogPorts: ResolvePorts = { routines: deps.catalog, relations: deps.catalog };
+  const instanceId = deps.instanceId ?? randomUUID();
+  /** Sessions this process is executing now: reconciliation must not close them. */
+  const inFlight = new Set<string>();
 
   // GET /v1/connections[/NAME/tables/SCHEMA.TABLE]: recorded catalog reads (shared/describe).
   const describer = createDescriber({ policy, target, newSessionId, authenticate, record });
 
-  return { query, analyze: analyzeOnly, session, connections: describer.connections, describeTable: describer.describeTable };
+  return {
+    query,
+    analyze: analyzeOnly,
+    session,
+    connections: describer.connections,
+    describeTable: describer.describeTable,
+    instanceId,
+    inFlight: inFlight as ReadonlySet<string>,
+  };
 
   /** POST /v1/query */
   async function query(caller: Caller, body: BodyReader): Promise<QueryOutcome> {
@@ -175,6 +189,7 @@ export function createGateway(deps: GatewayDeps) {
       command: result.command,
       rowCount: result.rowCount,
       truncated: result.truncated,
+      ...(result.truncatedBy ? { truncatedBy: result.truncatedBy } : {}),
       columns: result.fields.map((f, i) => {
         const c = columns[i];
         return { name: f.name, type: f.type, masked: c?.masked ?? false, ...(c?.mask ? { mask: c.mask } : {}) };
@@ -308,9 +323,13 @@ export function createGateway(deps: GatewayDeps) {
     const statement = statementFor(request, analysis);
     const { connection, sql } = statement;
     const { masker } = deps;
-    let completed = false;
+    // The outcome protocol (docs/outcomes.md): execution.result before COMMIT, then
+    // execution.committed (writes) or execution.rolled_back. Never a record of a success that
+    // did not become durable; what the gateway cannot know, reconciliation closes later.
+    let resultRecorded = false;
     let columns: readonly ColumnOutcome[] = [];
     let maskedRows: unknown[][] = [];
+    inFlight.add(sessionId);
     try {
       // Parses for lineage and warms the catalog before the statement holds a connection; refuses
       // (masking_denied) what `derived: deny` forbids, before anything ran.
@@ -318,26 +337,42 @@ export function createGateway(deps: GatewayDeps) {
       const result = await target.run({
         ...statement,
         beforeCommit: async (raw) => {
-          // 7 mask, then 8 record, before COMMIT: if the outcome cannot be recorded, the
+          // 7 mask, then 8 record, before COMMIT: if the result cannot be recorded, the
           // statement rolls back. Only the masked result is stored and returned.
           const plan = await masker.plan({ connection, sql, fields: raw.fields, prepared });
           const masked = await masker.apply(plan, raw.rows);
           const rawHmacSha256 = await masker.rawDigest(raw.fields, raw.rows);
           const shown: StatementResult = { ...raw, rows: masked.rows };
-          await record(sessionId, [ev.executionCompletedEvent(shown, { decisions: masked.decisions, rawHmacSha256 })]);
+          await record(sessionId, [ev.executionResultEvent(shown, { decisions: masked.decisions, rawHmacSha256 })]);
           columns = masked.columns;
           maskedRows = masked.rows;
-          completed = true;
+          resultRecorded = true;
         },
       });
+      // COMMIT succeeded. A write says so; if the log cannot take it now, the write still
+      // happened: answer it, and reconciliation records `committed` from the target's txid_status.
+      if (!statement.readOnly) await sessions.append(sessionId, [ev.executionCommittedEvent()]).catch(() => {});
       return { result: { ...result, rows: maskedRows }, columns };
     } catch (e) {
-      if (isGatehouseError(e, 'audit_unavailable') && !completed) throw e; // rolled back; nothing ran
-      // Failed, or (completed already recorded) COMMIT itself failed: the log says so after it.
-      // PostgreSQL's messages can quote row values (`invalid input syntax … "123-45-6789"`).
       const error = await redacted(asGatehouseError(e), connection, sql);
-      await record(sessionId, [ev.executionFailedEvent(error)]);
+      if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
+        // The result could not be recorded, so the transaction was rolled back and the append
+        // was bounded on the server: it cannot land later. Say so if the log takes it now.
+        await sessions.append(sessionId, [ev.executionRolledBackEvent(error)]).catch(() => {});
+      } else if (!resultRecorded) {
+        // Failed before a result existed: nothing committed. (PostgreSQL's messages can quote
+        // row values, `invalid input syntax … "123-45-6789"`, hence redacted.)
+        await record(sessionId, [ev.executionFailedEvent(error)]).catch((recordError: unknown) => {
+          throw new SessionError(sessionId, asGatehouseError(recordError));
+        });
+      } else if (error.details?.commit === 'rolled_back') {
+        await sessions.append(sessionId, [ev.executionRolledBackEvent(error)]).catch(() => {});
+      }
+      // Otherwise COMMIT's fate is unknown (the connection broke): the session stays at `result`
+      // until reconciliation asks the target whether that transaction committed.
       throw new SessionError(sessionId, error);
+    } finally {
+      inFlight.delete(sessionId);
     }
   }
 
@@ -366,6 +401,9 @@ export function createGateway(deps: GatewayDeps) {
       readOnly: analysis.class === 'read',
       maxRows: Math.min(request.maxRows ?? connection.maxRows, connection.maxRows),
       statementTimeoutMs: connection.statementTimeoutMs,
+      maxResultBytes: connection.maxResultBytes,
+      maxCellBytes: connection.maxCellBytes,
+      instanceId,
     };
   }
 

@@ -62,6 +62,9 @@ export function executionStartedEvent(facts: {
   readOnly: boolean;
   maxRows: number;
   statementTimeoutMs: number;
+  maxResultBytes?: number;
+  /** The gateway process that runs it: reconciliation leaves its own in-flight sessions alone. */
+  instanceId?: string;
 }): EventDraft {
   return { type: 'execution.started', data: { ...facts } };
 }
@@ -74,14 +77,21 @@ export interface MaskingRecord {
   readonly rawHmacSha256: string;
 }
 
-/** `result` is the result as returned to the bot: already masked. */
-export function executionCompletedEvent(result: StatementResult, masking?: MaskingRecord): EventDraft {
+/**
+ * Before COMMIT: `result` is the result as returned to the bot, already masked. For a write,
+ * `txid` is the target's transaction id, so reconciliation can later ask the target whether it
+ * committed (pg_xact_status) when the gateway died before saying so.
+ */
+export function executionResultEvent(result: StatementResult, masking?: MaskingRecord): EventDraft {
   return {
-    type: 'execution.completed',
+    type: 'execution.result',
     data: {
       command: result.command,
       rowCount: result.rowCount,
       truncated: result.truncated,
+      truncatedBy: result.truncatedBy,
+      cellsOmitted: result.cellsOmitted || undefined,
+      txid: result.txid,
       durationMs: result.durationMs,
       columns: result.fields.map((f) => ({ name: f.name, type: f.type, tableID: f.tableID, columnID: f.columnID })),
       // The result exactly as returned to the bot, and its digest, so a replay shows what the bot saw.
@@ -91,6 +101,32 @@ export function executionCompletedEvent(result: StatementResult, masking?: Maski
       rawHmacSha256: masking?.rawHmacSha256,
     },
   };
+}
+
+/** After COMMIT succeeded. */
+export function executionCommittedEvent(): EventDraft {
+  return { type: 'execution.committed', data: {} };
+}
+
+/** The statement ran but did not become durable: why, with a stable code. */
+export function executionRolledBackEvent(error: GatehouseError): EventDraft {
+  return { type: 'execution.rolled_back', data: { reason: { code: error.code, message: error.message } } };
+}
+
+export type AbandonedOutcome = 'committed' | 'rolled_back' | 'unknown';
+
+/** Reconciliation's record of a session whose gateway is gone: what is known, and how. */
+export function executionAbandonedEvent(facts: {
+  outcome: AbandonedOutcome;
+  /** How the outcome is known: `target_transaction_status`, `protocol`, `read_only`, or `none`. */
+  basis: string;
+  lastEvent: string;
+  readOnly?: boolean;
+  txid?: string;
+  instanceId?: string;
+  reconciledBy: string;
+}): EventDraft {
+  return { type: 'execution.abandoned', data: { ...facts } };
 }
 
 export function executionFailedEvent(error: GatehouseError): EventDraft {

@@ -11,6 +11,15 @@ export const EVENT_TYPES = [
   // approval store, says it was used, so a row reset to `approved` cannot be redeemed again.
   'approval.redeemed',
   'execution.started',
+  /** Before COMMIT: what the statement returned (docs/outcomes.md). */
+  'execution.result',
+  /** After COMMIT succeeded (writes only: a read is complete at its result). */
+  'execution.committed',
+  /** The gateway rolled the transaction back after the statement ran, or COMMIT failed. */
+  'execution.rolled_back',
+  /** Closed by reconciliation: the instance that ran it is gone; `outcome` says what is known. */
+  'execution.abandoned',
+  /** Logs written before the outcome protocol: result and COMMIT in one record. Read, never written. */
   'execution.completed',
   'execution.failed',
 ] as const;
@@ -44,6 +53,13 @@ export type SessionStatus =
   | 'approved'
   | 'rejected'
   | 'running'
+  /** The statement returned (execution.result): final for a read; a write is in doubt until one of the next three. */
+  | 'result'
+  | 'committed'
+  | 'rolled_back'
+  /** Reconciliation could not learn whether the write committed: an exception an auditor must see. */
+  | 'unknown'
+  /** A pre-protocol log's execution.completed. */
   | 'executed'
   | 'failed'
   | 'denied'

@@ -37,6 +37,19 @@ export function statusAfter(event: StatusInput): SessionStatus {
       return 'approved';
     case 'execution.started':
       return 'running';
+    case 'execution.result':
+      // Not data-dependent on purpose: a listing never fetches result rows. A read is complete
+      // here; a write stays in doubt until committed, rolled_back or abandoned follows.
+      return 'result';
+    case 'execution.committed':
+      return 'committed';
+    case 'execution.rolled_back':
+      return 'rolled_back';
+    case 'execution.abandoned':
+      // Only an outcome reconciliation proved counts; anything else is unknown, never a success.
+      if (event.data.outcome === 'committed') return 'committed';
+      if (event.data.outcome === 'rolled_back') return 'rolled_back';
+      return 'unknown';
     case 'execution.completed':
       return 'executed';
     case 'execution.failed':

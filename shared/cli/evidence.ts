@@ -78,6 +78,11 @@ export async function evidenceVerifyCommand(dir: string, json: boolean): Promise
         `FAILED: ${r.dir} does not verify — ${r.problemsTotal} problem${r.problemsTotal === 1 ? '' : 's'}${r.problemsTotal > r.problems.length ? ` (first ${r.problems.length} listed)` : ''}`,
         ...r.problems.map((p) => `  [${p.kind}] ${p.file ?? ''}${p.line ? `:${p.line}` : ''}  ${safe(p.message)}`),
       ];
+  if (r.outcomes) {
+    const o = r.outcomes;
+    lines.push(`  outcomes       executed ${o.executed} · failed ${o.failed} · rolled back ${o.rolledBack} · UNKNOWN ${o.unknown}`);
+    if (o.unknown > 0) lines.push(`  exception      ${o.unknown} statement${o.unknown === 1 ? '' : 's'} with unknown outcome (see population.csv executed=unknown; run \`gatehouse sessions reconcile\`)`);
+  }
   for (const w of r.warnings) lines.push(`  note: ${safe(w)}`);
   return { text: lines.join('\n'), ok: r.ok };
 }

@@ -22,6 +22,10 @@ export interface Counts {
   byRule: Record<string, number>;
   executed: number;
   failedExecutions: number;
+  /** Ran, then rolled back (the result could not be recorded, COMMIT failed, or reconciliation proved it). */
+  rolledBack?: number;
+  /** Writes whose COMMIT nobody can vouch for, and statements never closed: each a SOC 2 exception. */
+  unknownOutcomes?: number;
   rejectedRequests: number;
   chainsBroken: number;
   distinctPrincipals: number;
@@ -92,6 +96,7 @@ export class Deriver {
       policySha256: facts.decision?.policySha256,
       approvalId: facts.approvalId,
       executed: facts.execution?.outcome === 'completed',
+      outcome: facts.execution?.outcome,
       rowCount: facts.execution?.rowCount,
       maskedColumns: masked.length ? masked : undefined,
       errorCode: facts.rejected?.code ?? facts.execution?.error?.code,
@@ -138,6 +143,8 @@ export class Deriver {
     if (problems.length) c.chainsBroken++;
     if (f.rejected) c.rejectedRequests++;
     if (f.execution?.outcome === 'failed') c.failedExecutions++;
+    if (f.execution?.outcome === 'rolled_back') c.rolledBack = (c.rolledBack ?? 0) + 1;
+    if (f.execution?.outcome === 'unknown' || f.execution?.outcome === 'running') c.unknownOutcomes = (c.unknownOutcomes ?? 0) + 1;
     const who = displayName(f.principal);
     if (who) this.#principals.add(`${f.principal?.issuer ?? ''} ${who}`);
     if (f.agent.model) this.#models.add(f.agent.model);
@@ -185,6 +192,8 @@ export function emptyCounts(): Counts {
     byRule: {},
     executed: 0,
     failedExecutions: 0,
+    rolledBack: 0,
+    unknownOutcomes: 0,
     rejectedRequests: 0,
     chainsBroken: 0,
     distinctPrincipals: 0,

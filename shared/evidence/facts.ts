@@ -55,7 +55,12 @@ export interface SessionFacts {
   /** Approval events in this session (asked for here). */
   readonly approvals: readonly ApprovalFact[];
   readonly execution?: {
-    readonly outcome: 'running' | 'completed' | 'failed';
+    /**
+     * `completed`: a read's result, or a write that committed. `rolled_back`: ran, then not kept.
+     * `unknown`: a write whose COMMIT nobody can vouch for — closed by reconciliation as unknown, or
+     * not closed yet (result without committed, started without anything): a SOC 2 exception.
+     */
+    readonly outcome: 'running' | 'completed' | 'failed' | 'rolled_back' | 'unknown';
     readonly startedAt?: string;
     readonly finishedAt?: string;
     readonly readOnly?: boolean;
@@ -83,7 +88,9 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
   const analysisData = byType('analysis')?.data;
   const decisionData = byType('decision')?.data;
   const started = byType('execution.started');
-  const completed = byType('execution.completed');
+  // execution.result since the outcome protocol; execution.completed in older logs (result and
+  // COMMIT in one record, written before COMMIT: read as committed, which is what it claimed).
+  const completed = byType('execution.result') ?? byType('execution.completed');
   const failed = byType('execution.failed');
 
   const rejected =
@@ -135,9 +142,9 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
     execution:
       started || completed || failed
         ? {
-            outcome: completed && !failed ? 'completed' : failed ? 'failed' : 'running',
+            outcome: executionOutcome(events, bool(field(started?.data, 'readOnly'))),
             startedAt: started?.at,
-            finishedAt: (failed ?? completed)?.at,
+            finishedAt: (failed ?? events.findLast((e) => OUTCOME_EVENTS.has(e.type)) ?? completed)?.at,
             readOnly: bool(field(started?.data, 'readOnly')),
             maxRows: count(field(started?.data, 'maxRows')),
             statementTimeoutMs: count(field(started?.data, 'statementTimeoutMs')),
@@ -154,9 +161,25 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
   };
 }
 
-/** The rows stored in `execution.completed`: the result exactly as the bot received it. */
+const OUTCOME_EVENTS: ReadonlySet<string> = new Set(['execution.committed', 'execution.rolled_back', 'execution.abandoned']);
+
+/** What became of the statement, by the outcome protocol (docs/outcomes.md). */
+function executionOutcome(events: readonly SessionEvent[], readOnly: boolean | undefined): NonNullable<SessionFacts['execution']>['outcome'] {
+  const has = (type: string) => events.some((e) => e.type === type);
+  if (has('execution.failed')) return 'failed';
+  if (has('execution.rolled_back')) return 'rolled_back';
+  const abandoned = events.find((e) => e.type === 'execution.abandoned');
+  if (has('execution.committed') || field(abandoned?.data, 'outcome') === 'committed') return 'completed';
+  if (field(abandoned?.data, 'outcome') === 'rolled_back') return 'rolled_back';
+  if (abandoned) return 'unknown';
+  if (has('execution.completed')) return 'completed';
+  if (has('execution.result')) return readOnly === true ? 'completed' : 'unknown';
+  return 'running';
+}
+
+/** The rows stored in `execution.result` (`execution.completed` in older logs): the result exactly as the bot received it. */
 export function storedResult(events: readonly SessionEvent[]): { columns: string[]; rows: unknown[][] } | undefined {
-  const completed = events.find((e) => e.type === 'execution.completed');
+  const completed = events.find((e) => e.type === 'execution.result') ?? events.find((e) => e.type === 'execution.completed');
   if (!completed) return undefined;
   const columns = list(field(completed.data, 'columns')).map((c, i) => text(field(c, 'name')) ?? `column ${i + 1}`);
   const rows = list(field(completed.data, 'rows')).map((r) => (Array.isArray(r) ? [...r] : [r]));

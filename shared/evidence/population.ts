@@ -51,7 +51,8 @@ export function populationRow(f: SessionFacts, approvals: readonly ApprovalFact[
     decision: decisionOf(f),
     rule: f.decision?.rule,
     approvers: [...new Set(approvers)].join(';'),
-    executed: f.execution?.outcome === 'completed' ? 'yes' : 'no',
+    // `unknown` is not `no`: a write whose COMMIT nobody can vouch for is an exception to look at.
+    executed: executedCell(f.execution?.outcome),
     row_count: f.execution?.outcome === 'completed' ? f.execution.rowCount : '',
     masked_columns: maskedColumns(f).join(';'),
     status: f.status,
@@ -62,4 +63,10 @@ export function populationRow(f: SessionFacts, approvals: readonly ApprovalFact[
     sql: f.sql,
   };
   return csvLine(POPULATION_COLUMNS.map((c) => row[c]));
+}
+
+function executedCell(outcome: NonNullable<SessionFacts['execution']>['outcome'] | undefined): string {
+  if (outcome === 'completed') return 'yes';
+  if (outcome === 'unknown' || outcome === 'running') return 'unknown';
+  return 'no';
 }

@@ -103,7 +103,7 @@ ${
 ${
   s.result
     ? rows([
-        ['Recorded (execution.completed resultSha256)', s.result.recorded ?? 'none recorded'],
+        ['Recorded (execution.result resultSha256)', s.result.recorded ?? 'none recorded'],
         ['Recomputed over the stored rows', s.result.recomputed],
         ['Match', s.result.recorded === undefined ? '—' : s.result.recorded === s.result.recomputed ? html`<span class="ok">yes</span>` : html`<span class="bad">no</span> (the recorded digest may cover the unmasked result)`],
         ['Rows stored', s.result.rows],

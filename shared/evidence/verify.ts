@@ -22,6 +22,11 @@ export interface VerifyResult {
   readonly manifestSha256?: string;
   readonly merkleRoot?: string;
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
+  /**
+   * What became of the statements, read off the verified events. `unknown` is its own category,
+   * never folded into "not executed": writes nobody can vouch for, and sessions never closed.
+   */
+  readonly outcomes?: { readonly executed: number; readonly failed: number; readonly rolledBack: number; readonly unknown: number };
   readonly durationMs: number;
   readonly eventsPerSecond: number;
   /** The first MAX_LISTED problems, in the order found. */
@@ -125,7 +130,9 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
     report({ kind: 'manifest_mismatch', file: FILES.verification, field: 'merkleRoot', message: `${FILES.verification} names a different Merkle root than manifest.json` });
   }
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events } });
+  const counts = walk.derived?.deriver.counts;
+  const outcomes = counts ? { unknown: counts.unknownOutcomes ?? 0, rolledBack: counts.rolledBack ?? 0, failed: counts.failedExecutions, executed: counts.executed } : undefined;
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
 }
 
 interface DerivedOutput {
@@ -231,7 +238,12 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
 
 function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
   const diffs: string[] = [];
-  diff('counts', derived.deriver.counts, manifest.counts, diffs);
+  // Exports made before the outcome protocol have no rolledBack / unknownOutcomes counts: absent
+  // there is not a claim of 0, and such an export must still verify.
+  const claimed = manifest.counts as unknown as Record<string, unknown>;
+  const actual: Record<string, unknown> = { ...derived.deriver.counts };
+  for (const k of ['rolledBack', 'unknownOutcomes']) if (claimed && !Object.hasOwn(claimed, k)) delete actual[k];
+  diff('counts', actual, manifest.counts, diffs);
   for (const path of diffs) {
     report({ kind: 'manifest_mismatch', file: 'manifest.json', field: path.split(':')[0], message: `manifest ${path}` });
   }

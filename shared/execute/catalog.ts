@@ -152,7 +152,8 @@ interface RawRelation {
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
   const { connections, secrets, poolSize = 2, maxAgeMs = 60_000, queryTimeoutMs = 5_000, clock = Date.now } = checkOptions(options);
   const { routinesMaxAgeMs = 30_000, routinesRefreshMinMs = 2_000 } = options;
-  const pools: Pools = createPools({ connections, secrets, poolSize });
+  // Catalog reads are short and mostly cached: a long queue waits them out rather than refusing.
+  const pools: Pools = createPools({ connections, secrets, poolSize, maxQueue: 1024, queueTimeoutMs: 10_000 });
   const states = new Map<string, State>();
   // One load in flight per connection: concurrent statements share it.
   const routineCatalogs = new Map<string, Promise<RoutineCatalog>>();

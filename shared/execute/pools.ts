@@ -8,17 +8,21 @@ import { connectError, isAuthFailure } from './postgres-errors.ts';
 import { BACKEND_PID, CANCEL_BACKEND, RESET_SESSION } from './statements.ts';
 import { createTypeNames, type TypeNames } from './type-names.ts';
 import { closeExtensionConnections } from './session-cleanup.ts';
+import { createSlots, type Slots } from './slots.ts';
 
 export interface PoolsOptions {
   readonly connections: Readonly<Record<string, { readonly credentials: string }>>;
   readonly secrets: SecretSource;
   readonly poolSize: number;
+  readonly maxQueue?: number;
+  readonly queueTimeoutMs?: number;
 }
 
 interface Target {
   readonly url: string;
   readonly pool: pg.Pool;
   readonly typeNames: TypeNames;
+  readonly slots: Slots;
 }
 
 /** A client taken from a pool for one statement. */
@@ -44,7 +48,7 @@ const APPLICATION_NAME = 'gatehouse';
 const CONNECT_TIMEOUT_MS = 10_000;
 const CANCEL_CONNECT_TIMEOUT_MS = 2_000;
 
-export function createPools({ connections, secrets, poolSize }: PoolsOptions): Pools {
+export function createPools({ connections, secrets, poolSize, maxQueue = Math.max(64, poolSize * 8), queueTimeoutMs = 5_000 }: PoolsOptions): Pools {
   const targets = new Map<string, Promise<Target>>();
   // pg_backend_pid() once per physical connection; pool clients are reused objects.
   const pids = new WeakMap<PoolClient, number>();
@@ -84,7 +88,7 @@ export function createPools({ connections, secrets, poolSize }: PoolsOptions): P
     // An idle client whose server went away: the pool already discards it, and without a
     // listener the 'error' event would crash the process.
     pool.on('error', () => {});
-    return { url, pool, typeNames: createTypeNames() };
+    return { url, pool, typeNames: createTypeNames(), slots: createSlots(connection, poolSize, maxQueue, queueTimeoutMs) };
   }
 
   function forget(connection: string, target: Promise<Target>): void {
@@ -142,7 +146,15 @@ export function createPools({ connections, secrets, poolSize }: PoolsOptions): P
       }
       const opening = targetOf(connection);
       const target = await opening;
-      const { client, pid } = await checkout(connection, opening);
+      const freeSlot = await target.slots.acquire();
+      let checkedOut: { client: PoolClient; pid: number };
+      try {
+        checkedOut = await checkout(connection, opening);
+      } catch (e) {
+        freeSlot();
+        throw e;
+      }
+      const { client, pid } = checkedOut;
       // A server that drops the connection between our queries emits 'error' on the client;
       // unheard, it would crash the process.
       const onError = () => {
@@ -173,6 +185,7 @@ export function createPools({ connections, secrets, poolSize }: PoolsOptions): P
       const giveBack = (destroy: boolean) => {
         client.off('error', onError);
         client.release(destroy);
+        freeSlot();
       };
       return lease;
     },

@@ -15,6 +15,12 @@ export const BEGIN = 'BEGIN';
  */
 export const SET_STATEMENT_TIMEOUT = "SELECT pg_catalog.set_config('statement_timeout', $1, true)";
 
+/** Assigns the write's transaction id now and returns it, as text: a bigint does not fit a JS number. */
+export const CURRENT_TXID = 'SELECT pg_catalog.txid_current()::pg_catalog.text AS txid';
+
+/** Whether that transaction committed, for reconciliation: committed, aborted, in progress or NULL. */
+export const TXID_STATUS = 'SELECT pg_catalog.txid_status($1::pg_catalog.int8) AS status';
+
 export const COMMIT = 'COMMIT';
 export const ROLLBACK = 'ROLLBACK';
 

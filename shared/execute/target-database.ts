@@ -3,10 +3,11 @@
 // what PostgreSQL says, give the client back clean.
 import pg from 'pg';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { SecretSource, StatementRequest, StatementResult, TargetDatabase } from '../ports.ts';
+import type { SecretSource, StatementRequest, StatementResult, TargetDatabase, TransactionStatus } from '../ports.ts';
 import { DEADLINE_MARGIN_MS, withDeadline } from './deadline.ts';
 import { createPools } from './pools.ts';
 import { statementError } from './postgres-errors.ts';
+import { TXID_STATUS } from './statements.ts';
 import { checkRequest } from './request.ts';
 import { runInTransaction } from './transaction.ts';
 
@@ -16,13 +17,17 @@ export interface TargetDatabaseOptions {
   readonly secrets: SecretSource;
   /** Clients per connection; default 5. */
   readonly poolSize?: number;
+  /** Requests that may wait for a client when all are busy; more answer pool_exhausted at once. Default max(64, 8 × poolSize). */
+  readonly maxQueue?: number;
+  /** How long a queued request waits for a client before pool_exhausted; default 5 s. */
+  readonly queueTimeoutMs?: number;
   /** Milliseconds, for durationMs; default performance.now. */
   readonly clock?: () => number;
 }
 
 export function createTargetDatabase(options: TargetDatabaseOptions): TargetDatabase {
-  const { connections, secrets, poolSize = 5, clock = () => performance.now() } = checkOptions(options);
-  const pools = createPools({ connections, secrets, poolSize });
+  const { connections, secrets, poolSize = 5, clock = () => performance.now(), maxQueue, queueTimeoutMs } = checkOptions(options);
+  const pools = createPools({ connections, secrets, poolSize, maxQueue, queueTimeoutMs });
 
   return {
     async run(request: StatementRequest): Promise<StatementResult> {
@@ -47,6 +52,23 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
         // Anything but an error PostgreSQL reported (or one of ours) leaves the session in an unknown state.
         if (!(e instanceof pg.DatabaseError) && !isGatehouseError(e)) lease.broken = true;
         throw statementError(checked.connection, e);
+      } finally {
+        await lease.release();
+      }
+    },
+
+    async transactionStatus(connection: string, txid: string): Promise<TransactionStatus> {
+      if (!/^[1-9][0-9]{0,18}$/.test(txid)) throw new GatehouseError('bad_request', 'txid must be a transaction id');
+      const lease = await pools.lease(connection);
+      try {
+        const { rows } = await lease.client.query<{ status: string | null }>(TXID_STATUS, [txid]);
+        const status = rows[0]?.status ?? null;
+        return status === 'committed' || status === 'aborted' || status === 'in progress' ? status : null;
+      } catch (e) {
+        // 22023: "transaction ID … is in the future" (another cluster, or a restored one): unknown.
+        if (e instanceof pg.DatabaseError && e.code === '22023') return null;
+        lease.broken = !(e instanceof pg.DatabaseError);
+        throw statementError(connection, e);
       } finally {
         await lease.release();
       }

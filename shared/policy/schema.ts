@@ -91,6 +91,32 @@ const duration = z
   })
   .refine((ms) => ms <= MAX_TTL_MS, 'must be at most 7d');
 
+// A byte size: a whole number of bytes, or a number with a unit (`4MiB`, `512KiB`, `1GB`). Zero,
+// negatives and anything else are refused: a zero budget would truncate every answer silently.
+const SIZE = /^([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)$/;
+const SIZE_UNIT: Readonly<Record<string, number>> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const SIZE_RULE = 'must be a positive size: bytes, or a number with B, KiB, MiB, GiB, KB, MB or GB (e.g. 4MiB)';
+const MAX_SIZE = 1024 ** 3; // PostgreSQL's own limit on one value; a budget above it means nothing
+const byteSize = z
+  .union([z.number(), z.string()], { error: SIZE_RULE })
+  .transform((v, ctx) => {
+    let bytes: number;
+    if (typeof v === 'number') bytes = v;
+    else {
+      const m = SIZE.exec(v.trim());
+      bytes = m ? Math.floor(Number(m[1]) * SIZE_UNIT[m[2]!]!) : Number.NaN;
+    }
+    if (!Number.isInteger(bytes) || bytes < 1) {
+      ctx.addIssue({ code: 'custom', message: SIZE_RULE });
+      return z.NEVER;
+    }
+    if (bytes > MAX_SIZE) {
+      ctx.addIssue({ code: 'custom', message: 'must be at most 1GiB' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 // A list because one issuer can mint for several audiences that share a policy: on GCP, bots'
 // tokens name the query function's URL, while `gcloud auth print-identity-token` names gcloud's
 // OAuth client id. A tuple, so the type itself says a list is never empty.
@@ -140,6 +166,13 @@ export const connectionSchema = strict({
     ),
   maxRows: z.int().positive().default(1000),
   statementTimeoutMs: z.int().positive().default(5000),
+  // Bytes of cell text an answer may carry, and of one cell (docs/outcomes.md, "Byte budgets").
+  maxResultBytes: byteSize.default(4 * 1024 * 1024),
+  maxCellBytes: byteSize.default(1024 * 1024),
+}).superRefine((c, ctx) => {
+  if (c.maxCellBytes > c.maxResultBytes) {
+    ctx.addIssue({ code: 'custom', path: ['maxCellBytes'], message: `must not exceed maxResultBytes (${c.maxResultBytes} bytes)` });
+  }
 });
 
 export const connectionsSchema = z

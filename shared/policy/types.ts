@@ -20,6 +20,10 @@ export interface ConnectionConfig {
   readonly credentials: string;
   readonly maxRows: number;
   readonly statementTimeoutMs: number;
+  /** Bytes of cell text one answer may carry; reading stops there (truncatedBy: bytes). */
+  readonly maxResultBytes: number;
+  /** A cell over this many bytes is replaced by a marker. */
+  readonly maxCellBytes: number;
 }
 
 export type RuleAction = 'allow' | 'deny' | 'approve';

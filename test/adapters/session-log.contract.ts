@@ -191,6 +191,16 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
       ['approved', [request('s'), { type: 'approval.granted', data: {} }]],
       ['rejected', [request('s'), { type: 'approval.rejected', data: {} }]],
       ['running', [request('s'), { type: 'execution.started', data: {} }]],
+      ['result', [request('s'), { type: 'execution.result', data: { rows: [[1]], txid: '7' } }]],
+      ['committed', [request('s'), { type: 'execution.result', data: {} }, { type: 'execution.committed', data: {} }]],
+      ['rolled_back', [request('s'), { type: 'execution.rolled_back', data: { reason: { code: 'audit_unavailable' } } }]],
+      // The abandoned event's outcome decides; anything but a proven one reads unknown.
+      ['unknown', [request('s'), { type: 'execution.abandoned', data: { outcome: 'unknown' } }]],
+      ['committed', [request('s'), { type: 'execution.abandoned', data: { outcome: 'committed' } }]],
+      ['rolled_back', [request('s'), { type: 'execution.abandoned', data: { outcome: 'rolled_back' } }]],
+      ['unknown', [request('s'), { type: 'execution.abandoned', data: { outcome: 'COMMITTED' } }]],
+      ['unknown', [request('s'), { type: 'execution.abandoned', data: {} }]],
+      // Logs written before the outcome protocol still read as they did.
       ['executed', [request('s'), { type: 'execution.completed', data: { rows: [[1]] } }]],
       ['failed', [request('s'), { type: 'execution.failed', data: { error: { code: 'execution_failed' } } }]],
     ];

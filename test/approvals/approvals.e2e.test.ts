@@ -132,7 +132,7 @@ test('approve, then the bot runs exactly that statement: a new session that says
   t.not(run.body.sessionId, h.sessionId);
   t.is(await count('SELECT count(*) AS n FROM notes WHERE id = 2'), 1);
   const evs = await events(run.body.sessionId);
-  t.deepEqual(evs.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started', 'execution.completed']);
+  t.deepEqual(evs.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started', 'execution.result', 'execution.committed']);
   t.is((evs[0]!.data as any).approvalId, h.approval.id);
   const decision = evs[2]!.data as any;
   t.is(decision.action, 'allow');

@@ -200,7 +200,7 @@ if (!process.env.GATEHOUSE_TEST_PG_URL) {
       // The policy decided with is the one the build copied in, found by the deployed default path.
       t.like(events.find((e) => e.type === 'decision')!.data as object, { policySha256: policySha });
     }
-    t.true((await log.read(read.body.sessionId)).some((e) => e.type === 'execution.completed'));
+    t.true((await log.read(read.body.sessionId)).some((e) => e.type === 'execution.result'));
     t.truthy(malformedBody.sessionId, malformedText);
     const refused = await log.read(malformedBody.sessionId);
     t.deepEqual(verifyChain(malformedBody.sessionId, refused), []);

@@ -10,7 +10,7 @@ import type { CollectionReference, Firestore } from '@google-cloud/firestore';
 import test from 'ava';
 import { firestoreSuite, type FirestoreTestEmulator } from '../helpers/firestore-suite.ts';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
-import { decisionEvent, executionCompletedEvent, executionStartedEvent, requestEvent } from '../../shared/audit/drafts.ts';
+import { decisionEvent, executionResultEvent, executionStartedEvent, requestEvent } from '../../shared/audit/drafts.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import { runCli, tempDir } from '../evidence/helpers.ts';
 
@@ -56,7 +56,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     t.is(r.code, 0, r.stderr);
     const listed = JSON.parse(r.stdout) as { sessionId: string; status: string; email: string | null }[];
     t.deepEqual(listed.map((s) => s.sessionId), written.map((w) => w.sessionId));
-    t.deepEqual(listed.map((s) => s.status), ['executed', 'denied']);
+    t.deepEqual(listed.map((s) => s.status), ['result', 'denied']);
     t.true(listed.every((s) => s.email === BOT));
   });
 
@@ -120,7 +120,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
         requestEvent({ endpoint: 'query', principal, agent, connection: 'main', sql: 'SELECT id FROM orders', params: [], maxRows: 100 }),
         decisionEvent({ action: 'allow', rule: 'bots-read', reasons: ['rule "bots-read" allows read'], policySha256 }),
         executionStartedEvent({ connection: 'main', readOnly: true, maxRows: 100, statementTimeoutMs: 5000 }),
-        executionCompletedEvent({ command: 'SELECT', rowCount: 1, truncated: false, durationMs: 2, fields: [{ name: 'id', type: 'int4', dataTypeID: 23, tableID: 1, columnID: 1 }], rows: [[1]] }),
+        executionResultEvent({ command: 'SELECT', rowCount: 1, truncated: false, durationMs: 2, fields: [{ name: 'id', type: 'int4', dataTypeID: 23, tableID: 1, columnID: 1 }], rows: [[1]] }),
       ],
       [
         requestEvent({ endpoint: 'query', principal, agent, connection: 'main', sql: 'DROP TABLE orders', params: [], maxRows: 100 }),

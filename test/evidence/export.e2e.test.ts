@@ -193,7 +193,7 @@ test('no file of the export holds a raw value that masking hid', async (t) => {
   const { out } = await exportTo(t);
   for (const name of readdirSync(out)) t.false(readFileSync(join(out, name), 'utf8').includes(RAW_EMAIL), name);
   const pii = readJsonl(join(out, 'events.jsonl')).filter((e) => e.sessionId === fx.byKind('pii-read').sessionId);
-  const done = pii.find((e) => e.type === 'execution.completed');
+  const done = pii.find((e) => e.type === 'execution.result');
   t.deepEqual(done.data.rows, [['Ada', '***@example.com'], ['Grace', '***@example.com']]);
   t.regex(done.data.rawHmacSha256, /^[0-9a-f]{64}$/);
 });

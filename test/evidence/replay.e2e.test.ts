@@ -80,7 +80,7 @@ test('the CLI: sessions replay ID (text and --json); an unknown id fails with it
   const id = fx.byKind('read').sessionId;
   const text = await runCli(['sessions', 'replay', id, '--store', fx.gw.audit.url]);
   t.is(text.code, 0, text.stderr);
-  t.true(text.stdout.startsWith(`session ${id}  ·  executed`));
+  t.true(text.stdout.startsWith(`session ${id}  ·  result`));
   const json = await runCli(['sessions', 'replay', id, '--store', fx.gw.audit.url, '--json']);
   t.is(json.code, 0, json.stderr);
   t.deepEqual(JSON.parse(json.stdout).result.rows, [[1, '1.50'], [2, '3.00'], [3, '4.50']]);

@@ -42,11 +42,11 @@ test.serial('a log that refuses every write: 503 audit_unavailable and the state
   t.true(await noteExists(2));
 });
 
-test.serial('a log that fails at the last record: the write rolls back and the answer is 503', async (t) => {
+test.serial('a log that fails at the result record: the write rolls back, the answer is 503 with the session id, and the log says rolled_back', async (t) => {
   await audit.query(`
     CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.type = 'execution.completed' THEN RAISE EXCEPTION 'disk full (injected)'; END IF;
+      IF NEW.type = 'execution.result' THEN RAISE EXCEPTION 'disk full (injected)'; END IF;
       RETURN NEW;
     END $$;
     CREATE TRIGGER refuse_completion BEFORE INSERT ON gatehouse_session_events
@@ -57,8 +57,10 @@ test.serial('a log that fails at the last record: the write rolls back and the a
     t.is(r.body.error.code, 'audit_unavailable');
     t.false(await noteExists(3), 'the INSERT was rolled back because its outcome could not be recorded');
     const { rows } = await audit.query("SELECT session_id FROM gatehouse_session_events WHERE type = 'execution.started' ORDER BY at DESC LIMIT 1");
+    t.is(r.body.sessionId, rows[0].session_id, 'a 503 after admission names the session it belongs to');
     const events = await gw.runtime.sessions.read(rows[0].session_id);
-    t.deepEqual(events.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started']);
+    t.deepEqual(events.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started', 'execution.rolled_back']);
+    t.is((events.at(-1)!.data as any).reason.code, 'audit_unavailable');
   } finally {
     await audit.query('DROP TRIGGER refuse_completion ON gatehouse_session_events; DROP FUNCTION refuse_completion()');
   }

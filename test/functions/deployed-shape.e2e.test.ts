@@ -261,7 +261,7 @@ function registerTests(pubsub: string, firestore: string): void {
       const types = async (id: string) => (await log!.read(id)).map((e) => e.type);
       const readTypes = await types(read.body.sessionId);
       t.deepEqual(readTypes.slice(0, 3), ['request', 'analysis', 'decision'], `read session: ${readTypes.join(', ')}`);
-      t.true(readTypes.includes('execution.completed'), `read session: ${readTypes.join(', ')}`);
+      t.true(readTypes.includes('execution.result'), `read session: ${readTypes.join(', ')}`);
       const ddlTypes = await types(ddl.body.sessionId);
       t.deepEqual(ddlTypes.slice(0, 3), ['request', 'analysis', 'decision'], `denied session: ${ddlTypes.join(', ')}`);
       const ddlDecision = (await log.read(ddl.body.sessionId)).find((e) => e.type === 'decision')!;
@@ -270,7 +270,7 @@ function registerTests(pubsub: string, firestore: string): void {
       t.deepEqual(heldTypes.slice(0, 4), ['request', 'analysis', 'decision', 'approval.requested'], `held session: ${heldTypes.join(', ')}`);
       t.true(heldTypes.includes('approval.granted'), `the approval is recorded in the requesting session: ${heldTypes.join(', ')}`);
       const redeemedEvents = await log.read(redeemed.body.sessionId);
-      t.true(redeemedEvents.some((e) => e.type === 'execution.completed'), 'the redeemed write ran');
+      t.true(redeemedEvents.some((e) => e.type === 'execution.result'), 'the redeemed write ran');
       t.true(JSON.stringify(redeemedEvents).includes(approvalId), 'the redeeming session names the approval');
       // No secret value in any event.
       const all = JSON.stringify(await Promise.all(listed.map((s) => log!.read(s.sessionId))));

@@ -50,7 +50,7 @@ for (const sql of [
     t.true(r.body.columns.some((c: any) => c.masked), 'a column is reported masked');
     const events = await gw.runtime.sessions.read(r.body.sessionId);
     t.deepEqual(leaked(JSON.stringify(events)), [], 'the stored events hold only the masked result');
-    const done = events.find((e) => e.type === 'execution.completed')!.data as any;
+    const done = events.find((e) => e.type === 'execution.result')!.data as any;
     t.true(Array.isArray(done.masking) && done.masking.length > 0, 'masking decisions are recorded');
     t.regex(done.rawHmacSha256, /^[0-9a-f]{64}$/);
   });

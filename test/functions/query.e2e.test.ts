@@ -47,7 +47,7 @@ test('a permitted read answers 200 with rows, and the session records every step
   t.deepEqual(r.body.columns.map((c: any) => [c.name, c.type, c.masked]), [['id', 'int4', false], ['total', 'numeric', false]]);
   t.is(r.body.risk.class, 'read');
   const evs = await events(r.body.sessionId);
-  t.deepEqual(evs.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started', 'execution.completed']);
+  t.deepEqual(evs.map((e) => e.type), ['request', 'analysis', 'decision', 'execution.started', 'execution.result']);
   t.deepEqual(verifyChain(r.body.sessionId, evs), []);
   const req = evs[0]!.data as any;
   t.is(req.principal.email, BOT);
@@ -213,7 +213,7 @@ test('GET /v1/sessions/:id: the requester and auditors see it; another caller ge
   const own = await get(BOT);
   t.is(own.status, 200);
   const body = (await own.json()) as any;
-  t.is(body.status, 'executed');
+  t.is(body.status, 'result');
   t.is(body.events.length, 5);
   t.is((await get('carol@acme.com')).status, 200);
   const stranger = await get('mallory@acme.com');

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createRuntime, type ApprovalStoreConfig, type NotifierConfig, type Runtime, type WebhookConfig } from '../../shared/config.ts';
+import { createRuntime, type ApprovalStoreConfig, type NotifierConfig, type Runtime, type RuntimeConfig, type WebhookConfig } from '../../shared/config.ts';
 import { queryHandler } from '../../functions/query.ts';
 import { approvalsHandler } from '../../functions/approvals.ts';
 import { startEmbeddedPostgres } from '../../infra/embedded-postgres.ts';
@@ -104,6 +104,14 @@ export interface TestGatewayOptions {
   /** The approval desk's key reference; default TEST_SIGNING_KEY through env://. */
   readonly signingKey?: string;
   readonly kmsClientOptions?: Record<string, unknown>;
+  /** The session log's server-side statement bound (default the adapter's, 10 s). */
+  readonly storeStatementTimeoutMs?: number;
+  /** Target pool and its bounded queue (pool_exhausted beyond it). */
+  readonly targetPoolSize?: number;
+  readonly targetMaxQueue?: number;
+  readonly targetQueueTimeoutMs?: number;
+  /** Default: no timer, no start-up pass (tests call runtime.reconciler.runOnce when they mean it). */
+  readonly reconcile?: RuntimeConfig['reconcile'];
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -121,8 +129,12 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const key = await loadOrCreateDevKey(dir);
   const runtime = await createRuntime({
     policy: policyPath,
-    sessionStore: { kind: 'postgres', url: audit.url },
+    sessionStore: { kind: 'postgres', url: audit.url, statementTimeoutMs: options.storeStatementTimeoutMs },
     env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: asRole(target.url, options.targetRole), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY, GATEHOUSE_TEST_SIGNING_KEY: TEST_SIGNING_KEY },
+    targetPoolSize: options.targetPoolSize,
+    targetMaxQueue: options.targetMaxQueue,
+    targetQueueTimeoutMs: options.targetQueueTimeoutMs,
+    reconcile: options.reconcile ?? { intervalMs: 0, startupLookbackMs: 0 },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
     approvals: {

@@ -56,5 +56,5 @@ test('the embedded default trusts the local dev issuer and serves the demo datab
     p.issuers.find((i) => i.issuer === 'http://127.0.0.1:8080/dev'),
     { audience: 'gatehouse-local', jwksUri: 'http://127.0.0.1:8080/dev/jwks.json', groupsClaim: 'groups' },
   );
-  t.deepEqual(p.connections['demo'], { credentials: 'embedded://demo', maxRows: 1000, statementTimeoutMs: 5000 });
+  t.deepEqual(p.connections['demo'], { credentials: 'embedded://demo', maxRows: 1000, statementTimeoutMs: 5000, maxResultBytes: 4 * 1024 * 1024, maxCellBytes: 1024 * 1024 });
 });

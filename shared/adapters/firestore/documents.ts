@@ -104,7 +104,7 @@ export interface LastEvent {
  * PostgreSQL store's list.sql; keep them in step with status.ts. The others can carry whole result
  * sets, which a listing has no reason to fetch.
  */
-export const DATA_DECIDES_STATUS: ReadonlySet<string> = new Set(['request', 'analysis', 'decision', 'approval.granted']);
+export const DATA_DECIDES_STATUS: ReadonlySet<string> = new Set(['request', 'analysis', 'decision', 'approval.granted', 'execution.abandoned']);
 
 export function summaryFromDocuments(sessionId: string, session: Fields, last: LastEvent): SessionSummary {
   const startedAt = session.startedAt as { toDate(): Date };

@@ -9,7 +9,7 @@ SELECT s.session_id,
        to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_at,
        -- The status (shared/audit/status.ts) reads the data of these types only; the others can
        -- carry whole result sets, which a listing has no reason to fetch.
-       CASE WHEN last.type IN ('request', 'analysis', 'decision', 'approval.granted') THEN last.data END AS last_data
+       CASE WHEN last.type IN ('request', 'analysis', 'decision', 'approval.granted', 'execution.abandoned') THEN last.data END AS last_data
 FROM gatehouse_sessions s
 CROSS JOIN LATERAL (
   SELECT e.seq, e.type, e.at, e.data

@@ -16,7 +16,17 @@ export interface PostgresSessionLogOptions {
   /** Connections kept open; with PGlite, at most the socket server's maxConnections. */
   readonly poolSize?: number;
   readonly clock?: () => Date;
+  /**
+   * Server-side bound on every statement of the log's connections (statement_timeout and
+   * lock_timeout), in ms; default 10 s. The client gives up CLIENT_MARGIN_MS later, so an append
+   * the gateway gave up on has already been aborted by the server: it can never commit later and
+   * leave a record (say, a result) for something that was rolled back.
+   */
+  readonly statementTimeoutMs?: number;
 }
+
+/** How much later than the server's bound the client stops waiting (and cancels). */
+const CLIENT_MARGIN_MS = 5_000;
 
 // Appends are optimistic: the primary key (session_id, seq) decides who gets a seq, and the loser
 // reads the new head and tries again. No SELECT … FOR UPDATE: row locks need UPDATE privilege,
@@ -27,7 +37,7 @@ export interface PostgresSessionLogOptions {
 const MAX_ATTEMPTS = 32;
 
 export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<SessionLog> {
-  const { connectionString, poolSize, clock } = checkOptions(options);
+  const { connectionString, poolSize, clock, statementTimeoutMs } = checkOptions(options);
   const pool = new pg.Pool({
     connectionString,
     max: poolSize,
@@ -35,7 +45,11 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     // A database that hangs must fail the request (closed), not hold it open. The connection
     // timeout also bounds the wait for a free pooled connection under a burst.
     connectionTimeoutMillis: 10_000,
-    query_timeout: 30_000,
+    // Sent in the startup packet, so they hold for every statement on every connection, before
+    // the first one runs. The server's clock is what counts: it aborts the append itself.
+    statement_timeout: statementTimeoutMs,
+    lock_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + CLIENT_MARGIN_MS,
   });
   // An idle connection that dies (server restart, network cut) is dropped by the pool; the next
   // checkout then fails and is reported. Without a listener the process would crash instead.
@@ -125,9 +139,50 @@ async function appendOnce(
   const events = chain(sessionId, head, drafts, now);
   const first = events[0]!;
   const starts = head === null;
-  await pool.query(SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
+  await boundedQuery(pool, SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
   heads.remember(sessionId, events.at(-1)!);
   return events;
+}
+
+/**
+ * A query on a client of its own: when the client-side timeout fires first (a server that ignores
+ * statement_timeout, such as PGlite), the statement is cancelled on the server and the connection
+ * destroyed, so it cannot finish after the caller was told it failed.
+ */
+async function boundedQuery(pool: pg.Pool, text: string, values: unknown[]): Promise<void> {
+  const client = await pool.connect();
+  // A server that drops the connection mid-query emits 'error' on the checked-out client (the
+  // query rejects as well); unheard, it would crash the process. pool.query does the same.
+  const onError = () => {};
+  client.on('error', onError);
+  try {
+    await client.query(text, values);
+    client.off('error', onError);
+    client.release();
+  } catch (e) {
+    client.off('error', onError);
+    const timedOut = e instanceof Error && e.message === 'Query read timeout';
+    if (timedOut) await cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
+    // A failed statement leaves nothing open (it autocommits); a timed-out one is condemned.
+    client.release(timedOut ? e : undefined);
+    throw e;
+  }
+}
+
+async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
+  if (!Number.isInteger(pid) || pid === null || pid <= 0) return;
+  // A connection of its own: the pool may be exhausted by the very statements being cancelled.
+  const options = (pool as unknown as { options: pg.ClientConfig }).options;
+  const canceller = new pg.Client({ ...options, connectionTimeoutMillis: 2_000, query_timeout: 2_000 });
+  canceller.on('error', () => {});
+  try {
+    await canceller.connect();
+    await canceller.query('SELECT pg_catalog.pg_cancel_backend($1::pg_catalog.int4)', [pid]);
+  } catch {
+    // Best effort: statement_timeout on the server is the guarantee; this only shortens the wait.
+  } finally {
+    await canceller.end().catch(() => {});
+  }
 }
 
 function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {
@@ -148,7 +203,7 @@ async function ensureSchema(pool: pg.Pool): Promise<void> {
 }
 
 function checkOptions(options: PostgresSessionLogOptions): Required<PostgresSessionLogOptions> {
-  const { connectionString, poolSize = 10, clock = () => new Date() } = options;
+  const { connectionString, poolSize = 10, clock = () => new Date(), statementTimeoutMs = 10_000 } = options;
   if (typeof connectionString !== 'string' || connectionString === '') {
     throw new TypeError('createPostgresSessionLog: connectionString must be a non-empty string');
   }
@@ -156,7 +211,10 @@ function checkOptions(options: PostgresSessionLogOptions): Required<PostgresSess
     throw new TypeError('createPostgresSessionLog: poolSize must be a positive integer');
   }
   if (typeof clock !== 'function') throw new TypeError('createPostgresSessionLog: clock must be a function');
-  return { connectionString, poolSize, clock };
+  if (!Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
+    throw new TypeError('createPostgresSessionLog: statementTimeoutMs must be a positive integer');
+  }
+  return { connectionString, poolSize, clock, statementTimeoutMs };
 }
 
 function checkSessionId(sessionId: string): void {

@@ -95,6 +95,8 @@ export function soc2Criteria(c: Counts, policies: readonly PolicyVersion[], chai
         { label: 'chains verified at export', value: c.sessions - c.chainsBroken },
         { label: 'chains broken at export', value: c.chainsBroken },
         { label: 'failed executions', value: c.failedExecutions },
+        { label: 'rolled back after running', value: c.rolledBack ?? 0 },
+        { label: 'OUTCOME UNKNOWN (exception: write not proven committed or rolled back, or never closed)', value: c.unknownOutcomes ?? 0 },
         { label: 'log status', value: chainsOk ? 'all chains verify' : 'BROKEN CHAINS: see verification' },
       ],
     },
@@ -122,7 +124,7 @@ export function soc2Criteria(c: Counts, policies: readonly PolicyVersion[], chai
       title: 'Confidential information is identified and protected',
       question: 'Were regulated columns masked in what agents received, and does each result show which columns and why?',
       evidence: [
-        'events.jsonl execution.completed: the result as returned (masked), with per-column masking decisions and a result digest',
+        'events.jsonl execution.result (execution.completed in older logs): the result as returned (masked), with per-column masking decisions and a result digest',
         'population.csv masked_columns column',
         'report.html replay: the result table exactly as the agent saw it',
       ],

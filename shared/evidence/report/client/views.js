@@ -139,7 +139,7 @@ function replayView(state, id) {
           ['Transaction', x.readOnly === undefined ? undefined : x.readOnly ? 'READ ONLY' : 'read-write'],
           ['Limits', x.maxRows !== undefined ? `max ${x.maxRows} rows, timeout ${x.statementTimeoutMs} ms` : undefined],
           ['Command', x.command],
-          ['Rows', x.rowCount !== undefined ? String(x.rowCount) + (x.truncated ? ' (truncated at the row cap)' : '') : undefined],
+          ['Rows', x.rowCount !== undefined ? String(x.rowCount) + (x.truncated ? ' (truncated)' : '') : undefined],
           ['Duration', x.durationMs !== undefined ? x.durationMs.toFixed(1) + ' ms' : undefined],
           ['Masked columns', maskedPart(x.columns)],
           ['Result sha256', x.resultSha256],
@@ -190,7 +190,8 @@ function maskedPart(columns) {
 
 function resultPart(s) {
   if (!s.events) return h('p', {}, 'This session is too large to embed in full; its result is in events.jsonl.');
-  const done = s.events.find((e) => e.type === 'execution.completed');
+  // execution.result since the outcome protocol; execution.completed in older logs.
+  const done = s.events.find((e) => e.type === 'execution.result') || s.events.find((e) => e.type === 'execution.completed');
   if (!done) return h('p', {}, 'No result: nothing was returned.');
   const cols = Array.isArray(done.data.columns) ? done.data.columns : [];
   const rows = Array.isArray(done.data.rows) ? done.data.rows : [];
@@ -249,6 +250,9 @@ function verificationView(state) {
       ['By decision', Object.entries(meta.counts.byDecision).map(([k, n]) => k + ' ' + n).join(' · ')],
       ['By risk class', Object.entries(meta.counts.byRiskClass).map(([k, n]) => k + ' ' + n).join(' · ')],
       ['By status', Object.entries(meta.counts.byStatus).map(([k, n]) => k + ' ' + n).join(' · ')],
+      // Its own line, never folded into "not executed": an exception an auditor must see.
+      ['Outcome unknown', meta.counts.unknownOutcomes === undefined ? 'not counted (export predates the outcome protocol)' : String(meta.counts.unknownOutcomes) + (meta.counts.unknownOutcomes ? ' — writes not proven committed or rolled back, or never closed: exceptions' : '')],
+      ['Rolled back after running', meta.counts.rolledBack === undefined ? undefined : String(meta.counts.rolledBack)],
     ]),
     h('h3', {}, 'Policy versions'),
     h('table.grid', {}, h('thead', {}, h('tr', {}, ['sha256', 'sessions', 'first seen', 'last seen'].map((c) => h('th', {}, c)))), h('tbody', {}, meta.policyVersions.map((p) => h('tr', {}, h('td', {}, h('code', {}, p.sha256)), h('td', {}, String(p.sessions)), h('td', {}, p.firstSeen), h('td', {}, p.lastSeen))))),

@@ -1,0 +1,137 @@
+// Closing sessions whose gateway went away mid-statement (docs/outcomes.md, "Reconciliation").
+// A session whose last event is execution.started or a write's execution.result, older than its
+// statement timeout plus a grace period and not running in this process, gets one
+// execution.abandoned event saying what is known of its outcome, and how it is known:
+//
+//   last event          evidence                                      outcome
+//   execution.result    target's txid_status(txid) = committed          committed
+//   (a write)           txid_status = aborted                           rolled_back
+//                       txid_status = in progress                       left open (still running)
+//                       no txid, unknown txid, target unreachable       unknown / retried later
+//   execution.started   read-only transaction                           rolled_back (nothing to keep)
+//   (no result)         a write: COMMIT is only ever sent after         rolled_back
+//                       execution.result is durable, and every append
+//                       is bounded on the store's server, so none
+//                       can land after this age
+//
+// It runs on a timer in the gateway, once at start-up, from `gatehouse sessions reconcile`, and
+// on GCP from the scheduled POST /v1/approvals/republish.
+import { executionAbandonedEvent, type AbandonedOutcome } from '../audit/drafts.ts';
+import type { SessionEvent, SessionSummary } from '../audit/events.ts';
+import type { SessionLog, TargetDatabase } from '../ports.ts';
+
+export interface ReconcileDeps {
+  readonly sessions: SessionLog;
+  readonly target: Pick<TargetDatabase, 'transactionStatus'>;
+  readonly clock?: () => Date;
+  /** Sessions this process is executing right now: never closed under its feet. */
+  readonly inFlight?: ReadonlySet<string>;
+  /**
+   * Added to the statement's own timeout before a session counts as abandoned: covers masking,
+   * the result append (bounded by the store's statement timeout) and COMMIT. Default 60 s.
+   */
+  readonly graceMs?: number;
+  /** Who closes it, recorded in the event: `gateway <instanceId>`, `cli`, `scheduler`. */
+  readonly reconciledBy: string;
+  /**
+   * Sessions a previous pass found complete (reads end at `result`, which a listing cannot tell
+   * from a write's): not read again. The caller owns and bounds it.
+   */
+  readonly settled?: Set<string>;
+}
+
+export interface ReconcileWindow {
+  /** Sessions started at or after this instant are examined. */
+  readonly since: Date;
+  /** At most this many sessions are listed in one pass; default 10,000. */
+  readonly maxSessions?: number;
+}
+
+export interface ReconcileReport {
+  readonly examined: number;
+  readonly closed: { committed: number; rolled_back: number; unknown: number };
+  readonly skipped: { inFlight: number; tooRecent: number; inProgress: number };
+  /** Sessions that could not be closed this time (log or target unavailable); retried next pass. */
+  readonly errors: number;
+  readonly closedSessions: readonly { sessionId: string; outcome: AbandonedOutcome; basis: string }[];
+}
+
+const OPEN: ReadonlySet<string> = new Set(['running', 'result']);
+const PAGE = 200;
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): Promise<ReconcileReport> {
+  const clock = deps.clock ?? (() => new Date());
+  const graceMs = deps.graceMs ?? 60_000;
+  const maxSessions = window.maxSessions ?? 10_000;
+  const report = {
+    examined: 0,
+    closed: { committed: 0, rolled_back: 0, unknown: 0 },
+    skipped: { inFlight: 0, tooRecent: 0, inProgress: 0 },
+    errors: 0,
+    closedSessions: [] as { sessionId: string; outcome: AbandonedOutcome; basis: string }[],
+  };
+  let after: string | undefined;
+  let listed = 0;
+  for (;;) {
+    const page: SessionSummary[] = await deps.sessions.list({ from: window.since, limit: PAGE, ...(after ? { after } : {}) });
+    for (const s of page) {
+      if (!OPEN.has(s.status) || deps.settled?.has(s.sessionId)) continue;
+      report.examined++;
+      if (deps.inFlight?.has(s.sessionId)) {
+        report.skipped.inFlight++;
+        continue;
+      }
+      try {
+        const verdict = await judge(deps, await deps.sessions.read(s.sessionId), clock(), graceMs);
+        if (verdict.kind !== 'close') {
+          if (verdict.kind === 'open') deps.settled?.add(s.sessionId);
+          if (verdict.kind === 'tooRecent') report.skipped.tooRecent++;
+          if (verdict.kind === 'inProgress') report.skipped.inProgress++;
+          continue;
+        }
+        await deps.sessions.append(s.sessionId, [executionAbandonedEvent({ ...verdict.facts, reconciledBy: deps.reconciledBy })]);
+        report.closed[verdict.facts.outcome]++;
+        report.closedSessions.push({ sessionId: s.sessionId, outcome: verdict.facts.outcome, basis: verdict.facts.basis });
+      } catch {
+        report.errors++;
+      }
+    }
+    listed += page.length;
+    if (page.length < PAGE || listed >= maxSessions) break;
+    after = page.at(-1)!.sessionId;
+  }
+  return report;
+}
+
+type Facts = Omit<Parameters<typeof executionAbandonedEvent>[0], 'reconciledBy'>;
+type Verdict = { kind: 'close'; facts: Facts } | { kind: 'open' } | { kind: 'tooRecent' } | { kind: 'inProgress' };
+
+/** What is known of one session's outcome, from its events and (for a write) the target. */
+export async function judge(deps: Pick<ReconcileDeps, 'target'>, events: readonly SessionEvent[], now: Date, graceMs: number): Promise<Verdict> {
+  const last = events.at(-1);
+  if (!last || (last.type !== 'execution.started' && last.type !== 'execution.result')) return { kind: 'open' };
+  const started = events.find((e) => e.type === 'execution.started');
+  const request = events.find((e) => e.type === 'request');
+  const readOnly = started?.data.readOnly === true;
+  // A read is complete at its result: nothing to commit, nothing to close.
+  if (last.type === 'execution.result' && readOnly) return { kind: 'open' };
+  const timeoutMs = typeof started?.data.statementTimeoutMs === 'number' ? started.data.statementTimeoutMs : DEFAULT_TIMEOUT_MS;
+  if (now.getTime() - Date.parse(last.at) < timeoutMs + graceMs) return { kind: 'tooRecent' };
+  const instanceId = typeof started?.data.instanceId === 'string' ? started.data.instanceId : undefined;
+  const base = { lastEvent: last.type, readOnly, ...(instanceId ? { instanceId } : {}) };
+
+  if (last.type === 'execution.started') {
+    return { kind: 'close', facts: { ...base, outcome: 'rolled_back', basis: readOnly ? 'read_only' : 'protocol' } };
+  }
+  const txid = typeof last.data.txid === 'string' ? last.data.txid : undefined;
+  const connection = typeof request?.data.connection === 'string' ? request.data.connection : undefined;
+  if (!txid || !connection || !deps.target.transactionStatus) {
+    return { kind: 'close', facts: { ...base, outcome: 'unknown', basis: txid ? 'target_not_asked' : 'no_transaction_id' } };
+  }
+  // Throws when the target is unreachable: the session stays open and the next pass asks again.
+  const status = await deps.target.transactionStatus(connection, txid);
+  if (status === 'in progress') return { kind: 'inProgress' };
+  const outcome: AbandonedOutcome = status === 'committed' ? 'committed' : status === 'aborted' ? 'rolled_back' : 'unknown';
+  return { kind: 'close', facts: { ...base, txid, outcome, basis: status ? 'target_transaction_status' : 'target_forgot_transaction' } };
+}

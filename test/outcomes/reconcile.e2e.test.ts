@@ -1,0 +1,126 @@
+// Reconciliation against a real session log and a real target (issue 15): what it closes, with
+// which outcome, and what it must leave alone — a read's complete result, a session too young to
+// judge, one still running in this process, a transaction still in progress, an unreachable target.
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import { createSecretSource } from '../../shared/adapters/secrets/index.ts';
+import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { reconcile } from '../../shared/reconcile/reconcile.ts';
+import { sessionStatus } from '../../shared/audit/status.ts';
+import * as ev from '../../shared/audit/drafts.ts';
+import type { EventDraft } from '../../shared/audit/events.ts';
+import type { SessionLog, TargetDatabase } from '../../shared/ports.ts';
+import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
+
+let audit: TestDatabase;
+let targetDb: TestDatabase;
+let log: SessionLog;
+let target: TargetDatabase;
+let unreachable: TargetDatabase;
+let admin: pg.Pool;
+const since = new Date(Date.now() - 60_000);
+
+test.before(async () => {
+  audit = await createTestDatabase();
+  targetDb = await createTestDatabase();
+  log = await createPostgresSessionLog({ connectionString: audit.url, poolSize: 2 });
+  const secrets = createSecretSource({ env: { T: targetDb.url, DOWN: 'postgres://nobody@127.0.0.1:1/none' } });
+  target = createTargetDatabase({ connections: { main: { credentials: 'env://T' } }, secrets, poolSize: 2 });
+  unreachable = createTargetDatabase({ connections: { main: { credentials: 'env://DOWN' } }, secrets, poolSize: 1 });
+  admin = new pg.Pool({ connectionString: targetDb.url, max: 3 });
+  await admin.query('CREATE TABLE t (a int)');
+});
+test.after.always(async () => {
+  await Promise.allSettled([log?.close(), target?.close(), unreachable?.close(), admin?.end()]);
+  await Promise.allSettled([audit?.drop(), targetDb?.drop()]);
+});
+
+/** A session as a gateway records it, up to `last`. */
+async function session(opts: { readOnly: boolean; result?: { txid?: string }; timeoutMs?: number }): Promise<string> {
+  const id = randomUUID();
+  const drafts: EventDraft[] = [
+    { type: 'request', data: { endpoint: 'query', connection: 'main', sql: opts.readOnly ? 'SELECT 1' : 'INSERT INTO t VALUES (1)', params: [] } },
+    ev.executionStartedEvent({ connection: 'main', readOnly: opts.readOnly, maxRows: 10, statementTimeoutMs: opts.timeoutMs ?? 50 }),
+  ];
+  if (opts.result) drafts.push({ type: 'execution.result', data: { command: 'INSERT', rowCount: 1, ...(opts.result.txid ? { txid: opts.result.txid } : {}) } });
+  await log.append(id, drafts);
+  return id;
+}
+
+async function txid(client: pg.PoolClient | pg.Pool): Promise<string> {
+  return (await client.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]!.x;
+}
+
+const run = (deps: Partial<Parameters<typeof reconcile>[0]> = {}) =>
+  reconcile({ sessions: log, target, graceMs: 0, reconciledBy: 'test', ...deps }, { since });
+
+test.serial('closes each kind with what the target or the protocol proves, and leaves the rest open', async (t) => {
+  if (testPgKind === 'pglite') return t.pass('txid_status needs a real PostgreSQL');
+  // A committed write, a rolled-back write, a write still in progress on the target.
+  const committedTx = await admin.connect();
+  await committedTx.query('BEGIN');
+  const committedId = await txid(committedTx);
+  await committedTx.query('INSERT INTO t VALUES (1)');
+  await committedTx.query('COMMIT');
+  committedTx.release();
+  const abortedTx = await admin.connect();
+  await abortedTx.query('BEGIN');
+  const abortedId = await txid(abortedTx);
+  await abortedTx.query('ROLLBACK');
+  abortedTx.release();
+  const openTx = await admin.connect();
+  await openTx.query('BEGIN');
+  const openId = await txid(openTx);
+
+  const ids = {
+    committed: await session({ readOnly: false, result: { txid: committedId } }),
+    aborted: await session({ readOnly: false, result: { txid: abortedId } }),
+    inProgress: await session({ readOnly: false, result: { txid: openId } }),
+    read: await session({ readOnly: true, result: {} }),
+    readStarted: await session({ readOnly: true }),
+    writeStarted: await session({ readOnly: false }),
+    noTxid: await session({ readOnly: false, result: {} }),
+    young: await session({ readOnly: false, timeoutMs: 3_600_000 }),
+    mine: await session({ readOnly: false }),
+  };
+  await new Promise((r) => setTimeout(r, 100));
+  const report = await run({ inFlight: new Set([ids.mine]) });
+  const status = async (id: string) => sessionStatus(await log.read(id));
+  const last = async (id: string) => (await log.read(id)).at(-1)!;
+
+  t.is(await status(ids.committed), 'committed');
+  t.like((await last(ids.committed)).data, { basis: 'target_transaction_status', txid: committedId });
+  t.is(await status(ids.aborted), 'rolled_back');
+  t.is(await status(ids.inProgress), 'result', 'a transaction still in progress is not judged');
+  t.is(await status(ids.read), 'result', "a read's result is complete: nothing appended");
+  t.is(await status(ids.readStarted), 'rolled_back');
+  t.like((await last(ids.readStarted)).data, { basis: 'read_only' });
+  t.is(await status(ids.writeStarted), 'rolled_back');
+  t.like((await last(ids.writeStarted)).data, { basis: 'protocol' });
+  t.is(await status(ids.noTxid), 'unknown', 'a write result without a txid cannot be vouched for');
+  t.is(await status(ids.young), 'running', 'younger than its own statement timeout');
+  t.is(await status(ids.mine), 'running', 'in flight in this process');
+  t.is(report.skipped.inProgress, 1);
+  t.is(report.skipped.inFlight, 1);
+  t.is(report.skipped.tooRecent, 1);
+
+  // The transaction finishes: the next pass settles it.
+  await openTx.query('COMMIT');
+  openTx.release();
+  await run();
+  t.is(await status(ids.inProgress), 'committed');
+  t.is((await admin.query('SELECT count(*)::int AS n FROM t')).rows[0].n, 1, 'the target holds exactly the committed write');
+});
+
+test.serial('an unreachable target leaves the session open and counts an error, never a guess', async (t) => {
+  const id = await session({ readOnly: false, result: { txid: '12345' } });
+  await new Promise((r) => setTimeout(r, 100));
+  const report = await run({ target: unreachable });
+  t.true(report.errors >= 1);
+  t.is(sessionStatus(await log.read(id)), 'result');
+  // With the target back, the session is settled (txid 12345 is long gone or in the future: unknown or a real answer).
+  await run();
+  t.not(sessionStatus(await log.read(id)), 'result');
+});
