@@ -11,6 +11,8 @@ export interface EventRow {
   readonly data: string;
   readonly prev_hash: string | null;
   readonly hash: string;
+  /** bigint as text (node-postgres does not parse int8); null for events older than the global log. */
+  readonly log_index: string | null;
 }
 
 export interface SummaryRow {
@@ -37,6 +39,7 @@ export function eventFromRow(row: EventRow): SessionEvent {
     data: JSON.parse(row.data) as Record<string, unknown>,
     prevHash: row.prev_hash,
     hash: row.hash,
+    ...(row.log_index === null ? {} : { index: Number(row.log_index) }),
   };
 }
 

@@ -6,7 +6,7 @@ import { chainEvents, type ChainHead } from '../../audit/chain.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
-import type { SessionLog, SessionQuery } from '../../ports.ts';
+import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
 import { lostRace, unavailable } from './failures.ts';
 import { eventColumns, eventFromRow, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
 import { SQL } from './sql.ts';
@@ -26,7 +26,7 @@ export interface PostgresSessionLogOptions {
 // Sessions see a handful of appends, one at a time; this bound is for bursts, then it fails closed.
 const MAX_ATTEMPTS = 32;
 
-export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<SessionLog> {
+export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<TransparentSessionLog> {
   const { connectionString, poolSize, clock } = checkOptions(options);
   const pool = new pg.Pool({
     connectionString,
@@ -96,12 +96,32 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     }
   }
 
+  async function treeSize(): Promise<number> {
+    try {
+      const { rows } = await pool.query<{ size: string }>(SQL.treeSize);
+      return Number(rows[0]!.size);
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
+  async function leaves(start: number, end: number): Promise<LogLeaf[]> {
+    checkIndexRange(start, end);
+    if (end <= start) return [];
+    try {
+      const { rows } = await pool.query<{ leaf_index: string; session_id: string; seq: number; hash: string }>(SQL.leaves, [start, end]);
+      return rows.map((r) => ({ index: Number(r.leaf_index), sessionId: r.session_id, seq: r.seq, hash: r.hash }));
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
   async function close(): Promise<void> {
     closed ??= pool.end();
     return closed;
   }
 
-  return { append, read, list, close };
+  return { append, read, list, treeSize, leaves, close };
 }
 
 /**
@@ -125,9 +145,10 @@ async function appendOnce(
   const events = chain(sessionId, head, drafts, now);
   const first = events[0]!;
   const starts = head === null;
-  await pool.query(SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
+  const { rows } = await pool.query<{ first_index: string }>(SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
   heads.remember(sessionId, events.at(-1)!);
-  return events;
+  const firstIndex = Number(rows[0]!.first_index);
+  return events.map((e, i) => ({ ...e, index: firstIndex + i }));
 }
 
 function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {
@@ -163,6 +184,12 @@ function checkSessionId(sessionId: string): void {
   // Session ids come from the gateway, not from a caller: a bad one is a bug, found loudly.
   if (typeof sessionId !== 'string' || sessionId === '' || !storable(sessionId)) {
     throw new TypeError('SessionLog.append: sessionId must be a non-empty string without NUL');
+  }
+}
+
+export function checkIndexRange(start: number, end: number): void {
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end >= 0)) {
+    throw new TypeError('leaves: start and end must be non-negative integers');
   }
 }
 

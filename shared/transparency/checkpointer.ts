@@ -1,0 +1,97 @@
+// The checkpoint signer's one step: read the log's leaves, recompute the root, check that the log
+// still extends the last checkpoint (a rewritten history is refused, loudly, never signed), prove
+// the consistency, sign, store. It runs beside the request path, never on it: `gatehouse start`
+// runs it on a timer; on GCP Cloud Scheduler calls the checkpoint function every minute. If
+// signing fails (KMS down) the step fails and the next one tries again; appends never wait.
+import type { LogLeafReader } from '../ports.ts';
+import { signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
+import type { CheckpointStore } from './checkpoint-store.ts';
+import { consistencyProof, leafHash, treeHash } from './merkle-tree.ts';
+
+export interface CheckpointDeps {
+  readonly log: LogLeafReader;
+  readonly signer: CheckpointSigner;
+  readonly store: CheckpointStore;
+  readonly clock?: () => Date;
+}
+
+export type CheckpointOutcome =
+  | { readonly kind: 'signed'; readonly checkpoint: Checkpoint }
+  | { readonly kind: 'unchanged'; readonly checkpoint: Checkpoint };
+
+/** Why a step failed, with a stable code (shown by `gatehouse checkpoint status`). */
+export class CheckpointFailure extends Error {
+  override readonly name = 'CheckpointFailure';
+  constructor(
+    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const PAGE = 50_000;
+
+export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOutcome> {
+  const clock = deps.clock ?? (() => new Date());
+  let previous: Checkpoint | undefined;
+  try {
+    previous = (await deps.store.list()).checkpoints.at(-1);
+  } catch (e) {
+    // A store that cannot be listed would let this step sign without checking the last root.
+    throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
+  }
+  const time = clock();
+  let leaves: Buffer[];
+  try {
+    leaves = await readLeafHashes(deps.log);
+  } catch (e) {
+    throw new CheckpointFailure('log_unreadable', 'the session log cannot be read', { cause: e });
+  }
+  const size = leaves.length;
+  const root = treeHash(leaves).toString('hex');
+  let consistency: Checkpoint['consistency'] = null;
+  if (previous) {
+    if (size < previous.treeSize) {
+      throw new CheckpointFailure('log_inconsistent', `the log holds ${size} leaves, fewer than the ${previous.treeSize} of the last checkpoint: leaves were deleted`);
+    }
+    const prefix = treeHash(leaves, 0, previous.treeSize).toString('hex');
+    if (prefix !== previous.rootHash) {
+      throw new CheckpointFailure('log_inconsistent', `the first ${previous.treeSize} leaves now hash to ${prefix}, the last checkpoint signed ${previous.rootHash}: history was rewritten`);
+    }
+    if (size === previous.treeSize) return { kind: 'unchanged', checkpoint: previous };
+    consistency = {
+      fromSize: previous.treeSize,
+      fromRoot: previous.rootHash,
+      proof: consistencyProof(leaves, previous.treeSize, size).map((h) => h.toString('hex')),
+    };
+  }
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await signCheckpoint(deps.signer, { treeSize: size, rootHash: root, time }, consistency);
+  } catch (e) {
+    throw new CheckpointFailure('signing_failed', `signing with ${deps.signer.describe} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  try {
+    await deps.store.put(checkpoint);
+  } catch (e) {
+    throw new CheckpointFailure('store_failed', `the checkpoint could not be written to ${deps.store.describe}`, { cause: e });
+  }
+  return { kind: 'signed', checkpoint };
+}
+
+/** Every leaf hash, in index order; a gap in the indices is itself a rewritten log. */
+export async function readLeafHashes(log: LogLeafReader, end?: number): Promise<Buffer[]> {
+  const size = end ?? (await log.treeSize());
+  const out: Buffer[] = [];
+  for (let start = 0; start < size; start += PAGE) {
+    const page = await log.leaves(start, Math.min(size, start + PAGE));
+    for (const leaf of page) {
+      if (leaf.index !== out.length) throw new CheckpointFailure('log_inconsistent', `leaf ${out.length} is missing from the log (found ${leaf.index})`);
+      out.push(leafHash(leaf.hash));
+    }
+  }
+  if (out.length !== size) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${size} leaves, ${out.length} were read`);
+  return out;
+}
