@@ -14,6 +14,8 @@ import { parsePolicy } from '../shared/policy/index.ts';
 import { loadOrCreateDevKey, mintDevToken, parseTtl } from '../infra/dev-issuer.ts';
 import { startEmbedded } from '../infra/embedded.ts';
 import { openSessionStore } from '../infra/session-store-access.ts';
+import { checkpointIntervalFromEnv, startLocalCheckpointSigner } from '../infra/checkpoint-signer.ts';
+import { checkpointPublicKeyCommand, checkpointSignCommand, checkpointStatusCommand, exportCheckpoints, sessionCoverage } from '../shared/cli/checkpoint.ts';
 
 const DEFAULT_POLICY = 'gatehouse.policy.yaml';
 const DEFAULT_STATE_DIR = '.gatehouse';
@@ -31,6 +33,13 @@ program
   .action(async (o: { policy: string; port: number; stateDir: string }) => {
     const started = Date.now();
     const g = await startEmbedded({ policyPath: o.policy, stateDir: o.stateDir, port: o.port });
+    // Checkpoints: a step of its own, off the request path (infra/checkpoint-signer.ts).
+    const signer = await startLocalCheckpointSigner({
+      stateDir: o.stateDir,
+      sessionStoreUrl: runningServer(o.stateDir)!.sessionStoreUrl,
+      intervalMs: checkpointIntervalFromEnv(),
+      report: (line) => console.log(`[checkpoints] ${line}`),
+    });
     const devIssuer = g.policy.issuers.find((i) => i.issuer === g.issuer);
     console.log(`Gatehouse is listening on ${g.url} (ready in ${Date.now() - started} ms)`);
     console.log(`  policy        ${o.policy} (sha256 ${g.policy.sha256.slice(0, 12)}…)`);
@@ -38,6 +47,7 @@ program
     console.log(`  session log   embedded PostgreSQL store in ${o.stateDir}/session-db`);
     console.log(`  approvals     embedded PostgreSQL store in ${o.stateDir}/state-db; requests are announced on this console`);
     console.log(`  dev issuer    ${g.issuer} (JWKS ${g.issuer}/jwks.json)`);
+    console.log(`  checkpoints   signed every ${checkpointIntervalFromEnv() / 1000} s into ${o.stateDir}/checkpoints (npx gatehouse checkpoint status)`);
     if (!devIssuer) {
       console.log(`  note: the policy does not trust ${g.issuer}, so dev tokens will be refused; add it to issuers to use them`);
     }
@@ -51,6 +61,7 @@ program
     console.log('');
     console.log('Stop with Ctrl-C.');
     const stop = async () => {
+      await signer.close();
       await g.close();
       process.exit(0);
     };
@@ -127,11 +138,19 @@ storeOptions(
     await log.close();
   }
 });
-storeOptions(sessionsCmd.command('show').description("one session's events, with its hash chain re-verified").argument('<id>')).action(
-  async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
+storeOptions(
+  sessionsCmd
+    .command('show')
+    .description("one session's events, with its hash chain re-verified and whether a signed checkpoint covers it")
+    .argument('<id>')
+    .option('--checkpoints <src>', 'checkpoint source (default: the state dir\'s, when there is one)')
+    .option('--public-key <file>', 'the published checkpoint public key'),
+).action(
+  async (id: string, o: { stateDir: string; store?: string; json?: boolean; checkpoints?: string; publicKey?: string }) => {
     const log = await openSessionStore(o);
     try {
-      const r = await showSession(log, id, Boolean(o.json));
+      const src = o.checkpoints ?? (o.store ? undefined : o.stateDir);
+      const r = await showSession(log, id, Boolean(o.json), src ? (events) => sessionCoverage(log, events, src, o.publicKey) : undefined);
       console.log(r.text);
       if (!r.ok) process.exitCode = 1;
     } finally {
@@ -161,12 +180,15 @@ storeOptions(
     .description('write the sessions of a time range as a verifiable evidence folder (streams; works while `gatehouse start` runs)')
     .requiredOption('--from <date>', 'ISO date or time (inclusive), e.g. 2026-01-01')
     .requiredOption('--to <date>', 'ISO date or time (exclusive), e.g. 2026-04-01')
-    .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)'),
-).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string }) => {
+    .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)')
+    .option('--checkpoints <src>', 'signed checkpoints to prove the export against (default: the state dir\'s)')
+    .option('--public-key <file>', 'the published checkpoint public key'),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string; checkpoints?: string; publicKey?: string }) => {
   const throughServer = !o.store && runningServer(o.stateDir) !== undefined;
   const log = await openSessionStore(o);
   try {
     const r = await evidenceExportCommand(log, {
+      checkpoints: await exportCheckpoints(o.checkpoints ?? (o.store ? undefined : o.stateDir), o.publicKey),
       from: date(o.from, '--from')!,
       to: date(o.to, '--to')!,
       out: o.out,
@@ -183,9 +205,12 @@ evidenceCmd
   .command('verify')
   .description('re-check an evidence folder: every event hash, chain, file digest, the counts and the Merkle root')
   .argument('<dir>')
+  .option('--checkpoints <src>', 'signed checkpoints: a folder, a state dir, or gs://bucket/prefix')
+  .option('--public-key <file>', 'the published checkpoint public key (default: the one kept with the checkpoints)')
+  .option('--expect-root <hex>', 'a log root you pinned: the export must be proved against it or a checkpoint consistent with it')
   .option('--json', 'machine-readable output')
-  .action(async (dir: string, o: { json?: boolean }) => {
-    const r = await evidenceVerifyCommand(dir, Boolean(o.json));
+  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string }) => {
+    const r = await evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot });
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });
@@ -211,6 +236,40 @@ const clientOf = (o: { url: string; token?: string }) => {
   if (!token) throw new TypeError('a token is required: --token or GATEHOUSE_TOKEN (locally: npx gatehouse token --sub YOUR_EMAIL)');
   return { url: o.url, token };
 };
+
+const checkpointCmd = program.command('checkpoint').description('signed checkpoints of the global Merkle log');
+checkpointCmd
+  .command('public-key')
+  .description('the public key checkpoints are signed with (publish it apart from the state dir)')
+  .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { stateDir: string; json?: boolean }) => {
+    const r = await checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
+    (r.ok ? console.log : console.error)(r.text);
+    if (!r.ok) process.exitCode = 1;
+  });
+checkpointCmd
+  .command('status')
+  .description('the latest checkpoint, and the signer\'s last attempt and failure')
+  .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { stateDir: string; json?: boolean }) => {
+    const r = await checkpointStatusCommand(o.stateDir, Boolean(o.json));
+    console.log(r.text);
+    if (!r.ok) process.exitCode = 1;
+  });
+storeOptions(checkpointCmd.command('sign').description('sign a checkpoint now (`gatehouse start` does every minute)')).action(
+  async (o: { stateDir: string; store?: string; json?: boolean }) => {
+    const log = await openSessionStore(o);
+    try {
+      const r = await checkpointSignCommand(log, o.stateDir, Boolean(o.json));
+      (r.ok ? console.log : console.error)(r.text);
+      if (!r.ok) process.exitCode = 1;
+    } finally {
+      await log.close();
+    }
+  },
+);
 
 const approvalsCmd = program.command('approvals').description('statements held for human approval');
 apiOptions(

@@ -22,7 +22,7 @@ import { startRepublisher, type Republisher } from './approvals/publish.ts';
 import { deliverApprovalNotice, type DeliveryDeps } from './approvals/delivery.ts';
 import { reviewUrlFor } from './approvals/message.ts';
 import { createReviewDesk, type ReviewDesk } from './approvals/review.ts';
-import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase } from './ports.ts';
+import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase, TransparentSessionLog } from './ports.ts';
 
 export type SessionStoreConfig =
   | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number }
@@ -309,7 +309,7 @@ export async function createNotifyRuntime(config: NotifyConfig): Promise<{ reado
   };
 }
 
-export async function openSessionLog(store: SessionStoreConfig): Promise<SessionLog> {
+export async function openSessionLog(store: SessionStoreConfig): Promise<TransparentSessionLog> {
   switch (store.kind) {
     case 'postgres':
       return createPostgresSessionLog({ connectionString: store.url, poolSize: store.poolSize });

@@ -2,6 +2,7 @@
 // the statement of what should be there; keep its sha256 or its Merkle root apart from the folder
 // (a ticket, a signed mail) to detect a manifest rewritten together with everything else.
 import type { Counts, PolicyVersion } from './derive.ts';
+import type { LogSection } from './log-coverage.ts';
 import { count, field, list, record, text } from './guards.ts';
 
 export const FORMAT = 'gatehouse-evidence/1';
@@ -43,6 +44,8 @@ export interface Manifest {
   readonly report: { readonly sessionsEmbedded: number; readonly sessionsTotal: number; readonly note: string };
   /** Export order: (startedAt, sessionId). */
   readonly chainHeads: readonly ChainHeadEntry[];
+  /** The export's run of the global Merkle log and its proof (log-coverage.ts); null for a store without one. */
+  readonly log?: LogSection | null;
 }
 
 /** Narrows a parsed manifest; returns what is wrong with it, field by field, or the manifest. */

@@ -15,12 +15,30 @@ import { merkleLeaf, merkleRoot } from './merkle.ts';
 import { populationHeader } from './population.ts';
 import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
+import { LEAVES_FILE } from './log-coverage.ts';
+import { LogCheck } from './verify-log.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
+import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
+import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
+
+export interface VerifyOptions {
+  /** A folder of checkpoints, a state dir, or gs://bucket/prefix: the export must be covered by one. */
+  readonly checkpoints?: string;
+  /** The published public key (PEM file); default: the one kept with the checkpoints. */
+  readonly publicKey?: string;
+  /** A root the auditor pinned: the export's, or one of the verified checkpoints'. */
+  readonly expectRoot?: string;
+  readonly gcs?: GcsReader;
+}
 
 export interface VerifyResult {
   readonly ok: boolean;
   readonly dir: string;
   readonly manifestSha256?: string;
   readonly merkleRoot?: string;
+  /** The global log's root the export is proved against, and the signed checkpoint it matched. */
+  readonly logRoot?: { readonly treeSize: number; readonly rootHash: string; readonly checkpoint?: { readonly time: string; readonly logId: string } };
+  readonly checkpointsChecked?: number;
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
   readonly durationMs: number;
   readonly eventsPerSecond: number;
@@ -33,7 +51,7 @@ export interface VerifyResult {
 
 const MAX_LISTED = 1000;
 
-export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
+export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
   const dir = resolve(dirArg);
   const problems: Problem[] = [];
@@ -104,6 +122,58 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
     warnings.push(`${name} is not part of the export (not in the manifest); it was not checked`);
   }
 
+  // The signed checkpoints, when given: loaded and checked before the events, which are dated against them.
+  let validCheckpoints: readonly Checkpoint[] = [];
+  let checkpointsChecked: number | undefined;
+  if (options.checkpoints !== undefined) {
+    try {
+      const source = await loadCheckpointSource(options.checkpoints, { publicKey: options.publicKey, gcs: options.gcs });
+      for (const u of source.listing.unreadable) report({ kind: 'checkpoint_unreadable', file: u.name, message: `${u.name} in ${source.describe} is not a checkpoint (${u.reason})` });
+      const checked = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
+      for (const p of checked.problems) report({ kind: p.kind, message: p.message });
+      validCheckpoints = checked.valid;
+      checkpointsChecked = source.listing.checkpoints.length;
+      if (source.listing.checkpoints.length === 0) report({ kind: 'not_covered', message: `${source.describe} holds no checkpoints` });
+    } catch (e) {
+      if (!(e instanceof SourceFailure)) throw e;
+      report({ kind: e.code, message: e.message });
+    }
+  }
+  const section = manifest.log ?? undefined;
+  let logCheck: LogCheck | undefined;
+  if (section) {
+    logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
+    const leavesPath = join(dir, LEAVES_FILE);
+    if (existsSync(leavesPath)) await logCheck.readLeaves(leavesPath);
+    else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
+  } else if (options.checkpoints !== undefined || options.expectRoot !== undefined) {
+    report({ kind: 'not_covered', file: 'manifest.json', field: 'log', message: 'the manifest has no place in the global log (no log section): nothing ties this export to a signed root' });
+  }
+  let coveredBy: Checkpoint | undefined;
+  if (section && options.checkpoints !== undefined) {
+    const c = section.checkpoint;
+    const sameSize = validCheckpoints.filter((v) => v.treeSize === section.treeSize);
+    coveredBy = sameSize.find((v) => v.rootHash === section.rootHash);
+    if (c === null) {
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `no signed checkpoint covered this export when it was made (tree of ${section.treeSize} leaves): export it again once one does` });
+    } else if (c.treeSize !== section.treeSize || c.rootHash !== section.rootHash) {
+      report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.checkpoint', message: 'the manifest names a checkpoint of another tree than the one its proof is for' });
+    } else if (sameSize.length && !coveredBy) {
+      report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.rootHash', message: `the signed checkpoint of ${section.treeSize} leaves has root ${sameSize[0]!.rootHash}, the export was proved against ${section.rootHash}` });
+    } else if (!coveredBy) {
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the checkpoint of ${section.treeSize} leaves the export names is not among the valid signed checkpoints of ${options.checkpoints}` });
+    }
+  } else if (section && options.checkpoints === undefined) {
+    warnings.push('not checked against signed checkpoints: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log');
+  }
+  if (options.expectRoot !== undefined) {
+    const want = options.expectRoot.toLowerCase();
+    const known = new Set([section?.rootHash, ...validCheckpoints.map((c) => c.rootHash)].filter(Boolean));
+    if (!known.has(want)) {
+      report({ kind: 'root_mismatch', field: '--expect-root', message: `--expect-root ${want.slice(0, 16)}… is neither the root this export is proved against nor that of a verified checkpoint` });
+    }
+  }
+
   // The Merkle root follows from the chain heads, in export order.
   const root = merkleRoot(manifest.chainHeads.map((h) => merkleLeaf(h.sessionId, h.head)));
   if (root !== manifest.merkle.root) {
@@ -115,7 +185,8 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  logCheck?.finish();
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
     // Only meaningful when the events themselves hold: otherwise the events problems say it all.
@@ -125,7 +196,10 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
     report({ kind: 'manifest_mismatch', file: FILES.verification, field: 'merkleRoot', message: `${FILES.verification} names a different Merkle root than manifest.json` });
   }
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events } });
+  const logRoot = section
+    ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
+    : undefined;
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events } });
 }
 
 interface DerivedOutput {
@@ -133,7 +207,7 @@ interface DerivedOutput {
   readonly files: Readonly<Record<string, string>>;
 }
 
-async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void) {
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck?: LogCheck) {
   const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
   const seen = new Set<string>();
   const gaps = new Map<string, Gap[]>();
@@ -207,6 +281,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       continue;
     }
     eventCount++;
+    logCheck?.onEvent(event, line);
     if (event.sessionId !== blockId) {
       closeBlock();
       blockId = event.sessionId;
@@ -246,7 +321,7 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
     if (!existsSync(path)) continue; // already reported missing
     const actual = (await sha256File(path)).sha256;
     if (actual !== regenerated[name]) {
-      report({ kind: 'file_not_derived', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
+      report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
     }
   }
 }
