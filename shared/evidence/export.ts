@@ -215,7 +215,7 @@ async function writeFolder(
     policyVersions,
     files: written,
     merkle: { definition: MERKLE_DEFINITION, leaves: leaves.length, root },
-    report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote },
+    report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote, limits: report.limits },
     chainHeads: heads,
     log: logSection,
   };

@@ -11,7 +11,10 @@ import { Deriver } from './derive.ts';
 import { field } from './guards.ts';
 import { readLines, sha256File } from './files.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
-import { merkleLeaf, merkleRoot } from './merkle.ts';
+import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
+import { writeReport } from './report/html.ts';
+import { soc2Criteria } from './report/soc2.ts';
 import { populationHeader } from './population.ts';
 import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
@@ -190,7 +193,10 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
     // Only meaningful when the events themselves hold: otherwise the events problems say it all.
-    if (walk.eventProblems === 0) await checkDerived(dir, walk.derived.files, report);
+    if (walk.eventProblems === 0) {
+      await checkDerived(dir, walk.derived.files, report);
+      await checkReport(dir, manifest, walk.derived, report);
+    }
   }
   const verification = readJson(join(dir, FILES.verification));
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
@@ -205,6 +211,7 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
 interface DerivedOutput {
   readonly deriver: Deriver;
   readonly files: Readonly<Record<string, string>>;
+  readonly reportSessions: ReportCollector;
 }
 
 async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck?: LogCheck) {
@@ -213,6 +220,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   const gaps = new Map<string, Gap[]>();
   const deriver = new Deriver();
   const digests = Object.fromEntries(DERIVED_FILES.map((f) => [f, createHash('sha256')]));
+  // report.html's sessions, selected exactly as export selected them.
+  const reportSessions = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...manifest.report?.limits });
   digests[FILES.population]!.update(populationHeader());
   let eventProblems = 0;
   let eventCount = 0;
@@ -249,7 +258,9 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
-    const d = deriver.add(evs, blockHolds ? [] : verifyChain(sessionId, evs));
+    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs);
+    const d = deriver.add(evs, chainProblems);
+    reportSessions.add(d, evs, chainProblems);
     digests[FILES.sessions]!.update(d.sessionLine);
     for (const l of d.approvalLines) digests[FILES.approvals]!.update(l);
     digests[FILES.population]!.update(d.populationLine);
@@ -301,7 +312,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
-  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files } satisfies DerivedOutput };
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput };
 }
 
 function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
@@ -323,6 +334,42 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
     if (actual !== regenerated[name]) {
       report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
     }
+  }
+}
+
+/**
+ * report.html, rendered again from the verified events, verification.json (itself digest-checked)
+ * and the manifest's own fields, and compared byte for byte: an edited report with its digest
+ * fixed in the manifest is still caught.
+ */
+async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): Promise<void> {
+  const path = join(dir, FILES.report);
+  if (!existsSync(path)) return; // already reported missing
+  const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
+  if (verification === undefined) return; // reported missing or changed above
+  const hash = createHash('sha256');
+  const counts = derived.deriver.counts;
+  const policyVersions = derived.deriver.policyVersions();
+  await writeReport(
+    { write: async (text: string) => void hash.update(text, 'utf8') },
+    {
+      generatedAt: manifest.generatedAt,
+      source: manifest.source,
+      range: manifest.range,
+      merkleRoot: manifest.merkle.root,
+      merkleDefinition: MERKLE_DEFINITION,
+      counts,
+      policyVersions,
+      verification,
+      soc2: soc2Criteria(counts, policyVersions, verification.ok === true),
+      report: { sessionsEmbedded: manifest.report.sessionsEmbedded, sessionsTotal: manifest.report.sessionsTotal, note: manifest.report.note },
+    } as Parameters<typeof writeReport>[1],
+    derived.reportSessions.entries(),
+  );
+  const derivedSha = hash.digest('hex');
+  const actual = (await sha256File(path)).sha256;
+  if (actual !== derivedSha) {
+    report({ kind: 'derived_file_mismatch', file: FILES.report, message: `${FILES.report} is not what events.jsonl, verification.json and the manifest yield (sha256 ${actual.slice(0, 16)}…, derived ${derivedSha.slice(0, 16)}…)` });
   }
 }
 
