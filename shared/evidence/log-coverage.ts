@@ -84,7 +84,9 @@ export async function planCoverage(log: LogLeafReader, range: { from: Date; to: 
   const before = list.filter((c) => Date.parse(c.time) <= range.from.getTime() - CLOCK_MARGIN_MS).at(-1);
   // The first checkpoint after the range's end: it holds every session that started in the range
   // and every event appended up to then. Failing that, the latest one; failing that, none.
-  const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS && c.treeSize <= current) ?? list.filter((c) => c.treeSize <= current).at(-1);
+  // A checkpoint larger than the log as read now means leaves were deleted: it is still the tree the
+  // export is proved against, and the missing leaves are named (writeLogCoverage).
+  const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS) ?? list.at(-1);
   return { treeSize: cover ? cover.treeSize : current, cover, before, withCheckpoints: checkpoints !== undefined };
 }
 

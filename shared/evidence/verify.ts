@@ -156,7 +156,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   if (section && options.checkpoints !== undefined) {
     const c = section.checkpoint;
     const sameSize = validCheckpoints.filter((v) => v.treeSize === section.treeSize);
-    coveredBy = sameSize.find((v) => v.rootHash === section.rootHash);
+    // The very checkpoint the export names; or the latest signed for the same tree.
+    coveredBy = sameSize.find((v) => c !== null && v.signature === c.signature && v.time === c.time) ?? sameSize.filter((v) => v.rootHash === section.rootHash).at(-1);
     if (c === null) {
       report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `no signed checkpoint covered this export when it was made (tree of ${section.treeSize} leaves): export it again once one does` });
     } else if (c.treeSize !== section.treeSize || c.rootHash !== section.rootHash) {
@@ -165,6 +166,10 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
       report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.rootHash', message: `the signed checkpoint of ${section.treeSize} leaves has root ${sameSize[0]!.rootHash}, the export was proved against ${section.rootHash}` });
     } else if (!coveredBy) {
       report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the checkpoint of ${section.treeSize} leaves the export names is not among the valid signed checkpoints of ${options.checkpoints}` });
+    } else if (Date.parse(coveredBy.time) < Date.parse(manifest.range.to)) {
+      // Signed before the range ended: sessions that started after it are not proven complete.
+      const later = validCheckpoints.find((v) => Date.parse(v.time) >= Date.parse(manifest.range.to));
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, before its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
     }
   } else if (section && options.checkpoints === undefined) {
     warnings.push('not checked against signed checkpoints: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log');

@@ -29,7 +29,9 @@ export function folderCheckpointStore(dir: string): CheckpointStore {
   return {
     describe: dir,
     async list() {
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder of checkpoints`);
+      // No folder yet: no checkpoint yet (the first one creates it). Anything else there is an error.
+      if (!existsSync(dir)) return { checkpoints: [], unreadable: [] };
+      if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder of checkpoints`);
       const entries: { name: string; text: string }[] = [];
       for (const name of readdirSync(dir).sort()) {
         if (!name.endsWith('.json')) continue;

@@ -13,7 +13,11 @@ export interface CheckpointDeps {
   readonly signer: CheckpointSigner;
   readonly store: CheckpointStore;
   readonly clock?: () => Date;
+  /** Re-sign an unchanged tree once its last checkpoint is this old; default 10 minutes. */
+  readonly refreshMs?: number;
 }
+
+export const DEFAULT_REFRESH_MS = 10 * 60_000;
 
 export type CheckpointOutcome =
   | { readonly kind: 'signed'; readonly checkpoint: Checkpoint }
@@ -47,6 +51,7 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   try {
     leaves = await readLeafHashes(deps.log);
   } catch (e) {
+    if (e instanceof CheckpointFailure) throw e;
     throw new CheckpointFailure('log_unreadable', 'the session log cannot be read', { cause: e });
   }
   const size = leaves.length;
@@ -60,7 +65,12 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
     if (prefix !== previous.rootHash) {
       throw new CheckpointFailure('log_inconsistent', `the first ${previous.treeSize} leaves now hash to ${prefix}, the last checkpoint signed ${previous.rootHash}: history was rewritten`);
     }
-    if (size === previous.treeSize) return { kind: 'unchanged', checkpoint: previous };
+    // Nothing appended: the last checkpoint still stands, but it is re-signed with a fresh time now
+    // and then — "still N leaves at time X" is what proves a quiet period complete (an export
+    // needs a checkpoint signed after its range ends).
+    if (size === previous.treeSize && time.getTime() - Date.parse(previous.time) < (deps.refreshMs ?? DEFAULT_REFRESH_MS)) {
+      return { kind: 'unchanged', checkpoint: previous };
+    }
     consistency = {
       fromSize: previous.treeSize,
       fromRoot: previous.rootHash,

@@ -1,0 +1,249 @@
+// The tamper suite against the global Merkle log and its signed checkpoints, run on real
+// PostgreSQL and on Google's Firestore emulator (log-tamper.*.e2e.test.ts). Each case is an attack
+// by someone holding the writer's rights (INSERT, or create()) or the store owner's (triggers
+// off: UPDATE, DELETE) — never the checkpoint key — and is named by the code verify must report.
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { chainEvents, hashEvent } from '../../shared/audit/chain.ts';
+import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
+import { exportEvidence } from '../../shared/evidence/export.ts';
+import type { ProblemKind } from '../../shared/evidence/problems.ts';
+import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import type { TransparentSessionLog } from '../../shared/ports.ts';
+import { CheckpointFailure, checkpointOnce } from '../../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../../shared/transparency/local.ts';
+
+/** What an attacker can do to one backend's store, past the adapter. */
+export interface TamperStore {
+  readonly log: TransparentSessionLog;
+  /** Writer's rights: create rows/documents as the gateway's role could (no update, no delete). */
+  insertRaw(events: readonly (SessionEvent & { index: number })[], session?: { startedAt: Date; subject: string }): Promise<void>;
+  /** Owner's rights, past the create-only triggers. */
+  deleteEvent(sessionId: string, seq: number): Promise<void>;
+  deleteSession(sessionId: string): Promise<void>;
+  /** Overwrites the event (sessionId, seq) with `event`: its content, hash, prevHash and index. */
+  replaceEvent(event: SessionEvent & { index: number }): Promise<void>;
+  setStartedAt(sessionId: string, at: Date): Promise<void>;
+  setSubject(sessionId: string, subject: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type MakeTamperStore = (clock: () => Date) => Promise<TamperStore>;
+
+const MIN = 60_000;
+
+interface Scenario {
+  readonly store: TamperStore;
+  readonly T: number;
+  readonly from: Date;
+  readonly to: Date;
+  readonly stateDir: string;
+  readonly denied: SessionEvent[];
+  readonly read: SessionEvent[];
+  setNow(ms: number): void;
+  /** Signs a checkpoint at this time; resolves to the failure's code when the signer refuses. */
+  checkpoint(at: number): Promise<string>;
+  exportTo(name: string, opts?: { withCheckpoints?: boolean }): Promise<{ dir: string; logProblems: readonly { kind: string }[] }>;
+  verify(dir: string, more?: { expectRoot?: string; publicKey?: string; checkpoints?: string }): Promise<VerifyResult>;
+}
+
+const request = (subject: string, sql: string): EventDraft => ({
+  type: 'request',
+  data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject, email: subject, groups: [] }, agent: { model: 'test-model' }, connection: 'main', sql },
+});
+
+export function logTamperContract(name: string, make: MakeTamperStore): void {
+  async function scenario(t: ExecutionContext): Promise<Scenario> {
+    const T = Date.UTC(2100, 0, 1) + randomInt(0, 2 ** 30) * 1000;
+    let now = T - 30 * MIN;
+    const store = await make(() => new Date(now));
+    const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-log-tamper-'));
+    t.teardown(async () => {
+      await store.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    });
+    const local = localCheckpointing(stateDir, { createKey: true });
+    const checkpoint = async (at: number) => {
+      now = at;
+      try {
+        const r = await checkpointOnce({ log: store.log, signer: local.signer, store: local.store, clock: () => new Date(at) });
+        return r.kind;
+      } catch (e) {
+        if (e instanceof CheckpointFailure) return e.code;
+        throw e;
+      }
+    };
+    t.is(await checkpoint(T - 30 * MIN), 'signed', 'a checkpoint before the range');
+    now = T;
+    const denied = await store.log.append(randomUUID(), [
+      request('mallory@acme.com', 'DROP TABLE customers'),
+      { type: 'analysis', data: { riskClass: 'destructive' } },
+      { type: 'decision', data: { action: 'deny', rule: 'nothing-else', reasons: ['no rule'] } },
+    ]);
+    now = T + 1000;
+    const readId = randomUUID();
+    const read = [
+      ...(await store.log.append(readId, [request('bot@acme.com', 'SELECT 1'), { type: 'decision', data: { action: 'allow', rule: 'bots-read' } }])),
+      ...(await store.log.append(readId, [{ type: 'execution.started', data: {} }, { type: 'execution.completed', data: { command: 'SELECT', rowCount: 1, rows: [[1]] } }])),
+    ];
+    t.is(await checkpoint(T + 20 * MIN), 'signed', 'a checkpoint after the sessions');
+    const from = new Date(T - 10 * MIN);
+    const to = new Date(T + 25 * MIN);
+    let n = 0;
+    return {
+      store,
+      T,
+      from,
+      to,
+      stateDir,
+      denied,
+      read,
+      setNow: (ms) => (now = ms),
+      checkpoint,
+      async exportTo(label, opts = {}) {
+        const dir = join(stateDir, `export-${label}-${n++}`);
+        const checkpoints = opts.withCheckpoints === false ? undefined : (await local.store.list()).checkpoints;
+        const s = await exportEvidence(store.log, { from, to, out: dir, source: 'test', checkpoints, clock: () => new Date(T + 60 * MIN) });
+        return { dir, logProblems: s.logProblems };
+      },
+      verify(dir, more = {}) {
+        return verifyEvidence(dir, { checkpoints: more.checkpoints ?? stateDir, publicKey: more.publicKey, expectRoot: more.expectRoot });
+      },
+    };
+  }
+
+  const kinds = (r: VerifyResult) => [...new Set(r.problems.map((p) => p.kind))].sort();
+  const has = (t: ExecutionContext, r: VerifyResult, kind: ProblemKind, where: { sessionId?: string } = {}) => {
+    t.false(r.ok, 'verify must not say ok');
+    const hit = r.problems.find((p) => p.kind === kind && (where.sessionId === undefined || p.sessionId === where.sessionId));
+    t.truthy(hit, `expected ${kind} ${JSON.stringify(where)}, got ${JSON.stringify(kinds(r))}: ${JSON.stringify(r.problems.slice(0, 5), null, 1)}`);
+  };
+
+  test(`${name}: a clean log exports and verifies against its signed checkpoints`, async (t) => {
+    const s = await scenario(t);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir, logProblems } = await s.exportTo('clean');
+    t.deepEqual(logProblems, []);
+    const r = await s.verify(dir);
+    t.deepEqual(r.problems, []);
+    t.true(r.ok);
+    t.truthy(r.logRoot?.checkpoint, 'proved against a signed checkpoint');
+    t.is(r.checkpointsChecked, 3);
+  });
+
+  test(`${name}: leaf_backdated — a correctly chained approval.granted appended to a denied session with the writer's rights`, async (t) => {
+    const s = await scenario(t);
+    const head = s.denied.at(-1)!;
+    const size = await s.store.log.treeSize();
+    // Exactly what the gateway would have written, dated back to just after the denial.
+    const [forged] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'approval.granted', data: { by: 'alice@acme.com', quorumMet: true } }], new Date(s.T + 2000));
+    await s.store.insertRaw([{ ...forged!, index: size }]);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'the signer cannot tell an append from a forgery: it is in the log for good');
+    const r = await s.verify((await s.exportTo('backdated')).dir);
+    has(t, r, 'leaf_backdated', { sessionId: head.sessionId });
+  });
+
+  test(`${name}: leaf_backdated — a whole forged session inserted with the writer's rights`, async (t) => {
+    const s = await scenario(t);
+    const sid = randomUUID();
+    const size = await s.store.log.treeSize();
+    const at = new Date(s.T + 3000);
+    const events = chainEvents(sid, null, [request('alice@acme.com', 'DROP TABLE customers'), { type: 'decision', data: { action: 'allow', rule: 'dba-everything' } }, { type: 'execution.completed', data: { command: 'DROP TABLE' } }], at);
+    await s.store.insertRaw(events.map((e, i) => ({ ...e, index: size + i })), { startedAt: at, subject: 'alice@acme.com' });
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const r = await s.verify((await s.exportTo('forged-session')).dir);
+    has(t, r, 'leaf_backdated', { sessionId: sid });
+  });
+
+  test(`${name}: leaf_missing — the last event of a session deleted by the owner`, async (t) => {
+    const s = await scenario(t);
+    const last = s.read.at(-1)!;
+    await s.store.deleteEvent(last.sessionId, last.seq);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent', 'the signer refuses to sign a shrunk log');
+    const e = await s.exportTo('truncated');
+    t.true(e.logProblems.some((p) => p.kind === 'leaf_missing'), 'export itself says so');
+    has(t, await s.verify(e.dir), 'leaf_missing');
+  });
+
+  test(`${name}: leaf_missing — a whole session deleted by the owner`, async (t) => {
+    const s = await scenario(t);
+    await s.store.deleteSession(s.denied[0]!.sessionId);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    has(t, await s.verify((await s.exportTo('deleted')).dir), 'leaf_missing');
+  });
+
+  test(`${name}: root_mismatch — two events' places in the log swapped by the owner`, async (t) => {
+    const s = await scenario(t);
+    const [a, b] = [s.read[0]!, s.read[1]!];
+    await s.store.replaceEvent({ ...a, index: b.index! });
+    await s.store.replaceEvent({ ...b, index: a.index! });
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    const e = await s.exportTo('reordered');
+    t.true(e.logProblems.some((p) => p.kind === 'root_mismatch'));
+    has(t, await s.verify(e.dir), 'root_mismatch');
+  });
+
+  test(`${name}: root_mismatch — a request's SQL rewritten and its whole chain re-hashed by the owner`, async (t) => {
+    const s = await scenario(t);
+    const rewritten = rehash(s.denied, (e) => (e.seq === 0 ? { ...e, data: { ...e.data, sql: 'SELECT 1' } } : e));
+    for (const e of rewritten) await s.store.replaceEvent(e);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    const e = await s.exportTo('rehashed');
+    const r = await s.verify(e.dir);
+    has(t, r, 'root_mismatch');
+    t.false(r.problems.some((p) => p.kind === 'event_modified'), 'the chain itself holds: only the signed root catches it');
+  });
+
+  test(`${name}: session_missing — started_at moved to 1990, the session still cannot leave the export`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.denied[0]!.sessionId;
+    await s.store.setStartedAt(sid, new Date('1990-01-01T00:00:00Z'));
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'the column is not in the tree: nothing signed changed');
+    const e = await s.exportTo('moved');
+    t.true(e.logProblems.some((p) => p.kind === 'session_missing'), 'export itself says so');
+    has(t, await s.verify(e.dir), 'session_missing', { sessionId: sid });
+  });
+
+  test(`${name}: the subject column changed — the evidence still names the hashed requester`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.denied[0]!.sessionId;
+    await s.store.setSubject(sid, 'someone-else@acme.com');
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir } = await s.exportTo('subject');
+    const r = await s.verify(dir);
+    t.deepEqual(r.problems, [], 'the evidence is derived from the hashed events, not the column');
+    const { readFileSync } = await import('node:fs');
+    const line = readFileSync(join(dir, 'sessions.jsonl'), 'utf8').split('\n').find((l) => l.includes(sid))!;
+    t.is(JSON.parse(line).subject, 'mallory@acme.com');
+  });
+
+  test(`${name}: root_mismatch / not_covered — an export regenerated consistently from a rewritten store`, async (t) => {
+    const s = await scenario(t);
+    const genuine = await s.exportTo('genuine');
+    const genuineRoot = (await s.verify(genuine.dir)).logRoot!.rootHash;
+    for (const e of rehash(s.denied, (e) => (e.seq === 0 ? { ...e, data: { ...e.data, sql: 'SELECT 1' } } : e))) await s.store.replaceEvent(e);
+    // The attacker exports without the checkpoints: a folder consistent with itself.
+    const forged = await s.exportTo('regenerated', { withCheckpoints: false });
+    const alone = await verifyEvidence(forged.dir);
+    t.true(alone.ok, 'on its own the folder is consistent');
+    has(t, await s.verify(forged.dir), 'not_covered');
+    has(t, await verifyEvidence(forged.dir, { expectRoot: genuineRoot }), 'root_mismatch');
+  });
+}
+
+/** The session's events with `edit` applied and every hash and link recomputed, indices kept. */
+function rehash(events: readonly SessionEvent[], edit: (e: SessionEvent) => SessionEvent): (SessionEvent & { index: number })[] {
+  const out: (SessionEvent & { index: number })[] = [];
+  let prev: string | null = null;
+  for (const original of events) {
+    const e = edit(original);
+    const unhashed = { sessionId: e.sessionId, seq: e.seq, type: e.type, at: e.at, data: e.data, prevHash: prev };
+    const hash = hashEvent(unhashed);
+    out.push({ ...unhashed, hash, index: original.index! });
+    prev = hash;
+  }
+  return out;
+}
