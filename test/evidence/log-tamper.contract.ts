@@ -2,8 +2,8 @@
 // PostgreSQL and on Google's Firestore emulator (log-tamper.*.e2e.test.ts). Each case is an attack
 // by someone holding the writer's rights (INSERT, or create()) or the store owner's (triggers
 // off: UPDATE, DELETE) — never the checkpoint key — and is named by the code verify must report.
-import { randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomInt, randomUUID, sign } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -15,6 +15,9 @@ import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.
 import type { TransparentSessionLog } from '../../shared/ports.ts';
 import { CheckpointFailure, checkpointOnce } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
+import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
+import { CHECKPOINT_FORMAT, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
+import { runCli } from './helpers.ts';
 
 /** What an attacker can do to one backend's store, past the adapter. */
 export interface TamperStore {
@@ -231,6 +234,82 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     t.true(alone.ok, 'on its own the folder is consistent');
     has(t, await s.verify(forged.dir), 'not_covered');
     has(t, await verifyEvidence(forged.dir, { expectRoot: genuineRoot }), 'root_mismatch');
+  });
+
+  test(`${name}: checkpoint and file attacks — another key, a fork, no key, no source, edited report and population — each named, never ok`, async (t) => {
+    const s = await scenario(t);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir } = await s.exportTo('base');
+    t.true((await s.verify(dir)).ok);
+    const folder = join(s.stateDir, 'checkpoints');
+    const copyCheckpoints = () => {
+      const d = mkdtempSync(join(tmpdir(), 'gatehouse-cps-'));
+      t.teardown(() => rmSync(d, { recursive: true, force: true }));
+      cpSync(folder, d, { recursive: true });
+      return d;
+    };
+    const publicKey = join(s.stateDir, 'checkpoint-public-key.pem');
+    const latest = (await localCheckpointing(s.stateDir).store.list()).checkpoints.at(-1)!;
+
+    // checkpoint_signature_invalid: a checkpoint of a bigger, made-up tree signed with another key.
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const forgedBody = { format: CHECKPOINT_FORMAT, logId: latest.logId, treeSize: latest.treeSize + 5, rootHash: 'ab'.repeat(32), time: new Date(s.T + 50 * MIN).toISOString() } as const;
+    const forged: Checkpoint = { ...forgedBody, signature: sign('sha256', signedBytes(forgedBody), other.privateKey).toString('base64'), consistency: null };
+    const withForged = copyCheckpoints();
+    writeFileSync(join(withForged, checkpointName(forged)), JSON.stringify(forged));
+    has(t, await s.verify(dir, { checkpoints: withForged, publicKey }), 'checkpoint_signature_invalid');
+    // The whole source checked with another key (someone swapped the published key): nothing verifies.
+    const otherKeyFile = join(withForged, '..', `other-${randomUUID()}.pem`);
+    writeFileSync(otherKeyFile, otherPem);
+    t.teardown(() => rmSync(otherKeyFile, { force: true }));
+    has(t, await s.verify(dir, { checkpoints: folder, publicKey: otherKeyFile }), 'checkpoint_signature_invalid');
+
+    // checkpoint_inconsistent: the key holder signs a second history of the same size (a fork).
+    const forkDir = copyCheckpoints();
+    const local = localCheckpointing(s.stateDir);
+    const forkBody = { format: CHECKPOINT_FORMAT, logId: latest.logId, treeSize: latest.treeSize, rootHash: createHash('sha256').update('another history').digest('hex'), time: new Date(s.T + 45 * MIN).toISOString() } as const;
+    const fork: Checkpoint = { ...forkBody, signature: (await local.signer.sign(signedBytes(forkBody))).toString('base64'), consistency: null };
+    writeFileSync(join(forkDir, checkpointName(fork)), JSON.stringify(fork));
+    has(t, await s.verify(dir, { checkpoints: forkDir, publicKey }), 'checkpoint_inconsistent');
+
+    // public_key_missing and checkpoint_source_unreadable: never "ok".
+    has(t, await s.verify(dir, { checkpoints: copyCheckpoints() }), 'public_key_missing');
+    has(t, await s.verify(dir, { checkpoints: join(s.stateDir, 'no-such-folder'), publicKey }), 'checkpoint_source_unreadable');
+    has(t, await s.verify(dir, { checkpoints: folder, publicKey: join(s.stateDir, 'no-such-key.pem') }), 'public_key_missing');
+
+    // derived_file_mismatch: report.html and population.csv edited, their digests fixed in the manifest.
+    for (const [file, edit] of [
+      ['report.html', (text: string) => text.replace('DROP TABLE customers', 'SELECT 1 /* harmless */')],
+      ['population.csv', (text: string) => text.replace('mallory@acme.com', 'bot@acme.com')],
+    ] as const) {
+      const copy = mkdtempSync(join(tmpdir(), 'gatehouse-edit-'));
+      t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+      cpSync(dir, copy, { recursive: true });
+      const before = readFileSync(join(copy, file), 'utf8');
+      const after = edit(before);
+      t.not(after, before, `the edit changes ${file}`);
+      writeFileSync(join(copy, file), after);
+      const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8'));
+      manifest.files[file] = { ...manifest.files[file], sha256: createHash('sha256').update(after).digest('hex'), bytes: Buffer.byteLength(after) };
+      writeFileSync(join(copy, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+      const r = await s.verify(copy);
+      has(t, r, 'derived_file_mismatch');
+      t.false(r.problems.some((p) => p.kind === 'file_changed'), 'the digests were fixed: only re-deriving catches it');
+    }
+
+    // The CLI: named codes in the text and in --json, exit 1.
+    const cli = await runCli(['evidence', 'verify', dir, '--checkpoints', forkDir, '--public-key', publicKey, '--json']);
+    t.is(cli.code, 1);
+    t.true((JSON.parse(cli.stdout || cli.stderr).problems as { kind: string }[]).some((p) => p.kind === 'checkpoint_inconsistent'));
+    const text = await runCli(['evidence', 'verify', dir, '--checkpoints', join(s.stateDir, 'nowhere'), '--public-key', publicKey]);
+    t.is(text.code, 1);
+    t.regex(text.stderr, /\[checkpoint_source_unreadable\]/);
+    const good = await runCli(['evidence', 'verify', dir, '--checkpoints', s.stateDir, '--expect-root', latest.rootHash]);
+    t.is(good.code, 0, good.stderr);
+    const wrongRoot = await runCli(['evidence', 'verify', dir, '--checkpoints', s.stateDir, '--expect-root', 'cd'.repeat(32)]);
+    t.is(wrongRoot.code, 1);
+    t.regex(wrongRoot.stderr, /\[root_mismatch\]/);
   });
 }
 
