@@ -56,6 +56,7 @@ export const ERROR_STATUS = {
   read_only_violation: 422,
   // dependencies: nothing ran
   audit_unavailable: 503,
+  audit_tampered: 500, // a listing column of the log disagrees with the hashed event it is derived from
   database_unavailable: 503,
   secret_not_found: 503,
   secret_unavailable: 503,

@@ -25,7 +25,7 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
       log,
       async insertRaw(events, session) {
         const batch = admin.batch();
-        if (session) batch.create(sessions.doc(events[0]!.sessionId), { startedAt: session.startedAt, subject: session.subject, email: session.subject, connection: null, sql: null });
+        if (session) batch.create(sessions.doc(events[0]!.sessionId), { startedAt: session.startedAt, subject: session.subject, email: session.email, connection: session.connection, sql: session.sql });
         for (const e of events) {
           batch.create(eventDoc(e.sessionId, e.seq), eventDocument(e));
           batch.create(leaves.doc(leafId(e.index)), { index: e.index, sessionId: e.sessionId, seq: e.seq, hash: e.hash });
@@ -59,6 +59,9 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
       },
       async setSubject(sessionId, subject) {
         await sessions.doc(sessionId).update({ subject });
+      },
+      async setSql(sessionId, sql) {
+        await sessions.doc(sessionId).update({ sql });
       },
       async close() {
         await log.close();

@@ -26,7 +26,14 @@ logTamperContract('PostgreSQL', async (clock) => {
     log,
     async insertRaw(events, session) {
       if (session) {
-        await admin.query('INSERT INTO gatehouse_sessions (session_id, started_at, subject) VALUES ($1, $2, $3)', [events[0]!.sessionId, session.startedAt, session.subject]);
+        await admin.query('INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql) VALUES ($1, $2, $3, $4, $5, $6)', [
+          events[0]!.sessionId,
+          session.startedAt,
+          session.subject,
+          session.email,
+          session.connection,
+          session.sql,
+        ]);
       }
       for (const e of events) {
         await admin.query(
@@ -61,6 +68,9 @@ logTamperContract('PostgreSQL', async (clock) => {
     },
     async setSubject(sessionId, subject) {
       await asOwner('UPDATE gatehouse_sessions SET subject = $2 WHERE session_id = $1', [sessionId, subject]);
+    },
+    async setSql(sessionId, sql) {
+      await asOwner('UPDATE gatehouse_sessions SET sql = $2 WHERE session_id = $1', [sessionId, sql]);
     },
     async close() {
       await log.close();

@@ -11,6 +11,7 @@ import { appendOnce, readLogSize, TooLarge } from './append.ts';
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
 import { lostRace, unavailable, type Operation } from './failures.ts';
+import { isGatehouseError } from '../../errors.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import { listSessions } from './list.ts';
@@ -116,6 +117,7 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     try {
       return await listSessions(s, query);
     } catch (e) {
+      if (isGatehouseError(e) && e.code === 'audit_tampered') throw e;
       throw unavailable('list', e);
     }
   }

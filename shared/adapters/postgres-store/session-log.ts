@@ -8,7 +8,8 @@ import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
 import { lostRace, unavailable } from './failures.ts';
-import { eventColumns, eventFromRow, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { eventColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { checkListingCopy } from '../../audit/listing-check.ts';
 import { SQL } from './sql.ts';
 
 export interface PostgresSessionLogOptions {
@@ -82,18 +83,23 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   async function list(query: SessionQuery): Promise<SessionSummary[]> {
     const { from, to, limit, after, subject } = checkSessionQuery(query);
     if (!storable(after ?? '') || !storable(subject ?? '')) return [];
+    let listed: SummaryRow[];
     try {
-      const { rows } = await pool.query<SummaryRow>(SQL.list, [
+      ({ rows: listed } = await pool.query<SummaryRow>(SQL.list, [
         from?.toISOString() ?? null,
         to?.toISOString() ?? null,
         subject ?? null,
         after ?? null,
         limit ?? null,
-      ]);
-      return rows.map(summaryFromRow);
+      ]));
     } catch (e) {
       throw unavailable('list', e);
     }
+    // Outside the try: a listing that disagrees with its hashed events is not an outage.
+    for (const row of listed) {
+      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns);
+    }
+    return listed.map(summaryFromRow);
   }
 
   async function treeSize(): Promise<number> {
