@@ -79,6 +79,9 @@ export async function evidenceVerifyCommand(dir: string, json: boolean, options:
         `OK: ${r.dir} verifies — ${r.checked.files} files, ${r.checked.sessions} sessions, ${r.checked.events} events (${r.eventsPerSecond} events/s)`,
         `  merkle root    ${r.merkleRoot}`,
         ...(r.logRoot ? [`  log root       ${r.logRoot.rootHash} (${r.logRoot.treeSize} leaves)${r.logRoot.checkpoint ? `, signed ${r.logRoot.checkpoint.time} by log ${r.logRoot.checkpoint.logId.slice(0, 16)}…` : ''}`] : []),
+        ...(r.checkpointsChecked === undefined
+          ? ['  signed log     NOT checked: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log']
+          : [`  signed log     ${r.checkpointsChecked} checkpoints verified (signatures, consistency)`]),
         `  manifest       sha256 ${r.manifestSha256}`,
         '  compare both with the values recorded when the export was made',
       ]

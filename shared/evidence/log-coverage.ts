@@ -84,9 +84,12 @@ export async function planCoverage(log: LogLeafReader, range: { from: Date; to: 
   const before = list.filter((c) => Date.parse(c.time) <= range.from.getTime() - CLOCK_MARGIN_MS).at(-1);
   // The first checkpoint after the range's end: it holds every session that started in the range
   // and every event appended up to then. Failing that, the latest one; failing that, none.
-  // A checkpoint larger than the log as read now means leaves were deleted: it is still the tree the
-  // export is proved against, and the missing leaves are named (writeLogCoverage).
-  const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS) ?? list.at(-1);
+  // Failing one signed after the range, the latest one when it holds everything the log holds now
+  // — or more: a checkpoint larger than the log as read means leaves were deleted, and it is still
+  // the tree the export is proved against, so the missing leaves are named (writeLogCoverage).
+  // Otherwise the export proves against the log as it is, and says it is not covered yet.
+  const latest = list.at(-1);
+  const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS) ?? (latest && latest.treeSize >= current ? latest : undefined);
   return { treeSize: cover ? cover.treeSize : current, cover, before, withCheckpoints: checkpoints !== undefined };
 }
 

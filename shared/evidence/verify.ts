@@ -171,8 +171,6 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
       const later = validCheckpoints.find((v) => Date.parse(v.time) >= Date.parse(manifest.range.to));
       report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, before its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
     }
-  } else if (section && options.checkpoints === undefined) {
-    warnings.push('not checked against signed checkpoints: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log');
   }
   if (options.expectRoot !== undefined) {
     const want = options.expectRoot.toLowerCase();

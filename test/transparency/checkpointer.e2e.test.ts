@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
-import { checkpointPublicKeyCommand, checkpointStatusCommand } from '../../shared/cli/checkpoint.ts';
+import pg from 'pg';
+import { checkpointPublicKeyCommand, checkpointStatusCommand, sessionCoverage } from '../../shared/cli/checkpoint.ts';
+import { showSession } from '../../shared/cli/sessions.ts';
 import type { CheckpointSigner } from '../../shared/transparency/checkpoint.ts';
-import { CheckpointFailure } from '../../shared/transparency/checkpointer.ts';
+import { CheckpointFailure, checkpointOnce } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { startCheckpointRunner } from '../../shared/transparency/runner.ts';
 import { readStatus, writeStatus } from '../../shared/transparency/status.ts';
@@ -105,4 +107,38 @@ test('the local key is a file of its own, 0600; public-key prints it with the lo
   t.regex(j.publicKeyPem, /BEGIN PUBLIC KEY/);
   t.regex(j.logId, /^[0-9a-f]{64}$/);
   t.notRegex(shown.text, /PRIVATE/);
+});
+
+test('sessions show: a session is covered only once a signed checkpoint holds all of it, and not after a rewrite', async (t) => {
+  const db = await createTestDatabase();
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
+  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-cp-'));
+  t.teardown(async () => {
+    await log.close();
+    await db.drop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const local = localCheckpointing(stateDir, { createKey: true });
+  const sid = randomUUID();
+  await log.append(sid, [{ type: 'request', data: { sql: 'SELECT 1' } }]);
+  const sign = () => checkpointOnce({ log, signer: local.signer, store: local.store });
+  await sign();
+  await log.append(sid, [{ type: 'decision', data: { action: 'allow' } }]);
+  const shown = await showSession(log, sid, true, (events) => sessionCoverage(log, events, stateDir));
+  t.false(JSON.parse(shown.text).checkpoint.covered, 'its last event came after the checkpoint');
+  t.regex(JSON.parse(shown.text).checkpoint.reason, /not yet/);
+  await sign();
+  const covered = await showSession(log, sid, false, (events) => sessionCoverage(log, events, stateDir));
+  t.regex(covered.text, /signed {3}covered by a signed checkpoint: in the checkpoint of 2 leaves/);
+  // The owner rewrites the decision past the triggers: the stored log no longer gives the signed root.
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  await admin.query('BEGIN');
+  await admin.query('SET LOCAL session_replication_role = replica');
+  await admin.query("UPDATE gatehouse_session_events SET hash = $2 WHERE session_id = $1 AND seq = 1", [sid, 'ab'.repeat(32)]);
+  await admin.query('COMMIT');
+  const after = await sessionCoverage(log, await log.read(sid), stateDir);
+  t.false(after.covered);
+  t.regex(after.reason, /root_mismatch/);
 });
