@@ -7,6 +7,7 @@ import { hashEvent } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { leafHash, rootFromRange } from '../transparency/merkle-tree.ts';
+import { packedDigests } from '../transparency/checkpointer.ts';
 import { readLines } from './files.ts';
 import { CLOCK_MARGIN_MS, LEAVES_FILE, type LogSection } from './log-coverage.ts';
 import type { Problem } from './problems.ts';
@@ -135,8 +136,9 @@ export class LogCheck {
       this.report({ kind: 'leaf_inserted', file: 'events.jsonl', message: `${this.#withoutIndex} events have no place in the log, the manifest says ${this.section.eventsWithoutIndex}` });
     }
     if (this.#n === 0) return { root: undefined };
-    const leaves: Buffer[] = new Array(this.#n);
-    for (let i = 0; i < this.#n; i++) leaves[i] = leafHash(this.#eventHashes.toString('hex', i * 32, i * 32 + 32));
+    const packed = Buffer.alloc(this.#n * 32);
+    for (let i = 0; i < this.#n; i++) leafHash(this.#eventHashes.toString('hex', i * 32, i * 32 + 32)).copy(packed, i * 32);
+    const leaves = packedDigests(packed, this.#n);
     const root = rootFromRange(leaves, start, this.section.treeSize, this.section.proof.map((h) => Buffer.from(h, 'hex')))?.toString('hex');
     if (root !== this.section.rootHash) {
       this.report({ kind: 'root_mismatch', file: LEAVES_FILE, message: `the exported leaves and the manifest's proof give root ${root ?? '(no root: malformed proof)'}, the manifest says ${this.section.rootHash}` });
