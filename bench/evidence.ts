@@ -39,22 +39,32 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
 
     console.error('evidence: appends with the global index, 32 concurrent writers …');
     const appends = await benchAppends(server.url);
-    console.error(`evidence: generating ${SESSIONS} sessions …`);
-    const generated = await generate(url, SESSIONS);
-    // A signed checkpoint over everything, as `gatehouse start` would have made: export proves
-    // against it and verify checks it (signature, range proof, every leaf).
+    // Signed checkpoints as `gatehouse start` would have made them: one 6 minutes after the first
+    // 10k sessions (the later ones start a further 7 minutes on, after it), one after all of them.
+    // Export proves against them and verify checks them (signatures, range proof, every leaf).
+    const tenK = Math.min(10_000, SESSIONS);
+    const GAP_MS = 7 * 60_000;
+    const atMs = (i: number) => START + i * STEP_MS + (i >= tenK ? GAP_MS : 0);
+    const at = (i: number) => new Date(atMs(i)).toISOString();
     const stateDir = join(work, 'state');
     const local = localCheckpointing(stateDir, { createKey: true });
     const signLog = await createPostgresSessionLog({ connectionString: url, poolSize: 1 });
-    const signStarted = performance.now();
-    const signed = await checkpointOnce({ log: signLog, signer: local.signer, store: local.store, clock: () => new Date(START + (SESSIONS + 100) * STEP_MS) });
-    const checkpoint = { treeSize: signed.checkpoint.treeSize, seconds: round((performance.now() - signStarted) / 1000) };
+    const sign = async (time: number) => {
+      const signStarted = performance.now();
+      const signed = await checkpointOnce({ log: signLog, signer: local.signer, store: local.store, clock: () => new Date(time) });
+      return { treeSize: signed.checkpoint.treeSize, seconds: round((performance.now() - signStarted) / 1000) };
+    };
+    console.error(`evidence: generating ${SESSIONS} sessions …`);
+    const checkpoints: Record<string, unknown>[] = [];
+    const generated = await generate(url, SESSIONS, atMs, async (done) => {
+      if (done === tenK) checkpoints.push(await sign(atMs(tenK - 1) + 6 * 60_000));
+    });
+    checkpoints.push(await sign(atMs(SESSIONS) + 10 * 60_000));
+    const checkpoint = checkpoints;
     await signLog.close();
-    const tenK = Math.min(10_000, SESSIONS);
-    const at = (i: number) => new Date(START + i * STEP_MS).toISOString();
 
     console.error('evidence: export 10k …');
-    const export10k = await child(['export', url, join(work, 'e10k'), at(0), at(tenK), stateDir]);
+    const export10k = await child(['export', url, join(work, 'e10k'), at(0), new Date(atMs(tenK - 1) + 1).toISOString(), stateDir]);
     console.error(`evidence: export ${SESSIONS} …`);
     const exportAll = await child(['export', url, join(work, 'eall'), at(0), at(SESSIONS), stateDir]);
     console.error(`evidence: verify ${SESSIONS} against the signed checkpoint …`);
@@ -84,7 +94,7 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
 }
 
 /** Sessions of four shapes, chained by chainEvents and inserted a few thousand at a time. */
-async function generate(url: string, n: number): Promise<Record<string, number>> {
+async function generate(url: string, n: number, atMs: (i: number) => number, afterBatch: (done: number) => Promise<void>): Promise<Record<string, number>> {
   const started = performance.now();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -97,7 +107,7 @@ async function generate(url: string, n: number): Promise<Record<string, number>>
       const rows: unknown[][] = [[], [], [], [], [], [], [], []];
       for (let i = base; i < Math.min(n, base + BATCH); i++) {
         const sid = randomUUID();
-        const at = new Date(START + i * STEP_MS);
+        const at = new Date(atMs(i));
         const evs = shape(sid, i, at);
         events += evs.length;
         const req = evs[0]!.data as { principal: { subject: string; email: string }; connection?: string; sql?: string };
@@ -116,6 +126,7 @@ async function generate(url: string, n: number): Promise<Record<string, number>>
         rows,
       );
       await client.query('COMMIT');
+      await afterBatch(Math.min(n, base + BATCH));
     }
     await client.query('ANALYZE');
   } finally {
