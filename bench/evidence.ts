@@ -16,6 +16,8 @@ import { createPostgresSessionLog } from '../shared/adapters/postgres-store/inde
 import { exportEvidence } from '../shared/evidence/export.ts';
 import { verifyEvidence } from '../shared/evidence/verify.ts';
 import { startTestPostgres } from '../infra/throwaway-postgres.ts';
+import { checkpointOnce } from '../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../shared/transparency/local.ts';
 
 const SESSIONS = Number(process.env.BENCH_EVIDENCE_SESSIONS ?? 100_000);
 const START = Date.UTC(2026, 0, 1);
@@ -35,28 +37,51 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
     // The adapter creates its schema (and the create-only triggers) as it would in production.
     await (await createPostgresSessionLog({ connectionString: url, poolSize: 1 })).close();
 
-    console.error(`evidence: generating ${SESSIONS} sessions …`);
-    const generated = await generate(url, SESSIONS);
+    console.error('evidence: appends with the global index, 32 concurrent writers …');
+    const appends = await benchAppends(server.url);
+    // Signed checkpoints as `gatehouse start` would have made them: one 6 minutes after the first
+    // 10k sessions (the later ones start a further 7 minutes on, after it), one after all of them.
+    // Export proves against them and verify checks them (signatures, range proof, every leaf).
     const tenK = Math.min(10_000, SESSIONS);
-    const at = (i: number) => new Date(START + i * STEP_MS).toISOString();
+    const GAP_MS = 7 * 60_000;
+    const atMs = (i: number) => START + i * STEP_MS + (i >= tenK ? GAP_MS : 0);
+    const at = (i: number) => new Date(atMs(i)).toISOString();
+    const stateDir = join(work, 'state');
+    const local = localCheckpointing(stateDir, { createKey: true });
+    const signLog = await createPostgresSessionLog({ connectionString: url, poolSize: 1 });
+    const sign = async (time: number) => {
+      const signStarted = performance.now();
+      const signed = await checkpointOnce({ log: signLog, signer: local.signer, store: local.store, clock: () => new Date(time) });
+      return { treeSize: signed.checkpoint.treeSize, seconds: round((performance.now() - signStarted) / 1000) };
+    };
+    console.error(`evidence: generating ${SESSIONS} sessions …`);
+    const checkpoints: Record<string, unknown>[] = [];
+    const generated = await generate(url, SESSIONS, atMs, async (done) => {
+      if (done === tenK) checkpoints.push(await sign(atMs(tenK - 1) + 6 * 60_000));
+    });
+    checkpoints.push(await sign(atMs(SESSIONS) + 10 * 60_000));
+    const checkpoint = checkpoints;
+    await signLog.close();
 
     console.error('evidence: export 10k …');
-    const export10k = await child(['export', url, join(work, 'e10k'), at(0), at(tenK)]);
+    const export10k = await child(['export', url, join(work, 'e10k'), at(0), new Date(atMs(tenK - 1) + 1).toISOString(), stateDir]);
     console.error(`evidence: export ${SESSIONS} …`);
-    const exportAll = await child(['export', url, join(work, 'eall'), at(0), at(SESSIONS)]);
-    console.error(`evidence: verify ${SESSIONS} …`);
-    const verifyAll = await child(['verify', join(work, 'eall')]);
+    const exportAll = await child(['export', url, join(work, 'eall'), at(0), at(SESSIONS), stateDir]);
+    console.error(`evidence: verify ${SESSIONS} against the signed checkpoint …`);
+    const verifyAll = await child(['verify', join(work, 'eall'), stateDir]);
     // Streaming, shown rather than claimed: the same export under a heap far smaller than its
     // output (events.jsonl alone is ~200 MB at 100k sessions). V8 grows its heap lazily, so
     // unconstrained RSS overstates what an export needs.
     let exportAllCapped: Record<string, unknown> | undefined;
     if (HEAP_CAP_MB > 0) {
       console.error(`evidence: export ${SESSIONS} with the heap capped at ${HEAP_CAP_MB} MB …`);
-      exportAllCapped = await child(['export', url, join(work, 'ecap'), at(0), at(SESSIONS)], [`--max-old-space-size=${HEAP_CAP_MB}`]);
+      exportAllCapped = await child(['export', url, join(work, 'ecap'), at(0), at(SESSIONS), stateDir], [`--max-old-space-size=${HEAP_CAP_MB}`]);
     }
     return {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version, store: `PostgreSQL (${server.kind})` },
+      appends,
       generated,
+      checkpoint,
       export10k,
       exportAll,
       verifyAll,
@@ -69,24 +94,25 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
 }
 
 /** Sessions of four shapes, chained by chainEvents and inserted a few thousand at a time. */
-async function generate(url: string, n: number): Promise<Record<string, number>> {
+async function generate(url: string, n: number, atMs: (i: number) => number, afterBatch: (done: number) => Promise<void>): Promise<Record<string, number>> {
   const started = performance.now();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   let events = 0;
+  let index = 0;
   try {
     const BATCH = 2000;
     for (let base = 0; base < n; base += BATCH) {
       const sessions: unknown[][] = [[], [], [], [], [], []];
-      const rows: unknown[][] = [[], [], [], [], [], [], []];
+      const rows: unknown[][] = [[], [], [], [], [], [], [], []];
       for (let i = base; i < Math.min(n, base + BATCH); i++) {
         const sid = randomUUID();
-        const at = new Date(START + i * STEP_MS);
+        const at = new Date(atMs(i));
         const evs = shape(sid, i, at);
         events += evs.length;
         const req = evs[0]!.data as { principal: { subject: string; email: string }; connection?: string; sql?: string };
         [sid, at.toISOString(), req.principal.subject, req.principal.email, req.connection ?? null, req.sql ?? null].forEach((v, k) => sessions[k]!.push(v));
-        for (const e of evs) [sid, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash].forEach((v, k) => rows[k]!.push(v));
+        for (const e of evs) [sid, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash, index++].forEach((v, k) => rows[k]!.push(v));
       }
       await client.query('BEGIN');
       await client.query(
@@ -95,11 +121,12 @@ async function generate(url: string, n: number): Promise<Record<string, number>>
         sessions,
       );
       await client.query(
-        `INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])`,
+        `INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bigint[])`,
         rows,
       );
       await client.query('COMMIT');
+      await afterBatch(Math.min(n, base + BATCH));
     }
     await client.query('ANALYZE');
   } finally {
@@ -177,20 +204,22 @@ async function runChild(args: string[]): Promise<Record<string, unknown>> {
   const started = performance.now();
   let figures: Record<string, unknown>;
   if (args[0] === 'export') {
-    const [, url, out, from, to] = args as [string, string, string, string, string];
+    const [, url, out, from, to, stateDir] = args as [string, string, string, string, string, string];
     // The pool `gatehouse evidence export --store` gets (infra/session-store-access.ts).
     const log = await createPostgresSessionLog({ connectionString: url, poolSize: 2 });
     try {
-      const s = await exportEvidence(log, { from: new Date(from), to: new Date(to), out, source: 'bench' });
+      const checkpoints = (await localCheckpointing(stateDir).store.list()).checkpoints;
+      const s = await exportEvidence(log, { from: new Date(from), to: new Date(to), out, source: 'bench', checkpoints });
+      if (s.logProblems.length) throw new Error(`bench export found log problems: ${JSON.stringify(s.logProblems.slice(0, 3))}`);
       const seconds = (performance.now() - started) / 1000;
       figures = { sessions: s.sessions, events: s.events, seconds: round(seconds), sessionsPerSecond: Math.round(s.sessions / seconds), reportMB: round(s.files['report.html']!.bytes / 1048576), eventsMB: round(s.files['events.jsonl']!.bytes / 1048576) };
     } finally {
       await log.close();
     }
   } else {
-    const r = await verifyEvidence(args[1]!);
+    const r = await verifyEvidence(args[1]!, { checkpoints: args[2]! });
     if (!r.ok) throw new Error(`bench export does not verify: ${JSON.stringify(r.problems.slice(0, 3))}`);
-    figures = { sessions: r.checked.sessions, events: r.checked.events, seconds: round((performance.now() - started) / 1000), eventsVerifiedPerSecond: r.eventsPerSecond };
+    figures = { sessions: r.checked.sessions, events: r.checked.events, leavesProved: r.logRoot ? 'range proof against a signed checkpoint' : 'none', seconds: round((performance.now() - started) / 1000), eventsVerifiedPerSecond: r.eventsPerSecond };
   }
   clearInterval(sampler);
   return {
@@ -199,6 +228,71 @@ async function runChild(args: string[]): Promise<Record<string, unknown>> {
     peakHeapUsedMB: round(peakHeap / 1048576),
     ...(process.execArgv.find((a) => a.startsWith('--max-old-space-size')) ? { heapLimit: process.execArgv.find((a) => a.startsWith('--max-old-space-size')) } : {}),
     baselineRssMB: round(baseline / 1048576),
+  };
+}
+
+// The append statement before the global log (per-session chain only), for comparison: the same
+// one-statement insert the adapter ran, without the global index and its advisory lock.
+const APPEND_BEFORE = `WITH new_session AS (
+  INSERT INTO gatehouse_sessions (session_id, started_at) SELECT $1, $4 WHERE $9::boolean)
+INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash)
+SELECT $1, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash
+FROM unnest($2::integer[], $3::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[]) AS e(seq, type, at, data, prev_hash, hash)`;
+
+/**
+ * Appends/s with 32 concurrent writers, each appending to sessions of its own (3 events an
+ * append), through the adapter (global index) and through the pre-global-log statement; then
+ * checks the global indices are 0 … n−1, each once.
+ */
+async function benchAppends(serverUrl: string): Promise<Record<string, unknown>> {
+  const WRITERS = 32;
+  const PER_WRITER = Number(process.env.BENCH_APPENDS_PER_WRITER ?? 60);
+  const db = async (name: string) => {
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    return Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
+  };
+  const drafts = (w: number, k: number): EventDraft[] => [
+    { type: 'request', data: { principal: { subject: `w${w}` }, sql: 'SELECT 1', k } },
+    { type: 'analysis', data: { class: 'read' } },
+    { type: 'decision', data: { action: 'allow', rule: 'bots-read' } },
+  ];
+  // After: the adapter, as the gateway uses it (pool of 10).
+  const afterUrl = await db('bench_appends_after');
+  const log = await createPostgresSessionLog({ connectionString: afterUrl, poolSize: 10 });
+  let started = performance.now();
+  await Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
+    for (let k = 0; k < PER_WRITER; k++) await log.append(randomUUID(), drafts(w, k));
+  }));
+  const afterSeconds = (performance.now() - started) / 1000;
+  const size = await log.treeSize();
+  const leaves = await log.leaves(0, size);
+  const gapFree = leaves.length === size && leaves.every((l, i) => l.index === i) && size === WRITERS * PER_WRITER * 3;
+  await log.close();
+  // Before: the same appends through the old statement, same pool size.
+  const beforeUrl = await db('bench_appends_before');
+  await (await createPostgresSessionLog({ connectionString: beforeUrl, poolSize: 1 })).close();
+  const pool = new pg.Pool({ connectionString: beforeUrl, max: 10 });
+  started = performance.now();
+  await Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
+    for (let k = 0; k < PER_WRITER; k++) {
+      const sid = randomUUID();
+      const evs = chainEvents(sid, null, drafts(w, k), new Date());
+      await pool.query(APPEND_BEFORE, [sid, evs.map((e) => e.seq), evs.map((e) => e.type), evs[0]!.at, evs.map((e) => e.at), evs.map((e) => JSON.stringify(e.data)), evs.map((e) => e.prevHash), evs.map((e) => e.hash), true]);
+    }
+  }));
+  const beforeSeconds = (performance.now() - started) / 1000;
+  await pool.end();
+  const appends = WRITERS * PER_WRITER;
+  return {
+    writers: WRITERS,
+    appends,
+    eventsPerAppend: 3,
+    withGlobalIndex: { seconds: round(afterSeconds), appendsPerSecond: Math.round(appends / afterSeconds) },
+    before: { seconds: round(beforeSeconds), appendsPerSecond: Math.round(appends / beforeSeconds) },
+    globalIndicesGapFreeAndUnique: gapFree,
   };
 }
 

@@ -25,6 +25,7 @@ const cli = {
   doctorAccess: () => import('../infra/doctor-access.ts'),
   mcp: () => import('../shared/cli/mcp.ts'),
   devToken: () => import('../infra/dev-token.ts'),
+  checkpoint: () => import('../shared/cli/checkpoint.ts'),
 };
 // Small modules (no dependencies of their own) for what declaring the commands needs.
 const STATUS_FILTERS = [...APPROVAL_STATUSES, 'all'] as const;
@@ -138,11 +139,20 @@ storeOptions(
     await log.close();
   }
 });
-storeOptions(sessionsCmd.command('show').description("one session's events, with its hash chain re-verified").argument('<id>')).action(
-  async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
+storeOptions(
+  sessionsCmd
+    .command('show')
+    .description("one session's events, with its hash chain re-verified and whether a signed checkpoint covers it")
+    .argument('<id>')
+    .option('--checkpoints <src>', "checkpoint source (default: the state dir's, when there is one)")
+    .option('--public-key <file>', 'the published checkpoint public key'),
+).action(
+  async (id: string, o: { stateDir: string; store?: string; json?: boolean; checkpoints?: string; publicKey?: string }) => {
     const log = await (await cli.store()).openSessionStore(o);
     try {
-      const r = await (await cli.sessions()).showSession(log, id, Boolean(o.json));
+      const src = o.checkpoints ?? (o.store ? undefined : o.stateDir);
+      const { sessionCoverage } = await cli.checkpoint();
+      const r = await (await cli.sessions()).showSession(log, id, Boolean(o.json), src ? (events) => sessionCoverage(log, events, src, o.publicKey) : undefined);
       console.log(r.text);
       if (!r.ok) process.exitCode = 1;
     } finally {
@@ -191,8 +201,10 @@ storeOptions(
     .description('write the sessions of a time range as a verifiable evidence folder (streams; works while `gatehouse start` runs)')
     .requiredOption('--from <date>', 'ISO date or time (inclusive), e.g. 2026-01-01')
     .requiredOption('--to <date>', 'ISO date or time (exclusive), e.g. 2026-04-01')
-    .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)'),
-).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string }) => {
+    .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)')
+    .option('--checkpoints <src>', "signed checkpoints to prove the export against (default: the state dir's)")
+    .option('--public-key <file>', 'the published checkpoint public key'),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string; checkpoints?: string; publicKey?: string }) => {
   const { describeStore, evidenceExportCommand } = await cli.evidence();
   const throughServer = !o.store && (await cli.embedded()).runningServer(o.stateDir) !== undefined;
   const log = await (await cli.store()).openSessionStore(o);
@@ -203,6 +215,7 @@ storeOptions(
       out: o.out,
       json: Boolean(o.json),
       source: describeStore({ stateDir: o.stateDir, store: o.store, throughServer }),
+      checkpoints: await (await cli.checkpoint()).exportCheckpoints(o.checkpoints ?? (o.store ? undefined : o.stateDir), o.publicKey),
     });
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
@@ -215,8 +228,11 @@ evidenceCmd
   .description('re-check an evidence folder: every event hash, chain, file digest, the counts and the Merkle root')
   .argument('<dir>')
   .option('--json', 'machine-readable output')
-  .action(async (dir: string, o: { json?: boolean }) => {
-    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json));
+  .option('--checkpoints <src>', 'signed checkpoints: a folder, a state dir, or gs://bucket/prefix')
+  .option('--public-key <file>', 'the published checkpoint public key (default: the one kept with the checkpoints)')
+  .option('--expect-root <hex>', 'a log root you pinned: the export must be proved against it or a checkpoint consistent with it')
+  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string }) => {
+    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot });
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });
@@ -270,6 +286,40 @@ for (const verdict of ['approve', 'reject'] as const) {
     console.log(await (await cli.approvals()).decideApprovalCommand(clientOf(o), id, verdict, o.comment, Boolean(o.json)));
   });
 }
+
+const checkpointCmd = program.command('checkpoint').description('signed checkpoints of the global Merkle log');
+checkpointCmd
+  .command('public-key')
+  .description('the public key checkpoints are signed with (publish it apart from the state dir)')
+  .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { stateDir: string; json?: boolean }) => {
+    const r = await (await cli.checkpoint()).checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
+    (r.ok ? console.log : console.error)(r.text);
+    if (!r.ok) process.exitCode = 1;
+  });
+checkpointCmd
+  .command('status')
+  .description("the latest checkpoint, and the signer's last attempt and failure")
+  .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--json', 'machine-readable output')
+  .action(async (o: { stateDir: string; json?: boolean }) => {
+    const r = await (await cli.checkpoint()).checkpointStatusCommand(o.stateDir, Boolean(o.json));
+    console.log(r.text);
+    if (!r.ok) process.exitCode = 1;
+  });
+storeOptions(checkpointCmd.command('sign').description('sign a checkpoint now (`gatehouse start` does every minute)')).action(
+  async (o: { stateDir: string; store?: string; json?: boolean }) => {
+    const log = await (await cli.store()).openSessionStore(o);
+    try {
+      const r = await (await cli.checkpoint()).checkpointSignCommand(log, o.stateDir, Boolean(o.json));
+      (r.ok ? console.log : console.error)(r.text);
+      if (!r.ok) process.exitCode = 1;
+    } finally {
+      await log.close();
+    }
+  },
+);
 
 // --- agents (issue 18): an MCP server that is a client of a Gatehouse -------------------------
 program

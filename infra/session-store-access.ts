@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { createFirestoreSessionLog } from '../shared/adapters/firestore/index.ts';
 import { createPostgresSessionLog } from '../shared/adapters/postgres-store/index.ts';
 import { parseStoreOption } from '../shared/cli/store-option.ts';
-import type { SessionLog } from '../shared/ports.ts';
+import type { TransparentSessionLog } from '../shared/ports.ts';
 import { runningServer } from './embedded.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 
-export async function openSessionStore(options: { stateDir: string; store?: string }): Promise<SessionLog> {
+export async function openSessionStore(options: { stateDir: string; store?: string }): Promise<TransparentSessionLog> {
   if (options.store) {
     const store = parseStoreOption(options.store);
     // Firestore: the log connects on first read and only ever reads for list and read, so an
@@ -29,6 +29,8 @@ export async function openSessionStore(options: { stateDir: string; store?: stri
     append: log.append.bind(log),
     read: log.read.bind(log),
     list: log.list.bind(log),
+    treeSize: log.treeSize.bind(log),
+    leaves: log.leaves.bind(log),
     async close() {
       await log.close();
       await db.stop();

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createLogger } from '../functions/request-log.ts';
 import { VERSION } from '../shared/version.ts';
 import { startupDoctorLines } from './doctor-access.ts';
-import { startEmbedded } from './embedded.ts';
+import { checkpointIntervalFromEnv, startLocalCheckpointSigner } from './checkpoint-signer.ts';
+import { runningServer, startEmbedded } from './embedded.ts';
 
 export interface StartOptions {
   readonly policy: string;
@@ -30,6 +31,13 @@ export async function startCommand(o: StartOptions): Promise<void> {
     { url: g.url, version: VERSION, readyMs, firstStart, policy: o.policy, policySha256: g.policy.sha256, connections: Object.keys(g.policy.connections) },
     `Gatehouse is listening on ${g.url} (ready in ${readyMs} ms)`,
   );
+  // Checkpoints: a step of its own, off the request path (infra/checkpoint-signer.ts).
+  const signer = await startLocalCheckpointSigner({
+    stateDir: o.stateDir,
+    sessionStoreUrl: runningServer(o.stateDir)!.sessionStoreUrl,
+    intervalMs: checkpointIntervalFromEnv(),
+    report: (line) => logger.info({ checkpoints: line }, `checkpoints ${line}`),
+  });
   // Least privilege checked, not assumed: one line per connection, bounded, never blocking start.
   for (const line of await startupDoctorLines(g)) {
     if (process.stdout.isTTY) process.stdout.write(`  doctor        ${line}\n`);
@@ -46,6 +54,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
     const inFlight = g.inFlight();
     logger.info({ signal, inFlight, graceMs: o.graceMs }, `${signal}: stopped accepting connections; ${inFlight} request(s) in flight, waiting up to ${o.graceMs} ms`);
     try {
+      await signer.close(); // no checkpoint is being written while the store closes
       const r = await g.shutdown(o.graceMs);
       logger.info(
         { finished: r.finished, abandoned: r.abandoned, waitedMs: r.waitedMs },

@@ -22,7 +22,7 @@ import { startRepublisher, type Republisher } from './approvals/publish.ts';
 import { deliverApprovalNotice, type DeliveryDeps } from './approvals/delivery.ts';
 import { reviewUrlFor } from './approvals/message.ts';
 import { createReviewDesk, type ReviewDesk } from './approvals/review.ts';
-import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase } from './ports.ts';
+import type { ApprovalNotifier, ApprovalStore, SecretSource, SessionLog, TargetDatabase, TransparentSessionLog } from './ports.ts';
 import { createVoteSigner, parseKmsRef } from './adapters/vote-signing/index.ts';
 import { deriveApprovalDigestKey } from './approvals/digest.ts';
 import { startReconciler, type Reconciler, type ReconcilerOptions } from './reconcile/runner.ts';
@@ -376,7 +376,7 @@ export async function createNotifyRuntime(config: NotifyConfig): Promise<{ reado
   };
 }
 
-export async function openSessionLog(store: SessionStoreConfig): Promise<SessionLog> {
+export async function openSessionLog(store: SessionStoreConfig): Promise<TransparentSessionLog> {
   switch (store.kind) {
     case 'postgres':
       return createPostgresSessionLog({ connectionString: store.url, poolSize: store.poolSize, statementTimeoutMs: store.statementTimeoutMs });

@@ -60,6 +60,7 @@ export const ERROR_STATUS = {
   read_only_violation: 422,
   // dependencies: nothing ran
   audit_unavailable: 503,
+  audit_tampered: 500, // a listing column of the log disagrees with the hashed event it is derived from
   database_unavailable: 503,
   pool_exhausted: 503, //  the target is up, every pooled connection is busy and the bounded queue is full or timed out
   secret_not_found: 503,

@@ -20,6 +20,28 @@ export interface SessionLog {
   close(): Promise<void>;
 }
 
+/**
+ * The session log read as one global Merkle log (shared/transparency/): every event has a global,
+ * gap-free index, assigned atomically with its append, and is the leaf at that index. Both
+ * SessionLog adapters implement it; the checkpoint signer and evidence export read through it.
+ */
+export interface LogLeafReader {
+  /** How many leaves the log holds: the highest index + 1. */
+  treeSize(): Promise<number>;
+  /** Leaves with index in [start, end), in index order (a missing index is simply absent). */
+  leaves(start: number, end: number): Promise<LogLeaf[]>;
+}
+
+export interface LogLeaf {
+  readonly index: number;
+  readonly sessionId: string;
+  readonly seq: number;
+  /** The event's hash (shared/audit/chain.ts); the leaf hash is computed from it. */
+  readonly hash: string;
+}
+
+export type TransparentSessionLog = SessionLog & LogLeafReader;
+
 export interface SessionQuery {
   readonly from?: Date;
   readonly to?: Date;

@@ -40,8 +40,14 @@ export interface SessionEvent {
   readonly data: Readonly<Record<string, unknown>>;
   /** `null` for seq 0 */
   readonly prevHash: string | null;
-  /** sha256 hex of the RFC 8785 canonical JSON of the event without `hash` */
+  /** sha256 hex of the RFC 8785 canonical JSON of the event without `hash` (and without `index`) */
   readonly hash: string;
+  /**
+   * The event's global position in the log: the index of its leaf in the one Merkle tree over
+   * every event (shared/transparency/). Assigned by the store, gap-free; not part of `hash` (the
+   * tree binds it). Absent only on events stored before the global log existed.
+   */
+  readonly index?: number;
 }
 
 /** Derived from a session's events: the status is the type of the last one, made readable. */

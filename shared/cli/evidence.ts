@@ -1,9 +1,10 @@
 // `gatehouse evidence export|verify|sample`: output and progress around shared/evidence/.
 // Progress goes to stderr and only on a terminal, so scripts and --json output stay clean.
 import cliProgress from 'cli-progress';
-import { exportEvidence, type ExportSummary } from '../evidence/export.ts';
+import { exportEvidence, type ExportSource, type ExportSummary } from '../evidence/export.ts';
 import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
-import { verifyEvidence, type VerifyResult } from '../evidence/verify.ts';
+import { verifyEvidence, type VerifyOptions, type VerifyResult } from '../evidence/verify.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
 import type { SessionLog } from '../ports.ts';
 import { safe } from './format.ts';
 import { parseStoreOption } from './store-option.ts';
@@ -14,9 +15,10 @@ export interface ExportCommandOptions {
   readonly out: string;
   readonly json: boolean;
   readonly source: string;
+  readonly checkpoints?: readonly Checkpoint[];
 }
 
-export async function evidenceExportCommand(log: Pick<SessionLog, 'list' | 'read'>, o: ExportCommandOptions): Promise<{ text: string; ok: boolean }> {
+export async function evidenceExportCommand(log: ExportSource, o: ExportCommandOptions): Promise<{ text: string; ok: boolean }> {
   const bar = !o.json && process.stderr.isTTY ? progressBar(o.from, o.to) : undefined;
   let summary: ExportSummary;
   try {
@@ -25,13 +27,14 @@ export async function evidenceExportCommand(log: Pick<SessionLog, 'list' | 'read
       to: o.to,
       out: o.out,
       source: o.source,
+      checkpoints: o.checkpoints,
       onProgress: bar ? (p) => bar.update(Date.parse(p.startedAt) - o.from.getTime(), { sessions: p.sessions, events: p.events }) : undefined,
     });
     bar?.update(o.to.getTime() - o.from.getTime());
   } finally {
     bar?.stop();
   }
-  const ok = summary.chainsBroken === 0;
+  const ok = summary.chainsBroken === 0 && summary.logProblems.length === 0;
   if (o.json) return { text: JSON.stringify(summary, null, 2), ok };
   return {
     ok,
@@ -39,6 +42,10 @@ export async function evidenceExportCommand(log: Pick<SessionLog, 'list' | 'read
       `exported ${summary.sessions} sessions (${summary.events} events, ${summary.approvalEvents} approval events) started in [${summary.range.from}, ${summary.range.to}) to ${summary.out} in ${(summary.durationMs / 1000).toFixed(1)} s`,
       `  chains       ${ok ? 'all verified against the store' : `${summary.chainsBroken} BROKEN in the store: see verification.json`}`,
       `  merkle root  ${summary.merkleRoot}`,
+      summary.log
+        ? `  log          leaves [${summary.log.start}, ${summary.log.end}) of the tree of ${summary.log.treeSize}, root ${summary.log.rootHash}${summary.log.checkpointed ? ' (a signed checkpoint)' : ' — NOT yet covered by a signed checkpoint'}`
+        : '  log          this store has no global log',
+      ...summary.logProblems.map((p) => `  [${p.kind}] ${safe(p.message)}`),
       `  manifest     sha256 ${summary.manifestSha256}`,
       '               keep these two values apart from the folder: they pin down every session in it',
       `  report       ${summary.out}/report.html (${summary.reportSessions} sessions embedded)`,
@@ -64,13 +71,17 @@ function progressBar(from: Date, to: Date): cliProgress.SingleBar {
   return bar;
 }
 
-export async function evidenceVerifyCommand(dir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
-  const r: VerifyResult = await verifyEvidence(dir);
+export async function evidenceVerifyCommand(dir: string, json: boolean, options: VerifyOptions = {}): Promise<{ text: string; ok: boolean }> {
+  const r: VerifyResult = await verifyEvidence(dir, options);
   if (json) return { text: JSON.stringify(r, null, 2), ok: r.ok };
   const lines = r.ok
     ? [
         `OK: ${r.dir} verifies — ${r.checked.files} files, ${r.checked.sessions} sessions, ${r.checked.events} events (${r.eventsPerSecond} events/s)`,
         `  merkle root    ${r.merkleRoot}`,
+        ...(r.logRoot ? [`  log root       ${r.logRoot.rootHash} (${r.logRoot.treeSize} leaves)${r.logRoot.checkpoint ? `, signed ${r.logRoot.checkpoint.time} by log ${r.logRoot.checkpoint.logId.slice(0, 16)}…` : ''}`] : []),
+        ...(r.checkpointsChecked === undefined
+          ? ['  signed log     NOT checked: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log']
+          : [`  signed log     ${r.checkpointsChecked} checkpoints verified (signatures, consistency)`]),
         `  manifest       sha256 ${r.manifestSha256}`,
         '  compare both with the values recorded when the export was made',
       ]

@@ -5,6 +5,7 @@ import { sessionStatus } from '../audit/status.ts';
 import { GatehouseError } from '../errors.ts';
 import type { SessionLog, SessionQuery } from '../ports.ts';
 import { cell, table } from './format.ts';
+import type { Coverage } from './checkpoint.ts';
 
 export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean): Promise<string> {
   const sessions = await log.list(query);
@@ -22,18 +23,27 @@ export interface ShownSession {
   readonly verified: boolean;
   readonly problems: readonly ChainProblem[];
   readonly events: readonly SessionEvent[];
+  /** Whether a signed checkpoint covers every event yet (shared/cli/checkpoint.ts). */
+  readonly checkpoint?: Coverage;
 }
 
-export async function showSession(log: SessionLog, sessionId: string, json: boolean): Promise<{ text: string; ok: boolean }> {
+export async function showSession(
+  log: SessionLog,
+  sessionId: string,
+  json: boolean,
+  coverage?: (events: readonly SessionEvent[]) => Promise<Coverage>,
+): Promise<{ text: string; ok: boolean }> {
   const events = await log.read(sessionId);
   if (events.length === 0) throw new GatehouseError('session_not_found', `no session ${sessionId}`);
   const problems = verifyChain(sessionId, events);
-  const shown: ShownSession = { sessionId, status: sessionStatus(events), verified: problems.length === 0, problems, events };
+  const checkpoint = coverage ? await coverage(events) : undefined;
+  const shown: ShownSession = { sessionId, status: sessionStatus(events), verified: problems.length === 0, problems, events, ...(checkpoint ? { checkpoint } : {}) };
   if (json) return { text: JSON.stringify(shown, null, 2), ok: shown.verified };
   const lines = [
     `session  ${sessionId}`,
     `status   ${shown.status}`,
     `chain    ${shown.verified ? `verified (${events.length} events, head ${events.at(-1)!.hash.slice(0, 16)}…)` : `BROKEN: ${problems.map(describeProblem).join('; ')}`}`,
+    ...(checkpoint ? [`signed   ${checkpoint.covered ? 'covered' : 'NOT covered'} by a signed checkpoint: ${checkpoint.reason}`] : []),
     '',
   ];
   for (const e of events) {

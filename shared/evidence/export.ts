@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } fro
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { verifyChain, type ChainProblem } from '../audit/chain.ts';
-import type { SessionLog } from '../ports.ts';
+import type { LogLeafReader, SessionLog } from '../ports.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
+import { asOfPlan, CoverageTracker, LEAVES_FILE, planCoverage, writeLogCoverage, type CoverageProblem, type CoveragePlan, type LogSection } from './log-coverage.ts';
 import { Deriver, jsonLine } from './derive.ts';
 import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
@@ -28,6 +30,11 @@ export interface ExportOptions {
   readonly readConcurrency?: number;
   readonly report?: Partial<ReportLimits>;
   readonly clock?: () => Date;
+  /**
+   * Signed checkpoints (oldest first) the export is proved against (log-coverage.ts); undefined:
+   * proved against the log as it is, and verify --checkpoints will say it is not covered.
+   */
+  readonly checkpoints?: readonly Checkpoint[];
   /** Called after each session is written. */
   readonly onProgress?: (p: { sessions: number; events: number; startedAt: string }) => void;
 }
@@ -41,6 +48,10 @@ export interface ExportSummary {
   readonly chainsBroken: number;
   readonly merkleRoot: string;
   readonly manifestSha256: string;
+  /** The global log: the tree the export is proved against, or null for a store without one. */
+  readonly log: { readonly treeSize: number; readonly rootHash: string; readonly start: number; readonly end: number; readonly checkpointed: boolean } | null;
+  /** What the export found wrong with the store against the global log and its checkpoints. */
+  readonly logProblems: readonly CoverageProblem[];
   readonly reportSessions: number;
   readonly files: Readonly<Record<string, FileEntry>>;
   readonly durationMs: number;
@@ -51,7 +62,9 @@ export const RANGE_BOUNDS = 'sessions that started at or after `from` and before
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
 
-export async function exportEvidence(log: Pick<SessionLog, 'list' | 'read'>, options: ExportOptions): Promise<ExportSummary> {
+export type ExportSource = Pick<SessionLog, 'list' | 'read'> & Partial<LogLeafReader>;
+
+export async function exportEvidence(log: ExportSource, options: ExportOptions): Promise<ExportSummary> {
   const { from, to, source } = options;
   if (!(from instanceof Date && to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
     throw new TypeError('evidence export: --from and --to must be dates');
@@ -76,7 +89,7 @@ export async function exportEvidence(log: Pick<SessionLog, 'list' | 'read'>, opt
 }
 
 async function writeFolder(
-  log: Pick<SessionLog, 'list' | 'read'>,
+  log: ExportSource,
   options: ExportOptions,
   dir: string,
   clock: () => Date,
@@ -96,16 +109,25 @@ async function writeFolder(
   const broken: { sessionId: string; problems: readonly ChainProblem[] }[] = [];
   let empty = 0;
   await files.population.write(populationHeader());
+  const leafLog = log.treeSize && log.leaves ? { treeSize: log.treeSize.bind(log), leaves: log.leaves.bind(log), read: log.read.bind(log) } : undefined;
+  // Fixed before any session is read: the export shows the log as of this tree.
+  const plan: CoveragePlan | undefined = leafLog ? await planCoverage(leafLog, options, options.checkpoints) : undefined;
+  const tracker = new CoverageTracker();
+  const leavesFile = leafLog ? new HashedFile(join(dir, LEAVES_FILE)) : undefined;
 
   try {
     const reads = sessionsInRange(log, options, options.pageSize ?? 500, options.readConcurrency ?? 4);
-    for await (const { summary, events } of reads) {
+    for await (const read of reads) {
+      const summary = read.summary;
+      const events = plan ? asOfPlan(read.events, plan) : read.events;
+      if (events.length === 0 && read.events.length > 0) continue; // started after the plan's tree
       if (events.length === 0) {
         // Listed but holding no events: only a store edited behind the log's back looks so.
         empty++;
         if (broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems: [{ kind: 'seq_gap', expected: 0, found: -1 }] });
         continue;
       }
+      tracker.add(events);
       const problems = verifyChain(summary.sessionId, events);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
@@ -122,14 +144,25 @@ async function writeFolder(
     // Close everything even on failure, so the partial folder can be removed.
     await Promise.allSettled(Object.values(files).map((f) => f.close()));
   }
+  let logSection: LogSection | null = null;
+  let logProblems: CoverageProblem[] = [];
+  if (leafLog && plan && leavesFile) {
+    try {
+      ({ section: logSection, problems: logProblems } = await writeLogCoverage(leafLog, plan, tracker, options, leavesFile));
+    } finally {
+      await leavesFile.close().catch(() => {});
+    }
+  }
+  // leaves.jsonl is not derived from events.jsonl: verify checks it against the events and the signed root.
+  const allFiles: HashedFile[] = [...Object.values(files), ...(leavesFile ? [leavesFile] : [])];
   const written: Record<string, FileEntry> = {};
-  for (const f of Object.values(files)) {
+  for (const f of allFiles) {
     const { sha256, bytes } = await f.close();
     written[f.path.slice(dir.length + 1)] = { sha256, bytes, derivedFromEvents: DERIVED_FILES.includes(f.path.slice(dir.length + 1)) };
   }
 
   const counts = deriver.counts;
-  const brokenTotal = counts.chainsBroken + empty;
+  const brokenTotal = counts.chainsBroken + empty + logProblems.length;
   const root = merkleRoot(leaves);
   const policyVersions = deriver.policyVersions();
   const verification = {
@@ -145,7 +178,9 @@ async function writeFolder(
     broken,
     brokenListed: broken.length,
     merkleRoot: root,
-    howToVerify: 'npx gatehouse evidence verify <this folder>',
+    log: logSection ? { treeSize: logSection.treeSize, rootHash: logSection.rootHash, checkpointed: logSection.checkpoint !== null } : null,
+    logProblems,
+    howToVerify: 'npx gatehouse evidence verify <this folder> --checkpoints <checkpoint source>',
   };
   const verificationFile = new HashedFile(join(dir, FILES.verification));
   await verificationFile.write(`${JSON.stringify(verification, null, 2)}\n`);
@@ -180,8 +215,9 @@ async function writeFolder(
     policyVersions,
     files: written,
     merkle: { definition: MERKLE_DEFINITION, leaves: leaves.length, root },
-    report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote },
+    report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote, limits: report.limits },
     chainHeads: heads,
+    log: logSection,
   };
   const manifestFile = new HashedFile(join(dir, 'manifest.json'));
   await manifestFile.write(`${JSON.stringify(manifest, null, 1)}\n`);
@@ -194,6 +230,8 @@ async function writeFolder(
     chainsBroken: brokenTotal,
     merkleRoot: root,
     manifestSha256,
+    log: logSection ? { treeSize: logSection.treeSize, rootHash: logSection.rootHash, start: logSection.start, end: logSection.end, checkpointed: logSection.checkpoint !== null } : null,
+    logProblems,
     reportSessions: report.size,
     files: written,
   };

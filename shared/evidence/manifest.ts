@@ -2,6 +2,8 @@
 // the statement of what should be there; keep its sha256 or its Merkle root apart from the folder
 // (a ticket, a signed mail) to detect a manifest rewritten together with everything else.
 import type { Counts, PolicyVersion } from './derive.ts';
+import type { LogSection } from './log-coverage.ts';
+import type { ReportLimits } from './report/collector.ts';
 import { count, field, list, record, text } from './guards.ts';
 
 export const FORMAT = 'gatehouse-evidence/1';
@@ -17,6 +19,8 @@ export const FILES = {
 
 /** Files verify regenerates from events.jsonl and compares byte for byte (by digest). */
 export const DERIVED_FILES: readonly string[] = [FILES.sessions, FILES.approvals, FILES.population];
+/** Also re-derived by verify (from events.jsonl, verification.json and the manifest) and byte-compared. */
+export const REDERIVED_REPORT = FILES.report;
 
 export interface FileEntry {
   readonly sha256: string;
@@ -40,9 +44,11 @@ export interface Manifest {
   readonly policyVersions: readonly PolicyVersion[];
   readonly files: Readonly<Record<string, FileEntry>>;
   readonly merkle: { readonly definition: string; readonly leaves: number; readonly root: string };
-  readonly report: { readonly sessionsEmbedded: number; readonly sessionsTotal: number; readonly note: string };
+  readonly report: { readonly sessionsEmbedded: number; readonly sessionsTotal: number; readonly note: string; readonly limits?: ReportLimits };
   /** Export order: (startedAt, sessionId). */
   readonly chainHeads: readonly ChainHeadEntry[];
+  /** The export's run of the global Merkle log and its proof (log-coverage.ts); null for a store without one. */
+  readonly log?: LogSection | null;
 }
 
 /** Narrows a parsed manifest; returns what is wrong with it, field by field, or the manifest. */

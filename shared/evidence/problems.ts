@@ -8,7 +8,7 @@ export const PROBLEM_KINDS = [
   'merkle_root_mismatch', // the root does not follow from the chain heads
   'file_missing',
   'file_changed', // digest differs from the manifest's
-  'file_not_derived', // a derived file is not what events.jsonl yields
+  'derived_file_mismatch', // a derived file (jsonl, population.csv, report.html) is not what events.jsonl yields
   'event_unreadable', // a line of events.jsonl that is not an event
   'event_modified', // content no longer matches its hash, or re-hashed so the next link no longer points at it
   'event_missing', // a seq the chain needs is absent
@@ -17,6 +17,17 @@ export const PROBLEM_KINDS = [
   'head_mismatch', // the last event is not the manifest's chain head
   'session_missing', // in the manifest, no events in events.jsonl
   'session_inserted', // events for a session the manifest does not list
+  // Against the global Merkle log and its signed checkpoints (verify-log.ts, --checkpoints):
+  'leaf_missing', // a leaf of the exported run, or of an exported session, is not in the export
+  'leaf_inserted', // an exported event (or leaf) that is not the log's leaf at its index
+  'leaf_backdated', // an event dated before a checkpoint signed while it did not yet exist
+  'root_mismatch', // the exported run and its proof do not give the signed root (or --expect-root)
+  'not_covered', // no signed checkpoint covers the export (or the export carries no log section)
+  'checkpoint_signature_invalid', // a checkpoint signed with another key, or not at all
+  'checkpoint_inconsistent', // two checkpoints that cannot both be true: the log was rewritten or forked
+  'checkpoint_unreadable', // an entry of the checkpoint source that is not a checkpoint
+  'checkpoint_source_unreadable', // --checkpoints names nothing readable
+  'public_key_missing', // no public key to check checkpoints with, or not a P-256 key
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 

@@ -11,16 +11,37 @@ import { Deriver } from './derive.ts';
 import { field } from './guards.ts';
 import { readLines, sha256File } from './files.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
-import { merkleLeaf, merkleRoot } from './merkle.ts';
+import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
+import { writeReport } from './report/html.ts';
+import { soc2Criteria } from './report/soc2.ts';
 import { populationHeader } from './population.ts';
 import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
+import { LEAVES_FILE } from './log-coverage.ts';
+import { LogCheck } from './verify-log.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
+import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
+import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
+
+export interface VerifyOptions {
+  /** A folder of checkpoints, a state dir, or gs://bucket/prefix: the export must be covered by one. */
+  readonly checkpoints?: string;
+  /** The published public key (PEM file); default: the one kept with the checkpoints. */
+  readonly publicKey?: string;
+  /** A root the auditor pinned: the export's, or one of the verified checkpoints'. */
+  readonly expectRoot?: string;
+  readonly gcs?: GcsReader;
+}
 
 export interface VerifyResult {
   readonly ok: boolean;
   readonly dir: string;
   readonly manifestSha256?: string;
   readonly merkleRoot?: string;
+  /** The global log's root the export is proved against, and the signed checkpoint it matched. */
+  readonly logRoot?: { readonly treeSize: number; readonly rootHash: string; readonly checkpoint?: { readonly time: string; readonly logId: string } };
+  readonly checkpointsChecked?: number;
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
   /**
    * What became of the statements, read off the verified events. `unknown` is its own category,
@@ -38,7 +59,7 @@ export interface VerifyResult {
 
 const MAX_LISTED = 1000;
 
-export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
+export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = performance.now();
   const dir = resolve(dirArg);
   const problems: Problem[] = [];
@@ -109,6 +130,61 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
     warnings.push(`${name} is not part of the export (not in the manifest); it was not checked`);
   }
 
+  // The signed checkpoints, when given: loaded and checked before the events, which are dated against them.
+  let validCheckpoints: readonly Checkpoint[] = [];
+  let checkpointsChecked: number | undefined;
+  if (options.checkpoints !== undefined) {
+    try {
+      const source = await loadCheckpointSource(options.checkpoints, { publicKey: options.publicKey, gcs: options.gcs });
+      for (const u of source.listing.unreadable) report({ kind: 'checkpoint_unreadable', file: u.name, message: `${u.name} in ${source.describe} is not a checkpoint (${u.reason})` });
+      const checked = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
+      for (const p of checked.problems) report({ kind: p.kind, message: p.message });
+      validCheckpoints = checked.valid;
+      checkpointsChecked = source.listing.checkpoints.length;
+      if (source.listing.checkpoints.length === 0) report({ kind: 'not_covered', message: `${source.describe} holds no checkpoints` });
+    } catch (e) {
+      if (!(e instanceof SourceFailure)) throw e;
+      report({ kind: e.code, message: e.message });
+    }
+  }
+  const section = manifest.log ?? undefined;
+  let logCheck: LogCheck | undefined;
+  if (section) {
+    logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
+    const leavesPath = join(dir, LEAVES_FILE);
+    if (existsSync(leavesPath)) await logCheck.readLeaves(leavesPath);
+    else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
+  } else if (options.checkpoints !== undefined || options.expectRoot !== undefined) {
+    report({ kind: 'not_covered', file: 'manifest.json', field: 'log', message: 'the manifest has no place in the global log (no log section): nothing ties this export to a signed root' });
+  }
+  let coveredBy: Checkpoint | undefined;
+  if (section && options.checkpoints !== undefined) {
+    const c = section.checkpoint;
+    const sameSize = validCheckpoints.filter((v) => v.treeSize === section.treeSize);
+    // The very checkpoint the export names; or the latest signed for the same tree.
+    coveredBy = sameSize.find((v) => c !== null && v.signature === c.signature && v.time === c.time) ?? sameSize.filter((v) => v.rootHash === section.rootHash).at(-1);
+    if (c === null) {
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `no signed checkpoint covered this export when it was made (tree of ${section.treeSize} leaves): export it again once one does` });
+    } else if (c.treeSize !== section.treeSize || c.rootHash !== section.rootHash) {
+      report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.checkpoint', message: 'the manifest names a checkpoint of another tree than the one its proof is for' });
+    } else if (sameSize.length && !coveredBy) {
+      report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.rootHash', message: `the signed checkpoint of ${section.treeSize} leaves has root ${sameSize[0]!.rootHash}, the export was proved against ${section.rootHash}` });
+    } else if (!coveredBy) {
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the checkpoint of ${section.treeSize} leaves the export names is not among the valid signed checkpoints of ${options.checkpoints}` });
+    } else if (Date.parse(coveredBy.time) < Date.parse(manifest.range.to)) {
+      // Signed before the range ended: sessions that started after it are not proven complete.
+      const later = validCheckpoints.find((v) => Date.parse(v.time) >= Date.parse(manifest.range.to));
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, before its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
+    }
+  }
+  if (options.expectRoot !== undefined) {
+    const want = options.expectRoot.toLowerCase();
+    const known = new Set([section?.rootHash, ...validCheckpoints.map((c) => c.rootHash)].filter(Boolean));
+    if (!known.has(want)) {
+      report({ kind: 'root_mismatch', field: '--expect-root', message: `--expect-root ${want.slice(0, 16)}… is neither the root this export is proved against nor that of a verified checkpoint` });
+    }
+  }
+
   // The Merkle root follows from the chain heads, in export order.
   const root = merkleRoot(manifest.chainHeads.map((h) => merkleLeaf(h.sessionId, h.head)));
   if (root !== manifest.merkle.root) {
@@ -120,11 +196,15 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  logCheck?.finish();
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
     // Only meaningful when the events themselves hold: otherwise the events problems say it all.
-    if (walk.eventProblems === 0) await checkDerived(dir, walk.derived.files, report);
+    if (walk.eventProblems === 0) {
+      await checkDerived(dir, walk.derived.files, report);
+      await checkReport(dir, manifest, walk.derived, report);
+    }
   }
   const verification = readJson(join(dir, FILES.verification));
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
@@ -132,20 +212,26 @@ export async function verifyEvidence(dirArg: string): Promise<VerifyResult> {
   }
   const counts = walk.derived?.deriver.counts;
   const outcomes = counts ? { unknown: counts.unknownOutcomes ?? 0, rolledBack: counts.rolledBack ?? 0, failed: counts.failedExecutions, executed: counts.executed } : undefined;
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
+  const logRoot = section
+    ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
+    : undefined;
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
 }
 
 interface DerivedOutput {
   readonly deriver: Deriver;
   readonly files: Readonly<Record<string, string>>;
+  readonly reportSessions: ReportCollector;
 }
 
-async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void) {
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck?: LogCheck) {
   const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
   const seen = new Set<string>();
   const gaps = new Map<string, Gap[]>();
   const deriver = new Deriver();
   const digests = Object.fromEntries(DERIVED_FILES.map((f) => [f, createHash('sha256')]));
+  // report.html's sessions, selected exactly as export selected them.
+  const reportSessions = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...manifest.report?.limits });
   digests[FILES.population]!.update(populationHeader());
   let eventProblems = 0;
   let eventCount = 0;
@@ -182,7 +268,9 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
-    const d = deriver.add(evs, blockHolds ? [] : verifyChain(sessionId, evs));
+    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs);
+    const d = deriver.add(evs, chainProblems);
+    reportSessions.add(d, evs, chainProblems);
     digests[FILES.sessions]!.update(d.sessionLine);
     for (const l of d.approvalLines) digests[FILES.approvals]!.update(l);
     digests[FILES.population]!.update(d.populationLine);
@@ -214,6 +302,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       continue;
     }
     eventCount++;
+    logCheck?.onEvent(event, line);
     if (event.sessionId !== blockId) {
       closeBlock();
       blockId = event.sessionId;
@@ -233,7 +322,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
-  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files } satisfies DerivedOutput };
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput };
 }
 
 function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
@@ -258,8 +347,44 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
     if (!existsSync(path)) continue; // already reported missing
     const actual = (await sha256File(path)).sha256;
     if (actual !== regenerated[name]) {
-      report({ kind: 'file_not_derived', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
+      report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
     }
+  }
+}
+
+/**
+ * report.html, rendered again from the verified events, verification.json (itself digest-checked)
+ * and the manifest's own fields, and compared byte for byte: an edited report with its digest
+ * fixed in the manifest is still caught.
+ */
+async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): Promise<void> {
+  const path = join(dir, FILES.report);
+  if (!existsSync(path)) return; // already reported missing
+  const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
+  if (verification === undefined) return; // reported missing or changed above
+  const hash = createHash('sha256');
+  const counts = derived.deriver.counts;
+  const policyVersions = derived.deriver.policyVersions();
+  await writeReport(
+    { write: async (text: string) => void hash.update(text, 'utf8') },
+    {
+      generatedAt: manifest.generatedAt,
+      source: manifest.source,
+      range: manifest.range,
+      merkleRoot: manifest.merkle.root,
+      merkleDefinition: MERKLE_DEFINITION,
+      counts,
+      policyVersions,
+      verification,
+      soc2: soc2Criteria(counts, policyVersions, verification.ok === true),
+      report: { sessionsEmbedded: manifest.report.sessionsEmbedded, sessionsTotal: manifest.report.sessionsTotal, note: manifest.report.note },
+    } as Parameters<typeof writeReport>[1],
+    derived.reportSessions.entries(),
+  );
+  const derivedSha = hash.digest('hex');
+  const actual = (await sha256File(path)).sha256;
+  if (actual !== derivedSha) {
+    report({ kind: 'derived_file_mismatch', file: FILES.report, message: `${FILES.report} is not what events.jsonl, verification.json and the manifest yield (sha256 ${actual.slice(0, 16)}…, derived ${derivedSha.slice(0, 16)}…)` });
   }
 }
 

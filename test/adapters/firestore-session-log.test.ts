@@ -116,8 +116,13 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     t.deepEqual(events.docs.map((d) => d.id), ['0000000000', '0000000001']);
     events.docs.forEach((d, i) => {
       const e = written[i]!;
-      t.deepEqual(d.data(), { seq: e.seq, type: e.type, at: e.at, data: JSON.stringify(e.data), prevHash: e.prevHash, hash: e.hash });
+      t.deepEqual(d.data(), { seq: e.seq, type: e.type, at: e.at, data: JSON.stringify(e.data), prevHash: e.prevHash, hash: e.hash, index: e.index });
     });
+    // The global log: one leaf document per event, at its index.
+    for (const e of written) {
+      const leaf = await db.doc(`log/${String(e.index).padStart(15, '0')}`).get();
+      t.deepEqual(leaf.data(), { index: e.index, sessionId: sid, seq: e.seq, hash: e.hash });
+    }
   });
 
   test('Firestore session log: list reads the data of the last event when the status depends on it', async (t) => {

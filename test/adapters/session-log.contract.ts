@@ -6,10 +6,10 @@ import { randomInt, randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { verifyChain } from '../../shared/audit/chain.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
-import type { SessionLog } from '../../shared/ports.ts';
+import type { TransparentSessionLog } from '../../shared/ports.ts';
 
 export interface SessionLogFixture {
-  readonly log: SessionLog;
+  readonly log: TransparentSessionLog;
   /** Rewrites one stored event's data in place, as someone with direct access to the store could. */
   tamper(sessionId: string, seq: number, newData: object): Promise<void>;
   /** Cuts the log off from its store (server gone, network down). Optional: tests skip without it. */
@@ -119,6 +119,36 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
       t.deepEqual(stored.slice(events[0]!.seq, events[0]!.seq + 2), events);
     }
     t.deepEqual(new Set(results.map((r) => r[0]!.data.i)).size, n);
+  });
+
+  test(`${name}: every event gets a global index; 32 concurrent writers leave no gap and no duplicate`, async (t) => {
+    const { log } = await fixture(t);
+    const before = await log.treeSize();
+    const n = 32;
+    // Writers on sessions of their own and on one shared session, all at once.
+    const shared = newId();
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        log.append(i % 2 ? shared : newId(), [request(`w${i}`), { type: 'analysis', data: { i } }]),
+      ),
+    );
+    const mine = results.flat();
+    const indices = mine.map((e) => e.index!);
+    t.true(indices.every((i) => Number.isSafeInteger(i) && i >= before), 'each event has an index from this append on');
+    t.is(new Set(indices).size, 2 * n, 'no two events share an index');
+    for (const events of results) t.is(events[1]!.index, events[0]!.index! + 1, "one append's events are adjacent");
+    const size = await log.treeSize();
+    t.true(size >= before + 2 * n);
+    // Other tests append to this store at the same time: the whole log must still be gap-free.
+    const leaves = await log.leaves(0, size);
+    t.deepEqual(leaves.map((l) => l.index), Array.from({ length: size }, (_, i) => i), 'indices 0 … size-1, each once');
+    const byIndex = new Map(leaves.map((l) => [l.index, l]));
+    for (const e of mine) t.deepEqual(byIndex.get(e.index!), { index: e.index, sessionId: e.sessionId, seq: e.seq, hash: e.hash });
+    // And read() gives each event back with its index.
+    const stored = await log.read(shared);
+    t.deepEqual(stored.map((e) => e.index).sort((a, b) => a! - b!), mine.filter((e) => e.sessionId === shared).map((e) => e.index).sort((a, b) => a! - b!));
+    t.deepEqual(await log.leaves(size + 1e9, size + 1e9 + 10), [], 'nothing beyond the tree');
+    await t.throwsAsync(async () => log.leaves(-1, 2), { instanceOf: TypeError });
   });
 
   test(`${name}: list pages through a time range in (startedAt, sessionId) order, each session once`, async (t) => {

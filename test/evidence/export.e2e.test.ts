@@ -33,7 +33,7 @@ async function csvRows(path: string): Promise<string[][]> {
 
 test('a clean export has every file of docs/design.md#evidence, digests that match, and verifies', async (t) => {
   const { out, summary } = await exportTo(t);
-  t.deepEqual(readdirSync(out).sort(), ['approvals.jsonl', 'events.jsonl', 'manifest.json', 'population.csv', 'report.html', 'sessions.jsonl', 'verification.json']);
+  t.deepEqual(readdirSync(out).sort(), ['approvals.jsonl', 'events.jsonl', 'leaves.jsonl', 'manifest.json', 'population.csv', 'report.html', 'sessions.jsonl', 'verification.json']);
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   for (const [name, entry] of Object.entries<any>(manifest.files)) {
     t.is(createHash('sha256').update(readFileSync(join(out, name))).digest('hex'), entry.sha256, name);

@@ -149,7 +149,7 @@ test('a line that is not an event → event_unreadable', async (t) => {
   has(t, await verifyEvidence(dir), 'event_unreadable');
 });
 
-test('a file changed (population.csv) → file_changed; with the manifest digest updated too → file_not_derived', async (t) => {
+test('a file changed (population.csv) → file_changed; with the manifest digest updated too → derived_file_mismatch', async (t) => {
   const dir = copyOf(t, clean);
   const path = join(dir, 'population.csv');
   const edited = readFileSync(path, 'utf8').replace(',deny,', ',allow,');
@@ -160,7 +160,7 @@ test('a file changed (population.csv) → file_changed; with the manifest digest
     m.files['population.csv'].bytes = Buffer.byteLength(edited);
   });
   const r = await verifyEvidence(dir);
-  has(t, r, 'file_not_derived', { file: 'population.csv' });
+  has(t, r, 'derived_file_mismatch', { file: 'population.csv' });
   t.false(kinds(r).includes('file_changed'));
 });
 

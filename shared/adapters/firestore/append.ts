@@ -2,9 +2,9 @@
 import type { ChainHead } from '../../audit/chain.ts';
 import { chainEvents } from '../../audit/chain.ts';
 import type { EventDraft, SessionEvent } from '../../audit/events.ts';
-import { eventDocument, eventId, MAX_DATA_BYTES, sessionDocument } from './documents.ts';
+import { eventDocument, eventId, leafId, MAX_DATA_BYTES, sessionDocument } from './documents.ts';
 import type { HeadCache } from '../../audit/head-cache.ts';
-import { events, type Store } from './store.ts';
+import { events, type LogHead, type Store } from './store.ts';
 
 // The commit's own deadline (timeoutMs, enforced by the server) ends it first; this margin only
 // bounds what comes before the request is sent, such as fetching credentials.
@@ -18,6 +18,7 @@ const COMMIT_GRACE_MS = 2_000;
 export async function appendOnce(
   s: Store,
   heads: HeadCache,
+  logHead: LogHead,
   sessionId: string,
   drafts: readonly EventDraft[],
   now: Date,
@@ -30,7 +31,9 @@ export async function appendOnce(
     const last = snap.docs[0];
     head = last ? { seq: last.get('seq') as number, hash: last.get('hash') as string } : null;
   }
-  const created = chain(sessionId, head, drafts, now);
+  if (readHead || logHead.next === undefined) logHead.next = await readLogSize(s);
+  const first = logHead.next;
+  const created = chain(sessionId, head, drafts, now).map((e, i) => ({ ...e, index: first + i }));
   const docs = created.map(eventDocument);
   for (const d of docs) {
     const bytes = Buffer.byteLength(d.data, 'utf8');
@@ -44,12 +47,23 @@ export async function appendOnce(
     async (tx) => {
       if (head === null) tx.create(session, sessionDocument(created[0]!));
       for (const d of docs) tx.create(session.collection('events').doc(eventId(d.seq)), d);
+      // The global log's leaves, create-only like everything else: two appends that read the same
+      // log head collide here, and the loser reads the head again (gap-free, never shared).
+      for (const d of docs) tx.create(s.log.doc(leafId(d.index)), { index: d.index, sessionId, seq: d.seq, hash: d.hash });
     },
     { maxAttempts: 1 },
   );
   await s.call(commit, COMMIT_GRACE_MS);
   heads.remember(sessionId, created.at(-1)!);
+  logHead.next = first + created.length;
   return created;
+}
+
+/** Leaves in the global log: the highest index + 1 (by the field: the emulator refuses descending key scans). */
+export async function readLogSize(s: Store): Promise<number> {
+  const snap = await s.call(s.log.orderBy('index', 'desc').limit(1).select('index').get());
+  const last = snap.docs[0];
+  return last ? (last.get('index') as number) + 1 : 0;
 }
 
 /** An event whose data a Firestore document cannot hold: the log fails closed, naming why. */

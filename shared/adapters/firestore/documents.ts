@@ -1,7 +1,8 @@
 // Between Firestore documents and the log's records.
 //
 //   {prefix}sessions/{sessionId}                 startedAt, subject, email, connection, sql
-//   {prefix}sessions/{sessionId}/events/{seq}    seq, type, at, data, prevHash, hash
+//   {prefix}sessions/{sessionId}/events/{seq}    seq, type, at, data, prevHash, hash, index
+//   {prefix}log/{index}                          index, sessionId, seq, hash   (one per event)
 //
 // Event ids are seq zero-padded to 10 digits, so ordering by id is ordering by seq. The session
 // document is created with the session's first event and holds only what listing needs; a
@@ -34,6 +35,22 @@ export interface EventDocument {
   readonly data: string;
   readonly prevHash: string | null;
   readonly hash: string;
+  /** The event's global index: the leaf it is in the log's Merkle tree. */
+  readonly index: number;
+}
+
+/** `{prefix}log/{index}`: the global log, one document per event, created with the event. */
+export interface LeafDocument {
+  readonly index: number;
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+const INDEX_DIGITS = 15;
+
+export function leafId(index: number): string {
+  return String(index).padStart(INDEX_DIGITS, '0');
 }
 
 export interface SessionDocument {
@@ -45,8 +62,9 @@ export interface SessionDocument {
   readonly sql: string | null;
 }
 
-export function eventDocument(event: SessionEvent): EventDocument {
+export function eventDocument(event: SessionEvent & { readonly index: number }): EventDocument {
   return {
+    index: event.index,
     seq: event.seq,
     type: event.type,
     at: event.at,
@@ -74,7 +92,7 @@ export function sessionDocument(first: SessionEvent): SessionDocument {
 export type Fields = Readonly<Record<string, unknown>>;
 
 export function eventFromDocument(sessionId: string, id: string, fields: Fields): SessionEvent {
-  const { seq, type, at, data, prevHash, hash } = fields;
+  const { seq, type, at, data, prevHash, hash, index } = fields;
   if (typeof data !== 'string') throw new MalformedDocument(id, 'data');
   return {
     // The document's place in the tree, like the PostgreSQL key: an event copied in from another
@@ -88,6 +106,7 @@ export function eventFromDocument(sessionId: string, id: string, fields: Fields)
     data: JSON.parse(data) as Record<string, unknown>,
     prevHash: (prevHash ?? null) as string | null,
     hash: hash as string,
+    ...(typeof index === 'number' ? { index } : {}),
   };
 }
 

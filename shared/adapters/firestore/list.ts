@@ -2,7 +2,8 @@
 import type { DocumentSnapshot, Query, QueryDocumentSnapshot } from '@google-cloud/firestore';
 import type { EventType, SessionSummary } from '../../audit/events.ts';
 import type { SessionQuery } from '../../ports.ts';
-import { DATA_DECIDES_STATUS, MalformedDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
+import { DATA_DECIDES_STATUS, eventFromDocument, eventId, MalformedDocument, sessionDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
+import { checkListingCopy } from '../../audit/listing-check.ts';
 import { events, type Store } from './store.ts';
 
 // Sessions per query: each page then costs one small query per session for its last event.
@@ -46,8 +47,28 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
   const needData = lastDocs.filter((d): d is QueryDocumentSnapshot => d !== undefined && DATA_DECIDES_STATUS.has(String(d.get('type'))));
   const withData = needData.length === 0 ? [] : await s.call(s.db.getAll(...needData.map((d) => d.ref), { fieldMask: ['data'] }));
   const dataOf = new Map(withData.map((d) => [d.ref.path, d.get('data') as unknown]));
+  // Each session's first event, to re-derive the listing fields from (listing-check.ts).
+  const firsts = sessions.length === 0 ? [] : await s.call(s.db.getAll(...sessions.map((d) => d.ref.collection('events').doc(eventId(0)))));
   const out: SessionSummary[] = [];
   sessions.forEach((session, i) => {
+    const firstDoc = firsts[i];
+    const first = firstDoc?.exists ? eventFromDocument(session.id, firstDoc.id, firstDoc.data()!) : undefined;
+    const startedAt = session.get('startedAt') as { toDate(): Date } | undefined;
+    checkListingCopy(
+      session.id,
+      first,
+      {
+        startedAt: startedAt && typeof startedAt.toDate === 'function' ? startedAt.toDate().toISOString() : null,
+        subject: (session.get('subject') as string | null) ?? null,
+        email: (session.get('email') as string | null) ?? null,
+        connection: (session.get('connection') as string | null) ?? null,
+        sql: (session.get('sql') as string | null) ?? null,
+      },
+      (f) => {
+        const d = sessionDocument(f);
+        return { startedAt: d.startedAt.toISOString(), subject: d.subject, email: d.email, connection: d.connection, sql: d.sql };
+      },
+    );
     const last = lastDocs[i];
     // A session document is created with its first event, so this is a store edited by hand;
     // as on PostgreSQL, a session without events is not listed.

@@ -6,15 +6,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Firestore } from '@google-cloud/firestore';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
-import type { SessionLog, SessionQuery } from '../../ports.ts';
-import { appendOnce, TooLarge } from './append.ts';
+import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
+import { appendOnce, readLogSize, TooLarge } from './append.ts';
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
 import { lostRace, unavailable, type Operation } from './failures.ts';
+import { isGatehouseError } from '../../errors.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import { listSessions } from './list.ts';
-import { events, type Store } from './store.ts';
+import { events, type LogHead, type Store } from './store.ts';
 
 export interface FirestoreSessionLogOptions {
   readonly projectId: string;
@@ -43,7 +44,7 @@ export interface FirestoreSessionLogOptions {
 // handful of appends, one at a time; this bound is for bursts, then it fails closed.
 const MAX_ATTEMPTS = 32;
 
-export async function createFirestoreSessionLog(options: FirestoreSessionLogOptions): Promise<SessionLog> {
+export async function createFirestoreSessionLog(options: FirestoreSessionLogOptions): Promise<TransparentSessionLog> {
   const { projectId, databaseId, clock, collectionPrefix, timeoutMs } = checkOptions(options);
   const sessionsPath = `${collectionPrefix}sessions`;
   const heads = new HeadCache(10_000);
@@ -53,8 +54,18 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     timeoutMs,
     given: options.firestore,
     name: 'session log',
-    make: (lib, db) => ({ lib, db, sessions: db.collection(sessionsPath), call: connection.call }),
+    make: (lib, db) => ({ lib, db, sessions: db.collection(sessionsPath), log: db.collection(`${collectionPrefix}log`), call: connection.call }),
   });
+  const logHead: LogHead = { next: undefined };
+  // Appends from this process go one at a time: they would otherwise all race for the same next
+  // index of the global log and all but one lose. Other processes still race, and the create
+  // precondition on the leaf documents settles it.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return run;
+  };
 
   function open(operation: Operation): Promise<Store> {
     return connection.open().catch((e: unknown) => {
@@ -66,12 +77,16 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     checkSessionId(sessionId);
     if (drafts.length === 0) return [];
     const s = await open('append');
+    // One time per append, not per attempt: a retry after losing the global log's next index to
+    // another instance is the same append, not a later one.
+    const now = clock();
     for (let attempt = 1; ; attempt++) {
       try {
-        // The first attempt trusts the cached head; after a lost race, read the store.
-        return await appendOnce(s, heads, sessionId, drafts, clock(), attempt > 1);
+        // The first attempt trusts the cached heads; after a lost race, read the store.
+        return await serially(() => appendOnce(s, heads, logHead, sessionId, drafts, now, attempt > 1));
       } catch (e) {
         heads.forget(sessionId);
+        logHead.next = undefined;
         if (e instanceof TypeError) throw e; // from chain(): not an outage
         if (e instanceof TooLarge) throw unavailable('append', e, { reason: 'event_too_large', seq: e.seq, bytes: e.bytes });
         if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
@@ -102,7 +117,36 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     try {
       return await listSessions(s, query);
     } catch (e) {
+      if (isGatehouseError(e) && e.code === 'audit_tampered') throw e;
       throw unavailable('list', e);
+    }
+  }
+
+  async function treeSize(): Promise<number> {
+    const s = await open('read');
+    try {
+      return await readLogSize(s);
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
+  async function leaves(start: number, end: number): Promise<LogLeaf[]> {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end >= 0)) {
+      throw new TypeError('leaves: start and end must be non-negative integers');
+    }
+    if (end <= start) return [];
+    const s = await open('read');
+    try {
+      const snap = await s.call(s.log.where('index', '>=', start).where('index', '<', end).orderBy('index').get());
+      return snap.docs.map((d) => ({
+        index: d.get('index') as number,
+        sessionId: d.get('sessionId') as string,
+        seq: d.get('seq') as number,
+        hash: d.get('hash') as string,
+      }));
+    } catch (e) {
+      throw unavailable('read', e);
     }
   }
 
@@ -110,7 +154,7 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     return connection.close();
   }
 
-  return { append, read, list, close };
+  return { append, read, list, treeSize, leaves, close };
 }
 
 // Firestore's rule for database ids other than `(default)`.

@@ -9,8 +9,14 @@ SELECT s.session_id,
        to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_at,
        -- The status (shared/audit/status.ts) reads the data of these types only; the others can
        -- carry whole result sets, which a listing has no reason to fetch.
-       CASE WHEN last.type IN ('request', 'analysis', 'decision', 'approval.granted', 'execution.abandoned') THEN last.data END AS last_data
+       CASE WHEN last.type IN ('request', 'analysis', 'decision', 'approval.granted', 'execution.abandoned') THEN last.data END AS last_data,
+       -- The first event, whose hash the adapter re-checks and from which it re-derives the
+       -- columns above (shared/audit/listing-check.ts).
+       f.type AS first_type,
+       to_char(f.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS first_at,
+       f.data AS first_data, f.prev_hash AS first_prev_hash, f.hash AS first_hash
 FROM gatehouse_sessions s
+LEFT JOIN gatehouse_session_events f ON f.session_id = s.session_id AND f.seq = 0
 CROSS JOIN LATERAL (
   SELECT e.seq, e.type, e.at, e.data
   FROM gatehouse_session_events e

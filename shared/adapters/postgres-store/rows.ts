@@ -11,6 +11,8 @@ export interface EventRow {
   readonly data: string;
   readonly prev_hash: string | null;
   readonly hash: string;
+  /** bigint as text (node-postgres does not parse int8); null for events older than the global log. */
+  readonly log_index: string | null;
 }
 
 export interface SummaryRow {
@@ -24,6 +26,23 @@ export interface SummaryRow {
   readonly last_type: string;
   readonly last_at: string;
   readonly last_data: string | null;
+  readonly first_type: string | null;
+  readonly first_at: string | null;
+  readonly first_data: string | null;
+  readonly first_prev_hash: string | null;
+  readonly first_hash: string | null;
+}
+
+/** The session's first event as listed beside it, for re-deriving the listing columns. */
+export function firstEventOf(row: SummaryRow): SessionEvent | undefined {
+  if (row.first_type === null || row.first_at === null || row.first_data === null || row.first_hash === null) return undefined;
+  return eventFromRow({ session_id: row.session_id, seq: 0, type: row.first_type, at: row.first_at, data: row.first_data, prev_hash: row.first_prev_hash, hash: row.first_hash, log_index: null });
+}
+
+/** What the listing columns must be, derived from the first event. */
+export function listingColumns(first: SessionEvent): Record<string, string | null> {
+  const [subject, email, connection, sql] = sessionColumns(first);
+  return { started_at: first.at, subject, email, connection, sql };
 }
 
 export function eventFromRow(row: EventRow): SessionEvent {
@@ -37,6 +56,7 @@ export function eventFromRow(row: EventRow): SessionEvent {
     data: JSON.parse(row.data) as Record<string, unknown>,
     prevHash: row.prev_hash,
     hash: row.hash,
+    ...(row.log_index === null ? {} : { index: Number(row.log_index) }),
   };
 }
 

@@ -69,3 +69,39 @@ BEGIN
   END IF;
 END
 $$;
+
+-- The global log (shared/transparency/): every event is the leaf at its log_index of one RFC 6962
+-- Merkle tree over the whole log. The index is assigned under one advisory lock, after the
+-- previous append committed, so the indices are gap-free and no two appends share one; the
+-- unique index is the backstop. An advisory lock needs no UPDATE privilege: the gateway's role
+-- still holds only SELECT and INSERT. Events stored before this column existed have no index and
+-- are outside the tree.
+ALTER TABLE gatehouse_session_events ADD COLUMN IF NOT EXISTS log_index bigint CHECK (log_index >= 0);
+CREATE UNIQUE INDEX IF NOT EXISTS gatehouse_session_events_log_index_idx
+  ON gatehouse_session_events (log_index);
+
+-- One append: the session row when it starts the session, and the events at the next indices.
+-- PL/pgSQL so the index is read after the lock is held: under READ COMMITTED each statement of a
+-- volatile function takes a new snapshot, which then sees the previous holder's committed events
+-- (a single SQL statement would read max(log_index) from a snapshot taken before the lock).
+-- The lock is held to the end of the caller's transaction, i.e. past this append's commit.
+CREATE OR REPLACE FUNCTION gatehouse_append_events(
+  p_session_id text, p_seq integer[], p_type text[], p_at timestamptz[], p_data text[], p_prev_hash text[], p_hash text[],
+  p_starts boolean, p_started_at timestamptz, p_subject text, p_email text, p_connection text, p_sql text
+) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  first_index bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7262013946281041414);
+  SELECT coalesce(max(log_index), -1) + 1 INTO first_index FROM gatehouse_session_events;
+  IF p_starts THEN
+    INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql)
+    VALUES (p_session_id, p_started_at, p_subject, p_email, p_connection, p_sql);
+  END IF;
+  INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
+  SELECT p_session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
+  FROM unnest(p_seq, p_type, p_at, p_data, p_prev_hash, p_hash) WITH ORDINALITY AS e(seq, type, at, data, prev_hash, hash, ord);
+  RETURN first_index;
+END
+$$;

@@ -6,9 +6,10 @@ import { chainEvents, type ChainHead } from '../../audit/chain.ts';
 import { HeadCache } from '../../audit/head-cache.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
-import type { SessionLog, SessionQuery } from '../../ports.ts';
+import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
 import { lostRace, unavailable } from './failures.ts';
-import { eventColumns, eventFromRow, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { eventColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { checkListingCopy } from '../../audit/listing-check.ts';
 import { SQL } from './sql.ts';
 
 export interface PostgresSessionLogOptions {
@@ -36,7 +37,7 @@ const CLIENT_MARGIN_MS = 5_000;
 // Sessions see a handful of appends, one at a time; this bound is for bursts, then it fails closed.
 const MAX_ATTEMPTS = 32;
 
-export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<SessionLog> {
+export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<TransparentSessionLog> {
   const { connectionString, poolSize, clock, statementTimeoutMs } = checkOptions(options);
   const pool = new pg.Pool({
     connectionString,
@@ -96,17 +97,42 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   async function list(query: SessionQuery): Promise<SessionSummary[]> {
     const { from, to, limit, after, subject } = checkSessionQuery(query);
     if (!storable(after ?? '') || !storable(subject ?? '')) return [];
+    let listed: SummaryRow[];
     try {
-      const { rows } = await pool.query<SummaryRow>(SQL.list, [
+      ({ rows: listed } = await pool.query<SummaryRow>(SQL.list, [
         from?.toISOString() ?? null,
         to?.toISOString() ?? null,
         subject ?? null,
         after ?? null,
         limit ?? null,
-      ]);
-      return rows.map(summaryFromRow);
+      ]));
     } catch (e) {
       throw unavailable('list', e);
+    }
+    // Outside the try: a listing that disagrees with its hashed events is not an outage.
+    for (const row of listed) {
+      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns);
+    }
+    return listed.map(summaryFromRow);
+  }
+
+  async function treeSize(): Promise<number> {
+    try {
+      const { rows } = await pool.query<{ size: string }>(SQL.treeSize);
+      return Number(rows[0]!.size);
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
+  async function leaves(start: number, end: number): Promise<LogLeaf[]> {
+    checkIndexRange(start, end);
+    if (end <= start) return [];
+    try {
+      const { rows } = await pool.query<{ leaf_index: string; session_id: string; seq: number; hash: string }>(SQL.leaves, [start, end]);
+      return rows.map((r) => ({ index: Number(r.leaf_index), sessionId: r.session_id, seq: r.seq, hash: r.hash }));
+    } catch (e) {
+      throw unavailable('read', e);
     }
   }
 
@@ -115,7 +141,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     return closed;
   }
 
-  return { append, read, list, close };
+  return { append, read, list, treeSize, leaves, close };
 }
 
 /**
@@ -139,9 +165,10 @@ async function appendOnce(
   const events = chain(sessionId, head, drafts, now);
   const first = events[0]!;
   const starts = head === null;
-  await boundedQuery(pool, SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
+  const rows = await boundedQuery<{ first_index: string }>(pool, SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
   heads.remember(sessionId, events.at(-1)!);
-  return events;
+  const firstIndex = Number(rows[0]!.first_index);
+  return events.map((e, i) => ({ ...e, index: firstIndex + i }));
 }
 
 /**
@@ -149,16 +176,17 @@ async function appendOnce(
  * statement_timeout, such as PGlite), the statement is cancelled on the server and the connection
  * destroyed, so it cannot finish after the caller was told it failed.
  */
-async function boundedQuery(pool: pg.Pool, text: string, values: unknown[]): Promise<void> {
+async function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[]): Promise<R[]> {
   const client = await pool.connect();
   // A server that drops the connection mid-query emits 'error' on the checked-out client (the
   // query rejects as well); unheard, it would crash the process. pool.query does the same.
   const onError = () => {};
   client.on('error', onError);
   try {
-    await client.query(text, values);
+    const { rows } = await client.query<R>(text, values);
     client.off('error', onError);
     client.release();
+    return rows;
   } catch (e) {
     client.off('error', onError);
     const timedOut = e instanceof Error && e.message === 'Query read timeout';
@@ -221,6 +249,12 @@ function checkSessionId(sessionId: string): void {
   // Session ids come from the gateway, not from a caller: a bad one is a bug, found loudly.
   if (typeof sessionId !== 'string' || sessionId === '' || !storable(sessionId)) {
     throw new TypeError('SessionLog.append: sessionId must be a non-empty string without NUL');
+  }
+}
+
+export function checkIndexRange(start: number, end: number): void {
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end >= 0)) {
+    throw new TypeError('leaves: start and end must be non-negative integers');
   }
 }
 

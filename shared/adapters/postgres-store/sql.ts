@@ -11,6 +11,8 @@ export const SQL = {
   append: load('append'),
   read: load('read'),
   list: load('list'),
+  treeSize: load('tree-size'),
+  leaves: load('leaves'),
 } as const;
 
 /** The approval store's statements (approval-store.ts). */

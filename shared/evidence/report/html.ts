@@ -43,7 +43,7 @@ export interface ReportMeta {
 }
 
 /** Writes the report; `sessions` are entries already escaped by scriptJson, oldest first. */
-export async function writeReport(file: HashedFile, meta: ReportMeta, sessions: readonly string[]): Promise<void> {
+export async function writeReport(file: Pick<HashedFile, 'write'>, meta: ReportMeta, sessions: readonly string[]): Promise<void> {
   const { script, style, csp } = assets();
   const title = `Gatehouse evidence ${meta.range.from} – ${meta.range.to}`;
   await file.write(

@@ -1,0 +1,120 @@
+// `gatehouse checkpoint public-key|status|sign`, and the "covered by a signed checkpoint" line of
+// `sessions show`.
+import { existsSync } from 'node:fs';
+import type { SessionEvent } from '../audit/events.ts';
+import type { LogLeafReader } from '../ports.ts';
+import { logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
+import { loadCheckpointSource, SourceFailure } from '../transparency/checkpoint-source.ts';
+import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../transparency/checkpointer.ts';
+import { localCheckpointing } from '../transparency/local.ts';
+import { treeHash } from '../transparency/merkle-tree.ts';
+import { readStatus, writeStatus } from '../transparency/status.ts';
+import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
+
+export async function checkpointPublicKeyCommand(stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
+  const local = localCheckpointing(stateDir, { createKey: false });
+  if (!existsSync(local.publicKeyPath)) {
+    return { ok: false, text: `no checkpoint key in ${stateDir} yet (\`gatehouse start\` creates it); on GCP: terraform output -raw checkpoint_public_key` };
+  }
+  const pem = await local.signer.publicKeyPem();
+  if (json) return { ok: true, text: JSON.stringify({ publicKeyPem: pem, logId: logIdOf(pem), algorithm: 'ECDSA P-256 SHA-256' }, null, 2) };
+  return { ok: true, text: `${pem.trimEnd()}\n# log id ${logIdOf(pem)} (ECDSA P-256, SHA-256); publish this key apart from the state dir` };
+}
+
+export async function checkpointStatusCommand(stateDir: string, json: boolean, now = new Date()): Promise<{ text: string; ok: boolean }> {
+  const local = localCheckpointing(stateDir, { createKey: false });
+  const status = readStatus(local.statusPath);
+  let latest: Checkpoint | undefined;
+  let count = 0;
+  try {
+    const listing = await local.store.list();
+    latest = listing.checkpoints.at(-1);
+    count = listing.checkpoints.length;
+  } catch {
+    // No checkpoints folder yet: said below.
+  }
+  const failing = (status?.consecutiveFailures ?? 0) > 0;
+  const ok = !failing && latest !== undefined;
+  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, latest: latest ?? null, status: status ?? null }, null, 2) };
+  const age = latest ? Math.round((now.getTime() - Date.parse(latest.time)) / 1000) : undefined;
+  const lines = [
+    `checkpoints    ${count} in ${local.store.describe}`,
+    `latest         ${latest ? `${latest.treeSize} leaves, root ${latest.rootHash}, signed ${latest.time} (${age} s ago)` : 'none yet'}`,
+    `signer         ${status?.signer ?? local.signer.describe}`,
+    `last attempt   ${status?.lastAttemptAt ?? 'never (is `gatehouse start` running?)'}`,
+  ];
+  if (status?.lastError) {
+    lines.push(`${failing ? 'FAILING' : 'last failure'}        [${status.lastError.code}] ${status.lastError.message} at ${status.lastError.at}${failing ? ` — ${status.consecutiveFailures} attempts in a row; appends carry on, checkpoints are delayed` : ''}`);
+  }
+  return { ok, text: lines.join('\n') };
+}
+
+/** One checkpoint now (what the timer in `gatehouse start` and the GCP scheduler do). */
+export async function checkpointSignCommand(log: LogLeafReader, stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
+  const local = localCheckpointing(stateDir, { createKey: true });
+  const prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
+  const at = new Date().toISOString();
+  try {
+    const r = await checkpointOnce({ log, signer: local.signer, store: local.store });
+    const c = r.checkpoint;
+    writeStatus(local.statusPath, { ...prior, lastAttemptAt: at, lastSuccessAt: at, lastCheckpoint: { treeSize: c.treeSize, rootHash: c.rootHash, time: c.time }, consecutiveFailures: 0, signer: local.signer.describe, store: local.store.describe });
+    if (json) return { ok: true, text: JSON.stringify({ outcome: r.kind, checkpoint: c }, null, 2) };
+    return { ok: true, text: `${r.kind === 'signed' ? 'signed' : 'unchanged since'} checkpoint: ${c.treeSize} leaves, root ${c.rootHash}, ${c.time}` };
+  } catch (e) {
+    const f = e instanceof CheckpointFailure ? e : new CheckpointFailure('signing_failed', e instanceof Error ? e.message : String(e));
+    writeStatus(local.statusPath, { ...prior, lastAttemptAt: at, lastError: { code: f.code, message: f.message, at }, consecutiveFailures: prior.consecutiveFailures + 1 });
+    return { ok: false, text: json ? JSON.stringify({ error: { code: f.code, message: f.message } }, null, 2) : `checkpoint NOT signed [${f.code}]: ${f.message}` };
+  }
+}
+
+export interface Coverage {
+  readonly covered: boolean;
+  readonly reason: string;
+  readonly checkpoint?: { readonly treeSize: number; readonly rootHash: string; readonly time: string };
+}
+
+/**
+ * Whether every event of a session is in the tree of a signed checkpoint: the events have indices
+ * below its size, are the log's leaves there, and the log's first treeSize leaves still give its
+ * signed root.
+ */
+export async function sessionCoverage(log: LogLeafReader, events: readonly SessionEvent[], checkpointSource: string, publicKey?: string): Promise<Coverage> {
+  let valid: readonly Checkpoint[];
+  try {
+    const source = await loadCheckpointSource(checkpointSource, { publicKey });
+    const checked = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
+    if (checked.problems.length) return { covered: false, reason: `the checkpoints do not verify: [${checked.problems[0]!.kind}] ${checked.problems[0]!.message}` };
+    valid = checked.valid;
+  } catch (e) {
+    if (e instanceof SourceFailure) return { covered: false, reason: `[${e.code}] ${e.message}` };
+    throw e;
+  }
+  const latest = valid.at(-1);
+  if (!latest) return { covered: false, reason: 'no signed checkpoint yet' };
+  const indices = events.map((e) => e.index);
+  if (indices.some((i) => i === undefined)) return { covered: false, reason: 'some events predate the global log (no index)' };
+  const top = Math.max(...(indices as number[]));
+  if (top >= latest.treeSize) return { covered: false, reason: `not yet: its last event is leaf ${top}, the latest checkpoint (${latest.time}) covers ${latest.treeSize} leaves` };
+  const leaves = await readLeafHashes(log, latest.treeSize);
+  const root = treeHash(leaves).toString('hex');
+  if (root !== latest.rootHash) return { covered: false, reason: `[root_mismatch] the log's first ${latest.treeSize} leaves no longer give the signed root: the store was rewritten` };
+  const stored = await log.leaves(Math.min(...(indices as number[])), top + 1);
+  const byIndex = new Map(stored.map((l) => [l.index, l.hash]));
+  if (events.some((e) => byIndex.get(e.index!) !== e.hash)) return { covered: false, reason: '[leaf_inserted] an event of this session is not the leaf at its index' };
+  return { covered: true, reason: `in the checkpoint of ${latest.treeSize} leaves signed ${latest.time}`, checkpoint: { treeSize: latest.treeSize, rootHash: latest.rootHash, time: latest.time } };
+}
+
+/**
+ * The valid checkpoints an export is proved against, from `src` when it holds any; undefined when
+ * there is no source (the export then proves against the log as it is).
+ */
+export async function exportCheckpoints(src: string | undefined, publicKey?: string): Promise<readonly Checkpoint[] | undefined> {
+  if (src === undefined) return undefined;
+  try {
+    const source = await loadCheckpointSource(src, { publicKey });
+    return verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).valid;
+  } catch (e) {
+    if (e instanceof SourceFailure) return undefined;
+    throw e;
+  }
+}

@@ -1,0 +1,193 @@
+// The export's place in the global Merkle log (shared/transparency/). Beside the sessions of the
+// time range, an export carries every leaf of a contiguous run of the log — leaves.jsonl — and one
+// range proof from that run to a signed checkpoint's root. So verify can show, holding only the
+// folder, the checkpoints and the public key: every exported event is in the signed log, no
+// event of an exported session was left out, and no session that started in the range is
+// missing — including one whose listing columns were edited to move it out of the range, since
+// the first event of every session in the run travels with its leaf.
+//
+// The run [start, end): from the last checkpoint signed before `from` (less a margin for clock
+// skew) — every leaf after it was appended after that time — to the first checkpoint signed
+// after `to` (plus the margin) that covers every exported event. Without such checkpoints, the
+// run is the exported events' own span, and the proof goes to the log's current size (verify
+// with --checkpoints then says the export is not covered by a checkpoint).
+import type { SessionEvent } from '../audit/events.ts';
+import type { LogLeafReader, SessionLog } from '../ports.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
+import { readLeafHashes } from '../transparency/checkpointer.ts';
+import { rangeProof, TREE_DEFINITION, treeHash } from '../transparency/merkle-tree.ts';
+import type { HashedFile } from './files.ts';
+import { jsonLine } from './derive.ts';
+
+export const LEAVES_FILE = 'leaves.jsonl';
+/** How far a gateway's clock may be from the checkpoint signer's. */
+export const CLOCK_MARGIN_MS = 5 * 60_000;
+
+export interface LogSection {
+  readonly definition: string;
+  /** The tree the proof is against: a signed checkpoint's, or the log's size at export time. */
+  readonly treeSize: number;
+  readonly rootHash: string;
+  /** leaves.jsonl holds exactly the leaves with index in [start, end). */
+  readonly start: number;
+  readonly end: number;
+  /** RFC 6962 subtree hashes outside [start, end), in MTH recursion order (merkle-tree.ts rangeProof). */
+  readonly proof: readonly string[];
+  /** The signed checkpoint of treeSize, or null when none covered the export when it was made. */
+  readonly checkpoint: Checkpoint | null;
+  /** Exported events without a global index (stored before the global log existed). */
+  readonly eventsWithoutIndex: number;
+}
+
+export interface CoverageProblem {
+  readonly kind: 'root_mismatch' | 'leaf_missing' | 'leaf_inserted' | 'session_missing';
+  readonly message: string;
+  readonly sessionId?: string;
+  readonly index?: number;
+}
+
+/** Tracks the exported events' indices while export writes them. */
+export class CoverageTracker {
+  min = Infinity;
+  max = -Infinity;
+  withoutIndex = 0;
+  readonly sessions = new Set<string>();
+  readonly hashes = new HashesByIndex();
+
+  add(events: readonly SessionEvent[]): void {
+    for (const e of events) {
+      this.sessions.add(e.sessionId);
+      if (e.index === undefined) {
+        this.withoutIndex++;
+        continue;
+      }
+      if (e.index < this.min) this.min = e.index;
+      if (e.index > this.max) this.max = e.index;
+      this.hashes.set(e.index, e.hash);
+    }
+  }
+}
+
+/** The tree an export is proved against, fixed before any session is read. */
+export interface CoveragePlan {
+  readonly treeSize: number;
+  /** The signed checkpoint of treeSize, when one covers the range. */
+  readonly cover?: Checkpoint;
+  /** The last checkpoint signed before the range (less the margin): the run starts at its size. */
+  readonly before?: Checkpoint;
+  readonly withCheckpoints: boolean;
+}
+
+export async function planCoverage(log: LogLeafReader, range: { from: Date; to: Date }, checkpoints: readonly Checkpoint[] | undefined): Promise<CoveragePlan> {
+  const current = await log.treeSize();
+  const list = checkpoints ?? [];
+  const before = list.filter((c) => Date.parse(c.time) <= range.from.getTime() - CLOCK_MARGIN_MS).at(-1);
+  // The first checkpoint after the range's end: it holds every session that started in the range
+  // and every event appended up to then. Failing that, the latest one; failing that, none.
+  // Failing one signed after the range, the latest one when it holds everything the log holds now
+  // — or more: a checkpoint larger than the log as read means leaves were deleted, and it is still
+  // the tree the export is proved against, so the missing leaves are named (writeLogCoverage).
+  // Otherwise the export proves against the log as it is, and says it is not covered yet.
+  const latest = list.at(-1);
+  const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS) ?? (latest && latest.treeSize >= current ? latest : undefined);
+  return { treeSize: cover ? cover.treeSize : current, cover, before, withCheckpoints: checkpoints !== undefined };
+}
+
+/** Events of a session as of the plan's tree: later ones belong to a later export. */
+export function asOfPlan(events: readonly SessionEvent[], plan: CoveragePlan): SessionEvent[] {
+  return events.filter((e) => e.index === undefined || e.index < plan.treeSize);
+}
+
+export async function writeLogCoverage(
+  log: LogLeafReader & Pick<SessionLog, 'read'>,
+  plan: CoveragePlan,
+  tracker: CoverageTracker,
+  range: { from: Date; to: Date },
+  out: HashedFile,
+): Promise<{ section: LogSection; problems: CoverageProblem[] }> {
+  const problems: CoverageProblem[] = [];
+  const { treeSize, cover, before } = plan;
+  const spanStart = Number.isFinite(tracker.min) ? tracker.min : Infinity;
+  const spanEnd = Number.isFinite(tracker.max) ? tracker.max + 1 : -Infinity;
+  let start = Math.min(spanStart, plan.withCheckpoints ? (before?.treeSize ?? 0) : Infinity);
+  let end = Math.max(spanEnd, cover ? cover.treeSize : -Infinity);
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
+    // Nothing to cover: no indexed event, no checkpoint run. An empty run proves nothing.
+    start = end = 0;
+  }
+  const leafHashes = await readLeafHashes(log, treeSize).catch((e: unknown) => {
+    problems.push({ kind: 'leaf_missing', message: `the log's leaves cannot be read in full: ${e instanceof Error ? e.message : String(e)}` });
+    return undefined;
+  });
+  const root = leafHashes ? treeHash(leafHashes).toString('hex') : '';
+  if (cover && root !== cover.rootHash) {
+    problems.push({ kind: 'root_mismatch', message: `the log's first ${treeSize} leaves hash to ${root}, the signed checkpoint says ${cover.rootHash}: the store was rewritten after it was signed` });
+  }
+  const proof = leafHashes && end > start ? rangeProof(leafHashes, start, end, treeSize).map((h) => h.toString('hex')) : [];
+
+  // leaves.jsonl, with the first event of every session started in the run that the export does
+  // not hold, so verify can see it did not start in the range.
+  const PAGE = 10_000;
+  let expected = start;
+  for (let s = start; s < end; s += PAGE) {
+    const page = await log.leaves(s, Math.min(end, s + PAGE));
+    for (const leaf of page) {
+      if (leaf.index !== expected) {
+        problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${leaf.index - 1} are missing from the log` });
+      }
+      expected = leaf.index + 1;
+      const exportedHash = tracker.hashes.get(leaf.index);
+      if (tracker.sessions.has(leaf.sessionId) && exportedHash !== leaf.hash) {
+        problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+      }
+      let event: SessionEvent | undefined;
+      if (leaf.seq === 0 && !tracker.sessions.has(leaf.sessionId)) {
+        event = (await log.read(leaf.sessionId)).find((e) => e.seq === 0 && e.index === leaf.index);
+        if (event && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
+          problems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
+        }
+      }
+      await out.write(jsonLine({ index: leaf.index, sessionId: leaf.sessionId, seq: leaf.seq, hash: leaf.hash, ...(event ? { event } : {}) }));
+    }
+  }
+  if (expected < end) problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${end - 1} are missing from the log` });
+  for (const [index] of tracker.hashes) {
+    if (index < start || index >= end) problems.push({ kind: 'leaf_inserted', index, message: `an exported event claims index ${index}, outside the log run [${start}, ${end})` });
+  }
+  return {
+    section: { definition: TREE_DEFINITION, treeSize, rootHash: cover ? cover.rootHash : root, start, end, proof, checkpoint: cover ?? null, eventsWithoutIndex: tracker.withoutIndex },
+    problems,
+  };
+}
+
+/**
+ * Event hashes by global index, 32 raw bytes each in chunks of 1,024 indices: a Map of 440k hex
+ * strings would cost ~50 MB of an export's 160 MB heap; this costs ~14 MB.
+ */
+export class HashesByIndex {
+  readonly #chunks = new Map<number, { bytes: Buffer; present: Uint8Array }>();
+
+  set(index: number, hashHex: string): void {
+    const key = Math.floor(index / 1024);
+    let c = this.#chunks.get(key);
+    if (!c) {
+      c = { bytes: Buffer.alloc(1024 * 32), present: new Uint8Array(1024) };
+      this.#chunks.set(key, c);
+    }
+    const at = index % 1024;
+    c.bytes.write(hashHex, at * 32, 32, 'hex');
+    c.present[at] = 1;
+  }
+
+  get(index: number): string | undefined {
+    const c = this.#chunks.get(Math.floor(index / 1024));
+    const at = index % 1024;
+    return c && c.present[at] ? c.bytes.toString('hex', at * 32, at * 32 + 32) : undefined;
+  }
+
+  *[Symbol.iterator](): IterableIterator<[number, string]> {
+    for (const [key, c] of this.#chunks) {
+      for (let at = 0; at < 1024; at++) if (c.present[at]) yield [key * 1024 + at, c.bytes.toString('hex', at * 32, at * 32 + 32)];
+    }
+  }
+}

@@ -1,0 +1,172 @@
+// verify's half of log-coverage.ts: leaves.jsonl is a gap-free run of the global log; with the
+// manifest's range proof it rebuilds the tree root, which must be a signed checkpoint's; every
+// exported event is the leaf at its index; every leaf of an exported session is exported; and
+// every session that started inside the run is either exported or shown (by its first event,
+// checked against its leaf) to have started outside the time range.
+import { hashEvent } from '../audit/chain.ts';
+import type { SessionEvent } from '../audit/events.ts';
+import type { Checkpoint } from '../transparency/checkpoint.ts';
+import { leafHash, rootFromRange } from '../transparency/merkle-tree.ts';
+import { packedDigests } from '../transparency/checkpointer.ts';
+import { readLines } from './files.ts';
+import { CLOCK_MARGIN_MS, LEAVES_FILE, type LogSection } from './log-coverage.ts';
+import type { Problem } from './problems.ts';
+import { asEvent } from './verify-session.ts';
+
+export class LogCheck {
+  readonly #n: number;
+  /** Event hashes of the run, 32 bytes each, and which indices were seen in leaves.jsonl / events.jsonl. */
+  readonly #eventHashes: Buffer;
+  readonly #inLeaves: Uint8Array;
+  readonly #exportedSession: Uint8Array;
+  readonly #inEvents: Uint8Array;
+  #withoutIndex = 0;
+
+  constructor(
+    readonly section: LogSection,
+    readonly exportedSessions: ReadonlySet<string>,
+    readonly range: { readonly from: string; readonly to: string },
+    readonly report: (p: Problem) => void,
+    /** Valid signed checkpoints, oldest first, for the backdating check; empty without --checkpoints. */
+    readonly checkpoints: readonly Checkpoint[] = [],
+  ) {
+    this.#n = Math.max(0, section.end - section.start);
+    this.#eventHashes = Buffer.alloc(this.#n * 32);
+    this.#inLeaves = new Uint8Array(this.#n);
+    this.#exportedSession = new Uint8Array(this.#n);
+    this.#inEvents = new Uint8Array(this.#n);
+  }
+
+  async readLeaves(path: string): Promise<void> {
+    const { start, end } = this.section;
+    const from = Date.parse(this.range.from);
+    const to = Date.parse(this.range.to);
+    const flag = (kind: Problem['kind'], line: number, message: string, extra: Partial<Problem> = {}) => this.report({ kind, file: LEAVES_FILE, line, message, ...extra });
+    for await (const { line, text } of readLines(path)) {
+      let v: Record<string, unknown>;
+      try {
+        v = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not JSON`);
+        continue;
+      }
+      const { index, sessionId, seq, hash } = v;
+      if (!Number.isSafeInteger(index) || typeof sessionId !== 'string' || !Number.isSafeInteger(seq) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
+        flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not a leaf`);
+        continue;
+      }
+      const i = (index as number) - start;
+      if (i < 0 || i >= this.#n) {
+        flag('leaf_inserted', line, `leaf ${index} is outside the exported run [${start}, ${end})`);
+        continue;
+      }
+      if (this.#inLeaves[i]) {
+        flag('leaf_inserted', line, `leaf ${index} appears twice in ${LEAVES_FILE}`);
+        continue;
+      }
+      this.#inLeaves[i] = 1;
+      this.#eventHashes.write(hash, i * 32, 32, 'hex');
+      if (this.exportedSessions.has(sessionId)) {
+        this.#exportedSession[i] = 1;
+        continue;
+      }
+      if (seq !== 0) continue;
+      // The first event of a session the export does not hold: it must show the session started
+      // outside the range.
+      const event = v.event === undefined ? 'absent' : asEvent(v.event);
+      if (typeof event === 'string') {
+        flag('session_missing', line, `leaf ${index} starts session ${sessionId}, which the export does not hold, and carries no readable first event to show it started outside the range`, { sessionId });
+        continue;
+      }
+      if (event.sessionId !== sessionId || event.seq !== 0 || !hashHolds(event, hash)) {
+        flag('leaf_inserted', line, `the first event given with leaf ${index} is not the event the log holds there`, { sessionId });
+        continue;
+      }
+      const at = Date.parse(event.at);
+      if (at >= from && at < to) {
+        flag('session_missing', line, `session ${sessionId} started ${event.at}, inside the exported range, but the export does not hold it`, { sessionId });
+      }
+    }
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#inLeaves[i]) continue;
+      let j = i;
+      while (j + 1 < this.#n && !this.#inLeaves[j + 1]) j++;
+      this.report({ kind: 'leaf_missing', file: LEAVES_FILE, message: j === i ? `leaf ${start + i} is missing from ${LEAVES_FILE}` : `leaves ${start + i}…${start + j} are missing from ${LEAVES_FILE}` });
+      i = j;
+    }
+  }
+
+  /** Each event of events.jsonl, as verify walks it. */
+  onEvent(event: SessionEvent, line: number): void {
+    if (event.index === undefined) {
+      this.#withoutIndex++;
+      return;
+    }
+    const i = event.index - this.section.start;
+    const flag = (kind: Problem['kind'], message: string) => this.report({ kind, file: 'events.jsonl', line, sessionId: event.sessionId, seq: event.seq, message });
+    if (!Number.isSafeInteger(event.index) || i < 0 || i >= this.#n) {
+      flag('leaf_inserted', `event ${event.seq} of session ${event.sessionId} claims index ${event.index}, outside the exported run of the log`);
+      return;
+    }
+    if (!this.#inLeaves[i] || this.#eventHashes.toString('hex', i * 32, i * 32 + 32) !== event.hash) {
+      flag('leaf_inserted', `event ${event.seq} of session ${event.sessionId} is not the leaf at index ${event.index} of the signed log`);
+      return;
+    }
+    if (this.#inEvents[i]) {
+      flag('leaf_inserted', `a second event claims leaf ${event.index}`);
+      return;
+    }
+    this.#inEvents[i] = 1;
+    // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
+    const signedBefore = latestAtOrBelow(this.checkpoints, event.index);
+    if (signedBefore && Date.parse(event.at) < Date.parse(signedBefore.time) - CLOCK_MARGIN_MS) {
+      flag('leaf_backdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but it is leaf ${event.index}, appended after the checkpoint of ${signedBefore.treeSize} leaves signed ${signedBefore.time}`);
+    }
+  }
+
+  /** After events.jsonl: leaves of exported sessions not exported, and the root. */
+  finish(): { root: string | undefined } {
+    const { start } = this.section;
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#exportedSession[i] && !this.#inEvents[i]) {
+        this.report({ kind: 'leaf_missing', file: 'events.jsonl', message: `leaf ${start + i} belongs to an exported session, but events.jsonl does not hold it` });
+      }
+    }
+    if (this.#withoutIndex !== this.section.eventsWithoutIndex) {
+      this.report({ kind: 'leaf_inserted', file: 'events.jsonl', message: `${this.#withoutIndex} events have no place in the log, the manifest says ${this.section.eventsWithoutIndex}` });
+    }
+    if (this.#n === 0) return { root: undefined };
+    const packed = Buffer.alloc(this.#n * 32);
+    for (let i = 0; i < this.#n; i++) leafHash(this.#eventHashes.toString('hex', i * 32, i * 32 + 32)).copy(packed, i * 32);
+    const leaves = packedDigests(packed, this.#n);
+    const root = rootFromRange(leaves, start, this.section.treeSize, this.section.proof.map((h) => Buffer.from(h, 'hex')))?.toString('hex');
+    if (root !== this.section.rootHash) {
+      this.report({ kind: 'root_mismatch', file: LEAVES_FILE, message: `the exported leaves and the manifest's proof give root ${root ?? '(no root: malformed proof)'}, the manifest says ${this.section.rootHash}` });
+    }
+    return { root };
+  }
+}
+
+function hashHolds(e: SessionEvent, hash: string): boolean {
+  try {
+    const { hash: own, ...rest } = e;
+    return own === hash && hashEvent(rest) === hash;
+  } catch {
+    return false;
+  }
+}
+
+function latestAtOrBelow(checkpoints: readonly Checkpoint[], index: number): Checkpoint | undefined {
+  // treeSize ≤ index: the checkpoint was signed before leaf `index` existed.
+  let lo = 0;
+  let hi = checkpoints.length - 1;
+  let found: Checkpoint | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (checkpoints[mid]!.treeSize <= index) {
+      found = checkpoints[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}

@@ -1,0 +1,340 @@
+// The tamper suite against the global Merkle log and its signed checkpoints, run on real
+// PostgreSQL and on Google's Firestore emulator (log-tamper.*.e2e.test.ts). Each case is an attack
+// by someone holding the writer's rights (INSERT, or create()) or the store owner's (triggers
+// off: UPDATE, DELETE) — never the checkpoint key — and is named by the code verify must report.
+import { createHash, generateKeyPairSync, randomInt, randomUUID, sign } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { chainEvents, hashEvent } from '../../shared/audit/chain.ts';
+import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
+import { exportEvidence } from '../../shared/evidence/export.ts';
+import type { ProblemKind } from '../../shared/evidence/problems.ts';
+import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import type { TransparentSessionLog } from '../../shared/ports.ts';
+import { CheckpointFailure, checkpointOnce } from '../../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../../shared/transparency/local.ts';
+import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
+import { CHECKPOINT_FORMAT, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
+import { runCli } from './helpers.ts';
+
+/** What an attacker can do to one backend's store, past the adapter. */
+export interface TamperStore {
+  readonly log: TransparentSessionLog;
+  /** Writer's rights: create rows/documents as the gateway's role could (no update, no delete). */
+  insertRaw(events: readonly (SessionEvent & { index: number })[], session?: ListingRow): Promise<void>;
+  /** Owner's rights, past the create-only triggers. */
+  deleteEvent(sessionId: string, seq: number): Promise<void>;
+  deleteSession(sessionId: string): Promise<void>;
+  /** Overwrites the event (sessionId, seq) with `event`: its content, hash, prevHash and index. */
+  replaceEvent(event: SessionEvent & { index: number }): Promise<void>;
+  setStartedAt(sessionId: string, at: Date): Promise<void>;
+  setSubject(sessionId: string, subject: string): Promise<void>;
+  /** The listing copy of the request's SQL, as an owner rewriting a request would keep it consistent. */
+  setSql(sessionId: string, sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The listing copy an attacker writes beside a forged session: consistent with its first event. */
+export interface ListingRow {
+  readonly startedAt: Date;
+  readonly subject: string;
+  readonly email: string;
+  readonly connection: string;
+  readonly sql: string;
+}
+
+export type MakeTamperStore = (clock: () => Date) => Promise<TamperStore>;
+
+const MIN = 60_000;
+
+interface Scenario {
+  readonly store: TamperStore;
+  readonly T: number;
+  readonly from: Date;
+  readonly to: Date;
+  readonly stateDir: string;
+  readonly denied: SessionEvent[];
+  readonly read: SessionEvent[];
+  setNow(ms: number): void;
+  /** Signs a checkpoint at this time; resolves to the failure's code when the signer refuses. */
+  checkpoint(at: number): Promise<string>;
+  exportTo(name: string, opts?: { withCheckpoints?: boolean }): Promise<{ dir: string; logProblems: readonly { kind: string }[] }>;
+  verify(dir: string, more?: { expectRoot?: string; publicKey?: string; checkpoints?: string }): Promise<VerifyResult>;
+}
+
+const request = (subject: string, sql: string): EventDraft => ({
+  type: 'request',
+  data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject, email: subject, groups: [] }, agent: { model: 'test-model' }, connection: 'main', sql },
+});
+
+export function logTamperContract(name: string, make: MakeTamperStore): void {
+  async function scenario(t: ExecutionContext): Promise<Scenario> {
+    const T = Date.UTC(2100, 0, 1) + randomInt(0, 2 ** 30) * 1000;
+    let now = T - 30 * MIN;
+    const store = await make(() => new Date(now));
+    const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-log-tamper-'));
+    t.teardown(async () => {
+      await store.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    });
+    const local = localCheckpointing(stateDir, { createKey: true });
+    const checkpoint = async (at: number) => {
+      now = at;
+      try {
+        const r = await checkpointOnce({ log: store.log, signer: local.signer, store: local.store, clock: () => new Date(at) });
+        return r.kind;
+      } catch (e) {
+        if (e instanceof CheckpointFailure) return e.code;
+        throw e;
+      }
+    };
+    t.is(await checkpoint(T - 30 * MIN), 'signed', 'a checkpoint before the range');
+    now = T;
+    const denied = await store.log.append(randomUUID(), [
+      request('mallory@acme.com', 'DROP TABLE customers'),
+      { type: 'analysis', data: { riskClass: 'destructive' } },
+      { type: 'decision', data: { action: 'deny', rule: 'nothing-else', reasons: ['no rule'] } },
+    ]);
+    now = T + 1000;
+    const readId = randomUUID();
+    const read = [
+      ...(await store.log.append(readId, [request('bot@acme.com', 'SELECT 1'), { type: 'decision', data: { action: 'allow', rule: 'bots-read' } }])),
+      ...(await store.log.append(readId, [{ type: 'execution.started', data: {} }, { type: 'execution.completed', data: { command: 'SELECT', rowCount: 1, rows: [[1]] } }])),
+    ];
+    t.is(await checkpoint(T + 20 * MIN), 'signed', 'a checkpoint after the sessions');
+    const from = new Date(T - 10 * MIN);
+    const to = new Date(T + 25 * MIN);
+    let n = 0;
+    return {
+      store,
+      T,
+      from,
+      to,
+      stateDir,
+      denied,
+      read,
+      setNow: (ms) => (now = ms),
+      checkpoint,
+      async exportTo(label, opts = {}) {
+        const dir = join(stateDir, `export-${label}-${n++}`);
+        const checkpoints = opts.withCheckpoints === false ? undefined : (await local.store.list()).checkpoints;
+        const s = await exportEvidence(store.log, { from, to, out: dir, source: 'test', checkpoints, clock: () => new Date(T + 60 * MIN) });
+        return { dir, logProblems: s.logProblems };
+      },
+      verify(dir, more = {}) {
+        return verifyEvidence(dir, { checkpoints: more.checkpoints ?? stateDir, publicKey: more.publicKey, expectRoot: more.expectRoot });
+      },
+    };
+  }
+
+  const kinds = (r: VerifyResult) => [...new Set(r.problems.map((p) => p.kind))].sort();
+  const has = (t: ExecutionContext, r: VerifyResult, kind: ProblemKind, where: { sessionId?: string } = {}) => {
+    t.false(r.ok, 'verify must not say ok');
+    const hit = r.problems.find((p) => p.kind === kind && (where.sessionId === undefined || p.sessionId === where.sessionId));
+    t.truthy(hit, `expected ${kind} ${JSON.stringify(where)}, got ${JSON.stringify(kinds(r))}: ${JSON.stringify(r.problems.slice(0, 5), null, 1)}`);
+  };
+
+  test(`${name}: a clean log exports and verifies against its signed checkpoints`, async (t) => {
+    const s = await scenario(t);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir, logProblems } = await s.exportTo('clean');
+    t.deepEqual(logProblems, []);
+    const r = await s.verify(dir);
+    t.deepEqual(r.problems, []);
+    t.true(r.ok);
+    t.truthy(r.logRoot?.checkpoint, 'proved against a signed checkpoint');
+    t.is(r.checkpointsChecked, 3);
+  });
+
+  test(`${name}: leaf_backdated — a correctly chained approval.granted appended to a denied session with the writer's rights`, async (t) => {
+    const s = await scenario(t);
+    const head = s.denied.at(-1)!;
+    const size = await s.store.log.treeSize();
+    // Exactly what the gateway would have written, dated back to just after the denial.
+    const [forged] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'approval.granted', data: { by: 'alice@acme.com', quorumMet: true } }], new Date(s.T + 2000));
+    await s.store.insertRaw([{ ...forged!, index: size }]);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'the signer cannot tell an append from a forgery: it is in the log for good');
+    const r = await s.verify((await s.exportTo('backdated')).dir);
+    has(t, r, 'leaf_backdated', { sessionId: head.sessionId });
+  });
+
+  test(`${name}: leaf_backdated — a whole forged session inserted with the writer's rights`, async (t) => {
+    const s = await scenario(t);
+    const sid = randomUUID();
+    const size = await s.store.log.treeSize();
+    const at = new Date(s.T + 3000);
+    const events = chainEvents(sid, null, [request('alice@acme.com', 'DROP TABLE customers'), { type: 'decision', data: { action: 'allow', rule: 'dba-everything' } }, { type: 'execution.completed', data: { command: 'DROP TABLE' } }], at);
+    await s.store.insertRaw(events.map((e, i) => ({ ...e, index: size + i })), { startedAt: at, subject: 'alice@acme.com', email: 'alice@acme.com', connection: 'main', sql: 'DROP TABLE customers' });
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const r = await s.verify((await s.exportTo('forged-session')).dir);
+    has(t, r, 'leaf_backdated', { sessionId: sid });
+  });
+
+  test(`${name}: leaf_missing — the last event of a session deleted by the owner`, async (t) => {
+    const s = await scenario(t);
+    const last = s.read.at(-1)!;
+    await s.store.deleteEvent(last.sessionId, last.seq);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent', 'the signer refuses to sign a shrunk log');
+    const e = await s.exportTo('truncated');
+    t.true(e.logProblems.some((p) => p.kind === 'leaf_missing'), 'export itself says so');
+    has(t, await s.verify(e.dir), 'leaf_missing');
+  });
+
+  test(`${name}: leaf_missing — a whole session deleted by the owner`, async (t) => {
+    const s = await scenario(t);
+    await s.store.deleteSession(s.denied[0]!.sessionId);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    has(t, await s.verify((await s.exportTo('deleted')).dir), 'leaf_missing');
+  });
+
+  test(`${name}: root_mismatch — two events' places in the log swapped by the owner`, async (t) => {
+    const s = await scenario(t);
+    const [a, b] = [s.read[0]!, s.read[1]!];
+    await s.store.replaceEvent({ ...a, index: b.index! });
+    await s.store.replaceEvent({ ...b, index: a.index! });
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    const e = await s.exportTo('reordered');
+    t.true(e.logProblems.some((p) => p.kind === 'root_mismatch'));
+    has(t, await s.verify(e.dir), 'root_mismatch');
+  });
+
+  test(`${name}: root_mismatch — a request's SQL rewritten and its whole chain re-hashed by the owner`, async (t) => {
+    const s = await scenario(t);
+    const rewritten = rehash(s.denied, (e) => (e.seq === 0 ? { ...e, data: { ...e.data, sql: 'SELECT 1' } } : e));
+    for (const e of rewritten) await s.store.replaceEvent(e);
+    await s.store.setSql(s.denied[0]!.sessionId, 'SELECT 1');
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'log_inconsistent');
+    const e = await s.exportTo('rehashed');
+    const r = await s.verify(e.dir);
+    has(t, r, 'root_mismatch');
+    t.false(r.problems.some((p) => p.kind === 'event_modified'), 'the chain itself holds: only the signed root catches it');
+  });
+
+  test(`${name}: session_missing — started_at moved to 1990, the session still cannot leave the export`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.denied[0]!.sessionId;
+    await s.store.setStartedAt(sid, new Date('1990-01-01T00:00:00Z'));
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'the column is not in the tree: nothing signed changed');
+    const e = await s.exportTo('moved');
+    t.true(e.logProblems.some((p) => p.kind === 'session_missing'), 'export itself says so');
+    has(t, await s.verify(e.dir), 'session_missing', { sessionId: sid });
+  });
+
+  test(`${name}: audit_tampered — the subject column changed: listing and export refuse, naming the session`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.denied[0]!.sessionId;
+    await s.store.setSubject(sid, 'someone-else@acme.com');
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    for (const q of [{ from: s.from, to: s.to }, { subject: 'someone-else@acme.com' }]) {
+      const e = await t.throwsAsync(s.store.log.list(q), { code: 'audit_tampered' } as never);
+      t.deepEqual((e as unknown as { details: unknown }).details, { sessionId: sid, field: 'subject' });
+    }
+    await t.throwsAsync(s.exportTo('subject'), { code: 'audit_tampered' } as never);
+  });
+
+  test(`${name}: root_mismatch / not_covered — an export regenerated consistently from a rewritten store`, async (t) => {
+    const s = await scenario(t);
+    const genuine = await s.exportTo('genuine');
+    const genuineRoot = (await s.verify(genuine.dir)).logRoot!.rootHash;
+    for (const e of rehash(s.denied, (e) => (e.seq === 0 ? { ...e, data: { ...e.data, sql: 'SELECT 1' } } : e))) await s.store.replaceEvent(e);
+    await s.store.setSql(s.denied[0]!.sessionId, 'SELECT 1');
+    // The attacker exports without the checkpoints: a folder consistent with itself.
+    const forged = await s.exportTo('regenerated', { withCheckpoints: false });
+    const alone = await verifyEvidence(forged.dir);
+    t.true(alone.ok, 'on its own the folder is consistent');
+    has(t, await s.verify(forged.dir), 'not_covered');
+    has(t, await verifyEvidence(forged.dir, { expectRoot: genuineRoot }), 'root_mismatch');
+  });
+
+  test(`${name}: checkpoint and file attacks — another key, a fork, no key, no source, edited report and population — each named, never ok`, async (t) => {
+    const s = await scenario(t);
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir } = await s.exportTo('base');
+    t.true((await s.verify(dir)).ok);
+    const folder = join(s.stateDir, 'checkpoints');
+    const copyCheckpoints = () => {
+      const d = mkdtempSync(join(tmpdir(), 'gatehouse-cps-'));
+      t.teardown(() => rmSync(d, { recursive: true, force: true }));
+      cpSync(folder, d, { recursive: true });
+      return d;
+    };
+    const publicKey = join(s.stateDir, 'checkpoint-public-key.pem');
+    const latest = (await localCheckpointing(s.stateDir).store.list()).checkpoints.at(-1)!;
+
+    // checkpoint_signature_invalid: a checkpoint of a bigger, made-up tree signed with another key.
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const forgedBody = { format: CHECKPOINT_FORMAT, logId: latest.logId, treeSize: latest.treeSize + 5, rootHash: 'ab'.repeat(32), time: new Date(s.T + 50 * MIN).toISOString() } as const;
+    const forged: Checkpoint = { ...forgedBody, signature: sign('sha256', signedBytes(forgedBody), other.privateKey).toString('base64'), consistency: null };
+    const withForged = copyCheckpoints();
+    writeFileSync(join(withForged, checkpointName(forged)), JSON.stringify(forged));
+    has(t, await s.verify(dir, { checkpoints: withForged, publicKey }), 'checkpoint_signature_invalid');
+    // The whole source checked with another key (someone swapped the published key): nothing verifies.
+    const otherKeyFile = join(withForged, '..', `other-${randomUUID()}.pem`);
+    writeFileSync(otherKeyFile, otherPem);
+    t.teardown(() => rmSync(otherKeyFile, { force: true }));
+    has(t, await s.verify(dir, { checkpoints: folder, publicKey: otherKeyFile }), 'checkpoint_signature_invalid');
+
+    // checkpoint_inconsistent: the key holder signs a second history of the same size (a fork).
+    const forkDir = copyCheckpoints();
+    const local = localCheckpointing(s.stateDir);
+    const forkBody = { format: CHECKPOINT_FORMAT, logId: latest.logId, treeSize: latest.treeSize, rootHash: createHash('sha256').update('another history').digest('hex'), time: new Date(s.T + 45 * MIN).toISOString() } as const;
+    const fork: Checkpoint = { ...forkBody, signature: (await local.signer.sign(signedBytes(forkBody))).toString('base64'), consistency: null };
+    writeFileSync(join(forkDir, checkpointName(fork)), JSON.stringify(fork));
+    has(t, await s.verify(dir, { checkpoints: forkDir, publicKey }), 'checkpoint_inconsistent');
+
+    // public_key_missing and checkpoint_source_unreadable: never "ok".
+    has(t, await s.verify(dir, { checkpoints: copyCheckpoints() }), 'public_key_missing');
+    has(t, await s.verify(dir, { checkpoints: join(s.stateDir, 'no-such-folder'), publicKey }), 'checkpoint_source_unreadable');
+    has(t, await s.verify(dir, { checkpoints: folder, publicKey: join(s.stateDir, 'no-such-key.pem') }), 'public_key_missing');
+
+    // derived_file_mismatch: report.html and population.csv edited, their digests fixed in the manifest.
+    for (const [file, edit] of [
+      ['report.html', (text: string) => text.replace('DROP TABLE customers', 'SELECT 1 /* harmless */')],
+      ['population.csv', (text: string) => text.replace('mallory@acme.com', 'bot@acme.com')],
+    ] as const) {
+      const copy = mkdtempSync(join(tmpdir(), 'gatehouse-edit-'));
+      t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+      cpSync(dir, copy, { recursive: true });
+      const before = readFileSync(join(copy, file), 'utf8');
+      const after = edit(before);
+      t.not(after, before, `the edit changes ${file}`);
+      writeFileSync(join(copy, file), after);
+      const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8'));
+      manifest.files[file] = { ...manifest.files[file], sha256: createHash('sha256').update(after).digest('hex'), bytes: Buffer.byteLength(after) };
+      writeFileSync(join(copy, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+      const r = await s.verify(copy);
+      has(t, r, 'derived_file_mismatch');
+      t.false(r.problems.some((p) => p.kind === 'file_changed'), 'the digests were fixed: only re-deriving catches it');
+    }
+
+    // The CLI: named codes in the text and in --json, exit 1.
+    const cli = await runCli(['evidence', 'verify', dir, '--checkpoints', forkDir, '--public-key', publicKey, '--json']);
+    t.is(cli.code, 1);
+    t.true((JSON.parse(cli.stdout || cli.stderr).problems as { kind: string }[]).some((p) => p.kind === 'checkpoint_inconsistent'));
+    const text = await runCli(['evidence', 'verify', dir, '--checkpoints', join(s.stateDir, 'nowhere'), '--public-key', publicKey]);
+    t.is(text.code, 1);
+    t.regex(text.stderr, /\[checkpoint_source_unreadable\]/);
+    const good = await runCli(['evidence', 'verify', dir, '--checkpoints', s.stateDir, '--expect-root', latest.rootHash]);
+    t.is(good.code, 0, good.stderr);
+    const wrongRoot = await runCli(['evidence', 'verify', dir, '--checkpoints', s.stateDir, '--expect-root', 'cd'.repeat(32)]);
+    t.is(wrongRoot.code, 1);
+    t.regex(wrongRoot.stderr, /\[root_mismatch\]/);
+  });
+}
+
+/** The session's events with `edit` applied and every hash and link recomputed, indices kept. */
+function rehash(events: readonly SessionEvent[], edit: (e: SessionEvent) => SessionEvent): (SessionEvent & { index: number })[] {
+  const out: (SessionEvent & { index: number })[] = [];
+  let prev: string | null = null;
+  for (const original of events) {
+    const e = edit(original);
+    const unhashed = { sessionId: e.sessionId, seq: e.seq, type: e.type, at: e.at, data: e.data, prevHash: prev };
+    const hash = hashEvent(unhashed);
+    out.push({ ...unhashed, hash, index: original.index! });
+    prev = hash;
+  }
+  return out;
+}
