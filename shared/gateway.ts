@@ -161,7 +161,14 @@ export function createGateway(deps: GatewayDeps) {
   const inFlight = new Set<string>();
 
   // GET /v1/connections[/NAME/tables/SCHEMA.TABLE]: recorded catalog reads (shared/describe).
-  const describer = createDescriber({ policy, target, newSessionId, authenticate, record });
+  const describer = createDescriber({
+    policy,
+    target,
+    newSessionId,
+    authenticate,
+    record,
+    columnMasks: (connection, schema, table) => deps.masker.columnMasks({ connection, schema, table }),
+  });
 
   return {
     query,

@@ -36,6 +36,8 @@ export interface DescribeDeps {
   readonly newSessionId: () => string;
   readonly authenticate: (caller: Caller) => Promise<Principal>;
   readonly record: (sessionId: string, drafts: EventDraft[]) => Promise<void>;
+  /** What the masking step would do to each column read plainly (views resolved to their base columns). */
+  readonly columnMasks: (connection: string, schema: string, table: string) => Promise<ReadonlyMap<string, string | null>>;
 }
 
 export function createDescriber(deps: DescribeDeps) {
@@ -100,7 +102,22 @@ export function createDescriber(deps: DescribeDeps) {
     if (rows.length === 0) {
       throw new SessionError(sessionId, new GatehouseError('table_not_found', `no table ${schema}.${table} on ${connection} with columns this connection may read`));
     }
-    const masked = maskedColumns(schema, table);
+    // The policy's own entries, and what masking resolves through the catalog (a view's column
+    // that shows a masked base column is sensitive too). A column neither can place is marked
+    // sensitive: the answer errs the same way masking does.
+    const listed = maskedColumns(schema, table);
+    let resolved: ReadonlyMap<string, string | null> | undefined;
+    try {
+      resolved = await deps.columnMasks(connection, schema, table);
+    } catch {
+      resolved = undefined;
+    }
+    const masked = new Map<string, string>();
+    for (const [name] of rows) {
+      const key = String(name);
+      const strategy = listed.get(key.toLowerCase()) ?? (resolved === undefined || !resolved.has(key) ? 'redact' : resolved.get(key));
+      if (strategy) masked.set(key.toLowerCase(), strategy);
+    }
     return {
       sessionId,
       connection,

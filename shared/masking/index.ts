@@ -1,7 +1,7 @@
 // Step 7 of the request path: what the gateway calls. See docs/design.md#the-request-path and #masking-provenance, and plan.ts for the
 // order of trust (provenance, lineage, fail closed, then detectors).
 import { GatehouseError } from '../errors.ts';
-import type { MaskingConfig } from '../policy/types.ts';
+import type { MaskingConfig, MaskStrategy } from '../policy/types.ts';
 import type { CatalogReader, ResultField } from '../ports.ts';
 import { loadParser } from '../sql/index.ts';
 import { applyCompiled, compileColumn, type CompiledColumn } from './apply.ts';
@@ -49,6 +49,12 @@ export interface Masker {
    * redacted (redactErrorMessage).
    */
   redactError(input: { connection: string; sql: string; message: string; sqlstate?: string; position?: number }): Promise<{ message: string; withheld: boolean }>;
+  /**
+   * For describing a relation: the strategy each of its columns would be masked with when read
+   * plainly (`SELECT *`), by column name — through the catalog, so a view's columns carry the
+   * strategies of the base columns they show. null: not masked.
+   */
+  columnMasks(input: { connection: string; schema: string; table: string }): Promise<ReadonlyMap<string, MaskStrategy | null>>;
 }
 
 /** What apply() needs and a caller must not touch. */
@@ -98,6 +104,18 @@ export function createMasker(options: MaskerOptions): Masker {
     async rawDigest(fields, rows) {
       const { digest } = await keys();
       return rawResultDigest(digest, fields.map((f) => f.name), rows);
+    },
+
+    async columnMasks({ connection, schema, table }) {
+      await loadParser();
+      const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+      const prepared = await prepareStatement(index, catalog, connection, `SELECT * FROM ${quote(schema)}.${quote(table)}`);
+      const out = new Map<string, MaskStrategy | null>();
+      if (!Array.isArray(prepared.outputs)) return out; // nothing traceable: the caller fails closed
+      prepared.outputs.forEach((o, i) => {
+        if (o.name !== undefined) out.set(o.name, fromLineage(index, prepared, { index: i, name: o.name }, o.lineage).strategy);
+      });
+      return out;
     },
 
     async redactError({ connection, sql, message, sqlstate, position }) {

@@ -175,6 +175,12 @@ test('connections and describe_table: recorded, read-only, sensitive columns mar
   t.is(byName.get('id')?.nullable, false);
   // A bare name means public.
   t.is((await bot().describeTable('main', 'customers')).table, 'customers');
+  // A view's columns that show masked base columns are sensitive too (through the catalog).
+  const v = await bot().describeTable('main', 'public.customer_contacts');
+  t.is(v.kind, 'view');
+  const inView = new Map(v.columns.map((col) => [col.name, col]));
+  t.deepEqual([inView.get('email')?.sensitive, inView.get('email')?.mask], [true, 'email']);
+  t.is(inView.get('name')?.sensitive, false);
 
   for (const sessionId of [c.sessionId, d.sessionId]) {
     const s = await bot().session(sessionId);
