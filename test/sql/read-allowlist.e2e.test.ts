@@ -169,6 +169,9 @@ const MASKED_READS: readonly (readonly [string, unknown[]?])[] = [
   ["SELECT attname, most_common_vals::text FROM pg_stats WHERE tablename = 'customers'"],
   ["SELECT s.histogram_bounds::text FROM pg_catalog.pg_stats s WHERE s.tablename = 'customers'"],
   ['SELECT query FROM pg_stat_activity'],
+  ['SELECT x.* FROM customers c JOIN LATERAL (SELECT c.to_jsonb) x ON true'],
+  ['SELECT json_agg(c)::text FROM customers c'],
+  ["SELECT xmlelement(name x, (SELECT string_agg(ssn || ' ' || card_number, ',') FROM customers))::text"],
   // a function the policy lists: runs as read
   ['SELECT c.full_name, c.email FROM customers c'],
   ['SELECT public.full_name(c), c.ssn FROM customers c WHERE c.id = $1', [1]],
@@ -183,6 +186,16 @@ for (const [sql, params] of MASKED_READS) {
     t.deepEqual(leaks(forbidden, res.body, await storedEvents(res.body.sessionId)), []);
   });
 }
+
+test.serial('an encoded whole row (attribute notation through a CTE, digits turned into letters) comes back masked, not encoded', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const res = await query("WITH w AS (SELECT c.row_to_json AS j FROM customers c) SELECT translate(j::text, '0123456789', 'abcdefghij') AS t FROM w");
+  t.is(res.status, 200, JSON.stringify(res.body));
+  t.deepEqual(res.body.columns.map((c: { masked: boolean }) => c.masked), [true]);
+  // No row holds an encoded SSN: every cell is the mask, not a transformed value.
+  const cells = new Set(res.body.rows.map((r: unknown[]) => JSON.stringify(r[0])));
+  t.is(cells.size, 1, [...cells].join(' | '));
+});
 
 test.serial(`${ANALYST_QUERIES.length} ordinary analyst queries stay read, answered 200, masked`, async (t) => {
   if (!real) return t.pass('needs real PostgreSQL');
