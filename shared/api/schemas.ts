@@ -31,7 +31,11 @@ export const QueryRequestSchema = z
   .strict()
   .meta({ id: 'QueryRequest' });
 
-export const DecisionRequestSchema = z.object({ comment: z.string().min(1).max(2000) }).meta({ id: 'DecisionRequest' });
+// The approvals desk validates with this (shared/approvals/comment.ts), after its own checks have
+// given each mistake its stable code: the spec and the server cannot disagree.
+export const DecisionRequestSchema = z
+  .strictObject({ comment: z.string().min(1).max(2000).refine((c) => c.trim() !== '', 'must not be blank') })
+  .meta({ id: 'DecisionRequest' });
 
 // ---- answers -------------------------------------------------------------------------------
 

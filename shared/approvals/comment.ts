@@ -1,6 +1,7 @@
 // The body of POST /v1/approvals/:id/approve|reject: `{"comment": "..."}`, narrowed from `unknown`.
 // A decision without a reason is not evidence of review, so the comment is required.
 import { GatehouseError } from '../errors.ts';
+import { DecisionRequestSchema } from '../api/schemas.ts';
 import { MAX_COMMENT_LENGTH } from './state.ts';
 
 export function parseDecisionBody(body: unknown): string {
@@ -19,5 +20,7 @@ export function parseDecisionBody(body: unknown): string {
   }
   // Lone surrogates cannot be hashed into the session log (RFC 8785), and would fail the append.
   if (!comment.isWellFormed()) throw new GatehouseError('bad_request', 'comment must be well-formed Unicode');
+  // Last, the schema the OpenAPI description is generated from: whatever it refuses is refused.
+  if (!DecisionRequestSchema.safeParse(body).success) throw new GatehouseError('bad_request', 'request body does not match DecisionRequest');
   return comment;
 }
