@@ -136,7 +136,10 @@ export async function resolveAnalysis(
   if (analysis.class !== 'read') return analysis;
   let resolution: Resolution;
   try {
-    const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION);
+    // A bare name that is also a CTE's (or a subquery's) names that, not a table: looking it up would
+    // cost a catalog query per statement (only found names are cached) and could find a stranger.
+    const shadowed = (n: string) => !n.includes('.') && (sites.aliases.get(n)?.includes(NOT_A_RELATION) ?? false);
+    const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION && !shadowed(n));
     const relations = await ports.relations.lookup(connection, names);
     const relationCalls = await callsOf(ports.relations, connection, relations);
     const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });
