@@ -27,6 +27,8 @@ CREATE FUNCTION full_name(customers) RETURNS text LANGUAGE sql STABLE AS $$ SELE
 CREATE FUNCTION nick_name(customers) RETURNS text LANGUAGE sql STABLE AS $$ SELECT split_part($1.name, ' ', 1) $$;
 CREATE FUNCTION planted_eq(int, int) RETURNS boolean LANGUAGE sql AS $$ INSERT INTO notes VALUES ('op') RETURNING true $$;
 CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = planted_eq);
+CREATE FUNCTION planted_check(text) RETURNS boolean LANGUAGE sql AS $$ INSERT INTO notes VALUES ('check') RETURNING true $$;
+CREATE DOMAIN planted_domain AS text CHECK (planted_check(VALUE));
 CREATE ROLE ${ROLE} LOGIN;
 GRANT USAGE ON SCHEMA public TO ${ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE};
@@ -133,6 +135,9 @@ const REFUSED: readonly (readonly [string, unknown[]?])[] = [
   ['SELECT nick_name(c) FROM customers c'],
   ['SELECT 1 ### 2'],
   ['SELECT id FROM customers WHERE id OPERATOR(public.###) 1'],
+  // a cast to a domain whose CHECK calls a user function, written two ways and with a parameter
+  ["SELECT 'x'::planted_domain"],
+  ['SELECT CAST($1 AS public.planted_domain)', ['x']],
   // functions the catalog does not know, transaction ids, sleeps, locks, configuration
   ['SELECT no_such_function(1)'],
   ['SELECT txid_current()'],
