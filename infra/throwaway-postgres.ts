@@ -11,7 +11,17 @@ import { freePort } from './free-port.ts';
 export interface TestPostgres {
   readonly url: string;
   readonly kind: 'postgres' | 'pglite';
+  /** The server's data directory (a real cluster only): the bench reads postmaster.pid from it. */
+  readonly dataDir?: string;
   stop(): Promise<void>;
+}
+
+export interface TestPostgresOptions {
+  /**
+   * fsync=on, synchronous_commit=on, full_page_writes=on: every commit waits for the disk, as a
+   * production session log does. Default off: tests want speed, not durability. Ignored by PGlite.
+   */
+  readonly durable?: boolean;
 }
 
 export function findPostgresBin(): string | undefined {
@@ -28,12 +38,12 @@ export function findPostgresBin(): string | undefined {
   return found ? found.replace(/\/initdb$/, '') : undefined;
 }
 
-export async function startTestPostgres(): Promise<TestPostgres> {
+export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
   const bin = findPostgresBin();
-  return bin ? startCluster(bin) : startPglite();
+  return bin ? startCluster(bin, options) : startPglite();
 }
 
-async function startCluster(bin: string): Promise<TestPostgres> {
+async function startCluster(bin: string, options: TestPostgresOptions): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) => {
@@ -49,12 +59,14 @@ async function startCluster(bin: string): Promise<TestPostgres> {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
   const port = await freePort();
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const sync = options.durable ? '-c fsync=on -c synchronous_commit=on -c full_page_writes=on' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${sync} -c max_connections=200`;
   run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     kind: 'postgres',
+    dataDir: data,
     async stop() {
       if (stopped) return;
       stopped = true;

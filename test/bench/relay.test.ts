@@ -1,0 +1,118 @@
+// The e2e bench's round-trip counter (bench/e2e/relay.ts) counts what it claims to, against a
+// real PostgreSQL: the README's "round trips per request" figures come from it.
+import test from 'ava';
+import pg from 'pg';
+import { createTurnCounter, startCountingRelay, turnsWithin, type CountingRelay } from '../../bench/e2e/relay.ts';
+import { testPgUrl } from '../helpers/pg.ts';
+
+async function relayed(): Promise<{ relay: CountingRelay; client: pg.Client }> {
+  const url = new URL(testPgUrl());
+  const relay = await startCountingRelay({ host: url.hostname, port: Number(url.port) });
+  const client = new pg.Client({ connectionString: relay.via(testPgUrl()) });
+  await client.connect();
+  await client.query('SELECT 1'); // settle the start-up exchange before counting
+  relay.reset();
+  return { relay, client };
+}
+
+async function done(r: { relay: CountingRelay; client: pg.Client }): Promise<void> {
+  await r.client.end();
+  await r.relay.close();
+}
+
+test('a simple query is one turn', async (t) => {
+  const r = await relayed();
+  try {
+    const res = await r.client.query('SELECT 41 + 1 AS n');
+    t.is(res.rows[0].n, 42);
+    t.is(r.relay.turns().length, 1);
+    t.truthy(r.relay.turns()[0]!.serverAt, 'the server answered inside the turn');
+  } finally {
+    await done(r);
+  }
+});
+
+test('an extended query (Parse/Bind/Describe/Execute/Sync, written message by message) is one turn', async (t) => {
+  const r = await relayed();
+  try {
+    const res = await r.client.query({ text: 'SELECT $1::int + 1 AS n', values: [41] });
+    t.is(res.rows[0].n, 42);
+    const turns = r.relay.turns();
+    t.is(turns.length, 1);
+    t.true(turns[0]!.clientChunks >= 1);
+  } finally {
+    await done(r);
+  }
+});
+
+test('two awaited queries are two turns; a multi-statement simple query is one', async (t) => {
+  const r = await relayed();
+  try {
+    await r.client.query('SELECT 1');
+    await r.client.query({ text: 'SELECT $1::text', values: ['x'] });
+    t.is(r.relay.turns().length, 2);
+    r.relay.reset();
+    await r.client.query('SELECT 1; SELECT 2; SELECT 3');
+    t.is(r.relay.turns().length, 1);
+    r.relay.reset();
+    // BEGIN, a statement, COMMIT awaited one after another: three turns.
+    await r.client.query('BEGIN');
+    await r.client.query('SELECT 1');
+    await r.client.query('COMMIT');
+    t.is(r.relay.turns().length, 3);
+  } finally {
+    await done(r);
+  }
+});
+
+test('queries sent without waiting (pg queues them) are still counted one turn each', async (t) => {
+  // pg writes a queued query only after the previous answer: the relay must not merge them.
+  const r = await relayed();
+  try {
+    await Promise.all([r.client.query('SELECT 1'), r.client.query('SELECT 2'), r.client.query('SELECT 3')]);
+    t.is(r.relay.turns().length, 3);
+  } finally {
+    await done(r);
+  }
+});
+
+test('turns on two connections are counted apart, and a new connection shows its start-up exchange', async (t) => {
+  const url = new URL(testPgUrl());
+  const relay = await startCountingRelay({ host: url.hostname, port: Number(url.port) });
+  const a = new pg.Client({ connectionString: relay.via(testPgUrl()) });
+  const b = new pg.Client({ connectionString: relay.via(testPgUrl()) });
+  try {
+    await a.connect();
+    t.is(relay.turns().length, 1, 'the start-up message and its answer (trust authentication: no password exchange) are a turn too');
+    t.is(relay.connectionsOpened(), 1);
+    await b.connect();
+    relay.reset();
+    await Promise.all([a.query('SELECT 1'), b.query('SELECT 2')]);
+    const turns = relay.turns();
+    t.is(turns.length, 2);
+    t.deepEqual(new Set(turns.map((x) => x.connection)).size, 2);
+  } finally {
+    await Promise.allSettled([a.end(), b.end()]);
+    await relay.close();
+  }
+});
+
+test('the pure counter: pipelined client writes are one turn, unprompted server bytes none, windows split turns', (t) => {
+  const c = createTurnCounter();
+  c.opened(1);
+  c.server(1, 10, 1n); // a NOTICE before anything was asked
+  t.is(c.turns().length, 0);
+  c.client(1, 5, 10n);
+  c.client(1, 5, 11n);
+  c.client(1, 5, 12n);
+  c.server(1, 20, 20n);
+  c.server(1, 20, 21n);
+  c.client(1, 5, 30n); // answered after the window closes
+  t.is(c.turns().length, 2);
+  t.is(c.turns()[0]!.clientChunks, 3);
+  t.is(c.turns()[0]!.serverAt, 20n);
+  t.deepEqual(turnsWithin(c.turns(), 5n, 25n), { inside: 1, answeredAfter: 0 });
+  c.server(1, 1, 40n);
+  t.deepEqual(turnsWithin(c.turns(), 5n, 35n), { inside: 1, answeredAfter: 1 });
+  t.deepEqual(turnsWithin(c.turns(), 5n, 45n), { inside: 2, answeredAfter: 0 });
+});
