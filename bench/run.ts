@@ -1,19 +1,14 @@
 // `npm run bench`: every benchmark in one run, on this machine, printed as JSON and as the tables
 // the README quotes. Nothing here asserts a time; compare ratios within one run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startTestPostgres } from '../infra/throwaway-postgres.ts';
-import { startEmbeddedDatabases } from '../infra/embedded-databases.ts';
 import { benchAnalyze } from './analyze.ts';
-import { benchE2e, type E2eFigures } from './e2e.ts';
+import { benchE2e, printE2e } from './e2e.ts';
 import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
 import { benchRelease } from './release.ts';
 import { benchCli, printCli } from './cli.ts';
-import pg from 'pg';
 
-const only = process.argv.slice(2);
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const wants = (name: string) => only.length === 0 || only.includes(name);
 const results: Record<string, unknown> = {};
 
@@ -52,42 +47,13 @@ if (only.includes('cli')) {
 }
 
 if (wants('e2e')) {
-  const e2e: E2eFigures[] = [];
-  const server = await startTestPostgres();
-  try {
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE bench_target');
-    await admin.query('CREATE DATABASE bench_sessions');
-    await admin.end();
-    const url = (db: string) => Object.assign(new URL(server.url), { pathname: `/${db}` }).toString();
-    console.error(`e2e: gateway vs direct pg on ${server.kind} …`);
-    e2e.push(await benchE2e({ label: `PostgreSQL (${server.kind})`, targetUrl: url('bench_target'), sessionStoreUrl: url('bench_sessions') }));
-  } finally {
-    await server.stop();
-  }
-  // The embedded defaults of `npm start`: demo target and session store in PGlite, in a child process.
-  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-embedded-'));
-  try {
-    console.error('e2e: gateway vs direct pg on the embedded defaults (PGlite) …');
-    const dbs = await startEmbeddedDatabases({ stateDir, demo: true });
-    try {
-      e2e.push(await benchE2e({ label: 'embedded (PGlite)', targetUrl: dbs.demoUrl!, sessionStoreUrl: dbs.sessionStoreUrl, requests: 200, concurrency: 4 }));
-    } finally {
-      await dbs.stop();
-    }
-  } finally {
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  // Gateway vs direct pg, load generator and gateway in processes of their own, a durable session
+  // log, round trips counted (bench/e2e.ts). A few minutes. Flags: --quick (shorter phases),
+  // --no-breakdown (no CPU profile of the gateway).
+  const quick = process.argv.includes('--quick');
+  const e2e = await benchE2e({ breakdown: !process.argv.includes('--no-breakdown'), ...(quick ? { sequential: 200, durationMs: 3000, counted: 100 } : {}) });
   results.e2e = e2e;
-  console.log('\n| target | path | one at a time: median ms | p99 ms | concurrent: median ms | p99 ms | req/s |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const f of e2e) {
-    for (const [path, seq, con] of [['direct pg', f.sequential.direct, f.direct], ['gateway', f.sequential.gateway, f.gateway]] as const) {
-      console.log(`| ${f.target} | ${path} | ${seq.medianMs} | ${seq.p99Ms} | ${con.medianMs} | ${con.p99Ms} | ${con.perSec} |`);
-    }
-  }
-  console.log(`(concurrent: ${e2e.map((f) => `${f.requests} requests, ${f.concurrency} in flight on ${f.target}`).join('; ')})`);
+  printE2e(e2e);
 }
 
 // Only when asked for: `npm run bench -- release` (the pool's clean-up on release, issue 13).

@@ -1,0 +1,93 @@
+// What the gateway's CPU time is made of: a V8 CPU profile (node:inspector, taken in the gateway's
+// process during one concurrent phase) summarised as self time by where the code lives — our
+// folders (shared/identity, shared/sql, …), each dependency (pg, jose, libpg-query, …), Node's
+// own HTTP/net/streams, the garbage collector. A frame without a script (a native call) counts for
+// the nearest caller that has one, so `crypto.verify` lands in whoever called it.
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly url: string; readonly functionName: string };
+  readonly children?: readonly number[];
+}
+export interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+  readonly startTime: number;
+  readonly endTime: number;
+}
+
+export interface ProfileShare {
+  readonly where: string;
+  readonly ms: number;
+  /** Of the busy (non-idle) time. */
+  readonly percent: number;
+}
+
+export interface ProfileSummary {
+  readonly busyMs: number;
+  readonly idleMs: number;
+  readonly shares: readonly ProfileShare[];
+}
+
+/** The bucket a script URL belongs to. `root` is the repository's file:// URL prefix. */
+export function bucketOf(url: string, root: string): string | undefined {
+  if (url === '') return undefined;
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (nm) return nm[1]!;
+  if (url.startsWith(root)) {
+    const rel = url.slice(root.length).replace(/^\/+/, '');
+    const parts = rel.split('/');
+    if (parts[0] === 'shared' && parts.length > 2) return `shared/${parts[1]}`;
+    return parts.length > 1 ? parts[0]! : rel;
+  }
+  if (url.startsWith('node:')) {
+    const mod = url.slice(5).replace(/^internal\//, '');
+    if (/^_?http|^http/.test(mod)) return 'node: http';
+    if (/^(net|stream|streams\/|tcp|dns|socket)/.test(mod)) return 'node: net + streams';
+    if (/crypto/.test(mod)) return 'node: crypto';
+    if (/^(timers|process\/task_queues|async_hooks|event_target|events)/.test(mod)) return 'node: timers + events';
+    return 'node: other';
+  }
+  return 'other scripts';
+}
+
+export function summariseProfile(profile: CpuProfile, root: string): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const bucketCache = new Map<number, string>();
+  const bucket = (id: number): string => {
+    const cached = bucketCache.get(id);
+    if (cached) return cached;
+    const node = byId.get(id)!;
+    const name = node.callFrame.functionName;
+    let b: string | undefined;
+    if (name === '(idle)') b = '(idle)';
+    else if (name === '(garbage collector)') b = 'garbage collector';
+    else if (name === '(program)') b = '(program: V8 and native, no JS frame)';
+    else if (name === '(root)') b = '(root)';
+    else b = bucketOf(node.callFrame.url, root);
+    if (b === undefined) {
+      const p = parent.get(id);
+      b = p === undefined ? 'native' : bucket(p);
+      if (b === '(root)') b = 'native';
+    }
+    bucketCache.set(id, b);
+    return b;
+  };
+  const us = new Map<string, number>();
+  // timeDeltas[i] is the time before sample i; the time a sample stands for is the next delta.
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    const b = bucket(profile.samples[i]!);
+    us.set(b, (us.get(b) ?? 0) + dt);
+  }
+  const idleUs = us.get('(idle)') ?? 0;
+  us.delete('(idle)');
+  const busyUs = [...us.values()].reduce((a, b) => a + b, 0);
+  const shares = [...us.entries()]
+    .map(([where, t]) => ({ where, ms: Math.round(t / 100) / 10, percent: busyUs ? Math.round((t / busyUs) * 1000) / 10 : 0 }))
+    .sort((a, b) => b.ms - a.ms);
+  return { busyMs: Math.round(busyUs / 1000), idleMs: Math.round(idleUs / 1000), shares };
+}
