@@ -15,7 +15,7 @@
 //   is made of (bench/e2e/profile.ts).
 import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -199,6 +199,8 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
       const r = await gen(g(c0, { durationMs }));
       await request(gw.child, { kind: 'profile-stop', path: profilePath } satisfies GatewayProcessMessage);
       const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile;
+      // To open in Chrome DevTools or speedscope: BENCH_E2E_PROFILE=/path/gateway.cpuprofile.
+      if (process.env.BENCH_E2E_PROFILE) copyFileSync(profilePath, process.env.BENCH_E2E_PROFILE);
       breakdown = { inFlight: c0, requests: r.completed, ...summariseProfile(profile, pathToFileURL(ROOT).href) };
     }
 
@@ -259,9 +261,14 @@ export function printE2e(r: E2eReport): void {
   if (r.breakdown) {
     const b = r.breakdown;
     out(`\nWhere the gateway's CPU goes (${b.inFlight} in flight, ${b.requests} requests, V8 profile: busy ${f(b.busyMs, 0)} ms = ${f(b.busyMs / b.requests, 3)} ms/request, idle ${f(b.idleMs, 0)} ms):\n`);
-    out('| self time in | ms/request | share of busy |');
-    out('|---|---|---|');
-    for (const x of b.shares.filter((x) => x.percent >= 0.5)) out(`| ${x.where} | ${f(x.ms / b.requests, 3)} | ${f(x.percent, 1)}% |`);
+    out('| code | self time: ms/request | share | with the Node internals it called: ms/request | share |');
+    out('|---|---|---|---|---|');
+    const charged = new Map(b.attributed.map((x) => [x.where, x]));
+    const names = [...new Set([...b.attributed, ...b.shares].filter((x) => x.percent >= 0.5).map((x) => x.where))];
+    const self = new Map(b.shares.map((x) => [x.where, x]));
+    names.sort((x, y) => (charged.get(y)?.ms ?? 0) - (charged.get(x)?.ms ?? 0));
+    const cell = (x: { ms: number; percent: number } | undefined) => (x ? `${f(x.ms / b.requests, 3)} | ${f(x.percent, 1)}%` : '0 | 0%');
+    for (const name of names) out(`| ${name} | ${cell(self.get(name))} | ${cell(charged.get(name))} |`);
   }
 }
 

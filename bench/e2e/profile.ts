@@ -27,7 +27,14 @@ export interface ProfileShare {
 export interface ProfileSummary {
   readonly busyMs: number;
   readonly idleMs: number;
+  /** Self time by where the code lives (Node's own code counted as Node's). */
   readonly shares: readonly ProfileShare[];
+  /**
+   * Self time charged to the nearest caller in our code or a dependency: Node's crypto under
+   * shared/identity counts for shared/identity. Time with no such caller (socket reads, timers,
+   * the event loop's own work) stays Node's.
+   */
+  readonly attributed: readonly ProfileShare[];
 }
 
 /** The bucket a script URL belongs to. `root` is the repository's file:// URL prefix. */
@@ -38,9 +45,11 @@ export function bucketOf(url: string, root: string): string | undefined {
   if (url.startsWith(root)) {
     const rel = url.slice(root.length).replace(/^\/+/, '');
     const parts = rel.split('/');
-    if (parts[0] === 'shared' && parts.length > 2) return `shared/${parts[1]}`;
+    if (parts[0] === 'shared') return parts.length > 2 ? `shared/${parts[1]}` : 'shared/*.ts (gateway, config, …)';
     return parts.length > 1 ? parts[0]! : rel;
   }
+  // libpg-query's parser is WebAssembly: its frames have a wasm:// URL of their own.
+  if (url.startsWith('wasm://')) return 'WebAssembly (libpg-query parser)';
   if (url.startsWith('node:')) {
     const mod = url.slice(5).replace(/^internal\//, '');
     if (/^_?http|^http/.test(mod)) return 'node: http';
@@ -76,18 +85,39 @@ export function summariseProfile(profile: CpuProfile, root: string): ProfileSumm
     bucketCache.set(id, b);
     return b;
   };
-  const us = new Map<string, number>();
+  const isNode = (b: string) => b.startsWith('node: ') || b === 'native';
+  const ownerCache = new Map<number, string>();
+  const owner = (id: number): string => {
+    const cached = ownerCache.get(id);
+    if (cached) return cached;
+    const b = bucket(id);
+    let o = b;
+    if (isNode(b)) {
+      const p = parent.get(id);
+      const up = p === undefined ? undefined : owner(p);
+      o = up !== undefined && !isNode(up) && !up.startsWith('(') ? up : b;
+    }
+    ownerCache.set(id, o);
+    return o;
+  };
+  const self = new Map<string, number>();
+  const charged = new Map<string, number>();
   // timeDeltas[i] is the time before sample i; the time a sample stands for is the next delta.
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i + 1] ?? 0;
-    const b = bucket(profile.samples[i]!);
-    us.set(b, (us.get(b) ?? 0) + dt);
+    const id = profile.samples[i]!;
+    const b = bucket(id);
+    self.set(b, (self.get(b) ?? 0) + dt);
+    const o = b === '(idle)' ? b : owner(id);
+    charged.set(o, (charged.get(o) ?? 0) + dt);
   }
-  const idleUs = us.get('(idle)') ?? 0;
-  us.delete('(idle)');
-  const busyUs = [...us.values()].reduce((a, b) => a + b, 0);
-  const shares = [...us.entries()]
-    .map(([where, t]) => ({ where, ms: Math.round(t / 100) / 10, percent: busyUs ? Math.round((t / busyUs) * 1000) / 10 : 0 }))
-    .sort((a, b) => b.ms - a.ms);
-  return { busyMs: Math.round(busyUs / 1000), idleMs: Math.round(idleUs / 1000), shares };
+  const idleUs = self.get('(idle)') ?? 0;
+  self.delete('(idle)');
+  charged.delete('(idle)');
+  const busyUs = [...self.values()].reduce((a, b) => a + b, 0);
+  const table = (m: Map<string, number>) =>
+    [...m.entries()]
+      .map(([where, t]) => ({ where, ms: Math.round(t / 100) / 10, percent: busyUs ? Math.round((t / busyUs) * 1000) / 10 : 0 }))
+      .sort((a, b) => b.ms - a.ms);
+  return { busyMs: Math.round(busyUs / 1000), idleMs: Math.round(idleUs / 1000), shares: table(self), attributed: table(charged) };
 }
