@@ -27,7 +27,8 @@ import type { GatewayProcessMessage, GatewayProcessOptions } from './e2e/gateway
 import type { LoadgenInit, LoadgenResult, LoadgenRun } from './e2e/loadgen-main.ts';
 import { postgresCpuMs, processCpuMs, writeSyscalls } from './e2e/proc.ts';
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './e2e/profile.ts';
-import { startCountingRelay, turnsWithin, type CountingRelay } from './e2e/relay.ts';
+import { startCountingRelay, turnsWithin, waterfall, type CountingRelay, type Waterfall } from './e2e/relay.ts';
+import { startWaitSampler, type WaitSample } from './e2e/waits.ts';
 
 const SQL = 'SELECT id, total, placed FROM bench_orders WHERE id = $1';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -75,6 +76,16 @@ export interface RoundTrips {
   readonly clientWrites: { readonly target: number; readonly store: number };
   /** Connections the gateway opened during the counted requests (0 with warm pools). */
   readonly connectionsOpened: { readonly target: number; readonly store: number };
+  /** One at a time: the typical request laid out in time (through the relays). */
+  readonly waterfall?: Waterfall;
+}
+
+export interface Breakdown extends ProfileSummary {
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly executedPerSec: number;
+  /** What each database's client backends were doing, sampled from pg_stat_activity. */
+  readonly backends: Readonly<Record<string, WaitSample>>;
 }
 
 export interface E2eReport {
@@ -91,7 +102,8 @@ export interface E2eReport {
     /** The same, at the first concurrency in flight: what batching across requests saves. */
     readonly gatewayConcurrent: Omit<RoundTrips, 'criticalPath'> & { readonly inFlight: number };
   };
-  readonly breakdown?: ProfileSummary & { readonly inFlight: number; readonly requests: number };
+  /** Per concurrency: a CPU profile of the gateway and the databases' wait events, in extra phases. */
+  readonly breakdown: readonly Breakdown[];
 }
 
 export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
@@ -191,17 +203,22 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
       concurrent.push({ inFlight: n, direct, gateway });
     }
 
-    let breakdown: E2eReport['breakdown'];
+    const breakdown: Breakdown[] = [];
     if (options.breakdown ?? true) {
-      log(`breakdown: CPU profile of the gateway, ${c0} in flight for ${durationMs} ms …`);
-      const profilePath = join(dir, 'gateway.cpuprofile');
-      await request(gw.child, { kind: 'profile-start' } satisfies GatewayProcessMessage);
-      const r = await gen(g(c0, { durationMs }));
-      await request(gw.child, { kind: 'profile-stop', path: profilePath } satisfies GatewayProcessMessage);
-      const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile;
-      // To open in Chrome DevTools or speedscope: BENCH_E2E_PROFILE=/path/gateway.cpuprofile.
-      if (process.env.BENCH_E2E_PROFILE) copyFileSync(profilePath, process.env.BENCH_E2E_PROFILE);
-      breakdown = { inFlight: c0, requests: r.completed, ...summariseProfile(profile, pathToFileURL(ROOT).href) };
+      for (const n of concurrency) {
+        log(`breakdown: CPU profile of the gateway and the databases' wait events, ${n} in flight for ${durationMs} ms …`);
+        const profilePath = join(dir, `gateway-${n}.cpuprofile`);
+        await request(gw.child, { kind: 'profile-start' } satisfies GatewayProcessMessage);
+        const waits = await startWaitSampler({ target: targetUrl, store: sessionsUrl });
+        const r = await gen(g(n, { durationMs }));
+        const backends = await waits.stop();
+        await request(gw.child, { kind: 'profile-stop', path: profilePath } satisfies GatewayProcessMessage);
+        const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile;
+        // To open in Chrome DevTools or speedscope: BENCH_E2E_PROFILE=/path/gateway (gets -N.cpuprofile).
+        if (process.env.BENCH_E2E_PROFILE) copyFileSync(profilePath, `${process.env.BENCH_E2E_PROFILE}-${n}.cpuprofile`);
+        const executedPerSec = Math.round(((r.statuses['200'] ?? 0) / r.wallMs) * 1000);
+        breakdown.push({ inFlight: n, requests: r.completed, executedPerSec, backends, ...summariseProfile(profile, pathToFileURL(ROOT).href) });
+      }
     }
 
     return {
@@ -217,7 +234,7 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
         direct: directTrips,
         gatewayConcurrent: { inFlight: c0, requests: concurrentTrips.requests, all: concurrentTrips.all, clientWrites: concurrentTrips.clientWrites, connectionsOpened: concurrentTrips.connectionsOpened },
       },
-      ...(breakdown ? { breakdown } : {}),
+      breakdown,
     };
   } finally {
     await cleanup();
@@ -258,17 +275,30 @@ export function printE2e(r: E2eReport): void {
   if (c0) {
     out(`| write syscalls per request, whole process (${c0.inFlight} in flight) | ${f(c0.direct.writeSyscallsPerRequest.loadgen)} (load generator) | ${f(c0.gateway.writeSyscallsPerRequest.gateway)} (gateway: HTTP answer, log line, both databases) | | |`);
   }
-  if (r.breakdown) {
-    const b = r.breakdown;
-    out(`\nWhere the gateway's CPU goes (${b.inFlight} in flight, ${b.requests} requests, V8 profile: busy ${f(b.busyMs, 0)} ms = ${f(b.busyMs / b.requests, 3)} ms/request, idle ${f(b.idleMs, 0)} ms):\n`);
+  const w = rt.gateway.waterfall;
+  if (w) {
+    out(`\nOne request at a time, laid out (the counting run, through the relays: ${w.requests} of ${w.of} requests had this order of turns; mean ${f(w.meanMs)} ms):\n`);
+    out('| step | where | mean ms | bytes sent / received |');
+    out('|---|---|---|---|');
+    w.steps.forEach((x, i) => out(`| ${i + 1} | ${x.where === 'gateway' ? 'gateway (its own work; HTTP legs at both ends)' : `${x.where} round trip`} | ${f(x.meanMs, 3)} | ${x.clientBytes === undefined ? '' : `${x.clientBytes} / ${x.serverBytes}`} |`));
+    const sum = (k: string) => w.steps.filter((x) => x.where === k).reduce((a, x) => a + x.meanMs, 0);
+    out(`| | total: gateway ${f(sum('gateway'))} · target ${f(sum('target'))} · store ${f(sum('store'))} | ${f(w.meanMs)} | |`);
+  }
+  for (const b of r.breakdown) {
+    out(`\nWhere the gateway's CPU goes at ${b.inFlight} in flight (${b.requests} requests, ${f(b.executedPerSec, 0)}/s under the profiler; V8 profile: busy ${f(b.busyMs, 0)} ms = ${f(b.busyMs / b.requests, 3)} ms/request, idle ${f(b.idleMs, 0)} ms):\n`);
     out('| code | self time: ms/request | share | with the Node internals it called: ms/request | share |');
     out('|---|---|---|---|---|');
     const charged = new Map(b.attributed.map((x) => [x.where, x]));
-    const names = [...new Set([...b.attributed, ...b.shares].filter((x) => x.percent >= 0.5).map((x) => x.where))];
+    const names = [...new Set([...b.attributed, ...b.shares].filter((x) => x.percent >= 1).map((x) => x.where))];
     const self = new Map(b.shares.map((x) => [x.where, x]));
     names.sort((x, y) => (charged.get(y)?.ms ?? 0) - (charged.get(x)?.ms ?? 0));
     const cell = (x: { ms: number; percent: number } | undefined) => (x ? `${f(x.ms / b.requests, 3)} | ${f(x.percent, 1)}%` : '0 | 0%');
     for (const name of names) out(`| ${name} | ${cell(self.get(name))} | ${cell(charged.get(name))} |`);
+    out(`\nThe databases' client backends meanwhile (mean number in each state, pg_stat_activity every 25 ms):\n`);
+    for (const [db, sample] of Object.entries(b.backends)) {
+      const states = Object.entries(sample.backends).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${f(v)}`).join(' · ');
+      out(`- ${db}: ${states || 'none busy'} (${sample.samples} samples)`);
+    }
   }
 }
 
@@ -338,12 +368,14 @@ async function countTrips([target, store]: readonly CountingRelay[], run: () => 
     }
   }
   const chunks = (relay: CountingRelay) => relay.turns().reduce((a, t) => a + t.clientChunks, 0);
+  const laidOut = r.windows ? waterfall({ target: target!.turns(), store: store!.turns() }, r.windows.map(([a, b]) => [BigInt(a), BigInt(b)] as const)) : undefined;
   return {
     requests: n,
     criticalPath: { target: per(critical.target), store: per(critical.store), total: per(critical.target + critical.store) },
     all: { target: per(target!.turns().length), store: per(store!.turns().length), total: per(target!.turns().length + store!.turns().length) },
     clientWrites: { target: per(chunks(target!)), store: per(chunks(store!)) },
     connectionsOpened: { target: target!.connectionsOpened(), store: store!.connectionsOpened() },
+    ...(laidOut ? { waterfall: laidOut } : {}),
   };
 }
 

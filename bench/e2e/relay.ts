@@ -149,3 +149,72 @@ export function turnsWithin(turns: readonly Turn[], t0: bigint, t1: bigint): { i
   }
   return { inside, answeredAfter };
 }
+
+/** One step of the typical one-at-a-time request, as the relays saw it. */
+export interface WaterfallStep {
+  /** `gateway` for time between turns (the gateway's own work, and the HTTP legs), else the relay's name. */
+  readonly where: string;
+  readonly meanMs: number;
+  /** For a turn: the mean bytes sent and received. */
+  readonly clientBytes?: number;
+  readonly serverBytes?: number;
+}
+
+export interface Waterfall {
+  /** Requests whose turns came in the most common order (the rest are left out). */
+  readonly requests: number;
+  readonly of: number;
+  /** e.g. `store target target … store`. */
+  readonly shape: string;
+  readonly meanMs: number;
+  readonly steps: readonly WaterfallStep[];
+}
+
+/**
+ * The average request laid out in time: the gateway's own time (before the first turn, between
+ * turns, after the last) and each turn's wait, in order, over the requests that share the most
+ * common sequence of turns. Windows are one-at-a-time requests: no turns of two requests overlap.
+ */
+export function waterfall(relays: Readonly<Record<string, readonly Turn[]>>, windows: readonly (readonly [bigint, bigint])[]): Waterfall | undefined {
+  const all = Object.entries(relays).flatMap(([where, turns]) => turns.map((t) => ({ where, t })));
+  all.sort((a, b) => (a.t.clientAt < b.t.clientAt ? -1 : a.t.clientAt > b.t.clientAt ? 1 : 0));
+  interface Laid {
+    readonly t0: bigint;
+    readonly t1: bigint;
+    readonly turns: readonly { readonly where: string; readonly t: Turn }[];
+  }
+  const perRequest: Laid[] = windows.map(([t0, t1]) => ({
+    t0,
+    t1,
+    turns: all.filter(({ t }) => t.clientAt >= t0 && t.serverAt !== undefined && t.serverAt <= t1),
+  }));
+  const shapes = new Map<string, Laid[]>();
+  for (const r of perRequest) {
+    const shape = r.turns.map((x) => x.where).join(' ');
+    shapes.set(shape, [...(shapes.get(shape) ?? []), r]);
+  }
+  const [shape, requests] = [...shapes.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+  if (shape === undefined || !requests || requests.length === 0) return undefined;
+  const n = requests.length;
+  const len = requests[0]!.turns.length;
+  const ms = (ns: bigint) => Number(ns) / 1e6;
+  const mean = (f: (r: Laid) => number) => Math.round((requests.reduce((a, r) => a + f(r), 0) / n) * 1000) / 1000;
+  const steps: WaterfallStep[] = [];
+  for (let i = 0; i <= len; i++) {
+    // The gateway's time before turn i (from the request's start, or from turn i-1's answer).
+    const gap = mean((r) => {
+      const from = i === 0 ? r.t0 : r.turns[i - 1]!.t.serverAt!;
+      const to = i === len ? r.t1 : r.turns[i]!.t.clientAt;
+      return ms(to - from);
+    });
+    steps.push({ where: 'gateway', meanMs: gap });
+    if (i === len) break;
+    steps.push({
+      where: requests[0]!.turns[i]!.where,
+      meanMs: mean((r) => ms(r.turns[i]!.t.serverAt! - r.turns[i]!.t.clientAt)),
+      clientBytes: Math.round(mean((r) => r.turns[i]!.t.clientBytes)),
+      serverBytes: Math.round(mean((r) => r.turns[i]!.t.serverBytes)),
+    });
+  }
+  return { requests: n, of: windows.length, shape, meanMs: mean((r) => ms(r.t1 - r.t0)), steps };
+}

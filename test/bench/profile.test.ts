@@ -50,20 +50,21 @@ test('self time by bucket, idle apart; Node internals and native frames charged 
   t.deepEqual(self, { 'shared/identity': 2, 'node: crypto': 3, 'node: net + streams': 1, 'garbage collector': 1 });
   const charged = Object.fromEntries(s.attributed.map((x) => [x.where, x.ms]));
   t.deepEqual(charged, { 'shared/identity': 5, 'node: net + streams': 1, 'garbage collector': 1 });
-  t.is(s.shares.reduce((a, x) => a + x.percent, 0), 100);
+  t.true(Math.abs(s.shares.reduce((a, x) => a + x.percent, 0) - 100) < 0.5, 'the shares add up to the busy time');
 });
 
 test('/proc readers: CPU time and write syscalls of this process grow with work done', (t) => {
   const cpu0 = processCpuMs(process.pid);
   const w0 = writeSyscalls(process.pid);
   t.true(Number.isFinite(cpu0) && Number.isFinite(w0));
-  const until = performance.now() + 120;
+  // Busy until /proc shows 50 ms more (or 10 s pass: on a loaded machine the loop may wait for a core).
+  const until = performance.now() + 10_000;
   let x = 0;
-  while (performance.now() < until) x += Math.sqrt(x + 1);
+  while (processCpuMs(process.pid) - cpu0 < 50 && performance.now() < until) for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + 1);
   const fd = openSync('/dev/null', 'w');
   for (let i = 0; i < 25; i++) writeSync(fd, 'x');
   closeSync(fd);
-  t.true(processCpuMs(process.pid) - cpu0 >= 50, `120 ms of busy loop shows as CPU time (${x > 0})`);
+  t.true(processCpuMs(process.pid) - cpu0 >= 50, `a busy loop shows as CPU time (${x > 0})`);
   t.true(writeSyscalls(process.pid) - w0 >= 25);
   t.true(Number.isNaN(processCpuMs(2 ** 22 + 12345)), 'a process that does not exist reads as NaN, not 0');
 });

@@ -2,7 +2,7 @@
 // real PostgreSQL: the README's "round trips per request" figures come from it.
 import test from 'ava';
 import pg from 'pg';
-import { createTurnCounter, startCountingRelay, turnsWithin, type CountingRelay } from '../../bench/e2e/relay.ts';
+import { createTurnCounter, startCountingRelay, turnsWithin, waterfall, type CountingRelay } from '../../bench/e2e/relay.ts';
 import { testPgUrl } from '../helpers/pg.ts';
 
 async function relayed(): Promise<{ relay: CountingRelay; client: pg.Client }> {
@@ -115,4 +115,49 @@ test('the pure counter: pipelined client writes are one turn, unprompted server 
   c.server(1, 1, 40n);
   t.deepEqual(turnsWithin(c.turns(), 5n, 35n), { inside: 1, answeredAfter: 1 });
   t.deepEqual(turnsWithin(c.turns(), 5n, 45n), { inside: 2, answeredAfter: 0 });
+});
+
+test('the waterfall lays out the most common order of turns: the gateway\'s gaps and each turn\'s wait', (t) => {
+  const store = createTurnCounter();
+  const target = createTurnCounter();
+  // Request 1 (0–100 ms): store 10→20, target 30→35, store 40→60, answer at 100.
+  // Request 2 (200–300 ms): same order; waits 20, 15, 10.
+  // Request 3 (400–450 ms): target only (a different shape: left out).
+  const ms = (x: number) => BigInt(x * 1e6);
+  const turn = (c: ReturnType<typeof createTurnCounter>, conn: number, a: number, b: number) => {
+    c.client(conn, 100, ms(a));
+    c.server(conn, 50, ms(b));
+  };
+  turn(store, 1, 10, 20);
+  turn(target, 1, 30, 35);
+  turn(store, 1, 40, 60);
+  turn(store, 1, 210, 230);
+  turn(target, 1, 240, 255);
+  turn(store, 1, 265, 275);
+  turn(target, 1, 410, 420);
+  turn(target, 1, 460, 470); // after request 3 answered: off the critical path, not in the layout
+  const w = waterfall({ target: target.turns(), store: store.turns() }, [
+    [ms(0), ms(100)],
+    [ms(200), ms(300)],
+    [ms(400), ms(450)],
+  ]);
+  t.truthy(w);
+  t.is(w!.shape, 'store target store');
+  t.is(w!.requests, 2);
+  t.is(w!.of, 3);
+  t.is(w!.meanMs, 100);
+  t.deepEqual(
+    w!.steps.map((x) => [x.where, x.meanMs]),
+    [
+      ['gateway', 10], // (10 + 10) / 2
+      ['store', 15], // (10 + 20) / 2
+      ['gateway', 10], // (10 + 10) / 2
+      ['target', 10], // (5 + 15) / 2
+      ['gateway', 7.5], // (5 + 10) / 2
+      ['store', 15], // (20 + 10) / 2
+      ['gateway', 32.5], // (40 + 25) / 2
+    ],
+  );
+  t.is(w!.steps.reduce((a, x) => a + x.meanMs, 0), w!.meanMs, 'the steps add up to the request');
+  t.is(w!.steps[1]!.clientBytes, 100);
 });
