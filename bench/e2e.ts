@@ -99,8 +99,8 @@ export interface E2eReport {
   readonly roundTrips: {
     readonly gateway: RoundTrips;
     readonly direct: RoundTrips;
-    /** The same, at the first concurrency in flight: what batching across requests saves. */
-    readonly gatewayConcurrent: Omit<RoundTrips, 'criticalPath'> & { readonly inFlight: number };
+    /** The same at each concurrency (no windows: all turns): what batching across requests saves. */
+    readonly gatewayConcurrent: readonly (Omit<RoundTrips, 'criticalPath' | 'waterfall'> & { readonly inFlight: number })[];
   };
   /** Per concurrency: a CPU profile of the gateway and the databases' wait events, in extra phases. */
   readonly breakdown: readonly Breakdown[];
@@ -156,9 +156,13 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
     await gen({ path: 'direct-counted', concurrency: 1, requests: 20 });
     const directTrips = await countTrips([targetRelay, storeRelay], () => gen({ path: 'direct-counted', concurrency: 1, requests: countedN, windows: true }));
     const c0 = concurrency[0]!;
-    const concurrentTrips = await countTrips([targetRelay, storeRelay], () =>
-      gen({ path: 'gateway', gatewayUrl: counted.url, tokens: counted.tokens, concurrency: c0, requests: countedN * 4 }),
-    );
+    const concurrentTrips: E2eReport['roundTrips']['gatewayConcurrent'][number][] = [];
+    for (const n of concurrency) {
+      const { criticalPath: _c, waterfall: _w, ...rest } = await countTrips([targetRelay, storeRelay], () =>
+        gen({ path: 'gateway', gatewayUrl: counted.url, tokens: counted.tokens, concurrency: n, requests: Math.max(countedN * 2, n * 20) }),
+      );
+      concurrentTrips.push({ inFlight: n, ...rest });
+    }
     await stopChild(counted.child);
 
     // --- Run 2: timed, no relay. ------------------------------------------------------------
@@ -232,7 +236,7 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
       roundTrips: {
         gateway: gatewayTrips,
         direct: directTrips,
-        gatewayConcurrent: { inFlight: c0, requests: concurrentTrips.requests, all: concurrentTrips.all, clientWrites: concurrentTrips.clientWrites, connectionsOpened: concurrentTrips.connectionsOpened },
+        gatewayConcurrent: concurrentTrips,
       },
       breakdown,
     };
@@ -267,13 +271,13 @@ export function printE2e(r: E2eReport): void {
     out(`| ${c.inFlight} in flight: CPU ms/request of the load generator | ${f(c.direct.cpuMsPerRequest.loadgen)} | ${f(c.gateway.cpuMsPerRequest.loadgen)} | | |`);
   }
   out(`| round trips on the critical path, counted (target + store) | ${f(rt.direct.criticalPath.total)} | ${f(rt.gateway.criticalPath.total)} (${f(rt.gateway.criticalPath.target)} + ${f(rt.gateway.criticalPath.store)}) | | ≤ 3: ${mark(rt.gateway.criticalPath.total <= 3)} |`);
-  out(`| round trips per request, all (incl. after the answer) | ${f(rt.direct.all.total)} | ${f(rt.gateway.all.total)} (${f(rt.gateway.all.target)} + ${f(rt.gateway.all.store)}) | | |`);
-  const gc = rt.gatewayConcurrent;
-  out(`| round trips per request at ${gc.inFlight} in flight, all (target + store) | | ${f(gc.all.total)} (${f(gc.all.target)} + ${f(gc.all.store)}) | | |`);
+  out(`| round trips per request, all (incl. after the answer); connections opened | ${f(rt.direct.all.total)}; ${rt.direct.connectionsOpened.target} | ${f(rt.gateway.all.total)} (${f(rt.gateway.all.target)} + ${f(rt.gateway.all.store)}); ${rt.gateway.connectionsOpened.target} + ${rt.gateway.connectionsOpened.store} | | |`);
+  for (const gc of rt.gatewayConcurrent) {
+    out(`| round trips per request at ${gc.inFlight} in flight, all (target + store); connections opened | | ${f(gc.all.total)} (${f(gc.all.target)} + ${f(gc.all.store)}); ${gc.connectionsOpened.target} + ${gc.connectionsOpened.store} | | |`);
+  }
   out(`| client writes per request seen by the relay (target + store) | ${f(rt.direct.clientWrites.target)} | ${f(rt.gateway.clientWrites.target)} + ${f(rt.gateway.clientWrites.store)} | | |`);
-  const c0 = r.concurrent[0];
-  if (c0) {
-    out(`| write syscalls per request, whole process (${c0.inFlight} in flight) | ${f(c0.direct.writeSyscallsPerRequest.loadgen)} (load generator) | ${f(c0.gateway.writeSyscallsPerRequest.gateway)} (gateway: HTTP answer, log line, both databases) | | |`);
+  for (const c of r.concurrent) {
+    out(`| write syscalls per request, whole process (${c.inFlight} in flight) | ${f(c.direct.writeSyscallsPerRequest.loadgen)} (load generator) | ${f(c.gateway.writeSyscallsPerRequest.gateway)} (gateway: HTTP answer, log line, both databases) | | |`);
   }
   const w = rt.gateway.waterfall;
   if (w) {
