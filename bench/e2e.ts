@@ -188,8 +188,11 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
     // Warm both paths: pools full, JWKS fetched, JIT settled.
     await gen(d(1, { requests: 100 }));
     await gen(g(1, { requests: 100 }));
-    await gen(d(c0, { requests: 1000 }));
-    await gen(g(c0, { requests: 500 }));
+    for (const n of concurrency) {
+      // Every pool grown to its size before any phase is timed.
+      await gen(d(n, { requests: n * 50 }));
+      await gen(g(n, { requests: n * 20 }));
+    }
 
     log(`one at a time: ${sequentialN} requests per path, alternating blocks …`);
     const seqDirect: Measured[] = [];
@@ -201,10 +204,14 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
     }
     const concurrent: E2eReport['concurrent'][number][] = [];
     for (const n of concurrency) {
-      log(`${n} in flight: ${durationMs} ms per path …`);
-      const direct = figures([await measured(d(n, { durationMs }))]);
-      const gateway = figures([await measured(g(n, { durationMs }))]);
-      concurrent.push({ inFlight: n, direct, gateway });
+      log(`${n} in flight: ${durationMs} ms per path, in 4 alternating blocks …`);
+      const direct: Measured[] = [];
+      const gateway: Measured[] = [];
+      for (let k = 0; k < 4; k++) {
+        direct.push(await measured(d(n, { durationMs: durationMs / 4 })));
+        gateway.push(await measured(g(n, { durationMs: durationMs / 4 })));
+      }
+      concurrent.push({ inFlight: n, direct: figures(direct), gateway: figures(gateway) });
     }
 
     const breakdown: Breakdown[] = [];

@@ -61,6 +61,10 @@ export function bucketOf(url: string, root: string): string | undefined {
   return 'other scripts';
 }
 
+// Node's native stream writes: the time inside them is mostly the write(2)/writev(2) system call
+// (on loopback the kernel also runs the receiver's TCP path), so they get a line of their own.
+const SOCKET_WRITES = new Set(['writeBuffer', 'writev', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String']);
+
 export function summariseProfile(profile: CpuProfile, root: string): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -76,6 +80,7 @@ export function summariseProfile(profile: CpuProfile, root: string): ProfileSumm
     else if (name === '(garbage collector)') b = 'garbage collector';
     else if (name === '(program)') b = '(program: V8 and native, no JS frame)';
     else if (name === '(root)') b = '(root)';
+    else if (node.callFrame.url === '' && SOCKET_WRITES.has(name)) b = 'socket write syscalls';
     else b = bucketOf(node.callFrame.url, root);
     if (b === undefined) {
       const p = parent.get(id);
