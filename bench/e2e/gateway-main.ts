@@ -49,7 +49,7 @@ const server = await startLocalServer({
   logger,
   routes: [
     { prefix: '/healthz', handler: healthHandler() },
-    { prefix: '/v1/approvals', handler: approvalsHandler(runtime.approvals!.desk) },
+    ...(runtime.approvals ? [{ prefix: '/v1/approvals', handler: approvalsHandler(runtime.approvals.desk) }] : []),
     { prefix: '/v1/', handler: queryHandler(runtime.gateway) },
   ],
   raw: [devIssuerRoutes(key, issuer)],
