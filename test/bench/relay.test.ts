@@ -161,3 +161,87 @@ test('the waterfall lays out the most common order of turns: the gateway\'s gaps
   t.is(w!.steps.reduce((a, x) => a + x.meanMs, 0), w!.meanMs, 'the steps add up to the request');
   t.is(w!.steps[1]!.clientBytes, 100);
 });
+
+// --- a pipelining client (what issue 17 item 4's engine will be), spoken by hand over a socket ---
+
+/** A minimal frontend: trust authentication, simple queries, reads whole backend messages. */
+async function rawSession(relay: CountingRelay, database: string) {
+  const { connect } = await import('node:net');
+  const sock = connect(relay.port, '127.0.0.1');
+  sock.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  let buf = Buffer.alloc(0);
+  let waiting: (() => void) | undefined;
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    waiting?.();
+  });
+  /** Reads backend messages until `n` ReadyForQuery ('Z') have arrived. */
+  const untilReady = async (n: number) => {
+    let seen = 0;
+    for (;;) {
+      while (buf.length >= 5 && buf.length >= 1 + buf.readInt32BE(1)) {
+        const type = String.fromCharCode(buf[0]!);
+        buf = buf.subarray(1 + buf.readInt32BE(1));
+        if (type === 'E') throw new Error('the server answered with an error');
+        if (type === 'Z' && ++seen === n) return;
+      }
+      await new Promise<void>((resolve) => (waiting = resolve));
+    }
+  };
+  const params = Buffer.from(`user\0postgres\0database\0${database}\0\0`);
+  const startup = Buffer.alloc(8);
+  startup.writeInt32BE(8 + params.length, 0);
+  startup.writeInt32BE(196608, 4); // protocol 3.0
+  sock.write(Buffer.concat([startup, params]));
+  await untilReady(1);
+  const query = (sql: string) => {
+    const body = Buffer.from(`${sql}\0`);
+    const head = Buffer.alloc(5);
+    head.write('Q', 0);
+    head.writeInt32BE(4 + body.length, 1);
+    return Buffer.concat([head, body]);
+  };
+  return { sock, untilReady, query };
+}
+
+test('a pipeline — two queries in one write, both answers read after — is one turn; the same two queries awaited one by one are two', async (t) => {
+  const url = new URL(testPgUrl());
+  const relay = await startCountingRelay({ host: url.hostname, port: Number(url.port) });
+  const s = await rawSession(relay, url.pathname.slice(1) || 'postgres');
+  try {
+    relay.reset();
+    s.sock.write(Buffer.concat([s.query('SELECT 1'), s.query('SELECT 2')]));
+    await s.untilReady(2);
+    t.is(relay.turns().length, 1);
+    relay.reset();
+    // Written as two writes, still before any answer is read: one turn of two client chunks (or
+    // one, if the kernel merged them) — the relay counts exchanges, not writes.
+    s.sock.write(s.query('SELECT 1'));
+    s.sock.write(s.query('SELECT 2'));
+    await s.untilReady(2);
+    t.true(relay.turns().length <= 2, 'never more turns than waits');
+    relay.reset();
+    s.sock.write(s.query('SELECT 1'));
+    await s.untilReady(1);
+    s.sock.write(s.query('SELECT 2'));
+    await s.untilReady(1);
+    t.is(relay.turns().length, 2);
+  } finally {
+    s.sock.destroy();
+    await relay.close();
+  }
+});
+
+test('an answer that arrives in many chunks (a 2 MB row) is still one turn, every byte counted', async (t) => {
+  const r = await relayed();
+  try {
+    const res = await r.client.query("SELECT repeat('x', 2000000) AS big");
+    t.is(res.rows[0].big.length, 2_000_000);
+    const turns = r.relay.turns();
+    t.is(turns.length, 1);
+    t.true(turns[0]!.serverBytes > 2_000_000);
+  } finally {
+    await done(r);
+  }
+});
