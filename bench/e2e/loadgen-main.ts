@@ -116,7 +116,16 @@ function viaGateway(cfg: LoadgenInit, gatewayUrl: string, tokens: readonly strin
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const status = String(res.statusCode);
-          if (res.statusCode === 200) return resolve({ status });
+          if (res.statusCode === 200) {
+            // Executed means executed: the statement's one row came back (ids 1–1000 all exist).
+            try {
+              const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { status?: string; rowCount?: number; rows?: unknown[] };
+              if (b.status === 'executed' && b.rowCount === 1 && b.rows?.length === 1) return resolve({ status });
+            } catch {
+              // fall through
+            }
+            return resolve({ status: '200 without the row', code: 'unexpected_answer' });
+          }
           let code = 'unreadable';
           try {
             code = String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code ?? 'none');
@@ -136,8 +145,8 @@ function viaGateway(cfg: LoadgenInit, gatewayUrl: string, tokens: readonly strin
 async function direct(pool: pg.Pool, sql: string, i: number): Promise<Outcome> {
   try {
     // The same protocol the gateway uses (extended, with a parameter): only the gateway differs.
-    await pool.query({ text: sql, values: [(i % 1000) + 1] });
-    return { status: '200' };
+    const r = await pool.query({ text: sql, values: [(i % 1000) + 1] });
+    return r.rows.length === 1 ? { status: '200' } : { status: 'no row', code: 'unexpected_answer' };
   } catch (e) {
     return { status: 'error', code: (e as { code?: string }).code ?? 'pg_error' };
   }
