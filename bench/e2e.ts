@@ -13,98 +13,30 @@
 // - CPU per request comes from /proc (the gateway's process, each PostgreSQL server's processes,
 //   the load generator), and a CPU profile of the gateway in a concurrent phase says what the time
 //   is made of (bench/e2e/profile.ts).
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { loadOrCreateDevKey, mintDevToken } from '../infra/dev-issuer.ts';
 import { freePort } from '../infra/free-port.ts';
-import { startTestPostgres, type TestPostgres } from '../infra/throwaway-postgres.ts';
+import { startTestPostgres } from '../infra/throwaway-postgres.ts';
+import { request, startChild, stopChild, nextMessage } from './e2e/children.ts';
+import { createDatabase, seed, serverVersion, showDurability } from './e2e/databases.ts';
 import type { GatewayProcessMessage, GatewayProcessOptions } from './e2e/gateway-main.ts';
 import type { LoadgenInit, LoadgenResult, LoadgenRun } from './e2e/loadgen-main.ts';
 import { postgresCpuMs, processCpuMs, writeSyscalls } from './e2e/proc.ts';
-import { summariseProfile, type CpuProfile, type ProfileSummary } from './e2e/profile.ts';
-import { startCountingRelay, turnsWithin, waterfall, type CountingRelay, type Waterfall } from './e2e/relay.ts';
-import { startWaitSampler, type WaitSample } from './e2e/waits.ts';
+import { summariseProfile, type CpuProfile } from './e2e/profile.ts';
+import type { Breakdown, E2eOptions, E2eReport, PhaseFigures, RoundTrips } from './e2e/report.ts';
+import { startCountingRelay, turnsWithin, waterfall, type CountingRelay } from './e2e/relay.ts';
+import { startWaitSampler } from './e2e/waits.ts';
+
+export type { E2eOptions, E2eReport } from './e2e/report.ts';
+export { printE2e } from './e2e/print.ts';
 
 const SQL = 'SELECT id, total, placed FROM bench_orders WHERE id = $1';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-export interface E2eOptions {
-  /** One-at-a-time requests per path (in alternating blocks of a fifth). */
-  readonly sequential?: number;
-  /** How long each concurrent phase runs. */
-  readonly durationMs?: number;
-  readonly concurrency?: readonly number[];
-  /** Round-trip counting: one-at-a-time requests, through the relays. */
-  readonly counted?: number;
-  /** Profile the gateway during a concurrent phase (at the first concurrency). */
-  readonly breakdown?: boolean;
-  /** The gateway's pools (target and session store); default the largest concurrency. */
-  readonly poolSize?: number;
-}
-
-export interface Latency {
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly meanMs: number;
-}
-
-export interface PhaseFigures extends Latency {
-  readonly requests: number;
-  /** Requests answered 200 (direct pg: a result) per second of the phase. */
-  readonly executedPerSec: number;
-  /** Everything but 200: status (or `error`) → count, and the error codes seen. */
-  readonly non200: Readonly<Record<string, number>>;
-  readonly errorCodes: Readonly<Record<string, number>>;
-  /** CPU ms per request: the gateway's process, each PostgreSQL server, the load generator. */
-  readonly cpuMsPerRequest: { readonly gateway: number; readonly target: number; readonly store: number; readonly loadgen: number };
-  /** Write-type syscalls per request (/proc/PID/io syscw) of the gateway's process and the load generator. */
-  readonly writeSyscallsPerRequest: { readonly gateway: number; readonly loadgen: number };
-}
-
-export interface RoundTrips {
-  readonly requests: number;
-  /** Per request, turns that began and were answered while the HTTP request was open. */
-  readonly criticalPath: { readonly target: number; readonly store: number; readonly total: number };
-  /** Per request, every turn, including those after the answer (COMMIT, DISCARD ALL, …). */
-  readonly all: { readonly target: number; readonly store: number; readonly total: number };
-  /** Per request, client chunks the relay received (≈ the client's write syscalls/flushes). */
-  readonly clientWrites: { readonly target: number; readonly store: number };
-  /** Connections the gateway opened during the counted requests (0 with warm pools). */
-  readonly connectionsOpened: { readonly target: number; readonly store: number };
-  /** One at a time: the typical request laid out in time (through the relays). */
-  readonly waterfall?: Waterfall;
-}
-
-export interface Breakdown extends ProfileSummary {
-  readonly inFlight: number;
-  readonly requests: number;
-  readonly executedPerSec: number;
-  /** What each database's client backends were doing, sampled from pg_stat_activity. */
-  readonly backends: Readonly<Record<string, WaitSample>>;
-}
-
-export interface E2eReport {
-  readonly date: string;
-  readonly machine: string;
-  readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
-  readonly store: { readonly fsync: string; readonly synchronousCommit: string };
-  readonly poolSize: number;
-  readonly sequential: { readonly direct: PhaseFigures; readonly gateway: PhaseFigures };
-  readonly concurrent: readonly { readonly inFlight: number; readonly direct: PhaseFigures; readonly gateway: PhaseFigures }[];
-  readonly roundTrips: {
-    readonly gateway: RoundTrips;
-    readonly direct: RoundTrips;
-    /** The same at each concurrency (no windows: all turns): what batching across requests saves. */
-    readonly gatewayConcurrent: readonly (Omit<RoundTrips, 'criticalPath' | 'waterfall'> & { readonly inFlight: number })[];
-  };
-  /** Per concurrency: a CPU profile of the gateway and the databases' wait events, in extra phases. */
-  readonly breakdown: readonly Breakdown[];
-}
 
 export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
   const sequentialN = options.sequential ?? 1000;
@@ -252,71 +184,6 @@ export async function benchE2e(options: E2eOptions = {}): Promise<E2eReport> {
   }
 }
 
-// --- the goals, next to the figures ----------------------------------------------------------
-
-export function printE2e(r: E2eReport): void {
-  const out = (line = '') => console.log(line);
-  const s = r.sequential;
-  const f = (x: number, digits = 2) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 }) : '—');
-  const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
-  const addedP50 = s.gateway.p50Ms - s.direct.p50Ms;
-  const addedP99 = s.gateway.p99Ms - s.direct.p99Ms;
-  const rt = r.roundTrips;
-  out(`\n${r.date} · ${r.machine} · load average ${r.loadAverage.start.join(' ')} → ${r.loadAverage.end.join(' ')}`);
-  out(`session store: fsync=${r.store.fsync}, synchronous_commit=${r.store.synchronousCommit}; gateway pools: ${r.poolSize} target + ${r.poolSize} store connections\n`);
-  out('| | direct `pg` | gateway | gateway − direct | goal |');
-  out('|---|---|---|---|---|');
-  out(`| one at a time: p50 ms | ${f(s.direct.p50Ms)} | ${f(s.gateway.p50Ms)} | +${f(addedP50)} | added ≤ 1 ms: ${mark(addedP50 <= 1)} |`);
-  out(`| one at a time: p99 ms | ${f(s.direct.p99Ms)} | ${f(s.gateway.p99Ms)} | +${f(addedP99)} | added ≤ 5 ms: ${mark(addedP99 <= 5)} |`);
-  out(`| one at a time: CPU ms/request (gateway · target PG · store PG) | — · ${f(s.direct.cpuMsPerRequest.target)} · — | ${cpu(s.gateway, f)} | | |`);
-  for (const c of r.concurrent) {
-    const non200 = Object.values(c.gateway.non200).reduce((a, b) => a + b, 0);
-    const codes = Object.entries(c.gateway.errorCodes).map(([k, v]) => `${k} ${v}`).join(', ');
-    out(`| ${c.inFlight} in flight: executed q/s | ${f(c.direct.executedPerSec, 0)} | ${f(c.gateway.executedPerSec, 0)} (non-200: ${non200}${codes ? `: ${codes}` : ''}) | ${f(c.gateway.executedPerSec / c.direct.executedPerSec, 3)}× | ≥ 1,500: ${mark(c.gateway.executedPerSec >= 1500)} |`);
-    out(`| ${c.inFlight} in flight: p50 / p99 ms | ${f(c.direct.p50Ms)} / ${f(c.direct.p99Ms)} | ${f(c.gateway.p50Ms)} / ${f(c.gateway.p99Ms)} | | |`);
-    out(`| ${c.inFlight} in flight: CPU ms/request (gateway · target PG · store PG) | — · ${f(c.direct.cpuMsPerRequest.target)} · — | ${cpu(c.gateway, f)} | | |`);
-    out(`| ${c.inFlight} in flight: CPU ms/request of the load generator | ${f(c.direct.cpuMsPerRequest.loadgen)} | ${f(c.gateway.cpuMsPerRequest.loadgen)} | | |`);
-  }
-  out(`| round trips on the critical path, counted (target + store) | ${f(rt.direct.criticalPath.total)} | ${f(rt.gateway.criticalPath.total)} (${f(rt.gateway.criticalPath.target)} + ${f(rt.gateway.criticalPath.store)}) | | ≤ 3: ${mark(rt.gateway.criticalPath.total <= 3)} |`);
-  out(`| round trips per request, all (incl. after the answer); connections opened | ${f(rt.direct.all.total)}; ${rt.direct.connectionsOpened.target} | ${f(rt.gateway.all.total)} (${f(rt.gateway.all.target)} + ${f(rt.gateway.all.store)}); ${rt.gateway.connectionsOpened.target} + ${rt.gateway.connectionsOpened.store} | | |`);
-  for (const gc of rt.gatewayConcurrent) {
-    out(`| round trips per request at ${gc.inFlight} in flight, all (target + store); connections opened | | ${f(gc.all.total)} (${f(gc.all.target)} + ${f(gc.all.store)}); ${gc.connectionsOpened.target} + ${gc.connectionsOpened.store} | | |`);
-  }
-  out(`| client writes per request seen by the relay (target + store) | ${f(rt.direct.clientWrites.target)} | ${f(rt.gateway.clientWrites.target)} + ${f(rt.gateway.clientWrites.store)} | | |`);
-  for (const c of r.concurrent) {
-    out(`| write syscalls per request, whole process (${c.inFlight} in flight) | ${f(c.direct.writeSyscallsPerRequest.loadgen)} (load generator) | ${f(c.gateway.writeSyscallsPerRequest.gateway)} (gateway: HTTP answer, log line, both databases) | | |`);
-  }
-  const w = rt.gateway.waterfall;
-  if (w) {
-    out(`\nOne request at a time, laid out (the counting run, through the relays: ${w.requests} of ${w.of} requests had this order of turns; mean ${f(w.meanMs)} ms):\n`);
-    out('| step | where | mean ms | bytes sent / received |');
-    out('|---|---|---|---|');
-    w.steps.forEach((x, i) => out(`| ${i + 1} | ${x.where === 'gateway' ? 'gateway (its own work; HTTP legs at both ends)' : `${x.where} round trip`} | ${f(x.meanMs, 3)} | ${x.clientBytes === undefined ? '' : `${x.clientBytes} / ${x.serverBytes}`} |`));
-    const sum = (k: string) => w.steps.filter((x) => x.where === k).reduce((a, x) => a + x.meanMs, 0);
-    out(`| | total: gateway ${f(sum('gateway'))} · target ${f(sum('target'))} · store ${f(sum('store'))} | ${f(w.meanMs)} | |`);
-  }
-  for (const b of r.breakdown) {
-    out(`\nWhere the gateway's CPU goes at ${b.inFlight} in flight (${b.requests} requests, ${f(b.executedPerSec, 0)}/s under the profiler; V8 profile: busy ${f(b.busyMs, 0)} ms = ${f(b.busyMs / b.requests, 3)} ms/request, idle ${f(b.idleMs, 0)} ms):\n`);
-    out('| code | self time: ms/request | share | with the Node internals it called: ms/request | share |');
-    out('|---|---|---|---|---|');
-    const charged = new Map(b.attributed.map((x) => [x.where, x]));
-    const names = [...new Set([...b.attributed, ...b.shares].filter((x) => x.percent >= 1).map((x) => x.where))];
-    const self = new Map(b.shares.map((x) => [x.where, x]));
-    names.sort((x, y) => (charged.get(y)?.ms ?? 0) - (charged.get(x)?.ms ?? 0));
-    const cell = (x: { ms: number; percent: number } | undefined) => (x ? `${f(x.ms / b.requests, 3)} | ${f(x.percent, 1)}%` : '0 | 0%');
-    for (const name of names) out(`| ${name} | ${cell(self.get(name))} | ${cell(charged.get(name))} |`);
-    out(`\nThe databases' client backends meanwhile (mean number in each state, pg_stat_activity every 25 ms):\n`);
-    for (const [db, sample] of Object.entries(b.backends)) {
-      const states = Object.entries(sample.backends).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${f(v)}`).join(' · ');
-      out(`- ${db}: ${states || 'none busy'} (${sample.samples} samples)`);
-    }
-  }
-}
-
-function cpu(p: PhaseFigures, f: (x: number, d?: number) => string): string {
-  return `${f(p.cpuMsPerRequest.gateway)} · ${f(p.cpuMsPerRequest.target)} · ${f(p.cpuMsPerRequest.store)}`;
-}
-
 // --- helpers ------------------------------------------------------------------------------------
 
 interface Snapshot {
@@ -443,89 +310,6 @@ rules:
   - name: nothing-else
     action: deny
 `;
-}
-
-/** A child Node process running a TypeScript entry through tsx; stdout discarded, stderr shown. */
-async function startChild(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = fork(entry, args, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  if (entry.endsWith('loadgen-main.ts')) await nextMessage(child); // 'loaded'
-  return child;
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${child.spawnargs.join(' ')} exited (code ${code})`));
-    child.once('exit', onExit);
-    child.once('message', (m: { kind: string; message?: string }) => {
-      child.off('exit', onExit);
-      if (m.kind === 'failed') reject(new Error(m.message));
-      else resolve(m as T);
-    });
-  });
-}
-
-async function request<T>(child: ChildProcess, message: object): Promise<T> {
-  const answer = nextMessage<T>(child);
-  child.send(message);
-  return answer;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    if (child.connected) child.send({ kind: 'stop' });
-    else child.kill('SIGTERM');
-  });
-}
-
-async function createDatabase(server: TestPostgres, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  return Object.assign(new URL(server.url), { pathname: `/${name}` }).toString();
-}
-
-async function seed(url: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE bench_orders (id int PRIMARY KEY, total numeric(10,2), placed date)');
-    await c.query("INSERT INTO bench_orders SELECT g, g * 1.25, DATE '2026-01-01' + (g % 300) FROM generate_series(1, 1000) g");
-    await c.query('ANALYZE bench_orders');
-  } finally {
-    await c.end();
-  }
-}
-
-async function showDurability(url: string): Promise<E2eReport['store']> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const fsync = (await c.query<{ fsync: string }>('SHOW fsync')).rows[0]!.fsync;
-    const synchronousCommit = (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
-    return { fsync, synchronousCommit };
-  } finally {
-    await c.end();
-  }
-}
-
-async function serverVersion(url: string): Promise<string> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version.split(' ')[0]!;
-  } finally {
-    await c.end();
-  }
 }
 
 function hostPort(url: string): { host: string; port: number } {
