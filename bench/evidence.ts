@@ -94,7 +94,7 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
 }
 
 /** Sessions of four shapes, chained by chainEvents and inserted a few thousand at a time. */
-async function generate(url: string, n: number, atMs: (i: number) => number, afterBatch: (done: number) => Promise<void>): Promise<Record<string, number>> {
+export async function generate(url: string, n: number, atMs: (i: number) => number, afterBatch: (done: number) => Promise<void>): Promise<Record<string, number>> {
   const started = performance.now();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
