@@ -19,6 +19,7 @@ import { populationHeader } from './population.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
+import { voteKeyOf, type VoteKey } from './votes.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -35,6 +36,12 @@ export interface ExportOptions {
    * proved against the log as it is, and verify --checkpoints will say it is not covered.
    */
   readonly checkpoints?: readonly Checkpoint[];
+  /**
+   * The approval desk's public key (PEM), recorded in the manifest so verify checks every vote's
+   * signature against it (votes.ts). Undefined: the manifest says null, and verify needs
+   * --vote-public-key for an export that holds votes.
+   */
+  readonly votePublicKeyPem?: string;
   /** Called after each session is written. */
   readonly onProgress?: (p: { sessions: number; events: number; startedAt: string }) => void;
 }
@@ -71,6 +78,8 @@ export async function exportEvidence(log: ExportSource, options: ExportOptions):
   }
   if (from >= to) throw new TypeError('evidence export: --from must be before --to');
   const clock = options.clock ?? (() => new Date());
+  const voteKey = options.votePublicKeyPem === undefined ? undefined : voteKeyOf(options.votePublicKeyPem);
+  if (typeof voteKey === 'string') throw new TypeError(`evidence export: the approval desk's public key is ${voteKey}`);
   const started = performance.now();
   const out = resolve(options.out);
   if (existsSync(out) && readdirSync(out).length > 0) throw new TypeError(`evidence export: ${out} exists and is not empty`);
@@ -78,7 +87,7 @@ export async function exportEvidence(log: ExportSource, options: ExportOptions):
   const work = `${out}.partial-${randomBytes(4).toString('hex')}`;
   mkdirSync(work, { mode: 0o700 });
   try {
-    const summary = await writeFolder(log, options, work, clock);
+    const summary = await writeFolder(log, options, work, clock, voteKey);
     if (existsSync(out)) rmdirSync(out);
     renameSync(work, out);
     return { ...summary, out, durationMs: Math.round(performance.now() - started) };
@@ -93,6 +102,7 @@ async function writeFolder(
   options: ExportOptions,
   dir: string,
   clock: () => Date,
+  voteKey: VoteKey | undefined,
 ): Promise<Omit<ExportSummary, 'out' | 'durationMs'>> {
   const generatedAt = clock().toISOString();
   const range = { from: options.from.toISOString(), to: options.to.toISOString() };
@@ -218,6 +228,7 @@ async function writeFolder(
     report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote, limits: report.limits },
     chainHeads: heads,
     log: logSection,
+    votes: voteKey ? { publicKeyPem: voteKey.publicKeyPem, fingerprint: voteKey.fingerprint } : null,
   };
   const manifestFile = new HashedFile(join(dir, 'manifest.json'));
   await manifestFile.write(`${JSON.stringify(manifest, null, 1)}\n`);

@@ -20,6 +20,7 @@ import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
 import { LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
+import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
 import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
@@ -32,6 +33,11 @@ export interface VerifyOptions {
   /** A root the auditor pinned: the export's, or one of the verified checkpoints'. */
   readonly expectRoot?: string;
   readonly gcs?: GcsReader;
+  /**
+   * The approval desk's published public key (PEM file): every vote is checked against it, and the
+   * manifest must name the same key. Default: the key the manifest names (votes.ts says why both).
+   */
+  readonly votePublicKey?: string;
 }
 
 export interface VerifyResult {
@@ -42,6 +48,8 @@ export interface VerifyResult {
   /** The global log's root the export is proved against, and the signed checkpoint it matched. */
   readonly logRoot?: { readonly treeSize: number; readonly rootHash: string; readonly checkpoint?: { readonly time: string; readonly logId: string } };
   readonly checkpointsChecked?: number;
+  /** The approval desk's key the votes were checked with, where it came from, and how many votes. */
+  readonly votes?: { readonly fingerprint?: string; readonly keyFrom: '--vote-public-key' | 'manifest' | 'none'; readonly checked: number };
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
   /**
    * What became of the statements, read off the verified events. `unknown` is its own category,
@@ -130,6 +138,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
     warnings.push(`${name} is not part of the export (not in the manifest); it was not checked`);
   }
 
+  const votes = resolveVoteKey(manifest, options.votePublicKey, report);
+
   // The signed checkpoints, when given: loaded and checked before the events, which are dated against them.
   let validCheckpoints: readonly Checkpoint[] = [];
   let checkpointsChecked: number | undefined;
@@ -196,7 +206,10 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck, votes) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
+  if (walk.votes > 0 && votes.key === undefined && votes.keyFrom !== '--vote-public-key') {
+    report({ kind: 'vote_public_key_missing', file: 'manifest.json', field: 'votes', message: `events.jsonl holds ${walk.votes} approval votes and no approval desk key is known to check their signatures: pass --vote-public-key FILE (the desk's published key)` });
+  }
   logCheck?.finish();
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
@@ -215,7 +228,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   const logRoot = section
     ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
     : undefined;
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
+  const votesOut = { ...(votes.key ? { fingerprint: votes.key.fingerprint } : {}), keyFrom: votes.keyFrom, checked: walk.votes };
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, votes: votesOut, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
 }
 
 interface DerivedOutput {
@@ -224,7 +238,7 @@ interface DerivedOutput {
   readonly reportSessions: ReportCollector;
 }
 
-async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck?: LogCheck) {
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck: LogCheck | undefined, votes: ResolvedVoteKey) {
   const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
   const seen = new Set<string>();
   const gaps = new Map<string, Gap[]>();
@@ -235,6 +249,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   digests[FILES.population]!.update(populationHeader());
   let eventProblems = 0;
   let eventCount = 0;
+  let voteCount = 0;
   const flag = (p: Problem) => {
     eventProblems++;
     report(p);
@@ -266,6 +281,12 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     // Derived files, exactly as export wrote them. In seq order, so a reordering is reported
     // once (above) rather than again as every count it would otherwise disturb.
     const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
+    // Votes: signed by the approval desk, or flagged (not event problems: the derived files still follow).
+    const voteEvents = evs.filter(isVoteEvent).length;
+    if (voteEvents > 0) {
+      voteCount += voteEvents;
+      if (votes.key) for (const p of voteProblems(evs, votes.key, (e) => found.find((f) => f.event === e)?.line)) report(p);
+    }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
     const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs);
@@ -322,7 +343,36 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
-  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput };
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput, votes: voteCount };
+}
+
+interface ResolvedVoteKey {
+  readonly key?: VoteKey;
+  readonly keyFrom: '--vote-public-key' | 'manifest' | 'none';
+}
+
+/** The key votes are checked with: the published one when given (and the manifest must agree), else the manifest's. */
+function resolveVoteKey(manifest: Manifest, path: string | undefined, report: (p: Problem) => void): ResolvedVoteKey {
+  const inManifest = manifest.votes?.publicKeyPem;
+  const fromManifest = typeof inManifest === 'string' ? voteKeyOf(inManifest) : undefined;
+  if (typeof fromManifest === 'string') report({ kind: 'manifest_invalid', file: 'manifest.json', field: 'votes.publicKeyPem', message: `manifest.json names an approval desk key that is ${fromManifest}` });
+  const manifestKey = typeof fromManifest === 'object' ? fromManifest : undefined;
+  if (path === undefined) return manifestKey ? { key: manifestKey, keyFrom: 'manifest' } : { keyFrom: 'none' };
+  let given: VoteKey | string;
+  try {
+    given = voteKeyOf(readFileSync(path, 'utf8'));
+  } catch {
+    given = 'unreadable';
+  }
+  if (typeof given === 'string') {
+    // Fail closed: no vote can be believed without the key the auditor meant to check them with.
+    report({ kind: 'vote_public_key_missing', field: '--vote-public-key', message: `--vote-public-key ${path}: ${given === 'unreadable' ? 'cannot be read' : `is ${given}`}` });
+    return { keyFrom: '--vote-public-key' };
+  }
+  if (manifestKey && manifestKey.fingerprint !== given.fingerprint) {
+    report({ kind: 'vote_public_key_mismatch', file: 'manifest.json', field: 'votes.publicKeyPem', message: `the manifest names approval desk key ${manifestKey.fingerprint.slice(0, 16)}…, the published key given is ${given.fingerprint.slice(0, 16)}…: votes are checked against the published key` });
+  }
+  return { key: given, keyFrom: '--vote-public-key' };
 }
 
 function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
