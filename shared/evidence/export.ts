@@ -20,6 +20,7 @@ import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './rep
 import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
 import { voteKeyOf, type VoteKey } from './votes.ts';
+import { fastHashEvent } from './event-hash.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -69,7 +70,7 @@ export const RANGE_BOUNDS = 'sessions that started at or after `from` and before
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
 
-export type ExportSource = Pick<SessionLog, 'list' | 'read'> & Partial<LogLeafReader>;
+export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany'> & Partial<LogLeafReader>;
 
 export async function exportEvidence(log: ExportSource, options: ExportOptions): Promise<ExportSummary> {
   const { from, to, source } = options;
@@ -138,14 +139,16 @@ async function writeFolder(
         continue;
       }
       tracker.add(events);
-      const problems = verifyChain(summary.sessionId, events);
+      const problems = verifyChain(summary.sessionId, events, fastHashEvent);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
-      for (const e of events) await files.events.write(jsonLine(e));
+      let eventLines = '';
+      for (const e of events) eventLines += jsonLine(e);
+      await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
       for (const line of d.approvalLines) await files.approvals.write(line);
       await files.population.write(d.populationLine);
-      report.add(d, events, problems);
+      report.addSession({ eventLines, approvals: d.approvals, problems });
       heads.push({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
       leaves.push(merkleLeaf(d.facts.sessionId, d.facts.head));
       options.onProgress?.({ sessions: heads.length, events: deriver.counts.events, startedAt: d.facts.startedAt });

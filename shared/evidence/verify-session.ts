@@ -2,13 +2,15 @@
 // with every problem named: modified, missing, inserted or reordered. The chain itself decides
 // which of several events with one seq is genuine — the one the next event (or the manifest's
 // head) links to — so an inserted copy is told apart from the event it imitates.
-import { hashEvent } from '../audit/chain.ts';
+import { eventHashHolds } from './event-hash.ts';
 import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
 import type { Problem } from './problems.ts';
 
 export interface Found {
   readonly event: SessionEvent;
   readonly line: number;
+  /** The line as read (for the report, which parses it again only if it embeds the session). */
+  readonly text?: string;
 }
 
 export interface Expected {
@@ -101,12 +103,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
 }
 
 function hashHolds(e: SessionEvent): boolean {
-  try {
-    const { hash, ...rest } = e;
-    return hashEvent(rest) === hash;
-  } catch {
-    return false;
-  }
+  return eventHashHolds(e);
 }
 
 /** A parsed line narrowed to an event's shape, or why it is not one. */

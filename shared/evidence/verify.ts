@@ -21,6 +21,7 @@ import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-sessi
 import { LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
 import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
+import { fastHashEvent } from './event-hash.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
 import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
@@ -280,7 +281,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
     // Derived files, exactly as export wrote them. In seq order, so a reordering is reported
     // once (above) rather than again as every count it would otherwise disturb.
-    const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
+    const sorted = [...found].sort((a, b) => a.event.seq - b.event.seq);
+    const evs = sorted.map((f) => f.event);
     // Votes: signed by the approval desk, or flagged (not event problems: the derived files still follow).
     const voteEvents = evs.filter(isVoteEvent).length;
     if (voteEvents > 0) {
@@ -289,9 +291,11 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
-    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs);
+    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs, fastHashEvent);
     const d = deriver.add(evs, chainProblems);
-    reportSessions.add(d, evs, chainProblems);
+    let eventLines = '';
+    for (const f of sorted) eventLines += `${f.text ?? JSON.stringify(f.event)}\n`;
+    reportSessions.addSession({ eventLines, approvals: d.approvals, problems: chainProblems });
     digests[FILES.sessions]!.update(d.sessionLine);
     for (const l of d.approvalLines) digests[FILES.approvals]!.update(l);
     digests[FILES.population]!.update(d.populationLine);
@@ -328,7 +332,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       closeBlock();
       blockId = event.sessionId;
     }
-    block.push({ event, line });
+    block.push({ event, line, text });
   }
   closeBlock();
 
