@@ -11,6 +11,8 @@ export interface Found {
   readonly line: number;
   /** The line as read (for the report, which parses it again only if it embeds the session). */
   readonly text?: string;
+  /** Known already (a worker hashed this line, verify-tasks.ts): the event's hash holds. Never set to false. */
+  readonly hashHolds?: true;
 }
 
 export interface Expected {
@@ -35,7 +37,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
   const problems: Problem[] = [];
   const at = (f: Found, kind: Problem['kind'], message: string) =>
     problems.push({ kind, message, file: FILE, line: f.line, sessionId, seq: f.event.seq });
-  const valid = new Map<Found, boolean>(found.map((f) => [f, hashHolds(f.event)]));
+  const valid = new Map<Found, boolean>(found.map((f) => [f, f.hashHolds ?? hashHolds(f.event)]));
   // Hashes that valid events point back at: what a genuine event's hash should be among.
   const linked = new Set(found.filter((f) => valid.get(f) && f.event.prevHash !== null).map((f) => f.event.prevHash as string));
   const last = expected.events - 1;

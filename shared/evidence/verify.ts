@@ -9,7 +9,10 @@ import { join, resolve } from 'node:path';
 import { verifyChain } from '../audit/chain.ts';
 import { Deriver } from './derive.ts';
 import { field } from './guards.ts';
-import { readLines, sha256File } from './files.ts';
+import { sha256File } from './files.ts';
+import { availableParallelism } from 'node:os';
+import { fileChunks, splitLines } from './lines.ts';
+import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
@@ -39,7 +42,15 @@ export interface VerifyOptions {
    * manifest must name the same key. Default: the key the manifest names (votes.ts says why both).
    */
   readonly votePublicKey?: string;
+  /**
+   * Worker threads for hashing (verify-pool.ts): 0 for none; default one per core when the export
+   * is large enough to gain from them (EVENTS_FOR_WORKERS bytes of events.jsonl).
+   */
+  readonly workers?: number;
 }
+
+/** Below this much events.jsonl, starting workers costs more than they save. */
+const EVENTS_FOR_WORKERS = 16 * 1024 * 1024;
 
 export interface VerifyResult {
   readonly ok: boolean;
@@ -112,8 +123,39 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
     return finish({ manifestSha256 });
   }
   const manifest = checkedManifest.manifest;
+  const eventsPath = join(dir, FILES.events);
+  const eventsBytes = existsSync(eventsPath) ? statSync(eventsPath).size : 0;
+  const threads = options.workers ?? (eventsBytes >= EVENTS_FOR_WORKERS ? availableParallelism() : 0);
+  const runner = threads > 0 ? workerPool(threads) : inThread();
+  try {
+    return await verifyFolder(dir, manifest, manifestSha256, options, runner, report, warnings, finish);
+  } finally {
+    await runner.close();
+  }
+}
 
-  // Files: present, and byte for byte what the manifest says.
+async function verifyFolder(
+  dir: string,
+  manifest: Manifest,
+  manifestSha256: string,
+  options: VerifyOptions,
+  runner: TaskRunner,
+  report: (p: Problem) => void,
+  warnings: string[],
+  finish: (extra?: Partial<VerifyResult>) => VerifyResult,
+): Promise<VerifyResult> {
+  // Files: present, and byte for byte what the manifest says. Hashed once, in parallel; the
+  // derived-file checks below reuse these digests.
+  const digests = new Map<string, Promise<{ sha256: string; bytes: number }>>();
+  for (const [name] of Object.entries(manifest.files)) {
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (!existsSync(path) || !statSync(path).isFile()) continue;
+    const p = runner.run<{ sha256: string; bytes: number }>({ kind: 'sha256File', path });
+    p.catch(() => {});
+    digests.set(name, p);
+  }
+  const digestOf = async (name: string) => (await (digests.get(name) ?? sha256File(join(dir, name)))).sha256;
   let filesChecked = 0;
   for (const name of Object.values(FILES)) {
     if (!Object.hasOwn(manifest.files, name)) report({ kind: 'manifest_invalid', file: 'manifest.json', field: `files.${name}`, message: `manifest.json lists no digest for ${name}` });
@@ -129,7 +171,7 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
       continue;
     }
     filesChecked++;
-    const actual = await sha256File(path);
+    const actual = await digests.get(name)!;
     if (actual.sha256 !== entry.sha256) {
       report({ kind: 'file_changed', file: name, message: `${name} changed: sha256 ${actual.sha256.slice(0, 16)}… (${actual.bytes} bytes), the manifest says ${entry.sha256.slice(0, 16)}… (${entry.bytes} bytes)` });
     }
@@ -207,17 +249,17 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck, votes) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck, votes, runner) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
   if (walk.votes > 0 && votes.key === undefined && votes.keyFrom !== '--vote-public-key') {
     report({ kind: 'vote_public_key_missing', file: 'manifest.json', field: 'votes', message: `events.jsonl holds ${walk.votes} approval votes and no approval desk key is known to check their signatures: pass --vote-public-key FILE (the desk's published key)` });
   }
-  logCheck?.finish();
+  await logCheck?.finish(runner);
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
     // Only meaningful when the events themselves hold: otherwise the events problems say it all.
     if (walk.eventProblems === 0) {
-      await checkDerived(dir, walk.derived.files, report);
-      await checkReport(dir, manifest, walk.derived, report);
+      await checkDerived(dir, walk.derived.files, report, digestOf);
+      await checkReport(dir, manifest, walk.derived, report, digestOf);
     }
   }
   const verification = readJson(join(dir, FILES.verification));
@@ -239,7 +281,7 @@ interface DerivedOutput {
   readonly reportSessions: ReportCollector;
 }
 
-async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck: LogCheck | undefined, votes: ResolvedVoteKey) {
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck: LogCheck | undefined, votes: ResolvedVoteKey, runner: TaskRunner) {
   const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
   const seen = new Set<string>();
   const gaps = new Map<string, Gap[]>();
@@ -314,7 +356,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   };
 
-  for await (const { line, text } of readLines(path)) {
+  for await (const { line, text, hashHolds } of eventLines(path, runner)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -332,7 +374,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       closeBlock();
       blockId = event.sessionId;
     }
-    block.push({ event, line, text });
+    block.push(hashHolds ? { event, line, text, hashHolds } : { event, line, text });
   }
   closeBlock();
 
@@ -348,6 +390,40 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
   return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput, votes: voteCount };
+}
+
+/**
+ * events.jsonl line by line (numbered from 1, split as readline splits), read in chunks; with
+ * workers, each chunk's lines are hashed there a few chunks ahead, and a line whose hash a worker
+ * found to hold says so (`hashHolds`). A line without it is hashed here, as before.
+ */
+async function* eventLines(path: string, runner: TaskRunner): AsyncGenerator<{ line: number; text: string; hashHolds?: true }> {
+  const AHEAD = Math.max(2, runner.threads * 2);
+  const chunks = fileChunks(path);
+  const window: { bytes: Buffer; bits?: Promise<Uint8Array | undefined> }[] = [];
+  const fill = () => {
+    while (window.length < AHEAD) {
+      const next = chunks.next();
+      if (next.done) return;
+      const bytes = next.value;
+      const bits = runner.threads > 0 ? runner.run<Uint8Array>({ kind: 'eventHashBits', bytes }).catch(() => undefined) : undefined;
+      window.push({ bytes, bits });
+    }
+  };
+  let line = 0;
+  fill();
+  while (window.length) {
+    const { bytes, bits } = window.shift()!;
+    fill();
+    const known = bits ? await bits : undefined;
+    const lines = splitLines(bytes.toString('utf8'));
+    // A worker that split the chunk differently answers for other lines: believe none of it.
+    const aligned = known && known.length === lines.length ? known : undefined;
+    for (let i = 0; i < lines.length; i++) {
+      line++;
+      yield aligned?.[i] === 1 ? { line, text: lines[i]!, hashHolds: true } : { line, text: lines[i]! };
+    }
+  }
 }
 
 interface ResolvedVoteKey {
@@ -395,11 +471,11 @@ function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Pro
   }
 }
 
-async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void): Promise<void> {
+async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   for (const name of DERIVED_FILES) {
     const path = join(dir, name);
     if (!existsSync(path)) continue; // already reported missing
-    const actual = (await sha256File(path)).sha256;
+    const actual = await digestOf(name);
     if (actual !== regenerated[name]) {
       report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
     }
@@ -411,7 +487,7 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
  * and the manifest's own fields, and compared byte for byte: an edited report with its digest
  * fixed in the manifest is still caught.
  */
-async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): Promise<void> {
+async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   const path = join(dir, FILES.report);
   if (!existsSync(path)) return; // already reported missing
   const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
@@ -436,7 +512,7 @@ async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutp
     derived.reportSessions.entries(),
   );
   const derivedSha = hash.digest('hex');
-  const actual = (await sha256File(path)).sha256;
+  const actual = await digestOf(FILES.report);
   if (actual !== derivedSha) {
     report({ kind: 'derived_file_mismatch', file: FILES.report, message: `${FILES.report} is not what events.jsonl, verification.json and the manifest yield (sha256 ${actual.slice(0, 16)}…, derived ${derivedSha.slice(0, 16)}…)` });
   }
