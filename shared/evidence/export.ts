@@ -14,7 +14,8 @@ import { Deriver, jsonLine } from './derive.ts';
 import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
 import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
-import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { MERKLE_DEFINITION, MerkleAccumulator, merkleLeaf } from './merkle.ts';
+import { ChainHeadsSpool, writeManifest } from './manifest-writer.ts';
 import { populationHeader } from './population.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
@@ -115,8 +116,9 @@ async function writeFolder(
   };
   const deriver = new Deriver();
   const report = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...options.report });
-  const heads: ChainHeadEntry[] = [];
-  const leaves: Buffer[] = [];
+  // Chain heads wait in a file, the Merkle root is accumulated: no list grows with the export.
+  const heads = new ChainHeadsSpool(join(dir, '.chain-heads.partial'));
+  const leaves = new MerkleAccumulator();
   const broken: { sessionId: string; problems: readonly ChainProblem[] }[] = [];
   let empty = 0;
   await files.population.write(populationHeader());
@@ -149,13 +151,13 @@ async function writeFolder(
       for (const line of d.approvalLines) await files.approvals.write(line);
       await files.population.write(d.populationLine);
       report.addSession({ eventLines, approvals: d.approvals, problems });
-      heads.push({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
-      leaves.push(merkleLeaf(d.facts.sessionId, d.facts.head));
-      options.onProgress?.({ sessions: heads.length, events: deriver.counts.events, startedAt: d.facts.startedAt });
+      await heads.add({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
+      leaves.add(merkleLeaf(d.facts.sessionId, d.facts.head));
+      options.onProgress?.({ sessions: heads.count, events: deriver.counts.events, startedAt: d.facts.startedAt });
     }
   } finally {
     // Close everything even on failure, so the partial folder can be removed.
-    await Promise.allSettled(Object.values(files).map((f) => f.close()));
+    await Promise.allSettled([...Object.values(files).map((f) => f.close()), heads.close()]);
   }
   let logSection: LogSection | null = null;
   let logProblems: CoverageProblem[] = [];
@@ -176,7 +178,7 @@ async function writeFolder(
 
   const counts = deriver.counts;
   const brokenTotal = counts.chainsBroken + empty + logProblems.length;
-  const root = merkleRoot(leaves);
+  const root = leaves.root();
   const policyVersions = deriver.policyVersions();
   const verification = {
     checkedAt: generatedAt,
@@ -219,7 +221,7 @@ async function writeFolder(
   );
   written[FILES.report] = { ...(await reportFile.close()), derivedFromEvents: false };
 
-  const manifest: Manifest = {
+  const manifest: Omit<Manifest, 'chainHeads'> & { chainHeads?: never } = {
     format: FORMAT,
     generatedAt,
     source: options.source,
@@ -227,15 +229,17 @@ async function writeFolder(
     counts,
     policyVersions,
     files: written,
-    merkle: { definition: MERKLE_DEFINITION, leaves: leaves.length, root },
+    merkle: { definition: MERKLE_DEFINITION, leaves: leaves.count, root },
     report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote, limits: report.limits },
-    chainHeads: heads,
     log: logSection,
     votes: voteKey ? { publicKeyPem: voteKey.publicKeyPem, fingerprint: voteKey.fingerprint } : null,
   };
   const manifestFile = new HashedFile(join(dir, 'manifest.json'));
-  await manifestFile.write(`${JSON.stringify(manifest, null, 1)}\n`);
+  // Key order as before: chainHeads after report, log and votes after it.
+  const { log: logOut, votes: votesOut, ...head } = manifest;
+  await writeManifest(manifestFile, head, heads, { log: logOut, votes: votesOut });
   const { sha256: manifestSha256 } = await manifestFile.close();
+  heads.remove();
   return {
     range,
     sessions: counts.sessions,
