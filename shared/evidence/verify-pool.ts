@@ -20,11 +20,15 @@ export function inThread(): TaskRunner {
 
 export function workerPool(size = availableParallelism()): TaskRunner {
   const here = new URL(import.meta.url);
-  // Compiled (dist/) the worker is a .js file beside this one; from source it is TypeScript and
-  // needs tsx in the worker too (a programmatic tsx register() does not reach workers).
+  // Compiled (dist/) the worker is a .js file beside this one. From source it is TypeScript, and
+  // a worker does not inherit the parent's tsx loader (neither `--import tsx` nor register()):
+  // it registers tsx itself before importing the entry.
   const ts = here.pathname.endsWith('.ts');
-  const file = new URL(ts ? './verify-worker.ts' : './verify-worker.js', here);
-  const execArgv = ts && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv;
+  const entry = new URL(ts ? './verify-worker.ts' : './verify-worker.js', here);
+  const spawn = (): Worker =>
+    ts
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true })
+      : new Worker(entry);
   type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; task: Task };
   const idle: Worker[] = [];
   const queue: { id: number; task: Task }[] = [];
@@ -48,7 +52,7 @@ export function workerPool(size = availableParallelism()): TaskRunner {
   };
   try {
     workers = Array.from({ length: Math.max(1, size) }, () => {
-      const w = new Worker(file, { execArgv });
+      const w = spawn();
       w.unref();
       w.on('message', (m: { id: number; result?: unknown; error?: string }) => {
         busy.delete(w);

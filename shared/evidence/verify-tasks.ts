@@ -4,6 +4,7 @@
 // not at all) only sends verify down its slower path.
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { eventHashHolds } from './event-hash.ts';
 import { splitLines } from './lines.ts';
 import { asEvent } from './verify-session.ts';
@@ -11,7 +12,9 @@ import { asEvent } from './verify-session.ts';
 export type Task =
   | { readonly kind: 'sha256File'; readonly path: string }
   | { readonly kind: 'eventHashBits'; readonly bytes: Uint8Array }
-  | { readonly kind: 'subtreeRoots'; readonly hashes: Uint8Array; readonly ranges: readonly (readonly [number, number])[] };
+  | { readonly kind: 'subtreeRoots'; readonly hashes: Uint8Array; readonly ranges: readonly (readonly [number, number])[] }
+  /** Which thread ran it (0: the main thread): for tests that must know a worker did. */
+  | { readonly kind: 'threadId' };
 
 export async function runTask(task: Task): Promise<unknown> {
   switch (task.kind) {
@@ -21,6 +24,8 @@ export async function runTask(task: Task): Promise<unknown> {
       return eventHashBits(task.bytes);
     case 'subtreeRoots':
       return task.ranges.map(([a, b]) => mth(task.hashes, a, b));
+    case 'threadId':
+      return threadId;
   }
 }
 

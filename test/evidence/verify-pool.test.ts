@@ -40,6 +40,9 @@ test('the parallel root is rootFromRange, for runs of every shape, with or witho
   const pool = workerPool(2);
   t.teardown(() => pool.close());
   t.is(pool.threads, 2);
+  // Really in worker threads, not the fallback in this one.
+  const ids = await Promise.all([1, 2, 3, 4].map(() => pool.run<number>({ kind: 'threadId' })));
+  t.true(ids.every((id) => id > 0), String(ids));
   for (const [start, end, treeSize] of [[0, 20_000, 20_000], [0, 8192, 20_000], [1, 2, 3], [4095, 16_385, 19_999], [12_345, 12_346, 20_000], [0, 1, 1], [100, 20_000, 20_000]] as const) {
     const run = packed.subarray(start * 32, end * 32);
     const proof = rangeProof(leaves, start, end, treeSize);
@@ -86,5 +89,6 @@ test('eventHashBits: 1 only for events whose hash holds, in a real worker as her
   t.deepEqual([...eventHashBits(bytes)], want);
   const pool = workerPool(1);
   t.teardown(() => pool.close());
+  t.true((await pool.run<number>({ kind: 'threadId' })) > 0, 'a worker thread, not the fallback');
   t.deepEqual([...(await pool.run<Uint8Array>({ kind: 'eventHashBits', bytes }))], want);
 });
