@@ -13,6 +13,8 @@ export interface Found {
   readonly text?: string;
   /** Known already (a worker hashed this line, verify-tasks.ts): the event's hash holds. Never set to false. */
   readonly hashHolds?: true;
+  /** Known already (a worker verified it): a vote event's signature verifies with the desk key. */
+  readonly voteSignatureHolds?: true;
 }
 
 export interface Expected {

@@ -8,10 +8,11 @@ import { threadId } from 'node:worker_threads';
 import { eventHashHolds } from './event-hash.ts';
 import { splitLines } from './lines.ts';
 import { asEvent } from './verify-session.ts';
+import { isVoteEvent, voteKeyOf, voteSignatureHolds } from './votes.ts';
 
 export type Task =
   | { readonly kind: 'sha256File'; readonly path: string }
-  | { readonly kind: 'eventHashBits'; readonly bytes: Uint8Array }
+  | { readonly kind: 'eventHashBits'; readonly bytes: Uint8Array; readonly votePublicKeyPem?: string }
   | { readonly kind: 'subtreeRoots'; readonly hashes: Uint8Array; readonly ranges: readonly (readonly [number, number])[] }
   /** Which thread ran it (0: the main thread): for tests that must know a worker did. */
   | { readonly kind: 'threadId' };
@@ -21,7 +22,7 @@ export async function runTask(task: Task): Promise<unknown> {
     case 'sha256File':
       return sha256File(task.path);
     case 'eventHashBits':
-      return eventHashBits(task.bytes);
+      return eventHashBits(task.bytes, task.votePublicKeyPem);
     case 'subtreeRoots':
       return task.ranges.map(([a, b]) => mth(task.hashes, a, b));
     case 'threadId':
@@ -39,13 +40,19 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/** Bit of eventHashBits: the line is an event whose own hash is the hash of its content. */
+export const HASH_HOLDS = 1;
+/** Bit of eventHashBits: the line is a vote event whose signature verifies with the desk key given. */
+export const VOTE_SIGNATURE_HOLDS = 2;
+
 /**
- * One byte per line of the chunk (split as verify splits it): 1 when the line is an event whose
- * own hash is the hash of its content, 0 otherwise (unreadable, not an event, or modified).
+ * One byte per line of the chunk (split as verify splits it): HASH_HOLDS and VOTE_SIGNATURE_HOLDS
+ * as they hold, 0 otherwise (unreadable, not an event, modified, unsigned, another key).
  */
-export function eventHashBits(bytes: Uint8Array): Uint8Array {
+export function eventHashBits(bytes: Uint8Array, votePublicKeyPem?: string): Uint8Array {
   const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   const bits = new Uint8Array(lines.length);
+  const key = votePublicKeyPem === undefined ? undefined : voteKeyOf(votePublicKeyPem);
   for (let i = 0; i < lines.length; i++) {
     let parsed: unknown;
     try {
@@ -54,7 +61,9 @@ export function eventHashBits(bytes: Uint8Array): Uint8Array {
       continue;
     }
     const event = asEvent(parsed);
-    if (typeof event !== 'string' && eventHashHolds(event)) bits[i] = 1;
+    if (typeof event === 'string') continue;
+    if (eventHashHolds(event)) bits[i] = HASH_HOLDS;
+    if (typeof key === 'object' && isVoteEvent(event) && voteSignatureHolds(key, event)) bits[i]! |= VOTE_SIGNATURE_HOLDS;
   }
   return bits;
 }

@@ -13,6 +13,8 @@ import { sha256File } from './files.ts';
 import { availableParallelism } from 'node:os';
 import { fileChunks, splitLines } from './lines.ts';
 import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
+import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
+import type { SessionEvent } from '../audit/events.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
@@ -329,7 +331,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     const voteEvents = evs.filter(isVoteEvent).length;
     if (voteEvents > 0) {
       voteCount += voteEvents;
-      if (votes.key) for (const p of voteProblems(evs, votes.key, (e) => found.find((f) => f.event === e)?.line)) report(p);
+      const foundOf = (e: SessionEvent) => found.find((f) => f.event === e);
+      if (votes.key) for (const p of voteProblems(evs, votes.key, (e) => foundOf(e)?.line, (e) => foundOf(e)?.voteSignatureHolds === true)) report(p);
     }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
@@ -356,7 +359,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   };
 
-  for await (const { line, text, hashHolds } of eventLines(path, runner)) {
+  for await (const { line, text, hashHolds, voteSignatureHolds } of eventLines(path, runner, votes.key?.publicKeyPem)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -374,7 +377,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       closeBlock();
       blockId = event.sessionId;
     }
-    block.push(hashHolds ? { event, line, text, hashHolds } : { event, line, text });
+    block.push({ event, line, text, ...(hashHolds ? { hashHolds } : {}), ...(voteSignatureHolds ? { voteSignatureHolds } : {}) });
   }
   closeBlock();
 
@@ -397,7 +400,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
  * workers, each chunk's lines are hashed there a few chunks ahead, and a line whose hash a worker
  * found to hold says so (`hashHolds`). A line without it is hashed here, as before.
  */
-async function* eventLines(path: string, runner: TaskRunner): AsyncGenerator<{ line: number; text: string; hashHolds?: true }> {
+async function* eventLines(path: string, runner: TaskRunner, votePublicKeyPem?: string): AsyncGenerator<{ line: number; text: string; hashHolds?: true; voteSignatureHolds?: true }> {
   const AHEAD = Math.max(2, runner.threads * 2);
   const chunks = fileChunks(path);
   const window: { bytes: Buffer; bits?: Promise<Uint8Array | undefined> }[] = [];
@@ -406,7 +409,7 @@ async function* eventLines(path: string, runner: TaskRunner): AsyncGenerator<{ l
       const next = chunks.next();
       if (next.done) return;
       const bytes = next.value;
-      const bits = runner.threads > 0 ? runner.run<Uint8Array>({ kind: 'eventHashBits', bytes }).catch(() => undefined) : undefined;
+      const bits = runner.threads > 0 ? runner.run<Uint8Array>({ kind: 'eventHashBits', bytes, ...(votePublicKeyPem ? { votePublicKeyPem } : {}) }).catch(() => undefined) : undefined;
       window.push({ bytes, bits });
     }
   };
@@ -421,7 +424,8 @@ async function* eventLines(path: string, runner: TaskRunner): AsyncGenerator<{ l
     const aligned = known && known.length === lines.length ? known : undefined;
     for (let i = 0; i < lines.length; i++) {
       line++;
-      yield aligned?.[i] === 1 ? { line, text: lines[i]!, hashHolds: true } : { line, text: lines[i]! };
+      const b = aligned?.[i] ?? 0;
+      yield { line, text: lines[i]!, ...(b & HASH_HOLDS ? { hashHolds: true as const } : {}), ...(b & VOTE_SIGNATURE_HOLDS ? { voteSignatureHolds: true as const } : {}) };
     }
   }
 }

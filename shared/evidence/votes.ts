@@ -57,7 +57,13 @@ const FILE = 'events.jsonl';
  * signed by `key` that is exactly this event's — same approval, session, verdict, approver, and the
  * statement digest the session's `approval.requested` recorded.
  */
-export function voteProblems(events: readonly SessionEvent[], key: VoteKey, lineOf?: (e: SessionEvent) => number | undefined): Problem[] {
+export function voteProblems(
+  events: readonly SessionEvent[],
+  key: VoteKey,
+  lineOf?: (e: SessionEvent) => number | undefined,
+  /** Known already (a worker verified it, verify-tasks.ts): this event's signature holds. */
+  signatureKnownValid?: (e: SessionEvent) => boolean,
+): Problem[] {
   const problems: Problem[] = [];
   for (const e of events) {
     if (!isVoteEvent(e)) continue;
@@ -70,7 +76,7 @@ export function voteProblems(events: readonly SessionEvent[], key: VoteKey, line
       flag('vote_unsigned', `${what} carries no vote signed by the approval desk: anyone with the log's write rights can append one`);
       continue;
     }
-    if (vote === undefined || signature === undefined || !signatureHolds(key, vote, signature)) {
+    if (vote === undefined || signature === undefined || !(signatureKnownValid?.(e) || signatureHolds(key, vote, signature))) {
       flag('vote_signature_invalid', `the signature of ${what} does not verify with the approval desk's key ${key.fingerprint.slice(0, 16)}…`);
       continue;
     }
@@ -87,6 +93,13 @@ export function voteProblems(events: readonly SessionEvent[], key: VoteKey, line
     }
   }
   return problems;
+}
+
+/** Whether a vote event's signature verifies with `key` (its content is checked by voteProblems). */
+export function voteSignatureHolds(key: VoteKey, e: SessionEvent): boolean {
+  const vote = record(field(e.data, 'vote'));
+  const signature = record(field(e.data, 'signature'));
+  return vote !== undefined && signature !== undefined && signatureHolds(key, vote, signature);
 }
 
 function signatureHolds(key: VoteKey, vote: Record<string, unknown>, signature: Record<string, unknown>): boolean {

@@ -1,6 +1,7 @@
 // verify with worker threads answers exactly as verify without them — on a clean export and on
 // exports tampered with as an attacker would (edited, deleted, duplicated, reordered, re-encoded
 // lines, a forged leaf): same problems, same order, same lines. Real export of real sessions.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,12 @@ const EDITS: Record<string, (dir: string) => void> = {
   'a lone CR inside the file': (d) => editLines(join(d, 'events.jsonl'), (l) => [l.slice(0, 3).join('\r'), ...l.slice(3)]),
   'a leaf forged': (d) => editLines(join(d, 'leaves.jsonl'), (l) => l.map((x, i) => (i === 2 ? x.replace(/"hash":"[0-9a-f]{4}/, '"hash":"0000') : x))),
   'a leaf deleted': (d) => editLines(join(d, 'leaves.jsonl'), (l) => l.filter((_, i) => i !== 4)),
+  // The workers verify vote signatures too: with another desk key in the manifest, none holds.
+  'the desk key swapped in the manifest': (d) => {
+    const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+    m.votes.publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    writeFileSync(join(d, 'manifest.json'), JSON.stringify(m, null, 1));
+  },
 };
 
 for (const [name, edit] of Object.entries(EDITS)) {
@@ -51,6 +58,7 @@ for (const [name, edit] of Object.entries(EDITS)) {
     const alone = await verifyEvidence(dir, { workers: 0 });
     const pooled = await verifyEvidence(dir, { workers: 2 });
     t.deepEqual(answer(pooled), answer(alone));
+    if (name === 'the desk key swapped in the manifest') t.deepEqual(alone.problems.map((p) => p.kind), ['vote_signature_invalid']);
     if (name === 'clean') t.true(alone.ok, JSON.stringify(alone.problems));
     else t.false(alone.ok);
   });
