@@ -203,8 +203,9 @@ storeOptions(
     .requiredOption('--to <date>', 'ISO date or time (exclusive), e.g. 2026-04-01')
     .requiredOption('--out <dir>', 'the folder to create (must not exist, or be empty)')
     .option('--checkpoints <src>', "signed checkpoints to prove the export against (default: the state dir's)")
-    .option('--public-key <file>', 'the published checkpoint public key'),
-).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string; checkpoints?: string; publicKey?: string }) => {
+    .option('--public-key <file>', 'the published checkpoint public key')
+    .option('--vote-public-key <file>', "the approval desk's public key, recorded in the manifest (default: the state dir's desk key)"),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; from: string; to: string; out: string; checkpoints?: string; publicKey?: string; votePublicKey?: string }) => {
   const { describeStore, evidenceExportCommand } = await cli.evidence();
   const throughServer = !o.store && (await cli.embedded()).runningServer(o.stateDir) !== undefined;
   const log = await (await cli.store()).openSessionStore(o);
@@ -216,6 +217,7 @@ storeOptions(
       json: Boolean(o.json),
       source: describeStore({ stateDir: o.stateDir, store: o.store, throughServer }),
       checkpoints: await (await cli.checkpoint()).exportCheckpoints(o.checkpoints ?? (o.store ? undefined : o.stateDir), o.publicKey),
+      votePublicKeyPem: (await cli.evidence()).exportVoteKey(o.votePublicKey, o.store ? undefined : (await import('../infra/approval-signing-key.ts')).signingKeyPath(o.stateDir)),
     });
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
@@ -231,8 +233,9 @@ evidenceCmd
   .option('--checkpoints <src>', 'signed checkpoints: a folder, a state dir, or gs://bucket/prefix')
   .option('--public-key <file>', 'the published checkpoint public key (default: the one kept with the checkpoints)')
   .option('--expect-root <hex>', 'a log root you pinned: the export must be proved against it or a checkpoint consistent with it')
-  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string }) => {
-    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot });
+  .option('--vote-public-key <file>', "the approval desk's published public key: every vote's signature is checked against it (default: the key the manifest names)")
+  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string; votePublicKey?: string }) => {
+    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot, votePublicKey: o.votePublicKey });
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });

@@ -15,6 +15,11 @@ export interface SessionLog {
   append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]>;
   /** The session's events ordered by seq; `[]` when there is no such session. */
   read(sessionId: string): Promise<SessionEvent[]>;
+  /**
+   * Optional: the events of several sessions in one round trip, each as `read` gives them (`[]`
+   * for no such session). Evidence export uses it for a page of sessions when the store has it.
+   */
+  readMany?(sessionIds: readonly string[]): Promise<Map<string, SessionEvent[]>>;
   /** Sessions started in [from, to), oldest first, at most `limit`, after the cursor `after` (a sessionId). */
   list(query: SessionQuery): Promise<SessionSummary[]>;
   close(): Promise<void>;

@@ -51,15 +51,18 @@ export type ChainProblem =
   | { readonly kind: 'seq_gap'; readonly expected: number; readonly found: number }
   | { readonly kind: 'wrong_session'; readonly seq: number };
 
-/** Re-checks one session's events in order. An empty list of problems means the chain holds. */
-export function verifyChain(sessionId: string, events: readonly SessionEvent[]): ChainProblem[] {
+/**
+ * Re-checks one session's events in order. An empty list of problems means the chain holds.
+ * `hash` must compute hashEvent (evidence passes a faster equivalent: shared/evidence/event-hash.ts).
+ */
+export function verifyChain(sessionId: string, events: readonly SessionEvent[], hash: (e: Omit<SessionEvent, 'hash'>) => string = hashEvent): ChainProblem[] {
   const problems: ChainProblem[] = [];
   let prev: SessionEvent | undefined;
   events.forEach((e, i) => {
     if (e.sessionId !== sessionId) problems.push({ kind: 'wrong_session', seq: e.seq });
     if (e.seq !== i) problems.push({ kind: 'seq_gap', expected: i, found: e.seq });
-    const { hash, ...rest } = e;
-    if (hashEvent(rest) !== hash) problems.push({ kind: 'hash_mismatch', seq: e.seq });
+    const { hash: own, ...rest } = e;
+    if (hash(rest) !== own) problems.push({ kind: 'hash_mismatch', seq: e.seq });
     if ((prev ? prev.hash : null) !== e.prevHash) problems.push({ kind: 'link_broken', seq: e.seq });
     prev = e;
   });

@@ -1,5 +1,7 @@
 // `gatehouse evidence export|verify|sample`: output and progress around shared/evidence/.
 // Progress goes to stderr and only on a terminal, so scripts and --json output stay clean.
+import { createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { exportEvidence, type ExportSource, type ExportSummary } from '../evidence/export.ts';
 import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
@@ -16,6 +18,20 @@ export interface ExportCommandOptions {
   readonly json: boolean;
   readonly source: string;
   readonly checkpoints?: readonly Checkpoint[];
+  /** The approval desk's public key (PEM) to record in the manifest. */
+  readonly votePublicKeyPem?: string;
+}
+
+/**
+ * The desk key an export records: the file given, else (embedded mode) the public half of the
+ * state dir's own vote-signing key, else none (verify then needs --vote-public-key).
+ */
+export function exportVoteKey(file: string | undefined, stateDirKeyPath: string | undefined): string | undefined {
+  if (file !== undefined) return readFileSync(file, 'utf8');
+  if (stateDirKeyPath === undefined || !existsSync(stateDirKeyPath)) return undefined;
+  const path = stateDirKeyPath;
+  // Only the public half leaves this function; the private key is never printed or written.
+  return createPublicKey(readFileSync(path, 'utf8')).export({ type: 'spki', format: 'pem' }).toString();
 }
 
 export async function evidenceExportCommand(log: ExportSource, o: ExportCommandOptions): Promise<{ text: string; ok: boolean }> {
@@ -28,6 +44,7 @@ export async function evidenceExportCommand(log: ExportSource, o: ExportCommandO
       out: o.out,
       source: o.source,
       checkpoints: o.checkpoints,
+      votePublicKeyPem: o.votePublicKeyPem,
       onProgress: bar ? (p) => bar.update(Date.parse(p.startedAt) - o.from.getTime(), { sessions: p.sessions, events: p.events }) : undefined,
     });
     bar?.update(o.to.getTime() - o.from.getTime());
@@ -82,6 +99,9 @@ export async function evidenceVerifyCommand(dir: string, json: boolean, options:
         ...(r.checkpointsChecked === undefined
           ? ['  signed log     NOT checked: pass --checkpoints SRC (and --public-key FILE) to tie this export to the signed log']
           : [`  signed log     ${r.checkpointsChecked} checkpoints verified (signatures, consistency)`]),
+        ...(r.votes && r.votes.checked > 0
+          ? [`  votes          ${r.votes.checked} signed by the approval desk's key ${r.votes.fingerprint?.slice(0, 16)}… (${r.votes.keyFrom === 'manifest' ? 'the key the manifest names: pass --vote-public-key FILE to check it is the published one' : 'the published key given'})`]
+          : []),
         `  manifest       sha256 ${r.manifestSha256}`,
         '  compare both with the values recorded when the export was made',
       ]

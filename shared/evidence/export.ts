@@ -14,11 +14,14 @@ import { Deriver, jsonLine } from './derive.ts';
 import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
 import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
-import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { MERKLE_DEFINITION, MerkleAccumulator, merkleLeaf } from './merkle.ts';
+import { ChainHeadsSpool, writeManifest } from './manifest-writer.ts';
 import { populationHeader } from './population.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
+import { voteKeyOf, type VoteKey } from './votes.ts';
+import { fastHashEvent } from './event-hash.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -35,6 +38,12 @@ export interface ExportOptions {
    * proved against the log as it is, and verify --checkpoints will say it is not covered.
    */
   readonly checkpoints?: readonly Checkpoint[];
+  /**
+   * The approval desk's public key (PEM), recorded in the manifest so verify checks every vote's
+   * signature against it (votes.ts). Undefined: the manifest says null, and verify needs
+   * --vote-public-key for an export that holds votes.
+   */
+  readonly votePublicKeyPem?: string;
   /** Called after each session is written. */
   readonly onProgress?: (p: { sessions: number; events: number; startedAt: string }) => void;
 }
@@ -62,7 +71,7 @@ export const RANGE_BOUNDS = 'sessions that started at or after `from` and before
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
 
-export type ExportSource = Pick<SessionLog, 'list' | 'read'> & Partial<LogLeafReader>;
+export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany'> & Partial<LogLeafReader>;
 
 export async function exportEvidence(log: ExportSource, options: ExportOptions): Promise<ExportSummary> {
   const { from, to, source } = options;
@@ -71,6 +80,8 @@ export async function exportEvidence(log: ExportSource, options: ExportOptions):
   }
   if (from >= to) throw new TypeError('evidence export: --from must be before --to');
   const clock = options.clock ?? (() => new Date());
+  const voteKey = options.votePublicKeyPem === undefined ? undefined : voteKeyOf(options.votePublicKeyPem);
+  if (typeof voteKey === 'string') throw new TypeError(`evidence export: the approval desk's public key is ${voteKey}`);
   const started = performance.now();
   const out = resolve(options.out);
   if (existsSync(out) && readdirSync(out).length > 0) throw new TypeError(`evidence export: ${out} exists and is not empty`);
@@ -78,7 +89,7 @@ export async function exportEvidence(log: ExportSource, options: ExportOptions):
   const work = `${out}.partial-${randomBytes(4).toString('hex')}`;
   mkdirSync(work, { mode: 0o700 });
   try {
-    const summary = await writeFolder(log, options, work, clock);
+    const summary = await writeFolder(log, options, work, clock, voteKey);
     if (existsSync(out)) rmdirSync(out);
     renameSync(work, out);
     return { ...summary, out, durationMs: Math.round(performance.now() - started) };
@@ -93,6 +104,7 @@ async function writeFolder(
   options: ExportOptions,
   dir: string,
   clock: () => Date,
+  voteKey: VoteKey | undefined,
 ): Promise<Omit<ExportSummary, 'out' | 'durationMs'>> {
   const generatedAt = clock().toISOString();
   const range = { from: options.from.toISOString(), to: options.to.toISOString() };
@@ -104,8 +116,9 @@ async function writeFolder(
   };
   const deriver = new Deriver();
   const report = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...options.report });
-  const heads: ChainHeadEntry[] = [];
-  const leaves: Buffer[] = [];
+  // Chain heads wait in a file, the Merkle root is accumulated: no list grows with the export.
+  const heads = new ChainHeadsSpool(join(dir, '.chain-heads.partial'));
+  const leaves = new MerkleAccumulator();
   const broken: { sessionId: string; problems: readonly ChainProblem[] }[] = [];
   let empty = 0;
   await files.population.write(populationHeader());
@@ -128,21 +141,23 @@ async function writeFolder(
         continue;
       }
       tracker.add(events);
-      const problems = verifyChain(summary.sessionId, events);
+      const problems = verifyChain(summary.sessionId, events, fastHashEvent);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
-      for (const e of events) await files.events.write(jsonLine(e));
+      let eventLines = '';
+      for (const e of events) eventLines += jsonLine(e);
+      await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
       for (const line of d.approvalLines) await files.approvals.write(line);
       await files.population.write(d.populationLine);
-      report.add(d, events, problems);
-      heads.push({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
-      leaves.push(merkleLeaf(d.facts.sessionId, d.facts.head));
-      options.onProgress?.({ sessions: heads.length, events: deriver.counts.events, startedAt: d.facts.startedAt });
+      report.addSession({ eventLines, approvals: d.approvals, problems });
+      await heads.add({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
+      leaves.add(merkleLeaf(d.facts.sessionId, d.facts.head));
+      options.onProgress?.({ sessions: heads.count, events: deriver.counts.events, startedAt: d.facts.startedAt });
     }
   } finally {
     // Close everything even on failure, so the partial folder can be removed.
-    await Promise.allSettled(Object.values(files).map((f) => f.close()));
+    await Promise.allSettled([...Object.values(files).map((f) => f.close()), heads.close()]);
   }
   let logSection: LogSection | null = null;
   let logProblems: CoverageProblem[] = [];
@@ -163,7 +178,7 @@ async function writeFolder(
 
   const counts = deriver.counts;
   const brokenTotal = counts.chainsBroken + empty + logProblems.length;
-  const root = merkleRoot(leaves);
+  const root = leaves.root();
   const policyVersions = deriver.policyVersions();
   const verification = {
     checkedAt: generatedAt,
@@ -206,7 +221,7 @@ async function writeFolder(
   );
   written[FILES.report] = { ...(await reportFile.close()), derivedFromEvents: false };
 
-  const manifest: Manifest = {
+  const manifest: Omit<Manifest, 'chainHeads'> & { chainHeads?: never } = {
     format: FORMAT,
     generatedAt,
     source: options.source,
@@ -214,14 +229,17 @@ async function writeFolder(
     counts,
     policyVersions,
     files: written,
-    merkle: { definition: MERKLE_DEFINITION, leaves: leaves.length, root },
+    merkle: { definition: MERKLE_DEFINITION, leaves: leaves.count, root },
     report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote, limits: report.limits },
-    chainHeads: heads,
     log: logSection,
+    votes: voteKey ? { publicKeyPem: voteKey.publicKeyPem, fingerprint: voteKey.fingerprint } : null,
   };
   const manifestFile = new HashedFile(join(dir, 'manifest.json'));
-  await manifestFile.write(`${JSON.stringify(manifest, null, 1)}\n`);
+  // Key order as before: chainHeads after report, log and votes after it.
+  const { log: logOut, votes: votesOut, ...head } = manifest;
+  await writeManifest(manifestFile, head, heads, { log: logOut, votes: votesOut });
   const { sha256: manifestSha256 } = await manifestFile.close();
+  heads.remove();
   return {
     range,
     sessions: counts.sessions,

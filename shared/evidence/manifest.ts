@@ -49,6 +49,11 @@ export interface Manifest {
   readonly chainHeads: readonly ChainHeadEntry[];
   /** The export's run of the global Merkle log and its proof (log-coverage.ts); null for a store without one. */
   readonly log?: LogSection | null;
+  /**
+   * The approval desk's public key the export was made with (votes.ts), or null when the exporter
+   * did not know it. Absent in exports made before votes were checked.
+   */
+  readonly votes?: { readonly publicKeyPem: string; readonly fingerprint: string } | null;
 }
 
 /** Narrows a parsed manifest; returns what is wrong with it, field by field, or the manifest. */

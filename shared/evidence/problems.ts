@@ -28,6 +28,11 @@ export const PROBLEM_KINDS = [
   'checkpoint_unreadable', // an entry of the checkpoint source that is not a checkpoint
   'checkpoint_source_unreadable', // --checkpoints names nothing readable
   'public_key_missing', // no public key to check checkpoints with, or not a P-256 key
+  // The approval desk's signatures on votes (votes.ts):
+  'vote_unsigned', // an approval.granted / approval.rejected without the desk's signed vote
+  'vote_signature_invalid', // a vote whose signature fails the desk's key, or signs another approval, session, statement, verdict or approver
+  'vote_public_key_missing', // votes in the export and no desk key to check them (none given, none in the manifest, or not a P-256 key)
+  'vote_public_key_mismatch', // --vote-public-key is not the key the manifest names
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 

@@ -3,7 +3,7 @@
 // exported event is the leaf at its index; every leaf of an exported session is exported; and
 // every session that started inside the run is either exported or shown (by its first event,
 // checked against its leaf) to have started outside the time range.
-import { hashEvent } from '../audit/chain.ts';
+import { fastHashEvent } from './event-hash.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { leafHash, rootFromRange } from '../transparency/merkle-tree.ts';
@@ -12,6 +12,8 @@ import { readLines } from './files.ts';
 import { CLOCK_MARGIN_MS, LEAVES_FILE, type LogSection } from './log-coverage.ts';
 import type { Problem } from './problems.ts';
 import { asEvent } from './verify-session.ts';
+import { rootFromRangeParallel } from './parallel-root.ts';
+import type { TaskRunner } from './verify-pool.ts';
 
 export class LogCheck {
   readonly #n: number;
@@ -31,7 +33,8 @@ export class LogCheck {
     readonly checkpoints: readonly Checkpoint[] = [],
   ) {
     this.#n = Math.max(0, section.end - section.start);
-    this.#eventHashes = Buffer.alloc(this.#n * 32);
+    // Shared, so verify's workers hash the tree from it without a copy (parallel-root.ts).
+    this.#eventHashes = Buffer.from(new SharedArrayBuffer(this.#n * 32));
     this.#inLeaves = new Uint8Array(this.#n);
     this.#exportedSession = new Uint8Array(this.#n);
     this.#inEvents = new Uint8Array(this.#n);
@@ -124,8 +127,8 @@ export class LogCheck {
     }
   }
 
-  /** After events.jsonl: leaves of exported sessions not exported, and the root. */
-  finish(): { root: string | undefined } {
+  /** After events.jsonl: leaves of exported sessions not exported, and the root (hashed by `runner`'s threads when it has some). */
+  async finish(runner?: TaskRunner): Promise<{ root: string | undefined }> {
     const { start } = this.section;
     for (let i = 0; i < this.#n; i++) {
       if (this.#exportedSession[i] && !this.#inEvents[i]) {
@@ -136,6 +139,14 @@ export class LogCheck {
       this.report({ kind: 'leaf_inserted', file: 'events.jsonl', message: `${this.#withoutIndex} events have no place in the log, the manifest says ${this.section.eventsWithoutIndex}` });
     }
     if (this.#n === 0) return { root: undefined };
+    if (runner && runner.threads > 0) {
+      const proof = this.section.proof.map((h) => Buffer.from(h, 'hex'));
+      const root = (await rootFromRangeParallel(this.#eventHashes, this.#n, start, this.section.treeSize, proof, runner))?.toString('hex');
+      if (root !== this.section.rootHash) {
+        this.report({ kind: 'root_mismatch', file: LEAVES_FILE, message: `the exported leaves and the manifest's proof give root ${root ?? '(no root: malformed proof)'}, the manifest says ${this.section.rootHash}` });
+      }
+      return { root };
+    }
     const packed = Buffer.alloc(this.#n * 32);
     for (let i = 0; i < this.#n; i++) leafHash(this.#eventHashes.toString('hex', i * 32, i * 32 + 32)).copy(packed, i * 32);
     const leaves = packedDigests(packed, this.#n);
@@ -150,7 +161,7 @@ export class LogCheck {
 function hashHolds(e: SessionEvent, hash: string): boolean {
   try {
     const { hash: own, ...rest } = e;
-    return own === hash && hashEvent(rest) === hash;
+    return own === hash && fastHashEvent(rest) === hash;
   } catch {
     return false;
   }

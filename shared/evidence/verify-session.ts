@@ -2,13 +2,19 @@
 // with every problem named: modified, missing, inserted or reordered. The chain itself decides
 // which of several events with one seq is genuine — the one the next event (or the manifest's
 // head) links to — so an inserted copy is told apart from the event it imitates.
-import { hashEvent } from '../audit/chain.ts';
+import { eventHashHolds } from './event-hash.ts';
 import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
 import type { Problem } from './problems.ts';
 
 export interface Found {
   readonly event: SessionEvent;
   readonly line: number;
+  /** The line as read (for the report, which parses it again only if it embeds the session). */
+  readonly text?: string;
+  /** Known already (a worker hashed this line, verify-tasks.ts): the event's hash holds. Never set to false. */
+  readonly hashHolds?: true;
+  /** Known already (a worker verified it): a vote event's signature verifies with the desk key. */
+  readonly voteSignatureHolds?: true;
 }
 
 export interface Expected {
@@ -33,7 +39,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
   const problems: Problem[] = [];
   const at = (f: Found, kind: Problem['kind'], message: string) =>
     problems.push({ kind, message, file: FILE, line: f.line, sessionId, seq: f.event.seq });
-  const valid = new Map<Found, boolean>(found.map((f) => [f, hashHolds(f.event)]));
+  const valid = new Map<Found, boolean>(found.map((f) => [f, f.hashHolds ?? hashHolds(f.event)]));
   // Hashes that valid events point back at: what a genuine event's hash should be among.
   const linked = new Set(found.filter((f) => valid.get(f) && f.event.prevHash !== null).map((f) => f.event.prevHash as string));
   const last = expected.events - 1;
@@ -101,12 +107,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
 }
 
 function hashHolds(e: SessionEvent): boolean {
-  try {
-    const { hash, ...rest } = e;
-    return hashEvent(rest) === hash;
-  } catch {
-    return false;
-  }
+  return eventHashHolds(e);
 }
 
 /** A parsed line narrowed to an event's shape, or why it is not one. */

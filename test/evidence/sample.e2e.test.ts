@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { sampleEvidence } from '../../shared/evidence/sample.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
-import { DBA, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { DBA, startEvidenceFixture, type EvidenceFixture, DESK_PUBLIC_KEY } from './fixture.ts';
 import { copyOf, runCli, tempDir } from './helpers.ts';
 
 let fx: EvidenceFixture;
@@ -20,7 +20,7 @@ test.after.always(async () => {
 
 async function freshExport(t: ExecutionContext): Promise<string> {
   const out = join(tempDir(t), 'export');
-  await exportEvidence(fx.log, { from: fx.from, to: fx.to, out, source: 'test' });
+  await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out, source: 'test' });
   return out;
 }
 

@@ -10,7 +10,7 @@ import { hashEvent } from '../../shared/audit/chain.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import type { ProblemKind } from '../../shared/evidence/problems.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
-import { startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { startEvidenceFixture, type EvidenceFixture, DESK_PUBLIC_KEY } from './fixture.ts';
 import { copyOf, editJson, readJsonl, runCli, writeJsonl } from './helpers.ts';
 
 let fx: EvidenceFixture;
@@ -20,7 +20,7 @@ test.before(async () => {
   fx = await startEvidenceFixture();
   root = mkdtempSync(join(tmpdir(), 'gatehouse-evidence-'));
   clean = join(root, 'export');
-  await exportEvidence(fx.log, { from: fx.from, to: fx.to, out: clean, source: 'test' });
+  await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: fx.to, out: clean, source: 'test' });
 });
 test.after.always(async () => {
   await fx?.close();
@@ -241,7 +241,7 @@ test('a store edited behind the log’s back: export reports the broken chain, a
   }
   const out = join(root, 'edited');
   const from = new Date(first!.at);
-  const s = await exportEvidence(fx.log, { from, to: new Date(from.getTime() + 1000), out, source: 'test' });
+  const s = await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from, to: new Date(from.getTime() + 1000), out, source: 'test' });
   t.is(s.sessions, 1);
   t.is(s.chainsBroken, 1);
   const verification = JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'));

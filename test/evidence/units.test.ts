@@ -94,3 +94,37 @@ test('the report keeps the most recent sessions within its count and byte budget
   t.true(entry.eventsOmitted);
   t.is(entry.events, undefined);
 });
+
+test('MerkleAccumulator gives merkleRoot for every size, one leaf at a time', async (t) => {
+  const { MerkleAccumulator } = await import('../../shared/evidence/merkle.ts');
+  const leaves: Buffer[] = [];
+  for (let n = 0; n <= 300; n++) {
+    const acc = new MerkleAccumulator();
+    for (const l of leaves) acc.add(l);
+    t.is(acc.root(), merkleRoot(leaves), `n = ${n}`);
+    leaves.push(merkleLeaf(`s${n}`, createHash('sha256').update(String(n)).digest('hex')));
+  }
+});
+
+test('the streamed manifest is JSON.stringify(manifest, null, 1), byte for byte, for 0, 1 and many chain heads', async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { ChainHeadsSpool, writeManifest } = await import('../../shared/evidence/manifest-writer.ts');
+  const { HashedFile } = await import('../../shared/evidence/files.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-manifest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const n of [0, 1, 3, 2000]) {
+    const heads = Array.from({ length: n }, (_, i) => ({ sessionId: `s-${i}-"é😀\u2028`, startedAt: `2026-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z`, events: i, head: createHash('sha256').update(String(i)).digest('hex') }));
+    const before = { format: 'gatehouse-evidence/1', generatedAt: 'x', counts: { sessions: n, nested: { a: [1, { b: null }] } }, files: {} };
+    const after = { log: null, votes: { publicKeyPem: '-----BEGIN PUBLIC KEY-----\nAA\n-----END PUBLIC KEY-----\n', fingerprint: 'f' } };
+    const spool = new ChainHeadsSpool(join(dir, `heads-${n}`));
+    for (const h of heads) await spool.add(h);
+    const file = new HashedFile(join(dir, `manifest-${n}.json`));
+    await writeManifest(file, before as never, spool, after as never);
+    const { sha256 } = await file.close();
+    const want = `${JSON.stringify({ ...before, chainHeads: heads, ...after }, null, 1)}\n`;
+    t.is(readFileSync(join(dir, `manifest-${n}.json`), 'utf8'), want, `n = ${n}`);
+    t.is(sha256, createHash('sha256').update(want).digest('hex'));
+  }
+});

@@ -94,6 +94,19 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     }
   }
 
+  async function readMany(sessionIds: readonly string[]): Promise<Map<string, SessionEvent[]>> {
+    const out = new Map<string, SessionEvent[]>(sessionIds.map((id) => [id, []]));
+    const ids = sessionIds.filter(storable);
+    if (ids.length === 0) return out;
+    try {
+      const { rows } = await pool.query<EventRow>(SQL.readMany, [ids]);
+      for (const row of rows) out.get(row.session_id)?.push(eventFromRow(row));
+      return out;
+    } catch (e) {
+      throw unavailable('read', e);
+    }
+  }
+
   async function list(query: SessionQuery): Promise<SessionSummary[]> {
     const { from, to, limit, after, subject } = checkSessionQuery(query);
     if (!storable(after ?? '') || !storable(subject ?? '')) return [];
@@ -141,7 +154,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     return closed;
   }
 
-  return { append, read, list, treeSize, leaves, close };
+  return { append, read, readMany, list, treeSize, leaves, close };
 }
 
 /**

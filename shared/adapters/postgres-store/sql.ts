@@ -10,6 +10,7 @@ export const SQL = {
   head: load('head'),
   append: load('append'),
   read: load('read'),
+  readMany: load('read-many'),
   list: load('list'),
   treeSize: load('tree-size'),
   leaves: load('leaves'),

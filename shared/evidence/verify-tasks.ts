@@ -1,0 +1,111 @@
+// What verify hands to its worker threads (verify-pool.ts): pure functions of shared memory or a
+// file, so the same code runs in a worker or, without one, in the calling thread. None of them
+// decides anything: verify's own checks read their answers, and a worker that answers "no" (or
+// not at all) only sends verify down its slower path.
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import { eventHashHolds } from './event-hash.ts';
+import { splitLines } from './lines.ts';
+import { asEvent } from './verify-session.ts';
+import { isVoteEvent, voteKeyOf, voteSignatureHolds } from './votes.ts';
+
+export type Task =
+  | { readonly kind: 'sha256File'; readonly path: string }
+  | { readonly kind: 'eventHashBits'; readonly bytes: Uint8Array; readonly votePublicKeyPem?: string }
+  | { readonly kind: 'subtreeRoots'; readonly hashes: Uint8Array; readonly ranges: readonly (readonly [number, number])[] }
+  /** Which thread ran it (0: the main thread): for tests that must know a worker did. */
+  | { readonly kind: 'threadId' };
+
+export async function runTask(task: Task): Promise<unknown> {
+  switch (task.kind) {
+    case 'sha256File':
+      return sha256File(task.path);
+    case 'eventHashBits':
+      return eventHashBits(task.bytes, task.votePublicKeyPem);
+    case 'subtreeRoots':
+      return task.ranges.map(([a, b]) => mth(task.hashes, a, b));
+    case 'threadId':
+      return threadId;
+  }
+}
+
+export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Bit of eventHashBits: the line is an event whose own hash is the hash of its content. */
+export const HASH_HOLDS = 1;
+/** Bit of eventHashBits: the line is a vote event whose signature verifies with the desk key given. */
+export const VOTE_SIGNATURE_HOLDS = 2;
+
+/**
+ * One byte per line of the chunk (split as verify splits it): HASH_HOLDS and VOTE_SIGNATURE_HOLDS
+ * as they hold, 0 otherwise (unreadable, not an event, modified, unsigned, another key).
+ */
+export function eventHashBits(bytes: Uint8Array, votePublicKeyPem?: string): Uint8Array {
+  const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  const bits = new Uint8Array(lines.length);
+  const key = votePublicKeyPem === undefined ? undefined : voteKeyOf(votePublicKeyPem);
+  for (let i = 0; i < lines.length; i++) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(lines[i]!);
+    } catch {
+      continue;
+    }
+    const event = asEvent(parsed);
+    if (typeof event === 'string') continue;
+    if (eventHashHolds(event)) bits[i] = HASH_HOLDS;
+    if (typeof key === 'object' && isVoteEvent(event) && voteSignatureHolds(key, event)) bits[i]! |= VOTE_SIGNATURE_HOLDS;
+  }
+  return bits;
+}
+
+// RFC 6962 hashing with one native call per hash (shared/transparency/merkle-tree.ts defines it;
+// test/evidence/verify-pool.test.ts checks these agree).
+const sha256: (data: Buffer) => Buffer =
+  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer : (data) => createHash('sha256').update(data).digest();
+
+/** MTH over the leaves whose event hashes (32 raw bytes each) are at [a, b) of `hashes`. */
+export function mth(hashes: Uint8Array, a: number, b: number): Buffer {
+  if (b <= a) return sha256(Buffer.alloc(0));
+  const src = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+  const leafIn = Buffer.alloc(33); // 0x00 || event hash
+  const nodeIn = Buffer.alloc(65); // 0x01 || left || right
+  nodeIn[0] = 1;
+  const node = (l: Buffer, r: Buffer) => {
+    l.copy(nodeIn, 1);
+    r.copy(nodeIn, 33);
+    return sha256(nodeIn);
+  };
+  // A stack of perfect subtrees, as merkle-tree.ts treeHash.
+  const stack: Buffer[] = [];
+  const sizes: number[] = [];
+  for (let i = a; i < b; i++) {
+    src.copy(leafIn, 1, i * 32, i * 32 + 32);
+    let h = sha256(leafIn);
+    let size = 1;
+    while (sizes.length && sizes[sizes.length - 1] === size) {
+      h = node(stack.pop()!, h);
+      sizes.pop();
+      size *= 2;
+    }
+    stack.push(h);
+    sizes.push(size);
+  }
+  let h = stack[stack.length - 1]!;
+  for (let i = stack.length - 2; i >= 0; i--) h = node(stack[i]!, h);
+  return h;
+}
+
+/** node(l, r) of RFC 6962. */
+export function nodeOf(l: Buffer, r: Buffer): Buffer {
+  return sha256(Buffer.concat([Buffer.from([1]), l, r]));
+}
