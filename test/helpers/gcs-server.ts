@@ -57,16 +57,18 @@ export async function startGcsServer(): Promise<GcsServer> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://gcs');
-    calls.push(`${req.method} ${url.pathname}`);
+    calls.push(`${req.method} ${url.pathname.replace(/^\/storage\/v1(?=\/b\/)/, '')}`);
     const body = await new Promise<Buffer>((resolve) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => resolve(Buffer.concat(chunks)));
     });
     if (state.deny) return error(res, 403, 'caller does not have storage.objects.list access to the Google Cloud Storage bucket.');
-    const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-    const list = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-    const object = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+    // The library's base URL is apiEndpoint + /storage/v1, but STORAGE_EMULATOR_HOST as given.
+    const path = url.pathname.replace(/^\/storage\/v1(?=\/b\/)/, '');
+    const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
+    const list = /^\/b\/([^/]+)\/o$/.exec(path);
+    const object = /^\/b\/([^/]+)\/o\/(.+)$/.exec(path);
     const bucketOf = (name: string) => buckets.get(decodeURIComponent(name));
 
     if (upload && req.method === 'POST') {
