@@ -302,9 +302,13 @@ checkpointCmd
   .command('status')
   .description("the latest checkpoint, and the signer's last attempt and failure")
   .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--store <url>', 'firestore://PROJECT[/DATABASE]: the checkpoint function\'s journal and failures (GCP)')
+  .option('--public-key <file>', 'with --store: show the newest checkpoint whose signature verifies with this key')
   .option('--json', 'machine-readable output')
-  .action(async (o: { stateDir: string; json?: boolean }) => {
-    const r = await (await cli.checkpoint()).checkpointStatusCommand(o.stateDir, Boolean(o.json));
+  .action(async (o: { stateDir: string; store?: string; publicKey?: string; json?: boolean }) => {
+    const r = o.store
+      ? await (await import('../shared/cli/checkpoint-gcp.ts')).gcpCheckpointStatusCommand(o.store, o.publicKey, Boolean(o.json))
+      : await (await cli.checkpoint()).checkpointStatusCommand(o.stateDir, Boolean(o.json));
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
   });

@@ -20,6 +20,7 @@ import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
 import { sessionCoverage } from '../../shared/cli/checkpoint.ts';
+import { gcpCheckpointStatusCommand } from '../../shared/cli/checkpoint-gcp.ts';
 import type { TransparentSessionLog } from '../../shared/ports.ts';
 import { signCheckpoint, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { loadCheckpointSource } from '../../shared/transparency/checkpoint-source.ts';
@@ -34,6 +35,7 @@ const PROJECT = 'gatehouse-cp-test';
 const KEY = `projects/${PROJECT}/locations/europe-west1/keyRings/gatehouse/cryptoKeys/gatehouse-checkpoints/cryptoKeyVersions/1`;
 const BUCKET = 'acme-gatehouse-audit-exports';
 
+// Serial: some tests take KMS or the bucket down (shared test servers), which must not hit another.
 firestoreSuite('GCP checkpoints', (emulator) => {
   let kms: KmsServer;
   let gcs: GcsServer;
@@ -106,7 +108,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
 
   const request = (method: string, path: string): HttpRequest => ({ method, path, query: new URLSearchParams(), headers: {}, body: Buffer.alloc(0) });
 
-  test('the function signs with Cloud KMS, stores each checkpoint in the bucket and the collection, create-only; gs:// verifies', async (t) => {
+  test.serial('the function signs with Cloud KMS, stores each checkpoint in the bucket and the collection, create-only; gs:// verifies', async (t) => {
     const f = await fixture(t);
     await f.append(3);
     const first = await f.handler(request('POST', '/v1/checkpoints'));
@@ -160,7 +162,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.true(coverage.covered, coverage.reason);
   });
 
-  test('local and KMS signatures verify the same way: one format, one verifier', async (t) => {
+  test.serial('local and KMS signatures verify the same way: one format, one verifier', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gcp-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const kmsSigner = createKmsCheckpointSigner({ name: KEY, clientOptions: kms.clientOptions });
@@ -177,7 +179,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.is(verifyCheckpointChain([b], await kmsSigner.publicKeyPem()).problems[0]?.kind, 'checkpoint_signature_invalid');
   });
 
-  test('a KMS answer corrupted on the way (CRC32C), another algorithm, or an unknown version: no checkpoint', async (t) => {
+  test.serial('a KMS answer corrupted on the way (CRC32C), another algorithm, or an unknown version: no checkpoint', async (t) => {
     const signer = createKmsCheckpointSigner({ name: KEY, clientOptions: kms.clientOptions });
     kms.corruptSignatures = true;
     try {
@@ -193,7 +195,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.throws(() => createKmsCheckpointSigner({ name: 'projects/p/cryptoKeys/k' }), { message: /one crypto key version/ });
   });
 
-  test('a KMS outage: logged, recorded, visible in status, 503 to the scheduler; appends carry on; the next run catches up', async (t) => {
+  test.serial('a KMS outage: logged, recorded, visible in status, 503 to the scheduler; appends carry on; the next run catches up', async (t) => {
     const f = await fixture(t);
     await f.append(1);
     t.is((await f.handler(request('POST', '/v1/checkpoints'))).status, 200);
@@ -213,15 +215,27 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.like(status.body, { failing: true, lastFailure: { code: 'signing_failed' }, latest: { treeSize: 2 } });
     const db = await emulator.client(emulator.host, { projectId: PROJECT, databaseId: f.databaseId, timeoutMs: 10_000 });
     t.is((await db.collection(FAILURE_COLLECTION).get()).size, 1);
+    // `gatehouse checkpoint status --store firestore://…` shows it too, and exits non-zero.
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gcp-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'published.pem'), await f.cp.signer.publicKeyPem());
+    const cli = await gcpCheckpointStatusCommand(`firestore://${PROJECT}/${f.databaseId}`, join(dir, 'published.pem'), false, { firestore: db });
+    t.false(cli.ok);
+    t.regex(cli.text, /latest +2 leaves.*by kms:/);
+    t.regex(cli.text, /FAILING.*\[signing_failed\].*appends carry on/);
+    const unchecked = await gcpCheckpointStatusCommand(`firestore://${PROJECT}/${f.databaseId}`, undefined, true, { firestore: db });
+    t.like(JSON.parse(unchecked.text), { ok: false, signatureChecked: false, failing: true });
+    await t.throwsAsync(gcpCheckpointStatusCommand('postgres://x@127.0.0.1/db', undefined, false, { firestore: db }), { message: /firestore:\/\/PROJECT/ });
 
     const after = await f.handler(request('POST', '/v1/checkpoints'));
     t.like(after.body, { outcome: 'signed', checkpoint: { treeSize: 8 } });
     t.like((await f.handler(request('GET', '/v1/checkpoints/status'))).body, { failing: false, latest: { treeSize: 8 } });
+    t.true((await gcpCheckpointStatusCommand(`firestore://${PROJECT}/${f.databaseId}`, join(dir, 'published.pem'), false, { firestore: db })).ok);
     const source = await loadCheckpointSource(f.src);
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
   });
 
-  test('gs:// problems have their codes: another key, a fork, an unreadable or missing bucket', async (t) => {
+  test.serial('gs:// problems have their codes: another key, a fork, an unreadable or missing bucket', async (t) => {
     const f = await fixture(t);
     await f.append(2);
     await f.cp.runOnce();
@@ -274,7 +288,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.regex(coverage.reason, /checkpoint_source_unreadable/);
   });
 
-  test('a run stopped between the journal and the bucket is completed by the next one; the bucket chain stays whole', async (t) => {
+  test.serial('a run stopped between the journal and the bucket is completed by the next one; the bucket chain stays whole', async (t) => {
     const f = await fixture(t);
     await f.append(2);
     await f.cp.runOnce();
@@ -302,7 +316,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
   });
 
-  test('a forged journal document (the query path may create documents) is skipped, never built upon', async (t) => {
+  test.serial('a forged journal document (the query path may create documents) is skipped, never built upon', async (t) => {
     const f = await fixture(t);
     await f.append(2);
     await f.cp.runOnce();
@@ -320,14 +334,14 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.is(source.listing.checkpoints.at(-1)!.consistency?.fromSize, 4);
   });
 
-  test('routes: only POST runs, only GET reads the status', async (t) => {
+  test.serial('routes: only POST runs, only GET reads the status', async (t) => {
     const f = await fixture(t);
     t.is((await f.handler(request('GET', '/v1/checkpoints'))).status, 405);
     t.is((await f.handler(request('POST', '/v1/checkpoints/status'))).status, 405);
     t.is((await f.handler(request('POST', '/v1/other'))).status, 404);
   });
 
-  test('the gs:// reader reads every page and only this prefix', async (t) => {
+  test.serial('the gs:// reader reads every page and only this prefix', async (t) => {
     const f = await fixture(t);
     for (let i = 0; i < 4; i++) {
       await f.append(1);
