@@ -4,7 +4,9 @@
 // server speaking Cloud Storage's JSON API to @google-cloud/storage (test/helpers/gcs-server.ts,
 // there is no official emulator). Then what an auditor runs: checkpoints read back from
 // gs://bucket/prefix, and an export verified against them.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,8 @@ import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { startGcsServer, type GcsServer } from '../helpers/gcs-server.ts';
 import { startKmsServer, type KmsServer } from '../helpers/kms-server.ts';
 
+const execFileAsync = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname;
 const PROJECT = 'gatehouse-cp-test';
 const KEY = `projects/${PROJECT}/locations/europe-west1/keyRings/gatehouse/cryptoKeys/gatehouse-checkpoints/cryptoKeyVersions/1`;
 const BUCKET = 'acme-gatehouse-audit-exports';
@@ -283,6 +287,23 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     const missing = await verifyEvidence(out, { checkpoints: 'gs://no-such-bucket-here/checkpoints', publicKey: published });
     t.false(missing.ok);
     t.is(missing.problems[0]?.kind, 'checkpoint_source_unreadable');
+    // The CLI, as an auditor runs it: a code named, exit 1, never "ok".
+    for (const src of ['gs://no-such-bucket-here/checkpoints', f.src]) {
+      gcs.deny = src === f.src;
+      try {
+        const r = await execFileAsync(process.execPath, [join(ROOT, 'bin/gatehouse.js'), 'evidence', 'verify', out, '--checkpoints', src, '--public-key', published, '--json'], {
+          env: { ...process.env, STORAGE_EMULATOR_HOST: gcs.endpoint, METADATA_SERVER_DETECTION: 'none' },
+        }).then(
+          () => ({ code: 0, stdout: '', stderr: '' }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+        t.is(r.code, 1, src);
+        t.regex(r.stdout + r.stderr, /"kind": "checkpoint_source_unreadable"/, src);
+        t.notRegex(r.stdout + r.stderr, /"ok": true/);
+      } finally {
+        gcs.deny = false;
+      }
+    }
     const coverage = await sessionCoverage(f.log, [], 'gs://no-such-bucket-here/x', published);
     t.false(coverage.covered);
     t.regex(coverage.reason, /checkpoint_source_unreadable/);
