@@ -104,7 +104,9 @@ interface TreeRead {
 async function readTree(deps: CheckpointDeps, previous: Checkpoint | undefined, time: Date): Promise<TreeRead> {
   const old = previous && usableFrontier(previous);
   const lastFull = previous?.fullReadAt ? Date.parse(previous.fullReadAt) : Number.NaN;
-  const fullDue = !(time.getTime() - lastFull < (deps.fullReadEveryMs ?? DEFAULT_FULL_READ_MS));
+  // NaN (never, or unreadable) or in the future (a clock that jumped back) is due as well.
+  const sinceFull = time.getTime() - lastFull;
+  const fullDue = !(sinceFull >= 0 && sinceFull < (deps.fullReadEveryMs ?? DEFAULT_FULL_READ_MS));
   if (previous && old && !fullDue && deps.incremental !== false) {
     const size = await deps.log.treeSize();
     if (size < previous.treeSize) {

@@ -194,3 +194,15 @@ test('incremental: leaves deleted below the last checkpoint or a gap in the new 
   const gap = await t.throwsAsync(checkpointOnce({ log: gappy, signer, store, clock }));
   t.true(gap instanceof CheckpointFailure && gap.code === 'log_inconsistent' && /leaf 9 is missing/.test(gap.message));
 });
+
+test('a last full read dated in the future (a clock that jumped back) is a full read now', async (t) => {
+  const { signer, store, clock } = setup(t);
+  const log = memoryLog();
+  log.append(5);
+  await checkpointOnce({ log, signer, store, clock });
+  log.append(2);
+  log.read = 0;
+  const future = (c: Checkpoint): Checkpoint => ({ ...c, fullReadAt: '2099-01-01T00:00:00.000Z' });
+  await checkpointOnce({ log, signer, store: editedLatest(store, future), clock });
+  t.is(log.read, 7);
+});
