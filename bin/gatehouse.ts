@@ -292,9 +292,12 @@ checkpointCmd
   .command('public-key')
   .description('the public key checkpoints are signed with (publish it apart from the state dir)')
   .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--key <kms>', 'kms://…/cryptoKeyVersions/N: the Cloud KMS checkpoint key instead (GCP)')
   .option('--json', 'machine-readable output')
-  .action(async (o: { stateDir: string; json?: boolean }) => {
-    const r = await (await cli.checkpoint()).checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
+  .action(async (o: { stateDir: string; key?: string; json?: boolean }) => {
+    const r = o.key
+      ? await (await import('../shared/cli/checkpoint-gcp.ts')).kmsCheckpointPublicKeyCommand(o.key, Boolean(o.json))
+      : await (await cli.checkpoint()).checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });

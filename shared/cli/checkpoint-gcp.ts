@@ -54,3 +54,27 @@ export async function gcpCheckpointStatusCommand(
     if (!options.firestore) await db.terminate();
   }
 }
+
+/**
+ * `gatehouse checkpoint public-key --key kms://…`: the Cloud KMS checkpoint key's public half, read
+ * with the caller's credentials (roles/cloudkms.publicKeyViewer on that key, or the terraform
+ * output checkpoint_public_key, which is the same PEM).
+ */
+export async function kmsCheckpointPublicKeyCommand(ref: string, json: boolean, clientOptions?: Record<string, unknown>): Promise<{ text: string; ok: boolean }> {
+  const { createKmsCheckpointSigner } = await import('../adapters/checkpoints/kms-signer.ts');
+  const { logIdOf } = await import('../transparency/checkpoint.ts');
+  if (!ref.startsWith('kms://')) return { ok: false, text: '--key must be kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N' };
+  let signer;
+  try {
+    signer = createKmsCheckpointSigner({ name: ref.slice('kms://'.length), clientOptions });
+  } catch (e) {
+    return { ok: false, text: (e as Error).message };
+  }
+  try {
+    const pem = await signer.publicKeyPem();
+    if (json) return { ok: true, text: JSON.stringify({ publicKeyPem: pem, logId: logIdOf(pem), keyId: signer.keyId, algorithm: 'ECDSA P-256 SHA-256' }, null, 2) };
+    return { ok: true, text: `${pem.trimEnd()}\n# log id ${logIdOf(pem)} (ECDSA P-256, SHA-256), ${signer.keyId}` };
+  } catch (e) {
+    return { ok: false, text: `[public_key_missing] ${(e as Error).message}` };
+  }
+}

@@ -22,7 +22,7 @@ import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
 import { sessionCoverage } from '../../shared/cli/checkpoint.ts';
-import { gcpCheckpointStatusCommand } from '../../shared/cli/checkpoint-gcp.ts';
+import { gcpCheckpointStatusCommand, kmsCheckpointPublicKeyCommand } from '../../shared/cli/checkpoint-gcp.ts';
 import type { TransparentSessionLog } from '../../shared/ports.ts';
 import { signCheckpoint, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { loadCheckpointSource } from '../../shared/transparency/checkpoint-source.ts';
@@ -141,8 +141,17 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     const docId = (await db.collection(CHECKPOINT_COLLECTION).get()).docs[0]!.id;
     await t.throwsAsync(db.collection(CHECKPOINT_COLLECTION).doc(docId).create({ treeSize: 1 }), { message: /ALREADY_EXISTS/ });
 
-    // The auditor: gs:// with the published key (the terraform output, here KMS's own answer).
-    const pem = await createKmsCheckpointSigner({ name: KEY, clientOptions: kms.clientOptions }).publicKeyPem();
+    // The auditor: gs:// with the published key — what `gatehouse checkpoint public-key --key
+    // kms://…` prints (the terraform output checkpoint_public_key is the same PEM).
+    const printed = await kmsCheckpointPublicKeyCommand(`kms://${KEY}`, true, kms.clientOptions);
+    t.true(printed.ok, printed.text);
+    const pem = JSON.parse(printed.text).publicKeyPem as string;
+    t.is(pem, await createKmsCheckpointSigner({ name: KEY, clientOptions: kms.clientOptions }).publicKeyPem());
+    t.like(JSON.parse(printed.text), { keyId: `kms:${KEY}`, logId: listed[0]!.logId });
+    t.false((await kmsCheckpointPublicKeyCommand('kms://projects/p', false, kms.clientOptions)).ok);
+    const absent = await kmsCheckpointPublicKeyCommand(`kms://${KEY.replace('/1', '/7')}`, false, kms.clientOptions);
+    t.false(absent.ok);
+    t.regex(absent.text, /public_key_missing/);
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gcp-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'published.pem'), pem);
@@ -206,8 +215,10 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     kms.failWith = grpc.status.UNAVAILABLE;
     let failed;
     try {
-      // Appends during the outage land while the run fails.
-      [failed] = await Promise.all([f.handler(request('POST', '/v1/checkpoints')), f.append(3)]);
+      // Appends during the outage land (one before the run, so it has something to sign; one
+      // while it fails).
+      await f.append(1);
+      [failed] = await Promise.all([f.handler(request('POST', '/v1/checkpoints')), f.append(2)]);
     } finally {
       kms.failWith = undefined;
     }
