@@ -6,7 +6,8 @@
 // Each checkpoint carries the tree's right frontier (frontier.ts), so the next run reads only the
 // leaves appended since; every fullReadEveryMs a run reads them all and re-checks the signed prefix.
 import type { LogLeafReader } from '../ports.ts';
-import { signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
+import { createPublicKey } from 'node:crypto';
+import { checkSignature, logIdOf, signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { consistencyProofFromFrontier, extendFrontier, frontierHex, frontierOf, frontierRoot, parseFrontier, type Frontier } from './frontier.ts';
 import { consistencyProof, leafHash, treeHash } from './merkle-tree.ts';
@@ -102,7 +103,17 @@ interface TreeRead {
  * rewrite below the frontier: verifiers do, and the next full read does).
  */
 async function readTree(deps: CheckpointDeps, previous: Checkpoint | undefined, time: Date): Promise<TreeRead> {
-  const old = previous && usableFrontier(previous);
+  // The frontier is believed only with a checkpoint this signer signed: a file or document planted
+  // in the store with a root and frontier of someone's choosing must not be extended and signed.
+  let ours = false;
+  if (previous) {
+    try {
+      ours = await signedBy(deps.signer, previous);
+    } catch (e) {
+      throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+  const old = previous && ours ? usableFrontier(previous) : undefined;
   const lastFull = previous?.fullReadAt ? Date.parse(previous.fullReadAt) : Number.NaN;
   // NaN (never, or unreadable) or in the future (a clock that jumped back) is due as well.
   const sinceFull = time.getTime() - lastFull;
@@ -143,6 +154,11 @@ const consistencyOf = (previous: Checkpoint, proof: readonly Buffer[]): NonNulla
   fromRoot: previous.rootHash,
   proof: proof.map((h) => h.toString('hex')),
 });
+
+async function signedBy(signer: CheckpointSigner, c: Checkpoint): Promise<boolean> {
+  const pem = await signer.publicKeyPem();
+  return c.logId === logIdOf(pem) && checkSignature(c, c.signature, createPublicKey(pem));
+}
 
 /** The previous checkpoint's frontier, when it is the one of its signed tree; else undefined. */
 function usableFrontier(previous: Checkpoint): Frontier | undefined {

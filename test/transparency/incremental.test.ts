@@ -206,3 +206,23 @@ test('a last full read dated in the future (a clock that jumped back) is a full 
   await checkpointOnce({ log, signer, store: editedLatest(store, future), clock });
   t.is(log.read, 7);
 });
+
+test('a planted checkpoint (not signed by this signer) is never extended: full read, and the planted root is refused', async (t) => {
+  const { dir, signer, store, clock } = setup(t);
+  const log = memoryLog();
+  log.append(6);
+  await checkpointOnce({ log, signer, store, clock });
+  log.append(2);
+  // Someone who can write the store plants a newer checkpoint of another history, with a frontier
+  // that folds back to its own root, signed with their key (or not at all).
+  const fake = Array.from({ length: 8 }, () => leafHash(randomBytes(32).toString('hex')));
+  const attacker = localSigner(join(dir, 'attacker'));
+  const { signCheckpoint } = await import('../../shared/transparency/checkpoint.ts');
+  const planted = { ...(await signCheckpoint(attacker, { treeSize: 8, rootHash: treeHash(fake).toString('hex'), time: new Date('2026-01-01T00:00:00.500Z') }, null)), frontier: frontierOf(fake).nodes.map((h) => h.toString('hex')), fullReadAt: new Date().toISOString() };
+  const withPlant: CheckpointStore = { ...store, latest: async () => planted };
+  log.append(1);
+  log.read = 0;
+  const e = await t.throwsAsync(checkpointOnce({ log, signer, store: withPlant, clock }));
+  t.is(log.read, log.hashes.length, 'every leaf read');
+  t.true(e instanceof CheckpointFailure && e.code === 'log_inconsistent', String(e));
+});
