@@ -38,6 +38,11 @@ if (only.includes('evidence')) {
   results.evidence = await benchEvidence();
 }
 
+if (only.includes('checkpoint')) {
+  console.error('checkpoint: a full and an incremental run over 440k leaves …');
+  results.checkpoint = await (await import('./checkpoint.ts')).benchCheckpoint();
+}
+
 // Starts the server a few dozen times (a minute or two): only when asked for.
 if (only.includes('cli')) {
   console.error('cli: gatehouse --version, token and start, compiled vs tsx …');

@@ -295,9 +295,12 @@ checkpointCmd
   .command('public-key')
   .description('the public key checkpoints are signed with (publish it apart from the state dir)')
   .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--key <kms>', 'kms://…/cryptoKeyVersions/N: the Cloud KMS checkpoint key instead (GCP)')
   .option('--json', 'machine-readable output')
-  .action(async (o: { stateDir: string; json?: boolean }) => {
-    const r = await (await cli.checkpoint()).checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
+  .action(async (o: { stateDir: string; key?: string; json?: boolean }) => {
+    const r = o.key
+      ? await (await import('../shared/cli/checkpoint-gcp.ts')).kmsCheckpointPublicKeyCommand(o.key, Boolean(o.json))
+      : await (await cli.checkpoint()).checkpointPublicKeyCommand(o.stateDir, Boolean(o.json));
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });
@@ -305,9 +308,13 @@ checkpointCmd
   .command('status')
   .description("the latest checkpoint, and the signer's last attempt and failure")
   .option('--state-dir <dir>', 'embedded state dir', DEFAULT_STATE_DIR)
+  .option('--store <url>', 'firestore://PROJECT[/DATABASE]: the checkpoint function\'s journal and failures (GCP)')
+  .option('--public-key <file>', 'with --store: show the newest checkpoint whose signature verifies with this key')
   .option('--json', 'machine-readable output')
-  .action(async (o: { stateDir: string; json?: boolean }) => {
-    const r = await (await cli.checkpoint()).checkpointStatusCommand(o.stateDir, Boolean(o.json));
+  .action(async (o: { stateDir: string; store?: string; publicKey?: string; json?: boolean }) => {
+    const r = o.store
+      ? await (await import('../shared/cli/checkpoint-gcp.ts')).gcpCheckpointStatusCommand(o.store, o.publicKey, Boolean(o.json))
+      : await (await cli.checkpoint()).checkpointStatusCommand(o.stateDir, Boolean(o.json));
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
   });

@@ -5,6 +5,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { configFromEnv, createNotifyRuntime, createRuntime, notifyConfigFromEnv, type Runtime } from '../shared/config.ts';
 import { GatehouseError } from '../shared/errors.ts';
 import { approvalsHandler } from './approvals.ts';
+import { checkpointHandler } from './checkpoint.ts';
 import { notifyHandler } from './notify.ts';
 import { errorResponse, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
@@ -66,6 +67,25 @@ register('query', (r) => queryHandler(r.gateway));
 register('approvals', (r) => {
   if (!r.approvals) throw new GatehouseError('approvals_unavailable', 'this deployment has no approval store configured');
   return approvalsHandler(r.approvals.desk, { reconcile: () => r.reconciler.runOnce() });
+});
+
+// The checkpoint function needs only the log, its KMS key and where checkpoints go (shared/adapters/
+// checkpoints/gcp.ts), not the gateway: its own runtime, built on the first call.
+let checkpointing: Promise<import('../shared/adapters/checkpoints/gcp.ts').GcpCheckpointing> | undefined;
+ff.http('checkpoint', async (req: Request, res: Response) => {
+  let out: HttpResponse;
+  try {
+    checkpointing ??= import('../shared/adapters/checkpoints/gcp.ts')
+      .then((m) => m.createGcpCheckpointing(m.checkpointConfigFromEnv()))
+      .catch((e: unknown) => {
+        checkpointing = undefined;
+        throw e;
+      });
+    out = await checkpointHandler(await checkpointing)(toHttpRequest(req, () => {}));
+  } catch (e) {
+    out = errorResponse(e);
+  }
+  res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
 });
 
 // The notify function needs only the approval store and the webhooks, not the whole gateway.

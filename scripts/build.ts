@@ -1,4 +1,4 @@
-// `npm run build [-- --policy FILE] [--out DIR]`: the deployable source of the three Cloud Functions
+// `npm run build [-- --policy FILE] [--out DIR]`: the deployable source of the four Cloud Functions
 // (functions/index.ts), compiled to plain JavaScript so the runtime needs no tsx. Paths are from
 // the working directory (under npm, the repository root); defaults gatehouse.policy.yaml and
 // build/functions. The output:
@@ -45,7 +45,7 @@ try {
   const files = listFiles(out);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`built ${shown(root, out)}/ in ${seconds} s: ${files.length} files, ${(totalBytes(out, files) / 1024).toFixed(0)} KiB`);
-  console.log(`  entry point  functions/index.js (targets: query, approvals, notify)`);
+  console.log(`  entry point  functions/index.js (targets: query, approvals, notify, checkpoint)`);
   console.log(`  policy       gatehouse.policy.yaml from ${shown(root, policyPath)}, sha256 ${policy.sha256}`);
 } catch (e) {
   if (staging) rmSync(staging, { recursive: true, force: true });

@@ -20,6 +20,8 @@ export type FindingCode =
   | 'audit_export_missing'
   | 'dead_letter_missing'
   | 'vote_key_scope'
+  | 'checkpoint_key_scope'
+  | 'checkpoint_signer_missing'
   | 'undocumented';
 
 export interface Finding {
@@ -34,6 +36,7 @@ export const INTENDED_INVOKERS: Readonly<Record<string, readonly string[]>> = {
   query: ['var.bot_members'],
   approvals: ['var.approver_members', 'google_service_account.republisher.member'],
   notify: ['google_service_account.notifier.member'],
+  checkpoint: ['google_service_account.checkpoint_scheduler.member'],
 };
 
 /** Where the gateway appends the session log; its role there must be exactly create + read. */
@@ -57,6 +60,7 @@ export function checkTerraform(model: TerraformModel): Finding[] {
     ...secretAccessors(model),
     ...invokers(model),
     ...voteKeyScope(model),
+    ...checkpointSigner(model),
     ...durability(model),
     ...documentation(model),
   ];
@@ -174,10 +178,65 @@ function voteKeyScope(model: TerraformModel): Finding[] {
     if (signs) signers.push(g);
   }
   const desk = signers.filter((g) => soleExpression(g.body.crypto_key_id) === VOTE_KEY && membersOf(g).length === 1 && membersOf(g)[0] === APPROVAL_DESK);
+  // The checkpoint signer's one grant is checkpointSigner's to judge.
+  const checkpointSigners = signers.filter((g) => soleExpression(g.body.crypto_key_id) === CHECKPOINT_KEY && membersOf(g).length === 1 && membersOf(g)[0] === CHECKPOINT_SIGNER);
   for (const g of signers) {
-    if (!desk.includes(g)) found.push({ code: 'vote_key_scope', where: at(g), message: 'only the approvals function\'s account may sign, and only with the vote key' });
+    if (!desk.includes(g) && !checkpointSigners.includes(g)) found.push({ code: 'vote_key_scope', where: at(g), message: 'only the approvals function\'s account may sign, and only with the vote key' });
   }
   if (desk.length !== 1) found.push({ code: 'vote_key_scope', where: 'approval desk', message: `expected one grant letting the approvals function sign with ${VOTE_KEY}, found ${desk.length}` });
+  return found;
+}
+
+// Issue 14: checkpoints are signed with a key only the checkpoint function's account may use. No
+// other grant of any kind on that key (the query function verifies nothing with it: auditors use
+// the published key); an asymmetric EC P-256 key Terraform may not destroy; the function run
+// every minute by Cloud Scheduler as its own account; and in the bucket no permission that could
+// delete (and so overwrite) a checkpoint.
+const CHECKPOINT_KEY = 'google_kms_crypto_key.checkpoints.id';
+const CHECKPOINT_SIGNER = 'google_service_account.checkpoints.member';
+const STORAGE_DESTRUCTIVE = /^storage\.(objects\.(delete|update|setIamPolicy)|buckets\.(delete|update|setIamPolicy))$|^storage\.\*$|^\*$/;
+const STORAGE_DESTRUCTIVE_ROLES = /^roles\/storage\.(admin|objectAdmin|objectUser|legacyBucketOwner|legacyBucketWriter|legacyObjectOwner)$/;
+
+function checkpointSigner(model: TerraformModel): Finding[] {
+  const found: Finding[] = [];
+  const fail = (where: string, message: string, code: FindingCode = 'checkpoint_signer_missing') => found.push({ code, where, message });
+  const key = model.blocks.find((b) => b.kind === 'resource' && b.type === 'google_kms_crypto_key' && b.name === 'checkpoints');
+  if (!key) fail('google_kms_crypto_key.checkpoints', 'missing: checkpoints must be signed with a key of their own');
+  else {
+    const template = nested(key.body, 'version_template');
+    if (key.body.purpose !== 'ASYMMETRIC_SIGN' || template?.algorithm !== 'EC_SIGN_P256_SHA256') fail(at(key), 'the checkpoint key must be ASYMMETRIC_SIGN with EC_SIGN_P256_SHA256 (what verify checks)');
+    if (nested(key.body, 'lifecycle')?.prevent_destroy !== true) fail(at(key), 'the checkpoint key needs lifecycle.prevent_destroy: destroying it makes every checkpoint unverifiable');
+  }
+  const onKey = grants(model).filter((g) => soleExpression(g.body.crypto_key_id) === CHECKPOINT_KEY);
+  const signs = onKey.filter((g) => g.body.role === 'roles/cloudkms.signerVerifier' && membersOf(g).length === 1 && membersOf(g)[0] === CHECKPOINT_SIGNER);
+  if (signs.length !== 1) fail('checkpoint key', `expected one grant of roles/cloudkms.signerVerifier on ${CHECKPOINT_KEY} to the checkpoint function's account, found ${signs.length}`, 'checkpoint_key_scope');
+  for (const g of onKey) {
+    if (!signs.includes(g)) fail(at(g), `only the checkpoint function's account may hold a role on the checkpoint key (found ${JSON.stringify(g.body.role)} for ${membersOf(g).join(', ')})`, 'checkpoint_key_scope');
+  }
+  // The signer's account holds no KMS role on anything else.
+  for (const g of grants(model)) {
+    const { role, permissions } = grantedPermissions(model, g);
+    const kms = role?.startsWith('roles/cloudkms.') || (permissions ?? []).some((p) => p.startsWith('cloudkms.'));
+    if (kms && membersOf(g).includes(CHECKPOINT_SIGNER) && soleExpression(g.body.crypto_key_id) !== CHECKPOINT_KEY) {
+      fail(at(g), 'the checkpoint function\'s account may use its own key only', 'checkpoint_key_scope');
+    }
+    // In any bucket: create and read, never delete or replace.
+    if (/^google_storage_bucket_iam_/.test(g.type) && membersOf(g).includes(CHECKPOINT_SIGNER)) {
+      if ((role !== undefined && STORAGE_DESTRUCTIVE_ROLES.test(role)) || (permissions ?? []).some((p) => STORAGE_DESTRUCTIVE.test(p))) {
+        fail(at(g), `${role ?? 'a storage permission'} would let the checkpoint signer delete or replace checkpoints`, 'checkpoint_key_scope');
+      }
+    }
+  }
+  const writes = grants(model).filter((g) => /^google_storage_bucket_iam_(member|binding)$/.test(g.type) && soleExpression(g.body.bucket) === 'google_storage_bucket.audit_exports.name' && membersOf(g).includes(CHECKPOINT_SIGNER));
+  if (!writes.some((g) => (grantedPermissions(model, g).permissions ?? []).includes('storage.objects.create') || g.body.role === 'roles/storage.objectCreator')) {
+    fail('google_storage_bucket.audit_exports', 'the checkpoint function\'s account cannot create objects in the retention-locked bucket');
+  }
+  const job = model.blocks.find((b) => b.kind === 'resource' && b.type === 'google_cloud_scheduler_job' && String(nested(b.body, 'http_target')?.uri ?? '').includes('local.checkpoint_url}/v1/checkpoints'));
+  if (!job) fail('google_cloud_scheduler_job', 'no scheduled call of the checkpoint function (POST …/v1/checkpoints)');
+  else {
+    const oidc = nested(nested(job.body, 'http_target') ?? {}, 'oidc_token');
+    if (soleExpression(oidc?.service_account_email) !== 'google_service_account.checkpoint_scheduler.email') fail(at(job), 'the checkpoint job must call as the checkpoint scheduler\'s account (the function\'s only invoker)');
+  }
   return found;
 }
 

@@ -32,14 +32,18 @@ export async function loadCheckpointSource(src: string, options: { publicKey?: s
   if (src.startsWith('gs://')) {
     const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220})(?:\/(.*))?$/.exec(src);
     if (!m) throw new SourceFailure('checkpoint_source_unreadable', `${src} is not gs://BUCKET[/PREFIX]`);
-    if (!options.gcs) throw new SourceFailure('checkpoint_source_unreadable', `${src}: reading Cloud Storage needs the checkpoint bucket reader, which this build does not have`);
     let entries: { name: string; text: string }[];
     try {
-      entries = await options.gcs(m[1]!, m[2] ?? '');
+      // The real reader unless one is given: @google-cloud/storage with the caller's (the
+      // auditor's) application default credentials, or STORAGE_EMULATOR_HOST.
+      const gcs = options.gcs ?? (await import('../adapters/checkpoints/gcs-store.ts')).gcsCheckpointReader();
+      entries = await gcs(m[1]!, (m[2] ?? '').replace(/\/+$/, ''));
     } catch (e) {
       throw new SourceFailure('checkpoint_source_unreadable', `${src} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
     }
     gcsKey = entries.find((e) => e.name.endsWith(LOCAL_PUBLIC_KEY_FILE) || e.name.endsWith('public-key.pem'))?.text;
+    // An empty or missing prefix reads as "no checkpoints", which verify reports as not covered;
+    // a bucket that cannot be read at all is the error above.
     listing = parseListing(entries.filter((e) => e.name.endsWith('.json')).map((e) => ({ name: e.name, text: e.text })));
   } else {
     if (!existsSync(src) || !statSync(src).isDirectory()) throw new SourceFailure('checkpoint_source_unreadable', `${src} is not a folder`);

@@ -16,6 +16,11 @@ export interface CheckpointStore {
   list(): Promise<CheckpointListing>;
   /** Create-only; rejects if a checkpoint of that name exists. */
   put(checkpoint: Checkpoint): Promise<void>;
+  /**
+   * The newest checkpoint, when the store can find it without listing every one (the Firestore
+   * collection: one indexed query); without it, the last of list().
+   */
+  latest?(): Promise<Checkpoint | undefined>;
 }
 
 export const CHECKPOINTS_DIR = 'checkpoints';

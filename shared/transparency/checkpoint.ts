@@ -29,12 +29,21 @@ export interface Checkpoint extends CheckpointBody {
   readonly signature: string;
   /** The previous checkpoint this one extends, and the RFC 6962 proof that it does. */
   readonly consistency: { readonly fromSize: number; readonly fromRoot: string; readonly proof: readonly string[] } | null;
+  // Unsigned extras, never believed by a verifier (the logId, which is signed, names the key):
+  /** The key that signed: a Cloud KMS key version (`kms:projects/…/cryptoKeyVersions/N`), for people. */
+  readonly keyId?: string;
+  /** The signer's own state (frontier.ts), believed only when it folds back to rootHash. */
+  readonly frontier?: readonly string[];
+  /** When a run last read every leaf and found the signed history intact (checkpointer.ts). */
+  readonly fullReadAt?: string;
 }
 
 /** What signs checkpoints: a local key file or Cloud KMS. */
 export interface CheckpointSigner {
   /** Where the key lives, for status output (a path or a KMS key version name; never key material). */
   readonly describe: string;
+  /** Names the key in each checkpoint it signs (a KMS key version); absent for the local key file. */
+  readonly keyId?: string;
   publicKeyPem(): Promise<string>;
   /** DER ECDSA P-256 signature over SHA-256(message). */
   sign(message: Buffer): Promise<Buffer>;
@@ -69,7 +78,7 @@ export async function signCheckpoint(
   if (!checkSignature(body, signature.toString('base64'), createPublicKey(pem))) {
     throw new Error('the checkpoint signer returned a signature its own public key does not verify');
   }
-  return { ...body, signature: signature.toString('base64'), consistency };
+  return { ...body, signature: signature.toString('base64'), consistency, ...(signer.keyId ? { keyId: signer.keyId } : {}) };
 }
 
 export function checkSignature(body: CheckpointBody, signatureB64: string, key: KeyObject): boolean {
@@ -98,5 +107,14 @@ export function asCheckpoint(v: unknown): Checkpoint | string {
       return 'consistency is malformed';
     }
   }
-  return { ...(c as unknown as Checkpoint), consistency: (k ?? null) as Checkpoint['consistency'] };
+  // The unsigned extras are kept only when well-formed: a malformed one is as if absent (the signer
+  // then reads the whole log), never a reason to reject a checkpoint whose signature holds.
+  const { keyId, frontier, fullReadAt, ...rest } = c;
+  return {
+    ...(rest as unknown as Checkpoint),
+    consistency: (k ?? null) as Checkpoint['consistency'],
+    ...(typeof keyId === 'string' && keyId.length <= 300 ? { keyId } : {}),
+    ...(Array.isArray(frontier) && frontier.length <= 64 && frontier.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) ? { frontier: frontier as string[] } : {}),
+    ...(typeof fullReadAt === 'string' && !Number.isNaN(Date.parse(fullReadAt)) ? { fullReadAt } : {}),
+  };
 }

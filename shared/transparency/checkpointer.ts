@@ -3,9 +3,13 @@
 // the consistency, sign, store. It runs beside the request path, never on it: `gatehouse start`
 // runs it on a timer; on GCP Cloud Scheduler calls the checkpoint function every minute. If
 // signing fails (KMS down) the step fails and the next one tries again; appends never wait.
+// Each checkpoint carries the tree's right frontier (frontier.ts), so the next run reads only the
+// leaves appended since; every fullReadEveryMs a run reads them all and re-checks the signed prefix.
 import type { LogLeafReader } from '../ports.ts';
-import { signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
+import { createPublicKey } from 'node:crypto';
+import { checkSignature, logIdOf, signCheckpoint, type Checkpoint, type CheckpointSigner } from './checkpoint.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
+import { consistencyProofFromFrontier, extendFrontier, frontierHex, frontierOf, frontierRoot, parseFrontier, type Frontier } from './frontier.ts';
 import { consistencyProof, leafHash, treeHash } from './merkle-tree.ts';
 
 export interface CheckpointDeps {
@@ -15,9 +19,14 @@ export interface CheckpointDeps {
   readonly clock?: () => Date;
   /** Re-sign an unchanged tree once its last checkpoint is this old; default 10 minutes. */
   readonly refreshMs?: number;
+  /** Read every leaf again (and check the signed history) once the last full read is this old; default 1 hour. */
+  readonly fullReadEveryMs?: number;
+  /** false: read every leaf on every run (the behaviour before frontiers were kept). */
+  readonly incremental?: boolean;
 }
 
 export const DEFAULT_REFRESH_MS = 10 * 60_000;
+export const DEFAULT_FULL_READ_MS = 60 * 60_000;
 
 export type CheckpointOutcome =
   | { readonly kind: 'signed'; readonly checkpoint: Checkpoint }
@@ -41,45 +50,32 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   const clock = deps.clock ?? (() => new Date());
   let previous: Checkpoint | undefined;
   try {
-    previous = (await deps.store.list()).checkpoints.at(-1);
+    previous = deps.store.latest ? await deps.store.latest() : (await deps.store.list()).checkpoints.at(-1);
   } catch (e) {
     // A store that cannot be listed would let this step sign without checking the last root.
     throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
   }
   const time = clock();
-  let leaves: Buffer[];
+  let read: TreeRead;
   try {
-    leaves = await readLeafHashes(deps.log);
+    read = await readTree(deps, previous, time);
   } catch (e) {
     if (e instanceof CheckpointFailure) throw e;
     throw new CheckpointFailure('log_unreadable', 'the session log cannot be read', { cause: e });
   }
-  const size = leaves.length;
-  const root = treeHash(leaves).toString('hex');
-  let consistency: Checkpoint['consistency'] = null;
+  const { size, root } = read;
   if (previous) {
-    if (size < previous.treeSize) {
-      throw new CheckpointFailure('log_inconsistent', `the log holds ${size} leaves, fewer than the ${previous.treeSize} of the last checkpoint: leaves were deleted`);
-    }
-    const prefix = treeHash(leaves, 0, previous.treeSize).toString('hex');
-    if (prefix !== previous.rootHash) {
-      throw new CheckpointFailure('log_inconsistent', `the first ${previous.treeSize} leaves now hash to ${prefix}, the last checkpoint signed ${previous.rootHash}: history was rewritten`);
-    }
     // Nothing appended: the last checkpoint still stands, but it is re-signed with a fresh time now
     // and then — "still N leaves at time X" is what proves a quiet period complete (an export
     // needs a checkpoint signed after its range ends).
     if (size === previous.treeSize && time.getTime() - Date.parse(previous.time) < (deps.refreshMs ?? DEFAULT_REFRESH_MS)) {
       return { kind: 'unchanged', checkpoint: previous };
     }
-    consistency = {
-      fromSize: previous.treeSize,
-      fromRoot: previous.rootHash,
-      proof: consistencyProof(leaves, previous.treeSize, size).map((h) => h.toString('hex')),
-    };
   }
   let checkpoint: Checkpoint;
   try {
-    checkpoint = await signCheckpoint(deps.signer, { treeSize: size, rootHash: root, time }, consistency);
+    const signed = await signCheckpoint(deps.signer, { treeSize: size, rootHash: root, time }, read.consistency);
+    checkpoint = { ...signed, frontier: frontierHex(read.frontier), fullReadAt: read.fullReadAt };
   } catch (e) {
     throw new CheckpointFailure('signing_failed', `signing with ${deps.signer.describe} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
@@ -91,25 +87,109 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   return { kind: 'signed', checkpoint };
 }
 
+interface TreeRead {
+  readonly size: number;
+  readonly root: string;
+  readonly frontier: Frontier;
+  readonly consistency: Checkpoint['consistency'];
+  readonly fullReadAt: string;
+}
+
+/**
+ * The log's tree now and its consistency with `previous`. Incremental (only the leaves appended
+ * since) when the previous checkpoint carries a frontier that folds back to its signed root and
+ * its history was last read in full less than fullReadEveryMs ago; otherwise every leaf is read,
+ * which also proves the signed prefix was not rewritten since (an incremental run cannot see a
+ * rewrite below the frontier: verifiers do, and the next full read does).
+ */
+async function readTree(deps: CheckpointDeps, previous: Checkpoint | undefined, time: Date): Promise<TreeRead> {
+  // The frontier is believed only with a checkpoint this signer signed: a file or document planted
+  // in the store with a root and frontier of someone's choosing must not be extended and signed.
+  let ours = false;
+  if (previous) {
+    try {
+      ours = await signedBy(deps.signer, previous);
+    } catch (e) {
+      throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+  const old = previous && ours ? usableFrontier(previous) : undefined;
+  const lastFull = previous?.fullReadAt ? Date.parse(previous.fullReadAt) : Number.NaN;
+  // NaN (never, or unreadable) or in the future (a clock that jumped back) is due as well.
+  const sinceFull = time.getTime() - lastFull;
+  const fullDue = !(sinceFull >= 0 && sinceFull < (deps.fullReadEveryMs ?? DEFAULT_FULL_READ_MS));
+  if (previous && old && !fullDue && deps.incremental !== false) {
+    const size = await deps.log.treeSize();
+    if (size < previous.treeSize) {
+      throw new CheckpointFailure('log_inconsistent', `the log holds ${size} leaves, fewer than the ${previous.treeSize} of the last checkpoint: leaves were deleted`);
+    }
+    const fresh = await readLeafRange(deps.log, previous.treeSize, size);
+    const frontier = extendFrontier(old, fresh);
+    const consistency = size === previous.treeSize ? consistencyOf(previous, []) : consistencyOf(previous, consistencyProofFromFrontier(old, fresh));
+    return { size, root: frontierRoot(frontier).toString('hex'), frontier, consistency, fullReadAt: previous.fullReadAt! };
+  }
+  const leaves = await readLeafHashes(deps.log);
+  const size = leaves.length;
+  if (previous) {
+    if (size < previous.treeSize) {
+      throw new CheckpointFailure('log_inconsistent', `the log holds ${size} leaves, fewer than the ${previous.treeSize} of the last checkpoint: leaves were deleted`);
+    }
+    const prefix = treeHash(leaves, 0, previous.treeSize).toString('hex');
+    if (prefix !== previous.rootHash) {
+      throw new CheckpointFailure('log_inconsistent', `the first ${previous.treeSize} leaves now hash to ${prefix}, the last checkpoint signed ${previous.rootHash}: history was rewritten`);
+    }
+  }
+  const frontier = frontierOf(leaves);
+  return {
+    size,
+    root: frontierRoot(frontier).toString('hex'),
+    frontier,
+    consistency: previous ? consistencyOf(previous, consistencyProof(leaves, previous.treeSize, size)) : null,
+    fullReadAt: time.toISOString(),
+  };
+}
+
+const consistencyOf = (previous: Checkpoint, proof: readonly Buffer[]): NonNullable<Checkpoint['consistency']> => ({
+  fromSize: previous.treeSize,
+  fromRoot: previous.rootHash,
+  proof: proof.map((h) => h.toString('hex')),
+});
+
+async function signedBy(signer: CheckpointSigner, c: Checkpoint): Promise<boolean> {
+  const pem = await signer.publicKeyPem();
+  return c.logId === logIdOf(pem) && checkSignature(c, c.signature, createPublicKey(pem));
+}
+
+/** The previous checkpoint's frontier, when it is the one of its signed tree; else undefined. */
+function usableFrontier(previous: Checkpoint): Frontier | undefined {
+  const f = parseFrontier(previous.treeSize, previous.frontier);
+  return f && frontierRoot(f).toString('hex') === previous.rootHash ? f : undefined;
+}
+
 /**
  * Every leaf hash, in index order; a gap in the indices is itself a rewritten log. Packed 32 bytes
  * a leaf in one buffer (a Buffer object per leaf cost ~130 bytes each: 57 MB at 440k leaves, which
  * broke an export's 160 MB heap); read as an array whose elements are views made on access.
  */
 export async function readLeafHashes(log: LogLeafReader, end?: number): Promise<Buffer[]> {
-  const size = end ?? (await log.treeSize());
-  const packed = Buffer.alloc(size * 32);
-  let n = 0;
-  for (let start = 0; start < size; start += PAGE) {
-    const page = await log.leaves(start, Math.min(size, start + PAGE));
+  return readLeafRange(log, 0, end ?? (await log.treeSize()));
+}
+
+/** The leaf hashes of [from, to), in index order (element i is leaf from + i); a gap is refused. */
+export async function readLeafRange(log: LogLeafReader, from: number, to: number): Promise<Buffer[]> {
+  const count = Math.max(0, to - from);
+  const packed = Buffer.alloc(count * 32);
+  let n = from;
+  for (let start = from; start < to; start += PAGE) {
+    const page = await log.leaves(start, Math.min(to, start + PAGE));
     for (const leaf of page) {
       if (leaf.index !== n) throw new CheckpointFailure('log_inconsistent', `leaf ${n} is missing from the log (found ${leaf.index})`);
-      leafHash(leaf.hash).copy(packed, n * 32);
+      leafHash(leaf.hash).copy(packed, (n - from) * 32);
       n++;
     }
   }
-  if (n !== size) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${size} leaves, ${n} were read`);
-  return packedDigests(packed, size);
+  if (n !== to) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${to} leaves, ${n} were read`);
+  return packedDigests(packed, count);
 }
 
 /** A read-only array view of n 32-byte digests packed in one buffer. */

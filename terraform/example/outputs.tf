@@ -52,3 +52,13 @@ output "approval_signing_public_key" {
   description = "PEM of the approval desk's vote-signing public key (Cloud KMS)."
   value       = module.gatehouse.approval_signing_public_key
 }
+
+output "checkpoint_public_key" {
+  description = "PEM of the checkpoint signing key: publish it; `gatehouse evidence verify DIR --checkpoints <checkpoint_source> --public-key FILE`."
+  value       = module.gatehouse.checkpoint_public_key
+}
+
+output "checkpoint_source" {
+  description = "gs://bucket/prefix where signed checkpoints are kept (the value of --checkpoints)."
+  value       = module.gatehouse.checkpoint_source
+}

@@ -7,7 +7,14 @@ import { createRequire } from 'node:module';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { CRC32C } from '@google-cloud/storage';
 import { signDigestP256 } from './ecdsa-prehashed.ts';
+
+function crc32c(bytes: Buffer): number {
+  const c = new CRC32C();
+  c.update(bytes);
+  return c.valueOf() >>> 0;
+}
 
 export interface KmsServer {
   readonly clientOptions: Record<string, unknown>;
@@ -18,6 +25,8 @@ export interface KmsServer {
   readonly calls: string[];
   /** Set to answer every call with this status (an outage). */
   failWith: grpc.status | undefined;
+  /** Set to flip a bit of every signature after its CRC32C is computed (corruption on the way). */
+  corruptSignatures: boolean;
   close(): Promise<void>;
 }
 
@@ -31,7 +40,7 @@ export async function startKmsServer(): Promise<KmsServer> {
   };
   const keys = new Map<string, { key: KeyObject; algorithm: string }>();
   const calls: string[] = [];
-  const state: { failWith: grpc.status | undefined } = { failWith: undefined };
+  const state: { failWith: grpc.status | undefined; corrupt: boolean } = { failWith: undefined, corrupt: false };
   const server = new grpc.Server();
   const refuse = (name: string, callback: grpc.sendUnaryData<unknown>): boolean => {
     if (state.failWith !== undefined) {
@@ -45,22 +54,27 @@ export async function startKmsServer(): Promise<KmsServer> {
     return false;
   };
   server.addService(loaded.google.cloud.kms.v1.KeyManagementService.service, {
-    AsymmetricSign(call: grpc.ServerUnaryCall<{ name: string; digest?: { sha256?: Buffer } }, unknown>, callback: grpc.sendUnaryData<unknown>) {
-      const { name, digest } = call.request;
+    AsymmetricSign(call: grpc.ServerUnaryCall<{ name: string; digest?: { sha256?: Buffer }; digestCrc32c?: { value?: string } | null }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      const { name, digest, digestCrc32c } = call.request;
       calls.push(`AsymmetricSign ${name}`);
       if (refuse(name, callback)) return;
       const sha256 = digest?.sha256;
       if (!sha256 || sha256.length !== 32) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'digest.sha256 must be 32 bytes' });
       // KMS signs the digest it is given: ECDSA over a prehashed SHA-256 value.
+      // As KMS does: a digest CRC32C that does not match is refused; one that does is confirmed.
+      if (digestCrc32c && Number(digestCrc32c.value) !== crc32c(Buffer.from(sha256))) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'digest_crc32c does not match' });
       const signature = signDigestP256(keys.get(name)!.key, Buffer.from(sha256));
-      callback(null, { name, signature, protectionLevel: 'SOFTWARE' });
+      const signatureCrc32c = { value: String(crc32c(signature)) };
+      if (state.corrupt) signature[signature.length - 1]! ^= 1;
+      callback(null, { name, signature, signatureCrc32c, verifiedDigestCrc32c: Boolean(digestCrc32c), protectionLevel: 'SOFTWARE' });
     },
     GetPublicKey(call: grpc.ServerUnaryCall<{ name: string }, unknown>, callback: grpc.sendUnaryData<unknown>) {
       const { name } = call.request;
       calls.push(`GetPublicKey ${name}`);
       if (refuse(name, callback)) return;
       const { key, algorithm } = keys.get(name)!;
-      callback(null, { name, algorithm, pem: createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), protectionLevel: 'SOFTWARE' });
+      const pem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+      callback(null, { name, algorithm, pem, pemCrc32c: { value: String(crc32c(Buffer.from(pem, 'utf8'))) }, protectionLevel: 'SOFTWARE' });
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
@@ -78,6 +92,12 @@ export async function startKmsServer(): Promise<KmsServer> {
     },
     set failWith(v) {
       state.failWith = v;
+    },
+    get corruptSignatures() {
+      return state.corrupt;
+    },
+    set corruptSignatures(v) {
+      state.corrupt = v;
     },
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };

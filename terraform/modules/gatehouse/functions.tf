@@ -1,8 +1,9 @@
-# The three functions (Cloud Functions 2nd gen, from the built source) and, for each, exactly who
+# The four functions (Cloud Functions 2nd gen, from the built source) and, for each, exactly who
 # may invoke it: bots the query function, approvers the approvals function, Pub/Sub (as the
 # notifier) the notify function. Gatehouse then verifies the caller's token again and the policy
 # decides; Cloud Run's invoker check keeps everyone else from reaching the code at all. (The
-# approvals function is also invoked by the republisher, on a schedule.)
+# approvals function is also invoked by the republisher, on a schedule; the checkpoint function
+# only by the checkpoint scheduler, checkpoints.tf.)
 
 locals {
   # What shared/config.ts reads (README: Configuration for deployment). Written out in full for
@@ -52,6 +53,12 @@ locals {
       env             = tomap({ for k, v in local.notify_env : k => v if v != null })
       description     = "Gatehouse: posts approval requests to the configured channels"
     }
+    checkpoint = {
+      entry_point     = "checkpoint"
+      service_account = google_service_account.checkpoints.email # its own: the only one that may sign checkpoints
+      env             = tomap(local.checkpoint_env)
+      description     = "Gatehouse: signs checkpoints of the session log (checkpoints.tf)"
+    }
   }
 }
 
@@ -83,8 +90,8 @@ resource "google_cloudfunctions2_function" "this" {
     max_instance_count             = var.max_instances
     ingress_settings               = "ALLOW_ALL" # who may call is decided by IAM below, not by network
     all_traffic_on_latest_revision = true
-    vpc_connector                  = each.key == "notify" ? null : var.vpc_connector
-    vpc_connector_egress_settings  = each.key == "notify" || var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
+    vpc_connector                  = contains(["notify", "checkpoint"], each.key) ? null : var.vpc_connector
+    vpc_connector_egress_settings  = contains(["notify", "checkpoint"], each.key) || var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
   }
 
   # The builder's grants before the build; the runtime identities' secret grants before the
@@ -99,6 +106,8 @@ resource "google_cloudfunctions2_function" "this" {
     google_secret_manager_secret_iam_member.approvals_reads_masking_key,
     google_kms_crypto_key_iam_member.approvals_signs_votes,
     google_kms_crypto_key_iam_member.gateway_reads_vote_key,
+    google_kms_crypto_key_iam_member.checkpoints_signs,
+    google_storage_bucket_iam_member.checkpoints_writes_bucket,
   ]
 }
 

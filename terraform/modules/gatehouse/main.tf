@@ -1,10 +1,11 @@
 # Names and references every file of the module shares. Each other file holds one concern:
-# service-accounts.tf (who runs what), source.tf (the built code), functions.tf (the three
+# service-accounts.tf (who runs what), source.tf (the built code), functions.tf (the four
 # functions and who may invoke each), firestore.tf (the audit and state databases),
 # pubsub.tf (approval requests), secrets.tf (secret containers and who may read each),
 # audit-export.tf (the retention-locked bucket and the scheduled export), approvals-republish.tf
 # (the scheduled republish of approval requests Pub/Sub refused), approval-desk.tf (the approvals
-# function's own identity and its vote-signing Cloud KMS key).
+# function's own identity and its vote-signing Cloud KMS key), checkpoints.tf (the checkpoint
+# function's identity, its signing key, its schedule and where checkpoints are stored).
 
 data "google_project" "this" {
   project_id = var.project_id

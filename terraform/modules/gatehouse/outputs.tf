@@ -9,7 +9,7 @@ output "approvals_url" {
 }
 
 output "function_uris" {
-  description = "The run.app URI of each function (query, approvals, notify), as Cloud Run reports it."
+  description = "The run.app URI of each function (query, approvals, notify, checkpoint), as Cloud Run reports it."
   value       = { for k, f in google_cloudfunctions2_function.this : k => f.service_config[0].uri }
 }
 
@@ -24,7 +24,7 @@ output "dead_letter_topic" {
 }
 
 output "service_accounts" {
-  description = "Email of each service account: gateway (query), approvals (approvals; signs votes), notifier (notify, push identity), builder, exporter, republisher."
+  description = "Email of each service account: gateway (query), approvals (approvals; signs votes), notifier (notify, push identity), builder, exporter, republisher, checkpoints (checkpoint; signs checkpoints)."
   value = {
     gateway     = google_service_account.gateway.email
     approvals   = google_service_account.approvals.email
@@ -32,6 +32,7 @@ output "service_accounts" {
     builder     = google_service_account.builder.email
     exporter    = google_service_account.exporter.email
     republisher = google_service_account.republisher.email
+    checkpoints = google_service_account.checkpoints.email
   }
 }
 
@@ -72,4 +73,19 @@ output "approval_signing_key" {
 output "approval_signing_public_key" {
   description = "PEM of the approval desk's public key: every approval.granted / approval.rejected event's signature verifies with it."
   value       = data.google_kms_crypto_key_version.approval_votes.public_key[0].pem
+}
+
+output "checkpoint_public_key" {
+  description = "PEM of the checkpoint signing key (Cloud KMS): publish it apart from the bucket; `gatehouse evidence verify --checkpoints <checkpoint_source> --public-key <this>`."
+  value       = data.google_kms_crypto_key_version.checkpoints.public_key[0].pem
+}
+
+output "checkpoint_signing_key" {
+  description = "The Cloud KMS key version checkpoints are signed with (GATEHOUSE_CHECKPOINT_KEY without its kms:// scheme; each checkpoint's keyId names it)."
+  value       = local.checkpoint_signing_key_version
+}
+
+output "checkpoint_source" {
+  description = "Where signed checkpoints are kept: the value of `--checkpoints` for `evidence verify` and `sessions show` (read with the auditor's own credentials)."
+  value       = "gs://${google_storage_bucket.audit_exports.name}/${local.checkpoint_prefix}"
 }

@@ -138,3 +138,19 @@ variable "approval_key_protection_level" {
     error_message = "approval_key_protection_level must be SOFTWARE or HSM."
   }
 }
+
+variable "checkpoint_key_protection_level" {
+  description = "Protection level of the checkpoint signing key in Cloud KMS: SOFTWARE or HSM."
+  type        = string
+  default     = "SOFTWARE"
+  validation {
+    condition     = contains(["SOFTWARE", "HSM"], var.checkpoint_key_protection_level)
+    error_message = "checkpoint_key_protection_level must be SOFTWARE or HSM."
+  }
+}
+
+variable "checkpoint_schedule" {
+  description = "Cron schedule (UTC) of the checkpoint function's runs: every minute by default (a run with nothing new re-signs only every 10 minutes)."
+  type        = string
+  default     = "* * * * *"
+}
