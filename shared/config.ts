@@ -8,7 +8,7 @@ import { loadPolicy } from './policy/index.ts';
 import type { Policy } from './policy/types.ts';
 import type { Principal } from './identity/principal.ts';
 import { loadParser } from './sql/index.ts';
-import { createCatalogReader, createTargetDatabase } from './execute/index.ts';
+import { createCatalogReader, createTargetDatabase } from './postgres/index.ts';
 import { createMasker } from './masking/index.ts';
 import { createSecretSource } from './adapters/secrets/index.ts';
 import { createPostgresApprovalStore, createPostgresSessionLog } from './adapters/postgres-store/index.ts';

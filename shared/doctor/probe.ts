@@ -6,7 +6,7 @@ import { BUILTIN_UNTRUSTED_LANGUAGES, DANGEROUS_FUNCTION_PATTERNS, SERVER_ROLES,
 import * as Q from './queries.ts';
 import type { Facts, Probe, SessionGroup } from './types.ts';
 
-/** application_name of Gatehouse's pools (shared/execute/pools.ts) and of the doctor itself. */
+/** application_name of Gatehouse's pools (shared/postgres/pools.ts) and of the doctor itself. */
 export const GATEHOUSE_APPLICATION_NAMES = ['gatehouse', 'gatehouse-doctor'] as const;
 
 type Queryable = Pick<pg.ClientBase, 'query'>;

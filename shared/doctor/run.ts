@@ -1,5 +1,5 @@
 // Runs the doctor on named connections with their real credentials: the URL comes from the
-// SecretSource exactly as the gateway's pools get it (shared/execute/pools.ts), lives only in this
+// SecretSource exactly as the gateway's pools get it (shared/postgres/pools.ts), lives only in this
 // function, and no message built here includes it or the server's error text.
 import pg from 'pg';
 import { isGatehouseError } from '../errors.ts';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createCatalogReader, createTargetDatabase, type ClosableCatalogReader } from '../../shared/execute/index.ts';
+import { createCatalogReader, createTargetDatabase, type ClosableCatalogReader } from '../../shared/postgres/index.ts';
 import { createMasker, type Masker, type MaskedResult, type MaskPlan } from '../../shared/masking/index.ts';
 import type { MaskingConfig } from '../../shared/policy/types.ts';
 import type { StatementResult, TargetDatabase } from '../../shared/ports.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import test from 'ava';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createCatalogReader } from '../../shared/execute/index.ts';
+import { createCatalogReader } from '../../shared/postgres/index.ts';
 import { inspect, loadParser, resolveCalls } from '../../shared/sql/index.ts';
 import { createTestDatabase, testPgKind } from '../helpers/pg.ts';
 
