@@ -9,7 +9,7 @@ import pg from 'pg';
 import { loadOrCreateDevKey, mintDevToken } from '../../infra/dev-issuer.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { startGatewayChild, type GatewayChild } from '../../scripts/soak/child-process.ts';
-import { omittedCell } from '../../shared/postgres/read-rows.ts';
+import { omittedCell } from '../../shared/postgres/budget.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startTestGateway, TEST_AUDIENCE, TEST_MASKING_KEY, testPolicy } from '../helpers/gateway.ts';
 
