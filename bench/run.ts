@@ -23,7 +23,8 @@ if (wants('analyze')) {
   const server = await startTestPostgres();
   const { createCatalogReader } = await import('../shared/postgres/index.ts');
   const { createEmbeddedSecrets } = await import('../shared/adapters/secrets/index.ts');
-  const catalog = createCatalogReader({ connections: { b: { credentials: 'embedded://b' } }, secrets: createEmbeddedSecrets(new Map([['b', server.url]])) });
+  const { createViewLineageAnalyzer } = await import('../shared/masking/view-lineage.ts');
+  const catalog = createCatalogReader({ connections: { b: { credentials: 'embedded://b' } }, secrets: createEmbeddedSecrets(new Map([['b', server.url]])), views: createViewLineageAnalyzer() });
   try {
     results.analyze = await benchAnalyze(await catalog.routines('b'));
   } finally {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
 import { createCatalogReader, createTargetDatabase, type ClosableCatalogReader } from '../../shared/postgres/index.ts';
 import { createMasker, type Masker, type MaskedResult, type MaskPlan } from '../../shared/masking/index.ts';
+import { createViewLineageAnalyzer } from '../../shared/masking/view-lineage.ts';
 import type { MaskingConfig } from '../../shared/policy/types.ts';
 import type { StatementResult, TargetDatabase } from '../../shared/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
@@ -56,7 +57,7 @@ export async function openFixture(extraSeed = '', options: { maxAgeMs?: number; 
   const secrets = createEmbeddedSecrets(new Map([['t', db.url]]));
   const target = createTargetDatabase({ connections, secrets });
   const { config = CONFIG, ...catalogOptions } = options;
-  const catalog = createCatalogReader({ connections, secrets, ...catalogOptions });
+  const catalog = createCatalogReader({ connections, secrets, views: createViewLineageAnalyzer(), ...catalogOptions });
   const masker2 = (config: MaskingConfig, key = KEY) => createMasker({ config, catalog, hashKey: async () => key });
   const masker = masker2(config);
   const { rows } = await admin.query<{ email: string; phone: string; ssn: string; card_number: string }>(
