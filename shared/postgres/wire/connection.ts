@@ -136,9 +136,10 @@ export class WireConnection {
         // An error with nothing outstanding is the server ending the session (FATAL).
         if (x === undefined) throw new ProtocolError(type === MSG.errorResponse ? `the server ended the session: ${databaseError(body).code}` : 'unexpected message');
         if (type === MSG.copyIn) {
-          // The server would wait for COPY data forever (it ignores Sync in copy-in mode).
+          // The server would wait for COPY data forever: it ignored the pipeline's Sync in copy-in
+          // mode, so after CopyFail it waits for another before its ReadyForQuery.
           this.writes++;
-          this.socket.write(serialize.copyFail('COPY FROM STDIN is not supported by Gatehouse'));
+          this.socket.write(Buffer.concat([serialize.copyFail('COPY FROM STDIN is not supported by Gatehouse'), serialize.sync()]));
         }
         x.message(type, body);
       },
