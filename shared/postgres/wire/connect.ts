@@ -38,7 +38,13 @@ export function connectionConfig(url: string): ConnectionConfig {
   let ssl: false | ConnectionOptions = false;
   if (c.ssl) {
     ssl = typeof c.ssl === 'object' ? { ...(c.ssl as ConnectionOptions) } : {};
-    if (!host.startsWith('/') && isIP(host) === 0) ssl.servername ??= host;
+    if (!host.startsWith('/')) {
+      // The certificate is checked against the host we connect to (tls checks `host` when there is
+      // no servername; SNI cannot carry an IP address). node-postgres leaves `host` out, so an IP
+      // address is checked against "localhost" there.
+      ssl.host ??= host;
+      if (isIP(host) === 0) ssl.servername ??= host;
+    }
   }
   return { host, port, user, password: c.password || undefined, database: c.database || user, ssl };
 }
