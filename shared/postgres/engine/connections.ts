@@ -45,6 +45,7 @@ export interface EnginePools {
 const APPLICATION_NAME = 'gatehouse';
 const CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 5_000;
+const RESET_TIMEOUT_MS = 10_000;
 
 interface Target {
   readonly config: ConnectionConfig;
@@ -144,13 +145,18 @@ export function createEnginePools({ connections, secrets, poolSize, maxQueue = M
           if (reset) throw new Error('finish called twice');
           const answers = conn.simple([...last, RESET_SESSION, DBLINK_INSTALLED]);
           const [installed] = answers.slice(last.length + 1);
-          reset = Promise.all(answers.slice(last.length))
-            .then(async () => {
-              // DISCARD ALL keeps dblink's connections open: close them, or recycle the backend.
-              if ((await installed!).rows.length > 0) await conn.query(DBLINK_CLEAN_UP);
-              return true;
-            })
-            .catch(() => false);
+          const work = Promise.all(answers.slice(last.length)).then(async () => {
+            // DISCARD ALL keeps dblink's connections open: close them, or recycle the backend.
+            if ((await installed!).rows.length > 0) await conn.query(DBLINK_CLEAN_UP);
+            return true;
+          });
+          // A reset that does not finish holds a pool slot: past the bound the connection is destroyed.
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), RESET_TIMEOUT_MS);
+            timer.unref?.();
+          });
+          reset = Promise.race([work.catch(() => false), late]).finally(() => clearTimeout(timer));
           return answers.slice(0, last.length);
         },
         release() {
