@@ -271,7 +271,8 @@ test.serial('READ ONLY and the statement timeout hold in the pipeline (they are 
 });
 
 test.serial('COPY cannot hang the connection: refused, and the pool still serves', async (t) => {
-  await t.throwsAsync(direct.run(req('COPY victim FROM STDIN', { readOnly: false })));
-  await t.throwsAsync(direct.run(req('COPY victim TO STDOUT')));
+  await t.throwsAsync(direct.run(req('COPY victim FROM STDIN', { readOnly: false })), { code: 'execution_failed' });
+  await t.throwsAsync(direct.run(req('COPY victim TO STDOUT')), { code: 'execution_failed' });
+  await t.throwsAsync(direct.run(req('COPY (SELECT repeat(body, 100) FROM wide) TO STDOUT')), { code: 'execution_failed' });
   t.is((await direct.run(req('SELECT count(*)::int FROM victim'))).rows[0]![0], 5);
 });

@@ -8,6 +8,7 @@
 // sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
 // time, not memory.
 import type { DatabaseError } from 'pg-protocol';
+import { GatehouseError } from '../../errors.ts';
 import type { Exchange, TransactionState } from '../wire/connection.ts';
 import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
 import { omittedCell, type ByteBudget } from '../budget.ts';
@@ -95,7 +96,8 @@ export class StatementExchange implements Exchange {
       case MSG.copyIn:
       case MSG.copyOut:
       case MSG.copyBoth:
-        this.error ??= new Error('COPY is not supported');
+        // Refused upstream; should one get here, it is the statement's failure, not the database's.
+        this.error ??= new GatehouseError('execution_failed', 'COPY is not supported through Gatehouse');
         return;
       default:
         // ParseComplete, BindComplete, NoData, CopyDone: nothing to keep.

@@ -80,6 +80,11 @@ export class MessageReader {
               else throw new ProtocolError(`message ${String.fromCharCode(type)} of ${length} bytes is over ${MAX_MESSAGE_BYTES}`);
             }
             this.state = { kind: 'body', type, length, parts: [], got: 0, keep };
+            if (length === 0) {
+              // ParseComplete, BindComplete, PortalSuspended…: delivered now, not with the next chunk.
+              this.state = { kind: 'header' };
+              if (type !== COPY_DATA) this.sink.message(type, Buffer.alloc(0));
+            }
           }
           break;
         }
