@@ -276,3 +276,32 @@ test.serial('COPY cannot hang the connection: refused, and the pool still serves
   await t.throwsAsync(direct.run(req('COPY (SELECT repeat(body, 100) FROM wide) TO STDOUT')), { code: 'execution_failed' });
   t.is((await direct.run(req('SELECT count(*)::int FROM victim'))).rows[0]![0], 5);
 });
+
+test.serial('200 concurrent statements over a pool of 2, errors and writes interleaved: every answer is its own, nothing crosses', async (t) => {
+  const small = createTargetDatabase({
+    connections: { t: { credentials: 'embedded://t' } },
+    secrets: createEmbeddedSecrets(new Map([['t', db.url]])),
+    poolSize: 2,
+    maxQueue: 500,
+    queueTimeoutMs: 60_000,
+  });
+  try {
+    const jobs = Array.from({ length: 200 }, (_, i) => {
+      const kind = i % 5;
+      if (kind === 0) return small.run(req('SELECT 1 / ($1::int - $1::int)', { params: [i] })).then(() => `ok?${i}`, (e: GatehouseError) => `${e.code}:${i}`);
+      if (kind === 1) return small.run(req('INSERT INTO kept VALUES ($1) RETURNING id', { params: [i], readOnly: false })).then((r) => `w${r.rows[0]![0]}:${i}`);
+      if (kind === 2) return small.run(req('SELECT pg_sleep(0.001), $1::int', { params: [i] })).then((r) => `r${r.rows[0]![1]}:${i}`);
+      if (kind === 3) return small.run(req('SELECT $1::text || repeat(\'z\', 20000)', { params: [String(i)], maxResultBytes: 100 })).then((r) => `b${r.truncatedBy}:${i}`);
+      return small.run(req('SELECT n FROM generate_series(1, 50) n WHERE $1::int >= 0', { params: [i], maxRows: 3 })).then((r) => `c${r.rows.length}${r.truncatedBy}:${i}`);
+    });
+    const answers = await Promise.all(jobs);
+    answers.forEach((a, i) => {
+      const expected = [`execution_failed:${i}`, `w${i}:${i}`, `r${i}:${i}`, `bbytes:${i}`, `c3rows:${i}`][i % 5]!;
+      t.is(a, expected);
+    });
+    t.is(await count('kept'), 40);
+  } finally {
+    await small.close();
+    await admin.query('DELETE FROM kept');
+  }
+});
