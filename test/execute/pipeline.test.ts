@@ -134,7 +134,7 @@ test.serial('the backend killed mid-pipeline (pg_terminate_backend) leaves nothi
     const work = direct.run(req(sql, { readOnly: false }));
     await new Promise((r) => setTimeout(r, 250));
     const killed = await admin.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse' AND state = 'active' AND pid <> pg_backend_pid()`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND state = 'active' AND pid <> pg_backend_pid()`,
     );
     t.is(killed.rowCount, 1, sql);
     const err = await t.throwsAsync<GatehouseError>(work, undefined, sql);
@@ -150,7 +150,7 @@ test.serial('killed after the result was read, before COMMIT (inside beforeCommi
       req('INSERT INTO kept VALUES (7)', {
         readOnly: false,
         beforeCommit: async () => {
-          await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse' AND state = 'idle in transaction'`);
+          await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND state = 'idle in transaction'`);
           await new Promise((r) => setTimeout(r, 100));
         },
       }),
