@@ -1,5 +1,5 @@
-// npm run faults -- heavy (or: tsx scripts/soak/heavy.ts [--concurrency 4,16]) — the heavy-results
-// scenario alone (3 rows of 8 MB each per request, many in flight), for the memory bound of issue 15:
+// npx tsx scripts/soak/heavy.ts [--concurrency 4,16] [--duration 15] — the heavy-results scenario of
+// `npm run faults` alone (3 rows of 8 MB each per request, many in flight), for the memory bound of issue 15:
 // the gateway's RSS start/peak/end, at each concurrency asked for, in one table.
 import { parseArgs } from 'node:util';
 import { formatTable, runScenario, startHarness, type ScenarioRow } from './harness.ts';
