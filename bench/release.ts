@@ -2,8 +2,8 @@
 // plus the dblink check (every release), without dblink, with dblink and nothing open, and with a
 // named + unnamed connection to close each time. Round trips on loopback; nothing asserts a time.
 import pg from 'pg';
-import { closeExtensionConnections } from '../shared/execute/session-cleanup.ts';
-import { RESET_SESSION } from '../shared/execute/statements.ts';
+import { closeExtensionConnections } from '../shared/postgres/session-cleanup.ts';
+import { RESET_SESSION } from '../shared/postgres/statements.ts';
 
 export interface ReleaseFigures {
   readonly case: string;

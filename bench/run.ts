@@ -16,9 +16,10 @@ if (wants('analyze')) {
   console.error('analyze: 38,534 corpus statements …');
   // A throwaway PostgreSQL for its catalog: the read allowlist resolves against pg_proc.
   const server = await startTestPostgres();
-  const { createCatalogReader } = await import('../shared/execute/index.ts');
+  const { createCatalogReader } = await import('../shared/postgres/index.ts');
   const { createEmbeddedSecrets } = await import('../shared/adapters/secrets/index.ts');
-  const catalog = createCatalogReader({ connections: { b: { credentials: 'embedded://b' } }, secrets: createEmbeddedSecrets(new Map([['b', server.url]])) });
+  const { createViewLineageAnalyzer } = await import('../shared/masking/view-lineage.ts');
+  const catalog = createCatalogReader({ connections: { b: { credentials: 'embedded://b' } }, secrets: createEmbeddedSecrets(new Map([['b', server.url]])), views: createViewLineageAnalyzer() });
   try {
     results.analyze = await benchAnalyze(await catalog.routines('b'));
   } finally {

@@ -8,8 +8,9 @@ import { loadPolicy } from './policy/index.ts';
 import type { Policy } from './policy/types.ts';
 import type { Principal } from './identity/principal.ts';
 import { loadParser } from './sql/index.ts';
-import { createCatalogReader, createTargetDatabase } from './execute/index.ts';
+import { createCatalogReader, createTargetDatabase } from './postgres/index.ts';
 import { createMasker } from './masking/index.ts';
+import { createViewLineageAnalyzer } from './masking/view-lineage.ts';
 import { createSecretSource } from './adapters/secrets/index.ts';
 import { createPostgresApprovalStore, createPostgresSessionLog } from './adapters/postgres-store/index.ts';
 // Our own small files only: the Firestore client library itself loads on the log's first use.
@@ -203,7 +204,7 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   const sessions = await openSessionLog(config.sessionStore);
   const verifyToken = createVerifier({ issuers: policy.issuers, groups: policy.groups });
   secrets.check(config.maskingKey);
-  const catalog = createCatalogReader({ connections: policy.connections, secrets });
+  const catalog = createCatalogReader({ connections: policy.connections, secrets, views: createViewLineageAnalyzer() });
   const masker = createMasker({ config: policy.masking, catalog, hashKey: () => maskingKey(secrets, config.maskingKey) });
   let approvals: Runtime['approvals'];
   try {

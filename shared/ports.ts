@@ -218,6 +218,26 @@ export interface RoutineCatalogReader {
   routines(connection: string, options?: { readonly refresh?: boolean }): Promise<RoutineCatalog>;
 }
 
+/**
+ * How a view's columns carry its base tables' columns, worked out from the view's definition by
+ * the SQL lineage analysis (shared/masking/view-lineage.ts). The catalog reader (shared/postgres/)
+ * asks it, so the package that speaks PostgreSQL does not depend on masking.
+ */
+export interface ViewLineageAnalyzer {
+  /** Never rejects for a definition it cannot read: that view's columns then fail closed. */
+  parse(definition: string): Promise<ParsedView>;
+}
+
+export interface ParsedView {
+  /** Unqualified names of the functions the definition calls (their bodies may read any table). */
+  readonly functions: readonly string[];
+  /**
+   * attnum → lineage for the view's columns, given the relations its rule depends on (undefined:
+   * past the depth the catalog follows) and which called names are user functions.
+   */
+  columns(attnums: readonly number[], deps: readonly (RelationInfo | undefined)[], userFunctions: ReadonlySet<string>): ReadonlyMap<number, ViewColumnLineage>;
+}
+
 export interface RelationInfo {
   readonly oid: number;
   readonly schema: string;

@@ -14,7 +14,7 @@ import { loadOrCreateDevKey, mintDevToken } from '../../infra/dev-issuer.ts';
 import { tcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.ts';
 import { TEST_AUDIENCE, TEST_MASKING_KEY, testPolicy } from '../../test/helpers/gateway.ts';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { createSecretSource } from '../../shared/adapters/secrets/index.ts';
 import { reconcile } from '../../shared/reconcile/reconcile.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';

@@ -3,7 +3,7 @@
 // settles writes that recorded a result; a target it cannot reach leaves those open, never guessed.
 import { loadPolicy } from '../policy/index.ts';
 import { createSecretSource } from '../adapters/secrets/index.ts';
-import { createTargetDatabase } from '../execute/index.ts';
+import { createTargetDatabase } from '../postgres/index.ts';
 import type { SessionLog } from '../ports.ts';
 import { reconcile, type ReconcileReport } from '../reconcile/reconcile.ts';
 import { table } from './format.ts';

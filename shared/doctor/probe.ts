@@ -1,15 +1,15 @@
 // The doctor's adapter: runs queries.ts on one connection and returns Facts. Every query is tried
 // on its own, so a server that lacks a view or refuses one (PGlite, a locked-down catalog) still
 // yields the other checks; a refused query becomes an `error` check, never a pass.
-import type pg from 'pg';
+import type { DoctorClient } from '../postgres/doctor-client.ts';
 import { BUILTIN_UNTRUSTED_LANGUAGES, DANGEROUS_FUNCTION_PATTERNS, SERVER_ROLES, SQL_RUNNER_EXTENSIONS } from './dangerous.ts';
 import * as Q from './queries.ts';
 import type { Facts, Probe, SessionGroup } from './types.ts';
 
-/** application_name of Gatehouse's pools (shared/execute/pools.ts) and of the doctor itself. */
+/** application_name of Gatehouse's pools (shared/postgres/pools.ts) and of the doctor itself. */
 export const GATEHOUSE_APPLICATION_NAMES = ['gatehouse', 'gatehouse-doctor'] as const;
 
-type Queryable = Pick<pg.ClientBase, 'query'>;
+type Queryable = Pick<DoctorClient, 'query'>;
 
 export async function probe(client: Queryable): Promise<Facts> {
   // One after another: a pg client runs one query at a time anyway, and the order keeps an
@@ -45,7 +45,7 @@ export async function probe(client: Queryable): Promise<Facts> {
 
 async function attempt<T>(client: Queryable, sql: string, params: unknown[], read: (rows: Record<string, unknown>[]) => T): Promise<Probe<T>> {
   try {
-    const { rows } = await client.query<Record<string, unknown>>(sql, params);
+    const { rows } = await client.query(sql, params);
     return { ok: true, value: read(rows) };
   } catch (e) {
     // The SQLSTATE only: a server's message can quote what it was given.

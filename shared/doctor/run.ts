@@ -1,11 +1,11 @@
 // Runs the doctor on named connections with their real credentials: the URL comes from the
-// SecretSource exactly as the gateway's pools get it (shared/execute/pools.ts), lives only in this
+// SecretSource exactly as the gateway's pools get it (shared/postgres/pools.ts), lives only in this
 // function, and no message built here includes it or the server's error text.
-import pg from 'pg';
 import { isGatehouseError } from '../errors.ts';
 import type { SecretSource } from '../ports.ts';
 import { connectionReport, unreachableReport } from './checks.ts';
 import { probe } from './probe.ts';
+import { doctorClient, type DoctorClient } from '../postgres/doctor-client.ts';
 import type { ConnectionReport, DoctorReport } from './types.ts';
 
 export interface DoctorOptions {
@@ -28,7 +28,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
 async function checkConnection(name: string, options: DoctorOptions, timeoutMs: number): Promise<ConnectionReport> {
   if (!Object.hasOwn(options.connections, name)) return unreachableReport(name, 'unknown_connection', `the policy has no connection named "${name}"`);
-  let client: pg.Client | undefined;
+  let client: DoctorClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<ConnectionReport>((resolve) => {
     timer = setTimeout(() => resolve(unreachableReport(name, 'timeout', `no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -42,11 +42,10 @@ async function checkConnection(name: string, options: DoctorOptions, timeoutMs: 
       return unreachableReport(name, isGatehouseError(e) ? e.code : 'secret_unavailable', `credentials for "${name}" could not be read`);
     }
     try {
-      client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'gatehouse-doctor' });
+      client = doctorClient(url, timeoutMs);
     } catch {
       return unreachableReport(name, 'database_unavailable', `the credentials for "${name}" are not a usable connection string`);
     }
-    client.on('error', () => {});
     try {
       await client.connect();
     } catch (e) {

@@ -1,7 +1,7 @@
 // PostgreSQL's error messages can quote row values: `SELECT ssn::int FROM customers` fails with
 // `invalid input syntax for type integer: "901-12-3401"`, and `make_date`, `chr`, `set_bit`,
 // `::regclass` and friends put one value per request in their text. The gateway drops `detail`,
-// `where` and `hint` already (shared/execute/postgres-errors.ts); this decides what is left of the
+// `where` and `hint` already (shared/postgres/postgres-errors.ts); this decides what is left of the
 // primary message.
 //
 // A statement that reads sensitive data (a masked column or table, directly, through a view, or

@@ -1,5 +1,5 @@
 // What the target's catalog says about the functions a statement can call (pg_proc, pg_operator,
-// pg_type, pg_cast), as plain data: the execute/ adapter loads it, resolve.ts decides with it.
+// pg_type, pg_cast), as plain data: the postgres/ adapter loads it, resolve.ts decides with it.
 
 export type Volatility = 'immutable' | 'stable' | 'volatile';
 

@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 import test from 'ava';
 import { createSecretManagerSecrets, createSecretSource } from '../../shared/adapters/secrets/index.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 import { startSecretManagerServer, type SecretManagerServer } from '../helpers/secret-manager-server.ts';
 

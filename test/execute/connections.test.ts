@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import test from 'ava';
 import { createEnvSecrets } from '../../shared/adapters/secrets/index.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import type { SecretSource, StatementRequest } from '../../shared/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import type { StatementRequest, TargetDatabase } from '../../shared/ports.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';

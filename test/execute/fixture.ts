@@ -2,7 +2,7 @@
 // secret source, as in the demo), and a plain pg client for looking behind the module's back.
 import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import type { StatementRequest, TargetDatabase } from '../../shared/ports.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 

@@ -6,8 +6,8 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import test from 'ava';
 import type { GatehouseError } from '../../shared/errors.ts';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
-import { withDeadline } from '../../shared/execute/deadline.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
+import { withDeadline } from '../../shared/postgres/deadline.ts';
 import { openFixture } from './fixture.ts';
 
 test('statement_timeout cancels a slow statement on the server', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { commandOfSuspended } from '../../shared/execute/command-tag.ts';
-import { toJsonSafe } from '../../shared/execute/values.ts';
+import { commandOfSuspended } from '../../shared/postgres/command-tag.ts';
+import { toJsonSafe } from '../../shared/postgres/values.ts';
 
 test('toJsonSafe turns what JSON cannot hold into strings', (t) => {
   t.is(toJsonSafe(Buffer.from([0xde, 0xad])), '\\xdead');

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { loadOrCreateDevKey, mintDevToken } from '../../infra/dev-issuer.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { startGatewayChild, type GatewayChild } from '../../scripts/soak/child-process.ts';
-import { omittedCell } from '../../shared/execute/read-rows.ts';
+import { omittedCell } from '../../shared/postgres/budget.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
 import { startTestGateway, TEST_AUDIENCE, TEST_MASKING_KEY, testPolicy } from '../helpers/gateway.ts';
 
@@ -145,11 +145,11 @@ test.serial('memory stays bounded: 12 concurrent huge answers grow the gateway R
   }
   t.log(`gateway RSS: start ${Math.round(start / MB)} MB, peak ${Math.round(peak / MB)} MB`);
   t.true(peak > 0, 'RSS was measured');
-  // The issue's goal is 300 MB; not met in this worst case (8 MB rows, under tsx): node-postgres
-  // assembles each DataRow whole before the cap applies, and the budget bounds each answer, not
-  // the process — memory grows with the answers in flight (docs/outcomes.md; 24 at once peaked at
-  // 340–535 MB). The bound asserted is the regression guard: before the budgets, three such
-  // requests took the gateway to 666 MB.
+  // The issue's goal is 300 MB; not met in this worst case (8 MB rows, 12 at once, under tsx). The
+  // engine never holds a cell over the cap (test/execute/pipeline.test.ts), but the budget bounds
+  // each answer, not the process: the kept answers are copied on their way out and memory grows
+  // with the answers in flight (docs/outcomes.md). The bound asserted is the regression guard:
+  // before the budgets, three such requests took the gateway to 666 MB.
   // Growth, not the absolute figure: the process's resting size varies with what ran before
   // (190–260 MB under tsx here). Without the budgets three such requests added 500 MB.
   t.true(peak - start < 250 * MB, `RSS grew ${Math.round((peak - start) / MB)} MB (start ${Math.round(start / MB)}, peak ${Math.round(peak / MB)})`);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { createSecretSource } from '../../shared/adapters/secrets/index.ts';
-import { createTargetDatabase } from '../../shared/execute/index.ts';
+import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { reconcile } from '../../shared/reconcile/reconcile.ts';
 import { sessionStatus } from '../../shared/audit/status.ts';
 import * as ev from '../../shared/audit/drafts.ts';

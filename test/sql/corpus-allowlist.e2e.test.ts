@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import test from 'ava';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
-import { createCatalogReader } from '../../shared/execute/index.ts';
+import { createCatalogReader } from '../../shared/postgres/index.ts';
+import { createViewLineageAnalyzer } from '../../shared/masking/view-lineage.ts';
 import { inspect, loadParser, resolveCalls } from '../../shared/sql/index.ts';
 import { createTestDatabase, testPgKind } from '../helpers/pg.ts';
 
@@ -17,7 +18,7 @@ test('the corpus on a real catalog: reads that call off the allowlist move to un
   await loadParser();
   const db = await createTestDatabase();
   const secrets = createEmbeddedSecrets(new Map([['t', db.url]]));
-  const catalog = createCatalogReader({ connections: { t: { credentials: 'embedded://t' } }, secrets });
+  const catalog = createCatalogReader({ connections: { t: { credentials: 'embedded://t' } }, secrets, views: createViewLineageAnalyzer() });
   try {
     const routines = await catalog.routines('t');
     const lines = gunzipSync(readFileSync(CORPUS)).toString('utf8').split('\n').filter((l) => l.trim() !== '');

@@ -7,14 +7,14 @@
 // itself. Answers are cached per connection; an OID the cache does not know means the schema
 // changed, so the connection's cache is dropped and rebuilt, and nothing is kept longer than
 // `maxAgeMs` (a view replaced in place keeps its OID).
+//
+// What a view's columns carry is worked out from its definition by the SQL lineage analysis, which
+// is the masking step's (shared/masking/view-lineage.ts): this module asks it through the
+// ViewLineageAnalyzer port and imports nothing of masking.
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import { alignOutputs, statementOutputs, type Lineage } from '../masking/lineage.ts';
-import { collectNames } from '../masking/names.ts';
-import type { CatalogReader, RelationInfo, RoutineCatalogReader, SecretSource, ViewColumnLineage } from '../ports.ts';
+import type { CatalogReader, ParsedView, RelationInfo, RoutineCatalogReader, SecretSource, ViewColumnLineage, ViewLineageAnalyzer } from '../ports.ts';
 import type { RoutineCatalog } from '../sql/routines.ts';
 import { loadRoutineCatalog } from './routine-catalog.ts';
-import { loadParser } from '../sql/index.ts';
-import { parseOne } from '../sql/parse.ts';
 import { withDeadline } from './deadline.ts';
 import { createPools, type Pools } from './pools.ts';
 
@@ -105,6 +105,8 @@ SELECT DISTINCT p.proname AS name
 export interface CatalogReaderOptions {
   readonly connections: Readonly<Record<string, { readonly credentials: string }>>;
   readonly secrets: SecretSource;
+  /** Works out view column lineage from a view's definition (shared/masking/view-lineage.ts). */
+  readonly views: ViewLineageAnalyzer;
   /** Clients per connection; default 2 (catalog reads are short and mostly cached). */
   readonly poolSize?: number;
   /** Longest time an answer is reused; default 60 s. */
@@ -150,7 +152,7 @@ interface RawRelation {
 }
 
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
-  const { connections, secrets, poolSize = 2, maxAgeMs = 60_000, queryTimeoutMs = 5_000, clock = Date.now } = checkOptions(options);
+  const { connections, secrets, views: viewLineage, poolSize = 2, maxAgeMs = 60_000, queryTimeoutMs = 5_000, clock = Date.now } = checkOptions(options);
   const { routinesMaxAgeMs = 30_000, routinesRefreshMinMs = 2_000 } = options;
   // Catalog reads are short and mostly cached: a long queue waits them out rather than refusing.
   const pools: Pools = createPools({ connections, secrets, poolSize, maxQueue: 1024, queueTimeoutMs: 10_000 });
@@ -207,18 +209,17 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
   async function load(connection: string, s: State, oids: readonly number[], depth: number): Promise<void> {
     const missing = oids.filter((oid) => !s.byOid.has(oid));
     if (missing.length === 0) return;
-    await loadParser();
     const rows = (await query<Record<string, unknown>>(connection, RELATIONS_BY_OID, [missing])).map(rawRelation);
     const views = rows.filter((r) => r.definition !== null);
     const deps = [...new Set(views.flatMap((v) => v.depends ?? []))];
     if (deps.length > 0 && depth < MAX_VIEW_DEPTH) await load(connection, s, deps, depth + 1);
 
-    const parsed = new Map<number, ReturnType<typeof parseView>>();
+    const parsed = new Map<number, ParsedView>();
     const fnNames = new Set<string>();
     for (const v of views) {
-      const p = parseView(v.definition!);
+      const p = await viewLineage.parse(v.definition!);
       parsed.set(v.oid, p);
-      if (p !== undefined) for (const f of collectNames(p.node).functions) fnNames.add(f);
+      for (const f of p.functions) fnNames.add(f);
     }
     const userFns = fnNames.size > 0 ? await userFunctionsIn(connection, s, [...fnNames]) : new Set<string>();
 
@@ -230,7 +231,8 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
       const batch = ready.length > 0 ? ready : pending; // a cycle cannot happen; if it did, fail closed below
       for (const v of batch) {
         const depInfos = (v.depends ?? []).map((d) => s.byOid.get(d));
-        s.byOid.set(v.oid, relationInfo(v, viewColumns(v, parsed.get(v.oid), depInfos, userFns)));
+        const attnums = v.columns.map(([attnum]) => Number(attnum));
+        s.byOid.set(v.oid, relationInfo(v, parsed.get(v.oid)!.columns(attnums, depInfos, userFns)));
       }
       pending = pending.filter((v) => !batch.includes(v));
     }
@@ -329,121 +331,6 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
   };
 }
 
-function parseView(definition: string): { pgType: string; node: Record<string, unknown> } | undefined {
-  try {
-    return parseOne(definition);
-  } catch {
-    return undefined;
-  }
-}
-
-/** `schema.table.column` for a base table column, and the same column under each ancestor. */
-function columnNames(rel: RelationInfo, column: string): string[] {
-  return [`${rel.schema}.${rel.name}.${column}`, ...rel.ancestors.map((a) => `${a}.${column}`)];
-}
-
-interface Carried {
-  sources: Set<string>;
-  derived: boolean;
-  failClosed: boolean;
-  opaque: boolean;
-}
-
-/** Everything a relation can carry, for a `*` or a column we cannot place. */
-function everything(rel: RelationInfo | undefined, into: Carried): void {
-  if (rel === undefined) {
-    into.opaque = true; // a dependency past MAX_VIEW_DEPTH: it may carry anything
-    return;
-  }
-  if (rel.viewColumns === undefined) {
-    if (rel.kind === 'view' || rel.kind === 'matview') into.opaque = true;
-    for (const c of rel.columns.values()) for (const n of columnNames(rel, c)) into.sources.add(n);
-    return;
-  }
-  for (const vc of rel.viewColumns.values()) merge(into, vc);
-}
-
-function merge(into: Carried, vc: ViewColumnLineage): void {
-  for (const s of vc.sources) into.sources.add(s);
-  into.derived ||= vc.derived;
-  into.failClosed ||= vc.failClosed;
-  into.opaque ||= vc.opaque;
-}
-
-function viewColumns(
-  view: RawRelation,
-  parsed: { pgType: string; node: Record<string, unknown> } | undefined,
-  deps: readonly (RelationInfo | undefined)[],
-  userFns: ReadonlySet<string>,
-): Map<number, ViewColumnLineage> {
-  const attnums = view.columns.map(([attnum]) => Number(attnum));
-  const failClosed = (opaque = false): ViewColumnLineage => {
-    const c: Carried = { sources: new Set(), derived: true, failClosed: true, opaque };
-    for (const d of deps) everything(d, c);
-    return freeze(c);
-  };
-  const known = deps.filter((d): d is RelationInfo => d !== undefined);
-  const matching = (written: string): RelationInfo[] => {
-    const parts = written.split('.');
-    const name = parts[parts.length - 1]!;
-    const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
-    return known.filter((d) => d.name === name && (schema === undefined || d.schema === schema));
-  };
-
-  let lineages: Lineage[];
-  try {
-    if (parsed === undefined) throw new Error('view definition did not parse');
-    const outputs = statementOutputs(parsed.pgType, parsed.node, {
-      columnsOf: (rel) => {
-        const m = matching(rel);
-        return m.length === 1 ? [...m[0]!.columns.values()] : undefined;
-      },
-      isOpaque: (name) => userFns.has(name),
-    });
-    lineages = alignOutputs(outputs, attnums.length);
-  } catch {
-    return new Map(attnums.map((a) => [a, failClosed(true)]));
-  }
-
-  const out = new Map<number, ViewColumnLineage>();
-  attnums.forEach((attnum, i) => {
-    const lin = lineages[i]!;
-    if (lin.unknown) {
-      out.set(attnum, failClosed(lin.opaque));
-      return;
-    }
-    const c: Carried = { sources: new Set(), derived: lin.derived || lin.ambiguous, failClosed: false, opaque: lin.opaque };
-    for (const ref of lin.sources) {
-      const rels = matching(ref.relation);
-      if (rels.length === 0) {
-        out.set(attnum, failClosed(lin.opaque));
-        return;
-      }
-      for (const rel of rels) {
-        if (ref.column === '*') {
-          c.derived = true;
-          everything(rel, c);
-        } else if (rel.viewColumns !== undefined) {
-          const sub = [...rel.columns].find(([, name]) => name === ref.column);
-          const vc = sub && rel.viewColumns.get(sub[0]);
-          if (vc === undefined) everything(rel, c);
-          else merge(c, vc);
-        } else if (rel.kind === 'view' || rel.kind === 'matview') {
-          everything(rel, c);
-        } else {
-          for (const n of columnNames(rel, ref.column)) c.sources.add(n);
-        }
-      }
-    }
-    out.set(attnum, freeze(c));
-  });
-  return out;
-}
-
-function freeze(c: Carried): ViewColumnLineage {
-  return { sources: [...c.sources].sort(), derived: c.derived, failClosed: c.failClosed, opaque: c.opaque };
-}
-
 /** `db.schema.name` → `schema.name`; quoted names with dots are rare and only over-match. */
 function lookupKey(written: string): string {
   const parts = written.split('.');
@@ -454,6 +341,7 @@ function checkOptions(options: CatalogReaderOptions): CatalogReaderOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('createCatalogReader: options are required');
   if (typeof options.connections !== 'object' || options.connections === null) throw new TypeError('createCatalogReader: connections must be an object');
   if (typeof options.secrets?.resolve !== 'function') throw new TypeError('createCatalogReader: secrets must be a SecretSource');
+  if (typeof options.views?.parse !== 'function') throw new TypeError('createCatalogReader: views must be a ViewLineageAnalyzer');
   for (const key of ['poolSize', 'maxAgeMs', 'queryTimeoutMs'] as const) {
     const v = options[key];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new TypeError(`createCatalogReader: ${key} must be a positive integer`);

@@ -1,15 +1,16 @@
-// The TargetDatabase port over node-postgres: check the request, take a client, run the statement
-// in its own transaction under two clocks (statement_timeout and a deadline of our own), translate
-// what PostgreSQL says, give the client back clean.
+// The TargetDatabase port over the pipelined engine (engine/): check the request, take a
+// connection, run the statement in its own transaction under two clocks (statement_timeout and a
+// deadline of our own), translate what PostgreSQL says, give the connection back clean (the reset
+// runs off the answer's path; the connection is reused only once it is done).
 import pg from 'pg';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { SecretSource, StatementRequest, StatementResult, TargetDatabase, TransactionStatus } from '../ports.ts';
 import { DEADLINE_MARGIN_MS, withDeadline } from './deadline.ts';
-import { createPools } from './pools.ts';
+import { createEnginePools } from './engine/connections.ts';
+import { runPipelined } from './engine/run.ts';
 import { statementError } from './postgres-errors.ts';
 import { TXID_STATUS } from './statements.ts';
 import { checkRequest } from './request.ts';
-import { runInTransaction } from './transaction.ts';
 
 export interface TargetDatabaseOptions {
   /** Connection name → credentials reference (`env://…`, `embedded://…`, `secret://…`). */
@@ -27,7 +28,7 @@ export interface TargetDatabaseOptions {
 
 export function createTargetDatabase(options: TargetDatabaseOptions): TargetDatabase {
   const { connections, secrets, poolSize = 5, clock = () => performance.now(), maxQueue, queueTimeoutMs } = checkOptions(options);
-  const pools = createPools({ connections, secrets, poolSize, maxQueue, queueTimeoutMs });
+  const pools = createEnginePools({ connections, secrets, poolSize, maxQueue, queueTimeoutMs });
 
   return {
     async run(request: StatementRequest): Promise<StatementResult> {
@@ -37,7 +38,7 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
       try {
         const deadlineMs = checked.statementTimeoutMs + DEADLINE_MARGIN_MS;
         const hook = request.beforeCommit;
-        const executed = await runInTransaction(
+        const executed = await runPipelined(
           lease,
           checked,
           (work) =>
@@ -53,7 +54,7 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
         if (!(e instanceof pg.DatabaseError) && !isGatehouseError(e)) lease.broken = true;
         throw statementError(checked.connection, e);
       } finally {
-        await lease.release();
+        lease.release();
       }
     },
 
@@ -61,8 +62,8 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
       if (!/^[1-9][0-9]{0,18}$/.test(txid)) throw new GatehouseError('bad_request', 'txid must be a transaction id');
       const lease = await pools.lease(connection);
       try {
-        const { rows } = await lease.client.query<{ status: string | null }>(TXID_STATUS, [txid]);
-        const status = rows[0]?.status ?? null;
+        const { rows } = await lease.conn.query(TXID_STATUS, [txid]);
+        const status = rows[0]?.[0] ?? null;
         return status === 'committed' || status === 'aborted' || status === 'in progress' ? status : null;
       } catch (e) {
         // 22023: "transaction ID … is in the future" (another cluster, or a restored one): unknown.
@@ -70,7 +71,7 @@ export function createTargetDatabase(options: TargetDatabaseOptions): TargetData
         lease.broken = !(e instanceof pg.DatabaseError);
         throw statementError(connection, e);
       } finally {
-        await lease.release();
+        lease.release();
       }
     },
 

@@ -48,3 +48,8 @@ export function toJsonSafe(value: unknown): unknown {
   }
   return String(value);
 }
+
+/** The parser of a result column's text, by type OID (resultTypes' choice). */
+export function resultParser(oid: number): (text: string) => unknown {
+  return (resultTypes.getTypeParser as (oid: number, format: 'text') => (text: string) => unknown)(oid, 'text');
+}

@@ -1,4 +1,5 @@
-// One pg.Pool per named connection, opened on first use with the URL the SecretSource resolves.
+// The catalog reader's pools (not the statement path's: engine/connections.ts): one pg.Pool per
+// named connection, opened on first use with the URL the SecretSource resolves.
 // The URL lives only here and in the pool; no error built in this module ever includes it.
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -6,7 +7,6 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { SecretSource } from '../ports.ts';
 import { connectError, isAuthFailure } from './postgres-errors.ts';
 import { BACKEND_PID, CANCEL_BACKEND, RESET_SESSION } from './statements.ts';
-import { createTypeNames, type TypeNames } from './type-names.ts';
 import { closeExtensionConnections } from './session-cleanup.ts';
 import { createSlots, type Slots } from './slots.ts';
 
@@ -21,14 +21,12 @@ export interface PoolsOptions {
 interface Target {
   readonly url: string;
   readonly pool: pg.Pool;
-  readonly typeNames: TypeNames;
   readonly slots: Slots;
 }
 
 /** A client taken from a pool for one statement. */
 export interface Lease {
   readonly client: PoolClient;
-  readonly typeNames: TypeNames;
   /** Set when the connection's state is unknown: it is then destroyed, never reused. */
   broken: boolean;
   /** Asks the server to cancel whatever this connection is running. Best effort, never throws. */
@@ -88,7 +86,7 @@ export function createPools({ connections, secrets, poolSize, maxQueue = Math.ma
     // An idle client whose server went away: the pool already discards it, and without a
     // listener the 'error' event would crash the process.
     pool.on('error', () => {});
-    return { url, pool, typeNames: createTypeNames(), slots: createSlots(connection, poolSize, maxQueue, queueTimeoutMs) };
+    return { url, pool, slots: createSlots(connection, poolSize, maxQueue, queueTimeoutMs) };
   }
 
   function forget(connection: string, target: Promise<Target>): void {
@@ -164,7 +162,6 @@ export function createPools({ connections, secrets, poolSize, maxQueue = Math.ma
       let cancelling: Promise<void> | undefined;
       const lease: Lease = {
         client,
-        typeNames: target.typeNames,
         broken: false,
         cancel() {
           cancelling ??= cancelBackend(target.url, pid);

@@ -1,0 +1,62 @@
+// The statement pipeline: everything up to the bot's result in ONE write, answered by one Sync.
+//
+//   Parse/Bind/Execute  BEGIN [READ ONLY]
+//   Parse/Bind/Execute  set_config('statement_timeout', $1, true)
+//   Parse/Bind/Execute  txid_current()                      (writes only)
+//   Parse/Bind/Describe/Execute(maxRows + 1)  the bot's statement
+//   Sync
+//
+// All of it is one extended-protocol exchange, so the server's own rule does the fail-closed part:
+// after an error it skips every message up to Sync. If BEGIN or the timeout fails, the bot's
+// statement never runs; it never runs outside the transaction either. Parse takes exactly one
+// statement (`SELECT 1; DELETE …` is refused by the server: "cannot insert multiple commands into
+// a prepared statement"), and Execute's row limit means at most maxRows + 1 rows cross the wire.
+import { serialize } from 'pg-protocol';
+import type { Param } from '../request.ts';
+import { BEGIN, BEGIN_READ_ONLY, CURRENT_TXID, SET_STATEMENT_TIMEOUT } from '../statements.ts';
+
+export interface PipelineRequest {
+  readonly sql: string;
+  readonly params: readonly Param[];
+  readonly readOnly: boolean;
+  readonly maxRows: number;
+  readonly statementTimeoutMs: number;
+}
+
+/** How many statements come before the bot's: their replies are ours, not the bot's. */
+export function preludeLength(readOnly: boolean): number {
+  return readOnly ? 2 : 3;
+}
+
+/** Index of the txid statement in the prelude (writes only). */
+export const TXID_STEP = 2;
+
+export function statementPipeline(request: PipelineRequest): Buffer {
+  const parts: Buffer[] = [
+    ...step(request.readOnly ? BEGIN_READ_ONLY : BEGIN),
+    ...step(SET_STATEMENT_TIMEOUT, [String(request.statementTimeoutMs)]),
+  ];
+  // A write's transaction id goes into execution.result: if this process dies before it can say
+  // whether COMMIT succeeded, reconciliation asks the target (txid_status). Taken before the
+  // statement, so it always exists and the bot's statement cannot interfere.
+  if (!request.readOnly) parts.push(...step(CURRENT_TXID));
+  parts.push(
+    serialize.parse({ text: request.sql }),
+    serialize.bind({ values: request.params.map(paramText) }),
+    serialize.describe({ type: 'P' }),
+    serialize.execute({ rows: request.maxRows + 1 }),
+    serialize.sync(),
+  );
+  return Buffer.concat(parts);
+}
+
+function step(text: string, values: string[] = []): Buffer[] {
+  return [serialize.parse({ text }), serialize.bind({ values }), serialize.execute({})];
+}
+
+/** Text parameters, as node-postgres sends them (the server casts to the inferred type). */
+function paramText(value: Param): string | null {
+  if (value === null) return null;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  return String(value);
+}

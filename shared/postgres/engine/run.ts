@@ -1,0 +1,130 @@
+// One statement, one transaction, two writes on the critical path:
+//   1. the statement pipeline (engine/pipeline.ts), read back in one pass;
+//   2. after `beforeCommit` has recorded the result: COMMIT, with the session reset behind it in
+//      the same write (the answer waits for COMMIT only).
+// A type name not yet cached costs one more round trip, inside the transaction, once per pool.
+// Any error rolls back (ROLLBACK travels with the reset), so an error means nothing committed.
+import type { DatabaseError } from 'pg-protocol';
+import { GatehouseError } from '../../errors.ts';
+import type { ResultField } from '../../ports.ts';
+import { DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_RESULT_BYTES } from '../budget.ts';
+import { commandOfSuspended } from '../command-tag.ts';
+import type { CheckedRequest } from '../request.ts';
+import { COMMIT, ROLLBACK, TYPE_NAMES } from '../statements.ts';
+import { toJsonSafe } from '../values.ts';
+import type { QueryResult } from '../wire/connection.ts';
+import type { EngineLease } from './connections.ts';
+import { preludeLength, statementPipeline } from './pipeline.ts';
+import { StatementExchange, type StatementReply } from './statement-reply.ts';
+import pg from 'pg';
+
+export interface Executed {
+  readonly command: string;
+  readonly rowCount: number;
+  readonly truncated: boolean;
+  readonly truncatedBy?: 'rows' | 'bytes';
+  readonly cellsOmitted: number;
+  readonly txid: string | null;
+  readonly fields: readonly ResultField[];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+/**
+ * `bounded` puts the deadline on everything up to COMMIT, and not on COMMIT itself: a deadline
+ * firing while COMMIT is on the wire would report as failed a write that may have committed.
+ */
+export async function runPipelined(
+  lease: EngineLease,
+  request: CheckedRequest,
+  bounded: <T>(work: Promise<T>) => Promise<T>,
+  beforeCommit?: (executed: Executed) => Promise<void>,
+): Promise<Executed> {
+  const { conn } = lease;
+  const exchange = new StatementExchange(preludeLength(request.readOnly), request.maxRows, {
+    maxResultBytes: request.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
+    maxCellBytes: request.maxCellBytes ?? DEFAULT_MAX_CELL_BYTES,
+  });
+  conn.send(statementPipeline(request), [exchange]);
+  const reply = await bounded(exchange.reply);
+  // The server skipped everything after its first error; the transaction is aborted ('E'), or
+  // was never opened ('I', BEGIN itself failed): ROLLBACK goes with the reset on release.
+  if (reply.error) throw reply.error;
+  if (reply.state !== 'T') {
+    // The statement ended our transaction itself (the analysis refuses transaction control, so
+    // this is a statement it misread): whatever it did may be committed. Never reused.
+    lease.broken = true;
+    throw new GatehouseError('execution_failed', 'the statement ended the transaction', { commit: 'unknown' });
+  }
+  // Inside the transaction, before COMMIT: a failed lookup after COMMIT would report a committed
+  // write as failed. TYPE_NAMES is schema-qualified against a search_path the statement changed.
+  const oids = reply.fields.map((f) => f.dataTypeID);
+  const names = await bounded(
+    lease.typeNames.resolve(async (missing) => {
+      const r = await conn.query(TYPE_NAMES, [`{${missing.join(',')}}`]);
+      return r.rows.map(([oid, typname]) => ({ oid: Number(oid), typname: typname ?? 'unknown' }));
+    }, oids),
+  );
+  const executed = shape(reply, names, request.sql);
+  if (beforeCommit) {
+    try {
+      // Outside the deadline: it is the gateway's own record, not the bot's statement.
+      await beforeCommit(executed);
+    } catch (e) {
+      // Waited for, as before: the caller reports a rollback, so it has happened when it does.
+      const [rolledBack] = lease.finish([ROLLBACK]);
+      await rolledBack!.catch(() => (lease.broken = true));
+      throw e;
+    }
+  }
+  const [committed] = lease.finish([COMMIT]);
+  await commitAnswer(lease, committed!);
+  return executed;
+}
+
+/**
+ * COMMIT, saying what is known when it fails: `details.commit` is `rolled_back` when the server
+ * answered (an error, or the ROLLBACK tag of an aborted transaction), `unknown` when the answer
+ * never came (the connection broke: it may have committed; reconciliation asks txid_status).
+ */
+async function commitAnswer(lease: EngineLease, answer: Promise<QueryResult>): Promise<void> {
+  let end: QueryResult;
+  try {
+    end = await answer;
+  } catch (e) {
+    if (e instanceof pg.DatabaseError) {
+      const de = e as DatabaseError;
+      throw new GatehouseError('execution_failed', de.message, { ...(de.code ? { sqlstate: de.code } : {}), commit: 'rolled_back' });
+    }
+    lease.broken = true;
+    throw new GatehouseError('database_unavailable', 'the connection failed during COMMIT: whether it committed is unknown', { commit: 'unknown' });
+  }
+  // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an error.
+  if (end.tag?.command === 'ROLLBACK') throw new GatehouseError('execution_failed', 'the transaction was rolled back', { commit: 'rolled_back' });
+}
+
+function shape(reply: StatementReply, names: ReadonlyMap<number, string>, sql: string): Executed {
+  const truncatedBy = reply.overBudget ? 'bytes' : reply.suspended ? 'rows' : undefined;
+  const truncated = truncatedBy !== undefined;
+  return {
+    command: reply.tag?.command ?? (truncated ? commandOfSuspended(sql) : ''),
+    rowCount: truncated ? reply.rows.length : (rowCountOf(reply) ?? reply.rows.length),
+    truncated,
+    ...(truncatedBy ? { truncatedBy } : {}),
+    cellsOmitted: reply.cellsOmitted,
+    txid: reply.txid,
+    fields: reply.fields.map((f) => ({
+      name: f.name,
+      dataTypeID: f.dataTypeID,
+      tableID: f.tableID,
+      columnID: f.columnID,
+      type: names.get(f.dataTypeID) ?? 'unknown',
+    })),
+    rows: reply.rows.map((row) => row.map(toJsonSafe)),
+  };
+}
+
+/** DML's tag carries rows affected; a row-returning statement's count is the rows it returned. */
+function rowCountOf(reply: StatementReply): number | null {
+  if (/^(INSERT|UPDATE|DELETE|MERGE)$/.test(reply.tag?.command ?? '')) return reply.tag!.rowCount;
+  return reply.fields.length > 0 ? reply.rows.length : (reply.tag?.rowCount ?? null);
+}

@@ -1,0 +1,183 @@
+// Reading the statement pipeline's answer in one pass, with the byte budget applied cell by cell
+// as the bytes arrive (docs/outcomes.md, "Byte budgets"):
+// - a cell longer than maxCellBytes is skipped as it streams past and replaced by a marker;
+// - once the kept rows would pass maxResultBytes, that row and every later one is skipped;
+// - the (maxRows + 1)th row, which only proves there are more, is skipped too.
+// Skipped bytes are never buffered: the most this holds is the kept result (≤ maxResultBytes)
+// plus one cell under maxCellBytes. The rows past the budget still cross the wire (the server
+// sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
+// time, not memory.
+import type { DatabaseError } from 'pg-protocol';
+import { GatehouseError } from '../../errors.ts';
+import type { Exchange, TransactionState } from '../wire/connection.ts';
+import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
+import { omittedCell, type ByteBudget } from '../budget.ts';
+import { resultParser } from '../values.ts';
+import { TXID_STEP } from './pipeline.ts';
+
+export interface StatementReply {
+  readonly state: TransactionState;
+  /** The first error the server reported; the statements after it did not run. */
+  readonly error?: DatabaseError | Error;
+  readonly fields: readonly WireField[];
+  readonly rows: unknown[][];
+  /** CommandComplete of the bot's statement; null when suspended (truncated) or empty. */
+  readonly tag: CommandTag | null;
+  readonly suspended: boolean;
+  readonly overBudget: boolean;
+  readonly cellsOmitted: number;
+  readonly txid: string | null;
+}
+
+type Cell = Buffer | string | null;
+
+export class StatementExchange implements Exchange {
+  readonly reply: Promise<StatementReply>;
+  private resolve!: (r: StatementReply) => void;
+  private reject!: (e: Error) => void;
+
+  /** Which statement of the pipeline the messages belong to. */
+  private step = 0;
+  private error: DatabaseError | Error | undefined;
+  private fields: WireField[] = [];
+  private parsers: ((text: string) => unknown)[] = [];
+  private readonly rows: unknown[][] = [];
+  private tag: CommandTag | null = null;
+  private suspended = false;
+  private txid: string | null = null;
+  private received = 0;
+  private bytes = 0;
+  private overBudget = false;
+  private cellsOmitted = 0;
+  // The row being read.
+  private row: Cell[] = [];
+  private rowBytes = 0;
+  private dropRow = false;
+  private omittedLength = -1;
+
+  constructor(
+    private readonly prelude: number,
+    private readonly maxRows: number,
+    private readonly budget: ByteBudget,
+  ) {
+    this.reply = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.reply.catch(() => {});
+  }
+
+  private get atStatement(): boolean {
+    return this.step === this.prelude;
+  }
+
+  message(type: number, body: Buffer): void {
+    switch (type) {
+      case MSG.errorResponse:
+        this.error ??= databaseError(body);
+        return;
+      case MSG.rowDescription:
+        if (this.atStatement) {
+          this.fields = rowDescription(body);
+          this.parsers = this.fields.map((f) => resultParser(f.dataTypeID));
+        }
+        return;
+      case MSG.commandComplete:
+        if (this.atStatement) this.tag = commandComplete(body);
+        this.step++;
+        return;
+      case MSG.portalSuspended:
+        if (this.atStatement) this.suspended = true;
+        this.step++;
+        return;
+      case MSG.emptyQuery:
+        this.step++;
+        return;
+      case MSG.copyIn:
+      case MSG.copyOut:
+      case MSG.copyBoth:
+        // Refused upstream; should one get here, it is the statement's failure, not the database's.
+        this.error ??= new GatehouseError('execution_failed', 'COPY is not supported through Gatehouse');
+        return;
+      default:
+        // ParseComplete, BindComplete, NoData, CopyDone: nothing to keep.
+        return;
+    }
+  }
+
+  rowStart(): void {
+    this.row = [];
+    this.rowBytes = 0;
+    if (!this.atStatement) {
+      this.dropRow = false; // set_config's and txid_current()'s one row each: small, ours
+      return;
+    }
+    this.received++;
+    // The (maxRows + 1)th row only proves there are more; rows past the budget are not kept.
+    this.dropRow = this.overBudget || this.received > this.maxRows;
+  }
+
+  keepCell(length: number): boolean {
+    this.omittedLength = -1;
+    if (this.dropRow) return false;
+    if (length < 0 || !this.atStatement) return true;
+    let size = length;
+    let keep = true;
+    if (length > this.budget.maxCellBytes) {
+      this.omittedLength = length;
+      size = omittedCell(length, this.budget.maxCellBytes).length;
+      keep = false;
+    }
+    if (this.bytes + this.rowBytes + size > this.budget.maxResultBytes) {
+      // The answer is cut before this row: the rest of it streams past.
+      this.overBudget = true;
+      this.dropRow = true;
+      return false;
+    }
+    this.rowBytes += size;
+    if (!keep) this.cellsOmitted++;
+    return keep;
+  }
+
+  cell(value: Buffer | null, length: number): void {
+    if (this.dropRow) return;
+    if (this.omittedLength >= 0) {
+      this.row.push(omittedCell(this.omittedLength, this.budget.maxCellBytes));
+      return;
+    }
+    this.row.push(length < 0 ? null : value);
+  }
+
+  rowEnd(): void {
+    if (!this.atStatement) {
+      if (this.prelude > TXID_STEP && this.step === TXID_STEP) {
+        const v = this.row[0];
+        this.txid = Buffer.isBuffer(v) ? v.toString('utf8') : null;
+      }
+      return;
+    }
+    if (this.dropRow) return;
+    this.bytes += this.rowBytes;
+    // Parsed with the column's type parser; a marker (a string here) bypasses it: an int4 parser
+    // would make NaN of it.
+    this.rows.push(this.row.map((c, i) => (Buffer.isBuffer(c) ? this.parsers[i]!(c.toString('utf8')) : c)));
+  }
+
+  end(state: TransactionState): void {
+    this.resolve({
+      state,
+      ...(this.error ? { error: this.error } : {}),
+      fields: this.fields,
+      rows: this.rows,
+      tag: this.tag,
+      suspended: this.suspended,
+      overBudget: this.overBudget,
+      cellsOmitted: this.cellsOmitted,
+      txid: this.txid,
+    });
+  }
+
+  fail(error: Error): void {
+    this.reject(error);
+  }
+}
