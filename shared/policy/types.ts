@@ -13,6 +13,11 @@ export interface IssuerConfig {
   readonly authorizedParty?: string;
   /** Longest accepted `exp − iat`, in seconds (policy `maxTokenLifetime`); default 24 h. */
   readonly maxTokenLifetimeSec?: number;
+  /**
+   * Seconds a verified token may be reused without verifying it again (policy `tokenCache`, at most
+   * 60, never past the token's `exp`); 0 or absent: off. A revoked key is honoured until then.
+   */
+  readonly tokenCacheSec?: number;
 }
 
 export interface ConnectionConfig {
