@@ -14,13 +14,13 @@ export { JWKS_ALGORITHMS } from './key-set.ts';
 const ES256_SIGNATURE_BYTES = 64;
 
 /** One key set per issuer, kept for the verifier's life. */
-export function createJwksVerification(timeoutMs: number, fetchFn?: typeof fetch) {
+export function createJwksVerification(timeoutMs: number, io: { fetch?: typeof fetch; now?: () => number } = {}) {
   const keySets = new Map<string, KeySet>();
 
   function keySetFor(cfg: CheckedIssuer & { jwksUri: string }): KeySet {
     let keySet = keySets.get(cfg.issuer);
     if (keySet === undefined) {
-      keySet = createKeySet({ issuer: cfg.issuer, jwksUri: cfg.jwksUri, timeoutMs, ...(fetchFn ? { fetch: fetchFn } : {}) });
+      keySet = createKeySet({ issuer: cfg.issuer, jwksUri: cfg.jwksUri, timeoutMs, ...(io.fetch ? { fetch: io.fetch } : {}), ...(io.now ? { now: io.now } : {}) });
       keySets.set(cfg.issuer, keySet);
     }
     return keySet;

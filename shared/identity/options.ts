@@ -15,6 +15,8 @@ export interface VerifierOptions {
   readonly jwksTimeoutMs?: number;
   /** How JWKS are fetched; default the global fetch. For tests that count or fail fetches. */
   readonly fetch?: typeof fetch;
+  /** Monotonic milliseconds for the JWKS refetch cooldown and max age; default performance.now. */
+  readonly keyClock?: () => number;
 }
 
 /** An issuer as the verifiers use it: one or several audiences, always as a non-empty list. */

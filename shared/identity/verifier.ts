@@ -16,7 +16,7 @@ import { createTokenCache } from './token-cache.ts';
 export function createVerifier(options: VerifierOptions): (token: string) => Promise<Principal> {
   const opts = checkVerifierOptions(options);
   const viaGoogle = createGoogleVerification(opts.googleCerts);
-  const viaJwks = createJwksVerification(opts.jwksTimeoutMs, options.fetch);
+  const viaJwks = createJwksVerification(opts.jwksTimeoutMs, { fetch: options.fetch, now: options.keyClock });
   // Only when some issuer asks for it (issuers[].tokenCache): off by default.
   const cache = [...opts.issuers.values()].some((i) => (i.tokenCacheSec ?? 0) > 0) ? createTokenCache() : undefined;
 
