@@ -11,6 +11,7 @@ import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
 import { benchRelease } from './release.ts';
 import { benchCli, printCli } from './cli.ts';
+import { benchIdentity } from './identity.ts';
 import pg from 'pg';
 
 const only = process.argv.slice(2);
@@ -29,6 +30,17 @@ if (wants('analyze')) {
   } finally {
     await catalog.close();
     await server.stop();
+  }
+}
+
+if (wants('identity')) {
+  console.error('identity: token verification, jose vs node:crypto with cached keys vs a token-cache hit …');
+  const figures = await benchIdentity();
+  results.identity = figures;
+  console.log('\n| alg | jose jwtVerify µs (median / p99) | node:crypto, cached KeyObject | token-cache hit |\n|---|---|---|---|');
+  for (const [alg, f] of Object.entries(figures)) {
+    const cell = (x: { medianUs: number; p99Us: number } | undefined) => (x ? `${x.medianUs} / ${x.p99Us}` : '');
+    console.log(`| ${alg} | ${cell(f.joseJwtVerify)} | ${cell(f.nodeCryptoCachedKeys)} | ${cell(f.tokenCacheHit)} |`);
   }
 }
 
