@@ -3,7 +3,6 @@
 // closed: a step that cannot decide, or a session log that cannot be written, means nothing runs.
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, isGatehouseError } from './errors.ts';
-import { bearerToken } from './identity/index.ts';
 import type { Principal } from './identity/principal.ts';
 import { checkAgentModel, decide } from './policy/index.ts';
 import type { Decision, Policy } from './policy/types.ts';
@@ -19,6 +18,7 @@ import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan } from './blast-radius/estimate.ts';
 import { createDescriber } from './describe/index.ts';
 import { samePrincipal } from './approvals/people.ts';
+import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from './kernel/index.ts';
 import type { Person } from './approvals/types.ts';
 
 export interface GatewayDeps {
@@ -45,30 +45,8 @@ export interface GatewayDeps {
   readonly instanceId?: string;
 }
 
-/**
- * The transport's body, read only after the caller is authenticated: an authenticated caller's
- * malformed or oversized body is still recorded as a session; an anonymous one costs nothing.
- */
-export type BodyReader = () => unknown;
-
-/** What the transport knows about the caller: headers, untrusted until verified. */
-export interface Caller {
-  readonly authorization?: string;
-  readonly model?: string;
-  readonly runId?: string;
-  readonly traceparent?: string;
-  /** Told what the request established, for the transport's log line (never SQL or values). */
-  readonly observe?: (facts: RequestFacts) => void;
-}
-
-/** What a log line may say about a request: ids, the verified subject, the verdict, a fingerprint. */
-export interface RequestFacts {
-  readonly sessionId?: string;
-  readonly subject?: string;
-  readonly decision?: string;
-  readonly riskClass?: string;
-  readonly fingerprint?: string;
-}
+// Shared with the review desk and the catalog reads (shared/kernel/); re-exported for the transports.
+export { recordOrFail, SessionError, type BodyReader, type Caller, type RequestFacts } from './kernel/index.ts';
 
 export interface ColumnOut {
   readonly name: string;
@@ -112,29 +90,6 @@ export interface AnalyzeOutcome {
 export interface Risk {
   readonly class: Analysis['class'];
   readonly reasons: readonly string[];
-}
-
-/** A refusal that belongs to a recorded session carries its id back to the caller. */
-export class SessionError extends GatehouseError {
-  constructor(
-    readonly sessionId: string | undefined,
-    cause: GatehouseError,
-  ) {
-    super(cause.code, cause.message, cause.details ? { ...cause.details } : undefined, { cause });
-  }
-}
-
-/**
- * Appends to the session log or fails closed: without its record, nothing of that session may go
- * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
- */
-export async function recordOrFail(sessions: SessionLog, sessionId: string, drafts: EventDraft[]): Promise<void> {
-  try {
-    await sessions.append(sessionId, drafts);
-  } catch (e) {
-    const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-    throw new SessionError(undefined, error);
-  }
 }
 
 /** Everything steps 1–4 established, recorded before anything runs. */
@@ -240,10 +195,8 @@ export function createGateway(deps: GatewayDeps) {
 
   // --- steps ---------------------------------------------------------------------------------
 
-  async function authenticate(caller: Caller): Promise<Principal> {
-    const principal = await deps.verifyToken(bearerToken(caller.authorization));
-    caller.observe?.({ subject: principal.subject });
-    return principal;
+  function authenticate(caller: Caller): Promise<Principal> {
+    return verifyCaller(deps.verifyToken, caller);
   }
 
   async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
@@ -449,8 +402,3 @@ export function createGateway(deps: GatewayDeps) {
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
-
-function asGatehouseError(e: unknown): GatehouseError {
-  if (isGatehouseError(e)) return e;
-  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
-}

@@ -1,4 +1,4 @@
-import type { IssuerConfig } from '../policy/types.ts';
+import type { IssuerConfig } from './issuer-config.ts';
 import { emailKey } from './normalise.ts';
 
 export interface VerifierOptions {
