@@ -11,10 +11,10 @@ import { requestEvent } from '../audit/drafts.ts';
 import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { ApprovalQuery, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
+import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
 import { checkRowAgrees, loggedApproval } from './logged.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
-import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from '../kernel/index.ts';
+import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller, type SessionRecorder } from '../kernel/index.ts';
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
@@ -26,7 +26,7 @@ import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView 
 export interface ReviewDeskDeps {
   readonly verifyToken: (token: string) => Promise<Principal>;
   readonly store: ApprovalStore;
-  readonly sessions: SessionLog;
+  readonly sessions: SessionRecorder;
   readonly clock?: () => Date;
   readonly newSessionId?: () => string;
   /** Members see every approval; others see the ones they may decide, and their own. */

@@ -3,7 +3,7 @@
 // written as a call, in attribute notation, behind an operator or a cast, or inside a view or a row
 // security policy it reads — is on the allowlist (allowlist.ts). Anything the catalog cannot place
 // makes it `unknown`.
-import type { CatalogReader, RelationInfo, RoutineCatalogReader } from '../ports.ts';
+import type { CatalogReader, RelationInfo, RoutineCatalogReader } from './catalog-ports.ts';
 import { routineVerdict, type ListedFunctions, type RoutineVerdict } from './allowlist.ts';
 import type { Analysis } from './analysis.ts';
 import { NOT_A_RELATION, type CallSite, type CallSites, type NamedSite } from './call-sites.ts';
