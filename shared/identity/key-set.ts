@@ -86,7 +86,9 @@ export function createKeySet(options: KeySetOptions): KeySet {
     async candidates(alg, kid) {
       let set = await current();
       let found = select(set.keys, alg, kid);
-      if (found.length === 0 && now() - lastAttempt >= REFRESH_COOLDOWN_MS) {
+      // A fetch already under way (another token's miss) is joined, not refused for the cooldown
+      // it itself started: concurrent tokens signed by a newly rotated key all wait for it.
+      if (found.length === 0 && (inFlight !== undefined || now() - lastAttempt >= REFRESH_COOLDOWN_MS)) {
         set = await refresh();
         found = select(set.keys, alg, kid);
       }

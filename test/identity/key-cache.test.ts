@@ -279,3 +279,32 @@ test('policy: issuers[].tokenCache is a duration of at most 60s, absent by defau
   for (const bad of ['2m', '61s', 'forever', '-1s']) t.throws(() => parsePolicy(withCache(`    tokenCache: ${bad}`), 'p.yaml'), { instanceOf: GatehouseError }, bad);
   t.throws(() => createVerifier({ issuers: [{ issuer: 'https://i.example', audience: 'x', jwksUri: 'https://i.example/j', tokenCacheSec: 61 }], groups: {} }), { instanceOf: TypeError });
 });
+
+test('concurrent tokens with a new kid share one refetch', async (t) => {
+  const jwks = await serveJwks([es.jwk]);
+  t.teardown(() => jwks.close());
+  const { verify, clock } = verifierFor(jwks);
+  await verify(await sign(es, claims(jwks.issuer)));
+  const next = newKey('ES256', 'es-concurrent');
+  jwks.keys = [es.jwk, next.jwk];
+  clock.mono += REFRESH_COOLDOWN_MS;
+  const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => sign(next, claims(jwks.issuer, { jti: `c${i}` }))));
+  const principals = await Promise.all(tokens.map((tk) => verify(tk)));
+  t.true(principals.every((p) => p.subject === 'bot-1'));
+  t.is(jwks.fetches, 2);
+});
+
+test('a JWKS endpoint that never answers is dependency_unavailable within the timeout, and the next token tries again', async (t) => {
+  const { createServer: create } = await import('node:http');
+  const hanging = create(() => {}); // accepts, never answers
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    hanging.closeAllConnections();
+    hanging.close(() => resolve());
+  }));
+  const issuer = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/iss`;
+  const verify = createVerifier({ issuers: [{ issuer, audience: AUD, jwksUri: `${issuer}/jwks.json` }], groups: {}, clock: () => NOW, jwksTimeoutMs: 200 });
+  const token = await sign(es, claims(issuer));
+  await refused(t, verify(token), 'dependency_unavailable', token);
+  await refused(t, verify(token), 'dependency_unavailable', token);
+});
