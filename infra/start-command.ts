@@ -38,12 +38,6 @@ export async function startCommand(o: StartOptions): Promise<void> {
     intervalMs: checkpointIntervalFromEnv(),
     report: (line) => logger.info({ checkpoints: line }, `checkpoints ${line}`),
   });
-  // Least privilege checked, not assumed: one line per connection, bounded, never blocking start.
-  for (const line of await startupDoctorLines(g)) {
-    if (process.stdout.isTTY) process.stdout.write(`  doctor        ${line}\n`);
-    else logger.info({ doctor: line }, `doctor ${line}`);
-  }
-
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -71,6 +65,15 @@ export async function startCommand(o: StartOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  // Least privilege checked, not assumed: one line per connection, bounded, never blocking start.
+  // After the signal handlers: the server already answers, so a SIGTERM during these checks must
+  // drain it like any other (a request can be in flight before the last doctor line).
+  for (const line of await startupDoctorLines(g)) {
+    if (stopping) break;
+    if (process.stdout.isTTY) process.stdout.write(`  doctor        ${line}\n`);
+    else logger.info({ doctor: line }, `doctor ${line}`);
+  }
 }
 
 /** Only where a person reads it: stdout is a terminal. */
