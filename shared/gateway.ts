@@ -3,11 +3,12 @@
 // closed: a step that cannot decide, or a session log that cannot be written, means nothing runs.
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, isGatehouseError } from './errors.ts';
-import { bearerToken } from './identity/index.ts';
 import type { Principal } from './identity/principal.ts';
 import { checkAgentModel, decide } from './policy/index.ts';
 import type { Decision, Policy } from './policy/types.ts';
-import { inspect, resolveAnalysis, type ListedFunctions, type ResolvePorts } from './sql/index.ts';
+import type { ListedFunctions, ResolvePorts } from './sql/index.ts';
+import { createStatementCache, type StatementCache } from './sql/statement-cache.ts';
+import type { Statement } from './sql/statement.ts';
 import type { Analysis } from './sql/analysis.ts';
 import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, TargetDatabase } from './ports.ts';
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
@@ -19,6 +20,7 @@ import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan } from './blast-radius/estimate.ts';
 import { createDescriber } from './describe/index.ts';
 import { samePrincipal } from './approvals/people.ts';
+import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from './kernel/index.ts';
 import type { Person } from './approvals/types.ts';
 
 export interface GatewayDeps {
@@ -43,32 +45,12 @@ export interface GatewayDeps {
   readonly catalog: CatalogReader & RoutineCatalogReader;
   /** Recorded in execution.started; default a random UUID per process. */
   readonly instanceId?: string;
+  /** Step 2's parse-once cache (shared/sql/statement-cache.ts); default one per gateway. */
+  readonly statements?: StatementCache;
 }
 
-/**
- * The transport's body, read only after the caller is authenticated: an authenticated caller's
- * malformed or oversized body is still recorded as a session; an anonymous one costs nothing.
- */
-export type BodyReader = () => unknown;
-
-/** What the transport knows about the caller: headers, untrusted until verified. */
-export interface Caller {
-  readonly authorization?: string;
-  readonly model?: string;
-  readonly runId?: string;
-  readonly traceparent?: string;
-  /** Told what the request established, for the transport's log line (never SQL or values). */
-  readonly observe?: (facts: RequestFacts) => void;
-}
-
-/** What a log line may say about a request: ids, the verified subject, the verdict, a fingerprint. */
-export interface RequestFacts {
-  readonly sessionId?: string;
-  readonly subject?: string;
-  readonly decision?: string;
-  readonly riskClass?: string;
-  readonly fingerprint?: string;
-}
+// Shared with the review desk and the catalog reads (shared/kernel/); re-exported for the transports.
+export { recordOrFail, SessionError, type BodyReader, type Caller, type RequestFacts } from './kernel/index.ts';
 
 export interface ColumnOut {
   readonly name: string;
@@ -114,35 +96,14 @@ export interface Risk {
   readonly reasons: readonly string[];
 }
 
-/** A refusal that belongs to a recorded session carries its id back to the caller. */
-export class SessionError extends GatehouseError {
-  constructor(
-    readonly sessionId: string | undefined,
-    cause: GatehouseError,
-  ) {
-    super(cause.code, cause.message, cause.details ? { ...cause.details } : undefined, { cause });
-  }
-}
-
-/**
- * Appends to the session log or fails closed: without its record, nothing of that session may go
- * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
- */
-export async function recordOrFail(sessions: SessionLog, sessionId: string, drafts: EventDraft[]): Promise<void> {
-  try {
-    await sessions.append(sessionId, drafts);
-  } catch (e) {
-    const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-    throw new SessionError(undefined, error);
-  }
-}
-
 /** Everything steps 1–4 established, recorded before anything runs. */
 interface Admitted {
   readonly sessionId: string;
   readonly principal: Principal;
   readonly request: QueryRequest;
   readonly analysis: Analysis;
+  /** Parsed once in step 2; masking and error redaction read its tree, never the text again. */
+  readonly statement: Statement;
   readonly decision: Decision;
   /** Set when step 5 held the statement for people. */
   readonly held?: HeldApproval;
@@ -157,6 +118,7 @@ export function createGateway(deps: GatewayDeps) {
   const listed: ListedFunctions = new Map(policy.functions.map((f) => [f.signature, f.reason]));
   const catalogPorts: ResolvePorts = { routines: deps.catalog, relations: deps.catalog };
   const instanceId = deps.instanceId ?? randomUUID();
+  const statements = deps.statements ?? createStatementCache();
   /** Sessions this process is executing now: reconciliation must not close them. */
   const inFlight = new Set<string>();
 
@@ -209,7 +171,7 @@ export function createGateway(deps: GatewayDeps) {
   /** POST /v1/analyze: the same steps up to the decision, recorded, and nothing runs. */
   async function analyzeOnly(caller: Caller, body: BodyReader): Promise<AnalyzeOutcome> {
     const principal = await authenticate(caller);
-    const { sessionId, analysis, decision, request } = await admit('analyze', principal, caller, body);
+    const { sessionId, analysis, decision, statement } = await admit('analyze', principal, caller, body);
     const { kind, tables, columns, functions, fingerprint } = analysis;
     return {
       sessionId,
@@ -217,7 +179,7 @@ export function createGateway(deps: GatewayDeps) {
       decision: decision.action,
       rule: decision.rule,
       statement: { kind, tables, columns, functions, fingerprint },
-      masking: deps.masker.preview(request.sql),
+      masking: deps.masker.preview(statement),
     };
   }
 
@@ -240,10 +202,8 @@ export function createGateway(deps: GatewayDeps) {
 
   // --- steps ---------------------------------------------------------------------------------
 
-  async function authenticate(caller: Caller): Promise<Principal> {
-    const principal = await deps.verifyToken(bearerToken(caller.authorization));
-    caller.observe?.({ subject: principal.subject });
-    return principal;
+  function authenticate(caller: Caller): Promise<Principal> {
+    return verifyCaller(deps.verifyToken, caller);
   }
 
   async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
@@ -273,11 +233,12 @@ export function createGateway(deps: GatewayDeps) {
     }
 
     let analysis: Analysis;
+    let statement: Statement;
     try {
-      const inspected = inspect(request.sql); //                              2 analyze
+      statement = statements.statement(request.sql); //                       2 analyze (parsed once, or cached)
       // 2b: what PostgreSQL would call, from the target's catalog (a read stays read only if all
       // of it is on the allowlist). Never throws: a catalog it cannot read leaves nothing `read`.
-      analysis = await resolveAnalysis(inspected.analysis, inspected.sites, request.connection, catalogPorts, listed);
+      analysis = await statements.resolve(statement, request.connection, catalogPorts, listed);
     } catch (e) {
       const error = asGatehouseError(e);
       return refuse(error, facts, [ev.analysisFailedEvent(error)]);
@@ -320,13 +281,13 @@ export function createGateway(deps: GatewayDeps) {
       caller.observe?.({ decision: outcome.decision.action });
       const { id, expiresAt, quorum, approvers } = outcome.approval;
       const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
-      return { sessionId, principal, request, analysis, decision: outcome.decision, ...(held ? { held } : {}) };
+      return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(held ? { held } : {}) };
     }
     await recordDecision(decision);
-    return { sessionId, principal, request, analysis, decision };
+    return { sessionId, principal, request, analysis, statement, decision };
   }
 
-  async function execute({ sessionId, request, analysis }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[] }> {
+  async function execute({ sessionId, request, analysis, statement: parsed }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[] }> {
     const statement = statementFor(request, analysis);
     const { connection, sql } = statement;
     const { masker } = deps;
@@ -340,13 +301,13 @@ export function createGateway(deps: GatewayDeps) {
     try {
       // Parses for lineage and warms the catalog before the statement holds a connection; refuses
       // (masking_denied) what `derived: deny` forbids, before anything ran.
-      const prepared = await masker.prepare({ connection, sql });
+      const prepared = await masker.prepare({ connection, sql, statement: parsed });
       const result = await target.run({
         ...statement,
         beforeCommit: async (raw) => {
           // 7 mask, then 8 record, before COMMIT: if the result cannot be recorded, the
           // statement rolls back. Only the masked result is stored and returned.
-          const plan = await masker.plan({ connection, sql, fields: raw.fields, prepared });
+          const plan = await masker.plan({ connection, sql, statement: parsed, fields: raw.fields, prepared });
           const masked = await masker.apply(plan, raw.rows);
           const rawHmacSha256 = await masker.rawDigest(raw.fields, raw.rows);
           const shown: StatementResult = { ...raw, rows: masked.rows };
@@ -361,7 +322,7 @@ export function createGateway(deps: GatewayDeps) {
       if (!statement.readOnly) await sessions.append(sessionId, [ev.executionCommittedEvent()]).catch(() => {});
       return { result: { ...result, rows: maskedRows }, columns };
     } catch (e) {
-      const error = await redacted(asGatehouseError(e), connection, sql);
+      const error = await redacted(asGatehouseError(e), connection, parsed);
       if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
         // The result could not be recorded, so the transaction was rolled back and the append
         // was bounded on the server: it cannot land later. Say so if the log takes it now.
@@ -383,11 +344,11 @@ export function createGateway(deps: GatewayDeps) {
     }
   }
 
-  async function redacted(error: GatehouseError, connection: string, sql: string): Promise<GatehouseError> {
+  async function redacted(error: GatehouseError, connection: string, statement: Statement): Promise<GatehouseError> {
     if (error instanceof SessionError) return error;
     const sqlstate = typeof error.details?.sqlstate === 'string' ? error.details.sqlstate : undefined;
     const position = typeof error.details?.position === 'number' ? error.details.position : undefined;
-    const shown = await deps.masker.redactError({ connection, sql, message: error.message, sqlstate, position });
+    const shown = await deps.masker.redactError({ connection, sql: statement.sql, statement, message: error.message, sqlstate, position });
     if (shown.withheld) {
       // Only what names the failure, never what the server said about the data.
       const kept = Object.fromEntries(Object.entries(error.details ?? {}).filter(([k]) => k === 'sqlstate' || k === 'condition' || k === 'position'));
@@ -449,8 +410,3 @@ export function createGateway(deps: GatewayDeps) {
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
-
-function asGatehouseError(e: unknown): GatehouseError {
-  if (isGatehouseError(e)) return e;
-  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
-}

@@ -31,11 +31,9 @@ export const QueryRequestSchema = z
   .strict()
   .meta({ id: 'QueryRequest' });
 
-// The approvals desk validates with this (shared/approvals/comment.ts), after its own checks have
-// given each mistake its stable code: the spec and the server cannot disagree.
-export const DecisionRequestSchema = z
-  .strictObject({ comment: z.string().min(1).max(2000).refine((c) => c.trim() !== '', 'must not be blank') })
-  .meta({ id: 'DecisionRequest' });
+// Defined beside the desk that validates with it (the API describes the domain, never the reverse:
+// test/repo/import-cycles.test.ts), after its own checks have given each mistake its stable code.
+export { DecisionRequestSchema } from '../approvals/comment.ts';
 
 // ---- answers -------------------------------------------------------------------------------
 

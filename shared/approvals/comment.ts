@@ -1,8 +1,13 @@
 // The body of POST /v1/approvals/:id/approve|reject: `{"comment": "..."}`, narrowed from `unknown`.
 // A decision without a reason is not evidence of review, so the comment is required.
 import { GatehouseError } from '../errors.ts';
-import { DecisionRequestSchema } from '../api/schemas.ts';
+import { z } from 'zod';
 import { MAX_COMMENT_LENGTH } from './state.ts';
+
+/** The body's schema, in the OpenAPI description too (shared/api/schemas.ts re-exports it). */
+export const DecisionRequestSchema = z
+  .strictObject({ comment: z.string().min(1).max(MAX_COMMENT_LENGTH).refine((c) => c.trim() !== '', 'must not be blank') })
+  .meta({ id: 'DecisionRequest' });
 
 export function parseDecisionBody(body: unknown): string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {

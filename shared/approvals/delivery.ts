@@ -5,7 +5,7 @@
 // that finds another one's lease still running refuses (the message comes back later) rather
 // than acknowledging: if that other one crashed, its post must not be lost.
 import { randomUUID } from 'node:crypto';
-import type { ApprovalStore } from '../ports.ts';
+import type { ApprovalStore } from './ports.ts';
 import type { ApprovalNotice } from './message.ts';
 import { shortError } from './publish.ts';
 import { statusAt } from './state.ts';

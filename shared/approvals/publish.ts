@@ -3,7 +3,7 @@
 // stays `notification: pending` with a due time, and the republisher picks it up — on a timer
 // while the process runs, and on the next start. Nothing is lost, and a message published twice
 // (a republish racing a slow first attempt) is harmless: the fan-out posts once per approval.
-import type { ApprovalNotifier, ApprovalStore } from '../ports.ts';
+import type { ApprovalNotifier, ApprovalStore } from './ports.ts';
 import { approvalMessage } from './message.ts';
 import type { Approval, NotificationState } from './types.ts';
 

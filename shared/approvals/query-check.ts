@@ -1,6 +1,6 @@
 // What every ApprovalStore adapter checks of a list() query before it reaches a store. Queries
 // come from the gateway, not from a caller: a malformed one is a bug, found loudly.
-import type { ApprovalQuery } from '../ports.ts';
+import type { ApprovalQuery } from './ports.ts';
 
 export function checkApprovalQuery(query: ApprovalQuery): ApprovalQuery {
   for (const name of ['expiresAfter', 'expiredBy', 'notificationDueBy'] as const) {

@@ -10,12 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { requestEvent } from '../audit/drafts.ts';
 import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import { bearerToken } from '../identity/index.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { ApprovalQuery, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
+import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
 import { checkRowAgrees, loggedApproval } from './logged.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
-import { recordOrFail, SessionError, type BodyReader, type Caller } from '../gateway.ts';
+import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller, type SessionRecorder } from '../kernel/index.ts';
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
@@ -27,7 +26,7 @@ import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView 
 export interface ReviewDeskDeps {
   readonly verifyToken: (token: string) => Promise<Principal>;
   readonly store: ApprovalStore;
-  readonly sessions: SessionLog;
+  readonly sessions: SessionRecorder;
   readonly clock?: () => Date;
   readonly newSessionId?: () => string;
   /** Members see every approval; others see the ones they may decide, and their own. */
@@ -139,8 +138,8 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
 
   // --- helpers -------------------------------------------------------------------------------
 
-  async function authenticate(caller: Caller): Promise<Principal> {
-    return deps.verifyToken(bearerToken(caller.authorization));
+  function authenticate(caller: Caller): Promise<Principal> {
+    return verifyCaller(deps.verifyToken, caller);
   }
 
   async function checkAgainstLog(row: Approval): Promise<void> {
@@ -181,9 +180,4 @@ function queryFor(status: StatusFilter, now: Date): ApprovalQuery {
     case 'all':
       return {};
   }
-}
-
-function asGatehouseError(e: unknown): GatehouseError {
-  if (isGatehouseError(e)) return e;
-  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
 }

@@ -16,7 +16,8 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
-import type { ApprovalNotifier, ApprovalStore, SessionLog, VoteSigner } from '../ports.ts';
+import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
+import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
 import { checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
@@ -36,7 +37,7 @@ export interface ApprovalWorkflowOptions {
   readonly backoffMs?: (attempts: number) => number;
   readonly log?: (message: string) => void;
   /** The session log, re-read at every redemption: the approval store alone is never believed. */
-  readonly sessions: SessionLog;
+  readonly sessions: SessionRecorder;
   /** The approval desk's key; the query path uses only its public half, to verify votes. */
   readonly signer: Pick<VoteSigner, 'publicKeyPem'>;
   /** The statement-digest key (digest.ts), which the approval store does not hold. */
@@ -45,7 +46,7 @@ export interface ApprovalWorkflowOptions {
 
 export interface ApprovalWorkflow extends PublishDeps {
   readonly newApprovalId: () => string;
-  readonly sessions: SessionLog;
+  readonly sessions: SessionRecorder;
   readonly signer: Pick<VoteSigner, 'publicKeyPem'>;
   readonly digestKey: () => Promise<Uint8Array>;
 }

@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { VoteSigner } from '../ports.ts';
+import type { VoteSigner } from './ports.ts';
 import type { Approval, Vote } from './types.ts';
 
 export const SIGNED_VOTE_VERSION = 'gatehouse-vote/1';

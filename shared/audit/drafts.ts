@@ -5,7 +5,7 @@ import type { GatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
-import type { StatementResult } from '../ports.ts';
+import type { StatementResult } from '../target-port.ts';
 import type { EventDraft } from './events.ts';
 
 export interface AgentInfo {

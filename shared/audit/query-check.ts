@@ -1,6 +1,6 @@
 // What every SessionLog adapter checks of a list() query before it reaches a store. Queries come
 // from the gateway and the CLI, not from a request body: a malformed one is a bug, found loudly.
-import type { SessionQuery } from '../ports.ts';
+import type { SessionQuery } from './session-query.ts';
 
 export function checkSessionQuery(query: SessionQuery): SessionQuery {
   const { from, to, limit } = query;

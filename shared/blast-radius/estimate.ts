@@ -11,7 +11,7 @@
 //  4. The transaction is rolled back, never committed, whatever happened.
 // An estimate that cannot be made is `unavailable` with a reason; it never blocks the approval.
 import { GatehouseError, isGatehouseError } from '../errors.ts';
-import type { TargetDatabase } from '../ports.ts';
+import type { TargetDatabase } from '../target-port.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import { fieldsOf, isFields, list, str, unwrap } from '../sql/nodes.ts';
 import { parseOne } from '../sql/parse.ts';

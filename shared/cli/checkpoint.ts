@@ -5,6 +5,7 @@ import type { SessionEvent } from '../audit/events.ts';
 import type { LogLeafReader } from '../ports.ts';
 import { logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure } from '../transparency/checkpoint-source.ts';
+import { cloudStorageReader } from './gcs-reader.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../transparency/checkpointer.ts';
 import { localCheckpointing } from '../transparency/local.ts';
 import { treeHash } from '../transparency/merkle-tree.ts';
@@ -81,7 +82,7 @@ export interface Coverage {
 export async function sessionCoverage(log: LogLeafReader, events: readonly SessionEvent[], checkpointSource: string, publicKey?: string): Promise<Coverage> {
   let valid: readonly Checkpoint[];
   try {
-    const source = await loadCheckpointSource(checkpointSource, { publicKey });
+    const source = await loadCheckpointSource(checkpointSource, { publicKey, gcs: cloudStorageReader });
     const checked = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
     if (checked.problems.length) return { covered: false, reason: `the checkpoints do not verify: [${checked.problems[0]!.kind}] ${checked.problems[0]!.message}` };
     valid = checked.valid;
@@ -111,7 +112,7 @@ export async function sessionCoverage(log: LogLeafReader, events: readonly Sessi
 export async function exportCheckpoints(src: string | undefined, publicKey?: string): Promise<readonly Checkpoint[] | undefined> {
   if (src === undefined) return undefined;
   try {
-    const source = await loadCheckpointSource(src, { publicKey });
+    const source = await loadCheckpointSource(src, { publicKey, gcs: cloudStorageReader });
     return verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).valid;
   } catch (e) {
     if (e instanceof SourceFailure) return undefined;

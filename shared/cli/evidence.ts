@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { exportEvidence, type ExportSource, type ExportSummary } from '../evidence/export.ts';
 import { sampleEvidence, type SampleResult } from '../evidence/sample.ts';
 import { verifyEvidence, type VerifyOptions, type VerifyResult } from '../evidence/verify.ts';
+import { cloudStorageReader } from './gcs-reader.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import type { SessionLog } from '../ports.ts';
 import { safe } from './format.ts';
@@ -89,7 +90,7 @@ function progressBar(from: Date, to: Date): cliProgress.SingleBar {
 }
 
 export async function evidenceVerifyCommand(dir: string, json: boolean, options: VerifyOptions = {}): Promise<{ text: string; ok: boolean }> {
-  const r: VerifyResult = await verifyEvidence(dir, options);
+  const r: VerifyResult = await verifyEvidence(dir, { gcs: cloudStorageReader, ...options });
   if (json) return { text: JSON.stringify(r, null, 2), ok: r.ok };
   const lines = r.ok
     ? [

@@ -14,8 +14,11 @@ import type { Principal } from '../identity/principal.ts';
 import { checkAgentModel, decide } from '../policy/index.ts';
 import type { Policy } from '../policy/types.ts';
 import type { TargetDatabase } from '../ports.ts';
-import { analyze } from '../sql/index.ts';
-import { SessionError, type Caller } from '../gateway.ts';
+import { sharedStatements } from '../sql/statement-cache.ts';
+
+/** Fixed statements: parsed once per process (shared/sql/statement-cache.ts). */
+const analyze = (sql: string) => sharedStatements.statement(sql).analysis;
+import { SessionError, type Caller } from '../kernel/index.ts';
 
 const DESCRIBE_SQL = `SELECT a.attname::text AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable, a.attnum::int AS position, c.relkind::text AS relkind

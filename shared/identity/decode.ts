@@ -14,6 +14,11 @@ export interface UnverifiedToken {
   readonly header: Untrusted;
   readonly alg: string;
   readonly issuer: string;
+  /** The decoded payload: unverified until the signature over `signingInput` is. */
+  readonly payload: Untrusted;
+  /** `header.payload` as sent: what the signature covers. */
+  readonly signingInput: string;
+  readonly signature: Buffer;
 }
 
 export function decodeUnverified(token: string): UnverifiedToken {
@@ -36,7 +41,7 @@ export function decodeUnverified(token: string): UnverifiedToken {
   if (Object.hasOwn(header, 'crit')) throw invalid('the token uses critical header extensions, which are not supported');
   const issuer = ownClaim(payload, 'iss');
   if (!isNonEmptyString(issuer)) throw new GatehouseError('token_issuer_not_allowed', 'the token names no issuer');
-  return { header, alg, issuer };
+  return { header, alg, issuer, payload, signingInput: `${headerPart}.${payloadPart}`, signature: Buffer.from(signaturePart, 'base64url') };
 }
 
 function decodeJsonObject(part: string, what: string): Untrusted {

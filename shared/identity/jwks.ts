@@ -1,80 +1,59 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { GatehouseError, type ErrorCode } from '../errors.ts';
+// Verifying a token of an issuer that publishes a JWKS: node:crypto against KeyObjects cached per
+// `kid` (key-set.ts). The claims are checked afterwards by principalFromClaims (claims.ts), the
+// same rules every issuer gets; this module answers only "did this issuer's key sign these bytes".
+import { verify } from 'node:crypto';
+import { GatehouseError } from '../errors.ts';
+import type { UnverifiedToken } from './decode.ts';
+import { isNonEmptyString, ownClaim } from './guards.ts';
+import { createKeySet, JWKS_ALGORITHMS, type JwksAlgorithm, type KeySet } from './key-set.ts';
 import type { CheckedIssuer } from './options.ts';
 
-export const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
+export { JWKS_ALGORITHMS } from './key-set.ts';
 
-/**
- * Verifies tokens of any issuer that publishes a JWKS. One key set per issuer, kept for the
- * verifier's life: jose caches the keys and refetches at most every 30 s when an unknown kid
- * shows up, so a flood of forged kids cannot turn into a flood of fetches.
- */
-export function createJwksVerification(timeoutMs: number) {
-  const keySets = new Map<string, JWTVerifyGetKey>();
+/** ES256 signatures are r‖s, 32 bytes each (RFC 7518 §3.4), never DER. */
+const ES256_SIGNATURE_BYTES = 64;
 
-  function keySetFor(cfg: CheckedIssuer & { jwksUri: string }): JWTVerifyGetKey {
+/** One key set per issuer, kept for the verifier's life. */
+export function createJwksVerification(timeoutMs: number, io: { fetch?: typeof fetch; now?: () => number } = {}) {
+  const keySets = new Map<string, KeySet>();
+
+  function keySetFor(cfg: CheckedIssuer & { jwksUri: string }): KeySet {
     let keySet = keySets.get(cfg.issuer);
     if (keySet === undefined) {
-      keySet = keysOrUnavailable(cfg.issuer, createRemoteJWKSet(new URL(cfg.jwksUri), { timeoutDuration: timeoutMs }));
+      keySet = createKeySet({ issuer: cfg.issuer, jwksUri: cfg.jwksUri, timeoutMs, ...(io.fetch ? { fetch: io.fetch } : {}), ...(io.now ? { now: io.now } : {}) });
       keySets.set(cfg.issuer, keySet);
     }
     return keySet;
   }
 
-  return async function verifyWithJwks(token: string, cfg: CheckedIssuer, now: Date, toleranceSec: number): Promise<unknown> {
+  /** The payload once a key of this issuer verifies the signature; never the claims' checks. */
+  return async function verifyWithJwks(token: UnverifiedToken, cfg: CheckedIssuer): Promise<unknown> {
     if (cfg.jwksUri === undefined) throw new TypeError(`identity: issuer ${cfg.issuer} has no jwksUri`);
     if (cfg.audiences.length === 0) throw new TypeError(`identity: issuer ${cfg.issuer} has no audience`);
-    try {
-      const { payload } = await jwtVerify(token, keySetFor({ ...cfg, jwksUri: cfg.jwksUri }), {
-        algorithms: [...JWKS_ALGORITHMS],
-        issuer: cfg.issuer,
-        audience: [...cfg.audiences],
-        clockTolerance: toleranceSec,
-        currentDate: now,
-        requiredClaims: ['exp', 'iat', 'sub'],
-      });
-      return payload;
-    } catch (e) {
-      throw e instanceof errors.JOSEError ? fromJose(e) : e;
+    // The allowlist again, here where the key is chosen: `none` and HS* (an HMAC keyed with a public
+    // key anyone can download) have no key in a JWKS set of ours, and never reach verify().
+    if (!(JWKS_ALGORITHMS as readonly string[]).includes(token.alg)) {
+      throw new GatehouseError('token_algorithm_not_allowed', 'the token signing algorithm is not allowed');
     }
-  };
-}
-
-/** Tells "no key for this token" (the token's fault) from "no keys at all" (the issuer's). */
-function keysOrUnavailable(issuer: string, remote: JWTVerifyGetKey): JWTVerifyGetKey {
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (e) {
-      if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys) {
-        throw new GatehouseError('token_key_unknown', 'the token was signed with a key its issuer does not publish');
+    const alg = token.alg as JwksAlgorithm;
+    const kid = ownClaim(token.header, 'kid');
+    if (kid !== undefined && !isNonEmptyString(kid)) throw new GatehouseError('token_invalid', 'the token key id (kid) is not a string');
+    // A `jwk`, `jku` or `x5u` header is never used: keys come from the configured JWKS only.
+    const keys = await keySetFor({ ...cfg, jwksUri: cfg.jwksUri }).candidates(alg, kid);
+    const data = Buffer.from(token.signingInput, 'ascii');
+    if (alg === 'ES256' && token.signature.length !== ES256_SIGNATURE_BYTES) throw signatureInvalid();
+    const ok = keys.some(({ key }) => {
+      try {
+        return alg === 'ES256' ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, token.signature) : verify('sha256', data, key, token.signature);
+      } catch {
+        return false;
       }
-      throw new GatehouseError('dependency_unavailable', 'the token issuer\'s signing keys could not be fetched', { issuer }, { cause: e });
-    }
+    });
+    if (!ok) throw signatureInvalid();
+    return token.payload;
   };
 }
 
-function fromJose(e: InstanceType<typeof errors.JOSEError>): GatehouseError {
-  if (e instanceof errors.JWTClaimValidationFailed) {
-    const code: ErrorCode = e.claim === 'aud' ? 'token_audience_mismatch' : e.claim === 'iss' ? 'token_issuer_not_allowed' : 'token_claims_invalid';
-    // jose's claim messages name the claim and the check, never the token or its values.
-    return new GatehouseError(code, `token rejected: ${e.message}`, { claim: e.claim });
-  }
-  const code = JOSE_CODES[e.code] ?? 'token_invalid';
-  return new GatehouseError(code, MESSAGES[code] ?? 'the token is not a valid JWT');
+function signatureInvalid(): GatehouseError {
+  return new GatehouseError('token_signature_invalid', 'the token signature does not verify');
 }
-
-const JOSE_CODES: Readonly<Record<string, ErrorCode>> = {
-  ERR_JWT_EXPIRED: 'token_expired',
-  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'token_signature_invalid',
-  ERR_JOSE_ALG_NOT_ALLOWED: 'token_algorithm_not_allowed',
-  ERR_JWKS_NO_MATCHING_KEY: 'token_key_unknown',
-  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'token_key_unknown',
-};
-
-const MESSAGES: Partial<Record<ErrorCode, string>> = {
-  token_expired: 'the token has expired',
-  token_signature_invalid: 'the token signature does not verify',
-  token_algorithm_not_allowed: 'the token signing algorithm is not allowed',
-  token_key_unknown: 'the token was signed with a key its issuer does not publish',
-};

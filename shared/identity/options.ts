@@ -1,4 +1,4 @@
-import type { IssuerConfig } from '../policy/types.ts';
+import type { IssuerConfig } from './issuer-config.ts';
 import { emailKey } from './normalise.ts';
 
 export interface VerifierOptions {
@@ -13,6 +13,10 @@ export interface VerifierOptions {
   readonly googleCerts?: () => Promise<Record<string, string>>;
   /** How long one JWKS fetch may take; default 5000 ms. */
   readonly jwksTimeoutMs?: number;
+  /** How JWKS are fetched; default the global fetch. For tests that count or fail fetches. */
+  readonly fetch?: typeof fetch;
+  /** Monotonic milliseconds for the JWKS refetch cooldown and max age; default performance.now. */
+  readonly keyClock?: () => number;
 }
 
 /** An issuer as the verifiers use it: one or several audiences, always as a non-empty list. */
@@ -36,6 +40,8 @@ export const GOOGLE_ISSUERS: ReadonlySet<string> = new Set(['https://accounts.go
 // google-auth-library always allows 300 s of skew against the real clock, so a larger tolerance
 // here would be silently cut to 300 s for Google tokens only.
 const MAX_TOLERANCE_SEC = 300;
+/** A verified token is reused for at most this long (issuers[].tokenCache). */
+export const MAX_TOKEN_CACHE_SEC = 60;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Checks the options once, at start-up: every problem here is the caller's, hence TypeError. */
@@ -86,6 +92,9 @@ function checkIssuer(cfg: IssuerConfig, where: string): CheckedIssuer {
   }
   if (cfg.maxTokenLifetimeSec !== undefined && !(Number.isInteger(cfg.maxTokenLifetimeSec) && cfg.maxTokenLifetimeSec > 0)) {
     throw new TypeError(`identity: ${where}: maxTokenLifetimeSec must be a positive whole number of seconds`);
+  }
+  if (cfg.tokenCacheSec !== undefined && !(Number.isInteger(cfg.tokenCacheSec) && cfg.tokenCacheSec >= 0 && cfg.tokenCacheSec <= MAX_TOKEN_CACHE_SEC)) {
+    throw new TypeError(`identity: ${where}: tokenCacheSec must be a whole number of seconds from 0 to ${MAX_TOKEN_CACHE_SEC}`);
   }
   if (GOOGLE_ISSUERS.has(cfg.issuer)) {
     // Google's keys are fetched by google-auth-library; a jwksUri here would suggest it is used.

@@ -7,7 +7,8 @@ import { loadParser } from '../sql/index.ts';
 import { applyCompiled, compileColumn, type CompiledColumn } from './apply.ts';
 import { createDetectors } from './detectors.ts';
 import { identifiersOf, redactErrorMessage, withheldMessage } from './error-message.ts';
-import { parseOne } from '../sql/parse.ts';
+import { sharedStatements } from '../sql/statement-cache.ts';
+import { isStatement, type Statement } from '../sql/statement.ts';
 import { keyCache, rawResultDigest } from './keys.ts';
 import { fromLineage, planColumns, prepareStatement, refuseDerived, refusePredicates, type PreparedStatement } from './plan.ts';
 import { previewOf } from './preview.ts';
@@ -34,12 +35,12 @@ export interface Masker {
    * relation and function it names, and refuses with `masking_denied` what `derived: deny` would
    * refuse anyway — before anything ran. Its result can be handed to plan().
    */
-  prepare(input: { connection: string; sql: string }): Promise<PreparedStatement>;
+  prepare(input: StatementInput): Promise<PreparedStatement>;
   /** Decide per result column; throws GatehouseError('masking_denied') when derived: deny and a derived column depends on a masked one. */
-  plan(input: { connection: string; sql: string; fields: readonly ResultField[]; prepared?: PreparedStatement }): Promise<MaskPlan>;
+  plan(input: StatementInput & { fields: readonly ResultField[]; prepared?: PreparedStatement }): Promise<MaskPlan>;
   apply(plan: MaskPlan, rows: readonly (readonly unknown[])[]): Promise<MaskedResult>;
   /** For POST /v1/analyze: which output columns would be masked, from lineage alone (no database). Synchronous, like analyze(): after loadParser(). */
-  preview(sql: string): MaskPreview[];
+  preview(statement: string | Statement): MaskPreview[];
   /** Keyed digest (HMAC-SHA256 under a key derived from the masking key) of the raw result. */
   rawDigest(fields: readonly Pick<ResultField, 'name'>[], rows: readonly (readonly unknown[])[]): Promise<string>;
   /**
@@ -48,13 +49,33 @@ export interface Masker {
    * message is withheld (`withheld: true`, a fixed message naming the condition); otherwise it is
    * redacted (redactErrorMessage).
    */
-  redactError(input: { connection: string; sql: string; message: string; sqlstate?: string; position?: number }): Promise<{ message: string; withheld: boolean }>;
+  redactError(input: StatementInput & { message: string; sqlstate?: string; position?: number }): Promise<{ message: string; withheld: boolean }>;
   /**
    * For describing a relation: the strategy each of its columns would be masked with when read
    * plainly (`SELECT *`), by column name — through the catalog, so a view's columns carry the
    * strategies of the base columns they show. null: not masked.
    */
   columnMasks(input: { connection: string; schema: string; table: string }): Promise<ReadonlyMap<string, MaskStrategy | null>>;
+}
+
+/**
+ * What a step is about: the connection, and the Statement step 2 parsed (`statement`, no parse
+ * here) or only its text (`sql`, parsed through the shared statement cache). With both, they must
+ * be the same statement.
+ */
+export interface StatementInput {
+  readonly connection: string;
+  readonly sql: string;
+  readonly statement?: Statement;
+}
+
+/** The Statement for an input, parsed only when the caller did not hand one over. */
+function statementOf(input: { sql: string; statement?: Statement }): Statement {
+  if (input.statement !== undefined) {
+    if (!isStatement(input.statement) || input.statement.sql !== input.sql) throw new GatehouseError('internal', 'the masker was handed another statement than its SQL');
+    return input.statement;
+  }
+  return sharedStatements.statement(input.sql);
 }
 
 /** What apply() needs and a caller must not touch. */
@@ -66,9 +87,9 @@ export function createMasker(options: MaskerOptions): Masker {
   const detectors = createDetectors(config.detectors);
   const keys = keyCache(hashKey);
 
-  async function prepare({ connection, sql }: { connection: string; sql: string }): Promise<PreparedStatement> {
-    await loadParser();
-    const prepared = await prepareStatement(index, catalog, connection, sql);
+  async function prepare(input: StatementInput): Promise<PreparedStatement> {
+    if (input.statement === undefined) await loadParser();
+    const prepared = await prepareStatement(index, catalog, input.connection, statementOf(input));
     if (config.predicates === 'deny') refusePredicates(index, prepared);
     if (config.derived === 'deny' && Array.isArray(prepared.outputs)) {
       refuseDerived(prepared.outputs.map((o, i) => fromLineage(index, prepared, { index: i, name: o.name ?? '?column?' }, o.lineage)));
@@ -79,8 +100,8 @@ export function createMasker(options: MaskerOptions): Masker {
   return {
     prepare,
 
-    async plan({ connection, sql, fields, prepared }) {
-      const p = prepared !== undefined && prepared.connection === connection && prepared.sql === sql ? prepared : await prepare({ connection, sql });
+    async plan({ connection, sql, statement, fields, prepared }) {
+      const p = prepared !== undefined && prepared.connection === connection && prepared.sql === sql ? prepared : await prepare({ connection, sql, ...(statement ? { statement } : {}) });
       const [{ pseudonym }, planned] = await Promise.all([keys(), planColumns(config, index, catalog, p, fields)]);
       const columns = planned.map(({ denies: _denies, ...column }) => column);
       const compiled = columns.map((column, i) =>
@@ -97,8 +118,8 @@ export function createMasker(options: MaskerOptions): Masker {
       return applyCompiled(compiled, detectors, rows);
     },
 
-    preview(sql) {
-      return previewOf(index, config, sql);
+    preview(statement) {
+      return previewOf(index, config, typeof statement === 'string' ? sharedStatements.statement(statement) : statement);
     },
 
     async rawDigest(fields, rows) {
@@ -109,7 +130,7 @@ export function createMasker(options: MaskerOptions): Masker {
     async columnMasks({ connection, schema, table }) {
       await loadParser();
       const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-      const prepared = await prepareStatement(index, catalog, connection, `SELECT * FROM ${quote(schema)}.${quote(table)}`);
+      const prepared = await prepareStatement(index, catalog, connection, sharedStatements.statement(`SELECT * FROM ${quote(schema)}.${quote(table)}`));
       const out = new Map<string, MaskStrategy | null>();
       if (!Array.isArray(prepared.outputs)) return out; // nothing traceable: the caller fails closed
       prepared.outputs.forEach((o, i) => {
@@ -118,13 +139,14 @@ export function createMasker(options: MaskerOptions): Masker {
       return out;
     },
 
-    async redactError({ connection, sql, message, sqlstate, position }) {
+    async redactError({ connection, sql, statement, message, sqlstate, position }) {
       let readsSensitive = true;
       let identifiers = new Set<string>();
       try {
-        await loadParser();
-        identifiers = identifiersOf(parseOne(sql).node);
-        const prepared = await prepareStatement(index, catalog, connection, sql);
+        if (statement === undefined) await loadParser();
+        const parsed = statementOf({ sql, ...(statement ? { statement } : {}) });
+        identifiers = identifiersOf(parsed.node);
+        const prepared = await prepareStatement(index, catalog, connection, parsed);
         readsSensitive = prepared.readsStrategies.size > 0;
       } catch {
         // Unparsable SQL or no catalog: assume the worst.

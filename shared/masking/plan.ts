@@ -9,7 +9,7 @@ import { GatehouseError } from '../errors.ts';
 import type { MaskingConfig, MaskStrategy } from '../policy/types.ts';
 import type { CatalogReader, RelationInfo, ResultField } from '../ports.ts';
 import type { Fields } from '../sql/nodes.ts';
-import { parseOne } from '../sql/parse.ts';
+import type { Statement } from '../sql/statement.ts';
 import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
 import { collectNames } from './names.ts';
 import { addRelation, addRelationColumn, addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
@@ -32,8 +32,9 @@ export interface PreparedStatement {
 /** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
 const ANYARRAY = 2277;
 
-export async function prepareStatement(index: SensitiveIndex, catalog: CatalogReader, connection: string, sql: string): Promise<PreparedStatement> {
-  const { pgType, node } = parseOne(sql);
+/** Takes the Statement step 2 parsed: no second parse (issue 17 item 1). */
+export async function prepareStatement(index: SensitiveIndex, catalog: CatalogReader, connection: string, statement: Statement): Promise<PreparedStatement> {
+  const { pgType, node, sql } = statement;
   const names = collectNames(node);
   const isBare = (n: string) => !n.includes('.');
   // A bare name that is also a CTE's is usually that CTE; the lineage says when it is not.
@@ -175,7 +176,6 @@ export function refuseDerived(planned: readonly PlannedColumn[]): void {
 }
 
 /** The parse tree's view alone, for POST /v1/analyze and for an early `derived: deny`. */
-export function lineageOnly(sql: string): { outputs: StatementOutputs; node: Fields; relations: readonly string[] } {
-  const { pgType, node } = parseOne(sql);
+export function lineageOnly({ pgType, node }: Pick<Statement, 'pgType' | 'node'>): { outputs: StatementOutputs; node: Fields; relations: readonly string[] } {
   return { outputs: statementOutputs(pgType, node), node, relations: collectNames(node).relations };
 }

@@ -2,13 +2,14 @@
 // and no database is asked. At run time the wire's provenance and the catalog decide (views are
 // resolved there, a `*` gets its columns); this shows the bot what to expect.
 import type { MaskingConfig } from '../policy/types.ts';
+import type { Statement } from '../sql/statement.ts';
 import type { SourceRef } from './lineage.ts';
 import { fromLineage, lineageOnly, type PlannedColumn, type PreparedStatement } from './plan.ts';
 import { addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
 import type { MaskPreview } from './types.ts';
 
-export function previewOf(index: SensitiveIndex, config: MaskingConfig, sql: string): MaskPreview[] {
-  const { outputs, relations } = lineageOnly(sql);
+export function previewOf(index: SensitiveIndex, config: MaskingConfig, statement: Statement): MaskPreview[] {
+  const { outputs, relations } = lineageOnly(statement);
   if (outputs === 'no-values') return [];
   const reads = new Carried();
   for (const relation of relations) addSourceRef(index, { relation, column: '*' }, undefined, reads);

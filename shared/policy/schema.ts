@@ -143,13 +143,20 @@ export const issuerSchema = strict({
   authorizedParty: z.string().min(1).optional(),
   // Longest accepted exp − iat (default 24h, at most 7d): a long-lived token is a long-lived credential.
   maxTokenLifetime: duration.optional(),
+  // Reuse of a verified token for at most this long (≤ 60s, never past its exp); default off. The
+  // trade-off (docs/identity-cache.md): a key the issuer revokes is honoured until the entry expires.
+  tokenCache: duration.refine((ms) => ms <= 60_000, 'must be at most 60s').optional(),
 })
   .superRefine((i, ctx) => {
     if (i.jwksUri === undefined && i.issuer !== GOOGLE_ISSUER) {
       ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: `required for every issuer but ${GOOGLE_ISSUER}` });
     }
   })
-  .transform(({ maxTokenLifetime, ...i }) => (maxTokenLifetime === undefined ? i : { ...i, maxTokenLifetimeSec: Math.floor(maxTokenLifetime / 1000) }));
+  .transform(({ maxTokenLifetime, tokenCache, ...i }) => ({
+    ...i,
+    ...(maxTokenLifetime === undefined ? {} : { maxTokenLifetimeSec: Math.floor(maxTokenLifetime / 1000) }),
+    ...(tokenCache === undefined ? {} : { tokenCacheSec: Math.floor(tokenCache / 1000) }),
+  }));
 
 export const groupsSchema = z.record(
   z.string().regex(NAME, `group names are ${NAME_RULE}`),

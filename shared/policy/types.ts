@@ -1,19 +1,8 @@
 import type { RiskClass } from '../sql/analysis.ts';
 
-/** A token issuer the policy trusts. Tokens from anyone else are refused. */
-export interface IssuerConfig {
-  readonly issuer: string;
-  /** A token is accepted when its `aud` names at least one of these. */
-  readonly audience: string | readonly [string, ...string[]];
-  /** Required for every issuer but Google's (`https://accounts.google.com`), whose keys are known. */
-  readonly jwksUri?: string;
-  /** Optional claim carrying the caller's groups (a string array). */
-  readonly groupsClaim?: string;
-  /** Optional: require this `azp` (authorized party) claim. */
-  readonly authorizedParty?: string;
-  /** Longest accepted `exp − iat`, in seconds (policy `maxTokenLifetime`); default 24 h. */
-  readonly maxTokenLifetimeSec?: number;
-}
+// Defined by the identity step that reads it (identity must not import policy: no folder cycles).
+import type { IssuerConfig } from '../identity/issuer-config.ts';
+export type { IssuerConfig } from '../identity/issuer-config.ts';
 
 export interface ConnectionConfig {
   /** `embedded://NAME` | `env://VAR` | `secret://projects/P/secrets/S/versions/V` */

@@ -258,7 +258,12 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
       }
     }
     const all = unique.flatMap((n) => s.byName.get(n) ?? []);
-    const infos = await describe(connection, all);
+    // Not describe(): it drops the whole cache on an OID it does not know (a RowDescription naming
+    // one means the schema changed), and a name looked up for the first time always brings one —
+    // statements over different tables then emptied each other's cache on every request.
+    const unloaded = all.filter((oid) => !s.byOid.has(oid));
+    if (unloaded.length > 0) await load(connection, s, unloaded, 0);
+    const infos = new Map(all.flatMap((oid) => (s.byOid.has(oid) ? [[oid, s.byOid.get(oid)!] as const] : [])));
     const out = new Map<string, readonly RelationInfo[]>();
     for (const n of unique) out.set(n, (s.byName.get(n) ?? []).map((oid) => infos.get(oid)).filter((i): i is RelationInfo => i !== undefined));
     return out;

@@ -4,7 +4,9 @@ import type { Analysis, RiskClass } from './analysis.ts';
 import type { CallSites } from './call-sites.ts';
 import { type Finding, severityRank } from './finding.ts';
 import { fingerprintTree } from './fingerprint.ts';
+import { deepFreeze, FrozenMap } from './frozen.ts';
 import { parseOne } from './parse.ts';
+import type { Statement } from './statement.ts';
 import { walk } from './walk.ts';
 
 /**
@@ -19,10 +21,18 @@ export function analyze(sql: string): Analysis {
 export interface Inspected {
   readonly analysis: Analysis;
   readonly sites: CallSites;
+  /** All of it with the parse tree: what the later steps take instead of the SQL (statement.ts). */
+  readonly statement: Statement;
 }
 
 /** analyze(), keeping the call sites the catalog step needs. Same errors. */
 export function inspect(sql: string): Inspected {
+  const statement = parseStatement(sql);
+  return { analysis: statement.analysis, sites: statement.sites, statement };
+}
+
+/** Parses once and derives everything later steps read from the tree; the result is deep-frozen. */
+export function parseStatement(sql: string): Statement {
   const { pgType, node } = parseOne(sql);
   const facts = walk(pgType, node);
   const { cls, reasons } = decide([...facts.top.findings, ...facts.findings]);
@@ -39,7 +49,8 @@ export function inspect(sql: string): Inspected {
     functions: sorted(facts.functions),
     fingerprint: fingerprintTree(pgType, node),
   };
-  return { analysis, sites: facts.sites };
+  const sites: CallSites = { ...facts.sites, aliases: new FrozenMap(facts.sites.aliases) };
+  return deepFreeze({ sql, pgType, node, analysis, sites, fingerprint: analysis.fingerprint });
 }
 
 /** The most severe finding decides; reasons list every finding, most severe first. */

@@ -32,9 +32,21 @@ export interface ParsedStatement {
   readonly node: Fields;
 }
 
+const observers = new Set<(sql: string) => void>();
+
+/**
+ * Told the text of every parse (this is the only caller of libpg-query's parser): how the tests
+ * prove a request parses its SQL once, and a cached statement not at all. Returns the unsubscribe.
+ */
+export function observeParser(observer: (sql: string) => void): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
 /** The one statement in `sql`, or a GatehouseError saying why there is not exactly one. */
 export function parseOne(sql: string): ParsedStatement {
   assertLoaded();
+  for (const observe of observers) observe(sql);
   // The parser reads a C string: text after a NUL would never be analysed, yet could reach a server.
   const nul = sql.indexOf('\0');
   if (nul >= 0) throw new GatehouseError('sql_unparsable', 'SQL contains a NUL character', { position: nul + 1 });

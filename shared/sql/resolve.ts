@@ -3,7 +3,7 @@
 // written as a call, in attribute notation, behind an operator or a cast, or inside a view or a row
 // security policy it reads — is on the allowlist (allowlist.ts). Anything the catalog cannot place
 // makes it `unknown`.
-import type { CatalogReader, RelationInfo, RoutineCatalogReader } from '../ports.ts';
+import type { CatalogReader, RelationInfo, RoutineCatalogReader } from './catalog-ports.ts';
 import { routineVerdict, type ListedFunctions, type RoutineVerdict } from './allowlist.ts';
 import type { Analysis } from './analysis.ts';
 import { NOT_A_RELATION, type CallSite, type CallSites, type NamedSite } from './call-sites.ts';
@@ -133,23 +133,52 @@ export async function resolveAnalysis(
   ports: ResolvePorts,
   listed: ListedFunctions,
 ): Promise<Analysis> {
-  if (analysis.class !== 'read') return analysis;
+  return (await resolveWithCatalog(analysis, sites, connection, ports, listed)).analysis;
+}
+
+/** resolveAnalysis, saying which catalog decided and whether the verdict may be reused with it. */
+export interface CatalogVerdict {
+  readonly analysis: Analysis;
+  /**
+   * The routine catalog the verdict was reached with, when it may be reused for as long as
+   * `routines(connection)` answers this same catalog (statement-cache.ts): only when every name
+   * the statement reads was found and every function it calls was in the catalog — a relation or
+   * function created later under such a name must be seen at once, as without a cache.
+   */
+  readonly reusableWith?: RoutineCatalog;
+}
+
+export async function resolveWithCatalog(
+  analysis: Analysis,
+  sites: CallSites,
+  connection: string,
+  ports: ResolvePorts,
+  listed: ListedFunctions,
+): Promise<CatalogVerdict> {
+  if (analysis.class !== 'read') return { analysis };
   let resolution: Resolution;
+  let catalog: RoutineCatalog;
+  let allFound: boolean;
   try {
     // A bare name that is also a CTE's (or a subquery's) names that, not a table: looking it up would
     // cost a catalog query per statement (only found names are cached) and could find a stranger.
     const shadowed = (n: string) => !n.includes('.') && (sites.aliases.get(n)?.includes(NOT_A_RELATION) ?? false);
     const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION && !shadowed(n));
     const relations = await ports.relations.lookup(connection, names);
+    allFound = names.every((n) => (relations.get(n)?.length ?? 0) > 0);
     const relationCalls = await callsOf(ports.relations, connection, relations);
     const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });
-    resolution = run(await ports.routines.routines(connection));
-    if (resolution.missing.length > 0) resolution = run(await ports.routines.routines(connection, { refresh: true }));
+    catalog = await ports.routines.routines(connection);
+    resolution = run(catalog);
+    if (resolution.missing.length > 0) {
+      allFound = false;
+      resolution = run(await ports.routines.routines(connection, { refresh: true }));
+    }
   } catch {
-    return asUnknown(analysis, [`the catalog of connection "${connection}" could not be read, so the functions this statement calls cannot be checked`]);
+    return { analysis: asUnknown(analysis, [`the catalog of connection "${connection}" could not be read, so the functions this statement calls cannot be checked`]) };
   }
-  if (resolution.findings.length === 0) return analysis;
-  return asUnknown(analysis, resolution.findings.map((f) => f.reason));
+  const resolved = resolution.findings.length === 0 ? analysis : asUnknown(analysis, resolution.findings.map((f) => f.reason));
+  return allFound ? { analysis: resolved, reusableWith: catalog } : { analysis: resolved };
 }
 
 function asUnknown(analysis: Analysis, reasons: readonly string[]): Analysis {

@@ -34,10 +34,10 @@ export async function loadCheckpointSource(src: string, options: { publicKey?: s
     if (!m) throw new SourceFailure('checkpoint_source_unreadable', `${src} is not gs://BUCKET[/PREFIX]`);
     let entries: { name: string; text: string }[];
     try {
-      // The real reader unless one is given: @google-cloud/storage with the caller's (the
-      // auditor's) application default credentials, or STORAGE_EMULATOR_HOST.
-      const gcs = options.gcs ?? (await import('../adapters/checkpoints/gcs-store.ts')).gcsCheckpointReader();
-      entries = await gcs(m[1]!, (m[2] ?? '').replace(/\/+$/, ''));
+      // The edge supplies the reader (shared/cli/gcs-reader.ts: @google-cloud/storage with the
+      // auditor's credentials); without one a gs:// source cannot be read, never "no checkpoints".
+      if (!options.gcs) throw new Error('no Cloud Storage reader was configured');
+      entries = await options.gcs(m[1]!, (m[2] ?? '').replace(/\/+$/, ''));
     } catch (e) {
       throw new SourceFailure('checkpoint_source_unreadable', `${src} cannot be read: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { createFirestoreSessionLog } from '../../shared/adapters/firestore/index.ts';
 import { loadCheckpointSource } from '../../shared/transparency/checkpoint-source.ts';
+import { cloudStorageReader } from '../../shared/cli/gcs-reader.ts';
 import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
 import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { startFunctionProcess, stopFunctionProcesses, type FunctionProcess } from '../helpers/function-process.ts';
@@ -90,7 +91,7 @@ firestoreSuite('the checkpoint function (deployed shape)', (emulator) => {
 
     const again = await run();
     t.like(again.body, { outcome: 'signed', checkpoint: { treeSize: 5 } });
-    const source = await loadCheckpointSource(`gs://${BUCKET}/checkpoints`);
+    const source = await loadCheckpointSource(`gs://${BUCKET}/checkpoints`, { gcs: cloudStorageReader });
     const chain = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
     t.deepEqual(chain.problems, []);
     t.deepEqual(chain.valid.map((c) => c.treeSize), [3, 5]);

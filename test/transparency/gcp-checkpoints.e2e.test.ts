@@ -26,6 +26,7 @@ import { gcpCheckpointStatusCommand, kmsCheckpointPublicKeyCommand } from '../..
 import type { TransparentSessionLog } from '../../shared/ports.ts';
 import { signCheckpoint, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { loadCheckpointSource } from '../../shared/transparency/checkpoint-source.ts';
+import { cloudStorageReader } from '../../shared/cli/gcs-reader.ts';
 import { localSigner } from '../../shared/transparency/local-signer.ts';
 import { treeHash, leafHash } from '../../shared/transparency/merkle-tree.ts';
 import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
@@ -47,7 +48,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     await emulator.ready();
     [kms, gcs] = await Promise.all([startKmsServer(), startGcsServer()]);
     kms.addKey(KEY);
-    // The auditor's path (loadCheckpointSource without a reader) finds the test server the way a
+    // The auditor's path (the CLI's reader, shared/cli/gcs-reader.ts) finds the test server the way a
     // developer would point it at one.
     process.env.STORAGE_EMULATOR_HOST = gcs.endpoint;
   });
@@ -134,7 +135,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.is((await db.collection(CHECKPOINT_COLLECTION).get()).size, 2);
 
     // Create-only in both places: the same checkpoint again is refused.
-    const listed = (await loadCheckpointSource(f.src)).listing.checkpoints;
+    const listed = (await loadCheckpointSource(f.src, { gcs: cloudStorageReader })).listing.checkpoints;
     const bucketStore = gcsCheckpointStore(f.src, { clientOptions: gcs.clientOptions });
     const again = await t.throwsAsync(bucketStore.put({ ...listed[0]!, rootHash: '0'.repeat(64) }));
     t.is((again as { code?: number }).code, 412);
@@ -155,7 +156,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gcp-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'published.pem'), pem);
-    const source = await loadCheckpointSource(f.src, { publicKey: join(dir, 'published.pem') });
+    const source = await loadCheckpointSource(f.src, { gcs: cloudStorageReader, publicKey: join(dir, 'published.pem') });
     const chain = verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!);
     t.deepEqual(chain.problems, []);
     t.is(chain.valid.length, 2);
@@ -167,7 +168,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     // An export proved against them verifies; so does `sessions show`'s coverage line.
     const out = join(dir, 'export');
     await exportEvidence(f.log, { from: new Date('2000-01-01'), to: exportTo, out, source: 'firestore', checkpoints: chain.valid });
-    const verified = await verifyEvidence(out, { checkpoints: f.src, publicKey: join(dir, 'published.pem') });
+    const verified = await verifyEvidence(out, { gcs: cloudStorageReader, checkpoints: f.src, publicKey: join(dir, 'published.pem') });
     t.deepEqual(verified.problems, []);
     t.true(verified.ok);
     const one = await f.log.read((await f.log.leaves(0, 1))[0]!.sessionId);
@@ -246,7 +247,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.like(after.body, { outcome: 'signed', checkpoint: { treeSize: 8 } });
     t.like((await f.handler(request('GET', '/v1/checkpoints/status'))).body, { failing: false, latest: { treeSize: 8 } });
     t.true((await gcpCheckpointStatusCommand(`firestore://${PROJECT}/${f.databaseId}`, join(dir, 'published.pem'), false, { firestore: db })).ok);
-    const source = await loadCheckpointSource(f.src);
+    const source = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
   });
 
@@ -265,14 +266,14 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     const put = (c: Checkpoint) => gcsCheckpointStore(f.src, { clientOptions: gcs.clientOptions }).put(c);
 
     // A checkpoint forged with another key (the attacker's own), appended to the bucket.
-    const listing = (await loadCheckpointSource(f.src, { publicKey: published })).listing.checkpoints;
+    const listing = (await loadCheckpointSource(f.src, { gcs: cloudStorageReader, publicKey: published })).listing.checkpoints;
     const last = listing.at(-1)!;
     const forger = localSigner(join(dir, 'attacker'));
     const forged = await signCheckpoint(forger, { treeSize: last.treeSize + 5, rootHash: 'ab'.repeat(32), time: new Date(Date.parse(last.time) + 60_000) }, { fromSize: last.treeSize, fromRoot: last.rootHash, proof: [] });
     await put(forged);
     const out = join(dir, 'empty-export');
     await exportEvidence(f.log, { from: new Date('2000-01-01'), to: new Date('2100-01-01'), out, source: 'firestore' });
-    const forgedResult = await verifyEvidence(out, { checkpoints: f.src, publicKey: published });
+    const forgedResult = await verifyEvidence(out, { gcs: cloudStorageReader, checkpoints: f.src, publicKey: published });
     t.false(forgedResult.ok);
     t.true(forgedResult.problems.some((p) => p.kind === 'checkpoint_signature_invalid'), JSON.stringify(forgedResult.problems));
     bucket.delete(`${f.prefix}/${[...bucket.keys()].find((n) => n.includes(String(forged.treeSize).padStart(15, '0')))!.split('/').pop()}`);
@@ -281,21 +282,21 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     // rewritten store would), stored beside the first.
     const fork = await signCheckpoint(f.cp.signer, { treeSize: last.treeSize, rootHash: 'cd'.repeat(32), time: new Date(Date.parse(last.time) + 1000) }, last.consistency);
     await put(fork);
-    const forkResult = await verifyEvidence(out, { checkpoints: f.src, publicKey: published });
+    const forkResult = await verifyEvidence(out, { gcs: cloudStorageReader, checkpoints: f.src, publicKey: published });
     t.false(forkResult.ok);
     t.true(forkResult.problems.some((p) => p.kind === 'checkpoint_inconsistent'), JSON.stringify(forkResult.problems));
 
     // Unreadable: access denied, or no such bucket — a code and not ok, never "no checkpoints".
     gcs.deny = true;
     try {
-      const denied = await verifyEvidence(out, { checkpoints: f.src, publicKey: published });
+      const denied = await verifyEvidence(out, { gcs: cloudStorageReader, checkpoints: f.src, publicKey: published });
       t.false(denied.ok);
       t.is(denied.problems[0]?.kind, 'checkpoint_source_unreadable');
       t.regex(denied.problems[0]!.message, /cannot be read/);
     } finally {
       gcs.deny = false;
     }
-    const missing = await verifyEvidence(out, { checkpoints: 'gs://no-such-bucket-here/checkpoints', publicKey: published });
+    const missing = await verifyEvidence(out, { gcs: cloudStorageReader, checkpoints: 'gs://no-such-bucket-here/checkpoints', publicKey: published });
     t.false(missing.ok);
     t.is(missing.problems[0]?.kind, 'checkpoint_source_unreadable');
     // The CLI, as an auditor runs it: a code named, exit 1, never "ok".
@@ -339,11 +340,11 @@ firestoreSuite('GCP checkpoints', (emulator) => {
       bucket.set = realSet;
     }
     t.like(r, { ok: false, error: { code: 'store_failed' } });
-    t.is((await loadCheckpointSource(f.src)).listing.checkpoints.length, 1, 'only the first reached the bucket');
+    t.is((await loadCheckpointSource(f.src, { gcs: cloudStorageReader })).listing.checkpoints.length, 1, 'only the first reached the bucket');
     await f.append(1);
     f.now += 60 * 60_000;
     t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 10 } });
-    const source = await loadCheckpointSource(f.src);
+    const source = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
     t.deepEqual(source.listing.checkpoints.map((c) => c.treeSize), [4, 8, 10]);
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
   });
@@ -361,7 +362,7 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     await f.append(1);
     const r = await f.cp.runOnce();
     t.like(r, { ok: true, outcome: 'signed', checkpoint: { treeSize: 6 } });
-    const source = await loadCheckpointSource(f.src);
+    const source = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
     t.is(source.listing.checkpoints.at(-1)!.consistency?.fromSize, 4);
   });

@@ -1,0 +1,42 @@
+// Record-or-fail, shared by every request path: without its record, nothing of a session may go
+// ahead. Session errors carry the recorded session's id back to the caller.
+import type { EventDraft, SessionEvent } from '../audit/events.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
+
+/**
+ * The part of the session log a request path writes and reads. Structural, so the kernel does not
+ * import shared/ports.ts (which names every domain's types): every SessionLog is one.
+ */
+export interface SessionRecorder {
+  append(sessionId: string, drafts: readonly EventDraft[]): Promise<unknown>;
+  read(sessionId: string): Promise<SessionEvent[]>;
+}
+
+/** A refusal that belongs to a recorded session carries its id back to the caller. */
+export class SessionError extends GatehouseError {
+  constructor(
+    readonly sessionId: string | undefined,
+    cause: GatehouseError,
+  ) {
+    super(cause.code, cause.message, cause.details ? { ...cause.details } : undefined, { cause });
+  }
+}
+
+/**
+ * Appends to the session log or fails closed: without its record, nothing of that session may go
+ * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
+ */
+export async function recordOrFail(sessions: Pick<SessionRecorder, 'append'>, sessionId: string, drafts: EventDraft[]): Promise<void> {
+  try {
+    await sessions.append(sessionId, drafts);
+  } catch (e) {
+    const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
+    throw new SessionError(undefined, error);
+  }
+}
+
+/** Anything thrown that is not a GatehouseError is an internal error: its text never reaches the caller. */
+export function asGatehouseError(e: unknown): GatehouseError {
+  if (isGatehouseError(e)) return e;
+  return new GatehouseError('internal', 'internal error', undefined, { cause: e });
+}
