@@ -80,6 +80,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore, timeoutMs: TIMEOUT_MS, ...options });
     return {
       log,
+      direct: async () => createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: await adminClient(), timeoutMs: TIMEOUT_MS }),
       async tamper(sessionId, seq, newData) {
         const ref = (await adminClient()).doc(`sessions/${sessionId}/events/${eventId(seq)}`);
         const stored = await ref.get();

@@ -21,6 +21,7 @@ function fixtureOn(url: () => Promise<string>): MakeSessionLog {
     const log = await createPostgresSessionLog({ connectionString: proxy.url, poolSize: 5, ...options });
     return {
       log,
+      direct: () => createPostgresSessionLog({ connectionString: target, poolSize: 2 }),
       tamper: (sessionId, seq, newData) => tamper(target, sessionId, seq, newData),
       cutOff: () => proxy.close(),
       async cleanup() {
