@@ -184,6 +184,12 @@ function parse(type: string, data: unknown): Parsed {
   const schema = Object.hasOwn(EVENT_DATA, type) ? EVENT_DATA[type as EventType] : undefined;
   if (!schema) return { ok: false, issue: { field: 'type', message: `${JSON.stringify(type)} is not an event type` } };
   const cacheable = typeof data === 'object' && data !== null;
+  // Data as JSON gives it (or a writer's literal): a plain object. One whose prototype is
+  // something else could answer fields it does not hold, through inheritance.
+  const proto: unknown = cacheable ? Object.getPrototypeOf(data) : undefined;
+  if (cacheable && proto !== Object.prototype && proto !== null && !Array.isArray(data)) {
+    return { ok: false, issue: { field: 'data', message: 'not a plain JSON object' } };
+  }
   const hit = cacheable ? parsed.get(data) : undefined;
   if (hit && hit.type === type) return hit.result;
   const r = schema.safeParse(data);

@@ -30,9 +30,12 @@ export function statusAfter(event: StatusInput): SessionStatus {
     }
     case 'approval.requested':
       return 'pending_approval';
-    case 'approval.granted':
+    case 'approval.granted': {
       // One approver of a quorum of several: still waiting for the others.
-      return dataOf(event, 'approval.granted')?.quorumMet === false ? 'pending_approval' : 'approved';
+      // A vote that does not fit its schema approves nothing (older votes have no quorumMet: met).
+      const vote = dataOf(event, 'approval.granted');
+      return vote === undefined || vote.quorumMet === false ? 'pending_approval' : 'approved';
+    }
     case 'approval.rejected':
       return 'rejected';
     case 'approval.redeemed':

@@ -133,8 +133,8 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     t.teardown(() => log.close());
     const tag = randomUUID().slice(0, 8);
     const cases: [string, EventDraft][] = [
-      ['pending_approval', { type: 'approval.granted', data: { quorumMet: false } }],
-      ['approved', { type: 'approval.granted', data: { quorumMet: true } }],
+      ['pending_approval', { type: 'approval.granted', data: { approvalId: 'a-1', quorumMet: false } }],
+      ['approved', { type: 'approval.granted', data: { approvalId: 'a-1', quorumMet: true } }],
       ['executed', { type: 'execution.completed', data: { rows: [['not fetched']] } }],
     ];
     for (const [i, [, last]] of cases.entries()) await log.append(`${tag}-${i}`, [request('status'), last]);

@@ -221,7 +221,7 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
       ['denied', [request('s'), { type: 'decision', data: { action: 'deny' } }]],
       ['pending_approval', [request('s'), { type: 'decision', data: { action: 'approve' } }]],
       ['pending_approval', [request('s'), { type: 'approval.requested', data: {} }]],
-      ['approved', [request('s'), { type: 'approval.granted', data: {} }]],
+      ['approved', [request('s'), { type: 'approval.granted', data: { approvalId: 'a-1' } }]],
       ['rejected', [request('s'), { type: 'approval.rejected', data: {} }]],
       ['running', [request('s'), { type: 'execution.started', data: {} }]],
       ['result', [request('s'), { type: 'execution.result', data: { rows: [[1]], txid: '7' } }]],
