@@ -9,6 +9,7 @@ import { benchAnalyze } from './analyze.ts';
 import { benchE2e, type E2eFigures } from './e2e.ts';
 import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
+import { benchAppends } from './appends.ts';
 import { benchRelease } from './release.ts';
 import { benchCli, printCli } from './cli.ts';
 import pg from 'pg';
@@ -41,6 +42,12 @@ if (wants('masking')) {
 if (only.includes('evidence')) {
   console.error('evidence: export and verify of 10k and 100k sessions …');
   results.evidence = await benchEvidence();
+}
+
+// A durable PostgreSQL of its own (fsync on): only when asked for.
+if (only.includes('appends')) {
+  console.error('appends: 32 concurrent writers on a durable session log, before and after group commit …');
+  results.appends = await benchAppends();
 }
 
 // Starts the server a few dozen times (a minute or two): only when asked for.

@@ -28,12 +28,20 @@ export function findPostgresBin(): string | undefined {
   return found ? found.replace(/\/initdb$/, '') : undefined;
 }
 
-export async function startTestPostgres(): Promise<TestPostgres> {
-  const bin = findPostgresBin();
-  return bin ? startCluster(bin) : startPglite();
+export interface TestPostgresOptions {
+  /**
+   * fsync, synchronous_commit and full_page_writes on, as a production server runs: for
+   * benchmarks of anything that commits (tests leave them off — durability is not what they test).
+   */
+  readonly durable?: boolean;
 }
 
-async function startCluster(bin: string): Promise<TestPostgres> {
+export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
+  const bin = findPostgresBin();
+  return bin ? startCluster(bin, options) : startPglite();
+}
+
+async function startCluster(bin: string, options: TestPostgresOptions): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) => {
@@ -49,7 +57,8 @@ async function startCluster(bin: string): Promise<TestPostgres> {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
   const port = await freePort();
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const durability = options.durable ? '-c fsync=on -c synchronous_commit=on -c full_page_writes=on' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${durability} -c max_connections=200`;
   run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   let stopped = false;
   return {
