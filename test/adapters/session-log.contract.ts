@@ -369,6 +369,16 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
     if (before && after) t.true(after.lostRaces > before.lostRaces, 'the first batch was refused as a whole and retried');
   });
 
+  test(`${name}: a member the log cannot hash is refused alone; the appends batched with it land`, async (t) => {
+    const { log } = await fixture(t);
+    const sids = Array.from({ length: 8 }, () => newId());
+    const outcomes = await Promise.allSettled(sids.map((sid, i) => log.append(sid, [request(`m${i}`), { type: 'analysis', data: i === 3 ? { n: 10n } : { i } }])));
+    outcomes.forEach((o, i) => t.is(o.status, i === 3 ? 'rejected' : 'fulfilled', `member ${i}`));
+    t.true((outcomes[3] as PromiseRejectedResult).reason instanceof TypeError, "the caller's own error, not an outage");
+    t.deepEqual(await log.read(sids[3]!), []);
+    for (const [i, sid] of sids.entries()) if (i !== 3) t.deepEqual(verifyChain(sid, await log.read(sid)), []);
+  });
+
   test(`${name}: close is idempotent`, async (t) => {
     const { log } = await fixture(t);
     await log.close();
