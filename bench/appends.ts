@@ -17,6 +17,7 @@ import type { EventDraft, SessionEvent } from '../shared/audit/events.ts';
 import { createPostgresSessionLog } from '../shared/adapters/postgres-store/index.ts';
 import { SQL } from '../shared/adapters/postgres-store/sql.ts';
 import { sessionColumns } from '../shared/adapters/postgres-store/rows.ts';
+import { EVENT_DATA } from '../shared/audit/event-schema.ts';
 
 const WRITERS = 32;
 const REQUESTS_PER_WRITER = 60;
@@ -30,6 +31,8 @@ export interface AppendFigures {
   readonly before: Run;
   readonly after: Run & { readonly writes: number; readonly largestBatch: number; readonly appendsPerWrite: number };
   readonly gapFree: boolean;
+  /** The event schema's check (what `evidence verify` and every typed read pay once per event), µs per event. */
+  readonly schemaCheckMicros: Readonly<Record<string, number>>;
 }
 
 interface Run {
@@ -60,7 +63,7 @@ export async function benchAppends(): Promise<AppendFigures> {
     const before = await runBefore(url('bench_appends_before'));
     const after = await runAfter(url('bench_appends_after'));
     const requests = WRITERS * REQUESTS_PER_WRITER;
-    return { writers: WRITERS, requests, appends: requests * 2, events: requests * 5, durable, before, after: after.run, gapFree: after.gapFree };
+    return { writers: WRITERS, requests, appends: requests * 2, events: requests * 5, durable, before, after: after.run, gapFree: after.gapFree, schemaCheckMicros: schemaCheck() };
   } finally {
     await server.stop();
   }
@@ -136,4 +139,19 @@ function rates(seconds: number): Run {
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** safeParse of each writer-shaped event's data, as stored (JSON round trip), warm. */
+function schemaCheck(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const draft of [...admission(0, 0), resultDraft]) {
+    const data = JSON.parse(JSON.stringify(draft.data)) as unknown;
+    const schema = EVENT_DATA[draft.type];
+    for (let i = 0; i < 20_000; i++) schema.safeParse(data);
+    const n = 100_000;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) if (!schema.safeParse(data).success) throw new Error(`${draft.type} does not fit its schema`);
+    out[draft.type] = round(((performance.now() - started) * 1000) / n);
+  }
+  return out;
 }
