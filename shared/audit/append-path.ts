@@ -5,8 +5,8 @@
 //
 // Group commit: one write is in flight per process at a time. While it is, new appends queue up;
 // when it ends, the queue (up to maxBatchEvents events) becomes the next write. An idle writer
-// starts after one turn of the event loop, or after maxWaitMs when set, so appends made together
-// share a write without anyone waiting on a timer. Each caller's promise settles only with ITS
+// starts as soon as the caller's synchronous code is done (a microtask), or after maxWaitMs when
+// set, so appends made together share a write without anyone waiting on a timer. Each caller's promise settles only with ITS
 // batch: resolved once the store said the write is durable, rejected (audit_unavailable) when
 // it was not — so recording before execution still holds per caller, and a caller whose record
 // failed runs nothing.
@@ -67,7 +67,7 @@ export interface AppendPathOptions {
    * would each succeed into a batch that fails. Default: no bound.
    */
   readonly maxBatchBytes?: number;
-  /** How long an idle writer waits for company; default 0 (one turn of the event loop), at most 1 ms. */
+  /** How long an idle writer waits for company; default 0 (a microtask: no timer), at most 1 ms. */
   readonly maxWaitMs?: number;
   /** Attempts per append when the store keeps refusing it as a lost race; default 32. */
   readonly maxAttempts?: number;
@@ -79,6 +79,8 @@ export interface AppendPath {
   append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]>;
   /** Resolves once nothing is queued, waiting for a retry, or being written. */
   drain(): Promise<void>;
+  /** Resolves once every append accepted before this call has settled (durable or refused). */
+  settled(): Promise<void>;
   /** What the writer did so far: for tests and the benchmark. */
   stats(): AppendStats;
 }
@@ -126,12 +128,23 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
   let scheduled = false;
   let retrying = 0;
   let idle: (() => void)[] = [];
+  const pending = new Set<Promise<unknown>>();
   const stats = { writes: 0, grouped: 0, lostRaces: 0, largestBatch: 0 };
 
   function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
     if (drafts.length === 0) return Promise.resolve([]);
     const now = options.clock();
-    return new Promise((resolve, reject) => enqueue({ sessionId, drafts: [...drafts], now, attempt: 1, alone: false, resolve, reject }));
+    const appended = new Promise<SessionEvent[]>((resolve, reject) => enqueue({ sessionId, drafts: [...drafts], now, attempt: 1, alone: false, resolve, reject }));
+    const done: Promise<unknown> = appended.then(
+      (): boolean => pending.delete(done),
+      (): boolean => pending.delete(done),
+    );
+    pending.add(done);
+    return appended;
+  }
+
+  async function settled(): Promise<void> {
+    await Promise.all([...pending]);
   }
 
   function enqueue(m: Member): void {
@@ -150,9 +163,11 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
       scheduled = false;
       void flush();
     };
-    // A full batch goes at once; otherwise give appends made in the same turn a chance to join.
+    // An idle writer starts once the code that called append() has run to its next await (a
+    // microtask): appends made together join, and a lone append waits for no timer or loop turn.
+    // Appends arriving while a write is in flight join the next one.
     if (maxWaitMs > 0 && queuedEvents() < maxBatchEvents) setTimeout(go, maxWaitMs);
-    else setImmediate(go);
+    else queueMicrotask(go);
   }
 
   function queuedEvents(): number {
@@ -274,5 +289,5 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
     return new Promise((resume) => idle.push(resume));
   }
 
-  return { append, drain, stats: () => ({ ...stats }) };
+  return { append, drain, settled, stats: () => ({ ...stats }) };
 }

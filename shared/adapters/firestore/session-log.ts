@@ -96,6 +96,9 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
   }
 
   async function treeSize(): Promise<number> {
+    // Counts every append this process accepted before the call (the checkpoint signer reads it
+    // while appends go on): a batch still being written is waited for, not missed.
+    await path.settled();
     const s = await open('read');
     try {
       return await readLogSize(s);

@@ -132,6 +132,9 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function treeSize(): Promise<number> {
+    // Counts every append this process accepted before the call (the checkpoint signer reads it
+    // while appends go on): a batch still being written is waited for, not missed.
+    await path.settled();
     try {
       const { rows } = await pool.query<{ size: string }>(SQL.treeSize);
       return Number(rows[0]!.size);
