@@ -6,6 +6,7 @@ import { benchAnalyze, benchCacheHit } from './analyze.ts';
 import { benchE2e, printE2e } from './e2e.ts';
 import { benchMasking } from './masking.ts';
 import { benchEvidence } from './evidence.ts';
+import { benchAppends } from './appends.ts';
 import { benchRelease } from './release.ts';
 import { benchCli, printCli } from './cli.ts';
 import { benchIdentity } from './identity.ts';
@@ -84,6 +85,12 @@ if (only.includes('evidence')) {
 if (only.includes('checkpoint')) {
   console.error('checkpoint: a full and an incremental run over 440k leaves …');
   results.checkpoint = await (await import('./checkpoint.ts')).benchCheckpoint();
+}
+
+// A durable PostgreSQL of its own (fsync on): only when asked for.
+if (only.includes('appends')) {
+  console.error('appends: 32 concurrent writers on a durable session log, before and after group commit …');
+  results.appends = await benchAppends();
 }
 
 // Starts the server a few dozen times (a minute or two): only when asked for.

@@ -14,6 +14,7 @@ import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, 
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
 import type { EventDraft, SessionEvent } from './audit/events.ts';
 import { sessionStatus } from './audit/status.ts';
+import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
@@ -390,8 +391,8 @@ export function createGateway(deps: GatewayDeps) {
 
   function maySee(principal: Principal, request: SessionEvent): boolean {
     if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
-    const who = (request.data as { principal?: { issuer?: string; subject?: string } }).principal;
-    return typeof who?.issuer === 'string' && typeof who.subject === 'string' && samePrincipal(who as Person, principal);
+    const who = dataOf(request, 'request')?.principal;
+    return who?.issuer !== undefined && who.subject !== undefined && samePrincipal({ issuer: who.issuer, subject: who.subject }, principal);
   }
 
   function agentDenial(code: string, reason: string): Decision {

@@ -1,6 +1,7 @@
 // Session events of the approval steps, one builder per type, so every event of a type has one
 // shape (like shared/audit/drafts.ts). Change them only additively: auditors read them.
 import type { EventDraft } from '../audit/events.ts';
+import { eventDraft } from '../audit/event-schema.ts';
 import type { GatehouseError } from '../errors.ts';
 import type { Decision } from '../policy/types.ts';
 import { approvalCount } from './state.ts';
@@ -8,28 +9,25 @@ import type { Approval, Person, Vote } from './types.ts';
 import type { SignedVote, VoteSignature } from './vote-signature.ts';
 
 export function approvalRequestedEvent(a: Approval): EventDraft {
-  return {
-    type: 'approval.requested',
-    data: {
-      approvalId: a.id,
-      digest: a.digest,
-      rule: a.rule,
-      approvers: a.approvers,
-      quorum: a.quorum,
-      expiresAt: a.expiresAt,
-      // Written before the request is published (publishing follows the commit, so no approver can
-      // be told of an approval that is not recorded). Delivery from here on is tracked on the
-      // approval itself (GET /v1/approvals/:id → notification) and retried until published.
-      notification: { state: a.notification.state },
-      // The planner's estimate the approvers were shown (shared/blast-radius).
-      ...(a.estimate ? { estimate: a.estimate } : {}),
-    },
-  };
+  return eventDraft('approval.requested', {
+    approvalId: a.id,
+    digest: a.digest,
+    rule: a.rule,
+    approvers: a.approvers,
+    quorum: a.quorum,
+    expiresAt: a.expiresAt,
+    // Written before the request is published (publishing follows the commit, so no approver can
+    // be told of an approval that is not recorded). Delivery from here on is tracked on the
+    // approval itself (GET /v1/approvals/:id → notification) and retried until published.
+    notification: { state: a.notification.state },
+    // The planner's estimate the approvers were shown (shared/blast-radius).
+    ...(a.estimate ? { estimate: a.estimate } : {}),
+  });
 }
 
 /** Appended to the requesting session when a redemption uses the approval (issue 14). */
 export function approvalRedeemedEvent(a: Approval, redemptionSessionId: string): EventDraft {
-  return { type: 'approval.redeemed', data: { approvalId: a.id, sessionId: redemptionSessionId } };
+  return eventDraft('approval.redeemed', { approvalId: a.id, sessionId: redemptionSessionId });
 }
 
 /**
@@ -40,22 +38,19 @@ export function voteEvent(after: Approval, vote: Vote, signed?: { vote: SignedVo
   const approver = { ...vote.by };
   const proof = signed ? { vote: signed.vote, signature: signed.signature } : {};
   if (vote.verdict === 'reject') {
-    return { type: 'approval.rejected', data: { approvalId: after.id, approver, comment: vote.comment, state: after.state, ...proof } };
+    return eventDraft('approval.rejected', { approvalId: after.id, approver, comment: vote.comment, state: after.state, ...proof });
   }
-  return {
-    type: 'approval.granted',
-    data: {
-      approvalId: after.id,
-      approver,
-      comment: vote.comment,
-      approvals: approvalCount(after),
-      quorum: after.quorum,
-      // false while more approvals are needed: the session stays pending_approval (shared/audit/status.ts).
-      quorumMet: after.state === 'approved',
-      state: after.state,
-      ...proof,
-    },
-  };
+  return eventDraft('approval.granted', {
+    approvalId: after.id,
+    approver,
+    comment: vote.comment,
+    approvals: approvalCount(after),
+    quorum: after.quorum,
+    // false while more approvals are needed: the session stays pending_approval (shared/audit/status.ts).
+    quorumMet: after.state === 'approved',
+    state: after.state,
+    ...proof,
+  });
 }
 
 /**

@@ -16,7 +16,8 @@
 // Any disagreement refuses with `approval_mismatch` and a `reason` naming the check; the caller
 // records it as the redemption session's decision.
 import { GatehouseError } from '../errors.ts';
-import type { SessionEvent } from '../audit/events.ts';
+import type { EventType, SessionEvent } from '../audit/events.ts';
+import { dataOf, schemaIssue } from '../audit/event-schema.ts';
 import { principalMatches } from '../policy/index.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
@@ -40,6 +41,7 @@ export interface LoggedApproval {
 
 export type MismatchReason =
   | 'not_in_log'
+  | 'event_malformed'
   | 'requested_twice'
   | 'row_disagrees'
   | 'vote_unsigned'
@@ -55,43 +57,56 @@ export function mismatch(approvalId: string, reason: MismatchReason, message: st
   return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
 }
 
-const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** The event types a redemption reads; every one of them must fit the event schema. */
+const READ: ReadonlySet<EventType> = new Set(['request', 'decision', 'approval.requested', 'approval.granted', 'approval.rejected', 'approval.redeemed']);
 
-/** The approval as the requesting session recorded it, or approval_mismatch (`not_in_log`, `requested_twice`). */
+/**
+ * A session whose events the redemption reads do not all fit the event schema
+ * (shared/audit/event-schema.ts) is not believed at all: a malformed copy of a request or a vote
+ * must not be skipped as if it were not there.
+ */
+function checkSchema(events: readonly SessionEvent[], approvalId: string, sessionId: string): void {
+  for (const e of events) {
+    if (!READ.has(e.type)) continue;
+    const issue = schemaIssue(e);
+    if (issue) throw mismatch(approvalId, 'event_malformed', `event #${e.seq} (${e.type}) of session ${sessionId} does not fit the event schema (${issue.field})`, { event: { seq: e.seq, type: e.type }, field: issue.field });
+  }
+}
+
+/** The approval as the requesting session recorded it, or approval_mismatch (`not_in_log`, `requested_twice`, `event_malformed`). */
 export function loggedApproval(events: readonly SessionEvent[], approvalId: string, sessionId: string): LoggedApproval {
-  const requested = events.filter((e) => e.type === 'approval.requested' && e.data.approvalId === approvalId);
+  checkSchema(events, approvalId, sessionId);
+  const requested = events.filter((e) => dataOf(e, 'approval.requested')?.approvalId === approvalId);
   if (requested.length === 0) throw mismatch(approvalId, 'not_in_log', `no approval.requested event for it in session ${sessionId}`);
   if (requested.length > 1) throw mismatch(approvalId, 'requested_twice', `session ${sessionId} requests it more than once`);
   const r = requested[0]!;
+  const d = dataOf(r, 'approval.requested')!;
   // The request and decision that led to it: the session's own, before the approval.requested.
-  const request = events.find((e) => e.type === 'request' && e.seq < r.seq);
-  const decision = [...events].reverse().find((e) => e.type === 'decision' && e.seq < r.seq);
-  const principal = rec(request?.data.principal);
-  const issuer = str(principal.issuer);
-  const subject = str(principal.subject);
-  const d = r.data;
-  const quorum = d.quorum;
-  const approvers = d.approvers;
-  const params = request?.data.params ?? [];
+  const requestEvent = events.find((e) => e.type === 'request' && e.seq < r.seq);
+  const decisionEvent = [...events].reverse().find((e) => e.type === 'decision' && e.seq < r.seq);
+  const request = requestEvent && dataOf(requestEvent, 'request');
+  const decision = decisionEvent && dataOf(decisionEvent, 'decision');
+  const issuer = request?.principal?.issuer;
+  const subject = request?.principal?.subject;
+  const { quorum, approvers } = d;
+  const params = request?.params ?? [];
   const fields = {
-    connection: str(request?.data.connection),
-    sql: str(request?.data.sql),
-    digest: str(d.digest),
-    rule: str(d.rule),
-    expiresAt: str(d.expiresAt),
-    policySha256: str(decision?.data.policySha256),
+    connection: request?.connection,
+    sql: request?.sql,
+    digest: d.digest,
+    rule: d.rule,
+    expiresAt: d.expiresAt,
+    policySha256: decision?.policySha256,
   };
   const incomplete =
     issuer === undefined ||
     subject === undefined ||
     Object.values(fields).some((v) => v === undefined) ||
-    !(typeof quorum === 'number' && Number.isInteger(quorum) && quorum >= 1) ||
-    !(Array.isArray(approvers) && approvers.length > 0 && approvers.every((p) => typeof p === 'string')) ||
-    !Array.isArray(params) ||
-    decision?.data.action !== 'approve';
+    !(quorum !== undefined && quorum >= 1) ||
+    !(approvers !== undefined && approvers.length > 0) ||
+    decision?.action !== 'approve';
   if (incomplete) throw mismatch(approvalId, 'not_in_log', `session ${sessionId} does not record a complete request for it`);
-  const email = str(principal.email);
+  const email = request?.principal?.email;
   return {
     approvalId,
     sessionId,
@@ -101,8 +116,8 @@ export function loggedApproval(events: readonly SessionEvent[], approvalId: stri
     params: params as Param[],
     digest: fields.digest!,
     rule: fields.rule!,
-    approvers: approvers as string[],
-    quorum: quorum as number,
+    approvers: [...approvers],
+    quorum,
     expiresAt: fields.expiresAt!,
     policySha256: fields.policySha256!,
   };
@@ -127,9 +142,10 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
 
 /** An approval the log says was used already is used, whatever the row says (a reset to `approved`). */
 export function checkNotRedeemed(events: readonly SessionEvent[], logged: LoggedApproval): void {
-  const used = events.find((e) => e.type === 'approval.redeemed' && e.data.approvalId === logged.approvalId);
+  checkSchema(events, logged.approvalId, logged.sessionId);
+  const used = events.map((e) => dataOf(e, 'approval.redeemed')).find((d) => d?.approvalId === logged.approvalId);
   if (used) {
-    throw new GatehouseError('approval_used', `approval ${logged.approvalId} was used already (session ${String(used.data.sessionId)})`, {
+    throw new GatehouseError('approval_used', `approval ${logged.approvalId} was used already (session ${used.sessionId})`, {
       approvalId: logged.approvalId,
       status: 'used',
       reason: 'redeemed_in_log',
@@ -139,13 +155,13 @@ export function checkNotRedeemed(events: readonly SessionEvent[], logged: Logged
 
 /** Every vote event for this approval, each verified against the desk's public key; one bad one refuses. */
 export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApproval, publicKeyPem: string): SignedVote[] {
+  checkSchema(events, logged.approvalId, logged.sessionId);
   const votes: SignedVote[] = [];
   for (const e of events) {
-    if (e.type !== 'approval.granted' && e.type !== 'approval.rejected') continue;
-    if (e.data.approvalId !== logged.approvalId) continue;
+    const d = dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected');
+    if (d === undefined || d.approvalId !== logged.approvalId) continue;
     const at = { seq: e.seq, type: e.type };
-    const vote = e.data.vote;
-    const signature = e.data.signature;
+    const { vote, signature } = d;
     if (vote === undefined || signature === undefined) throw mismatch(logged.approvalId, 'vote_unsigned', `event #${e.seq} (${e.type}) is not signed by the approval desk`, { event: at });
     if (!voteSignatureValid(publicKeyPem, vote, signature)) {
       throw mismatch(logged.approvalId, 'vote_signature_invalid', `the signature of event #${e.seq} (${e.type}) does not verify with the approval desk's key`, { event: at });

@@ -7,6 +7,7 @@ import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import type { StatementResult } from '../target-port.ts';
 import type { EventDraft } from './events.ts';
+import { eventDraft } from './event-schema.ts';
 
 export interface AgentInfo {
   readonly model?: string;
@@ -28,33 +29,30 @@ export interface RequestFacts {
 }
 
 export function requestEvent(facts: RequestFacts, rejected?: GatehouseError): EventDraft {
-  return {
-    type: 'request',
-    data: {
-      endpoint: facts.endpoint,
-      principal: principalRecord(facts.principal),
-      agent: { ...facts.agent },
-      connection: facts.connection,
-      sql: facts.sql,
-      params: facts.params,
-      maxRows: facts.maxRows,
-      approvalId: facts.approvalId,
-      // A request refused before analysis is still a session: what was wrong, with its stable code.
-      rejected: rejected ? { code: rejected.code, message: rejected.message } : undefined,
-    },
-  };
+  return eventDraft('request', {
+    endpoint: facts.endpoint,
+    principal: principalRecord(facts.principal),
+    agent: { ...facts.agent },
+    connection: facts.connection,
+    sql: facts.sql,
+    params: facts.params,
+    maxRows: facts.maxRows,
+    approvalId: facts.approvalId,
+    // A request refused before analysis is still a session: what was wrong, with its stable code.
+    rejected: rejected ? { code: rejected.code, message: rejected.message } : undefined,
+  });
 }
 
 export function analysisEvent(analysis: Analysis): EventDraft {
-  return { type: 'analysis', data: { ...analysis } };
+  return eventDraft('analysis', { ...analysis });
 }
 
 export function analysisFailedEvent(error: GatehouseError): EventDraft {
-  return { type: 'analysis', data: { error: { code: error.code, message: error.message, ...error.details } } };
+  return eventDraft('analysis', { error: { code: error.code, message: error.message, ...error.details } });
 }
 
 export function decisionEvent(decision: Decision): EventDraft {
-  return { type: 'decision', data: { ...decision } };
+  return eventDraft('decision', { ...decision });
 }
 
 export function executionStartedEvent(facts: {
@@ -66,7 +64,7 @@ export function executionStartedEvent(facts: {
   /** The gateway process that runs it: reconciliation leaves its own in-flight sessions alone. */
   instanceId?: string;
 }): EventDraft {
-  return { type: 'execution.started', data: { ...facts } };
+  return eventDraft('execution.started', { ...facts });
 }
 
 /** What the masking step adds to the record: its decisions, never a raw value. */
@@ -83,34 +81,31 @@ export interface MaskingRecord {
  * committed (pg_xact_status) when the gateway died before saying so.
  */
 export function executionResultEvent(result: StatementResult, masking?: MaskingRecord): EventDraft {
-  return {
-    type: 'execution.result',
-    data: {
-      command: result.command,
-      rowCount: result.rowCount,
-      truncated: result.truncated,
-      truncatedBy: result.truncatedBy,
-      cellsOmitted: result.cellsOmitted || undefined,
-      txid: result.txid,
-      durationMs: result.durationMs,
-      columns: result.fields.map((f) => ({ name: f.name, type: f.type, tableID: f.tableID, columnID: f.columnID })),
-      // The result exactly as returned to the bot, and its digest, so a replay shows what the bot saw.
-      rows: result.rows,
-      resultSha256: resultDigest(result),
-      masking: masking?.decisions,
-      rawHmacSha256: masking?.rawHmacSha256,
-    },
-  };
+  return eventDraft('execution.result', {
+    command: result.command,
+    rowCount: result.rowCount,
+    truncated: result.truncated,
+    truncatedBy: result.truncatedBy,
+    cellsOmitted: result.cellsOmitted || undefined,
+    txid: result.txid,
+    durationMs: result.durationMs,
+    columns: result.fields.map((f) => ({ name: f.name, type: f.type, tableID: f.tableID, columnID: f.columnID })),
+    // The result exactly as returned to the bot, and its digest, so a replay shows what the bot saw.
+    rows: result.rows,
+    resultSha256: resultDigest(result),
+    masking: masking?.decisions,
+    rawHmacSha256: masking?.rawHmacSha256,
+  });
 }
 
 /** After COMMIT succeeded. */
 export function executionCommittedEvent(): EventDraft {
-  return { type: 'execution.committed', data: {} };
+  return eventDraft('execution.committed', {});
 }
 
 /** The statement ran but did not become durable: why, with a stable code. */
 export function executionRolledBackEvent(error: GatehouseError): EventDraft {
-  return { type: 'execution.rolled_back', data: { reason: { code: error.code, message: error.message } } };
+  return eventDraft('execution.rolled_back', { reason: { code: error.code, message: error.message } });
 }
 
 export type AbandonedOutcome = 'committed' | 'rolled_back' | 'unknown';
@@ -126,11 +121,11 @@ export function executionAbandonedEvent(facts: {
   instanceId?: string;
   reconciledBy: string;
 }): EventDraft {
-  return { type: 'execution.abandoned', data: { ...facts } };
+  return eventDraft('execution.abandoned', { ...facts });
 }
 
 export function executionFailedEvent(error: GatehouseError): EventDraft {
-  return { type: 'execution.failed', data: { error: { code: error.code, message: error.message, ...error.details } } };
+  return eventDraft('execution.failed', { error: { code: error.code, message: error.message, ...error.details } });
 }
 
 export function principalRecord(p: Principal): Record<string, unknown> {

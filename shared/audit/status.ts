@@ -1,6 +1,7 @@
 // A session's status is never stored: it is read off its last event, so it cannot disagree with
 // the chain, and every adapter (and `sessions list`, and the long poll) derives it the same way.
 import type { SessionEvent, SessionStatus } from './events.ts';
+import { dataOf } from './event-schema.ts';
 
 type StatusInput = Pick<SessionEvent, 'type' | 'data'>;
 
@@ -15,21 +16,26 @@ export function statusAfter(event: StatusInput): SessionStatus {
   switch (event.type) {
     case 'request':
       // A request refused before analysis (bad body, unknown model) still opens a session.
-      return Object.hasOwn(event.data, 'rejected') && event.data.rejected ? 'rejected_request' : 'received';
+      return dataOf(event, 'request')?.rejected ? 'rejected_request' : 'received';
     case 'analysis':
       // SQL that could not be parsed ends the session here: nothing is decided, nothing runs.
-      return Object.hasOwn(event.data, 'error') && event.data.error ? 'rejected_request' : 'analyzed';
-    case 'decision':
-      if (event.data.action === 'deny') return 'denied';
-      if (event.data.action === 'approve') return 'pending_approval';
-      if (event.data.action === 'allow') return 'decided';
-      // An action this code does not know is not an allow.
+      return dataOf(event, 'analysis')?.error ? 'rejected_request' : 'analyzed';
+    case 'decision': {
+      const action = dataOf(event, 'decision')?.action;
+      if (action === 'deny') return 'denied';
+      if (action === 'approve') return 'pending_approval';
+      if (action === 'allow') return 'decided';
+      // An action this code does not know (or a decision that does not fit its schema) is not an allow.
       return 'denied';
+    }
     case 'approval.requested':
       return 'pending_approval';
-    case 'approval.granted':
+    case 'approval.granted': {
       // One approver of a quorum of several: still waiting for the others.
-      return event.data.quorumMet === false ? 'pending_approval' : 'approved';
+      // A vote that does not fit its schema approves nothing (older votes have no quorumMet: met).
+      const vote = dataOf(event, 'approval.granted');
+      return vote === undefined || vote.quorumMet === false ? 'pending_approval' : 'approved';
+    }
     case 'approval.rejected':
       return 'rejected';
     case 'approval.redeemed':
@@ -47,9 +53,14 @@ export function statusAfter(event: StatusInput): SessionStatus {
       return 'rolled_back';
     case 'execution.abandoned':
       // Only an outcome reconciliation proved counts; anything else is unknown, never a success.
-      if (event.data.outcome === 'committed') return 'committed';
-      if (event.data.outcome === 'rolled_back') return 'rolled_back';
-      return 'unknown';
+      switch (dataOf(event, 'execution.abandoned')?.outcome) {
+        case 'committed':
+          return 'committed';
+        case 'rolled_back':
+          return 'rolled_back';
+        default:
+          return 'unknown';
+      }
     case 'execution.completed':
       return 'executed';
     case 'execution.failed':

@@ -33,6 +33,7 @@ import {
 } from '../api/schemas.ts';
 import type { ErrorCode } from '../errors.ts';
 import { GatehouseApiError } from './errors.ts';
+import { dataOf } from '../audit/event-schema.ts';
 
 export { GatehouseApiError, isGatehouseApiError, type ClientErrorCode } from './errors.ts';
 export { commandToken, fixedToken, googleIdToken } from './tokens.ts';
@@ -179,11 +180,12 @@ export class Gatehouse {
     let waitSec = 0;
     for (;;) {
       const s = await this.session(sessionId, { ...options, waitSec });
-      const requested = s.events.find((e) => e.type === 'approval.requested')?.data;
-      if (!requested || requested.approvalId !== approvalId) {
+      const asked = s.events.find((e) => e.type === 'approval.requested');
+      const requested = asked && dataOf(asked, 'approval.requested');
+      if (!requested || requested.approvalId !== approvalId || requested.expiresAt === undefined) {
         throw new GatehouseApiError(409, 'approval_mismatch', `session ${sessionId} did not ask for approval ${approvalId}`, { sessionId });
       }
-      const expiresAt = String(requested.expiresAt);
+      const expiresAt = requested.expiresAt;
       switch (s.status) {
         case 'approved':
           return this.#redeem(approvalId, s, options);
@@ -209,9 +211,9 @@ export class Gatehouse {
 
   async #redeem(approvalId: string, s: SessionAnswer, options: { maxRows?: number } & CallContext): Promise<QueryExecuted | QueryDenied> {
     // Exactly what was held, as the log recorded it: the approval covers nothing else.
-    const request = s.events.find((e) => e.type === 'request')?.data ?? {};
-    const { connection, sql, params } = request as { connection?: unknown; sql?: unknown; params?: unknown };
-    if (typeof connection !== 'string' || typeof sql !== 'string' || (params !== undefined && !Array.isArray(params))) {
+    const held = s.events.find((e) => e.type === 'request');
+    const { connection, sql, params } = (held && dataOf(held, 'request')) ?? {};
+    if (connection === undefined || sql === undefined) {
       throw new GatehouseApiError(200, 'unexpected_response', `session ${s.sessionId} does not record the held statement`, { sessionId: s.sessionId });
     }
     const answer = await this.query(

@@ -1,11 +1,11 @@
 // Approvals as recorded in sessions: `approval.requested`, `approval.granted`, `approval.rejected`
 // (issue 4). The decisions are appended to the session that asked; the statement then runs in the
-// session whose request carries `approvalId` — often a later one. Field names are read
-// defensively (id | approvalId, approver | by | decidedBy | principal) so evidence keeps working
-// while the approval events grow.
+// session whose request carries `approvalId` — often a later one. Fields are read by name through
+// the event schema (shared/audit/event-schema.ts); an event that does not fit it yields a fact with
+// no fields, and `evidence verify` reports it (event_schema).
 import type { SessionEvent } from '../audit/events.ts';
-import { count, field, firstText, record, texts } from './guards.ts';
-import { identityOf, type Identity } from './identity.ts';
+import { dataOf } from '../audit/event-schema.ts';
+import type { Identity } from './identity.ts';
 
 export type ApprovalStep = 'requested' | 'granted' | 'rejected';
 
@@ -33,22 +33,20 @@ export function isApprovalEvent(e: Pick<SessionEvent, 'type'>): boolean {
 }
 
 export function approvalFact(e: SessionEvent): ApprovalFact {
-  const d = e.data;
-  const nested = record(field(d, 'approval'));
   const step = e.type.slice('approval.'.length) as ApprovalStep;
-  return {
-    step,
-    sessionId: e.sessionId,
-    seq: e.seq,
-    at: firstText(d, 'decidedAt', 'at') ?? e.at,
-    approvalId: firstText(d, 'approvalId', 'id') ?? firstText(nested, 'id', 'approvalId'),
-    by: identityOf(field(d, 'approver') ?? field(d, 'by') ?? field(d, 'decidedBy') ?? (step === 'requested' ? undefined : field(d, 'principal'))),
-    comment: firstText(d, 'comment', 'reason'),
-    approvers: texts(field(d, 'approvers') ?? field(nested, 'approvers')),
-    quorum: count(field(d, 'quorum') ?? field(nested, 'quorum')),
-    expiresAt: firstText(d, 'expiresAt') ?? firstText(nested, 'expiresAt'),
-    hash: e.hash,
-  };
+  const base = { step, sessionId: e.sessionId, seq: e.seq, at: e.at, hash: e.hash };
+  const requested = dataOf(e, 'approval.requested');
+  if (requested) {
+    const { approvalId, approvers, quorum, expiresAt } = requested;
+    return { ...base, approvalId, approvers: approvers ? [...approvers] : [], quorum, expiresAt };
+  }
+  const vote = dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected');
+  if (vote) {
+    const { approvalId, approver, comment } = vote;
+    const by: Identity | undefined = approver && { issuer: approver.issuer, subject: approver.subject, email: approver.email, groups: [] };
+    return { ...base, approvalId, by, comment, approvers: [] };
+  }
+  return { ...base, approvers: [] };
 }
 
 /**

@@ -4,9 +4,10 @@
 // disagree about what a session says.
 import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
 import { sessionStatus } from '../audit/status.ts';
+import { dataOf } from '../audit/event-schema.ts';
 import { approvalFact, isApprovalEvent, type ApprovalFact } from './approvals.ts';
-import { bool, count, field, firstText, list, record, text, texts } from './guards.ts';
-import { identityOf, type Identity } from './identity.ts';
+import { field, list, text } from './guards.ts';
+import type { Identity } from './identity.ts';
 import { columnFacts, type ColumnFact } from './masking.ts';
 
 export interface SessionFacts {
@@ -83,19 +84,25 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
   const last = events.at(-1);
   if (!first || !last) throw new TypeError('sessionFacts: a session has at least one event');
   const byType = (type: SessionEvent['type']) => events.find((e) => e.type === type);
-
-  const request = byType('request')?.data;
-  const analysisData = byType('analysis')?.data;
-  const decisionData = byType('decision')?.data;
+  // Typed through the event schema (shared/audit/event-schema.ts): an event that does not fit it
+  // contributes nothing here, and `evidence verify` names it (event_schema).
+  const requestEvent = byType('request');
+  const analysisEvent = byType('analysis');
+  const decisionEvent = byType('decision');
+  const request = requestEvent && dataOf(requestEvent, 'request');
+  const analysisData = analysisEvent && dataOf(analysisEvent, 'analysis');
+  const decisionData = decisionEvent && dataOf(decisionEvent, 'decision');
   const started = byType('execution.started');
+  const startedData = started && dataOf(started, 'execution.started');
   // execution.result since the outcome protocol; execution.completed in older logs (result and
   // COMMIT in one record, written before COMMIT: read as committed, which is what it claimed).
   const completed = byType('execution.result') ?? byType('execution.completed');
+  const completedData = completed && (dataOf(completed, 'execution.result') ?? dataOf(completed, 'execution.completed'));
   const failed = byType('execution.failed');
+  const failedData = failed && dataOf(failed, 'execution.failed');
 
-  const rejected =
-    record(field(request, 'rejected')) ?? (record(field(analysisData, 'error')) as Record<string, unknown> | undefined);
-  const agent = record(field(request, 'agent'));
+  const rejected = request?.rejected ?? analysisData?.error;
+  const agent = request?.agent;
   return {
     sessionId: first.sessionId,
     startedAt: first.at,
@@ -103,59 +110,64 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
     events: events.length,
     head: last.hash,
     status: safeStatus(events),
-    endpoint: text(field(request, 'endpoint')),
-    principal: identityOf(field(request, 'principal')),
+    endpoint: request?.endpoint,
+    principal: request?.principal && principalIdentity(request.principal),
     agent: {
-      model: text(field(agent, 'model')),
-      runId: text(field(agent, 'runId')),
-      traceparent: text(field(agent, 'traceparent')),
+      model: agent?.model,
+      runId: agent?.runId,
+      traceparent: agent?.traceparent,
     },
-    connection: text(field(request, 'connection')),
-    sql: text(field(request, 'sql')),
-    params: Array.isArray(field(request, 'params')) ? list(field(request, 'params')) : undefined,
-    approvalId: text(field(request, 'approvalId')),
-    rejected: rejected ? { code: text(field(rejected, 'code')) ?? 'unknown', message: text(field(rejected, 'message')) } : undefined,
+    connection: request?.connection,
+    sql: request?.sql,
+    params: request?.params,
+    approvalId: request?.approvalId,
+    rejected: rejected ? { code: rejected.code, message: rejected.message } : undefined,
     analysis:
-      analysisData && !field(analysisData, 'error')
+      analysisData && !analysisData.error
         ? {
-            kind: text(field(analysisData, 'kind')),
-            class: text(field(analysisData, 'class')),
-            reasons: texts(field(analysisData, 'reasons')),
-            tablesRead: texts(field(field(analysisData, 'tables'), 'read')),
-            tablesWritten: texts(field(field(analysisData, 'tables'), 'written')),
-            functions: texts(field(analysisData, 'functions')),
-            fingerprint: text(field(analysisData, 'fingerprint')),
+            kind: analysisData.kind,
+            class: analysisData.class,
+            reasons: analysisData.reasons ?? [],
+            tablesRead: analysisData.tables?.read ?? [],
+            tablesWritten: analysisData.tables?.written ?? [],
+            functions: analysisData.functions ?? [],
+            fingerprint: analysisData.fingerprint,
           }
         : undefined,
     decision: decisionData
       ? {
-          action: text(field(decisionData, 'action')),
-          rule: text(field(decisionData, 'rule')),
-          reasons: texts(field(decisionData, 'reasons')),
-          policySha256: text(field(decisionData, 'policySha256')),
-          approvers: texts(field(decisionData, 'approvers')),
-          quorum: count(field(decisionData, 'quorum')),
-          approval: redemption(field(decisionData, 'approval')),
+          action: decisionData.action,
+          rule: decisionData.rule ?? undefined,
+          reasons: decisionData.reasons ?? [],
+          policySha256: decisionData.policySha256,
+          approvers: decisionData.approvers ?? [],
+          quorum: decisionData.quorum,
+          approval: decisionData.approval && {
+            id: decisionData.approval.id,
+            sessionId: decisionData.approval.sessionId,
+            grantedBy: (decisionData.approval.grantedBy ?? []).map((p) => ({ issuer: p.issuer, subject: p.subject, email: p.email, groups: [] })),
+            refusedCode: decisionData.approval.error?.code,
+          },
         }
       : undefined,
     approvals: events.filter(isApprovalEvent).map(approvalFact),
     execution:
       started || completed || failed
         ? {
-            outcome: executionOutcome(events, bool(field(started?.data, 'readOnly'))),
+            outcome: executionOutcome(events, startedData?.readOnly),
             startedAt: started?.at,
             finishedAt: (failed ?? events.findLast((e) => OUTCOME_EVENTS.has(e.type)) ?? completed)?.at,
-            readOnly: bool(field(started?.data, 'readOnly')),
-            maxRows: count(field(started?.data, 'maxRows')),
-            statementTimeoutMs: count(field(started?.data, 'statementTimeoutMs')),
-            command: text(field(completed?.data, 'command')),
-            rowCount: count(field(completed?.data, 'rowCount')),
-            truncated: bool(field(completed?.data, 'truncated')),
-            durationMs: count(field(completed?.data, 'durationMs')),
+            readOnly: startedData?.readOnly,
+            maxRows: startedData?.maxRows,
+            statementTimeoutMs: startedData?.statementTimeoutMs,
+            command: completedData?.command,
+            rowCount: completedData?.rowCount,
+            truncated: completedData?.truncated,
+            durationMs: completedData?.durationMs,
             columns: completed ? columnFacts(completed.data) : [],
-            resultSha256: firstText(completed?.data, 'resultSha256'),
-            rawHmacSha256: firstText(completed?.data, 'rawHmacSha256'),
-            error: failed ? { code: text(field(field(failed.data, 'error'), 'code')), message: text(field(field(failed.data, 'error'), 'message')) } : undefined,
+            resultSha256: completedData?.resultSha256,
+            rawHmacSha256: completedData?.rawHmacSha256,
+            error: failed ? { code: failedData?.error?.code, message: failedData?.error?.message } : undefined,
           }
         : undefined,
   };
@@ -169,8 +181,9 @@ function executionOutcome(events: readonly SessionEvent[], readOnly: boolean | u
   if (has('execution.failed')) return 'failed';
   if (has('execution.rolled_back')) return 'rolled_back';
   const abandoned = events.find((e) => e.type === 'execution.abandoned');
-  if (has('execution.committed') || field(abandoned?.data, 'outcome') === 'committed') return 'completed';
-  if (field(abandoned?.data, 'outcome') === 'rolled_back') return 'rolled_back';
+  const outcome = abandoned && dataOf(abandoned, 'execution.abandoned')?.outcome;
+  if (has('execution.committed') || outcome === 'committed') return 'completed';
+  if (outcome === 'rolled_back') return 'rolled_back';
   if (abandoned) return 'unknown';
   if (has('execution.completed')) return 'completed';
   if (has('execution.result')) return readOnly === true ? 'completed' : 'unknown';
@@ -205,15 +218,10 @@ export function maskedColumns(f: SessionFacts): string[] {
   return (f.execution?.columns ?? []).filter((c) => c.masked).map((c) => (c.mask ? `${c.name} (${c.mask})` : c.name));
 }
 
-function redemption(v: unknown): NonNullable<SessionFacts['decision']>['approval'] {
-  const r = record(v);
-  if (!r) return undefined;
-  return {
-    id: firstText(r, 'id', 'approvalId'),
-    sessionId: text(field(r, 'sessionId')),
-    grantedBy: list(field(r, 'grantedBy')).map(identityOf).filter((x): x is Identity => x !== undefined),
-    refusedCode: text(field(field(r, 'error'), 'code')),
-  };
+/** The requester as recorded (drafts.ts principalRecord): none when it names nobody. */
+function principalIdentity(p: { issuer?: string; subject?: string; email?: string; groups?: readonly string[] }): Identity | undefined {
+  if (p.issuer === undefined && p.subject === undefined && p.email === undefined) return undefined;
+  return { issuer: p.issuer, subject: p.subject, email: p.email, groups: [...(p.groups ?? [])] };
 }
 
 function safeStatus(events: readonly SessionEvent[]): string {

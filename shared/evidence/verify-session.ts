@@ -4,6 +4,7 @@
 // head) links to — so an inserted copy is told apart from the event it imitates.
 import { eventHashHolds } from './event-hash.ts';
 import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
+import { schemaIssue } from '../audit/event-schema.ts';
 import type { Problem } from './problems.ts';
 
 export interface Found {
@@ -78,6 +79,10 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
     }
     if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
       at(f, 'event_modified', `event ${seq} of session ${sessionId} has a type Gatehouse never writes (${JSON.stringify(e.type)})`);
+    } else {
+      // Stored, hashed and chained as it is (nothing is rewritten), but readers cannot rely on it.
+      const issue = schemaIssue(e);
+      if (issue) problems.push({ kind: 'event_schema', message: `event ${seq} (${e.type}) of session ${sessionId} does not fit its schema: ${issue.field}: ${issue.message}`, file: FILE, line: f.line, sessionId, seq, field: issue.field });
     }
     if (seq === 0 && e.prevHash !== null) {
       at(f, 'event_modified', `event 0 of session ${sessionId} does not start a chain (prevHash is set)`);

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { Gatehouse, isGatehouseApiError, type CallContext, type TokenProvider } from '../client/index.ts';
 import { describeEstimate } from '../blast-radius/describe.ts';
 import { MAX_PARAM_LENGTH, MAX_PARAMS, MAX_SQL_LENGTH } from '../api/schemas.ts';
+import { dataOf } from '../audit/event-schema.ts';
 
 export interface McpOptions {
   readonly url: string;
@@ -173,7 +174,8 @@ export function createGatehouseMcpServer(options: McpOptions): McpServer {
     (args, extra) =>
       guarded(async () => {
         const r = await client.session(args.sessionId, { ...ctx(extra), waitSec: args.waitSec });
-        const requested = r.events.find((e) => e.type === 'approval.requested')?.data.estimate;
+        const asked = r.events.find((e) => e.type === 'approval.requested');
+        const requested = asked && dataOf(asked, 'approval.requested')?.estimate;
         const estimate = requested ? `; blast radius ${describeEstimate(requested as never)}` : '';
         return ok(`session ${r.sessionId}: ${r.status}, ${r.events.length} event(s)${estimate}\n${JSON.stringify(r)}`, r);
       }),

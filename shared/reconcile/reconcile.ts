@@ -18,6 +18,7 @@
 // on GCP from the scheduled POST /v1/approvals/republish.
 import { executionAbandonedEvent, type AbandonedOutcome } from '../audit/drafts.ts';
 import type { SessionEvent, SessionSummary } from '../audit/events.ts';
+import { dataOf } from '../audit/event-schema.ts';
 import type { SessionLog, TargetDatabase } from '../ports.ts';
 
 export interface ReconcileDeps {
@@ -111,21 +112,25 @@ type Verdict = { kind: 'close'; facts: Facts } | { kind: 'open' } | { kind: 'too
 export async function judge(deps: Pick<ReconcileDeps, 'target'>, events: readonly SessionEvent[], now: Date, graceMs: number): Promise<Verdict> {
   const last = events.at(-1);
   if (!last || (last.type !== 'execution.started' && last.type !== 'execution.result')) return { kind: 'open' };
-  const started = events.find((e) => e.type === 'execution.started');
-  const request = events.find((e) => e.type === 'request');
-  const readOnly = started?.data.readOnly === true;
+  // Typed through the event schema: an event that does not fit it says nothing (fail closed:
+  // not read-only, the default timeout, no transaction id — the outcome is then unknown).
+  const startedEvent = events.find((e) => e.type === 'execution.started');
+  const requestEvent = events.find((e) => e.type === 'request');
+  const started = startedEvent && dataOf(startedEvent, 'execution.started');
+  const request = requestEvent && dataOf(requestEvent, 'request');
+  const readOnly = started?.readOnly === true;
   // A read is complete at its result: nothing to commit, nothing to close.
   if (last.type === 'execution.result' && readOnly) return { kind: 'open' };
-  const timeoutMs = typeof started?.data.statementTimeoutMs === 'number' ? started.data.statementTimeoutMs : DEFAULT_TIMEOUT_MS;
+  const timeoutMs = started?.statementTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (now.getTime() - Date.parse(last.at) < timeoutMs + graceMs) return { kind: 'tooRecent' };
-  const instanceId = typeof started?.data.instanceId === 'string' ? started.data.instanceId : undefined;
+  const instanceId = started?.instanceId;
   const base = { lastEvent: last.type, readOnly, ...(instanceId ? { instanceId } : {}) };
 
   if (last.type === 'execution.started') {
     return { kind: 'close', facts: { ...base, outcome: 'rolled_back', basis: readOnly ? 'read_only' : 'protocol' } };
   }
-  const txid = typeof last.data.txid === 'string' ? last.data.txid : undefined;
-  const connection = typeof request?.data.connection === 'string' ? request.data.connection : undefined;
+  const txid = dataOf(last, 'execution.result')?.txid ?? undefined;
+  const connection = request?.connection;
   if (!txid || !connection || !deps.target.transactionStatus) {
     return { kind: 'close', facts: { ...base, outcome: 'unknown', basis: txid ? 'target_not_asked' : 'no_transaction_id' } };
   }

@@ -80,6 +80,7 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore, timeoutMs: TIMEOUT_MS, ...options });
     return {
       log,
+      direct: async () => createFirestoreSessionLog({ projectId: PROJECT, databaseId: CONTRACT_DB, firestore: await adminClient(), timeoutMs: TIMEOUT_MS }),
       async tamper(sessionId, seq, newData) {
         const ref = (await adminClient()).doc(`sessions/${sessionId}/events/${eventId(seq)}`);
         const stored = await ref.get();
@@ -132,8 +133,8 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     t.teardown(() => log.close());
     const tag = randomUUID().slice(0, 8);
     const cases: [string, EventDraft][] = [
-      ['pending_approval', { type: 'approval.granted', data: { quorumMet: false } }],
-      ['approved', { type: 'approval.granted', data: { quorumMet: true } }],
+      ['pending_approval', { type: 'approval.granted', data: { approvalId: 'a-1', quorumMet: false } }],
+      ['approved', { type: 'approval.granted', data: { approvalId: 'a-1', quorumMet: true } }],
       ['executed', { type: 'execution.completed', data: { rows: [['not fetched']] } }],
     ];
     for (const [i, [, last]] of cases.entries()) await log.append(`${tag}-${i}`, [request('status'), last]);

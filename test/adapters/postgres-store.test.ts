@@ -21,6 +21,7 @@ function fixtureOn(url: () => Promise<string>): MakeSessionLog {
     const log = await createPostgresSessionLog({ connectionString: proxy.url, poolSize: 5, ...options });
     return {
       log,
+      direct: () => createPostgresSessionLog({ connectionString: target, poolSize: 2 }),
       tamper: (sessionId, seq, newData) => tamper(target, sessionId, seq, newData),
       cutOff: () => proxy.close(),
       async cleanup() {
@@ -123,6 +124,70 @@ test('a role granted only SELECT and INSERT runs the log, and cannot change it',
   );
   t.is(e?.code, '42501');
   t.regex(e?.message ?? '', /permission denied/);
+});
+
+// Serial: it holds the global log's lock, which every other test's append in this database waits for.
+test.serial('PostgreSQL: a batch held past the server-side bound is aborted by the server; every caller rejects and it never commits later', async (t) => {
+  if (testPgKind === 'pglite') {
+    t.pass('PGlite ignores statement_timeout; the client-side cancel is tested elsewhere');
+    return;
+  }
+  const db = await backends.realPg();
+  const log = await createPostgresSessionLog({ connectionString: db.url, statementTimeoutMs: 400, poolSize: 3 });
+  t.teardown(() => log.close());
+  await log.append(`warm-${Math.random()}`, [{ type: 'request', data: {} }]);
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  // The lock gatehouse_append_batch takes first: the batch waits on it until the server gives up.
+  await holder.query('SELECT pg_advisory_lock(7262013946281041414)');
+  const size = Number((await holder.query<{ n: string }>('SELECT count(*) AS n FROM gatehouse_session_events')).rows[0]!.n);
+  const writesBefore = log.appendStats().writes;
+  const sids = Array.from({ length: 32 }, (_, i) => `bounded-${i}-${Math.random()}`);
+  const outcomes = await Promise.allSettled(sids.map((sid) => log.append(sid, [{ type: 'request', data: { sid } }])));
+  const reasons = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as GatehouseError) : undefined));
+  t.true(reasons.every((e) => e?.code === 'audit_unavailable'), 'every caller of the batch is told');
+  // lock_not_available or query_canceled: the server's own bound ended it, not the client.
+  t.true(reasons.every((e) => ['55P03', '57014'].includes(String(e?.details?.sqlState))), JSON.stringify(reasons.map((e) => e?.details)));
+  t.true(log.appendStats().writes - writesBefore < 32, 'they were one batch (or few), not 32 statements');
+  await holder.query('SELECT pg_advisory_unlock(7262013946281041414)');
+  // Long enough for anything that was merely queued to have committed.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const { rows } = await holder.query<{ n: string }>('SELECT count(*) AS n FROM gatehouse_session_events WHERE session_id = ANY($1)', [sids]);
+  t.is(Number(rows[0]!.n), 0, 'nothing of the aborted batch committed later');
+  t.true(Number((await holder.query<{ n: string }>('SELECT count(*) AS n FROM gatehouse_session_events')).rows[0]!.n) >= size);
+  // And the log goes on: the next append lands, gap-free.
+  const next = await log.append(sids[0]!, [{ type: 'request', data: {} }]);
+  t.is(next[0]!.seq, 0);
+  const leaves = await log.leaves(0, await log.treeSize());
+  t.deepEqual(leaves.map((l) => l.index), leaves.map((_, i) => i));
+});
+
+test.serial('PostgreSQL: 40 concurrent appends reach the server as fewer than 40 calls of gatehouse_append_batch', async (t) => {
+  if (testPgKind === 'pglite') {
+    t.pass('a real server only');
+    return;
+  }
+  const db = await backends.realPg();
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  // Counted by the server: track_functions for connections opened from now on.
+  await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(new URL(db.url).pathname.slice(1))} SET track_functions = 'pl'`);
+  const calls = async () =>
+    Number((await admin.query<{ calls: string }>("SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_user_functions WHERE funcname = 'gatehouse_append_batch'")).rows[0]!.calls);
+  const before = await calls();
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 4 });
+  await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(`calls-${i}-${Math.random()}`, [{ type: 'request', data: { i } }])));
+  // A backend reports its statistics when it exits: close the log, then wait for the report.
+  await log.close();
+  let after = before;
+  for (let i = 0; i < 80 && after === before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    after = await calls();
+  }
+  t.true(after > before, 'the function ran');
+  t.true(after - before < 40, `40 appends in ${after - before} calls of gatehouse_append_batch`);
 });
 
 test('a log whose database is down refuses to start, and its error names no credential', async (t) => {

@@ -5,11 +5,14 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { verifyChain } from '../../shared/audit/chain.ts';
-import type { EventDraft } from '../../shared/audit/events.ts';
+import type { AppendStats } from '../../shared/audit/append-path.ts';
+import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
 import type { TransparentSessionLog } from '../../shared/ports.ts';
 
 export interface SessionLogFixture {
-  readonly log: TransparentSessionLog;
+  readonly log: TransparentSessionLog & { readonly appendStats?: () => AppendStats };
+  /** Another log on the same store, not through anything cutOff() cuts: to look behind the first. */
+  direct(): Promise<TransparentSessionLog>;
   /** Rewrites one stored event's data in place, as someone with direct access to the store could. */
   tamper(sessionId: string, seq: number, newData: object): Promise<void>;
   /** Cuts the log off from its store (server gone, network down). Optional: tests skip without it. */
@@ -218,7 +221,7 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
       ['denied', [request('s'), { type: 'decision', data: { action: 'deny' } }]],
       ['pending_approval', [request('s'), { type: 'decision', data: { action: 'approve' } }]],
       ['pending_approval', [request('s'), { type: 'approval.requested', data: {} }]],
-      ['approved', [request('s'), { type: 'approval.granted', data: {} }]],
+      ['approved', [request('s'), { type: 'approval.granted', data: { approvalId: 'a-1' } }]],
       ['rejected', [request('s'), { type: 'approval.rejected', data: {} }]],
       ['running', [request('s'), { type: 'execution.started', data: {} }]],
       ['result', [request('s'), { type: 'execution.result', data: { rows: [[1]], txid: '7' } }]],
@@ -257,6 +260,123 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
     await t.throwsAsync(f.log.append(newId(), [request('alice')]), { code: 'audit_unavailable' });
     await t.throwsAsync(f.log.read(sid), { code: 'audit_unavailable' });
     await t.throwsAsync(f.log.list({}), { code: 'audit_unavailable' });
+  });
+
+  // --- group commit (issue 17 item 3): one append path, concurrent appends in one durable write ---
+
+  test(`${name}: 32 concurrent writers × many appends: nothing lost, duplicated or reordered; chains valid, global index gap-free`, async (t) => {
+    const f = await fixture(t);
+    const { log } = f;
+    const writers = 32;
+    const rounds = 8;
+    const shared = [newId(), newId()];
+    const before = log.appendStats?.();
+    // Each writer appends one after another (as one request does) to its own session, and to
+    // two sessions all writers share; all writers at once.
+    const own = Array.from({ length: writers }, () => newId());
+    const returned: SessionEvent[][] = [];
+    await Promise.all(
+      own.map(async (sid, w) => {
+        for (let k = 0; k < rounds; k++) {
+          const drafts: EventDraft[] = k === 0 ? [request(`w${w}`)] : Array.from({ length: 1 + (k % 3) }, (_, j) => ({ type: 'analysis', data: { w, k, j } }) as EventDraft);
+          const mine = await log.append(sid, drafts);
+          returned.push(mine);
+          // Resolved means durable: the events are there for anyone to read, now.
+          t.deepEqual((await log.read(sid)).slice(-mine.length), mine);
+          returned.push(await log.append(shared[k % 2]!, [{ type: 'execution.started', data: { w, k } }]));
+        }
+      }),
+    );
+    const all = returned.flat();
+    // Own sessions: each writer's events in the order it appended them, seq dense from 0.
+    for (const [w, sid] of own.entries()) {
+      const stored = await log.read(sid);
+      t.deepEqual(verifyChain(sid, stored), [], `writer ${w}`);
+      t.deepEqual(stored.map((e) => e.seq), stored.map((_, i) => i));
+      const ks = stored.slice(1).map((e) => (e.data as { k: number }).k);
+      t.deepEqual(ks, [...ks].sort((a, b) => a - b), 'appended in order, stored in order');
+      t.deepEqual(stored, all.filter((e) => e.sessionId === sid).sort((a, b) => a.seq - b.seq), 'exactly what the appends returned');
+    }
+    // Shared sessions: every writer's event once, one intact chain, and each writer's own in order.
+    for (const sid of shared) {
+      const stored = await log.read(sid);
+      t.deepEqual(verifyChain(sid, stored), []);
+      t.is(stored.length, (writers * rounds) / 2);
+      const seen = stored.map((e) => `${(e.data as { w: number }).w}/${(e.data as { k: number }).k}`);
+      t.is(new Set(seen).size, seen.length, 'no event twice');
+      for (let w = 0; w < writers; w++) {
+        const ks = stored.filter((e) => (e.data as { w: number }).w === w).map((e) => (e.data as { k: number }).k);
+        t.deepEqual(ks, [...ks].sort((a, b) => a - b));
+      }
+    }
+    // Global index: unique, and the whole log 0 … size-1 with each leaf the event at it.
+    const indices = all.map((e) => e.index!);
+    t.is(new Set(indices).size, all.length, 'no two events share an index');
+    const size = await log.treeSize();
+    const leaves = await log.leaves(0, size);
+    t.deepEqual(leaves.map((l) => l.index), Array.from({ length: size }, (_, i) => i));
+    const byIndex = new Map(leaves.map((l) => [l.index, l]));
+    for (const e of all) t.deepEqual(byIndex.get(e.index!), { index: e.index, sessionId: e.sessionId, seq: e.seq, hash: e.hash });
+    // And they really were grouped: fewer durable writes than appends.
+    const after = log.appendStats?.();
+    if (before && after) {
+      const appends = writers * rounds * 2;
+      t.true(after.writes - before.writes < appends, `${after.writes - before.writes} writes for ${appends} appends`);
+      t.true(after.largestBatch > 1);
+      t.true(after.largestBatch <= 64);
+    }
+  });
+
+  test(`${name}: a batch that cannot be written rejects every one of its callers, and nothing of theirs is stored`, async (t) => {
+    const f = await fixture(t);
+    if (!f.cutOff) {
+      t.pass('this fixture cannot cut its store off');
+      return;
+    }
+    const warm = newId();
+    await f.log.append(warm, [request('warm')]);
+    await f.cutOff();
+    const sids = Array.from({ length: 32 }, () => newId());
+    const outcomes = await Promise.allSettled(sids.map((sid, i) => f.log.append(i === 0 ? warm : sid, i === 0 ? [{ type: 'analysis', data: {} }] : [request(`b${i}`), { type: 'analysis', data: { i } }])));
+    for (const o of outcomes) {
+      t.is(o.status, 'rejected');
+      if (o.status === 'rejected') t.is((o.reason as { code?: string }).code, 'audit_unavailable');
+    }
+    const direct = await f.direct();
+    t.teardown(() => direct.close());
+    for (const sid of sids.slice(1)) t.deepEqual(await direct.read(sid), [], 'a rejected caller left nothing behind');
+    t.is((await direct.read(warm)).length, 1);
+  });
+
+  test(`${name}: a member that lost a race is retried on its own; the others of its batch still land`, async (t) => {
+    const a = await fixture(t);
+    const b = await fixture(t);
+    // b writes first; a has never seen the session, assumes it is new, and its batch collides.
+    const contested = newId();
+    await b.log.append(contested, [request('b')]);
+    const others = Array.from({ length: 15 }, () => newId());
+    const before = a.log.appendStats?.();
+    const [mine, ...rest] = await Promise.all([
+      a.log.append(contested, [{ type: 'analysis', data: { by: 'a' } }]),
+      ...others.map((sid, i) => a.log.append(sid, [request(`o${i}`)])),
+    ]);
+    t.is(mine![0]!.seq, 1, 'chained on what b wrote');
+    const stored = await a.log.read(contested);
+    t.deepEqual(verifyChain(contested, stored), []);
+    t.is(stored.length, 2);
+    for (const [i, sid] of others.entries()) t.deepEqual(await a.log.read(sid), rest[i]);
+    const after = a.log.appendStats?.();
+    if (before && after) t.true(after.lostRaces > before.lostRaces, 'the first batch was refused as a whole and retried');
+  });
+
+  test(`${name}: a member the log cannot hash is refused alone; the appends batched with it land`, async (t) => {
+    const { log } = await fixture(t);
+    const sids = Array.from({ length: 8 }, () => newId());
+    const outcomes = await Promise.allSettled(sids.map((sid, i) => log.append(sid, [request(`m${i}`), { type: 'analysis', data: i === 3 ? { n: 10n } : { i } }])));
+    outcomes.forEach((o, i) => t.is(o.status, i === 3 ? 'rejected' : 'fulfilled', `member ${i}`));
+    t.true((outcomes[3] as PromiseRejectedResult).reason instanceof TypeError, "the caller's own error, not an outage");
+    t.deepEqual(await log.read(sids[3]!), []);
+    for (const [i, sid] of sids.entries()) if (i !== 3) t.deepEqual(verifyChain(sid, await log.read(sid)), []);
   });
 
   test(`${name}: close is idempotent`, async (t) => {

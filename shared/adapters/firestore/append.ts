@@ -1,62 +1,82 @@
-// One append attempt: chain the drafts onto the head, then create every document in one commit.
+// The Firestore half of the append path (shared/audit/append-path.ts): one batch of chained
+// appends as one commit that creates every document, and the reads a retry needs.
+import type { ChainedAppend, DurableStore } from '../../audit/append-path.ts';
 import type { ChainHead } from '../../audit/chain.ts';
-import { chainEvents } from '../../audit/chain.ts';
-import type { EventDraft, SessionEvent } from '../../audit/events.ts';
 import { eventDocument, eventId, leafId, MAX_DATA_BYTES, sessionDocument } from './documents.ts';
-import type { HeadCache } from '../../audit/head-cache.ts';
+import { lostRace, unavailable } from './failures.ts';
 import { events, type LogHead, type Store } from './store.ts';
+
+/**
+ * One commit carries at most 10 MiB (Firestore's request limit): a batch closes before its events'
+ * data passes this, so appends that would each fit are never refused together.
+ */
+export const MAX_COMMIT_DATA_BYTES = 8 * 1024 * 1024;
 
 // The commit's own deadline (timeoutMs, enforced by the server) ends it first; this margin only
 // bounds what comes before the request is sent, such as fetching credentials.
 const COMMIT_GRACE_MS = 2_000;
 
 /**
- * One attempt, one commit. The head comes from `heads` (what this process last appended) or is
- * assumed empty for a session this process has not seen — right for a new session, and for any
- * other the create precondition refuses the commit and the retry reads the real head.
+ * The store the append path writes through. The global index is assigned here, from `logHead`
+ * (what this process last wrote, or read from the store after a failure): two instances that
+ * read the same log head collide on the leaf documents' create precondition, and the loser's
+ * batch is retried member by member on a fresh head (gap-free, never shared).
  */
-export async function appendOnce(
-  s: Store,
-  heads: HeadCache,
-  logHead: LogHead,
-  sessionId: string,
-  drafts: readonly EventDraft[],
-  now: Date,
-  readHead: boolean,
-): Promise<SessionEvent[]> {
-  let head: ChainHead | null = heads.get(sessionId) ?? null;
-  if (readHead) {
-    // By the seq field, not the id: Google's emulator refuses descending key scans.
-    const snap = await s.call(events(s, sessionId).orderBy('seq', 'desc').limit(1).select('seq', 'hash').get());
-    const last = snap.docs[0];
-    head = last ? { seq: last.get('seq') as number, hash: last.get('hash') as string } : null;
-  }
-  if (readHead || logHead.next === undefined) logHead.next = await readLogSize(s);
-  const first = logHead.next;
-  const created = chain(sessionId, head, drafts, now).map((e, i) => ({ ...e, index: first + i }));
-  const docs = created.map(eventDocument);
-  for (const d of docs) {
-    const bytes = Buffer.byteLength(d.data, 'utf8');
-    if (bytes > MAX_DATA_BYTES) throw new TooLarge(d.seq, bytes);
-  }
-  const session = s.sessions.doc(sessionId);
-  // A transaction that reads nothing commits exactly like a WriteBatch — one Commit carrying all
-  // the creates, no transaction id, all or nothing — but unlike WriteBatch.commit(), which
-  // hard-codes up to ten minutes of retries, it honours the client's Commit settings (client.ts).
-  const commit = s.db.runTransaction(
-    async (tx) => {
-      if (head === null) tx.create(session, sessionDocument(created[0]!));
-      for (const d of docs) tx.create(session.collection('events').doc(eventId(d.seq)), d);
-      // The global log's leaves, create-only like everything else: two appends that read the same
-      // log head collide here, and the loser reads the head again (gap-free, never shared).
-      for (const d of docs) tx.create(s.log.doc(leafId(d.index)), { index: d.index, sessionId, seq: d.seq, hash: d.hash });
+export function firestoreDurableStore(open: () => Promise<Store>, logHead: LogHead): DurableStore {
+  return {
+    async readHead(sessionId: string): Promise<ChainHead | null> {
+      const s = await open();
+      // By the seq field, not the id: Google's emulator refuses descending key scans.
+      const snap = await s.call(events(s, sessionId).orderBy('seq', 'desc').limit(1).select('seq', 'hash').get());
+      const last = snap.docs[0];
+      return last ? { seq: last.get('seq') as number, hash: last.get('hash') as string } : null;
     },
-    { maxAttempts: 1 },
-  );
-  await s.call(commit, COMMIT_GRACE_MS);
-  heads.remember(sessionId, created.at(-1)!);
-  logHead.next = first + created.length;
-  return created;
+
+    admit(append: ChainedAppend): number {
+      let total = 0;
+      for (const e of append.events) {
+        const bytes = Buffer.byteLength(JSON.stringify(e.data), 'utf8');
+        if (bytes > MAX_DATA_BYTES) throw unavailable('append', new TooLarge(e.seq, bytes), { reason: 'event_too_large', seq: e.seq, bytes });
+        total += bytes;
+      }
+      return total;
+    },
+
+    async write(batch: readonly ChainedAppend[]): Promise<number> {
+      const s = await open();
+      logHead.next ??= await readLogSize(s);
+      const first = logHead.next;
+      let index = first;
+      // A transaction that reads nothing commits exactly like a WriteBatch — one Commit carrying
+      // all the creates, no transaction id, all or nothing — but unlike WriteBatch.commit(), which
+      // hard-codes up to ten minutes of retries, it honours the client's Commit settings (client.ts).
+      const commit = s.db.runTransaction(
+        async (tx) => {
+          index = first;
+          for (const a of batch) {
+            const session = s.sessions.doc(a.sessionId);
+            if (a.starts) tx.create(session, sessionDocument(a.events[0]!));
+            for (const e of a.events) {
+              const d = eventDocument({ ...e, index: index++ });
+              tx.create(session.collection('events').doc(eventId(d.seq)), d);
+              // The global log's leaves, create-only like everything else.
+              tx.create(s.log.doc(leafId(d.index)), { index: d.index, sessionId: a.sessionId, seq: d.seq, hash: d.hash });
+            }
+          }
+        },
+        { maxAttempts: 1 },
+      );
+      await s.call(commit, COMMIT_GRACE_MS);
+      logHead.next = index;
+      return first;
+    },
+
+    lostRace,
+    unavailable: (e, more) => unavailable('append', e, more),
+    reset() {
+      logHead.next = undefined;
+    },
+  };
 }
 
 /** Leaves in the global log: the highest index + 1 (by the field: the emulator refuses descending key scans). */
@@ -71,15 +91,5 @@ export class TooLarge extends Error {
   override readonly name = 'TooLarge';
   constructor(readonly seq: number, readonly bytes: number) {
     super(`event ${seq} holds ${bytes} bytes of data; a Firestore document holds at most 1 MiB`);
-  }
-}
-
-function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {
-  try {
-    return chainEvents(sessionId, head, drafts, now);
-  } catch (e) {
-    // Data JSON cannot carry (BigInt, cycles) or RFC 8785 refuses (lone surrogates): the caller's
-    // to fix, and retrying or reporting an outage would hide it.
-    throw new TypeError(`session events cannot be hashed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }

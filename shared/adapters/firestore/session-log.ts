@@ -3,16 +3,15 @@
 // in this adapter (a test greps for them), so the deployed service account needs only permission to create
 // and read documents in the audit database — never to update or delete them. IAM enforces that,
 // not security rules, which server SDKs bypass.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Firestore } from '@google-cloud/firestore';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
-import { appendOnce, readLogSize, TooLarge } from './append.ts';
+import { firestoreDurableStore, MAX_COMMIT_DATA_BYTES, readLogSize } from './append.ts';
+import { createAppendPath, type GroupCommitStats } from '../../audit/append-path.ts';
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
-import { lostRace, unavailable, type Operation } from './failures.ts';
+import { unavailable, type Operation } from './failures.ts';
 import { isGatehouseError } from '../../errors.ts';
-import { HeadCache } from '../../audit/head-cache.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import { listSessions } from './list.ts';
 import { events, type LogHead, type Store } from './store.ts';
@@ -35,19 +34,19 @@ export interface FirestoreSessionLogOptions {
    * close() waits for requests it gave up on, which the client's settings end within a few times this.
    */
   readonly timeoutMs?: number;
+  /** Group commit (shared/audit/append-path.ts): events per commit, default 64 (a commit holds at most 500 writes: 64 events, their leaves and sessions). */
+  readonly maxBatchEvents?: number;
 }
 
 // Appends are optimistic, as on PostgreSQL: the create precondition decides who gets a seq (a
 // commit of creates fails as a whole if any of its documents exists), and the loser reads the new
-// head and tries again. Every failed attempt means another append to the session landed in
-// between, so k appends racing on one session need at most k attempts each. Sessions see a
-// handful of appends, one at a time; this bound is for bursts, then it fails closed.
-const MAX_ATTEMPTS = 32;
+// head and tries again (shared/audit/append-path.ts, which also batches concurrent appends into
+// one commit and keeps one commit in flight per process: appends from this process would
+// otherwise all race for the same next index of the global log).
 
-export async function createFirestoreSessionLog(options: FirestoreSessionLogOptions): Promise<TransparentSessionLog> {
-  const { projectId, databaseId, clock, collectionPrefix, timeoutMs } = checkOptions(options);
+export async function createFirestoreSessionLog(options: FirestoreSessionLogOptions): Promise<TransparentSessionLog & GroupCommitStats> {
+  const { projectId, databaseId, clock, collectionPrefix, timeoutMs, maxBatchEvents } = checkOptions(options);
   const sessionsPath = `${collectionPrefix}sessions`;
-  const heads = new HeadCache(10_000);
   const connection: Connection<Store> = firestoreConnection({
     projectId,
     databaseId,
@@ -57,15 +56,7 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     make: (lib, db) => ({ lib, db, sessions: db.collection(sessionsPath), log: db.collection(`${collectionPrefix}log`), call: connection.call }),
   });
   const logHead: LogHead = { next: undefined };
-  // Appends from this process go one at a time: they would otherwise all race for the same next
-  // index of the global log and all but one lose. Other processes still race, and the create
-  // precondition on the leaf documents settles it.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work, work);
-    queue = run.catch(() => {});
-    return run;
-  };
+  const path = createAppendPath(firestoreDurableStore(() => open('append'), logHead), { clock, maxBatchEvents, maxBatchBytes: MAX_COMMIT_DATA_BYTES });
 
   function open(operation: Operation): Promise<Store> {
     return connection.open().catch((e: unknown) => {
@@ -75,25 +66,7 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
 
   async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
-    if (drafts.length === 0) return [];
-    const s = await open('append');
-    // One time per append, not per attempt: a retry after losing the global log's next index to
-    // another instance is the same append, not a later one.
-    const now = clock();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // The first attempt trusts the cached heads; after a lost race, read the store.
-        return await serially(() => appendOnce(s, heads, logHead, sessionId, drafts, now, attempt > 1));
-      } catch (e) {
-        heads.forget(sessionId);
-        logHead.next = undefined;
-        if (e instanceof TypeError) throw e; // from chain(): not an outage
-        if (e instanceof TooLarge) throw unavailable('append', e, { reason: 'event_too_large', seq: e.seq, bytes: e.bytes });
-        if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
-        // Jittered, growing: racers that collided once should not collide again in lockstep.
-        await sleep(Math.random() * Math.min(100, 2 ** attempt));
-      }
-    }
+    return path.append(sessionId, drafts);
   }
 
   async function read(sessionId: string): Promise<SessionEvent[]> {
@@ -123,6 +96,9 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
   }
 
   async function treeSize(): Promise<number> {
+    // Counts every append this process accepted before the call (the checkpoint signer reads it
+    // while appends go on): a batch still being written is waited for, not missed.
+    await path.settled();
     const s = await open('read');
     try {
       return await readLogSize(s);
@@ -150,18 +126,20 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     }
   }
 
-  function close(): Promise<void> {
+  async function close(): Promise<void> {
+    // Appends already accepted finish (or fail) before the client goes.
+    await path.drain();
     return connection.close();
   }
 
-  return { append, read, list, treeSize, leaves, close };
+  return { append, read, list, treeSize, leaves, close, appendStats: path.stats };
 }
 
 // Firestore's rule for database ids other than `(default)`.
 const DATABASE_ID = /^[a-z][a-z0-9-]{2,61}[a-z0-9]$/;
 
 function checkOptions(options: FirestoreSessionLogOptions) {
-  const { projectId, databaseId, firestore, clock = () => new Date(), collectionPrefix = '', timeoutMs = 10_000 } = options;
+  const { projectId, databaseId, firestore, clock = () => new Date(), collectionPrefix = '', timeoutMs = 10_000, maxBatchEvents = 64 } = options;
   const where = 'createFirestoreSessionLog';
   if (typeof projectId !== 'string' || projectId === '' || projectId.includes('/')) {
     throw new TypeError(`${where}: projectId must be a non-empty string without "/"`);
@@ -177,7 +155,8 @@ function checkOptions(options: FirestoreSessionLogOptions) {
     throw new TypeError(`${where}: collectionPrefix may hold only letters, digits, "_" and "-" (and not start with "__")`);
   }
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new TypeError(`${where}: timeoutMs must be a positive number`);
-  return { projectId, databaseId, clock, collectionPrefix, timeoutMs };
+  if (!(Number.isInteger(maxBatchEvents) && maxBatchEvents >= 1 && maxBatchEvents <= 150)) throw new TypeError(`${where}: maxBatchEvents must be an integer from 1 to 150`);
+  return { projectId, databaseId, clock, collectionPrefix, timeoutMs, maxBatchEvents };
 }
 
 function checkSessionId(sessionId: string): void {

@@ -25,6 +25,10 @@ export function unavailable(operation: 'start' | 'append' | 'read' | 'list', cau
   );
 }
 
+export function sqlStateOf(e: unknown): string | undefined {
+  return sqlState(e);
+}
+
 function sqlState(e: unknown): string | undefined {
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   // Node's own errors (ECONNREFUSED, …) share the property; SQLSTATEs are five characters.

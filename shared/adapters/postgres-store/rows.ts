@@ -2,6 +2,7 @@
 // was hashed, so parsing it gives back exactly the value `verifyChain` re-hashes.
 import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import { statusAfter } from '../../audit/status.ts';
+import type { ChainedAppend } from '../../audit/append-path.ts';
 
 export interface EventRow {
   readonly session_id: string;
@@ -60,15 +61,25 @@ export function eventFromRow(row: EventRow): SessionEvent {
   };
 }
 
-/** The columns of the events table for a batch, as parallel arrays for one `unnest` insert. */
-export function eventColumns(events: readonly SessionEvent[]): unknown[] {
+/**
+ * A batch of appends (shared/audit/append-path.ts) as the parallel arrays of one
+ * gatehouse_append_batch call: every event in batch order, then the sessions the batch starts.
+ */
+export function batchColumns(batch: readonly ChainedAppend[]): unknown[] {
+  const events = batch.flatMap((a) => a.events);
+  const starting = batch.filter((a) => a.starts).map((a) => a.events[0]!);
+  const listing = starting.map(sessionColumns);
   return [
+    events.map((e) => e.sessionId),
     events.map((e) => e.seq),
     events.map((e) => e.type),
     events.map((e) => e.at),
     events.map((e) => JSON.stringify(e.data)),
     events.map((e) => e.prevHash),
     events.map((e) => e.hash),
+    starting.map((e) => e.sessionId),
+    starting.map((e) => e.at),
+    ...[0, 1, 2, 3].map((i) => listing.map((columns) => columns[i])),
   ];
 }
 

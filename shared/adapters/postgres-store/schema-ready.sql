@@ -7,4 +7,5 @@ SELECT to_regclass('gatehouse_sessions') IS NOT NULL
    AND EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = to_regclass('gatehouse_session_events') AND attname = 'log_index' AND NOT attisdropped)
    AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'gatehouse_append_events')
+   AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'gatehouse_append_batch')
    AS ready

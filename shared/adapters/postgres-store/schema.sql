@@ -105,3 +105,26 @@ BEGIN
   RETURN first_index;
 END
 $$;
+
+-- A batch of appends from several sessions (shared/audit/append-path.ts: group commit): the same
+-- lock, the same index assignment, for every event of the batch in the order given. One statement,
+-- one commit: every caller of the batch is durable at once, or none is.
+CREATE OR REPLACE FUNCTION gatehouse_append_batch(
+  p_session_id text[], p_seq integer[], p_type text[], p_at timestamptz[], p_data text[], p_prev_hash text[], p_hash text[],
+  s_session_id text[], s_started_at timestamptz[], s_subject text[], s_email text[], s_connection text[], s_sql text[]
+) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  first_index bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7262013946281041414);
+  SELECT coalesce(max(log_index), -1) + 1 INTO first_index FROM gatehouse_session_events;
+  INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql)
+  SELECT * FROM unnest(s_session_id, s_started_at, s_subject, s_email, s_connection, s_sql);
+  INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
+  SELECT e.session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
+  FROM unnest(p_session_id, p_seq, p_type, p_at, p_data, p_prev_hash, p_hash)
+         WITH ORDINALITY AS e(session_id, seq, type, at, data, prev_hash, hash, ord);
+  RETURN first_index;
+END
+$$;

@@ -1,14 +1,12 @@
 // The SessionLog on PostgreSQL: a self-hosted server, or the embedded PGlite served over the wire.
 // It only ever INSERTs and SELECTs; there is no code path that updates or deletes an event.
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { chainEvents, type ChainHead } from '../../audit/chain.ts';
-import { HeadCache } from '../../audit/head-cache.ts';
+import { createAppendPath, type GroupCommitStats, DEFAULT_MAX_BATCH_EVENTS, type ChainedAppend } from '../../audit/append-path.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
-import { lostRace, unavailable } from './failures.ts';
-import { eventColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
+import { lostRace, sqlStateOf, unavailable } from './failures.ts';
+import { batchColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
 import { checkListingCopy } from '../../audit/listing-check.ts';
 import { SQL } from './sql.ts';
 
@@ -24,21 +22,22 @@ export interface PostgresSessionLogOptions {
    * leave a record (say, a result) for something that was rolled back.
    */
   readonly statementTimeoutMs?: number;
+  /** Group commit (shared/audit/append-path.ts): events per batch, default 64. */
+  readonly maxBatchEvents?: number;
 }
+
+const APPEND_STATEMENT = 'gatehouse_append_batch';
 
 /** How much later than the server's bound the client stops waiting (and cancels). */
 const CLIENT_MARGIN_MS = 5_000;
 
 // Appends are optimistic: the primary key (session_id, seq) decides who gets a seq, and the loser
-// reads the new head and tries again. No SELECT … FOR UPDATE: row locks need UPDATE privilege,
-// and the log's role should hold only SELECT and INSERT (schema.sql). Every failed attempt means
-// another append to the session committed in between (it took the seq this one wanted), so k
-// appends racing on one session need at most k attempts each (20 racing took at most 7 here).
-// Sessions see a handful of appends, one at a time; this bound is for bursts, then it fails closed.
-const MAX_ATTEMPTS = 32;
+// reads the new head and tries again (shared/audit/append-path.ts, which also batches concurrent
+// appends into one statement). No SELECT … FOR UPDATE: row locks need UPDATE privilege, and the
+// log's role should hold only SELECT and INSERT (schema.sql).
 
-export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<TransparentSessionLog> {
-  const { connectionString, poolSize, clock, statementTimeoutMs } = checkOptions(options);
+export async function createPostgresSessionLog(options: PostgresSessionLogOptions): Promise<TransparentSessionLog & GroupCommitStats> {
+  const { connectionString, poolSize, clock, statementTimeoutMs, maxBatchEvents } = checkOptions(options);
   const pool = new pg.Pool({
     connectionString,
     max: poolSize,
@@ -64,23 +63,39 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   let closed: Promise<void> | undefined;
-  const heads = new HeadCache(10_000);
+  let named = true;
+  const path = createAppendPath(
+    {
+      async readHead(sessionId) {
+        const { rows } = await pool.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
+        return rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
+      },
+      async write(batch: readonly ChainedAppend[]) {
+        const values = batchColumns(batch);
+        // A named statement: parsed and planned once per connection, then only bound and run.
+        const query = () => boundedQuery<{ first_index: string }>(pool, named ? { name: APPEND_STATEMENT, text: SQL.appendBatch, values } : { text: SQL.appendBatch, values });
+        let rows: { first_index: string }[];
+        try {
+          rows = await query();
+        } catch (e) {
+          // duplicate_prepared_statement: a server that shares one session between connections
+          // (PGlite over the wire) already holds another connection's statement of that name.
+          // Refused at Parse, so nothing ran; from now on the statement goes unnamed.
+          if (!(named && sqlStateOf(e) === '42P05')) throw e;
+          named = false;
+          rows = await query();
+        }
+        return Number(rows[0]!.first_index);
+      },
+      lostRace,
+      unavailable: (e, more) => unavailable('append', e, more),
+    },
+    { clock, maxBatchEvents },
+  );
 
   async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
-    if (drafts.length === 0) return [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // The first attempt trusts the cached head; after a lost race, read the table.
-        return await appendOnce(pool, heads, sessionId, drafts, clock(), attempt > 1);
-      } catch (e) {
-        heads.forget(sessionId);
-        if (e instanceof TypeError) throw e; // from chain(): not an outage
-        if (!lostRace(e) || attempt >= MAX_ATTEMPTS) throw unavailable('append', e, { attempts: attempt });
-        // Jittered, growing: racers that collided once should not collide again in lockstep.
-        await sleep(Math.random() * Math.min(100, 2 ** attempt));
-      }
-    }
+    return path.append(sessionId, drafts);
   }
 
   async function read(sessionId: string): Promise<SessionEvent[]> {
@@ -130,6 +145,9 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function treeSize(): Promise<number> {
+    // Counts every append this process accepted before the call (the checkpoint signer reads it
+    // while appends go on): a batch still being written is waited for, not missed.
+    await path.settled();
     try {
       const { rows } = await pool.query<{ size: string }>(SQL.treeSize);
       return Number(rows[0]!.size);
@@ -150,38 +168,12 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function close(): Promise<void> {
-    closed ??= pool.end();
+    // Appends already accepted finish (or fail) before the pool goes.
+    closed ??= path.drain().then(() => pool.end());
     return closed;
   }
 
-  return { append, read, readMany, list, treeSize, leaves, close };
-}
-
-/**
- * One attempt, one statement. The head comes from `heads` (what this process last appended) or is
- * assumed empty for a session this process has not seen — right for a new session, and for any
- * other the primary key refuses the insert and the retry reads the real head from the table.
- */
-async function appendOnce(
-  pool: pg.Pool,
-  heads: HeadCache,
-  sessionId: string,
-  drafts: readonly EventDraft[],
-  now: Date,
-  readHead: boolean,
-): Promise<SessionEvent[]> {
-  let head: ChainHead | null = heads.get(sessionId) ?? null;
-  if (readHead) {
-    const { rows } = await pool.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
-    head = rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
-  }
-  const events = chain(sessionId, head, drafts, now);
-  const first = events[0]!;
-  const starts = head === null;
-  const rows = await boundedQuery<{ first_index: string }>(pool, SQL.append, [sessionId, ...eventColumns(events), starts, first.at, ...sessionColumns(first)]);
-  heads.remember(sessionId, events.at(-1)!);
-  const firstIndex = Number(rows[0]!.first_index);
-  return events.map((e, i) => ({ ...e, index: firstIndex + i }));
+  return { append, read, readMany, list, treeSize, leaves, close, appendStats: path.stats };
 }
 
 /**
@@ -189,14 +181,14 @@ async function appendOnce(
  * statement_timeout, such as PGlite), the statement is cancelled on the server and the connection
  * destroyed, so it cannot finish after the caller was told it failed.
  */
-async function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[]): Promise<R[]> {
+async function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, query: pg.QueryConfig): Promise<R[]> {
   const client = await pool.connect();
   // A server that drops the connection mid-query emits 'error' on the checked-out client (the
   // query rejects as well); unheard, it would crash the process. pool.query does the same.
   const onError = () => {};
   client.on('error', onError);
   try {
-    const { rows } = await client.query<R>(text, values);
+    const { rows } = await client.query<R>(query);
     client.off('error', onError);
     client.release();
     return rows;
@@ -226,16 +218,6 @@ async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
   }
 }
 
-function chain(sessionId: string, head: ChainHead | null, drafts: readonly EventDraft[], now: Date): SessionEvent[] {
-  try {
-    return chainEvents(sessionId, head, drafts, now);
-  } catch (e) {
-    // Data JSON cannot carry (BigInt, cycles) or RFC 8785 refuses (lone surrogates): the caller's
-    // to fix, and retrying or reporting an outage would hide it.
-    throw new TypeError(`session events cannot be hashed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-}
-
 async function ensureSchema(pool: pg.Pool): Promise<void> {
   const { rows } = await pool.query<{ ready: boolean }>(SQL.schemaReady);
   if (rows[0]?.ready) return;
@@ -244,7 +226,7 @@ async function ensureSchema(pool: pg.Pool): Promise<void> {
 }
 
 function checkOptions(options: PostgresSessionLogOptions): Required<PostgresSessionLogOptions> {
-  const { connectionString, poolSize = 10, clock = () => new Date(), statementTimeoutMs = 10_000 } = options;
+  const { connectionString, poolSize = 10, clock = () => new Date(), statementTimeoutMs = 10_000, maxBatchEvents = DEFAULT_MAX_BATCH_EVENTS } = options;
   if (typeof connectionString !== 'string' || connectionString === '') {
     throw new TypeError('createPostgresSessionLog: connectionString must be a non-empty string');
   }
@@ -255,7 +237,10 @@ function checkOptions(options: PostgresSessionLogOptions): Required<PostgresSess
   if (!Number.isInteger(statementTimeoutMs) || statementTimeoutMs < 1) {
     throw new TypeError('createPostgresSessionLog: statementTimeoutMs must be a positive integer');
   }
-  return { connectionString, poolSize, clock, statementTimeoutMs };
+  if (!Number.isInteger(maxBatchEvents) || maxBatchEvents < 1) {
+    throw new TypeError('createPostgresSessionLog: maxBatchEvents must be a positive integer');
+  }
+  return { connectionString, poolSize, clock, statementTimeoutMs, maxBatchEvents };
 }
 
 function checkSessionId(sessionId: string): void {

@@ -9,6 +9,7 @@ export const SQL = {
   schemaReady: load('schema-ready'),
   head: load('head'),
   append: load('append'),
+  appendBatch: load('append-batch'),
   read: load('read'),
   readMany: load('read-many'),
   list: load('list'),
