@@ -26,19 +26,9 @@ export async function startCommand(o: StartOptions): Promise<void> {
   const readyMs = Math.round(performance.now() - started);
   const devIssuer = g.policy.issuers.find((i) => i.issuer === g.issuer);
 
-  if (process.stdout.isTTY) banner(g.url, g.issuer, g.policy.sha256, Object.keys(g.policy.connections), o, readyMs, firstStart, Boolean(devIssuer));
-  logger.info(
-    { url: g.url, version: VERSION, readyMs, firstStart, policy: o.policy, policySha256: g.policy.sha256, connections: Object.keys(g.policy.connections) },
-    `Gatehouse is listening on ${g.url} (ready in ${readyMs} ms)`,
-  );
-  // Checkpoints: a step of its own, off the request path (infra/checkpoint-signer.ts).
-  const signer = await startLocalCheckpointSigner({
-    stateDir: o.stateDir,
-    sessionStoreUrl: runningServer(o.stateDir)!.sessionStoreUrl,
-    intervalMs: checkpointIntervalFromEnv(),
-    report: (line) => logger.info({ checkpoints: line }, `checkpoints ${line}`),
-  });
-
+  // Signal handlers first, before anything says the server is up: a stop signal from then on
+  // must drain requests in flight, never take the default action (exit at once).
+  let signer: { close(): Promise<void> } | undefined;
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -49,7 +39,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
     const inFlight = g.inFlight();
     logger.info({ signal, inFlight, graceMs: o.graceMs }, `${signal}: stopped accepting connections; ${inFlight} request(s) in flight, waiting up to ${o.graceMs} ms`);
     try {
-      await signer.close(); // no checkpoint is being written while the store closes
+      await signer?.close(); // no checkpoint is being written while the store closes
       const r = await g.shutdown(o.graceMs);
       logger.info(
         { finished: r.finished, abandoned: r.abandoned, waitedMs: r.waitedMs },
@@ -66,6 +56,21 @@ export async function startCommand(o: StartOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  if (process.stdout.isTTY) banner(g.url, g.issuer, g.policy.sha256, Object.keys(g.policy.connections), o, readyMs, firstStart, Boolean(devIssuer));
+  logger.info(
+    { url: g.url, version: VERSION, readyMs, firstStart, policy: o.policy, policySha256: g.policy.sha256, connections: Object.keys(g.policy.connections) },
+    `Gatehouse is listening on ${g.url} (ready in ${readyMs} ms)`,
+  );
+  // Checkpoints: a step of its own, off the request path (infra/checkpoint-signer.ts).
+  signer = await startLocalCheckpointSigner({
+    stateDir: o.stateDir,
+    sessionStoreUrl: runningServer(o.stateDir)!.sessionStoreUrl,
+    intervalMs: checkpointIntervalFromEnv(),
+    report: (line) => logger.info({ checkpoints: line }, `checkpoints ${line}`),
+  });
+
+  if (stopping) await signer.close();
 
   // Least privilege checked, not assumed: one line per connection, bounded, never blocking start.
   // After the signal handlers: the check waits behind requests already running on the demo
