@@ -26,6 +26,8 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: unknown;
+  /** Called once the answer has left (or the client went away): gives back what it held in memory. */
+  readonly sent?: () => void;
 }
 
 export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>;

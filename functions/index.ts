@@ -41,6 +41,7 @@ function register(name: string, make: (r: Runtime) => HttpHandler): void {
     } catch (e) {
       out = errorResponse(e);
     }
+    if (out.sent) res.once('close', out.sent); // gives back the result bytes the answer held
     res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
     const path = new URL(req.originalUrl ?? req.url, 'http://function').pathname;
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));

@@ -163,6 +163,7 @@ function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
 
 /** Writes the answer; returns the status the client got. */
 export function send(res: ServerResponse, r: HttpResponse): number {
+  if (r.sent) res.once('close', r.sent); // the body is out of our buffers, or the client left
   if (res.headersSent) return res.statusCode;
   const body = JSON.stringify(r.body);
   res.writeHead(r.status, {
