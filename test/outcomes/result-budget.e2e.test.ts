@@ -3,6 +3,7 @@
 // result_budget_exhausted with its session id; the session says execution.failed with that code;
 // and the target shows that nothing ran. Bytes come back when an answer is written, or fails.
 import test from 'ava';
+import { createRuntime } from '../../shared/config.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const MiB = 1024 * 1024;
@@ -104,4 +105,19 @@ test.serial('a client that hangs up before its answer is read does not keep the 
   const a = await run("INSERT INTO marks VALUES ('after hang-up') RETURNING who");
   t.is(a.status, 200, JSON.stringify(a.body));
   await gw.sql('DELETE FROM marks');
+});
+
+test('a malformed GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES refuses to start, before anything is opened', async (t) => {
+  for (const bad of ['lots', '0', '-1MiB', '32MB', '1.5GiB']) {
+    // The store URL points nowhere: had the runtime opened anything first, the error would be that.
+    const e = await t.throwsAsync(
+      createRuntime({
+        policy: gw.policyPath,
+        sessionStore: { kind: 'postgres', url: 'postgres://gatehouse@127.0.0.1:1/nowhere' },
+        env: { GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES: bad },
+        maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
+      }),
+    );
+    t.true(e instanceof TypeError && /GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES/.test(e.message), `${bad}: ${e?.message}`);
+  }
 });
