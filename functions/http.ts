@@ -26,9 +26,20 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: unknown;
+  /** Called once the answer has left (or the client went away): gives back what it held in memory. */
+  readonly sent?: () => void;
 }
 
 export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>;
+
+/**
+ * Runs `then` once the answer's body is out of our buffers, or the client left; at once when it
+ * left already (a client that hung up while its statement ran must not hold what the answer held).
+ */
+export function whenClosed(res: { readonly closed: boolean; readonly destroyed: boolean; once(event: 'close', f: () => void): unknown }, then: () => void): void {
+  if (res.closed || res.destroyed) then();
+  else res.once('close', then);
+}
 
 export function json(status: number, body: unknown, headers?: Record<string, string>): HttpResponse {
   return { status, body, headers };

@@ -7,7 +7,7 @@ import { GatehouseError } from '../shared/errors.ts';
 import { approvalsHandler } from './approvals.ts';
 import { checkpointHandler } from './checkpoint.ts';
 import { notifyHandler } from './notify.ts';
-import { errorResponse, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
+import { errorResponse, requestHeaders, whenClosed, type HttpHandler, type HttpRequest, type HttpResponse } from './http.ts';
 import { queryHandler } from './query.ts';
 import { tolerateMalformedJson } from './framework-body.ts';
 import { createLogger, logRequest } from './request-log.ts';
@@ -41,6 +41,7 @@ function register(name: string, make: (r: Runtime) => HttpHandler): void {
     } catch (e) {
       out = errorResponse(e);
     }
+    if (out.sent) whenClosed(res, out.sent); // gives back the result bytes the answer held
     res.status(out.status).set({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...out.headers }).json(out.body);
     const path = new URL(req.originalUrl ?? req.url, 'http://function').pathname;
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));

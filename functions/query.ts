@@ -21,8 +21,8 @@ export function queryHandler(gateway: Gateway): HttpHandler {
         if (outcome.kind === 'pending_approval') {
           return json(202, { sessionId: outcome.sessionId, status: 'pending_approval', approval: outcome.approval });
         }
-        const { kind: _kind, sessionId, ...rest } = outcome;
-        return json(200, { sessionId, status: 'executed', ...rest });
+        const { kind: _kind, sessionId, release, ...rest } = outcome;
+        return { ...json(200, { sessionId, status: 'executed', ...rest }), sent: release };
       }
       if (req.path === '/v1/analyze') {
         allow(req, 'POST');

@@ -3,7 +3,7 @@
 // every request ends in one structured line (functions/request-log.ts). shutdown() is the graceful
 // stop: no new connections, in-flight requests finish up to a deadline, then the rest are cut.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorResponse, MAX_BODY_BYTES, requestHeaders, type HttpHandler, type HttpRequest, type HttpResponse, type RequestFacts } from '../functions/http.ts';
+import { errorResponse, MAX_BODY_BYTES, requestHeaders, whenClosed, type HttpHandler, type HttpRequest, type HttpResponse, type RequestFacts } from '../functions/http.ts';
 import { logRequest, type Logger } from '../functions/request-log.ts';
 import { GatehouseError } from '../shared/errors.ts';
 
@@ -163,6 +163,7 @@ function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
 
 /** Writes the answer; returns the status the client got. */
 export function send(res: ServerResponse, r: HttpResponse): number {
+  if (r.sent) whenClosed(res, r.sent);
   if (res.headersSent) return res.statusCode;
   const body = JSON.stringify(r.body);
   res.writeHead(r.status, {

@@ -1,6 +1,7 @@
 // Environment → adapters: the one place that chooses which SessionLog, SecretSource, target
 // database, ApprovalStore and ApprovalNotifier the gateway gets. Everything is checked here, once, at start-up; a mistake stops the
 // process with a message instead of failing the first request.
+import { createResultBudget, resultBudgetFromEnv, type ResultBudgetOptions } from './postgres/result-budget.ts';
 import { GatehouseError } from './errors.ts';
 import { createGateway, type Gateway } from './gateway.ts';
 import { createVerifier } from './identity/index.ts';
@@ -102,6 +103,8 @@ export interface RuntimeConfig {
   /** Bounds on waiting for a busy target pool (pool_exhausted beyond them). */
   readonly targetMaxQueue?: number;
   readonly targetQueueTimeoutMs?: number;
+  /** Result bytes in flight, process-wide; over GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES from `env`. */
+  readonly resultBudget?: ResultBudgetOptions;
 }
 
 export interface Runtime {
@@ -198,6 +201,8 @@ export function webhooksFromEnv(env: NodeJS.ProcessEnv): WebhookConfig {
 export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   const policy = typeof config.policy === 'string' ? await loadPolicy(config.policy) : config.policy;
   await loadParser();
+  // Before anything is opened: a malformed bound refuses to start without leaving connections behind.
+  const resultBudget = createResultBudget({ ...resultBudgetFromEnv(config.env ?? process.env), ...config.resultBudget });
   const secrets = createSecretSource({ env: config.env ?? process.env, embedded: config.embedded ?? new Map() });
   // A credentials reference that cannot work is a start-up error, not a failure on first request.
   for (const c of Object.values(policy.connections)) secrets.check(c.credentials);
@@ -230,7 +235,7 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
     maxQueue: config.targetMaxQueue,
     queueTimeoutMs: config.targetQueueTimeoutMs,
   });
-  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker, catalog });
+  const gateway = createGateway({ policy, verifyToken, sessions, target, approvals: approvals?.workflow, masker, catalog, resultBudget });
   const reconciler = startReconciler(
     { sessions, target, inFlight: gateway.inFlight, reconciledBy: `gateway ${gateway.instanceId}`, graceMs: config.reconcile?.graceMs },
     config.reconcile,

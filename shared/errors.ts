@@ -63,6 +63,7 @@ export const ERROR_STATUS = {
   audit_tampered: 500, // a listing column of the log disagrees with the hashed event it is derived from
   database_unavailable: 503,
   pool_exhausted: 503, //  the target is up, every pooled connection is busy and the bounded queue is full or timed out
+  result_budget_exhausted: 503, // the process holds its budget of result bytes in flight; the bounded wait ran out: nothing ran
   secret_not_found: 503,
   secret_unavailable: 503,
   dependency_unavailable: 503,

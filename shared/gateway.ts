@@ -23,6 +23,7 @@ import { createDescriber } from './describe/index.ts';
 import { samePrincipal } from './approvals/people.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from './kernel/index.ts';
 import type { Person } from './approvals/types.ts';
+import type { ResultBudget } from './postgres/result-budget.ts';
 
 export interface GatewayDeps {
   readonly policy: Policy;
@@ -48,6 +49,11 @@ export interface GatewayDeps {
   readonly instanceId?: string;
   /** Step 2's parse-once cache (shared/sql/statement-cache.ts); default one per gateway. */
   readonly statements?: StatementCache;
+  /**
+   * Result bytes in flight, process-wide (shared/postgres/result-budget.ts): a statement reserves
+   * its connection's maxResultBytes before it runs. Without it, only maxResultBytes bounds memory.
+   */
+  readonly resultBudget?: ResultBudget;
 }
 
 // Shared with the review desk and the catalog reads (shared/kernel/); re-exported for the transports.
@@ -71,6 +77,11 @@ export type QueryOutcome =
       readonly columns: readonly ColumnOut[];
       readonly rows: readonly (readonly unknown[])[];
       readonly risk: Risk;
+      /**
+       * Gives back the result bytes this answer holds (resultBudget): the transport calls it once
+       * the answer is written. Idempotent; a transport that never calls it is covered by a timer.
+       */
+      readonly release: () => void;
     }
   | { readonly kind: 'denied'; readonly sessionId: string; readonly rule: string | null; readonly reasons: readonly string[] }
   | { readonly kind: 'pending_approval'; readonly sessionId: string; readonly approval: HeldApproval };
@@ -109,6 +120,10 @@ interface Admitted {
   /** Set when step 5 held the statement for people. */
   readonly held?: HeldApproval;
 }
+
+// A transport that never says its answer was written (or a client that reads it very slowly) holds
+// result bytes at most this long: a leak must not shrink the budget for good.
+const ANSWER_WRITE_BOUND_MS = 60_000;
 
 export function createGateway(deps: GatewayDeps) {
   const newSessionId = deps.newSessionId ?? randomUUID;
@@ -152,7 +167,7 @@ export function createGateway(deps: GatewayDeps) {
     if (decision.action !== 'allow') {
       return { kind: 'denied', sessionId, rule: decision.rule, reasons: decision.reasons };
     }
-    const { result, columns } = await execute(admitted); //                 6 execute, 7 mask, 8 record
+    const { result, columns, release } = await execute(admitted); //        6 execute, 7 mask, 8 record
     return {
       kind: 'executed',
       sessionId,
@@ -166,6 +181,7 @@ export function createGateway(deps: GatewayDeps) {
       }),
       rows: result.rows,
       risk: { class: analysis.class, reasons: analysis.reasons },
+      release,
     };
   }
 
@@ -288,7 +304,12 @@ export function createGateway(deps: GatewayDeps) {
     return { sessionId, principal, request, analysis, statement, decision };
   }
 
-  async function execute({ sessionId, request, analysis, statement: parsed }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[] }> {
+  async function execute({
+    sessionId,
+    request,
+    analysis,
+    statement: parsed,
+  }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[]; release: () => void }> {
     const statement = statementFor(request, analysis);
     const { connection, sql } = statement;
     const { masker } = deps;
@@ -298,8 +319,11 @@ export function createGateway(deps: GatewayDeps) {
     let resultRecorded = false;
     let columns: readonly ColumnOutcome[] = [];
     let maskedRows: unknown[][] = [];
+    let release = () => {};
     inFlight.add(sessionId);
     try {
+      // Before anything reaches the target: refused here (result_budget_exhausted), nothing ran.
+      if (deps.resultBudget) release = holdUntilWritten(await deps.resultBudget.reserve(statement.maxResultBytes));
       // Parses for lineage and warms the catalog before the statement holds a connection; refuses
       // (masking_denied) what `derived: deny` forbids, before anything ran.
       const prepared = await masker.prepare({ connection, sql, statement: parsed });
@@ -321,8 +345,9 @@ export function createGateway(deps: GatewayDeps) {
       // COMMIT succeeded. A write says so; if the log cannot take it now, the write still
       // happened: answer it, and reconciliation records `committed` from the target's txid_status.
       if (!statement.readOnly) await sessions.append(sessionId, [ev.executionCommittedEvent()]).catch(() => {});
-      return { result: { ...result, rows: maskedRows }, columns };
+      return { result: { ...result, rows: maskedRows }, columns, release };
     } catch (e) {
+      release();
       const error = await redacted(asGatehouseError(e), connection, parsed);
       if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
         // The result could not be recorded, so the transaction was rolled back and the append
@@ -359,6 +384,16 @@ export function createGateway(deps: GatewayDeps) {
   }
 
   // --- helpers -------------------------------------------------------------------------------
+
+  /** A reservation the transport gives back once the answer is written; a timer if it never does. */
+  function holdUntilWritten(release: () => void): () => void {
+    const timer = setTimeout(release, ANSWER_WRITE_BOUND_MS);
+    timer.unref?.();
+    return () => {
+      clearTimeout(timer);
+      release();
+    };
+  }
 
   function statementFor(request: QueryRequest, analysis: Analysis) {
     const connection = policy.connections[request.connection]!;

@@ -16,7 +16,10 @@ export interface GatewayChild {
 }
 
 export async function startGatewayChild(config: ChildConfig, timeoutMs = 60_000): Promise<GatewayChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
+  // GATEHOUSE_SOAK_HEAP_MB: the gateway's V8 old-space cap for a memory run (scripts/soak/heavy.ts --heap-mb).
+  const heapMb = process.env.GATEHOUSE_SOAK_HEAP_MB;
+  const heap = heapMb && /^[1-9][0-9]{1,4}$/.test(heapMb) ? [`--max-old-space-size=${heapMb}`] : [];
+  const child = spawn(process.execPath, [...heap, '--import', 'tsx', CHILD, JSON.stringify(config)], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

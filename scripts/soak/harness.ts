@@ -103,7 +103,12 @@ export async function startHarness(options: { baseUrl?: string; storeStatementTi
     port,
     policyPath,
     sessionStoreUrl: urlOf(`soak_audit_${suffix}`, storeProxy.port),
-    env: { GATEHOUSE_TEST_TARGET_URL: urlOf(`soak_target_${suffix}`, targetProxy.port), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY },
+    env: {
+      GATEHOUSE_TEST_TARGET_URL: urlOf(`soak_target_${suffix}`, targetProxy.port),
+      GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY,
+      // The result-bytes budget under test, when the run names one (scripts/soak/heavy.ts).
+      ...(process.env.GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES ? { GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES: process.env.GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES } : {}),
+    },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     storeStatementTimeoutMs: options.storeStatementTimeoutMs ?? 2000,
     reconcile: { intervalMs: 5000, graceMs: GRACE_MS, startupLookbackMs: 3_600_000 },

@@ -17,6 +17,32 @@ export function hashEvent(event: Omit<SessionEvent, 'hash'>): string {
   return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }
 
+// The canonical JSON of each chained event's data, for the adapter that writes it (storedData).
+const dataTexts = new WeakMap<SessionEvent, string>();
+
+/**
+ * The JSON text a store writes for an event's data: the canonical JSON chainEvents hashed (no
+ * second serialisation), or a fresh one for an event it did not chain. Either parses to `data`.
+ */
+export function storedData(event: SessionEvent): string {
+  return dataTexts.get(event) ?? JSON.stringify(event.data);
+}
+
+/**
+ * hashEvent, given the canonical JSON of `data`: RFC 8785 orders the members by key (at, data,
+ * prevHash, seq, sessionId, type) and writes primitives as JSON.stringify does, so the text is
+ * put together around `dataJson` and hashed piece by piece. test/audit/chain-hash.test.ts holds
+ * it equal to hashEvent.
+ */
+function hashWithData(event: Omit<SessionEvent, 'hash'>, dataJson: string): string {
+  const { sessionId, seq, type, at, prevHash } = event;
+  // Anything canonicalize itself would refuse (a lone surrogate in an id) takes the plain path, and fails there.
+  if (![sessionId, type, at, prevHash ?? ''].every((v) => typeof v === 'string' && v.isWellFormed()) || !Number.isSafeInteger(seq)) return hashEvent(event);
+  const head = `{"at":${JSON.stringify(at)},"data":`;
+  const tail = `,"prevHash":${JSON.stringify(prevHash)},"seq":${JSON.stringify(seq)},"sessionId":${JSON.stringify(sessionId)},"type":${JSON.stringify(type)}}`;
+  return createHash('sha256').update(head, 'utf8').update(dataJson, 'utf8').update(tail, 'utf8').digest('hex');
+}
+
 /** Links drafts onto `head` (or starts a chain), assigning seq, prevHash and hash. */
 export function chainEvents(
   sessionId: string,
@@ -30,6 +56,11 @@ export function chainEvents(
     // JSON round-trip first: the hash must cover exactly what a reader will get back
     // (no undefined fields, no Dates, no class instances).
     const data = JSON.parse(JSON.stringify(draft.data)) as Record<string, unknown>;
+    // The canonical JSON of `data` is built once: it is hashed inside the event's canonical JSON
+    // and it is what the store writes (storedData). A large result is then not serialised again
+    // for the INSERT, nor copied into one flat string with the rest of the event to be hashed.
+    const dataJson = canonicalize(data);
+    if (dataJson === undefined) throw new TypeError('event is not JSON-serialisable');
     const unhashed = {
       sessionId,
       seq: prev ? prev.seq + 1 : 0,
@@ -38,7 +69,8 @@ export function chainEvents(
       data,
       prevHash: prev ? prev.hash : null,
     };
-    const event: SessionEvent = { ...unhashed, hash: hashEvent(unhashed) };
+    const event: SessionEvent = { ...unhashed, hash: hashWithData(unhashed, dataJson) };
+    dataTexts.set(event, dataJson);
     out.push(event);
     prev = event;
   }

@@ -2,6 +2,7 @@
 // are what `sessions show`, `evidence export` and auditors read: change them only additively.
 import { createHash } from 'node:crypto';
 import type { GatehouseError } from '../errors.ts';
+import { updateWithResultJson } from '../result-json.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Decision } from '../policy/types.ts';
 import type { Analysis } from '../sql/analysis.ts';
@@ -133,7 +134,5 @@ export function principalRecord(p: Principal): Record<string, unknown> {
 }
 
 export function resultDigest(result: Pick<StatementResult, 'fields' | 'rows'>): string {
-  return createHash('sha256')
-    .update(JSON.stringify({ columns: result.fields.map((f) => f.name), rows: result.rows }))
-    .digest('hex');
+  return updateWithResultJson(createHash('sha256'), result.fields.map((f) => f.name), result.rows).digest('hex');
 }

@@ -5,6 +5,7 @@
 // the column), and must never yield a tag of the raw result's digest.
 import { createHmac } from 'node:crypto';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { updateWithResultJson } from '../result-json.ts';
 
 export interface MaskingKeys {
   readonly pseudonym: Uint8Array;
@@ -50,5 +51,5 @@ export function keyCache(read: () => Promise<Uint8Array>): () => Promise<Masking
  * again, and confirms what the bot was sent, without the log ever holding the raw values.
  */
 export function rawResultDigest(key: Uint8Array, columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  return createHmac('sha256', key).update(JSON.stringify({ columns, rows })).digest('hex');
+  return updateWithResultJson(createHmac('sha256', key), columns, rows).digest('hex');
 }

@@ -110,6 +110,8 @@ export interface TestGatewayOptions {
   readonly targetPoolSize?: number;
   readonly targetMaxQueue?: number;
   readonly targetQueueTimeoutMs?: number;
+  /** The process-wide budget of result bytes in flight (result_budget_exhausted beyond it). */
+  readonly resultBudget?: RuntimeConfig['resultBudget'];
   /** Default: no timer, no start-up pass (tests call runtime.reconciler.runOnce when they mean it). */
   readonly reconcile?: RuntimeConfig['reconcile'];
 }
@@ -134,6 +136,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     targetPoolSize: options.targetPoolSize,
     targetMaxQueue: options.targetMaxQueue,
     targetQueueTimeoutMs: options.targetQueueTimeoutMs,
+    resultBudget: options.resultBudget,
     reconcile: options.reconcile ?? { intervalMs: 0, startupLookbackMs: 0 },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,

@@ -3,6 +3,7 @@
 import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import { statusAfter } from '../../audit/status.ts';
 import type { ChainedAppend } from '../../audit/append-path.ts';
+import { storedData } from '../../audit/chain.ts';
 
 export interface EventRow {
   readonly session_id: string;
@@ -74,7 +75,7 @@ export function batchColumns(batch: readonly ChainedAppend[]): unknown[] {
     events.map((e) => e.seq),
     events.map((e) => e.type),
     events.map((e) => e.at),
-    events.map((e) => JSON.stringify(e.data)),
+    events.map(storedData), // the canonical JSON chainEvents hashed, not a second serialisation
     events.map((e) => e.prevHash),
     events.map((e) => e.hash),
     starting.map((e) => e.sessionId),
