@@ -1,6 +1,6 @@
 // Runs in the child process: start the PGlite databases, report their URLs, stop on request or
 // when the parent goes away (the IPC channel closes), so no orphan holds the data directories.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startDemoDatabase } from './demo-db/index.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import type { ChildFailed, ChildReady } from './embedded-databases.ts';
@@ -26,7 +26,9 @@ async function stopAll(code: number): Promise<never> {
 try {
   // Each on a Unix socket in a 0700 directory of the state dir: no TCP port anyone on the machine
   // could connect to (PGlite has no passwords).
-  const socketDir = (name: string) => join(options.stateDir, 'sockets', name);
+  // Absolute: a connection string's host is a socket directory only when it starts with '/', and
+  // the default state dir (.gatehouse) is relative.
+  const socketDir = (name: string) => join(resolve(options.stateDir), 'sockets', name);
   const demo = options.demo ? await startDemoDatabase(options.stateDir, { socketDir: socketDir('demo-db') }) : undefined;
   if (demo) stops.push(demo.stop);
   const sessions = await startEmbeddedPostgres({ dataDir: join(options.stateDir, 'session-db'), maxConnections: 20, socketDir: socketDir('session-db') });

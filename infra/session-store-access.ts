@@ -2,7 +2,7 @@
 // DATABASE with the caller's own Application Default Credentials), else the embedded store of a
 // state dir — through the running `gatehouse start` (PGlite lets only one process open a data
 // directory, so we connect to the wire endpoint it serves) or, when none runs, by opening it here.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createFirestoreSessionLog } from '../shared/adapters/firestore/index.ts';
 import { createPostgresSessionLog } from '../shared/adapters/postgres-store/index.ts';
@@ -23,7 +23,7 @@ export async function openSessionStore(options: { stateDir: string; store?: stri
   if (running) return createPostgresSessionLog({ connectionString: running.sessionStoreUrl, poolSize: 2 });
   const dataDir = join(options.stateDir, 'session-db');
   if (!existsSync(dataDir)) throw new TypeError(`no session store in ${options.stateDir} (has \`gatehouse start\` run here?)`);
-  const db = await startEmbeddedPostgres({ dataDir, maxConnections: 4, socketDir: join(options.stateDir, 'sockets', 'session-db') });
+  const db = await startEmbeddedPostgres({ dataDir, maxConnections: 4, socketDir: join(resolve(options.stateDir), 'sockets', 'session-db') });
   const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
   return {
     append: log.append.bind(log),
