@@ -105,8 +105,10 @@ async function finishRead(
     return new GatehouseError('execution_failed', 'the statement ended the transaction', { commit: 'unknown' });
   };
   if (reply.error) {
-    // Our probe or COMMIT failed, not the statement: the statement had ended the transaction.
-    if (reply.errorStep > preludeLength(true)) throw endedByStatement();
+    // The probe (the step right after the statement) refused: the statement had ended the
+    // transaction. An error of the statement, or of COMMIT itself (a serialization failure under
+    // SERIALIZABLE), is the server's answer: the connection is rolled back and reused.
+    if (reply.errorStep === preludeLength(true) + 1) throw endedByStatement();
     throw reply.error;
   }
   const ours = reply.trailer;
