@@ -29,7 +29,7 @@ import type { LoadgenInit, LoadgenResult, LoadgenRun } from './e2e/loadgen-main.
 import { postgresCpuMs, processCpuMs, writeSyscalls } from './e2e/proc.ts';
 import { summariseProfile, type CpuProfile } from './e2e/profile.ts';
 import type { Breakdown, E2eOptions, E2eReport, PhaseFigures, RoundTrips } from './e2e/report.ts';
-import { startCountingRelay, turnsWithin, waterfall, type CountingRelay } from './e2e/relay.ts';
+import { startCountingRelay, sequentialWithin, turnsWithin, waterfall, type CountingRelay } from './e2e/relay.ts';
 import { startWaitSampler } from './e2e/waits.ts';
 
 export type { E2eOptions, E2eReport } from './e2e/report.ts';
@@ -238,18 +238,20 @@ async function countTrips([target, store]: readonly CountingRelay[], run: () => 
   const n = r.completed;
   const per = (x: number) => round(x / n, 2);
   let critical = { target: 0, store: 0 };
+  let sequential = 0;
   if (r.windows) {
     for (const [a, b] of r.windows) {
       const t0 = BigInt(a);
       const t1 = BigInt(b);
       critical = { target: critical.target + turnsWithin(target!.turns(), t0, t1).inside, store: critical.store + turnsWithin(store!.turns(), t0, t1).inside };
+      sequential += sequentialWithin([target!.turns(), store!.turns()], t0, t1);
     }
   }
   const chunks = (relay: CountingRelay) => relay.turns().reduce((a, t) => a + t.clientChunks, 0);
   const laidOut = r.windows ? waterfall({ target: target!.turns(), store: store!.turns() }, r.windows.map(([a, b]) => [BigInt(a), BigInt(b)] as const)) : undefined;
   return {
     requests: n,
-    criticalPath: { target: per(critical.target), store: per(critical.store), total: per(critical.target + critical.store) },
+    criticalPath: { target: per(critical.target), store: per(critical.store), total: per(critical.target + critical.store), sequential: per(sequential) },
     all: { target: per(target!.turns().length), store: per(store!.turns().length), total: per(target!.turns().length + store!.turns().length) },
     clientWrites: { target: per(chunks(target!)), store: per(chunks(store!)) },
     connectionsOpened: { target: target!.connectionsOpened(), store: store!.connectionsOpened() },

@@ -330,8 +330,9 @@ export function createGateway(deps: GatewayDeps) {
       const result = await target.run({
         ...statement,
         beforeCommit: async (raw) => {
-          // 7 mask, then 8 record, before COMMIT: if the result cannot be recorded, the
-          // statement rolls back. Only the masked result is stored and returned.
+          // 7 mask, then 8 record, before a write's COMMIT: if the result cannot be recorded, the
+          // write rolls back (a read's has ended, and nothing is answered). Only the masked
+          // result is stored and returned.
           const plan = await masker.plan({ connection, sql, statement: parsed, fields: raw.fields, prepared });
           const masked = await masker.apply(plan, raw.rows);
           const rawHmacSha256 = await masker.rawDigest(raw.fields, raw.rows);
@@ -350,9 +351,12 @@ export function createGateway(deps: GatewayDeps) {
       release();
       const error = await redacted(asGatehouseError(e), connection, parsed);
       if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
-        // The result could not be recorded, so the transaction was rolled back and the append
-        // was bounded on the server: it cannot land later. Say so if the log takes it now.
-        await sessions.append(sessionId, [ev.executionRolledBackEvent(error)]).catch(() => {});
+        // The result could not be recorded, and the append was bounded on the server: it cannot
+        // land later. A write was rolled back; a read's READ ONLY transaction had already ended
+        // (its COMMIT is pipelined, docs/postgres-engine.md) and kept nothing, so it did not roll
+        // back: it failed, and no row was answered. Say which if the log takes it now.
+        const outcome = statement.readOnly ? ev.executionFailedEvent(error) : ev.executionRolledBackEvent(error);
+        await sessions.append(sessionId, [outcome]).catch(() => {});
       } else if (!resultRecorded) {
         // Failed before a result existed: nothing committed. (PostgreSQL's messages can quote
         // row values, `invalid input syntax … "123-45-6789"`, hence redacted.)

@@ -25,9 +25,11 @@ export interface StatementRequest {
   /** A single cell larger than this is replaced by a marker; default 1 MiB. */
   readonly maxCellBytes?: number;
   /**
-   * Called with the result after the statement ran and before COMMIT. If it throws, the
-   * transaction rolls back and run() rejects with that error: the gateway records the outcome
-   * here, so a write whose record cannot be written never commits.
+   * Called with the result after the statement ran, before run() resolves. For a write it runs
+   * before COMMIT: if it throws, the transaction rolls back and run() rejects with that error, so
+   * a write whose record cannot be written never commits. For a read (READ ONLY, which commits
+   * nothing) COMMIT is pipelined with the statement and this runs after it; if it throws, run()
+   * rejects with that error and the caller answers no rows.
    */
   readonly beforeCommit?: (result: StatementResult) => Promise<void>;
 }

@@ -150,6 +150,27 @@ export function turnsWithin(turns: readonly Turn[], t0: bigint, t1: bigint): { i
   return { inside, answeredAfter };
 }
 
+/**
+ * The most turns, across relays, inside [t0, t1] of which no two overlap in time: the round trips
+ * the answer waited for one after another. A turn that runs beside another (a read's session reset
+ * beside the store's result append) is inside the window but not on this chain. Greedy by answer
+ * time, which gives the maximum for intervals.
+ */
+export function sequentialWithin(relays: readonly (readonly Turn[])[], t0: bigint, t1: bigint): number {
+  const inside = relays
+    .flat()
+    .filter((t) => t.clientAt >= t0 && t.serverAt !== undefined && t.serverAt <= t1)
+    .sort((a, b) => (a.serverAt! < b.serverAt! ? -1 : a.serverAt! > b.serverAt! ? 1 : 0));
+  let chain = 0;
+  let free = t0;
+  for (const t of inside) {
+    if (t.clientAt < free) continue;
+    chain++;
+    free = t.serverAt!;
+  }
+  return chain;
+}
+
 /** One step of the typical one-at-a-time request, as the relays saw it. */
 export interface WaterfallStep {
   /** `gateway` for time between turns (the gateway's own work, and the HTTP legs), else the relay's name. */

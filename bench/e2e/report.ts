@@ -40,7 +40,7 @@ export interface PhaseFigures extends Latency {
 export interface RoundTrips {
   readonly requests: number;
   /** Per request, turns that began and were answered while the HTTP request was open. */
-  readonly criticalPath: { readonly target: number; readonly store: number; readonly total: number };
+  readonly criticalPath: { readonly target: number; readonly store: number; readonly total: number; readonly sequential?: number };
   /** Per request, every turn, including those after the answer (COMMIT, DISCARD ALL, …). */
   readonly all: { readonly target: number; readonly store: number; readonly total: number };
   /** Per request, client chunks the relay received (≈ the client's write syscalls/flushes). */

@@ -39,7 +39,8 @@ export async function estimatePlan(target: TargetDatabase, input: EstimateInput,
   if (problem) return unavailable(problem);
 
   let plan: unknown;
-  // Thrown from beforeCommit so the target rolls the transaction back. A GatehouseError, passed
+  // Thrown from beforeCommit so run() rejects (the READ ONLY transaction kept nothing either way:
+  // a read's COMMIT is pipelined with the statement). A GatehouseError, passed
   // through unchanged: anything else would make the target discard a healthy connection.
   const rollBack = new GatehouseError('internal', 'estimate done: roll back');
   try {
@@ -55,8 +56,8 @@ export async function estimatePlan(target: TargetDatabase, input: EstimateInput,
         throw rollBack;
       },
     });
-    // run() resolved: the transaction committed. It was READ ONLY, so nothing was written, but it
-    // is not what this code asked for: report no estimate rather than trust it.
+    // run() resolved although beforeCommit threw: not what this code asked for: report no
+    // estimate rather than trust it.
     return unavailable('the estimate was not rolled back');
   } catch (e) {
     if (e !== rollBack) {

@@ -21,6 +21,14 @@ export const CURRENT_TXID = 'SELECT pg_catalog.txid_current()::pg_catalog.text A
 /** Whether that transaction committed, for reconciliation: committed, aborted, in progress or NULL. */
 export const TXID_STATUS = 'SELECT pg_catalog.txid_status($1::pg_catalog.int8) AS status';
 
+/**
+ * Reads: sent between the bot's statement and the pipelined COMMIT. SAVEPOINT is refused
+ * ("can only be used in transaction blocks", 25P01) in the implicit transaction that follows a
+ * statement which ended our transaction (COMMIT, ROLLBACK, PREPARE TRANSACTION): the server then
+ * skips our COMMIT. Allowed in a READ ONLY transaction; it writes nothing.
+ */
+export const IN_TRANSACTION_PROBE = 'SAVEPOINT gatehouse_in_transaction';
+
 export const COMMIT = 'COMMIT';
 export const ROLLBACK = 'ROLLBACK';
 

@@ -68,14 +68,28 @@ test.after.always(async () => {
   await db?.drop();
 });
 
-test.serial('a read costs two client writes and two round trips: the pipeline, then COMMIT with the reset behind it', async (t) => {
+test.serial('a read costs one client write and one round trip (COMMIT pipelined, reset off the path); a write still two', async (t) => {
   await viaTap.run(req('SELECT id, body FROM wide WHERE id < $1', { params: [3] })); // connect, type names cached
   await settle();
   for (const readOnly of [true, false]) {
     tap.reset();
-    const r = await viaTap.run(req('SELECT id, body FROM wide WHERE id < $1', { params: [3], readOnly }));
+    let beforeAnswer = -1;
+    const r = await viaTap.run(
+      req('SELECT id, body FROM wide WHERE id < $1', {
+        params: [3],
+        readOnly,
+        beforeCommit: async () => {
+          beforeAnswer = tap.roundTrips();
+        },
+      }),
+    );
+    const onPath = tap.roundTrips(); // what the answer waited for (the reset may be in flight)
     await settle();
     t.is(r.rowCount, 2);
+    const expected = readOnly ? 1 : 2;
+    t.is(onPath, expected, `readOnly ${readOnly}: ${JSON.stringify(tap.log)}`);
+    t.is(beforeAnswer, 1, `readOnly ${readOnly}: the result is handed to beforeCommit after the pipeline alone`);
+    // A read's reset (DISCARD ALL + the dblink check) is a second write, off the answer's path.
     t.is(tap.clientChunks(), 2, `readOnly ${readOnly}: ${JSON.stringify(tap.log)}`);
     t.is(tap.roundTrips(), 2, `readOnly ${readOnly}: ${JSON.stringify(tap.log)}`);
   }

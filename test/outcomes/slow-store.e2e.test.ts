@@ -134,3 +134,30 @@ test.serial('a lock on the events table: every 503 leaves no session, or a sessi
   for (const a of answers.filter((x) => x.status === 200)) t.is(sessionStatus(await gw.runtime.sessions.read(a.body.sessionId)), 'committed');
   for (let i = 0; i < N; i++) t.is(await noteExists(100 + i), committed.has(100 + i), `note ${100 + i}: target and log agree`);
 });
+
+test.serial('a read whose result cannot be recorded: 503, no rows, and the log says failed (its READ ONLY transaction had already ended: nothing to roll back)', async (t) => {
+  await gw.sql("INSERT INTO notes VALUES (70, 'secret-ish') ON CONFLICT DO NOTHING");
+  const reads: [string, unknown[]][] = [
+    ['SELECT id, body FROM notes WHERE id = $1', [70]],
+    ['WITH n AS (SELECT * FROM notes) SELECT body FROM n WHERE id = $1', [70]],
+    ['TABLE notes', []],
+  ];
+  const ids: string[] = [];
+  await withSlowResult(3, async () => {
+    for (const [sql, params] of reads) {
+      const r = await gw.post('/v1/query', { connection: 'main', sql, params }, { authorization: `Bearer ${await gw.token(DBA)}`, ...model });
+      t.is(r.status, 503, sql);
+      t.is(r.body.error.code, 'audit_unavailable', sql);
+      t.is(r.body.rows, undefined, `${sql}: no rows are answered`);
+      t.false(JSON.stringify(r.body).includes('secret-ish'), sql);
+      const types = await typesOf(r.body.sessionId);
+      t.deepEqual(types, ['request', 'analysis', 'decision', 'execution.started', 'execution.failed'], sql);
+      const events = await gw.runtime.sessions.read(r.body.sessionId);
+      t.like(events.at(-1)!.data, { error: { code: 'audit_unavailable' } }, sql);
+      t.is(sessionStatus(events), 'failed', sql);
+      ids.push(r.body.sessionId);
+    }
+    await sleep(3500); // the abandoned result appends never land later
+    for (const id of ids) t.is((await typesOf(id)).at(-1), 'execution.failed');
+  });
+});

@@ -4,7 +4,14 @@
 //   Parse/Bind/Execute  set_config('statement_timeout', $1, true)
 //   Parse/Bind/Execute  txid_current()                      (writes only)
 //   Parse/Bind/Describe/Execute(maxRows + 1)  the bot's statement
+//   Parse/Bind/Execute  SAVEPOINT, then COMMIT               (reads only)
 //   Sync
+//
+// A read (BEGIN READ ONLY) commits nothing, so its COMMIT need not wait for the result to be
+// recorded: it travels in the same write and a read costs one round trip. The SAVEPOINT before it
+// is a probe: it is refused outside a transaction block, so if the bot's statement ended our
+// transaction itself, the probe fails and our COMMIT never runs (statement-reply.ts and run.ts
+// check the rest). A write's COMMIT still waits for its recorded result (run.ts).
 //
 // All of it is one extended-protocol exchange, so the server's own rule does the fail-closed part:
 // after an error it skips every message up to Sync. If BEGIN or the timeout fails, the bot's
@@ -13,7 +20,7 @@
 // a prepared statement"), and Execute's row limit means at most maxRows + 1 rows cross the wire.
 import { serialize } from 'pg-protocol';
 import type { Param } from '../request.ts';
-import { BEGIN, BEGIN_READ_ONLY, CURRENT_TXID, SET_STATEMENT_TIMEOUT } from '../statements.ts';
+import { BEGIN, BEGIN_READ_ONLY, COMMIT, CURRENT_TXID, IN_TRANSACTION_PROBE, SET_STATEMENT_TIMEOUT } from '../statements.ts';
 
 export interface PipelineRequest {
   readonly sql: string;
@@ -26,6 +33,11 @@ export interface PipelineRequest {
 /** How many statements come before the bot's: their replies are ours, not the bot's. */
 export function preludeLength(readOnly: boolean): number {
   return readOnly ? 2 : 3;
+}
+
+/** How many statements of ours follow the bot's: the probe and COMMIT for a read, none for a write. */
+export function trailerLength(readOnly: boolean): number {
+  return readOnly ? 2 : 0;
 }
 
 /** Index of the txid statement in the prelude (writes only). */
@@ -45,8 +57,11 @@ export function statementPipeline(request: PipelineRequest): Buffer {
     serialize.bind({ values: request.params.map(paramText) }),
     serialize.describe({ type: 'P' }),
     serialize.execute({ rows: request.maxRows + 1 }),
-    serialize.sync(),
   );
+  // After the statement (suspended or complete) and only if it succeeded: the server skips both
+  // after an error. COMMIT closes a suspended portal with the transaction.
+  if (request.readOnly) parts.push(...step(IN_TRANSACTION_PROBE), ...step(COMMIT));
+  parts.push(serialize.sync());
   return Buffer.concat(parts);
 }
 

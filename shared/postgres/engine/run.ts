@@ -1,9 +1,14 @@
-// One statement, one transaction, two writes on the critical path:
+// One statement, one transaction.
+// A write, two writes on the critical path:
 //   1. the statement pipeline (engine/pipeline.ts), read back in one pass;
 //   2. after `beforeCommit` has recorded the result: COMMIT, with the session reset behind it in
 //      the same write (the answer waits for COMMIT only).
-// A type name not yet cached costs one more round trip, inside the transaction, once per pool.
-// Any error rolls back (ROLLBACK travels with the reset), so an error means nothing committed.
+// A read (READ ONLY: its COMMIT commits nothing), one: COMMIT is in the pipeline, so the
+// transaction has ended before the result is recorded; `beforeCommit` still runs before run()
+// resolves (the gateway records the result before anyone sees it), and the reset is sent beside it.
+// A type name not yet cached costs one more round trip, once per pool: inside a write's
+// transaction, after a read's.
+// Any error in a write rolls back (ROLLBACK travels with the reset), so an error means nothing committed.
 import type { DatabaseError } from 'pg-protocol';
 import { GatehouseError } from '../../errors.ts';
 import type { ResultField } from '../../ports.ts';
@@ -14,7 +19,7 @@ import { COMMIT, ROLLBACK, TYPE_NAMES } from '../statements.ts';
 import { toJsonSafe } from '../values.ts';
 import type { QueryResult } from '../wire/connection.ts';
 import type { EngineLease } from './connections.ts';
-import { preludeLength, statementPipeline } from './pipeline.ts';
+import { preludeLength, statementPipeline, trailerLength } from './pipeline.ts';
 import { StatementExchange, type StatementReply } from './statement-reply.ts';
 import pg from 'pg';
 
@@ -46,6 +51,7 @@ export async function runPipelined(
   });
   conn.send(statementPipeline(request), [exchange]);
   const reply = await bounded(exchange.reply);
+  if (request.readOnly) return finishRead(lease, request, reply, bounded, beforeCommit);
   // The server skipped everything after its first error; the transaction is aborted ('E'), or
   // was never opened ('I', BEGIN itself failed): ROLLBACK goes with the reset on release.
   if (reply.error) throw reply.error;
@@ -57,13 +63,7 @@ export async function runPipelined(
   }
   // Inside the transaction, before COMMIT: a failed lookup after COMMIT would report a committed
   // write as failed. TYPE_NAMES is schema-qualified against a search_path the statement changed.
-  const oids = reply.fields.map((f) => f.dataTypeID);
-  const names = await bounded(
-    lease.typeNames.resolve(async (missing) => {
-      const r = await conn.query(TYPE_NAMES, [`{${missing.join(',')}}`]);
-      return r.rows.map(([oid, typname]) => ({ oid: Number(oid), typname: typname ?? 'unknown' }));
-    }, oids),
-  );
+  const names = await bounded(resolveTypeNames(lease, reply));
   const executed = shape(reply, names, request.sql);
   if (beforeCommit) {
     try {
@@ -79,6 +79,68 @@ export async function runPipelined(
   const [committed] = lease.finish([COMMIT]);
   await commitAnswer(lease, committed!);
   return executed;
+}
+
+/**
+ * A read's pipeline ended with our probe and COMMIT. Only this reply proves that OUR COMMIT ended
+ * the transaction BEGIN READ ONLY opened, with the bot's statement inside it:
+ *   - no error at all (an error in the statement made the server skip the probe and COMMIT: the
+ *     transaction is aborted, 'E', and rolled back with the reset on release);
+ *   - the statement answered (CommandComplete, PortalSuspended or EmptyQuery), and its own tag is
+ *     not transaction control (`COMMIT AND CHAIN` would open a new transaction the probe accepts);
+ *   - then exactly our two tags, SAVEPOINT and COMMIT (a transaction the statement had ended makes
+ *     the probe fail, 25P01, and COMMIT is skipped);
+ *   - and the connection is idle ('I') at Sync.
+ * Anything else: the statement did something we did not ask for: refused, connection destroyed.
+ */
+async function finishRead(
+  lease: EngineLease,
+  request: CheckedRequest,
+  reply: StatementReply,
+  bounded: <T>(work: Promise<T>) => Promise<T>,
+  beforeCommit?: (executed: Executed) => Promise<void>,
+): Promise<Executed> {
+  const endedByStatement = () => {
+    lease.broken = true;
+    return new GatehouseError('execution_failed', 'the statement ended the transaction', { commit: 'unknown' });
+  };
+  if (reply.error) {
+    // The probe (the step right after the statement) refused: the statement had ended the
+    // transaction. An error of the statement, or of COMMIT itself (a serialization failure under
+    // SERIALIZABLE), is the server's answer: the connection is rolled back and reused.
+    if (reply.errorStep === preludeLength(true) + 1) throw endedByStatement();
+    throw reply.error;
+  }
+  const ours = reply.trailer;
+  if (
+    !reply.statementAnswered ||
+    TRANSACTION_CONTROL.test(reply.tag?.command ?? '') ||
+    ours.length !== trailerLength(true) ||
+    ours[0] !== 'SAVEPOINT' ||
+    ours[1] !== 'COMMIT' ||
+    reply.state !== 'I'
+  ) {
+    throw endedByStatement();
+  }
+  // The transaction is over, so nothing here can change what committed (nothing: it was READ
+  // ONLY). TYPE_NAMES is schema-qualified: the statement may have changed the session's search_path.
+  const names = await bounded(resolveTypeNames(lease, reply));
+  // The reset goes out now, beside the recording; the connection is reused only once it is done.
+  lease.finish([]);
+  const executed = shape(reply, names, request.sql);
+  // The gateway records the result here; if it cannot, run() rejects and no row is answered.
+  if (beforeCommit) await beforeCommit(executed);
+  return executed;
+}
+
+/** Command tags of statements that end or open a transaction; none is ever a read's. */
+const TRANSACTION_CONTROL = /^(BEGIN|START TRANSACTION|COMMIT|ROLLBACK|PREPARE TRANSACTION|COMMIT PREPARED|ROLLBACK PREPARED|SAVEPOINT|RELEASE)$/;
+
+function resolveTypeNames(lease: EngineLease, reply: StatementReply): Promise<ReadonlyMap<number, string>> {
+  return lease.typeNames.resolve(async (missing) => {
+    const r = await lease.conn.query(TYPE_NAMES, [`{${missing.join(',')}}`]);
+    return r.rows.map(([oid, typname]) => ({ oid: Number(oid), typname: typname ?? 'unknown' }));
+  }, reply.fields.map((f) => f.dataTypeID));
 }
 
 /**

@@ -27,6 +27,12 @@ export interface StatementReply {
   readonly overBudget: boolean;
   readonly cellsOmitted: number;
   readonly txid: string | null;
+  /** Whether the bot's statement answered (CommandComplete, PortalSuspended or EmptyQuery). */
+  readonly statementAnswered: boolean;
+  /** The command tags of our statements after the bot's (a read's probe and COMMIT), in order. */
+  readonly trailer: readonly string[];
+  /** Which statement of the pipeline the first error belongs to (prelude = the bot's); -1 if none. */
+  readonly errorStep: number;
 }
 
 type Cell = Buffer | string | null;
@@ -45,6 +51,8 @@ export class StatementExchange implements Exchange {
   private tag: CommandTag | null = null;
   private suspended = false;
   private txid: string | null = null;
+  private readonly trailer: string[] = [];
+  private errorStep = -1;
   private received = 0;
   private bytes = 0;
   private overBudget = false;
@@ -74,6 +82,7 @@ export class StatementExchange implements Exchange {
   message(type: number, body: Buffer): void {
     switch (type) {
       case MSG.errorResponse:
+        if (!this.error) this.errorStep = this.step;
         this.error ??= databaseError(body);
         return;
       case MSG.rowDescription:
@@ -84,6 +93,7 @@ export class StatementExchange implements Exchange {
         return;
       case MSG.commandComplete:
         if (this.atStatement) this.tag = commandComplete(body);
+        else if (this.step > this.prelude) this.trailer.push(commandComplete(body).command);
         this.step++;
         return;
       case MSG.portalSuspended:
@@ -97,6 +107,7 @@ export class StatementExchange implements Exchange {
       case MSG.copyOut:
       case MSG.copyBoth:
         // Refused upstream; should one get here, it is the statement's failure, not the database's.
+        if (!this.error) this.errorStep = this.step;
         this.error ??= new GatehouseError('execution_failed', 'COPY is not supported through Gatehouse');
         return;
       default:
@@ -174,6 +185,9 @@ export class StatementExchange implements Exchange {
       overBudget: this.overBudget,
       cellsOmitted: this.cellsOmitted,
       txid: this.txid,
+      statementAnswered: this.step > this.prelude,
+      trailer: this.trailer,
+      errorStep: this.errorStep,
     });
   }
 
