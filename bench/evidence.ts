@@ -93,7 +93,9 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
       exportAllCapped,
     };
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    // BENCH_EVIDENCE_KEEP=1 keeps the exports and state dir (printed) to profile verify on them again.
+    if (process.env.BENCH_EVIDENCE_KEEP) console.error(`evidence: kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
     await server.stop();
   }
 }
