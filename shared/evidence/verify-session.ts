@@ -16,8 +16,6 @@ export interface Found {
   readonly hashHolds?: true;
   /** Known already (a worker verified it): a vote event's signature verifies with the desk key. */
   readonly voteSignatureHolds?: true;
-  /** Known already (a worker checked it): the event's type is one Gatehouse writes and its data fits its schema. */
-  readonly schemaFits?: true;
 }
 
 export interface Expected {
@@ -79,9 +77,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
       at(f, 'event_modified', `event ${seq} of session ${sessionId} was modified: its content no longer matches its hash`);
       continue;
     }
-    if (f.schemaFits) {
-      // A worker ran the very checks of the branches below on this line's own parse.
-    } else if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
+    if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
       at(f, 'event_modified', `event ${seq} of session ${sessionId} has a type Gatehouse never writes (${JSON.stringify(e.type)})`);
     } else {
       // Stored, hashed and chained as it is (nothing is rewritten), but readers cannot rely on it.

@@ -8,8 +8,6 @@ import { threadId } from 'node:worker_threads';
 import { eventHashHolds } from './event-hash.ts';
 import { splitLines } from './lines.ts';
 import { asEvent } from './verify-session.ts';
-import { EVENT_TYPES } from '../audit/events.ts';
-import { schemaIssue } from '../audit/event-schema.ts';
 import { isVoteEvent, voteKeyOf, voteSignatureHolds } from './votes.ts';
 
 export type Task =
@@ -46,17 +44,10 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
 export const HASH_HOLDS = 1;
 /** Bit of eventHashBits: the line is a vote event whose signature verifies with the desk key given. */
 export const VOTE_SIGNATURE_HOLDS = 2;
-/**
- * Bit of eventHashBits: the line is an event of a type Gatehouse writes whose data fits that
- * type's schema (schemaIssue finds nothing). The schema check is zod, a large part of verify's
- * per-event work on the main thread; it is a pure function of the line, so a worker can answer it.
- */
-export const SCHEMA_FITS = 4;
-const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /**
- * One byte per line of the chunk (split as verify splits it): HASH_HOLDS, VOTE_SIGNATURE_HOLDS and
- * SCHEMA_FITS as they hold, 0 otherwise (unreadable, not an event, modified, unsigned, another key).
+ * One byte per line of the chunk (split as verify splits it): HASH_HOLDS and VOTE_SIGNATURE_HOLDS
+ * as they hold, 0 otherwise (unreadable, not an event, modified, unsigned, another key).
  */
 export function eventHashBits(bytes: Uint8Array, votePublicKeyPem?: string): Uint8Array {
   const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -72,7 +63,6 @@ export function eventHashBits(bytes: Uint8Array, votePublicKeyPem?: string): Uin
     const event = asEvent(parsed);
     if (typeof event === 'string') continue;
     if (eventHashHolds(event)) bits[i] = HASH_HOLDS;
-    if (KNOWN_TYPES.has(event.type) && schemaIssue(event) === undefined) bits[i]! |= SCHEMA_FITS;
     if (typeof key === 'object' && isVoteEvent(event) && voteSignatureHolds(key, event)) bits[i]! |= VOTE_SIGNATURE_HOLDS;
   }
   return bits;

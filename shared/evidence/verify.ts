@@ -13,7 +13,7 @@ import { sha256File } from './files.ts';
 import { availableParallelism } from 'node:os';
 import { fileChunks, splitLines } from './lines.ts';
 import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
-import { HASH_HOLDS, SCHEMA_FITS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
+import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
@@ -387,7 +387,6 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       const found: { -readonly [K in keyof Found]: Found[K] } = { event, line, text };
       if (b & HASH_HOLDS) found.hashHolds = true;
       if (b & VOTE_SIGNATURE_HOLDS) found.voteSignatureHolds = true;
-      if (b & SCHEMA_FITS) found.schemaFits = true;
       block.push(found);
     }
   }
