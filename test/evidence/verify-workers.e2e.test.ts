@@ -1,13 +1,13 @@
 // verify with worker threads answers exactly as verify without them — on a clean export and on
 // exports tampered with as an attacker would (edited, deleted, duplicated, reordered, re-encoded
 // lines, a forged leaf): same problems, same order, same lines. Real export of real sessions.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { exportEvidence } from '../../shared/evidence/export.ts';
-import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import { batchedHash, verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
 import { DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { copyOf } from './helpers.ts';
 import { hashEvent } from '../../shared/audit/chain.ts';
@@ -90,3 +90,18 @@ for (const [name, edit] of Object.entries(EDITS)) {
     else t.false(alone.ok);
   });
 }
+
+test('batchedHash is sha256 of each piece in turn, lone surrogates at piece ends included', (t) => {
+  const pieces = ['a\n', '\ud83d', '\ude00', 'x'.repeat(70_000), '\ud800', 'é\n', '\udc00z', '', '\ud83d\ude00\n', '\ud83d'];
+  for (let n = 0; n <= pieces.length; n++) {
+    const one = createHash('sha256');
+    const batched = batchedHash();
+    for (const p of pieces.slice(0, n)) {
+      one.update(p, 'utf8');
+      batched.update(p);
+    }
+    t.is(batched.digest(), one.digest('hex'), `first ${n} pieces`);
+  }
+  // And a naive concatenation would differ (the pair would form): the guard is what makes them equal.
+  t.not(createHash('sha256').update('\ud83d\ude00', 'utf8').digest('hex'), createHash('sha256').update('\ud83d', 'utf8').update('\ude00', 'utf8').digest('hex'));
+});
