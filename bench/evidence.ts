@@ -2,7 +2,8 @@
 // the log's own chainEvents, bulk-inserted — going through the gateway would measure the gateway),
 // then `evidence export` and `evidence verify` each in a child process of their own, so peak RSS
 // is theirs alone. Figures: export time and peak memory for 10k and 100k sessions, verify time
-// and events verified per second. Run: `npx tsx bench/evidence.ts` (prints JSON).
+// and events verified per second. Run: `npx tsx bench/evidence.ts` (prints JSON);
+// BENCH_EVIDENCE_KEEP=1 keeps the exports and state dir to verify (or profile) again.
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,7 +94,9 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
       exportAllCapped,
     };
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    // BENCH_EVIDENCE_KEEP=1 keeps the exports and state dir (printed) to profile verify on them again.
+    if (process.env.BENCH_EVIDENCE_KEEP) console.error(`evidence: kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
     await server.stop();
   }
 }

@@ -106,25 +106,46 @@ export class LogCheck {
       return;
     }
     const i = event.index - this.section.start;
-    const flag = (kind: Problem['kind'], message: string) => this.report({ kind, file: 'events.jsonl', line, sessionId: event.sessionId, seq: event.seq, message });
     if (!Number.isSafeInteger(event.index) || i < 0 || i >= this.#n) {
-      flag('leaf_inserted', `event ${event.seq} of session ${event.sessionId} claims index ${event.index}, outside the exported run of the log`);
+      this.#flagEvent(event, line, 'leaf_inserted', `event ${event.seq} of session ${event.sessionId} claims index ${event.index}, outside the exported run of the log`);
       return;
     }
-    if (!this.#inLeaves[i] || this.#eventHashes.toString('hex', i * 32, i * 32 + 32) !== event.hash) {
-      flag('leaf_inserted', `event ${event.seq} of session ${event.sessionId} is not the leaf at index ${event.index} of the signed log`);
+    if (!this.#inLeaves[i] || !this.#leafHashIs(i, event.hash)) {
+      this.#flagEvent(event, line, 'leaf_inserted', `event ${event.seq} of session ${event.sessionId} is not the leaf at index ${event.index} of the signed log`);
       return;
     }
     if (this.#inEvents[i]) {
-      flag('leaf_inserted', `a second event claims leaf ${event.index}`);
+      this.#flagEvent(event, line, 'leaf_inserted', `a second event claims leaf ${event.index}`);
       return;
     }
     this.#inEvents[i] = 1;
     // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
-    const signedBefore = latestAtOrBelow(this.checkpoints, event.index);
-    if (signedBefore && Date.parse(event.at) < Date.parse(signedBefore.time) - CLOCK_MARGIN_MS) {
-      flag('leaf_backdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but it is leaf ${event.index}, appended after the checkpoint of ${signedBefore.treeSize} leaves signed ${signedBefore.time}`);
+    const signedBefore = this.checkpoints.length ? latestAtOrBelow(this.checkpoints, event.index) : undefined;
+    if (signedBefore && Date.parse(event.at) < this.#signedMs(signedBefore) - CLOCK_MARGIN_MS) {
+      this.#flagEvent(event, line, 'leaf_backdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but it is leaf ${event.index}, appended after the checkpoint of ${signedBefore.treeSize} leaves signed ${signedBefore.time}`);
     }
+  }
+
+  // Methods, not closures made per event: verify calls onEvent for every event.
+  #flagEvent(event: SessionEvent, line: number, kind: Problem['kind'], message: string): void {
+    this.report({ kind, file: 'events.jsonl', line, sessionId: event.sessionId, seq: event.seq, message });
+  }
+
+  readonly #scratch = Buffer.alloc(32);
+  /** Whether leaf i's event hash is `hash` (64 lower-case hex digits, exactly as leaves.jsonl must give it). */
+  #leafHashIs(i: number, hash: string): boolean {
+    // Lower-case hex only: the stored leaf came from /^[0-9a-f]{64}$/, and Buffer.write would
+    // accept upper case (and stop at the first non-hex digit), so anything else is a mismatch.
+    if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) return false;
+    this.#scratch.write(hash, 0, 32, 'hex');
+    return this.#scratch.equals(this.#eventHashes.subarray(i * 32, i * 32 + 32));
+  }
+
+  readonly #signedAt = new Map<Checkpoint, number>();
+  #signedMs(c: Checkpoint): number {
+    let ms = this.#signedAt.get(c);
+    if (ms === undefined) this.#signedAt.set(c, (ms = Date.parse(c.time)));
+    return ms;
   }
 
   /** After events.jsonl: leaves of exported sessions not exported, and the root (hashed by `runner`'s threads when it has some). */

@@ -38,6 +38,12 @@ const FILE = 'events.jsonl';
 
 export function checkSessionBlock(sessionId: string, found: readonly Found[], expected: Expected): SessionCheck {
   const problems: Problem[] = [];
+  if (intactChain(found, expected)) {
+    // Every seq once, in order, each hash holding and linked, ending at the head: steps 1, 2 and 4
+    // below find nothing, and of step 3 only the type and schema checks can (same order).
+    for (const f of found) typeAndSchema(f, sessionId, problems);
+    return { problems, gaps: [] };
+  }
   const at = (f: Found, kind: Problem['kind'], message: string) =>
     problems.push({ kind, message, file: FILE, line: f.line, sessionId, seq: f.event.seq });
   const valid = new Map<Found, boolean>(found.map((f) => [f, f.hashHolds ?? hashHolds(f.event)]));
@@ -77,13 +83,7 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
       at(f, 'event_modified', `event ${seq} of session ${sessionId} was modified: its content no longer matches its hash`);
       continue;
     }
-    if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
-      at(f, 'event_modified', `event ${seq} of session ${sessionId} has a type Gatehouse never writes (${JSON.stringify(e.type)})`);
-    } else {
-      // Stored, hashed and chained as it is (nothing is rewritten), but readers cannot rely on it.
-      const issue = schemaIssue(e);
-      if (issue) problems.push({ kind: 'event_schema', message: `event ${seq} (${e.type}) of session ${sessionId} does not fit its schema: ${issue.field}: ${issue.message}`, file: FILE, line: f.line, sessionId, seq, field: issue.field });
-    }
+    typeAndSchema(f, sessionId, problems);
     if (seq === 0 && e.prevHash !== null) {
       at(f, 'event_modified', `event 0 of session ${sessionId} does not start a chain (prevHash is set)`);
     }
@@ -109,6 +109,33 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
     }
   }
   return { problems, gaps };
+}
+
+/** The common case, checked without maps: events 0…n−1 in file order, every hash holding, each linked to the one before, the last the head. */
+function intactChain(found: readonly Found[], expected: Expected): boolean {
+  if (found.length !== expected.events || found.length === 0) return false;
+  let prev: string | null = null;
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i]!;
+    const e = f.event;
+    if (e.seq !== i || e.prevHash !== prev || !(f.hashHolds ?? hashHolds(e))) return false;
+    if (i > 0 && f.line < found[i - 1]!.line) return false;
+    prev = e.hash;
+  }
+  return prev === expected.head;
+}
+
+/** Step 3's checks of a genuine event's type and data. */
+function typeAndSchema(f: Found, sessionId: string, problems: Problem[]): void {
+  const e = f.event;
+  const seq = e.seq;
+  if (!(EVENT_TYPES as readonly string[]).includes(e.type)) {
+    problems.push({ kind: 'event_modified', message: `event ${seq} of session ${sessionId} has a type Gatehouse never writes (${JSON.stringify(e.type)})`, file: FILE, line: f.line, sessionId, seq });
+  } else {
+    // Stored, hashed and chained as it is (nothing is rewritten), but readers cannot rely on it.
+    const issue = schemaIssue(e);
+    if (issue) problems.push({ kind: 'event_schema', message: `event ${seq} (${e.type}) of session ${sessionId} does not fit its schema: ${issue.field}: ${issue.message}`, file: FILE, line: f.line, sessionId, seq, field: issue.field });
+  }
 }
 
 function hashHolds(e: SessionEvent): boolean {
