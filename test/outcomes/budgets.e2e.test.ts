@@ -123,7 +123,7 @@ test.serial('a write with RETURNING of huge values: the write commits in full, t
   await admin.query('DELETE FROM big WHERE id > 10');
 });
 
-test.serial('memory stays bounded: 12 concurrent huge answers grow the gateway RSS by less than 250 MB (the goal of 300 MB total is not met)', async (t) => {
+test.serial('memory stays bounded: 12 concurrent huge answers grow the gateway RSS by less than 250 MB (the 300 MB total is measured by scripts/soak/heavy.ts with the heap cap npm start sets: not a timed test)', async (t) => {
   const start = child!.rss();
   let peak = start;
   const sampler = setInterval(() => (peak = Math.max(peak, child!.rss())), 20);
