@@ -1,9 +1,10 @@
 // The catalog reader's pools (not the statement path's: engine/connections.ts): one pg.Pool per
 // named connection, opened on first use with the URL the SecretSource resolves.
 // The URL lives only here and in the pool; no error built in this module ever includes it.
+import { connectionUrl } from './credentials.ts';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { GatehouseError, isGatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors.ts';
 import type { SecretSource } from '../ports.ts';
 import { connectError, isAuthFailure } from './postgres-errors.ts';
 import { BACKEND_PID, CANCEL_BACKEND, RESET_SESSION } from './statements.ts';
@@ -63,14 +64,7 @@ export function createPools({ connections, secrets, poolSize, maxQueue = Math.ma
   }
 
   async function open(connection: string): Promise<Target> {
-    const ref = connections[connection]!.credentials;
-    let url: string;
-    try {
-      url = await secrets.resolve(ref);
-    } catch (e) {
-      if (isGatehouseError(e)) throw e;
-      throw new GatehouseError('secret_unavailable', `credentials for connection "${connection}" could not be read`, { connection });
-    }
+    const url = await connectionUrl(connections, secrets, connection);
     let pool: pg.Pool;
     try {
       pool = new pg.Pool({

@@ -4,7 +4,8 @@
 // ROLLBACK) and the session reset (DISCARD ALL, then whether dblink is installed): the caller
 // waits for the first answer only. The reset finishes off the answer's path, and the connection
 // goes back to the pool only once it has — or is destroyed when it failed.
-import { GatehouseError, isGatehouseError } from '../../errors.ts';
+import { connectionUrl } from '../credentials.ts';
+import { GatehouseError } from '../../errors.ts';
 import type { SecretSource } from '../../ports.ts';
 import { connectError, isAuthFailure } from '../postgres-errors.ts';
 import { DBLINK_CLEAN_UP, DBLINK_INSTALLED, RESET_SESSION } from '../statements.ts';
@@ -70,14 +71,7 @@ export function createEnginePools({ connections, secrets, poolSize, maxQueue = M
   }
 
   async function resolveTarget(connection: string): Promise<Target> {
-    const ref = connections[connection]!.credentials;
-    let url: string;
-    try {
-      url = await secrets.resolve(ref);
-    } catch (e) {
-      if (isGatehouseError(e)) throw e;
-      throw new GatehouseError('secret_unavailable', `credentials for connection "${connection}" could not be read`, { connection });
-    }
+    const url = await connectionUrl(connections, secrets, connection);
     let config: ConnectionConfig;
     try {
       config = connectionConfig(url);
