@@ -4,7 +4,7 @@
 import test from 'ava';
 import { chainEvents, hashEvent } from '../../shared/audit/chain.ts';
 import type { SessionEvent } from '../../shared/audit/events.ts';
-import { canonicalEvent, eventHashHolds, fastHashEvent } from '../../shared/evidence/event-hash.ts';
+import { canonicalEvent, eventHashHolds, fastHashEvent, sortedData } from '../../shared/evidence/event-hash.ts';
 
 const base = { sessionId: 's-1', seq: 0, type: 'request', at: '2026-01-01T00:00:00.000Z', prevHash: null } as const;
 
@@ -44,8 +44,36 @@ const HOSTILE_JSON = [
   '{"ö":1,"o":2,"Z":3,"ä":4,"\\uffff":5,"\\ud7ff":6}',
 ];
 
+/**
+ * The same data with its keys sorted, as export writes it: the fast path's JSON.stringify branch
+ * (taken only for sorted keys) must give what hashEvent gives — for the sorted copy and the original.
+ */
+function sameSorted(t: import('ava').ExecutionContext, data: unknown, label: string): void {
+  const sorted = JSON.parse(JSON.stringify(sortedData(data))) as unknown;
+  same(t, sorted, `${label} (sorted)`);
+  let original: string | undefined;
+  try {
+    original = hashEvent({ ...base, data } as unknown as Omit<SessionEvent, 'hash'>);
+  } catch {
+    original = undefined;
+  }
+  if (original !== undefined) t.is(fastHashEvent({ ...base, data: sorted } as unknown as Omit<SessionEvent, 'hash'>), original, `${label}: sorting keys does not change the hash`);
+}
+
 test('the fast event hash equals hashEvent on hostile JSON an attacker could put in events.jsonl', (t) => {
   for (const text of HOSTILE_JSON) same(t, JSON.parse(text), text);
+  for (const text of HOSTILE_JSON) sameSorted(t, JSON.parse(text), text);
+});
+
+test('sorted data (as export writes it) takes the JSON.stringify branch and gives canonicalize\'s bytes', (t) => {
+  const data = sortedData({ sql: 'SELECT 1', principal: { subject: 'bot', email: 'b@x' }, params: [1, 'x', { z: 1, a: [null] }] });
+  const canonical = canonicalEvent({ ...base, data } as unknown as Omit<SessionEvent, 'hash'>);
+  t.is(canonical, `{"at":"2026-01-01T00:00:00.000Z","data":${JSON.stringify(data)},"prevHash":null,"seq":0,"sessionId":"s-1","type":"request"}`);
+  t.is(JSON.stringify(data), '{"params":[1,"x",{"a":[null],"z":1}],"principal":{"email":"b@x","subject":"bot"},"sql":"SELECT 1"}');
+  // Integer-like keys: the engine orders them numerically ("9" before "10"), canonicalize by code
+  // units ("10" before "9"): the stringify branch must not be taken, and the hash still agrees.
+  same(t, sortedData({ '10': 1, '9': 2 }), 'integer keys');
+  t.is(canonicalEvent({ ...base, data: { '9': 2, '10': 1 } } as unknown as Omit<SessionEvent, 'hash'>), '{"at":"2026-01-01T00:00:00.000Z","data":{"10":1,"9":2},"prevHash":null,"seq":0,"sessionId":"s-1","type":"request"}');
 });
 
 test('values JSON cannot produce make the fast path step aside (hashEvent decides, or both throw)', (t) => {
@@ -89,6 +117,7 @@ test('random JSON values hash the same both ways', (t) => {
     // Through JSON text and back, as verify reads it.
     const data = JSON.parse(JSON.stringify({ v: gen(0) })) as unknown;
     same(t, data, `case ${i}`);
+    sameSorted(t, data, `case ${i}`);
   }
 });
 
