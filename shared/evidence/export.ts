@@ -10,7 +10,7 @@ import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { asOfPlan, CoverageTracker, LEAVES_FILE, planCoverage, writeLogCoverage, type CoverageProblem, type CoveragePlan, type LogSection } from './log-coverage.ts';
-import { Deriver, jsonLine } from './derive.ts';
+import { Deriver } from './derive.ts';
 import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
 import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
@@ -22,6 +22,7 @@ import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
 import { voteKeyOf, type VoteKey } from './votes.ts';
 import { fastHashEvent } from './event-hash.ts';
+import { eventLine } from './event-line.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -145,7 +146,7 @@ async function writeFolder(
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
       let eventLines = '';
-      for (const e of events) eventLines += jsonLine(e);
+      for (const e of events) eventLines += eventLine(e);
       await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
       for (const line of d.approvalLines) await files.approvals.write(line);

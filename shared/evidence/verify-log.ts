@@ -81,7 +81,7 @@ export class LogCheck {
         flag('session_missing', line, `leaf ${index} starts session ${sessionId}, which the export does not hold, and carries no readable first event to show it started outside the range`, { sessionId });
         continue;
       }
-      if (event.sessionId !== sessionId || event.seq !== 0 || !hashHolds(event, hash)) {
+      if (event.sessionId !== sessionId || event.seq !== 0 || !leafEventHolds(event, hash)) {
         flag('leaf_inserted', line, `the first event given with leaf ${index} is not the event the log holds there`, { sessionId });
         continue;
       }
@@ -179,7 +179,8 @@ export class LogCheck {
   }
 }
 
-function hashHolds(e: SessionEvent, hash: string): boolean {
+/** Whether the event given with a leaf is the leaf's: its own hash is the leaf's, and holds. */
+export function leafEventHolds(e: SessionEvent, hash: string): boolean {
   try {
     const { hash: own, ...rest } = e;
     return own === hash && fastHashEvent(rest) === hash;

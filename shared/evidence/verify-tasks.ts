@@ -9,11 +9,17 @@ import { eventHashHolds } from './event-hash.ts';
 import { splitLines } from './lines.ts';
 import { asEvent } from './verify-session.ts';
 import { isVoteEvent, voteKeyOf, voteSignatureHolds } from './votes.ts';
+import type { PassContext } from './clean-pass/context.ts';
+import { eventsChunk } from './clean-pass/events.ts';
+import { leavesChunk } from './clean-pass/leaves.ts';
 
 export type Task =
   | { readonly kind: 'sha256File'; readonly path: string }
   | { readonly kind: 'eventHashBits'; readonly bytes: Uint8Array; readonly votePublicKeyPem?: string }
   | { readonly kind: 'subtreeRoots'; readonly hashes: Uint8Array; readonly ranges: readonly (readonly [number, number])[] }
+  /** The clean pass (clean-pass/): a chunk of leaves.jsonl, or of events.jsonl cut between sessions. */
+  | { readonly kind: 'cleanLeaves'; readonly bytes: Uint8Array; readonly pass: PassContext }
+  | { readonly kind: 'cleanEvents'; readonly bytes: Uint8Array; readonly pass: PassContext }
   /** Which thread ran it (0: the main thread): for tests that must know a worker did. */
   | { readonly kind: 'threadId' };
 
@@ -25,6 +31,10 @@ export async function runTask(task: Task): Promise<unknown> {
       return eventHashBits(task.bytes, task.votePublicKeyPem);
     case 'subtreeRoots':
       return task.ranges.map(([a, b]) => mth(task.hashes, a, b));
+    case 'cleanLeaves':
+      return leavesChunk(task.bytes, task.pass);
+    case 'cleanEvents':
+      return eventsChunk(task.bytes, task.pass);
     case 'threadId':
       return threadId;
   }
@@ -77,33 +87,42 @@ const sha256: (data: Buffer) => Buffer =
 export function mth(hashes: Uint8Array, a: number, b: number): Buffer {
   if (b <= a) return sha256(Buffer.alloc(0));
   const src = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+  // Two hashes per leaf, so per-hash overhead is the cost: no Buffer per hash. A digest comes back
+  // as a 32-character latin1 ('binary') string (a Buffer result costs twice the hashing) and is written
+  // straight into the next input or onto a stack of perfect subtrees held in one buffer.
   const leafIn = Buffer.alloc(33); // 0x00 || event hash
   const nodeIn = Buffer.alloc(65); // 0x01 || left || right
   nodeIn[0] = 1;
-  const node = (l: Buffer, r: Buffer) => {
-    l.copy(nodeIn, 1);
-    r.copy(nodeIn, 33);
-    return sha256(nodeIn);
-  };
-  // A stack of perfect subtrees, as merkle-tree.ts treeHash.
-  const stack: Buffer[] = [];
+  const stack = Buffer.alloc(64 * 32);
   const sizes: number[] = [];
   for (let i = a; i < b; i++) {
     src.copy(leafIn, 1, i * 32, i * 32 + 32);
-    let h = sha256(leafIn);
+    let h = digest(leafIn);
     let size = 1;
     while (sizes.length && sizes[sizes.length - 1] === size) {
-      h = node(stack.pop()!, h);
+      const top = sizes.length - 1;
+      stack.copy(nodeIn, 1, top * 32, top * 32 + 32);
+      nodeIn.write(h, 33, 32, 'latin1');
+      h = digest(nodeIn);
       sizes.pop();
       size *= 2;
     }
-    stack.push(h);
+    stack.write(h, sizes.length * 32, 32, 'latin1');
     sizes.push(size);
   }
-  let h = stack[stack.length - 1]!;
-  for (let i = stack.length - 2; i >= 0; i--) h = node(stack[i]!, h);
-  return h;
+  // Fold the stack right to left, as merkle-tree.ts treeHash does.
+  let top = sizes.length - 1;
+  let h = stack.toString('latin1', top * 32, top * 32 + 32);
+  for (top--; top >= 0; top--) {
+    stack.copy(nodeIn, 1, top * 32, top * 32 + 32);
+    nodeIn.write(h, 33, 32, 'latin1');
+    h = digest(nodeIn);
+  }
+  return Buffer.from(h, 'latin1');
 }
+
+const digest: (data: Buffer) => string =
+  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'binary') : (data) => createHash('sha256').update(data).digest('binary');
 
 /** node(l, r) of RFC 6962. */
 export function nodeOf(l: Buffer, r: Buffer): Buffer {

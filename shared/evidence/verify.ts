@@ -7,11 +7,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { verifyChain } from '../audit/chain.ts';
-import { Deriver } from './derive.ts';
+import { Deriver, type Counts, type PolicyVersion } from './derive.ts';
+import { cleanPass } from './clean-pass/index.ts';
 import { field } from './guards.ts';
 import { sha256File } from './files.ts';
 import { availableParallelism } from 'node:os';
 import { fileChunks, splitLines } from './lines.ts';
+import { batchedHash } from './batched-hash.ts';
 import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
 import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
 import type { SessionEvent } from '../audit/events.ts';
@@ -203,12 +205,17 @@ async function verifyFolder(
     }
   }
   const section = manifest.log ?? undefined;
+  // Events and leaves: proved clean with every core, or read again by the full pass, which names
+  // every problem (clean-pass/index.ts says why a clean verdict can be trusted).
+  const clean = await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
   let logCheck: LogCheck | undefined;
   if (section) {
-    logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
-    const leavesPath = join(dir, LEAVES_FILE);
-    if (existsSync(leavesPath)) await logCheck.readLeaves(leavesPath);
-    else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
+    if (!clean) {
+      logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
+      const leavesPath = join(dir, LEAVES_FILE);
+      if (existsSync(leavesPath)) await logCheck.readLeaves(leavesPath);
+      else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
+    }
   } else if (options.checkpoints !== undefined || options.expectRoot !== undefined) {
     report({ kind: 'not_covered', file: 'manifest.json', field: 'log', message: 'the manifest has no place in the global log (no log section): nothing ties this export to a signed root' });
   }
@@ -251,7 +258,11 @@ async function verifyFolder(
 
   // Events, session block by session block.
   const events = join(dir, FILES.events);
-  const walk = existsSync(events) ? await walkEvents(events, manifest, report, logCheck, votes, runner) : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
+  const walk = clean
+    ? { ...clean, eventProblems: 0 }
+    : existsSync(events)
+      ? await walkEvents(events, manifest, report, logCheck, votes, runner)
+      : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
   if (walk.votes > 0 && votes.key === undefined && votes.keyFrom !== '--vote-public-key') {
     report({ kind: 'vote_public_key_missing', file: 'manifest.json', field: 'votes', message: `events.jsonl holds ${walk.votes} approval votes and no approval desk key is known to check their signatures: pass --vote-public-key FILE (the desk's published key)` });
   }
@@ -268,7 +279,7 @@ async function verifyFolder(
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
     report({ kind: 'manifest_mismatch', file: FILES.verification, field: 'merkleRoot', message: `${FILES.verification} names a different Merkle root than manifest.json` });
   }
-  const counts = walk.derived?.deriver.counts;
+  const counts = walk.derived?.counts;
   const outcomes = counts ? { unknown: counts.unknownOutcomes ?? 0, rolledBack: counts.rolledBack ?? 0, failed: counts.failedExecutions, executed: counts.executed } : undefined;
   const logRoot = section
     ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
@@ -278,7 +289,8 @@ async function verifyFolder(
 }
 
 interface DerivedOutput {
-  readonly deriver: Deriver;
+  readonly counts: Counts;
+  readonly policyVersions: readonly PolicyVersion[];
   readonly files: Readonly<Record<string, string>>;
   readonly reportSessions: ReportCollector;
 }
@@ -403,7 +415,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
   }
   const files = Object.fromEntries(Object.entries(digests).map(([k, h]) => [k, h.digest()]));
-  return { sessions: seen.size, events: eventCount, eventProblems, derived: { deriver, files, reportSessions } satisfies DerivedOutput, votes: voteCount };
+  return { sessions: seen.size, events: eventCount, eventProblems, derived: { counts: deriver.counts, policyVersions: deriver.policyVersions(), files, reportSessions } satisfies DerivedOutput, votes: voteCount };
 }
 
 /**
@@ -436,39 +448,6 @@ async function* eventLines(path: string, runner: TaskRunner, votePublicKeyPem?: 
     yield { firstLine: line + 1, texts, ...(aligned ? { bits: aligned } : {}) };
     line += texts.length;
   }
-}
-
-/**
- * sha256 over text appended piece by piece, handed to the hash in batches of about 64 KB. The same
- * digest as one update per piece, because UTF-8 encoding of a concatenation is the concatenation
- * of the encodings — except where a piece ends in a lone high surrogate and the next begins with a
- * low one (they would pair). Derived lines end in a line end, but that is not this function's to
- * assume: such a piece is hashed on its own.
- */
-export function batchedHash(): { update(text: string): void; digest(): string } {
-  const hash = createHash('sha256');
-  let pending = '';
-  return {
-    update(text: string) {
-      const last = text.charCodeAt(text.length - 1);
-      if (last >= 0xd800 && last <= 0xdbff) {
-        hash.update(pending, 'utf8');
-        hash.update(text, 'utf8');
-        pending = '';
-        return;
-      }
-      // (So `pending` never ends in a high surrogate, and a piece's low one cannot pair with it.)
-      pending += text;
-      if (pending.length >= 65536) {
-        hash.update(pending, 'utf8');
-        pending = '';
-      }
-    },
-    digest() {
-      hash.update(pending, 'utf8');
-      return hash.digest('hex');
-    },
-  };
 }
 
 interface ResolvedVoteKey {
@@ -505,13 +484,13 @@ function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Pro
   // Exports made before the outcome protocol have no rolledBack / unknownOutcomes counts: absent
   // there is not a claim of 0, and such an export must still verify.
   const claimed = manifest.counts as unknown as Record<string, unknown>;
-  const actual: Record<string, unknown> = { ...derived.deriver.counts };
+  const actual: Record<string, unknown> = { ...derived.counts };
   for (const k of ['rolledBack', 'unknownOutcomes']) if (claimed && !Object.hasOwn(claimed, k)) delete actual[k];
   diff('counts', actual, manifest.counts, diffs);
   for (const path of diffs) {
     report({ kind: 'manifest_mismatch', file: 'manifest.json', field: path.split(':')[0], message: `manifest ${path}` });
   }
-  if (JSON.stringify(derived.deriver.policyVersions()) !== JSON.stringify(manifest.policyVersions)) {
+  if (JSON.stringify(derived.policyVersions) !== JSON.stringify(manifest.policyVersions)) {
     report({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'policyVersions', message: 'manifest policyVersions differ from the policies named by the decisions in events.jsonl' });
   }
 }
@@ -538,8 +517,8 @@ async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutp
   const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
   if (verification === undefined) return; // reported missing or changed above
   const hash = createHash('sha256');
-  const counts = derived.deriver.counts;
-  const policyVersions = derived.deriver.policyVersions();
+  const counts = derived.counts;
+  const policyVersions = derived.policyVersions;
   await writeReport(
     { write: async (text: string) => void hash.update(text, 'utf8') },
     {
