@@ -234,8 +234,9 @@ evidenceCmd
   .option('--public-key <file>', 'the published checkpoint public key (default: the one kept with the checkpoints)')
   .option('--expect-root <hex>', 'a log root you pinned: the export must be proved against it or a checkpoint consistent with it')
   .option('--vote-public-key <file>', "the approval desk's published public key: every vote's signature is checked against it (default: the key the manifest names)")
-  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string; votePublicKey?: string }) => {
-    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot, votePublicKey: o.votePublicKey });
+  .option('--full-pass', 'read every line on one thread, skipping the parallel clean pass (same answer, slower)')
+  .action(async (dir: string, o: { json?: boolean; checkpoints?: string; publicKey?: string; expectRoot?: string; votePublicKey?: string; fullPass?: boolean }) => {
+    const r = await (await cli.evidence()).evidenceVerifyCommand(dir, Boolean(o.json), { checkpoints: o.checkpoints, publicKey: o.publicKey, expectRoot: o.expectRoot, votePublicKey: o.votePublicKey, fullPass: Boolean(o.fullPass) });
     (r.ok ? console.log : console.error)(r.text);
     if (!r.ok) process.exitCode = 1;
   });

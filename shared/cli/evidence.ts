@@ -94,7 +94,7 @@ export async function evidenceVerifyCommand(dir: string, json: boolean, options:
   if (json) return { text: JSON.stringify(r, null, 2), ok: r.ok };
   const lines = r.ok
     ? [
-        `OK: ${r.dir} verifies — ${r.checked.files} files, ${r.checked.sessions} sessions, ${r.checked.events} events (${r.eventsPerSecond} events/s)`,
+        `OK: ${r.dir} verifies — ${r.checked.files} files, ${r.checked.sessions} sessions, ${r.checked.events} events (${r.eventsPerSecond} events/s, ${r.pass === 'clean' ? 'clean pass' : 'full pass'})`,
         `  merkle root    ${r.merkleRoot}`,
         ...(r.logRoot ? [`  log root       ${r.logRoot.rootHash} (${r.logRoot.treeSize} leaves)${r.logRoot.checkpoint ? `, signed ${r.logRoot.checkpoint.time} by log ${r.logRoot.checkpoint.logId.slice(0, 16)}…` : ''}`] : []),
         ...(r.checkpointsChecked === undefined

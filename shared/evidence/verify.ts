@@ -51,6 +51,12 @@ export interface VerifyOptions {
    * is large enough to gain from them (EVENTS_FOR_WORKERS bytes of events.jsonl).
    */
   readonly workers?: number;
+  /**
+   * Skip the clean pass (clean-pass/index.ts) and read everything the full way. The answer is the
+   * same either way (test/evidence/clean-pass.e2e.test.ts holds them to it); this is for that test
+   * and for an auditor who wants the slower path.
+   */
+  readonly fullPass?: boolean;
 }
 
 /** Below this much events.jsonl, starting workers costs more than they save. */
@@ -67,6 +73,12 @@ export interface VerifyResult {
   /** The approval desk's key the votes were checked with, where it came from, and how many votes. */
   readonly votes?: { readonly fingerprint?: string; readonly keyFrom: '--vote-public-key' | 'manifest' | 'none'; readonly checked: number };
   readonly checked: { readonly files: number; readonly sessions: number; readonly events: number };
+  /**
+   * How events.jsonl and leaves.jsonl were read: `clean` — proved clean in parallel by the clean
+   * pass; `full` — read line by line by the full pass, which names every problem (the clean pass
+   * found something, or was skipped).
+   */
+  readonly pass?: 'clean' | 'full';
   /**
    * What became of the statements, read off the verified events. `unknown` is its own category,
    * never folded into "not executed": writes nobody can vouch for, and sessions never closed.
@@ -207,7 +219,7 @@ async function verifyFolder(
   const section = manifest.log ?? undefined;
   // Events and leaves: proved clean with every core, or read again by the full pass, which names
   // every problem (clean-pass/index.ts says why a clean verdict can be trusted).
-  const clean = await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
+  const clean = options.fullPass ? undefined : await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
   let logCheck: LogCheck | undefined;
   if (section) {
     if (!clean) {
@@ -285,7 +297,7 @@ async function verifyFolder(
     ? { treeSize: section.treeSize, rootHash: section.rootHash, ...(coveredBy ? { checkpoint: { time: coveredBy.time, logId: coveredBy.logId } } : {}) }
     : undefined;
   const votesOut = { ...(votes.key ? { fingerprint: votes.key.fingerprint } : {}), keyFrom: votes.keyFrom, checked: walk.votes };
-  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, votes: votesOut, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, ...(outcomes ? { outcomes } : {}) });
+  return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, votes: votesOut, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, pass: clean ? 'clean' : 'full', ...(outcomes ? { outcomes } : {}) });
 }
 
 interface DerivedOutput {

@@ -9,6 +9,7 @@
 // each hash holding and linked to the one before (verify-session.ts intactChain — the count and
 // the head are the manifest's, checked by the merge); every type known and every event fitting its
 // schema; every vote signed by the desk's key for exactly this vote (votes.ts).
+import { isAscii } from 'node:buffer';
 import { EVENT_TYPES, type SessionEvent } from '../../audit/events.ts';
 import { schemaIssue } from '../../audit/event-schema.ts';
 import type { ApprovalFact } from '../approvals.ts';
@@ -113,12 +114,15 @@ export function eventsChunk(bytes: Uint8Array, pass: PassContext): ChunkResult |
     return true;
   };
 
+  // Export writes ASCII (JSON escapes aside, ids, hashes and times are): then one decode of the
+  // chunk, and a line's offsets in the string are its offsets in the bytes, which the report needs.
+  const ascii = isAscii(buf) ? buf.toString('latin1') : undefined;
   let pos = 0;
   while (pos < buf.length) {
-    let end = buf.indexOf(10, pos);
+    let end = ascii === undefined ? buf.indexOf(10, pos) : ascii.indexOf('\n', pos);
     if (end < 0) end = buf.length;
     const lineStart = pos;
-    const text = buf.toString('utf8', pos, end);
+    const text = ascii === undefined ? buf.toString('utf8', pos, end) : ascii.slice(pos, end);
     pos = end + 1;
     let parsed: unknown;
     try {

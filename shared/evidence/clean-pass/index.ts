@@ -36,6 +36,8 @@ export interface CleanPassInput {
   readonly section?: LogSection;
   readonly checkpoints: readonly Checkpoint[];
   readonly votePublicKeyPem?: string;
+  /** Bytes per chunk task (default 4 MiB); tests use small ones to cut sessions apart often. */
+  readonly chunkBytes?: number;
 }
 
 /** What verify's walk over events.jsonl yields, for an export found clean. */
@@ -61,7 +63,7 @@ export async function cleanPass(input: CleanPassInput): Promise<CleanWalk | unde
   }
 }
 
-async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyPem }: CleanPassInput): Promise<CleanWalk | undefined> {
+async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyPem, chunkBytes }: CleanPassInput): Promise<CleanWalk | undefined> {
   const eventsPath = join(dir, FILES.events);
   const leavesPath = join(dir, LEAVES_FILE);
   if (!existsSync(eventsPath) || (section && !existsSync(leavesPath))) return undefined;
@@ -91,7 +93,7 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
 
   // 1. leaves.jsonl: every leaf of the run, once, into the shared run.
   if (ctx.log) {
-    const leavesClean = await inOrder(fileChunks(leavesPath), runner, (bytes) => runner.run<boolean>({ kind: 'cleanLeaves', bytes, pass: ctx }), (_, clean) => clean);
+    const leavesClean = await inOrder(fileChunks(leavesPath, chunkBytes), runner, (bytes) => runner.run<boolean>({ kind: 'cleanLeaves', bytes, pass: ctx }), (_, clean) => clean);
     if (!leavesClean) return undefined;
     for (let i = 0; i < n; i++) if (ctx.log.inLeaves[i] !== 1) return undefined;
   }
@@ -99,7 +101,7 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
   // 2. events.jsonl: whole sessions per task, a few tasks ahead, merged in file order.
   const merge = new Merge(manifest);
   const eventsClean = await inOrder(
-    sessionChunks(eventsPath),
+    sessionChunks(eventsPath, chunkBytes),
     runner,
     (bytes) => runner.run<ChunkResult | undefined>({ kind: 'cleanEvents', bytes, pass: ctx }),
     (bytes, r) => r !== undefined && merge.add(bytes, r),
