@@ -53,6 +53,11 @@ export class LogCheck {
         flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not JSON`);
         continue;
       }
+      // `null` (or any non-object) is JSON, but no leaf: not a reason to stop reading.
+      if (typeof v !== 'object' || v === null) {
+        flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not a leaf`);
+        continue;
+      }
       const { index, sessionId, seq, hash } = v;
       if (!Number.isSafeInteger(index) || typeof sessionId !== 'string' || !Number.isSafeInteger(seq) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
         flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not a leaf`);

@@ -127,6 +127,15 @@ const CLEAN_PASS_EDITS: Record<string, { edit: (dir: string) => void; ok: boolea
     ok: false,
     pass: 'full',
   },
+  // JSON, but not an object: the full pass once crashed destructuring it; now it is a leaf_inserted.
+  'a leaves.jsonl line that is JSON null, digest fixed': {
+    edit: (d) => {
+      editLines(join(d, 'leaves.jsonl'), (l) => [...l.slice(0, 3), 'null', ...l.slice(3)]);
+      fixDigest(d, 'leaves.jsonl');
+    },
+    ok: false,
+    pass: 'full',
+  },
   'a blank line in events.jsonl, digest fixed': {
     edit: (d) => {
       editLines(join(d, 'events.jsonl'), (l) => [...l.slice(0, 4), '', ...l.slice(4)]);
@@ -162,6 +171,7 @@ for (const [name, c] of Object.entries(CLEAN_PASS_EDITS)) {
       t.deepEqual(answer(fast), answer(full), `workers: ${workers}`);
       t.is(fast.pass, c.pass, `workers: ${workers}`);
       t.is(fast.ok, c.ok, JSON.stringify(fast.problems.slice(0, 3)));
+      if (name.includes('JSON null')) t.deepEqual(fast.problems.map((p) => p.kind), ['leaf_inserted']);
     }
   });
 }

@@ -88,8 +88,9 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
     range: { fromMs: Date.parse(manifest.range.from), toMs: Date.parse(manifest.range.to) },
     ...(votePublicKeyPem === undefined ? {} : { votePublicKeyPem }),
   };
-  // An id with a line end in it would split into two in the workers' set: not the clean case.
-  if (manifest.chainHeads.some((h) => h.sessionId.includes('\n'))) return undefined;
+  // The ids travel newline-separated: an id that is empty or holds a line end would not come
+  // back as itself in the workers' set. Not the clean case.
+  if (manifest.chainHeads.some((h) => h.sessionId === '' || h.sessionId.includes('\n'))) return undefined;
 
   // 1. leaves.jsonl: every leaf of the run, once, into the shared run.
   if (ctx.log) {
