@@ -273,8 +273,13 @@ export function emptyCounts(): Counts {
 }
 
 function bump(m: Record<string, number>, key: string, by = 1): void {
+  // An own key (even `__proto__`, once defined as one) is a plain data property: assignment is safe.
+  if (Object.hasOwn(m, key)) {
+    m[key]! += by;
+    return;
+  }
   // defineProperty, not assignment: a key read from event data may be `__proto__`.
-  Object.defineProperty(m, key, { value: (Object.hasOwn(m, key) ? m[key]! : 0) + by, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(m, key, { value: by, enumerable: true, writable: true, configurable: true });
 }
 
 /** One JSON line; undefined fields drop out, so the bytes do not depend on how a field was absent. */
