@@ -45,19 +45,22 @@ function sessionCut(buf: Buffer, len: number): number | undefined {
 
 /**
  * The file in chunks of about `size` bytes (more when one session is larger), each ending with a
- * session's last line, in SharedArrayBuffers: a worker reads them without a copy. The last line
- * of the file gets no line end added (the pass reads "a\nb" and "a\nb\n" alike, as readline does).
+ * session's last line, in SharedArrayBuffers: a worker reads them without a copy. Read straight
+ * into the chunk's own shared memory; only the unfinished session after the cut is copied, into
+ * the next one. The last line of the file gets no line end added (the pass reads "a\nb" and
+ * "a\nb\n" alike, as readline does).
  */
 export function* sessionChunks(path: string, size = 4 * 1024 * 1024): Generator<Buffer> {
   const fd = openSync(path, 'r');
   try {
-    let buf: Buffer = Buffer.allocUnsafe(size * 2);
+    const capacity = Math.max(size + (size >> 2), 64 * 1024);
+    let buf = shared(capacity);
     let len = 0;
     let eof = false;
     while (!eof || len > 0) {
       while (!eof && len < size) {
         if (len === buf.length) buf = grow(buf, len);
-        const n = readSync(fd, buf, len, buf.length - len, null);
+        const n = readSync(fd, buf, len, Math.min(buf.length - len, size - len), null);
         if (n === 0) eof = true;
         len += n;
       }
@@ -66,7 +69,7 @@ export function* sessionChunks(path: string, size = 4 * 1024 * 1024): Generator<
       if (cut === undefined) {
         // One session fills the buffer: read on (the buffer grows) until it ends or the file does.
         if (len === buf.length) buf = grow(buf, len);
-        const n = readSync(fd, buf, len, buf.length - len, null);
+        const n = readSync(fd, buf, len, Math.min(buf.length - len, size), null);
         if (n === 0) {
           eof = true;
           cut = len;
@@ -75,19 +78,23 @@ export function* sessionChunks(path: string, size = 4 * 1024 * 1024): Generator<
           continue;
         }
       }
-      const shared = Buffer.from(new SharedArrayBuffer(cut));
-      buf.copy(shared, 0, 0, cut);
-      buf.copy(buf, 0, cut, len);
+      const next = shared(Math.max(capacity, len - cut));
+      buf.copy(next, 0, cut, len);
+      yield buf.subarray(0, cut);
+      buf = next;
       len -= cut;
-      yield shared;
     }
   } finally {
     closeSync(fd);
   }
 }
 
+function shared(bytes: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(bytes));
+}
+
 function grow(buf: Buffer, len: number): Buffer {
-  const bigger = Buffer.allocUnsafe(buf.length * 2);
+  const bigger = shared(buf.length * 2);
   buf.copy(bigger, 0, 0, len);
   return bigger;
 }
