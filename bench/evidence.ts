@@ -75,6 +75,9 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
     const exportAll = await child(['export', url, join(work, 'eall'), at(0), at(SESSIONS), stateDir]);
     console.error(`evidence: verify ${SESSIONS} against the signed checkpoint …`);
     const verifyAll = await child(['verify', join(work, 'eall'), stateDir]);
+    // The same folder read by the full pass alone (what verify did before the clean pass), for the ratio.
+    console.error(`evidence: verify ${SESSIONS} again, full pass only …`);
+    const verifyAllFullPass = await child(['verify', join(work, 'eall'), stateDir, 'full']);
     // Streaming, shown rather than claimed: the same export under a heap far smaller than its
     // output (events.jsonl alone is ~200 MB at 100k sessions). V8 grows its heap lazily, so
     // unconstrained RSS overstates what an export needs.
@@ -91,6 +94,7 @@ export async function benchEvidence(): Promise<Record<string, unknown>> {
       export10k,
       exportAll,
       verifyAll,
+      verifyAllFullPass,
       exportAllCapped,
     };
   } finally {
@@ -207,6 +211,16 @@ function shape(sid: string, i: number, at: Date): SessionEvent[] {
   return chainEvents(sid, null, drafts, at);
 }
 
+/** CPU seconds of this process's main thread alone (Linux: /proc/self/task/PID/stat utime + stime). */
+function mainThreadCpuSeconds(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** One export or verify in a fresh process, so its peak RSS is measured alone. */
 function child(args: string[], nodeFlags: string[] = []): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -246,9 +260,13 @@ async function runChild(args: string[]): Promise<Record<string, unknown>> {
       await log.close();
     }
   } else {
-    const r = await verifyEvidence(args[1]!, { checkpoints: args[2]!, votePublicKey: join(args[2]!, VOTE_KEY_FILE) });
+    const mainStart = mainThreadCpuSeconds();
+    const r = await verifyEvidence(args[1]!, { checkpoints: args[2]!, votePublicKey: join(args[2]!, VOTE_KEY_FILE), fullPass: args[3] === 'full' });
     if (!r.ok) throw new Error(`bench export does not verify: ${JSON.stringify(r.problems.slice(0, 3))}`);
     figures = {
+      pass: r.pass,
+      // The main thread's own CPU time (the rest of cpuSeconds is the worker threads').
+      mainThreadCpuSeconds: round(mainThreadCpuSeconds() - mainStart),
       sessions: r.checked.sessions,
       events: r.checked.events,
       leavesProved: r.logRoot ? 'range proof against a signed checkpoint' : 'none',
