@@ -125,10 +125,12 @@ export async function writeLogCoverage(
   }
   const proof = leafHashes && end > start ? rangeProof(leafHashes, start, end, treeSize).map((h) => h.toString('hex')) : [];
 
-  // leaves.jsonl, with the first event of every session started in the run that the export does
-  // not hold, so verify can see it did not start in the range.
+  // leaves.jsonl, with the event of every leaf of a session the export does not hold: its hash
+  // shows whose event the leaf is (a leaf's sessionId and seq are not hashed), and the first event
+  // of such a session shows verify it did not start in the range.
   const PAGE = 10_000;
   let expected = start;
+  const others = new OtherSessions(log);
   for (let s = start; s < end; s += PAGE) {
     const page = await log.leaves(s, Math.min(end, s + PAGE));
     for (const leaf of page) {
@@ -141,9 +143,10 @@ export async function writeLogCoverage(
         problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
       }
       let event: SessionEvent | undefined;
-      if (leaf.seq === 0 && !tracker.sessions.has(leaf.sessionId)) {
-        event = (await log.read(leaf.sessionId)).find((e) => e.seq === 0 && e.index === leaf.index);
-        if (event && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
+      if (!tracker.sessions.has(leaf.sessionId)) {
+        event = await others.event(leaf.sessionId, leaf.seq, leaf.index);
+        if (!event) problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+        if (event && leaf.seq === 0 && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
           problems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }
       }
@@ -158,6 +161,25 @@ export async function writeLogCoverage(
     section: { definition: TREE_DEFINITION, treeSize, rootHash: cover ? cover.rootHash : root, start, end, proof, checkpoint: cover ?? null, eventsWithoutIndex: tracker.withoutIndex },
     problems,
   };
+}
+
+/**
+ * Events of sessions the export does not hold, read a session at a time as their leaves come up
+ * (a few recent sessions kept: a session's leaves sit close together in the log).
+ */
+class OtherSessions {
+  readonly #recent = new Map<string, readonly SessionEvent[]>();
+  constructor(private readonly log: Pick<SessionLog, 'read'>) {}
+
+  async event(sessionId: string, seq: number, index: number): Promise<SessionEvent | undefined> {
+    let events = this.#recent.get(sessionId);
+    if (!events) {
+      events = await this.log.read(sessionId);
+      this.#recent.set(sessionId, events);
+      if (this.#recent.size > 256) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    return events.find((e) => e.seq === seq && e.index === index);
+  }
 }
 
 /**

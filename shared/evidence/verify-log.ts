@@ -78,18 +78,28 @@ export class LogCheck {
         this.#exportedSession[i] = 1;
         continue;
       }
-      if (seq !== 0) continue;
-      // The first event of a session the export does not hold: it must show the session started
-      // outside the range.
+      // A leaf of a session the export does not hold. Its sessionId and seq in leaves.jsonl are
+      // claims no hash covers: the event itself travels with it, so its hash shows whose event it
+      // is — else a session started in the range could hide behind leaves relabelled as some other
+      // session's later events. The first event of such a session must show it started outside
+      // the range.
       const event = v.event === undefined ? 'absent' : asEvent(v.event);
       if (typeof event === 'string') {
-        flag('session_missing', line, `leaf ${index} starts session ${sessionId}, which the export does not hold, and carries no readable first event to show it started outside the range`, { sessionId });
+        flag(
+          'session_missing',
+          line,
+          seq === 0
+            ? `leaf ${index} starts session ${sessionId}, which the export does not hold, and carries no readable first event to show it started outside the range`
+            : `leaf ${index} (event ${String(seq)} of session ${sessionId}, which the export does not hold) carries no readable event to show whose it is: a session started in the range could hide behind it`,
+          { sessionId },
+        );
         continue;
       }
-      if (event.sessionId !== sessionId || event.seq !== 0 || !leafEventHolds(event, hash)) {
-        flag('leaf_inserted', line, `the first event given with leaf ${index} is not the event the log holds there`, { sessionId });
+      if (event.sessionId !== sessionId || event.seq !== seq || !leafEventHolds(event, hash)) {
+        flag('leaf_inserted', line, `the event given with leaf ${index} is not the event the log holds there`, { sessionId });
         continue;
       }
+      if (seq !== 0) continue;
       const at = Date.parse(event.at);
       if (at >= from && at < to) {
         flag('session_missing', line, `session ${sessionId} started ${event.at}, inside the exported range, but the export does not hold it`, { sessionId });

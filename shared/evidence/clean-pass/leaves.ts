@@ -1,7 +1,7 @@
 // The clean pass over a chunk of leaves.jsonl: true only if every line is a leaf that
 // LogCheck.readLeaves (verify-log.ts) would take without a word — inside the run, not seen before,
-// and, for the first event of a session the export does not hold, shown to have started outside
-// the range. Each leaf's event hash lands in the shared run. Anything else: false, and the full
+// and, for a session the export does not hold, carrying its event (and, for its first, shown to
+// have started outside the range). Each leaf's event hash lands in the shared run. Anything else: false, and the full
 // pass says what.
 import type { PassContext } from './context.ts';
 import { markOnce, unpack } from './context.ts';
@@ -56,10 +56,11 @@ export function leavesChunk(bytes: Uint8Array, pass: PassContext): boolean {
       Atomics.store(log.exportedSession, i, 1);
       continue;
     }
-    if (seq !== 0) continue;
-    // The first event of a session the export does not hold: it must have started outside the range.
+    // A leaf of a session the export does not hold carries its event, which shows whose it is
+    // (verify-log.ts says why); the first event of such a session, that it started outside the range.
     const e = event === undefined ? 'absent' : asEvent(event);
-    if (typeof e === 'string' || e.sessionId !== sessionId || e.seq !== 0 || !leafEventHolds(e, hash)) return false;
+    if (typeof e === 'string' || e.sessionId !== sessionId || e.seq !== seq || !leafEventHolds(e, hash)) return false;
+    if (seq !== 0) continue;
     const at = Date.parse(e.at);
     if (at >= ctx.range.fromMs && at < ctx.range.toMs) return false;
   }
