@@ -10,7 +10,7 @@ import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { asOfPlan, CoverageTracker, LEAVES_FILE, planCoverage, writeLogCoverage, type CoverageProblem, type CoveragePlan, type LogSection } from './log-coverage.ts';
-import { Deriver, jsonLine } from './derive.ts';
+import { Deriver } from './derive.ts';
 import { sessionsInRange } from './sessions-in-range.ts';
 import { HashedFile } from './files.ts';
 import { DERIVED_FILES, FILES, FORMAT, type ChainHeadEntry, type FileEntry, type Manifest } from './manifest.ts';
@@ -21,7 +21,7 @@ import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './rep
 import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
 import { voteKeyOf, type VoteKey } from './votes.ts';
-import { fastHashEvent } from './event-hash.ts';
+import { sessionLines } from './event-lines.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -71,7 +71,7 @@ export const RANGE_BOUNDS = 'sessions that started at or after `from` and before
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
 
-export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany'> & Partial<LogLeafReader>;
+export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany' | 'readManyStored'> & Partial<LogLeafReader>;
 
 export async function exportEvidence(log: ExportSource, options: ExportOptions): Promise<ExportSummary> {
   const { from, to, source } = options;
@@ -141,11 +141,10 @@ async function writeFolder(
         continue;
       }
       tracker.add(events);
-      const problems = verifyChain(summary.sessionId, events, fastHashEvent);
+      const { lines: eventLines, hashOf } = sessionLines(events, read.stored);
+      const problems = verifyChain(summary.sessionId, events, hashOf);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
-      let eventLines = '';
-      for (const e of events) eventLines += jsonLine(e);
       await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
       for (const line of d.approvalLines) await files.approvals.write(line);

@@ -8,6 +8,7 @@ import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.t
 import { lostRace, sqlStateOf, unavailable } from './failures.ts';
 import { batchColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
 import { checkListingCopy } from '../../audit/listing-check.ts';
+import type { StoredEvents } from '../../audit/stored-text.ts';
 import { SQL } from './sql.ts';
 
 export interface PostgresSessionLogOptions {
@@ -110,12 +111,22 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function readMany(sessionIds: readonly string[]): Promise<Map<string, SessionEvent[]>> {
-    const out = new Map<string, SessionEvent[]>(sessionIds.map((id) => [id, []]));
+    const stored = await readManyStored(sessionIds);
+    return new Map([...stored].map(([id, s]) => [id, s.events]));
+  }
+
+  async function readManyStored(sessionIds: readonly string[]): Promise<Map<string, StoredEvents>> {
+    const out = new Map<string, StoredEvents>(sessionIds.map((id) => [id, { events: [], dataTexts: [] }]));
     const ids = sessionIds.filter(storable);
     if (ids.length === 0) return out;
     try {
       const { rows } = await pool.query<EventRow>(SQL.readMany, [ids]);
-      for (const row of rows) out.get(row.session_id)?.push(eventFromRow(row));
+      for (const row of rows) {
+        const s = out.get(row.session_id);
+        if (!s) continue;
+        s.events.push(eventFromRow(row));
+        s.dataTexts.push(row.data);
+      }
       return out;
     } catch (e) {
       throw unavailable('read', e);
@@ -139,7 +150,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     }
     // Outside the try: a listing that disagrees with its hashed events is not an outage.
     for (const row of listed) {
-      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns);
+      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns, row.first_data ?? undefined);
     }
     return listed.map(summaryFromRow);
   }
@@ -173,7 +184,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     return closed;
   }
 
-  return { append, read, readMany, list, treeSize, leaves, close, appendStats: path.stats };
+  return { append, read, readMany, readManyStored, list, treeSize, leaves, close, appendStats: path.stats };
 }
 
 /**
