@@ -14,8 +14,9 @@
 import type { SessionEvent } from '../audit/events.ts';
 import type { LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
-import { readLeafHashes } from '../transparency/checkpointer.ts';
-import { rangeProof, TREE_DEFINITION, treeHash } from '../transparency/merkle-tree.ts';
+import { packedDigests } from '../transparency/checkpointer.ts';
+import { rangeProof, TREE_DEFINITION } from '../transparency/merkle-tree.ts';
+import { leafHashInto, packedTreeHash } from './leaf-hashes.ts';
 import type { HashedFile } from './files.ts';
 import { jsonLine } from './derive.ts';
 
@@ -115,41 +116,59 @@ export async function writeLogCoverage(
     // Nothing to cover: no indexed event, no checkpoint run. An empty run proves nothing.
     start = end = 0;
   }
-  const leafHashes = await readLeafHashes(log, treeSize).catch((e: unknown) => {
-    problems.push({ kind: 'leaf_missing', message: `the log's leaves cannot be read in full: ${e instanceof Error ? e.message : String(e)}` });
-    return undefined;
-  });
-  const root = leafHashes ? treeHash(leafHashes).toString('hex') : '';
-  if (cover && root !== cover.rootHash) {
-    problems.push({ kind: 'root_mismatch', message: `the log's first ${treeSize} leaves hash to ${root}, the signed checkpoint says ${cover.rootHash}: the store was rewritten after it was signed` });
-  }
-  const proof = leafHashes && end > start ? rangeProof(leafHashes, start, end, treeSize).map((h) => h.toString('hex')) : [];
-
-  // leaves.jsonl, with the first event of every session started in the run that the export does
-  // not hold, so verify can see it did not start in the range.
+  // One pass over the log's leaves [0, treeSize): every leaf hash, for the root and the proof,
+  // and leaves.jsonl for the run [start, end) (within it: asOfPlan keeps every exported index
+  // below treeSize). The problems keep their order: reading the hashes first, then the run.
+  const packed = Buffer.alloc(treeSize * 32);
+  let hashed = 0;
+  let unreadable: string | undefined;
+  const runProblems: CoverageProblem[] = [];
   const PAGE = 10_000;
   let expected = start;
-  for (let s = start; s < end; s += PAGE) {
-    const page = await log.leaves(s, Math.min(end, s + PAGE));
+  const last = Math.max(treeSize, end);
+  for (let s = 0; s < last; s += PAGE) {
+    const page = await log.leaves(s, Math.min(last, s + PAGE));
     for (const leaf of page) {
+      if (unreadable === undefined && leaf.index < treeSize) {
+        // As checkpointer.ts readLeafHashes refuses: the first gap, or a hash that is not one.
+        if (leaf.index !== hashed) {
+          unreadable = `leaf ${hashed} is missing from the log (found ${leaf.index})`;
+        } else {
+          try {
+            leafHashInto(packed, hashed, leaf.hash);
+            hashed++;
+          } catch (e) {
+            unreadable = e instanceof Error ? e.message : String(e);
+          }
+        }
+      }
+      if (leaf.index < start || leaf.index >= end) continue;
       if (leaf.index !== expected) {
-        problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${leaf.index - 1} are missing from the log` });
+        runProblems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${leaf.index - 1} are missing from the log` });
       }
       expected = leaf.index + 1;
       const exportedHash = tracker.hashes.get(leaf.index);
       if (tracker.sessions.has(leaf.sessionId) && exportedHash !== leaf.hash) {
-        problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+        runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
       }
       let event: SessionEvent | undefined;
       if (leaf.seq === 0 && !tracker.sessions.has(leaf.sessionId)) {
         event = (await log.read(leaf.sessionId)).find((e) => e.seq === 0 && e.index === leaf.index);
         if (event && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
-          problems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
+          runProblems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }
       }
       await out.write(jsonLine({ index: leaf.index, sessionId: leaf.sessionId, seq: leaf.seq, hash: leaf.hash, ...(event ? { event } : {}) }));
     }
   }
+  if (unreadable === undefined && hashed !== treeSize) unreadable = `the log says it holds ${treeSize} leaves, ${hashed} were read`;
+  if (unreadable !== undefined) problems.push({ kind: 'leaf_missing', message: `the log's leaves cannot be read in full: ${unreadable}` });
+  const root = unreadable === undefined ? packedTreeHash(packed, treeSize).toString('hex') : '';
+  if (cover && root !== cover.rootHash) {
+    problems.push({ kind: 'root_mismatch', message: `the log's first ${treeSize} leaves hash to ${root}, the signed checkpoint says ${cover.rootHash}: the store was rewritten after it was signed` });
+  }
+  const proof = unreadable === undefined && end > start ? rangeProof(packedDigests(packed, treeSize), start, end, treeSize).map((h) => h.toString('hex')) : [];
+  problems.push(...runProblems);
   if (expected < end) problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${end - 1} are missing from the log` });
   for (const [index] of tracker.hashes) {
     if (index < start || index >= end) problems.push({ kind: 'leaf_inserted', index, message: `an exported event claims index ${index}, outside the log run [${start}, ${end})` });
