@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const CHUNK = 256 * 1024;
+const CHUNK = 64 * 1024;
 
 export class HashedFile {
   #fd: number | undefined;

