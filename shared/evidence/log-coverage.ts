@@ -123,7 +123,9 @@ export async function writeLogCoverage(
   let hashed = 0;
   let unreadable: string | undefined;
   const runProblems: CoverageProblem[] = [];
-  const PAGE = 10_000;
+  // Pages small enough that one page of leaf objects dies young: 10k leaves a page kept ~5 MB alive
+  // through every young-generation collection of the pass, copied and promoted each time.
+  const PAGE = 2_000;
   let expected = start;
   const last = Math.max(treeSize, end);
   for (let s = 0; s < last; s += PAGE) {
