@@ -28,3 +28,16 @@ test('a leaf that is not an event hash is refused as leafHash refuses it', (t) =
   }
   t.true(packed.equals(Buffer.alloc(32)), 'nothing written');
 });
+
+test('HashesByIndex.holds answers exactly get(index) === hash, for hashes an attacker could store', async (t) => {
+  const { HashesByIndex } = await import('../../shared/evidence/log-coverage.ts');
+  const h = new HashesByIndex();
+  const good = eventHash(1);
+  h.set(5, good);
+  h.set(2048, eventHash(2));
+  h.set(7, 'zz'.repeat(32)); // a stored hash that is not hex: set keeps what decodes, as before
+  const candidates = [good, good.toUpperCase(), good.slice(0, 63), `${good}0`, eventHash(2), '', 'zz'.repeat(32), 5 as unknown as string, `${good.slice(0, 62)}zz`];
+  for (const index of [5, 6, 7, 2048, 4096, 0]) {
+    for (const c of candidates) t.is(h.holds(index, c), h.get(index) === c, `${index} ${String(c)}`);
+  }
+});
