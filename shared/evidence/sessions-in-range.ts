@@ -3,8 +3,8 @@
 // export's memory does not grow with the size of the range. A store that can read several
 // sessions in one round trip (`readMany`) is read a batch of sessions per query: one query per
 // session cost an export of 100k sessions more time in round trips than in everything else.
-// The next listing page is asked for while the current one is read, so the export does not stand
-// idle for each listing query.
+// The next listing page is asked for while the current one is read, and reads in flight carry on
+// across page boundaries, so the export does not stand idle for each listing query.
 import type { SessionEvent, SessionSummary } from '../audit/events.ts';
 import type { StoredEvents } from '../audit/stored-text.ts';
 import type { SessionLog } from '../ports.ts';
@@ -54,18 +54,28 @@ export async function* sessionsInRange(
     p.catch(() => {});
     return p;
   };
-  let next: Promise<SessionSummary[]> | undefined = listAfter(undefined);
-  while (next) {
-    const page: SessionSummary[] = await next;
-    // A full page may have a successor: ask for it now, while this one is read.
-    next = page.length < pageSize ? undefined : listAfter(page.at(-1)!.sessionId);
-    const window: Promise<SessionRead[]>[] = [];
-    for (let i = 0; i < page.length; i += batch) {
-      const p = readBatch(page.slice(i, i + batch));
+  // Batches in flight span page boundaries: the next page's first batch is asked for while the
+  // last ones of this page are still being read, so a page boundary is not a pause.
+  let nextPage: Promise<SessionSummary[]> | undefined = listAfter(undefined);
+  let unread: SessionSummary[] = [];
+  const window: Promise<SessionRead[]>[] = [];
+  for (;;) {
+    while (window.length < inFlight) {
+      if (unread.length === 0) {
+        if (!nextPage) break;
+        const page: SessionSummary[] = await nextPage;
+        // A full page may have a successor: ask for it now, while this one is read.
+        nextPage = page.length < pageSize || page.length === 0 ? undefined : listAfter(page.at(-1)!.sessionId);
+        unread = page;
+        continue;
+      }
+      const p = readBatch(unread.slice(0, batch));
+      unread = unread.slice(batch);
+      // Observed here, awaited below in order: a failure surfaces once, at its turn.
       p.catch(() => {});
       window.push(p);
-      if (window.length >= inFlight) yield* await window.shift()!;
     }
-    while (window.length) yield* await window.shift()!;
+    if (window.length === 0) return;
+    yield* await window.shift()!;
   }
 }
