@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { chainEvents } from '../shared/audit/chain.ts';
+import { chainEvents, storedData } from '../shared/audit/chain.ts';
 import { SIGNED_VOTE_VERSION, signedBytes, type SignedVote } from '../shared/approvals/vote-signature.ts';
 import type { EventDraft, SessionEvent } from '../shared/audit/events.ts';
 import { createPostgresSessionLog } from '../shared/adapters/postgres-store/index.ts';
@@ -124,7 +124,8 @@ export async function generate(url: string, n: number, atMs: (i: number) => numb
         events += evs.length;
         const req = evs[0]!.data as { principal: { subject: string; email: string }; connection?: string; sql?: string };
         [sid, at.toISOString(), req.principal.subject, req.principal.email, req.connection ?? null, req.sql ?? null].forEach((v, k) => sessions[k]!.push(v));
-        for (const e of evs) [sid, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash, index++].forEach((v, k) => rows[k]!.push(v));
+        // storedData: the canonical JSON chainEvents hashed, the text the adapter itself writes (rows.ts batchColumns).
+        for (const e of evs) [sid, e.seq, e.type, e.at, storedData(e), e.prevHash, e.hash, index++].forEach((v, k) => rows[k]!.push(v));
       }
       await client.query('BEGIN');
       await client.query(

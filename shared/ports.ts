@@ -5,6 +5,7 @@
 // imports this file (it names every domain's types): test/repo/import-cycles.test.ts.
 import type { EventDraft, SessionEvent, SessionSummary } from './audit/events.ts';
 import type { SessionQuery } from './audit/session-query.ts';
+import type { StoredEvents } from './audit/stored-text.ts';
 
 export type { SessionQuery } from './audit/session-query.ts';
 export type { ApprovalNotifier, ApprovalQuery, ApprovalStore, VoteSigner } from './approvals/ports.ts';
@@ -26,6 +27,12 @@ export interface SessionLog {
    * for no such session). Evidence export uses it for a page of sessions when the store has it.
    */
   readMany?(sessionIds: readonly string[]): Promise<Map<string, SessionEvent[]>>;
+  /**
+   * Optional: readMany, with each event's data also as the JSON text the store holds. Evidence
+   * export writes and hashes that text when it is canonical (audit/stored-text.ts) instead of
+   * serialising every event twice.
+   */
+  readManyStored?(sessionIds: readonly string[]): Promise<Map<string, StoredEvents>>;
   /** Sessions started in [from, to), oldest first, at most `limit`, after the cursor `after` (a sessionId). */
   list(query: SessionQuery): Promise<SessionSummary[]>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
 // log's back (a session "moved" to 1990, given to another subject) is named, never shown as true.
 // Evidence export does not depend on them at all (shared/evidence/log-coverage.ts).
 import { hashEvent } from './chain.ts';
+import { hashFromStoredText } from './stored-text.ts';
 import type { SessionEvent } from './events.ts';
 import { GatehouseError } from '../errors.ts';
 
@@ -12,6 +13,8 @@ export function checkListingCopy(
   first: SessionEvent | undefined,
   stored: Readonly<Record<string, string | null>>,
   derive: (first: SessionEvent) => Readonly<Record<string, string | null>>,
+  /** The stored JSON text of first.data, when the store has it: hashed without serialising again. */
+  firstDataText?: string,
 ): void {
   const fail = (field: string) => {
     throw new GatehouseError('audit_tampered', 'the session log disagrees with its own hashed events', { sessionId, field });
@@ -20,7 +23,7 @@ export function checkListingCopy(
   let holds = false;
   try {
     const { hash, index: _index, ...rest } = first;
-    holds = hashEvent(rest) === hash;
+    holds = ((firstDataText === undefined ? undefined : hashFromStoredText(rest, firstDataText)) ?? hashEvent(rest)) === hash;
   } catch {
     holds = false;
   }

@@ -19,10 +19,10 @@ import { ChainHeadsSpool, writeManifest } from './manifest-writer.ts';
 import { populationHeader } from './population.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
+import { RecentSessions } from './recent-sessions.ts';
 import { soc2Criteria } from './report/soc2.ts';
 import { voteKeyOf, type VoteKey } from './votes.ts';
-import { fastHashEvent } from './event-hash.ts';
-import { eventLine } from './event-line.ts';
+import { sessionLines } from './event-lines.ts';
 
 export interface ExportOptions {
   readonly from: Date;
@@ -72,7 +72,7 @@ export const RANGE_BOUNDS = 'sessions that started at or after `from` and before
 /** At most this many broken sessions are listed in verification.json (all are counted). */
 const MAX_LISTED = 1000;
 
-export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany'> & Partial<LogLeafReader>;
+export type ExportSource = Pick<SessionLog, 'list' | 'read' | 'readMany' | 'readManyStored'> & Partial<LogLeafReader>;
 
 export async function exportEvidence(log: ExportSource, options: ExportOptions): Promise<ExportSummary> {
   const { from, to, source } = options;
@@ -117,6 +117,8 @@ async function writeFolder(
   };
   const deriver = new Deriver();
   const report = new ReportCollector({ ...DEFAULT_REPORT_LIMITS, ...options.report });
+  // Only the last sessions can be in the report: where they lie in events.jsonl, read back at the end.
+  const recent = new RecentSessions(report.limits.maxSessions);
   // Chain heads wait in a file, the Merkle root is accumulated: no list grows with the export.
   const heads = new ChainHeadsSpool(join(dir, '.chain-heads.partial'));
   const leaves = new MerkleAccumulator();
@@ -142,16 +144,15 @@ async function writeFolder(
         continue;
       }
       tracker.add(events);
-      const problems = verifyChain(summary.sessionId, events, fastHashEvent);
+      const { lines: eventLines, hashOf } = sessionLines(events, read.stored);
+      const problems = verifyChain(summary.sessionId, events, hashOf);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
       const d = deriver.add(events, problems);
-      let eventLines = '';
-      for (const e of events) eventLines += eventLine(e);
       await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
       for (const line of d.approvalLines) await files.approvals.write(line);
       await files.population.write(d.populationLine);
-      report.addSession({ eventLines, approvals: d.approvals, problems });
+      recent.add(eventLines, d.approvals, problems);
       await heads.add({ sessionId: d.facts.sessionId, startedAt: d.facts.startedAt, events: d.facts.events, head: d.facts.head });
       leaves.add(merkleLeaf(d.facts.sessionId, d.facts.head));
       options.onProgress?.({ sessions: heads.count, events: deriver.counts.events, startedAt: d.facts.startedAt });
@@ -176,6 +177,7 @@ async function writeFolder(
     const { sha256, bytes } = await f.close();
     written[f.path.slice(dir.length + 1)] = { sha256, bytes, derivedFromEvents: DERIVED_FILES.includes(f.path.slice(dir.length + 1)) };
   }
+  for (const s of recent.read(files.events.path)) report.addSession(s);
 
   const counts = deriver.counts;
   const brokenTotal = counts.chainsBroken + empty + logProblems.length;

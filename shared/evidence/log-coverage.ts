@@ -12,10 +12,11 @@
 // run is the exported events' own span, and the proof goes to the log's current size (verify
 // with --checkpoints then says the export is not covered by a checkpoint).
 import type { SessionEvent } from '../audit/events.ts';
-import type { LogLeafReader, SessionLog } from '../ports.ts';
+import type { LogLeaf, LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
-import { readLeafHashes } from '../transparency/checkpointer.ts';
-import { rangeProof, TREE_DEFINITION, treeHash } from '../transparency/merkle-tree.ts';
+import { packedDigests } from '../transparency/checkpointer.ts';
+import { rangeProof, TREE_DEFINITION } from '../transparency/merkle-tree.ts';
+import { leafHashInto, packedTreeHash } from './leaf-hashes.ts';
 import type { HashedFile } from './files.ts';
 import { jsonLine } from './derive.ts';
 
@@ -115,44 +116,68 @@ export async function writeLogCoverage(
     // Nothing to cover: no indexed event, no checkpoint run. An empty run proves nothing.
     start = end = 0;
   }
-  const leafHashes = await readLeafHashes(log, treeSize).catch((e: unknown) => {
-    problems.push({ kind: 'leaf_missing', message: `the log's leaves cannot be read in full: ${e instanceof Error ? e.message : String(e)}` });
-    return undefined;
-  });
-  const root = leafHashes ? treeHash(leafHashes).toString('hex') : '';
-  if (cover && root !== cover.rootHash) {
-    problems.push({ kind: 'root_mismatch', message: `the log's first ${treeSize} leaves hash to ${root}, the signed checkpoint says ${cover.rootHash}: the store was rewritten after it was signed` });
-  }
-  const proof = leafHashes && end > start ? rangeProof(leafHashes, start, end, treeSize).map((h) => h.toString('hex')) : [];
-
-  // leaves.jsonl, with the event of every leaf of a session the export does not hold: its hash
-  // shows whose event the leaf is (a leaf's sessionId and seq are not hashed), and the first event
-  // of such a session shows verify it did not start in the range.
-  const PAGE = 10_000;
+  // One pass over the log's leaves [0, treeSize): every leaf hash, for the root and the proof,
+  // and leaves.jsonl for the run [start, end) (within it: asOfPlan keeps every exported index
+  // below treeSize). The problems keep their order: reading the hashes first, then the run.
+  const packed = Buffer.alloc(treeSize * 32);
+  let hashed = 0;
+  let unreadable: string | undefined;
+  const runProblems: CoverageProblem[] = [];
+  // Pages small enough that one page of leaf objects dies young: 10k leaves a page kept ~5 MB alive
+  // through every young-generation collection of the pass, copied and promoted each time.
+  const PAGE = 2_000;
   let expected = start;
+  // Every leaf of a session the export does not hold goes with its event: its hash shows whose
+  // event the leaf is (a leaf's sessionId and seq are not hashed), and the first event of such a
+  // session shows verify it did not start in the range.
   const others = new OtherSessions(log);
-  for (let s = start; s < end; s += PAGE) {
-    const page = await log.leaves(s, Math.min(end, s + PAGE));
+  const last = Math.max(treeSize, end);
+  for (let s = 0; s < last; s += PAGE) {
+    const page = await log.leaves(s, Math.min(last, s + PAGE));
+    // A page's lines are written at once (one write, not one per leaf).
+    let lines = '';
     for (const leaf of page) {
+      if (unreadable === undefined && leaf.index < treeSize) {
+        // As checkpointer.ts readLeafHashes refuses: the first gap, or a hash that is not one.
+        if (leaf.index !== hashed) {
+          unreadable = `leaf ${hashed} is missing from the log (found ${leaf.index})`;
+        } else {
+          try {
+            leafHashInto(packed, hashed, leaf.hash);
+            hashed++;
+          } catch (e) {
+            unreadable = e instanceof Error ? e.message : String(e);
+          }
+        }
+      }
+      if (leaf.index < start || leaf.index >= end) continue;
       if (leaf.index !== expected) {
-        problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${leaf.index - 1} are missing from the log` });
+        runProblems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${leaf.index - 1} are missing from the log` });
       }
       expected = leaf.index + 1;
-      const exportedHash = tracker.hashes.get(leaf.index);
-      if (tracker.sessions.has(leaf.sessionId) && exportedHash !== leaf.hash) {
-        problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+      if (tracker.sessions.has(leaf.sessionId) && !tracker.hashes.holds(leaf.index, leaf.hash)) {
+        runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
       }
       let event: SessionEvent | undefined;
       if (!tracker.sessions.has(leaf.sessionId)) {
         event = await others.event(leaf.sessionId, leaf.seq, leaf.index);
-        if (!event) problems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+        if (!event) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
         if (event && leaf.seq === 0 && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
-          problems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
+          runProblems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }
       }
-      await out.write(jsonLine({ index: leaf.index, sessionId: leaf.sessionId, seq: leaf.seq, hash: leaf.hash, ...(event ? { event } : {}) }));
+      lines += event === undefined ? leafLine(leaf) : jsonLine({ index: leaf.index, sessionId: leaf.sessionId, seq: leaf.seq, hash: leaf.hash, event });
     }
+    await out.write(lines);
   }
+  if (unreadable === undefined && hashed !== treeSize) unreadable = `the log says it holds ${treeSize} leaves, ${hashed} were read`;
+  if (unreadable !== undefined) problems.push({ kind: 'leaf_missing', message: `the log's leaves cannot be read in full: ${unreadable}` });
+  const root = unreadable === undefined ? packedTreeHash(packed, treeSize).toString('hex') : '';
+  if (cover && root !== cover.rootHash) {
+    problems.push({ kind: 'root_mismatch', message: `the log's first ${treeSize} leaves hash to ${root}, the signed checkpoint says ${cover.rootHash}: the store was rewritten after it was signed` });
+  }
+  const proof = unreadable === undefined && end > start ? rangeProof(packedDigests(packed, treeSize), start, end, treeSize).map((h) => h.toString('hex')) : [];
+  problems.push(...runProblems);
   if (expected < end) problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${end - 1} are missing from the log` });
   for (const [index] of tracker.hashes) {
     if (index < start || index >= end) problems.push({ kind: 'leaf_inserted', index, message: `an exported event claims index ${index}, outside the log run [${start}, ${end})` });
@@ -162,6 +187,19 @@ export async function writeLogCoverage(
     problems,
   };
 }
+
+/** jsonLine({ index, sessionId, seq, hash }), put together directly for the ~440k leaves of a large export. */
+function leafLine(leaf: LogLeaf): string {
+  const { index, sessionId, seq, hash } = leaf;
+  // A member JSON.stringify would leave out or write otherwise takes the general path.
+  if (typeof index === 'number' && typeof sessionId === 'string' && typeof seq === 'number' && typeof hash === 'string') {
+    return `{"index":${JSON.stringify(index)},"sessionId":${JSON.stringify(sessionId)},"seq":${JSON.stringify(seq)},"hash":${JSON.stringify(hash)}}\n`;
+  }
+  return jsonLine({ index, sessionId, seq, hash });
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const scratch = Buffer.alloc(32);
 
 /**
  * Events of sessions the export does not hold, read a session at a time as their leaves come up
@@ -205,6 +243,17 @@ export class HashesByIndex {
     const c = this.#chunks.get(Math.floor(index / 1024));
     const at = index % 1024;
     return c && c.present[at] ? c.bytes.toString('hex', at * 32, at * 32 + 32) : undefined;
+  }
+
+  /** Whether get(index) === hashHex, without making the hex string (once per leaf of the export's run). */
+  holds(index: number, hashHex: string): boolean {
+    const c = this.#chunks.get(Math.floor(index / 1024));
+    const at = index % 1024;
+    if (!c || !c.present[at]) return false;
+    // get() always answers 64 lowercase hex digits: anything else cannot equal it.
+    if (typeof hashHex !== 'string' || !HEX64.test(hashHex)) return false;
+    scratch.write(hashHex, 0, 32, 'hex');
+    return scratch.equals(c.bytes.subarray(at * 32, at * 32 + 32));
   }
 
   *[Symbol.iterator](): IterableIterator<[number, string]> {

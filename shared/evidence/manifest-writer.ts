@@ -17,7 +17,7 @@ export class ChainHeadsSpool {
 
   async add(head: ChainHeadEntry): Promise<void> {
     // As JSON.stringify(array, null, 1) writes an element one level inside the manifest.
-    const text = `  ${JSON.stringify({ sessionId: head.sessionId, startedAt: head.startedAt, events: head.events, head: head.head }, null, 1).split('\n').join('\n  ')}`;
+    const text = headText(head);
     await this.#file.write(this.count === 0 ? text : `,\n${text}`);
     this.count++;
   }
@@ -29,6 +29,17 @@ export class ChainHeadsSpool {
   remove(): void {
     rmSync(this.path, { force: true });
   }
+}
+
+/** A chain head as JSON.stringify(manifest, null, 1) writes it inside the chainHeads array. */
+function headText(head: ChainHeadEntry): string {
+  const { sessionId, startedAt, events, head: hash } = head;
+  // Put together directly (one per session); a member JSON.stringify would leave out or write
+  // otherwise (undefined, a value with toJSON) takes the general path.
+  if (typeof sessionId === 'string' && typeof startedAt === 'string' && typeof events === 'number' && typeof hash === 'string') {
+    return `  {\n   "sessionId": ${JSON.stringify(sessionId)},\n   "startedAt": ${JSON.stringify(startedAt)},\n   "events": ${JSON.stringify(events)},\n   "head": ${JSON.stringify(hash)}\n  }`;
+  }
+  return `  ${JSON.stringify({ sessionId, startedAt, events, head: hash }, null, 1).split('\n').join('\n  ')}`;
 }
 
 const MARK = '\u0000chainHeads\u0000';

@@ -10,15 +10,26 @@
 //   root     the single node left, as lowercase hex; an export with no sessions has root
 //            SHA-256 of the empty string
 // The 0x00/0x01 prefixes (as in RFC 6962) keep a leaf from ever being read as an inner node.
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 
 export const MERKLE_DEFINITION =
   'leaves in export order (startedAt, sessionId): SHA-256(0x00 || UTF-8(sessionId + ":" + headHash)); ' +
   'nodes: SHA-256(0x01 || left || right) over raw 32-byte digests, pairing left to right, an odd last node promoted unchanged; ' +
   'root as lowercase hex; no sessions: SHA-256 of the empty string';
 
+// One call into OpenSSL a hash (crypto.hash, Node ≥ 20.12), not a Hash object each: an export
+// hashes a leaf and about one node per session.
+const sha256: (data: Buffer) => Buffer =
+  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer : (data) => createHash('sha256').update(data).digest();
+const LEAF_PREFIX = Buffer.from([0]);
+const NODE_PREFIX = Buffer.from([1]);
+
 export function merkleLeaf(sessionId: string, headHash: string): Buffer {
-  return createHash('sha256').update(Buffer.from([0])).update(`${sessionId}:${headHash}`, 'utf8').digest();
+  return sha256(Buffer.concat([LEAF_PREFIX, Buffer.from(`${sessionId}:${headHash}`, 'utf8')]));
+}
+
+function node(left: Buffer, right: Buffer): Buffer {
+  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
 }
 
 export function merkleRoot(leaves: readonly Buffer[]): string {
@@ -51,7 +62,7 @@ export class MerkleAccumulator {
     let h = leaf;
     let size = 1;
     while (this.#sizes.length && this.#sizes[this.#sizes.length - 1] === size) {
-      h = createHash('sha256').update(Buffer.from([1])).update(this.#stack.pop()!).update(h).digest();
+      h = node(this.#stack.pop()!, h);
       this.#sizes.pop();
       size *= 2;
     }
@@ -62,7 +73,7 @@ export class MerkleAccumulator {
   root(): string {
     if (this.#stack.length === 0) return createHash('sha256').digest('hex');
     let h = this.#stack[this.#stack.length - 1]!;
-    for (let i = this.#stack.length - 2; i >= 0; i--) h = createHash('sha256').update(Buffer.from([1])).update(this.#stack[i]!).update(h).digest();
+    for (let i = this.#stack.length - 2; i >= 0; i--) h = node(this.#stack[i]!, h);
     return h.toString('hex');
   }
 }

@@ -48,7 +48,7 @@ export function listingColumns(first: SessionEvent): Record<string, string | nul
 }
 
 export function eventFromRow(row: EventRow): SessionEvent {
-  return {
+  const event: { -readonly [K in keyof SessionEvent]: SessionEvent[K] } = {
     sessionId: row.session_id,
     seq: row.seq,
     // Not checked against EVENT_TYPES: a row edited behind the log's back is evidence for
@@ -58,8 +58,10 @@ export function eventFromRow(row: EventRow): SessionEvent {
     data: JSON.parse(row.data) as Record<string, unknown>,
     prevHash: row.prev_hash,
     hash: row.hash,
-    ...(row.log_index === null ? {} : { index: Number(row.log_index) }),
   };
+  // Set after the others (the same key order as a spread), without a spread per event.
+  if (row.log_index !== null) event.index = Number(row.log_index);
+  return event;
 }
 
 /**

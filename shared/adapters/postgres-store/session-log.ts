@@ -8,6 +8,7 @@ import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.t
 import { lostRace, sqlStateOf, unavailable } from './failures.ts';
 import { batchColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
 import { checkListingCopy } from '../../audit/listing-check.ts';
+import type { StoredEvents } from '../../audit/stored-text.ts';
 import { SQL } from './sql.ts';
 
 export interface PostgresSessionLogOptions {
@@ -110,12 +111,17 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   }
 
   async function readMany(sessionIds: readonly string[]): Promise<Map<string, SessionEvent[]>> {
-    const out = new Map<string, SessionEvent[]>(sessionIds.map((id) => [id, []]));
+    const stored = await readManyStored(sessionIds);
+    return new Map([...stored].map(([id, s]) => [id, s.events]));
+  }
+
+  async function readManyStored(sessionIds: readonly string[]): Promise<Map<string, StoredEvents>> {
+    const out = new Map<string, RowsOfSession>(sessionIds.map((id) => [id, new RowsOfSession()]));
     const ids = sessionIds.filter(storable);
     if (ids.length === 0) return out;
     try {
       const { rows } = await pool.query<EventRow>(SQL.readMany, [ids]);
-      for (const row of rows) out.get(row.session_id)?.push(eventFromRow(row));
+      for (const row of rows) out.get(row.session_id)?.add(row);
       return out;
     } catch (e) {
       throw unavailable('read', e);
@@ -139,7 +145,7 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     }
     // Outside the try: a listing that disagrees with its hashed events is not an outage.
     for (const row of listed) {
-      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns);
+      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns, row.first_data ?? undefined);
     }
     return listed.map(summaryFromRow);
   }
@@ -173,7 +179,33 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     return closed;
   }
 
-  return { append, read, readMany, list, treeSize, leaves, close, appendStats: path.stats };
+  return { append, read, readMany, readManyStored, list, treeSize, leaves, close, appendStats: path.stats };
+}
+
+/**
+ * One session's rows of a readManyStored batch, made into events when first asked for: a batch
+ * parsed at once lived through the young-generation collections of every session processed
+ * before it, and was copied to the old generation (an export's largest garbage-collection cost).
+ */
+class RowsOfSession implements StoredEvents {
+  readonly #rows: EventRow[] = [];
+  #events: SessionEvent[] | undefined;
+  readonly dataTexts: string[] = [];
+
+  add(row: EventRow): void {
+    this.#rows.push(row);
+    this.dataTexts.push(row.data);
+  }
+
+  get events(): SessionEvent[] {
+    try {
+      this.#events ??= this.#rows.map(eventFromRow);
+    } catch (e) {
+      // A data column that is not JSON: reported as readMany reports it.
+      throw unavailable('read', e);
+    }
+    return this.#events;
+  }
 }
 
 /**
