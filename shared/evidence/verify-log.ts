@@ -53,7 +53,8 @@ export class LogCheck {
         flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not JSON`);
         continue;
       }
-      const { index, sessionId, seq, hash } = v;
+      // `null` parses too, and has no fields to take: not a leaf, like any other non-object.
+      const { index, sessionId, seq, hash } = typeof v === 'object' && v !== null ? v : {};
       if (!Number.isSafeInteger(index) || typeof sessionId !== 'string' || !Number.isSafeInteger(seq) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
         flag('leaf_inserted', line, `line ${line} of ${LEAVES_FILE} is not a leaf`);
         continue;

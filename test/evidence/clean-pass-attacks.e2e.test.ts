@@ -275,7 +275,8 @@ async function holdsAlike(t: ExecutionContext, dir: string, expect: Expect = {})
 }
 
 function attack(name: string, edit: (dir: string) => void, expect: Expect = {}, from: () => string = () => base): void {
-  test(`both passes answer alike: ${name}`, async (t) => {
+  // Serial: each case runs verify four times and the clean pass eight; together they starve each other.
+  test.serial(`both passes answer alike: ${name}`, async (t) => {
     const dir = copyOf(t, from());
     edit(dir);
     await holdsAlike(t, dir, expect);
@@ -299,38 +300,38 @@ test('the attacker sessions are in the export as intended', (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The same JSON in other spellings (events.jsonl's digest fixed): every event still holds; only
-// report.html, which embeds the lines as written, can tell — and both passes must say so alike.
+// The same JSON in other spellings (events.jsonl's digest fixed): every event still holds, and
+// report.html embeds the events parsed, not as written: the export verifies, in both passes.
 
 const respell = (from: RegExp, to: string, every = 3) => (d: string) => {
-  editEventLines(d, (ls) => ls.map((l, i) => (i % every === 1 ? l.replace(from, to) : l)));
+  editEventLines(d, (ls) => ls.map((l, i) => (every === 1 || i % every === 1 ? l.replace(from, to) : l)));
   fixDigest(d, FILES.events);
 };
 attack('seq written 1.0, 1e0, 10E-1', (d) => {
-  editEventLines(d, (ls) => ls.map((l, i) => l.replace(/"seq":(\d+)/, (_, n) => `"seq":${[`${n}.0`, `${n}e0`, `${n}0E-1`][i % 3]}`)));
+  editEventLines(d, (ls) => ls.map((l, i) => l.replace(/"seq":(\d+)/, (_, n) => `"seq":${[`${n}.0`, `${n}e0`, n === '0' ? '0E-1' : `${n}0E-1`][i % 3]}`)));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean', kinds: ['derived_file_mismatch'] });
-attack('seq 0 written -0', respell(/"seq":0,/, '"seq":-0,', 1), { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
+attack('seq 0 written -0', respell(/"seq":0,/, '"seq":-0,', 1), { ok: true, pass: 'clean' });
 attack('index written 5.0 and 5e0', (d) => {
   editEventLines(d, (ls) => ls.map((l, i) => l.replace(/"index":(\d+)/, (_, n) => `"index":${i % 2 ? `${n}.0` : `${n}e0`}`)));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('spaces after every colon and comma', (d) => {
   editEventLines(d, (ls) => ls.map((l) => JSON.stringify(JSON.parse(l), null, 0).replace(/","/g, '", "').replace(/":"/g, '": "')));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('lines indented with spaces and tabs, trailing blanks', (d) => {
   editEventLines(d, (ls) => ls.map((l, i) => (i % 2 ? ` \t${l}` : `${l} \t`)));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('every session id written with \\u escapes', (d) => {
   editEventLines(d, (ls) => ls.map((l) => l.replace(/^\{"sessionId":"(.)/, (_, c: string) => `{"sessionId":"\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('one line in the middle of each session written with an escaped id', (d) => {
   editEventLines(d, (ls) => ls.map((l) => (JSON.parse(l).seq === 2 ? l.replace(/^\{"sessionId":"(.)/, (_, c: string) => `{"sessionId":"\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : l)));
   fixDigest(d, FILES.events);
-}, { ok: false });
+}, { ok: true });
 attack('the last line without its line end', (d) => {
   writeFileSync(eventsPath(d), readFileSync(eventsPath(d), 'utf8').replace(/\n$/, ''));
   fixDigest(d, FILES.events);
@@ -353,7 +354,7 @@ attack('each line led by another session\'s id, overridden by its own (duplicate
     return ls.map((l, i) => `{"sessionId":${JSON.stringify(ids[(i + 7) % ids.length])},${l.slice(1)}`);
   });
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('the middle line of each session led by the NEXT session\'s id (chunker cuts inside a session)', (d) => {
   editEventLines(d, (ls) => {
     const ids = ls.map((l) => JSON.parse(l).sessionId as string);
@@ -363,7 +364,7 @@ attack('the middle line of each session led by the NEXT session\'s id (chunker c
     });
   });
   fixDigest(d, FILES.events);
-}, { ok: false });
+}, { ok: true });
 attack('a line whose LAST sessionId names another session (duplicate key, parsed one wins)', (d) => {
   editEventLines(d, (ls) => {
     const ids = [...new Set(ls.map((l) => JSON.parse(l).sessionId as string))];
@@ -371,7 +372,7 @@ attack('a line whose LAST sessionId names another session (duplicate key, parsed
   });
   fixDigest(d, FILES.events);
 }, { ok: false, pass: 'full' });
-attack('duplicate seq keys {"seq":99,"seq":N}', respell(/"seq":(\d+)/, '"seq":99,"seq":$1'), { ok: false, pass: 'clean' });
+attack('duplicate seq keys {"seq":99,"seq":N}', respell(/"seq":(\d+)/, '"seq":99,"seq":$1'), { ok: true, pass: 'clean' });
 attack('duplicate seq keys {"seq":N,"seq":99}', respell(/"seq":(\d+)/, '"seq":$1,"seq":99'), { ok: false, pass: 'full' });
 attack('duplicate hash keys, the wrong one last', (d) => {
   editEventLines(d, (ls) => ls.map((l, i) => (i === 4 ? `${l.slice(0, -1)},"hash":"${'0'.repeat(64)}"}` : l)));
@@ -380,15 +381,15 @@ attack('duplicate hash keys, the wrong one last', (d) => {
 attack('duplicate data keys (the last one is the hashed one)', (d) => {
   editEventLines(d, (ls) => ls.map((l) => l.replace('"data":{', '"data":{"connection":"forged","zz":1},"data":{')));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('duplicate keys inside data (an earlier copy shadowed)', (d) => {
   editEventLines(d, (ls) => ls.map((l) => l.replace('"data":{"action":', '"data":{"action":"deny","action":')));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 attack('a top-level __proto__ and toJSON member on each event (not hashed)', (d) => {
   editEventLines(d, (ls) => ls.map((l) => `${l.slice(0, -1)},"__proto__":{"seq":7,"hash":"x"},"toJSON":"x"}`));
   fixDigest(d, FILES.events);
-}, { ok: false, pass: 'clean' });
+}, { ok: true, pass: 'clean' });
 
 // ---------------------------------------------------------------------------------------------
 // Bytes that are not what JSON or the line reader expect.
@@ -500,7 +501,22 @@ attack('a chain head listed twice, the second entry wrong', manifestEdit((m) => 
 attack('a chain head listed twice, the FIRST entry wrong', manifestEdit((m) => m.chainHeads.splice(3, 0, { ...m.chainHeads[3], head: 'f'.repeat(64) })), { ok: false, pass: 'clean' });
 attack('chain heads in another order', manifestEdit((m) => m.chainHeads.reverse()), { ok: false, pass: 'clean', kinds: ['merkle_root_mismatch'] });
 attack('a chain head whose startedAt is another spelling of the same time', manifestEdit((m) => (m.chainHeads[2].startedAt = m.chainHeads[2].startedAt.replace('Z', '+00:00'))), { ok: false, pass: 'full' });
-attack('a chain head whose events is 5.0-like (a float)', manifestEdit((m) => (m.chainHeads[2].events += 0.5)), { ok: false, pass: 'full' });
+attack('a chain head whose events is not a whole number', manifestEdit((m) => (m.chainHeads[2].events += 0.5)), { ok: false, kinds: ['manifest_invalid'] });
+attack('a chain head whose events is 0', manifestEdit((m) => (m.chainHeads[2].events = 0)), { ok: false, kinds: ['manifest_invalid'] });
+// Found here: with events = n − ½ the chain has no last event, so no event was held to the head —
+// a session cut short verified with its head (and so the Merkle root over the heads) unchanged.
+attack('a session cut short, its count of events made n − ½, its last leaf re-labelled to another session', (d) => {
+  const m = readManifest(d);
+  const h = m.chainHeads.find((x: { sessionId: string }) => x.sessionId === 'redeem-after');
+  const dropped = lines(eventsPath(d)).map((l) => JSON.parse(l) as Ev).find((e) => e.sessionId === 'redeem-after' && e.seq === h.events - 1)!;
+  editEventLines(d, (ls) => ls.filter((l) => JSON.parse(l).hash !== dropped.hash));
+  editLeafLines(d, (ls) => ls.map((l) => (JSON.parse(l).index === dropped.index ? JSON.stringify({ ...JSON.parse(l), sessionId: 'elsewhere', seq: 1 }) : l)));
+  h.events -= 0.5;
+  m.counts.events -= 1;
+  writeManifest(d, m);
+  fixDigest(d, FILES.events);
+  fixDigest(d, 'leaves.jsonl');
+}, { ok: false, kinds: ['manifest_invalid'] });
 attack('a chain head for a session id with a line end', manifestEdit((m) => m.chainHeads.push({ ...m.chainHeads[0], sessionId: 'x\ny' })), { ok: false, pass: 'full' });
 attack('a chain head for the empty session id', manifestEdit((m) => m.chainHeads.push({ ...m.chainHeads[0], sessionId: '' })), { ok: false, pass: 'full' });
 attack('the range moved so every session is outside it', manifestEdit((m) => (m.range = { ...m.range, from: '2000-01-01T00:00:00.000Z', to: '2000-01-02T00:00:00.000Z' })), { ok: false, pass: 'clean' });
@@ -536,7 +552,7 @@ attack('forged: huge integers and -0 in data', (d) => forge(d, (es) => {
   find(es, 'asker', 'request').data.params = [9007199254740993, -0, 1e21, 1e-7, 0.1];
   return es;
 }, (e) => JSON.stringify(e).replace('[9007199254740992', '[9007199254740993')), { ok: false, pass: 'clean' });
-attack('forged: rowCount 1.0 and -0 where counts read them', (d) => forge(d, (es) => es, (e) => JSON.stringify(e).replace('"rowCount":1,', '"rowCount":1.0,').replace('"durationMs":1,', '"durationMs":-0,')), { ok: false, pass: 'clean' });
+attack('forged: rowCount 1.0 and -0 where counts read them', (d) => forge(d, (es) => es, (e) => JSON.stringify(e).replace('"rowCount":1,', '"rowCount":1.0,').replace('"durationMs":1,', '"durationMs":1e0,')), { ok: false, pass: 'clean' });
 attack('forged: a session renamed to a quote-and-newline id', (d) => forge(d, (es) => es.map((e) => (e.sessionId === 'asker' ? { ...e, sessionId: 'ask"er\n' } : e))), { ok: false, pass: 'full' });
 attack('forged: a session renamed to "hasOwnProperty"', (d) => forge(d, (es) => es.map((e) => (e.sessionId === 'asker' ? { ...e, sessionId: 'hasOwnProperty' } : e))), { ok: false, pass: 'clean' });
 attack('forged: the asking session moved after both redemptions', (d) => forge(d, (es) => [...es.filter((e) => e.sessionId !== 'asker'), ...es.filter((e) => e.sessionId === 'asker')]), { ok: false, pass: 'clean' });
