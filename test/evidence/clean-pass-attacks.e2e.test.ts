@@ -342,11 +342,11 @@ attack('index written 5.0 and 5e0', (d) => {
 attack('spaces after every colon and comma', (d) => {
   editEventLines(d, (ls) => ls.map((l) => JSON.stringify(JSON.parse(l), null, 0).replace(/","/g, '", "').replace(/":"/g, '": "')));
   fixDigest(d, FILES.events);
-}, { ok: true, pass: 'clean' });
+}, { ok: true, pass: 'clean', chunked: false /* another layout: the chunker reads no id, cuts after every line */ });
 attack('lines indented with spaces and tabs, trailing blanks', (d) => {
   editEventLines(d, (ls) => ls.map((l, i) => (i % 2 ? ` \t${l}` : `${l} \t`)));
   fixDigest(d, FILES.events);
-}, { ok: true, pass: 'clean' });
+}, { ok: true, pass: 'clean', chunked: false /* another layout: the chunker reads no id, cuts after every line */ });
 attack('every session id written with \\u escapes', (d) => {
   editEventLines(d, (ls) => ls.map((l) => l.replace(/^\{"sessionId":"(.)/, (_, c: string) => `{"sessionId":"\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)));
   fixDigest(d, FILES.events);
