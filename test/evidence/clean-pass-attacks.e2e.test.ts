@@ -25,6 +25,7 @@ import { exportEvidence, type ExportSource } from '../../shared/evidence/export.
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from '../../shared/evidence/manifest.ts';
 import { merkleLeaf, merkleRoot } from '../../shared/evidence/merkle.ts';
 import { populationHeader } from '../../shared/evidence/population.ts';
+import { mulberry32, seedState } from '../../shared/evidence/prng.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from '../../shared/evidence/report/collector.ts';
 import { inThread, workerPool, type TaskRunner } from '../../shared/evidence/verify-pool.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
@@ -642,6 +643,58 @@ attack('events.jsonl a link to /dev/null', (d) => {
   unlinkSync(eventsPath(d));
   symlinkSync('/dev/null', eventsPath(d));
 }, { ok: false, pass: 'full' });
+
+// ---------------------------------------------------------------------------------------------
+// Random damage, seeded (the seed is in the title: a failure replays): a few edits per case of
+// the kinds above, at random places, in events.jsonl and leaves.jsonl, digests fixed.
+
+type Damage = (ls: string[], random: () => number) => string[];
+const CHARS = '0a}{",:\\ é\u0000';
+const pick = (n: number, random: () => number) => Math.floor(random() * n);
+const DAMAGE: Record<string, Damage> = {
+  'a byte changed': (ls, r) => {
+    const i = pick(ls.length, r);
+    const at = pick(ls[i]!.length, r);
+    return ls.map((l, k) => (k === i ? `${l.slice(0, at)}${CHARS[pick(CHARS.length, r)]}${l.slice(at + 1)}` : l));
+  },
+  'a line deleted': (ls, r) => ls.filter((_, k) => k !== pick(ls.length, r)),
+  'a line duplicated': (ls, r) => {
+    const i = pick(ls.length, r);
+    return [...ls.slice(0, i), ls[i]!, ...ls.slice(i)];
+  },
+  'two neighbours swapped': (ls, r) => {
+    const i = pick(ls.length - 1, r);
+    return [...ls.slice(0, i), ls[i + 1]!, ls[i]!, ...ls.slice(i + 2)];
+  },
+  'a line moved': (ls, r) => {
+    const i = pick(ls.length, r);
+    const rest = ls.filter((_, k) => k !== i);
+    const j = pick(rest.length + 1, r);
+    return [...rest.slice(0, j), ls[i]!, ...rest.slice(j)];
+  },
+  'a number changed': (ls, r) => {
+    const i = pick(ls.length, r);
+    return ls.map((l, k) => (k === i ? l.replace(/":(\d+)/, (_, n: string) => `":${[Number(n) + 1, Math.max(0, Number(n) - 1), `${n}.0`, `-${n}`][pick(4, r)]}`) : l));
+  },
+};
+for (let round = 0; round < 24; round++) {
+  const seed = `clean-pass-attacks/${round}`;
+  test.serial(`both passes answer alike: random damage, seed ${JSON.stringify(seed)}`, async (t) => {
+    const random = mulberry32(seedState(seed));
+    const dir = copyOf(t, round % 3 === 2 ? quoted : base);
+    const done: string[] = [];
+    for (let k = 0; k < 1 + pick(3, random); k++) {
+      const file = random() < 0.7 ? FILES.events : 'leaves.jsonl';
+      const [name, damage] = Object.entries(DAMAGE)[pick(Object.keys(DAMAGE).length, random)]!;
+      writeLines(join(dir, file), damage(lines(join(dir, file)), random));
+      done.push(`${name} in ${file}`);
+    }
+    fixDigest(dir, FILES.events);
+    fixDigest(dir, 'leaves.jsonl');
+    t.log(done.join('; '));
+    await holdsAlike(t, dir, {});
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Beyond the clean pass: what the log coverage itself does not catch (found while attacking it).
