@@ -377,7 +377,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   const strays = (sessionId: string, found: Found[]) => {
     const open = gaps.get(sessionId) ?? [];
     for (const f of found) {
-      const gap = open.findIndex((g) => g.seq === f.event.seq && (g.expectedHash === undefined || g.expectedHash === f.event.hash));
+      const gap = open.findIndex((g) => g.through === undefined && g.seq === f.event.seq && (g.expectedHash === undefined || g.expectedHash === f.event.hash));
       if (gap >= 0) {
         open.splice(gap, 1);
         flag({ kind: 'event_reordered', file: FILES.events, line: f.line, sessionId, seq: f.event.seq, message: `event ${f.event.seq} of session ${sessionId} is at line ${f.line}, outside its session's block` });
@@ -420,7 +420,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
 
   for (const [sessionId, open] of gaps) {
     for (const g of open) {
-      flag({ kind: 'event_missing', file: FILES.events, sessionId, seq: g.seq, message: `event ${g.seq} of session ${sessionId} is missing from events.jsonl` });
+      const which = g.through === undefined ? `event ${g.seq}` : `events ${g.seq}…${g.through}`;
+      flag({ kind: 'event_missing', file: FILES.events, sessionId, seq: g.seq, message: `${which} of session ${sessionId} ${g.through === undefined ? 'is' : 'are'} missing from events.jsonl` });
     }
   }
   for (const h of manifest.chainHeads) {

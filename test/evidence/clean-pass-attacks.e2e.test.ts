@@ -29,6 +29,7 @@ import { mulberry32, seedState } from '../../shared/evidence/prng.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from '../../shared/evidence/report/collector.ts';
 import { inThread, workerPool, type TaskRunner } from '../../shared/evidence/verify-pool.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import { checkSessionBlock, MAX_GAPS } from '../../shared/evidence/verify-session.ts';
 import { leafHash, treeHash } from '../../shared/transparency/merkle-tree.ts';
 import { DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { copyOf, tempDir } from './helpers.ts';
@@ -542,6 +543,16 @@ attack('a session cut short, its count of events made n − ½, its last leaf re
   fixDigest(d, FILES.events);
   fixDigest(d, 'leaves.jsonl');
 }, { ok: false, kinds: ['manifest_invalid'] });
+// Found here: the full pass listed every missing seq one by one, so a claim of 2^50 ran verify out of memory.
+attack('a chain head claiming 2^50 events', manifestEdit((m) => (m.chainHeads[2].events = 2 ** 50)), { ok: false, pass: 'full', kinds: ['event_missing'] });
+test('checkSessionBlock: a session claiming 2^50 events gets MAX_GAPS missing seqs listed, then one range', (t) => {
+  const first = lines(eventsPath(base)).map((l) => JSON.parse(l) as Ev);
+  const found = first.filter((e) => e.sessionId === first[0]!.sessionId).map((event, i) => ({ event: event as never, line: i + 1 }));
+  const check = checkSessionBlock(first[0]!.sessionId, found, { events: 2 ** 50, head: 'f'.repeat(64) });
+  t.is(check.gaps.length, MAX_GAPS + 1);
+  t.deepEqual(check.gaps.at(-1), { seq: found.length + MAX_GAPS, through: 2 ** 50 - 1 });
+  t.deepEqual(check.gaps[0], { seq: found.length, expectedHash: undefined });
+});
 attack('a chain head for a session id with a line end', manifestEdit((m) => m.chainHeads.push({ ...m.chainHeads[0], sessionId: 'x\ny' })), { ok: false, pass: 'full' });
 attack('a chain head for the empty session id', manifestEdit((m) => m.chainHeads.push({ ...m.chainHeads[0], sessionId: '' })), { ok: false, pass: 'full' });
 attack('the range moved so every session is outside it', manifestEdit((m) => (m.range = { ...m.range, from: '2000-01-01T00:00:00.000Z', to: '2000-01-02T00:00:00.000Z' })), { ok: false, pass: 'clean' });
