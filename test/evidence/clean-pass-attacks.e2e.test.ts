@@ -30,6 +30,8 @@ import { DEFAULT_REPORT_LIMITS, ReportCollector } from '../../shared/evidence/re
 import { inThread, workerPool, type TaskRunner } from '../../shared/evidence/verify-pool.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
 import { checkSessionBlock, MAX_GAPS } from '../../shared/evidence/verify-session.ts';
+import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { leafHash, treeHash } from '../../shared/transparency/merkle-tree.ts';
 import { DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { copyOf, tempDir } from './helpers.ts';
@@ -654,6 +656,40 @@ attack('events.jsonl a link to /dev/null', (d) => {
   unlinkSync(eventsPath(d));
   symlinkSync('/dev/null', eventsPath(d));
 }, { ok: false, pass: 'full' });
+
+// ---------------------------------------------------------------------------------------------
+// Signed checkpoints: an append dressed up as history (leaf_backdated), through both passes.
+
+test.serial('both passes answer alike against signed checkpoints: a clean export, and one with backdated leaves', async (t) => {
+  const state = tempDir(t, 'gatehouse-clean-pass-checkpoints-');
+  const local = localCheckpointing(state, { createKey: true });
+  const sign = async (at: number) => t.is((await checkpointOnce({ log: fx.log as never, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
+  // A checkpoint "signed" an hour from now, then sessions appended now: their leaves come after
+  // that checkpoint, yet they say they happened an hour before it — backdated.
+  const now = Date.now();
+  await sign(now + 60 * 60_000);
+  const later = `backdated-${now}`;
+  await fx.log.append(later, [{ type: 'request', data: { endpoint: 'query', connection: 'main', sql: 'SELECT 1' } }, { type: 'decision', data: { action: 'deny', rule: 'nothing-else', reasons: [] } }]);
+  await sign(now + 2 * 60 * 60_000);
+  const checkpoints = (await local.store.list()).checkpoints;
+  const out = join(tempDir(t), 'export');
+  await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: fx.from, to: new Date(now + 90 * 60_000), out, source: 'test', checkpoints, clock: () => new Date(now + 3 * 60 * 60_000) });
+  for (const workers of [0, 2]) {
+    const fast = await verifyEvidence(out, { workers, checkpoints: state });
+    const full = await verifyEvidence(out, { workers, checkpoints: state, fullPass: true });
+    t.deepEqual(answer(fast), answer(full), `workers ${workers}`);
+    t.is(fast.pass, 'full');
+    t.true(fast.problems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === later), JSON.stringify(fast.problems.map((p) => p.kind)));
+    t.truthy(fast.logRoot?.checkpoint, 'proved against a signed checkpoint');
+  }
+  // Without the backdated session's events the run still holds its leaves: the same verdict, both ways.
+  const dir = copyOf(t, out);
+  editEventLines(dir, (ls) => ls.filter((l) => JSON.parse(l).sessionId !== later));
+  fixDigest(dir, FILES.events);
+  const fast = await verifyEvidence(dir, { checkpoints: state });
+  const full = await verifyEvidence(dir, { checkpoints: state, fullPass: true });
+  t.deepEqual(answer(fast), answer(full));
+});
 
 // ---------------------------------------------------------------------------------------------
 // Random damage, seeded (the seed is in the title: a failure replays): a few edits per case of
