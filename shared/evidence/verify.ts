@@ -579,7 +579,7 @@ function readJson(path: string): unknown {
  * Whether `path` is a regular file (a link is followed). Anything else named like an export's
  * file — a directory, a link to /dev/zero or a FIFO — is missing: reading it would fail, or never end.
  */
-export function isRegularFile(path: string): boolean {
+function isRegularFile(path: string): boolean {
   try {
     return statSync(path).isFile();
   } catch {

@@ -652,6 +652,21 @@ attack('leaves.jsonl a directory', (d) => {
   unlinkSync(leavesPath(d));
   mkdirSync(leavesPath(d));
 }, { ok: false, pass: 'full' });
+// Before the fix these were read to the end — which never comes: memory ran out.
+for (const file of [FILES.events, 'leaves.jsonl', FILES.verification, FILES.sessions, FILES.report]) {
+  attack(`${file} a link to /dev/zero`, (d) => {
+    unlinkSync(join(d, file));
+    symlinkSync('/dev/zero', join(d, file));
+  }, { ok: false, kinds: ['file_missing'] });
+}
+test.serial('manifest.json a link to /dev/zero: unreadable, in both passes', async (t) => {
+  const dir = copyOf(t, base);
+  unlinkSync(join(dir, 'manifest.json'));
+  symlinkSync('/dev/zero', join(dir, 'manifest.json'));
+  const fast = await verifyEvidence(dir, { workers: 0 });
+  t.deepEqual(answer(fast), answer(await verifyEvidence(dir, { workers: 0, fullPass: true })));
+  t.deepEqual(fast.problems.map((p) => p.kind), ['manifest_unreadable']);
+});
 attack('events.jsonl a link to /dev/null', (d) => {
   unlinkSync(eventsPath(d));
   symlinkSync('/dev/null', eventsPath(d));
