@@ -78,6 +78,13 @@ export function checkManifest(v: unknown): { manifest: Manifest } | { problems: 
       text(field(h, 'sessionId')) !== undefined && text(field(h, 'head')) !== undefined && count(field(h, 'events')) !== undefined,
       `chainHeads[${i}] lacks sessionId, head or events`,
     );
+    // A count of events that is not a whole number would have no last event: nothing would be
+    // held to the head, and a session cut short would verify with its head (and the Merkle root) unchanged.
+    const events = field(h, 'events');
+    need(
+      count(events) === undefined || (Number.isSafeInteger(events) && (events as number) >= 1),
+      `chainHeads[${i}].events is not a whole number of events`,
+    );
   });
   return problems.length ? { problems } : { manifest: v as Manifest };
 }

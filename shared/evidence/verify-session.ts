@@ -27,7 +27,15 @@ export interface Expected {
 export interface Gap {
   readonly seq: number;
   readonly expectedHash?: string;
+  /** Seqs seq…through all missing, past MAX_GAPS listed one by one (a manifest may claim any count). */
+  readonly through?: number;
 }
+
+/**
+ * Missing seqs listed one by one, per session, before the rest go as ranges: a manifest that
+ * claims 2^50 events for a session must not make verify enumerate them (it ran out of memory).
+ */
+export const MAX_GAPS = 10_000;
 
 export interface SessionCheck {
   readonly problems: Problem[];
@@ -70,10 +78,19 @@ export function checkSessionBlock(sessionId: string, found: readonly Found[], ex
 
   // 2. Seqs the chain needs that are not there.
   const gaps: Gap[] = [];
-  for (let seq = 0; seq <= last; seq++) {
-    if (genuine.has(seq)) continue;
-    const next = genuine.get(seq + 1);
-    gaps.push({ seq, expectedHash: seq === last ? expected.head : next && valid.get(next) ? (next.event.prevHash ?? undefined) : undefined });
+  // The holes between the seqs present (at most one more than the block's events), each listed
+  // seq by seq while the budget lasts, then as one range.
+  let from = 0;
+  for (const present of [...[...genuine.keys()].sort((a, b) => a - b), last + 1]) {
+    for (let seq = from; seq < present; seq++) {
+      if (gaps.length >= MAX_GAPS) {
+        gaps.push({ seq, through: present - 1 });
+        break;
+      }
+      const next = genuine.get(seq + 1);
+      gaps.push({ seq, expectedHash: seq === last ? expected.head : next && valid.get(next) ? (next.event.prevHash ?? undefined) : undefined });
+    }
+    from = present + 1;
   }
 
   // 3. Each genuine event: its content, and the link the next event (or the head) makes to it.

@@ -126,6 +126,8 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   let raw: Buffer;
   let parsed: unknown;
   try {
+    // A link to a device or a FIFO would be read forever: only a regular file is a manifest.
+    if (!isRegularFile(manifestPath)) throw new Error('not a regular file');
     raw = readFileSync(manifestPath);
     parsed = JSON.parse(raw.toString('utf8'));
   } catch (e) {
@@ -225,7 +227,7 @@ async function verifyFolder(
     if (!clean) {
       logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
       const leavesPath = join(dir, LEAVES_FILE);
-      if (existsSync(leavesPath)) await logCheck.readLeaves(leavesPath);
+      if (isRegularFile(leavesPath)) await logCheck.readLeaves(leavesPath);
       else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
     }
   } else if (options.checkpoints !== undefined || options.expectRoot !== undefined) {
@@ -272,7 +274,7 @@ async function verifyFolder(
   const events = join(dir, FILES.events);
   const walk = clean
     ? { ...clean, eventProblems: 0 }
-    : existsSync(events)
+    : isRegularFile(events)
       ? await walkEvents(events, manifest, report, logCheck, votes, runner)
       : { sessions: 0, events: 0, eventProblems: 1, derived: undefined, votes: 0 };
   if (walk.votes > 0 && votes.key === undefined && votes.keyFrom !== '--vote-public-key') {
@@ -362,7 +364,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
     }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.
-    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs, fastHashEvent);
+    const chainProblems = blockHolds ? [] : verifyChain(sessionId, evs, hashOrMismatch);
     const d = deriver.add(evs, chainProblems);
     let eventLines = '';
     for (const f of sorted) eventLines += `${f.text ?? JSON.stringify(f.event)}\n`;
@@ -375,7 +377,7 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
   const strays = (sessionId: string, found: Found[]) => {
     const open = gaps.get(sessionId) ?? [];
     for (const f of found) {
-      const gap = open.findIndex((g) => g.seq === f.event.seq && (g.expectedHash === undefined || g.expectedHash === f.event.hash));
+      const gap = open.findIndex((g) => g.through === undefined && g.seq === f.event.seq && (g.expectedHash === undefined || g.expectedHash === f.event.hash));
       if (gap >= 0) {
         open.splice(gap, 1);
         flag({ kind: 'event_reordered', file: FILES.events, line: f.line, sessionId, seq: f.event.seq, message: `event ${f.event.seq} of session ${sessionId} is at line ${f.line}, outside its session's block` });
@@ -418,7 +420,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
 
   for (const [sessionId, open] of gaps) {
     for (const g of open) {
-      flag({ kind: 'event_missing', file: FILES.events, sessionId, seq: g.seq, message: `event ${g.seq} of session ${sessionId} is missing from events.jsonl` });
+      const which = g.through === undefined ? `event ${g.seq}` : `events ${g.seq}…${g.through}`;
+      flag({ kind: 'event_missing', file: FILES.events, sessionId, seq: g.seq, message: `${which} of session ${sessionId} ${g.through === undefined ? 'is' : 'are'} missing from events.jsonl` });
     }
   }
   for (const h of manifest.chainHeads) {
@@ -510,7 +513,7 @@ function checkCounts(manifest: Manifest, derived: DerivedOutput, report: (p: Pro
 async function checkDerived(dir: string, regenerated: Readonly<Record<string, string>>, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   for (const name of DERIVED_FILES) {
     const path = join(dir, name);
-    if (!existsSync(path)) continue; // already reported missing
+    if (!isRegularFile(path)) continue; // already reported missing
     const actual = await digestOf(name);
     if (actual !== regenerated[name]) {
       report({ kind: 'derived_file_mismatch', file: name, message: `${name} is not what events.jsonl yields (sha256 ${actual.slice(0, 16)}…, derived ${regenerated[name]!.slice(0, 16)}…)` });
@@ -525,7 +528,7 @@ async function checkDerived(dir: string, regenerated: Readonly<Record<string, st
  */
 async function checkReport(dir: string, manifest: Manifest, derived: DerivedOutput, report: (p: Problem) => void, digestOf: (name: string) => Promise<string>): Promise<void> {
   const path = join(dir, FILES.report);
-  if (!existsSync(path)) return; // already reported missing
+  if (!isRegularFile(path)) return; // already reported missing
   const verification = readJson(join(dir, FILES.verification)) as { ok?: unknown } | undefined;
   if (verification === undefined) return; // reported missing or changed above
   const hash = createHash('sha256');
@@ -566,8 +569,32 @@ function diff(path: string, actual: unknown, claimed: unknown, out: string[]): v
 
 function readJson(path: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return isRegularFile(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whether `path` is a regular file (a link is followed). Anything else named like an export's
+ * file — a directory, a link to /dev/zero or a FIFO — is missing: reading it would fail, or never end.
+ */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * fastHashEvent for verifyChain, which must not throw: content canonical JSON refuses (a lone
+ * surrogate, from a \ud800 escape) has no hash, so it gets one no event's hash can be (not hex).
+ */
+function hashOrMismatch(e: Omit<SessionEvent, 'hash'>): string {
+  try {
+    return fastHashEvent(e);
+  } catch {
+    return '(no hash: not canonical JSON)';
   }
 }

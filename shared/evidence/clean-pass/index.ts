@@ -9,7 +9,7 @@
 // its manifest entry; every manifest session present; every leaf present and claimed; the root).
 // test/evidence/clean-pass.test.ts runs every tamper case of the suite through both passes.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Checkpoint } from '../../transparency/checkpoint.ts';
 import { ApprovalIndex } from '../approvals.ts';
@@ -66,7 +66,8 @@ export async function cleanPass(input: CleanPassInput): Promise<CleanWalk | unde
 async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyPem, chunkBytes }: CleanPassInput): Promise<CleanWalk | undefined> {
   const eventsPath = join(dir, FILES.events);
   const leavesPath = join(dir, LEAVES_FILE);
-  if (!existsSync(eventsPath) || (section && !existsSync(leavesPath))) return undefined;
+  // Not a regular file (a directory, a link to /dev/zero): the full pass reports it, never reads it.
+  if (!isRegularFile(eventsPath) || (section && !isRegularFile(leavesPath))) return undefined;
   const n = section ? Math.max(0, section.end - section.start) : 0;
   const shared = (bytes: number) => new Uint8Array(new SharedArrayBuffer(bytes));
   const ctx: PassContext = {
@@ -222,5 +223,13 @@ class Merge {
         reportSessions: this.#report,
       },
     };
+  }
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
