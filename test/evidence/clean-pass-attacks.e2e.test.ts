@@ -581,6 +581,15 @@ attack('forged: __proto__ and toJSON keys inside data', (d) => forge(d, (es) => 
   find(es, CTOR_ID, 'decision').data = JSON.parse('{"__proto__":{"rule":"x"},"action":"allow","reasons":["r"],"rule":"__proto__","toJSON":"x"}');
   return es;
 }), { ok: false, pass: 'clean' });
+// Sorted keys take event-hash.ts's JSON.stringify path: it must write what canonicalize writes.
+attack('forged: an own __proto__ key first in sorted data (the JSON.stringify path)', (d) => forge(d, (es) => {
+  find(es, CTOR_ID, 'decision').data = JSON.parse('{"__proto__":{"rule":"x"},"action":"allow","reasons":["r"],"rule":"__proto__"}');
+  return es;
+}), { ok: false, pass: 'clean', chunked: true });
+attack('forged: keys beyond the BMP and above the surrogates, in UTF-16 order and not', (d) => forge(d, (es) => {
+  find(es, 'asker', 'request').data.params = [JSON.parse('{"\ud83d\ude00":1,"\ue000":2}'), JSON.parse('{"\ue000":2,"\ud83d\ude00":1}'), JSON.parse('{"é":1,"z":2,"Z":3,"10":4,"9":5}')];
+  return es;
+}), { ok: false, pass: 'clean', chunked: true });
 attack('forged: a lone surrogate in data (no hash can hold)', (d) => forge(d, (es) => es, (e, i) => (i === 4 ? JSON.stringify(e).replace('"data":{', '"data":{"x":"\\ud800",') : JSON.stringify(e))), { ok: false, pass: 'full' });
 attack('forged: a surrogate pair written as escapes in data', (d) => forge(d, (es) => {
   find(es, SEPARATOR_ID, 'request').data.sql = 'SELECT \ud83d\ude42';
