@@ -565,6 +565,19 @@ attack('the log section without a run (start = end)', manifestEdit((m) => (m.log
 attack('the log section one leaf shorter', manifestEdit((m) => (m.log.end -= 1)), { ok: false, pass: 'full' });
 attack('the log proof with an extra hash', manifestEdit((m) => m.log.proof.push('0'.repeat(64))), { ok: false, pass: 'full' });
 attack('the log proof with a hash that is not hex', manifestEdit((m) => { m.log.treeSize += 1; m.log.proof.push('zz'); }), { ok: false, pass: 'full' });
+// Found here: each of these made verify throw (TypeError, RangeError), whichever pass ran.
+for (const [what, edit] of Object.entries<(m: Record<string, any>) => void>({
+  'the report section removed': (m) => delete m.report,
+  'the range removed': (m) => delete m.range,
+  'range.from a number': (m) => (m.range.from = 5),
+  'a log proof hash that is a number': (m) => (m.log.proof = [5]),
+  'the log proof null': (m) => (m.log.proof = null),
+  'log.start a string': (m) => (m.log.start = 'x'),
+  'log.end past the tree': (m) => (m.log.end = 1e15),
+  'the log section a string': (m) => (m.log = 'x'),
+})) {
+  attack(`${what} (manifest_invalid, not a crash)`, manifestEdit(edit), { ok: false, kinds: ['manifest_invalid'] });
+}
 attack('the log section removed (null)', manifestEdit((m) => (m.log = null)), { ok: true, pass: 'clean' });
 attack('the vote key removed from the manifest', manifestEdit((m) => (m.votes = null)), { ok: false, pass: 'clean', kinds: ['vote_public_key_missing'] });
 
