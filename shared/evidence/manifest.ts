@@ -65,6 +65,11 @@ export function checkManifest(v: unknown): { manifest: Manifest } | { problems: 
   need(field(v, 'format') === FORMAT, `format is not ${FORMAT}`);
   need(text(field(field(v, 'merkle'), 'root')) !== undefined, 'merkle.root is missing');
   need(record(field(v, 'counts')) !== undefined, 'counts is missing');
+  // Read by verify without further guards: missing or malformed, they made it throw.
+  need(text(field(field(v, 'range'), 'from')) !== undefined && text(field(field(v, 'range'), 'to')) !== undefined, 'range.from or range.to is missing');
+  need(record(field(v, 'report')) !== undefined, 'report is missing');
+  const log = field(v, 'log');
+  if (log !== undefined && log !== null) need(logSectionShape(log), 'log is not a log section (whole numbers 0 ≤ start ≤ end ≤ treeSize, rootHash, proof of strings, eventsWithoutIndex)');
   const files = record(field(v, 'files'));
   need(files !== undefined, 'files is missing');
   for (const [name, entry] of Object.entries(files ?? {})) {
@@ -87,4 +92,11 @@ export function checkManifest(v: unknown): { manifest: Manifest } | { problems: 
     );
   });
   return problems.length ? { problems } : { manifest: v as Manifest };
+}
+
+function logSectionShape(log: unknown): boolean {
+  const whole = (k: string) => Number.isSafeInteger(field(log, k)) && (field(log, k) as number) >= 0;
+  if (!['treeSize', 'start', 'end', 'eventsWithoutIndex'].every(whole) || text(field(log, 'rootHash')) === undefined) return false;
+  const { treeSize, start, end, proof } = log as { treeSize: number; start: number; end: number; proof: unknown };
+  return start <= end && end <= treeSize && Array.isArray(proof) && proof.every((h) => typeof h === 'string');
 }

@@ -566,6 +566,19 @@ attack('the log section without a run (start = end)', manifestEdit((m) => (m.log
 attack('the log section one leaf shorter', manifestEdit((m) => (m.log.end -= 1)), { ok: false, pass: 'full' });
 attack('the log proof with an extra hash', manifestEdit((m) => m.log.proof.push('0'.repeat(64))), { ok: false, pass: 'full' });
 attack('the log proof with a hash that is not hex', manifestEdit((m) => { m.log.treeSize += 1; m.log.proof.push('zz'); }), { ok: false, pass: 'full' });
+// Found here: each of these made verify throw (TypeError, RangeError), whichever pass ran.
+for (const [what, edit] of Object.entries<(m: Record<string, any>) => void>({
+  'the report section removed': (m) => delete m.report,
+  'the range removed': (m) => delete m.range,
+  'range.from a number': (m) => (m.range.from = 5),
+  'a log proof hash that is a number': (m) => (m.log.proof = [5]),
+  'the log proof null': (m) => (m.log.proof = null),
+  'log.start a string': (m) => (m.log.start = 'x'),
+  'log.end past the tree': (m) => (m.log.end = 1e15),
+  'the log section a string': (m) => (m.log = 'x'),
+})) {
+  attack(`${what} (manifest_invalid, not a crash)`, manifestEdit(edit), { ok: false, kinds: ['manifest_invalid'] });
+}
 attack('the log section removed (null)', manifestEdit((m) => (m.log = null)), { ok: true, pass: 'clean' });
 attack('the vote key removed from the manifest', manifestEdit((m) => (m.votes = null)), { ok: false, pass: 'clean', kinds: ['vote_public_key_missing'] });
 
@@ -582,6 +595,15 @@ attack('forged: __proto__ and toJSON keys inside data', (d) => forge(d, (es) => 
   find(es, CTOR_ID, 'decision').data = JSON.parse('{"__proto__":{"rule":"x"},"action":"allow","reasons":["r"],"rule":"__proto__","toJSON":"x"}');
   return es;
 }), { ok: false, pass: 'clean' });
+// Sorted keys take event-hash.ts's JSON.stringify path: it must write what canonicalize writes.
+attack('forged: an own __proto__ key first in sorted data (the JSON.stringify path)', (d) => forge(d, (es) => {
+  find(es, CTOR_ID, 'decision').data = JSON.parse('{"__proto__":{"rule":"x"},"action":"allow","reasons":["r"],"rule":"__proto__"}');
+  return es;
+}), { ok: false, pass: 'clean', chunked: true });
+attack('forged: keys beyond the BMP and above the surrogates, in UTF-16 order and not', (d) => forge(d, (es) => {
+  find(es, 'asker', 'request').data.params = [JSON.parse('{"\ud83d\ude00":1,"\ue000":2}'), JSON.parse('{"\ue000":2,"\ud83d\ude00":1}'), JSON.parse('{"é":1,"z":2,"Z":3,"10":4,"9":5}')];
+  return es;
+}), { ok: false, pass: 'clean', chunked: true });
 attack('forged: a lone surrogate in data (no hash can hold)', (d) => forge(d, (es) => es, (e, i) => (i === 4 ? JSON.stringify(e).replace('"data":{', '"data":{"x":"\\ud800",') : JSON.stringify(e))), { ok: false, pass: 'full' });
 attack('forged: a surrogate pair written as escapes in data', (d) => forge(d, (es) => {
   find(es, SEPARATOR_ID, 'request').data.sql = 'SELECT \ud83d\ude42';
