@@ -59,6 +59,9 @@ export interface VerifyOptions {
   readonly fullPass?: boolean;
 }
 
+/** The shortest line a leaf can have: `{"index":0,"sessionId":"","seq":0,"hash":"<64 hex>"}` and its line end. */
+const MIN_LEAF_LINE_BYTES = 100;
+
 /** Below this much events.jsonl, starting workers costs more than they save. */
 const EVENTS_FOR_WORKERS = 16 * 1024 * 1024;
 
@@ -221,12 +224,18 @@ async function verifyFolder(
   const section = manifest.log ?? undefined;
   // Events and leaves: proved clean with every core, or read again by the full pass, which names
   // every problem (clean-pass/index.ts says why a clean verdict can be trusted).
-  const clean = options.fullPass ? undefined : await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
+  // A run longer than leaves.jsonl could hold is refused before any buffer is sized by it (a
+  // manifest claiming 10^15 leaves must be an answer, not an allocation failure).
+  const leavesPath = join(dir, LEAVES_FILE);
+  const runFits = !section || section.end - section.start <= Math.floor((isRegularFile(leavesPath) ? statSync(leavesPath).size : 0) / MIN_LEAF_LINE_BYTES);
+  if (section && !runFits) {
+    report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `the manifest's run [${section.start}, ${section.end}) has ${section.end - section.start} leaves; ${LEAVES_FILE} is too small to hold them` });
+  }
+  const clean = options.fullPass || !runFits ? undefined : await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
   let logCheck: LogCheck | undefined;
   if (section) {
-    if (!clean) {
+    if (!clean && runFits) {
       logCheck = new LogCheck(section, new Set(manifest.chainHeads.map((h) => h.sessionId)), manifest.range, report, validCheckpoints);
-      const leavesPath = join(dir, LEAVES_FILE);
       if (isRegularFile(leavesPath)) await logCheck.readLeaves(leavesPath);
       else if (section.end > section.start) report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `${LEAVES_FILE} is missing` });
     }

@@ -136,6 +136,17 @@ const CLEAN_PASS_EDITS: Record<string, { edit: (dir: string) => void; ok: boolea
     ok: false,
     pass: 'full',
   },
+  // A run no leaves.jsonl could hold: refused by its size, before any buffer is sized by it.
+  'a run of 10^15 leaves claimed in the manifest': {
+    edit: (d) => {
+      const m = readManifest(d) as unknown as { log: { end: number; treeSize: number } };
+      m.log.end = 1e15;
+      m.log.treeSize = 1e15;
+      writeFileSync(join(d, 'manifest.json'), JSON.stringify(m, null, 1));
+    },
+    ok: false,
+    pass: 'full',
+  },
   'a blank line in events.jsonl, digest fixed': {
     edit: (d) => {
       editLines(join(d, 'events.jsonl'), (l) => [...l.slice(0, 4), '', ...l.slice(4)]);
@@ -172,6 +183,7 @@ for (const [name, c] of Object.entries(CLEAN_PASS_EDITS)) {
       t.is(fast.pass, c.pass, `workers: ${workers}`);
       t.is(fast.ok, c.ok, JSON.stringify(fast.problems.slice(0, 3)));
       if (name.includes('JSON null')) t.deepEqual(fast.problems.map((p) => p.kind), ['leaf_inserted']);
+      if (name.includes('10^15')) t.true(fast.problems.some((p) => p.kind === 'leaf_missing' && /too small/.test(p.message)), JSON.stringify(fast.problems.slice(0, 4)));
     }
   });
 }
