@@ -10,6 +10,7 @@
 // hashing the value (chain.ts hashEvent), which is what `evidence verify` does too.
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { SessionEvent } from './events.ts';
+import { canonicalEventAround, canonicalJsonOf } from './canonical-json.ts';
 
 /** Events as a store holds them: each event's data also as the JSON text it was parsed from. */
 export interface StoredEvents {
@@ -27,34 +28,7 @@ export interface StoredEvents {
  * surrogate, and every object's keys are in sorted order.
  */
 export function isCanonicalText(data: unknown, text: string): boolean {
-  if (typeof data !== 'object' || data === null || typeof text !== 'string') return false;
-  // JSON.stringify writes a lone surrogate as an escape \udXXX (a well-formed pair stays raw):
-  // canonicalize throws on one, so such data must take the slow path (and fail there). A
-  // false positive (an escaped backslash followed by "ud") only costs the slow path.
-  if (text.includes('\\ud')) return false;
-  let again: string | undefined;
-  try {
-    again = JSON.stringify(data);
-  } catch {
-    return false;
-  }
-  return again === text && keysSorted(data);
-}
-
-function keysSorted(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return true;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!keysSorted(v[i])) return false;
-    return true;
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o);
-  for (let i = 0; i < keys.length; i++) {
-    // Default sort order is by UTF-16 code units, as `<` compares strings.
-    if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
-    if (!keysSorted(o[keys[i]!])) return false;
-  }
-  return true;
+  return typeof data === 'object' && data !== null && typeof text === 'string' && canonicalJsonOf(data) === text;
 }
 
 const sha256Hex: (text: string) => string =
@@ -67,10 +41,8 @@ const sha256Hex: (text: string) => string =
  * prevHash, seq, sessionId, type.
  */
 export function hashAroundText(event: Omit<SessionEvent, 'hash' | 'data'>, canonicalData: string): string | undefined {
-  const { sessionId, seq, type, at, prevHash } = event;
-  if (!(typeof sessionId === 'string' && typeof type === 'string' && typeof at === 'string' && (prevHash === null || typeof prevHash === 'string'))) return undefined;
-  if (!(sessionId.isWellFormed() && type.isWellFormed() && at.isWellFormed() && (prevHash ?? '').isWellFormed() && Number.isSafeInteger(seq))) return undefined;
-  return sha256Hex(`{"at":${JSON.stringify(at)},"data":${canonicalData},"prevHash":${JSON.stringify(prevHash)},"seq":${JSON.stringify(seq)},"sessionId":${JSON.stringify(sessionId)},"type":${JSON.stringify(type)}}`);
+  const canonical = canonicalEventAround(event, canonicalData);
+  return canonical === undefined ? undefined : sha256Hex(canonical);
 }
 
 /** chain.ts hashEvent of an event whose data was parsed from `dataText`, from the text when it is canonical. */

@@ -10,6 +10,7 @@
 // back to chain.ts's hashEvent. test/evidence/event-hash.test.ts compares both on hostile input.
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { hashEvent } from '../audit/chain.ts';
+import { canonicalEventAround, canonicalJsonOf } from '../audit/canonical-json.ts';
 import type { SessionEvent } from '../audit/events.ts';
 
 class NotPlain extends Error {}
@@ -65,57 +66,17 @@ function value(v: unknown): string {
   }
 }
 
-/**
- * Whether JSON.stringify writes `v` exactly as canonicalize would: plain JSON values only, every
- * object's keys already in sorted order (as exported events' data is: export.ts writes it so).
- * Lone surrogates are not looked for here: the caller looks at the output (see below).
- */
-function stringifiesCanonically(v: unknown): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(v);
-    case 'object': {
-      if (v === null) return true;
-      if (Array.isArray(v)) {
-        if (Object.getPrototypeOf(v) !== Array.prototype) return false;
-        for (let i = 0; i < v.length; i++) if (!(i in v) || !stringifiesCanonically(v[i])) return false;
-        return true;
-      }
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) return false;
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o);
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        // Sorted by UTF-16 code units, as canonicalize sorts; an own toJSON is canonicalize's business.
-        if ((i > 0 && !(keys[i - 1]! < k)) || k === 'toJSON' || !stringifiesCanonically(o[k])) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
-// JSON.stringify escapes a lone surrogate as \udXXX, where canonicalize refuses it. Also matches
-// an escaped backslash before "ud…": then the slow path decides, which is only slower.
-const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-
 /** The canonical JSON hashEvent hashes, or undefined when the event holds anything but plain JSON values. */
 export function canonicalEvent(e: Omit<SessionEvent, 'hash'>): string | undefined {
   const { sessionId, seq, type, at, data, prevHash } = e;
   // Top-level keys in sorted order: at, data, prevHash, seq, sessionId, type. An undefined field
   // is left out by canonicalize: leave that case to it.
   if (sessionId === undefined || seq === undefined || type === undefined || at === undefined || data === undefined || prevHash === undefined) return undefined;
-  // Data whose keys are already sorted (every event an export of this version writes): the
+  // Data whose keys are already sorted (every event the stores keep and export writes): the
   // engine's own JSON.stringify writes the canonical form, several times faster than value().
-  if (typeof at === 'string' && typeof sessionId === 'string' && typeof type === 'string' && Number.isFinite(seq) && (prevHash === null || typeof prevHash === 'string') && stringifiesCanonically(data)) {
-    const out = `{"at":${JSON.stringify(at)},"data":${JSON.stringify(data)},"prevHash":${JSON.stringify(prevHash)},"seq":${JSON.stringify(seq)},"sessionId":${JSON.stringify(sessionId)},"type":${JSON.stringify(type)}}`;
-    if (out.indexOf('\\u') === -1 || !SURROGATE_ESCAPE.test(out)) return out;
-  }
+  const dataJson = canonicalJsonOf(data);
+  const fast = dataJson === undefined ? undefined : canonicalEventAround(e, dataJson);
+  if (fast !== undefined) return fast;
   try {
     return `{"at":${value(at)},"data":${value(data)},"prevHash":${value(prevHash)},"seq":${value(seq)},"sessionId":${value(sessionId)},"type":${value(type)}}`;
   } catch (e) {

@@ -6,46 +6,64 @@
 // were a tenth of an export's time.
 import { createHash, hash as oneShotHash } from 'node:crypto';
 
-const sha256: (data: Buffer) => Buffer =
-  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer : (data) => createHash('sha256').update(data).digest();
-
 const HEX64 = /^[0-9a-f]{64}$/;
 const leafInput = Buffer.alloc(33); // 0x00 || event hash
 const nodeInput = Buffer.alloc(65); // 0x01 || left || right
 nodeInput[0] = 1;
 
+// A digest as a 32-character latin1 ('binary') string: a Buffer result costs twice the hashing
+// of these short inputs, and a string is written straight into the next input.
+const digest: (data: Buffer) => string =
+  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'binary') : (data) => createHash('sha256').update(data).digest('binary');
+
 /** SHA-256(0x00 || the event hash's 32 bytes) written at leaf `i` of `packed`; throws as merkle-tree.ts leafHash does. */
 export function leafHashInto(packed: Buffer, i: number, eventHashHex: string): void {
   if (typeof eventHashHex !== 'string' || !HEX64.test(eventHashHex)) throw new TypeError('leafHash: an event hash is 64 lowercase hex digits');
   leafInput.write(eventHashHex, 1, 32, 'hex');
-  sha256(leafInput).copy(packed, i * 32);
+  packed.write(digest(leafInput), i * 32, 32, 'binary');
 }
 
 /** MTH over the first n leaf hashes packed in `packed` (merkle-tree.ts treeHash). */
 export function packedTreeHash(packed: Buffer, n: number): Buffer {
+  return stackRoot(n, (i) => packed.toString('binary', i * 32, i * 32 + 32));
+}
+
+/** MTH over the leaves whose event hashes (32 raw bytes each) are at [a, b) of `eventHashes`. */
+export function eventHashesTreeHash(eventHashes: Uint8Array, a: number, b: number): Buffer {
+  const src = Buffer.from(eventHashes.buffer, eventHashes.byteOffset, eventHashes.byteLength);
+  return stackRoot(b - a, (k) => {
+    src.copy(leafInput, 1, (a + k) * 32, (a + k) * 32 + 32);
+    return digest(leafInput);
+  });
+}
+
+/**
+ * MTH over n leaves, leaf i's hash given by `leaf(i)` (a 32-byte latin1 string), as a binary
+ * counter of perfect subtrees held in one buffer: sizes strictly decreasing, joined from the right
+ * at the end as RFC 6962 does.
+ */
+function stackRoot(n: number, leaf: (i: number) => string): Buffer {
   if (n <= 0) return createHash('sha256').digest();
-  // A binary counter of perfect subtrees: stack[k] has size sizes[k], sizes strictly decreasing.
-  const stack: Buffer[] = [];
+  const stack = Buffer.alloc(64 * 32);
   const sizes: number[] = [];
+  const join = (top: number, right: string) => {
+    stack.copy(nodeInput, 1, top * 32, top * 32 + 32);
+    nodeInput.write(right, 33, 32, 'binary');
+    return digest(nodeInput);
+  };
   for (let i = 0; i < n; i++) {
-    let h = packed.subarray(i * 32, i * 32 + 32);
+    let h = leaf(i);
     let size = 1;
     while (sizes.length && sizes[sizes.length - 1] === size) {
-      h = node(stack.pop()!, h);
+      h = join(sizes.length - 1, h);
       sizes.pop();
       size *= 2;
     }
-    stack.push(h);
+    stack.write(h, sizes.length * 32, 32, 'binary');
     sizes.push(size);
   }
-  // Perfect subtrees of decreasing size, left to right: RFC 6962 joins them from the right.
-  let h = stack[stack.length - 1]!;
-  for (let i = stack.length - 2; i >= 0; i--) h = node(stack[i]!, h);
-  return h;
-}
-
-function node(left: Buffer, right: Buffer): Buffer {
-  left.copy(nodeInput, 1);
-  right.copy(nodeInput, 33);
-  return sha256(nodeInput);
+  let top = sizes.length - 1;
+  let h = stack.toString('binary', top * 32, top * 32 + 32);
+  for (top--; top >= 0; top--) h = join(top, h);
+  return Buffer.from(h, 'binary');
 }

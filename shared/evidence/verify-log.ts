@@ -204,11 +204,11 @@ export function leafEventHolds(e: SessionEvent, hash: string): boolean {
   }
 }
 
-function latestAtOrBelow(checkpoints: readonly Checkpoint[], index: number): Checkpoint | undefined {
-  // treeSize ≤ index: the checkpoint was signed before leaf `index` existed.
+/** The latest checkpoint (oldest first) whose tree size is ≤ index: signed before leaf `index` existed. */
+export function latestAtOrBelow<C extends { readonly treeSize: number }>(checkpoints: readonly C[], index: number): C | undefined {
   let lo = 0;
   let hi = checkpoints.length - 1;
-  let found: Checkpoint | undefined;
+  let found: C | undefined;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     if (checkpoints[mid]!.treeSize <= index) {

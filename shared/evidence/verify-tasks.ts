@@ -6,6 +6,7 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { eventHashHolds } from './event-hash.ts';
+import { eventHashesTreeHash } from './leaf-hashes.ts';
 import { splitLines } from './lines.ts';
 import { asEvent } from './verify-session.ts';
 import { isVoteEvent, voteKeyOf, voteSignatureHolds } from './votes.ts';
@@ -83,46 +84,10 @@ export function eventHashBits(bytes: Uint8Array, votePublicKeyPem?: string): Uin
 const sha256: (data: Buffer) => Buffer =
   typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer : (data) => createHash('sha256').update(data).digest();
 
-/** MTH over the leaves whose event hashes (32 raw bytes each) are at [a, b) of `hashes`. */
+/** MTH over the leaves whose event hashes are at [a, b) of `hashes` (leaf-hashes.ts). */
 export function mth(hashes: Uint8Array, a: number, b: number): Buffer {
-  if (b <= a) return sha256(Buffer.alloc(0));
-  const src = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
-  // Two hashes per leaf, so per-hash overhead is the cost: no Buffer per hash. A digest comes back
-  // as a 32-character latin1 ('binary') string (a Buffer result costs twice the hashing) and is written
-  // straight into the next input or onto a stack of perfect subtrees held in one buffer.
-  const leafIn = Buffer.alloc(33); // 0x00 || event hash
-  const nodeIn = Buffer.alloc(65); // 0x01 || left || right
-  nodeIn[0] = 1;
-  const stack = Buffer.alloc(64 * 32);
-  const sizes: number[] = [];
-  for (let i = a; i < b; i++) {
-    src.copy(leafIn, 1, i * 32, i * 32 + 32);
-    let h = digest(leafIn);
-    let size = 1;
-    while (sizes.length && sizes[sizes.length - 1] === size) {
-      const top = sizes.length - 1;
-      stack.copy(nodeIn, 1, top * 32, top * 32 + 32);
-      nodeIn.write(h, 33, 32, 'latin1');
-      h = digest(nodeIn);
-      sizes.pop();
-      size *= 2;
-    }
-    stack.write(h, sizes.length * 32, 32, 'latin1');
-    sizes.push(size);
-  }
-  // Fold the stack right to left, as merkle-tree.ts treeHash does.
-  let top = sizes.length - 1;
-  let h = stack.toString('latin1', top * 32, top * 32 + 32);
-  for (top--; top >= 0; top--) {
-    stack.copy(nodeIn, 1, top * 32, top * 32 + 32);
-    nodeIn.write(h, 33, 32, 'latin1');
-    h = digest(nodeIn);
-  }
-  return Buffer.from(h, 'latin1');
+  return eventHashesTreeHash(hashes, a, b);
 }
-
-const digest: (data: Buffer) => string =
-  typeof oneShotHash === 'function' ? (data) => oneShotHash('sha256', data, 'binary') : (data) => createHash('sha256').update(data).digest('binary');
 
 /** node(l, r) of RFC 6962. */
 export function nodeOf(l: Buffer, r: Buffer): Buffer {

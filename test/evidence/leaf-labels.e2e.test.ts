@@ -79,4 +79,16 @@ test('relabelling leaves in the folder afterwards (the event dropped, or kept un
     const r = await verifyEvidence(out, { workers: 0 });
     t.true(r.problems.some((p) => p.kind === kind), `${kind}: ${JSON.stringify(r.problems.slice(0, 3))}`);
   }
+  // Only the seq changed, the session's name and its event kept: the event's own seq says otherwise.
+  writeFileSync(
+    path,
+    original
+      .split('\n')
+      .map((l) => (l !== '' && (JSON.parse(l) as { sessionId: string }).sessionId === hidden ? JSON.stringify({ ...(JSON.parse(l) as object), seq: 7 }) : l))
+      .join('\n'),
+  );
+  for (const workers of [0, 2]) {
+    const r = await verifyEvidence(out, { workers });
+    t.true(r.problems.some((p) => p.kind === 'leaf_inserted'), `seq relabelled: ${JSON.stringify(r.problems.slice(0, 3))}`);
+  }
 });

@@ -17,7 +17,7 @@ export interface PassContext {
     readonly inEvents: Uint8Array;
     readonly exportedSession: Uint8Array;
     /** Valid signed checkpoints, oldest first: tree size and signing time (ms). */
-    readonly checkpoints: readonly (readonly [number, number])[];
+    readonly checkpoints: readonly { readonly treeSize: number; readonly signedMs: number }[];
   };
   /** The manifest's session ids, newline-separated UTF-8. */
   readonly exportedIds: Uint8Array;

@@ -18,6 +18,7 @@ import { eventHashHolds } from '../event-hash.ts';
 import { approvalsFor, sessionFacts, type SessionFacts } from '../facts.ts';
 import { CLOCK_MARGIN_MS } from '../log-coverage.ts';
 import { populationRow } from '../population.ts';
+import { latestAtOrBelow } from '../verify-log.ts';
 import { asEvent } from '../verify-session.ts';
 import { isVoteEvent, voteProblems } from '../votes.ts';
 import { markOnce, unpack, type PassContext, type Unpacked } from './context.ts';
@@ -160,21 +161,6 @@ function inSignedRun(u: Unpacked, e: SessionEvent): boolean {
   if (hashes.toString('hex', i * 32, i * 32 + 32) !== e.hash) return false;
   if (!markOnce(log.inEvents, i)) return false;
   // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
-  const signedMs = signedAtOrBelow(log.checkpoints, index as number);
-  return signedMs === undefined || !(Date.parse(e.at) < signedMs - CLOCK_MARGIN_MS);
-}
-
-/** The signing time of the latest checkpoint whose tree size is ≤ index (verify-log.ts latestAtOrBelow). */
-function signedAtOrBelow(checkpoints: readonly (readonly [number, number])[], index: number): number | undefined {
-  let lo = 0;
-  let hi = checkpoints.length - 1;
-  let found: number | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (checkpoints[mid]![0] <= index) {
-      found = checkpoints[mid]![1];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
+  const signedBefore = latestAtOrBelow(log.checkpoints, index as number);
+  return signedBefore === undefined || !(Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS);
 }

@@ -81,7 +81,7 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
             inLeaves: shared(n),
             inEvents: shared(n),
             exportedSession: shared(n),
-            checkpoints: checkpoints.map((c) => [c.treeSize, Date.parse(c.time)] as const),
+            checkpoints: checkpoints.map((c) => ({ treeSize: c.treeSize, signedMs: Date.parse(c.time) })),
           },
         }
       : {}),
