@@ -130,7 +130,7 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
   let parsed: unknown;
   try {
     // A link to a device or a FIFO would be read forever: only a regular file is a manifest.
-    if (!isRegularFile(manifestPath)) throw new Error('not a regular file');
+    if (!isRegularFile(manifestPath)) throw new Error(existsSync(manifestPath) ? 'not a regular file' : 'there is no such file');
     raw = readFileSync(manifestPath);
     parsed = JSON.parse(raw.toString('utf8'));
   } catch (e) {
