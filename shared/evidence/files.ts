@@ -4,7 +4,7 @@
 // making the export wait, as backpressure would, and an export's hundreds of megabytes cost a
 // few thousand system calls instead of a stream's per-chunk queueing and thread-pool round trips.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const CHUNK = 64 * 1024;
@@ -77,6 +77,23 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
   for await (const chunk of createReadStream(path)) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** sha256File without the event loop: for a worker thread, which blocks only itself. */
+export function sha256FileSync(path: string): { sha256: string; bytes: number } {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
   }
   return { sha256: hash.digest('hex'), bytes };
 }

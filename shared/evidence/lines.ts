@@ -2,6 +2,7 @@
 // CRLF or a lone CR ends a line; a last line without an end still counts), so line numbers in
 // problems stay what they were, and a chunk handed to a worker is split the same way there.
 import { openSync, readSync, closeSync } from 'node:fs';
+import type { ChunkPool } from './chunk-pool.ts';
 
 const LINE_END = /\r\n|\n|\r/;
 
@@ -17,7 +18,7 @@ export function splitLines(text: string): string[] {
  * The file in chunks of about `size` bytes of whole lines, each cut after a `\n` (never inside a
  * CRLF or a UTF-8 sequence), in SharedArrayBuffers: a worker reads them without a copy.
  */
-export function* fileChunks(path: string, size = 4 * 1024 * 1024): Generator<Buffer> {
+export function* fileChunks(path: string, size = 4 * 1024 * 1024, pool?: ChunkPool): Generator<Buffer> {
   const fd = openSync(path, 'r');
   try {
     let carry = Buffer.alloc(0);
@@ -33,7 +34,7 @@ export function* fileChunks(path: string, size = 4 * 1024 * 1024): Generator<Buf
       }
       if (buf.length === 0) break;
       const cut = eof ? buf.length : buf.lastIndexOf(10) + 1;
-      const shared = Buffer.from(new SharedArrayBuffer(cut));
+      const shared = pool ? pool.take(cut) : Buffer.from(new SharedArrayBuffer(cut));
       buf.copy(shared, 0, 0, cut);
       carry = Buffer.from(buf.subarray(cut));
       yield shared;

@@ -25,7 +25,11 @@ const LEAF_PREFIX = Buffer.from([0]);
 const NODE_PREFIX = Buffer.from([1]);
 
 export function merkleLeaf(sessionId: string, headHash: string): Buffer {
-  return sha256(Buffer.concat([LEAF_PREFIX, Buffer.from(`${sessionId}:${headHash}`, 'utf8')]));
+  // U+0000 is the one byte 0x00 in UTF-8: the prefix and the text in one string, one encoding.
+  // A lone surrogate is U+FFFD either way (as Buffer.from writes it).
+  return typeof oneShotHash === 'function'
+    ? (oneShotHash('sha256', `\u0000${sessionId}:${headHash}`, 'buffer') as unknown as Buffer)
+    : sha256(Buffer.concat([LEAF_PREFIX, Buffer.from(`${sessionId}:${headHash}`, 'utf8')]));
 }
 
 function node(left: Buffer, right: Buffer): Buffer {
@@ -40,7 +44,7 @@ export function merkleRoot(leaves: readonly Buffer[]): string {
     for (let i = 0; i < level.length; i += 2) {
       const left = level[i]!;
       const right = level[i + 1];
-      next.push(right ? createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest() : left);
+      next.push(right ? node(left, right) : left);
     }
     level = next;
   }

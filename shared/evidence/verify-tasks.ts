@@ -3,8 +3,8 @@
 // decides anything: verify's own checks read their answers, and a worker that answers "no" (or
 // not at all) only sends verify down its slower path.
 import { createHash, hash as oneShotHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { threadId } from 'node:worker_threads';
+import { threadId, isMainThread } from 'node:worker_threads';
+import { sha256File, sha256FileSync } from './files.ts';
 import { eventHashHolds } from './event-hash.ts';
 import { eventHashesTreeHash } from './leaf-hashes.ts';
 import { splitLines } from './lines.ts';
@@ -27,7 +27,9 @@ export type Task =
 export async function runTask(task: Task): Promise<unknown> {
   switch (task.kind) {
     case 'sha256File':
-      return sha256File(task.path);
+      // A worker has nothing else to do meanwhile: reading in its own thread, not through the
+      // event loop and libuv's pool, keeps the core it holds busy with the hashing.
+      return isMainThread ? sha256File(task.path) : sha256FileSync(task.path);
     case 'eventHashBits':
       return eventHashBits(task.bytes, task.votePublicKeyPem);
     case 'subtreeRoots':
@@ -39,16 +41,6 @@ export async function runTask(task: Task): Promise<unknown> {
     case 'threadId':
       return threadId;
   }
-}
-
-export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 /** Bit of eventHashBits: the line is an event whose own hash is the hash of its content. */

@@ -18,7 +18,7 @@ import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
 import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
-import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from './merkle.ts';
+import { MERKLE_DEFINITION, MerkleAccumulator, merkleLeaf } from './merkle.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
 import { soc2Criteria } from './report/soc2.ts';
@@ -231,7 +231,12 @@ async function verifyFolder(
   if (section && !runFits) {
     report({ kind: 'leaf_missing', file: LEAVES_FILE, message: `the manifest's run [${section.start}, ${section.end}) has ${section.end - section.start} leaves; ${LEAVES_FILE} is too small to hold them` });
   }
-  const clean = options.fullPass || !runFits ? undefined : await cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
+  const cleanRun = options.fullPass || !runFits ? undefined : cleanPass({ dir, manifest, runner, section, checkpoints: validCheckpoints, votePublicKeyPem: votes.key?.publicKeyPem });
+  // The Merkle root over the chain heads needs only the manifest: computed while the workers
+  // read the events (at 100k sessions it is 200k hashes), and checked below.
+  const headsRoot = chainHeadsRoot(manifest.chainHeads);
+  const clean = await cleanRun;
+  const root = await headsRoot;
   let logCheck: LogCheck | undefined;
   if (section) {
     if (!clean && runFits) {
@@ -271,7 +276,6 @@ async function verifyFolder(
   }
 
   // The Merkle root follows from the chain heads, in export order.
-  const root = merkleRoot(manifest.chainHeads.map((h) => merkleLeaf(h.sessionId, h.head)));
   if (root !== manifest.merkle.root) {
     report({ kind: 'merkle_root_mismatch', file: 'manifest.json', field: 'merkle.root', message: `the Merkle root over the manifest's ${manifest.chainHeads.length} chain heads is ${root}, the manifest says ${manifest.merkle.root}` });
   }
@@ -309,6 +313,19 @@ async function verifyFolder(
     : undefined;
   const votesOut = { ...(votes.key ? { fingerprint: votes.key.fingerprint } : {}), keyFrom: votes.keyFrom, checked: walk.votes };
   return finish({ manifestSha256, merkleRoot: manifest.merkle.root, logRoot, checkpointsChecked, votes: votesOut, checked: { files: filesChecked + 1, sessions: walk.sessions, events: walk.events }, pass: clean ? 'clean' : 'full', ...(outcomes ? { outcomes } : {}) });
+}
+
+/**
+ * merkleRoot over the chain heads, a slice at a time: the main thread also feeds the clean pass's
+ * workers their chunks, and a 200k-hash computation in one go would leave them waiting.
+ */
+async function chainHeadsRoot(heads: Manifest['chainHeads']): Promise<string> {
+  const tree = new MerkleAccumulator();
+  for (let i = 0; i < heads.length; i++) {
+    tree.add(merkleLeaf(heads[i]!.sessionId, heads[i]!.head));
+    if (i % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return tree.root();
 }
 
 interface DerivedOutput {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { cleanPass } from '../../shared/evidence/clean-pass/index.ts';
 import { sessionChunks } from '../../shared/evidence/clean-pass/chunks.ts';
+import { ChunkPool } from '../../shared/evidence/chunk-pool.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { DERIVED_FILES, type Manifest } from '../../shared/evidence/manifest.ts';
 import { inThread, workerPool } from '../../shared/evidence/verify-pool.ts';
@@ -210,6 +211,55 @@ test('cut into chunks of a few hundred bytes, the clean pass yields exactly the 
     } finally {
       await runner.close();
     }
+  }
+});
+
+test('chunk memory used again: the report still holds the last sessions, as they are in the file', async (t) => {
+  // The report's window shorter than the export: only the last sessions keep their text once
+  // their chunk's memory is handed out again (chunk-pool.ts); the rest must be dropped unread.
+  // The window holds all but the first two sessions: most of it was read into memory used again later.
+  const manifest = readManifest(clean);
+  const keep = manifest.chainHeads.length - 2;
+  t.true(keep >= 4);
+  const windowed = { ...manifest, report: { ...manifest.report, limits: { ...manifest.report.limits, maxSessions: keep } } } as Manifest;
+  const lastIds = manifest.chainHeads.slice(-keep).map((h) => h.sessionId);
+  const file = readFileSync(join(clean, 'events.jsonl'), 'utf8').trimEnd().split('\n');
+  for (const [threads, runner] of [[0, inThread()], [2, workerPool(2)]] as const) {
+    try {
+      for (const chunkBytes of [256, 700, undefined]) {
+        const r = await cleanPass({ dir: clean, manifest: windowed, runner, section: manifest.log ?? undefined, checkpoints: [], votePublicKeyPem: DESK_PUBLIC_KEY, chunkBytes });
+        if (!r) {
+          t.fail(`threads ${threads}, chunks of ${chunkBytes}: not proved clean`);
+          continue;
+        }
+        const entries = r.derived.reportSessions.entries().map((e) => JSON.parse(e) as { f: { sessionId: string }; events: { sessionId: string }[] });
+        t.deepEqual(entries.map((e) => e.f.sessionId), lastIds, `threads ${threads}, chunks of ${chunkBytes}`);
+        for (const e of entries) {
+          const lines = file.filter((l) => sessionOf(l) === e.f.sessionId).map((l) => JSON.parse(l) as unknown);
+          t.deepEqual(e.events, lines, `threads ${threads}, chunks of ${chunkBytes}: ${e.f.sessionId}`);
+        }
+      }
+    } finally {
+      await runner.close();
+    }
+  }
+});
+
+test('sessionChunks from a pool: each chunk given back once read, the chunks are still the file', (t) => {
+  const path = join(clean, 'events.jsonl');
+  const whole = readFileSync(path);
+  for (const size of [1, 300, 2048]) {
+    const pool = new ChunkPool();
+    const copies: Buffer[] = [];
+    const seen = new Set<ArrayBufferLike>();
+    for (const chunk of sessionChunks(path, size, pool)) {
+      copies.push(Buffer.from(chunk));
+      seen.add(chunk.buffer);
+      pool.give(chunk);
+    }
+    t.true(Buffer.concat(copies).equals(whole), `size ${size}`);
+    // Memory is used again: far fewer buffers than chunks.
+    t.true(seen.size < copies.length / 2, `size ${size}: ${seen.size} buffers for ${copies.length} chunks`);
   }
 });
 

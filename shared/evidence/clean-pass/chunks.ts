@@ -5,6 +5,7 @@
 // spans two chunks, the merge notices (the same session at the end of one chunk and the start of
 // the next) and the export is not proved clean here — the full pass looks at it instead.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { ChunkPool } from '../chunk-pool.ts';
 
 const PREFIX = Buffer.from('{"sessionId":"');
 const QUOTE = 0x22;
@@ -50,10 +51,17 @@ function sessionCut(buf: Buffer, len: number): number | undefined {
  * the next one. The last line of the file gets no line end added (the pass reads "a\nb" and
  * "a\nb\n" alike, as readline does).
  */
-export function* sessionChunks(path: string, size = 4 * 1024 * 1024): Generator<Buffer> {
+export function* sessionChunks(path: string, size = 4 * 1024 * 1024, pool = new ChunkPool()): Generator<Buffer> {
   const fd = openSync(path, 'r');
   try {
     const capacity = Math.max(size + (size >> 2), 64 * 1024);
+    const shared = (bytes: number) => pool.take(bytes);
+    const grow = (buf: Buffer, len: number) => {
+      const bigger = shared(buf.length * 2);
+      buf.copy(bigger, 0, 0, len);
+      pool.give(buf);
+      return bigger;
+    };
     let buf = shared(capacity);
     let len = 0;
     let eof = false;
@@ -87,14 +95,4 @@ export function* sessionChunks(path: string, size = 4 * 1024 * 1024): Generator<
   } finally {
     closeSync(fd);
   }
-}
-
-function shared(bytes: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(bytes));
-}
-
-function grow(buf: Buffer, len: number): Buffer {
-  const bigger = shared(buf.length * 2);
-  buf.copy(bigger, 0, 0, len);
-  return bigger;
 }

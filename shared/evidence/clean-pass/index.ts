@@ -15,6 +15,7 @@ import type { Checkpoint } from '../../transparency/checkpoint.ts';
 import { ApprovalIndex } from '../approvals.ts';
 import { approvalLookup, Tally, type Counts, type PolicyVersion } from '../derive.ts';
 import { approvalsFor } from '../facts.ts';
+import { ChunkPool } from '../chunk-pool.ts';
 import { fileChunks } from '../lines.ts';
 import type { LogSection } from '../log-coverage.ts';
 import { LEAVES_FILE } from '../log-coverage.ts';
@@ -93,9 +94,11 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
   // back as itself in the workers' set. Not the clean case.
   if (manifest.chainHeads.some((h) => h.sessionId === '' || h.sessionId.includes('\n'))) return undefined;
 
+  // Chunks are read into shared memory used again once their answer is in (chunk-pool.ts).
+  const pool = new ChunkPool();
   // 1. leaves.jsonl: every leaf of the run, once, into the shared run.
   if (ctx.log) {
-    const leavesClean = await inOrder(fileChunks(leavesPath, chunkBytes), runner, (bytes) => runner.run<boolean>({ kind: 'cleanLeaves', bytes, pass: ctx }), (_, clean) => clean);
+    const leavesClean = await inOrder(fileChunks(leavesPath, chunkBytes, pool), pool, runner, (bytes) => runner.run<boolean>({ kind: 'cleanLeaves', bytes, pass: ctx }), (_, clean) => clean);
     if (!leavesClean) return undefined;
     for (let i = 0; i < n; i++) if (ctx.log.inLeaves[i] !== 1) return undefined;
   }
@@ -103,7 +106,8 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
   // 2. events.jsonl: whole sessions per task, a few tasks ahead, merged in file order.
   const merge = new Merge(manifest);
   const eventsClean = await inOrder(
-    sessionChunks(eventsPath, chunkBytes),
+    sessionChunks(eventsPath, chunkBytes, pool),
+    pool,
     runner,
     (bytes) => runner.run<ChunkResult | undefined>({ kind: 'cleanEvents', bytes, pass: ctx }),
     (bytes, r) => r !== undefined && merge.add(bytes, r),
@@ -125,9 +129,10 @@ async function run({ dir, manifest, runner, section, checkpoints, votePublicKeyP
 
 /**
  * Each chunk to a task, a few ahead of the one being taken (memory holds a window of chunks, not
- * the file), the answers taken in file order; false at the first `take` that says so.
+ * the file), the answers taken in file order; false at the first `take` that says so. A chunk
+ * taken goes back to the pool: `take` keeps no view of it.
  */
-async function inOrder<T>(chunks: Iterator<Buffer>, runner: TaskRunner, task: (bytes: Buffer) => Promise<T>, take: (bytes: Buffer, result: T) => boolean): Promise<boolean> {
+async function inOrder<T>(chunks: Iterator<Buffer>, pool: ChunkPool, runner: TaskRunner, task: (bytes: Buffer) => Promise<T>, take: (bytes: Buffer, result: T) => boolean): Promise<boolean> {
   const ahead = Math.max(2, runner.threads * 2);
   const window: { bytes: Buffer; result: Promise<T> }[] = [];
   const fill = () => {
@@ -146,6 +151,7 @@ async function inOrder<T>(chunks: Iterator<Buffer>, runner: TaskRunner, task: (b
       await Promise.allSettled(window.map((w) => w.result));
       return false;
     }
+    pool.give(bytes);
   }
   return true;
 }
@@ -193,11 +199,16 @@ class Merge {
         this.#digests[FILES.population]!.update(populationRow(s.linked, approvals));
         this.#digests[FILES.population]!.update(r.population[piece++]!);
       }
-      // The report keeps the last sessions only; their text is read from the chunk when it is written.
-      const { start, end } = s;
+      // The report keeps the last sessions only, as their events' text, read when it is written.
+      // The chunk's memory is used again once this returns: a session that can be one of the last
+      // (the manifest says how many there are, and a clean pass finds every one) keeps a copy of
+      // its bytes; the collector drops every other before the report is written.
+      const last = this.#seen.size > this.#expected.size - this.#report.limits.maxSessions;
+      const copy = last ? Buffer.from(bytes.subarray(s.start, s.end)) : undefined;
       this.#report.addSession({
         get eventLines() {
-          return `${bytes.toString('utf8', start, end)}\n`;
+          if (copy === undefined) throw new Error('the clean pass kept no text of a session that is not one of the last');
+          return `${copy.toString('utf8')}\n`;
         },
         approvals,
         problems: [],
