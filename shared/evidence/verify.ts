@@ -124,32 +124,32 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
     };
   };
 
-  // The manifest: what should be here.
-  const manifestPath = join(dir, 'manifest.json');
-  let raw: Buffer;
-  let parsed: unknown;
-  try {
-    // A link to a device or a FIFO would be read forever: only a regular file is a manifest.
-    if (!isRegularFile(manifestPath)) throw new Error(existsSync(manifestPath) ? 'not a regular file' : 'there is no such file');
-    raw = readFileSync(manifestPath);
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    report({ kind: 'manifest_unreadable', file: 'manifest.json', message: `manifest.json cannot be read as JSON: ${e instanceof Error ? e.message : String(e)}` });
-    return finish();
-  }
-  const manifestSha256 = createHash('sha256').update(raw).digest('hex');
-  const checkedManifest = checkManifest(parsed);
-  if ('problems' in checkedManifest) {
-    for (const m of checkedManifest.problems) report({ kind: 'manifest_invalid', file: 'manifest.json', message: `manifest.json: ${m}` });
-    return finish({ manifestSha256 });
-  }
-  const manifest = checkedManifest.manifest;
+  // Worker threads take a while to start: they start now, while the manifest is read.
   const eventsPath = join(dir, FILES.events);
-  const eventsBytes = existsSync(eventsPath) ? statSync(eventsPath).size : 0;
+  const eventsBytes = isRegularFile(eventsPath) ? statSync(eventsPath).size : 0;
   const threads = options.workers ?? (eventsBytes >= EVENTS_FOR_WORKERS ? availableParallelism() : 0);
   const runner = threads > 0 ? workerPool(threads) : inThread();
   try {
-    return await verifyFolder(dir, manifest, manifestSha256, options, runner, report, warnings, finish);
+    // The manifest: what should be here.
+    const manifestPath = join(dir, 'manifest.json');
+    let raw: Buffer;
+    let parsed: unknown;
+    try {
+      // A link to a device or a FIFO would be read forever: only a regular file is a manifest.
+      if (!isRegularFile(manifestPath)) throw new Error(existsSync(manifestPath) ? 'not a regular file' : 'there is no such file');
+      raw = readFileSync(manifestPath);
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      report({ kind: 'manifest_unreadable', file: 'manifest.json', message: `manifest.json cannot be read as JSON: ${e instanceof Error ? e.message : String(e)}` });
+      return finish();
+    }
+    const manifestSha256 = createHash('sha256').update(raw).digest('hex');
+    const checkedManifest = checkManifest(parsed);
+    if ('problems' in checkedManifest) {
+      for (const m of checkedManifest.problems) report({ kind: 'manifest_invalid', file: 'manifest.json', message: `manifest.json: ${m}` });
+      return finish({ manifestSha256 });
+    }
+    return await verifyFolder(dir, checkedManifest.manifest, manifestSha256, options, runner, report, warnings, finish);
   } finally {
     await runner.close();
   }
