@@ -12,6 +12,7 @@ import { cleanPass } from './clean-pass/index.ts';
 import { field } from './guards.ts';
 import { sha256File } from './files.ts';
 import { availableParallelism } from 'node:os';
+import { ChunkPool } from './chunk-pool.ts';
 import { fileChunks, splitLines } from './lines.ts';
 import { batchedHash } from './batched-hash.ts';
 import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
@@ -466,7 +467,8 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
  */
 async function* eventLines(path: string, runner: TaskRunner, votePublicKeyPem?: string): AsyncGenerator<{ firstLine: number; texts: readonly string[]; bits?: Uint8Array }> {
   const AHEAD = Math.max(2, runner.threads * 2);
-  const chunks = fileChunks(path);
+  const pool = new ChunkPool();
+  const chunks = fileChunks(path, undefined, pool);
   const window: { bytes: Buffer; bits?: Promise<Uint8Array | undefined> }[] = [];
   const fill = () => {
     while (window.length < AHEAD) {
@@ -484,6 +486,8 @@ async function* eventLines(path: string, runner: TaskRunner, votePublicKeyPem?: 
     fill();
     const known = bits ? await bits : undefined;
     const texts = splitLines(bytes.toString('utf8'));
+    // Decoded, and the worker's answer in: the chunk's memory can hold another.
+    pool.give(bytes);
     // A worker that split the chunk differently answers for other lines: believe none of it.
     const aligned = known && known.length === texts.length ? known : undefined;
     yield { firstLine: line + 1, texts, ...(aligned ? { bits: aligned } : {}) };
