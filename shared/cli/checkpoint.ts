@@ -1,16 +1,16 @@
 // `gatehouse checkpoint public-key|status|sign`, and the "covered by a signed checkpoint" line of
 // `sessions show`.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { SessionEvent } from '../audit/events.ts';
 import type { LogLeafReader } from '../ports.ts';
-import { logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
+import { checkSignature, logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure } from '../transparency/checkpoint-source.ts';
 import { cloudStorageReader } from './gcs-reader.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../transparency/checkpointer.ts';
 import { localCheckpointing } from '../transparency/local.ts';
 import { treeHash } from '../transparency/merkle-tree.ts';
 import { readStatus, writeStatus } from '../transparency/status.ts';
-import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
+import { parsePublicKey, verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
 
 export async function checkpointPublicKeyCommand(stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: false });
@@ -27,19 +27,25 @@ export async function checkpointStatusCommand(stateDir: string, json: boolean, n
   const status = readStatus(local.statusPath);
   let latest: Checkpoint | undefined;
   let count = 0;
+  let unverified = 0;
   try {
     const listing = await local.store.list();
-    latest = listing.checkpoints.at(-1);
-    count = listing.checkpoints.length;
+    // Only checkpoints whose signature holds with the state dir's own key are counted or shown as
+    // the latest: a file planted in the folder is not a checkpoint of this log.
+    const pk = existsSync(local.publicKeyPath) ? parsePublicKey(readFileSync(local.publicKeyPath, 'utf8')) : undefined;
+    const verified = pk ? listing.checkpoints.filter((c) => c.logId === pk.logId && checkSignature(c, c.signature, pk.key)) : [];
+    latest = verified.at(-1);
+    count = verified.length;
+    unverified = listing.checkpoints.length - verified.length + listing.unreadable.length;
   } catch {
     // No checkpoints folder yet: said below.
   }
   const failing = (status?.consecutiveFailures ?? 0) > 0;
   const ok = !failing && latest !== undefined;
-  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, latest: latest ?? null, status: status ?? null }, null, 2) };
+  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, unverified, latest: latest ?? null, status: status ?? null }, null, 2) };
   const age = latest ? Math.round((now.getTime() - Date.parse(latest.time)) / 1000) : undefined;
   const lines = [
-    `checkpoints    ${count} in ${local.store.describe}`,
+    `checkpoints    ${count} in ${local.store.describe}${unverified ? ` (and ${unverified} file${unverified === 1 ? '' : 's'} there that are not checkpoints signed with this key: ignored)` : ''}`,
     `latest         ${latest ? `${latest.treeSize} leaves, root ${latest.rootHash}, signed ${latest.time} (${age} s ago)` : 'none yet'}`,
     `signer         ${status?.signer ?? local.signer.describe}`,
     `last attempt   ${status?.lastAttemptAt ?? 'never (is `gatehouse start` running?)'}`,

@@ -48,13 +48,7 @@ const PAGE = 50_000;
 
 export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOutcome> {
   const clock = deps.clock ?? (() => new Date());
-  let previous: Checkpoint | undefined;
-  try {
-    previous = deps.store.latest ? await deps.store.latest() : (await deps.store.list()).checkpoints.at(-1);
-  } catch (e) {
-    // A store that cannot be listed would let this step sign without checking the last root.
-    throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
-  }
+  const previous = await lastSignedByUs(deps);
   const time = clock();
   let read: TreeRead;
   try {
@@ -87,6 +81,36 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   return { kind: 'signed', checkpoint };
 }
 
+/**
+ * The newest checkpoint in the store that this signer signed: the one the log must still extend.
+ * Anything else in the store — a file planted in the checkpoints folder, a document created with
+ * the writer's rights — is not a base to build on: a planted "checkpoint" carrying the root of a
+ * rewritten log would otherwise become the prefix the log is checked against (and a planted huge
+ * tree would stop the signer for good). The store's own latest() is taken when it is ours; else
+ * the whole listing is searched, newest first.
+ */
+async function lastSignedByUs(deps: CheckpointDeps): Promise<Checkpoint | undefined> {
+  let pem: string;
+  try {
+    pem = await deps.signer.publicKeyPem();
+  } catch (e) {
+    throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const logId = logIdOf(pem);
+  const key = createPublicKey(pem);
+  const ours = (c: Checkpoint) => c.logId === logId && checkSignature(c, c.signature, key);
+  try {
+    const latest = deps.store.latest ? await deps.store.latest() : undefined;
+    if (latest && ours(latest)) return latest;
+    const { checkpoints } = await deps.store.list();
+    for (let i = checkpoints.length - 1; i >= 0; i--) if (ours(checkpoints[i]!)) return checkpoints[i];
+    return undefined;
+  } catch (e) {
+    // A store that cannot be listed would let this step sign without checking the last root.
+    throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
+  }
+}
+
 interface TreeRead {
   readonly size: number;
   readonly root: string;
@@ -103,17 +127,9 @@ interface TreeRead {
  * rewrite below the frontier: verifiers do, and the next full read does).
  */
 async function readTree(deps: CheckpointDeps, previous: Checkpoint | undefined, time: Date): Promise<TreeRead> {
-  // The frontier is believed only with a checkpoint this signer signed: a file or document planted
-  // in the store with a root and frontier of someone's choosing must not be extended and signed.
-  let ours = false;
-  if (previous) {
-    try {
-      ours = await signedBy(deps.signer, previous);
-    } catch (e) {
-      throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-  }
-  const old = previous && ours ? usableFrontier(previous) : undefined;
+  // `previous` is a checkpoint this signer signed (lastSignedByUs): its frontier is believed when it
+  // folds back to its signed root.
+  const old = previous ? usableFrontier(previous) : undefined;
   const lastFull = previous?.fullReadAt ? Date.parse(previous.fullReadAt) : Number.NaN;
   // NaN (never, or unreadable) or in the future (a clock that jumped back) is due as well.
   const sinceFull = time.getTime() - lastFull;
@@ -154,11 +170,6 @@ const consistencyOf = (previous: Checkpoint, proof: readonly Buffer[]): NonNulla
   fromRoot: previous.rootHash,
   proof: proof.map((h) => h.toString('hex')),
 });
-
-async function signedBy(signer: CheckpointSigner, c: Checkpoint): Promise<boolean> {
-  const pem = await signer.publicKeyPem();
-  return c.logId === logIdOf(pem) && checkSignature(c, c.signature, createPublicKey(pem));
-}
 
 /** The previous checkpoint's frontier, when it is the one of its signed tree; else undefined. */
 function usableFrontier(previous: Checkpoint): Frontier | undefined {

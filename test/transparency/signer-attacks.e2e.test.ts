@@ -1,0 +1,118 @@
+// Attacks on the checkpoint signer's own inputs, on real PostgreSQL: the checkpoint store it builds
+// on (a file planted in the checkpoints folder) and the log it reads (rows written with the
+// gateway's INSERT right, or rewritten by the owner past the triggers). The signer must never
+// sign a history that does not extend the last checkpoint it signed itself, and a planted file
+// must neither steer it nor stop it.
+import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import pg from 'pg';
+import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import { hashEvent } from '../../shared/audit/chain.ts';
+import { checkpointStatusCommand } from '../../shared/cli/checkpoint.ts';
+import { CHECKPOINT_FORMAT, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
+import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
+import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../../shared/transparency/local.ts';
+import { treeHash } from '../../shared/transparency/merkle-tree.ts';
+import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
+import { createTestDatabase } from '../helpers/pg.ts';
+
+async function setup(t: ExecutionContext) {
+  const db = await createTestDatabase();
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
+  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-signer-attack-'));
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  t.teardown(async () => {
+    await admin.end();
+    await log.close();
+    await db.drop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const local = localCheckpointing(stateDir, { createKey: true });
+  const attempt = async (at: Date): Promise<string> => {
+    try {
+      return (await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => at })).kind;
+    } catch (e) {
+      if (e instanceof CheckpointFailure) return e.code;
+      throw e;
+    }
+  };
+  /** Owner's rights past the create-only triggers. */
+  const asOwner = async (sql: string, params: unknown[]) => {
+    await admin.query('BEGIN');
+    await admin.query('SET LOCAL session_replication_role = replica');
+    await admin.query(sql, params);
+    await admin.query('COMMIT');
+  };
+  return { log, local, stateDir, admin, attempt, asOwner };
+}
+
+/** A checkpoint file anyone can write: the right shape, a signature by some other key. */
+function planted(logId: string, treeSize: number, rootHash: string, time: Date): Checkpoint {
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const body = { format: CHECKPOINT_FORMAT, logId, treeSize, rootHash, time: time.toISOString() } as const;
+  return { ...body, signature: sign('sha256', signedBytes(body), other.privateKey).toString('base64'), consistency: null };
+}
+
+test('a planted checkpoint carrying the root of a rewritten log does not let the signer sign the rewrite', async (t) => {
+  const { log, local, stateDir, attempt, asOwner } = await setup(t);
+  const sid = randomUUID();
+  const events = await log.append(sid, [
+    { type: 'request', data: { sql: 'DROP TABLE customers' } },
+    { type: 'decision', data: { action: 'deny' } },
+  ]);
+  await log.append(randomUUID(), [{ type: 'request', data: { sql: 'SELECT 1' } }]);
+  const T = Date.now();
+  t.is(await attempt(new Date(T)), 'signed');
+  const genuine = (await local.store.list()).checkpoints.at(-1)!;
+
+  // The owner rewrites the DROP into a SELECT and re-hashes the session's chain.
+  const first = events[0]!;
+  const data = { sql: 'SELECT 1 /* harmless */' };
+  const h0 = hashEvent({ sessionId: sid, seq: 0, type: first.type, at: first.at, data, prevHash: null });
+  const h1 = hashEvent({ sessionId: sid, seq: 1, type: events[1]!.type, at: events[1]!.at, data: events[1]!.data, prevHash: h0 });
+  await asOwner('UPDATE gatehouse_session_events SET data = $3, hash = $4 WHERE session_id = $1 AND seq = $2', [sid, 0, JSON.stringify(data), h0]);
+  await asOwner('UPDATE gatehouse_session_events SET prev_hash = $3, hash = $4 WHERE session_id = $1 AND seq = $2', [sid, 1, h0, h1]);
+  await log.append(randomUUID(), [{ type: 'request', data: { sql: 'SELECT 2' } }]);
+  // A run that reads the whole log (at least hourly; incremental runs in between only read new leaves).
+  t.is(await attempt(new Date(T + 61 * 60_000)), 'log_inconsistent', 'without help the signer refuses the rewrite');
+
+  // Then plants a "checkpoint" of a bigger tree with the rewritten log's root: anyone can compute it.
+  const leaves = await readLeafHashes(log);
+  const fakeRoot = treeHash(leaves).toString('hex');
+  const fake = planted(genuine.logId, leaves.length, fakeRoot, new Date(T + 62 * 60_000));
+  writeFileSync(join(stateDir, 'checkpoints', checkpointName(fake)), JSON.stringify(fake));
+  await log.append(randomUUID(), [{ type: 'request', data: { sql: 'SELECT 3' } }]);
+
+  t.is(await attempt(new Date(T + 63 * 60_000)), 'log_inconsistent', 'the signer still holds the log to the last checkpoint it signed itself');
+  const signed = (await local.store.list()).checkpoints.filter((c) => c.signature !== fake.signature);
+  t.deepEqual(signed.map((c) => c.rootHash), [genuine.rootHash], 'nothing new was signed');
+});
+
+test('planted checkpoints (a huge tree, junk) neither stop the signer nor become its base; status shows only verified checkpoints', async (t) => {
+  const { log, local, stateDir, attempt } = await setup(t);
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 1 } }]);
+  const T = Date.now();
+  t.is(await attempt(new Date(T)), 'signed');
+  const genuine = (await local.store.list()).checkpoints.at(-1)!;
+  const folder = join(stateDir, 'checkpoints');
+  const huge = planted(genuine.logId, 1e12, createHash('sha256').update('x').digest('hex'), new Date(T + 60_000));
+  writeFileSync(join(folder, checkpointName(huge)), JSON.stringify(huge));
+  writeFileSync(join(folder, '999999999999999-000000000000000.json'), '{"format":"gatehouse-checkpoint/1"');
+
+  // The status must not present the planted tree as the latest signed checkpoint.
+  const status = JSON.parse((await checkpointStatusCommand(stateDir, true)).text);
+  t.is(status.latest?.treeSize, 1, 'the latest verified checkpoint, not the planted one');
+
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 2 } }]);
+  t.is(await attempt(new Date(T + 2 * 60_000)), 'signed', 'the planted files are not the last checkpoint');
+  const { checkpoints } = await local.store.list();
+  const ours = checkpoints.filter((c) => c.signature !== huge.signature);
+  t.deepEqual(ours.map((c) => c.treeSize), [1, 2]);
+  t.is(ours[1]!.consistency?.fromSize, 1, 'proved from the genuine checkpoint');
+  t.deepEqual(verifyCheckpointChain(ours, await local.signer.publicKeyPem()).problems, []);
+});
