@@ -80,6 +80,45 @@ ALTER TABLE gatehouse_session_events ADD COLUMN IF NOT EXISTS log_index bigint C
 CREATE UNIQUE INDEX IF NOT EXISTS gatehouse_session_events_log_index_idx
   ON gatehouse_session_events (log_index);
 
+-- Every new event takes the next index of the global log, and only that one. The gateway's role
+-- holds INSERT, so without this the holder of its credentials could insert an event with no index
+-- (outside every signed root: a forged session that no checkpoint can show was forged, exported
+-- as if it predated the log), or at an index of their choosing (a gap no append can fill: the
+-- signer refuses a log with a gap, so checkpoints would stop for good). Rows before this trigger
+-- existed keep their NULL (events stored before the global log). Earlier rows of the same INSERT
+-- are visible here (a row-level BEFORE trigger sees the rows its statement already inserted), so
+-- a batch is checked row by row; a concurrent uncommitted row at the same index is the unique
+-- index's to refuse.
+CREATE OR REPLACE FUNCTION gatehouse_check_log_index() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  next_index bigint;
+BEGIN
+  IF NEW.log_index IS NULL THEN
+    RAISE EXCEPTION 'the gatehouse session log refuses an event without a log_index (its place in the global log)'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  SELECT coalesce(max(log_index), -1) + 1 INTO next_index FROM gatehouse_session_events;
+  IF NEW.log_index <> next_index THEN
+    RAISE EXCEPTION 'the gatehouse session log refuses log_index %: the next index of the global log is %', NEW.log_index, next_index
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                 WHERE tgrelid = 'gatehouse_session_events'::regclass
+                   AND tgname = 'gatehouse_session_events_next_index') THEN
+    CREATE TRIGGER gatehouse_session_events_next_index
+      BEFORE INSERT ON gatehouse_session_events
+      FOR EACH ROW EXECUTE FUNCTION gatehouse_check_log_index();
+  END IF;
+END
+$$;
+
 -- One append: the session row when it starts the session, and the events at the next indices.
 -- PL/pgSQL so the index is read after the lock is held: under READ COMMITTED each statement of a
 -- volatile function takes a new snapshot, which then sees the previous holder's committed events
@@ -101,7 +140,8 @@ BEGIN
   END IF;
   INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
   SELECT p_session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
-  FROM unnest(p_seq, p_type, p_at, p_data, p_prev_hash, p_hash) WITH ORDINALITY AS e(seq, type, at, data, prev_hash, hash, ord);
+  FROM unnest(p_seq, p_type, p_at, p_data, p_prev_hash, p_hash) WITH ORDINALITY AS e(seq, type, at, data, prev_hash, hash, ord)
+  ORDER BY e.ord; -- in index order: gatehouse_check_log_index() takes each row's index as the next
   RETURN first_index;
 END
 $$;
@@ -124,7 +164,8 @@ BEGIN
   INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
   SELECT e.session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
   FROM unnest(p_session_id, p_seq, p_type, p_at, p_data, p_prev_hash, p_hash)
-         WITH ORDINALITY AS e(session_id, seq, type, at, data, prev_hash, hash, ord);
+         WITH ORDINALITY AS e(session_id, seq, type, at, data, prev_hash, hash, ord)
+  ORDER BY e.ord;
   RETURN first_index;
 END
 $$;
