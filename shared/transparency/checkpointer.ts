@@ -36,7 +36,7 @@ export type CheckpointOutcome =
 export class CheckpointFailure extends Error {
   override readonly name = 'CheckpointFailure';
   constructor(
-    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable',
+    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable' | 'clock_skew',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -50,6 +50,12 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   const clock = deps.clock ?? (() => new Date());
   const previous = await lastSignedByUs(deps);
   const time = clock();
+  // A clock behind the last checkpoint's would sign "at T the log had N leaves" for a T at which an
+  // earlier checkpoint says it had fewer: false (the log only grows), and it would weaken every
+  // later check that dates leaves by checkpoints. Refused until the clock is past it again.
+  if (previous && !(time.getTime() >= Date.parse(previous.time))) {
+    throw new CheckpointFailure('clock_skew', `the signer's clock says ${Number.isNaN(time.getTime()) ? 'nothing valid' : time.toISOString()}, before the last checkpoint's time ${previous.time}: not signing until it has caught up`);
+  }
   let read: TreeRead;
   try {
     read = await readTree(deps, previous, time);

@@ -12,11 +12,11 @@ import pg from 'pg';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { hashEvent } from '../../shared/audit/chain.ts';
 import { checkpointStatusCommand } from '../../shared/cli/checkpoint.ts';
-import { CHECKPOINT_FORMAT, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
+import { CHECKPOINT_FORMAT, signCheckpoint, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
-import { treeHash } from '../../shared/transparency/merkle-tree.ts';
+import { consistencyProof, treeHash } from '../../shared/transparency/merkle-tree.ts';
 import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 
@@ -115,4 +115,41 @@ test('planted checkpoints (a huge tree, junk) neither stop the signer nor become
   t.deepEqual(ours.map((c) => c.treeSize), [1, 2]);
   t.is(ours[1]!.consistency?.fromSize, 1, 'proved from the genuine checkpoint');
   t.deepEqual(verifyCheckpointChain(ours, await local.signer.publicKeyPem()).problems, []);
+});
+
+test('a signer clock that went back refuses to sign (clock_skew), appends carry on, and it signs again once the clock has caught up', async (t) => {
+  const { log, local, attempt } = await setup(t);
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 1 } }]);
+  const T = Date.now();
+  t.is(await attempt(new Date(T)), 'signed');
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 2 } }]);
+  t.is(await attempt(new Date(T - 60 * 60_000)), 'clock_skew', 'an hour behind the last checkpoint');
+  t.is(await attempt(new Date(Number.NaN)), 'clock_skew', 'no valid time at all');
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 3 } }]);
+  t.is(await log.treeSize(), 3, 'appends never wait for the signer');
+  t.deepEqual((await local.store.list()).checkpoints.map((c) => c.treeSize), [1]);
+  t.is(await attempt(new Date(T + 60_000)), 'signed');
+  const { checkpoints } = await local.store.list();
+  t.deepEqual(checkpoints.map((c) => c.treeSize), [1, 3]);
+  t.deepEqual(verifyCheckpointChain(checkpoints, await local.signer.publicKeyPem()).problems, []);
+});
+
+test('verify: a bigger tree signed well before a smaller one (a signer whose clock went back) is checkpoint_inconsistent', async (t) => {
+  const { log, local } = await setup(t);
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 1 } }]);
+  const T = Date.now();
+  const leaves1 = await readLeafHashes(log);
+  const first = await signCheckpoint(local.signer, { treeSize: 1, rootHash: treeHash(leaves1).toString('hex'), time: new Date(T) }, null);
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 2 } }]);
+  const leaves2 = await readLeafHashes(log);
+  const proof = consistencyProof(leaves2, 1, 2).map((h) => h.toString('hex'));
+  const pem = await local.signer.publicKeyPem();
+  // Within the clock margin (two runs a few seconds apart): consistent.
+  const close = await signCheckpoint(local.signer, { treeSize: 2, rootHash: treeHash(leaves2).toString('hex'), time: new Date(T - 30_000) }, { fromSize: 1, fromRoot: first.rootHash, proof });
+  t.deepEqual(verifyCheckpointChain([first, close], pem).problems, []);
+  // An hour before: the two signed statements cannot both be true.
+  const back = await signCheckpoint(local.signer, { treeSize: 2, rootHash: treeHash(leaves2).toString('hex'), time: new Date(T - 60 * 60_000) }, { fromSize: 1, fromRoot: first.rootHash, proof });
+  const checked = verifyCheckpointChain([first, back], pem);
+  t.deepEqual(checked.problems.map((p) => p.kind), ['checkpoint_inconsistent']);
+  t.regex(checked.problems[0]!.message, /clock went back/);
 });
