@@ -1,6 +1,7 @@
 // `gatehouse checkpoint public-key|status|sign`, and the "covered by a signed checkpoint" line of
 // `sessions show`.
 import { existsSync, readFileSync } from 'node:fs';
+import { hashEvent } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import type { LogLeafReader } from '../ports.ts';
 import { checkSignature, logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
@@ -105,6 +106,16 @@ export async function sessionCoverage(log: LogLeafReader, events: readonly Sessi
   const leaves = await readLeafHashes(log, latest.treeSize);
   const root = treeHash(leaves).toString('hex');
   if (root !== latest.rootHash) return { covered: false, reason: `[root_mismatch] the log's first ${latest.treeSize} leaves no longer give the signed root: the store was rewritten` };
+  // The leaf is the event's stored hash: a content edited under it would still sit in the signed
+  // tree. Covered means the events shown are the ones signed, so each must hash to its leaf.
+  const edited = events.find((e) => {
+    try {
+      return hashEvent(e) !== e.hash;
+    } catch {
+      return true; // not even hashable: not what was signed
+    }
+  });
+  if (edited) return { covered: false, reason: `[event_modified] event ${edited.seq}'s content does not hash to its leaf: what is shown is not what was signed` };
   const stored = await log.leaves(Math.min(...(indices as number[])), top + 1);
   const byIndex = new Map(stored.map((l) => [l.index, l.hash]));
   if (events.some((e) => byIndex.get(e.index!) !== e.hash)) return { covered: false, reason: '[leaf_inserted] an event of this session is not the leaf at its index' };

@@ -11,7 +11,8 @@ import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { hashEvent } from '../../shared/audit/chain.ts';
-import { checkpointStatusCommand } from '../../shared/cli/checkpoint.ts';
+import { checkpointStatusCommand, sessionCoverage } from '../../shared/cli/checkpoint.ts';
+import { showSession } from '../../shared/cli/sessions.ts';
 import { CHECKPOINT_FORMAT, signCheckpoint, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../../shared/transparency/checkpointer.ts';
@@ -152,4 +153,22 @@ test('verify: a bigger tree signed well before a smaller one (a signer whose clo
   const checked = verifyCheckpointChain([first, back], pem);
   t.deepEqual(checked.problems.map((p) => p.kind), ['checkpoint_inconsistent']);
   t.regex(checked.problems[0]!.message, /clock went back/);
+});
+
+test('sessions show: an event whose content was edited under its signed hash is not "covered by a signed checkpoint"', async (t) => {
+  const { log, local, stateDir, attempt, asOwner } = await setup(t);
+  const sid = randomUUID();
+  await log.append(sid, [
+    { type: 'request', data: { sql: 'DROP TABLE customers' } },
+    { type: 'decision', data: { action: 'deny' } },
+  ]);
+  t.is(await attempt(new Date()), 'signed');
+  t.true((await sessionCoverage(log, await log.read(sid), stateDir)).covered, 'the genuine session is covered');
+  // The owner edits the request's SQL and keeps its hash: the leaf, and so the signed root, still hold.
+  await asOwner('UPDATE gatehouse_session_events SET data = $3 WHERE session_id = $1 AND seq = $2', [sid, 0, JSON.stringify({ sql: 'SELECT 1' })]);
+  const shown = JSON.parse((await showSession(log, sid, true, (events) => sessionCoverage(log, events, stateDir))).text);
+  t.false(shown.verified, 'the chain says it is broken');
+  t.false(shown.checkpoint.covered, 'and the signed log must not vouch for what is shown');
+  t.regex(shown.checkpoint.reason, /event 0/);
+  t.truthy(local);
 });
