@@ -192,21 +192,30 @@ export async function readLeafHashes(log: LogLeafReader, end?: number): Promise<
   return readLeafRange(log, 0, end ?? (await log.treeSize()));
 }
 
-/** The leaf hashes of [from, to), in index order (element i is leaf from + i); a gap is refused. */
+/**
+ * The leaf hashes of [from, to), in index order (element i is leaf from + i); a gap is refused.
+ * Memory is taken a page at a time, as the leaves arrive: the size comes from the store, and a
+ * leaf planted far ahead (Firestore's create() lets the writer choose any index) must be a gap
+ * found on the first short page — not a buffer sized by it, nor millions of empty pages read.
+ */
 export async function readLeafRange(log: LogLeafReader, from: number, to: number): Promise<Buffer[]> {
   const count = Math.max(0, to - from);
-  const packed = Buffer.alloc(count * 32);
+  const chunks: Buffer[] = [];
   let n = from;
   for (let start = from; start < to; start += PAGE) {
-    const page = await log.leaves(start, Math.min(to, start + PAGE));
+    const want = Math.min(to, start + PAGE);
+    const page = await log.leaves(start, want);
+    const chunk = Buffer.alloc((want - start) * 32);
     for (const leaf of page) {
       if (leaf.index !== n) throw new CheckpointFailure('log_inconsistent', `leaf ${n} is missing from the log (found ${leaf.index})`);
-      leafHash(leaf.hash).copy(packed, (n - from) * 32);
+      leafHash(leaf.hash).copy(chunk, (n - start) * 32);
       n++;
     }
+    if (n !== want) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${to} leaves, but leaf ${n} is missing from it`);
+    chunks.push(chunk);
   }
   if (n !== to) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${to} leaves, ${n} were read`);
-  return packedDigests(packed, count);
+  return packedDigests(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, count * 32), count);
 }
 
 /** A read-only array view of n 32-byte digests packed in one buffer. */

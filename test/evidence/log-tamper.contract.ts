@@ -197,6 +197,32 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     t.true(appended.logProblems.some((p) => p.kind === 'leaf_inserted' && (p as { sessionId?: string }).sessionId === head.sessionId), `export names it: ${JSON.stringify(appended.logProblems)}`);
   });
 
+  test(`${name}: a global index chosen by the writer (a gap, far ahead): refused by the store, or the signer refuses and export names the gap — never signed, never a crash`, async (t) => {
+    for (const ahead of [3, 1e12]) {
+      const s = await scenario(t);
+      const size = await s.store.log.treeSize();
+      const sid = randomUUID();
+      const [e] = chainEvents(sid, null, [request('alice@acme.com', 'DROP TABLE customers')], new Date(s.T + 3000));
+      const refused = await s.store.insertRaw([{ ...e!, index: size + ahead }], { startedAt: new Date(e!.at), subject: 'alice@acme.com', email: 'alice@acme.com', connection: 'main', sql: 'DROP TABLE customers' }).then(
+        () => false,
+        () => true,
+      );
+      // The gateway's own appends carry on either way.
+      const [next] = await s.store.log.append(randomUUID(), [request('bot@acme.com', 'SELECT 2')]);
+      t.true(Number.isSafeInteger(next!.index));
+      const outcome = await s.checkpoint(s.T + 40 * MIN);
+      if (refused) {
+        t.is(await s.store.log.treeSize(), size + 1, 'the store took no leaf at a chosen index');
+        t.is(outcome, 'signed');
+        continue;
+      }
+      t.is(outcome, 'log_inconsistent', 'a log with a gap is never signed');
+      if (ahead > 1e6) continue; // export of a log claiming 10^12 leaves: see docs/evidence.md (limits)
+      const ex = await s.exportTo(`gap-${ahead}`);
+      t.true(ex.logProblems.some((p) => p.kind === 'leaf_missing'), `export names the gap: ${JSON.stringify(ex.logProblems)}`);
+    }
+  });
+
   test(`${name}: leaf_missing — the last event of a session deleted by the owner`, async (t) => {
     const s = await scenario(t);
     const last = s.read.at(-1)!;
