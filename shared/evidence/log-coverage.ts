@@ -11,7 +11,9 @@
 // after `to` (plus the margin) that covers every exported event. Without such checkpoints, the
 // run is the exported events' own span, and the proof goes to the log's current size (verify
 // with --checkpoints then says the export is not covered by a checkpoint).
+import { constants } from 'node:buffer';
 import type { SessionEvent } from '../audit/events.ts';
+import { GatehouseError } from '../errors.ts';
 import type { LogLeaf, LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { packedDigests } from '../transparency/checkpointer.ts';
@@ -128,6 +130,12 @@ export async function writeLogCoverage(
 ): Promise<{ section: LogSection; problems: CoverageProblem[] }> {
   const problems: CoverageProblem[] = [];
   const { treeSize, cover, before } = plan;
+  // The size is the store's claim. Beyond what one buffer of leaf hashes can hold (~134 million
+  // leaves) it is no log this export could read — a leaf planted far ahead (Firestore's create()
+  // lets the writer pick any index): a clear error, not a RangeError or pages read for ever.
+  if (Math.max(treeSize, tracker.max + 1) * 32 > constants.MAX_LENGTH) {
+    throw new GatehouseError('audit_tampered', `the global log claims ${Math.max(treeSize, tracker.max + 1)} leaves, more than any export can read: a leaf was written far ahead of the log`, { treeSize });
+  }
   const spanStart = Number.isFinite(tracker.min) ? tracker.min : Infinity;
   const spanEnd = Number.isFinite(tracker.max) ? tracker.max + 1 : -Infinity;
   let start = Math.min(spanStart, plan.withCheckpoints ? (before?.treeSize ?? 0) : Infinity);
