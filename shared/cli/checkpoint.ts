@@ -63,7 +63,7 @@ export async function checkpointSignCommand(log: LogLeafReader, stateDir: string
   const prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
   const at = new Date().toISOString();
   try {
-    const r = await checkpointOnce({ log, signer: local.signer, store: local.store });
+    const r = await checkpointOnce({ log, signer: local.signer, store: local.store, lastSigned: prior.lastCheckpoint });
     const c = r.checkpoint;
     writeStatus(local.statusPath, { ...prior, lastAttemptAt: at, lastSuccessAt: at, lastCheckpoint: { treeSize: c.treeSize, rootHash: c.rootHash, time: c.time }, consecutiveFailures: 0, signer: local.signer.describe, store: local.store.describe });
     if (json) return { ok: true, text: JSON.stringify({ outcome: r.kind, checkpoint: c }, null, 2) };

@@ -23,6 +23,12 @@ export interface CheckpointDeps {
   readonly fullReadEveryMs?: number;
   /** false: read every leaf on every run (the behaviour before frontiers were kept). */
   readonly incremental?: boolean;
+  /**
+   * The newest checkpoint this signer is known to have signed (the runner remembers it, and reads
+   * it back from its status at start). The store must still hold it or a newer one of ours: else
+   * checkpoints were removed, and the log would be held only to an older one.
+   */
+  readonly lastSigned?: { readonly treeSize: number; readonly rootHash: string };
 }
 
 export const DEFAULT_REFRESH_MS = 10 * 60_000;
@@ -36,7 +42,7 @@ export type CheckpointOutcome =
 export class CheckpointFailure extends Error {
   override readonly name = 'CheckpointFailure';
   constructor(
-    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable' | 'clock_skew',
+    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable' | 'checkpoints_missing' | 'clock_skew',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -49,6 +55,15 @@ const PAGE = 50_000;
 export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOutcome> {
   const clock = deps.clock ?? (() => new Date());
   const previous = await lastSignedByUs(deps);
+  // Rolled back: the newest checkpoint of ours in the store is older than one we signed. Building on
+  // it would let a history rewritten after it be signed; the missing checkpoint must be restored.
+  const known = deps.lastSigned;
+  if (known && (!previous || previous.treeSize < known.treeSize || (previous.treeSize === known.treeSize && previous.rootHash !== known.rootHash))) {
+    throw new CheckpointFailure(
+      'checkpoints_missing',
+      `${deps.store.describe} no longer holds the checkpoint of ${known.treeSize} leaves (root ${known.rootHash}) this signer signed${previous ? `; its newest is of ${previous.treeSize} leaves` : ''}: checkpoints were removed or replaced — restore them before signing again`,
+    );
+  }
   const time = clock();
   // A clock behind the last checkpoint's would sign "at T the log had N leaves" for a T at which an
   // earlier checkpoint says it had fewer: false (the log only grows), and it would weaken every

@@ -18,6 +18,8 @@ import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { consistencyProof, treeHash } from '../../shared/transparency/merkle-tree.ts';
+import { startCheckpointRunner } from '../../shared/transparency/runner.ts';
+import { readStatus, writeStatus, type CheckpointStatus } from '../../shared/transparency/status.ts';
 import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 
@@ -171,4 +173,39 @@ test('sessions show: an event whose content was edited under its signed hash is 
   t.false(shown.checkpoint.covered, 'and the signed log must not vouch for what is shown');
   t.regex(shown.checkpoint.reason, /event 0/);
   t.truthy(local);
+});
+
+test('checkpoints removed from the folder (a rollback) stop the signer (checkpoints_missing) instead of letting it build on an older one — also after a restart', async (t) => {
+  const { log, local, stateDir } = await setup(t);
+  const statusPath = join(stateDir, 'checkpoint-status.json');
+  let now = Date.now();
+  const runnerOptions = { log, signer: local.signer, store: local.store, intervalMs: 3_600_000, clock: () => new Date(now), saveStatus: (s: CheckpointStatus) => writeStatus(statusPath, s) };
+  const runner = startCheckpointRunner(runnerOptions);
+  t.teardown(() => runner.stop());
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 1 } }]);
+  t.false((await runner.runOnce()) instanceof CheckpointFailure);
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 2 } }]);
+  now += 60_000;
+  t.false((await runner.runOnce()) instanceof CheckpointFailure);
+  const [older, newest] = (await local.store.list()).checkpoints;
+  t.is(newest!.treeSize, 2);
+  // Someone removes the newest checkpoint: the signer would otherwise hold the log to the older one only.
+  rmSync(join(stateDir, 'checkpoints', checkpointName(newest!)));
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 3 } }]);
+  now += 60_000;
+  const r = await runner.runOnce();
+  t.true(r instanceof CheckpointFailure && r.code === 'checkpoints_missing', String(r));
+  t.deepEqual((await local.store.list()).checkpoints.map((c) => c.treeSize), [older!.treeSize], 'nothing signed on the older base');
+  t.regex((await checkpointStatusCommand(stateDir, false)).text, /\[checkpoints_missing\]/);
+  // A restarted signer remembers its last checkpoint from its status.
+  const restarted = startCheckpointRunner({ ...runnerOptions, initialStatus: readStatus(statusPath) });
+  t.teardown(() => restarted.stop());
+  const again = await restarted.runOnce();
+  t.true(again instanceof CheckpointFailure && again.code === 'checkpoints_missing', String(again));
+  // Restored, it signs again, proved from the restored checkpoint.
+  writeFileSync(join(stateDir, 'checkpoints', checkpointName(newest!)), JSON.stringify(newest));
+  now += 60_000;
+  const ok = await restarted.runOnce();
+  t.false(ok instanceof CheckpointFailure, String(ok));
+  t.is((await local.store.list()).checkpoints.at(-1)!.consistency?.fromSize, 2);
 });
