@@ -55,7 +55,7 @@ async function setup(t: ExecutionContext) {
       throw e;
     }
   };
-  return { log, insert, stateDir, db };
+  return { log, insert, stateDir, db, writer };
 }
 
 test('the writer cannot insert a whole session outside the global log (log_index NULL)', async (t) => {
@@ -78,7 +78,8 @@ test('the writer cannot append an unindexed event to a session of the log', asyn
 });
 
 test('the writer cannot choose a global index that leaves a gap, or one far ahead', async (t) => {
-  const { log, insert } = await setup(t);
+  const { log, insert, writer } = await setup(t);
+  const writerSession = (sid: string, at: string) => writer.query('INSERT INTO gatehouse_sessions (session_id, started_at, subject) VALUES ($1, $2, $3)', [sid, at, 'alice@acme.com']);
   const a = await log.append(randomUUID(), [request('bot@acme.com', 'SELECT 1')]);
   t.is(a[0]!.index, 0);
   for (const index of [2, 1000, Number.MAX_SAFE_INTEGER]) {
@@ -90,6 +91,21 @@ test('the writer cannot choose a global index that leaves a gap, or one far ahea
   const sid = randomUUID();
   const two = chainEvents(sid, null, [request('alice@acme.com', 'SELECT 3'), { type: 'decision', data: { action: 'allow' } }], new Date());
   await t.throwsAsync(insert(two, (_e, i) => (i === 0 ? 1 : 3), { subject: 'alice@acme.com', sql: 'SELECT 3' }), { message: /log_index/ });
+  // One multi-row statement (the store checks each INSERT statement as a whole): a gap inside it,
+  // or a NULL beside a good index, is refused whole.
+  for (const indices of [[1, 3], [1, null], [0, 1], [2, 3]]) {
+    const s2 = randomUUID();
+    const evs = chainEvents(s2, null, indices.map((_, i) => (i === 0 ? request('alice@acme.com', 'SELECT 5') : { type: 'decision', data: { action: 'allow', n: i } })), new Date());
+    await writerSession(s2, evs[0]!.at);
+    await t.throwsAsync(
+      writer.query(
+        'INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bigint[])',
+        [evs.map((e) => e.sessionId), evs.map((e) => e.seq), evs.map((e) => e.type), evs.map((e) => e.at), evs.map((e) => JSON.stringify(e.data)), evs.map((e) => e.prevHash), evs.map((e) => e.hash), indices],
+      ),
+      { message: /log_index/ },
+      JSON.stringify(indices),
+    );
+  }
   t.is(await log.treeSize(), 1, 'no gap, nothing far ahead');
   // The gateway's own appends carry on at the next index, gap-free.
   const b = await log.append(randomUUID(), [request('bot@acme.com', 'SELECT 4'), { type: 'decision', data: { action: 'allow' } }]);
