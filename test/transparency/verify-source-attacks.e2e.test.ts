@@ -13,6 +13,7 @@ import type { EventDraft } from '../../shared/audit/events.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import type { ProblemKind } from '../../shared/evidence/problems.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import { signCheckpoint, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { runCli } from '../evidence/helpers.ts';
@@ -148,4 +149,29 @@ test('a checkpoint folder that is empty, or a file instead of a folder: not ok, 
   // gs:// without a reader (no GCP here): its code, never "no checkpoints".
   has(t, await verifyEvidence(dir, { checkpoints: 'gs://gatehouse-evidence/checkpoints', publicKey }), 'checkpoint_source_unreadable');
   has(t, await verifyEvidence(dir, { checkpoints: 'gs://', publicKey }), 'checkpoint_source_unreadable');
+});
+
+test('a source rewritten with its own key beside it: without --public-key verify says which key it used; with the published key it is checkpoint_signature_invalid', async (t) => {
+  // The attacker re-signs every checkpoint with a key of their own and puts that key beside them.
+  const forgedState = mkdtempSync(join(tmpdir(), 'gatehouse-forged-state-'));
+  t.teardown(() => rmSync(forgedState, { recursive: true, force: true }));
+  const theirs = localCheckpointing(forgedState, { createKey: true });
+  const genuine = (await localCheckpointing(stateDir).store.list()).checkpoints;
+  let prev: Checkpoint | undefined;
+  for (const c of genuine) {
+    const signed = await signCheckpoint(theirs.signer, { treeSize: c.treeSize, rootHash: c.rootHash, time: new Date(c.time) }, prev ? { fromSize: prev.treeSize, fromRoot: prev.rootHash, proof: c.consistency?.proof ?? [] } : null);
+    await theirs.store.put(signed);
+    prev = signed;
+  }
+  const alone = await runCli(['evidence', 'verify', dir, '--checkpoints', forgedState, '--json']);
+  const j = JSON.parse(alone.stdout);
+  t.true(j.warnings.some((w: string) => /checked with the public key kept beside them/.test(w)), 'verify says the key came from the source itself');
+  const text = await runCli(['evidence', 'verify', dir, '--checkpoints', forgedState]);
+  t.regex(text.stdout + text.stderr, /note: the checkpoints were checked with the public key kept beside them/);
+  const pinned = await runCli(['evidence', 'verify', dir, '--checkpoints', forgedState, '--public-key', publicKey, '--json']);
+  t.is(pinned.code, 1);
+  t.true((JSON.parse(pinned.stdout || pinned.stderr).problems as { kind: string }[]).some((p) => p.kind === 'checkpoint_signature_invalid'));
+  const published = await runCli(['evidence', 'verify', dir, '--checkpoints', stateDir, '--public-key', publicKey, '--json']);
+  t.is(published.code, 0, published.stderr);
+  t.false((JSON.parse(published.stdout).warnings as string[]).some((w) => /kept beside them/.test(w)), 'no note when the published key is given');
 });
