@@ -175,3 +175,22 @@ test('a source rewritten with its own key beside it: without --public-key verify
   t.is(published.code, 0, published.stderr);
   t.false((JSON.parse(published.stdout).warnings as string[]).some((w) => /kept beside them/.test(w)), 'no note when the published key is given');
 });
+
+test('an unsigned checkpoint, and a genuine checkpoint of another log (its own key and log id), in the folder: named, never ok', async (t) => {
+  const d = copyOfFolder(t);
+  const latest = (await localCheckpointing(stateDir).store.list()).checkpoints.at(-1)!;
+  const { signature: _dropped, ...unsigned } = latest;
+  writeFileSync(join(d, `${String(latest.treeSize + 1).padStart(15, '0')}-000000000000001.json`), JSON.stringify({ ...unsigned, treeSize: latest.treeSize + 1 }));
+  has(t, await verifyEvidence(dir, { checkpoints: d, publicKey }), 'checkpoint_unreadable');
+
+  const d2 = copyOfFolder(t);
+  const otherState = mkdtempSync(join(tmpdir(), 'gatehouse-other-log-'));
+  t.teardown(() => rmSync(otherState, { recursive: true, force: true }));
+  const other = localCheckpointing(otherState, { createKey: true });
+  const foreign = await signCheckpoint(other.signer, { treeSize: latest.treeSize, rootHash: latest.rootHash, time: new Date(Date.parse(latest.time) + 1000) }, null);
+  t.not(foreign.logId, latest.logId);
+  writeFileSync(join(d2, `${String(latest.treeSize).padStart(15, '0')}-999999999999999.json`), JSON.stringify(foreign));
+  const r = await verifyEvidence(dir, { checkpoints: d2, publicKey });
+  has(t, r, 'checkpoint_signature_invalid');
+  t.regex(r.problems.find((p) => p.kind === 'checkpoint_signature_invalid')!.message, /another key/);
+});
