@@ -25,7 +25,13 @@ export async function checkpointPublicKeyCommand(stateDir: string, json: boolean
 
 export async function checkpointStatusCommand(stateDir: string, json: boolean, now = new Date()): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: false });
-  const status = readStatus(local.statusPath);
+  let status: ReturnType<typeof readStatus>;
+  let statusUnreadable: string | undefined;
+  try {
+    status = readStatus(local.statusPath);
+  } catch (e) {
+    statusUnreadable = e instanceof Error ? e.message : String(e);
+  }
   let latest: Checkpoint | undefined;
   let count = 0;
   let unverified = 0;
@@ -42,14 +48,15 @@ export async function checkpointStatusCommand(stateDir: string, json: boolean, n
     // No checkpoints folder yet: said below.
   }
   const failing = (status?.consecutiveFailures ?? 0) > 0;
-  const ok = !failing && latest !== undefined;
-  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, unverified, latest: latest ?? null, status: status ?? null }, null, 2) };
+  const ok = !failing && latest !== undefined && statusUnreadable === undefined;
+  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, unverified, latest: latest ?? null, status: status ?? null, ...(statusUnreadable ? { statusUnreadable } : {}) }, null, 2) };
   const age = latest ? Math.round((now.getTime() - Date.parse(latest.time)) / 1000) : undefined;
   const lines = [
     `checkpoints    ${count} in ${local.store.describe}${unverified ? ` (and ${unverified} file${unverified === 1 ? '' : 's'} there that are not checkpoints signed with this key: ignored)` : ''}`,
     `latest         ${latest ? `${latest.treeSize} leaves, root ${latest.rootHash}, signed ${latest.time} (${age} s ago)` : 'none yet'}`,
     `signer         ${status?.signer ?? local.signer.describe}`,
     `last attempt   ${status?.lastAttemptAt ?? 'never (is `gatehouse start` running?)'}`,
+    ...(statusUnreadable ? [`status         UNREADABLE: ${statusUnreadable}`] : []),
   ];
   if (status?.lastError) {
     lines.push(`${failing ? 'FAILING' : 'last failure'}        [${status.lastError.code}] ${status.lastError.message} at ${status.lastError.at}${failing ? ` — ${status.consecutiveFailures} attempts in a row; appends carry on, checkpoints are delayed` : ''}`);
@@ -60,7 +67,12 @@ export async function checkpointStatusCommand(stateDir: string, json: boolean, n
 /** One checkpoint now (what the timer in `gatehouse start` and the GCP scheduler do). */
 export async function checkpointSignCommand(log: LogLeafReader, stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: true });
-  const prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
+  let prior: NonNullable<ReturnType<typeof readStatus>>;
+  try {
+    prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
+  } catch {
+    prior = { consecutiveFailures: 0 }; // replaced by this attempt's status
+  }
   const at = new Date().toISOString();
   try {
     const r = await checkpointOnce({ log, signer: local.signer, store: local.store, lastSigned: prior.lastCheckpoint });

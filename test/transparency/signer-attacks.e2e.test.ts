@@ -3,6 +3,7 @@
 // gateway's INSERT right, or rewritten by the owner past the triggers). The signer must never
 // sign a history that does not extend the last checkpoint it signed itself, and a planted file
 // must neither steer it nor stop it.
+import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,7 @@ async function setup(t: ExecutionContext) {
     await admin.query(sql, params);
     await admin.query('COMMIT');
   };
-  return { log, local, stateDir, admin, attempt, asOwner };
+  return { log, local, stateDir, admin, attempt, asOwner, dbUrl: db.url };
 }
 
 /** A checkpoint file anyone can write: the right shape, a signature by some other key. */
@@ -208,4 +209,36 @@ test('checkpoints removed from the folder (a rollback) stop the signer (checkpoi
   const ok = await restarted.runOnce();
   t.false(ok instanceof CheckpointFailure, String(ok));
   t.is((await local.store.list()).checkpoints.at(-1)!.consistency?.fromSize, 2);
+});
+
+test('a FIFO or junk in place of checkpoint-status.json: status says so (never hangs), the signer still starts and signs', async (t) => {
+  const { log, local, stateDir, dbUrl } = await setup(t);
+  const statusPath = join(stateDir, 'checkpoint-status.json');
+  await log.append(randomUUID(), [{ type: 'request', data: { n: 1 } }]);
+  for (const plant of ['fifo', 'junk'] as const) {
+    rmSync(statusPath, { force: true });
+    if (plant === 'fifo') execFileSync('mkfifo', [statusPath]);
+    else writeFileSync(statusPath, '{"lastCheckpoint": ');
+    const shown = await Promise.race([checkpointStatusCommand(stateDir, true), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref())]);
+    t.not(shown, 'hung', plant);
+    if (shown === 'hung') return;
+    t.false(shown.ok, plant);
+    t.truthy(JSON.parse(shown.text).statusUnreadable, plant);
+  }
+  const { startLocalCheckpointSigner } = await import('../../infra/checkpoint-signer.ts');
+  rmSync(statusPath, { force: true });
+  execFileSync('mkfifo', [statusPath]);
+  const started = await Promise.race([
+    startLocalCheckpointSigner({ stateDir, sessionStoreUrl: dbUrl, intervalMs: 3_600_000 }).catch((e: unknown) => e),
+    new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000).unref()),
+  ]);
+  t.not(started, 'hung', 'the signer does not hang on its status file at start');
+  t.false(started instanceof Error, String(started));
+  if (started && typeof started === 'object' && 'close' in started) {
+    const s = started as { runner: { runOnce(): Promise<unknown> }; close(): Promise<void> };
+    const r = await s.runner.runOnce();
+    t.false(r instanceof CheckpointFailure, String(r));
+    await s.close();
+  }
+  t.truthy(local);
 });
