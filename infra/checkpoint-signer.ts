@@ -3,7 +3,7 @@
 import { createPostgresSessionLog } from '../shared/adapters/postgres-store/index.ts';
 import { localCheckpointing } from '../shared/transparency/local.ts';
 import { startCheckpointRunner, type Runner } from '../shared/transparency/runner.ts';
-import { writeStatus } from '../shared/transparency/status.ts';
+import { readStatus, writeStatus, type CheckpointStatus } from '../shared/transparency/status.ts';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 
@@ -22,6 +22,7 @@ export async function startLocalCheckpointSigner(options: {
     intervalMs: options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
     saveStatus: (s) => writeStatus(local.statusPath, s),
     report: options.report,
+    initialStatus: previousStatus(local.statusPath),
   });
   // A first checkpoint at start, in the background: start does not wait for it.
   void runner.runOnce();
@@ -41,4 +42,16 @@ export function checkpointIntervalFromEnv(env: NodeJS.ProcessEnv = process.env):
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1000) throw new TypeError('GATEHOUSE_CHECKPOINT_INTERVAL_MS must be an integer ≥ 1000');
   return n;
+}
+
+/** The last run's status, so the signer holds the store to the last checkpoint it signed; unreadable: none. */
+function previousStatus(path: string): CheckpointStatus | undefined {
+  try {
+    const s = readStatus(path);
+    const c = s?.lastCheckpoint;
+    if (!c || !Number.isSafeInteger(c.treeSize) || typeof c.rootHash !== 'string') return s ? { ...s, lastCheckpoint: undefined } : undefined;
+    return s;
+  } catch {
+    return undefined;
+  }
 }

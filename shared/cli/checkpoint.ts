@@ -1,16 +1,17 @@
 // `gatehouse checkpoint public-key|status|sign`, and the "covered by a signed checkpoint" line of
 // `sessions show`.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { hashEvent } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import type { LogLeafReader } from '../ports.ts';
-import { logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
+import { checkSignature, logIdOf, type Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure } from '../transparency/checkpoint-source.ts';
 import { cloudStorageReader } from './gcs-reader.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../transparency/checkpointer.ts';
 import { localCheckpointing } from '../transparency/local.ts';
 import { treeHash } from '../transparency/merkle-tree.ts';
 import { readStatus, writeStatus } from '../transparency/status.ts';
-import { verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
+import { parsePublicKey, verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
 
 export async function checkpointPublicKeyCommand(stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: false });
@@ -24,25 +25,38 @@ export async function checkpointPublicKeyCommand(stateDir: string, json: boolean
 
 export async function checkpointStatusCommand(stateDir: string, json: boolean, now = new Date()): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: false });
-  const status = readStatus(local.statusPath);
+  let status: ReturnType<typeof readStatus>;
+  let statusUnreadable: string | undefined;
+  try {
+    status = readStatus(local.statusPath);
+  } catch (e) {
+    statusUnreadable = e instanceof Error ? e.message : String(e);
+  }
   let latest: Checkpoint | undefined;
   let count = 0;
+  let unverified = 0;
   try {
     const listing = await local.store.list();
-    latest = listing.checkpoints.at(-1);
-    count = listing.checkpoints.length;
+    // Only checkpoints whose signature holds with the state dir's own key are counted or shown as
+    // the latest: a file planted in the folder is not a checkpoint of this log.
+    const pk = existsSync(local.publicKeyPath) ? parsePublicKey(readFileSync(local.publicKeyPath, 'utf8')) : undefined;
+    const verified = pk ? listing.checkpoints.filter((c) => c.logId === pk.logId && checkSignature(c, c.signature, pk.key)) : [];
+    latest = verified.at(-1);
+    count = verified.length;
+    unverified = listing.checkpoints.length - verified.length + listing.unreadable.length;
   } catch {
     // No checkpoints folder yet: said below.
   }
   const failing = (status?.consecutiveFailures ?? 0) > 0;
-  const ok = !failing && latest !== undefined;
-  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, latest: latest ?? null, status: status ?? null }, null, 2) };
+  const ok = !failing && latest !== undefined && statusUnreadable === undefined;
+  if (json) return { ok, text: JSON.stringify({ ok, checkpoints: count, unverified, latest: latest ?? null, status: status ?? null, ...(statusUnreadable ? { statusUnreadable } : {}) }, null, 2) };
   const age = latest ? Math.round((now.getTime() - Date.parse(latest.time)) / 1000) : undefined;
   const lines = [
-    `checkpoints    ${count} in ${local.store.describe}`,
+    `checkpoints    ${count} in ${local.store.describe}${unverified ? ` (and ${unverified} file${unverified === 1 ? '' : 's'} there that are not checkpoints signed with this key: ignored)` : ''}`,
     `latest         ${latest ? `${latest.treeSize} leaves, root ${latest.rootHash}, signed ${latest.time} (${age} s ago)` : 'none yet'}`,
     `signer         ${status?.signer ?? local.signer.describe}`,
     `last attempt   ${status?.lastAttemptAt ?? 'never (is `gatehouse start` running?)'}`,
+    ...(statusUnreadable ? [`status         UNREADABLE: ${statusUnreadable}`] : []),
   ];
   if (status?.lastError) {
     lines.push(`${failing ? 'FAILING' : 'last failure'}        [${status.lastError.code}] ${status.lastError.message} at ${status.lastError.at}${failing ? ` — ${status.consecutiveFailures} attempts in a row; appends carry on, checkpoints are delayed` : ''}`);
@@ -53,10 +67,15 @@ export async function checkpointStatusCommand(stateDir: string, json: boolean, n
 /** One checkpoint now (what the timer in `gatehouse start` and the GCP scheduler do). */
 export async function checkpointSignCommand(log: LogLeafReader, stateDir: string, json: boolean): Promise<{ text: string; ok: boolean }> {
   const local = localCheckpointing(stateDir, { createKey: true });
-  const prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
+  let prior: NonNullable<ReturnType<typeof readStatus>>;
+  try {
+    prior = readStatus(local.statusPath) ?? { consecutiveFailures: 0 };
+  } catch {
+    prior = { consecutiveFailures: 0 }; // replaced by this attempt's status
+  }
   const at = new Date().toISOString();
   try {
-    const r = await checkpointOnce({ log, signer: local.signer, store: local.store });
+    const r = await checkpointOnce({ log, signer: local.signer, store: local.store, lastSigned: prior.lastCheckpoint });
     const c = r.checkpoint;
     writeStatus(local.statusPath, { ...prior, lastAttemptAt: at, lastSuccessAt: at, lastCheckpoint: { treeSize: c.treeSize, rootHash: c.rootHash, time: c.time }, consecutiveFailures: 0, signer: local.signer.describe, store: local.store.describe });
     if (json) return { ok: true, text: JSON.stringify({ outcome: r.kind, checkpoint: c }, null, 2) };
@@ -99,6 +118,16 @@ export async function sessionCoverage(log: LogLeafReader, events: readonly Sessi
   const leaves = await readLeafHashes(log, latest.treeSize);
   const root = treeHash(leaves).toString('hex');
   if (root !== latest.rootHash) return { covered: false, reason: `[root_mismatch] the log's first ${latest.treeSize} leaves no longer give the signed root: the store was rewritten` };
+  // The leaf is the event's stored hash: a content edited under it would still sit in the signed
+  // tree. Covered means the events shown are the ones signed, so each must hash to its leaf.
+  const edited = events.find((e) => {
+    try {
+      return hashEvent(e) !== e.hash;
+    } catch {
+      return true; // not even hashable: not what was signed
+    }
+  });
+  if (edited) return { covered: false, reason: `[event_modified] event ${edited.seq}'s content does not hash to its leaf: what is shown is not what was signed` };
   const stored = await log.leaves(Math.min(...(indices as number[])), top + 1);
   const byIndex = new Map(stored.map((l) => [l.index, l.hash]));
   if (events.some((e) => byIndex.get(e.index!) !== e.hash)) return { covered: false, reason: '[leaf_inserted] an event of this session is not the leaf at its index' };

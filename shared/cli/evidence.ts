@@ -90,7 +90,14 @@ function progressBar(from: Date, to: Date): cliProgress.SingleBar {
 }
 
 export async function evidenceVerifyCommand(dir: string, json: boolean, options: VerifyOptions = {}): Promise<{ text: string; ok: boolean }> {
-  const r: VerifyResult = await verifyEvidence(dir, { gcs: cloudStorageReader, ...options });
+  const verified: VerifyResult = await verifyEvidence(dir, { gcs: cloudStorageReader, ...options });
+  // Checkpoints checked with the key kept beside them prove only that the source agrees with
+  // itself: whoever can rewrite the source (and the folder) can replace key and checkpoints
+  // together. Said, as verify says which key the votes were checked with.
+  const r: VerifyResult =
+    options.checkpoints !== undefined && options.publicKey === undefined
+      ? { ...verified, warnings: [...verified.warnings, `the checkpoints were checked with the public key kept beside them in ${options.checkpoints}: pass --public-key FILE (the published key: \`gatehouse checkpoint public-key\`, or the terraform output checkpoint_public_key) — whoever can rewrite the source can replace both`] }
+      : verified;
   if (json) return { text: JSON.stringify(r, null, 2), ok: r.ok };
   const lines = r.ok
     ? [

@@ -11,7 +11,9 @@
 // after `to` (plus the margin) that covers every exported event. Without such checkpoints, the
 // run is the exported events' own span, and the proof goes to the log's current size (verify
 // with --checkpoints then says the export is not covered by a checkpoint).
+import { constants } from 'node:buffer';
 import type { SessionEvent } from '../audit/events.ts';
+import { GatehouseError } from '../errors.ts';
 import type { LogLeaf, LogLeafReader, SessionLog } from '../ports.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { packedDigests } from '../transparency/checkpointer.ts';
@@ -54,14 +56,31 @@ export class CoverageTracker {
   withoutIndex = 0;
   readonly sessions = new Set<string>();
   readonly hashes = new HashesByIndex();
+  /**
+   * Events without an index that cannot be from before the global log: one that follows an indexed
+   * event of its session (the log existed when it was stored). Kept to name them (the first few).
+   */
+  readonly strays: { sessionId: string; seq: number }[] = [];
+  straysTotal = 0;
+  /** The latest-dated event without an index, to hold against the first signed checkpoint. */
+  latestUnindexed?: { sessionId: string; seq: number; atMs: number; at: string };
 
+  /** One session's events, in seq order. */
   add(events: readonly SessionEvent[]): void {
+    let indexed = false;
     for (const e of events) {
       this.sessions.add(e.sessionId);
       if (e.index === undefined) {
         this.withoutIndex++;
+        if (indexed) {
+          this.straysTotal++;
+          if (this.strays.length < 20) this.strays.push({ sessionId: e.sessionId, seq: e.seq });
+        }
+        const atMs = Date.parse(e.at);
+        if (!(atMs <= (this.latestUnindexed?.atMs ?? -Infinity))) this.latestUnindexed = { sessionId: e.sessionId, seq: e.seq, atMs, at: e.at };
         continue;
       }
+      indexed = true;
       if (e.index < this.min) this.min = e.index;
       if (e.index > this.max) this.max = e.index;
       this.hashes.set(e.index, e.hash);
@@ -76,6 +95,8 @@ export interface CoveragePlan {
   readonly cover?: Checkpoint;
   /** The last checkpoint signed before the range (less the margin): the run starts at its size. */
   readonly before?: Checkpoint;
+  /** The earliest-signed checkpoint: from (its time + the margin) on, every event stored has an index. */
+  readonly first?: Checkpoint;
   readonly withCheckpoints: boolean;
 }
 
@@ -91,7 +112,8 @@ export async function planCoverage(log: LogLeafReader, range: { from: Date; to: 
   // Otherwise the export proves against the log as it is, and says it is not covered yet.
   const latest = list.at(-1);
   const cover = list.find((c) => Date.parse(c.time) >= range.to.getTime() + CLOCK_MARGIN_MS) ?? (latest && latest.treeSize >= current ? latest : undefined);
-  return { treeSize: cover ? cover.treeSize : current, cover, before, withCheckpoints: checkpoints !== undefined };
+  const first = list.reduce<Checkpoint | undefined>((a, c) => (a === undefined || Date.parse(c.time) < Date.parse(a.time) ? c : a), undefined);
+  return { treeSize: cover ? cover.treeSize : current, cover, before, first, withCheckpoints: checkpoints !== undefined };
 }
 
 /** Events of a session as of the plan's tree: later ones belong to a later export. */
@@ -108,6 +130,12 @@ export async function writeLogCoverage(
 ): Promise<{ section: LogSection; problems: CoverageProblem[] }> {
   const problems: CoverageProblem[] = [];
   const { treeSize, cover, before } = plan;
+  // The size is the store's claim. Beyond what one buffer of leaf hashes can hold (~134 million
+  // leaves) it is no log this export could read — a leaf planted far ahead (Firestore's create()
+  // lets the writer pick any index): a clear error, not a RangeError or pages read for ever.
+  if (Math.max(treeSize, tracker.max + 1) * 32 > constants.MAX_LENGTH) {
+    throw new GatehouseError('audit_tampered', `the global log claims ${Math.max(treeSize, tracker.max + 1)} leaves, more than any export can read: a leaf was written far ahead of the log`, { treeSize });
+  }
   const spanStart = Number.isFinite(tracker.min) ? tracker.min : Infinity;
   const spanEnd = Number.isFinite(tracker.max) ? tracker.max + 1 : -Infinity;
   let start = Math.min(spanStart, plan.withCheckpoints ? (before?.treeSize ?? 0) : Infinity);
@@ -179,6 +207,17 @@ export async function writeLogCoverage(
   const proof = unreadable === undefined && end > start ? rangeProof(packedDigests(packed, treeSize), start, end, treeSize).map((h) => h.toString('hex')) : [];
   problems.push(...runProblems);
   if (expected < end) problems.push({ kind: 'leaf_missing', index: expected, message: `leaves ${expected}…${end - 1} are missing from the log` });
+  // Events without a place in the log are only believable as events stored before the log existed.
+  // One stored after an indexed event of its session, or dated after the log was first signed, is
+  // outside every signed root — nothing signed can show it was forged: what a writer would insert.
+  for (const e of tracker.strays) {
+    problems.push({ kind: 'leaf_inserted', sessionId: e.sessionId, message: `event ${e.seq} of session ${e.sessionId} has no place in the global log, but follows events that do: it was not appended through the log` });
+  }
+  if (tracker.straysTotal > tracker.strays.length) problems.push({ kind: 'leaf_inserted', message: `${tracker.straysTotal - tracker.strays.length} more events without a place in the global log follow events that have one` });
+  const u = tracker.latestUnindexed;
+  if (u && plan.first && !(u.atMs < Date.parse(plan.first.time) + CLOCK_MARGIN_MS)) {
+    problems.push({ kind: 'leaf_inserted', sessionId: u.sessionId, message: `event ${u.seq} of session ${u.sessionId} has no place in the global log, but is dated ${u.at}, after the log's first checkpoint (${plan.first.time}): no event stored then lacks one` });
+  }
   for (const [index] of tracker.hashes) {
     if (index < start || index >= end) problems.push({ kind: 'leaf_inserted', index, message: `an exported event claims index ${index}, outside the log run [${start}, ${end})` });
   }

@@ -2,9 +2,9 @@
 // them with: a folder of checkpoint files, a state dir (its checkpoints/ folder and the public key
 // beside it), or gs://bucket/prefix (the retention-locked bucket on GCP). The key is the published
 // one (--public-key FILE), or the one kept with the checkpoints when none is given.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHECKPOINTS_DIR, folderCheckpointStore, parseListing, type CheckpointListing } from './checkpoint-store.ts';
+import { CHECKPOINTS_DIR, folderCheckpointStore, parseListing, readSmallRegularFile, type CheckpointListing } from './checkpoint-store.ts';
 import { LOCAL_PUBLIC_KEY_FILE } from './local-signer.ts';
 
 export interface LoadedSource {
@@ -59,10 +59,17 @@ export async function loadCheckpointSource(src: string, options: { publicKey?: s
   }
   if (options.publicKey !== undefined) {
     if (!existsSync(options.publicKey)) throw new SourceFailure('public_key_missing', `the public key ${options.publicKey} does not exist`);
-    return { describe, listing, publicKeyPem: readFileSync(options.publicKey, 'utf8'), publicKeyFrom: options.publicKey };
+    return { describe, listing, publicKeyPem: readKeyFile(options.publicKey), publicKeyFrom: options.publicKey };
   }
   if (gcsKey) return { describe, listing, publicKeyPem: gcsKey, publicKeyFrom: `${src} (beside the checkpoints)` };
   const found = keyCandidates.find((p) => existsSync(p));
   if (!found) throw new SourceFailure('public_key_missing', `no public key: pass --public-key FILE (from \`gatehouse checkpoint public-key\` or the terraform output checkpoint_public_key)`);
-  return { describe, listing, publicKeyPem: readFileSync(found, 'utf8'), publicKeyFrom: found };
+  return { describe, listing, publicKeyPem: readKeyFile(found), publicKeyFrom: found };
+}
+
+/** A PEM public key is a few hundred bytes; a folder, a FIFO or a device in its place is no key. */
+function readKeyFile(path: string): string {
+  const read = readSmallRegularFile(path, 64 * 1024);
+  if (typeof read !== 'string') throw new SourceFailure('public_key_missing', `the public key ${path} is unreadable: ${read.refused}`);
+  return read;
 }

@@ -14,6 +14,9 @@ import canonicalize from 'canonicalize';
 
 export const CHECKPOINT_FORMAT = 'gatehouse-checkpoint/1';
 
+/** How far clocks may disagree (the evidence code's CLOCK_MARGIN_MS is the same 5 minutes). */
+export const SIGNER_CLOCK_MARGIN_MS = 5 * 60_000;
+
 export interface CheckpointBody {
   readonly format: typeof CHECKPOINT_FORMAT;
   readonly logId: string;

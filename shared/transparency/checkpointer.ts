@@ -23,6 +23,12 @@ export interface CheckpointDeps {
   readonly fullReadEveryMs?: number;
   /** false: read every leaf on every run (the behaviour before frontiers were kept). */
   readonly incremental?: boolean;
+  /**
+   * The newest checkpoint this signer is known to have signed (the runner remembers it, and reads
+   * it back from its status at start). The store must still hold it or a newer one of ours: else
+   * checkpoints were removed, and the log would be held only to an older one.
+   */
+  readonly lastSigned?: { readonly treeSize: number; readonly rootHash: string };
 }
 
 export const DEFAULT_REFRESH_MS = 10 * 60_000;
@@ -36,7 +42,7 @@ export type CheckpointOutcome =
 export class CheckpointFailure extends Error {
   override readonly name = 'CheckpointFailure';
   constructor(
-    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable',
+    readonly code: 'log_unreadable' | 'log_inconsistent' | 'signing_failed' | 'store_failed' | 'checkpoints_unreadable' | 'checkpoints_missing' | 'clock_skew',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -48,14 +54,23 @@ const PAGE = 50_000;
 
 export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOutcome> {
   const clock = deps.clock ?? (() => new Date());
-  let previous: Checkpoint | undefined;
-  try {
-    previous = deps.store.latest ? await deps.store.latest() : (await deps.store.list()).checkpoints.at(-1);
-  } catch (e) {
-    // A store that cannot be listed would let this step sign without checking the last root.
-    throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
+  const previous = await lastSignedByUs(deps);
+  // Rolled back: the newest checkpoint of ours in the store is older than one we signed. Building on
+  // it would let a history rewritten after it be signed; the missing checkpoint must be restored.
+  const known = deps.lastSigned;
+  if (known && (!previous || previous.treeSize < known.treeSize || (previous.treeSize === known.treeSize && previous.rootHash !== known.rootHash))) {
+    throw new CheckpointFailure(
+      'checkpoints_missing',
+      `${deps.store.describe} no longer holds the checkpoint of ${known.treeSize} leaves (root ${known.rootHash}) this signer signed${previous ? `; its newest is of ${previous.treeSize} leaves` : ''}: checkpoints were removed or replaced — restore them before signing again`,
+    );
   }
   const time = clock();
+  // A clock behind the last checkpoint's would sign "at T the log had N leaves" for a T at which an
+  // earlier checkpoint says it had fewer: false (the log only grows), and it would weaken every
+  // later check that dates leaves by checkpoints. Refused until the clock is past it again.
+  if (previous && !(time.getTime() >= Date.parse(previous.time))) {
+    throw new CheckpointFailure('clock_skew', `the signer's clock says ${Number.isNaN(time.getTime()) ? 'nothing valid' : time.toISOString()}, before the last checkpoint's time ${previous.time}: not signing until it has caught up`);
+  }
   let read: TreeRead;
   try {
     read = await readTree(deps, previous, time);
@@ -87,6 +102,36 @@ export async function checkpointOnce(deps: CheckpointDeps): Promise<CheckpointOu
   return { kind: 'signed', checkpoint };
 }
 
+/**
+ * The newest checkpoint in the store that this signer signed: the one the log must still extend.
+ * Anything else in the store — a file planted in the checkpoints folder, a document created with
+ * the writer's rights — is not a base to build on: a planted "checkpoint" carrying the root of a
+ * rewritten log would otherwise become the prefix the log is checked against (and a planted huge
+ * tree would stop the signer for good). The store's own latest() is taken when it is ours; else
+ * the whole listing is searched, newest first.
+ */
+async function lastSignedByUs(deps: CheckpointDeps): Promise<Checkpoint | undefined> {
+  let pem: string;
+  try {
+    pem = await deps.signer.publicKeyPem();
+  } catch (e) {
+    throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const logId = logIdOf(pem);
+  const key = createPublicKey(pem);
+  const ours = (c: Checkpoint) => c.logId === logId && checkSignature(c, c.signature, key);
+  try {
+    const latest = deps.store.latest ? await deps.store.latest() : undefined;
+    if (latest && ours(latest)) return latest;
+    const { checkpoints } = await deps.store.list();
+    for (let i = checkpoints.length - 1; i >= 0; i--) if (ours(checkpoints[i]!)) return checkpoints[i];
+    return undefined;
+  } catch (e) {
+    // A store that cannot be listed would let this step sign without checking the last root.
+    throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
+  }
+}
+
 interface TreeRead {
   readonly size: number;
   readonly root: string;
@@ -103,17 +148,9 @@ interface TreeRead {
  * rewrite below the frontier: verifiers do, and the next full read does).
  */
 async function readTree(deps: CheckpointDeps, previous: Checkpoint | undefined, time: Date): Promise<TreeRead> {
-  // The frontier is believed only with a checkpoint this signer signed: a file or document planted
-  // in the store with a root and frontier of someone's choosing must not be extended and signed.
-  let ours = false;
-  if (previous) {
-    try {
-      ours = await signedBy(deps.signer, previous);
-    } catch (e) {
-      throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-  }
-  const old = previous && ours ? usableFrontier(previous) : undefined;
+  // `previous` is a checkpoint this signer signed (lastSignedByUs): its frontier is believed when it
+  // folds back to its signed root.
+  const old = previous ? usableFrontier(previous) : undefined;
   const lastFull = previous?.fullReadAt ? Date.parse(previous.fullReadAt) : Number.NaN;
   // NaN (never, or unreadable) or in the future (a clock that jumped back) is due as well.
   const sinceFull = time.getTime() - lastFull;
@@ -155,11 +192,6 @@ const consistencyOf = (previous: Checkpoint, proof: readonly Buffer[]): NonNulla
   proof: proof.map((h) => h.toString('hex')),
 });
 
-async function signedBy(signer: CheckpointSigner, c: Checkpoint): Promise<boolean> {
-  const pem = await signer.publicKeyPem();
-  return c.logId === logIdOf(pem) && checkSignature(c, c.signature, createPublicKey(pem));
-}
-
 /** The previous checkpoint's frontier, when it is the one of its signed tree; else undefined. */
 function usableFrontier(previous: Checkpoint): Frontier | undefined {
   const f = parseFrontier(previous.treeSize, previous.frontier);
@@ -175,21 +207,30 @@ export async function readLeafHashes(log: LogLeafReader, end?: number): Promise<
   return readLeafRange(log, 0, end ?? (await log.treeSize()));
 }
 
-/** The leaf hashes of [from, to), in index order (element i is leaf from + i); a gap is refused. */
+/**
+ * The leaf hashes of [from, to), in index order (element i is leaf from + i); a gap is refused.
+ * Memory is taken a page at a time, as the leaves arrive: the size comes from the store, and a
+ * leaf planted far ahead (Firestore's create() lets the writer choose any index) must be a gap
+ * found on the first short page — not a buffer sized by it, nor millions of empty pages read.
+ */
 export async function readLeafRange(log: LogLeafReader, from: number, to: number): Promise<Buffer[]> {
   const count = Math.max(0, to - from);
-  const packed = Buffer.alloc(count * 32);
+  const chunks: Buffer[] = [];
   let n = from;
   for (let start = from; start < to; start += PAGE) {
-    const page = await log.leaves(start, Math.min(to, start + PAGE));
+    const want = Math.min(to, start + PAGE);
+    const page = await log.leaves(start, want);
+    const chunk = Buffer.alloc((want - start) * 32);
     for (const leaf of page) {
       if (leaf.index !== n) throw new CheckpointFailure('log_inconsistent', `leaf ${n} is missing from the log (found ${leaf.index})`);
-      leafHash(leaf.hash).copy(packed, (n - from) * 32);
+      leafHash(leaf.hash).copy(chunk, (n - start) * 32);
       n++;
     }
+    if (n !== want) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${to} leaves, but leaf ${n} is missing from it`);
+    chunks.push(chunk);
   }
   if (n !== to) throw new CheckpointFailure('log_inconsistent', `the log says it holds ${to} leaves, ${n} were read`);
-  return packedDigests(packed, count);
+  return packedDigests(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, count * 32), count);
 }
 
 /** A read-only array view of n 32-byte digests packed in one buffer. */

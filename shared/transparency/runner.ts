@@ -10,6 +10,8 @@ export interface RunnerOptions extends CheckpointDeps {
   /** Where each attempt's outcome goes (a file locally). */
   readonly saveStatus: (status: CheckpointStatus) => void;
   readonly report?: (line: string) => void;
+  /** The status saved by the last run of this signer (its last checkpoint is held to: checkpoints_missing). */
+  readonly initialStatus?: CheckpointStatus;
 }
 
 export interface Runner {
@@ -20,14 +22,14 @@ export interface Runner {
 
 export function startCheckpointRunner(options: RunnerOptions): Runner {
   const clock = options.clock ?? (() => new Date());
-  let status: CheckpointStatus = { consecutiveFailures: 0, signer: options.signer.describe, store: options.store.describe };
+  let status: CheckpointStatus = { ...(options.initialStatus ?? {}), consecutiveFailures: options.initialStatus?.consecutiveFailures ?? 0, signer: options.signer.describe, store: options.store.describe };
   let running: Promise<CheckpointOutcome | CheckpointFailure> | undefined;
   let stopped = false;
 
   const attempt = async (): Promise<CheckpointOutcome | CheckpointFailure> => {
     const at = clock().toISOString();
     try {
-      const outcome = await checkpointOnce(options);
+      const outcome = await checkpointOnce({ ...options, lastSigned: options.lastSigned ?? status.lastCheckpoint });
       const c = outcome.checkpoint;
       status = {
         ...status,

@@ -1,7 +1,8 @@
 // What the checkpoint signer last did, for `gatehouse checkpoint status`: when it last tried, when
 // it last signed, the last checkpoint, and the last failure with its code. A KMS outage shows up
 // here (and in the process log) as consecutive `signing_failed` attempts while appends carry on.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { readSmallRegularFile } from './checkpoint-store.ts';
 
 export interface CheckpointStatus {
   readonly lastAttemptAt?: string;
@@ -17,7 +18,11 @@ export const STATUS_FILE = 'checkpoint-status.json';
 
 export function readStatus(path: string): CheckpointStatus | undefined {
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8')) as CheckpointStatus;
+  // Not readFileSync: a FIFO or a device in its place would hang `checkpoint status` and the
+  // signer's start (which reads its last checkpoint from here).
+  const text = readSmallRegularFile(path, 1024 * 1024);
+  if (typeof text !== 'string') throw new Error(`${path} is not a status file: ${text.refused}`);
+  return JSON.parse(text) as CheckpointStatus;
 }
 
 /** Replaced whole (write then rename), so a reader never sees half a file. */

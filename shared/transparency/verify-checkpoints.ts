@@ -3,7 +3,7 @@
 // checkpoints that cannot both be true — same size and different roots, or a proof that fails —
 // are a forked log: someone showed different histories to different readers.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkSignature, logIdOf, type Checkpoint } from './checkpoint.ts';
+import { checkSignature, logIdOf, SIGNER_CLOCK_MARGIN_MS, type Checkpoint } from './checkpoint.ts';
 import { verifyConsistency } from './merkle-tree.ts';
 
 export interface CheckpointProblem {
@@ -46,9 +46,22 @@ export function verifyCheckpointChain(checkpoints: readonly Checkpoint[], public
     valid.push(c);
   }
   // Each valid checkpoint must extend the previous valid one.
+  let latestMs = valid.length ? Date.parse(valid[0]!.time) : Number.NaN;
+  let latestOf = valid[0];
   for (let i = 1; i < valid.length; i++) {
     const prev = valid[i - 1]!;
     const cur = valid[i]!;
+    // A bigger tree signed (more than the clock margin) before a smaller one: both cannot be true —
+    // the log only grows. Verify dates leaves by checkpoints (leaf_backdated, coverage), so a signer
+    // whose clock went back must not go unnoticed.
+    const curMs = Date.parse(cur.time);
+    if (cur.treeSize > latestOf!.treeSize && curMs < latestMs - SIGNER_CLOCK_MARGIN_MS) {
+      problems.push({ kind: 'checkpoint_inconsistent', treeSize: cur.treeSize, message: `the checkpoint of ${cur.treeSize} leaves is signed ${cur.time}, before the one of ${latestOf!.treeSize} leaves (${latestOf!.time}): the log cannot have shrunk, so the signer's clock went back` });
+    }
+    if (curMs > latestMs) {
+      latestMs = curMs;
+      latestOf = cur;
+    }
     if (cur.treeSize === prev.treeSize) {
       if (cur.rootHash !== prev.rootHash) {
         problems.push({ kind: 'checkpoint_inconsistent', treeSize: cur.treeSize, message: `two signed checkpoints of ${cur.treeSize} leaves have different roots (${prev.rootHash.slice(0, 16)}…, ${cur.rootHash.slice(0, 16)}…): the log forked` });

@@ -24,6 +24,12 @@ export interface TamperStore {
   readonly log: TransparentSessionLog;
   /** Writer's rights: create rows/documents as the gateway's role could (no update, no delete). */
   insertRaw(events: readonly (SessionEvent & { index: number })[], session?: ListingRow): Promise<void>;
+  /**
+   * Events with no place in the global log (no index, no leaf): with the writer's create() on
+   * Firestore; on PostgreSQL the store refuses that INSERT (gatehouse_check_log_index), so only the
+   * owner past the triggers can.
+   */
+  insertUnindexed(events: readonly SessionEvent[], session?: ListingRow): Promise<void>;
   /** Owner's rights, past the create-only triggers. */
   deleteEvent(sessionId: string, seq: number): Promise<void>;
   deleteSession(sessionId: string): Promise<void>;
@@ -170,6 +176,55 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
     const r = await s.verify((await s.exportTo('forged-session')).dir);
     has(t, r, 'leaf_backdated', { sessionId: sid });
+  });
+
+  test(`${name}: leaf_inserted — events outside the global log (no index): a forged session, and an execution appended to a denied one`, async (t) => {
+    const s = await scenario(t);
+    const sid = randomUUID();
+    const at = new Date(s.T + 3000);
+    const forged = chainEvents(sid, null, [request('alice@acme.com', 'DROP TABLE customers'), { type: 'decision', data: { action: 'allow', rule: 'dba-everything' } }, { type: 'execution.completed', data: { command: 'DROP TABLE' } }], at);
+    await s.store.insertUnindexed(forged, { startedAt: at, subject: 'alice@acme.com', email: 'alice@acme.com', connection: 'main', sql: 'DROP TABLE customers' });
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'nothing in the log changed');
+    const whole = await s.exportTo('unindexed-session');
+    t.true(whole.logProblems.some((p) => p.kind === 'leaf_inserted' && (p as { sessionId?: string }).sessionId === sid), `export names it: ${JSON.stringify(whole.logProblems)}`);
+
+    const s2 = await scenario(t);
+    const head = s2.denied.at(-1)!;
+    const [ran] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'execution.completed', data: { command: 'DROP TABLE' } }], new Date(s2.T + 2000));
+    await s2.store.insertUnindexed([ran!]);
+    t.is(await s2.checkpoint(s2.T + 40 * MIN), 'signed');
+    const appended = await s2.exportTo('unindexed-append');
+    t.true(appended.logProblems.some((p) => p.kind === 'leaf_inserted' && (p as { sessionId?: string }).sessionId === head.sessionId), `export names it: ${JSON.stringify(appended.logProblems)}`);
+  });
+
+  test(`${name}: a global index chosen by the writer (a gap, far ahead): refused by the store, or the signer refuses and export names the gap — never signed, never a crash`, async (t) => {
+    for (const ahead of [3, 1e12]) {
+      const s = await scenario(t);
+      const size = await s.store.log.treeSize();
+      const sid = randomUUID();
+      const [e] = chainEvents(sid, null, [request('alice@acme.com', 'DROP TABLE customers')], new Date(s.T + 3000));
+      const refused = await s.store.insertRaw([{ ...e!, index: size + ahead }], { startedAt: new Date(e!.at), subject: 'alice@acme.com', email: 'alice@acme.com', connection: 'main', sql: 'DROP TABLE customers' }).then(
+        () => false,
+        () => true,
+      );
+      // The gateway's own appends carry on either way.
+      const [next] = await s.store.log.append(randomUUID(), [request('bot@acme.com', 'SELECT 2')]);
+      t.true(Number.isSafeInteger(next!.index));
+      const outcome = await s.checkpoint(s.T + 40 * MIN);
+      if (refused) {
+        t.is(await s.store.log.treeSize(), size + 1, 'the store took no leaf at a chosen index');
+        t.is(outcome, 'signed');
+        continue;
+      }
+      t.is(outcome, 'log_inconsistent', 'a log with a gap is never signed');
+      if (ahead > 1e6) {
+        // A log claiming 10^12 leaves cannot be exported: a clear error with its code, not a crash.
+        await t.throwsAsync(s.exportTo('far-ahead'), { code: 'audit_tampered' } as never);
+        continue;
+      }
+      const ex = await s.exportTo(`gap-${ahead}`);
+      t.true(ex.logProblems.some((p) => p.kind === 'leaf_missing'), `export names the gap: ${JSON.stringify(ex.logProblems)}`);
+    }
   });
 
   test(`${name}: leaf_missing — the last event of a session deleted by the owner`, async (t) => {

@@ -32,6 +32,15 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
         }
         await batch.commit();
       },
+      async insertUnindexed(events, session) {
+        const batch = admin.batch();
+        if (session) batch.create(sessions.doc(events[0]!.sessionId), { startedAt: session.startedAt, subject: session.subject, email: session.email, connection: session.connection, sql: session.sql });
+        for (const e of events) {
+          const { index: _index, ...doc } = eventDocument({ ...e, index: 0 });
+          batch.create(eventDoc(e.sessionId, e.seq), doc);
+        }
+        await batch.commit();
+      },
       async deleteEvent(sessionId, seq) {
         const doc = await eventDoc(sessionId, seq).get();
         await leaves.doc(leafId(doc.get('index') as number)).delete();

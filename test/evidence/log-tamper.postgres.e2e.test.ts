@@ -42,6 +42,14 @@ logTamperContract('PostgreSQL', async (clock) => {
         );
       }
     },
+    async insertUnindexed(events, session) {
+      if (session) {
+        await admin.query('INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql) VALUES ($1, $2, $3, $4, $5, $6)', [events[0]!.sessionId, session.startedAt, session.subject, session.email, session.connection, session.sql]);
+      }
+      for (const e of events) {
+        await asOwner('INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)', [e.sessionId, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash]);
+      }
+    },
     async deleteEvent(sessionId, seq) {
       await asOwner('DELETE FROM gatehouse_session_events WHERE session_id = $1 AND seq = $2', [sessionId, seq]);
     },

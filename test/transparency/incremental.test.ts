@@ -207,7 +207,7 @@ test('a last full read dated in the future (a clock that jumped back) is a full 
   t.is(log.read, 7);
 });
 
-test('a planted checkpoint (not signed by this signer) is never extended: full read, and the planted root is refused', async (t) => {
+test('a planted checkpoint (not signed by this signer) is never extended: the signer builds on the last checkpoint it signed itself', async (t) => {
   const { dir, signer, store, clock } = setup(t);
   const log = memoryLog();
   log.append(6);
@@ -221,8 +221,14 @@ test('a planted checkpoint (not signed by this signer) is never extended: full r
   const planted = { ...(await signCheckpoint(attacker, { treeSize: 8, rootHash: treeHash(fake).toString('hex'), time: new Date('2026-01-01T00:00:00.500Z') }, null)), frontier: frontierOf(fake).nodes.map((h) => h.toString('hex')), fullReadAt: new Date().toISOString() };
   const withPlant: CheckpointStore = { ...store, latest: async () => planted };
   log.append(1);
-  log.read = 0;
-  const e = await t.throwsAsync(checkpointOnce({ log, signer, store: withPlant, clock }));
-  t.is(log.read, log.hashes.length, 'every leaf read');
-  t.true(e instanceof CheckpointFailure && e.code === 'log_inconsistent', String(e));
+  const genuine = (await store.list()).checkpoints.at(-1)!;
+  // Before, the planted checkpoint became the base: its root was refused here only because it was
+  // not the log's — a planted root that *was* the (rewritten) log's got signed
+  // (signer-attacks.e2e.test.ts). Now the plant is ignored: neither its root nor its frontier is used.
+  const r = await checkpointOnce({ log, signer, store: withPlant, clock });
+  t.is(r.kind, 'signed');
+  t.is(r.checkpoint.treeSize, 9);
+  t.is(r.checkpoint.rootHash, treeHash(log.hashes.map((h) => leafHash(h))).toString('hex'), 'the root of the log as it is, not the planted history');
+  t.deepEqual([r.checkpoint.consistency?.fromSize, r.checkpoint.consistency?.fromRoot], [6, genuine.rootHash], 'proved from the genuine checkpoint');
+  t.not(r.checkpoint.rootHash, planted.rootHash);
 });

@@ -8,4 +8,6 @@ SELECT to_regclass('gatehouse_sessions') IS NOT NULL
                WHERE attrelid = to_regclass('gatehouse_session_events') AND attname = 'log_index' AND NOT attisdropped)
    AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'gatehouse_append_events')
    AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'gatehouse_append_batch')
+   AND EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgname = 'gatehouse_session_events_next_index' AND tgrelid = to_regclass('gatehouse_session_events'))
    AS ready

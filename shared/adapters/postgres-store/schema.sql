@@ -80,6 +80,59 @@ ALTER TABLE gatehouse_session_events ADD COLUMN IF NOT EXISTS log_index bigint C
 CREATE UNIQUE INDEX IF NOT EXISTS gatehouse_session_events_log_index_idx
   ON gatehouse_session_events (log_index);
 
+-- Every new event takes the next index of the global log, and only that one. The gateway's role
+-- holds INSERT, so without this the holder of its credentials could insert an event with no index
+-- (outside every signed root: a forged session that no checkpoint can show was forged, exported
+-- as if it predated the log), or at an index of their choosing (a gap no append can fill: the
+-- signer refuses a log with a gap, so checkpoints would stop for good). Rows stored before this
+-- trigger existed keep their NULL (events stored before the global log).
+-- One check per INSERT statement, over its rows (a transition table), not per row: a per-row
+-- trigger ran a query per event inside the append lock and cost a third of the append rate. The
+-- statement's indices must be k distinct values lo … lo+k−1 (the unique index makes them
+-- distinct), lo − 1 must already be there (or lo = 0), and nothing above lo+k−1 may be: so the
+-- log stays 0 … n−1 (the previous statement left it so). A concurrent uncommitted row is not
+-- seen here: at the same index the unique index refuses one of the two; at the next one, its
+-- lo − 1 is not there yet, and it is refused.
+CREATE OR REPLACE FUNCTION gatehouse_check_log_index() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  lo bigint;
+  hi bigint;
+  k bigint;
+  unindexed bigint;
+BEGIN
+  SELECT min(log_index), max(log_index), count(log_index), count(*) - count(log_index)
+    INTO lo, hi, k, unindexed FROM gatehouse_new_events;
+  IF unindexed > 0 THEN
+    RAISE EXCEPTION 'the gatehouse session log refuses an event without a log_index (its place in the global log)'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF k = 0 THEN
+    RETURN NULL;
+  END IF;
+  IF hi - lo + 1 <> k
+     OR (lo > 0 AND NOT EXISTS (SELECT 1 FROM gatehouse_session_events WHERE log_index = lo - 1))
+     OR EXISTS (SELECT 1 FROM gatehouse_session_events WHERE log_index > hi) THEN
+    RAISE EXCEPTION 'the gatehouse session log refuses log_index % … %: not the next indices of the global log', lo, hi
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                 WHERE tgrelid = 'gatehouse_session_events'::regclass
+                   AND tgname = 'gatehouse_session_events_next_index') THEN
+    CREATE TRIGGER gatehouse_session_events_next_index
+      AFTER INSERT ON gatehouse_session_events
+      REFERENCING NEW TABLE AS gatehouse_new_events
+      FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_check_log_index();
+  END IF;
+END
+$$;
+
 -- One append: the session row when it starts the session, and the events at the next indices.
 -- PL/pgSQL so the index is read after the lock is held: under READ COMMITTED each statement of a
 -- volatile function takes a new snapshot, which then sees the previous holder's committed events
@@ -101,7 +154,8 @@ BEGIN
   END IF;
   INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
   SELECT p_session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
-  FROM unnest(p_seq, p_type, p_at, p_data, p_prev_hash, p_hash) WITH ORDINALITY AS e(seq, type, at, data, prev_hash, hash, ord);
+  FROM unnest(p_seq, p_type, p_at, p_data, p_prev_hash, p_hash) WITH ORDINALITY AS e(seq, type, at, data, prev_hash, hash, ord)
+  ORDER BY e.ord;
   RETURN first_index;
 END
 $$;
@@ -124,7 +178,8 @@ BEGIN
   INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index)
   SELECT e.session_id, e.seq, e.type, e.at, e.data, e.prev_hash, e.hash, first_index + e.ord - 1
   FROM unnest(p_session_id, p_seq, p_type, p_at, p_data, p_prev_hash, p_hash)
-         WITH ORDINALITY AS e(session_id, seq, type, at, data, prev_hash, hash, ord);
+         WITH ORDINALITY AS e(session_id, seq, type, at, data, prev_hash, hash, ord)
+  ORDER BY e.ord;
   RETURN first_index;
 END
 $$;
