@@ -18,6 +18,7 @@
 import { GatehouseError } from '../errors.ts';
 import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
+import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
@@ -47,6 +48,7 @@ export type MismatchReason =
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
+  | 'vote_event_disagrees'
   | 'vote_by_requester'
   | 'vote_not_approver'
   | 'vote_after_expiry'
@@ -171,9 +173,22 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
     if (v.approvalId !== logged.approvalId || v.sessionId !== logged.sessionId || v.digest !== logged.digest || !verdictFits) {
       throw mismatch(logged.approvalId, 'vote_for_other_statement', `event #${e.seq} carries a signed vote for another approval, session, statement or verdict`, { event: at });
     }
+    // The fields people read (sessions show, approvals.jsonl, population.csv) must name the person
+    // who signed: a genuine vote copied into an event that shows someone else would make the log
+    // claim a vote that never happened (attack review of issue 14).
+    if (!shownIsSigner(d.approver, v)) {
+      throw mismatch(logged.approvalId, 'vote_event_disagrees', `event #${e.seq} (${e.type}) shows another approver than the one who signed its vote`, { event: at });
+    }
     votes.push(v);
   }
   return votes;
+}
+
+function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
+  const a = v.approver as Partial<SignedVote['approver']> | undefined;
+  if (shown === undefined || typeof shown.issuer !== 'string' || typeof shown.subject !== 'string' || a === undefined) return false;
+  if (normalForm(shown.issuer) !== a.issuer || subjectKey(shown.subject) !== a.subject) return false;
+  return typeof shown.email === 'string' ? a.email === emailKey(shown.email) : shown.email === undefined && a.email === undefined;
 }
 
 /**

@@ -276,6 +276,63 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     t.like((await sessions().read(again.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_used', reason: 'redeemed_in_log' } } });
   });
 
+  // Attack review of issue 14 (below).
+  test(`${label}: relabel_vote: a genuine signed vote copied into an event that shows another approver runs nothing (vote_event_disagrees)`, async (t) => {
+    const h = await held('relabelled');
+    t.is((await decide(h.id, 'approve', 'bob@acme.com')).status, 200);
+    const genuine = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.granted')!;
+    // The signature still holds (the vote is untouched); only what people read names alice. Before
+    // the review this ran, and the log said alice had approved: a vote that never happened.
+    for (const approver of [person(alice), { ...person(alice), subject: 'bob@acme.com' }, { issuer: gw.issuer, subject: 'bob@acme.com' }]) {
+      await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(genuine.data as any), approver } }]);
+      await refusedRedemption(t, h, 'relabelled', 'approval_mismatch', 'vote_event_disagrees');
+    }
+    t.is((await store().get(h.id))?.state, 'approved', 'the row was never marked used');
+  });
+
+  test(`${label}: retyped_rejection: a signed rejection re-appended as approval.granted (row set approved) runs nothing`, async (t) => {
+    const h = await held('retyped');
+    t.is((await decide(h.id, 'reject', 'bob@acme.com')).status, 200);
+    const rejection = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.rejected')!;
+    await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(rejection.data as any), state: 'approved', quorumMet: true } }]);
+    await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: a.votes.map((v) => ({ ...v, verdict: 'approve' as const })) }));
+    await refusedRedemption(t, h, 'retyped', 'approval_mismatch', 'vote_for_other_statement');
+  });
+
+  test(`${label}: other_statement: whitespace, a comment, a cast or other params than were approved run nothing`, async (t) => {
+    const h = await held('variant');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    const variants = [
+      { sql: 'INSERT INTO runs (tag) VALUES ($1) ', params: h.params },
+      { sql: 'INSERT INTO runs (tag)  VALUES ($1)', params: h.params },
+      { sql: 'INSERT INTO runs (tag) VALUES ($1) -- ok', params: h.params },
+      { sql: 'INSERT INTO runs (tag) VALUES ($1::text)', params: h.params },
+      { sql: h.sql, params: ['variant '] },
+      { sql: h.sql, params: ['Variant'] },
+    ];
+    for (const v of variants) {
+      const r = await asBot({ connection: 'main', sql: v.sql, params: v.params, approvalId: h.id });
+      t.is(r.status, 409, JSON.stringify(v));
+      t.is(r.body.error.code, 'approval_mismatch', JSON.stringify(v));
+    }
+    t.is(Number((await gw.sql("SELECT count(*) AS n FROM runs WHERE lower(tag) LIKE 'variant%'")).rows[0].n), 0, 'no variant ran');
+    const ok = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
+    t.is(ok.status, 200, 'the approved statement itself still runs');
+    t.is(await ran('variant'), 1);
+  });
+
+  test(`${label}: race: 8 concurrent redemptions of one approval run it once; one approval.redeemed in the log`, async (t) => {
+    const h = await held('race');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    const results = await Promise.all(Array.from({ length: 8 }, () => asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id })));
+    t.deepEqual(results.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409], JSON.stringify(results.map((r) => r.body.error?.code)));
+    t.true(results.filter((r) => r.status === 409).every((r) => r.body.error.code === 'approval_used'));
+    t.is(await ran('race'), 1);
+    const redeemed = (await sessions().read(h.sessionId)).filter((e) => e.type === 'approval.redeemed');
+    t.is(redeemed.length, 1);
+    t.is((redeemed[0]!.data as any).sessionId, results.find((r) => r.status === 200)!.body.sessionId);
+  });
+
   test(`${label}: clone_session: a used approval's session copied whole (signed votes included, approval.redeemed left out) runs nothing`, async (t) => {
     const h = await held('clone');
     t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
