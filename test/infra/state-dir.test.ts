@@ -13,6 +13,7 @@ import { ensurePrivateDir, readPrivateFile } from '../../infra/private-files.ts'
 import { loadOrCreateSigningKey, signingKeyPath } from '../../infra/approval-signing-key.ts';
 import { loadOrCreateMaskingKey } from '../../infra/masking-key.ts';
 import { devKeyPath, loadOrCreateDevKey } from '../../infra/dev-issuer.ts';
+import { runningServer, serverInfoPath } from '../../infra/embedded.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'gh-statedir-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -126,4 +127,25 @@ rules:
   t.false(existsSync(join(state, 'dev-issuer')), 'no dev issuer key made in it');
   t.false(existsSync(signingKeyPath(state)), 'no vote-signing key made in it');
   t.false(existsSync(join(state, 'session-db')), 'no session store made in it');
+});
+
+test('server.json (which sockets the CLI connects to) is believed only when it is a private file of ours', (t) => {
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  t.is(runningServer(dir), undefined, 'none: no running server');
+  const info = JSON.stringify({ pid: process.pid, url: 'http://127.0.0.1:1', sessionStoreUrl: 'postgres://postgres@localhost/postgres?host=/tmp/evil' });
+  const elsewhere = join(root, `server-${n++}.json`);
+  writeFileSync(elsewhere, info, { mode: 0o600 });
+  symlinkSync(elsewhere, serverInfoPath(dir));
+  t.throws(() => runningServer(dir), { message: /symbolic link/ });
+  rmSync(serverInfoPath(dir));
+  writeFileSync(serverInfoPath(dir), info, { mode: 0o644 });
+  chmodSync(serverInfoPath(dir), 0o644);
+  t.throws(() => runningServer(dir), { message: /chmod 600/ });
+  chmodSync(serverInfoPath(dir), 0o600);
+  t.is(runningServer(dir)?.pid, process.pid, 'ours, 0600: believed');
+  if (isRoot) {
+    chownSync(serverInfoPath(dir), NOBODY, NOBODY);
+    t.throws(() => runningServer(dir), { message: /belongs to another user/ });
+  }
 });
