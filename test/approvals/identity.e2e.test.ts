@@ -212,3 +212,21 @@ function rawSocket(url: URL, text: string): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+test('a second issuer\'s token whose subject is alice\'s address (no email claim) cannot approve her request nor be her quorum\'s second', async (t) => {
+  const noEmail = (sub: string) => second.token({ sub, groups: ['writers'], aud: TEST_AUDIENCE });
+  const h = await askAsAlice('subject-as-email');
+  for (const sub of [ALICE, 'Alice@ACME.com', 'alice+x@acme.com']) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await noEmail(sub)));
+    t.is(r.status, 403, sub);
+    t.is(r.body.error?.code, 'self_approval', sub);
+  }
+  const r0 = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum-sub'] }, { ...bearer(await fromSecond('writer-3', 'writer@other.example')), ...model });
+  const id = r0.body.approval.id as string;
+  t.is((await gw.post(`/v1/approvals/${id}/approve`, { comment: 'one' }, bearer(await gw.token(ALICE)))).status, 200);
+  const again = await gw.post(`/v1/approvals/${id}/approve`, { comment: 'two?' }, bearer(await noEmail(ALICE)));
+  t.is(again.status, 409);
+  t.is(again.body.error.code, 'approval_already_decided');
+  t.is(await ran('quorum-sub'), 0);
+  t.is(await ran('subject-as-email'), 0);
+});

@@ -211,3 +211,11 @@ test('group membership by email: a trailing-dot or IDNA spelling of the domain i
   t.deepEqual((await verify(await token({ email: '\u0430lice@acme.com' }))).groups, [], 'Cyrillic а: not alice for a grant');
   t.deepEqual((await verify(await token({ email: 'alice+x@acme.com' }))).groups, [], 'a +tag: not alice for a grant');
 });
+
+test('an email-shaped subject names its person too (refusal side): under another issuer, with no email claim, it is alice', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  t.true(samePerson(alice, { issuer: 'https://b.example', subject: 'alice@acme.com' }));
+  t.true(samePerson({ issuer: 'https://a.example', subject: 'alice@acme.com' }, { issuer: 'https://b.example', subject: 'ALICE@acme.com.' }));
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: '1234567890' }), 'an opaque subject names no one else');
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'bob@acme.com' }));
+});
