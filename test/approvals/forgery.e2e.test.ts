@@ -333,6 +333,28 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     t.is((redeemed[0]!.data as any).sessionId, results.find((r) => r.status === 200)!.body.sessionId);
   });
 
+  test(`${label}: race_reject: a rejection racing the redemption either stops it or is refused — never both logged and run`, async (t) => {
+    for (let i = 0; i < 4; i++) {
+      const tag = `race-reject-${i}`;
+      const h = await held(tag);
+      t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+      const [run, reject] = await Promise.all([asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }), decide(h.id, 'reject', 'bob@acme.com')]);
+      const log = await sessions().read(h.sessionId);
+      const rejected = log.filter((e) => e.type === 'approval.rejected').length;
+      const redeemed = log.filter((e) => e.type === 'approval.redeemed').length;
+      if (run.status === 200) {
+        t.is(await ran(tag), 1);
+        t.is(reject.status, 409, JSON.stringify(reject.body));
+        t.deepEqual([rejected, redeemed], [0, 1], 'ran: the log holds its redemption and no rejection');
+      } else {
+        t.is(run.body.error.code, 'approval_rejected', JSON.stringify(run.body));
+        t.is(reject.status, 200);
+        t.is(await ran(tag), 0);
+        t.deepEqual([rejected, redeemed], [1, 0], 'rejected: the log holds the rejection and no redemption');
+      }
+    }
+  });
+
   test(`${label}: clone_session: a used approval's session copied whole (signed votes included, approval.redeemed left out) runs nothing`, async (t) => {
     const h = await held('clone');
     t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
