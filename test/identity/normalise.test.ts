@@ -219,3 +219,24 @@ test('an email-shaped subject names its person too (refusal side): under another
   t.false(samePerson(alice, { issuer: 'https://b.example', subject: '1234567890' }), 'an opaque subject names no one else');
   t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'bob@acme.com' }));
 });
+
+test('token lifetime edges: a fraction over 24 h, a huge exp, an ancient iat, an iat in the future, none at all — each refused', async (t) => {
+  const verify = verifier();
+  const at = (claims: Record<string, unknown>) => new SignJWT({ iss: served.issuer, aud: AUD, sub: 'alice@acme.com', ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['24 h and half a second', { iat: NOW_SEC - 10, exp: NOW_SEC - 10 + 86400.5 }, 'exp'],
+    ['exp in the year 33658', { iat: NOW_SEC - 10, exp: 1e12 }, 'exp'],
+    ['exp 1e300', { iat: NOW_SEC - 10, exp: 1e300 }, 'exp'],
+    ['iat 30 days ago, exp in a minute', { iat: NOW_SEC - 30 * 86400, exp: NOW_SEC + 60 }, 'exp'],
+    ['iat negative', { iat: -1, exp: NOW_SEC + 60 }, 'exp'],
+    ['iat an hour ahead', { iat: NOW_SEC + 3600, exp: NOW_SEC + 7200 }, 'iat'],
+    ['no iat', { exp: NOW_SEC + 60 }, 'iat'],
+    ['iat a string', { iat: String(NOW_SEC), exp: NOW_SEC + 60 }, 'iat'],
+  ];
+  for (const [name, claims, claim] of cases) {
+    const e = await t.throwsAsync(verify(await at(claims)));
+    t.true(isGatehouseError(e, 'token_claims_invalid'), `${name}: ${e?.message}`);
+    t.deepEqual((e as any).details, { claim }, name);
+  }
+  t.truthy(await verify(await at({ iat: NOW_SEC - 10, exp: NOW_SEC - 10 + 86400 })), 'exactly 24 h');
+});
