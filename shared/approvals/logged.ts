@@ -49,6 +49,7 @@ export type MismatchReason =
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
   | 'vote_event_disagrees'
+  | 'vote_repeated'
   | 'vote_by_requester'
   | 'vote_not_approver'
   | 'vote_after_expiry'
@@ -208,8 +209,11 @@ export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[]
     const admitted = logged.approvers.includes(v.as) && principalMatches(v.as, { ...person, groups: [...v.approver.groups] });
     if (!admitted) throw mismatch(id, 'vote_not_approver', `a signed vote comes from someone the request's approvers (${logged.approvers.join(', ')}) do not admit`);
     if (!(Date.parse(v.at) < expiresAt)) throw mismatch(id, 'vote_after_expiry', 'a signed vote was cast after the approval expired');
-    // The same person twice (a copied event, or two spellings of one email) counts once.
-    if (!people.some((p) => samePerson(p, person))) people.push(person);
+    // The desk never signs a second vote by one person (castVote refuses it), so two in the log
+    // are a replayed event — whose unsigned fields (comment, quorumMet, state) may say anything:
+    // refused, not counted once (attack review of issue 14).
+    if (people.some((p) => samePerson(p, person))) throw mismatch(id, 'vote_repeated', 'the log holds more than one signed vote by the same person');
+    people.push(person);
   }
   if (now.getTime() >= expiresAt) throw new GatehouseError('approval_expired', `approval ${id} expired at ${logged.expiresAt}`, { approvalId: id, status: 'expired' });
   if (people.length < logged.quorum) {

@@ -290,6 +290,17 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     t.is((await store().get(h.id))?.state, 'approved', 'the row was never marked used');
   });
 
+  test(`${label}: replay_vote: a genuine signed vote appended again (verbatim, or with another comment and quorumMet) runs nothing (vote_repeated)`, async (t) => {
+    for (const [i, change] of [{}, { comment: 'approved by the whole team', quorumMet: true, approvals: 2 }].entries()) {
+      const tag = `replayed-${i}`;
+      const h = await held(tag);
+      t.is((await decide(h.id, 'approve', 'bob@acme.com')).status, 200);
+      const genuine = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.granted')!;
+      await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(genuine.data as any), ...change } }]);
+      await refusedRedemption(t, h, tag, 'approval_mismatch', 'vote_repeated');
+    }
+  });
+
   test(`${label}: retyped_rejection: a signed rejection re-appended as approval.granted (row set approved) runs nothing`, async (t) => {
     const h = await held('retyped');
     t.is((await decide(h.id, 'reject', 'bob@acme.com')).status, 200);
