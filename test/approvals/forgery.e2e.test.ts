@@ -247,9 +247,9 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
   });
 
   /** Appends an approval.granted for `by`, signed with `pem`, exactly as the desk would shape it. */
-  async function appendSignedVote(id: string, by: Principal, pem: string) {
+  async function appendSignedVote(id: string, by: Principal, pem: string, at = new Date().toISOString()) {
     const row = (await store().get(id))!;
-    const vote = { verdict: 'approve' as const, by: person(by), comment: 'signed elsewhere', at: new Date().toISOString() };
+    const vote = { verdict: 'approve' as const, by: { ...person(by), issuer: by.issuer || gw.issuer }, comment: 'signed elsewhere', at };
     const after = { ...row, state: 'approved' as const, votes: [vote] };
     const signed = signedVoteOf(after, vote, by, 'group:dba', 'f'.repeat(64));
     const signature = await signVote(createLocalVoteSigner(async () => pem), signed);
@@ -299,6 +299,35 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
       await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(genuine.data as any), ...change } }]);
       await refusedRedemption(t, h, tag, 'approval_mismatch', 'vote_repeated');
     }
+  });
+
+  test(`${label}: desk_erred: signed votes the desk should never have signed — by the requester (or a look-alike), after expiry — run nothing`, async (t) => {
+    const botToken = (subject: string, email: string, issuer = gw.issuer): Principal => ({ issuer, subject, email, groups: ['dba'], token: { iat: 1, sha256: 'b'.repeat(64) } });
+    for (const [i, by] of [botToken(BOT, BOT), botToken('other-sub', BOT.toUpperCase(), 'https://second.example'), botToken('x-1', `${BOT}.`, 'https://second.example'), botToken(BOT, 'unrelated@acme.com', 'https://second.example')].entries()) {
+      const tag = `desk-self-${i}`;
+      const h = await held(tag);
+      await appendSignedVote(h.id, by, TEST_SIGNING_KEY);
+      await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: [fakeVote(by)] }));
+      await refusedRedemption(t, h, tag, 'approval_mismatch', 'vote_by_requester');
+    }
+    const h = await held('desk-late');
+    const row = (await store().get(h.id))!;
+    const aliceToken: Principal = { ...alice, issuer: gw.issuer, token: { iat: 1, sha256: 'a'.repeat(64) } };
+    await appendSignedVote(h.id, aliceToken, TEST_SIGNING_KEY, new Date(Date.parse(row.expiresAt) + 1000).toISOString());
+    await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: [fakeVote()] }));
+    await refusedRedemption(t, h, 'desk-late', 'approval_mismatch', 'vote_after_expiry');
+  });
+
+  test(`${label}: row_extra_vote and requested_twice: a row listing an approval the log has no signed vote for, or a session that requests it twice, runs nothing`, async (t) => {
+    const h = await held('row-extra');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    await rewriteRow(h.id, (a) => ({ ...a, votes: [...a.votes, fakeVote({ ...alice, subject: 'bob@acme.com', email: 'bob@acme.com' })] }));
+    await refusedRedemption(t, h, 'row-extra', 'approval_mismatch', 'row_vote_not_in_log');
+    const h2 = await held('twice');
+    t.is((await decide(h2.id, 'approve', 'alice@acme.com')).status, 200);
+    const requested = (await sessions().read(h2.sessionId)).find((e) => e.type === 'approval.requested')!;
+    await sessions().append(h2.sessionId, [{ type: 'approval.requested', data: requested.data }]);
+    await refusedRedemption(t, h2, 'twice', 'approval_mismatch', 'requested_twice');
   });
 
   test(`${label}: retyped_rejection: a signed rejection re-appended as approval.granted (row set approved) runs nothing`, async (t) => {
