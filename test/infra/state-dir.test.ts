@@ -149,3 +149,18 @@ test('server.json (which sockets the CLI connects to) is believed only when it i
     t.throws(() => runningServer(dir), { message: /belongs to another user/ });
   }
 });
+
+test('a state dir that is a symbolic link to another user\'s directory is refused; one to a private directory of ours is used', (t) => {
+  const ours = fresh();
+  mkdirSync(ours, { mode: 0o700 });
+  const link = fresh();
+  symlinkSync(ours, link);
+  t.notThrows(() => ensurePrivateDir(link));
+  if (!isRoot) return;
+  const theirs = fresh();
+  mkdirSync(theirs, { mode: 0o700 });
+  chownSync(theirs, NOBODY, NOBODY);
+  const toTheirs = fresh();
+  symlinkSync(theirs, toTheirs);
+  t.throws(() => ensurePrivateDir(toTheirs), { message: /belongs to another user/ });
+});
