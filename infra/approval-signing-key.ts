@@ -4,8 +4,9 @@
 // believes only votes that verify with its public half. Deleting it makes every vote signed so
 // far unverifiable: approvals granted before then can no longer be redeemed (ask again).
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readPrivateFile } from './private-files.ts';
 
 export const EMBEDDED_SIGNING_KEY_REF = 'embedded://approval-signing-key';
 
@@ -16,8 +17,7 @@ export function signingKeyPath(stateDir: string): string {
 export function loadOrCreateSigningKey(stateDir: string): string {
   const path = signingKeyPath(stateDir);
   try {
-    if ((statSync(path).mode & 0o077) !== 0) throw new TypeError(`${path} is readable by others: chmod 600 it`);
-    return readFileSync(path, 'utf8');
+    return readPrivateFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -29,7 +29,7 @@ export function loadOrCreateSigningKey(stateDir: string): string {
     writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
     return pem;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8');
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readPrivateFile(path);
     throw e;
   }
 }

@@ -7,9 +7,10 @@
 // could then become any subject in any group. Tokens are minted by `gatehouse token`, which reads
 // the private key from the state dir — so minting needs the file permissions of its owner.
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { readPrivateFile } from './private-files.ts';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 const ALG = 'ES256';
@@ -56,11 +57,9 @@ export async function loadOrCreateDevKey(stateDir: string): Promise<DevIssuerKey
 }
 
 async function loadDevKey(path: string): Promise<DevIssuerKey> {
-  const text = await readFile(path, 'utf8');
-  // Like ssh with its keys: a dev key others can read lets them mint tokens for anyone.
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new Error(`${path} is readable by other users; run: chmod 600 ${path}`);
-  }
+  // Like ssh with its keys: a dev key others can read (or planted) lets them mint tokens for
+  // anyone. readPrivateFile refuses a link, another user's file, and a file others may read.
+  const text = readPrivateFile(path);
   let jwk: JWK;
   try {
     jwk = JSON.parse(text) as JWK;

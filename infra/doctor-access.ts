@@ -3,7 +3,7 @@
 // the running `gatehouse start` (PGlite lets one process open a data directory) or, when none
 // runs, by opening the existing demo data directory here.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createSecretSource } from '../shared/adapters/secrets/index.ts';
 import { runDoctor, summaryLine } from '../shared/doctor/index.ts';
 import type { Policy } from '../shared/policy/types.ts';
@@ -29,7 +29,9 @@ export async function openDoctorAccess(policy: Pick<Policy, 'connections'>, stat
     if (running?.demoUrl) {
       embedded.set('demo', running.demoUrl);
     } else if (!running && existsSync(join(stateDir, 'demo-db'))) {
-      const demo = await startDemoDatabase(stateDir);
+      // On its socket in the state dir, as `gatehouse start` serves it: over TCP, anyone on the
+      // machine could write the demo database while the doctor looks at it (attack review of issue 14).
+      const demo = await startDemoDatabase(stateDir, { socketDir: join(resolve(stateDir), 'sockets', 'demo-db') });
       embedded.set('demo', demo.url);
       stopDemo = demo.stop;
     } else {

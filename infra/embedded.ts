@@ -1,7 +1,7 @@
 // `gatehouse start`: the whole gateway on one machine with embedded defaults — the demo database
 // and the session store each a PGlite data directory served over the Postgres wire (so the
 // gateway always speaks `pg`), the dev OIDC issuer at /dev, every route on one port.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRuntime, webhooksFromEnv, type Runtime } from '../shared/config.ts';
 import { loadPolicy } from '../shared/policy/index.ts';
@@ -15,6 +15,7 @@ import type { Logger } from '../functions/request-log.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
+import { ensurePrivateDir, readPrivateFile } from './private-files.ts';
 import { EMBEDDED_SIGNING_KEY_REF, loadOrCreateSigningKey } from './approval-signing-key.ts';
 
 export interface EmbeddedOptions {
@@ -69,7 +70,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       throw new TypeError(`${policy.source}: connection "${name}" uses ${c.credentials}, but the only embedded database is embedded://demo`);
     }
   }
-  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(options.stateDir);
   const key = await loadOrCreateDevKey(options.stateDir);
 
   const usesDemo = Object.values(policy.connections).some((c) => c.credentials === 'embedded://demo');
@@ -151,9 +152,18 @@ export function serverInfoPath(stateDir: string): string {
 
 /** The running server for this state dir, if there is one (its pid is alive). */
 export function runningServer(stateDir: string): ServerInfo | undefined {
+  let text: string;
+  try {
+    // server.json names the sockets the CLI connects to: one planted by someone else (or a link)
+    // would point the CLI at their server. Refused, not ignored (readPrivateFile).
+    text = readPrivateFile(serverInfoPath(stateDir));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   let info: ServerInfo;
   try {
-    info = JSON.parse(readFileSync(serverInfoPath(stateDir), 'utf8')) as ServerInfo;
+    info = JSON.parse(text) as ServerInfo;
   } catch {
     return undefined;
   }

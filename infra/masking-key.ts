@@ -2,16 +2,16 @@
 // (like the dev issuer's key), registered as `embedded://masking-key`. Deleting it changes every
 // `hash` pseudonym from then on.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readPrivateFile } from './private-files.ts';
 
 export const EMBEDDED_MASKING_KEY_REF = 'embedded://masking-key';
 
 export function loadOrCreateMaskingKey(stateDir: string): string {
   const path = join(stateDir, 'masking.key');
   try {
-    if ((statSync(path).mode & 0o077) !== 0) throw new TypeError(`${path} is readable by others: chmod 600 it`);
-    return readFileSync(path, 'utf8').trim();
+    return readPrivateFile(path).trim();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -22,7 +22,7 @@ export function loadOrCreateMaskingKey(stateDir: string): string {
     writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
     return key;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8').trim();
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readPrivateFile(path).trim();
     throw e;
   }
 }

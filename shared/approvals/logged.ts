@@ -18,6 +18,7 @@
 import { GatehouseError } from '../errors.ts';
 import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
+import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
@@ -47,6 +48,8 @@ export type MismatchReason =
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
+  | 'vote_event_disagrees'
+  | 'vote_repeated'
   | 'vote_by_requester'
   | 'vote_not_approver'
   | 'vote_after_expiry'
@@ -171,9 +174,22 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
     if (v.approvalId !== logged.approvalId || v.sessionId !== logged.sessionId || v.digest !== logged.digest || !verdictFits) {
       throw mismatch(logged.approvalId, 'vote_for_other_statement', `event #${e.seq} carries a signed vote for another approval, session, statement or verdict`, { event: at });
     }
+    // The fields people read (sessions show, approvals.jsonl, population.csv) must name the person
+    // who signed: a genuine vote copied into an event that shows someone else would make the log
+    // claim a vote that never happened (attack review of issue 14).
+    if (!shownIsSigner(d.approver, v)) {
+      throw mismatch(logged.approvalId, 'vote_event_disagrees', `event #${e.seq} (${e.type}) shows another approver than the one who signed its vote`, { event: at });
+    }
     votes.push(v);
   }
   return votes;
+}
+
+function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
+  const a = v.approver as Partial<SignedVote['approver']> | undefined;
+  if (shown === undefined || typeof shown.issuer !== 'string' || typeof shown.subject !== 'string' || a === undefined) return false;
+  if (normalForm(shown.issuer) !== a.issuer || subjectKey(shown.subject) !== a.subject) return false;
+  return typeof shown.email === 'string' ? a.email === emailKey(shown.email) : shown.email === undefined && a.email === undefined;
 }
 
 /**
@@ -193,8 +209,11 @@ export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[]
     const admitted = logged.approvers.includes(v.as) && principalMatches(v.as, { ...person, groups: [...v.approver.groups] });
     if (!admitted) throw mismatch(id, 'vote_not_approver', `a signed vote comes from someone the request's approvers (${logged.approvers.join(', ')}) do not admit`);
     if (!(Date.parse(v.at) < expiresAt)) throw mismatch(id, 'vote_after_expiry', 'a signed vote was cast after the approval expired');
-    // The same person twice (a copied event, or two spellings of one email) counts once.
-    if (!people.some((p) => samePerson(p, person))) people.push(person);
+    // The desk never signs a second vote by one person (castVote refuses it), so two in the log
+    // are a replayed event — whose unsigned fields (comment, quorumMet, state) may say anything:
+    // refused, not counted once (attack review of issue 14).
+    if (people.some((p) => samePerson(p, person))) throw mismatch(id, 'vote_repeated', 'the log holds more than one signed vote by the same person');
+    people.push(person);
   }
   if (now.getTime() >= expiresAt) throw new GatehouseError('approval_expired', `approval ${id} expired at ${logged.expiresAt}`, { approvalId: id, status: 'expired' });
   if (people.length < logged.quorum) {

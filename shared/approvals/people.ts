@@ -15,14 +15,27 @@ export function requesterOf(p: Principal): Requester {
 }
 
 /**
- * Same issuer and subject, or the same email under any issuer — compared after normalisation, and
+ * Same issuer and subject, or the same email under any issuer (an email-shaped subject counts as
+ * one) — compared after normalisation, and
  * on the refusal side (shared/identity/normalise.ts): `alice@acme.com`, `Alice@ACME.com`,
  * `ａｌｉｃｅ@acme.com` and `"alice@acme.com "` are one person, who cannot approve her own request
  * or make a quorum of two. Records written before normalisation existed compare the same way.
  */
 export function samePerson(a: Person, b: Person): boolean {
   if (samePrincipal(a, b)) return true;
-  return a.email !== undefined && b.email !== undefined && possiblySameEmail(a.email, b.email);
+  const theirs = mailboxesOf(b);
+  return mailboxesOf(a).some((x) => theirs.some((y) => possiblySameEmail(x, y)));
+}
+
+/**
+ * The addresses that name a person: the verified email, and a subject that is an email address
+ * (the dev issuer's, and many JWKS issuers'). Attack review of issue 14: a second issuer's token
+ * with `sub: alice@acme.com` and no email claim counted as someone other than alice.
+ */
+function mailboxesOf(p: Person): string[] {
+  const out = p.email === undefined ? [] : [p.email];
+  if (/^[^@\s]+@[^@\s]+$/.test(p.subject)) out.push(p.subject);
+  return out;
 }
 
 /** Same issuer and subject after normalisation: one credential holder (session and approval visibility). */

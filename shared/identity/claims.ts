@@ -1,7 +1,7 @@
 import { GatehouseError } from '../errors.ts';
 import { isNonEmptyString, isNonEmptyStringArray, isNumericDate, isRecord, ownClaim, type Untrusted } from './guards.ts';
 import type { CheckedIssuer } from './options.ts';
-import { emailKey, isInNormalForm } from './normalise.ts';
+import { emailKey, isEmailInNormalForm, isInNormalForm } from './normalise.ts';
 import type { Principal, TokenFacts } from './principal.ts';
 
 /** `issuers[].maxTokenLifetime` when the policy does not set one: 24 h. */
@@ -30,7 +30,7 @@ export function principalFromClaims(verified: unknown, cfg: CheckedIssuer, ctx: 
   if (!isNonEmptyString(subject)) throw claimsInvalid('sub', 'the token has no subject (sub)');
   // Not "normalised for you": a subject or email that normalisation would change could be made to
   // collide with someone else's, so the token is refused (shared/identity/normalise.ts).
-  if (!isInNormalForm(subject)) throw claimsInvalid('sub', 'the token subject (sub) is not in normal form (NFKC, no surrounding spaces or control characters)');
+  if (!isInNormalForm(subject)) throw claimsInvalid('sub', 'the token subject (sub) is not in normal form (NFKC, no surrounding spaces, control or invisible characters)');
   if (cfg.authorizedParty !== undefined && ownClaim(verified, 'azp') !== cfg.authorizedParty) {
     throw claimsInvalid('azp', 'the token was issued to another party (azp)');
   }
@@ -99,7 +99,7 @@ function usableEmail(claims: Untrusted, requireVerified: boolean): string | unde
   // (false, "false", "true", 1) is treated as unverified rather than guessed at.
   const usable = requireVerified ? verified === true : verified === undefined || verified === true;
   if (!usable) return undefined;
-  if (!isInNormalForm(email)) throw claimsInvalid('email', 'the token email is not in normal form (NFKC, no surrounding spaces or control characters)');
+  if (!isEmailInNormalForm(email)) throw claimsInvalid('email', 'the token email is not in normal form (NFKC, no spaces, control or invisible characters)');
   return email;
 }
 

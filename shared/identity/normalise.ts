@@ -12,6 +12,16 @@
 //   equality counts; where it would REFUSE something (self-approval, a second vote by the same
 //   person), equality after case-folding the whole address counts too: when in doubt, two
 //   spellings are one person for refusals and two people for grants.
+// - the domain is compared as the DNS name it is: IDNA (UTS 46) to its ASCII form, without a
+//   trailing dot — `acmé.com`, `xn--acm-dma.com`, `ACMÉ.com.` and `acme。com` (ideographic full
+//   stop) are one domain, for grants too, since they are one name;
+// - on the refusal side the local part is also reduced to a look-alike skeleton (personEmailKey):
+//   marks and invisible characters removed, full case folding (ß → ss, dotless ı → i), the common
+//   Cyrillic and Greek look-alikes of Latin letters mapped to them, a `+tag` dropped, and for
+//   Gmail the dots dropped — every one of those addresses can reach the same person (attack review
+//   of issue 14: `alice\u200b@acme.com`, `alice@acme.com.`, `a.lice+x@gmail.com` under a second
+//   issuer each approved alice's own request).
+import { domainToASCII } from 'node:url';
 
 /** Domains whose mailboxes ignore the local part's case (documented in docs/approvals.md). */
 export const KNOWN_CASE_INSENSITIVE: readonly string[] = ['gmail.com', 'googlemail.com'];
@@ -26,8 +36,23 @@ export function normalForm(s: string): string {
 /** True when the claim is the same string after NFKC and trimming, and holds no control characters. */
 export function isInNormalForm(s: string): boolean {
   // Control characters (C0, DEL, C1) and the Unicode line/paragraph separators are never part of
-  // an email or a subject; NFKC leaves them alone, so they are refused here.
-  return normalForm(s) === s && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s);
+  // an email or a subject; NFKC leaves them alone, so they are refused here. So are characters
+  // that render as nothing or are not characters yet — zero-width spaces and joiners, soft hyphen,
+  // bidi overrides, variation selectors, tag characters (default-ignorable, format), private-use,
+  // unassigned code points and lone surrogates: `alice\u200b@acme.com` looks like alice, compares
+  // as someone else, and would mean something else under a later Unicode version.
+  return normalForm(s) === s && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{Co}|\p{Cn}|\p{Cs}/u.test(s);
+}
+
+/** An email claim as it must be to be accepted: in normal form, and no white space anywhere in it. */
+export function isEmailInNormalForm(email: string): boolean {
+  return isInNormalForm(email) && !/\p{White_Space}/u.test(email);
+}
+
+/** The domain as one DNS name: IDNA (UTS 46) ASCII form, lower case, no trailing dot. */
+function domainKey(domain: string): string {
+  const ascii = domainToASCII(domain) || domain.toLowerCase();
+  return ascii.endsWith('.') && ascii.length > 1 ? ascii.slice(0, -1) : ascii;
 }
 
 /** The comparison key of an email: NFKC, trimmed, domain case-folded (local part for known providers). */
@@ -35,7 +60,7 @@ export function emailKey(email: string): string {
   const s = normalForm(email);
   const at = s.lastIndexOf('@');
   if (at <= 0) return s.toLowerCase();
-  const domain = s.slice(at + 1).toLowerCase();
+  const domain = domainKey(s.slice(at + 1));
   const local = s.slice(0, at);
   const foldLocal = KNOWN_CASE_INSENSITIVE.includes(domain) || GOOGLE_SERVICE_ACCOUNT.test(domain);
   return `${foldLocal ? local.toLowerCase() : local}@${domain}`;
@@ -48,7 +73,47 @@ export function sameEmail(a: string, b: string): boolean {
 
 /** Refusal side: also the same when the whole address differs only in case. */
 export function possiblySameEmail(a: string, b: string): boolean {
-  return sameEmail(a, b) || normalForm(a).toLowerCase() === normalForm(b).toLowerCase();
+  return sameEmail(a, b) || personEmailKey(a) === personEmailKey(b);
+}
+
+// Cyrillic and Greek letters that look like Latin ones (lower case, after folding): a
+// refusal-side skeleton in the spirit of UTS 39, not its whole confusables table. Mapping too much
+// only ever refuses (two people taken for one); mapping too little lets one person count twice.
+const LOOK_ALIKE: Readonly<Record<string, string>> = {
+  а: 'a', в: 'b', с: 'c', ԁ: 'd', е: 'e', ё: 'e', һ: 'h', і: 'i', ї: 'i', ј: 'j', к: 'k', ӏ: 'l', м: 'm', н: 'h', о: 'o', р: 'p',
+  ԛ: 'q', г: 'r', ѕ: 's', т: 't', ц: 'u', ѵ: 'v', ԝ: 'w', х: 'x', у: 'y', з: '3', ь: 'b', п: 'n', л: 'n', ɡ: 'g', ɩ: 'i', ɑ: 'a', ο: 'o',
+  α: 'a', β: 'b', ε: 'e', η: 'n', ι: 'i', κ: 'k', ν: 'v', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y', ω: 'w', ϲ: 'c', ϳ: 'j', μ: 'u',
+  '0': 'o', '1': 'l',
+};
+const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * Refusal side only: a key under which every address that may reach the same person is one.
+ * The local part is folded to a look-alike skeleton (marks and invisibles removed, full case
+ * folding, LOOK_ALIKE, `+tag` dropped — subaddressing at Gmail, Google Workspace, Microsoft 365,
+ * Fastmail — and the quotes of a quoted local part); Gmail also ignores dots, and googlemail.com
+ * is gmail.com. Never used to grant.
+ */
+export function personEmailKey(email: string): string {
+  const s = normalForm(email);
+  const at = s.lastIndexOf('@');
+  const rawDomain = at < 0 ? '' : s.slice(at + 1);
+  let domain = domainKey(rawDomain);
+  if (GMAIL_DOMAINS.has(domain)) domain = 'gmail.com';
+  let local = skeleton(at < 0 ? s : s.slice(0, at)).replace(/"/g, '');
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  if (domain === 'gmail.com') local = local.replace(/\./g, '');
+  return at < 0 ? local : `${local}@${domain}`;
+}
+
+function skeleton(s: string): string {
+  const bare = s
+    .normalize('NFKD')
+    .replace(/\p{M}|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{White_Space}/gu, '')
+    .toUpperCase()
+    .toLowerCase();
+  return [...bare.normalize('NFKD').replace(/\p{M}/gu, '')].map((c) => LOOK_ALIKE[c] ?? c).join('');
 }
 
 /** The comparison key of a subject (case is significant in `sub`: RFC 7519 StringOrURI). */

@@ -1,7 +1,8 @@
-import { sameEmail, subjectKey } from '../identity/normalise.ts';
+import { normalForm, sameEmail, subjectKey } from '../identity/normalise.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Analysis } from '../sql/analysis.ts';
 import { MAX_MODEL_LENGTH } from './schema.ts';
+import { subjectPattern } from './subject-pattern.ts';
 import type { Decision, Policy, Rule, RuleAction } from './types.ts';
 
 export interface DecideInput {
@@ -59,9 +60,14 @@ export function principalMatches(pattern: string, principal: Principal): boolean
     // A grant: only the same mailbox by emailKey() (shared/identity/normalise.ts).
     return principal.email !== undefined && sameEmail(principal.email, pattern.slice(6));
   }
-  if (pattern.startsWith('subject:')) return subjectKey(principal.subject) === subjectKey(pattern.slice(8));
+  if (pattern.startsWith('subject:')) {
+    const { issuer, subject } = subjectPattern(pattern.slice(8));
+    if (issuer !== undefined && normalForm(issuer) !== normalForm(principal.issuer)) return false;
+    return subjectKey(principal.subject) === subjectKey(subject);
+  }
   return false;
 }
+
 
 function formatDuration(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RISK_CLASSES } from '../sql/analysis.ts';
 import { normalizeSignature } from '../sql/routines.ts';
 import type { MaskStrategy, Policy, Rule, RuleAction } from './types.ts';
+import { subjectPattern } from './subject-pattern.ts';
 
 // The shape of gatehouse.policy.yaml (docs/design.md#policy-file). Every object is strict so that a typo such as
 // `clases:` is an error instead of a filter silently dropped (which would widen a rule).
@@ -342,6 +343,19 @@ interface IndexedRule {
  * names, and rules that can never match. Each runs on whichever sections are themselves valid, so
  * one mistake does not hide the others.
  */
+/**
+ * A `subject:` pattern must say whose subject it is when more than one issuer is trusted: a
+ * subject is unique only within its issuer, and another trusted issuer could give the same `sub`
+ * to someone else — who would then match the rule or count as that approver (attack review of
+ * issue 14). `subject:ISSUER#SUB` names it, and the issuer must be one the policy trusts.
+ */
+function subjectIssuerProblem(value: string, issuers: readonly string[]): string | undefined {
+  const { issuer } = subjectPattern(value);
+  if (issuer !== undefined) return issuers.includes(issuer) ? undefined : `subject:${value} names issuer ${issuer}, which is not in issuers`;
+  if (issuers.length > 1) return `subject:${value} names no issuer, and ${issuers.length} issuers are trusted (any of them may issue this subject to someone else): write subject:ISSUER#${value}`;
+  return undefined;
+}
+
 function crossCheck(data: unknown): SchemaProblem[] {
   const root = isRecord(data) ? data : {};
   const groupsResult = groupsSchema.safeParse(root['groups'] === undefined ? {} : root['groups']);
@@ -355,6 +369,7 @@ function crossCheck(data: unknown): SchemaProblem[] {
     if (r.success) rules.push({ index, rule: r.data });
   });
 
+  const issuers = (Array.isArray(root['issuers']) ? (root['issuers'] as unknown[]) : []).flatMap((i) => (isRecord(i) && typeof i['issuer'] === 'string' ? [i['issuer']] : []));
   const problems: SchemaProblem[] = [];
   const firstByName = new Map<string, number>();
   for (const { index, rule } of rules) {
@@ -368,6 +383,8 @@ function crossCheck(data: unknown): SchemaProblem[] {
         if (groups && p.startsWith('group:') && !groups.has(p.slice(6))) {
           problems.push({ path: at(field, j), message: `group "${p.slice(6)}" is not defined in groups` });
         }
+        const subjectProblem = p.startsWith('subject:') ? subjectIssuerProblem(p.slice(8), issuers) : undefined;
+        if (subjectProblem) problems.push({ path: at(field, j), message: subjectProblem });
       });
     }
     rule.connections?.forEach((c, j) => {

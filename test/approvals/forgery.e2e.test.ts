@@ -247,9 +247,9 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
   });
 
   /** Appends an approval.granted for `by`, signed with `pem`, exactly as the desk would shape it. */
-  async function appendSignedVote(id: string, by: Principal, pem: string) {
+  async function appendSignedVote(id: string, by: Principal, pem: string, at = new Date().toISOString()) {
     const row = (await store().get(id))!;
-    const vote = { verdict: 'approve' as const, by: person(by), comment: 'signed elsewhere', at: new Date().toISOString() };
+    const vote = { verdict: 'approve' as const, by: { ...person(by), issuer: by.issuer || gw.issuer }, comment: 'signed elsewhere', at };
     const after = { ...row, state: 'approved' as const, votes: [vote] };
     const signed = signedVoteOf(after, vote, by, 'group:dba', 'f'.repeat(64));
     const signature = await signVote(createLocalVoteSigner(async () => pem), signed);
@@ -274,6 +274,125 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     t.is(again.body.error.details.reason, 'redeemed_in_log');
     t.is(await ran('reset'), 1, 'it ran once');
     t.like((await sessions().read(again.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_used', reason: 'redeemed_in_log' } } });
+  });
+
+  // Attack review of issue 14 (below).
+  test(`${label}: relabel_vote: a genuine signed vote copied into an event that shows another approver runs nothing (vote_event_disagrees)`, async (t) => {
+    const h = await held('relabelled');
+    t.is((await decide(h.id, 'approve', 'bob@acme.com')).status, 200);
+    const genuine = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.granted')!;
+    // The signature still holds (the vote is untouched); only what people read names alice. Before
+    // the review this ran, and the log said alice had approved: a vote that never happened.
+    for (const approver of [person(alice), { ...person(alice), subject: 'bob@acme.com' }, { issuer: gw.issuer, subject: 'bob@acme.com' }]) {
+      await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(genuine.data as any), approver } }]);
+      await refusedRedemption(t, h, 'relabelled', 'approval_mismatch', 'vote_event_disagrees');
+    }
+    t.is((await store().get(h.id))?.state, 'approved', 'the row was never marked used');
+  });
+
+  test(`${label}: replay_vote: a genuine signed vote appended again (verbatim, or with another comment and quorumMet) runs nothing (vote_repeated)`, async (t) => {
+    for (const [i, change] of [{}, { comment: 'approved by the whole team', quorumMet: true, approvals: 2 }].entries()) {
+      const tag = `replayed-${i}`;
+      const h = await held(tag);
+      t.is((await decide(h.id, 'approve', 'bob@acme.com')).status, 200);
+      const genuine = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.granted')!;
+      await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(genuine.data as any), ...change } }]);
+      await refusedRedemption(t, h, tag, 'approval_mismatch', 'vote_repeated');
+    }
+  });
+
+  test(`${label}: desk_erred: signed votes the desk should never have signed — by the requester (or a look-alike), after expiry — run nothing`, async (t) => {
+    const botToken = (subject: string, email: string, issuer = gw.issuer): Principal => ({ issuer, subject, email, groups: ['dba'], token: { iat: 1, sha256: 'b'.repeat(64) } });
+    for (const [i, by] of [botToken(BOT, BOT), botToken('other-sub', BOT.toUpperCase(), 'https://second.example'), botToken('x-1', `${BOT}.`, 'https://second.example'), botToken(BOT, 'unrelated@acme.com', 'https://second.example')].entries()) {
+      const tag = `desk-self-${i}`;
+      const h = await held(tag);
+      await appendSignedVote(h.id, by, TEST_SIGNING_KEY);
+      await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: [fakeVote(by)] }));
+      await refusedRedemption(t, h, tag, 'approval_mismatch', 'vote_by_requester');
+    }
+    const h = await held('desk-late');
+    const row = (await store().get(h.id))!;
+    const aliceToken: Principal = { ...alice, issuer: gw.issuer, token: { iat: 1, sha256: 'a'.repeat(64) } };
+    await appendSignedVote(h.id, aliceToken, TEST_SIGNING_KEY, new Date(Date.parse(row.expiresAt) + 1000).toISOString());
+    await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: [fakeVote()] }));
+    await refusedRedemption(t, h, 'desk-late', 'approval_mismatch', 'vote_after_expiry');
+  });
+
+  test(`${label}: row_extra_vote and requested_twice: a row listing an approval the log has no signed vote for, or a session that requests it twice, runs nothing`, async (t) => {
+    const h = await held('row-extra');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    await rewriteRow(h.id, (a) => ({ ...a, votes: [...a.votes, fakeVote({ ...alice, subject: 'bob@acme.com', email: 'bob@acme.com' })] }));
+    await refusedRedemption(t, h, 'row-extra', 'approval_mismatch', 'row_vote_not_in_log');
+    const h2 = await held('twice');
+    t.is((await decide(h2.id, 'approve', 'alice@acme.com')).status, 200);
+    const requested = (await sessions().read(h2.sessionId)).find((e) => e.type === 'approval.requested')!;
+    await sessions().append(h2.sessionId, [{ type: 'approval.requested', data: requested.data }]);
+    await refusedRedemption(t, h2, 'twice', 'approval_mismatch', 'requested_twice');
+  });
+
+  test(`${label}: retyped_rejection: a signed rejection re-appended as approval.granted (row set approved) runs nothing`, async (t) => {
+    const h = await held('retyped');
+    t.is((await decide(h.id, 'reject', 'bob@acme.com')).status, 200);
+    const rejection = (await sessions().read(h.sessionId)).find((e) => e.type === 'approval.rejected')!;
+    await sessions().append(h.sessionId, [{ type: 'approval.granted', data: { ...(rejection.data as any), state: 'approved', quorumMet: true } }]);
+    await rewriteRow(h.id, (a) => ({ ...a, state: 'approved', votes: a.votes.map((v) => ({ ...v, verdict: 'approve' as const })) }));
+    await refusedRedemption(t, h, 'retyped', 'approval_mismatch', 'vote_for_other_statement');
+  });
+
+  test(`${label}: other_statement: whitespace, a comment, a cast or other params than were approved run nothing`, async (t) => {
+    const h = await held('variant');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    const variants = [
+      { sql: 'INSERT INTO runs (tag) VALUES ($1) ', params: h.params },
+      { sql: 'INSERT INTO runs (tag)  VALUES ($1)', params: h.params },
+      { sql: 'INSERT INTO runs (tag) VALUES ($1) -- ok', params: h.params },
+      { sql: 'INSERT INTO runs (tag) VALUES ($1::text)', params: h.params },
+      { sql: h.sql, params: ['variant '] },
+      { sql: h.sql, params: ['Variant'] },
+    ];
+    for (const v of variants) {
+      const r = await asBot({ connection: 'main', sql: v.sql, params: v.params, approvalId: h.id });
+      t.is(r.status, 409, JSON.stringify(v));
+      t.is(r.body.error.code, 'approval_mismatch', JSON.stringify(v));
+    }
+    t.is(Number((await gw.sql("SELECT count(*) AS n FROM runs WHERE lower(tag) LIKE 'variant%'")).rows[0].n), 0, 'no variant ran');
+    const ok = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
+    t.is(ok.status, 200, 'the approved statement itself still runs');
+    t.is(await ran('variant'), 1);
+  });
+
+  test(`${label}: race: 8 concurrent redemptions of one approval run it once; one approval.redeemed in the log`, async (t) => {
+    const h = await held('race');
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    const results = await Promise.all(Array.from({ length: 8 }, () => asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id })));
+    t.deepEqual(results.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409], JSON.stringify(results.map((r) => r.body.error?.code)));
+    t.true(results.filter((r) => r.status === 409).every((r) => r.body.error.code === 'approval_used'));
+    t.is(await ran('race'), 1);
+    const redeemed = (await sessions().read(h.sessionId)).filter((e) => e.type === 'approval.redeemed');
+    t.is(redeemed.length, 1);
+    t.is((redeemed[0]!.data as any).sessionId, results.find((r) => r.status === 200)!.body.sessionId);
+  });
+
+  test(`${label}: race_reject: a rejection racing the redemption either stops it or is refused — never both logged and run`, async (t) => {
+    for (let i = 0; i < 4; i++) {
+      const tag = `race-reject-${i}`;
+      const h = await held(tag);
+      t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+      const [run, reject] = await Promise.all([asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }), decide(h.id, 'reject', 'bob@acme.com')]);
+      const log = await sessions().read(h.sessionId);
+      const rejected = log.filter((e) => e.type === 'approval.rejected').length;
+      const redeemed = log.filter((e) => e.type === 'approval.redeemed').length;
+      if (run.status === 200) {
+        t.is(await ran(tag), 1);
+        t.is(reject.status, 409, JSON.stringify(reject.body));
+        t.deepEqual([rejected, redeemed], [0, 1], 'ran: the log holds its redemption and no rejection');
+      } else {
+        t.is(run.body.error.code, 'approval_rejected', JSON.stringify(run.body));
+        t.is(reject.status, 200);
+        t.is(await ran(tag), 0);
+        t.deepEqual([rejected, redeemed], [1, 0], 'rejected: the log holds the rejection and no redemption');
+      }
+    }
   });
 
   test(`${label}: clone_session: a used approval's session copied whole (signed votes included, approval.redeemed left out) runs nothing`, async (t) => {

@@ -3,6 +3,7 @@
 // request, cannot make a quorum of two, and cannot see someone else's session. Two Authorization
 // headers are refused before anything else.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import test from 'ava';
 import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
 import { startSecondIssuer, type SecondIssuer } from './second-issuer.ts';
@@ -148,3 +149,84 @@ function rawRequest(method: string, path: string, headers: Record<string, string
     req.end(method === 'GET' ? undefined : body);
   });
 }
+
+// Attack review of issue 14: spellings NFKC and trimming leave alone.
+const LOOK_ALIKES = ['alice@acme.com.', 'alice@ACME.com.', 'alice+ops@acme.com', '"alice"@acme.com', '\u0430lice@acme.com', 'al\u0131ce@acme.com', 'alice@acme\u3002com'];
+const INVISIBLES = ['alice\u200b@acme.com', 'ali\u00adce@acme.com', 'alice\u202e@acme.com', 'alice\ufe0f@acme.com'];
+
+test('look-alike spellings of the requester under another issuer (trailing dot, +tag, Cyrillic, dotless ı) cannot approve her request', async (t) => {
+  const h = await askAsAlice('lookalike');
+  for (const [i, email] of LOOK_ALIKES.entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`look-${i}`, email)));
+    t.is(r.status, 403, JSON.stringify(email));
+    t.is(r.body.error?.code, 'self_approval', JSON.stringify(email));
+  }
+  for (const [i, email] of INVISIBLES.entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`invisible-${i}`, email)));
+    t.is(r.status, 401, JSON.stringify(email));
+    t.is(r.body.error.code, 'token_claims_invalid');
+  }
+  t.is((await gw.get(`/v1/approvals/${h.id}`, bearer(await gw.token(ALICE)))).body.approval.status, 'pending');
+  t.is(await ran('lookalike'), 0);
+});
+
+test('a quorum of two is not made by alice plus a look-alike of her under another issuer', async (t) => {
+  const r0 = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum-look'] }, { ...bearer(await fromSecond('writer-2', 'writer@other.example')), ...model });
+  t.is(r0.status, 202, JSON.stringify(r0.body));
+  const id = r0.body.approval.id as string;
+  t.is((await gw.post(`/v1/approvals/${id}/approve`, { comment: 'one' }, bearer(await gw.token(ALICE)))).status, 200);
+  for (const [i, email] of LOOK_ALIKES.entries()) {
+    const again = await gw.post(`/v1/approvals/${id}/approve`, { comment: 'two?' }, bearer(await fromSecond(`alice-look-${i}`, email)));
+    t.is(again.status, 409, JSON.stringify(email));
+    t.is(again.body.error.code, 'approval_already_decided');
+  }
+  const run = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum-look'], approvalId: id }, { ...bearer(await fromSecond('writer-2', 'writer@other.example')), ...model });
+  t.is(run.status, 409);
+  t.is(run.body.error.code, 'approval_pending');
+  t.is(await ran('quorum-look'), 0);
+});
+
+test('repeated Authorization headers in other spellings (case of the name, an empty one) are 400 header_repeated', async (t) => {
+  const good = await gw.token(ALICE);
+  const url = new URL(gw.url);
+  const body = '{"connection":"main","sql":"SELECT 1"}';
+  for (const second of ['AUTHORIZATION: Bearer x.y.z', 'authorization:', 'Authorization: Basic YTpi']) {
+    const raw = [`POST /v1/query HTTP/1.1`, `Host: ${url.host}`, `Authorization: Bearer ${good}`, second, 'Content-Type: application/json', 'X-Agent-Model: gemini-1', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n');
+    const answer = await rawSocket(url, raw);
+    t.regex(answer, /^HTTP\/1\.1 400 /, second);
+    t.regex(answer, /header_repeated/, second);
+  }
+  // The scheme's case does not matter (RFC 9110 §11.1); anything but one bearer token is token_missing.
+  for (const [header, status] of [[`bearer ${good}`, 200], [`BEARER  ${good}`, 200], [`Bearer\t${good}`, 401], [`Bearer ${good} x`, 401], [`Bearer${good}`, 401], [`Basic ${good}`, 401]] as const) {
+    const r = await rawRequest('POST', '/v1/query', { authorization: header, 'content-type': 'application/json', 'x-agent-model': 'gemini-1' }, body);
+    t.is(r.status, status, header.replace(good, '<token>'));
+  }
+});
+
+function rawSocket(url: URL, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port) }, () => socket.end(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
+
+test('a second issuer\'s token whose subject is alice\'s address (no email claim) cannot approve her request nor be her quorum\'s second', async (t) => {
+  const noEmail = (sub: string) => second.token({ sub, groups: ['writers'], aud: TEST_AUDIENCE });
+  const h = await askAsAlice('subject-as-email');
+  for (const sub of [ALICE, 'Alice@ACME.com', 'alice+x@acme.com']) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await noEmail(sub)));
+    t.is(r.status, 403, sub);
+    t.is(r.body.error?.code, 'self_approval', sub);
+  }
+  const r0 = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum-sub'] }, { ...bearer(await fromSecond('writer-3', 'writer@other.example')), ...model });
+  const id = r0.body.approval.id as string;
+  t.is((await gw.post(`/v1/approvals/${id}/approve`, { comment: 'one' }, bearer(await gw.token(ALICE)))).status, 200);
+  const again = await gw.post(`/v1/approvals/${id}/approve`, { comment: 'two?' }, bearer(await noEmail(ALICE)));
+  t.is(again.status, 409);
+  t.is(again.body.error.code, 'approval_already_decided');
+  t.is(await ran('quorum-sub'), 0);
+  t.is(await ran('subject-as-email'), 0);
+});

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { SignJWT } from 'jose';
 import { createVerifier } from '../../shared/identity/index.ts';
-import { emailKey, isInNormalForm, possiblySameEmail, sameEmail } from '../../shared/identity/normalise.ts';
+import { emailKey, isEmailInNormalForm, isInNormalForm, possiblySameEmail, sameEmail } from '../../shared/identity/normalise.ts';
 import { samePerson } from '../../shared/approvals/people.ts';
 import { parsePolicy } from '../../shared/policy/index.ts';
 import type { IssuerConfig } from '../../shared/policy/types.ts';
@@ -129,4 +129,114 @@ rules:
   for (const bad of ['8d', '10y', '0s', 'forever']) {
     t.throws(() => parsePolicy(file(`    maxTokenLifetime: ${bad}`), 'p.yaml'), undefined, bad);
   }
+});
+
+// Attack review of issue 14: spellings NFKC and trimming leave alone, but that reach (or look
+// like) the same person. Each of these, under a second trusted issuer, approved alice's own
+// request before the review.
+const INVISIBLE = [
+  'alice\u200b@acme.com', // zero-width space
+  'ali\u200dce@acme.com', // zero-width joiner
+  'ali\u00adce@acme.com', // soft hyphen
+  'alice\u202e@acme.com', // right-to-left override
+  'alice\ufe0f@acme.com', // variation selector
+  'alice\u{e0041}@acme.com', // tag character
+  'alice\u{f0000}@acme.com', // private use
+  'alice\u0378@acme.com', // unassigned
+  'alice\ud800@acme.com', // lone surrogate
+  'ali ce@acme.com', // a space inside (also \u3000, the ideographic space)
+  'alice\u3000@acme.com',
+];
+
+test('invisible, private-use, unassigned and white-space characters are refused in an email (and invisibles in a subject)', async (t) => {
+  const verify = verifier();
+  for (const email of INVISIBLE) {
+    t.false(isEmailInNormalForm(email), JSON.stringify(email));
+    const tok = await token({ email });
+    await refused(t, verify(tok), 'token_claims_invalid', tok);
+  }
+  for (const sub of ['a-1\u200b', '\u2060a-1', 'a\u{e0001}1']) {
+    t.false(isInNormalForm(sub), JSON.stringify(sub));
+    const tok = await token({ sub, email: undefined });
+    await refused(t, verify(tok), 'token_claims_invalid', tok);
+  }
+  t.true(isInNormalForm('Jane Doe'), 'a subject may hold an inner space; an email may not');
+  t.false(isEmailInNormalForm('Jane Doe@acme.com'));
+  t.true(isEmailInNormalForm('josé@acmé.com'), 'internationalised addresses in NFC are fine');
+});
+
+test('the domain is compared as one DNS name: case, trailing dot, IDNA U-label or A-label, ideographic full stop', (t) => {
+  for (const email of ['alice@acme.com.', 'alice@ACME.COM.', 'alice@acme\u3002com']) t.is(emailKey(email), 'alice@acme.com', JSON.stringify(email));
+  t.is(emailKey('alice@bücher.example'), 'alice@xn--bcher-kva.example');
+  t.is(emailKey('alice@XN--BCHER-KVA.example.'), 'alice@xn--bcher-kva.example');
+  t.true(sameEmail('alice@Bücher.example', 'alice@xn--bcher-kva.example'), 'one domain: the same mailbox for grants too');
+  t.false(sameEmail('Alice@bücher.example', 'alice@xn--bcher-kva.example'), 'the local part still keeps its case for grants');
+  t.is(emailKey(emailKey('Alice@Bücher.example.')), emailKey('Alice@Bücher.example.'), 'idempotent: signed votes hold emailKey() and are keyed again');
+});
+
+test('refusal side: look-alikes, full case folding, +tags and Gmail dots are one person; grants are not widened by them', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  const sameAsAlice = [
+    'alice@acme.com.', 'alice@ACME.com.', 'alice@acme\u3002com', // the domain
+    'alice+approver@acme.com', // subaddress
+    '"alice"@acme.com', // quoted local part
+    '\u0430lice@acme.com', '\u0430l\u0456c\u0435@acme.com', // Cyrillic а, і, е
+    'al\u03b9ce@acme.com', // Greek iota
+    'al\u0131ce@acme.com', 'AL\u0130CE@acme.com', // Turkish dotless ı, dotted İ
+    'alicé@acme.com', // a mark on a letter
+  ];
+  for (const email of sameAsAlice) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject: 'b-9', email }), JSON.stringify(email));
+    t.true(possiblySameEmail(email, 'alice@acme.com'), JSON.stringify(email));
+  }
+  const gmail = { issuer: 'https://accounts.google.com', subject: '1234', email: 'alice.smith@gmail.com' };
+  for (const email of ['alicesmith@gmail.com', 'a.l.i.c.e.s.m.i.t.h@gmail.com', 'Alice.Smith+ops@gmail.com', 'alicesmith@googlemail.com']) {
+    t.true(samePerson(gmail, { issuer: 'https://b.example', subject: 'b-9', email }), email);
+  }
+  t.true(possiblySameEmail('STRASSE@acme.com', 'straße@acme.com'), 'ß folds to ss');
+  // Not one person: other mailboxes, and the dots of a non-Gmail domain.
+  for (const email of ['alicia@acme.com', 'alice@acme.co', 'alice@acme.com.evil', 'a.lice@acme.com', 'bob+alice@acme.com']) {
+    t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'b-9', email }), email);
+  }
+  // None of this grants: group membership and email: patterns use emailKey() equality only.
+  for (const email of ['alice+x@acme.com', '\u0430lice@acme.com', 'a.lice@gmail.com', '"alice"@acme.com']) {
+    t.false(sameEmail(email, email.includes('gmail') ? 'alice@gmail.com' : 'alice@acme.com'), email);
+  }
+});
+
+test('group membership by email: a trailing-dot or IDNA spelling of the domain is the member; a look-alike is not', async (t) => {
+  const verify = verifier();
+  t.deepEqual((await verify(await token({ email: 'alice@acme.com.' }))).groups, ['dba']);
+  t.deepEqual((await verify(await token({ email: 'alice@acme\u3002com' }))).groups, ['dba']);
+  t.deepEqual((await verify(await token({ email: '\u0430lice@acme.com' }))).groups, [], 'Cyrillic а: not alice for a grant');
+  t.deepEqual((await verify(await token({ email: 'alice+x@acme.com' }))).groups, [], 'a +tag: not alice for a grant');
+});
+
+test('an email-shaped subject names its person too (refusal side): under another issuer, with no email claim, it is alice', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  t.true(samePerson(alice, { issuer: 'https://b.example', subject: 'alice@acme.com' }));
+  t.true(samePerson({ issuer: 'https://a.example', subject: 'alice@acme.com' }, { issuer: 'https://b.example', subject: 'ALICE@acme.com.' }));
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: '1234567890' }), 'an opaque subject names no one else');
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'bob@acme.com' }));
+});
+
+test('token lifetime edges: a fraction over 24 h, a huge exp, an ancient iat, an iat in the future, none at all — each refused', async (t) => {
+  const verify = verifier();
+  const at = (claims: Record<string, unknown>) => new SignJWT({ iss: served.issuer, aud: AUD, sub: 'alice@acme.com', ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['24 h and half a second', { iat: NOW_SEC - 10, exp: NOW_SEC - 10 + 86400.5 }, 'exp'],
+    ['exp in the year 33658', { iat: NOW_SEC - 10, exp: 1e12 }, 'exp'],
+    ['exp 1e300', { iat: NOW_SEC - 10, exp: 1e300 }, 'exp'],
+    ['iat 30 days ago, exp in a minute', { iat: NOW_SEC - 30 * 86400, exp: NOW_SEC + 60 }, 'exp'],
+    ['iat negative', { iat: -1, exp: NOW_SEC + 60 }, 'exp'],
+    ['iat an hour ahead', { iat: NOW_SEC + 3600, exp: NOW_SEC + 7200 }, 'iat'],
+    ['no iat', { exp: NOW_SEC + 60 }, 'iat'],
+    ['iat a string', { iat: String(NOW_SEC), exp: NOW_SEC + 60 }, 'iat'],
+  ];
+  for (const [name, claims, claim] of cases) {
+    const e = await t.throwsAsync(verify(await at(claims)));
+    t.true(isGatehouseError(e, 'token_claims_invalid'), `${name}: ${e?.message}`);
+    t.deepEqual((e as any).details, { claim }, name);
+  }
+  t.truthy(await verify(await at({ iat: NOW_SEC - 10, exp: NOW_SEC - 10 + 86400 })), 'exactly 24 h');
 });

@@ -95,3 +95,22 @@ test('a socket path too long for sun_path falls back to a private temp directory
   t.is((await client.query('SELECT 2 AS two')).rows[0].two, 2);
   await client.end();
 });
+
+test.serial('gatehouse doctor with no server running opens the demo database on its socket, not on TCP (attack review of issue 14)', async (t) => {
+  const { openDoctorAccess } = await import('../../infra/doctor-access.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'gh-doctor-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await startEmbeddedDatabases({ stateDir: dir, demo: true });
+  await first.stop(); // leaves demo-db behind, and no running server
+  const access = await openDoctorAccess({ connections: { demo: { credentials: 'embedded://demo' } } } as any, dir);
+  t.teardown(() => access.close());
+  const url = await access.secrets.resolve('embedded://demo');
+  const host = new URL(url).searchParams.get('host');
+  t.truthy(host, `a socket URL, not TCP: ${url.replace(/:[^:@/]*@/, ':***@')}`);
+  t.true(host!.startsWith(join(dir, 'sockets')));
+  t.is(statSync(host!).mode & 0o777, 0o700);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.is((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+  await client.end();
+});

@@ -1,0 +1,50 @@
+// The state dir is the embedded mode's password (issue 14 item 6): its keys (dev issuer, masking,
+// vote signing), server.json and the stores' socket directories are private because only their
+// owner can reach them. That holds only if nobody else could write the directory before or while
+// we use it, and if what we read is our own file, not someone's link or plant (attack review of
+// issue 14: a state dir made 0777 beforehand let another local user plant the vote-signing or dev
+// issuer key before the first start — and `gatehouse start` run as root read it happily, since a
+// planted file can be 0600 and still be the planter's).
+import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+
+const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+/**
+ * Creates `dir` (0700) or checks the existing one: it must be a directory of ours that no one else
+ * can write. Read or search bits for others are taken away (nothing could have been planted
+ * through them); a directory others can write, or that belongs to another user, is refused.
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
+  const me = uid();
+  if (me !== undefined && st.uid !== me) throw new Error(`state directory ${dir} belongs to another user (uid ${st.uid}): use a directory of your own`);
+  if ((st.mode & 0o022) !== 0) {
+    throw new Error(`state directory ${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}): anything in it may have been planted; use a new directory`);
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/**
+ * The contents of a key file that must be ours alone: a regular file (a symbolic link is refused,
+ * not followed), owned by this user, with no permission for anyone else. ENOENT passes through
+ * (callers create the file then).
+ */
+export function readPrivateFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    const me = uid();
+    if (me !== undefined && st.uid !== me) throw new Error(`${path} belongs to another user (uid ${st.uid}): it may have been planted; delete it`);
+    if ((st.mode & 0o077) !== 0) throw new TypeError(`${path} is readable by others: chmod 600 it`);
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    // O_NOFOLLOW on a symbolic link: ELOOP.
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${path} is a symbolic link: a key file must be a file of its own`);
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,166 @@
+// Attack review of issue 14 item 6: the state dir is the embedded mode's password. Another local
+// user who could write it before the first start could plant the vote-signing key, the masking key
+// or the dev issuer's key (and so mint tokens, or sign votes, the gateway believes); `gatehouse
+// start` run as root read a planted 0600 file happily. A symbolic link in a key file's place is not
+// followed. Each case runs against the real loaders and the real `gatehouse start`.
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import test from 'ava';
+import { ensurePrivateDir, readPrivateFile } from '../../infra/private-files.ts';
+import { loadOrCreateSigningKey, signingKeyPath } from '../../infra/approval-signing-key.ts';
+import { loadOrCreateMaskingKey } from '../../infra/masking-key.ts';
+import { devKeyPath, loadOrCreateDevKey } from '../../infra/dev-issuer.ts';
+import { runningServer, serverInfoPath } from '../../infra/embedded.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'gh-statedir-'));
+test.after.always(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => join(root, `s${n++}`);
+const isRoot = process.getuid?.() === 0;
+const NOBODY = 65534;
+const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+test('a new state dir is made 0700; an existing one others may only read is tightened to 0700', (t) => {
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  t.is(statSync(dir).mode & 0o777, 0o700);
+  const loose = fresh();
+  mkdirSync(loose, { mode: 0o755 });
+  chmodSync(loose, 0o755);
+  ensurePrivateDir(loose);
+  t.is(statSync(loose).mode & 0o777, 0o700, 'read/search for others taken away');
+});
+
+test('a state dir others can write, or that is not a directory, is refused (nothing in it is trusted)', (t) => {
+  for (const mode of [0o777, 0o770, 0o702, 0o1777]) {
+    const dir = fresh();
+    mkdirSync(dir);
+    chmodSync(dir, mode);
+    t.throws(() => ensurePrivateDir(dir), { message: /writable by other users/ }, mode.toString(8));
+    t.is(statSync(dir).mode & 0o7777, mode, 'left as it was: not silently "fixed"');
+  }
+  const file = fresh();
+  writeFileSync(file, 'x');
+  t.throws(() => ensurePrivateDir(file));
+});
+
+test('a state dir that belongs to another user is refused', (t) => {
+  if (!isRoot) return void t.pass('needs root to chown; skipped');
+  const dir = fresh();
+  mkdirSync(dir, { mode: 0o700 });
+  chownSync(dir, NOBODY, NOBODY);
+  t.throws(() => ensurePrivateDir(dir), { message: /belongs to another user/ });
+});
+
+test('a key planted by another user (0600, theirs) is refused by every key loader, also when we are root', (t) => {
+  if (!isRoot) return void t.pass('needs root to chown; skipped');
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  const plant = (path: string, text: string) => {
+    mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+    writeFileSync(path, text, { mode: 0o600 });
+    chownSync(path, NOBODY, NOBODY);
+  };
+  plant(signingKeyPath(dir), pem());
+  t.throws(() => loadOrCreateSigningKey(dir), { message: /belongs to another user/ });
+  plant(join(dir, 'masking.key'), 'planted-masking-key\n');
+  t.throws(() => loadOrCreateMaskingKey(dir), { message: /belongs to another user/ });
+  plant(devKeyPath(dir), '{}');
+  return t.throwsAsync(loadOrCreateDevKey(dir), { message: /belongs to another user/ });
+});
+
+test('a symbolic link in a key file\'s place is refused, not followed (even to a private file of ours)', async (t) => {
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  const elsewhere = join(root, `elsewhere-${n++}.pem`);
+  writeFileSync(elsewhere, pem(), { mode: 0o600 });
+  symlinkSync(elsewhere, signingKeyPath(dir));
+  t.throws(() => loadOrCreateSigningKey(dir), { message: /symbolic link/ });
+  symlinkSync(elsewhere, join(dir, 'masking.key'));
+  t.throws(() => loadOrCreateMaskingKey(dir), { message: /symbolic link/ });
+  mkdirSync(join(dir, 'dev-issuer'), { mode: 0o700 });
+  symlinkSync(elsewhere, devKeyPath(dir));
+  await t.throwsAsync(loadOrCreateDevKey(dir), { message: /symbolic link/ });
+  // A dangling link is not "missing, so create it": writing through it would land elsewhere.
+  const dangling = fresh();
+  ensurePrivateDir(dangling);
+  symlinkSync(join(root, 'nowhere.pem'), signingKeyPath(dangling));
+  t.throws(() => loadOrCreateSigningKey(dangling));
+  t.false(existsSync(join(root, 'nowhere.pem')), 'nothing was written through the link');
+});
+
+test('readPrivateFile: a key others may read is refused; ours, 0600, is read', (t) => {
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  const path = join(dir, 'k');
+  writeFileSync(path, 'secret', { mode: 0o640 });
+  chmodSync(path, 0o640);
+  t.throws(() => readPrivateFile(path), { message: /chmod 600/ });
+  chmodSync(path, 0o600);
+  t.is(readPrivateFile(path), 'secret');
+});
+
+test('gatehouse start refuses a state dir others can write, before it makes or reads any key', (t) => {
+  const cwd = fresh();
+  mkdirSync(cwd, { mode: 0o700 });
+  const state = join(cwd, 'state');
+  mkdirSync(state);
+  chmodSync(state, 0o777);
+  writeFileSync(join(cwd, 'policy.yaml'), `version: 1
+issuers:
+  - issuer: http://127.0.0.1:1/dev
+    audience: gatehouse-local
+    jwksUri: http://127.0.0.1:1/dev/jwks.json
+connections:
+  demo:
+    credentials: embedded://demo
+rules:
+  - name: nothing
+    action: deny
+`);
+  const r = spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'start', '--policy', 'policy.yaml', '--port', '0', '--state-dir', state], { cwd, encoding: 'utf8', timeout: 120_000 });
+  t.not(r.status, 0, r.stdout + r.stderr);
+  t.regex(r.stderr + r.stdout, /writable by other users/);
+  t.false(existsSync(join(state, 'dev-issuer')), 'no dev issuer key made in it');
+  t.false(existsSync(signingKeyPath(state)), 'no vote-signing key made in it');
+  t.false(existsSync(join(state, 'session-db')), 'no session store made in it');
+});
+
+test('server.json (which sockets the CLI connects to) is believed only when it is a private file of ours', (t) => {
+  const dir = fresh();
+  ensurePrivateDir(dir);
+  t.is(runningServer(dir), undefined, 'none: no running server');
+  const info = JSON.stringify({ pid: process.pid, url: 'http://127.0.0.1:1', sessionStoreUrl: 'postgres://postgres@localhost/postgres?host=/tmp/evil' });
+  const elsewhere = join(root, `server-${n++}.json`);
+  writeFileSync(elsewhere, info, { mode: 0o600 });
+  symlinkSync(elsewhere, serverInfoPath(dir));
+  t.throws(() => runningServer(dir), { message: /symbolic link/ });
+  rmSync(serverInfoPath(dir));
+  writeFileSync(serverInfoPath(dir), info, { mode: 0o644 });
+  chmodSync(serverInfoPath(dir), 0o644);
+  t.throws(() => runningServer(dir), { message: /chmod 600/ });
+  chmodSync(serverInfoPath(dir), 0o600);
+  t.is(runningServer(dir)?.pid, process.pid, 'ours, 0600: believed');
+  if (isRoot) {
+    chownSync(serverInfoPath(dir), NOBODY, NOBODY);
+    t.throws(() => runningServer(dir), { message: /belongs to another user/ });
+  }
+});
+
+test('a state dir that is a symbolic link to another user\'s directory is refused; one to a private directory of ours is used', (t) => {
+  const ours = fresh();
+  mkdirSync(ours, { mode: 0o700 });
+  const link = fresh();
+  symlinkSync(ours, link);
+  t.notThrows(() => ensurePrivateDir(link));
+  if (!isRoot) return;
+  const theirs = fresh();
+  mkdirSync(theirs, { mode: 0o700 });
+  chownSync(theirs, NOBODY, NOBODY);
+  const toTheirs = fresh();
+  symlinkSync(theirs, toTheirs);
+  t.throws(() => ensurePrivateDir(toTheirs), { message: /belongs to another user/ });
+});
