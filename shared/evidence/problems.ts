@@ -18,6 +18,7 @@ export const PROBLEM_KINDS = [
   'head_mismatch', // the last event is not the manifest's chain head
   'session_missing', // in the manifest, no events in events.jsonl
   'session_inserted', // events for a session the manifest does not list
+  'export_reported_problems', // nothing else wrong here, but verification.json says the export found the store's log not intact
   // Against the global Merkle log and its signed checkpoints (verify-log.ts, --checkpoints):
   'leaf_missing', // a leaf of the exported run, or of an exported session, is not in the export
   'leaf_inserted', // an exported event (or leaf) that is not the log's leaf at its index

@@ -23,6 +23,10 @@ export class LogCheck {
   readonly #exportedSession: Uint8Array;
   readonly #inEvents: Uint8Array;
   #withoutIndex = 0;
+  /** Sessions with an event that has a place in the log: one of theirs without a place came after the log existed. */
+  readonly #indexedSessions = new Set<string>();
+  /** When the log was first signed (ms): no event stored from then on (less the margin) lacks a place in it. */
+  readonly #firstSignedMs: number;
 
   constructor(
     readonly section: LogSection,
@@ -38,6 +42,7 @@ export class LogCheck {
     this.#inLeaves = new Uint8Array(this.#n);
     this.#exportedSession = new Uint8Array(this.#n);
     this.#inEvents = new Uint8Array(this.#n);
+    this.#firstSignedMs = firstSignedMs(checkpoints.map((c) => Date.parse(c.time)));
   }
 
   async readLeaves(path: string): Promise<void> {
@@ -118,8 +123,15 @@ export class LogCheck {
   onEvent(event: SessionEvent, line: number): void {
     if (event.index === undefined) {
       this.#withoutIndex++;
+      // Only events stored before the global log existed may lack a place in it (export says the same, log-coverage.ts).
+      if (this.#indexedSessions.has(event.sessionId)) {
+        this.#flagEvent(event, line, 'leaf_inserted', `event ${event.seq} of session ${event.sessionId} has no place in the global log, but follows events of its session that do: it was not appended through the log`);
+      } else if (!unindexedPredatesLog(event.at, this.#firstSignedMs)) {
+        this.#flagEvent(event, line, 'leaf_inserted', `event ${event.seq} of session ${event.sessionId} has no place in the global log, but is dated ${event.at}, after the log was first signed: no event stored then lacks one`);
+      }
       return;
     }
+    this.#indexedSessions.add(event.sessionId);
     const i = event.index - this.section.start;
     if (!Number.isSafeInteger(event.index) || i < 0 || i >= this.#n) {
       this.#flagEvent(event, line, 'leaf_inserted', `event ${event.seq} of session ${event.sessionId} claims index ${event.index}, outside the exported run of the log`);
@@ -217,4 +229,21 @@ export function latestAtOrBelow<C extends { readonly treeSize: number }>(checkpo
     } else hi = mid - 1;
   }
   return found;
+}
+
+/** The earliest signing time of the valid checkpoints (ms), or +Infinity without any. */
+export function firstSignedMs(signedMs: readonly number[]): number {
+  let first = Infinity;
+  for (const ms of signedMs) if (ms < first) first = ms;
+  return first;
+}
+
+/**
+ * Whether an event without a place in the log can be from before the log existed: dated before the
+ * log's first signed checkpoint (plus the clock margin). A writer that inserts one now (Firestore's
+ * create() cannot refuse it) is named, unless it also backdates it to before the first checkpoint
+ * — which no signature can tell from an event of that time (docs/evidence.md).
+ */
+export function unindexedPredatesLog(at: string, firstSignedMs: number): boolean {
+  return firstSignedMs === Infinity || Date.parse(at) < firstSignedMs + CLOCK_MARGIN_MS;
 }

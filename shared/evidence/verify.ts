@@ -150,7 +150,7 @@ export async function verifyEvidence(dirArg: string, options: VerifyOptions = {}
       for (const m of checkedManifest.problems) report({ kind: 'manifest_invalid', file: 'manifest.json', message: `manifest.json: ${m}` });
       return finish({ manifestSha256 });
     }
-    return await verifyFolder(dir, checkedManifest.manifest, manifestSha256, options, runner, report, warnings, finish);
+    return await verifyFolder(dir, checkedManifest.manifest, manifestSha256, options, runner, report, () => problemsTotal, warnings, finish);
   } finally {
     await runner.close();
   }
@@ -163,6 +163,7 @@ async function verifyFolder(
   options: VerifyOptions,
   runner: TaskRunner,
   report: (p: Problem) => void,
+  problemsTotal: () => number,
   warnings: string[],
   finish: (extra?: Partial<VerifyResult>) => VerifyResult,
 ): Promise<VerifyResult> {
@@ -306,6 +307,14 @@ async function verifyFolder(
   const verification = readJson(join(dir, FILES.verification));
   if (verification !== undefined && (verification as { merkleRoot?: unknown }).merkleRoot !== manifest.merkle.root) {
     report({ kind: 'manifest_mismatch', file: FILES.verification, field: 'merkleRoot', message: `${FILES.verification} names a different Merkle root than manifest.json` });
+  }
+  // The export's own verdict on the store: believed only when it says something is wrong. Verify
+  // re-checks what it can from the events, but a problem the export found in the store (a broken
+  // chain, a gap in the log) must not come out of verify as "ok" because the folder is intact.
+  if (problemsTotal() === 0 && verification !== undefined && (verification as { ok?: unknown }).ok !== true) {
+    const v = verification as { chainsBroken?: unknown; logProblems?: unknown };
+    const logProblems = Array.isArray(v.logProblems) ? v.logProblems.length : 0;
+    report({ kind: 'export_reported_problems', file: FILES.verification, field: 'ok', message: `${FILES.verification} says the export found the store not intact (${Number(v.chainsBroken) || 0} broken chains, ${logProblems} problems with the log): this evidence shows a log that does not hold` });
   }
   const counts = walk.derived?.counts;
   const outcomes = counts ? { unknown: counts.unknownOutcomes ?? 0, rolledBack: counts.rolledBack ?? 0, failed: counts.failedExecutions, executed: counts.executed } : undefined;

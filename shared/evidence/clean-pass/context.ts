@@ -2,6 +2,7 @@
 // task message carries it without a copy: the run of the global log (its leaves' event hashes and
 // which leaves were seen where), the exported sessions' ids, the time range, the checkpoints that
 // date the leaves, the approval desk's key. A worker unpacks it once per verify run and keeps it.
+import { firstSignedMs } from '../verify-log.ts';
 import { voteKeyOf, type VoteKey } from '../votes.ts';
 
 export interface PassContext {
@@ -29,6 +30,8 @@ export interface Unpacked {
   readonly ctx: PassContext;
   readonly exported: ReadonlySet<string>;
   readonly voteKey?: VoteKey;
+  /** When the log was first signed (ms), +Infinity without checkpoints (verify-log.ts firstSignedMs). */
+  readonly firstSignedMs: number;
 }
 
 let current: Unpacked | undefined;
@@ -40,7 +43,8 @@ export function unpack(ctx: PassContext): Unpacked {
   const key = ctx.votePublicKeyPem === undefined ? undefined : voteKeyOf(ctx.votePublicKeyPem);
   // verify resolved the key before; a task that cannot use it must fail, never skip the votes.
   if (typeof key === 'string') throw new Error(`the approval desk key is ${key}`);
-  current = { ctx, exported: new Set(ids === '' ? [] : ids.split('\n')), ...(key ? { voteKey: key } : {}) };
+  const firstSigned = firstSignedMs(ctx.log?.checkpoints.map((c) => c.signedMs) ?? []);
+  current = { ctx, exported: new Set(ids === '' ? [] : ids.split('\n')), ...(key ? { voteKey: key } : {}), firstSignedMs: firstSigned };
   return current;
 }
 
