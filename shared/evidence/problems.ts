@@ -35,6 +35,7 @@ export const PROBLEM_KINDS = [
   'vote_signature_invalid', // a vote whose signature fails the desk's key, or signs another approval, session, statement, verdict or approver
   'vote_public_key_missing', // votes in the export and no desk key to check them (none given, none in the manifest, or not a P-256 key)
   'vote_public_key_mismatch', // --vote-public-key is not the key the manifest names
+  'vote_repeated', // a second signed vote by one person for one approval: a replayed event (the desk signs one)
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 

@@ -22,6 +22,8 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { SessionEvent } from '../audit/events.ts';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
+import { samePerson } from '../approvals/people.ts';
+import type { Person } from '../approvals/types.ts';
 import { signedBytes, type SignedVote } from '../approvals/vote-signature.ts';
 import { field, record, text } from './guards.ts';
 import type { Problem } from './problems.ts';
@@ -65,6 +67,8 @@ export function voteProblems(
   signatureKnownValid?: (e: SessionEvent) => boolean,
 ): Problem[] {
   const problems: Problem[] = [];
+  /** Per approval, the people whose signed vote was already seen in this session. */
+  const voters = new Map<string, Person[]>();
   for (const e of events) {
     if (!isVoteEvent(e)) continue;
     const flag = (kind: Problem['kind'], message: string) => problems.push({ kind, file: FILE, line: lineOf?.(e), sessionId: e.sessionId, seq: e.seq, message });
@@ -90,7 +94,19 @@ export function voteProblems(
     if (!sameApprover(field(e.data, 'approver'), signed)) wrong.push('approver');
     if (wrong.length) {
       flag('vote_signature_invalid', `${what} carries a validly signed vote, but for another ${wrong.join(', ')} than the event shows`);
+      continue;
     }
+    // The desk signs one vote per person and approval (castVote refuses a second): another is a
+    // replayed event, whose unsigned fields (comment, quorumMet) may say anything. Redemption
+    // refuses it the same way (shared/approvals/logged.ts).
+    const a = signed.approver;
+    const person: Person = { issuer: a.issuer, subject: a.subject, ...(a.email === undefined ? {} : { email: a.email }) };
+    const seen = voters.get(signed.approvalId) ?? [];
+    if (seen.some((p) => samePerson(p, person))) {
+      flag('vote_repeated', `${what} is a second signed vote by the same person for this approval: the desk signs one, so this one was replayed`);
+      continue;
+    }
+    voters.set(signed.approvalId, [...seen, person]);
   }
   return problems;
 }

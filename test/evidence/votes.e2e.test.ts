@@ -10,6 +10,7 @@ import canonicalize from 'canonicalize';
 import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import { TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { DBA, DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { editJson, readJsonl, runCli, tempDir } from './helpers.ts';
 
@@ -135,6 +136,27 @@ test.serial('vote_signature_invalid: the desk’s real signed vote replayed into
   const r2 = await verifyEvidence(await exportRange(t, sameId.from, sameId.to));
   t.deepEqual(kinds(r2), ['vote_signature_invalid']);
   t.regex(r2.problems[0]!.message, /approver/);
+});
+
+test.serial('vote_repeated: a genuine signed vote appended a second time, its unsigned comment and quorumMet edited', async (t) => {
+  // Signed by the desk's own key, for exactly this session: every check of a single vote holds.
+  const signed = (approvalId: string, sessionId: string, digest: string) => {
+    const vote = { v: 'gatehouse-vote/1', approvalId, sessionId, digest, verdict: 'approve', approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA, groups: ['dba'] }, token: { iss: fx.gw.issuer, sub: DBA, iat: 1, sha256: 'a'.repeat(64) }, as: 'group:dba', policySha256: 'b'.repeat(64), at: new Date().toISOString() };
+    return { approver: alice(), comment: 'lgtm', quorumMet: true, state: 'approved', vote, signature: { alg: 'ES256', keyId: 'local:desk', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: TEST_SIGNING_KEY, dsaEncoding: 'der' }).toString('base64') } };
+  };
+  let first: Record<string, unknown> | undefined;
+  const s = await forgedSession((approvalId, sessionId, digest) => (first = signed(approvalId, sessionId, digest)));
+  const once = await verifyEvidence(await exportRange(t, s.from, s.to));
+  t.deepEqual(kinds(once), [], 'one signed vote: nothing wrong');
+  // The same signed vote again, as the query path's rights can append it.
+  await fx.log.append(s.sessionId, [{ type: 'approval.granted', data: { approvalId: (first!.vote as { approvalId: string }).approvalId, ...first!, comment: 'second reviewer agrees', quorumMet: true } }]);
+  const out = await exportRange(t, s.from, new Date(Date.now() + 1));
+  for (const fullPass of [false, true]) {
+    const r = await verifyEvidence(out, { fullPass });
+    t.deepEqual(kinds(r), ['vote_repeated'], `fullPass ${fullPass}: ${JSON.stringify(r.problems)}`);
+    t.is(r.problems[0]!.sessionId, s.sessionId);
+    t.is(r.problems[0]!.seq, 4, 'the second one is the replay');
+  }
 });
 
 test.serial('a whole export made by an attacker with their own key: passes on its own key, fails against the published one', async (t) => {
