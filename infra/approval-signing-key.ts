@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPrivateFile } from './private-files.ts';
+import { readPrivateFile } from '../shared/private-files.ts';
 
 export const EMBEDDED_SIGNING_KEY_REF = 'embedded://approval-signing-key';
 

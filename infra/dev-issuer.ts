@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { readPrivateFile } from './private-files.ts';
+import { readPrivateFile } from '../shared/private-files.ts';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 const ALG = 'ES256';

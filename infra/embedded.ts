@@ -15,7 +15,7 @@ import type { Logger } from '../functions/request-log.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
-import { ensurePrivateDir, readPrivateFile } from './private-files.ts';
+import { ensurePrivateDir, readPrivateFile } from '../shared/private-files.ts';
 import { EMBEDDED_SIGNING_KEY_REF, loadOrCreateSigningKey } from './approval-signing-key.ts';
 
 export interface EmbeddedOptions {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPrivateFile } from './private-files.ts';
+import { readPrivateFile } from '../shared/private-files.ts';
 
 export const EMBEDDED_MASKING_KEY_REF = 'embedded://masking-key';
 

@@ -2,8 +2,9 @@
 // apart from the session store, the dev issuer's key and the masking key. The server's request
 // path never opens it; `gatehouse start` runs the signer as a step of its own.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readPrivateFile } from '../private-files.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
 
 export const LOCAL_KEY_FILE = 'checkpoint-signing-key.pem';
@@ -30,8 +31,9 @@ export function localSigner(stateDir: string, options: { create?: boolean } = {}
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
     }
-    chmodSync(paths.key, 0o600);
-    key = createPrivateKey(readFileSync(paths.key));
+    // Read only as a file of ours alone (not a link, not another user's, not readable by others):
+    // whoever planted or could read this key could sign checkpoints of any log.
+    key = createPrivateKey(readPrivateFile(paths.key));
     if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
       throw new Error(`${paths.key} is not an EC P-256 private key`);
     }

@@ -9,11 +9,12 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlink
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
-import { ensurePrivateDir, readPrivateFile } from '../../infra/private-files.ts';
+import { ensurePrivateDir, readPrivateFile } from '../../shared/private-files.ts';
 import { loadOrCreateSigningKey, signingKeyPath } from '../../infra/approval-signing-key.ts';
 import { loadOrCreateMaskingKey } from '../../infra/masking-key.ts';
 import { devKeyPath, loadOrCreateDevKey } from '../../infra/dev-issuer.ts';
 import { runningServer, serverInfoPath } from '../../infra/embedded.ts';
+import { localKeyPaths, localSigner } from '../../shared/transparency/local-signer.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'gh-statedir-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -163,4 +164,33 @@ test('a state dir that is a symbolic link to another user\'s directory is refuse
   const toTheirs = fresh();
   symlinkSync(theirs, toTheirs);
   t.throws(() => ensurePrivateDir(toTheirs), { message: /belongs to another user/ });
+});
+
+test('the checkpoint signing key is read only as a private file of ours: a link, or a key others may read, signs nothing', async (t) => {
+  // Whoever planted or can read that key can sign checkpoints of any log.
+  const made = fresh();
+  ensurePrivateDir(made);
+  await localSigner(made).publicKeyPem();
+  t.is(statSync(localKeyPaths(made).key).mode & 0o777, 0o600, 'made 0600');
+
+  const readable = fresh();
+  ensurePrivateDir(readable);
+  writeFileSync(localKeyPaths(readable).key, pem(), { mode: 0o644 });
+  chmodSync(localKeyPaths(readable).key, 0o644);
+  await t.throwsAsync(localSigner(readable).publicKeyPem(), { message: /readable by others/ });
+
+  const linked = fresh();
+  ensurePrivateDir(linked);
+  const target = join(linked, 'elsewhere.pem');
+  writeFileSync(target, pem(), { mode: 0o600 });
+  symlinkSync(target, localKeyPaths(linked).key);
+  await t.throwsAsync(localSigner(linked).publicKeyPem(), { message: /symbolic link/ });
+
+  if (isRoot) {
+    const planted = fresh();
+    ensurePrivateDir(planted);
+    writeFileSync(localKeyPaths(planted).key, pem(), { mode: 0o600 });
+    chownSync(localKeyPaths(planted).key, NOBODY, NOBODY);
+    await t.throwsAsync(localSigner(planted).publicKeyPem(), { message: /another user/ });
+  }
 });

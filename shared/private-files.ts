@@ -1,6 +1,6 @@
 // The state dir is the embedded mode's password (issue 14 item 6): its keys (dev issuer, masking,
-// vote signing), server.json and the stores' socket directories are private because only their
-// owner can reach them. That holds only if nobody else could write the directory before or while
+// vote signing, checkpoint signing), server.json and the stores' socket directories are private
+// because only their owner can reach them. That holds only if nobody else could write the directory before or while
 // we use it, and if what we read is our own file, not someone's link or plant (attack review of
 // issue 14: a state dir made 0777 beforehand let another local user plant the vote-signing or dev
 // issuer key before the first start — and `gatehouse start` run as root read it happily, since a
