@@ -311,7 +311,7 @@ async function verifyFolder(
   // The export's own verdict on the store: believed only when it says something is wrong. Verify
   // re-checks what it can from the events, but a problem the export found in the store (a broken
   // chain, a gap in the log) must not come out of verify as "ok" because the folder is intact.
-  if (problemsTotal() === 0 && verification !== undefined && (verification as { ok?: unknown }).ok !== true) {
+  if (problemsTotal() === 0 && verification !== undefined && (verification as { ok?: unknown }).ok === false) {
     const v = verification as { chainsBroken?: unknown; logProblems?: unknown };
     const logProblems = Array.isArray(v.logProblems) ? v.logProblems.length : 0;
     report({ kind: 'export_reported_problems', file: FILES.verification, field: 'ok', message: `${FILES.verification} says the export found the store not intact (${Number(v.chainsBroken) || 0} broken chains, ${logProblems} problems with the log): this evidence shows a log that does not hold` });
