@@ -2,11 +2,12 @@
 // pieces' MTH is treeHash's, lines are split as readline splits them, chunks cut only after a
 // line end, and real worker threads (verify-pool.ts) hash what the calling thread would.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import test from 'ava';
 import { chainEvents } from '../../shared/audit/chain.ts';
+import { ChunkPool } from '../../shared/evidence/chunk-pool.ts';
 import { fileChunks, splitLines } from '../../shared/evidence/lines.ts';
 import { rootFromRangeParallel } from '../../shared/evidence/parallel-root.ts';
 import { inThread, workerPool } from '../../shared/evidence/verify-pool.ts';
@@ -76,6 +77,28 @@ test('lines are split as readline splits them, and chunks cut only after a line 
     t.deepEqual(chunks.flatMap((c) => splitLines(c.toString('utf8'))), want, `chunked ${JSON.stringify(text)}`);
     t.is(Buffer.concat(chunks).toString('utf8'), text);
     for (const c of chunks.slice(0, -1)) t.is(c.at(-1), 10, 'a chunk ends after \\n');
+  }
+});
+
+test('fileChunks from a pool: each chunk given back once read, the chunks are still the file', (t) => {
+  // Memory used again (chunk-pool.ts): a chunk read into a buffer given back must not show the
+  // bytes of the one before, however chunk and line sizes fall.
+  const dir = tempDir(t);
+  const path = join(dir, 'lines.txt');
+  const lines = Array.from({ length: 4000 }, (_, i) => `${i}:${'x'.repeat((i * 37) % 300)}`);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  const whole = readFileSync(path);
+  for (const size of [1, 70_000, 200_000]) {
+    const pool = new ChunkPool();
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (const chunk of fileChunks(path, size, pool)) {
+      copies.push(Buffer.from(chunk));
+      buffers.add(chunk.buffer);
+      pool.give(chunk);
+    }
+    t.true(Buffer.concat(copies).equals(whole), `size ${size}`);
+    t.true(buffers.size < copies.length, `size ${size}: memory used again (${buffers.size} buffers for ${copies.length} chunks)`);
   }
 });
 
