@@ -19,6 +19,7 @@ import { inThread, workerPool, type TaskRunner } from './verify-pool.ts';
 import { HASH_HOLDS, VOTE_SIGNATURE_HOLDS } from './verify-tasks.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import { checkManifest, DERIVED_FILES, FILES, type Manifest } from './manifest.ts';
+import { sessionsOutsideRange } from './range-check.ts';
 import { MERKLE_DEFINITION, MerkleAccumulator, merkleLeaf } from './merkle.ts';
 import { DEFAULT_REPORT_LIMITS, ReportCollector } from './report/collector.ts';
 import { writeReport } from './report/html.ts';
@@ -281,6 +282,8 @@ async function verifyFolder(
   if (root !== manifest.merkle.root) {
     report({ kind: 'merkle_root_mismatch', file: 'manifest.json', field: 'merkle.root', message: `the Merkle root over the manifest's ${manifest.chainHeads.length} chain heads is ${root}, the manifest says ${manifest.merkle.root}` });
   }
+  // Only sessions that started in the range: what export selects (range-check.ts says why it matters).
+  for (const p of sessionsOutsideRange(manifest)) report(p);
   if (manifest.merkle.leaves !== manifest.chainHeads.length) {
     report({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'merkle.leaves', message: `merkle.leaves is ${manifest.merkle.leaves}, but there are ${manifest.chainHeads.length} chain heads` });
   }

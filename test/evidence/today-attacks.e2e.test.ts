@@ -4,23 +4,30 @@
 // a writer regenerating the folder would (events re-chained and re-hashed, the manifest's chain
 // heads, Merkle root and digests made to fit), and holds both passes — with and without worker
 // threads — to the same answer.
-import { createHash, randomUUID, sign } from 'node:crypto';
+import { createHash, randomInt, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import canonicalize from 'canonicalize';
-import { hashEvent } from '../../shared/audit/chain.ts';
+import pg from 'pg';
+import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import { chainEvents, hashEvent } from '../../shared/audit/chain.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import { cleanPass } from '../../shared/evidence/clean-pass/index.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import type { Manifest } from '../../shared/evidence/manifest.ts';
-import { merkleLeaf, merkleRoot } from '../../shared/evidence/merkle.ts';
+import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from '../../shared/evidence/merkle.ts';
+import { writeReport } from '../../shared/evidence/report/html.ts';
+import { soc2Criteria } from '../../shared/evidence/report/soc2.ts';
+import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
+import { localCheckpointing } from '../../shared/transparency/local.ts';
+import { createTestDatabase } from '../helpers/pg.ts';
 import { inThread, workerPool } from '../../shared/evidence/verify-pool.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
 import { TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { DBA, DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
-import { copyOf, editJson } from './helpers.ts';
+import { copyOf, editJson, tempDir } from './helpers.ts';
 
 let fx: EvidenceFixture;
 let root: string;
@@ -78,6 +85,37 @@ function regenerate(dir: string, lines: readonly Ev[]): void {
   editJson(join(dir, 'verification.json'), (v) => (v.merkleRoot = rootHash));
   fixDigest(dir, 'events.jsonl');
   fixDigest(dir, 'verification.json');
+}
+
+/**
+ * report.html written again from the folder as it now is (what verify re-derives it from: the
+ * events, verification.json and the manifest), its digest fixed — the last step of a writer who
+ * regenerates the folder, so only the deeper checks can tell.
+ */
+async function rewriteReport(dir: string): Promise<void> {
+  const manifest = readManifest(dir);
+  const r = await cleanPass({ dir, manifest, runner: inThread(), section: manifest.log ?? undefined, checkpoints: [], votePublicKeyPem: manifest.votes?.publicKeyPem });
+  if (!r) throw new Error('rewriteReport: the folder is not clean enough to derive a report from');
+  const verification = JSON.parse(readFileSync(join(dir, 'verification.json'), 'utf8'));
+  let html = '';
+  await writeReport(
+    { write: async (text: string) => void (html += text) },
+    {
+      generatedAt: manifest.generatedAt,
+      source: manifest.source,
+      range: manifest.range,
+      merkleRoot: manifest.merkle.root,
+      merkleDefinition: MERKLE_DEFINITION,
+      counts: r.derived.counts,
+      policyVersions: r.derived.policyVersions,
+      verification,
+      soc2: soc2Criteria(r.derived.counts, r.derived.policyVersions, verification.ok === true),
+      report: { sessionsEmbedded: manifest.report.sessionsEmbedded, sessionsTotal: manifest.report.sessionsTotal, note: manifest.report.note },
+    } as Parameters<typeof writeReport>[1],
+    r.derived.reportSessions.entries(),
+  );
+  writeFileSync(join(dir, 'report.html'), html);
+  fixDigest(dir, 'report.html');
 }
 
 /** An event chained after `prev` (same session), hashed; `index` as given (absent: none). */
@@ -167,7 +205,7 @@ test('an index that is null, a string or negative on a forged appended event: ne
     const events = readEvents(clean);
     const id = sessionsOf(events)[1]!;
     const at = events.findLastIndex((e) => e.sessionId === id);
-    const forged = { ...chained(events[at]!), index };
+    const forged: Ev = { ...chained(events[at]!), index };
     regenerate(dir, [...events.slice(0, at + 1), forged, ...events.slice(at + 1)]);
     const r = await allPasses(t, dir, `index ${JSON.stringify(index)}`);
     t.false(r.ok, `index ${JSON.stringify(index)}`);
@@ -192,11 +230,11 @@ test('export_reported_problems: the export said ok: false, the folder is otherwi
     v.chainsBroken = 1;
   });
   fixDigest(dir, 'verification.json');
+  // report.html shows verification.json: it follows the edit, or the report alone would tell.
+  await rewriteReport(dir);
   const r = await allPasses(t, dir, 'ok: false');
   t.false(r.ok);
-  // verification.json is also a derived file verify re-derives: the edit may show there too, but
-  // the export's own verdict must be among the answers, never an "ok".
-  t.true(kinds(r).includes('export_reported_problems') || kinds(r).length > 0, JSON.stringify(kinds(r)));
+  t.deepEqual(kinds(r), ['export_reported_problems'], JSON.stringify(r.problems));
 
   // With a real problem as well, the real one is named (the export's verdict adds nothing).
   const both = copyOf(t, dir);
@@ -310,4 +348,78 @@ test.serial('vote_repeated is per approval: the same person’s signed vote for 
   await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: s.from, to: new Date(Date.now() + 1), out, source: 'test' });
   const r = await allPasses(t, out, 'two approvals');
   t.false(kinds(r).includes('vote_repeated'), JSON.stringify(r.problems));
+});
+
+// ---- A session dated outside the export's range (range-check.ts) --------------------------------
+
+const MIN = 60_000;
+
+test('a forged session without a log index, backdated to before the log\'s first checkpoint, in the export of a range the log was already signing: named (a regenerated folder verified ok)', async (t) => {
+  // The log tamper suite's setting: a store on real PostgreSQL, checkpoints signed with a local key.
+  const T = Date.UTC(2100, 0, 1) + randomInt(0, 2 ** 30) * 1000;
+  let now = T - 30 * MIN;
+  const db = await createTestDatabase();
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  t.teardown(async () => {
+    await log.close();
+    await admin.end();
+    await db.drop();
+  });
+  const stateDir = tempDir(t);
+  const local = localCheckpointing(stateDir, { createKey: true });
+  const checkpoint = async (at: number) => {
+    now = at;
+    return (await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind;
+  };
+  const request = { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject: 'bot@acme.com', email: 'bot@acme.com', groups: [] }, agent: { model: 'test-model' }, connection: 'main', sql: 'SELECT 1' } } as EventDraft;
+  t.is(await checkpoint(T - 30 * MIN), 'signed', "the log's first checkpoint");
+  now = T;
+  await log.append(randomUUID(), [request, { type: 'decision', data: { action: 'allow', rule: 'bots-read' } }]);
+  t.is(await checkpoint(T + 20 * MIN), 'signed');
+
+  // The owner, past the triggers, stores a session without log indices dated before the first
+  // checkpoint — what a session from before the log looks like.
+  const sid = randomUUID();
+  const at = new Date(T - 40 * MIN);
+  const forged = chainEvents(sid, null, [{ ...request, data: { ...request.data, sql: 'DROP TABLE customers' } } as EventDraft, { type: 'decision', data: { action: 'allow', rule: 'dba-everything' } }, { type: 'execution.completed', data: { command: 'DROP TABLE' } }], at);
+  await admin.query('INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql) VALUES ($1, $2, $3, $4, $5, $6)', [sid, at, 'bot@acme.com', 'bot@acme.com', 'main', 'DROP TABLE customers']);
+  await admin.query('BEGIN');
+  await admin.query('SET LOCAL session_replication_role = replica');
+  for (const e of forged) await admin.query('INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)', [e.sessionId, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash]);
+  await admin.query('COMMIT');
+  t.is(await checkpoint(T + 40 * MIN), 'signed', 'nothing in the log changed');
+
+  // Exported over a range that reaches back before the log: indistinguishable from a pre-log
+  // session (docs/evidence.md says so), and the export is consistent — ok.
+  const checkpoints = (await local.store.list()).checkpoints;
+  const wide = join(tempDir(t), 'export');
+  const s = await exportEvidence(log, { from: new Date(T - 50 * MIN), to: new Date(T + 25 * MIN), out: wide, source: 'test', checkpoints, clock: () => new Date(T + 60 * MIN) });
+  t.deepEqual(s.logProblems, []);
+  const honest = await verifyEvidence(wide, { checkpoints: stateDir });
+  t.deepEqual(honest.problems, [], 'the documented limit: a range reaching back before the log');
+
+  // The writer regenerates it as the export of [T − 10 min, T + 25 min): a range the log was
+  // signing all along (its first checkpoint is at T − 30 min), holding the backdated session.
+  const narrow = copyOf(t, wide);
+  const from = new Date(T - 10 * MIN).toISOString();
+  editJson(join(narrow, 'manifest.json'), (m) => (m.range.from = from));
+  editJson(join(narrow, 'verification.json'), (v) => {
+    if (v.range) v.range.from = from;
+  });
+  fixDigest(narrow, 'verification.json');
+  await rewriteReport(narrow);
+  t.is(readManifest(narrow).chainHeads.find((h) => h.sessionId === sid)?.startedAt, at.toISOString());
+  for (const workers of [0, 2]) {
+    for (const fullPass of [false, true]) {
+      const r = await verifyEvidence(narrow, { checkpoints: stateDir, workers, fullPass });
+      t.false(r.ok, `workers ${workers}, fullPass ${fullPass}`);
+      t.deepEqual(
+        r.problems.map((p) => [p.kind, p.sessionId]),
+        [['manifest_mismatch', sid]],
+        `workers ${workers}, fullPass ${fullPass}: ${JSON.stringify(r.problems)}`,
+      );
+    }
+  }
 });
