@@ -282,6 +282,17 @@ test('chunk memory used again, any report window the manifest may carry: the cle
   }
 });
 
+test('report window values the manifest does not validate (a string, null, true, an object, negative, fractional, huge): verify never reads a session text the clean pass dropped, and every pass agrees', async (t) => {
+  for (const maxSessions of ['2', null, true, {}, -1, 2.5, 1e9, '1e400']) {
+    const dir = copyOf(t, clean);
+    editJson(join(dir, 'manifest.json'), (m) => (m.report.limits = { ...m.report.limits, maxSessions }));
+    // The writer makes report.html fit the edited window (rewriteReport reads the texts the clean pass kept).
+    await rewriteReport(dir);
+    const r = await allPasses(t, dir, `maxSessions ${JSON.stringify(maxSessions)}`);
+    t.deepEqual(r.problems, [], `maxSessions ${JSON.stringify(maxSessions)}`);
+  }
+});
+
 test('chunk memory used again: a forgery in the last session, found after most chunks were handed out again, is not clean (no stale bytes make it so)', async (t) => {
   const dir = copyOf(t, clean);
   const events = readEvents(clean);
