@@ -15,22 +15,22 @@ export function sessionsOutsideRange(manifest: Manifest): Problem[] {
   const to = Date.parse(manifest.range.to);
   const problems: Problem[] = [];
   let more = 0;
-  manifest.chainHeads.forEach((h, i) => {
+  for (const h of manifest.chainHeads) {
     const at = Date.parse(h.startedAt);
     // NaN anywhere (an unreadable range or start) is outside: nothing shows the session belongs.
-    if (at >= from && at < to) return;
+    if (at >= from && at < to) continue;
     if (problems.length >= LISTED) {
       more++;
-      return;
+      continue;
     }
     problems.push({
       kind: 'manifest_mismatch',
       file: 'manifest.json',
-      field: `chainHeads[${i}].startedAt`,
+      field: 'range',
       sessionId: h.sessionId,
       message: `session ${h.sessionId} started ${h.startedAt}, outside the export's range [${manifest.range.from}, ${manifest.range.to}): export holds only sessions that started in it`,
     });
-  });
-  if (more > 0) problems.push({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'chainHeads', message: `${more} more sessions started outside the export's range` });
+  }
+  if (more > 0) problems.push({ kind: 'manifest_mismatch', file: 'manifest.json', field: 'range', message: `${more} more sessions started outside the export's range` });
   return problems;
 }
