@@ -18,6 +18,7 @@ import { cleanPass } from '../../shared/evidence/clean-pass/index.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import type { Manifest } from '../../shared/evidence/manifest.ts';
 import { MERKLE_DEFINITION, merkleLeaf, merkleRoot } from '../../shared/evidence/merkle.ts';
+import { sessionsOutsideRange } from '../../shared/evidence/range-check.ts';
 import { writeReport } from '../../shared/evidence/report/html.ts';
 import { soc2Criteria } from '../../shared/evidence/report/soc2.ts';
 import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
@@ -433,4 +434,23 @@ test('a forged session without a log index, backdated to before the log\'s first
       );
     }
   }
+});
+
+test('sessionsOutsideRange: from is in, to is out (as export selects), an unreadable date is out, a flood is counted', (t) => {
+  const range = { from: '2100-01-01T00:00:00.000Z', to: '2100-01-02T00:00:00.000Z', bounds: '' };
+  const head = (sessionId: string, startedAt: string) => ({ sessionId, startedAt, events: 1, head: '0'.repeat(64) });
+  const m = (chainHeads: ReturnType<typeof head>[], r = range) => ({ range: r, chainHeads }) as unknown as Manifest;
+  t.deepEqual(sessionsOutsideRange(m([head('a', range.from), head('b', '2100-01-01T23:59:59.999Z'), head('c', '2100-01-01T12:00:00.000+05:00')])), []);
+  const named = (r: ReturnType<typeof sessionsOutsideRange>) => r.map((p) => [p.kind, p.field, p.sessionId]);
+  t.deepEqual(named(sessionsOutsideRange(m([head('a', range.to), head('b', '2099-12-31T23:59:59.999Z'), head('c', 'yesterday'), head('d', '2100-01-01T00:30:00.000+01:00')]))), [
+    ['manifest_mismatch', 'range', 'a'],
+    ['manifest_mismatch', 'range', 'b'],
+    ['manifest_mismatch', 'range', 'c'],
+    ['manifest_mismatch', 'range', 'd'],
+  ]);
+  // An unreadable range holds nothing.
+  t.is(sessionsOutsideRange(m([head('a', range.from)], { ...range, from: 'soon' })).length, 1);
+  const many = sessionsOutsideRange(m(Array.from({ length: 1000 }, (_, i) => head(`s${i}`, '1999-01-01T00:00:00.000Z'))));
+  t.is(many.length, 21);
+  t.regex(many.at(-1)!.message, /^980 more sessions/);
 });
