@@ -4,12 +4,11 @@
 // a writer regenerating the folder would (events re-chained and re-hashed, the manifest's chain
 // heads, Merkle root and digests made to fit), and holds both passes — with and without worker
 // threads — to the same answer.
-import { createHash, randomInt, randomUUID, sign } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import canonicalize from 'canonicalize';
 import pg from 'pg';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { chainEvents, hashEvent } from '../../shared/audit/chain.ts';
@@ -26,9 +25,9 @@ import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { createTestDatabase } from '../helpers/pg.ts';
 import { inThread, workerPool } from '../../shared/evidence/verify-pool.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
-import { TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { DBA, DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { copyOf, editJson, tempDir } from './helpers.ts';
+import { heldRequest, signedGrant, voteSignature } from './signed-votes.ts';
 
 let fx: EvidenceFixture;
 let root: string;
@@ -324,14 +323,8 @@ async function sessionWithSignedVote(): Promise<{ sessionId: string; from: Date;
   const sessionId = randomUUID();
   const approvalId = randomUUID();
   const digest = 'f'.repeat(64);
-  const drafts: EventDraft[] = [
-    { type: 'request', data: { endpoint: 'query', principal: { issuer: fx.gw.issuer, subject: 'review-bot@acme-prod.iam.gserviceaccount.com', groups: ['review-bots'] }, agent: { model: 'gemini-2.5-pro-002' }, connection: 'main', sql: 'DELETE FROM orders', params: [] } },
-    { type: 'decision', data: { action: 'approve', rule: 'bots-write-approved', reasons: ['forged'], approvers: ['group:dba'], quorum: 1 } },
-    { type: 'approval.requested', data: { approvalId, digest, rule: 'bots-write-approved', approvers: ['group:dba'], quorum: 1, expiresAt: new Date(Date.now() + 600_000).toISOString() } },
-  ];
-  await fx.log.append(sessionId, drafts);
-  const vote = { v: 'gatehouse-vote/1', approvalId, sessionId, digest, verdict: 'approve', approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA, groups: ['dba'] }, token: { iss: fx.gw.issuer, sub: DBA, iat: 1, sha256: 'a'.repeat(64) }, as: 'group:dba', policySha256: 'b'.repeat(64), at: new Date().toISOString() };
-  const granted = { approvalId, approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA }, comment: 'lgtm', quorumMet: true, state: 'approved', vote, signature: { alg: 'ES256', keyId: 'local:desk', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: TEST_SIGNING_KEY, dsaEncoding: 'der' }).toString('base64') } };
+  await fx.log.append(sessionId, heldRequest(fx.gw.issuer, approvalId, digest));
+  const granted = signedGrant({ approvalId, sessionId, digest }, { issuer: fx.gw.issuer, subject: DBA, email: DBA });
   await fx.log.append(sessionId, [{ type: 'approval.granted', data: granted }]);
   return { sessionId, from, granted, approvalId };
 }
@@ -354,7 +347,7 @@ test.serial('vote_repeated is per approval: the same person’s signed vote for 
   const digest = 'e'.repeat(64);
   await fx.log.append(s.sessionId, [{ type: 'approval.requested', data: { approvalId, digest, rule: 'bots-write-approved', approvers: ['group:dba'], quorum: 1, expiresAt: new Date(Date.now() + 600_000).toISOString() } }]);
   const vote = { ...(s.granted.vote as object), approvalId, digest, at: new Date().toISOString() };
-  const signature = { alg: 'ES256', keyId: 'local:desk', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: TEST_SIGNING_KEY, dsaEncoding: 'der' }).toString('base64') };
+  const signature = voteSignature(vote);
   await fx.log.append(s.sessionId, [{ type: 'approval.granted', data: { ...s.granted, approvalId, vote, signature } }]);
   const out = join(copyOf(t, clean), '..', 'votes2');
   await exportEvidence(fx.log, { votePublicKeyPem: DESK_PUBLIC_KEY, from: s.from, to: new Date(Date.now() + 1), out, source: 'test' });

@@ -2,17 +2,16 @@
 // approval desk through the approvals flow verify; votes forged with the query path's rights —
 // appended to the log, perfectly chained — are named, each by its code, in the result, in --json
 // and in the CLI's exit status. Real gateway, real PostgreSQL, real signatures.
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import canonicalize from 'canonicalize';
-import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
+import type { SessionEvent } from '../../shared/audit/events.ts';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
-import { TEST_SIGNING_KEY } from '../helpers/gateway.ts';
 import { DBA, DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { editJson, readJsonl, runCli, tempDir } from './helpers.ts';
+import { heldRequest, signedGrant, voteSignature } from './signed-votes.ts';
 
 let fx: EvidenceFixture;
 /** Before any forgery below: the fixture's own sessions only. */
@@ -54,12 +53,7 @@ async function forgedSession(vote: (approvalId: string, sessionId: string, diges
   const sessionId = randomUUID();
   const approvalId = randomUUID();
   const digest = 'f'.repeat(64);
-  const drafts: EventDraft[] = [
-    { type: 'request', data: { endpoint: 'query', principal: { issuer: fx.gw.issuer, subject: 'review-bot@acme-prod.iam.gserviceaccount.com', groups: ['review-bots'] }, agent: { model: 'gemini-2.5-pro-002' }, connection: 'main', sql: 'DELETE FROM orders', params: [] } },
-    { type: 'decision', data: { action: 'approve', rule: 'bots-write-approved', reasons: ['forged'], approvers: ['group:dba'], quorum: 1 } },
-    { type: 'approval.requested', data: { approvalId, digest, rule: 'bots-write-approved', approvers: ['group:dba'], quorum: 1, expiresAt: new Date(Date.now() + 600_000).toISOString() } },
-  ];
-  await fx.log.append(sessionId, drafts);
+  await fx.log.append(sessionId, heldRequest(fx.gw.issuer, approvalId, digest));
   await fx.log.append(sessionId, [{ type: 'approval.granted', data: { approvalId, ...vote(approvalId, sessionId, digest) } }]);
   return { sessionId, from, to: new Date(Date.now() + 1) };
 }
@@ -102,7 +96,7 @@ test.serial('vote_unsigned: a correctly chained approval.granted appended with t
 
 test.serial('vote_signature_invalid: a vote signed with another key, in more than one form', async (t) => {
   const { event } = await realVote();
-  const signWith = (vote: unknown) => ({ alg: 'ES256', keyId: 'local:forged', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: attacker.privateKey, dsaEncoding: 'der' }).toString('base64') });
+  const signWith = (vote: unknown) => voteSignature(vote, attacker.privateKey, 'local:forged');
   const cases: Record<string, (approvalId: string, sessionId: string, digest: string) => Record<string, unknown>> = {
     // A vote of the right shape for this session, signed by someone who is not the desk.
     'attacker key': (approvalId, sessionId, digest) => {
@@ -139,13 +133,9 @@ test.serial('vote_signature_invalid: the desk’s real signed vote replayed into
 });
 
 test.serial('vote_repeated: a genuine signed vote appended a second time, its unsigned comment and quorumMet edited', async (t) => {
-  // Signed by the desk's own key, for exactly this session: every check of a single vote holds.
-  const signed = (approvalId: string, sessionId: string, digest: string) => {
-    const vote = { v: 'gatehouse-vote/1', approvalId, sessionId, digest, verdict: 'approve', approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA, groups: ['dba'] }, token: { iss: fx.gw.issuer, sub: DBA, iat: 1, sha256: 'a'.repeat(64) }, as: 'group:dba', policySha256: 'b'.repeat(64), at: new Date().toISOString() };
-    return { approver: alice(), comment: 'lgtm', quorumMet: true, state: 'approved', vote, signature: { alg: 'ES256', keyId: 'local:desk', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: TEST_SIGNING_KEY, dsaEncoding: 'der' }).toString('base64') } };
-  };
   let first: Record<string, unknown> | undefined;
-  const s = await forgedSession((approvalId, sessionId, digest) => (first = signed(approvalId, sessionId, digest)));
+  // Signed by the desk's own key, for exactly this session: every check of a single vote holds.
+  const s = await forgedSession((approvalId, sessionId, digest) => (first = signedGrant({ approvalId, sessionId, digest }, alice())));
   const once = await verifyEvidence(await exportRange(t, s.from, s.to));
   t.deepEqual(kinds(once), [], 'one signed vote: nothing wrong');
   // The same signed vote again, as the query path's rights can append it.
@@ -162,7 +152,7 @@ test.serial('vote_repeated: a genuine signed vote appended a second time, its un
 test.serial('a whole export made by an attacker with their own key: passes on its own key, fails against the published one', async (t) => {
   const s = await forgedSession((approvalId, sessionId, digest) => {
     const vote = { v: 'gatehouse-vote/1', approvalId, sessionId, digest, verdict: 'approve', approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA, groups: ['dba'] }, token: { iss: fx.gw.issuer, sub: DBA, iat: 1, sha256: '0'.repeat(64) }, as: 'group:dba', policySha256: '0'.repeat(64), at: new Date().toISOString() };
-    return { approver: alice(), vote, signature: { alg: 'ES256', keyId: 'local:attacker', value: sign('sha256', Buffer.from(canonicalize(vote)!), { key: attacker.privateKey, dsaEncoding: 'der' }).toString('base64') } };
+    return { approver: alice(), vote, signature: voteSignature(vote, attacker.privateKey, 'local:attacker') };
   });
   // The attacker runs the export and records their own key as the desk's.
   const out = await exportRange(t, s.from, s.to, ATTACKER_PUBLIC);
