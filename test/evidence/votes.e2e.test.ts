@@ -149,6 +149,27 @@ test.serial('vote_repeated: a genuine signed vote appended a second time, its un
   }
 });
 
+test.serial('vote_repeated across spellings of one person: a second issuer, a case-folded domain, an email-shaped subject', async (t) => {
+  // Each second vote is desk-signed for this very approval and shows its own signer: only
+  // "one person, twice" is wrong with it — what castVote and redemption refuse (samePerson).
+  const variants: Record<string, { issuer: string; subject: string; email?: string }> = {
+    'another issuer, same email': { issuer: 'https://second-issuer.test', subject: 'alice-2', email: DBA },
+    'another issuer, domain in capitals': { issuer: 'https://second-issuer.test', subject: 'alice-3', email: DBA.replace('acme.com', 'ACME.COM') },
+    'another issuer, the email as subject, no email claim': { issuer: 'https://second-issuer.test', subject: DBA },
+  };
+  for (const [label, second] of Object.entries(variants)) {
+    let ids: { approvalId: string; sessionId: string; digest: string } | undefined;
+    const s = await forgedSession((approvalId, sessionId, digest) => signedGrant((ids = { approvalId, sessionId, digest }), alice()));
+    await fx.log.append(s.sessionId, [{ type: 'approval.granted', data: signedGrant(ids!, second) }]);
+    const out = await exportRange(t, s.from, new Date(Date.now() + 1));
+    for (const fullPass of [false, true]) {
+      const r = await verifyEvidence(out, { fullPass });
+      t.deepEqual(kinds(r), ['vote_repeated'], `${label}, fullPass ${fullPass}: ${JSON.stringify(r.problems)}`);
+      t.is(r.problems[0]!.seq, 4, label);
+    }
+  }
+});
+
 test.serial('a whole export made by an attacker with their own key: passes on its own key, fails against the published one', async (t) => {
   const s = await forgedSession((approvalId, sessionId, digest) => {
     const vote = { v: 'gatehouse-vote/1', approvalId, sessionId, digest, verdict: 'approve', approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA, groups: ['dba'] }, token: { iss: fx.gw.issuer, sub: DBA, iat: 1, sha256: '0'.repeat(64) }, as: 'group:dba', policySha256: '0'.repeat(64), at: new Date().toISOString() };
