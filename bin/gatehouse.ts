@@ -123,6 +123,12 @@ const storeOptions = (c: Command) =>
     .option('--json', 'machine-readable output');
 
 const sessionsCmd = program.command('sessions').description('the session log');
+const VOTE_KEY_HELP = "the approval desk's published public key: votes count only when its signature holds (default: the state dir's desk key)";
+/** The desk key votes are checked with: the file given, else the embedded mode's own (shared/cli/desk-key.ts). */
+async function deskKeyFor(o: { stateDir: string; store?: string; votePublicKey?: string }) {
+  const { deskKey } = await import('../shared/cli/desk-key.ts');
+  return deskKey(o.votePublicKey, o.store ? undefined : (await import('../infra/approval-signing-key.ts')).signingKeyPath(o.stateDir));
+}
 storeOptions(
   sessionsCmd
     .command('list')
@@ -130,11 +136,13 @@ storeOptions(
     .option('--from <date>', 'ISO date or time (inclusive)')
     .option('--to <date>', 'ISO date or time (exclusive)')
     .option('--subject <sub>', 'only this requester')
-    .option('--limit <n>', 'at most this many', (v) => positiveInt(v, '--limit'), 100),
-).action(async (o: { stateDir: string; store?: string; json?: boolean; from?: string; to?: string; subject?: string; limit: number }) => {
+    .option('--limit <n>', 'at most this many', (v) => positiveInt(v, '--limit'), 100)
+    .option('--vote-public-key <file>', VOTE_KEY_HELP),
+).action(async (o: { stateDir: string; store?: string; json?: boolean; from?: string; to?: string; subject?: string; limit: number; votePublicKey?: string }) => {
   const log = await (await cli.store()).openSessionStore(o);
   try {
-    console.log(await (await cli.sessions()).listSessions(log, { from: date(o.from, '--from'), to: date(o.to, '--to'), limit: o.limit, subject: o.subject }, Boolean(o.json)));
+    const query = { from: date(o.from, '--from'), to: date(o.to, '--to'), limit: o.limit, subject: o.subject };
+    console.log(await (await cli.sessions()).listSessions(log, query, Boolean(o.json), await deskKeyFor(o)));
   } finally {
     await log.close();
   }
@@ -145,14 +153,16 @@ storeOptions(
     .description("one session's events, with its hash chain re-verified and whether a signed checkpoint covers it")
     .argument('<id>')
     .option('--checkpoints <src>', "checkpoint source (default: the state dir's, when there is one)")
-    .option('--public-key <file>', 'the published checkpoint public key'),
+    .option('--public-key <file>', 'the published checkpoint public key')
+    .option('--vote-public-key <file>', VOTE_KEY_HELP),
 ).action(
-  async (id: string, o: { stateDir: string; store?: string; json?: boolean; checkpoints?: string; publicKey?: string }) => {
+  async (id: string, o: { stateDir: string; store?: string; json?: boolean; checkpoints?: string; publicKey?: string; votePublicKey?: string }) => {
     const log = await (await cli.store()).openSessionStore(o);
     try {
       const src = o.checkpoints ?? (o.store ? undefined : o.stateDir);
       const { sessionCoverage } = await cli.checkpoint();
-      const r = await (await cli.sessions()).showSession(log, id, Boolean(o.json), src ? (events) => sessionCoverage(log, events, src, o.publicKey) : undefined);
+      const coverage = src ? (events: Parameters<typeof sessionCoverage>[1]) => sessionCoverage(log, events, src, o.publicKey) : undefined;
+      const r = await (await cli.sessions()).showSession(log, id, Boolean(o.json), coverage, await deskKeyFor(o));
       console.log(r.text);
       if (!r.ok) process.exitCode = 1;
     } finally {

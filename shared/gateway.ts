@@ -12,10 +12,11 @@ import type { Statement } from './sql/statement.ts';
 import type { Analysis } from './sql/analysis.ts';
 import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, TargetDatabase } from './ports.ts';
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
-import type { EventDraft, SessionEvent } from './audit/events.ts';
+import type { EventDraft, SessionEvent, SessionStatus } from './audit/events.ts';
 import { sessionStatus } from './audit/status.ts';
 import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
+import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan } from './blast-radius/estimate.ts';
@@ -208,13 +209,27 @@ export function createGateway(deps: GatewayDeps) {
     if (events.length === 0 || !maySee(principal, events[0]!)) {
       throw new GatehouseError('session_not_found', `no session ${sessionId} visible to this caller`);
     }
-    const initial = sessionStatus(events);
+    const initial = await statusOf(events);
     const deadline = Date.now() + Math.min(Math.max(waitSec, 0), maxWaitSec) * 1000;
-    while (sessionStatus(events) === initial && Date.now() < deadline) {
+    let status = initial;
+    while (status === initial && Date.now() < deadline) {
       await sleep(Math.min(250, Math.max(deadline - Date.now(), 0)));
       events = await readSession(sessionId);
+      status = await statusOf(events);
     }
-    return { sessionId, status: sessionStatus(events), events };
+    return { sessionId, status, events };
+  }
+
+  /**
+   * The status a caller may act on: votes count only as the desk's signatures prove them
+   * (shared/approvals/proven-status.ts). Without an approval desk, or while its key cannot be
+   * read, no vote is proven — a client waiting for approval keeps waiting rather than redeem one.
+   */
+  async function statusOf(events: readonly SessionEvent[]): Promise<SessionStatus> {
+    const plain = sessionStatus(events);
+    if (!votesDecide(events)) return plain;
+    const pem = await deps.approvals?.signer.publicKeyPem().catch(() => undefined);
+    return provenStatus(events, pem);
   }
 
   // --- steps ---------------------------------------------------------------------------------

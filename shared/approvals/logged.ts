@@ -198,6 +198,27 @@ function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boole
  */
 export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[], row: Approval, now: Date): Person[] {
   const id = logged.approvalId;
+  const people = signedApprovers(logged, votes);
+  if (now.getTime() >= Date.parse(logged.expiresAt)) throw new GatehouseError('approval_expired', `approval ${id} expired at ${logged.expiresAt}`, { approvalId: id, status: 'expired' });
+  if (people.length < logged.quorum) {
+    throw mismatch(id, 'quorum_not_in_log', `the log holds ${people.length} signed approval(s) of the ${logged.quorum} required`, { signed: people.length, quorum: logged.quorum });
+  }
+  // A vote the store shows but the log does not: the store was written to behind the desk's back.
+  for (const rv of row.votes) {
+    if (rv.verdict === 'approve' && !people.some((p) => samePerson(p, rv.by))) {
+      throw mismatch(id, 'row_vote_not_in_log', 'the approval store lists an approval the log has no signed vote for');
+    }
+  }
+  return people;
+}
+
+/**
+ * The distinct people whose signed approvals count, whatever the time now: approval_rejected for a
+ * signed rejection, approval_mismatch for a vote by the requester, by someone the request's
+ * approvers do not admit, cast after the logged expiry, or repeated.
+ */
+export function signedApprovers(logged: LoggedApproval, votes: readonly SignedVote[]): Person[] {
+  const id = logged.approvalId;
   const expiresAt = Date.parse(logged.expiresAt);
   if (votes.some((v) => v.verdict === 'reject')) {
     throw new GatehouseError('approval_rejected', `approval ${id} was rejected`, { approvalId: id, status: 'rejected' });
@@ -214,16 +235,6 @@ export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[]
     // refused, not counted once (attack review of issue 14).
     if (people.some((p) => samePerson(p, person))) throw mismatch(id, 'vote_repeated', 'the log holds more than one signed vote by the same person');
     people.push(person);
-  }
-  if (now.getTime() >= expiresAt) throw new GatehouseError('approval_expired', `approval ${id} expired at ${logged.expiresAt}`, { approvalId: id, status: 'expired' });
-  if (people.length < logged.quorum) {
-    throw mismatch(id, 'quorum_not_in_log', `the log holds ${people.length} signed approval(s) of the ${logged.quorum} required`, { signed: people.length, quorum: logged.quorum });
-  }
-  // A vote the store shows but the log does not: the store was written to behind the desk's back.
-  for (const rv of row.votes) {
-    if (rv.verdict === 'approve' && !people.some((p) => samePerson(p, rv.by))) {
-      throw mismatch(id, 'row_vote_not_in_log', 'the approval store lists an approval the log has no signed vote for');
-    }
   }
   return people;
 }

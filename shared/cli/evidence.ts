@@ -1,6 +1,5 @@
 // `gatehouse evidence export|verify|sample`: output and progress around shared/evidence/.
 // Progress goes to stderr and only on a terminal, so scripts and --json output stay clean.
-import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { exportEvidence, type ExportSource, type ExportSummary } from '../evidence/export.ts';
@@ -9,6 +8,7 @@ import { verifyEvidence, type VerifyOptions, type VerifyResult } from '../eviden
 import { cloudStorageReader } from './gcs-reader.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import type { SessionLog } from '../ports.ts';
+import { deskKey } from './desk-key.ts';
 import { safe } from './format.ts';
 import { parseStoreOption } from './store-option.ts';
 
@@ -30,9 +30,8 @@ export interface ExportCommandOptions {
 export function exportVoteKey(file: string | undefined, stateDirKeyPath: string | undefined): string | undefined {
   if (file !== undefined) return readFileSync(file, 'utf8');
   if (stateDirKeyPath === undefined || !existsSync(stateDirKeyPath)) return undefined;
-  const path = stateDirKeyPath;
-  // Only the public half leaves this function; the private key is never printed or written.
-  return createPublicKey(readFileSync(path, 'utf8')).export({ type: 'spki', format: 'pem' }).toString();
+  const key = deskKey(undefined, stateDirKeyPath);
+  return 'pem' in key ? key.pem : undefined;
 }
 
 export async function evidenceExportCommand(log: ExportSource, o: ExportCommandOptions): Promise<{ text: string; ok: boolean }> {

@@ -1,14 +1,20 @@
 // `gatehouse sessions list|show`: read the session log and show it, with the chain re-verified.
 import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
-import { sessionStatus } from '../audit/status.ts';
+import type { SessionStatus, SessionSummary } from '../audit/events.ts';
+import { provenStatus } from '../approvals/proven-status.ts';
 import { GatehouseError } from '../errors.ts';
+import { isVoteEvent, voteKeyOf, voteProblems } from '../evidence/votes.ts';
 import type { SessionLog, SessionQuery } from '../ports.ts';
 import { cell, table } from './format.ts';
 import type { Coverage } from './checkpoint.ts';
+import type { DeskKey } from './desk-key.ts';
 
-export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean): Promise<string> {
-  const sessions = await log.list(query);
+/** The statuses a vote event can produce: a listed one is re-derived with the votes checked. */
+const VOTE_STATUSES: ReadonlySet<SessionStatus> = new Set(['pending_approval', 'approved', 'rejected']);
+
+export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean, desk?: DeskKey): Promise<string> {
+  const sessions = await Promise.all((await log.list(query)).map((s) => provenSummary(log, s, desk)));
   if (json) return JSON.stringify(sessions, null, 2);
   if (sessions.length === 0) return 'no sessions in this range';
   return table(
@@ -17,11 +23,33 @@ export async function listSessions(log: SessionLog, query: SessionQuery, json: b
   );
 }
 
+/**
+ * The store's summary says what the last event says; a vote in it counts only as the approval
+ * desk's signature proves it (shared/approvals/proven-status.ts), so such a row is re-read.
+ */
+async function provenSummary(log: SessionLog, s: SessionSummary, desk: DeskKey | undefined): Promise<SessionSummary> {
+  if (!VOTE_STATUSES.has(s.status)) return s;
+  const status = provenStatus(await log.read(s.sessionId), desk && 'pem' in desk ? desk.pem : undefined);
+  return status === s.status ? s : { ...s, status };
+}
+
+export interface ShownVotes {
+  /** Vote events (approval.granted / approval.rejected) in the session. */
+  readonly checked: number;
+  /** sha256 of the desk key's SubjectPublicKeyInfo, when there was one to check with. */
+  readonly keyFingerprint?: string;
+  readonly problems: readonly { readonly kind: string; readonly seq?: number; readonly message: string }[];
+}
+
 export interface ShownSession {
   readonly sessionId: string;
+  /** What the record proves: votes count only when the approval desk's signature holds. */
   readonly status: string;
+  /** The chain holds and every vote is the desk's. */
   readonly verified: boolean;
   readonly problems: readonly ChainProblem[];
+  /** Present when the session holds votes. */
+  readonly votes?: ShownVotes;
   readonly events: readonly SessionEvent[];
   /** Whether a signed checkpoint covers every event yet (shared/cli/checkpoint.ts). */
   readonly checkpoint?: Coverage;
@@ -32,17 +60,22 @@ export async function showSession(
   sessionId: string,
   json: boolean,
   coverage?: (events: readonly SessionEvent[]) => Promise<Coverage>,
+  desk?: DeskKey,
 ): Promise<{ text: string; ok: boolean }> {
   const events = await log.read(sessionId);
   if (events.length === 0) throw new GatehouseError('session_not_found', `no session ${sessionId}`);
   const problems = verifyChain(sessionId, events);
   const checkpoint = coverage ? await coverage(events) : undefined;
-  const shown: ShownSession = { sessionId, status: sessionStatus(events), verified: problems.length === 0, problems, events, ...(checkpoint ? { checkpoint } : {}) };
+  const votes = checkVotes(events, desk);
+  const status = provenStatus(events, desk && 'pem' in desk ? desk.pem : undefined);
+  const verified = problems.length === 0 && (votes === undefined || votes.problems.length === 0);
+  const shown: ShownSession = { sessionId, status, verified, problems, ...(votes ? { votes } : {}), events, ...(checkpoint ? { checkpoint } : {}) };
   if (json) return { text: JSON.stringify(shown, null, 2), ok: shown.verified };
   const lines = [
     `session  ${sessionId}`,
     `status   ${shown.status}`,
-    `chain    ${shown.verified ? `verified (${events.length} events, head ${events.at(-1)!.hash.slice(0, 16)}…)` : `BROKEN: ${problems.map(describeProblem).join('; ')}`}`,
+    `chain    ${problems.length === 0 ? `verified (${events.length} events, head ${events.at(-1)!.hash.slice(0, 16)}…)` : `BROKEN: ${problems.map(describeProblem).join('; ')}`}`,
+    ...(votes ? [`votes    ${votes.problems.length === 0 ? `${votes.checked} signed by the approval desk's key ${votes.keyFingerprint!.slice(0, 16)}…` : `NOT PROVEN: ${votes.problems.map((p) => `${p.kind}: ${p.message}`).join('; ')}`}`] : []),
     ...(checkpoint ? [`signed   ${checkpoint.covered ? 'covered' : 'NOT covered'} by a signed checkpoint: ${checkpoint.reason}`] : []),
     '',
   ];
@@ -58,6 +91,16 @@ export async function showSession(
     }
   }
   return { text: lines.join('\n'), ok: shown.verified };
+}
+
+/** The session's votes checked against the desk's key (shared/evidence/votes.ts), as `evidence verify` does. */
+function checkVotes(events: readonly SessionEvent[], desk: DeskKey | undefined): ShownVotes | undefined {
+  const checked = events.filter(isVoteEvent).length;
+  if (checked === 0) return undefined;
+  const key = desk && 'pem' in desk ? voteKeyOf(desk.pem) : (desk?.missing ?? "no approval desk key: pass --vote-public-key FILE (the desk's published key)");
+  if (typeof key === 'string') return { checked, problems: [{ kind: 'vote_public_key_missing', message: `${checked} vote(s) cannot be checked: ${key}` }] };
+  const problems = voteProblems(events, key).map(({ kind, seq, message }) => ({ kind, ...(seq === undefined ? {} : { seq }), message }));
+  return { checked, keyFingerprint: key.fingerprint, problems };
 }
 
 export function describeProblem(p: ChainProblem): string {

@@ -1,0 +1,53 @@
+// A session's status with its votes believed only as far as the approval desk's signatures prove
+// them (issue 14). The plain status (shared/audit/status.ts) reads the last event, so an
+// `approval.granted` with `quorumMet: true` says "approved" and an `approval.rejected` says
+// "rejected" — and anyone holding the log's write rights can append either. Redemption already
+// refuses such a vote (logged.ts); what people and clients are shown must not claim it either:
+// `sessions show`, `sessions list`, GET /v1/sessions/:id and its long poll (which a client waiting
+// for approval acts on). Here an approval counts exactly when redemption would count its votes —
+// every vote for it signed by the desk, for this statement, by distinct admitted people other than
+// the requester, before the logged expiry, at least the logged quorum — whatever the time now.
+import type { SessionEvent, SessionStatus } from '../audit/events.ts';
+import { dataOf } from '../audit/event-schema.ts';
+import { sessionStatus } from '../audit/status.ts';
+import { isGatehouseError } from '../errors.ts';
+import { loggedApproval, signedApprovers, verifiedVotes } from './logged.ts';
+
+/** The events whose status depends on signed votes: what a writer could append to change it. */
+function restsOnVotes(e: Pick<SessionEvent, 'type'>): boolean {
+  return e.type === 'approval.granted' || e.type === 'approval.rejected' || e.type === 'approval.redeemed';
+}
+
+/** Whether the session's status rests on votes (its last event is one, or a redemption of one). */
+export function votesDecide(events: readonly Pick<SessionEvent, 'type'>[]): boolean {
+  const last = events.at(-1);
+  return last !== undefined && restsOnVotes(last);
+}
+
+/**
+ * The status of a session (its events in seq order) when votes count only as the desk's key
+ * `publicKeyPem` proves them. Without a key nothing about votes is proven: fail closed.
+ */
+export function provenStatus(events: readonly SessionEvent[], publicKeyPem: string | undefined): SessionStatus {
+  const last = events.at(-1);
+  if (last === undefined || !votesDecide(events)) return sessionStatus(events);
+  const approvalId = (dataOf(last, 'approval.granted') ?? dataOf(last, 'approval.rejected') ?? dataOf(last, 'approval.redeemed'))?.approvalId;
+  const proven = publicKeyPem === undefined || approvalId === undefined ? undefined : verdict(events, approvalId, last.sessionId, publicKeyPem);
+  // A redemption is believed only for an approval the signatures prove.
+  if (proven !== undefined && (last.type !== 'approval.redeemed' || proven === 'approved')) return proven;
+  // Votes nobody can prove: the status the rest of the record gives — pending_approval after a
+  // genuine request, denied when a vote was appended to a denied session.
+  return sessionStatus(events.filter((e) => !restsOnVotes(e)));
+}
+
+function verdict(events: readonly SessionEvent[], approvalId: string, sessionId: string, publicKeyPem: string): SessionStatus | undefined {
+  try {
+    const logged = loggedApproval(events, approvalId, sessionId);
+    const people = signedApprovers(logged, verifiedVotes(events, logged, publicKeyPem));
+    return people.length >= logged.quorum ? 'approved' : 'pending_approval';
+  } catch (e) {
+    if (isGatehouseError(e, 'approval_rejected')) return 'rejected';
+    if (isGatehouseError(e, 'approval_mismatch')) return undefined;
+    throw e;
+  }
+}
