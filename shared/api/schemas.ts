@@ -196,6 +196,12 @@ export const ApprovalViewSchema = z
     notification: z.looseObject({ state: z.enum(['pending', 'published']), attempts: z.int().nonnegative() }),
     estimate: PlanEstimateSchema.optional(),
     masking: z.array(z.unknown()).optional(),
+    log: z
+      .looseObject({ agrees: z.boolean(), signedVotes: z.int().nonnegative().optional(), reason: z.string().optional(), message: z.string().optional() })
+      .optional()
+      .describe(
+        'GET /v1/approvals/:id only: whether the session log proves this row. The store is a cache; `agrees: false` names the check that failed (`reason`, as approval_mismatch does) — a row edited behind the desk, or a vote it never signed',
+      ),
   })
   .meta({ id: 'ApprovalView' });
 

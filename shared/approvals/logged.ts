@@ -212,6 +212,14 @@ export function checkQuorum(logged: LoggedApproval, votes: readonly SignedVote[]
   return people;
 }
 
+/** Every vote the row lists is one the log holds signed, by the same person with the same verdict. */
+export function checkRowVotesSigned(row: Approval, votes: readonly SignedVote[]): void {
+  for (const rv of row.votes) {
+    const signed = votes.some((v) => v.verdict === rv.verdict && samePerson(rv.by, { issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) }));
+    if (!signed) throw mismatch(row.id, 'row_vote_not_in_log', `the approval store lists a vote (${rv.verdict} by ${rv.by.email ?? rv.by.subject}) the log has no signed vote for`);
+  }
+}
+
 /**
  * The distinct people whose signed approvals count, whatever the time now: approval_rejected for a
  * signed rejection, approval_mismatch for a vote by the requester, by someone the request's

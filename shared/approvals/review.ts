@@ -12,7 +12,7 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkRowAgrees, loggedApproval } from './logged.ts';
+import { checkRowAgrees, checkRowVotesSigned, loggedApproval, signedApprovers, verifiedVotes } from './logged.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller, type SessionRecorder } from '../kernel/index.ts';
 import { parseDecisionBody } from './comment.ts';
@@ -41,6 +41,9 @@ export interface ReviewDeskDeps {
   readonly policySha256: string;
 }
 
+/** GET /v1/approvals/:id's `log`: whether the session log proves the row (every vote signed by the desk). */
+export type LogStanding = { readonly agrees: true; readonly signedVotes: number } | { readonly agrees: false; readonly reason: string; readonly message: string };
+
 export type StatusFilter = ApprovalStatus | 'all';
 export const STATUS_FILTERS: readonly StatusFilter[] = [...APPROVAL_STATUSES, 'all'];
 
@@ -66,13 +69,13 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
   }
 
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
-  async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView & { masking: readonly unknown[] } }> {
+  async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView & { log: LogStanding; masking: readonly unknown[] } }> {
     const principal = await authenticate(caller);
     const a = await store.get(approvalId);
     if (!a || !maySee(principal, a)) {
       throw new GatehouseError('approval_not_found', `no approval ${approvalId} visible to this caller`);
     }
-    return { approval: { ...approvalView(a, clock()), masking: deps.maskingPreview?.(a.sql) ?? [] } };
+    return { approval: { ...approvalView(a, clock()), log: await logStanding(a), masking: deps.maskingPreview?.(a.sql) ?? [] } };
   }
 
   /** POST /v1/approvals/:id/approve|reject with `{"comment": "..."}`. */
@@ -150,6 +153,34 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
       throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
     }
     checkRowAgrees(row, loggedApproval(events, row.id, row.sessionId));
+  }
+
+  /**
+   * Whether the log proves what the row shows (logged.ts): the store is a cache that anyone with
+   * its UPDATE right can edit — other SQL, a vote nobody cast. A reviewer sees which.
+   */
+  async function logStanding(row: Approval): Promise<LogStanding> {
+    let events;
+    try {
+      events = await sessions.read(row.sessionId);
+    } catch (e) {
+      throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
+    }
+    try {
+      const logged = loggedApproval(events, row.id, row.sessionId);
+      checkRowAgrees(row, logged);
+      const votes = verifiedVotes(events, logged, await deps.signer.publicKeyPem());
+      checkRowVotesSigned(row, votes);
+      try {
+        signedApprovers(logged, votes);
+      } catch (e) {
+        if (!isGatehouseError(e, 'approval_rejected')) throw e;
+      }
+      return { agrees: true, signedVotes: votes.length };
+    } catch (e) {
+      if (!isGatehouseError(e, 'approval_mismatch')) throw e;
+      return { agrees: false, reason: String((e.details as { reason?: unknown } | undefined)?.reason), message: e.message };
+    }
   }
 
   function maySee(principal: Principal, a: Approval): boolean {

@@ -45,9 +45,12 @@ export async function decideApprovalCommand(o: ApprovalsClientOptions, id: strin
 function describe(a: ApprovalView): string {
   const n = a.notification;
   const lines = [
+    // First, and loud: the store is a cache; what the log does not prove is not so (issue 14).
+    ...(a.log && !a.log.agrees ? [`WARNING     the session log does not prove this approval (${a.log.reason}): ${a.log.message}`] : []),
     `approval    ${a.id}`,
     `status      ${a.status} (${a.approvals} of ${a.quorum} approval(s))`,
     `session     ${a.sessionId}`,
+    ...(a.log?.agrees ? [`log         agrees (${a.log.signedVotes} vote(s) signed by the approval desk)`] : []),
     `requester   ${a.requester.email ?? a.requester.subject} (${a.requester.issuer})${a.agent.model ? `, model ${a.agent.model}` : ''}`,
     `connection  ${a.connection}`,
     `risk        ${a.risk.class}`,

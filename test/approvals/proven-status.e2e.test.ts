@@ -11,6 +11,7 @@ import { createLocalVoteSigner } from '../../shared/adapters/vote-signing/index.
 import type { Principal } from '../../shared/identity/principal.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
 import { listSessions, showSession } from '../../shared/cli/sessions.ts';
+import { showApprovalCommand } from '../../shared/cli/approvals.ts';
 import { deskKey } from '../../shared/cli/desk-key.ts';
 import { startTestGateway, TEST_AUDIENCE, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { firestoreSuite } from '../helpers/firestore-suite.ts';
@@ -213,5 +214,39 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
     t.deepEqual(s.show.votes.problems.map((p: { kind: string }) => p.kind), ['vote_public_key_missing']);
     const unreadable = deskKey('/nonexistent/desk.pem', undefined);
     t.deepEqual(unreadable, { missing: '--vote-public-key /nonexistent/desk.pem cannot be read' });
+  });
+
+  test(`${label}: GET /v1/approvals/:id says whether the log proves the row: an edited row, a vote nobody signed, an unsigned vote event`, async (t) => {
+    const asAlice = async () => auth('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
+    const standing = async (id: string) => (await gw.get(`/v1/approvals/${id}`, await asAlice())).body.approval.log;
+    const store = () => gw.runtime.approvals!.store;
+    const fake = { verdict: 'approve' as const, by: { issuer: gw.issuer, subject: 'bob@acme.com', email: 'bob@acme.com' }, comment: 'lgtm', at: new Date().toISOString() };
+
+    const fresh = await held();
+    t.deepEqual(await standing(fresh.id), { agrees: true, signedVotes: 0 });
+
+    // UPDATE on the store: a vote nobody cast, then other SQL shown to the reviewer.
+    const voted = await held();
+    await store().update(voted.id, (a) => ({ ...a, state: 'approved', votes: [fake] }));
+    t.like(await standing(voted.id), { agrees: false, reason: 'row_vote_not_in_log' });
+    const text = await showApprovalCommand({ url: gw.url, token: await gw.token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' }) }, voted.id, false);
+    t.regex(text.split('\n')[0]!, /^WARNING {5}the session log does not prove this approval \(row_vote_not_in_log\)/);
+    const edited = await held();
+    await store().update(edited.id, (a) => ({ ...a, sql: 'SELECT 1' }));
+    t.like(await standing(edited.id), { agrees: false, reason: 'row_disagrees' });
+
+    // INSERT on the log: an unsigned approval.granted.
+    const unsigned = await held();
+    await append(unsigned.sessionId, [await forgedGrant(unsigned)]);
+    t.like(await standing(unsigned.id), { agrees: false, reason: 'vote_unsigned' });
+
+    // Genuine votes, either way.
+    const approved = await held();
+    t.is((await decide(approved.id, 'approve', 'alice@acme.com')).status, 200);
+    t.deepEqual(await standing(approved.id), { agrees: true, signedVotes: 1 });
+    const rejected = await held();
+    t.is((await decide(rejected.id, 'reject', 'bob@acme.com')).status, 200);
+    t.deepEqual(await standing(rejected.id), { agrees: true, signedVotes: 1 });
+    t.notRegex(await showApprovalCommand({ url: gw.url, token: await gw.token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' }) }, approved.id, false), /WARNING/);
   });
 }
