@@ -51,13 +51,14 @@ export async function evidenceExportCommand(log: ExportSource, o: ExportCommandO
   } finally {
     bar?.stop();
   }
-  const ok = summary.chainsBroken === 0 && summary.logProblems.length === 0;
+  const ok = summary.chainsBroken === 0 && summary.logProblems.length === 0 && summary.voteProblems === 0;
   if (o.json) return { text: JSON.stringify(summary, null, 2), ok };
   return {
     ok,
     text: [
       `exported ${summary.sessions} sessions (${summary.events} events, ${summary.approvalEvents} approval events) started in [${summary.range.from}, ${summary.range.to}) to ${summary.out} in ${(summary.durationMs / 1000).toFixed(1)} s`,
-      `  chains       ${ok ? 'all verified against the store' : `${summary.chainsBroken} BROKEN in the store: see verification.json`}`,
+      `  chains       ${summary.chainsBroken === 0 ? 'all verified against the store' : `${summary.chainsBroken} BROKEN in the store: see verification.json`}`,
+      ...(summary.voteProblems > 0 ? [`  votes        ${summary.voteProblems} NOT signed by the approval desk's key (unsigned, wrongly signed or replayed): see verification.json`] : []),
       `  merkle root  ${summary.merkleRoot}`,
       summary.log
         ? `  log          leaves [${summary.log.start}, ${summary.log.end}) of the tree of ${summary.log.treeSize}, root ${summary.log.rootHash}${summary.log.checkpointed ? ' (a signed checkpoint)' : ' — NOT yet covered by a signed checkpoint'}`

@@ -21,7 +21,8 @@ import { DEFAULT_REPORT_LIMITS, ReportCollector, type ReportLimits } from './rep
 import { writeReport } from './report/html.ts';
 import { RecentSessions } from './recent-sessions.ts';
 import { soc2Criteria } from './report/soc2.ts';
-import { voteKeyOf, type VoteKey } from './votes.ts';
+import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
+import type { Problem } from './problems.ts';
 import { sessionLines } from './event-lines.ts';
 
 export interface ExportOptions {
@@ -62,6 +63,8 @@ export interface ExportSummary {
   readonly log: { readonly treeSize: number; readonly rootHash: string; readonly start: number; readonly end: number; readonly checkpointed: boolean } | null;
   /** What the export found wrong with the store against the global log and its checkpoints. */
   readonly logProblems: readonly CoverageProblem[];
+  /** Votes in the export the desk key does not prove (listed in verification.json). */
+  readonly voteProblems: number;
   readonly reportSessions: number;
   readonly files: Readonly<Record<string, FileEntry>>;
   readonly durationMs: number;
@@ -123,6 +126,9 @@ async function writeFolder(
   const heads = new ChainHeadsSpool(join(dir, '.chain-heads.partial'));
   const leaves = new MerkleAccumulator();
   const broken: { sessionId: string; problems: readonly ChainProblem[] }[] = [];
+  // Votes the desk's key does not prove (votes.ts): the store holds them, the export says so.
+  const voteIssues: Problem[] = [];
+  let voteIssueCount = 0;
   let empty = 0;
   await files.population.write(populationHeader());
   const leafLog = log.treeSize && log.leaves ? { treeSize: log.treeSize.bind(log), leaves: log.leaves.bind(log), read: log.read.bind(log) } : undefined;
@@ -147,6 +153,11 @@ async function writeFolder(
       const { lines: eventLines, hashOf } = sessionLines(events, read.stored);
       const problems = verifyChain(summary.sessionId, events, hashOf);
       if (problems.length && broken.length < MAX_LISTED) broken.push({ sessionId: summary.sessionId, problems });
+      if (voteKey && events.some(isVoteEvent)) {
+        const found = voteProblems(events, voteKey);
+        voteIssueCount += found.length;
+        for (const p of found) if (voteIssues.length < MAX_LISTED) voteIssues.push({ kind: p.kind, sessionId: p.sessionId, seq: p.seq, message: p.message });
+      }
       const d = deriver.add(events, problems);
       await files.events.write(eventLines);
       await files.sessions.write(d.sessionLine);
@@ -186,7 +197,7 @@ async function writeFolder(
   const verification = {
     checkedAt: generatedAt,
     checkedBy: 'evidence export, against the session store while reading it',
-    ok: brokenTotal === 0,
+    ok: brokenTotal === 0 && voteIssueCount === 0,
     sessions: counts.sessions,
     events: counts.events,
     chainsVerified: counts.sessions - counts.chainsBroken,
@@ -198,6 +209,8 @@ async function writeFolder(
     merkleRoot: root,
     log: logSection ? { treeSize: logSection.treeSize, rootHash: logSection.rootHash, checkpointed: logSection.checkpoint !== null } : null,
     logProblems,
+    /** Votes checked against the desk key the manifest names (none: `null`, verify then needs --vote-public-key). */
+    votes: voteKey ? { fingerprint: voteKey.fingerprint, problems: voteIssueCount, listed: voteIssues } : null,
     howToVerify: 'npx gatehouse evidence verify <this folder> --checkpoints <checkpoint source>',
   };
   const verificationFile = new HashedFile(join(dir, FILES.verification));
@@ -217,7 +230,7 @@ async function writeFolder(
       counts,
       policyVersions,
       verification,
-      soc2: soc2Criteria(counts, policyVersions, brokenTotal === 0),
+      soc2: soc2Criteria(counts, policyVersions, verification.ok),
       report: { sessionsEmbedded: report.size, sessionsTotal: counts.sessions, note: reportNote },
     },
     report.entries(),
@@ -253,6 +266,7 @@ async function writeFolder(
     manifestSha256,
     log: logSection ? { treeSize: logSection.treeSize, rootHash: logSection.rootHash, start: logSection.start, end: logSection.end, checkpointed: logSection.checkpoint !== null } : null,
     logProblems,
+    voteProblems: voteIssueCount,
     reportSessions: report.size,
     files: written,
   };

@@ -315,9 +315,10 @@ async function verifyFolder(
   // re-checks what it can from the events, but a problem the export found in the store (a broken
   // chain, a gap in the log) must not come out of verify as "ok" because the folder is intact.
   if (problemsTotal() === 0 && verification !== undefined && (verification as { ok?: unknown }).ok === false) {
-    const v = verification as { chainsBroken?: unknown; logProblems?: unknown };
+    const v = verification as { chainsBroken?: unknown; logProblems?: unknown; votes?: { problems?: unknown } | null };
     const logProblems = Array.isArray(v.logProblems) ? v.logProblems.length : 0;
-    report({ kind: 'export_reported_problems', file: FILES.verification, field: 'ok', message: `${FILES.verification} says the export found the store not intact (${Number(v.chainsBroken) || 0} broken chains, ${logProblems} problems with the log): this evidence shows a log that does not hold` });
+    const votes = Number(v.votes?.problems) || 0;
+    report({ kind: 'export_reported_problems', file: FILES.verification, field: 'ok', message: `${FILES.verification} says the export found the store not intact (${Number(v.chainsBroken) || 0} broken chains, ${logProblems} problems with the log, ${votes} votes the desk's key does not prove): this evidence shows a log that does not hold` });
   }
   const counts = walk.derived?.counts;
   const outcomes = counts ? { unknown: counts.unknownOutcomes ?? 0, rolledBack: counts.rolledBack ?? 0, failed: counts.failedExecutions, executed: counts.executed } : undefined;

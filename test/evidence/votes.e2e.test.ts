@@ -70,6 +70,10 @@ test('real votes signed by the approval desk verify: with the key the manifest n
   t.is(granted.length, 1);
   t.truthy(granted[0].data.signature?.value, 'the vote in the export is the signed one');
 
+  const verification = JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'));
+  t.true(verification.ok);
+  t.deepEqual(verification.votes, { fingerprint: manifest.votes.fingerprint, problems: 0, listed: [] });
+
   const own = await verifyEvidence(out);
   t.deepEqual(own.problems, []);
   t.true(own.ok);
@@ -85,6 +89,13 @@ test('real votes signed by the approval desk verify: with the key the manifest n
 test.serial('vote_unsigned: a correctly chained approval.granted appended with the query path’s rights, no signature', async (t) => {
   const s = await forgedSession(() => ({ approver: alice(), comment: 'lgtm', quorumMet: true, state: 'approved' }));
   const out = await exportRange(t, s.from, s.to);
+  // The export says so itself: it checked the votes with the desk key it records.
+  const verification = JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'));
+  t.false(verification.ok);
+  t.is(verification.chainsBroken, 0, 'the chain holds: the attacker appended through the store');
+  t.like(verification.votes, { problems: 1 });
+  t.deepEqual(verification.votes.listed.map((p: { kind: string; sessionId: string }) => [p.kind, p.sessionId]), [['vote_unsigned', s.sessionId]]);
+  t.regex(readFileSync(join(out, 'report.html'), 'utf8'), /NOT INTACT \(chains, the global log or votes\)/);
   for (const r of [await verifyEvidence(out), await verifyEvidence(out, { votePublicKey: keyFile(t, DESK_PUBLIC_KEY) })]) {
     t.false(r.ok);
     t.deepEqual(kinds(r), ['vote_unsigned']);
@@ -198,6 +209,7 @@ test('vote_public_key_mismatch: the manifest’s desk key swapped; real votes th
 test('vote_public_key_missing: votes and no key, or a key that is not one; never "ok"', async (t) => {
   const out = await exportRange(t, fx.from, cleanTo, null);
   t.is(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).votes, null);
+  t.is(JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8')).votes, null, 'the export checked no vote: it does not say they hold');
   const none = await verifyEvidence(out);
   t.false(none.ok);
   t.deepEqual(kinds(none), ['vote_public_key_missing']);

@@ -11,7 +11,7 @@ export interface Criterion {
   readonly figures: readonly { readonly label: string; readonly value: number | string }[];
 }
 
-export function soc2Criteria(c: Counts, policies: readonly PolicyVersion[], chainsOk: boolean): Criterion[] {
+export function soc2Criteria(c: Counts, policies: readonly PolicyVersion[], logOk: boolean): Criterion[] {
   const denied = c.byDecision.deny ?? 0;
   const agentDenials = Object.entries(c.byRule)
     .filter(([rule]) => rule.startsWith('agents.'))
@@ -97,7 +97,7 @@ export function soc2Criteria(c: Counts, policies: readonly PolicyVersion[], chai
         { label: 'failed executions', value: c.failedExecutions },
         { label: 'rolled back after running', value: c.rolledBack ?? 0 },
         { label: 'OUTCOME UNKNOWN (exception: write not proven committed or rolled back, or never closed)', value: c.unknownOutcomes ?? 0 },
-        { label: 'log status', value: chainsOk ? 'all chains verify' : 'BROKEN CHAINS: see verification' },
+        { label: 'log status', value: logOk ? 'all chains verify' : 'NOT INTACT (chains, the global log or votes): see verification' },
       ],
     },
     {
