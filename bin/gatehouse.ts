@@ -192,11 +192,15 @@ storeOptions(
 
 // --- evidence for auditors (issue 6): sessions replay · evidence export|verify|sample ----------
 storeOptions(
-  sessionsCmd.command('replay').description('one session as it happened: who, what, approvals, what ran, and the result the bot saw').argument('<id>'),
-).action(async (id: string, o: { stateDir: string; store?: string; json?: boolean }) => {
+  sessionsCmd
+    .command('replay')
+    .description('one session as it happened: who, what, approvals, what ran, and the result the bot saw')
+    .argument('<id>')
+    .option('--vote-public-key <file>', VOTE_KEY_HELP),
+).action(async (id: string, o: { stateDir: string; store?: string; json?: boolean; votePublicKey?: string }) => {
   const log = await (await cli.store()).openSessionStore(o);
   try {
-    const r = await (await cli.replay()).replayCommand(log, id, Boolean(o.json));
+    const r = await (await cli.replay()).replayCommand(log, id, Boolean(o.json), await deskKeyFor(o));
     console.log(r.text);
     if (!r.ok) process.exitCode = 1;
   } finally {

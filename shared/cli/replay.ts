@@ -9,12 +9,18 @@ import { approvalFact, isApprovalEvent } from '../evidence/approvals.ts';
 import { approvalsFor, sessionFacts, storedResult, type SessionFacts } from '../evidence/facts.ts';
 import { displayName, type Identity } from '../evidence/identity.ts';
 import type { SessionLog } from '../ports.ts';
-import { describeProblem } from './sessions.ts';
+import { provenStatus } from '../approvals/proven-status.ts';
+import type { DeskKey } from './desk-key.ts';
+import { checkVotes, describeProblem, type ShownVotes } from './sessions.ts';
 import { safe } from './format.ts';
 
 export interface Replay {
   readonly sessionId: string;
+  /** What the record proves: votes count only when the approval desk's signature holds (proven-status.ts). */
+  readonly status: string;
   readonly chain: { readonly verified: boolean; readonly problems: readonly ChainProblem[]; readonly events: number; readonly head: string };
+  /** The votes shown (this session's and, for a redemption, the asking session's) checked against the desk's key. */
+  readonly votes?: ShownVotes;
   readonly facts: SessionFacts;
   /** Approval events that count for this statement, from this session or the one that asked. */
   readonly approvals: readonly ApprovalFact[];
@@ -23,7 +29,7 @@ export interface Replay {
   readonly events: readonly SessionEvent[];
 }
 
-export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: string): Promise<Replay> {
+export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: string, desk?: DeskKey): Promise<Replay> {
   const events = await log.read(sessionId);
   if (events.length === 0) throw new GatehouseError('session_not_found', `no session ${sessionId}`);
   const problems = verifyChain(sessionId, events);
@@ -31,13 +37,17 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
   // A redemption names the session that asked for the approval: its decisions live there.
   const redemption = facts.decision?.approval;
   let elsewhere: ApprovalFact[] = [];
+  let asked: readonly SessionEvent[] = [];
   if (redemption?.sessionId && redemption.sessionId !== sessionId) {
-    const asked = await log.read(redemption.sessionId);
+    asked = await log.read(redemption.sessionId);
     elsewhere = asked.filter(isApprovalEvent).map(approvalFact).filter((a) => a.approvalId === undefined || a.approvalId === redemption.id);
   }
+  const votes = mergeVotes(checkVotes(events, desk), asked.length ? checkVotes(asked, desk) : undefined);
   return {
     sessionId,
+    status: provenStatus(events, desk && 'pem' in desk ? desk.pem : undefined),
     chain: { verified: problems.length === 0, problems, events: events.length, head: facts.head },
+    ...(votes ? { votes } : {}),
     facts,
     approvals: approvalsFor(facts, elsewhere),
     result: storedResult(events),
@@ -45,10 +55,16 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
   };
 }
 
-export async function replayCommand(log: Pick<SessionLog, 'read'>, sessionId: string, json: boolean): Promise<{ text: string; ok: boolean }> {
-  const r = await replaySession(log, sessionId);
-  if (json) return { text: JSON.stringify(r, null, 2), ok: r.chain.verified };
-  return { text: renderReplay(r), ok: r.chain.verified };
+function mergeVotes(own: ShownVotes | undefined, asked: ShownVotes | undefined): ShownVotes | undefined {
+  if (!own || !asked) return own ?? asked;
+  return { checked: own.checked + asked.checked, ...(own.keyFingerprint ? { keyFingerprint: own.keyFingerprint } : {}), problems: [...own.problems, ...asked.problems] };
+}
+
+export async function replayCommand(log: Pick<SessionLog, 'read'>, sessionId: string, json: boolean, desk?: DeskKey): Promise<{ text: string; ok: boolean }> {
+  const r = await replaySession(log, sessionId, desk);
+  const ok = r.chain.verified && (r.votes === undefined || r.votes.problems.length === 0);
+  if (json) return { text: JSON.stringify(r, null, 2), ok };
+  return { text: renderReplay(r), ok };
 }
 
 export function renderReplay(r: Replay): string {
@@ -62,12 +78,18 @@ export function renderReplay(r: Replay): string {
   };
   const person = (id: Identity | undefined) => (id ? `${displayName(id)}${id.issuer ? `  (issuer ${id.issuer})` : ''}` : undefined);
 
-  out.push(`session ${r.sessionId}  ·  ${f.status}`);
+  out.push(`session ${r.sessionId}  ·  ${r.status}`);
   out.push(
     r.chain.verified
       ? `chain   verified: ${r.chain.events} events, head ${r.chain.head}`
       : `chain   BROKEN: ${r.chain.problems.map(describeProblem).join('; ')}`,
   );
+  const v = r.votes;
+  if (v) {
+    out.push(v.problems.length === 0 ? `votes   ${v.checked} signed by the approval desk's key ${v.keyFingerprint!.slice(0, 16)}…` : `votes   NOT PROVEN: ${v.problems.map((p) => `${p.kind}: ${safe(p.message)}`).join('; ')}`);
+  }
+  /** A vote the desk's key does not prove is shown as the log holds it, and marked. */
+  const unproven = (a: ApprovalFact) => v?.problems.find((p) => (p.sessionId === undefined || p.sessionId === a.sessionId) && (p.seq === undefined || p.seq === a.seq));
 
   section('WHO');
   line('identity', person(f.principal));
@@ -105,7 +127,8 @@ export function renderReplay(r: Replay): string {
   for (const a of r.approvals) {
     const when = a.step === 'granted' && ranAt ? (a.at <= ranAt ? ' (before execution)' : ' (AFTER execution)') : '';
     const where = a.sessionId === r.sessionId ? '' : `  [session ${a.sessionId} #${a.seq}]`;
-    line(a.step, `${a.at}${when}  ${person(a.by) ?? (a.approvers?.length ? `approvers ${a.approvers.join(', ')}, quorum ${a.quorum ?? '?'}` : '')}${where}`);
+    const flag = a.step === 'granted' || a.step === 'rejected' ? unproven(a) : undefined;
+    line(a.step, `${a.at}${when}  ${person(a.by) ?? (a.approvers?.length ? `approvers ${a.approvers.join(', ')}, quorum ${a.quorum ?? '?'}` : '')}${where}${flag ? `  — NOT PROVEN (${flag.kind})` : ''}`);
     if (a.comment !== undefined) line('  comment', a.comment);
   }
   if (f.decision?.approval) {

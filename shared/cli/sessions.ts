@@ -38,7 +38,14 @@ export interface ShownVotes {
   readonly checked: number;
   /** sha256 of the desk key's SubjectPublicKeyInfo, when there was one to check with. */
   readonly keyFingerprint?: string;
-  readonly problems: readonly { readonly kind: string; readonly seq?: number; readonly message: string }[];
+  readonly problems: readonly VoteIssue[];
+}
+
+export interface VoteIssue {
+  readonly kind: string;
+  readonly sessionId?: string;
+  readonly seq?: number;
+  readonly message: string;
 }
 
 export interface ShownSession {
@@ -94,12 +101,12 @@ export async function showSession(
 }
 
 /** The session's votes checked against the desk's key (shared/evidence/votes.ts), as `evidence verify` does. */
-function checkVotes(events: readonly SessionEvent[], desk: DeskKey | undefined): ShownVotes | undefined {
+export function checkVotes(events: readonly SessionEvent[], desk: DeskKey | undefined): ShownVotes | undefined {
   const checked = events.filter(isVoteEvent).length;
   if (checked === 0) return undefined;
   const key = desk && 'pem' in desk ? voteKeyOf(desk.pem) : (desk?.missing ?? "no approval desk key: pass --vote-public-key FILE (the desk's published key)");
   if (typeof key === 'string') return { checked, problems: [{ kind: 'vote_public_key_missing', message: `${checked} vote(s) cannot be checked: ${key}` }] };
-  const problems = voteProblems(events, key).map(({ kind, seq, message }) => ({ kind, ...(seq === undefined ? {} : { seq }), message }));
+  const problems = voteProblems(events, key).map(({ kind, sessionId, seq, message }) => ({ kind, ...(sessionId === undefined ? {} : { sessionId }), ...(seq === undefined ? {} : { seq }), message }));
   return { checked, keyFingerprint: key.fingerprint, problems };
 }
 

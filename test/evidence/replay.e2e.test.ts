@@ -1,9 +1,14 @@
 // sessions replay: a session as it happened, from the store, through the same readers as the
 // export — including approvals decided in another session and masking decisions.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { renderReplay, replaySession } from '../../shared/cli/replay.ts';
 import { safe } from '../../shared/cli/format.ts';
-import { DBA, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { DBA, DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
+import { heldRequest } from './signed-votes.ts';
 import { runCli } from './helpers.ts';
 
 let fx: EvidenceFixture;
@@ -87,4 +92,47 @@ test('the CLI: sessions replay ID (text and --json); an unknown id fails with it
   const none = await runCli(['sessions', 'replay', 'no-such-session', '--store', fx.gw.audit.url]);
   t.is(none.code, 1);
   t.regex(none.stderr, /session_not_found/);
+});
+
+// Approvals in a replay are believed only as the approval desk's key proves them (issue 14): the
+// log's write rights can append a chained approval.granted; the replay shows it, marked.
+test('votes: a genuine approval is proven by the desk key; without a key nothing about votes is', async (t) => {
+  const held = await replaySession(fx.log, fx.byKind('held').sessionId, { pem: DESK_PUBLIC_KEY });
+  t.is(held.status, 'approved');
+  t.deepEqual(held.votes?.problems, []);
+  const redeemed = await replaySession(fx.log, fx.byKind('redeemed').sessionId, { pem: DESK_PUBLIC_KEY });
+  t.deepEqual(redeemed.votes?.problems, [], 'the asking session’s vote is checked too');
+  t.regex(renderReplay(redeemed), /\nvotes {3}1 signed by the approval desk's key [0-9a-f]{16}…/);
+  t.notRegex(renderReplay(redeemed), /NOT PROVEN/);
+
+  const keyless = await replaySession(fx.log, fx.byKind('redeemed').sessionId);
+  t.deepEqual(keyless.votes?.problems.map((p) => p.kind), ['vote_public_key_missing']);
+  t.regex(renderReplay(keyless), /granted\s+\S+ \(before execution\)\s+alice@acme\.com.*NOT PROVEN \(vote_public_key_missing\)/);
+  const heldKeyless = await replaySession(fx.log, fx.byKind('held').sessionId);
+  t.is(heldKeyless.status, 'pending_approval', 'fail closed: an unchecked vote approves nothing');
+});
+
+test('votes: a chained but unsigned approval.granted is shown as the log holds it, marked NOT PROVEN; the CLI exits 1', async (t) => {
+  const sessionId = randomUUID();
+  const approvalId = randomUUID();
+  await fx.log.append(sessionId, heldRequest(fx.gw.issuer, approvalId, 'f'.repeat(64)));
+  await fx.log.append(sessionId, [{ type: 'approval.granted', data: { approvalId, approver: { issuer: fx.gw.issuer, subject: DBA, email: DBA }, comment: 'lgtm', quorumMet: true, state: 'approved' } }]);
+  const r = await replaySession(fx.log, sessionId, { pem: DESK_PUBLIC_KEY });
+  t.true(r.chain.verified, 'the chain holds: appended through the store');
+  t.is(r.status, 'pending_approval');
+  t.deepEqual(r.votes?.problems.map((p) => [p.kind, p.sessionId, p.seq]), [['vote_unsigned', sessionId, 3]]);
+  const text = renderReplay(r);
+  t.true(text.startsWith(`session ${sessionId}  ·  pending_approval`));
+  t.regex(text, /granted\s+\S+\s+alice@acme\.com.*NOT PROVEN \(vote_unsigned\)/);
+
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'desk-')), 'desk.pem');
+  writeFileSync(keyFile, DESK_PUBLIC_KEY);
+  const forged = await runCli(['sessions', 'replay', sessionId, '--store', fx.gw.audit.url, '--vote-public-key', keyFile]);
+  t.is(forged.code, 1);
+  t.regex(forged.stdout, /NOT PROVEN \(vote_unsigned\)/);
+  const genuine = await runCli(['sessions', 'replay', fx.byKind('redeemed').sessionId, '--store', fx.gw.audit.url, '--vote-public-key', keyFile]);
+  t.is(genuine.code, 0, genuine.stderr);
+  const unchecked = await runCli(['sessions', 'replay', fx.byKind('redeemed').sessionId, '--store', fx.gw.audit.url]);
+  t.is(unchecked.code, 1, 'no desk key for a remote store: the votes are not proven');
+  t.regex(unchecked.stdout, /vote_public_key_missing/);
 });
