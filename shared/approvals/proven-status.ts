@@ -27,17 +27,27 @@ export function votesDecide(events: readonly Pick<SessionEvent, 'type'>[]): bool
 /**
  * The status of a session (its events in seq order) when votes count only as the desk's key
  * `publicKeyPem` proves them. Without a key nothing about votes is proven: fail closed.
+ *
+ * Only the approval the session asked for is judged: its first `approval.requested` (the gateway
+ * writes one). A vote or redemption naming any other approval was never asked for here — the
+ * desk writes votes only to the requesting session — so it is passed over, neither counted nor
+ * allowed to hide the genuine decision before it.
  */
 export function provenStatus(events: readonly SessionEvent[], publicKeyPem: string | undefined): SessionStatus {
-  const last = events.at(-1);
-  if (last === undefined || !votesDecide(events)) return sessionStatus(events);
-  const approvalId = (dataOf(last, 'approval.granted') ?? dataOf(last, 'approval.rejected') ?? dataOf(last, 'approval.redeemed'))?.approvalId;
-  const proven = publicKeyPem === undefined || approvalId === undefined ? undefined : verdict(events, approvalId, last.sessionId, publicKeyPem);
+  const asked = events.map((e) => dataOf(e, 'approval.requested')?.approvalId).find((id) => id !== undefined);
+  const own = events.filter((e) => !restsOnVotes(e) || (asked !== undefined && approvalOf(e) === asked));
+  const last = own.at(-1);
+  if (last === undefined || !restsOnVotes(last)) return sessionStatus(own);
+  const proven = publicKeyPem === undefined ? undefined : verdict(events, asked!, last.sessionId, publicKeyPem);
   // A redemption is believed only for an approval the signatures prove.
   if (proven !== undefined && (last.type !== 'approval.redeemed' || proven === 'approved')) return proven;
   // Votes nobody can prove: the status the rest of the record gives — pending_approval after a
   // genuine request, denied when a vote was appended to a denied session.
-  return sessionStatus(events.filter((e) => !restsOnVotes(e)));
+  return sessionStatus(own.filter((e) => !restsOnVotes(e)));
+}
+
+function approvalOf(e: SessionEvent): string | undefined {
+  return (dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected') ?? dataOf(e, 'approval.redeemed'))?.approvalId;
 }
 
 function verdict(events: readonly SessionEvent[], approvalId: string, sessionId: string, publicKeyPem: string): SessionStatus | undefined {

@@ -216,6 +216,48 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
     t.deepEqual(unreadable, { missing: '--vote-public-key /nonexistent/desk.pem cannot be read' });
   });
 
+  test(`${label}: a vote or redemption for an approval the session never asked for is passed over: the genuine decision still shows`, async (t) => {
+    const approver = { issuer: gw.issuer, subject: 'alice@acme.com', email: 'alice@acme.com' };
+    const foreignGrant: EventDraft = { type: 'approval.granted', data: { approvalId: 'never-asked', approver, comment: 'ok', approvals: 1, quorum: 1, quorumMet: true, state: 'approved' } };
+    const foreignReject: EventDraft = { type: 'approval.rejected', data: { approvalId: 'never-asked', approver, comment: 'no', state: 'rejected' } };
+    const foreignRedeem: EventDraft = { type: 'approval.redeemed', data: { approvalId: 'never-asked', sessionId: 'elsewhere' } };
+
+    // Genuinely approved, then a foreign rejection and a foreign redemption: still approved.
+    const a = await held();
+    t.is((await decide(a.id, 'approve', 'alice@acme.com')).status, 200);
+    await append(a.sessionId, [foreignReject]);
+    let s = await shown(a.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['approved', 'approved', 'approved']);
+    await append(a.sessionId, [foreignRedeem]);
+    s = await shown(a.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['approved', 'approved', 'approved']);
+
+    // Genuinely rejected, then a foreign grant claiming the quorum: still rejected.
+    const r = await held();
+    t.is((await decide(r.id, 'reject', 'bob@acme.com')).status, 200);
+    await append(r.sessionId, [foreignGrant]);
+    s = await shown(r.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['rejected', 'rejected', 'rejected']);
+
+    // A second approval.requested and a vote for it: the session's approval is its first request.
+    const p = await held();
+    const requested = (await sessions().read(p.sessionId)).find((e) => e.type === 'approval.requested')!;
+    await append(p.sessionId, [{ type: 'approval.requested', data: { ...requested.data, approvalId: 'second' } }, { ...foreignGrant, data: { ...foreignGrant.data, approvalId: 'second' } }]);
+    s = await shown(p.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['pending_approval', 'pending_approval', 'pending_approval']);
+  });
+
+  test(`${label}: an event of a type Gatehouse never writes makes the status unknown in every view, never an error`, async (t) => {
+    const h = await held();
+    t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+    await append(h.sessionId, [{ type: 'approval.escalated', data: { approvalId: h.id } } as unknown as EventDraft]);
+    const s = await shown(h.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['unknown', 'unknown', 'unknown']);
+    const polled = await gw.get(`/v1/sessions/${h.sessionId}?wait=1`, await auth(BOT));
+    t.is(polled.status, 200);
+    t.is(polled.body.status, 'unknown');
+  });
+
   test(`${label}: GET /v1/approvals/:id says whether the log proves the row: an edited row, a vote nobody signed, an unsigned vote event`, async (t) => {
     const asAlice = async () => auth('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
     const standing = async (id: string) => (await gw.get(`/v1/approvals/${id}`, await asAlice())).body.approval.log;
