@@ -12,7 +12,8 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkRowAgrees, checkRowVotesSigned, loggedApproval, signedApprovers, verifiedVotes } from './logged.ts';
+import { checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkRowShown } from './row-shown.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller, type SessionRecorder } from '../kernel/index.ts';
 import { parseDecisionBody } from './comment.ts';
@@ -171,11 +172,8 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
       checkRowAgrees(row, logged);
       const votes = verifiedVotes(events, logged, await deps.signer.publicKeyPem());
       checkRowVotesSigned(row, votes);
-      try {
-        signedApprovers(logged, votes);
-      } catch (e) {
-        if (!isGatehouseError(e, 'approval_rejected')) throw e;
-      }
+      // Everything else the reviewer is shown: state, votes as cast, analysis, estimate, … (row-shown.ts).
+      checkRowShown(row, events, logged, votes);
       return { agrees: true, signedVotes: votes.length };
     } catch (e) {
       if (!isGatehouseError(e, 'approval_mismatch')) throw e;

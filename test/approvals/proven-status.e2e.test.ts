@@ -10,6 +10,7 @@ import { signedVoteOf, signVote } from '../../shared/approvals/vote-signature.ts
 import { createLocalVoteSigner } from '../../shared/adapters/vote-signing/index.ts';
 import type { Principal } from '../../shared/identity/principal.ts';
 import type { EventDraft } from '../../shared/audit/events.ts';
+import type { Approval } from '../../shared/approvals/types.ts';
 import { listSessions, showSession } from '../../shared/cli/sessions.ts';
 import { showApprovalCommand } from '../../shared/cli/approvals.ts';
 import { deskKey } from '../../shared/cli/desk-key.ts';
@@ -290,5 +291,56 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
     t.is((await decide(rejected.id, 'reject', 'bob@acme.com')).status, 200);
     t.deepEqual(await standing(rejected.id), { agrees: true, signedVotes: 1 });
     t.notRegex(await showApprovalCommand({ url: gw.url, token: await gw.token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' }) }, approved.id, false), /WARNING/);
+  });
+
+  test(`${label}: log.agrees covers everything a reviewer is shown: state, votes as cast, requester email, agent, analysis, estimate, redemption`, async (t) => {
+    const asAlice = async () => auth('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
+    const standing = async (id: string) => (await gw.get(`/v1/approvals/${id}`, await asAlice())).body.approval.log;
+    const store = () => gw.runtime.approvals!.store;
+    const edits: [string, (a: Approval) => Approval][] = [
+      ['analysis', (a) => ({ ...a, analysis: { ...a.analysis, class: 'read', reasons: ['a plain SELECT'] } })],
+      ['agent', (a) => ({ ...a, agent: { ...a.agent, model: 'gemini-2.5-flash-001' } })],
+      ['requester.email', (a) => ({ ...a, requester: { ...a.requester, email: 'mallory@acme.com' } })],
+      ['estimate', (a) => ({ ...a, estimate: { state: 'estimated', rows: 1, topNode: 'Result', tables: [] } })],
+      ['state', (a) => ({ ...a, state: 'rejected' })],
+      ['redemption', (a) => ({ ...a, redemption: { at: new Date().toISOString(), sessionId: 'elsewhere' } })],
+    ];
+    for (const [field, edit] of edits) {
+      const h = await held();
+      t.deepEqual(await standing(h.id), { agrees: true, signedVotes: 0 }, `${field}: before the edit`);
+      await store().update(h.id, edit);
+      const after = await standing(h.id);
+      t.like(after, { agrees: false, reason: 'row_disagrees' }, field);
+      t.true(after.message.includes(field), `${field}: ${after.message}`);
+    }
+
+    // A genuine vote, then its comment or time rewritten in the store.
+    for (const [field, edit] of [
+      ['comment', (a: Approval) => ({ ...a, votes: a.votes.map((v) => ({ ...v, comment: 'checked the backups first' })) })],
+      ['time', (a: Approval) => ({ ...a, votes: a.votes.map((v) => ({ ...v, at: new Date(Date.parse(v.at) - 3_600_000).toISOString() })) })],
+    ] as const) {
+      const h = await held();
+      t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+      t.deepEqual(await standing(h.id), { agrees: true, signedVotes: 1 });
+      await store().update(h.id, edit);
+      t.like(await standing(h.id), { agrees: false, reason: 'row_disagrees' }, field);
+    }
+
+    // Genuine states all agree: one vote of a quorum of two, and used after the redemption ran.
+    const two = await held('DELETE FROM runs WHERE false');
+    t.is((await decide(two.id, 'approve', 'alice@acme.com')).status, 200);
+    t.deepEqual(await standing(two.id), { agrees: true, signedVotes: 1 });
+    const used = await held("INSERT INTO runs (tag) VALUES ('u')");
+    t.is((await decide(used.id, 'approve', 'alice@acme.com')).status, 200);
+    t.is((await asBot({ connection: 'main', sql: "INSERT INTO runs (tag) VALUES ('u')", approvalId: used.id })).status, 200);
+    t.deepEqual(await standing(used.id), { agrees: true, signedVotes: 1 });
+    // ... and a used row reset to approved, or its redemption repointed, does not.
+    await store().update(used.id, (a) => ({ ...a, redemption: { ...a.redemption!, sessionId: 'elsewhere' } }));
+    t.like(await standing(used.id), { agrees: false, reason: 'row_disagrees' });
+    await store().update(used.id, (a) => {
+      const { redemption: _gone, ...rest } = a;
+      return { ...rest, state: 'approved' };
+    });
+    t.like(await standing(used.id), { agrees: false, reason: 'row_disagrees' });
   });
 }
