@@ -9,6 +9,8 @@
 import type { Firestore } from '@google-cloud/firestore';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
+import { deliverApprovalNotice } from '../../shared/approvals/delivery.ts';
+import { approvalMessage } from '../../shared/approvals/message.ts';
 import type { Approval } from '../../shared/approvals/types.ts';
 import { firestoreSuite } from '../helpers/firestore-suite.ts';
 import { startTestGateway, TEST_AUDIENCE, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.ts';
@@ -182,6 +184,23 @@ function registerMalformed(label: string, extra: () => Promise<Partial<TestGatew
     const requesting = await gw.runtime.sessions.read(h.sessionId);
     t.false(requesting.some((e) => e.type === 'approval.redeemed'), 'not marked used in the log');
     t.is(await raw.read(h.id), text, 'not marked used in the store');
+  });
+
+  test(`${label}: the notify fan-out acknowledges a message for a malformed row without posting it (no redelivery forever)`, async (t) => {
+    const h = await held('notified');
+    const a = await stored(h.id);
+    const notice = approvalMessage(a, `${gw.url}/v1/approvals/${a.id}`).body;
+    const text = deepFault(a);
+    await raw.write(h.id, text);
+    const posted: string[] = [];
+    const outcome = await deliverApprovalNotice(
+      { store: gw.runtime.approvals!.store, channels: [{ name: 'webhook', post: async (n) => void posted.push(n.approvalId) }], clock: () => new Date() },
+      notice,
+      'message-1',
+    );
+    t.deepEqual(outcome, { kind: 'skipped', reason: 'row_malformed' });
+    t.deepEqual(posted, []);
+    t.is(await raw.read(h.id), text, 'no claim written');
   });
 
   async function deniedAndRecorded(t: ExecutionContext, sessionId: string, approvalId: string) {
