@@ -18,9 +18,10 @@ import { APPROVAL_STATES, type Approval } from './types.ts';
 
 const text = z.string();
 const nonEmpty = z.string().min(1);
-// ISO-8601 as written by toISOString(); what matters to readers is that Date.parse gives a time
-// (expiry, claims and backoff are compared as numbers: NaN would compare false everywhere).
-const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not a timestamp');
+// ISO-8601 date and time, as written by toISOString(), that Date.parse reads as a time: expiry,
+// claims and backoff are compared as numbers, and NaN would compare false everywhere (an approval
+// that never expires). Date.parse alone would take "1" (the year 2001).
+const timestamp = z.iso.datetime({ offset: true }).refine((s) => !Number.isNaN(Date.parse(s)), 'not a timestamp');
 const count = z.number().int().nonnegative();
 
 const person = z.looseObject({ issuer: nonEmpty, subject: nonEmpty, email: text.optional() });
