@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApprovalStore } from './ports.ts';
 import type { ApprovalNotice } from './message.ts';
 import { shortError } from './publish.ts';
+import { isMalformedRow } from './record.ts';
 import { statusAt } from './state.ts';
 import type { Approval } from './types.ts';
 
@@ -29,7 +30,7 @@ export interface DeliveryDeps {
 
 export type DeliveryOutcome =
   | { readonly kind: 'posted'; readonly channels: readonly string[] }
-  | { readonly kind: 'skipped'; readonly reason: 'unknown_approval' | 'not_pending' | 'already_posted' | 'no_channels' };
+  | { readonly kind: 'skipped'; readonly reason: 'unknown_approval' | 'not_pending' | 'already_posted' | 'no_channels' | 'row_malformed' };
 
 /** Thrown to have the message delivered again later (the Functions Framework answers 500). */
 export class DeliveryIncomplete extends Error {
@@ -48,7 +49,7 @@ export async function deliverApprovalNotice(deps: DeliveryDeps, notice: Approval
   let skip: DeliveryOutcome | undefined;
   let busy = false;
   let todo: DeliveryChannel[] = [];
-  const claimed = await store.update(notice.approvalId, (a) => {
+  const claimApproval = () => store.update(notice.approvalId, (a) => {
     skip = undefined;
     busy = false;
     const now = clock();
@@ -69,6 +70,16 @@ export async function deliverApprovalNotice(deps: DeliveryDeps, notice: Approval
     }
     return { ...a, delivery: { ...a.delivery, claim: { token, messageId, until: new Date(now.getTime() + leaseMs).toISOString() } } };
   });
+  let claimed: Approval | undefined;
+  try {
+    claimed = await claimApproval();
+  } catch (e) {
+    // An approval whose stored row was edited into something malformed (record.ts) is never
+    // posted — its text is whatever the editor wrote — and never will be: acknowledged, not
+    // thrown, or Pub/Sub would deliver the message again forever.
+    if (isMalformedRow(e)) return { kind: 'skipped', reason: 'row_malformed' };
+    throw e;
+  }
   if (claimed === undefined) return { kind: 'skipped', reason: 'unknown_approval' };
   if (skip) return skip;
   if (busy) throw new DeliveryIncomplete(`approval ${notice.approvalId}: another delivery is posting it; try again later`);

@@ -45,6 +45,8 @@ export type MismatchReason =
   | 'event_malformed'
   | 'requested_twice'
   | 'row_disagrees'
+  /** The row is not an approval as the gateway writes it (record.ts): never acted on. */
+  | 'row_malformed'
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'

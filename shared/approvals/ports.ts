@@ -14,8 +14,13 @@ export interface ApprovalStore {
    * `approval.requested` event does).
    */
   create(approval: Approval, beforeCommit?: (approval: Approval) => Promise<void>): Promise<void>;
+  /**
+   * Every record read is checked (record.ts parseApprovalRecord): a malformed one — edited behind
+   * the gateway's back — makes get and update throw approval_mismatch (reason `row_malformed`);
+   * update then calls no callback and writes nothing.
+   */
   get(id: string): Promise<Approval | undefined>;
-  /** Oldest first (createdAt, id). */
+  /** Oldest first (createdAt, id). Malformed records are left out; `limit` counts the approvals listed. */
   list(query: ApprovalQuery): Promise<Approval[]>;
   /**
    * Atomic read-check-write of one approval. `change` (synchronous, pure) gets the current record

@@ -13,6 +13,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
 import { checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
+import { isMalformedRow } from './record.ts';
 import { checkRowShown } from './row-shown.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller, type SessionRecorder } from '../kernel/index.ts';
@@ -72,10 +73,18 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
   async function show(caller: Caller, approvalId: string): Promise<{ approval: ApprovalView & { log: LogStanding; masking: readonly unknown[] } }> {
     const principal = await authenticate(caller);
-    const a = await store.get(approvalId);
-    if (!a || !maySee(principal, a)) {
-      throw new GatehouseError('approval_not_found', `no approval ${approvalId} visible to this caller`);
+    const notFound = () => new GatehouseError('approval_not_found', `no approval ${approvalId} visible to this caller`);
+    let a: Approval | undefined;
+    try {
+      a = await store.get(approvalId);
+    } catch (e) {
+      // A malformed row names no requester or approvers to check the caller against: only an
+      // auditor (who may see every approval) is told it is there and broken; to anyone else it
+      // answers as a missing one, so its existence is not told to whoever asks.
+      if (isMalformedRow(e) && !isAuditor(principal)) throw notFound();
+      throw e;
     }
+    if (!a || !maySee(principal, a)) throw notFound();
     return { approval: { ...approvalView(a, clock()), log: await logStanding(a), masking: deps.maskingPreview?.(a.sql) ?? [] } };
   }
 
@@ -181,8 +190,12 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     }
   }
 
+  function isAuditor(principal: Principal): boolean {
+    return principal.groups.some((g) => auditorGroups.includes(g));
+  }
+
   function maySee(principal: Principal, a: Approval): boolean {
-    if (principal.groups.some((g) => auditorGroups.includes(g))) return true;
+    if (isAuditor(principal)) return true;
     if (samePrincipal(principal, a.requester)) return true;
     return matchingApprover(a.approvers, principal) !== undefined;
   }

@@ -16,6 +16,12 @@ export interface ApprovalStoreFixture {
   cutOff?(): Promise<void>;
   /** Whether a second connection can read while a transaction is open (false for PGlite: one session). */
   readonly isolated: boolean;
+  /**
+   * The record text as stored, read and written behind the store's back — what the query path's
+   * UPDATE right on the approval store allows (issue 14 hardening: malformed rows).
+   */
+  rawRecord(id: string): Promise<string | undefined>;
+  writeRawRecord(id: string, record: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -160,6 +166,55 @@ export function approvalStoreContract(name: string, make: MakeApprovalStore): vo
     t.deepEqual(ids(await store.list({ ...inWindow, notificationDueBy: new Date(base.getTime() + 60_000) })), [p2.id]);
   });
 
+  test(`${name}: a malformed row makes get and update throw approval_mismatch row_malformed; update calls back nothing and writes nothing`, async (t) => {
+    const f = await fixture(t);
+    for (const shape of MALFORMED) {
+      const a = approval({ params: [SECRET, 1] });
+      await f.store.create(a);
+      const bad = shape.record(a);
+      await f.writeRawRecord(a.id, bad);
+      const expected = { approvalId: a.id, reason: 'row_malformed', field: shape.field };
+      const got = await t.throwsAsync(f.store.get(a.id), undefined, `get, ${shape.name}`);
+      t.is((got as GatehouseError).code, 'approval_mismatch', shape.name);
+      t.like((got as GatehouseError).details, expected, shape.name);
+      t.false(`${got!.message} ${JSON.stringify((got as GatehouseError).details)}`.includes(SECRET), `no value of the row in the error (${shape.name})`);
+      for (const withBeforeCommit of [false, true]) {
+        const called: string[] = [];
+        const up = await t.throwsAsync(
+          f.store.update(
+            a.id,
+            (x) => (called.push('change'), { ...x, state: 'approved' }),
+            withBeforeCommit ? async () => void called.push('beforeCommit') : undefined,
+          ),
+          undefined,
+          `update, ${shape.name}`,
+        );
+        t.is((up as GatehouseError).code, 'approval_mismatch', shape.name);
+        t.like((up as GatehouseError).details, expected, shape.name);
+        t.deepEqual(called, [], `no callback runs (${shape.name})`);
+        t.is(await f.rawRecord(a.id), bad, `the row is left as it was (${shape.name})`);
+      }
+    }
+  });
+
+  test(`${name}: list leaves malformed rows out and lists the rest, the limit counting only the approvals listed`, async (t) => {
+    const f = await fixture(t);
+    const base = new Date(Date.UTC(2095, 0, 1) + Math.floor(Math.random() * 1e6) * 3_600_000);
+    const h = 3_600_000;
+    const made = MALFORMED.flatMap((_, i) => [approval({}, new Date(base.getTime() + (2 * i) * 60_000), h), approval({}, new Date(base.getTime() + (2 * i + 1) * 60_000), h)]);
+    for (const a of made) await f.store.create(a);
+    // Every other one, oldest first, is made malformed: each shape once.
+    const bad = made.filter((_, i) => i % 2 === 1);
+    for (const [i, a] of bad.entries()) await f.writeRawRecord(a.id, MALFORMED[i]!.record(a));
+    const good = made.filter((_, i) => i % 2 === 0).map((a) => a.id);
+    const window = { expiresAfter: new Date(base.getTime() + h - 1), expiredBy: new Date(base.getTime() + h + 10 * h) };
+    const ids = (xs: Approval[]) => xs.map((x) => x.id);
+    t.deepEqual(ids(await f.store.list(window)), good);
+    t.deepEqual(ids(await f.store.list({ ...window, states: ['pending'] })), good);
+    t.deepEqual(ids(await f.store.list({ ...window, limit: 3 })), good.slice(0, 3), 'a malformed row takes no place of the limit');
+    t.deepEqual(ids(await f.store.list({ ...window, notificationDueBy: new Date(base.getTime() + 100 * h) })), good);
+  });
+
   test(`${name}: a store cut off from its database refuses with approvals_unavailable`, async (t) => {
     const f = await fixture(t);
     if (!f.cutOff) return t.pass('this fixture cannot cut its store off');
@@ -173,3 +228,29 @@ export function approvalStoreContract(name: string, make: MakeApprovalStore): vo
     }
   });
 }
+
+/** A parameter value that must never appear in an error about its row. */
+const SECRET = 'sk-live-0123456789-param';
+
+/** Rows edited behind the gateway's back, each with the field the error must name. */
+export const MALFORMED: readonly { name: string; field: string; record: (a: Approval) => string }[] = [
+  { name: 'only an id', field: 'sessionId', record: (a) => JSON.stringify({ id: a.id }) },
+  { name: 'an array', field: 'record', record: () => '[]' },
+  { name: 'a string', field: 'record', record: () => '"x"' },
+  { name: 'null', field: 'record', record: () => 'null' },
+  { name: 'not JSON', field: 'record', record: (a) => `${JSON.stringify(a)}}` },
+  { name: 'votes not an array', field: 'votes', record: (a) => JSON.stringify({ ...a, votes: { 0: 'approve' } }) },
+  { name: 'analysis missing', field: 'analysis', record: (a) => JSON.stringify({ ...a, analysis: undefined }) },
+  { name: 'requester a string', field: 'requester', record: (a) => JSON.stringify({ ...a, requester: 'review-bot@acme.iam' }) },
+  { name: 'quorum a string', field: 'quorum', record: (a) => JSON.stringify({ ...a, quorum: '1' }) },
+  { name: 'sql a number', field: 'sql', record: (a) => JSON.stringify({ ...a, sql: 42 }) },
+  { name: 'a state that is none', field: 'state', record: (a) => JSON.stringify({ ...a, state: 'granted' }) },
+  { name: 'expiry no timestamp', field: 'expiresAt', record: (a) => JSON.stringify({ ...a, expiresAt: 'tomorrow' }) },
+  {
+    name: "one vote's by.subject a number",
+    field: 'votes.0.by.subject',
+    record: (a) => JSON.stringify({ ...a, votes: [{ verdict: 'approve', by: { issuer: a.requester.issuer, subject: 7 }, comment: 'ok', at: a.createdAt }] }),
+  },
+  { name: 'a param an object', field: 'params.0', record: (a) => JSON.stringify({ ...a, params: [{ toString: SECRET }] }) },
+  { name: 'the id of another approval', field: 'id', record: (a) => JSON.stringify({ ...a, id: `${a.id}-other` }) },
+];

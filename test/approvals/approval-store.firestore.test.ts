@@ -43,11 +43,17 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     const proxy = await emulator.proxy();
     const firestore = await clientVia(`127.0.0.1:${proxy.port}`);
     const store = await createFirestoreApprovalStore({ projectId: PROJECT, databaseId: DB, firestore, timeoutMs: TIMEOUT_MS });
+    // Straight to the emulator, past the proxy: what the store's write right allows anyone.
+    const raw = await clientVia(emulator.host);
     return {
       store,
       // create() reserves the document invisible until beforeCommit has run.
       isolated: true,
       cutOff: () => proxy.close(),
+      rawRecord: async (id) => (await raw.doc(`approvals/${id}`).get()).get('record') as string | undefined,
+      async writeRawRecord(id, record) {
+        await raw.doc(`approvals/${id}`).update({ record });
+      },
       async cleanup() {
         await store.close();
         await proxy.close();
@@ -136,6 +142,31 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     });
     await Promise.all([first, second]);
     t.deepEqual(order.filter((o, i) => i === 0 || o !== order[i - 1]).slice(-2), ['first recorded', 'second saw 1 vote(s)']);
+  });
+
+  test('Firestore approval store: a document whose own fields were edited (no record text, expiresAt no timestamp) is row_malformed, and left out of listings', async (t) => {
+    const f = await make();
+    t.teardown(() => f.cleanup());
+    const raw = await clientVia(emulator.host);
+    const base = new Date(Date.UTC(2097, 0, 1) + Math.floor(Math.random() * 1e6) * 3_600_000);
+    const [first, noRecord, badExpiry, last] = [0, 1, 2, 3].map((m) => approval({}, new Date(base.getTime() + m * 60_000)));
+    for (const a of [first!, noRecord!, badExpiry!, last!]) await f.store.create(a);
+    await raw.doc(`approvals/${noRecord!.id}`).update({ record: 42 });
+    await raw.doc(`approvals/${badExpiry!.id}`).update({ expiresAt: 'tomorrow' });
+    for (const [a, field] of [[noRecord!, 'record'], [badExpiry!, 'expiresAt']] as const) {
+      const e = await t.throwsAsync(f.store.get(a.id));
+      t.is((e as GatehouseError).code, 'approval_mismatch');
+      t.like((e as GatehouseError).details, { approvalId: a.id, reason: 'row_malformed', field });
+      let called = false;
+      const u = await t.throwsAsync(f.store.update(a.id, (x) => ((called = true), x)));
+      t.like((u as GatehouseError).details, { reason: 'row_malformed', field });
+      t.false(called);
+    }
+    // Only the state filter and the order run in Firestore: both edited documents reach the
+    // adapter's page, which leaves them out.
+    const listed = await f.store.list({ states: ['pending'], expiresAfter: new Date(base.getTime() - 1), limit: 1000 });
+    const ours = listed.map((a) => a.id).filter((id) => [first!.id, noRecord!.id, badExpiry!.id, last!.id].includes(id));
+    t.deepEqual(ours, [first!.id, last!.id]);
   });
 
   test('Firestore approval store: documents are laid out as documented, the record as exact JSON text', async (t) => {

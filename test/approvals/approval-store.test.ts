@@ -1,6 +1,7 @@
 // The ApprovalStore contract against the PostgreSQL adapter: on the test cluster (real row locks)
 // and on PGlite over the wire (the embedded mode's state database).
 import test from 'ava';
+import pg from 'pg';
 import { freePort } from '../../infra/free-port.ts';
 import { createPostgresApprovalStore } from '../../shared/adapters/postgres-store/index.ts';
 import { testPgKind } from '../helpers/pg.ts';
@@ -18,12 +19,20 @@ function fixtureOn(url: () => Promise<string>, isolated: boolean): MakeApprovalS
     const viaProxy = new URL(target);
     viaProxy.port = String(proxy.port);
     const store = await createPostgresApprovalStore({ connectionString: viaProxy.toString(), poolSize: 25 });
+    // Straight to the database, past the proxy: what the store's UPDATE right allows anyone.
+    const raw = new pg.Pool({ connectionString: target.toString(), max: 1 });
+    raw.on('error', () => {});
     return {
       store,
       isolated,
       cutOff: () => proxy.close(),
+      rawRecord: async (id) => (await raw.query<{ record: string }>('SELECT record FROM gatehouse_approvals WHERE approval_id = $1', [id])).rows[0]?.record,
+      async writeRawRecord(id, record) {
+        await raw.query('UPDATE gatehouse_approvals SET record = $2 WHERE approval_id = $1', [id, record]);
+      },
       async cleanup() {
         await store.close();
+        await raw.end();
         await proxy.close();
       },
     };

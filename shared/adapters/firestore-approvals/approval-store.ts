@@ -41,7 +41,8 @@ import type { Approval } from '../../approvals/types.ts';
 import type { ApprovalQuery, ApprovalStore } from '../../ports.ts';
 import type { FirestoreModule } from '../firestore/client.ts';
 import { firestoreConnection } from '../firestore/connection.ts';
-import { fromFields, parse, recordFields, roundTrip, usableId, type Lease } from './documents.ts';
+import { isMalformedRow, parseApprovalRecord } from '../../approvals/record.ts';
+import { fromFields, recordFields, roundTrip, usableId, type Lease } from './documents.ts';
 import { approvalsUnavailable, changedUnderUs, LeaseLost, StillLeased, type Operation } from './failures.ts';
 import { listApprovals } from './list.ts';
 import { checkApprovalQuery } from '../../approvals/query-check.ts';
@@ -101,7 +102,7 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
   /** The document, or undefined when there is none. */
   async function read(ref: DocumentReference) {
     const snap = await call(ref.get());
-    return snap.exists ? { ...fromFields(snap.data()!), updateTime: snap.updateTime! } : undefined;
+    return snap.exists ? { ...fromFields(snap.data()!, ref.id), updateTime: snap.updateTime! } : undefined;
   }
 
   const pause = (attempt: number) => sleep(Math.random() * Math.min(100, 5 * 2 ** attempt));
@@ -141,14 +142,14 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
   async function get(id: string): Promise<Approval | undefined> {
     if (!usableId(id)) return undefined;
     const s = await open('get');
+    let d: Awaited<ReturnType<typeof read>>;
     try {
-      const snap = await call(s.doc(id).get());
-      if (!snap.exists) return undefined;
-      const d = fromFields(snap.data()!);
-      return d.visible ? parse(d.record) : undefined;
+      d = await read(s.doc(id));
     } catch (e) {
+      if (isMalformedRow(e)) throw e; // approval_mismatch (row_malformed), not an outage
       throw approvalsUnavailable('get', e);
     }
+    return d?.visible ? parseApprovalRecord(d.record, id) : undefined;
   }
 
   async function list(query: ApprovalQuery): Promise<Approval[]> {
@@ -179,6 +180,7 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
       try {
         d = await read(ref);
       } catch (e) {
+        if (isMalformedRow(e)) throw e; // nothing is leased or written
         throw approvalsUnavailable('update', e);
       }
       if (!d?.visible) return undefined;
@@ -187,7 +189,8 @@ export async function createFirestoreApprovalStore(options: FirestoreApprovalSto
         await pause(attempt);
         continue;
       }
-      const current = parse(d.record);
+      // A malformed record throws here: `change` is never called, nothing is leased or written.
+      const current = parseApprovalRecord(d.record, id);
       const changed = change(current); // the caller's refusal comes out unchanged
       if (changed === current) return current;
       if (changed.id !== current.id) throw new TypeError('ApprovalStore.update: change must not alter the id');

@@ -5,6 +5,7 @@
 // `record` is the approval's exact JSON text, as in the PostgreSQL store: what a reader gets back
 // is exactly what was written (strings with NUL, empty keys and nested arrays included), with no
 // trust in a converter. The other fields exist only for listing and for the lease (lease.ts).
+import { malformedRow } from '../../approvals/record.ts';
 import type { Approval } from '../../approvals/types.ts';
 
 export interface Lease {
@@ -51,21 +52,28 @@ export interface StoredDocument {
 
 type Timestampish = { toMillis(): number };
 
-export function fromFields(fields: Readonly<Record<string, unknown>>): StoredDocument {
+/**
+ * The fields of approval document `id`. One edited behind the gateway's back (no `record` text, a
+ * listing field that is no timestamp) is approval_mismatch `row_malformed`, like a malformed
+ * record (record.ts): the listing leaves it out, get and update refuse it.
+ */
+export function fromFields(fields: Readonly<Record<string, unknown>>, id?: string): StoredDocument {
   const { record, version, visible, lease, expiresAt, notifyDueAt } = fields;
-  if (typeof record !== 'string') throw new Error('approval document has no record');
+  if (typeof record !== 'string') throw malformedRow(id, 'record');
+  if (!isTimestamp(expiresAt)) throw malformedRow(id, 'expiresAt');
+  if (notifyDueAt !== null && notifyDueAt !== undefined && !isTimestamp(notifyDueAt)) throw malformedRow(id, 'notifyDueAt');
   return {
     record,
     version: typeof version === 'number' ? version : 0,
     visible: visible === true,
     lease: isLease(lease) ? lease : null,
-    expiresAtMs: (expiresAt as Timestampish).toMillis(),
-    notifyDueAtMs: notifyDueAt ? (notifyDueAt as Timestampish).toMillis() : null,
+    expiresAtMs: expiresAt.toMillis(),
+    notifyDueAtMs: notifyDueAt ? notifyDueAt.toMillis() : null,
   };
 }
 
-export function parse(record: string): Approval {
-  return JSON.parse(record) as Approval;
+function isTimestamp(v: unknown): v is Timestampish {
+  return typeof v === 'object' && v !== null && typeof (v as Timestampish).toMillis === 'function';
 }
 
 /** Exactly what a reader will get back: no undefined fields, no class instances. */

@@ -8,7 +8,8 @@ import type { CollectionReference, Query, QueryDocumentSnapshot } from '@google-
 import type { Approval } from '../../approvals/types.ts';
 import type { ApprovalQuery } from '../../ports.ts';
 import type { FirestoreModule } from '../firestore/client.ts';
-import { fromFields, parse, type StoredDocument } from './documents.ts';
+import { isMalformedRow, parseApprovalRecord } from '../../approvals/record.ts';
+import { fromFields, type StoredDocument } from './documents.ts';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -40,11 +41,25 @@ export async function listApprovals(s: Lister, query: ApprovalQuery): Promise<Ap
   for (;;) {
     const snap = await s.call((last ? base.startAfter(last) : base).get());
     for (const doc of snap.docs) {
-      const d = fromFields(doc.data());
-      if (keep(d)) out.push(parse(d.record));
+      const a = listed(doc, keep);
+      if (a) out.push(a);
       if (out.length >= limit) return out;
     }
     if (snap.docs.length < PAGE) return out;
     last = snap.docs.at(-1);
+  }
+}
+
+/**
+ * The document's approval when the query keeps it; undefined otherwise, and for a malformed one:
+ * one edited document must not take the listing down for everyone, and is never acted on.
+ */
+function listed(doc: QueryDocumentSnapshot, keep: (d: StoredDocument) => boolean): Approval | undefined {
+  try {
+    const d = fromFields(doc.data(), doc.id);
+    return keep(d) ? parseApprovalRecord(d.record, doc.id) : undefined;
+  } catch (e) {
+    if (isMalformedRow(e)) return undefined;
+    throw e;
   }
 }

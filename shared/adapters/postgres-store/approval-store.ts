@@ -12,6 +12,7 @@ import type { ApprovalQuery, ApprovalStore } from '../../ports.ts';
 import { approvalsUnavailable } from './failures.ts';
 import { APPROVAL_SQL } from './sql.ts';
 import { checkApprovalQuery } from '../../approvals/query-check.ts';
+import { isMalformedRow, parseApprovalRecord } from '../../approvals/record.ts';
 
 export interface PostgresApprovalStoreOptions {
   readonly connectionString: string;
@@ -106,28 +107,47 @@ export async function createPostgresApprovalStore(options: PostgresApprovalStore
 
   async function get(id: string): Promise<Approval | undefined> {
     if (!storable(id)) return undefined;
+    let rows: { record: string }[];
     try {
-      const { rows } = await pool.query<{ record: string }>(APPROVAL_SQL.get, [id]);
-      return rows[0] ? parse(rows[0].record) : undefined;
+      ({ rows } = await pool.query<{ record: string }>(APPROVAL_SQL.get, [id]));
     } catch (e) {
       throw approvalsUnavailable('get', e);
     }
+    // Outside the try: a malformed row is approval_mismatch (row_malformed), not an outage.
+    return rows[0] ? parseApprovalRecord(rows[0].record, id) : undefined;
   }
 
   async function list(query: ApprovalQuery): Promise<Approval[]> {
     const { states, expiresAfter, expiredBy, notificationDueBy, limit = DEFAULT_LIMIT } = checkApprovalQuery(query);
-    try {
-      const { rows } = await pool.query<{ record: string }>(APPROVAL_SQL.list, [
-        states ? [...states] : null,
-        expiresAfter?.toISOString() ?? null,
-        expiredBy?.toISOString() ?? null,
-        notificationDueBy?.toISOString() ?? null,
-        Math.min(limit, MAX_LIMIT),
-      ]);
-      return rows.map((r) => parse(r.record));
-    } catch (e) {
-      throw approvalsUnavailable('list', e);
+    const want = Math.min(limit, MAX_LIMIT);
+    const out: Approval[] = [];
+    let after: ListedRow | undefined;
+    // A malformed record is left out (one edited row must not take the listing down for
+    // everyone), and the next page fills its place: the limit counts approvals listed.
+    while (out.length < want) {
+      const page = want - out.length;
+      let rows: ListedRow[];
+      try {
+        ({ rows } = await pool.query<ListedRow>(APPROVAL_SQL.list, [
+          states ? [...states] : null,
+          expiresAfter?.toISOString() ?? null,
+          expiredBy?.toISOString() ?? null,
+          notificationDueBy?.toISOString() ?? null,
+          page,
+          after?.created_at ?? null,
+          after?.approval_id ?? null,
+        ]));
+      } catch (e) {
+        throw approvalsUnavailable('list', e);
+      }
+      for (const r of rows) {
+        const a = listed(r);
+        if (a) out.push(a);
+      }
+      if (rows.length < page) break;
+      after = rows.at(-1);
     }
+    return out;
   }
 
   async function update(
@@ -139,7 +159,8 @@ export async function createPostgresApprovalStore(options: PostgresApprovalStore
     return transaction('update', async (q) => {
       const rows = await q(APPROVAL_SQL.lock, [id]);
       if (!rows[0]) return undefined;
-      const current = parse(rows[0].record);
+      // A malformed row throws here: `change` is never called, nothing is written.
+      const current = parseApprovalRecord(rows[0].record, id);
       const changed = change(current);
       if (changed === current) return current;
       if (changed.id !== current.id) throw new TypeError('ApprovalStore.update: change must not alter the id');
@@ -167,8 +188,20 @@ function roundTrip(a: Approval): Approval {
   return JSON.parse(JSON.stringify(a)) as Approval;
 }
 
-function parse(text: string): Approval {
-  return JSON.parse(text) as Approval;
+interface ListedRow {
+  readonly approval_id: string;
+  readonly created_at: string;
+  readonly record: string;
+}
+
+/** The row's approval, or undefined for a malformed one (the listing goes on without it). */
+function listed(r: ListedRow): Approval | undefined {
+  try {
+    return parseApprovalRecord(r.record, r.approval_id);
+  } catch (e) {
+    if (isMalformedRow(e)) return undefined;
+    throw e;
+  }
 }
 
 function checkOptions(options: PostgresApprovalStoreOptions): Required<PostgresApprovalStoreOptions> {
