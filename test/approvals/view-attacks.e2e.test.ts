@@ -1,0 +1,120 @@
+// Attack review of the "approvals believed only from the log" views (issue 14), second round.
+// The attacker holds the query path's INSERT on the session log (here: the store's own append,
+// chain hashes included) but not the approval desk's key. Redemption already refuses every forged
+// vote (forgery.e2e); these check that no view claims one either: GET /v1/sessions/:id and its
+// long poll (what a client waiting for approval acts on), `sessions show` and `sessions list`.
+import { generateKeyPairSync } from 'node:crypto';
+import test from 'ava';
+import { voteEvent } from '../../shared/approvals/events.ts';
+import { signedVoteOf, signVote } from '../../shared/approvals/vote-signature.ts';
+import { createLocalVoteSigner } from '../../shared/adapters/vote-signing/index.ts';
+import type { Principal } from '../../shared/identity/principal.ts';
+import type { EventDraft } from '../../shared/audit/events.ts';
+import type { Approval } from '../../shared/approvals/types.ts';
+import { listSessions, showSession } from '../../shared/cli/sessions.ts';
+import { showApprovalCommand } from '../../shared/cli/approvals.ts';
+import { replayCommand } from '../../shared/cli/replay.ts';
+import { startTestGateway, TEST_AUDIENCE, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
+import { firestoreSuite } from '../helpers/firestore-suite.ts';
+
+const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
+const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
+
+const policy = (issuer: string) => `version: 1
+issuers:
+  - issuer: ${issuer}
+    audience: ${TEST_AUDIENCE}
+    jwksUri: ${issuer}/jwks.json
+    groupsClaim: groups
+groups:
+  review-bots: [${BOT}]
+  dba: [alice@acme.com, bob@acme.com]
+connections:
+  main:
+    credentials: env://GATEHOUSE_TEST_TARGET_URL
+rules:
+  - name: bots-write
+    principals: [group:review-bots]
+    classes: [write]
+    action: approve
+    approvers: [group:dba]
+    quorum: 1
+    ttl: 10m
+  - name: bots-delete-two-dbas
+    principals: [group:review-bots]
+    classes: [destructive]
+    action: approve
+    approvers: [group:dba]
+    quorum: 2
+    ttl: 10m
+  - name: nothing-else
+    action: deny
+agents:
+  requireModel: true
+  allowedModels: ["gemini-*"]
+`;
+
+const DESK = { pem: TEST_SIGNING_KEY };
+const OTHER_KEY = { pem: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+
+register('PostgreSQL store', async () => ({}));
+
+function register(label: string, extra: () => Promise<Record<string, unknown>>): void {
+  let gw: TestGateway;
+  test.before(async () => {
+    gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy, ...(await extra()) });
+  });
+  test.after.always(async () => {
+    await gw?.close();
+  });
+
+  const auth = async (sub: string, o: { groups?: string[]; email?: string } = {}) => ({ authorization: `Bearer ${await gw.token(sub, o)}` });
+  const asBot = async (body: unknown) => gw.post('/v1/query', body, { ...(await auth(BOT)), ...model });
+  const decide = async (id: string, verdict: 'approve' | 'reject', sub: string) => gw.post(`/v1/approvals/${id}/${verdict}`, { comment: `${verdict} by ${sub}` }, await auth(sub));
+  const sessions = () => gw.runtime.sessions;
+  const store = () => gw.runtime.approvals!.store;
+  const append = (sessionId: string, drafts: EventDraft[]) => sessions().append(sessionId, drafts);
+  const asAlice = async () => auth('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
+  const standing = async (id: string) => (await gw.get(`/v1/approvals/${id}`, await asAlice())).body.approval.log;
+  const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+
+  async function held(sql = "INSERT INTO runs (tag) VALUES ('x')") {
+    const r = await asBot({ connection: 'main', sql });
+    if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
+    return { sessionId: r.body.sessionId as string, id: r.body.approval.id as string };
+  }
+
+  async function shown(sessionId: string, desk: { pem: string } | { missing: string } = DESK) {
+    const api = await gw.get(`/v1/sessions/${sessionId}`, await auth(BOT));
+    const show = await showSession(sessions(), sessionId, true, undefined, desk);
+    const listed = JSON.parse(await listSessions(sessions(), { limit: 1000 }, true, desk)) as { sessionId: string; status: string }[];
+    return { api: api.body.status as string, show: JSON.parse(show.text), ok: show.ok, list: listed.find((s) => s.sessionId === sessionId)?.status };
+  }
+
+
+  test(`${label}: substitution: a row repointed at a forged copy of its session that shows other SQL (same digest) is not agreed, not signed, and runs nothing`, async (t) => {
+    const evil = "INSERT INTO runs (tag) VALUES ('evil-subst')";
+    const benign = "INSERT INTO runs (tag) VALUES ('benign-subst')";
+    const h = await held(evil);
+    // The attacker's copy of the requesting session, the request rewritten to harmless SQL; the
+    // approval.requested (and its digest, an HMAC of the evil statement) copied as it is.
+    const forged = `forged-${Date.now()}`;
+    const original = await sessions().read(h.sessionId);
+    await append(forged, original.map((e) => ({ type: e.type, data: e.type === 'request' ? { ...e.data, sql: benign } : e.data })));
+    await store().update(h.id, (a) => ({ ...a, sessionId: forged, sql: benign }));
+    t.like(await standing(h.id), { agrees: false, reason: 'digest_not_statement' });
+    const vote = await decide(h.id, 'approve', 'alice@acme.com');
+    t.is(vote.status, 409, 'the desk does not sign an approval of SQL the digest is not over');
+    t.is(vote.body.error.details.reason, 'digest_not_statement');
+    t.false((await sessions().read(forged)).some((e) => e.type === 'approval.granted'));
+    const r = await asBot({ connection: 'main', sql: evil, approvalId: h.id });
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(await ran('evil-subst'), 0, 'the statement the reviewer never saw did not run');
+    // The genuine path still holds: an unedited approval is agreed, signed and redeemed.
+    const g = await held("INSERT INTO runs (tag) VALUES ('genuine-subst')");
+    t.deepEqual(await standing(g.id), { agrees: true, signedVotes: 0 });
+    t.is((await decide(g.id, 'approve', 'alice@acme.com')).status, 200);
+    t.is((await asBot({ connection: 'main', sql: "INSERT INTO runs (tag) VALUES ('genuine-subst')", approvalId: g.id })).status, 200);
+    t.is(await ran('genuine-subst'), 1);
+  });
+}
