@@ -33,15 +33,22 @@ export function checkRowShown(row: Approval, events: readonly SessionEvent[], lo
   if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store shows what the log does not hold: ${differs.join(', ')}`, { differs });
 }
 
-/** What the state must be by the log: used once redeemed; else by the signed votes. */
+/**
+ * What the state must be by the log: by the signed votes, and used once an approval they prove
+ * was redeemed. An `approval.redeemed` is appended by whoever holds the log's INSERT right as
+ * easily as a vote: for an approval no signed quorum decided it proves nothing, and the row's
+ * `used` (and its redemption) does not agree (attack review of issue 14).
+ */
 function stateInLog(events: readonly SessionEvent[], logged: LoggedApproval, votes: readonly SignedVote[]): ApprovalState {
-  if (events.some((e) => dataOf(e, 'approval.redeemed')?.approvalId === logged.approvalId)) return 'used';
+  let byVotes: ApprovalState;
   try {
-    return signedApprovers(logged, votes).length >= logged.quorum ? 'approved' : 'pending';
+    byVotes = signedApprovers(logged, votes).length >= logged.quorum ? 'approved' : 'pending';
   } catch (e) {
     if (isGatehouseError(e, 'approval_rejected')) return 'rejected';
     throw e;
   }
+  if (byVotes === 'approved' && events.some((e) => dataOf(e, 'approval.redeemed')?.approvalId === logged.approvalId)) return 'used';
+  return byVotes;
 }
 
 /** The row's votes are the log's signed votes, in order: verdict, person, time, and the comment shown. */

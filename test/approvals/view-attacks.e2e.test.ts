@@ -117,4 +117,33 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
     t.is((await asBot({ connection: 'main', sql: "INSERT INTO runs (tag) VALUES ('genuine-subst')", approvalId: g.id })).status, 200);
     t.is(await ran('genuine-subst'), 1);
   });
+
+  test(`${label}: used_unproven: an appended approval.redeemed and a row set to used are not agreed for an approval no signed quorum decided`, async (t) => {
+    const redeemAt = async (h: { sessionId: string; id: string }) => {
+      await append(h.sessionId, [{ type: 'approval.redeemed', data: { approvalId: h.id, sessionId: 'nowhere' } }]);
+      await store().update(h.id, (a) => ({ ...a, state: 'used', redemption: { at: new Date().toISOString(), sessionId: 'nowhere' } }));
+    };
+    // No vote at all.
+    const none = await held();
+    await redeemAt(none);
+    const shownNone = (await gw.get(`/v1/approvals/${none.id}`, await asAlice())).body.approval;
+    t.is(shownNone.status, 'used', 'the row says used');
+    t.like(shownNone.log, { agrees: false, reason: 'row_disagrees' }, 'the log does not prove it');
+    t.regex(shownNone.log.message, /state/);
+    // One signed vote of a quorum of two.
+    const half = await held('DELETE FROM runs WHERE true');
+    t.is((await decide(half.id, 'approve', 'alice@acme.com')).status, 200);
+    await redeemAt(half);
+    t.like(await standing(half.id), { agrees: false, reason: 'row_disagrees' });
+    // A signed rejection.
+    const rejected = await held();
+    t.is((await decide(rejected.id, 'reject', 'bob@acme.com')).status, 200);
+    await redeemAt(rejected);
+    t.like(await standing(rejected.id), { agrees: false, reason: 'row_disagrees' });
+    // The sessions' status is not "approved" either.
+    for (const h of [none, half]) {
+      const s = await shown(h.sessionId);
+      t.deepEqual([s.api, s.show.status, s.list], ['pending_approval', 'pending_approval', 'pending_approval']);
+    }
+  });
 }
