@@ -51,17 +51,25 @@ function stateInLog(events: readonly SessionEvent[], logged: LoggedApproval, vot
   return byVotes;
 }
 
-/** The row's votes are the log's signed votes, in order: verdict, person, time, and the comment shown. */
+/**
+ * The row's votes are the log's signed votes, in order: verdict, person, time, and the comment
+ * shown. The person is compared exactly — issuer, subject and email as the vote event shows them,
+ * which verifiedVotes() proved are the signer's — not as samePerson() does: that one is built to
+ * refuse (one subject under any email, `a.lice+x@…` as alice), and would let the row show alice's
+ * vote under mallory's email (attack review of issue 14).
+ */
 function votesAsCast(row: Approval, events: readonly SessionEvent[], approvalId: string, votes: readonly SignedVote[]): boolean {
-  const comments = events
+  const cast = events
     .map((e) => dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected'))
     .filter((d) => d?.approvalId === approvalId)
-    .map((d) => d!.comment);
-  if (row.votes.length !== votes.length) return false;
+    .map((d) => ({ comment: d!.comment, approver: d!.approver }));
+  if (row.votes.length !== votes.length || cast.length !== votes.length) return false;
   return row.votes.every((rv, i) => {
     const v = votes[i]!;
+    const { comment, approver } = cast[i]!;
     const signer = { issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) };
-    return rv.verdict === v.verdict && samePerson(rv.by, signer) && Date.parse(rv.at) === Date.parse(v.at) && rv.comment === comments[i];
+    const asShown = approver !== undefined && rv.by.issuer === approver.issuer && rv.by.subject === approver.subject && rv.by.email === approver.email;
+    return rv.verdict === v.verdict && asShown && samePerson(rv.by, signer) && Date.parse(rv.at) === Date.parse(v.at) && rv.comment === comment;
   });
 }
 

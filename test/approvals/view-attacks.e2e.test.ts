@@ -146,4 +146,22 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
       t.deepEqual([s.api, s.show.status, s.list], ['pending_approval', 'pending_approval', 'pending_approval']);
     }
   });
+
+  test(`${label}: vote_relabelled: a genuine vote shown in the row under another email, issuer or look-alike address is not agreed`, async (t) => {
+    const edits: [string, (by: Approval['votes'][number]['by']) => Approval['votes'][number]['by']][] = [
+      ['another email, same subject', (by) => ({ ...by, email: 'mallory@evil.example' })],
+      ['no email', (by) => ({ issuer: by.issuer, subject: by.subject })],
+      ['another issuer', (by) => ({ ...by, issuer: 'https://accounts.evil.example' })],
+      ['a sub-address', (by) => ({ ...by, subject: 'alice+ops@acme.com', email: 'alice+ops@acme.com' })],
+      ['a look-alike', (by) => ({ ...by, subject: 'аlice@acme.com', email: 'аlice@acme.com' })],
+    ];
+    for (const [what, edit] of edits) {
+      const h = await held();
+      t.is((await decide(h.id, 'approve', 'alice@acme.com')).status, 200);
+      t.deepEqual(await standing(h.id), { agrees: true, signedVotes: 1 }, `${what}: before`);
+      await store().update(h.id, (a) => ({ ...a, votes: a.votes.map((v) => ({ ...v, by: edit(v.by) })) }));
+      const after = await standing(h.id);
+      t.false(after.agrees, `${what}: ${JSON.stringify(after)}`);
+    }
+  });
 }
