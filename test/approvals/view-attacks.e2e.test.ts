@@ -164,4 +164,16 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
       t.false(after.agrees, `${what}: ${JSON.stringify(after)}`);
     }
   });
+
+  test(`${label}: odd_data: an event whose data is null, a string or an array does not take sessions show down`, async (t) => {
+    for (const data of [null, 'x', [1, 2]]) {
+      const h = await held();
+      await append(h.sessionId, [{ type: 'approval.granted', data } as unknown as EventDraft]);
+      const text = await showSession(sessions(), h.sessionId, false, undefined, DESK);
+      t.false(text.ok, `${JSON.stringify(data)}: not verified`);
+      t.regex(text.text, /^status {3}pending_approval$/m);
+      t.regex(text.text, new RegExp(`#4 \\S+ approval\\.granted\\n {4}data: `), JSON.stringify(data));
+      t.is((await replayCommand(sessions(), h.sessionId, false, DESK)).ok, false);
+    }
+  });
 }
