@@ -202,7 +202,8 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
   return votes;
 }
 
-function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
+/** The event's readable approver is exactly the person who signed its vote (normalised as the desk signs). */
+export function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
   const a = v.approver as Partial<SignedVote['approver']> | undefined;
   if (shown === undefined || typeof shown.issuer !== 'string' || typeof shown.subject !== 'string' || a === undefined) return false;
   if (normalForm(shown.issuer) !== a.issuer || subjectKey(shown.subject) !== a.subject) return false;

@@ -176,4 +176,34 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
       t.is((await replayCommand(sessions(), h.sessionId, false, DESK)).ok, false);
     }
   });
+
+  test(`${label}: rejection_hidden: a genuine signed rejection stays rejected in every view whatever is appended after it`, async (t) => {
+    const alice = { issuer: gw.issuer, subject: 'alice@acme.com', email: 'alice@acme.com' };
+    const junk: [string, (h: { sessionId: string; id: string }, evs: readonly { type: string; data: unknown }[]) => EventDraft[]][] = [
+      ['an unsigned grant', (h) => [{ type: 'approval.granted', data: { approvalId: h.id, approver: alice, comment: 'ok', approvals: 1, quorum: 1, quorumMet: true, state: 'approved' } }]],
+      ['an approval.redeemed', (h) => [{ type: 'approval.redeemed', data: { approvalId: h.id, sessionId: 'nowhere' } }]],
+      ['the request again, then the rejection replayed', (_h, evs) => {
+        const requested = evs.find((e) => e.type === 'approval.requested')!;
+        const rejected = evs.find((e) => e.type === 'approval.rejected')!;
+        return [{ type: 'approval.requested', data: requested.data }, { type: 'approval.rejected', data: rejected.data }] as EventDraft[];
+      }],
+    ];
+    for (const [what, drafts] of junk) {
+      const h = await held();
+      t.is((await decide(h.id, 'reject', 'bob@acme.com')).status, 200);
+      await append(h.sessionId, drafts(h, await sessions().read(h.sessionId)));
+      const s = await shown(h.sessionId);
+      t.deepEqual([s.api, s.show.status, s.list], ['rejected', 'rejected', 'rejected'], what);
+      // (An approval.redeemed is no vote: show reports vote problems only.)
+      if (what !== 'an approval.redeemed') t.false(s.ok, `${what}: the junk vote is still reported`);
+    }
+    // A rejection signed for another session (copied in) proves nothing here.
+    const other = await held();
+    t.is((await decide(other.id, 'reject', 'bob@acme.com')).status, 200);
+    const copied = (await sessions().read(other.sessionId)).find((e) => e.type === 'approval.rejected')!;
+    const h = await held();
+    await append(h.sessionId, [{ type: 'approval.rejected', data: { ...copied.data, approvalId: h.id } }]);
+    const s = await shown(h.sessionId);
+    t.deepEqual([s.api, s.show.status, s.list], ['pending_approval', 'pending_approval', 'pending_approval']);
+  });
 }
