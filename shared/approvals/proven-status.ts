@@ -52,6 +52,15 @@ export function provenStatus(events: readonly SessionEvent[], publicKeyPem: stri
   return sessionStatus(own.filter((e) => !restsOnVotes(e)));
 }
 
+/**
+ * Whether the requesting session's signed votes prove approval `approvalId` approved: what a
+ * redemption session's "allow, approved by approval X, granted by …" rests on. Its decision is
+ * written with the log's INSERT right as easily as a vote (attack review of issue 14).
+ */
+export function approvalProven(askingEvents: readonly SessionEvent[], approvalId: string, askingSessionId: string, publicKeyPem: string | undefined): boolean {
+  return publicKeyPem !== undefined && verdict(askingEvents, approvalId, askingSessionId, publicKeyPem) === 'approved';
+}
+
 function approvalOf(e: SessionEvent): string | undefined {
   return (dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected') ?? dataOf(e, 'approval.redeemed'))?.approvalId;
 }

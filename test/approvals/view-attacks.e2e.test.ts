@@ -206,4 +206,34 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
     const s = await shown(h.sessionId);
     t.deepEqual([s.api, s.show.status, s.list], ['pending_approval', 'pending_approval', 'pending_approval']);
   });
+
+  test(`${label}: forged_redemption: a redemption session appended for an approval no signed quorum decided is replayed NOT PROVEN, never as granted`, async (t) => {
+    const h = await held();
+    const req = (await sessions().read(h.sessionId)).find((e) => e.type === 'request')!;
+    const alice = { issuer: gw.issuer, subject: 'alice@acme.com', email: 'alice@acme.com' };
+    const forged = `redeem-${Date.now()}`;
+    await append(forged, [
+      { type: 'request', data: { ...req.data, approvalId: h.id } },
+      { type: 'decision', data: { action: 'allow', rule: 'bots-write', reasons: ['approved'], approval: { id: h.id, sessionId: h.sessionId, grantedBy: [alice] } } },
+      { type: 'execution.started', data: { connection: 'main', readOnly: false } },
+      { type: 'execution.result', data: { command: 'INSERT', rowCount: 1 } },
+      { type: 'execution.committed', data: {} },
+    ]);
+    await append(h.sessionId, [{ type: 'approval.redeemed', data: { approvalId: h.id, sessionId: forged } }]);
+    const r = await replayCommand(sessions(), forged, false, DESK);
+    t.false(r.ok);
+    t.regex(r.text, /redeemed .*granted by alice@acme\.com — NOT PROVEN \(redemption_unproven\)/);
+    t.regex(r.text, /^votes {3}NOT PROVEN: redemption_unproven/m);
+    const json = JSON.parse((await replayCommand(sessions(), forged, true, DESK)).text);
+    t.deepEqual(json.votes.problems.map((p: { kind: string }) => p.kind), ['redemption_unproven']);
+
+    // A genuine redemption replays as proven.
+    const g = await held("INSERT INTO runs (tag) VALUES ('redeem-genuine')");
+    t.is((await decide(g.id, 'approve', 'alice@acme.com')).status, 200);
+    const ran = await asBot({ connection: 'main', sql: "INSERT INTO runs (tag) VALUES ('redeem-genuine')", approvalId: g.id });
+    t.is(ran.status, 200);
+    const genuine = await replayCommand(sessions(), ran.body.sessionId, false, DESK);
+    t.true(genuine.ok, genuine.text);
+    t.notRegex(genuine.text, /NOT PROVEN/);
+  });
 }
