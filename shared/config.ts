@@ -320,6 +320,7 @@ async function openApprovals(config: ApprovalsConfig, ctx: ApprovalsContext): Pr
     republish: () => republisher.runOnce(),
     signer,
     policySha256: ctx.policySha256,
+    digestKey: ctx.digestKey,
   });
   return { store, workflow, desk, republisher };
 }

@@ -20,6 +20,7 @@ import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
+import { approvalDigest } from './digest.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
 import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
@@ -47,6 +48,7 @@ export type MismatchReason =
   | 'row_disagrees'
   /** The row is not an approval as the gateway writes it (record.ts): never acted on. */
   | 'row_malformed'
+  | 'digest_not_statement'
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
@@ -128,6 +130,21 @@ export function loggedApproval(events: readonly SessionEvent[], approvalId: stri
   };
 }
 
+/**
+ * The logged statement is the one the logged digest is over. The digest (an HMAC the store and
+ * the log cannot compute) binds the approval to one statement; which session holds the approval's
+ * request is only what the row's `sessionId` says. A copy of the requesting session with other
+ * SQL and the same digest, and the row pointed at it, would show a reviewer harmless SQL — agreed
+ * by the log, signed by the desk — and run the statement the digest is over (attack review of
+ * issue 14). Recomputing the digest from what the log shows refuses that copy.
+ */
+export function checkDigestIsStatement(logged: LoggedApproval, digestKey: Uint8Array): void {
+  const digest = approvalDigest(digestKey, { connection: logged.connection, sql: logged.sql, params: logged.params, requester: logged.requester });
+  if (digest !== logged.digest) {
+    throw mismatch(logged.approvalId, 'digest_not_statement', `session ${logged.sessionId} records a request whose statement is not the one the approval's digest is over`);
+  }
+}
+
 /** The row must say what the log says about everything a decision depends on. */
 export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   const differs: string[] = [];
@@ -187,7 +204,8 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
   return votes;
 }
 
-function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
+/** The event's readable approver is exactly the person who signed its vote (normalised as the desk signs). */
+export function shownIsSigner(shown: Partial<Person> | undefined, v: SignedVote): boolean {
   const a = v.approver as Partial<SignedVote['approver']> | undefined;
   if (shown === undefined || typeof shown.issuer !== 'string' || typeof shown.subject !== 'string' || a === undefined) return false;
   if (normalForm(shown.issuer) !== a.issuer || subjectKey(shown.subject) !== a.subject) return false;

@@ -11,7 +11,8 @@ import type { SessionEvent, SessionStatus } from '../audit/events.ts';
 import { dataOf } from '../audit/event-schema.ts';
 import { sessionStatus } from '../audit/status.ts';
 import { isGatehouseError } from '../errors.ts';
-import { loggedApproval, signedApprovers, verifiedVotes } from './logged.ts';
+import { loggedApproval, shownIsSigner, signedApprovers, verifiedVotes } from './logged.ts';
+import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
 
 /** The events whose status depends on signed votes: what a writer could append to change it. */
 function restsOnVotes(e: Pick<SessionEvent, 'type'>): boolean {
@@ -41,9 +42,23 @@ export function provenStatus(events: readonly SessionEvent[], publicKeyPem: stri
   const proven = publicKeyPem === undefined ? undefined : verdict(events, asked!, last.sessionId, publicKeyPem);
   // A redemption is believed only for an approval the signatures prove.
   if (proven !== undefined && (last.type !== 'approval.redeemed' || proven === 'approved')) return proven;
+  // A rejection the desk signed is one whatever else was appended: an unsigned vote, a second
+  // approval.requested or an approval.redeemed after it proves nothing, and must not turn the
+  // genuine "rejected" back into pending_approval — a client would wait on a decision already made
+  // (attack review of issue 14).
+  if (publicKeyPem !== undefined && signedRejection(events, asked!, last.sessionId, publicKeyPem)) return 'rejected';
   // Votes nobody can prove: the status the rest of the record gives — pending_approval after a
   // genuine request, denied when a vote was appended to a denied session.
   return sessionStatus(own.filter((e) => !restsOnVotes(e)));
+}
+
+/**
+ * Whether the requesting session's signed votes prove approval `approvalId` approved: what a
+ * redemption session's "allow, approved by approval X, granted by …" rests on. Its decision is
+ * written with the log's INSERT right as easily as a vote (attack review of issue 14).
+ */
+export function approvalProven(askingEvents: readonly SessionEvent[], approvalId: string, askingSessionId: string, publicKeyPem: string | undefined): boolean {
+  return publicKeyPem !== undefined && verdict(askingEvents, approvalId, askingSessionId, publicKeyPem) === 'approved';
 }
 
 function approvalOf(e: SessionEvent): string | undefined {
@@ -60,4 +75,16 @@ function verdict(events: readonly SessionEvent[], approvalId: string, sessionId:
     if (isGatehouseError(e, 'approval_mismatch')) return undefined;
     throw e;
   }
+}
+
+/** Whether the session holds an approval.rejected the desk signed for this approval, session and logged digest. */
+function signedRejection(events: readonly SessionEvent[], approvalId: string, sessionId: string, publicKeyPem: string): boolean {
+  const requested = events.map((e) => dataOf(e, 'approval.requested')).find((d) => d?.approvalId === approvalId);
+  if (requested?.digest === undefined) return false;
+  return events.some((e) => {
+    const d = dataOf(e, 'approval.rejected');
+    if (d === undefined || d.approvalId !== approvalId || !voteSignatureValid(publicKeyPem, d.vote, d.signature)) return false;
+    const v = d.vote as SignedVote;
+    return v.verdict === 'reject' && v.approvalId === approvalId && v.sessionId === sessionId && v.digest === requested.digest && shownIsSigner(d.approver, v);
+  });
 }

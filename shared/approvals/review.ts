@@ -12,7 +12,7 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
 import { isMalformedRow } from './record.ts';
 import { checkRowShown } from './row-shown.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
@@ -41,6 +41,11 @@ export interface ReviewDeskDeps {
   readonly signer: VoteSigner;
   /** sha256 of the policy in force, signed into each vote (whose groups admitted the approver). */
   readonly policySha256: string;
+  /**
+   * The statement-digest key (digest.ts): the desk shows and signs only a logged request whose
+   * statement is the one the approval's digest is over (logged.ts checkDigestIsStatement).
+   */
+  readonly digestKey: () => Promise<Uint8Array>;
 }
 
 /** GET /v1/approvals/:id's `log`: whether the session log proves the row (every vote signed by the desk). */
@@ -162,7 +167,17 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     } catch (e) {
       throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
     }
-    checkRowAgrees(row, loggedApproval(events, row.id, row.sessionId));
+    const logged = loggedApproval(events, row.id, row.sessionId);
+    checkDigestIsStatement(logged, await digestKey());
+    checkRowAgrees(row, logged);
+  }
+
+  async function digestKey(): Promise<Uint8Array> {
+    try {
+      return await deps.digestKey();
+    } catch (e) {
+      throw new GatehouseError('approvals_unavailable', 'the approval digest key could not be read to check the approval', undefined, { cause: e });
+    }
   }
 
   /**
@@ -176,8 +191,10 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     } catch (e) {
       throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
     }
+    const key = await digestKey();
     try {
       const logged = loggedApproval(events, row.id, row.sessionId);
+      checkDigestIsStatement(logged, key);
       checkRowAgrees(row, logged);
       const votes = verifiedVotes(events, logged, await deps.signer.publicKeyPem());
       checkRowVotesSigned(row, votes);

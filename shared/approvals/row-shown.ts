@@ -33,28 +33,43 @@ export function checkRowShown(row: Approval, events: readonly SessionEvent[], lo
   if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store shows what the log does not hold: ${differs.join(', ')}`, { differs });
 }
 
-/** What the state must be by the log: used once redeemed; else by the signed votes. */
+/**
+ * What the state must be by the log: by the signed votes, and used once an approval they prove
+ * was redeemed. An `approval.redeemed` is appended by whoever holds the log's INSERT right as
+ * easily as a vote: for an approval no signed quorum decided it proves nothing, and the row's
+ * `used` (and its redemption) does not agree (attack review of issue 14).
+ */
 function stateInLog(events: readonly SessionEvent[], logged: LoggedApproval, votes: readonly SignedVote[]): ApprovalState {
-  if (events.some((e) => dataOf(e, 'approval.redeemed')?.approvalId === logged.approvalId)) return 'used';
+  let byVotes: ApprovalState;
   try {
-    return signedApprovers(logged, votes).length >= logged.quorum ? 'approved' : 'pending';
+    byVotes = signedApprovers(logged, votes).length >= logged.quorum ? 'approved' : 'pending';
   } catch (e) {
     if (isGatehouseError(e, 'approval_rejected')) return 'rejected';
     throw e;
   }
+  if (byVotes === 'approved' && events.some((e) => dataOf(e, 'approval.redeemed')?.approvalId === logged.approvalId)) return 'used';
+  return byVotes;
 }
 
-/** The row's votes are the log's signed votes, in order: verdict, person, time, and the comment shown. */
+/**
+ * The row's votes are the log's signed votes, in order: verdict, person, time, and the comment
+ * shown. The person is compared exactly — issuer, subject and email as the vote event shows them,
+ * which verifiedVotes() proved are the signer's — not as samePerson() does: that one is built to
+ * refuse (one subject under any email, `a.lice+x@…` as alice), and would let the row show alice's
+ * vote under mallory's email (attack review of issue 14).
+ */
 function votesAsCast(row: Approval, events: readonly SessionEvent[], approvalId: string, votes: readonly SignedVote[]): boolean {
-  const comments = events
+  const cast = events
     .map((e) => dataOf(e, 'approval.granted') ?? dataOf(e, 'approval.rejected'))
     .filter((d) => d?.approvalId === approvalId)
-    .map((d) => d!.comment);
-  if (row.votes.length !== votes.length) return false;
+    .map((d) => ({ comment: d!.comment, approver: d!.approver }));
+  if (row.votes.length !== votes.length || cast.length !== votes.length) return false;
   return row.votes.every((rv, i) => {
     const v = votes[i]!;
+    const { comment, approver } = cast[i]!;
     const signer = { issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) };
-    return rv.verdict === v.verdict && samePerson(rv.by, signer) && Date.parse(rv.at) === Date.parse(v.at) && rv.comment === comments[i];
+    const asShown = approver !== undefined && rv.by.issuer === approver.issuer && rv.by.subject === approver.subject && rv.by.email === approver.email;
+    return rv.verdict === v.verdict && asShown && samePerson(rv.by, signer) && Date.parse(rv.at) === Date.parse(v.at) && rv.comment === comment;
   });
 }
 

@@ -19,7 +19,7 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
@@ -150,6 +150,7 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
   let allowed: Decision | undefined;
   let after: Approval | undefined;
   try {
+    const digestKey = await readDigestKey(w);
     const digest = await statementDigest(w, s);
     const now = w.clock();
     let before: Approval | undefined;
@@ -161,7 +162,7 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest, now);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest, now, digestKey);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
@@ -194,18 +195,21 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
   return { kind: 'released', approval: after, decision: allowed };
 }
 
-async function statementDigest(w: ApprovalWorkflow, s: StepInput): Promise<string> {
-  let key: Uint8Array;
+async function readDigestKey(w: Pick<ApprovalWorkflow, 'digestKey'>): Promise<Uint8Array> {
   try {
-    key = await w.digestKey();
+    return await w.digestKey();
   } catch (e) {
     throw new GatehouseError('approvals_unavailable', 'the approval digest key could not be read', undefined, { cause: e });
   }
+}
+
+async function statementDigest(w: ApprovalWorkflow, s: StepInput): Promise<string> {
+  const key = await readDigestKey(w);
   return approvalDigest(key, { connection: s.connection, sql: s.sql, params: s.params, requester: s.principal });
 }
 
 /** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
-async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date) {
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array) {
   let events;
   try {
     events = await w.sessions.read(row.sessionId);
@@ -213,6 +217,7 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
     throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
   }
   const logged = loggedApproval(events, row.id, row.sessionId);
+  checkDigestIsStatement(logged, digestKey);
   checkRowAgrees(row, logged);
   checkNotRedeemed(events, logged);
   if (logged.digest !== digest) {

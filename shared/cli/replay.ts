@@ -9,9 +9,9 @@ import { approvalFact, isApprovalEvent } from '../evidence/approvals.ts';
 import { approvalsFor, sessionFacts, storedResult, type SessionFacts } from '../evidence/facts.ts';
 import { displayName, type Identity } from '../evidence/identity.ts';
 import type { SessionLog } from '../ports.ts';
-import { provenStatus } from '../approvals/proven-status.ts';
+import { approvalProven, provenStatus } from '../approvals/proven-status.ts';
 import type { DeskKey } from './desk-key.ts';
-import { checkVotes, describeProblem, type ShownVotes } from './sessions.ts';
+import { checkVotes, describeProblem, type ShownVotes, type VoteIssue } from './sessions.ts';
 import { safe } from './format.ts';
 
 export interface Replay {
@@ -42,10 +42,28 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
     asked = await log.read(redemption.sessionId);
     elsewhere = asked.filter(isApprovalEvent).map(approvalFact).filter((a) => a.approvalId === undefined || a.approvalId === redemption.id);
   }
-  const votes = mergeVotes(checkVotes(events, desk), asked.length ? checkVotes(asked, desk) : undefined);
+  const pem = desk && 'pem' in desk ? desk.pem : undefined;
+  const checked = mergeVotes(checkVotes(events, desk), asked.length ? checkVotes(asked, desk) : undefined);
+  // A redemption's "approved by approval X, granted by …" is believed only when the asking
+  // session's signed votes prove X approved: a whole redemption session appended with the log's
+  // INSERT right otherwise replayed as "granted by alice" with nothing flagged.
+  const unproven: VoteIssue | undefined =
+    redemption &&
+    redemption.refusedCode === undefined &&
+    // Without a key nothing is proven, and vote_public_key_missing already says so.
+    !(pem === undefined && checked?.problems.some((p) => p.kind === 'vote_public_key_missing')) &&
+    !(redemption.id !== undefined && redemption.sessionId !== undefined && redemption.sessionId !== sessionId && approvalProven(asked, redemption.id, redemption.sessionId, pem))
+      ? {
+          kind: 'redemption_unproven',
+          sessionId,
+          ...decisionSeq(events),
+          message: `the decision redeems approval ${redemption.id ?? '?'} of session ${redemption.sessionId ?? '?'}, which no quorum of votes signed by the approval desk's key proves approved`,
+        }
+      : undefined;
+  const votes = unproven ? { checked: checked?.checked ?? 0, ...(checked?.keyFingerprint ? { keyFingerprint: checked.keyFingerprint } : {}), problems: [...(checked?.problems ?? []), unproven] } : checked;
   return {
     sessionId,
-    status: provenStatus(events, desk && 'pem' in desk ? desk.pem : undefined),
+    status: provenStatus(events, pem),
     chain: { verified: problems.length === 0, problems, events: events.length, head: facts.head },
     ...(votes ? { votes } : {}),
     facts,
@@ -53,6 +71,11 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
     result: storedResult(events),
     events,
   };
+}
+
+function decisionSeq(events: readonly SessionEvent[]): { seq?: number } {
+  const seq = events.findLast((e) => e.type === 'decision')?.seq;
+  return seq === undefined ? {} : { seq };
 }
 
 function mergeVotes(own: ShownVotes | undefined, asked: ShownVotes | undefined): ShownVotes | undefined {
@@ -133,7 +156,8 @@ export function renderReplay(r: Replay): string {
   }
   if (f.decision?.approval) {
     const ap = f.decision.approval;
-    line('redeemed', `approval ${ap.id ?? '?'} from session ${ap.sessionId ?? '?'}${ap.grantedBy.length ? `, granted by ${ap.grantedBy.map(displayName).join(', ')}` : ''}${ap.refusedCode ? ` — REFUSED: ${ap.refusedCode}` : ''}`);
+    const notProven = v?.problems.some((p) => p.kind === 'redemption_unproven');
+    line('redeemed', `approval ${ap.id ?? '?'} from session ${ap.sessionId ?? '?'}${ap.grantedBy.length ? `, granted by ${ap.grantedBy.map(displayName).join(', ')}` : ''}${ap.refusedCode ? ` — REFUSED: ${ap.refusedCode}` : ''}${notProven ? ' — NOT PROVEN (redemption_unproven)' : ''}`);
   }
 
   section('WHAT RAN');

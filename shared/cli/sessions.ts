@@ -88,6 +88,12 @@ export async function showSession(
   ];
   for (const e of events) {
     lines.push(`#${e.seq} ${e.at} ${e.type}`);
+    // Data that is not an object (null, a string: only a writer behind the gateway's back) is
+    // shown as it is, not taken apart — Object.entries(null) threw and took the command down.
+    if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) {
+      lines.push(`    data: ${cell(e.data)}`);
+      continue;
+    }
     for (const [k, v] of Object.entries(e.data)) {
       if (v === undefined || v === null) continue;
       if (k === 'rows' && Array.isArray(v)) {
