@@ -71,6 +71,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     }
   }
   ensurePrivateDir(options.stateDir);
+  refuseLoopbackKeysOfOthers(policy, issuer);
   const key = await loadOrCreateDevKey(options.stateDir);
 
   const usesDemo = Object.values(policy.connections).some((c) => c.credentials === 'embedded://demo');
@@ -144,6 +145,32 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     for (const stop of stops) await stop().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * An issuer whose keys come over plain HTTP from a loopback port is as trustworthy as whoever
+ * holds that port. This server holds its own (its dev issuer's JWKS); any other — the shipped
+ * policy's http://127.0.0.1:8080/dev under `--port 9090`, `localhost` (which may be ::1, where we
+ * do not listen) — any local user could serve, signing tokens for anyone (attack review of issue
+ * 14). Refused at start, before any key is made.
+ */
+function refuseLoopbackKeysOfOthers(policy: Policy, ownIssuer: string): void {
+  const own = `${ownIssuer}/jwks.json`;
+  policy.issuers.forEach((i, n) => {
+    if (i.jwksUri === undefined || i.jwksUri === own) return;
+    let url: URL;
+    try {
+      url = new URL(i.jwksUri);
+    } catch {
+      return; // the verifier refuses it
+    }
+    if (url.protocol !== 'http:') return;
+    throw new TypeError(
+      `${policy.source}: issuers[${n}] (${i.issuer}) fetches its keys over plain HTTP from ${url.host}, which this server does not serve ` +
+        `(it serves ${own}): anyone on this machine could serve keys there and sign tokens for anyone. ` +
+        `Trust this server's own dev issuer (${ownIssuer}, or start with the port the policy names) or fetch the keys over https.`,
+    );
+  });
 }
 
 export function serverInfoPath(stateDir: string): string {
