@@ -8,7 +8,7 @@ import { loadPolicy } from '../shared/policy/index.ts';
 import type { Policy } from '../shared/policy/types.ts';
 import { queryHandler } from '../functions/query.ts';
 import { approvalsHandler } from '../functions/approvals.ts';
-import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
+import { devIssuerRoutes, devJwks, loadOrCreateDevKey, type DevIssuerKey } from './dev-issuer.ts';
 import { startLocalServer, type ShutdownReport } from './local-server.ts';
 import { connectionChecks, healthHandler, policyCheck, postgresReachableCheck, postgresSessionLogCheck, readyHandler } from './readiness.ts';
 import type { Logger } from '../functions/request-log.ts';
@@ -87,6 +87,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
         ['approval-signing-key', loadOrCreateSigningKey(options.stateDir)] as const,
       ]),
       maskingKey: EMBEDDED_MASKING_KEY_REF,
+      jwksFetch: ownJwksInProcess(key, issuer),
       // No Pub/Sub here: requests are written to this console, and posted to the webhooks in
       // GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references) when those are set.
       approvals: {
@@ -145,6 +146,22 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     for (const stop of stops) await stop().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The verifier's fetch: this server's own dev issuer JWKS is answered from the key in memory, not
+ * over HTTP from our port — which a graceful stop releases while requests in flight are still
+ * verified: a local user who took the port then served their key as ours, and a token signed with
+ * it ran a query (attack review of issue 14). Every other URL goes to the global fetch.
+ */
+function ownJwksInProcess(key: DevIssuerKey, ownIssuer: string): typeof fetch {
+  const own = `${ownIssuer}/jwks.json`;
+  const body = JSON.stringify(devJwks(key));
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url !== own) return fetch(input, init);
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
 }
 
 /**
