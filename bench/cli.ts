@@ -4,7 +4,7 @@
 //   --version · token · start until /healthz answers, on an existing state dir and on a new one.
 // It needs dist/ (npm run build). Nothing here asserts a time.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../infra/free-port.ts';
@@ -42,8 +42,12 @@ function timeCommand(mode: Mode, args: string[]): number {
 /** Spawn `start`, poll /healthz until it answers, stop it with SIGTERM and wait for its exit. */
 async function timeStart(mode: Mode, stateDir: string): Promise<number> {
   const port = await freePort();
+  // The shipped policy trusts the dev issuer on 8080; on another port start refuses it (anyone
+  // could serve keys on 8080), so the policy names the port this start listens on.
+  const policy = `${stateDir}.policy.yaml`;
+  writeFileSync(policy, readFileSync(join(root, 'gatehouse.policy.yaml'), 'utf8').replaceAll('127.0.0.1:8080', `127.0.0.1:${port}`));
   const started = performance.now();
-  const child = spawn(process.execPath, [...mode.argv, 'start', '--port', String(port), '--state-dir', stateDir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...mode.argv, 'start', '--policy', policy, '--port', String(port), '--state-dir', stateDir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

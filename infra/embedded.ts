@@ -8,7 +8,7 @@ import { loadPolicy } from '../shared/policy/index.ts';
 import type { Policy } from '../shared/policy/types.ts';
 import { queryHandler } from '../functions/query.ts';
 import { approvalsHandler } from '../functions/approvals.ts';
-import { devIssuerRoutes, loadOrCreateDevKey } from './dev-issuer.ts';
+import { devIssuerRoutes, devJwks, loadOrCreateDevKey, type DevIssuerKey } from './dev-issuer.ts';
 import { startLocalServer, type ShutdownReport } from './local-server.ts';
 import { connectionChecks, healthHandler, policyCheck, postgresReachableCheck, postgresSessionLogCheck, readyHandler } from './readiness.ts';
 import type { Logger } from '../functions/request-log.ts';
@@ -71,6 +71,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     }
   }
   ensurePrivateDir(options.stateDir);
+  refuseLoopbackKeysOfOthers(policy, issuer);
   const key = await loadOrCreateDevKey(options.stateDir);
 
   const usesDemo = Object.values(policy.connections).some((c) => c.credentials === 'embedded://demo');
@@ -86,6 +87,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
         ['approval-signing-key', loadOrCreateSigningKey(options.stateDir)] as const,
       ]),
       maskingKey: EMBEDDED_MASKING_KEY_REF,
+      jwksFetch: ownJwksInProcess(key, issuer),
       // No Pub/Sub here: requests are written to this console, and posted to the webhooks in
       // GATEHOUSE_SLACK_WEBHOOK / GATEHOUSE_WEBHOOK_URL (secret references) when those are set.
       approvals: {
@@ -144,6 +146,48 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     for (const stop of stops) await stop().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The verifier's fetch: this server's own dev issuer JWKS is answered from the key in memory, not
+ * over HTTP from our port — which a graceful stop releases while requests in flight are still
+ * verified: a local user who took the port then served their key as ours, and a token signed with
+ * it ran a query (attack review of issue 14). Every other URL goes to the global fetch.
+ */
+function ownJwksInProcess(key: DevIssuerKey, ownIssuer: string): typeof fetch {
+  const own = `${ownIssuer}/jwks.json`;
+  const body = JSON.stringify(devJwks(key));
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url !== own) return fetch(input, init);
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+}
+
+/**
+ * An issuer whose keys come over plain HTTP from a loopback port is as trustworthy as whoever
+ * holds that port. This server holds its own (its dev issuer's JWKS); any other — the shipped
+ * policy's http://127.0.0.1:8080/dev under `--port 9090`, `localhost` (which may be ::1, where we
+ * do not listen) — any local user could serve, signing tokens for anyone (attack review of issue
+ * 14). Refused at start, before any key is made.
+ */
+function refuseLoopbackKeysOfOthers(policy: Policy, ownIssuer: string): void {
+  const own = `${ownIssuer}/jwks.json`;
+  policy.issuers.forEach((i, n) => {
+    if (i.jwksUri === undefined || i.jwksUri === own) return;
+    let url: URL;
+    try {
+      url = new URL(i.jwksUri);
+    } catch {
+      return; // the verifier refuses it
+    }
+    if (url.protocol !== 'http:') return;
+    throw new TypeError(
+      `${policy.source}: issuers[${n}] (${i.issuer}) fetches its keys over plain HTTP from ${url.host}, which this server does not serve ` +
+        `(it serves ${own}): anyone on this machine could serve keys there and sign tokens for anyone. ` +
+        `Trust this server's own dev issuer (${ownIssuer}, or start with the port the policy names) or fetch the keys over https.`,
+    );
+  });
 }
 
 export function serverInfoPath(stateDir: string): string {

@@ -105,6 +105,11 @@ export interface RuntimeConfig {
   readonly targetQueueTimeoutMs?: number;
   /** Result bytes in flight, process-wide; over GATEHOUSE_MAX_INFLIGHT_RESULT_BYTES from `env`. */
   readonly resultBudget?: ResultBudgetOptions;
+  /**
+   * How issuers' JWKS are fetched; default the global fetch. Embedded mode answers its own dev
+   * issuer's in process, so its keys never depend on who holds the port (infra/embedded.ts).
+   */
+  readonly jwksFetch?: typeof fetch;
 }
 
 export interface Runtime {
@@ -207,7 +212,7 @@ export async function createRuntime(config: RuntimeConfig): Promise<Runtime> {
   // A credentials reference that cannot work is a start-up error, not a failure on first request.
   for (const c of Object.values(policy.connections)) secrets.check(c.credentials);
   const sessions = await openSessionLog(config.sessionStore);
-  const verifyToken = createVerifier({ issuers: policy.issuers, groups: policy.groups });
+  const verifyToken = createVerifier({ issuers: policy.issuers, groups: policy.groups, ...(config.jwksFetch ? { fetch: config.jwksFetch } : {}) });
   secrets.check(config.maskingKey);
   const catalog = createCatalogReader({ connections: policy.connections, secrets, views: createViewLineageAnalyzer() });
   const masker = createMasker({ config: policy.masking, catalog, hashKey: () => maskingKey(secrets, config.maskingKey) });

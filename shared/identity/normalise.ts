@@ -40,9 +40,13 @@ export function isInNormalForm(s: string): boolean {
   // that render as nothing or are not characters yet — zero-width spaces and joiners, soft hyphen,
   // bidi overrides, variation selectors, tag characters (default-ignorable, format), private-use,
   // unassigned code points and lone surrogates: `alice\u200b@acme.com` looks like alice, compares
-  // as someone else, and would mean something else under a later Unicode version.
-  return normalForm(s) === s && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{Co}|\p{Cn}|\p{Cs}/u.test(s);
+  // as someone else, and would mean something else under a later Unicode version. BLANK adds the
+  // one symbol that renders as nothing without being any of those (second attack review).
+  return normalForm(s) === s && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{Co}|\p{Cn}|\p{Cs}/u.test(s) && !BLANK.test(s);
 }
+
+/** U+2800 BRAILLE PATTERN BLANK: a symbol (So), not ignorable, and drawn as an empty cell. */
+const BLANK = /\u2800/u;
 
 /** An email claim as it must be to be accepted: in normal form, and no white space anywhere in it. */
 export function isEmailInNormalForm(email: string): boolean {
@@ -110,7 +114,7 @@ export function personEmailKey(email: string): string {
 function skeleton(s: string): string {
   const bare = s
     .normalize('NFKD')
-    .replace(/\p{M}|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{White_Space}/gu, '')
+    .replace(/\p{M}|\p{Default_Ignorable_Code_Point}|\p{Cf}|\p{White_Space}|\u2800/gu, '')
     .toUpperCase()
     .toLowerCase();
   return [...bare.normalize('NFKD').replace(/\p{M}/gu, '')].map((c) => LOOK_ALIKE[c] ?? c).join('');

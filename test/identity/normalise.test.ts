@@ -240,3 +240,19 @@ test('token lifetime edges: a fraction over 24 h, a huge exp, an ancient iat, an
   }
   t.truthy(await verify(await at({ iat: NOW_SEC - 10, exp: NOW_SEC - 10 + 86400 })), 'exactly 24 h');
 });
+
+// Second attack review: characters Unicode files as letters or symbols, not as format or
+// ignorable ones, that still render as nothing. `alice⠀@acme.com` (a Braille blank) looked like
+// alice in every view, was accepted from a token, and was someone else for self-approval.
+test('blank-rendering symbols (Braille pattern blank) are refused like the invisibles, and are one person on the refusal side', async (t) => {
+  const verify = verifier();
+  for (const email of ['alice\u2800@acme.com', '\u2800alice@acme.com', 'ali\u2800ce@acme.com']) {
+    t.false(isEmailInNormalForm(email), JSON.stringify(email));
+    const tok = await token({ email });
+    await refused(t, verify(tok), 'token_claims_invalid', tok);
+    t.true(possiblySameEmail(email, 'alice@acme.com'), `${JSON.stringify(email)} is alice for refusals`);
+  }
+  t.false(isInNormalForm('a-1\u2800'));
+  const tok = await token({ sub: 'bot\u2800', email: undefined });
+  await refused(t, verify(tok), 'token_claims_invalid', tok);
+});
