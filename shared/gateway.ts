@@ -13,7 +13,6 @@ import type { Analysis } from './sql/analysis.ts';
 import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, TargetDatabase } from './ports.ts';
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
 import type { EventDraft, SessionEvent, SessionStatus } from './audit/events.ts';
-import { sessionStatus } from './audit/status.ts';
 import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
@@ -226,9 +225,9 @@ export function createGateway(deps: GatewayDeps) {
    * read, no vote is proven — a client waiting for approval keeps waiting rather than redeem one.
    */
   async function statusOf(events: readonly SessionEvent[]): Promise<SessionStatus> {
-    const plain = sessionStatus(events);
-    if (!votesDecide(events)) return plain;
-    const pem = await deps.approvals?.signer.publicKeyPem().catch(() => undefined);
+    // The desk's key is read only when a vote could decide; the rest is the same derivation
+    // `sessions list|show` makes (votes for other approvals passed over, the order checked).
+    const pem = votesDecide(events) ? await deps.approvals?.signer.publicKeyPem().catch(() => undefined) : undefined;
     return provenStatus(events, pem);
   }
 

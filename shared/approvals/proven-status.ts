@@ -9,6 +9,7 @@
 // the requester, before the logged expiry, at least the logged quorum — whatever the time now.
 import type { SessionEvent, SessionStatus } from '../audit/events.ts';
 import { dataOf } from '../audit/event-schema.ts';
+import { protocolBreak } from '../audit/protocol.ts';
 import { sessionStatus } from '../audit/status.ts';
 import { isGatehouseError } from '../errors.ts';
 import { loggedApproval, shownIsSigner, signedApprovers, verifiedVotes } from './logged.ts';
@@ -37,6 +38,8 @@ export function votesDecide(events: readonly Pick<SessionEvent, 'type'>[]): bool
 export function provenStatus(events: readonly SessionEvent[], publicKeyPem: string | undefined): SessionStatus {
   const asked = events.map((e) => dataOf(e, 'approval.requested')?.approvalId).find((id) => id !== undefined);
   const own = events.filter((e) => !restsOnVotes(e) || (asked !== undefined && approvalOf(e) === asked));
+  // Out of the order the gateway writes (audit/protocol.ts): nothing it says is believed.
+  if (protocolBreak(own)) return 'unknown';
   const last = own.at(-1);
   if (last === undefined || !restsOnVotes(last)) return sessionStatus(own);
   const proven = publicKeyPem === undefined ? undefined : verdict(events, asked!, last.sessionId, publicKeyPem);

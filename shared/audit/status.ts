@@ -1,14 +1,23 @@
 // A session's status is never stored: it is read off its last event, so it cannot disagree with
 // the chain, and every adapter (and `sessions list`, and the long poll) derives it the same way.
+// A store's listing reads only the last event (statusAfter); what people are shown re-reads the
+// whole session (sessionStatus), which also checks the order of its events.
 import type { SessionEvent, SessionStatus } from './events.ts';
 import { dataOf } from './event-schema.ts';
+import { protocolBreak } from './protocol.ts';
 
 type StatusInput = Pick<SessionEvent, 'type' | 'data'>;
 
-/** The status after `events`, in seq order. A session with no events yet counts as received. */
+/**
+ * The status after `events` (the whole session, in seq order). A session with no events yet
+ * counts as received; one whose events leave the order the gateway writes them in (protocol.ts:
+ * a `rolled_back` appended after a write's `committed`, execution after a `deny`) says nothing
+ * about what happened: `unknown`.
+ */
 export function sessionStatus(events: readonly StatusInput[]): SessionStatus {
   const last = events[events.length - 1];
-  return last ? statusAfter(last) : 'received';
+  if (!last) return 'received';
+  return protocolBreak(events) ? 'unknown' : statusAfter(last);
 }
 
 /** The status a session is in when `event` is its last one. */

@@ -1,7 +1,8 @@
 // `gatehouse sessions list|show`: read the session log and show it, with the chain re-verified.
 import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
-import type { SessionStatus, SessionSummary } from '../audit/events.ts';
+import type { SessionSummary } from '../audit/events.ts';
+import { protocolBreak, type ProtocolBreak } from '../audit/protocol.ts';
 import { provenStatus } from '../approvals/proven-status.ts';
 import { GatehouseError } from '../errors.ts';
 import { isVoteEvent, voteKeyOf, voteProblems } from '../evidence/votes.ts';
@@ -10,11 +11,8 @@ import { cell, table } from './format.ts';
 import type { Coverage } from './checkpoint.ts';
 import type { DeskKey } from './desk-key.ts';
 
-/** The statuses a vote event can produce: a listed one is re-derived with the votes checked. */
-const VOTE_STATUSES: ReadonlySet<SessionStatus> = new Set(['pending_approval', 'approved', 'rejected']);
-
 export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean, desk?: DeskKey): Promise<string> {
-  const sessions = await Promise.all((await log.list(query)).map((s) => provenSummary(log, s, desk)));
+  const sessions = await provenSummaries(log, await log.list(query), desk);
   if (json) return JSON.stringify(sessions, null, 2);
   if (sessions.length === 0) return 'no sessions in this range';
   return table(
@@ -24,13 +22,19 @@ export async function listSessions(log: SessionLog, query: SessionQuery, json: b
 }
 
 /**
- * The store's summary says what the last event says; a vote in it counts only as the approval
- * desk's signature proves it (shared/approvals/proven-status.ts), so such a row is re-read.
+ * The store's summary says what the last event says. What is shown is derived from the whole
+ * session, as `sessions show` and GET /v1/sessions/:id derive it: a vote counts only as the
+ * approval desk's signature proves it, and a session out of the gateway's order of events is
+ * `unknown` (shared/approvals/proven-status.ts, shared/audit/protocol.ts) — whatever its last
+ * event claims.
  */
-async function provenSummary(log: SessionLog, s: SessionSummary, desk: DeskKey | undefined): Promise<SessionSummary> {
-  if (!VOTE_STATUSES.has(s.status)) return s;
-  const status = provenStatus(await log.read(s.sessionId), desk && 'pem' in desk ? desk.pem : undefined);
-  return status === s.status ? s : { ...s, status };
+async function provenSummaries(log: SessionLog, listed: readonly SessionSummary[], desk: DeskKey | undefined): Promise<SessionSummary[]> {
+  const ids = listed.map((s) => s.sessionId);
+  const events = log.readMany ? await log.readMany(ids) : new Map(await Promise.all(ids.map(async (id) => [id, await log.read(id)] as const)));
+  return listed.map((s) => {
+    const status = provenStatus(events.get(s.sessionId) ?? [], desk && 'pem' in desk ? desk.pem : undefined);
+    return status === s.status ? s : { ...s, status };
+  });
 }
 
 export interface ShownVotes {
@@ -52,9 +56,11 @@ export interface ShownSession {
   readonly sessionId: string;
   /** What the record proves: votes count only when the approval desk's signature holds. */
   readonly status: string;
-  /** The chain holds and every vote is the desk's. */
+  /** The chain holds, the events follow the gateway's order and every vote is the desk's. */
   readonly verified: boolean;
   readonly problems: readonly ChainProblem[];
+  /** The first event out of the order the gateway writes (shared/audit/protocol.ts). */
+  readonly outOfProtocol?: ProtocolBreak;
   /** Present when the session holds votes. */
   readonly votes?: ShownVotes;
   readonly events: readonly SessionEvent[];
@@ -75,13 +81,24 @@ export async function showSession(
   const checkpoint = coverage ? await coverage(events) : undefined;
   const votes = checkVotes(events, desk);
   const status = provenStatus(events, desk && 'pem' in desk ? desk.pem : undefined);
-  const verified = problems.length === 0 && (votes === undefined || votes.problems.length === 0);
-  const shown: ShownSession = { sessionId, status, verified, problems, ...(votes ? { votes } : {}), events, ...(checkpoint ? { checkpoint } : {}) };
+  const outOfOrder = protocolBreak(events);
+  const verified = problems.length === 0 && outOfOrder === undefined && (votes === undefined || votes.problems.length === 0);
+  const shown: ShownSession = {
+    sessionId,
+    status,
+    verified,
+    problems,
+    ...(outOfOrder ? { outOfProtocol: outOfOrder } : {}),
+    ...(votes ? { votes } : {}),
+    events,
+    ...(checkpoint ? { checkpoint } : {}),
+  };
   if (json) return { text: JSON.stringify(shown, null, 2), ok: shown.verified };
   const lines = [
     `session  ${sessionId}`,
     `status   ${shown.status}`,
     `chain    ${problems.length === 0 ? `verified (${events.length} events, head ${events.at(-1)!.hash.slice(0, 16)}…)` : `BROKEN: ${problems.map(describeProblem).join('; ')}`}`,
+    ...(outOfOrder ? [`order    OUT OF PROTOCOL (event_out_of_protocol): ${outOfOrder.message}`] : []),
     ...(votes ? [`votes    ${votes.problems.length === 0 ? `${votes.checked} signed by the approval desk's key ${votes.keyFingerprint!.slice(0, 16)}…` : `NOT PROVEN: ${votes.problems.map((p) => `${p.kind}: ${p.message}`).join('; ')}`}`] : []),
     ...(checkpoint ? [`signed   ${checkpoint.covered ? 'covered' : 'NOT covered'} by a signed checkpoint: ${checkpoint.reason}`] : []),
     '',

@@ -3,6 +3,7 @@
 // report and the sample pages all read sessions through this one function, so they cannot
 // disagree about what a session says.
 import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
+import { protocolBreak } from '../audit/protocol.ts';
 import { sessionStatus } from '../audit/status.ts';
 import { dataOf } from '../audit/event-schema.ts';
 import { approvalFact, isApprovalEvent, type ApprovalFact } from './approvals.ts';
@@ -177,6 +178,9 @@ const OUTCOME_EVENTS: ReadonlySet<string> = new Set(['execution.committed', 'exe
 
 /** What became of the statement, by the outcome protocol (docs/outcomes.md). */
 function executionOutcome(events: readonly SessionEvent[], readOnly: boolean | undefined): NonNullable<SessionFacts['execution']>['outcome'] {
+  // Events out of the gateway's order (a rolled_back appended after a committed, execution after
+  // a deny) prove no outcome either way (shared/audit/protocol.ts).
+  if (protocolBreak(events)) return 'unknown';
   const has = (type: string) => events.some((e) => e.type === type);
   if (has('execution.failed')) return 'failed';
   if (has('execution.rolled_back')) return 'rolled_back';

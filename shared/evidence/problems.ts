@@ -12,6 +12,7 @@ export const PROBLEM_KINDS = [
   'event_unreadable', // a line of events.jsonl that is not an event
   'event_modified', // content no longer matches its hash, or re-hashed so the next link no longer points at it
   'event_schema', // hash and chain hold, but its data does not fit its type's schema (shared/audit/event-schema.ts)
+  'event_out_of_protocol', // hash and chain hold, but the session's events are not in the order the gateway writes them (shared/audit/protocol.ts): appended by another writer
   'event_missing', // a seq the chain needs is absent
   'event_inserted', // an event no chain link expects: duplicate seq, beyond the head, outside its session
   'event_reordered', // all there, but not in seq order (or outside its session's block)

@@ -30,6 +30,7 @@ import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-sessi
 import { LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
 import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
+import { protocolBreak } from '../audit/protocol.ts';
 import { fastHashEvent } from './event-hash.ts';
 import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { loadCheckpointSource, SourceFailure, type GcsReader } from '../transparency/checkpoint-source.ts';
@@ -401,6 +402,13 @@ async function walkEvents(path: string, manifest: Manifest, report: (p: Problem)
       voteCount += voteEvents;
       const foundOf = (e: SessionEvent) => found.find((f) => f.event === e);
       if (votes.key) for (const p of voteProblems(evs, votes.key, (e) => foundOf(e)?.line, (e) => foundOf(e)?.voteSignatureHolds === true)) report(p);
+    }
+    // Out of the gateway's order of events (audit/protocol.ts): appended with the log's write
+    // rights, not written by the gateway. Not an event problem either: the derived files follow.
+    const outOfOrder = protocolBreak(evs);
+    if (outOfOrder) {
+      const at = found.find((f) => f.event.seq === outOfOrder.seq);
+      report({ kind: 'event_out_of_protocol', file: FILES.events, ...(at ? { line: at.line } : {}), sessionId, seq: outOfOrder.seq, message: `session ${sessionId}: ${outOfOrder.message}` });
     }
     // A block with no problems is a chain verifyChain passes (same checks, already made): hash
     // each event once, not twice — hashing is most of verify's time.

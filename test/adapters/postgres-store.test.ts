@@ -3,7 +3,7 @@ import test from 'ava';
 import pg from 'pg';
 import { freePort } from '../../infra/free-port.ts';
 import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
-import { sessionStatus } from '../../shared/audit/status.ts';
+import { sessionStatus, statusAfter } from '../../shared/audit/status.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import { testPgKind } from '../helpers/pg.ts';
 import { storeBackends } from '../helpers/store-backends.ts';
@@ -215,9 +215,13 @@ test('options are checked up front', async (t) => {
 
 test('status edge cases: no events yet, and a decision action nobody knows', (t) => {
   t.is(sessionStatus([]), 'received');
-  t.is(sessionStatus([{ type: 'decision', data: { action: 'maybe' } }]), 'denied');
+  t.is(statusAfter({ type: 'decision', data: { action: 'maybe' } }), 'denied');
   t.is(sessionStatus([{ type: 'request', data: { rejected: undefined } }]), 'received');
-  t.throws(() => sessionStatus([{ type: 'forged' as never, data: {} }]), { instanceOf: TypeError });
+  // A type the gateway never writes: unknown, never a throw that takes a listing down.
+  t.is(statusAfter({ type: 'forged' as never, data: {} }), 'unknown');
+  t.is(sessionStatus([{ type: 'request', data: {} }, { type: 'forged' as never, data: {} }]), 'unknown');
+  // A decision with no request before it is not a session the gateway writes.
+  t.is(sessionStatus([{ type: 'decision', data: { action: 'allow' } }]), 'unknown');
 });
 
 // --- a TCP proxy the test can cut --------------------------------------------------------------

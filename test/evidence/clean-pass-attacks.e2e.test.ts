@@ -56,13 +56,13 @@ let pool: TaskRunner;
 test.before(async () => {
   fx = await startEvidenceFixture();
   const principal = { issuer: 'https://issuer.example', subject: 'bot', email: 'bot@example.com', groups: ['review-bots'] };
-  const write = (sessionId: string, opts: { rule?: string; cls?: string; policy?: string; approvalId?: string; redeem?: string; params?: unknown[]; sql?: string }): EventDraft[] => [
+  const write = (sessionId: string, opts: { rule?: string; cls?: string; policy?: string; approvalId?: string; redeem?: string; params?: unknown[]; sql?: string; action?: string }): EventDraft[] => [
     { type: 'request', data: { endpoint: 'query', principal, agent: { model: 'gemini-x', runId: sessionId }, connection: 'main', sql: opts.sql ?? 'UPDATE t SET a = 1', params: opts.params ?? [], ...(opts.approvalId ? { approvalId: opts.approvalId } : {}) } },
     { type: 'analysis', data: { pgType: 'UpdateStmt', kind: 'UPDATE', class: opts.cls ?? 'write', reasons: ['UPDATE writes t'], tables: { read: [], written: ['t'] }, columns: [], functions: [], fingerprint: 'ff' } },
     {
       type: 'decision',
       data: {
-        action: 'allow',
+        action: opts.action ?? 'allow',
         rule: opts.rule ?? 'dba-everything',
         reasons: ['why not'],
         policySha256: opts.policy ?? 'p'.repeat(64),
@@ -78,7 +78,7 @@ test.before(async () => {
   // differently as strings and as integers; a `toJSON` and a `__proto__` key inside data.
   const sessions: [string, EventDraft[]][] = [
     ['redeem-before', write('redeem-before', { approvalId: APPROVAL, redeem: APPROVAL })],
-    ['asker', [...write('asker', { rule: 'bots-write-approved' }).slice(0, 3), { type: 'approval.requested', data: { approvalId: APPROVAL, approvers: ['group:dba'], quorum: 1, expiresAt: '2999-01-01T00:00:00.000Z', digest: 'd' } }]],
+    ['asker', [...write('asker', { rule: 'bots-write-approved', action: 'approve' }).slice(0, 3), { type: 'approval.requested', data: { approvalId: APPROVAL, approvers: ['group:dba'], quorum: 1, expiresAt: '2999-01-01T00:00:00.000Z', digest: 'd' } }]],
     ['redeem-after', write('redeem-after', { approvalId: APPROVAL, redeem: APPROVAL })],
     [PROTO_ID, write(PROTO_ID, { rule: 'toString', params: [JSON.parse('{"__proto__":{"x":1},"toJSON":"no","10":1,"9":2,"b":[{"2":0,"10":1}]}')] })],
     [CTOR_ID, write(CTOR_ID, { rule: '10', cls: '9', sql: `SELECT '${'x'.repeat(3000)}'` })],

@@ -133,6 +133,8 @@ test.serial('killed between result and COMMIT, and mid-statement: after restart,
   const forged = `forged-${Date.now()}`;
   await runtime.sessions.append(forged, [
     { type: 'request', data: { endpoint: 'query', connection: 'main', sql: 'DELETE FROM notes', params: [] } },
+    { type: 'analysis', data: { kind: 'delete', class: 'write', reasons: [] } },
+    { type: 'decision', data: { action: 'allow', rule: 'writes', reasons: [] } },
     ev.executionStartedEvent({ connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 100 }),
     { type: 'execution.result', data: { command: 'DELETE', rowCount: 3, txid: '999999999999' } },
   ]);

@@ -42,6 +42,8 @@ async function session(opts: { readOnly: boolean; result?: { txid?: string }; ti
   const id = randomUUID();
   const drafts: EventDraft[] = [
     { type: 'request', data: { endpoint: 'query', connection: 'main', sql: opts.readOnly ? 'SELECT 1' : 'INSERT INTO t VALUES (1)', params: [] } },
+    { type: 'analysis', data: { kind: opts.readOnly ? 'select' : 'insert', class: opts.readOnly ? 'read' : 'write', reasons: [] } },
+    { type: 'decision', data: { action: 'allow', rule: 'test', reasons: [] } },
     ev.executionStartedEvent({ connection: 'main', readOnly: opts.readOnly, maxRows: 10, statementTimeoutMs: opts.timeoutMs ?? 50 }),
   ];
   if (opts.result) drafts.push({ type: 'execution.result', data: { command: 'INSERT', rowCount: 1, ...(opts.result.txid ? { txid: opts.result.txid } : {}) } });

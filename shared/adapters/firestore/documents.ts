@@ -8,7 +8,7 @@
 // document is created with the session's first event and holds only what listing needs; a
 // session's status is read off its last event, never stored (nothing here is ever updated).
 import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
-import { sessionStatus } from '../../audit/status.ts';
+import { statusAfter } from '../../audit/status.ts';
 
 const SEQ_DIGITS = 10;
 
@@ -133,7 +133,7 @@ export function summaryFromDocuments(sessionId: string, session: Fields, last: L
     lastAt: last.at,
     // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
     events: last.seq + 1,
-    status: sessionStatus([last]),
+    status: statusAfter(last),
     ...optional('subject', session.subject),
     ...optional('email', session.email),
     ...optional('connection', session.connection),

@@ -21,6 +21,7 @@ import { populationRow } from '../population.ts';
 import { latestAtOrBelow, unindexedPredatesLog } from '../verify-log.ts';
 import { asEvent } from '../verify-session.ts';
 import { isVoteEvent, voteProblems } from '../votes.ts';
+import { protocolBreak } from '../../audit/protocol.ts';
 import { markOnce, unpack, type PassContext, type Unpacked } from './context.ts';
 
 /** One session of the chunk, in file order: what the merge checks against the manifest and links. */
@@ -86,6 +87,8 @@ export function eventsChunk(bytes: Uint8Array, pass: PassContext): ChunkResult |
       else if (u.ctx.log && (indexed || !unindexedPredatesLog(e.at, u.firstSignedMs))) return false;
       prev = e.hash;
     }
+    // Out of the gateway's order: the full pass names it (event_out_of_protocol).
+    if (protocolBreak(evs)) return false;
     let voteEvents = 0;
     for (const e of evs) if (isVoteEvent(e)) voteEvents++;
     if (voteEvents > 0) {

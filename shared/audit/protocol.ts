@@ -1,0 +1,97 @@
+// The order in which the gateway writes a session's events (docs/outcomes.md#the-order-of-events).
+// The session log is append-only, but whoever holds its INSERT right can append anything to any
+// session: an `execution.rolled_back` after a write's `execution.committed` (hiding the write), an
+// `execution.started … committed` after a `deny` (claiming a DROP ran), a second `decision`.
+// Chains, the Merkle log and checkpoints prove such events were appended, not that the gateway
+// wrote them. The gateway writes a session in one order only; a session that leaves it is not
+// read as saying anything: its status is `unknown` (status.ts) and `evidence verify` and
+// `sessions show` name the first event out of order (`event_out_of_protocol`).
+//
+// Votes and redemptions are the approval desk's and the redeeming session's to write, after the
+// `approval.requested`; which of them count is decided by signatures (approvals/proven-status.ts),
+// so among themselves they may come in any order — but nothing else may follow them.
+import type { SessionEvent } from './events.ts';
+import { dataOf } from './event-schema.ts';
+
+/** The first event the gateway would not have written where it stands. */
+export interface ProtocolBreak {
+  readonly seq: number;
+  readonly type: string;
+  readonly message: string;
+}
+
+const APPROVAL_PART: ReadonlySet<string> = new Set(['approval.requested', 'approval.granted', 'approval.rejected', 'approval.redeemed']);
+
+/** Where a session stands: what it may hold next. */
+type Phase = 'start' | 'requested' | 'analyzed' | 'allowed' | 'held' | 'deciding' | 'running' | 'result' | 'closed';
+
+
+/** The session's events in seq order; `seq` defaults to the position. */
+export function protocolBreak(events: readonly (Pick<SessionEvent, 'type' | 'data'> & { readonly seq?: number })[]): ProtocolBreak | undefined {
+  let phase: Phase = 'start';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const next = successor(phase, e);
+    if (next === undefined) {
+      const seq = e.seq ?? i;
+      const prev = events[i - 1];
+      const where = prev === undefined ? 'start a session' : `follow ${prev.type}`;
+      return { seq, type: e.type, message: `event ${seq} (${e.type}) cannot ${where}: the gateway never writes a session in this order` };
+    }
+    phase = next;
+  }
+  return undefined;
+}
+
+function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {
+  switch (phase) {
+    case 'start': {
+      if (e.type !== 'request') return undefined;
+      const request = dataOf(e, 'request');
+      if (request === undefined) return undefined;
+      // Refused before analysis (a bad body, an unknown connection): nothing follows.
+      return request.rejected ? 'closed' : 'requested';
+    }
+    case 'requested':
+      // An agent model the policy refuses is decided before analysis.
+      if (e.type === 'decision') return afterDecision(e);
+      if (e.type !== 'analysis') return undefined;
+      return analysed(e);
+    case 'analyzed':
+      return e.type === 'decision' ? afterDecision(e) : undefined;
+    case 'allowed':
+      if (e.type === 'execution.started') return 'running';
+      // Failed before it started (a redemption whose "used" could not commit); logs older than
+      // the outcome protocol recorded one completion.
+      return e.type === 'execution.failed' || e.type === 'execution.completed' ? 'closed' : undefined;
+    case 'held':
+      return e.type === 'approval.requested' ? 'deciding' : undefined;
+    case 'deciding':
+      // A second approval.requested is never the gateway's either, but it is the approval part's
+      // to judge: only the first counts (proven-status.ts), and redemption refuses it.
+      return APPROVAL_PART.has(e.type) ? 'deciding' : undefined;
+    case 'running':
+      if (e.type === 'execution.result') return 'result';
+      return e.type === 'execution.failed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' || e.type === 'execution.completed' ? 'closed' : undefined;
+    case 'result':
+      return e.type === 'execution.committed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' ? 'closed' : undefined;
+    case 'closed':
+      return undefined;
+  }
+}
+
+function analysed(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {
+  const analysis = dataOf(e, 'analysis');
+  if (analysis === undefined) return undefined;
+  // SQL that could not be analysed ends the session.
+  return analysis.error ? 'closed' : 'analyzed';
+}
+
+function afterDecision(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {
+  const decision = dataOf(e, 'decision');
+  if (decision === undefined) return undefined;
+  if (decision.action === 'allow') return 'allowed';
+  if (decision.action === 'approve') return 'held';
+  // deny, and any action this code does not know: nothing follows.
+  return 'closed';
+}

@@ -1,0 +1,88 @@
+// The order in which the gateway writes a session (shared/audit/protocol.ts): every shape the
+// gateway writes follows it; what a writer with the log's INSERT right appends out of it is named
+// at the first event out of order, and the status says `unknown` rather than what the last event
+// claims.
+import test from 'ava';
+import type { EventType, SessionStatus } from '../../shared/audit/events.ts';
+import { protocolBreak } from '../../shared/audit/protocol.ts';
+import { sessionStatus } from '../../shared/audit/status.ts';
+
+type Ev = { seq: number; type: EventType; data: Record<string, unknown> };
+const E = (type: EventType, data: Record<string, unknown> = {}) => ({ type, data });
+const session = (...es: { type: EventType; data: Record<string, unknown> }[]): Ev[] => es.map((e, seq) => ({ seq, ...e }));
+
+const request = E('request', { endpoint: 'query', connection: 'main', sql: 'SELECT 1' });
+const refused = E('request', { endpoint: 'query', rejected: { code: 'bad_request', message: 'no sql' } });
+const analysis = E('analysis', { class: 'write', reasons: [] });
+const unparsable = E('analysis', { error: { code: 'sql_parse_error', message: 'syntax error' } });
+const allow = E('decision', { action: 'allow', rule: 'r' });
+const deny = E('decision', { action: 'deny', rule: null });
+const approve = E('decision', { action: 'approve', rule: 'r' });
+const requested = E('approval.requested', { approvalId: 'a1' });
+const granted = E('approval.granted', { approvalId: 'a1' });
+const rejected = E('approval.rejected', { approvalId: 'a1' });
+const redeemed = E('approval.redeemed', { approvalId: 'a1', sessionId: 's2' });
+const started = E('execution.started', { connection: 'main', readOnly: false });
+const result = E('execution.result', {});
+const committed = E('execution.committed', {});
+const rolledBack = E('execution.rolled_back', {});
+const abandoned = E('execution.abandoned', { outcome: 'committed' });
+const failed = E('execution.failed', {});
+const completed = E('execution.completed', {});
+
+const genuine: [string, Ev[], SessionStatus][] = [
+  ['refused before analysis', session(refused), 'rejected_request'],
+  ['a connections listing', session(request), 'received'],
+  ['an agent model refused', session(request, deny), 'denied'],
+  ['unparsable SQL', session(request, unparsable), 'rejected_request'],
+  ['denied', session(request, analysis, deny), 'denied'],
+  ['analyze only', session(request, analysis, allow), 'decided'],
+  ['a read', session(request, analysis, allow, started, result), 'result'],
+  ['a committed write', session(request, analysis, allow, started, result, committed), 'committed'],
+  ['a write rolled back after its result', session(request, analysis, allow, started, result, rolledBack), 'rolled_back'],
+  ['a write whose result could not be recorded', session(request, analysis, allow, started, rolledBack), 'rolled_back'],
+  ['reconciled after the result', session(request, analysis, allow, started, result, abandoned), 'committed'],
+  ['reconciled while running', session(request, analysis, allow, started, abandoned), 'committed'],
+  ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
+  ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
+  ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
+  ['held', session(request, analysis, approve, requested), 'pending_approval'],
+  ['approved by two, redeemed', session(request, analysis, approve, requested, granted, granted, redeemed), 'approved'],
+  ['rejected', session(request, analysis, approve, requested, rejected), 'rejected'],
+];
+
+for (const [name, events, status] of genuine) {
+  test(`the gateway's own order: ${name}`, (t) => {
+    t.is(protocolBreak(events), undefined);
+    t.is(sessionStatus(events), status);
+  });
+}
+
+const appended: [string, Ev[], number][] = [
+  ['rolled_back appended after a committed write', session(request, analysis, allow, started, result, committed, rolledBack), 6],
+  ['failed appended after a committed write', session(request, analysis, allow, started, result, committed, failed), 6],
+  ['committed appended after a rollback', session(request, analysis, allow, started, result, rolledBack, committed), 6],
+  ['an execution appended to a denied session', session(request, analysis, deny, started, result, committed), 3],
+  ['a committed appended straight after a deny', session(request, analysis, deny, committed), 3],
+  ['an execution of a statement held for approval', session(request, analysis, approve, requested, granted, started, result, committed), 5],
+  ['a vote appended to a finished write', session(request, analysis, allow, started, result, committed, granted), 6],
+  ['a second request', session(request, request, analysis, allow), 1],
+  ['a second decision', session(request, analysis, deny, allow, started), 3],
+  ['a result without a start', session(request, analysis, allow, result, committed), 3],
+  ['a commit without a result', session(request, analysis, allow, started, committed), 4],
+  ['a session that does not start with a request', session(analysis, allow, started, result), 0],
+  ['an execution after unparsable SQL', session(request, unparsable, allow, started), 2],
+  ['anything after a refused request', session(refused, analysis, allow), 1],
+  ['a request whose data fits no schema', [{ seq: 0, type: 'request' as EventType, data: null as unknown as Record<string, unknown> }], 0],
+  ['a reconciliation appended twice', session(request, analysis, allow, started, result, abandoned, abandoned), 6],
+];
+
+for (const [name, events, seq] of appended) {
+  test(`out of order, named at its first event: ${name}`, (t) => {
+    const found = protocolBreak(events);
+    t.is(found?.seq, seq);
+    t.is(found?.type, events[seq]!.type);
+    t.regex(found!.message, /the gateway never writes a session in this order/);
+    t.is(sessionStatus(events), 'unknown', 'the last event claims something; nothing is believed');
+  });
+}
