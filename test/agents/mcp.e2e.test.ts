@@ -3,7 +3,7 @@
 // client: every tool call is a session in the log, with the model and the MCP run id.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,16 +54,29 @@ async function overStdio(): Promise<Connected> {
   return { client, model: 'gemini-agent-host/2.5', runId: () => undefined, close: () => client.close() };
 }
 
-async function overHttp(): Promise<Connected> {
+/** A running `gatehouse mcp --http`: its URL, the secret its clients send, and all it printed. */
+interface HttpServer {
+  readonly url: string;
+  readonly secret: string;
+  readonly tokenPath: string;
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+let stateDirs = 0;
+/** Starts `gatehouse mcp --http --port 0` with a state dir of its own (so its own mcp-http.token), or the given options. */
+async function startHttp(options: { extraArgs?: string[]; tokenPath?: string } = {}): Promise<HttpServer> {
   // --model, and identity from a token command (run per call, cached until near its expiry).
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, await gw.token(BOT), { mode: 0o600 });
-  const child = spawn(process.execPath, [...CLI, 'mcp', '--http', '--port', '0', '--url', gw.url, '--model', MODEL, '--token-command', `cat '${tokenFile}'`], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const stateDir = join(dir, `state-${stateDirs++}`);
+  const args = [...CLI, 'mcp', '--http', '--port', '0', '--url', gw.url, '--model', MODEL, '--token-command', `cat '${tokenFile}'`, '--state-dir', stateDir, ...(options.extraArgs ?? [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  let out = '';
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /at (http:\/\/\S+\/mcp)/.exec(out);
@@ -71,8 +84,29 @@ async function overHttp(): Promise<Connected> {
     });
     child.once('exit', (code) => reject(new Error(`gatehouse mcp --http exited (${code}): ${out}`)));
   });
+  const tokenPath = options.tokenPath ?? join(stateDir, 'mcp-http.token');
+  const secret = readFileSync(tokenPath, 'utf8').trim();
+  const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return {
+    url,
+    secret,
+    tokenPath,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+async function overHttp(server?: HttpServer): Promise<Connected> {
+  const s = server ?? (await startHttp());
   const client = new Client({ name: 'some-host', version: '1.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+  // As an MCP host configured with "headers": {"Authorization": "Bearer …"} sends it.
+  const transport = new StreamableHTTPClientTransport(new URL(s.url), { requestInit: { headers: bearer(s.secret) } });
   await client.connect(transport);
   return {
     client,
@@ -81,7 +115,7 @@ async function overHttp(): Promise<Connected> {
     async close() {
       await transport.terminateSession().catch(() => {});
       await client.close();
-      child.kill('SIGTERM');
+      await s.stop();
     },
   };
 }
@@ -220,7 +254,13 @@ test.serial('over Streamable HTTP: a foreign Host header is refused (DNS rebindi
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
         const req = request(
-          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } },
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(c.client as any)._transport._requestInit.headers },
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
