@@ -357,12 +357,13 @@ program
   .option('--dev-groups <a,b>', 'groups claim of those dev tokens')
   .option('--audience <aud>', 'audience of Google ID tokens (default: --url)')
   .option('--policy <file>', 'policy file naming the dev issuer (with --dev-sub)', DEFAULT_POLICY)
-  .option('--state-dir <dir>', 'where the dev signing key lives (with --dev-sub)', DEFAULT_STATE_DIR)
-  .option('--http', 'serve Streamable HTTP at /mcp instead of stdio')
+  .option('--state-dir <dir>', 'where the dev signing key lives (with --dev-sub), and where --http writes its secret (mcp-http.token)', DEFAULT_STATE_DIR)
+  .option('--http', 'serve Streamable HTTP at /mcp instead of stdio; clients must send Authorization: Bearer <secret>')
   .option('--host <host>', 'with --http: address to listen on', '127.0.0.1')
   .option('--port <n>', 'with --http: port to listen on (0: any free one)', (v) => port(v), 8090)
+  .option('--http-token-file <file>', 'with --http: the secret clients send, from this file (yours, 0600) instead of a new one in <state-dir>/mcp-http.token')
   .action(
-    async (o: { url: string; model?: string; tokenCommand?: string; devSub?: string; devGroups?: string; audience?: string; policy: string; stateDir: string; http?: boolean; host: string; port: number }) => {
+    async (o: { url: string; model?: string; tokenCommand?: string; devSub?: string; devGroups?: string; audience?: string; policy: string; stateDir: string; http?: boolean; host: string; port: number; httpTokenFile?: string }) => {
       const devTokens = o.devSub
         ? (await cli.devToken()).devTokenProvider({ policyPath: o.policy, stateDir: o.stateDir, sub: o.devSub, groups: o.devGroups?.split(',').map((g) => g.trim()).filter(Boolean) })
         : undefined;

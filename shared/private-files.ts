@@ -32,7 +32,14 @@ export function ensurePrivateDir(dir: string): void {
  * (callers create the file then).
  */
 export function readPrivateFile(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    // O_NOFOLLOW on a symbolic link: ELOOP, from the open itself.
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${path} is a symbolic link: a key file must be a file of its own`);
+    throw e;
+  }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error(`${path} is not a regular file`);
@@ -40,10 +47,6 @@ export function readPrivateFile(path: string): string {
     if (me !== undefined && st.uid !== me) throw new Error(`${path} belongs to another user (uid ${st.uid}): it may have been planted; delete it`);
     if ((st.mode & 0o077) !== 0) throw new TypeError(`${path} is readable by others: chmod 600 it`);
     return readFileSync(fd, 'utf8');
-  } catch (e) {
-    // O_NOFOLLOW on a symbolic link: ELOOP.
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${path} is a symbolic link: a key file must be a file of its own`);
-    throw e;
   } finally {
     closeSync(fd);
   }

@@ -1,9 +1,12 @@
 // `gatehouse mcp [--http --port N]`: wires the identity the agent runs under to the MCP server
-// (shared/mcp), over stdio (an agent host spawns it) or Streamable HTTP.
+// (shared/mcp), over stdio (an agent host spawns it) or Streamable HTTP. Over HTTP every client
+// must send the server's secret as `Authorization: Bearer …` (shared/mcp/http-secret.ts): made at
+// start into <state dir>/mcp-http.token, or the user's own in --http-token-file; never printed.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { TokenProvider } from '../client/index.ts';
 import { commandToken, fixedToken, googleIdToken } from '../client/tokens.ts';
 import { startMcpHttpServer } from '../mcp/http.ts';
+import { readHttpSecret, removeHttpSecret, writeHttpSecret } from '../mcp/http-secret.ts';
 import { createGatehouseMcpServer } from '../mcp/server.ts';
 
 export interface McpCommandOptions {
@@ -19,6 +22,10 @@ export interface McpCommandOptions {
   readonly http?: boolean;
   readonly host?: string;
   readonly port?: number;
+  /** With --http: where the generated secret is written (mcp-http.token in it). */
+  readonly stateDir?: string;
+  /** With --http: an existing secret instead of a generated one. */
+  readonly httpTokenFile?: string;
 }
 
 /** First that is given: --token-command, GATEHOUSE_TOKEN, --dev-sub; else the workload's Google identity. */
@@ -34,11 +41,27 @@ export async function runMcp(o: McpCommandOptions, log: (line: string) => void):
   const { provider, source } = chooseTokenProvider(o);
   const options = { url: o.url, tokenProvider: provider, model: o.model };
   if (o.http) {
-    const server = await startMcpHttpServer({ ...options, host: o.host, port: o.port ?? 0 });
+    // The secret before the port: nothing is served without one. Its file's path is printed, never the secret.
+    const given = o.httpTokenFile !== undefined;
+    const { path, secret } = given ? { path: o.httpTokenFile!, secret: readHttpSecret(o.httpTokenFile!) } : writeHttpSecret(o.stateDir ?? '.gatehouse');
+    let server;
+    try {
+      server = await startMcpHttpServer({ ...options, host: o.host, port: o.port ?? 0, secret });
+    } catch (e) {
+      if (!given) removeHttpSecret(path, secret);
+      throw e;
+    }
     // stdout is free here (no stdio transport): tests and people read the address from it.
-    console.log(`Gatehouse MCP (Streamable HTTP) at ${server.url} → ${o.url}; identity from ${source}`);
-    return server;
+    console.log(`Gatehouse MCP (Streamable HTTP) at ${server.url} → ${o.url}; identity from ${source}; clients send Authorization: Bearer <the secret in ${path}>`);
+    const http = server;
+    return {
+      async close() {
+        await http.close();
+        if (!given) removeHttpSecret(path, secret);
+      },
+    };
   }
+  if (o.httpTokenFile !== undefined) throw new TypeError('--http-token-file is for --http (stdio has no network endpoint)');
   const server = createGatehouseMcpServer(options);
   await server.connect(new StdioServerTransport());
   // stdout carries the protocol: anything for people goes to stderr.

@@ -79,12 +79,12 @@ test('a symbolic link in a key file\'s place is refused, not followed (even to a
   const elsewhere = join(root, `elsewhere-${n++}.pem`);
   writeFileSync(elsewhere, pem(), { mode: 0o600 });
   symlinkSync(elsewhere, signingKeyPath(dir));
-  t.throws(() => loadOrCreateSigningKey(dir), { message: /symbolic link/ });
+  t.throws(() => loadOrCreateSigningKey(dir), { message: /is a symbolic link: a key file must be a file of its own/ });
   symlinkSync(elsewhere, join(dir, 'masking.key'));
-  t.throws(() => loadOrCreateMaskingKey(dir), { message: /symbolic link/ });
+  t.throws(() => loadOrCreateMaskingKey(dir), { message: /is a symbolic link: a key file must be a file of its own/ });
   mkdirSync(join(dir, 'dev-issuer'), { mode: 0o700 });
   symlinkSync(elsewhere, devKeyPath(dir));
-  await t.throwsAsync(loadOrCreateDevKey(dir), { message: /symbolic link/ });
+  await t.throwsAsync(loadOrCreateDevKey(dir), { message: /is a symbolic link: a key file must be a file of its own/ });
   // A dangling link is not "missing, so create it": writing through it would land elsewhere.
   const dangling = fresh();
   ensurePrivateDir(dangling);
