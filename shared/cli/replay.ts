@@ -3,6 +3,7 @@
 // it (the rows stored in execution.completed). Text for people, --json for machines.
 import { verifyChain, type ChainProblem } from '../audit/chain.ts';
 import type { SessionEvent } from '../audit/events.ts';
+import { protocolBreak, type ProtocolBreak } from '../audit/protocol.ts';
 import { GatehouseError } from '../errors.ts';
 import type { ApprovalFact } from '../evidence/approvals.ts';
 import { approvalFact, isApprovalEvent } from '../evidence/approvals.ts';
@@ -19,6 +20,8 @@ export interface Replay {
   /** What the record proves: votes count only when the approval desk's signature holds (proven-status.ts). */
   readonly status: string;
   readonly chain: { readonly verified: boolean; readonly problems: readonly ChainProblem[]; readonly events: number; readonly head: string };
+  /** The first event out of the order the gateway writes (shared/audit/protocol.ts): appended by another writer. */
+  readonly outOfProtocol?: ProtocolBreak;
   /** The votes shown (this session's and, for a redemption, the asking session's) checked against the desk's key. */
   readonly votes?: ShownVotes;
   readonly facts: SessionFacts;
@@ -33,6 +36,7 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
   const events = await log.read(sessionId);
   if (events.length === 0) throw new GatehouseError('session_not_found', `no session ${sessionId}`);
   const problems = verifyChain(sessionId, events);
+  const outOfOrder = protocolBreak(events);
   const facts = sessionFacts(events);
   // A redemption names the session that asked for the approval: its decisions live there.
   const redemption = facts.decision?.approval;
@@ -65,6 +69,7 @@ export async function replaySession(log: Pick<SessionLog, 'read'>, sessionId: st
     sessionId,
     status: provenStatus(events, pem),
     chain: { verified: problems.length === 0, problems, events: events.length, head: facts.head },
+    ...(outOfOrder ? { outOfProtocol: outOfOrder } : {}),
     ...(votes ? { votes } : {}),
     facts,
     approvals: approvalsFor(facts, elsewhere),
@@ -85,7 +90,7 @@ function mergeVotes(own: ShownVotes | undefined, asked: ShownVotes | undefined):
 
 export async function replayCommand(log: Pick<SessionLog, 'read'>, sessionId: string, json: boolean, desk?: DeskKey): Promise<{ text: string; ok: boolean }> {
   const r = await replaySession(log, sessionId, desk);
-  const ok = r.chain.verified && (r.votes === undefined || r.votes.problems.length === 0);
+  const ok = r.chain.verified && r.outOfProtocol === undefined && (r.votes === undefined || r.votes.problems.length === 0);
   if (json) return { text: JSON.stringify(r, null, 2), ok };
   return { text: renderReplay(r), ok };
 }
@@ -107,6 +112,7 @@ export function renderReplay(r: Replay): string {
       ? `chain   verified: ${r.chain.events} events, head ${r.chain.head}`
       : `chain   BROKEN: ${r.chain.problems.map(describeProblem).join('; ')}`,
   );
+  if (r.outOfProtocol) out.push(`order   OUT OF PROTOCOL (event_out_of_protocol): ${safe(r.outOfProtocol.message)}`);
   const v = r.votes;
   if (v) {
     out.push(v.problems.length === 0 ? `votes   ${v.checked} signed by the approval desk's key ${v.keyFingerprint!.slice(0, 16)}…` : `votes   NOT PROVEN: ${v.problems.map((p) => `${p.kind}: ${safe(p.message)}`).join('; ')}`);

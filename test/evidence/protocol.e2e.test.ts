@@ -8,6 +8,7 @@ import test from 'ava';
 import { exportEvidence } from '../../shared/evidence/export.ts';
 import { verifyEvidence } from '../../shared/evidence/verify.ts';
 import { listSessions, showSession } from '../../shared/cli/sessions.ts';
+import { replayCommand } from '../../shared/cli/replay.ts';
 import { DESK_PUBLIC_KEY, startEvidenceFixture, type EvidenceFixture } from './fixture.ts';
 import { readJsonl, runCli, tempDir } from './helpers.ts';
 import { readFileSync } from 'node:fs';
@@ -64,6 +65,11 @@ test.serial('a rolled_back appended after a committed write: unknown everywhere,
   t.like(v.show.outOfProtocol, { seq: 6, type: 'execution.rolled_back' });
   const text = await showSession(fx.log, sessionId, false, undefined, desk);
   t.regex(text.text, /^order {4}OUT OF PROTOCOL \(event_out_of_protocol\): event 6 \(execution\.rolled_back\) cannot follow execution\.committed/m);
+
+  const replayed = await replayCommand(fx.log, sessionId, false, desk);
+  t.false(replayed.ok, 'replay exits 1');
+  t.regex(replayed.text, /^session \S+ {2}· {2}unknown$/m);
+  t.regex(replayed.text, /^order {3}OUT OF PROTOCOL \(event_out_of_protocol\): event 6 \(execution\.rolled_back\)/m);
 
   const dir = await exported(t);
   t.is(populationRow(dir, sessionId).executed, 'unknown');
