@@ -79,6 +79,9 @@ function checkTimes(claims: Untrusted, { now, toleranceSec }: ClaimContext, maxL
   if (exp <= nowSec - toleranceSec) throw new GatehouseError('token_expired', 'the token has expired');
   if (iat > nowSec + toleranceSec) throw claimsInvalid('iat', 'the token was issued in the future (iat)');
   if (nbf !== undefined && nbf > nowSec + toleranceSec) throw claimsInvalid('nbf', 'the token is not valid yet (nbf)');
+  // A token that expires before it was issued is nonsense from any issuer: refused, not trusted
+  // for the minute of clock tolerance it would otherwise live.
+  if (exp <= iat) throw claimsInvalid('exp', 'the token expires before it was issued (exp is not after iat)');
   // A stolen 10-year token is a 10-year credential: the issuer's own word on its lifetime is not
   // enough (policy issuers[].maxTokenLifetime, default 24 h).
   if (exp - iat > maxLifetimeSec) {

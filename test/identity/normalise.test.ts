@@ -101,6 +101,16 @@ test('a 10-year JWKS token is refused; the default limit is 24 h from iat to exp
   t.is((await verify(await token({}, 24 * 3600))).subject, 'alice@acme.com', 'exactly 24 h is accepted');
 });
 
+test('a token that expires before (or as) it was issued is refused, even while its exp is within the clock tolerance', async (t) => {
+  const verify = verifier();
+  for (const claims of [{ iat: NOW_SEC + 20, exp: NOW_SEC + 10 }, { iat: NOW_SEC, exp: NOW_SEC }, { iat: NOW_SEC - 5, exp: NOW_SEC - 6 }]) {
+    const e = await t.throwsAsync(verify(await token(claims)));
+    t.true(isGatehouseError(e, 'token_claims_invalid'), `${JSON.stringify(claims)}: ${e?.message}`);
+    t.deepEqual((e as any).details, { claim: 'exp' });
+  }
+  t.truthy(await verify(await token({ iat: NOW_SEC, exp: NOW_SEC + 1 })), 'one second of life is enough');
+});
+
 test('issuers[].maxTokenLifetime tightens (or widens up to 7d) the limit per issuer', async (t) => {
   const strict = verifier({ maxTokenLifetimeSec: 3600 });
   await refused(t, strict(await token({}, 3601)), 'token_claims_invalid');
