@@ -5,6 +5,7 @@ import { isGatehouseError } from '../shared/errors.ts';
 import { VERSION } from '../shared/version.ts';
 import { DEFAULT_GATEHOUSE_URL } from '../shared/cli/approvals.ts';
 import { APPROVAL_STATUSES } from '../shared/approvals/types.ts';
+import { checkStateDir } from '../shared/private-files.ts';
 
 // Each command loads what it needs when it runs, not before: `gatehouse token` must not pay for
 // the Google client libraries, nor `--help` for the SQL parser (docs/design.md#fast-start).
@@ -36,7 +37,13 @@ const DEFAULT_STATE_DIR = '.gatehouse';
 const program = new Command('gatehouse')
   .description('Gatehouse: the control point between AI agents and PostgreSQL')
   .version(VERSION, '-V, --version')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Every command reads the state dir only if nobody else could have written it (its keys, its
+  // embedded stores, server.json): not just `start`, which creates it.
+  .hook('preAction', (_program, action) => {
+    const dir = action.opts().stateDir;
+    if (typeof dir === 'string') checkStateDir(dir);
+  });
 
 program
   .command('start')

@@ -5,7 +5,7 @@
 // issue 14: a state dir made 0777 beforehand let another local user plant the vote-signing or dev
 // issuer key before the first start — and `gatehouse start` run as root read it happily, since a
 // planted file can be 0600 and still be the planter's).
-import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 
 const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 
@@ -24,6 +24,16 @@ export function ensurePrivateDir(dir: string): void {
     throw new Error(`state directory ${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}): anything in it may have been planted; use a new directory`);
   }
   if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/**
+ * For commands that only read the state dir (`sessions`, `evidence`, `checkpoint sign`, `doctor`,
+ * …): when it exists, the same checks as ensurePrivateDir — a directory others could write may
+ * hold a planted session store or key, and `checkpoint sign` would sign whatever it holds. One
+ * that does not exist yet is left for the command to create (or not need).
+ */
+export function checkStateDir(dir: string): void {
+  if (existsSync(dir)) ensurePrivateDir(dir);
 }
 
 /**

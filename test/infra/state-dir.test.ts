@@ -5,7 +5,7 @@
 // followed. Each case runs against the real loaders and the real `gatehouse start`.
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
@@ -193,4 +193,28 @@ test('the checkpoint signing key is read only as a private file of ours: a link,
     chownSync(localKeyPaths(planted).key, NOBODY, NOBODY);
     await t.throwsAsync(localSigner(planted).publicKeyPem(), { message: /another user/ });
   }
+});
+
+test('every CLI command that takes --state-dir refuses one others can write, before reading or making anything in it', (t) => {
+  const state = join(root, `open-${n++}`);
+  mkdirSync(state);
+  chmodSync(state, 0o777);
+  for (const args of [
+    ['sessions', 'list'],
+    ['sessions', 'show', 'x'],
+    ['checkpoint', 'sign'],
+    ['checkpoint', 'public-key'],
+    ['evidence', 'export', '--from', '2020-01-01', '--to', '2020-01-02', '--out', join(root, `out-${n++}`)],
+    ['token', '--sub', 'alice@acme.com'],
+  ]) {
+    const r = spawnSync(process.execPath, [resolve('bin/gatehouse.js'), ...args, '--state-dir', state], { encoding: 'utf8', timeout: 60_000 });
+    t.is(r.status, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    t.regex(r.stderr, /writable by other users/, args.join(' '));
+  }
+  t.deepEqual(readdirSync(state), [], 'nothing was made in it: no key, no store, no checkpoint');
+  // A private one is used as before (made by the command when it does not exist yet).
+  const own = join(root, `own-${n++}`);
+  const ok = spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'token', '--sub', 'alice@acme.com', '--state-dir', own], { encoding: 'utf8', timeout: 60_000 });
+  t.is(ok.status, 0, ok.stderr);
+  t.is(statSync(own).mode & 0o777, 0o700);
 });
