@@ -22,8 +22,25 @@ export interface ProtocolBreak {
 
 const APPROVAL_PART: ReadonlySet<string> = new Set(['approval.requested', 'approval.granted', 'approval.rejected', 'approval.redeemed']);
 
-/** Where a session stands: what it may hold next. */
-type Phase = 'start' | 'requested' | 'analyzed' | 'allowed' | 'held' | 'deciding' | 'running' | 'result' | 'closed';
+/** What a closed execution says became of it: `execution.committed`, `rolled_back`, or an `abandoned`'s outcome. */
+type Outcome = 'committed' | 'rolled_back' | 'unknown';
+
+/**
+ * Where a session stands: what it may hold next. `settled:…` is an execution closed by the
+ * gateway (`by-gateway`: committed or rolled_back) or by reconciliation (`by-reconciler`:
+ * abandoned), with the outcome it said.
+ */
+type Phase =
+  | 'start'
+  | 'requested'
+  | 'analyzed'
+  | 'allowed'
+  | 'held'
+  | 'deciding'
+  | 'running'
+  | 'result'
+  | `settled:${Outcome}:${'by-gateway' | 'by-reconciler'}`
+  | 'closed';
 
 
 /** The session's events in seq order; `seq` defaults to the position. */
@@ -72,12 +89,54 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
       return APPROVAL_PART.has(e.type) ? 'deciding' : undefined;
     case 'running':
       if (e.type === 'execution.result') return 'result';
-      return e.type === 'execution.failed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' || e.type === 'execution.completed' ? 'closed' : undefined;
+      if (e.type === 'execution.failed' || e.type === 'execution.completed') return 'closed';
+      // Closed without a result: rolled back (its result could not be recorded) or abandoned. A
+      // write is committed only after its result is durable: never `committed` here.
+      return e.type === 'execution.committed' ? undefined : closer(e, undefined);
     case 'result':
-      return e.type === 'execution.committed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' ? 'closed' : undefined;
+      return closer(e, undefined);
     case 'closed':
       return undefined;
+    default:
+      return closer(e, phase);
   }
+}
+
+/**
+ * An execution closed: `execution.committed` or `execution.rolled_back` (the gateway's),
+ * `execution.abandoned` (reconciliation's). After the first closing event, one more may follow only
+ * as the gateway and reconciliation race on the same session, and only saying the same outcome:
+ *   - two reconcilers (two gateways' timers, a gateway and `gatehouse sessions reconcile`, the
+ *     scheduled pass on GCP; or a pass whose append failed and the next pass) both read the
+ *     session open and each append an `execution.abandoned` (docs/outcomes.md, Reconciliation);
+ *   - a write whose COMMIT took longer than its timeout plus the grace period (COMMIT is not under
+ *     the gateway's deadline: a synchronous standby that does not answer holds it, while
+ *     txid_status already says committed): reconciliation appends `abandoned` (committed) and the
+ *     gateway its `execution.committed`, in either order.
+ * Never two of the gateway's own (it writes one outcome), and never two that disagree: a
+ * `rolled_back` after a `committed`, an `abandoned` (rolled_back) after a `committed`, is what
+ * only the log's INSERT right writes.
+ */
+function closer(e: Pick<SessionEvent, 'type' | 'data'>, phase: Phase | undefined): Phase | undefined {
+  let said: Outcome;
+  let by: 'by-gateway' | 'by-reconciler';
+  if (e.type === 'execution.committed' || e.type === 'execution.rolled_back') {
+    said = e.type === 'execution.committed' ? 'committed' : 'rolled_back';
+    by = 'by-gateway';
+  } else if (e.type === 'execution.abandoned') {
+    const outcome = dataOf(e, 'execution.abandoned')?.outcome;
+    if (outcome === undefined) return undefined;
+    said = outcome;
+    by = 'by-reconciler';
+  } else {
+    return undefined;
+  }
+  if (phase === undefined) return `settled:${said}:${by}`;
+  const [, before, closedBy] = phase.split(':');
+  if (before !== said) return undefined;
+  // The gateway writes one outcome: a second of its own is never a race.
+  if (by === 'by-gateway' && closedBy === 'by-gateway') return undefined;
+  return by === 'by-gateway' ? `settled:${said}:by-gateway` : phase;
 }
 
 function analysed(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {

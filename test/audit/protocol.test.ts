@@ -27,6 +27,8 @@ const result = E('execution.result', {});
 const committed = E('execution.committed', {});
 const rolledBack = E('execution.rolled_back', {});
 const abandoned = E('execution.abandoned', { outcome: 'committed' });
+const abandonedRolledBack = E('execution.abandoned', { outcome: 'rolled_back' });
+const abandonedUnknown = E('execution.abandoned', { outcome: 'unknown' });
 const failed = E('execution.failed', {});
 const completed = E('execution.completed', {});
 
@@ -46,6 +48,14 @@ const genuine: [string, Ev[], SessionStatus][] = [
   ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
   ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
   ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
+  // Two reconcilers read the session open and each closed it (docs/outcomes.md: they say the same).
+  ['reconciled twice after the result', session(request, analysis, allow, started, result, abandoned, abandoned), 'committed'],
+  ['reconciled twice while running', session(request, analysis, allow, started, abandonedRolledBack, abandonedRolledBack), 'rolled_back'],
+  ['reconciled twice, outcome unknown both times', session(request, analysis, allow, started, result, abandonedUnknown, abandonedUnknown), 'unknown'],
+  // A COMMIT slower than the timeout plus grace: reconciliation and the gateway both close it, in either order.
+  ['committed, then reconciled as committed', session(request, analysis, allow, started, result, committed, abandoned), 'committed'],
+  ['reconciled as committed, then committed', session(request, analysis, allow, started, result, abandoned, committed), 'committed'],
+  ['reconciled as rolled back, then rolled back', session(request, analysis, allow, started, result, abandonedRolledBack, rolledBack), 'rolled_back'],
   ['held', session(request, analysis, approve, requested), 'pending_approval'],
   ['approved by two, redeemed', session(request, analysis, approve, requested, granted, granted, redeemed), 'approved'],
   ['rejected', session(request, analysis, approve, requested, rejected), 'rejected'],
@@ -74,7 +84,11 @@ const appended: [string, Ev[], number][] = [
   ['an execution after unparsable SQL', session(request, unparsable, allow, started), 2],
   ['anything after a refused request', session(refused, analysis, allow), 1],
   ['a request whose data fits no schema', [{ seq: 0, type: 'request' as EventType, data: null as unknown as Record<string, unknown> }], 0],
-  ['a reconciliation appended twice', session(request, analysis, allow, started, result, abandoned, abandoned), 6],
+  ['a reconciliation appended again with another outcome', session(request, analysis, allow, started, result, abandoned, abandonedRolledBack), 6],
+  ['an unknown reconciliation turned into committed', session(request, analysis, allow, started, result, abandonedUnknown, abandoned), 6],
+  ['a reconciliation contradicting a committed write', session(request, analysis, allow, started, result, committed, abandonedRolledBack), 6],
+  ['a committed after a reconciliation that found it rolled back', session(request, analysis, allow, started, result, abandonedRolledBack, committed), 6],
+  ['a second committed around a reconciliation', session(request, analysis, allow, started, result, committed, abandoned, committed), 7],
 ];
 
 for (const [name, events, seq] of appended) {
