@@ -39,6 +39,7 @@ type Phase =
   | 'deciding'
   | 'running'
   | 'result'
+  | 'legacy'
   | `settled:${Outcome}:${'by-gateway' | 'by-reconciler'}`
   | 'closed';
 
@@ -89,12 +90,19 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
       return APPROVAL_PART.has(e.type) ? 'deciding' : undefined;
     case 'running':
       if (e.type === 'execution.result') return 'result';
-      if (e.type === 'execution.failed' || e.type === 'execution.completed') return 'closed';
+      if (e.type === 'execution.failed') return 'closed';
+      if (e.type === 'execution.completed') return 'legacy';
       // Closed without a result: rolled back (its result could not be recorded) or abandoned. A
       // write is committed only after its result is durable: never `committed` here.
       return e.type === 'execution.committed' ? undefined : closer(e, undefined);
     case 'result':
       return closer(e, undefined);
+    case 'legacy':
+      // Versions before the outcome protocol (cb5431a … 05d6b7a) wrote execution.completed
+      // before COMMIT and, when COMMIT (or anything after the completion) then failed,
+      // execution.failed after it. `failed` is what those versions said (and what exports they
+      // made counted); nothing follows it.
+      return e.type === 'execution.failed' ? 'closed' : undefined;
     case 'closed':
       return undefined;
     default:

@@ -48,6 +48,8 @@ const genuine: [string, Ev[], SessionStatus][] = [
   ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
   ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
   ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
+  // Versions before the outcome protocol (cb5431a … 05d6b7a): COMMIT failed after the completion was recorded.
+  ['a legacy completion whose COMMIT failed', session(request, analysis, allow, started, completed, failed), 'failed'],
   // Two reconcilers read the session open and each closed it (docs/outcomes.md: they say the same).
   ['reconciled twice after the result', session(request, analysis, allow, started, result, abandoned, abandoned), 'committed'],
   ['reconciled twice while running', session(request, analysis, allow, started, abandonedRolledBack, abandonedRolledBack), 'rolled_back'],
@@ -88,6 +90,8 @@ const appended: [string, Ev[], number][] = [
   ['an unknown reconciliation turned into committed', session(request, analysis, allow, started, result, abandonedUnknown, abandoned), 6],
   ['a reconciliation contradicting a committed write', session(request, analysis, allow, started, result, committed, abandonedRolledBack), 6],
   ['a committed after a reconciliation that found it rolled back', session(request, analysis, allow, started, result, abandonedRolledBack, committed), 6],
+  ['anything after a legacy completion but its failure', session(request, analysis, allow, started, completed, rolledBack), 5],
+  ['something after a legacy completion\'s failure', session(request, analysis, allow, started, completed, failed, completed), 6],
   ['a second committed around a reconciliation', session(request, analysis, allow, started, result, committed, abandoned, committed), 7],
 ];
 
