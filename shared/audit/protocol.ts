@@ -39,6 +39,8 @@ type Phase =
   | 'deciding'
   | 'running'
   | 'result'
+  | 'reading'
+  | 'read'
   | 'legacy'
   | `settled:${Outcome}:${'by-gateway' | 'by-reconciler'}`
   | 'closed';
@@ -78,7 +80,9 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
     case 'analyzed':
       return e.type === 'decision' ? afterDecision(e) : undefined;
     case 'allowed':
-      if (e.type === 'execution.started') return 'running';
+      // A read (started READ ONLY) and a write close differently. A start whose data does not say
+      // readOnly: true is taken for a write (the wider set: fail closed is not failing honest logs).
+      if (e.type === 'execution.started') return dataOf(e, 'execution.started')?.readOnly === true ? 'reading' : 'running';
       // Failed before it started (a redemption whose "used" could not commit); logs older than
       // the outcome protocol recorded one completion.
       return e.type === 'execution.failed' || e.type === 'execution.completed' ? 'closed' : undefined;
@@ -88,13 +92,30 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
       // A second approval.requested is never the gateway's either, but it is the approval part's
       // to judge: only the first counts (proven-status.ts), and redemption refuses it.
       return APPROVAL_PART.has(e.type) ? 'deciding' : undefined;
+    case 'reading':
+      // A read (READ ONLY) is never committed and never has a write's outcome to settle.
+      if (e.type === 'execution.result') return 'read';
+      if (e.type === 'execution.failed') return 'closed';
+      if (e.type === 'execution.completed') return 'legacy';
+      // Versions f50c118 … ae7c6ea said rolled_back (not failed) for a read whose result could
+      // not be recorded; reconciliation closes one left running as rolled_back (basis read_only).
+      if (e.type === 'execution.rolled_back') return 'closed';
+      return e.type === 'execution.abandoned' ? startedCloser(e) : undefined;
+    case 'read':
+      // A read's result is its end: the rows were answered, and reconciliation never closes a
+      // read's result (reconcile.ts judge, in every version). Only versions f50c118 … ae7c6ea,
+      // which sent a read's COMMIT after recording its result, appended rolled_back when that
+      // COMMIT failed (and then answered no rows). No `abandoned`, no `committed`: either would
+      // be a claim about a read that reconciliation and the gateway never make.
+      return e.type === 'execution.rolled_back' ? 'closed' : undefined;
     case 'running':
       if (e.type === 'execution.result') return 'result';
       if (e.type === 'execution.failed') return 'closed';
       if (e.type === 'execution.completed') return 'legacy';
       // Closed without a result: rolled back (its result could not be recorded) or abandoned. A
       // write is committed only after its result is durable: never `committed` here.
-      return e.type === 'execution.committed' ? undefined : closer(e, undefined);
+      if (e.type === 'execution.rolled_back') return closer(e, undefined);
+      return e.type === 'execution.abandoned' ? startedCloser(e) : undefined;
     case 'result':
       return closer(e, undefined);
     case 'legacy':
@@ -108,6 +129,16 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
     default:
       return closer(e, phase);
   }
+}
+
+/**
+ * Reconciliation closing a session left at `execution.started`: always `rolled_back` (reconcile.ts
+ * judge: a read kept nothing; a write is committed only after its result is durable, and none
+ * was). An `abandoned` there saying committed or unknown is not reconciliation's: it would make a
+ * statement that never produced a result read as committed.
+ */
+function startedCloser(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {
+  return dataOf(e, 'execution.abandoned')?.outcome === 'rolled_back' ? closer(e, undefined) : undefined;
 }
 
 /**

@@ -23,6 +23,7 @@ const granted = E('approval.granted', { approvalId: 'a1' });
 const rejected = E('approval.rejected', { approvalId: 'a1' });
 const redeemed = E('approval.redeemed', { approvalId: 'a1', sessionId: 's2' });
 const started = E('execution.started', { connection: 'main', readOnly: false });
+const readStarted = E('execution.started', { connection: 'main', readOnly: true });
 const result = E('execution.result', {});
 const committed = E('execution.committed', {});
 const rolledBack = E('execution.rolled_back', {});
@@ -44,7 +45,13 @@ const genuine: [string, Ev[], SessionStatus][] = [
   ['a write rolled back after its result', session(request, analysis, allow, started, result, rolledBack), 'rolled_back'],
   ['a write whose result could not be recorded', session(request, analysis, allow, started, rolledBack), 'rolled_back'],
   ['reconciled after the result', session(request, analysis, allow, started, result, abandoned), 'committed'],
-  ['reconciled while running', session(request, analysis, allow, started, abandoned), 'committed'],
+  ['reconciled while running', session(request, analysis, allow, started, abandonedRolledBack), 'rolled_back'],
+  ['a read, READ ONLY', session(request, analysis, allow, readStarted, result), 'result'],
+  ['a read that failed', session(request, analysis, allow, readStarted, failed), 'failed'],
+  ['a read reconciled while running', session(request, analysis, allow, readStarted, abandonedRolledBack), 'rolled_back'],
+  // Versions f50c118 … ae7c6ea: a read whose result could not be recorded, or whose COMMIT (sent after its result) failed.
+  ['a read rolled back before its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, rolledBack), 'rolled_back'],
+  ['a read rolled back after its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, result, rolledBack), 'rolled_back'],
   ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
   ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
   ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
@@ -86,6 +93,12 @@ const appended: [string, Ev[], number][] = [
   ['an execution after unparsable SQL', session(request, unparsable, allow, started), 2],
   ['anything after a refused request', session(refused, analysis, allow), 1],
   ['a request whose data fits no schema', [{ seq: 0, type: 'request' as EventType, data: null as unknown as Record<string, unknown> }], 0],
+  ['a write that never produced a result reconciled as committed', session(request, analysis, allow, started, abandoned), 4],
+  ['a write that never produced a result reconciled as unknown', session(request, analysis, allow, started, abandonedUnknown), 4],
+  ['a read reconciled as committed while running', session(request, analysis, allow, readStarted, abandoned), 4],
+  ['a read\'s result reconciled (reconciliation never closes one)', session(request, analysis, allow, readStarted, result, abandonedRolledBack), 5],
+  ['a read\'s result committed', session(request, analysis, allow, readStarted, result, committed), 5],
+  ['a read committed without a result', session(request, analysis, allow, readStarted, committed), 4],
   ['a reconciliation appended again with another outcome', session(request, analysis, allow, started, result, abandoned, abandonedRolledBack), 6],
   ['an unknown reconciliation turned into committed', session(request, analysis, allow, started, result, abandonedUnknown, abandoned), 6],
   ['a reconciliation contradicting a committed write', session(request, analysis, allow, started, result, committed, abandonedRolledBack), 6],

@@ -125,3 +125,39 @@ test.serial('an execution appended to a denied DROP (started, result, committed)
   const r = await verifyEvidence(dir);
   t.true(r.problems.some((p) => p.kind === 'event_out_of_protocol' && p.sessionId === sessionId && p.seq === 3));
 });
+
+test.serial('an abandoned (rolled_back) appended to a read the gateway answered: unknown, never "the rows were not read"', async (t) => {
+  // Reconciliation never closes a read's result (reconcile.ts judge): only the log's INSERT right writes this.
+  const { sessionId } = fx.byKind('read');
+  const before = await views(sessionId);
+  t.deepEqual([before.api, before.show.status, before.list], ['result', 'result', 'result']);
+  await fx.log.append(sessionId, [
+    { type: 'execution.abandoned', data: { outcome: 'rolled_back', basis: 'target_transaction_status', lastEvent: 'execution.result', readOnly: true, reconciledBy: 'cli' } },
+  ]);
+  const v = await views(sessionId);
+  t.deepEqual([v.api, v.show.status, v.list], ['unknown', 'unknown', 'unknown'], 'not rolled_back, which the appended event claims');
+  t.like(v.show.outOfProtocol, { type: 'execution.abandoned' });
+  const dir = await exported(t);
+  t.is(populationRow(dir, sessionId).executed, 'unknown');
+  const r = await verifyEvidence(dir);
+  t.true(r.problems.some((p) => p.kind === 'event_out_of_protocol' && p.sessionId === sessionId));
+});
+
+test.serial('an abandoned (committed) appended to a write that never produced a result: unknown, never committed', async (t) => {
+  // Reconciliation closes a session left at execution.started only as rolled_back (reconcile.ts judge).
+  const sessionId = `never-ran-${Date.now()}`;
+  await fx.log.append(sessionId, [
+    { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.example', subject: 'alice@acme.com' }, connection: 'main', sql: 'DELETE FROM orders', params: [] } },
+    { type: 'analysis', data: { kind: 'delete', class: 'write', reasons: [] } },
+    { type: 'decision', data: { action: 'allow', rule: 'dba-everything', reasons: [] } },
+    { type: 'execution.started', data: { connection: 'main', readOnly: false, maxRows: 1000, statementTimeoutMs: 30000 } },
+  ]);
+  await fx.log.append(sessionId, [
+    { type: 'execution.abandoned', data: { outcome: 'committed', basis: 'target_transaction_status', lastEvent: 'execution.started', readOnly: false, reconciledBy: 'cli' } },
+  ]);
+  const v = await views(sessionId);
+  t.deepEqual([v.api, v.show.status, v.list], ['unknown', 'unknown', 'unknown']);
+  t.like(v.show.outOfProtocol, { seq: 4, type: 'execution.abandoned' });
+  const dir = await exported(t);
+  t.is(populationRow(dir, sessionId).executed, 'unknown');
+});
