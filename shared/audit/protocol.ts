@@ -22,8 +22,28 @@ export interface ProtocolBreak {
 
 const APPROVAL_PART: ReadonlySet<string> = new Set(['approval.requested', 'approval.granted', 'approval.rejected', 'approval.redeemed']);
 
-/** Where a session stands: what it may hold next. */
-type Phase = 'start' | 'requested' | 'analyzed' | 'allowed' | 'held' | 'deciding' | 'running' | 'result' | 'closed';
+/** What a closed execution says became of it: `execution.committed`, `rolled_back`, or an `abandoned`'s outcome. */
+type Outcome = 'committed' | 'rolled_back' | 'unknown';
+
+/**
+ * Where a session stands: what it may hold next. `settled:…` is an execution closed by the
+ * gateway (`by-gateway`: committed or rolled_back) or by reconciliation (`by-reconciler`:
+ * abandoned), with the outcome it said.
+ */
+type Phase =
+  | 'start'
+  | 'requested'
+  | 'analyzed'
+  | 'allowed'
+  | 'held'
+  | 'deciding'
+  | 'running'
+  | 'result'
+  | 'reading'
+  | 'read'
+  | 'legacy'
+  | `settled:${Outcome}:${'by-gateway' | 'by-reconciler'}`
+  | 'closed';
 
 
 /** The session's events in seq order; `seq` defaults to the position. */
@@ -60,7 +80,9 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
     case 'analyzed':
       return e.type === 'decision' ? afterDecision(e) : undefined;
     case 'allowed':
-      if (e.type === 'execution.started') return 'running';
+      // A read (started READ ONLY) and a write close differently. A start whose data does not say
+      // readOnly: true is taken for a write (the wider set: fail closed is not failing honest logs).
+      if (e.type === 'execution.started') return dataOf(e, 'execution.started')?.readOnly === true ? 'reading' : 'running';
       // Failed before it started (a redemption whose "used" could not commit); logs older than
       // the outcome protocol recorded one completion.
       return e.type === 'execution.failed' || e.type === 'execution.completed' ? 'closed' : undefined;
@@ -70,14 +92,90 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
       // A second approval.requested is never the gateway's either, but it is the approval part's
       // to judge: only the first counts (proven-status.ts), and redemption refuses it.
       return APPROVAL_PART.has(e.type) ? 'deciding' : undefined;
+    case 'reading':
+      // A read (READ ONLY) is never committed and never has a write's outcome to settle.
+      if (e.type === 'execution.result') return 'read';
+      if (e.type === 'execution.failed') return 'closed';
+      if (e.type === 'execution.completed') return 'legacy';
+      // Versions f50c118 … ae7c6ea said rolled_back (not failed) for a read whose result could
+      // not be recorded; reconciliation closes one left running as rolled_back (basis read_only).
+      if (e.type === 'execution.rolled_back') return 'closed';
+      return e.type === 'execution.abandoned' ? startedCloser(e) : undefined;
+    case 'read':
+      // A read's result is its end: the rows were answered, and reconciliation never closes a
+      // read's result (reconcile.ts judge, in every version). Only versions f50c118 … ae7c6ea,
+      // which sent a read's COMMIT after recording its result, appended rolled_back when that
+      // COMMIT failed (and then answered no rows). No `abandoned`, no `committed`: either would
+      // be a claim about a read that reconciliation and the gateway never make.
+      return e.type === 'execution.rolled_back' ? 'closed' : undefined;
     case 'running':
       if (e.type === 'execution.result') return 'result';
-      return e.type === 'execution.failed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' || e.type === 'execution.completed' ? 'closed' : undefined;
+      if (e.type === 'execution.failed') return 'closed';
+      if (e.type === 'execution.completed') return 'legacy';
+      // Closed without a result: rolled back (its result could not be recorded) or abandoned. A
+      // write is committed only after its result is durable: never `committed` here.
+      if (e.type === 'execution.rolled_back') return closer(e, undefined);
+      return e.type === 'execution.abandoned' ? startedCloser(e) : undefined;
     case 'result':
-      return e.type === 'execution.committed' || e.type === 'execution.rolled_back' || e.type === 'execution.abandoned' ? 'closed' : undefined;
+      return closer(e, undefined);
+    case 'legacy':
+      // Versions before the outcome protocol (cb5431a … 05d6b7a) wrote execution.completed
+      // before COMMIT and, when COMMIT (or anything after the completion) then failed,
+      // execution.failed after it. `failed` is what those versions said (and what exports they
+      // made counted); nothing follows it.
+      return e.type === 'execution.failed' ? 'closed' : undefined;
     case 'closed':
       return undefined;
+    default:
+      return closer(e, phase);
   }
+}
+
+/**
+ * Reconciliation closing a session left at `execution.started`: always `rolled_back` (reconcile.ts
+ * judge: a read kept nothing; a write is committed only after its result is durable, and none
+ * was). An `abandoned` there saying committed or unknown is not reconciliation's: it would make a
+ * statement that never produced a result read as committed.
+ */
+function startedCloser(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {
+  return dataOf(e, 'execution.abandoned')?.outcome === 'rolled_back' ? closer(e, undefined) : undefined;
+}
+
+/**
+ * An execution closed: `execution.committed` or `execution.rolled_back` (the gateway's),
+ * `execution.abandoned` (reconciliation's). After the first closing event, one more may follow only
+ * as the gateway and reconciliation race on the same session, and only saying the same outcome:
+ *   - two reconcilers (two gateways' timers, a gateway and `gatehouse sessions reconcile`, the
+ *     scheduled pass on GCP; or a pass whose append failed and the next pass) both read the
+ *     session open and each append an `execution.abandoned` (docs/outcomes.md, Reconciliation);
+ *   - a write whose COMMIT took longer than its timeout plus the grace period (COMMIT is not under
+ *     the gateway's deadline: a synchronous standby that does not answer holds it, while
+ *     txid_status already says committed): reconciliation appends `abandoned` (committed) and the
+ *     gateway its `execution.committed`, in either order.
+ * Never two of the gateway's own (it writes one outcome), and never two that disagree: a
+ * `rolled_back` after a `committed`, an `abandoned` (rolled_back) after a `committed`, is what
+ * only the log's INSERT right writes.
+ */
+function closer(e: Pick<SessionEvent, 'type' | 'data'>, phase: Phase | undefined): Phase | undefined {
+  let said: Outcome;
+  let by: 'by-gateway' | 'by-reconciler';
+  if (e.type === 'execution.committed' || e.type === 'execution.rolled_back') {
+    said = e.type === 'execution.committed' ? 'committed' : 'rolled_back';
+    by = 'by-gateway';
+  } else if (e.type === 'execution.abandoned') {
+    const outcome = dataOf(e, 'execution.abandoned')?.outcome;
+    if (outcome === undefined) return undefined;
+    said = outcome;
+    by = 'by-reconciler';
+  } else {
+    return undefined;
+  }
+  if (phase === undefined) return `settled:${said}:${by}`;
+  const [, before, closedBy] = phase.split(':');
+  if (before !== said) return undefined;
+  // The gateway writes one outcome: a second of its own is never a race.
+  if (by === 'by-gateway' && closedBy === 'by-gateway') return undefined;
+  return by === 'by-gateway' ? `settled:${said}:by-gateway` : phase;
 }
 
 function analysed(e: Pick<SessionEvent, 'type' | 'data'>): Phase | undefined {

@@ -23,10 +23,13 @@ const granted = E('approval.granted', { approvalId: 'a1' });
 const rejected = E('approval.rejected', { approvalId: 'a1' });
 const redeemed = E('approval.redeemed', { approvalId: 'a1', sessionId: 's2' });
 const started = E('execution.started', { connection: 'main', readOnly: false });
+const readStarted = E('execution.started', { connection: 'main', readOnly: true });
 const result = E('execution.result', {});
 const committed = E('execution.committed', {});
 const rolledBack = E('execution.rolled_back', {});
 const abandoned = E('execution.abandoned', { outcome: 'committed' });
+const abandonedRolledBack = E('execution.abandoned', { outcome: 'rolled_back' });
+const abandonedUnknown = E('execution.abandoned', { outcome: 'unknown' });
 const failed = E('execution.failed', {});
 const completed = E('execution.completed', {});
 
@@ -42,10 +45,26 @@ const genuine: [string, Ev[], SessionStatus][] = [
   ['a write rolled back after its result', session(request, analysis, allow, started, result, rolledBack), 'rolled_back'],
   ['a write whose result could not be recorded', session(request, analysis, allow, started, rolledBack), 'rolled_back'],
   ['reconciled after the result', session(request, analysis, allow, started, result, abandoned), 'committed'],
-  ['reconciled while running', session(request, analysis, allow, started, abandoned), 'committed'],
+  ['reconciled while running', session(request, analysis, allow, started, abandonedRolledBack), 'rolled_back'],
+  ['a read, READ ONLY', session(request, analysis, allow, readStarted, result), 'result'],
+  ['a read that failed', session(request, analysis, allow, readStarted, failed), 'failed'],
+  ['a read reconciled while running', session(request, analysis, allow, readStarted, abandonedRolledBack), 'rolled_back'],
+  // Versions f50c118 … ae7c6ea: a read whose result could not be recorded, or whose COMMIT (sent after its result) failed.
+  ['a read rolled back before its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, rolledBack), 'rolled_back'],
+  ['a read rolled back after its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, result, rolledBack), 'rolled_back'],
   ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
   ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
   ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
+  // Versions before the outcome protocol (cb5431a … 05d6b7a): COMMIT failed after the completion was recorded.
+  ['a legacy completion whose COMMIT failed', session(request, analysis, allow, started, completed, failed), 'failed'],
+  // Two reconcilers read the session open and each closed it (docs/outcomes.md: they say the same).
+  ['reconciled twice after the result', session(request, analysis, allow, started, result, abandoned, abandoned), 'committed'],
+  ['reconciled twice while running', session(request, analysis, allow, started, abandonedRolledBack, abandonedRolledBack), 'rolled_back'],
+  ['reconciled twice, outcome unknown both times', session(request, analysis, allow, started, result, abandonedUnknown, abandonedUnknown), 'unknown'],
+  // A COMMIT slower than the timeout plus grace: reconciliation and the gateway both close it, in either order.
+  ['committed, then reconciled as committed', session(request, analysis, allow, started, result, committed, abandoned), 'committed'],
+  ['reconciled as committed, then committed', session(request, analysis, allow, started, result, abandoned, committed), 'committed'],
+  ['reconciled as rolled back, then rolled back', session(request, analysis, allow, started, result, abandonedRolledBack, rolledBack), 'rolled_back'],
   ['held', session(request, analysis, approve, requested), 'pending_approval'],
   ['approved by two, redeemed', session(request, analysis, approve, requested, granted, granted, redeemed), 'approved'],
   ['rejected', session(request, analysis, approve, requested, rejected), 'rejected'],
@@ -74,7 +93,19 @@ const appended: [string, Ev[], number][] = [
   ['an execution after unparsable SQL', session(request, unparsable, allow, started), 2],
   ['anything after a refused request', session(refused, analysis, allow), 1],
   ['a request whose data fits no schema', [{ seq: 0, type: 'request' as EventType, data: null as unknown as Record<string, unknown> }], 0],
-  ['a reconciliation appended twice', session(request, analysis, allow, started, result, abandoned, abandoned), 6],
+  ['a write that never produced a result reconciled as committed', session(request, analysis, allow, started, abandoned), 4],
+  ['a write that never produced a result reconciled as unknown', session(request, analysis, allow, started, abandonedUnknown), 4],
+  ['a read reconciled as committed while running', session(request, analysis, allow, readStarted, abandoned), 4],
+  ['a read\'s result reconciled (reconciliation never closes one)', session(request, analysis, allow, readStarted, result, abandonedRolledBack), 5],
+  ['a read\'s result committed', session(request, analysis, allow, readStarted, result, committed), 5],
+  ['a read committed without a result', session(request, analysis, allow, readStarted, committed), 4],
+  ['a reconciliation appended again with another outcome', session(request, analysis, allow, started, result, abandoned, abandonedRolledBack), 6],
+  ['an unknown reconciliation turned into committed', session(request, analysis, allow, started, result, abandonedUnknown, abandoned), 6],
+  ['a reconciliation contradicting a committed write', session(request, analysis, allow, started, result, committed, abandonedRolledBack), 6],
+  ['a committed after a reconciliation that found it rolled back', session(request, analysis, allow, started, result, abandonedRolledBack, committed), 6],
+  ['anything after a legacy completion but its failure', session(request, analysis, allow, started, completed, rolledBack), 5],
+  ['something after a legacy completion\'s failure', session(request, analysis, allow, started, completed, failed, completed), 6],
+  ['a second committed around a reconciliation', session(request, analysis, allow, started, result, committed, abandoned, committed), 7],
 ];
 
 for (const [name, events, seq] of appended) {

@@ -54,6 +54,30 @@ test.serial('before anything is appended, the committed write and the denied DRO
   t.deepEqual(r.problems.filter((p) => p.kind === 'event_out_of_protocol'), []);
 });
 
+test.serial('a legacy session whose COMMIT failed after its completion (execution.completed, then execution.failed, as cb5431a … 05d6b7a wrote it) is in order: failed everywhere, verify names nothing', async (t) => {
+  // Written before the outcome protocol, in the order those versions wrote: completed before
+  // COMMIT, failed once COMMIT failed ("the log says so after it").
+  const sessionId = `legacy-commit-failed-${Date.now()}`;
+  await fx.log.append(sessionId, [
+    { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.example', subject: 'alice@acme.com' }, connection: 'main', sql: 'UPDATE notes SET body = $1', params: ['x'] } },
+    { type: 'analysis', data: { kind: 'update', class: 'write', reasons: [], tables: { read: [], written: ['public.notes'] } } },
+    { type: 'decision', data: { action: 'allow', rule: 'dba-everything', reasons: [] } },
+    { type: 'execution.started', data: { connection: 'main', readOnly: false, maxRows: 1000, statementTimeoutMs: 30000 } },
+    { type: 'execution.completed', data: { command: 'UPDATE', rowCount: 2, columns: [], rows: [] } },
+    { type: 'execution.failed', data: { error: { code: 'database_unavailable', message: 'the connection failed during COMMIT' } } },
+  ]);
+  const v = await views(sessionId);
+  t.deepEqual([v.api, v.show.status, v.list], ['failed', 'failed', 'failed']);
+  t.true(v.ok);
+  t.is(v.show.outOfProtocol, undefined);
+  const dir = await exported(t);
+  t.is(populationRow(dir, sessionId).executed, 'no');
+  for (const fullPass of [false, true]) {
+    const r = await verifyEvidence(dir, { fullPass });
+    t.deepEqual(r.problems.filter((p) => p.sessionId === sessionId || p.kind === 'event_out_of_protocol'), [], `fullPass ${fullPass}`);
+  }
+});
+
 test.serial('a rolled_back appended after a committed write: unknown everywhere, named by show and verify, executed unknown', async (t) => {
   const { sessionId } = fx.byKind('dba-write');
   await fx.log.append(sessionId, [{ type: 'execution.rolled_back', data: { error: { code: 'commit_failed', message: 'the write was rolled back' } } }]);
@@ -100,4 +124,40 @@ test.serial('an execution appended to a denied DROP (started, result, committed)
   t.is(populationRow(dir, sessionId).executed, 'unknown');
   const r = await verifyEvidence(dir);
   t.true(r.problems.some((p) => p.kind === 'event_out_of_protocol' && p.sessionId === sessionId && p.seq === 3));
+});
+
+test.serial('an abandoned (rolled_back) appended to a read the gateway answered: unknown, never "the rows were not read"', async (t) => {
+  // Reconciliation never closes a read's result (reconcile.ts judge): only the log's INSERT right writes this.
+  const { sessionId } = fx.byKind('read');
+  const before = await views(sessionId);
+  t.deepEqual([before.api, before.show.status, before.list], ['result', 'result', 'result']);
+  await fx.log.append(sessionId, [
+    { type: 'execution.abandoned', data: { outcome: 'rolled_back', basis: 'target_transaction_status', lastEvent: 'execution.result', readOnly: true, reconciledBy: 'cli' } },
+  ]);
+  const v = await views(sessionId);
+  t.deepEqual([v.api, v.show.status, v.list], ['unknown', 'unknown', 'unknown'], 'not rolled_back, which the appended event claims');
+  t.like(v.show.outOfProtocol, { type: 'execution.abandoned' });
+  const dir = await exported(t);
+  t.is(populationRow(dir, sessionId).executed, 'unknown');
+  const r = await verifyEvidence(dir);
+  t.true(r.problems.some((p) => p.kind === 'event_out_of_protocol' && p.sessionId === sessionId));
+});
+
+test.serial('an abandoned (committed) appended to a write that never produced a result: unknown, never committed', async (t) => {
+  // Reconciliation closes a session left at execution.started only as rolled_back (reconcile.ts judge).
+  const sessionId = `never-ran-${Date.now()}`;
+  await fx.log.append(sessionId, [
+    { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.example', subject: 'alice@acme.com' }, connection: 'main', sql: 'DELETE FROM orders', params: [] } },
+    { type: 'analysis', data: { kind: 'delete', class: 'write', reasons: [] } },
+    { type: 'decision', data: { action: 'allow', rule: 'dba-everything', reasons: [] } },
+    { type: 'execution.started', data: { connection: 'main', readOnly: false, maxRows: 1000, statementTimeoutMs: 30000 } },
+  ]);
+  await fx.log.append(sessionId, [
+    { type: 'execution.abandoned', data: { outcome: 'committed', basis: 'target_transaction_status', lastEvent: 'execution.started', readOnly: false, reconciledBy: 'cli' } },
+  ]);
+  const v = await views(sessionId);
+  t.deepEqual([v.api, v.show.status, v.list], ['unknown', 'unknown', 'unknown']);
+  t.like(v.show.outOfProtocol, { seq: 4, type: 'execution.abandoned' });
+  const dir = await exported(t);
+  t.is(populationRow(dir, sessionId).executed, 'unknown');
 });
