@@ -394,8 +394,9 @@ export function createGateway(deps: GatewayDeps) {
     const position = typeof error.details?.position === 'number' ? error.details.position : undefined;
     const shown = await deps.masker.redactError({ connection, sql: statement.sql, statement, message: error.message, sqlstate, position });
     if (shown.withheld) {
-      // Only what names the failure, never what the server said about the data.
-      const kept = Object.fromEntries(Object.entries(error.details ?? {}).filter(([k]) => k === 'sqlstate' || k === 'condition' || k === 'position'));
+      // Only what names the failure, never what the server said about the data — but what is
+      // known of COMMIT (`commit`) is the gateway's own fact, and the outcome it records rests on it.
+      const kept = Object.fromEntries(Object.entries(error.details ?? {}).filter(([k]) => k === 'sqlstate' || k === 'condition' || k === 'position' || k === 'commit'));
       return new GatehouseError(error.code, shown.message, { ...kept, withheld: true });
     }
     return shown.message === error.message ? error : new GatehouseError(error.code, shown.message, error.details ? { ...error.details } : undefined);

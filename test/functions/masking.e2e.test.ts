@@ -89,3 +89,26 @@ test('POST /v1/analyze previews which columns would be masked', async (t) => {
   t.true(masked.length >= 1);
   t.false(r.body.masking.some((m: any) => m.column === 'name' && m.strategy !== null));
 });
+
+test('a COMMIT refused with a message about sensitive data is still recorded as rolled back (the message withheld, not the outcome)', async (t) => {
+  // A deferred unique constraint fails at COMMIT, and PostgreSQL's message names the key's value.
+  await gw.sql('ALTER TABLE customers ADD CONSTRAINT customers_ssn_unique UNIQUE (ssn) DEFERRABLE INITIALLY DEFERRED');
+  t.teardown(() => gw.sql('ALTER TABLE customers DROP CONSTRAINT customers_ssn_unique').then(() => undefined));
+  const r = await gw.post(
+    '/v1/query',
+    { connection: 'main', sql: 'UPDATE customers SET ssn = (SELECT ssn FROM customers WHERE id = 2) WHERE id = 1' },
+    { authorization: `Bearer ${await gw.token('alice@acme.com', { groups: ['dba'] })}`, 'x-agent-model': 'test-model' },
+  );
+  t.not(r.status, 200, JSON.stringify(r.body));
+  t.deepEqual(leaked(JSON.stringify(r.body)), []);
+  const events = await gw.runtime.sessions.read(r.body.sessionId);
+  t.deepEqual(leaked(JSON.stringify(events)), []);
+  t.deepEqual(
+    events.map((e) => e.type).slice(-3),
+    ['execution.started', 'execution.result', 'execution.rolled_back'],
+    'the gateway knows COMMIT was refused: it says rolled_back now, not "result" until reconciliation',
+  );
+  t.like(events.at(-1)!.data, { reason: { code: 'execution_failed' } });
+  t.regex((events.at(-1)!.data as { reason: { message: string } }).reason.message, /unique_violation \(SQLSTATE 23505\)/, 'the condition, not the server text');
+  t.is((await gw.sql('SELECT count(DISTINCT ssn)::int AS n FROM customers')).rows[0].n, (await gw.sql('SELECT count(*)::int AS n FROM customers')).rows[0].n);
+});
