@@ -104,6 +104,7 @@ async function checkHonest(t: import('ava').ExecutionContext, sessionId: string,
 test.serial('two reconcilers close the same session the gateway left running: both abandoned events stand, the session reads rolled_back, verify passes', async (t) => {
   // The log refuses the write's result (and the rolled_back the gateway then tries): the gateway
   // answers 503 and leaves the session at execution.started, as a gateway that died would.
+  const since = new Date(Date.now() - 1000); // only this test's session: each pass must find exactly it
   let sessionId = '';
   await withStoreTrigger(`IF NEW.type IN ('execution.result', 'execution.rolled_back', 'execution.failed') THEN RAISE EXCEPTION 'store refuses'; END IF;`, async () => {
     const r = await dbaInsert(1);
@@ -128,7 +129,7 @@ test.serial('two reconcilers close the same session the gateway left running: bo
     },
   };
   const noTarget = { transactionStatus: async () => { throw new Error('a session without a result needs no target'); } };
-  const pass = (by: string) => reconcile({ sessions: racing, target: noTarget, clock: later, reconciledBy: by }, { since: new Date(Date.now() - 600_000) });
+  const pass = (by: string) => reconcile({ sessions: racing, target: noTarget, clock: later, reconciledBy: by }, { since });
   const [a, b] = await Promise.all([pass('gateway one'), pass('gateway two')]);
   t.is(a.closed.rolled_back + b.closed.rolled_back, 2, 'each pass closed it');
 
@@ -145,10 +146,13 @@ test.serial('a write committed while reconciliation judged it: committed, then a
   // log still ends at execution.result. Another instance's reconciliation reads it there, asks the
   // target (committed), and appends its abandoned — which lands after the gateway's committed.
   await withStoreTrigger(`IF NEW.type = 'execution.committed' THEN PERFORM pg_sleep(1.5); END IF;`, async () => {
+    // Only this test's session: the PostgreSQL cluster is shared with other test files (their
+    // session stores sleep in triggers too), and earlier tests here left sessions of their own.
+    const since = new Date(Date.now() - 1000);
     const answer = dbaInsert(2);
     await until('the committed append in the store', async () =>
-      (await audit.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'gatehouse-session-log' AND wait_event = 'PgSleep'")).rowCount === 1);
-    const report = await reconcile({ sessions: otherInstance, target: direct, clock: later, reconciledBy: 'another instance' }, { since: new Date(Date.now() - 600_000) });
+      (await audit.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse-session-log' AND wait_event = 'PgSleep'")).rowCount === 1);
+    const report = await reconcile({ sessions: otherInstance, target: direct, clock: later, reconciledBy: 'another instance' }, { since });
     t.is(report.closed.committed, 1, JSON.stringify(report));
     const r = await answer;
     t.is(r.status, 200, JSON.stringify(r.body));
@@ -167,10 +171,11 @@ test.serial('a COMMIT whose answer is held past timeout and grace: abandoned (co
   // holds COMMIT the same way, while txid_status already says committed). Reconciliation closes
   // the session from the target's transaction status; then the answer arrives and the gateway
   // records its own committed.
+  const since = new Date(Date.now() - 1000); // only this test's session (see above)
   const held = proxy.holdNextCommitAfter('INSERT INTO notes');
   const answer = dbaInsert(3);
   await held.holding;
-  const report = await reconcile({ sessions: otherInstance, target: direct, clock: later, reconciledBy: 'another instance' }, { since: new Date(Date.now() - 600_000) });
+  const report = await reconcile({ sessions: otherInstance, target: direct, clock: later, reconciledBy: 'another instance' }, { since });
   t.is(report.closed.committed, 1, JSON.stringify(report));
   held.release();
   const r = await answer;
