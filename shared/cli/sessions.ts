@@ -30,11 +30,25 @@ export async function listSessions(log: SessionLog, query: SessionQuery, json: b
  */
 async function provenSummaries(log: SessionLog, listed: readonly SessionSummary[], desk: DeskKey | undefined): Promise<SessionSummary[]> {
   const ids = listed.map((s) => s.sessionId);
-  const events = log.readMany ? await log.readMany(ids) : new Map(await Promise.all(ids.map(async (id) => [id, await log.read(id)] as const)));
+  const events = log.readMany ? await log.readMany(ids) : await readEach(log, ids);
   return listed.map((s) => {
     const status = provenStatus(events.get(s.sessionId) ?? [], desk && 'pem' in desk ? desk.pem : undefined);
     return status === s.status ? s : { ...s, status };
   });
+}
+
+/** One read per session (a store without readMany, such as Firestore), at most 16 in flight. */
+async function readEach(log: SessionLog, ids: readonly string[]): Promise<Map<string, SessionEvent[]>> {
+  const out = new Map<string, SessionEvent[]>();
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      out.set(id, await log.read(id));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, ids.length) }, worker));
+  return out;
 }
 
 export interface ShownVotes {
