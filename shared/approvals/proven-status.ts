@@ -10,7 +10,7 @@
 import type { SessionEvent, SessionStatus } from '../audit/events.ts';
 import { dataOf } from '../audit/event-schema.ts';
 import { protocolBreak } from '../audit/protocol.ts';
-import { sessionStatus } from '../audit/status.ts';
+import { statusAfter } from '../audit/status.ts';
 import { isGatehouseError } from '../errors.ts';
 import { loggedApproval, shownIsSigner, signedApprovers, verifiedVotes } from './logged.ts';
 import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
@@ -41,7 +41,8 @@ export function provenStatus(events: readonly SessionEvent[], publicKeyPem: stri
   // Out of the order the gateway writes (audit/protocol.ts): nothing it says is believed.
   if (protocolBreak(own)) return 'unknown';
   const last = own.at(-1);
-  if (last === undefined || !restsOnVotes(last)) return sessionStatus(own);
+  // In order (checked just above), so the last event says the status.
+  if (last === undefined || !restsOnVotes(last)) return last === undefined ? 'received' : statusAfter(last);
   const proven = publicKeyPem === undefined ? undefined : verdict(events, asked!, last.sessionId, publicKeyPem);
   // A redemption is believed only for an approval the signatures prove.
   if (proven !== undefined && (last.type !== 'approval.redeemed' || proven === 'approved')) return proven;
@@ -52,7 +53,8 @@ export function provenStatus(events: readonly SessionEvent[], publicKeyPem: stri
   if (publicKeyPem !== undefined && signedRejection(events, asked!, last.sessionId, publicKeyPem)) return 'rejected';
   // Votes nobody can prove: the status the rest of the record gives — pending_approval after a
   // genuine request, denied when a vote was appended to a denied session.
-  return sessionStatus(own.filter((e) => !restsOnVotes(e)));
+  const beforeVotes = own.findLast((e) => !restsOnVotes(e));
+  return beforeVotes === undefined ? 'received' : statusAfter(beforeVotes);
 }
 
 /**

@@ -2,9 +2,9 @@
 // and by which rule, who approved, what ran and what masking hid. Export, verify, replay, the
 // report and the sample pages all read sessions through this one function, so they cannot
 // disagree about what a session says.
-import { EVENT_TYPES, type SessionEvent } from '../audit/events.ts';
+import type { SessionEvent } from '../audit/events.ts';
 import { protocolBreak } from '../audit/protocol.ts';
-import { sessionStatus } from '../audit/status.ts';
+import { statusAfter } from '../audit/status.ts';
 import { dataOf } from '../audit/event-schema.ts';
 import { approvalFact, isApprovalEvent, type ApprovalFact } from './approvals.ts';
 import { field, list, text } from './guards.ts';
@@ -102,6 +102,7 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
   const failed = byType('execution.failed');
   const failedData = failed && dataOf(failed, 'execution.failed');
 
+  const outOfOrder = protocolBreak(events) !== undefined;
   const rejected = request?.rejected ?? analysisData?.error;
   const agent = request?.agent;
   return {
@@ -110,7 +111,8 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
     lastAt: last.at,
     events: events.length,
     head: last.hash,
-    status: safeStatus(events),
+    // Out of the gateway's order (an unknown type included): nothing the last event says is believed.
+    status: outOfOrder ? 'unknown' : statusAfter(last),
     endpoint: request?.endpoint,
     principal: request?.principal && principalIdentity(request.principal),
     agent: {
@@ -155,7 +157,7 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
     execution:
       started || completed || failed
         ? {
-            outcome: executionOutcome(events, startedData?.readOnly),
+            outcome: executionOutcome(events, startedData?.readOnly, outOfOrder),
             startedAt: started?.at,
             finishedAt: (failed ?? events.findLast((e) => OUTCOME_EVENTS.has(e.type)) ?? completed)?.at,
             readOnly: startedData?.readOnly,
@@ -177,10 +179,10 @@ export function sessionFacts(events: readonly SessionEvent[]): SessionFacts {
 const OUTCOME_EVENTS: ReadonlySet<string> = new Set(['execution.committed', 'execution.rolled_back', 'execution.abandoned']);
 
 /** What became of the statement, by the outcome protocol (docs/outcomes.md). */
-function executionOutcome(events: readonly SessionEvent[], readOnly: boolean | undefined): NonNullable<SessionFacts['execution']>['outcome'] {
+function executionOutcome(events: readonly SessionEvent[], readOnly: boolean | undefined, outOfOrder: boolean): NonNullable<SessionFacts['execution']>['outcome'] {
   // Events out of the gateway's order (a rolled_back appended after a committed, execution after
   // a deny) prove no outcome either way (shared/audit/protocol.ts).
-  if (protocolBreak(events)) return 'unknown';
+  if (outOfOrder) return 'unknown';
   const has = (type: string) => events.some((e) => e.type === type);
   if (has('execution.failed')) return 'failed';
   if (has('execution.rolled_back')) return 'rolled_back';
@@ -228,13 +230,3 @@ function principalIdentity(p: { issuer?: string; subject?: string; email?: strin
   return { issuer: p.issuer, subject: p.subject, email: p.email, groups: [...(p.groups ?? [])] };
 }
 
-function safeStatus(events: readonly SessionEvent[]): string {
-  // An export may hold an event type this version does not know (or one edited in): that is
-  // for `evidence verify` to name, not a reason to stop reading.
-  if (!events.every((e) => (EVENT_TYPES as readonly string[]).includes(e.type))) return 'unknown';
-  try {
-    return sessionStatus(events);
-  } catch {
-    return 'unknown';
-  }
-}

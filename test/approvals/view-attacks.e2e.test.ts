@@ -10,44 +10,13 @@ import type { EventDraft } from '../../shared/audit/events.ts';
 import type { Approval } from '../../shared/approvals/types.ts';
 import { listSessions, showSession } from '../../shared/cli/sessions.ts';
 import { replayCommand } from '../../shared/cli/replay.ts';
-import { startTestGateway, TEST_AUDIENCE, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
+import { botApprovalPolicy } from './bot-approval-policy.ts';
+import { startTestGateway, TEST_SIGNING_KEY, type TestGateway } from '../helpers/gateway.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
 
-const policy = (issuer: string) => `version: 1
-issuers:
-  - issuer: ${issuer}
-    audience: ${TEST_AUDIENCE}
-    jwksUri: ${issuer}/jwks.json
-    groupsClaim: groups
-groups:
-  review-bots: [${BOT}]
-  dba: [alice@acme.com, bob@acme.com]
-connections:
-  main:
-    credentials: env://GATEHOUSE_TEST_TARGET_URL
-rules:
-  - name: bots-write
-    principals: [group:review-bots]
-    classes: [write]
-    action: approve
-    approvers: [group:dba]
-    quorum: 1
-    ttl: 10m
-  - name: bots-delete-two-dbas
-    principals: [group:review-bots]
-    classes: [destructive]
-    action: approve
-    approvers: [group:dba]
-    quorum: 2
-    ttl: 10m
-  - name: nothing-else
-    action: deny
-agents:
-  requireModel: true
-  allowedModels: ["gemini-*"]
-`;
+const policy = botApprovalPolicy;
 
 const DESK = { pem: TEST_SIGNING_KEY };
 
