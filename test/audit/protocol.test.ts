@@ -117,3 +117,19 @@ for (const [name, events, seq] of appended) {
     t.is(sessionStatus(events), 'unknown', 'the last event claims something; nothing is believed');
   });
 }
+
+// The same appends in other spellings: a writer does not have to use the gateway's own casing,
+// data shapes or action names, and none of them may read as an outcome.
+const spelled: [string, Ev[], number][] = [
+  ['an action spelled ALLOW', session(request, analysis, E('decision', { action: 'ALLOW' }), started, result, committed), 3],
+  ['a type spelled Execution.committed', session(request, analysis, allow, started, result, { type: 'Execution.committed' as EventType, data: {} }), 5],
+  ['a decision whose data is an array', session(request, analysis, { type: 'decision', data: ['allow'] as unknown as Record<string, unknown> }, started), 2],
+  ['a request carrying its own allow decision', session(E('request', { action: 'allow' }), started, result, committed), 1],
+];
+
+for (const [name, events, seq] of spelled) {
+  test(`out of order in another spelling: ${name}`, (t) => {
+    t.is(protocolBreak(events)?.seq, seq);
+    t.is(sessionStatus(events), 'unknown');
+  });
+}
