@@ -5,12 +5,13 @@
 // on a Unix socket instead (`socketDir`): a directory of mode 0700 in the state dir, which only
 // its owner can enter — the file system is the password (issue 14). TCP on loopback remains for
 // tests and callers that pass no socketDir.
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { lockDataDir } from './data-dir-lock.ts';
 import { openPGlite } from './pglite-template.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -157,48 +158,3 @@ function isLoopback(host: string): boolean {
   return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1';
 }
 
-// PGlite writes no postmaster.pid, so nothing stops two processes (two `gatehouse start` on one
-// state dir) from opening the same data directory and corrupting it. A pid file beside it does.
-const heldHere = new Set<string>();
-
-function lockDataDir(dataDir: string): () => void {
-  const path = `${dataDir}.lock`;
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const fd = openSync(path, 'wx');
-      try {
-        writeSync(fd, String(process.pid));
-      } finally {
-        closeSync(fd);
-      }
-      heldHere.add(path);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        heldHere.delete(path);
-        rmSync(path, { force: true });
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      if (heldHere.has(path) || (holder !== process.pid && isAlive(holder))) {
-        throw new Error(`PGlite data directory ${dataDir} is in use (lock ${path}, process ${holder})`);
-      }
-      // Left behind by a process that died without stopping: take it over.
-      rmSync(path, { force: true });
-    }
-  }
-  throw new Error(`could not lock PGlite data directory ${dataDir} (${path})`);
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
