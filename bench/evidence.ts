@@ -227,7 +227,8 @@ function child(args: string[], nodeFlags: string[] = []): Promise<Record<string,
   return new Promise((resolve, reject) => {
     // BENCH_EVIDENCE_PROFILE=DIR writes a CPU profile of each child there (open in Chrome devtools).
     const profile = process.env.BENCH_EVIDENCE_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_EVIDENCE_PROFILE] : [];
-    const p = spawn(process.execPath, [...nodeFlags, ...profile, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const entry = new URL('./child-entry.mjs', import.meta.url).pathname;
+    const p = spawn(process.execPath, [...nodeFlags, ...profile, entry, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);
@@ -235,7 +236,32 @@ function child(args: string[], nodeFlags: string[] = []): Promise<Record<string,
   });
 }
 
+/**
+ * What the child measures: the compiled code in dist/ when it is current, as `gatehouse evidence
+ * export|verify` runs it (bin/gatehouse.js makes the same check), else the TypeScript source.
+ */
+async function evidenceCode(): Promise<{ code: 'dist' | 'source'; exportEvidence: typeof exportEvidence; verifyEvidence: typeof verifyEvidence; createPostgresSessionLog: typeof createPostgresSessionLog; localCheckpointing: typeof localCheckpointing }> {
+  const root = new URL('../', import.meta.url);
+  const { newestSourceMtime } = (await import(new URL('bin/source-mtime.js', root).href)) as { newestSourceMtime: (base: string) => number };
+  let built = 0;
+  try {
+    built = (JSON.parse(readFileSync(new URL('dist/.built', root), 'utf8')) as { sourceMtimeMs: number }).sourceMtimeMs;
+  } catch {
+    // no build: the source
+  }
+  if (built === 0 || newestSourceMtime(root.pathname) > built) return { code: 'source', exportEvidence, verifyEvidence, createPostgresSessionLog, localCheckpointing };
+  const from = (path: string) => import(new URL(`dist/${path}`, root).href);
+  return {
+    code: 'dist',
+    exportEvidence: (await from('shared/evidence/export.js')).exportEvidence,
+    verifyEvidence: (await from('shared/evidence/verify.js')).verifyEvidence,
+    createPostgresSessionLog: (await from('shared/adapters/postgres-store/index.js')).createPostgresSessionLog,
+    localCheckpointing: (await from('shared/transparency/local.js')).localCheckpointing,
+  };
+}
+
 async function runChild(args: string[]): Promise<Record<string, unknown>> {
+  const { code, exportEvidence, verifyEvidence, createPostgresSessionLog, localCheckpointing } = await evidenceCode();
   let peak = process.memoryUsage().rss;
   let peakHeap = process.memoryUsage().heapUsed;
   const sampler = setInterval(() => {
@@ -280,6 +306,7 @@ async function runChild(args: string[]): Promise<Record<string, unknown>> {
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpuStart);
   return {
+    code,
     ...figures,
     // CPU time of the whole process, worker threads included: on a shared machine, wall time also counts everyone else's load.
     cpuSeconds: round((cpu.user + cpu.system) / 1e6),
