@@ -367,6 +367,45 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.is(source.listing.checkpoints.at(-1)!.consistency?.fromSize, 4);
   });
 
+  // The query path holds create on the audit database, so it can bury the journal's real newest
+  // checkpoint under documents of its own. Before, 50 of them (at a tree size above the log's)
+  // stopped the signer for good: "none of the newest 50 documents … is a checkpoint".
+  for (const [label, flood] of [
+    ['two pages of forged documents', 120],
+    ['more forged documents than the journal is searched for: the bucket (which only the signer may write) answers', 1_050],
+  ] as const) {
+    test.serial(`a journal flooded with ${label}: checkpoints go on, built on the real last one`, async (t) => {
+      const f = await fixture(t);
+      await f.append(2);
+      t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 4 } });
+      const db = await emulator.client(emulator.host, { projectId: PROJECT, databaseId: f.databaseId, timeoutMs: 30_000 });
+      const real = (await db.collection(CHECKPOINT_COLLECTION).get()).docs[0]!.data() as Checkpoint;
+      // Each stored under its own name, with a copied signature: forged, but shaped like the real ones.
+      for (let from = 0; from < flood; from += 500) {
+        const batch = db.batch();
+        for (let i = from; i < Math.min(flood, from + 500); i++) {
+          const bogus = { ...real, treeSize: i % 2 ? 1_000_000 + i : 5, time: new Date(Date.parse(real.time) + 1000 + i).toISOString() };
+          batch.create(db.collection(CHECKPOINT_COLLECTION).doc(`${String(bogus.treeSize).padStart(15, '0')}-${String(Date.parse(bogus.time)).padStart(15, '0')}`), bogus);
+        }
+        await batch.commit();
+      }
+      await f.append(1);
+      f.now += 60_000;
+      t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 6 } });
+      const source = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
+      t.deepEqual(source.listing.checkpoints.map((c) => c.treeSize), [4, 6]);
+      t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
+      t.is(source.listing.checkpoints.at(-1)!.consistency?.fromSize, 4);
+      // And the run after that builds on the new one (the journal's newest real document, or the bucket's).
+      await f.append(1);
+      f.now += 60_000;
+      t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 8 } });
+      const again = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
+      t.is(again.listing.checkpoints.at(-1)!.consistency?.fromSize, 6);
+      t.like(await f.cp.status(), { failing: false });
+    });
+  }
+
   test.serial('routes: only POST runs, only GET reads the status', async (t) => {
     const f = await fixture(t);
     t.is((await f.handler(request('GET', '/v1/checkpoints'))).status, 405);

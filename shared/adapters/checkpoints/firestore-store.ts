@@ -5,6 +5,10 @@
 // the bucket would have to be listed whole. Anyone who may append to the log may also create a
 // document here, so a document is believed only if its signature verifies with the signer's own
 // public key and its id is its name: a forged one is skipped (and counted), never built upon.
+// Forged documents can also bury the real newest one (a tree size above the log's sorts first):
+// latest() reads on past them a page at a time, and after `maxScan` documents with none of ours
+// answers "none found", so the signer searches the bucket, which only it may write
+// (transparency/checkpointer.ts lastSignedByUs). Before, 50 such documents stopped the signer.
 import type { Firestore } from '@google-cloud/firestore';
 import { asCheckpoint, type Checkpoint } from '../../transparency/checkpoint.ts';
 import { checkpointName, type CheckpointListing, type CheckpointStore } from '../../transparency/checkpoint-store.ts';
@@ -18,8 +22,10 @@ export interface FirestoreCheckpointStoreOptions {
   readonly collection?: string;
   /** The key checkpoints must verify with to be taken as the latest. */
   publicKeyPem(): Promise<string>;
-  /** How many of the newest documents to look through for one that verifies. */
+  /** Documents read per page, newest tree first. */
   readonly scan?: number;
+  /** How many documents to look through for one that verifies before answering none. */
+  readonly maxScan?: number;
 }
 
 export interface FirestoreCheckpointStore extends CheckpointStore {
@@ -61,20 +67,25 @@ export function firestoreCheckpointStore(options: FirestoreCheckpointStoreOption
     async latest() {
       const pk = parsePublicKey(await options.publicKeyPem());
       if (!pk) throw new Error('the checkpoint signer\'s public key is not an EC P-256 key');
-      const snap = await col.orderBy('treeSize', 'desc').limit(options.scan ?? 50).get();
-      const candidates = snap.docs.map((d) => ({ id: d.id, c: toCheckpoint(d.id, d.data()) }));
+      const page = options.scan ?? 50;
+      const maxScan = options.maxScan ?? 1000;
       skipped = 0;
-      const valid: Checkpoint[] = [];
-      for (const { c } of candidates) {
-        if (c && c.logId === pk.logId && checkSignature(c, c.signature, pk.key)) valid.push(c);
-        else skipped++;
+      let query = col.orderBy('treeSize', 'desc').limit(page);
+      for (let read = 0; read < maxScan; ) {
+        const snap = await query.get();
+        read += snap.size;
+        const valid: Checkpoint[] = [];
+        for (const d of snap.docs) {
+          const c = toCheckpoint(d.id, d.data());
+          if (c && c.logId === pk.logId && checkSignature(c, c.signature, pk.key)) valid.push(c);
+          else skipped++;
+        }
+        // Pages come in tree-size order, so the first page holding one of ours holds the newest.
+        if (valid.length > 0) return valid.sort((a, b) => b.treeSize - a.treeSize || Date.parse(b.time) - Date.parse(a.time))[0];
+        if (snap.size < page) return undefined;
+        query = query.startAfter(snap.docs[snap.size - 1]!);
       }
-      valid.sort((a, b) => b.treeSize - a.treeSize || Date.parse(b.time) - Date.parse(a.time));
-      if (valid.length === 0 && candidates.length === (options.scan ?? 50)) {
-        // Only forged documents among the newest: refusing beats signing from an older one silently.
-        throw new Error(`none of the newest ${candidates.length} documents in ${name} is a checkpoint signed with this key`);
-      }
-      return valid[0];
+      return undefined;
     },
   };
 }
