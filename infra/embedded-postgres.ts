@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { lockDataDir } from './data-dir-lock.ts';
+import { lockPidFile } from '../shared/pid-lock.ts';
 import { openPGlite } from './pglite-template.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -45,7 +45,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   mkdirSync(dirname(dataDir), { recursive: true });
-  const unlock = lockDataDir(dataDir);
+  const unlock = lockPidFile(dataDir, `PGlite data directory ${dataDir}`);
   let db: PGlite | undefined;
   let server: PGLiteSocketServer | undefined;
   let socket: { dir: string; path: string } | undefined;

@@ -2,11 +2,14 @@
 // (shared/mcp), over stdio (an agent host spawns it) or Streamable HTTP. Over HTTP every client
 // must send the server's secret as `Authorization: Bearer …` (shared/mcp/http-secret.ts): made at
 // start into <state dir>/mcp-http.token, or the user's own in --http-token-file; never printed.
+import { join } from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { TokenProvider } from '../client/index.ts';
 import { commandToken, fixedToken, googleIdToken } from '../client/tokens.ts';
 import { startMcpHttpServer } from '../mcp/http.ts';
-import { readHttpSecret, removeHttpSecret, writeHttpSecret } from '../mcp/http-secret.ts';
+import { MCP_HTTP_TOKEN_FILE, readHttpSecret, removeHttpSecret, writeHttpSecret } from '../mcp/http-secret.ts';
+import { ensurePrivateDir } from '../private-files.ts';
+import { lockPidFile } from '../pid-lock.ts';
 import { createGatehouseMcpServer } from '../mcp/server.ts';
 
 export interface McpCommandOptions {
@@ -43,12 +46,22 @@ export async function runMcp(o: McpCommandOptions, log: (line: string) => void):
   if (o.http) {
     // The secret before the port: nothing is served without one. Its file's path is printed, never the secret.
     const given = o.httpTokenFile !== undefined;
-    const { path, secret } = given ? { path: o.httpTokenFile!, secret: readHttpSecret(o.httpTokenFile!) } : writeHttpSecret(o.stateDir ?? '.gatehouse');
+    // A generated secret is one server's: a second server on the state dir would replace it under
+    // the first one's clients, so it is refused while the first runs (a pid lock beside the file).
+    const unlock = given ? () => {} : lockGeneratedSecret(o.stateDir ?? '.gatehouse');
+    let path: string;
+    let secret: string;
     let server;
     try {
-      server = await startMcpHttpServer({ ...options, host: o.host, port: o.port ?? 0, secret });
+      ({ path, secret } = given ? { path: o.httpTokenFile!, secret: readHttpSecret(o.httpTokenFile!) } : writeHttpSecret(o.stateDir ?? '.gatehouse'));
+      try {
+        server = await startMcpHttpServer({ ...options, host: o.host, port: o.port ?? 0, secret });
+      } catch (e) {
+        if (!given) removeHttpSecret(path, secret);
+        throw e;
+      }
     } catch (e) {
-      if (!given) removeHttpSecret(path, secret);
+      unlock();
       throw e;
     }
     // stdout is free here (no stdio transport): tests and people read the address from it.
@@ -58,6 +71,7 @@ export async function runMcp(o: McpCommandOptions, log: (line: string) => void):
       async close() {
         await http.close();
         if (!given) removeHttpSecret(path, secret);
+        unlock();
       },
     };
   }
@@ -67,4 +81,15 @@ export async function runMcp(o: McpCommandOptions, log: (line: string) => void):
   // stdout carries the protocol: anything for people goes to stderr.
   log(`Gatehouse MCP (stdio) → ${o.url}; identity from ${source}`);
   return server;
+}
+
+function lockGeneratedSecret(stateDir: string): () => void {
+  ensurePrivateDir(stateDir);
+  const path = join(stateDir, MCP_HTTP_TOKEN_FILE);
+  try {
+    return lockPidFile(path, `the generated MCP secret ${path}`);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`${why}: another \`gatehouse mcp --http\` serves with it. Give this one its own --state-dir, or share a secret of yours with --http-token-file`, { cause: e });
+  }
 }

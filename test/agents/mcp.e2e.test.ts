@@ -486,6 +486,28 @@ test.serial('over Streamable HTTP: the generated secret is new each start, 0600 
   }
 });
 
+// Before, the second server replaced the token file: the first kept serving, but with a secret its
+// clients could no longer read.
+test.serial('over Streamable HTTP: a second server on one state dir is refused while the first runs, and the first keeps its secret', async (t) => {
+  const stateDir = join(dir, 'state-shared');
+  const tokenPath = join(stateDir, 'mcp-http.token');
+  const a = await startHttp({ extraArgs: ['--state-dir', stateDir], tokenPath });
+  try {
+    const refused = await t.throwsAsync(startHttp({ extraArgs: ['--state-dir', stateDir], tokenPath }));
+    t.regex(refused!.message, /exited \(1\)[\s\S]*in use[\s\S]*--http-token-file/);
+    t.false(refused!.message.includes(a.secret), 'the secret is never printed');
+    t.is(readFileSync(tokenPath, 'utf8').trim(), a.secret);
+    t.is((await rawMcp(a.url, 'POST', bearer(a.secret), INITIALIZE)).status, 200);
+  } finally {
+    await a.stop();
+  }
+  // Once the first has stopped, the state dir is free again.
+  const b = await startHttp({ extraArgs: ['--state-dir', stateDir], tokenPath });
+  await b.stop();
+  t.false(existsSync(tokenPath));
+  t.false(existsSync(`${tokenPath}.lock`));
+});
+
 test.serial('over Streamable HTTP: --http-token-file uses the user’s secret, and refuses a file others can read, a link, a weak secret', async (t) => {
   const secret = randomBytes(32).toString('base64url');
   const file = join(dir, 'my-mcp.token');

@@ -1,5 +1,7 @@
-// PGlite writes no postmaster.pid, so nothing stops two processes (two `gatehouse start` on one
-// state dir) from opening the same data directory and corrupting it. A pid file beside it does.
+// A pid file that one live process at a time holds: beside a PGlite data directory (PGlite writes no
+// postmaster.pid, so nothing else stops two `gatehouse start` on one state dir from opening it and
+// corrupting it), and beside `gatehouse mcp --http`'s generated secret (a second server would
+// replace the first's secret under its clients).
 //
 // Two races the obvious version (open 'wx', then write the pid; on EEXIST read the pid and remove
 // the file when its process is dead) lets through, each leaving two servers on one directory:
@@ -15,9 +17,12 @@ import { randomBytes } from 'node:crypto';
 
 const heldHere = new Set<string>();
 
-/** Locks `<dataDir>.lock` for this process; returns its release (idempotent). Throws when held. */
-export function lockDataDir(dataDir: string): () => void {
-  const path = `${dataDir}.lock`;
+/**
+ * Locks `<target>.lock` for this process; returns its release (idempotent). Throws, naming
+ * `what` (e.g. "PGlite data directory /x"), when a live process holds it.
+ */
+export function lockPidFile(target: string, what: string): () => void {
+  const path = `${target}.lock`;
   const mine = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
   writeFileSync(mine, String(process.pid), { flag: 'wx', mode: 0o600 });
   try {
@@ -25,25 +30,25 @@ export function lockDataDir(dataDir: string): () => void {
       if (linked(mine, path)) return releaser(path);
       const holder = readHolder(path);
       if (holder === 'gone') continue;
-      if (holder === 'unreadable') throw inUse(dataDir, path, 'its content is not a process id; remove it if no gatehouse uses this directory');
-      if (heldHere.has(path) || (holder !== process.pid && isAlive(holder))) throw inUse(dataDir, path, `process ${holder}`);
-      if (takeOver(dataDir, path, holder, mine)) return releaser(path);
+      if (holder === 'unreadable') throw inUse(what, path, 'its content is not a process id; remove it if no gatehouse uses this directory');
+      if (heldHere.has(path) || (holder !== process.pid && isAlive(holder))) throw inUse(what, path, `process ${holder}`);
+      if (takeOver(what, path, holder, mine)) return releaser(path);
     }
-    throw new Error(`could not lock PGlite data directory ${dataDir} (${path})`);
+    throw new Error(`could not lock ${what} (${path})`);
   } finally {
     rmSync(mine, { force: true });
   }
 }
 
 /** Under `<lock>.takeover`: removes the lock only if it still names the dead `holder`, then links ours. */
-function takeOver(dataDir: string, path: string, holder: number, mine: string): boolean {
+function takeOver(what: string, path: string, holder: number, mine: string): boolean {
   const guard = `${path}.takeover`;
   if (!linked(mine, guard)) {
     const taker = readHolder(guard);
     if (taker === 'gone') return false; // finished meanwhile: look at the lock again
-    if (typeof taker === 'number' && isAlive(taker)) throw inUse(dataDir, path, `being taken over by process ${taker}`);
+    if (typeof taker === 'number' && isAlive(taker)) throw inUse(what, path, `being taken over by process ${taker}`);
     // A taker died within its few microseconds under the guard: rare, and only a person can tell.
-    throw inUse(dataDir, guard, 'a takeover left by a process that died; remove it if no gatehouse uses this directory');
+    throw inUse(what, guard, 'a takeover left by a process that died; remove it if no gatehouse uses this directory');
   }
   try {
     if (readHolder(path) === holder) unlinkSync(path);
@@ -86,8 +91,8 @@ function readHolder(path: string): number | 'gone' | 'unreadable' {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : 'unreadable';
 }
 
-function inUse(dataDir: string, path: string, why: string): Error {
-  return new Error(`PGlite data directory ${dataDir} is in use (lock ${path}: ${why})`);
+function inUse(what: string, path: string, why: string): Error {
+  return new Error(`${what} is in use (lock ${path}: ${why})`);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,16 +1,17 @@
-// The lock that keeps two processes off one PGlite data directory (infra/data-dir-lock.ts),
+// The pid lock that keeps two processes off one PGlite data directory or one MCP secret (shared/pid-lock.ts),
 // attacked the way two `gatehouse start` on one state dir race it: real processes, real files.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { lockDataDir } from '../../infra/data-dir-lock.ts';
+import { lockPidFile } from '../../shared/pid-lock.ts';
 
-const LOCK_MODULE = process.env.GATEHOUSE_LOCK_MODULE ?? new URL('../../infra/data-dir-lock.ts', import.meta.url).pathname;
+const LOCK_MODULE = process.env.GATEHOUSE_LOCK_MODULE ?? new URL('../../shared/pid-lock.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'gatehouse-lock-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
 
+const lock = (dir: string) => lockPidFile(dir, `data directory ${dir}`);
 let n = 0;
 const dataDir = () => join(root, `db-${++n}`);
 
@@ -29,11 +30,11 @@ async function race(dir: string, contenders: number): Promise<string[]> {
   // space them a few hundred milliseconds apart, and nothing would race.
   const startAt = Date.now() + 4000;
   const code = `
-    const { lockDataDir } = await import(${JSON.stringify(LOCK_MODULE)});
+    const { lockPidFile } = await import(${JSON.stringify(LOCK_MODULE)});
     while (Date.now() < ${startAt});
     let release;
     try {
-      release = lockDataDir(${JSON.stringify(dir)});
+      release = lockPidFile(${JSON.stringify(dir)}, 'the directory');
       process.stdout.write('held');
     } catch (e) {
       process.stdout.write(/in use/.test(e.message) ? 'refused' : 'error: ' + e.message);
@@ -57,26 +58,26 @@ async function race(dir: string, contenders: number): Promise<string[]> {
 
 test('a held lock is refused, and released it can be taken again', (t) => {
   const dir = dataDir();
-  const release = lockDataDir(dir);
+  const release = lock(dir);
   t.is(readFileSync(`${dir}.lock`, 'utf8'), String(process.pid));
-  t.throws(() => lockDataDir(dir), { message: /in use/ });
+  t.throws(() => lock(dir), { message: /in use/ });
   release();
   release(); // idempotent
   t.false(existsSync(`${dir}.lock`));
-  lockDataDir(dir)();
+  lock(dir)();
 });
 
 test('a lock held by a live process is refused and left in place', (t) => {
   const dir = dataDir();
   writeFileSync(`${dir}.lock`, String(process.ppid));
-  t.throws(() => lockDataDir(dir), { message: new RegExp(`in use .*process ${process.ppid}`) });
+  t.throws(() => lock(dir), { message: new RegExp(`in use .*process ${process.ppid}`) });
   t.is(readFileSync(`${dir}.lock`, 'utf8'), String(process.ppid));
 });
 
 test('a dead process\'s lock is taken over, and leaves no guard or temporary file behind', (t) => {
   const dir = dataDir();
   writeFileSync(`${dir}.lock`, `${deadPid()}\n`);
-  const release = lockDataDir(dir);
+  const release = lock(dir);
   t.is(readFileSync(`${dir}.lock`, 'utf8'), String(process.pid));
   release();
   t.deepEqual(readdir(), [], 'nothing of the lock is left once released');
@@ -90,7 +91,7 @@ test('a lock with no pid in it (one being written, or not ours) is never taken: 
   for (const content of ['', '\n', 'garbage', '0', '-1', '12abc', '99999999999999999999']) {
     const dir = dataDir();
     writeFileSync(`${dir}.lock`, content);
-    t.throws(() => lockDataDir(dir), { message: /in use/ }, JSON.stringify(content));
+    t.throws(() => lock(dir), { message: /in use/ }, JSON.stringify(content));
     t.is(readFileSync(`${dir}.lock`, 'utf8'), content, `${JSON.stringify(content)} left as it was`);
   }
 });
@@ -99,7 +100,7 @@ test('a takeover guard left by a dead process stops takeovers (only a person can
   const dir = dataDir();
   writeFileSync(`${dir}.lock`, String(deadPid()));
   writeFileSync(`${dir}.lock.takeover`, String(deadPid()));
-  t.throws(() => lockDataDir(dir), { message: /\.lock\.takeover.*remove it/ });
+  t.throws(() => lock(dir), { message: /\.lock\.takeover.*remove it/ });
 });
 
 // The race: every contender finds the same dead process's lock at once. Before, each removed it
