@@ -48,13 +48,29 @@ export interface ReviewDeskDeps {
   readonly digestKey: () => Promise<Uint8Array>;
 }
 
-/** GET /v1/approvals/:id's `log`: whether the session log proves the row (every vote signed by the desk). */
+/** GET /v1/approvals/:id's and each listed row's `log`: whether the session log proves the row (every vote signed by the desk). */
 export type LogStanding = { readonly agrees: true; readonly signedVotes: number } | { readonly agrees: false; readonly reason: string; readonly message: string };
 
 export type StatusFilter = ApprovalStatus | 'all';
 export const STATUS_FILTERS: readonly StatusFilter[] = [...APPROVAL_STATUSES, 'all'];
 
 const MAX_LISTED = 500;
+/** Session reads a listing keeps in flight to check its rows against the log. */
+const LOG_READS_IN_FLIGHT = 8;
+
+/** fn over items, at most `width` at a time, answers in the items' order. */
+async function mapBounded<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
 
 export function createReviewDesk(deps: ReviewDeskDeps) {
   const { store, sessions } = deps;
@@ -64,15 +80,21 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
 
   return { list, show, decide, republish };
 
-  /** GET /v1/approvals?status= — oldest first, only what the caller may see. */
-  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: ApprovalSummary[] }> {
+  /**
+   * GET /v1/approvals?status= — oldest first, only what the caller may see. The rows come from the
+   * store (the cache listings are for: status filters and order are the store's), and each carries
+   * `log`, as show does: a row set to `approved` with a vote nobody cast, or one the gateway never
+   * created, was listed exactly like a genuine one (attack review of issue 14).
+   */
+  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: (ApprovalSummary & { log: LogStanding })[] }> {
     const principal = await authenticate(caller);
     const status = options.status ?? 'pending';
     const limit = options.limit ?? 100;
     const now = clock();
     const found = await store.list({ ...queryFor(status, now), limit: MAX_LISTED });
     const visible = found.filter((a) => maySee(principal, a)).slice(0, limit);
-    return { approvals: visible.map((a) => approvalSummary(a, now)) };
+    const standings = await mapBounded(visible, LOG_READS_IN_FLIGHT, (a) => logStanding(a));
+    return { approvals: visible.map((a, i) => ({ ...approvalSummary(a, now), log: standings[i]! })) };
   }
 
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
