@@ -153,7 +153,10 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   if (row.connection !== logged.connection) differs.push('connection');
   if (row.sql !== logged.sql) differs.push('sql');
   if (JSON.stringify(row.params) !== JSON.stringify(logged.params)) differs.push('params');
+  // The email too: the desk's self-approval check reads the requester, and a row whose email was
+  // removed let the requester's second account (same mailbox, another subject) be signed for.
   if (!samePrincipal(row.requester, logged.requester)) differs.push('requester');
+  else if (row.requester.email !== logged.requester.email) differs.push('requester.email');
   if (row.rule !== logged.rule) differs.push('rule');
   if (JSON.stringify(row.approvers) !== JSON.stringify(logged.approvers)) differs.push('approvers');
   if (row.quorum !== logged.quorum) differs.push('quorum');
@@ -265,4 +268,26 @@ export function signedApprovers(logged: LoggedApproval, votes: readonly SignedVo
     people.push(person);
   }
   return people;
+}
+
+/**
+ * The desk's own rules (state.ts castVote) applied to what the log holds signed, not to the row:
+ * the row's requester, votes and state are a cache the query path's UPDATE right can edit. Without
+ * this, a row wiped of a signed vote or rejection (or of the requester's email) had the desk sign
+ * a second vote by one person, an approval after a rejection, or a self-approval — none of which
+ * a redemption counts, but each one the desk's signature in the log (attack review of issue 14).
+ */
+export function checkVoteAgainstLog(logged: LoggedApproval, votes: readonly SignedVote[], by: Person, verdict: 'approve' | 'reject'): void {
+  const id = logged.approvalId;
+  if (samePerson(by, logged.requester)) {
+    throw new GatehouseError('self_approval', 'the requester cannot decide its own approval (also not under another issuer with the same email)', { approvalId: id });
+  }
+  // approval_rejected for a signed rejection; approval_mismatch for a signed vote a redemption would refuse.
+  const people = signedApprovers(logged, votes);
+  if (people.some((p) => samePerson(p, by))) {
+    throw new GatehouseError('approval_already_decided', `${by.email ?? by.subject} already decided approval ${id} (a vote the log holds signed); a quorum counts distinct people`, { approvalId: id });
+  }
+  if (verdict === 'approve' && people.length >= logged.quorum) {
+    throw new GatehouseError('approval_already_decided', `approval ${id} is already approved (the log holds a signed quorum)`, { approvalId: id, status: 'approved' });
+  }
 }

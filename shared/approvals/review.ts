@@ -12,7 +12,8 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, checkVoteAgainstLog, loggedApproval, verifiedVotes, type LoggedApproval } from './logged.ts';
+import type { SessionEvent } from '../audit/events.ts';
 import { isMalformedRow } from './record.ts';
 import { checkRowShown } from './row-shown.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
@@ -20,7 +21,7 @@ import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionEr
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
-import { matchingApprover, samePrincipal } from './people.ts';
+import { matchingApprover, personOf, samePrincipal } from './people.ts';
 import { castVote } from './state.ts';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus, type Verdict, type Vote } from './types.ts';
 import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';
@@ -146,7 +147,9 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
         async (next) => {
           // The desk signs only what the log requested: a row rewritten behind its back (other
           // SQL shown to the reviewer, another digest) is refused, not signed.
-          await checkAgainstLog(before!);
+          const { logged, events } = await checkAgainstLog(before!);
+          // Whom to sign for is decided by the log's signed votes, not the row's (logged.ts).
+          checkVoteAgainstLog(logged, verifiedVotes(events, logged, await deps.signer.publicKeyPem()), personOf(principal), verdict);
           const as = matchingApprover(next.approvers, principal)!; // castVote admitted the principal by it
           const signed = signedVoteOf(next, vote!, principal, as, deps.policySha256);
           const signature = await signVote(deps.signer, signed);
@@ -182,7 +185,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     return verifyCaller(deps.verifyToken, caller);
   }
 
-  async function checkAgainstLog(row: Approval): Promise<void> {
+  async function checkAgainstLog(row: Approval): Promise<{ logged: LoggedApproval; events: SessionEvent[] }> {
     let events;
     try {
       events = await sessions.read(row.sessionId);
@@ -192,6 +195,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     const logged = loggedApproval(events, row.id, row.sessionId);
     checkDigestIsStatement(logged, await digestKey());
     checkRowAgrees(row, logged);
+    return { logged, events };
   }
 
   async function digestKey(): Promise<Uint8Array> {
