@@ -1,0 +1,71 @@
+// Attack review of issue 14: an approval at exactly its expiry instant. The row's status (state.ts),
+// the desk's vote and the redemption's log check (logged.ts checkQuorum, signedApprovers) must all
+// read the same instant as expired — a `>` in one place and `>=` in another would let a vote be
+// signed, or a statement run, at the instant everything else calls expired. The approvals' clock
+// is frozen at chosen instants; tokens keep the real one.
+import test from 'ava';
+import { botApprovalPolicy } from './bot-approval-policy.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
+const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
+
+let gw: TestGateway;
+let frozen: number | undefined;
+test.before(async () => {
+  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy, clock: () => new Date(frozen ?? Date.now()) });
+});
+test.after.always(async () => {
+  await gw?.close();
+});
+
+const auth = async (sub: string) => ({ authorization: `Bearer ${await gw.token(sub, { email: sub, groups: sub === BOT ? [] : ['dba'] })}` });
+const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+
+async function held(tag: string) {
+  const sql = `INSERT INTO runs (tag) VALUES ('${tag}')`;
+  const r = await gw.post('/v1/query', { connection: 'main', sql }, { ...(await auth(BOT)), ...model });
+  if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
+  return { sql, id: r.body.approval.id as string, sessionId: r.body.sessionId as string, expiresAt: Date.parse(r.body.approval.expiresAt) };
+}
+const redeem = async (h: { sql: string; id: string }) => gw.post('/v1/query', { connection: 'main', sql: h.sql, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+const approve = async (id: string, who: string) => gw.post(`/v1/approvals/${id}/approve`, { comment: 'ok' }, await auth(who));
+
+test.serial('at exactly the expiry instant a vote is refused (approval_expired), recorded, and nothing is signed', async (t) => {
+  const h = await held('instant-vote');
+  frozen = h.expiresAt;
+  try {
+    const r = await approve(h.id, 'alice@acme.com');
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_expired');
+    t.truthy(r.body.sessionId, 'the attempt is recorded');
+    t.false((await gw.runtime.sessions.read(h.sessionId)).some((e) => e.type === 'approval.granted'));
+  } finally {
+    frozen = undefined;
+  }
+});
+
+test.serial('approved one millisecond before expiry: redeemed at exactly the expiry instant it runs nothing; a millisecond before, it runs once', async (t) => {
+  const late = await held('instant-late');
+  const onTime = await held('instant-on-time');
+  for (const h of [late, onTime]) {
+    frozen = h.expiresAt - 1;
+    t.is((await approve(h.id, 'alice@acme.com')).status, 200);
+  }
+  try {
+    frozen = late.expiresAt;
+    const r = await redeem(late);
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_expired');
+    const decision = (await gw.runtime.sessions.read(r.body.sessionId)).find((e) => e.type === 'decision')!.data as { action: string; approval: { error: { code: string } } };
+    t.like(decision, { action: 'deny', approval: { error: { code: 'approval_expired' } } }, 'the refusal is the redemption\'s recorded decision');
+    t.is(await ran('instant-late'), 0);
+
+    frozen = onTime.expiresAt - 1;
+    const ok = await redeem(onTime);
+    t.is(ok.status, 200, JSON.stringify(ok.body));
+    t.is(await ran('instant-on-time'), 1);
+  } finally {
+    frozen = undefined;
+  }
+});
