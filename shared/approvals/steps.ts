@@ -152,17 +152,21 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
   try {
     const digestKey = await readDigestKey(w);
     const digest = await statementDigest(w, s);
-    const now = w.clock();
     let before: Approval | undefined;
+    let now: Date | undefined;
     after = await w.store.update(
       approvalId,
       (a) => {
+        // The clock is read once the row's lock is held, not before waiting for it: a redemption
+        // presented a moment before expiry and held up on the lock (by anyone with the store's
+        // UPDATE right, for as long as they like) ran after it (attack review of issue 14).
+        now = w.clock();
         before = a;
         return redeem(a, { ...s, sessionId: s.sessionId, now, digest });
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest, now, digestKey);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest, now!, digestKey);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;

@@ -4,6 +4,7 @@
 // signed, or a statement run, at the instant everything else calls expired. The approvals' clock
 // is frozen at chosen instants; tokens keep the real one.
 import test from 'ava';
+import pg from 'pg';
 import { botApprovalPolicy } from './bot-approval-policy.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -69,3 +70,40 @@ test.serial('approved one millisecond before expiry: redeemed at exactly the exp
     frozen = undefined;
   }
 });
+
+test.serial('a redemption that waits on the approval\'s row lock across the expiry instant runs nothing: expiry is read once the lock is held', async (t) => {
+  const h = await held('instant-lock-wait');
+  frozen = h.expiresAt - 5000;
+  t.is((await approve(h.id, 'alice@acme.com')).status, 200);
+  // Someone holds the approval's row lock (a concurrent vote or redemption, here a plain
+  // transaction in the approval store's database) while the bot presents the approval a moment
+  // before expiry; the lock is let go only after the expiry instant.
+  const blocker = new pg.Client({ connectionString: gw.state.url });
+  await blocker.connect();
+  try {
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM gatehouse_approvals WHERE approval_id = $1 FOR UPDATE', [h.id]);
+    frozen = h.expiresAt - 1;
+    const pending = redeem(h);
+    await waitForLockWaiter(blocker);
+    frozen = h.expiresAt + 60_000;
+    await blocker.query('COMMIT');
+    const r = await pending;
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error?.code, 'approval_expired');
+    t.is(await ran('instant-lock-wait'), 0);
+  } finally {
+    frozen = undefined;
+    await blocker.end();
+  }
+});
+
+/** Until a gatehouse connection waits on a row lock in the approval store's database. */
+async function waitForLockWaiter(client: pg.Client): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'gatehouse-approvals'");
+    if (rows[0].n > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the redemption never waited on the row lock');
+}
