@@ -58,7 +58,8 @@ export type MismatchReason =
   | 'vote_not_approver'
   | 'vote_after_expiry'
   | 'quorum_not_in_log'
-  | 'row_vote_not_in_log';
+  | 'row_vote_not_in_log'
+  | 'expiry_beyond_ttl';
 
 export function mismatch(approvalId: string, reason: MismatchReason, message: string, more: Record<string, unknown> = {}): GatehouseError {
   return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
@@ -289,5 +290,22 @@ export function checkVoteAgainstLog(logged: LoggedApproval, votes: readonly Sign
   }
   if (verdict === 'approve' && people.length >= logged.quorum) {
     throw new GatehouseError('approval_already_decided', `approval ${id} is already approved (the log holds a signed quorum)`, { approvalId: id, status: 'approved' });
+  }
+}
+
+/**
+ * An approval lives at most the rule's ttl (the policy in force at redemption) after its first
+ * signed approval. Its logged expiry is the writer's word: whoever holds the session log's INSERT
+ * right can copy a genuine request (digest and all) into a session of their own whose
+ * approval.requested expires in ten years, and the store's row to match; the policy bounds its
+ * rule, quorum and approvers at redemption (state.ts redeem), but nothing bounded its lifetime, and
+ * one real vote made it redeemable for years (attack review of issue 14). The votes' times are the
+ * desk's, signed; a genuine approval's first vote comes after its creation, so it always passes.
+ */
+export function checkLifetime(logged: LoggedApproval, votes: readonly SignedVote[], ttlMs: number | undefined): void {
+  const first = Math.min(...votes.filter((v) => v.verdict === 'approve').map((v) => Date.parse(v.at)));
+  const expiresAt = Date.parse(logged.expiresAt);
+  if (!(ttlMs !== undefined && ttlMs > 0 && Number.isFinite(first) && expiresAt <= first + ttlMs)) {
+    throw mismatch(logged.approvalId, 'expiry_beyond_ttl', `its logged expiry is later than the rule's ttl after its first signed approval`, { expiresAt: logged.expiresAt });
   }
 }

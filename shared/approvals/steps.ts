@@ -19,7 +19,7 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkDigestIsStatement, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
@@ -166,7 +166,7 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest, now!, digestKey);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest, now!, digestKey, s.decision.ttlMs);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
@@ -213,7 +213,7 @@ async function statementDigest(w: ApprovalWorkflow, s: StepInput): Promise<strin
 }
 
 /** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
-async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array) {
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, ttlMs: number | undefined) {
   let events;
   try {
     events = await w.sessions.read(row.sessionId);
@@ -228,7 +228,9 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
     throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
   }
   const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
-  return checkQuorum(logged, votes, row, now);
+  const people = checkQuorum(logged, votes, row, now);
+  checkLifetime(logged, votes, ttlMs);
+  return people;
 }
 
 function asUnavailable(e: unknown): GatehouseError {

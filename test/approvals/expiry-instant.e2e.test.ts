@@ -107,3 +107,42 @@ async function waitForLockWaiter(client: pg.Client): Promise<void> {
   }
   throw new Error('the redemption never waited on the row lock');
 }
+
+test.serial('an approval the query path\'s rights forged for a genuine statement, living ten years, runs nothing (expiry_beyond_ttl)', async (t) => {
+  // The attacker holds INSERT on the session log and on the approval store, not the digest key:
+  // it cannot bind a new statement, but can copy a genuine request — digest and all — into a
+  // session of its own with an approval.requested of its choosing. The policy at redemption bounds
+  // its rule, quorum and approvers; its expiry was bounded by nothing.
+  const h = await held('ttl-forged');
+  const genuine = (await gw.runtime.approvals!.store.get(h.id))!;
+  const id = `forged-ttl-${Date.now()}`;
+  const sessionId = `forged-ttl-session-${Date.now()}`;
+  const tenYears = new Date(Date.now() + 10 * 365 * 86_400_000).toISOString();
+  const events = await gw.runtime.sessions.read(h.sessionId);
+  await gw.runtime.sessions.append(
+    sessionId,
+    events.map((e) => ({ type: e.type, data: e.type === 'approval.requested' ? { ...(e.data as object), approvalId: id, expiresAt: tenYears } : e.data })),
+  );
+  await gw.runtime.approvals!.store.create({ ...genuine, id, sessionId, expiresAt: tenYears });
+  // Reviewers see the same statement the bot asked for, and the log agrees: one signs.
+  t.is((await approve(id, 'alice@acme.com')).status, 200);
+  for (const spelling of ['at once', 'a day later', 'a year later']) {
+    frozen = Date.now() + ({ 'at once': 0, 'a day later': 86_400_000, 'a year later': 365 * 86_400_000 } as Record<string, number>)[spelling]!;
+    try {
+      const r = await redeem({ sql: h.sql, id });
+      t.is(r.status, 409, `${spelling}: ${JSON.stringify(r.body)}`);
+      t.is(r.body.error?.code, 'approval_mismatch', spelling);
+      t.is(r.body.error?.details?.reason, 'expiry_beyond_ttl', spelling);
+      const decision = (await gw.runtime.sessions.read(r.body.sessionId)).find((e) => e.type === 'decision')!.data as { action: string };
+      t.is(decision.action, 'deny', `${spelling}: recorded`);
+    } finally {
+      frozen = undefined;
+    }
+  }
+  t.is(await ran('ttl-forged'), 0);
+  // The genuine approval of the same statement, approved the same way, still runs once.
+  t.is((await approve(h.id, 'alice@acme.com')).status, 200);
+  const r = await redeem(h);
+  t.is(r.status, 200, JSON.stringify(r.body));
+  t.is(await ran('ttl-forged'), 1);
+});
