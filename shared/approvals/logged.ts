@@ -140,9 +140,11 @@ export function loggedApproval(events: readonly SessionEvent[], approvalId: stri
  * issue 14). Recomputing the digest from what the log shows refuses that copy.
  */
 export function checkDigestIsStatement(logged: LoggedApproval, digestKey: Uint8Array): void {
-  const digest = approvalDigest(digestKey, { connection: logged.connection, sql: logged.sql, params: logged.params, requester: logged.requester });
+  // Over this approval id and this session too (digest.ts): a copy of a genuine request in another
+  // session, or under another id, is not the approval the gateway opened.
+  const digest = approvalDigest(digestKey, { approvalId: logged.approvalId, sessionId: logged.sessionId, connection: logged.connection, sql: logged.sql, params: logged.params, requester: logged.requester });
   if (digest !== logged.digest) {
-    throw mismatch(logged.approvalId, 'digest_not_statement', `session ${logged.sessionId} records a request whose statement is not the one the approval's digest is over`);
+    throw mismatch(logged.approvalId, 'digest_not_statement', `session ${logged.sessionId} records a request whose statement (or approval id, or session) is not the one the approval's digest is over`);
   }
 }
 
