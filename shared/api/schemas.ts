@@ -173,6 +173,11 @@ export const PlanEstimateSchema = z
 
 const PersonSchema = z.looseObject({ issuer: z.string(), subject: z.string(), email: z.string().optional() });
 
+/** Whether the session log proves an approval row (shared/approvals/review.ts logStanding). */
+const LogStandingSchema = z
+  .looseObject({ agrees: z.boolean(), signedVotes: z.int().nonnegative().optional(), reason: z.string().optional(), message: z.string().optional() })
+  .meta({ id: 'ApprovalLogStanding' });
+
 export const ApprovalViewSchema = z
   .looseObject({
     id: z.string(),
@@ -196,12 +201,9 @@ export const ApprovalViewSchema = z
     notification: z.looseObject({ state: z.enum(['pending', 'published']), attempts: z.int().nonnegative() }),
     estimate: PlanEstimateSchema.optional(),
     masking: z.array(z.unknown()).optional(),
-    log: z
-      .looseObject({ agrees: z.boolean(), signedVotes: z.int().nonnegative().optional(), reason: z.string().optional(), message: z.string().optional() })
-      .optional()
-      .describe(
-        'GET /v1/approvals/:id only: whether the session log proves this row. The store is a cache; `agrees: false` names the check that failed (`reason`, as approval_mismatch does) — a row edited behind the desk, or a vote it never signed',
-      ),
+    log: LogStandingSchema.optional().describe(
+      'GET /v1/approvals/:id: whether the session log proves this row. The store is a cache; `agrees: false` names the check that failed (`reason`, as approval_mismatch does) — a row edited behind the desk, or a vote it never signed',
+    ),
   })
   .meta({ id: 'ApprovalView' });
 
@@ -220,6 +222,9 @@ export const ApprovalSummarySchema = z
     quorum: z.int().positive(),
     createdAt: z.string(),
     expiresAt: z.string(),
+    log: LogStandingSchema.optional().describe(
+      'Whether the session log proves this row, as GET /v1/approvals/:id says. Status, order and filters are the store\'s (a cache anyone with its write rights can edit); `agrees: false` with `reason` marks a row the log does not prove — do not act on its status',
+    ),
   })
   .meta({ id: 'ApprovalSummary' });
 

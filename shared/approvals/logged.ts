@@ -58,7 +58,8 @@ export type MismatchReason =
   | 'vote_not_approver'
   | 'vote_after_expiry'
   | 'quorum_not_in_log'
-  | 'row_vote_not_in_log';
+  | 'row_vote_not_in_log'
+  | 'expiry_beyond_ttl';
 
 export function mismatch(approvalId: string, reason: MismatchReason, message: string, more: Record<string, unknown> = {}): GatehouseError {
   return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
@@ -139,9 +140,11 @@ export function loggedApproval(events: readonly SessionEvent[], approvalId: stri
  * issue 14). Recomputing the digest from what the log shows refuses that copy.
  */
 export function checkDigestIsStatement(logged: LoggedApproval, digestKey: Uint8Array): void {
-  const digest = approvalDigest(digestKey, { connection: logged.connection, sql: logged.sql, params: logged.params, requester: logged.requester });
+  // Over this approval id and this session too (digest.ts): a copy of a genuine request in another
+  // session, or under another id, is not the approval the gateway opened.
+  const digest = approvalDigest(digestKey, { approvalId: logged.approvalId, sessionId: logged.sessionId, connection: logged.connection, sql: logged.sql, params: logged.params, requester: logged.requester });
   if (digest !== logged.digest) {
-    throw mismatch(logged.approvalId, 'digest_not_statement', `session ${logged.sessionId} records a request whose statement is not the one the approval's digest is over`);
+    throw mismatch(logged.approvalId, 'digest_not_statement', `session ${logged.sessionId} records a request whose statement (or approval id, or session) is not the one the approval's digest is over`);
   }
 }
 
@@ -153,7 +156,10 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   if (row.connection !== logged.connection) differs.push('connection');
   if (row.sql !== logged.sql) differs.push('sql');
   if (JSON.stringify(row.params) !== JSON.stringify(logged.params)) differs.push('params');
+  // The email too: the desk's self-approval check reads the requester, and a row whose email was
+  // removed let the requester's second account (same mailbox, another subject) be signed for.
   if (!samePrincipal(row.requester, logged.requester)) differs.push('requester');
+  else if (row.requester.email !== logged.requester.email) differs.push('requester.email');
   if (row.rule !== logged.rule) differs.push('rule');
   if (JSON.stringify(row.approvers) !== JSON.stringify(logged.approvers)) differs.push('approvers');
   if (row.quorum !== logged.quorum) differs.push('quorum');
@@ -265,4 +271,43 @@ export function signedApprovers(logged: LoggedApproval, votes: readonly SignedVo
     people.push(person);
   }
   return people;
+}
+
+/**
+ * The desk's own rules (state.ts castVote) applied to what the log holds signed, not to the row:
+ * the row's requester, votes and state are a cache the query path's UPDATE right can edit. Without
+ * this, a row wiped of a signed vote or rejection (or of the requester's email) had the desk sign
+ * a second vote by one person, an approval after a rejection, or a self-approval — none of which
+ * a redemption counts, but each one the desk's signature in the log (attack review of issue 14).
+ */
+export function checkVoteAgainstLog(logged: LoggedApproval, votes: readonly SignedVote[], by: Person, verdict: 'approve' | 'reject'): void {
+  const id = logged.approvalId;
+  if (samePerson(by, logged.requester)) {
+    throw new GatehouseError('self_approval', 'the requester cannot decide its own approval (also not under another issuer with the same email)', { approvalId: id });
+  }
+  // approval_rejected for a signed rejection; approval_mismatch for a signed vote a redemption would refuse.
+  const people = signedApprovers(logged, votes);
+  if (people.some((p) => samePerson(p, by))) {
+    throw new GatehouseError('approval_already_decided', `${by.email ?? by.subject} already decided approval ${id} (a vote the log holds signed); a quorum counts distinct people`, { approvalId: id });
+  }
+  if (verdict === 'approve' && people.length >= logged.quorum) {
+    throw new GatehouseError('approval_already_decided', `approval ${id} is already approved (the log holds a signed quorum)`, { approvalId: id, status: 'approved' });
+  }
+}
+
+/**
+ * An approval lives at most the rule's ttl (the policy in force at redemption) after its first
+ * signed approval. Its logged expiry is the writer's word: whoever holds the session log's INSERT
+ * right can copy a genuine request (digest and all) into a session of their own whose
+ * approval.requested expires in ten years, and the store's row to match; the policy bounds its
+ * rule, quorum and approvers at redemption (state.ts redeem), but nothing bounded its lifetime, and
+ * one real vote made it redeemable for years (attack review of issue 14). The votes' times are the
+ * desk's, signed; a genuine approval's first vote comes after its creation, so it always passes.
+ */
+export function checkLifetime(logged: LoggedApproval, votes: readonly SignedVote[], ttlMs: number | undefined): void {
+  const first = Math.min(...votes.filter((v) => v.verdict === 'approve').map((v) => Date.parse(v.at)));
+  const expiresAt = Date.parse(logged.expiresAt);
+  if (!(ttlMs !== undefined && ttlMs > 0 && Number.isFinite(first) && expiresAt <= first + ttlMs)) {
+    throw mismatch(logged.approvalId, 'expiry_beyond_ttl', `its logged expiry is later than the rule's ttl after its first signed approval`, { expiresAt: logged.expiresAt });
+  }
 }

@@ -12,7 +12,8 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, checkVoteAgainstLog, loggedApproval, verifiedVotes, type LoggedApproval } from './logged.ts';
+import type { SessionEvent } from '../audit/events.ts';
 import { isMalformedRow } from './record.ts';
 import { checkRowShown } from './row-shown.ts';
 import { signedVoteOf, signVote } from './vote-signature.ts';
@@ -20,7 +21,7 @@ import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionEr
 import { parseDecisionBody } from './comment.ts';
 import type { RepublishResult } from './publish.ts';
 import { voteEvent } from './events.ts';
-import { matchingApprover, samePrincipal } from './people.ts';
+import { matchingApprover, personOf, samePrincipal } from './people.ts';
 import { castVote } from './state.ts';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus, type Verdict, type Vote } from './types.ts';
 import { approvalSummary, approvalView, type ApprovalSummary, type ApprovalView } from './view.ts';
@@ -48,13 +49,29 @@ export interface ReviewDeskDeps {
   readonly digestKey: () => Promise<Uint8Array>;
 }
 
-/** GET /v1/approvals/:id's `log`: whether the session log proves the row (every vote signed by the desk). */
+/** GET /v1/approvals/:id's and each listed row's `log`: whether the session log proves the row (every vote signed by the desk). */
 export type LogStanding = { readonly agrees: true; readonly signedVotes: number } | { readonly agrees: false; readonly reason: string; readonly message: string };
 
 export type StatusFilter = ApprovalStatus | 'all';
 export const STATUS_FILTERS: readonly StatusFilter[] = [...APPROVAL_STATUSES, 'all'];
 
 const MAX_LISTED = 500;
+/** Session reads a listing keeps in flight to check its rows against the log. */
+const LOG_READS_IN_FLIGHT = 8;
+
+/** fn over items, at most `width` at a time, answers in the items' order. */
+async function mapBounded<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
 
 export function createReviewDesk(deps: ReviewDeskDeps) {
   const { store, sessions } = deps;
@@ -64,15 +81,21 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
 
   return { list, show, decide, republish };
 
-  /** GET /v1/approvals?status= — oldest first, only what the caller may see. */
-  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: ApprovalSummary[] }> {
+  /**
+   * GET /v1/approvals?status= — oldest first, only what the caller may see. The rows come from the
+   * store (the cache listings are for: status filters and order are the store's), and each carries
+   * `log`, as show does: a row set to `approved` with a vote nobody cast, or one the gateway never
+   * created, was listed exactly like a genuine one (attack review of issue 14).
+   */
+  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: (ApprovalSummary & { log: LogStanding })[] }> {
     const principal = await authenticate(caller);
     const status = options.status ?? 'pending';
     const limit = options.limit ?? 100;
     const now = clock();
     const found = await store.list({ ...queryFor(status, now), limit: MAX_LISTED });
     const visible = found.filter((a) => maySee(principal, a)).slice(0, limit);
-    return { approvals: visible.map((a) => approvalSummary(a, now)) };
+    const standings = await mapBounded(visible, LOG_READS_IN_FLIGHT, (a) => logStanding(a));
+    return { approvals: visible.map((a, i) => ({ ...approvalSummary(a, now), log: standings[i]! })) };
   }
 
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */
@@ -124,7 +147,9 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
         async (next) => {
           // The desk signs only what the log requested: a row rewritten behind its back (other
           // SQL shown to the reviewer, another digest) is refused, not signed.
-          await checkAgainstLog(before!);
+          const { logged, events } = await checkAgainstLog(before!);
+          // Whom to sign for is decided by the log's signed votes, not the row's (logged.ts).
+          checkVoteAgainstLog(logged, verifiedVotes(events, logged, await deps.signer.publicKeyPem()), personOf(principal), verdict);
           const as = matchingApprover(next.approvers, principal)!; // castVote admitted the principal by it
           const signed = signedVoteOf(next, vote!, principal, as, deps.policySha256);
           const signature = await signVote(deps.signer, signed);
@@ -160,7 +185,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     return verifyCaller(deps.verifyToken, caller);
   }
 
-  async function checkAgainstLog(row: Approval): Promise<void> {
+  async function checkAgainstLog(row: Approval): Promise<{ logged: LoggedApproval; events: SessionEvent[] }> {
     let events;
     try {
       events = await sessions.read(row.sessionId);
@@ -170,6 +195,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     const logged = loggedApproval(events, row.id, row.sessionId);
     checkDigestIsStatement(logged, await digestKey());
     checkRowAgrees(row, logged);
+    return { logged, events };
   }
 
   async function digestKey(): Promise<Uint8Array> {

@@ -135,7 +135,15 @@ export function redeem(a: Approval, r: RedeemInput): Approval {
       r.sql !== a.sql ? 'sql' : undefined,
       JSON.stringify(r.params) !== JSON.stringify(a.params) ? 'params' : undefined,
     ].filter((x): x is string => x !== undefined);
-    throw new GatehouseError('approval_mismatch', `approval ${a.id} was given for another statement (${differs.join(', ') || 'digest'} differ)`, {
+    if (differs.length === 0) {
+      // The same statement, but the digest (over the approval id and its session too, digest.ts)
+      // is not this approval's in the session the row names: a row pointed at a copy of it.
+      throw new GatehouseError('approval_mismatch', `approval ${a.id} does not match the session log: its digest is not over this approval in session ${a.sessionId}`, {
+        approvalId: a.id,
+        reason: 'digest_not_statement',
+      });
+    }
+    throw new GatehouseError('approval_mismatch', `approval ${a.id} was given for another statement (${differs.join(', ')} differ)`, {
       approvalId: a.id,
       differs,
     });

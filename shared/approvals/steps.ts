@@ -19,7 +19,7 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkDigestIsStatement, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
@@ -98,8 +98,9 @@ export type StepOutcome =
 
 export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promise<StepOutcome> {
   let digest: string;
+  const id = w.newApprovalId();
   try {
-    digest = await statementDigest(w, s);
+    digest = statementDigest(await readDigestKey(w), s, { approvalId: id, sessionId: s.sessionId });
   } catch (e) {
     // Without the key no approval can be bound to its statement: nothing is held, nothing runs.
     const error = asUnavailable(e);
@@ -110,7 +111,7 @@ export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promis
   const estimate = s.estimate ? await s.estimate() : undefined;
   const opened = openApproval({
     digest,
-    id: w.newApprovalId(),
+    id,
     sessionId: s.sessionId,
     principal: s.principal,
     agent: s.agent,
@@ -151,18 +152,25 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
   let after: Approval | undefined;
   try {
     const digestKey = await readDigestKey(w);
-    const digest = await statementDigest(w, s);
-    const now = w.clock();
     let before: Approval | undefined;
+    let now: Date | undefined;
+    let digest: string | undefined;
     after = await w.store.update(
       approvalId,
       (a) => {
+        // The clock is read once the row's lock is held, not before waiting for it: a redemption
+        // presented a moment before expiry and held up on the lock (by anyone with the store's
+        // UPDATE right, for as long as they like) ran after it (attack review of issue 14).
+        now = w.clock();
         before = a;
+        // The digest binds the approval id and its requesting session (digest.ts): the row names
+        // the session, and a row pointed at a copy of it no longer matches.
+        digest = statementDigest(digestKey, s, { approvalId, sessionId: a.sessionId });
         return redeem(a, { ...s, sessionId: s.sessionId, now, digest });
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest, now, digestKey);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest!, now!, digestKey, s.decision.ttlMs);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
@@ -203,13 +211,12 @@ async function readDigestKey(w: Pick<ApprovalWorkflow, 'digestKey'>): Promise<Ui
   }
 }
 
-async function statementDigest(w: ApprovalWorkflow, s: StepInput): Promise<string> {
-  const key = await readDigestKey(w);
-  return approvalDigest(key, { connection: s.connection, sql: s.sql, params: s.params, requester: s.principal });
+function statementDigest(key: Uint8Array, s: StepInput, approval: { approvalId: string; sessionId: string }): string {
+  return approvalDigest(key, { ...approval, connection: s.connection, sql: s.sql, params: s.params, requester: s.principal });
 }
 
 /** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
-async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array) {
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, ttlMs: number | undefined) {
   let events;
   try {
     events = await w.sessions.read(row.sessionId);
@@ -224,7 +231,9 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
     throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
   }
   const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
-  return checkQuorum(logged, votes, row, now);
+  const people = checkQuorum(logged, votes, row, now);
+  checkLifetime(logged, votes, ttlMs);
+  return people;
 }
 
 function asUnavailable(e: unknown): GatehouseError {

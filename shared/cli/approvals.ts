@@ -23,9 +23,11 @@ export async function listApprovalsCommand(o: ApprovalsClientOptions, status: st
   const approvals = await client(o).approvals({ status });
   if (json) return JSON.stringify(approvals, null, 2);
   if (approvals.length === 0) return `no ${status === 'all' ? '' : `${status} `}approvals visible to you`;
+  // The store is a cache anyone with its write rights can edit: each row says whether the log
+  // proves it, before the SQL (which is what an edited row would dress up).
   return table(
-    ['id', 'status', 'votes', 'requester', 'connection', 'risk', 'expires', 'sql'],
-    approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
+    ['id', 'status', 'votes', 'log', 'requester', 'connection', 'risk', 'expires', 'sql'],
+    approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, logCell(a.log), a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
   );
 }
 
@@ -40,6 +42,11 @@ export async function decideApprovalCommand(o: ApprovalsClientOptions, id: strin
   const a = out.approval;
   const done = verdict === 'reject' ? 'rejected' : a.status === 'approved' ? 'approved' : `approval recorded (${a.approvals} of ${a.quorum})`;
   return `${id}: ${done}; status ${a.status}; recorded in session ${out.sessionId}`;
+}
+
+function logCell(log: { agrees: boolean; reason?: string } | undefined): string {
+  if (log === undefined) return 'unchecked'; // a gateway from before listings checked the log
+  return log.agrees ? 'proven' : `NOT PROVEN (${log.reason ?? 'unknown'})`;
 }
 
 function describe(a: ApprovalView): string {

@@ -42,7 +42,7 @@ test('list, show and approve with the caller token; the approval is then used by
   t.is(list.code, 0, list.stderr);
   t.true(JSON.parse(list.stdout).some((a: any) => a.id === id));
   const table = await cli(['approvals', 'list', '--url', gw.url], { GATEHOUSE_TOKEN: alice });
-  t.regex(table.stdout, new RegExp(`${id}\\s+pending\\s+0/1\\s+${BOT}`));
+  t.regex(table.stdout, new RegExp(`${id}\\s+pending\\s+0/1\\s+proven\\s+${BOT}`));
   const show = await cli(['approvals', 'show', id, '--url', gw.url, '--token', alice]);
   t.regex(show.stdout, /risk\s+write/);
   t.regex(show.stdout, /params\s+\[1,"cli"\]/);

@@ -42,8 +42,9 @@ export function approveDecision(over: Partial<Decision> = {}): Decision {
 /** The statement-digest key of these tests (in production: derived from the masking key). */
 export const TEST_DIGEST_KEY = new Uint8Array(32).fill(9);
 
-export function digestOf(s: { connection: string; sql: string; params: readonly (string | number | boolean | null)[]; requester: Principal }): string {
-  return approvalDigest(TEST_DIGEST_KEY, s);
+/** The digest of a statement for approval `ap-1` of `session-1` (held() below), unless named. */
+export function digestOf(s: { connection: string; sql: string; params: readonly (string | number | boolean | null)[]; requester: Principal; approvalId?: string; sessionId?: string }): string {
+  return approvalDigest(TEST_DIGEST_KEY, { approvalId: 'ap-1', sessionId: 'session-1', ...s });
 }
 
 export const T0 = new Date('2026-03-01T12:00:00.000Z');

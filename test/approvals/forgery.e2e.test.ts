@@ -410,8 +410,10 @@ function registerForgery(label: string, extra: () => Promise<Partial<TestGateway
     });
     const r = await asBot({ connection: 'main', sql: h.sql, params: h.params, approvalId: h.id });
     t.is(r.status, 409);
-    t.is(r.body.error.details.reason, 'vote_for_other_statement');
+    // The digest binds the requesting session (digest.ts): the row pointed at the clone fails that
+    // before its copied votes (signed for the genuine session) are even read.
+    t.is(r.body.error.details.reason, 'digest_not_statement');
     t.is(await ran('clone'), 1, 'it ran once, never again');
-    t.like((await sessions().read(r.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_mismatch', reason: 'vote_for_other_statement' } } });
+    t.like((await sessions().read(r.body.sessionId))[2]!.data as any, { action: 'deny', approval: { error: { code: 'approval_mismatch', reason: 'digest_not_statement' } } });
   });
 }
