@@ -211,13 +211,18 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
    * its UPDATE right can edit — other SQL, a vote nobody cast. A reviewer sees which.
    */
   async function logStanding(row: Approval): Promise<LogStanding> {
+    const key = await digestKey();
     let events;
     try {
       events = await sessions.read(row.sessionId);
-    } catch (e) {
-      throw new GatehouseError('approvals_unavailable', 'the session log could not be read to check the approval', undefined, { cause: e });
+    } catch {
+      // Not proven, and only this row: the session a row names is the row's word, and whoever can
+      // write the store and the log could point a row every reviewer sees at a session the log
+      // cannot read (an event whose data is not JSON). That one read failing answered 503 for the
+      // whole listing, hiding every genuine approval (second attack review of issue 14). The
+      // cause is not echoed: it may quote what was stored.
+      return { agrees: false, reason: 'log_unreadable', message: `approval ${row.id}: the session log could not be read to check it (session ${row.sessionId})` };
     }
-    const key = await digestKey();
     try {
       const logged = loggedApproval(events, row.id, row.sessionId);
       checkDigestIsStatement(logged, key);
