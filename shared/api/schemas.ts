@@ -228,7 +228,17 @@ export const ApprovalSummarySchema = z
   })
   .meta({ id: 'ApprovalSummary' });
 
-export const ApprovalListSchema = z.looseObject({ approvals: z.array(ApprovalSummarySchema) }).meta({ id: 'ApprovalList' });
+export const ApprovalListSchema = z
+  .looseObject({
+    approvals: z.array(ApprovalSummarySchema),
+    truncated: z
+      .boolean()
+      .optional()
+      .describe(
+        'true when approvals may have been left out: more were visible to the caller than `limit`, or the store held more than the 999 the desk reads for a listing (read oldest first, before what the caller may see is applied). Older gateways omit it',
+      ),
+  })
+  .meta({ id: 'ApprovalList' });
 
 export const DecisionAnswerSchema = z
   .looseObject({ sessionId: z.string(), status: z.enum(APPROVAL_STATUSES), approval: ApprovalViewSchema })

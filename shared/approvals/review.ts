@@ -55,7 +55,13 @@ export type LogStanding = { readonly agrees: true; readonly signedVotes: number 
 export type StatusFilter = ApprovalStatus | 'all';
 export const STATUS_FILTERS: readonly StatusFilter[] = [...APPROVAL_STATUSES, 'all'];
 
-const MAX_LISTED = 500;
+/**
+ * Rows of the store a listing reads, at most: as many as `limit` allows (999), and one more to
+ * tell whether there are more — the stores' own bound (1,000). They are read before the caller's
+ * visibility is applied (the store cannot evaluate approver patterns), so a listing says
+ * `truncated` when the store held more.
+ */
+const MAX_READ = 999;
 /** Session reads a listing keeps in flight to check its rows against the log. */
 const LOG_READS_IN_FLIGHT = 8;
 
@@ -87,15 +93,21 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
    * `log`, as show does: a row set to `approved` with a vote nobody cast, or one the gateway never
    * created, was listed exactly like a genuine one (attack review of issue 14).
    */
-  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: (ApprovalSummary & { log: LogStanding })[] }> {
+  async function list(caller: Caller, options: { status?: StatusFilter; limit?: number } = {}): Promise<{ approvals: (ApprovalSummary & { log: LogStanding })[]; truncated: boolean }> {
     const principal = await authenticate(caller);
     const status = options.status ?? 'pending';
     const limit = options.limit ?? 100;
     const now = clock();
-    const found = await store.list({ ...queryFor(status, now), limit: MAX_LISTED });
-    const visible = found.filter((a) => maySee(principal, a)).slice(0, limit);
-    const standings = await mapBounded(visible, LOG_READS_IN_FLIGHT, (a) => logStanding(a));
-    return { approvals: visible.map((a, i) => ({ ...approvalSummary(a, now), log: standings[i]! })) };
+    // One row more than is read tells whether the store held more. Until the second attack review
+    // of issue 14 the desk read 500 and said nothing of the rest: 500 older rows nobody may
+    // decide (the store's INSERT right) emptied every reviewer's pending list, and limit=999 over
+    // 600 rows listed 500.
+    const found = await store.list({ ...queryFor(status, now), limit: MAX_READ + 1 });
+    const visible = found.slice(0, MAX_READ).filter((a) => maySee(principal, a));
+    const listed = visible.slice(0, limit);
+    const truncated = found.length > MAX_READ || visible.length > limit;
+    const standings = await mapBounded(listed, LOG_READS_IN_FLIGHT, (a) => logStanding(a));
+    return { approvals: listed.map((a, i) => ({ ...approvalSummary(a, now), log: standings[i]! })), truncated };
   }
 
   /** GET /v1/approvals/:id — with the analysis. Someone else's answers like a missing one. */

@@ -20,14 +20,19 @@ export interface ApprovalsClientOptions {
 const client = (o: ApprovalsClientOptions) => new Gatehouse({ url: o.url, token: o.token, fetch: o.fetch, timeoutMs: o.timeoutMs });
 
 export async function listApprovalsCommand(o: ApprovalsClientOptions, status: string, json: boolean): Promise<string> {
-  const approvals = await client(o).approvals({ status });
+  const { approvals, truncated } = await client(o).approvalList({ status });
   if (json) return JSON.stringify(approvals, null, 2);
-  if (approvals.length === 0) return `no ${status === 'all' ? '' : `${status} `}approvals visible to you`;
+  // Rows may be left out (the store held more than the desk reads, e.g. rows written behind its
+  // back that nobody may decide): said, never an empty list that looks complete.
+  const more = truncated ? `\ntruncated: approvals may have been left out of this listing (more than were read or listed)` : '';
+  if (approvals.length === 0) return `no ${status === 'all' ? '' : `${status} `}approvals visible to you${more}`;
   // The store is a cache anyone with its write rights can edit: each row says whether the log
   // proves it, before the SQL (which is what an edited row would dress up).
-  return table(
-    ['id', 'status', 'votes', 'log', 'requester', 'connection', 'risk', 'expires', 'sql'],
-    approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, logCell(a.log), a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
+  return (
+    table(
+      ['id', 'status', 'votes', 'log', 'requester', 'connection', 'risk', 'expires', 'sql'],
+      approvals.map((a) => [a.id, a.status, `${a.approvals}/${a.quorum}`, logCell(a.log), a.requester, a.connection, a.risk, a.expiresAt, a.sql]),
+    ) + more
   );
 }
 

@@ -146,11 +146,17 @@ export class Gatehouse {
 
   /** GET /v1/approvals?status=…: what the caller may see, oldest first. */
   async approvals(options: { status?: string; limit?: number } & CallContext = {}): Promise<ApprovalSummary[]> {
+    return (await this.approvalList(options)).approvals;
+  }
+
+  /** GET /v1/approvals with `truncated`: true when rows may have been left out (more than `limit`, or more than the desk reads). */
+  async approvalList(options: { status?: string; limit?: number } & CallContext = {}): Promise<{ approvals: ApprovalSummary[]; truncated: boolean }> {
     const q = new URLSearchParams();
     if (options.status) q.set('status', options.status);
     if (options.limit !== undefined) q.set('limit', String(options.limit));
     const { status, body } = await this.#call('GET', `/v1/approvals${q.size ? `?${q}` : ''}`, undefined, options);
-    return parse(ApprovalListSchema, body, status).approvals;
+    const list = parse(ApprovalListSchema, body, status);
+    return { approvals: list.approvals, truncated: list.truncated === true };
   }
 
   /** POST /v1/approvals/:id/approve|reject with the reviewer's comment (required). */
