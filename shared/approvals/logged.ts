@@ -15,7 +15,7 @@
 //
 // Any disagreement refuses with `approval_mismatch` and a `reason` naming the check; the caller
 // records it as the redemption session's decision.
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
@@ -208,6 +208,21 @@ export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApp
     votes.push(v);
   }
   return votes;
+}
+
+/**
+ * The vote events for this approval that verifiedVotes would accept one by one, the others left
+ * out: only for the desk's check of a rejection (review.ts), never to count an approval.
+ */
+export function provenVotes(events: readonly SessionEvent[], logged: LoggedApproval, publicKeyPem: string): SignedVote[] {
+  return events.flatMap((e) => {
+    try {
+      return verifiedVotes([e], logged, publicKeyPem);
+    } catch (err) {
+      if (isGatehouseError(err, 'approval_mismatch')) return [];
+      throw err;
+    }
+  });
 }
 
 /** The event's readable approver is exactly the person who signed its vote (normalised as the desk signs). */

@@ -12,7 +12,7 @@ import type { EventDraft } from '../audit/events.ts';
 import { GatehouseError, isGatehouseError } from '../errors.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ApprovalQuery, ApprovalStore, VoteSigner } from './ports.ts';
-import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, checkVoteAgainstLog, loggedApproval, verifiedVotes, type LoggedApproval } from './logged.ts';
+import { checkDigestIsStatement, checkRowAgrees, checkRowVotesSigned, checkVoteAgainstLog, loggedApproval, provenVotes, verifiedVotes, type LoggedApproval } from './logged.ts';
 import type { SessionEvent } from '../audit/events.ts';
 import { isMalformedRow } from './record.ts';
 import { checkRowShown } from './row-shown.ts';
@@ -161,7 +161,7 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
           // SQL shown to the reviewer, another digest) is refused, not signed.
           const { logged, events } = await checkAgainstLog(before!);
           // Whom to sign for is decided by the log's signed votes, not the row's (logged.ts).
-          checkVoteAgainstLog(logged, verifiedVotes(events, logged, await deps.signer.publicKeyPem()), personOf(principal), verdict);
+          checkVoteAgainstLog(logged, await votesToDecideBy(events, logged, verdict), personOf(principal), verdict);
           const as = matchingApprover(next.approvers, principal)!; // castVote admitted the principal by it
           const signed = signedVoteOf(next, vote!, principal, as, deps.policySha256);
           const signature = await signVote(deps.signer, signed);
@@ -208,6 +208,24 @@ export function createReviewDesk(deps: ReviewDeskDeps) {
     checkDigestIsStatement(logged, await digestKey());
     checkRowAgrees(row, logged);
     return { logged, events };
+  }
+
+  /**
+   * The log's votes a decision is checked against. Any vote a redemption would refuse (unsigned,
+   * another key, copied) refuses an approval. Not a rejection: a rejection only ever stops a
+   * statement, and one unsigned vote appended with the log's INSERT right refused every reviewer's
+   * rejection too, so the bot waited on a request nobody could end until it expired (second attack
+   * review of issue 14). A rejection is checked against the votes that do verify — a signed
+   * rejection already there, or one by the same person, still refuses it.
+   */
+  async function votesToDecideBy(events: readonly SessionEvent[], logged: LoggedApproval, verdict: Verdict) {
+    const publicKeyPem = await deps.signer.publicKeyPem();
+    try {
+      return verifiedVotes(events, logged, publicKeyPem);
+    } catch (e) {
+      if (verdict !== 'reject' || !isGatehouseError(e, 'approval_mismatch')) throw e;
+      return provenVotes(events, logged, publicKeyPem);
+    }
   }
 
   async function digestKey(): Promise<Uint8Array> {
