@@ -77,3 +77,15 @@ for (const [name, data, reason] of [
     t.like(shown.body.approval.log, { agrees: false, reason });
   });
 }
+
+test('a row naming a session that does not exist is listed as not proven (not_in_log), beside a proven genuine row', async (t) => {
+  const h = await held('no-session');
+  const base = (await store().get(h.id))!;
+  const ids = [`no-such-session-${Date.now()}`, '../../etc', 'x'.repeat(2000)];
+  for (const [i, sessionId] of ids.entries()) await store().create({ ...base, id: `forged-nosession-${i}-${Date.now()}`, sessionId });
+  const r = await gw.get('/v1/approvals?status=pending&limit=999', { authorization: `Bearer ${await aliceToken()}` });
+  t.is(r.status, 200, JSON.stringify(r.body));
+  const rows = r.body.approvals as { id: string; sessionId: string; log: { agrees: boolean; reason?: string } }[];
+  for (const sessionId of ids) t.like(rows.find((a) => a.sessionId === sessionId), { log: { agrees: false, reason: 'not_in_log' } });
+  t.like(rows.find((a) => a.id === h.id), { log: { agrees: true } });
+});
