@@ -9,6 +9,7 @@
 // session's status is read off its last event, never stored (nothing here is ever updated).
 import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import { statusAfter } from '../../audit/status.ts';
+import { readStoredData } from '../../audit/stored-data.ts';
 
 const SEQ_DIGITS = 10;
 
@@ -92,18 +93,19 @@ export function sessionDocument(first: SessionEvent): SessionDocument {
 export type Fields = Readonly<Record<string, unknown>>;
 
 export function eventFromDocument(sessionId: string, id: string, fields: Fields): SessionEvent {
-  const { seq, type, at, data, prevHash, hash, index } = fields;
-  if (typeof data !== 'string') throw new MalformedDocument(id, 'data');
+  const { seq, at, prevHash, hash, index } = fields;
+  // Not checked against EVENT_TYPES (nor seq against the id): a document edited behind the
+  // log's back is evidence for `evidence verify`, and hiding it here would hide the tampering.
+  // Data that is not JSON text is read as an `unreadable` event (audit/stored-data.ts).
+  const { type, data } = readStoredData(fields.type, fields.data);
   return {
     // The document's place in the tree, like the PostgreSQL key: an event copied in from another
     // session then fails its hash.
     sessionId,
     seq: seq as number,
-    // Not checked against EVENT_TYPES (nor seq against the id): a document edited behind the
-    // log's back is evidence for `evidence verify`, and hiding it here would hide the tampering.
-    type: type as EventType,
+    type,
     at: at as string,
-    data: JSON.parse(data) as Record<string, unknown>,
+    data,
     prevHash: (prevHash ?? null) as string | null,
     hash: hash as string,
     ...(typeof index === 'number' ? { index } : {}),

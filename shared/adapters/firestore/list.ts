@@ -4,6 +4,7 @@ import type { EventType, SessionSummary } from '../../audit/events.ts';
 import type { SessionQuery } from '../../ports.ts';
 import { DATA_DECIDES_STATUS, eventFromDocument, eventId, MalformedDocument, sessionDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
 import { checkListingCopy } from '../../audit/listing-check.ts';
+import { readStoredData } from '../../audit/stored-data.ts';
 import { events, type Store } from './store.ts';
 
 // Sessions per query: each page then costs one small query per session for its last event.
@@ -73,14 +74,9 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
     // A session document is created with its first event, so this is a store edited by hand;
     // as on PostgreSQL, a session without events is not listed.
     if (!last) return;
-    const data = dataOf.get(last.ref.path);
-    if (data !== undefined && typeof data !== 'string') throw new MalformedDocument(last.ref.path, 'data');
-    const lastEvent: LastEvent = {
-      seq: last.get('seq') as number,
-      type: last.get('type') as EventType,
-      at: last.get('at') as string,
-      data: data === undefined ? {} : (JSON.parse(data) as Record<string, unknown>),
-    };
+    const text = dataOf.get(last.ref.path);
+    const { type, data } = text === undefined ? { type: last.get('type') as EventType, data: {} } : readStoredData(last.get('type'), text);
+    const lastEvent: LastEvent = { seq: last.get('seq') as number, type, at: last.get('at') as string, data };
     out.push(summaryFromDocuments(session.id, session.data(), lastEvent));
   });
   return out;

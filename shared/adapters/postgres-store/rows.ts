@@ -4,6 +4,7 @@ import type { EventType, SessionEvent, SessionSummary } from '../../audit/events
 import { statusAfter } from '../../audit/status.ts';
 import type { ChainedAppend } from '../../audit/append-path.ts';
 import { storedData } from '../../audit/chain.ts';
+import { readStoredData } from '../../audit/stored-data.ts';
 
 export interface EventRow {
   readonly session_id: string;
@@ -48,14 +49,16 @@ export function listingColumns(first: SessionEvent): Record<string, string | nul
 }
 
 export function eventFromRow(row: EventRow): SessionEvent {
+  // Not checked against EVENT_TYPES: a row edited behind the log's back is evidence for
+  // `evidence verify`, and hiding it here would hide the tampering. Data that is not JSON is read
+  // as an `unreadable` event (audit/stored-data.ts), never thrown at every reader of the session.
+  const { type, data } = readStoredData(row.type, row.data);
   const event: { -readonly [K in keyof SessionEvent]: SessionEvent[K] } = {
     sessionId: row.session_id,
     seq: row.seq,
-    // Not checked against EVENT_TYPES: a row edited behind the log's back is evidence for
-    // `evidence verify`, and hiding it here would hide the tampering.
-    type: row.type as EventType,
+    type,
     at: row.at,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    data,
     prevHash: row.prev_hash,
     hash: row.hash,
   };
@@ -95,14 +98,14 @@ export function sessionColumns(first: SessionEvent): [string | null, string | nu
 }
 
 export function summaryFromRow(row: SummaryRow): SessionSummary {
-  const data = row.last_data === null ? {} : (JSON.parse(row.last_data) as Record<string, unknown>);
+  const last = row.last_data === null ? { type: row.last_type as EventType, data: {} } : readStoredData(row.last_type, row.last_data);
   return {
     sessionId: row.session_id,
     startedAt: row.started_at,
     lastAt: row.last_at,
     // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
     events: row.last_seq + 1,
-    status: statusAfter({ type: row.last_type as EventType, data }),
+    status: statusAfter(last),
     ...(row.subject === null ? {} : { subject: row.subject }),
     ...(row.email === null ? {} : { email: row.email }),
     ...(row.connection === null ? {} : { connection: row.connection }),
