@@ -100,10 +100,20 @@ export interface CoveragePlan {
   readonly withCheckpoints: boolean;
 }
 
+/**
+ * The last checkpoint (tree order) signed at least the clock margin before `fromMs`: every leaf
+ * after its tree was appended after that time, so no session of a range starting at `fromMs` can
+ * have a leaf before it. An export's run starts at its size (or earlier); verify holds it to that
+ * (run-bounds.ts).
+ */
+export function lastSignedBefore<C extends Pick<Checkpoint, 'time'>>(checkpoints: readonly C[], fromMs: number): C | undefined {
+  return checkpoints.filter((c) => Date.parse(c.time) <= fromMs - CLOCK_MARGIN_MS).at(-1);
+}
+
 export async function planCoverage(log: LogLeafReader, range: { from: Date; to: Date }, checkpoints: readonly Checkpoint[] | undefined): Promise<CoveragePlan> {
   const current = await log.treeSize();
   const list = checkpoints ?? [];
-  const before = list.filter((c) => Date.parse(c.time) <= range.from.getTime() - CLOCK_MARGIN_MS).at(-1);
+  const before = lastSignedBefore(list, range.from.getTime());
   // The first checkpoint after the range's end: it holds every session that started in the range
   // and every event appended up to then. Failing that, the latest one; failing that, none.
   // Failing one signed after the range, the latest one when it holds everything the log holds now

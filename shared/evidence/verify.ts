@@ -29,6 +29,7 @@ import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
 import { LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
+import { runBoundsProblems } from './run-bounds.ts';
 import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
 import { protocolBreak } from '../audit/protocol.ts';
 import { fastHashEvent } from './event-hash.ts';
@@ -270,6 +271,8 @@ async function verifyFolder(
       const later = validCheckpoints.find((v) => Date.parse(v.time) >= Date.parse(manifest.range.to));
       report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, before its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
     }
+    // The run must span every leaf a session of the range can have (run-bounds.ts says why).
+    if (c !== null) for (const p of runBoundsProblems(section, manifest.range, validCheckpoints)) report(p);
   }
   if (options.expectRoot !== undefined) {
     const want = options.expectRoot.toLowerCase();
