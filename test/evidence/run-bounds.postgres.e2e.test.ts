@@ -185,3 +185,53 @@ test('the last session of the range hidden by ending the run before its leaves: 
   t.false(r.ok, 'a session that started in the range is missing from the export');
   t.true(r.problems.some((p) => p.kind === 'leaf_missing' && p.field === 'log.end'), JSON.stringify(kinds(r)));
 });
+
+// The covering checkpoint must be signed at least the clock margin after the range ends, as export
+// picks it: a session dated up to the margin before a checkpoint may be appended after it
+// (leaf_backdated allows that much), so a checkpoint signed within the margin after `to` does not
+// show every session of the range. A folder proved against one left such a session out.
+test('an export proved against a checkpoint signed within the clock margin after the range ends: not_covered', async (t) => {
+  const MIN = 60_000;
+  const T = Date.UTC(2100, 2, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
+  let now = T;
+  const db = await createTestDatabase();
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
+  t.teardown(async () => {
+    await log.close();
+    await db.drop();
+  });
+  const state = tempDir(t, 'gatehouse-run-bounds-state-');
+  const local = localCheckpointing(state, { createKey: true });
+  const sign = async (at: number) => t.is((await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
+  const from = new Date(T - 10 * MIN);
+  const to = new Date(T + 10 * MIN);
+  await log.append(`early-${T}`, session('SELECT 1'));
+  // Signed 30 s after the range ended; then a session dated 1 s before the end is appended (a
+  // gateway clock a little behind the signer's, or a slow group commit).
+  await sign(to.getTime() + 30_000);
+  const small = (await local.store.list()).checkpoints.at(-1)!;
+  now = to.getTime() - 1000;
+  const late = `late-${T}`;
+  await log.append(late, session('DELETE FROM orders'));
+  await sign(to.getTime() + 20 * MIN);
+  const checkpoints = (await local.store.list()).checkpoints;
+  // The honest export holds the late session (proved against the checkpoint signed 20 minutes after).
+  const honest = join(tempDir(t), 'export');
+  await exportEvidence(log as never, { from, to, out: honest, source: 'test', checkpoints, clock: () => new Date(T + 60 * MIN) });
+  const ok = await everyPass(t, honest, state);
+  t.true(ok.ok, JSON.stringify(ok.problems));
+  t.is(ok.checked.sessions, 2);
+  // The folder its owner makes instead: the log as of the small checkpoint, which has no leaf of the late session.
+  const asOfSmall: ExportSource & LogLeafReader = {
+    list: (q) => log.list(q),
+    read: (id) => log.read(id),
+    treeSize: async () => small.treeSize,
+    leaves: (a, b) => log.leaves(a, Math.min(b, small.treeSize)),
+  };
+  const dir = join(tempDir(t), 'export');
+  await exportEvidence(asOfSmall, { from, to, out: dir, source: 'test', checkpoints: [small], clock: () => new Date(T + 60 * MIN) });
+  t.false(readManifest(dir).chainHeads.some((h) => h.sessionId === late), 'the late session is not in the folder');
+  const r = await everyPass(t, dir, state);
+  t.false(r.ok, 'a session dated inside the range is missing, and nothing signed after the margin shows the range complete');
+  t.true(r.problems.some((p) => p.kind === 'not_covered' && p.field === 'log.checkpoint'), JSON.stringify(kinds(r)));
+});
