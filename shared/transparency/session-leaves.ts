@@ -15,6 +15,8 @@ import type { LogLeafReader, SessionLog } from '../ports.ts';
 const PAGE = 2_000;
 /** Sessions whose proven leaves are kept while the log is read (a session's leaves sit close together). */
 const KEPT = 1_024;
+/** Reads in flight on a store without readMany (as `sessions list` reads Firestore). */
+const READS_AT_ONCE = 16;
 
 export type SessionReader = Pick<SessionLog, 'read'> & Partial<Pick<SessionLog, 'readMany'>>;
 
@@ -34,7 +36,7 @@ export async function leafNotShown(log: LogLeafReader & SessionReader, sessionId
     const page = await log.leaves(s, Math.min(to, s + PAGE));
     const need = [...new Set(page.filter((l) => !mine.has(l.index) && l.sessionId !== sessionId && !proven.has(l.sessionId)).map((l) => l.sessionId))];
     if (need.length) {
-      const read = log.readMany ? await log.readMany(need) : new Map(await Promise.all(need.map(async (id) => [id, await log.read(id)] as const)));
+      const read = await readSessions(log, need);
       for (const id of need) {
         proven.set(id, provenLeaves(id, read.get(id) ?? []));
         if (proven.size > KEPT) proven.delete(proven.keys().next().value!);
@@ -49,6 +51,21 @@ export async function leafNotShown(log: LogLeafReader & SessionReader, sessionId
     }
   }
   return undefined;
+}
+
+/** Sessions' events: readMany 100 at a time, or (a store without it, Firestore) a few reads at a time, not a page's worth at once. */
+async function readSessions(log: SessionReader, ids: readonly string[]): Promise<Map<string, readonly SessionEvent[]>> {
+  const out = new Map<string, readonly SessionEvent[]>();
+  if (log.readMany) {
+    // 100 sessions a query, as export reads them (shared/evidence/sessions-in-range.ts READ_BATCH).
+    for (let i = 0; i < ids.length; i += 100) for (const [id, events] of await log.readMany(ids.slice(i, i + 100))) out.set(id, events);
+    return out;
+  }
+  for (let i = 0; i < ids.length; i += READS_AT_ONCE) {
+    const batch = ids.slice(i, i + READS_AT_ONCE);
+    for (const [id, events] of await Promise.all(batch.map(async (id) => [id, await log.read(id)] as const))) out.set(id, events);
+  }
+  return out;
 }
 
 /** Index → hash of the session's events that have a place in the log and whose hash holds. */
