@@ -21,6 +21,7 @@ import { rangeProof, TREE_DEFINITION } from '../transparency/merkle-tree.ts';
 import { leafHashInto, packedTreeHash } from './leaf-hashes.ts';
 import type { HashedFile } from './files.ts';
 import { jsonLine } from './derive.ts';
+import { eventHashHolds } from './event-hash.ts';
 
 export const LEAVES_FILE = 'leaves.jsonl';
 /** How far a gateway's clock may be from the checkpoint signer's. */
@@ -200,6 +201,10 @@ export async function writeLogCoverage(
       if (!tracker.sessions.has(leaf.sessionId)) {
         event = await others.event(leaf.sessionId, leaf.seq, leaf.index);
         if (!event) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+        // Its own hash must be the leaf's: an event moved to this session from another (its row's
+        // session id changed by the owner) still sits at its index, but is not what was signed
+        // there — the leaf's genuine event, of some other session, is missing from the store.
+        else if (event.hash !== leaf.hash || !eventHashHolds(event)) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log, but the event the store holds there does not hash to it: the signed event is missing` });
         if (event && leaf.seq === 0 && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
           runProblems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }
