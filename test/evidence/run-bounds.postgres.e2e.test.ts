@@ -82,33 +82,35 @@ interface World {
 }
 
 async function world(t: ExecutionContext, opts: { signedBefore?: boolean } = {}): Promise<World> {
+  const MIN = 60_000;
+  // Times the test sets (the log's clock and the signer's), in a future no other test uses.
+  const T = Date.UTC(2100, 1, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
+  let now = T;
   const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
+  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
   t.teardown(async () => {
     await log.close();
     await db.drop();
   });
   const state = tempDir(t, 'gatehouse-run-bounds-state-');
   const local = localCheckpointing(state, { createKey: true });
-  const now = Date.now();
   const sign = async (at: number) => t.is((await checkpointOnce({ log: log as never, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
   const ids: string[] = [];
-  let from = now - 60_000;
-  // Optionally a session before the range, signed long before it: the run must start at that checkpoint.
+  // Optionally a session an hour before the range, signed then: the run must start at that checkpoint.
   if (opts.signedBefore) {
-    await log.append('yesterday', session('SELECT 0'));
-    await sign(now - 60 * 60_000);
-    from = Date.now() + 5;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    now = T - 60 * MIN;
+    await log.append(`yesterday-${T}`, session('SELECT 0'));
+    await sign(T - 55 * MIN);
   }
-  for (const name of ['first-of-the-day', 'a', 'b', 'last-of-the-day']) {
-    const id = `${name}-${now}`;
+  for (const [i, name] of ['first-of-the-day', 'a', 'b', 'last-of-the-day'].entries()) {
+    now = T + i * 1000;
+    const id = `${name}-${T}`;
     await log.append(id, session(`SELECT '${name}'`));
     ids.push(id);
   }
   // The covering checkpoint, signed after the range ended (plus the margin).
-  await sign(now + 10 * 60_000);
-  return { log: log as unknown as ExportSource & LogLeafReader, state, from: new Date(from), to: new Date(now + 60_000), ids, now };
+  await sign(T + 10 * MIN);
+  return { log: log as unknown as ExportSource & LogLeafReader, state, from: new Date(T - 10 * MIN), to: new Date(T + MIN), ids, now: T };
 }
 
 /**

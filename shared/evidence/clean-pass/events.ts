@@ -18,7 +18,7 @@ import { eventHashHolds } from '../event-hash.ts';
 import { approvalsFor, sessionFacts, type SessionFacts } from '../facts.ts';
 import { CLOCK_MARGIN_MS } from '../log-coverage.ts';
 import { populationRow } from '../population.ts';
-import { latestAtOrBelow, unindexedPredatesLog } from '../verify-log.ts';
+import { isPostdated, latestAtOrBelow, unindexedPredatesLog } from '../verify-log.ts';
 import { asEvent } from '../verify-session.ts';
 import { isVoteEvent, voteProblems } from '../votes.ts';
 import { protocolBreak } from '../../audit/protocol.ts';
@@ -169,5 +169,7 @@ function inSignedRun(u: Unpacked, e: SessionEvent): boolean {
   if (!markOnce(log.inEvents, i)) return false;
   // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
   const signedBefore = latestAtOrBelow(log.checkpoints, index as number);
-  return signedBefore === undefined || !(Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS);
+  if (signedBefore !== undefined && Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS) return false;
+  // Nor dated well after a checkpoint that already held it (leaf_postdated).
+  return log.checkpoints.length === 0 || !isPostdated(e.at, u.heldSince(index as number));
 }
