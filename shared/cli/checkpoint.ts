@@ -10,6 +10,7 @@ import { cloudStorageReader } from './gcs-reader.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../transparency/checkpointer.ts';
 import { localCheckpointing } from '../transparency/local.ts';
 import { treeHash } from '../transparency/merkle-tree.ts';
+import { leafNotShown, type SessionReader } from '../transparency/session-leaves.ts';
 import { readStatus, writeStatus } from '../transparency/status.ts';
 import { parsePublicKey, verifyCheckpointChain } from '../transparency/verify-checkpoints.ts';
 
@@ -95,10 +96,11 @@ export interface Coverage {
 
 /**
  * Whether every event of a session is in the tree of a signed checkpoint: the events have indices
- * below its size, are the log's leaves there, and the log's first treeSize leaves still give its
- * signed root.
+ * below its size, are the log's leaves there, the log's first treeSize leaves still give its
+ * signed root, and no leaf of the tree after the session's first event is an event of the session
+ * that is not shown (session-leaves.ts).
  */
-export async function sessionCoverage(log: LogLeafReader, events: readonly SessionEvent[], checkpointSource: string, publicKey?: string): Promise<Coverage> {
+export async function sessionCoverage(log: LogLeafReader & SessionReader, events: readonly SessionEvent[], checkpointSource: string, publicKey?: string): Promise<Coverage> {
   let valid: readonly Checkpoint[];
   try {
     const source = await loadCheckpointSource(checkpointSource, { publicKey, gcs: cloudStorageReader });
@@ -131,6 +133,8 @@ export async function sessionCoverage(log: LogLeafReader, events: readonly Sessi
   const stored = await log.leaves(Math.min(...(indices as number[])), top + 1);
   const byIndex = new Map(stored.map((l) => [l.index, l.hash]));
   if (events.some((e) => byIndex.get(e.index!) !== e.hash)) return { covered: false, reason: '[leaf_inserted] an event of this session is not the leaf at its index' };
+  const notShown = await leafNotShown(log, events[0]!.sessionId, events, latest.treeSize);
+  if (notShown) return { covered: false, reason: `[leaf_missing] ${notShown}` };
   return { covered: true, reason: `in the checkpoint of ${latest.treeSize} leaves signed ${latest.time}`, checkpoint: { treeSize: latest.treeSize, rootHash: latest.rootHash, time: latest.time } };
 }
 

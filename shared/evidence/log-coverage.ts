@@ -21,6 +21,7 @@ import { rangeProof, TREE_DEFINITION } from '../transparency/merkle-tree.ts';
 import { leafHashInto, packedTreeHash } from './leaf-hashes.ts';
 import type { HashedFile } from './files.ts';
 import { jsonLine } from './derive.ts';
+import { eventHashHolds } from './event-hash.ts';
 
 export const LEAVES_FILE = 'leaves.jsonl';
 /** How far a gateway's clock may be from the checkpoint signer's. */
@@ -100,10 +101,20 @@ export interface CoveragePlan {
   readonly withCheckpoints: boolean;
 }
 
+/**
+ * The last checkpoint (tree order) signed at least the clock margin before `fromMs`: every leaf
+ * after its tree was appended after that time, so no session of a range starting at `fromMs` can
+ * have a leaf before it. An export's run starts at its size (or earlier); verify holds it to that
+ * (run-bounds.ts).
+ */
+export function lastSignedBefore<C extends Pick<Checkpoint, 'time'>>(checkpoints: readonly C[], fromMs: number): C | undefined {
+  return checkpoints.filter((c) => Date.parse(c.time) <= fromMs - CLOCK_MARGIN_MS).at(-1);
+}
+
 export async function planCoverage(log: LogLeafReader, range: { from: Date; to: Date }, checkpoints: readonly Checkpoint[] | undefined): Promise<CoveragePlan> {
   const current = await log.treeSize();
   const list = checkpoints ?? [];
-  const before = list.filter((c) => Date.parse(c.time) <= range.from.getTime() - CLOCK_MARGIN_MS).at(-1);
+  const before = lastSignedBefore(list, range.from.getTime());
   // The first checkpoint after the range's end: it holds every session that started in the range
   // and every event appended up to then. Failing that, the latest one; failing that, none.
   // Failing one signed after the range, the latest one when it holds everything the log holds now
@@ -190,6 +201,10 @@ export async function writeLogCoverage(
       if (!tracker.sessions.has(leaf.sessionId)) {
         event = await others.event(leaf.sessionId, leaf.seq, leaf.index);
         if (!event) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log but the session as read holds no such event` });
+        // Its own hash must be the leaf's: an event moved to this session from another (its row's
+        // session id changed by the owner) still sits at its index, but is not what was signed
+        // there — the leaf's genuine event, of some other session, is missing from the store.
+        else if (event.hash !== leaf.hash || !eventHashHolds(event)) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log, but the event the store holds there does not hash to it: the signed event is missing` });
         if (event && leaf.seq === 0 && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
           runProblems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }

@@ -24,6 +24,7 @@ export const PROBLEM_KINDS = [
   'leaf_missing', // a leaf of the exported run, or of an exported session, is not in the export
   'leaf_inserted', // an exported event (or leaf) that is not the log's leaf at its index
   'leaf_backdated', // an event dated before a checkpoint signed while it did not yet exist
+  'leaf_postdated', // an event dated after a checkpoint whose tree already held its leaf
   'root_mismatch', // the exported run and its proof do not give the signed root (or --expect-root)
   'not_covered', // no signed checkpoint covers the export (or the export carries no log section)
   'checkpoint_signature_invalid', // a checkpoint signed with another key, or not at all

@@ -43,7 +43,11 @@ export class LogCheck {
     this.#exportedSession = new Uint8Array(this.#n);
     this.#inEvents = new Uint8Array(this.#n);
     this.#firstSignedMs = firstSignedMs(checkpoints.map((c) => Date.parse(c.time)));
+    this.#heldSince = signedHolding(checkpoints.map((c) => ({ treeSize: c.treeSize, signedMs: Date.parse(c.time) })));
   }
+
+  /** When leaf i was first in a signed tree (signedHolding). */
+  readonly #heldSince: (index: number) => number | undefined;
 
   async readLeaves(path: string): Promise<void> {
     const { start, end } = this.section;
@@ -104,6 +108,10 @@ export class LogCheck {
         flag('leaf_inserted', line, `the event given with leaf ${index} is not the event the log holds there`, { sessionId });
         continue;
       }
+      const held = this.#heldSince(index as number);
+      if (isPostdated(event.at, held)) {
+        flag('leaf_postdated', line, `event ${seq} of session ${sessionId} says ${event.at}, but its leaf ${String(index)} was in a tree signed ${new Date(held!).toISOString()}: an append dated ahead`, { sessionId, seq: seq as number });
+      }
       if (seq !== 0) continue;
       const at = Date.parse(event.at);
       if (at >= from && at < to) {
@@ -150,6 +158,11 @@ export class LogCheck {
     const signedBefore = this.checkpoints.length ? latestAtOrBelow(this.checkpoints, event.index) : undefined;
     if (signedBefore && Date.parse(event.at) < this.#signedMs(signedBefore) - CLOCK_MARGIN_MS) {
       this.#flagEvent(event, line, 'leaf_backdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but it is leaf ${event.index}, appended after the checkpoint of ${signedBefore.treeSize} leaves signed ${signedBefore.time}`);
+    }
+    // Nor dated well after a checkpoint that already held it.
+    const held = this.checkpoints.length ? this.#heldSince(event.index) : undefined;
+    if (isPostdated(event.at, held)) {
+      this.#flagEvent(event, line, 'leaf_postdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but its leaf ${event.index} was in a tree signed ${new Date(held!).toISOString()}: an append dated ahead`);
     }
   }
 
@@ -229,6 +242,39 @@ export function latestAtOrBelow<C extends { readonly treeSize: number }>(checkpo
     } else hi = mid - 1;
   }
   return found;
+}
+
+/**
+ * When a leaf was first known to be in a signed tree: for leaf `index`, the earliest signing time
+ * (ms) among the checkpoints (tree order, as verify lists them) whose tree holds it, or undefined
+ * when none does. An event dated more than the clock margin after that time is postdated: the
+ * gateway dates an event when it happens and appends it then (isPostdated).
+ */
+export function signedHolding(checkpoints: readonly { readonly treeSize: number; readonly signedMs: number }[]): (index: number) => number | undefined {
+  // Earliest time over each suffix: a checkpoint holding leaf i holds every leaf below its size.
+  const earliest = new Array<number>(checkpoints.length);
+  let min = Infinity;
+  for (let k = checkpoints.length - 1; k >= 0; k--) {
+    const ms = checkpoints[k]!.signedMs;
+    if (ms < min) min = ms;
+    earliest[k] = min;
+  }
+  return (index) => {
+    let lo = 0;
+    let hi = checkpoints.length;
+    // The first checkpoint (tree order) whose size is above index.
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (checkpoints[mid]!.treeSize > index) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo < checkpoints.length ? earliest[lo] : undefined;
+  };
+}
+
+/** Whether an event dated `at` is postdated for a leaf first signed at `heldMs` (an unreadable date is). */
+export function isPostdated(at: string, heldMs: number | undefined): boolean {
+  return heldMs !== undefined && !(Date.parse(at) <= heldMs + CLOCK_MARGIN_MS);
 }
 
 /** The earliest signing time of the valid checkpoints (ms), or +Infinity without any. */

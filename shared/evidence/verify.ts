@@ -27,8 +27,9 @@ import { soc2Criteria } from './report/soc2.ts';
 import { populationHeader } from './population.ts';
 import type { Problem } from './problems.ts';
 import { asEvent, checkSessionBlock, type Found, type Gap } from './verify-session.ts';
-import { LEAVES_FILE } from './log-coverage.ts';
+import { CLOCK_MARGIN_MS, LEAVES_FILE } from './log-coverage.ts';
 import { LogCheck } from './verify-log.ts';
+import { runBoundsProblems } from './run-bounds.ts';
 import { isVoteEvent, voteKeyOf, voteProblems, type VoteKey } from './votes.ts';
 import { protocolBreak } from '../audit/protocol.ts';
 import { fastHashEvent } from './event-hash.ts';
@@ -265,11 +266,16 @@ async function verifyFolder(
       report({ kind: 'root_mismatch', file: 'manifest.json', field: 'log.rootHash', message: `the signed checkpoint of ${section.treeSize} leaves has root ${sameSize[0]!.rootHash}, the export was proved against ${section.rootHash}` });
     } else if (!coveredBy) {
       report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the checkpoint of ${section.treeSize} leaves the export names is not among the valid signed checkpoints of ${options.checkpoints}` });
-    } else if (Date.parse(coveredBy.time) < Date.parse(manifest.range.to)) {
-      // Signed before the range ended: sessions that started after it are not proven complete.
-      const later = validCheckpoints.find((v) => Date.parse(v.time) >= Date.parse(manifest.range.to));
-      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, before its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
+    } else if (!(Date.parse(coveredBy.time) >= Date.parse(manifest.range.to) + CLOCK_MARGIN_MS)) {
+      // Signed before the range ended (plus the clock margin, as export picks it): an event dated
+      // up to the margin before a checkpoint may be appended after it (leaf_backdated allows that
+      // much), so only a checkpoint signed that long after the end holds every session of the range.
+      const coverFrom = Date.parse(manifest.range.to) + CLOCK_MARGIN_MS;
+      const later = validCheckpoints.find((v) => Date.parse(v.time) >= coverFrom);
+      report({ kind: 'not_covered', file: 'manifest.json', field: 'log.checkpoint', message: `the export is proved against a checkpoint signed ${coveredBy.time}, less than ${CLOCK_MARGIN_MS / 60_000} minutes after its range ends (${manifest.range.to})${later ? `; export it again: the checkpoint of ${later.treeSize} leaves (${later.time}) covers it` : ''}` });
     }
+    // The run must span every leaf a session of the range can have (run-bounds.ts says why).
+    if (c !== null) for (const p of runBoundsProblems(section, manifest.range, validCheckpoints)) report(p);
   }
   if (options.expectRoot !== undefined) {
     const want = options.expectRoot.toLowerCase();

@@ -17,6 +17,7 @@ import { CheckpointFailure, checkpointOnce } from '../../shared/transparency/che
 import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
 import { CHECKPOINT_FORMAT, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
+import { sessionCoverage } from '../../shared/cli/checkpoint.ts';
 import { runCli } from './helpers.ts';
 
 /** What an attacker can do to one backend's store, past the adapter. */
@@ -33,6 +34,12 @@ export interface TamperStore {
   /** Owner's rights, past the create-only triggers. */
   deleteEvent(sessionId: string, seq: number): Promise<void>;
   deleteSession(sessionId: string): Promise<void>;
+  /**
+   * The event is no longer read as its session's, while its leaf stays in the log: on Firestore its
+   * event document deleted (the gateway's service account may delete: Firestore IAM has no
+   * create-only role), on PostgreSQL its row moved to another session id by the owner.
+   */
+  hideEvent(sessionId: string, seq: number): Promise<void>;
   /** Overwrites the event (sessionId, seq) with `event`: its content, hash, prevHash and index. */
   replaceEvent(event: SessionEvent & { index: number }): Promise<void>;
   setStartedAt(sessionId: string, at: Date): Promise<void>;
@@ -250,6 +257,25 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     const e = await s.exportTo('truncated');
     t.true(e.logProblems.some((p) => p.kind === 'leaf_missing'), 'export itself says so');
     has(t, await s.verify(e.dir), 'leaf_missing');
+  });
+
+  test(`${name}: leaf_missing — the last event of a session hidden from its read, its leaf kept: sessions show is NOT covered`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.read[0]!.sessionId;
+    t.true((await sessionCoverage(s.store.log, await s.store.log.read(sid), s.stateDir)).covered, 'the genuine session is covered');
+    const last = s.read.at(-1)!;
+    await s.store.hideEvent(sid, last.seq);
+    t.is((await s.store.log.read(sid)).length, s.read.length - 1, 'the store no longer shows it');
+    const c = await sessionCoverage(s.store.log, await s.store.log.read(sid), s.stateDir);
+    t.false(c.covered, `the signed log holds an event of the session that is not shown: ${c.reason}`);
+    t.regex(c.reason, /leaf_missing/);
+    const e = await s.exportTo('hidden');
+    t.true(e.logProblems.some((p) => p.kind === 'leaf_missing'), `export says so: ${JSON.stringify(e.logProblems)}`);
+    // Verify: the leaf's event missing from the export (Firestore), or the event carried with the
+    // leaf not the one signed there (PostgreSQL: the moved row, under another session id).
+    const v = await s.verify(e.dir);
+    t.false(v.ok);
+    t.true(v.problems.some((p) => p.kind === 'leaf_missing' || p.kind === 'leaf_inserted'), JSON.stringify(v.problems.map((p) => p.kind)));
   });
 
   test(`${name}: leaf_missing — a whole session deleted by the owner`, async (t) => {

@@ -46,6 +46,10 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
         await leaves.doc(leafId(doc.get('index') as number)).delete();
         await doc.ref.delete();
       },
+      async hideEvent(sessionId, seq) {
+        // Only the event's document: its leaf is a document of its own, and stays.
+        await eventDoc(sessionId, seq).delete();
+      },
       async deleteSession(sessionId) {
         const evs = await sessions.doc(sessionId).collection('events').get();
         for (const d of evs.docs) {

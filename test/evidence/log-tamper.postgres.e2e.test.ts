@@ -53,6 +53,11 @@ logTamperContract('PostgreSQL', async (clock) => {
     async deleteEvent(sessionId, seq) {
       await asOwner('DELETE FROM gatehouse_session_events WHERE session_id = $1 AND seq = $2', [sessionId, seq]);
     },
+    async hideEvent(sessionId, seq) {
+      const hideout = `hideout-${sessionId}-${seq}`;
+      await asOwner("INSERT INTO gatehouse_sessions (session_id, started_at, subject, email, connection, sql) VALUES ($1, now(), '', '', '', '')", [hideout]);
+      await asOwner('UPDATE gatehouse_session_events SET session_id = $3 WHERE session_id = $1 AND seq = $2', [sessionId, seq, hideout]);
+    },
     async deleteSession(sessionId) {
       await asOwner('DELETE FROM gatehouse_session_events WHERE session_id = $1', [sessionId]);
       await asOwner('DELETE FROM gatehouse_sessions WHERE session_id = $1', [sessionId]);

@@ -2,7 +2,7 @@
 // task message carries it without a copy: the run of the global log (its leaves' event hashes and
 // which leaves were seen where), the exported sessions' ids, the time range, the checkpoints that
 // date the leaves, the approval desk's key. A worker unpacks it once per verify run and keeps it.
-import { firstSignedMs } from '../verify-log.ts';
+import { firstSignedMs, signedHolding } from '../verify-log.ts';
 import { voteKeyOf, type VoteKey } from '../votes.ts';
 
 export interface PassContext {
@@ -32,6 +32,8 @@ export interface Unpacked {
   readonly voteKey?: VoteKey;
   /** When the log was first signed (ms), +Infinity without checkpoints (verify-log.ts firstSignedMs). */
   readonly firstSignedMs: number;
+  /** When leaf `index` was first in a signed tree (verify-log.ts signedHolding). */
+  readonly heldSince: (index: number) => number | undefined;
 }
 
 let current: Unpacked | undefined;
@@ -44,7 +46,8 @@ export function unpack(ctx: PassContext): Unpacked {
   // verify resolved the key before; a task that cannot use it must fail, never skip the votes.
   if (typeof key === 'string') throw new Error(`the approval desk key is ${key}`);
   const firstSigned = firstSignedMs(ctx.log?.checkpoints.map((c) => c.signedMs) ?? []);
-  current = { ctx, exported: new Set(ids === '' ? [] : ids.split('\n')), ...(key ? { voteKey: key } : {}), firstSignedMs: firstSigned };
+  const heldSince = signedHolding(ctx.log?.checkpoints ?? []);
+  current = { ctx, exported: new Set(ids === '' ? [] : ids.split('\n')), ...(key ? { voteKey: key } : {}), firstSignedMs: firstSigned, heldSince };
   return current;
 }
 

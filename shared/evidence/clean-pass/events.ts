@@ -18,8 +18,8 @@ import { eventHashHolds } from '../event-hash.ts';
 import { approvalsFor, sessionFacts, type SessionFacts } from '../facts.ts';
 import { CLOCK_MARGIN_MS } from '../log-coverage.ts';
 import { populationRow } from '../population.ts';
-import { latestAtOrBelow, unindexedPredatesLog } from '../verify-log.ts';
-import { asEvent } from '../verify-session.ts';
+import { isPostdated, latestAtOrBelow, unindexedPredatesLog } from '../verify-log.ts';
+import { asEvent, unhashedMember } from '../verify-session.ts';
 import { isVoteEvent, voteProblems } from '../votes.ts';
 import { protocolBreak } from '../../audit/protocol.ts';
 import { markOnce, unpack, type PassContext, type Unpacked } from './context.ts';
@@ -81,7 +81,7 @@ export function eventsChunk(bytes: Uint8Array, pass: PassContext): ChunkResult |
     for (let k = 0; k < evs.length; k++) {
       const e = evs[k]!;
       if (e.seq !== k || e.prevHash !== prev || !eventHashHolds(e)) return false;
-      if (!KNOWN_TYPES.has(e.type) || schemaIssue(e) !== undefined) return false;
+      if (!KNOWN_TYPES.has(e.type) || schemaIssue(e) !== undefined || unhashedMember(e) !== undefined) return false;
       // Without a place in the log: only before the log existed (LogCheck.onEvent says why).
       if (e.index !== undefined) indexed = true;
       else if (u.ctx.log && (indexed || !unindexedPredatesLog(e.at, u.firstSignedMs))) return false;
@@ -169,5 +169,7 @@ function inSignedRun(u: Unpacked, e: SessionEvent): boolean {
   if (!markOnce(log.inEvents, i)) return false;
   // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
   const signedBefore = latestAtOrBelow(log.checkpoints, index as number);
-  return signedBefore === undefined || !(Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS);
+  if (signedBefore !== undefined && Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS) return false;
+  // Nor dated well after a checkpoint that already held it (leaf_postdated).
+  return log.checkpoints.length === 0 || !isPostdated(e.at, u.heldSince(index as number));
 }

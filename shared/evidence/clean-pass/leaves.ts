@@ -5,7 +5,7 @@
 // pass says what.
 import type { PassContext } from './context.ts';
 import { markOnce, unpack } from './context.ts';
-import { leafEventHolds } from '../verify-log.ts';
+import { isPostdated, leafEventHolds } from '../verify-log.ts';
 import { asEvent } from '../verify-session.ts';
 
 // A leaf as export writes it, read without JSON.parse. Only what JSON.parse reads the same way:
@@ -14,7 +14,8 @@ const PLAIN_LEAF = /^\{"index":(0|[1-9]\d{0,15}),"sessionId":"([^"\\\u0000-\u001
 const HASH = /^[0-9a-f]{64}$/;
 
 export function leavesChunk(bytes: Uint8Array, pass: PassContext): boolean {
-  const { ctx, exported } = unpack(pass);
+  const unpacked = unpack(pass);
+  const { ctx, exported } = unpacked;
   const log = ctx.log;
   if (!log) return false;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -60,6 +61,7 @@ export function leavesChunk(bytes: Uint8Array, pass: PassContext): boolean {
     // (verify-log.ts says why); the first event of such a session, that it started outside the range.
     const e = event === undefined ? 'absent' : asEvent(event);
     if (typeof e === 'string' || e.sessionId !== sessionId || e.seq !== seq || !leafEventHolds(e, hash)) return false;
+    if (isPostdated(e.at, unpacked.heldSince(index as number))) return false;
     if (seq !== 0) continue;
     const at = Date.parse(e.at);
     if (at >= ctx.range.fromMs && at < ctx.range.toMs) return false;
