@@ -23,8 +23,11 @@ import { runCli } from './helpers.ts';
 /** What an attacker can do to one backend's store, past the adapter. */
 export interface TamperStore {
   readonly log: TransparentSessionLog;
-  /** Writer's rights: create rows/documents as the gateway's role could (no update, no delete). */
-  insertRaw(events: readonly (SessionEvent & { index: number })[], session?: ListingRow): Promise<void>;
+  /**
+   * Writer's rights: create rows/documents as the gateway's role could (no update, no delete).
+   * `storedData` replaces what is stored as the event's data (any text; on Firestore any value).
+   */
+  insertRaw(events: readonly (SessionEvent & { index: number; storedData?: unknown })[], session?: ListingRow): Promise<void>;
   /**
    * Events with no place in the global log (no index, no leaf): with the writer's create() on
    * Firestore; on PostgreSQL the store refuses that INSERT (gatehouse_check_log_index), so only the
@@ -247,6 +250,26 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
       const ex = await s.exportTo(`gap-${ahead}`);
       t.true(ex.logProblems.some((p) => p.kind === 'leaf_missing'), `export names the gap: ${JSON.stringify(ex.logProblems)}`);
     }
+  });
+
+  // One planted event whose stored data cannot be read made every reader of its session throw:
+  // the listing, the session's read, and so every export (shared/audit/stored-data.ts).
+  test(`${name}: an event stored with data that is not JSON (writer's rights): read as unreadable, listed, exported, named by verify — never a crash`, async (t) => {
+    const s = await scenario(t);
+    const head = s.read.at(-1)!;
+    const [planted] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'execution.committed', data: {} }], new Date(s.T + 3000));
+    await s.store.insertRaw([{ ...planted!, index: await s.store.log.treeSize(), storedData: '{"committed":' }]);
+    const events = await s.store.log.read(head.sessionId);
+    t.is(events.at(-1)!.type, 'unreadable' as never);
+    t.like(events.at(-1)!.data, { storedType: 'execution.committed' });
+    // The listing answers (its status is the last event's type alone, by design: views that claim
+    // more read the session whole, as the PostgreSQL views test checks).
+    t.truthy((await s.store.log.list({ from: s.from, to: s.to, limit: 100 })).find((x) => x.sessionId === head.sessionId));
+    t.is(await s.checkpoint(s.T + 40 * MIN), 'signed');
+    const { dir } = await s.exportTo('unreadable');
+    const r = await s.verify(dir);
+    has(t, r, 'event_modified', { sessionId: head.sessionId });
+    t.false(r.problems.some((p) => p.sessionId === s.denied[0]!.sessionId), 'the other session verifies');
   });
 
   test(`${name}: leaf_missing — the last event of a session deleted by the owner`, async (t) => {

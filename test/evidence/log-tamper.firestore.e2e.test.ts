@@ -27,7 +27,8 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
         const batch = admin.batch();
         if (session) batch.create(sessions.doc(events[0]!.sessionId), { startedAt: session.startedAt, subject: session.subject, email: session.email, connection: session.connection, sql: session.sql });
         for (const e of events) {
-          batch.create(eventDoc(e.sessionId, e.seq), eventDocument(e));
+          const { storedData, ...event } = e;
+          batch.create(eventDoc(e.sessionId, e.seq), { ...eventDocument(event), ...('storedData' in e ? { data: storedData } : {}) });
           batch.create(leaves.doc(leafId(e.index)), { index: e.index, sessionId: e.sessionId, seq: e.seq, hash: e.hash });
         }
         await batch.commit();

@@ -38,7 +38,7 @@ logTamperContract('PostgreSQL', async (clock) => {
       for (const e of events) {
         await admin.query(
           'INSERT INTO gatehouse_session_events (session_id, seq, type, at, data, prev_hash, hash, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-          [e.sessionId, e.seq, e.type, e.at, JSON.stringify(e.data), e.prevHash, e.hash, e.index],
+          [e.sessionId, e.seq, e.type, e.at, 'storedData' in e ? e.storedData : JSON.stringify(e.data), e.prevHash, e.hash, e.index],
         );
       }
     },
