@@ -44,11 +44,12 @@ async function unreadableSession(sessionId: string, data: string): Promise<void>
   await audit.query('SELECT gatehouse_append_events($1, $2, $3, $4, $5, $6, $7, true, now(), NULL, NULL, NULL, NULL)', [sessionId, [0], ['request'], [new Date().toISOString()], [data], [null], ['f'.repeat(64)]]);
 }
 
-// Text that is not JSON fails the read itself (log_unreadable); JSON that is no event's data is
-// read and refused by the event schema (event_malformed, held before this review). Either way
-// only that row is not proven. The rows of all three tests are in one listing (ava runs them at once).
+// Text that is not JSON is read as an `unreadable` event (shared/audit/stored-data.ts), so the
+// session holds no approval.requested: not_in_log (it failed the read itself before, which made
+// the listing 503, then log_unreadable); JSON that is no event's data is read and refused by the
+// event schema (event_malformed). Either way only that row is not proven. The rows of all three tests are in one listing (ava runs them at once).
 for (const [name, data, reason] of [
-  ['not JSON', '{not json', 'log_unreadable'],
+  ['not JSON', '{not json', 'not_in_log'],
   ['JSON null', 'null', 'event_malformed'],
   ['a JSON array', '[1,2]', 'event_malformed'],
 ] as const) {
