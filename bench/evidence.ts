@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { distIsCurrent } from '../bin/source-mtime.js';
 import { chainEvents, storedData } from '../shared/audit/chain.ts';
 import { SIGNED_VOTE_VERSION, signedBytes, type SignedVote } from '../shared/approvals/vote-signature.ts';
 import type { EventDraft, SessionEvent } from '../shared/audit/events.ts';
@@ -242,14 +243,7 @@ function child(args: string[], nodeFlags: string[] = []): Promise<Record<string,
  */
 async function evidenceCode(): Promise<{ code: 'dist' | 'source'; exportEvidence: typeof exportEvidence; verifyEvidence: typeof verifyEvidence; createPostgresSessionLog: typeof createPostgresSessionLog; localCheckpointing: typeof localCheckpointing }> {
   const root = new URL('../', import.meta.url);
-  const { newestSourceMtime } = (await import(new URL('bin/source-mtime.js', root).href)) as { newestSourceMtime: (base: string) => number };
-  let built = 0;
-  try {
-    built = (JSON.parse(readFileSync(new URL('dist/.built', root), 'utf8')) as { sourceMtimeMs: number }).sourceMtimeMs;
-  } catch {
-    // no build: the source
-  }
-  if (built === 0 || newestSourceMtime(root.pathname) > built) return { code: 'source', exportEvidence, verifyEvidence, createPostgresSessionLog, localCheckpointing };
+  if (!distIsCurrent(root.pathname)) return { code: 'source', exportEvidence, verifyEvidence, createPostgresSessionLog, localCheckpointing };
   const from = (path: string) => import(new URL(`dist/${path}`, root).href);
   return {
     code: 'dist',

@@ -5,7 +5,7 @@
 // only slower (docs/design.md#fast-start). GATEHOUSE_TSX=1 forces the TypeScript path.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { newestSourceMtime } from './source-mtime.js';
+import { distIsCurrent } from './source-mtime.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -25,21 +25,9 @@ if (process.env.GATEHOUSE_TSX !== '1' && existsSync(compiled) && builtIsCurrent(
   await import('./gatehouse.ts');
 }
 
-/**
- * dist/.built holds the newest modification time of the source when it was compiled. Anything
- * newer (an edit, a checkout, a new or deleted file) means the build is stale: run the source.
- */
+/** dist/ is run only when built from the source as it is (an edit, a checkout, a new or deleted file make it stale). */
 function builtIsCurrent() {
-  let built;
-  try {
-    built = JSON.parse(readFileSync(`${root}dist/.built`, 'utf8')).sourceMtimeMs;
-  } catch {
-    return false;
-  }
-  const current = newestSourceMtime(root);
-  if (current > built) {
-    if (process.stderr.isTTY) process.stderr.write('gatehouse: dist/ is older than the source; running the TypeScript (npm run build makes it fast again)\n');
-    return false;
-  }
-  return true;
+  if (distIsCurrent(root)) return true;
+  if (existsSync(`${root}dist/.built`) && process.stderr.isTTY) process.stderr.write('gatehouse: dist/ is older than the source; running the TypeScript (npm run build makes it fast again)\n');
+  return false;
 }

@@ -1,7 +1,7 @@
 // The newest modification time of anything dist/ is compiled from: the build records it
 // (scripts/build-dist.ts) and bin/gatehouse.js compares, so a stale dist/ is never run. Plain
 // JavaScript with no dependency: it runs before anything is compiled or loaded.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 export const SOURCE_DIRS = ['shared', 'functions', 'infra', 'bin'];
 const SOURCE_FILES = ['package.json', 'tsconfig.json', 'tsconfig.dist.json'];
@@ -20,4 +20,18 @@ export function newestSourceMtime(base) {
   for (const d of SOURCE_DIRS) visit(`${base}${d}`);
   for (const f of SOURCE_FILES) newest = Math.max(newest, statSync(`${base}${f}`).mtimeMs);
   return newest;
+}
+
+/**
+ * Whether dist/ under `base` (the repository, ending with a slash) was built from the source as
+ * it is: dist/.built holds the newest source time at build, and anything newer means stale.
+ */
+export function distIsCurrent(base) {
+  let built;
+  try {
+    built = JSON.parse(readFileSync(`${base}dist/.built`, 'utf8')).sourceMtimeMs;
+  } catch {
+    return false;
+  }
+  return newestSourceMtime(base) <= built;
 }

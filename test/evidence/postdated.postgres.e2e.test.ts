@@ -7,56 +7,30 @@
 // week starts at (from the last checkpoint signed before it), where a regenerated folder could
 // leave it out unseen. Real PostgreSQL, a real local signer, real exports; every pass of verify.
 import { join } from 'node:path';
-import test, { type ExecutionContext } from 'ava';
-import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
-import type { EventDraft } from '../../shared/audit/events.ts';
+import test from 'ava';
 import { exportEvidence } from '../../shared/evidence/export.ts';
-import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
-import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
-import { localCheckpointing } from '../../shared/transparency/local.ts';
-import { createTestDatabase } from '../helpers/pg.ts';
 import { tempDir } from './helpers.ts';
+import { deniedSession, everyPass, signedLog } from './signed-log.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
-const session = (sql: string): EventDraft[] => [
-  { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject: 'bot', email: 'bot@example.com', groups: [] }, agent: { model: 'test-model' }, connection: 'main', sql } },
-  { type: 'decision', data: { action: 'deny', rule: 'nothing-else', reasons: ['no rule allows it'], policySha256: 'p'.repeat(64) } },
-];
-const answer = (r: VerifyResult) => ({ ...r, durationMs: 0, eventsPerSecond: 0, pass: undefined });
-
-async function everyPass(t: ExecutionContext, dir: string, state: string): Promise<VerifyResult> {
-  const runs: VerifyResult[] = [];
-  for (const workers of [0, 2]) for (const fullPass of [false, true]) runs.push(await verifyEvidence(dir, { workers, fullPass, checkpoints: state }));
-  for (const r of runs.slice(1)) t.deepEqual(answer(r), answer(runs[0]!), 'every pass gives the same answer');
-  return runs[0]!;
-}
+const session = deniedSession;
 
 test('a session appended today but dated tomorrow: leaf_postdated in today\'s export (its leaves) and in tomorrow\'s (its events)', async (t) => {
-  const T = Date.UTC(2100, 3, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
-  let now = T;
-  const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
-  t.teardown(async () => {
-    await log.close();
-    await db.drop();
-  });
-  const state = tempDir(t, 'gatehouse-postdated-state-');
-  const local = localCheckpointing(state, { createKey: true });
-  const sign = async (at: number) => t.is((await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
+  const { T, log, state, setNow, sign, checkpoints: signed } = await signedLog(t, Date.UTC(2100, 3, 1), 'gatehouse-postdated-state-');
   const genuine = `genuine-${T}`;
   await log.append(genuine, session('SELECT 1'));
   await sign(T + MIN);
   // The writer's append, dated a day ahead; the signer signs it two minutes later.
   const forged = `forged-${T}`;
-  now = T + DAY;
+  setNow(T + DAY);
   await log.append(forged, session('DROP TABLE customers'));
   await sign(T + 2 * MIN);
   // Tomorrow: one genuine session, and a checkpoint after the range.
-  now = T + DAY + MIN;
+  setNow(T + DAY + MIN);
   await log.append(`tomorrow-${T}`, session('SELECT 2'));
   await sign(T + DAY + 30 * MIN);
-  const checkpoints = (await local.store.list()).checkpoints;
+  const checkpoints = await signed();
 
   const today = join(tempDir(t), 'today');
   await exportEvidence(log, { from: new Date(T - 10 * MIN), to: new Date(T + 10 * MIN), out: today, source: 'test', checkpoints, clock: () => new Date(T + 2 * DAY) });

@@ -11,8 +11,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
-import type { EventDraft } from '../../shared/audit/events.ts';
 import { cleanPass } from '../../shared/evidence/clean-pass/index.ts';
 import { exportEvidence, type ExportSource } from '../../shared/evidence/export.ts';
 import type { Manifest } from '../../shared/evidence/manifest.ts';
@@ -20,21 +18,16 @@ import { MERKLE_DEFINITION } from '../../shared/evidence/merkle.ts';
 import { writeReport } from '../../shared/evidence/report/html.ts';
 import { soc2Criteria } from '../../shared/evidence/report/soc2.ts';
 import { inThread } from '../../shared/evidence/verify-pool.ts';
-import { verifyEvidence, type VerifyResult } from '../../shared/evidence/verify.ts';
+import type { VerifyResult } from '../../shared/evidence/verify.ts';
 import type { LogLeafReader } from '../../shared/ports.ts';
-import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
 import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { leafHash, rangeProof } from '../../shared/transparency/merkle-tree.ts';
-import { createTestDatabase } from '../helpers/pg.ts';
 import { copyOf, editJson, tempDir } from './helpers.ts';
+import { deniedSession, everyPass, signedLog } from './signed-log.ts';
 
-const session = (sql: string): EventDraft[] => [
-  { type: 'request', data: { endpoint: 'query', principal: { issuer: 'https://issuer.test', subject: 'bot', email: 'bot@example.com', groups: [] }, agent: { model: 'test-model' }, connection: 'main', sql } },
-  { type: 'decision', data: { action: 'deny', rule: 'nothing-else', reasons: ['no rule allows it'], policySha256: 'p'.repeat(64) } },
-];
+const session = deniedSession;
 
 const kinds = (r: VerifyResult) => r.problems.map((p) => p.kind);
-const answer = (r: VerifyResult) => ({ ...r, durationMs: 0, eventsPerSecond: 0, pass: undefined });
 const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
 
 function fixDigest(dir: string, file: string): void {
@@ -84,26 +77,16 @@ interface World {
 async function world(t: ExecutionContext, opts: { signedBefore?: boolean } = {}): Promise<World> {
   const MIN = 60_000;
   // Times the test sets (the log's clock and the signer's), in a future no other test uses.
-  const T = Date.UTC(2100, 1, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
-  let now = T;
-  const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
-  t.teardown(async () => {
-    await log.close();
-    await db.drop();
-  });
-  const state = tempDir(t, 'gatehouse-run-bounds-state-');
-  const local = localCheckpointing(state, { createKey: true });
-  const sign = async (at: number) => t.is((await checkpointOnce({ log: log as never, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
+  const { T, log, state, setNow, sign } = await signedLog(t, Date.UTC(2100, 1, 1), 'gatehouse-run-bounds-state-');
   const ids: string[] = [];
   // Optionally a session an hour before the range, signed then: the run must start at that checkpoint.
   if (opts.signedBefore) {
-    now = T - 60 * MIN;
+    setNow(T - 60 * MIN);
     await log.append(`yesterday-${T}`, session('SELECT 0'));
     await sign(T - 55 * MIN);
   }
   for (const [i, name] of ['first-of-the-day', 'a', 'b', 'last-of-the-day'].entries()) {
-    now = T + i * 1000;
+    setNow(T + i * 1000);
     const id = `${name}-${T}`;
     await log.append(id, session(`SELECT '${name}'`));
     ids.push(id);
@@ -145,12 +128,6 @@ async function hidingExport(t: ExecutionContext, w: World, hidden: string, run: 
   return dir;
 }
 
-async function everyPass(t: ExecutionContext, dir: string, state: string): Promise<VerifyResult> {
-  const runs: VerifyResult[] = [];
-  for (const workers of [0, 2]) for (const fullPass of [false, true]) runs.push(await verifyEvidence(dir, { workers, fullPass, checkpoints: state }));
-  for (const r of runs.slice(1)) t.deepEqual(answer(r), answer(runs[0]!), 'every pass gives the same answer');
-  return runs[0]!;
-}
 
 test('the honest export of the range verifies against the checkpoints (the attacks below start from it)', async (t) => {
   for (const signedBefore of [false, true]) {
@@ -194,29 +171,19 @@ test('the last session of the range hidden by ending the run before its leaves: 
 // show every session of the range. A folder proved against one left such a session out.
 test('an export proved against a checkpoint signed within the clock margin after the range ends: not_covered', async (t) => {
   const MIN = 60_000;
-  const T = Date.UTC(2100, 2, 1) + Math.floor(Math.random() * 2 ** 30) * 1000;
-  let now = T;
-  const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2, clock: () => new Date(now) });
-  t.teardown(async () => {
-    await log.close();
-    await db.drop();
-  });
-  const state = tempDir(t, 'gatehouse-run-bounds-state-');
-  const local = localCheckpointing(state, { createKey: true });
-  const sign = async (at: number) => t.is((await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => new Date(at) })).kind, 'signed');
+  const { T, log, state, setNow, sign, checkpoints: signed } = await signedLog(t, Date.UTC(2100, 2, 1), 'gatehouse-run-bounds-state-');
   const from = new Date(T - 10 * MIN);
   const to = new Date(T + 10 * MIN);
   await log.append(`early-${T}`, session('SELECT 1'));
   // Signed 30 s after the range ended; then a session dated 1 s before the end is appended (a
   // gateway clock a little behind the signer's, or a slow group commit).
   await sign(to.getTime() + 30_000);
-  const small = (await local.store.list()).checkpoints.at(-1)!;
-  now = to.getTime() - 1000;
+  const small = (await signed()).at(-1)!;
+  setNow(to.getTime() - 1000);
   const late = `late-${T}`;
   await log.append(late, session('DELETE FROM orders'));
   await sign(to.getTime() + 20 * MIN);
-  const checkpoints = (await local.store.list()).checkpoints;
+  const checkpoints = await signed();
   // The honest export holds the late session (proved against the checkpoint signed 20 minutes after).
   const honest = join(tempDir(t), 'export');
   await exportEvidence(log as never, { from, to, out: honest, source: 'test', checkpoints, clock: () => new Date(T + 60 * MIN) });
