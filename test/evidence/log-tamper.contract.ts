@@ -254,11 +254,14 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
 
   // One planted event whose stored data cannot be read made every reader of its session throw:
   // the listing, the session's read, and so every export (shared/audit/stored-data.ts).
-  test(`${name}: an event stored with data that is not JSON (writer's rights): read as unreadable, listed, exported, named by verify — never a crash`, async (t) => {
+  for (const [spelling, storedData] of [
+    ['cut short', '{"committed":'],
+    ['JSON followed by more text', '{"committed":true} {"rolled_back":true}'],
+  ] as const) test(`${name}: an event stored with data that is not JSON (${spelling}; writer's rights): read as unreadable, listed, exported, named by verify — never a crash`, async (t) => {
     const s = await scenario(t);
     const head = s.read.at(-1)!;
     const [planted] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'execution.committed', data: {} }], new Date(s.T + 3000));
-    await s.store.insertRaw([{ ...planted!, index: await s.store.log.treeSize(), storedData: '{"committed":' }]);
+    await s.store.insertRaw([{ ...planted!, index: await s.store.log.treeSize(), storedData }]);
     const events = await s.store.log.read(head.sessionId);
     t.is(events.at(-1)!.type, 'unreadable' as never);
     t.like(events.at(-1)!.data, { storedType: 'execution.committed' });
