@@ -374,13 +374,20 @@ program
       const devTokens = o.devSub
         ? (await cli.devToken()).devTokenProvider({ policyPath: o.policy, stateDir: o.stateDir, sub: o.devSub, groups: o.devGroups?.split(',').map((g) => g.trim()).filter(Boolean) })
         : undefined;
-      const server = await (await cli.mcp()).runMcp({ ...o, token: process.env.GATEHOUSE_TOKEN, devTokens }, (line) => console.error(line));
+      const mcp = await cli.mcp();
+      // The handlers go in before the server announces itself: a SIGTERM that came between the
+      // announcement and them took the default action (die on the spot), leaving the secret file
+      // and its lock behind. One that comes while it starts waits for it, then closes it.
+      let ready: Promise<{ close(): Promise<void> }> | undefined;
       const stop = async () => {
-        await server.close();
+        const server = await ready?.catch(() => undefined);
+        await server?.close();
         process.exit(0);
       };
       process.once('SIGINT', () => void stop());
       process.once('SIGTERM', () => void stop());
+      ready = mcp.runMcp({ ...o, token: process.env.GATEHOUSE_TOKEN, devTokens }, (line) => console.error(line));
+      await ready;
     },
   );
 

@@ -508,6 +508,20 @@ test.serial('over Streamable HTTP: a second server on one state dir is refused w
   t.false(existsSync(`${tokenPath}.lock`));
 });
 
+// The signal handlers used to go in after the server announced itself: a SIGTERM right after the
+// announcement killed it on the spot, leaving its secret file and lock behind (seen once in CI).
+test.serial('over Streamable HTTP: stopped the moment it says where it listens, it still removes its secret and lock', async (t) => {
+  for (let i = 0; i < 4; i++) {
+    const stateDir = join(dir, `state-stopped-at-once-${i}`);
+    const tokenPath = join(stateDir, 'mcp-http.token');
+    const s = await startHttp({ extraArgs: ['--state-dir', stateDir], tokenPath });
+    await s.stop();
+    t.is(s.child.exitCode, 0, `run ${i}: a graceful exit, not death by the signal (${s.child.signalCode})`);
+    t.false(existsSync(tokenPath), `run ${i}`);
+    t.false(existsSync(`${tokenPath}.lock`), `run ${i}`);
+  }
+});
+
 test.serial('over Streamable HTTP: --http-token-file uses the user’s secret, and refuses a file others can read, a link, a weak secret', async (t) => {
   const secret = randomBytes(32).toString('base64url');
   const file = join(dir, 'my-mcp.token');
