@@ -149,7 +149,9 @@ storeOptions(
   const log = await (await cli.store()).openSessionStore(o);
   try {
     const query = { from: date(o.from, '--from'), to: date(o.to, '--to'), limit: o.limit, subject: o.subject };
-    console.log(await (await cli.sessions()).listSessions(log, query, Boolean(o.json), await deskKeyFor(o)));
+    const listed = await (await cli.sessions()).listSessions(log, query, Boolean(o.json), await deskKeyFor(o));
+    console.log(listed.text);
+    if (listed.tampered > 0) process.exitCode = 1;
   } finally {
     await log.close();
   }
@@ -191,7 +193,7 @@ storeOptions(
     const since = date(o.since, '--since') ?? new Date(Date.now() - 24 * 3600_000);
     const r = await (await cli.reconcile()).reconcileCommand(log, { policy: o.policy, since, graceSec: o.graceSec, json: Boolean(o.json) });
     console.log(r.text);
-    if (r.report.errors > 0) process.exitCode = 1;
+    if (r.report.errors > 0 || r.report.skipped.listingTampered > 0) process.exitCode = 1;
   } finally {
     await log.close();
   }

@@ -60,7 +60,7 @@ export const ERROR_STATUS = {
   read_only_violation: 422,
   // dependencies: nothing ran
   audit_unavailable: 503,
-  audit_tampered: 500, // a listing column of the log disagrees with the hashed event it is derived from
+  audit_tampered: 500, // the log claims what no reader can hold (a leaf written far ahead of it)
   database_unavailable: 503,
   pool_exhausted: 503, //  the target is up, every pooled connection is busy and the bounded queue is full or timed out
   result_budget_exhausted: 503, // the process holds its budget of result bytes in flight; the bounded wait ran out: nothing ran

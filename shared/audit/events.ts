@@ -82,4 +82,11 @@ export interface SessionSummary {
   readonly email?: string;
   readonly connection?: string;
   readonly sql?: string;
+  /**
+   * The listing copy this field names disagrees with the session's hashed first event ('first
+   * event': there is none, or its hash does not hold): the row was edited or forged behind the
+   * log's back (shared/audit/listing-check.ts). Its status is then `unknown` and who/what are not
+   * shown; startedAt is the stored copy, kept only as the listing's order.
+   */
+  readonly listingTampered?: string;
 }

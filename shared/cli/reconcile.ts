@@ -32,6 +32,7 @@ function describe(r: ReconcileReport): string {
   const lines = [
     `examined ${r.examined} open session(s); closed ${r.closedSessions.length}: ${r.closed.committed} committed, ${r.closed.rolled_back} rolled back, ${r.closed.unknown} UNKNOWN`,
     `left open: ${r.skipped.tooRecent} too recent, ${r.skipped.inProgress} still in progress on the target, ${r.skipped.inFlight} running here, ${r.errors} not reachable now (run again)`,
+    ...(r.skipped.listingTampered > 0 ? [`not touched: ${r.skipped.listingTampered} listed session(s) whose listing row disagrees with their hashed first event (\`sessions list\` names them)`] : []),
   ];
   if (r.closedSessions.length) {
     lines.push('', table(['session', 'outcome', 'how it is known'], r.closedSessions.map((c) => [c.sessionId, c.outcome, c.basis])));

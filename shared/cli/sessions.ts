@@ -11,14 +11,24 @@ import { cell, table } from './format.ts';
 import type { Coverage } from './checkpoint.ts';
 import type { DeskKey } from './desk-key.ts';
 
-export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean, desk?: DeskKey): Promise<string> {
+/**
+ * The listing, as text or JSON, and how many of its rows disagree with their hashed first event
+ * (`listingTampered`: shown as such, with status `unknown` and no who or what; the CLI exits 1).
+ */
+export async function listSessions(log: SessionLog, query: SessionQuery, json: boolean, desk?: DeskKey): Promise<{ text: string; tampered: number }> {
   const sessions = await provenSummaries(log, await log.list(query), desk);
-  if (json) return JSON.stringify(sessions, null, 2);
-  if (sessions.length === 0) return 'no sessions in this range';
-  return table(
+  const tampered = sessions.filter((s) => s.listingTampered !== undefined).length;
+  if (json) return { text: JSON.stringify(sessions, null, 2), tampered };
+  if (sessions.length === 0) return { text: 'no sessions in this range', tampered };
+  const text = table(
     ['started', 'session', 'status', 'who', 'connection', 'sql'],
-    sessions.map((s) => [s.startedAt, s.sessionId, s.status, s.email ?? s.subject, s.connection, s.sql]),
+    sessions.map((s) =>
+      s.listingTampered === undefined
+        ? [s.startedAt, s.sessionId, s.status, s.email ?? s.subject, s.connection, s.sql]
+        : [s.startedAt, s.sessionId, s.status, `LISTING TAMPERED (${s.listingTampered} disagrees with the log)`, undefined, undefined],
+    ),
   );
+  return { text: tampered === 0 ? text : `${text}\n${tampered} listed session(s) disagree with their hashed first event: the store was edited behind the log's back (evidence export names them; \`sessions show ID\` shows the log)`, tampered };
 }
 
 /**
@@ -29,9 +39,11 @@ export async function listSessions(log: SessionLog, query: SessionQuery, json: b
  * event claims.
  */
 async function provenSummaries(log: SessionLog, listed: readonly SessionSummary[], desk: DeskKey | undefined): Promise<SessionSummary[]> {
-  const ids = listed.map((s) => s.sessionId);
+  const ids = listed.filter((s) => s.listingTampered === undefined).map((s) => s.sessionId);
   const events = log.readMany ? await log.readMany(ids) : await readEach(log, ids);
   return listed.map((s) => {
+    // Its row is not the log's: shown as such (status unknown, no who or what), not derived further.
+    if (s.listingTampered !== undefined) return s;
     const status = provenStatus(events.get(s.sessionId) ?? [], desk && 'pem' in desk ? desk.pem : undefined);
     return status === s.status ? s : { ...s, status };
   });

@@ -61,7 +61,7 @@ export interface ExportSummary {
   readonly manifestSha256: string;
   /** The global log: the tree the export is proved against, or null for a store without one. */
   readonly log: { readonly treeSize: number; readonly rootHash: string; readonly start: number; readonly end: number; readonly checkpointed: boolean } | null;
-  /** What the export found wrong with the store against the global log and its checkpoints. */
+  /** What the export found wrong with the store: against the global log and its checkpoints, and listing rows that disagree with their log (the first 1,000 of those). */
   readonly logProblems: readonly CoverageProblem[];
   /** Votes in the export the desk key does not prove (listed in verification.json). */
   readonly voteProblems: number;
@@ -130,6 +130,9 @@ async function writeFolder(
   const voteIssues: Problem[] = [];
   let voteIssueCount = 0;
   let empty = 0;
+  // Listed rows whose copies disagree with their hashed first event (audit/listing-check.ts).
+  const tamperedListings: CoverageProblem[] = [];
+  let tamperedCount = 0;
   await files.population.write(populationHeader());
   const leafLog = log.treeSize && log.leaves ? { treeSize: log.treeSize.bind(log), leaves: log.leaves.bind(log), read: log.read.bind(log) } : undefined;
   // Fixed before any session is read: the export shows the log as of this tree.
@@ -141,6 +144,13 @@ async function writeFolder(
     const reads = sessionsInRange(log, options, options.pageSize ?? 500, options.readConcurrency ?? 4);
     for await (const read of reads) {
       const summary = read.summary;
+      if (summary.listingTampered !== undefined) {
+        tamperedCount++;
+        if (tamperedListings.length < MAX_LISTED) tamperedListings.push({ kind: 'listing_tampered', sessionId: summary.sessionId, message: `session ${summary.sessionId}: the store's listing copy of ${summary.listingTampered} disagrees with its hashed first event` });
+        // The listing only found it: its own first event says whether it started in the range.
+        // One that did not belongs to another export (whose run of the log carries it).
+        if (!startedIn(read.events, options)) continue;
+      }
       const events = plan ? asOfPlan(read.events, plan) : read.events;
       if (events.length === 0 && read.events.length > 0) continue; // started after the plan's tree
       if (events.length === 0) {
@@ -191,7 +201,8 @@ async function writeFolder(
   for (const s of recent.read(files.events.path)) report.addSession(s);
 
   const counts = deriver.counts;
-  const brokenTotal = counts.chainsBroken + empty + logProblems.length;
+  const brokenTotal = counts.chainsBroken + empty + tamperedCount + logProblems.length;
+  logProblems = [...tamperedListings, ...logProblems];
   const root = leaves.root();
   const policyVersions = deriver.policyVersions();
   const verification = {
@@ -270,4 +281,12 @@ async function writeFolder(
     reportSessions: report.size,
     files: written,
   };
+}
+
+/** Whether a session's own first event is dated in [from, to). */
+function startedIn(events: readonly { seq: number; at: string }[], range: { from: Date; to: Date }): boolean {
+  const first = events[0];
+  if (!first || first.seq !== 0) return true; // no start of its own to place it elsewhere: exported, its chain names the gap
+  const at = Date.parse(first.at);
+  return at >= range.from.getTime() && at < range.to.getTime();
 }

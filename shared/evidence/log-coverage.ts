@@ -44,7 +44,8 @@ export interface LogSection {
 }
 
 export interface CoverageProblem {
-  readonly kind: 'root_mismatch' | 'leaf_missing' | 'leaf_inserted' | 'session_missing';
+  /** listing_tampered: found by export.ts in the store's listing, not in the log's leaves. */
+  readonly kind: 'root_mismatch' | 'leaf_missing' | 'leaf_inserted' | 'session_missing' | 'listing_tampered';
   readonly message: string;
   readonly sessionId?: string;
   readonly index?: number;

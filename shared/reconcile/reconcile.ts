@@ -51,7 +51,12 @@ export interface ReconcileWindow {
 export interface ReconcileReport {
   readonly examined: number;
   readonly closed: { committed: number; rolled_back: number; unknown: number };
-  readonly skipped: { inFlight: number; tooRecent: number; inProgress: number };
+  /**
+   * listingTampered: listed rows whose copies disagree with their hashed first event
+   * (shared/audit/listing-check.ts) — never closed on the word of a row the log does not back;
+   * `sessions list` and evidence export name them.
+   */
+  readonly skipped: { inFlight: number; tooRecent: number; inProgress: number; listingTampered: number };
   /** Sessions that could not be closed this time (log or target unavailable); retried next pass. */
   readonly errors: number;
   readonly closedSessions: readonly { sessionId: string; outcome: AbandonedOutcome; basis: string }[];
@@ -68,7 +73,7 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
   const report = {
     examined: 0,
     closed: { committed: 0, rolled_back: 0, unknown: 0 },
-    skipped: { inFlight: 0, tooRecent: 0, inProgress: 0 },
+    skipped: { inFlight: 0, tooRecent: 0, inProgress: 0, listingTampered: 0 },
     errors: 0,
     closedSessions: [] as { sessionId: string; outcome: AbandonedOutcome; basis: string }[],
   };
@@ -77,6 +82,10 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
   for (;;) {
     const page: SessionSummary[] = await deps.sessions.list({ from: window.since, limit: PAGE, ...(after ? { after } : {}) });
     for (const s of page) {
+      if (s.listingTampered !== undefined) {
+        report.skipped.listingTampered++;
+        continue;
+      }
       if (!OPEN.has(s.status) || deps.settled?.has(s.sessionId)) continue;
       report.examined++;
       if (deps.inFlight?.has(s.sessionId)) {

@@ -36,6 +36,7 @@ export function startReconciler(deps: Omit<ReconcileDeps, 'settled'>, options: R
       if (closed || report.errors) {
         log(`reconciled ${closed} abandoned session(s): ${report.closed.committed} committed, ${report.closed.rolled_back} rolled back, ${report.closed.unknown} unknown; ${report.errors} left for the next pass`);
       }
+      if (report.skipped.listingTampered) log(`reconciliation left ${report.skipped.listingTampered} session(s) alone whose listing row disagrees with their hashed first event (sessions list names them)`);
       return report;
     });
     running = next.catch(() => {});

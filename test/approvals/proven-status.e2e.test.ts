@@ -59,7 +59,7 @@ function register(label: string, extra: () => Promise<Record<string, unknown>>):
   async function shown(sessionId: string, desk: { pem: string } | { missing: string } = DESK) {
     const api = await gw.get(`/v1/sessions/${sessionId}`, await auth(BOT));
     const show = await showSession(sessions(), sessionId, true, undefined, desk);
-    const listed = JSON.parse(await listSessions(sessions(), { limit: 1000 }, true, desk)) as { sessionId: string; status: string }[];
+    const listed = JSON.parse((await listSessions(sessions(), { limit: 1000 }, true, desk)).text) as { sessionId: string; status: string }[];
     return { api: api.body.status as string, show: JSON.parse(show.text), ok: show.ok, list: listed.find((s) => s.sessionId === sessionId)?.status };
   }
 

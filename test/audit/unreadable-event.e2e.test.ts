@@ -52,13 +52,13 @@ for (const [label, type, data] of [
   test.serial(`an event stored as ${label}: listed, shown, served and exported as unknown and broken, its text never echoed`, async (t) => {
     const poisoned = await session(`SELECT 1 AS poisoned_${type.replace(/\W/g, '_')}`);
     const genuine = await session('SELECT 2 AS genuine');
-    const before = JSON.parse(await listSessions(gw.runtime.sessions, { limit: 1000 }, true)) as { sessionId: string; status: string }[];
+    const before = JSON.parse((await listSessions(gw.runtime.sessions, { limit: 1000 }, true)).text) as { sessionId: string; status: string }[];
     const statusBefore = before.find((s) => s.sessionId === genuine)!.status;
     t.not(statusBefore, 'unknown');
     await plant(poisoned, type, data);
 
     // sessions list: every session, the poisoned one unknown, the genuine one as it was.
-    const listed = JSON.parse(await listSessions(gw.runtime.sessions, { limit: 1000 }, true)) as { sessionId: string; status: string }[];
+    const listed = JSON.parse((await listSessions(gw.runtime.sessions, { limit: 1000 }, true)).text) as { sessionId: string; status: string }[];
     t.is(listed.find((s) => s.sessionId === poisoned)?.status, 'unknown');
     t.is(listed.find((s) => s.sessionId === genuine)?.status, statusBefore);
 

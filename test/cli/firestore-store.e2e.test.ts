@@ -103,6 +103,39 @@ function registerEmulatorTests(emulator: FirestoreTestEmulator): void {
     t.deepEqual((JSON.parse(r.stdout) as { sessionId: string }[]).map((s) => s.sessionId), [sessionId]);
   });
 
+  // Before, one such row made `sessions list` fail for everyone (audit_tampered), its rows unseen.
+  test.serial('sessions list: a row whose subject copy was edited is shown as tampered (exit 1), never as that subject; the other rows as they are', async (t) => {
+    const db = `cli-tampered-${randomBytes(6).toString('hex')}`;
+    const at = new Date('2026-03-01T00:00:00.000Z');
+    let now = at.getTime();
+    const log = await createFirestoreSessionLog({ projectId: PROJECT, databaseId: db, clock: () => new Date((now += 1000)) });
+    const ids = [`t-0-${randomUUID()}`, `t-1-${randomUUID()}`];
+    try {
+      for (const [i, drafts] of sessions().entries()) await log.append(ids[i]!, drafts);
+    } finally {
+      await log.close();
+    }
+    const { Firestore } = await import('@google-cloud/firestore');
+    const owner = new Firestore({ projectId: PROJECT, databaseId: db });
+    try {
+      await owner.collection('sessions').doc(ids[1]!).update({ subject: 'cfo@acme.com', email: 'cfo@acme.com' });
+    } finally {
+      await owner.terminate();
+    }
+    const args = ['sessions', 'list', '--store', `firestore://${PROJECT}/${db}`, '--from', at.toISOString(), '--to', new Date(now + 1000).toISOString()];
+    const r = await cli(args);
+    t.is(r.code, 1, r.stderr);
+    const lines = r.stdout.split('\n');
+    t.regex(lines.find((l) => l.includes(ids[1]!)) ?? '', /unknown.*LISTING TAMPERED \(subject disagrees with the log\)/);
+    t.false(r.stdout.includes('cfo@acme.com'), 'the edited copy is never shown as who');
+    t.false(r.stdout.includes('DROP TABLE orders'), 'nor the copy of its SQL');
+    t.regex(lines.find((l) => l.includes(ids[0]!)) ?? '', /SELECT id FROM orders/);
+    t.regex(r.stdout, /1 listed session\(s\) disagree with their hashed first event/);
+    const json = await cli([...args, '--json']);
+    t.is(json.code, 1);
+    t.deepEqual((JSON.parse(json.stdout) as { sessionId: string; listingTampered?: string }[]).map((s) => [s.sessionId, s.listingTampered ?? null]), [[ids[0], null], [ids[1], 'subject']]);
+  });
+
   // Runs after the serial tests above: everything the CLI did to DB is done by now.
   test('the CLI wrote nothing to the Firestore database it read (no document created, changed or removed)', async (t) => {
     const after = await everything(admin);

@@ -26,7 +26,7 @@ const desk = { pem: DESK_PUBLIC_KEY };
 async function views(sessionId: string) {
   const api = await fx.gw.get(`/v1/sessions/${sessionId}`, { authorization: `Bearer ${await fx.gw.token('auditor@acme.com', { groups: ['auditors'] })}` });
   const show = await showSession(fx.log, sessionId, true, undefined, desk);
-  const listed = JSON.parse(await listSessions(fx.log, { limit: 1000 }, true, desk)) as { sessionId: string; status: string }[];
+  const listed = JSON.parse((await listSessions(fx.log, { limit: 1000 }, true, desk)).text) as { sessionId: string; status: string }[];
   return { api: api.body.status as string, apiStatus: api.status, show: JSON.parse(show.text), ok: show.ok, list: listed.find((s) => s.sessionId === sessionId)?.status };
 }
 

@@ -3,7 +3,7 @@ import type { DocumentSnapshot, Query, QueryDocumentSnapshot } from '@google-clo
 import type { EventType, SessionSummary } from '../../audit/events.ts';
 import type { SessionQuery } from '../../ports.ts';
 import { DATA_DECIDES_STATUS, eventFromDocument, eventId, MalformedDocument, sessionDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
-import { checkListingCopy } from '../../audit/listing-check.ts';
+import { listingMismatch, tamperedSummary } from '../../audit/listing-check.ts';
 import { readStoredData } from '../../audit/stored-data.ts';
 import { events, type Store } from './store.ts';
 
@@ -55,8 +55,7 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
     const firstDoc = firsts[i];
     const first = firstDoc?.exists ? eventFromDocument(session.id, firstDoc.id, firstDoc.data()!) : undefined;
     const startedAt = session.get('startedAt') as { toDate(): Date } | undefined;
-    checkListingCopy(
-      session.id,
+    const tampered = listingMismatch(
       first,
       {
         startedAt: startedAt && typeof startedAt.toDate === 'function' ? startedAt.toDate().toISOString() : null,
@@ -77,7 +76,8 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
     const text = dataOf.get(last.ref.path);
     const { type, data } = text === undefined ? { type: last.get('type') as EventType, data: {} } : readStoredData(last.get('type'), text);
     const lastEvent: LastEvent = { seq: last.get('seq') as number, type, at: last.get('at') as string, data };
-    out.push(summaryFromDocuments(session.id, session.data(), lastEvent));
+    const summary = summaryFromDocuments(session.id, session.data(), lastEvent);
+    out.push(tampered === undefined ? summary : tamperedSummary(summary, tampered));
   });
   return out;
 }

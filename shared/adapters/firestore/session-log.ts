@@ -11,7 +11,6 @@ import { createAppendPath, type GroupCommitStats } from '../../audit/append-path
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
 import { unavailable, type Operation } from './failures.ts';
-import { isGatehouseError } from '../../errors.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import { listSessions } from './list.ts';
 import { events, type LogHead, type Store } from './store.ts';
@@ -90,7 +89,6 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     try {
       return await listSessions(s, query);
     } catch (e) {
-      if (isGatehouseError(e) && e.code === 'audit_tampered') throw e;
       throw unavailable('list', e);
     }
   }

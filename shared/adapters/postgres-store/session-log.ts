@@ -7,7 +7,7 @@ import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/event
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
 import { lostRace, sqlStateOf, unavailable } from './failures.ts';
 import { batchColumns, eventFromRow, firstEventOf, listingColumns, sessionColumns, summaryFromRow, type EventRow, type SummaryRow } from './rows.ts';
-import { checkListingCopy } from '../../audit/listing-check.ts';
+import { listingMismatch, tamperedSummary } from '../../audit/listing-check.ts';
 import type { StoredEvents } from '../../audit/stored-text.ts';
 import { SQL } from './sql.ts';
 
@@ -143,11 +143,12 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
     } catch (e) {
       throw unavailable('list', e);
     }
-    // Outside the try: a listing that disagrees with its hashed events is not an outage.
-    for (const row of listed) {
-      checkListingCopy(row.session_id, firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns, row.first_data ?? undefined);
-    }
-    return listed.map(summaryFromRow);
+    // A row that disagrees with its hashed events is named on its row, not an outage (listing-check.ts).
+    return listed.map((row) => {
+      const tampered = listingMismatch(firstEventOf(row), { started_at: row.started_at, subject: row.subject, email: row.email, connection: row.connection, sql: row.sql }, listingColumns, row.first_data ?? undefined);
+      const summary = summaryFromRow(row);
+      return tampered === undefined ? summary : tamperedSummary(summary, tampered);
+    });
   }
 
   async function treeSize(): Promise<number> {
