@@ -117,19 +117,25 @@ async function lastSignedByUs(deps: CheckpointDeps): Promise<Checkpoint | undefi
   } catch (e) {
     throw new CheckpointFailure('signing_failed', `the signer's public key could not be read (${deps.signer.describe}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  const logId = logIdOf(pem);
-  const key = createPublicKey(pem);
-  const ours = (c: Checkpoint) => c.logId === logId && checkSignature(c, c.signature, key);
   try {
     const latest = deps.store.latest ? await deps.store.latest() : undefined;
-    if (latest && ours(latest)) return latest;
-    const { checkpoints } = await deps.store.list();
-    for (let i = checkpoints.length - 1; i >= 0; i--) if (ours(checkpoints[i]!)) return checkpoints[i];
-    return undefined;
+    if (latest && newestSignedBy([latest], pem)) return latest;
+    return newestSignedBy((await deps.store.list()).checkpoints, pem);
   } catch (e) {
     // A store that cannot be listed would let this step sign without checking the last root.
     throw new CheckpointFailure('checkpoints_unreadable', `the checkpoint store ${deps.store.describe} cannot be read`, { cause: e });
   }
+}
+
+/** The newest of `checkpoints` (oldest first) that the key `pem` signed for its own log, if any. */
+export function newestSignedBy(checkpoints: readonly Checkpoint[], pem: string): Checkpoint | undefined {
+  const logId = logIdOf(pem);
+  const key = createPublicKey(pem);
+  for (let i = checkpoints.length - 1; i >= 0; i--) {
+    const c = checkpoints[i]!;
+    if (c.logId === logId && checkSignature(c, c.signature, key)) return c;
+  }
+  return undefined;
 }
 
 interface TreeRead {

@@ -403,9 +403,27 @@ firestoreSuite('GCP checkpoints', (emulator) => {
       t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 8 } });
       const again = await loadCheckpointSource(f.src, { gcs: cloudStorageReader });
       t.is(again.listing.checkpoints.at(-1)!.consistency?.fromSize, 6);
-      t.like(await f.cp.status(), { failing: false });
+      // Status shows the real latest one, past the flood (before, past 1,000 forged documents: none).
+      t.like(await f.cp.status(), { failing: false, latest: { treeSize: 8 } });
     });
   }
+
+  test.serial('checkpoint status past a journal flooded with more forged newest documents than it searches: the latest real checkpoint, from the bucket', async (t) => {
+    const f = await fixture(t);
+    await f.append(2);
+    t.like(await f.cp.runOnce(), { ok: true, outcome: 'signed', checkpoint: { treeSize: 4 } });
+    const db = await emulator.client(emulator.host, { projectId: PROJECT, databaseId: f.databaseId, timeoutMs: 30_000 });
+    const real = (await db.collection(CHECKPOINT_COLLECTION).get()).docs[0]!.data() as Checkpoint;
+    for (let from = 0; from < 1_010; from += 500) {
+      const batch = db.batch();
+      for (let i = from; i < Math.min(1_010, from + 500); i++) {
+        const bogus = { ...real, treeSize: 1_000_000 + i, time: new Date(Date.parse(real.time) + 1000 + i).toISOString() };
+        batch.create(db.collection(CHECKPOINT_COLLECTION).doc(`${String(bogus.treeSize).padStart(15, '0')}-${String(Date.parse(bogus.time)).padStart(15, '0')}`), bogus);
+      }
+      await batch.commit();
+    }
+    t.like(await f.cp.status(), { failing: false, latest: { treeSize: 4, rootHash: real.rootHash } });
+  });
 
   test.serial('routes: only POST runs, only GET reads the status', async (t) => {
     const f = await fixture(t);

@@ -10,7 +10,7 @@ import { createClient } from '../firestore/client.ts';
 import { createFirestoreSessionLog } from '../firestore/session-log.ts';
 import type { TransparentSessionLog } from '../../ports.ts';
 import type { CheckpointSigner } from '../../transparency/checkpoint.ts';
-import { CheckpointFailure, checkpointOnce, type CheckpointOutcome } from '../../transparency/checkpointer.ts';
+import { CheckpointFailure, checkpointOnce, newestSignedBy, type CheckpointOutcome } from '../../transparency/checkpointer.ts';
 import { firestoreCheckpointStore } from './firestore-store.ts';
 import { gcpCheckpointStore } from './gcp-store.ts';
 import { gcsCheckpointStore, type GcsOptions } from './gcs-store.ts';
@@ -115,7 +115,14 @@ export async function createGcpCheckpointing(config: GcpCheckpointConfig): Promi
       return running;
     },
     async status() {
-      const latest = await journal.latest!().catch(() => undefined);
+      // The journal's newest of ours; past a flood of forged documents it finds none, and the
+      // bucket, which only the signer writes, answers (as it does for the signer itself).
+      const latest =
+        (await journal.latest!().catch(() => undefined)) ??
+        (await signer
+          .publicKeyPem()
+          .then(async (pem) => newestSignedBy((await bucket.list()).checkpoints, pem))
+          .catch(() => undefined));
       const failures = await db.collection(FAILURE_COLLECTION).orderBy('at', 'desc').limit(1).get();
       const f = failures.docs[0]?.data() as { code: string; message: string; at: string } | undefined;
       const lastFailure = f ? { code: String(f.code), message: String(f.message), at: String(f.at) } : null;
