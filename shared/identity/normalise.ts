@@ -147,7 +147,7 @@ const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
 /**
  * Refusal side only: a key under which every address that may reach the same person is one.
- * The local part is folded to a look-alike skeleton (marks and invisibles removed, full case
+ * The local part loses its RFC 5322 comments and is folded to a look-alike skeleton (marks and invisibles removed, full case
  * folding, LOOK_ALIKE, `+tag` dropped — subaddressing at Gmail, Google Workspace, Microsoft 365,
  * Fastmail — and the quotes of a quoted local part); Gmail also ignores dots, and googlemail.com
  * is gmail.com. Never used to grant.
@@ -158,7 +158,9 @@ export function personEmailKey(email: string): string {
   const rawDomain = at < 0 ? '' : s.slice(at + 1);
   let domain = looseDomainKey(rawDomain);
   if (GMAIL_DOMAINS.has(domain)) domain = 'gmail.com';
-  let local = skeleton(at < 0 ? s : s.slice(0, at)).replace(/"/g, '');
+  // RFC 5322 comments `(…)` are not part of the mailbox: `alice(ops)@acme.com` is alice's (an
+  // email claim like it is refused at the door; an email-shaped subject is not, attack review).
+  let local = skeleton((at < 0 ? s : s.slice(0, at)).replace(/\([^()]*\)/g, '')).replace(/"/g, '');
   const plus = local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
   if (domain === 'gmail.com') local = local.replace(/\./g, '');

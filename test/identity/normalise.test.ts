@@ -328,3 +328,13 @@ rules:
     t.throws(() => parsePolicy(base(`groups:\n  dba: ['${bad}']`), 'p.yaml'), { message: /email address/ }, bad);
   }
 });
+
+test('refusal side: an email-shaped subject with an RFC 5322 comment (no email claim) is still the person it names', (t) => {
+  // Subjects are opaque, so the door does not refuse `alice(ops)@acme.com` as a sub; a mailer reads
+  // it as alice@acme.com, and so does the refusal side now.
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  for (const subject of ['alice(ops)@acme.com', '(ops)alice@acme.com', 'al(x)ice@acme.com']) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject }), subject);
+  }
+  t.false(sameEmail('alice(ops)@acme.com', 'alice@acme.com'), 'never a grant');
+});
