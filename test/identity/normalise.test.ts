@@ -338,3 +338,12 @@ test('refusal side: an email-shaped subject with an RFC 5322 comment (no email c
   }
   t.false(sameEmail('alice(ops)@acme.com', 'alice@acme.com'), 'never a grant');
 });
+
+test('refusal side: a subject that is a mailto: or acct: URI of alice\'s address is alice', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  for (const subject of ['mailto:alice@acme.com', 'MAILTO:Alice@acme.com', 'acct:alice@acme.com']) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject }), subject);
+  }
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'mailto:bob@acme.com' }));
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'https://acme.com/alice@acme.com' }), 'other URIs name no mailbox');
+});
