@@ -218,3 +218,39 @@ test('every CLI command that takes --state-dir refuses one others can write, bef
   t.is(ok.status, 0, ok.stderr);
   t.is(statSync(own).mode & 0o777, 0o700);
 });
+
+test('a state dir inside a directory another user owns or can write is refused: they could swap it for one of their own after every check', (t) => {
+  // Checking the state dir alone is not enough: whoever may write its parent can rename it away
+  // and put a directory of theirs in its place at any moment after the checks — PGlite opens its
+  // files by path as it goes, checkpoints are written by path, and the CLI follows server.json.
+  // The same rule as OpenSSH's StrictModes: every directory above it is root's or ours, and
+  // writable by no one else unless sticky (like /tmp).
+  if (!isRoot) return void t.pass('needs root to chown; skipped');
+  const theirs = mkdtempSync(join(tmpdir(), 'gh-parent-'));
+  t.teardown(() => rmSync(theirs, { recursive: true, force: true }));
+  chmodSync(theirs, 0o755);
+  chownSync(theirs, NOBODY, NOBODY);
+  const state = join(theirs, 'state');
+  mkdirSync(state, { mode: 0o700 });
+  // The attack is real: the parent's owner moves our private directory out of the way.
+  const swap = spawnSync('runuser', ['-u', 'nobody', '--', 'mv', state, `${state}.ours`], { encoding: 'utf8' });
+  t.is(swap.status, 0, `nobody renamed our state dir: ${swap.stderr}`);
+  spawnSync('mv', [`${state}.ours`, state]);
+  t.throws(() => ensurePrivateDir(state), { message: /another user|writable by other users/ });
+  // A parent others may write (not sticky), a grandparent likewise.
+  const open = fresh();
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  t.throws(() => ensurePrivateDir(join(open, 'state')), { message: /writable by other users/ });
+  t.throws(() => ensurePrivateDir(join(open, 'deeper', 'state')), { message: /writable by other users/ });
+  // Sticky and writable by all (like /tmp), ours or root's: others cannot rename what is ours.
+  const sticky = fresh();
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  t.notThrows(() => ensurePrivateDir(join(sticky, 'state')));
+  // Through a symbolic link, the target's parents count too.
+  const link = fresh();
+  symlinkSync(state, link);
+  t.throws(() => ensurePrivateDir(link), { message: /another user|writable by other users/ });
+  t.false(existsSync(join(open, 'state')), 'nothing was made under the open parent');
+});
