@@ -19,7 +19,7 @@ const gid = (): number | undefined => (typeof process.getgid === 'function' ? pr
  * moment after the checks: PGlite opens its files by path as it goes, checkpoints are written by
  * path (attack review of issue 14, third round). The rule of OpenSSH's StrictModes.
  */
-function checkAncestors(dir: string, stateDir: string): void {
+function checkAncestors(dir: string, stateDir: string, what = 'the state directory'): void {
   const me = uid();
   if (me === undefined) return; // no POSIX owners (Windows)
   const myGroup = gid();
@@ -33,13 +33,13 @@ function checkAncestors(dir: string, stateDir: string): void {
     if (st !== undefined) {
       const mode = st.mode & 0o7777;
       if (st.uid !== 0 && st.uid !== me) {
-        throw new Error(`${a}, above the state directory ${stateDir}, belongs to another user (uid ${st.uid}), who could replace the state directory: use one under a directory of your own`);
+        throw new Error(`${a}, above ${what} ${stateDir}, belongs to another user (uid ${st.uid}), who could replace ${what}: use one under a directory of your own`);
       }
       const sticky = (mode & 0o1000) !== 0;
       const othersWrite = (mode & 0o002) !== 0;
       const groupWrite = (mode & 0o020) !== 0 && st.gid !== myGroup;
       if (!sticky && (othersWrite || groupWrite)) {
-        throw new Error(`${a}, above the state directory ${stateDir}, is writable by other users (mode ${mode.toString(8)}), who could replace the state directory: use one under a directory only you can write`);
+        throw new Error(`${a}, above ${what} ${stateDir}, is writable by other users (mode ${mode.toString(8)}), who could replace ${what}: use one under a directory only you can write`);
       }
     }
     if (dirname(a) === a) return;
@@ -101,5 +101,32 @@ export function readPrivateFile(path: string): string {
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A file whose content is authority (the policy: which issuers are believed, who approves what)
+ * must be one nobody else could have written: root's or ours, writable by no one else (by its
+ * group only when that is our primary group), under directories no one else can rearrange — its
+ * link target's too. Reading it is not restricted: a policy holds no secret. Attack review of
+ * issue 14, third round: a 0666 policy, or another user's, ruled the gateway from its next start.
+ */
+export function checkTrustedFile(path: string, what: string): void {
+  const me = uid();
+  if (me === undefined) return;
+  checkAncestors(path, path, what);
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // the loader says it is missing
+    throw e;
+  }
+  if (real !== resolve(path)) checkAncestors(real, path, what);
+  const st = statSync(real);
+  const mode = st.mode & 0o7777;
+  if (st.uid !== 0 && st.uid !== me) throw new Error(`${what} ${path} belongs to another user (uid ${st.uid}): they decide what it says; use a file of your own`);
+  if ((mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && st.gid !== gid())) {
+    throw new Error(`${what} ${path} is writable by other users (mode ${mode.toString(8)}): anyone who can write it decides who may do what; chmod go-w it`);
   }
 }

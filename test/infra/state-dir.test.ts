@@ -254,3 +254,54 @@ test('a state dir inside a directory another user owns or can write is refused: 
   t.throws(() => ensurePrivateDir(link), { message: /another user|writable by other users/ });
   t.false(existsSync(join(open, 'state')), 'nothing was made under the open parent');
 });
+
+test('gatehouse start refuses a policy file another user owns or can write (or one in a directory they could rearrange): it says who may approve what', (t) => {
+  // The policy names the issuers whose tokens are believed and who approves what: whoever may
+  // write it (a 0666 file, another user's file, a file in their directory) rules the gateway from
+  // its next start — the same planting the state dir is guarded against (attack review, third round).
+  const policyText = `version: 1
+issuers:
+  - issuer: http://127.0.0.1:1/dev
+    audience: gatehouse-local
+    jwksUri: http://127.0.0.1:1/dev/jwks.json
+connections:
+  demo:
+    credentials: embedded://demo
+rules:
+  - name: nothing
+    action: deny
+`;
+  const start = (policy: string, state: string) =>
+    spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'start', '--policy', policy, '--port', '0', '--state-dir', state], { encoding: 'utf8', timeout: 120_000 });
+  const cwd = fresh();
+  mkdirSync(cwd, { mode: 0o700 });
+  const open = join(cwd, 'open.yaml');
+  writeFileSync(open, policyText);
+  chmodSync(open, 0o666);
+  const r1 = start(open, join(cwd, 'state1'));
+  t.not(r1.status, 0);
+  t.regex(r1.stderr + r1.stdout, /open\.yaml.*writable by other users/);
+  t.false(existsSync(join(cwd, 'state1', 'session-db')), 'nothing started');
+  // Ours and 0644: the policy is read (start then stops at its plain-HTTP issuer, a later check).
+  const own = join(cwd, 'own.yaml');
+  writeFileSync(own, policyText);
+  chmodSync(own, 0o644);
+  const r2 = start(own, join(cwd, 'state2'));
+  t.not(r2.status, 0);
+  t.notRegex(r2.stderr + r2.stdout, /writable by other users|belongs to another user/);
+  t.regex(r2.stderr + r2.stdout, /plain HTTP/);
+  if (!isRoot) return;
+  const theirs = join(cwd, 'theirs.yaml');
+  writeFileSync(theirs, policyText);
+  chownSync(theirs, NOBODY, NOBODY);
+  const r3 = start(theirs, join(cwd, 'state3'));
+  t.not(r3.status, 0);
+  t.regex(r3.stderr + r3.stdout, /theirs\.yaml.*belongs to another user/);
+  const theirDir = mkdtempSync(join(tmpdir(), 'gh-policy-dir-'));
+  t.teardown(() => rmSync(theirDir, { recursive: true, force: true }));
+  writeFileSync(join(theirDir, 'p.yaml'), policyText);
+  chownSync(theirDir, NOBODY, NOBODY);
+  const r4 = start(join(theirDir, 'p.yaml'), join(cwd, 'state4'));
+  t.not(r4.status, 0);
+  t.regex(r4.stderr + r4.stdout, /belongs to another user/);
+});
