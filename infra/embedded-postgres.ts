@@ -132,15 +132,23 @@ export function exclusiveExtendedQueries(db: PGlite): PGlite {
 }
 
 // sun_path holds 108 bytes on Linux (104 on macOS): a deep state dir cannot hold the socket.
+// Bytes, not characters: Node 20's libuv cuts a longer path at 107 bytes without an error, and a
+// state dir with non-ASCII names was short in UTF-16 units — the socket was bound at the cut path,
+// in the state dir's parent (attack review of issue 14).
 const MAX_SOCKET_PATH = 100;
+const socketPathFits = (dir: string): boolean => Buffer.byteLength(join(dir, SOCKET_NAME), 'utf8') <= MAX_SOCKET_PATH;
 const SOCKET_NAME = '.s.PGSQL.5432';
 
 /** A directory only this user can enter, and the socket's path in it (a stale socket removed). */
 function privateSocket(wanted: string): { dir: string; path: string } {
   let dir = wanted;
-  if (join(dir, SOCKET_NAME).length > MAX_SOCKET_PATH) {
+  if (!socketPathFits(dir)) {
     // Too long for a socket address: a private directory under the temp dir instead, still 0700.
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-sock-'));
+    if (!socketPathFits(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`no socket path fits in a socket address (${MAX_SOCKET_PATH} bytes): ${wanted} is too long, and so is the temp dir ${tmpdir()}; use a shorter --state-dir or TMPDIR`);
+    }
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);

@@ -15,7 +15,7 @@ import type { Logger } from '../functions/request-log.ts';
 import { startEmbeddedDatabases } from './embedded-databases.ts';
 import { EMBEDDED_MASKING_KEY_REF, loadOrCreateMaskingKey } from './masking-key.ts';
 import { freePort } from './free-port.ts';
-import { ensurePrivateDir, readPrivateFile } from '../shared/private-files.ts';
+import { checkTrustedFile, ensurePrivateDir, readPrivateFile } from '../shared/private-files.ts';
 import { EMBEDDED_SIGNING_KEY_REF, loadOrCreateSigningKey } from './approval-signing-key.ts';
 
 export interface EmbeddedOptions {
@@ -63,6 +63,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   // The port is fixed before anything starts: the dev issuer's URL (and so every token) names it.
   const port = options.port || (await freePort());
   const issuer = `http://${host}:${port}/dev`;
+  // The policy is authority: one another local user could have written is refused, like the state dir.
+  checkTrustedFile(options.policyPath, 'the policy file');
   const policy = await loadPolicy(options.policyPath);
   for (const [name, c] of Object.entries(policy.connections)) {
     const ref = /^embedded:\/\/(.+)$/.exec(c.credentials)?.[1];

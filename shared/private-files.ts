@@ -5,17 +5,59 @@
 // issue 14: a state dir made 0777 beforehand let another local user plant the vote-signing or dev
 // issuer key before the first start — and `gatehouse start` run as root read it happily, since a
 // planted file can be 0600 and still be the planter's).
-import { chmodSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+const gid = (): number | undefined => (typeof process.getgid === 'function' ? process.getgid() : undefined);
+
+/**
+ * Every directory above `dir` must be one nobody else can replace `dir` in: root's or ours, and
+ * writable by others only when sticky (like /tmp, where only an entry's owner may rename it) —
+ * by its group only when that group is our own primary group (a user private group). Otherwise
+ * the one who may write it can rename the state dir away and put theirs in its place at any
+ * moment after the checks: PGlite opens its files by path as it goes, checkpoints are written by
+ * path (attack review of issue 14, third round). The rule of OpenSSH's StrictModes.
+ */
+function checkAncestors(dir: string, stateDir: string, what = 'the state directory'): void {
+  const me = uid();
+  if (me === undefined) return; // no POSIX owners (Windows)
+  const myGroup = gid();
+  for (let a = dirname(resolve(dir)); ; a = dirname(a)) {
+    let st;
+    try {
+      st = statSync(a);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (st !== undefined) {
+      const mode = st.mode & 0o7777;
+      if (st.uid !== 0 && st.uid !== me) {
+        throw new Error(`${a}, above ${what} ${stateDir}, belongs to another user (uid ${st.uid}), who could replace ${what}: use one under a directory of your own`);
+      }
+      const sticky = (mode & 0o1000) !== 0;
+      const othersWrite = (mode & 0o002) !== 0;
+      const groupWrite = (mode & 0o020) !== 0 && st.gid !== myGroup;
+      if (!sticky && (othersWrite || groupWrite)) {
+        throw new Error(`${a}, above ${what} ${stateDir}, is writable by other users (mode ${mode.toString(8)}), who could replace ${what}: use one under a directory only you can write`);
+      }
+    }
+    if (dirname(a) === a) return;
+  }
+}
 
 /**
  * Creates `dir` (0700) or checks the existing one: it must be a directory of ours that no one else
- * can write. Read or search bits for others are taken away (nothing could have been planted
+ * can write, under directories no one else can rearrange (checkAncestors). Read or search bits for others are taken away (nothing could have been planted
  * through them); a directory others can write, or that belongs to another user, is refused.
  */
 export function ensurePrivateDir(dir: string): void {
+  // Before anything is made: nothing is created under a directory someone else may rearrange.
+  checkAncestors(dir, dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // A symbolic link (in the path or as the state dir itself): its target's parents count too.
+  const real = realpathSync(dir);
+  if (real !== resolve(dir)) checkAncestors(real, dir);
   const st = statSync(dir);
   if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
   const me = uid();
@@ -59,5 +101,32 @@ export function readPrivateFile(path: string): string {
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A file whose content is authority (the policy: which issuers are believed, who approves what)
+ * must be one nobody else could have written: root's or ours, writable by no one else (by its
+ * group only when that is our primary group), under directories no one else can rearrange — its
+ * link target's too. Reading it is not restricted: a policy holds no secret. Attack review of
+ * issue 14, third round: a 0666 policy, or another user's, ruled the gateway from its next start.
+ */
+export function checkTrustedFile(path: string, what: string): void {
+  const me = uid();
+  if (me === undefined) return;
+  checkAncestors(path, path, what);
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // the loader says it is missing
+    throw e;
+  }
+  if (real !== resolve(path)) checkAncestors(real, path, what);
+  const st = statSync(real);
+  const mode = st.mode & 0o7777;
+  if (st.uid !== 0 && st.uid !== me) throw new Error(`${what} ${path} belongs to another user (uid ${st.uid}): they decide what it says; use a file of your own`);
+  if ((mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && st.gid !== gid())) {
+    throw new Error(`${what} ${path} is writable by other users (mode ${mode.toString(8)}): anyone who can write it decides who may do what; chmod go-w it`);
   }
 }

@@ -29,12 +29,15 @@ export function samePerson(a: Person, b: Person): boolean {
 
 /**
  * The addresses that name a person: the verified email, and a subject that is an email address
- * (the dev issuer's, and many JWKS issuers'). Attack review of issue 14: a second issuer's token
+ * (the dev issuer's, and many JWKS issuers'), also as a `mailto:` or `acct:` URI. Attack review of issue 14: a second issuer's token
  * with `sub: alice@acme.com` and no email claim counted as someone other than alice.
  */
 function mailboxesOf(p: Person): string[] {
   const out = p.email === undefined ? [] : [p.email];
-  if (/^[^@\s]+@[^@\s]+$/.test(p.subject)) out.push(p.subject);
+  // A `mailto:` or `acct:` URI (RFC 6068, RFC 7565) names the address after it: `sub:
+  // mailto:alice@acme.com` under a second issuer counted as someone other than alice (attack review).
+  const subject = p.subject.replace(/^(?:mailto|acct):/i, '');
+  if (/^[^@\s]+@[^@\s]+$/.test(subject)) out.push(subject);
   return out;
 }
 

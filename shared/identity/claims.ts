@@ -102,7 +102,7 @@ function usableEmail(claims: Untrusted, requireVerified: boolean): string | unde
   // (false, "false", "true", 1) is treated as unverified rather than guessed at.
   const usable = requireVerified ? verified === true : verified === undefined || verified === true;
   if (!usable) return undefined;
-  if (!isEmailInNormalForm(email)) throw claimsInvalid('email', 'the token email is not in normal form (NFKC, no spaces, control or invisible characters)');
+  if (!isEmailInNormalForm(email)) throw claimsInvalid('email', 'the token email is not a plain address in normal form (NFKC; no spaces, control or invisible characters; no mail syntax in its local part; a DNS name as its domain)');
   return email;
 }
 

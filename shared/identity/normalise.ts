@@ -48,23 +48,77 @@ export function isInNormalForm(s: string): boolean {
 /** U+2800 BRAILLE PATTERN BLANK: a symbol (So), not ignorable, and drawn as an empty cell. */
 const BLANK = /\u2800/u;
 
-/** An email claim as it must be to be accepted: in normal form, and no white space anywhere in it. */
+/**
+ * An email claim as it must be to be accepted: in normal form, no white space anywhere in it, and
+ * an address (isEmailAddress): a local part of plain characters and a domain that is a DNS name.
+ */
 export function isEmailInNormalForm(email: string): boolean {
-  return isInNormalForm(email) && !/\p{White_Space}/u.test(email);
+  return isInNormalForm(email) && !/\p{White_Space}/u.test(email) && isEmailAddress(email);
 }
 
-/** The domain as one DNS name: IDNA (UTS 46) ASCII form, lower case, no trailing dot. */
-function domainKey(domain: string): string {
-  const ascii = domainToASCII(domain) || domain.toLowerCase();
+// The local part's ASCII characters: RFC 5322 atext and the dot. Everything else a mail parser
+// reads as syntax — `(comment)`, `,` (a list), `<>`, `;`, `:` (a route), `\` (a quoted pair), `[]` —
+// so `alice(ops)@acme.com` is alice@acme.com to a mailer that verified it, and another person to
+// a plain comparison (attack review of issue 14, third round). Non-ASCII (RFC 6531) is allowed;
+// isInNormalForm has refused the invisibles. A quoted local part may also hold `@`.
+const LOCAL_ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\u0080-\u{10ffff}]+$/u;
+const QUOTED_LOCAL = /^"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.@\u0080-\u{10ffff}]+"$/u;
+// One DNS label in ASCII: letters, digits and inner hyphens, at most 63 (RFC 1035, RFC 5891).
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * True for `local@domain` where the local part is plain (LOCAL_ATEXT, or one quoted string of the
+ * same) and the domain is a DNS name (dnsName). The policy's emails are held to it too.
+ */
+export function isEmailAddress(email: string): boolean {
+  const s = normalForm(email);
+  const at = s.lastIndexOf('@');
+  if (at <= 0) return false;
+  const local = s.slice(0, at);
+  if (!LOCAL_ATEXT.test(local) && !QUOTED_LOCAL.test(local)) return false;
+  return dnsName(s.slice(at + 1)) !== undefined;
+}
+
+/**
+ * The domain as one DNS name — IDNA (UTS 46) ASCII form, lower case, no trailing dot — or
+ * undefined when it is none. node:url's domainToASCII is a URL host parser: it stops at `#`, `/`,
+ * `?` and `\`, decodes `%2e`, and rewrites `0x7f.1` to 127.0.0.1, so `bob@acme.com#.evil.com` was
+ * bob@acme.com for grants (attack review of issue 14, third round). Here an ASCII character other
+ * than a letter, digit, hyphen or dot is no domain, and the IDNA form must be LDH labels whose
+ * last one is not numeric (an IPv4 address, not a name).
+ */
+function dnsName(domain: string): string | undefined {
+  // U+3002 (ideographic full stop) separates labels in UTS 46; NFKC has mapped the other two.
+  if (/[\u0000-\u002c\u002f\u003a-\u0040\u005b-\u0060\u007b-\u007f]/.test(domain)) return undefined;
+  const ascii = /^[\u0000-\u007f]*$/.test(domain) ? domain.toLowerCase() : domainToASCII(domain);
+  if (ascii === '') return undefined;
+  const name = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
+  const labels = name.split('.');
+  if (name.length > 253 || !labels.every((l) => LDH_LABEL.test(l))) return undefined;
+  if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(labels.at(-1)!)) return undefined;
+  return name;
+}
+
+/**
+ * Refusal side only: the domain as loosely as a host parser reads it (domainToASCII, else lower
+ * case), so an address that is no address still folds toward the one it imitates.
+ */
+function looseDomainKey(domain: string): string {
+  const ascii = dnsName(domain) ?? (domainToASCII(domain) || domain.toLowerCase());
   return ascii.endsWith('.') && ascii.length > 1 ? ascii.slice(0, -1) : ascii;
 }
 
-/** The comparison key of an email: NFKC, trimmed, domain case-folded (local part for known providers). */
+/**
+ * The comparison key of an email: NFKC, trimmed, domain case-folded (local part for known
+ * providers). Grant side: an address that is not one (isEmailAddress) keys as itself, unfolded,
+ * which no address's key equals — tokens carrying one are refused at the door, a policy naming
+ * one is refused at load; this keeps any other caller from granting through it.
+ */
 export function emailKey(email: string): string {
   const s = normalForm(email);
+  if (!isEmailAddress(s)) return s;
   const at = s.lastIndexOf('@');
-  if (at <= 0) return s.toLowerCase();
-  const domain = domainKey(s.slice(at + 1));
+  const domain = dnsName(s.slice(at + 1))!;
   const local = s.slice(0, at);
   const foldLocal = KNOWN_CASE_INSENSITIVE.includes(domain) || GOOGLE_SERVICE_ACCOUNT.test(domain);
   return `${foldLocal ? local.toLowerCase() : local}@${domain}`;
@@ -93,7 +147,7 @@ const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
 /**
  * Refusal side only: a key under which every address that may reach the same person is one.
- * The local part is folded to a look-alike skeleton (marks and invisibles removed, full case
+ * The local part loses its RFC 5322 comments and is folded to a look-alike skeleton (marks and invisibles removed, full case
  * folding, LOOK_ALIKE, `+tag` dropped — subaddressing at Gmail, Google Workspace, Microsoft 365,
  * Fastmail — and the quotes of a quoted local part); Gmail also ignores dots, and googlemail.com
  * is gmail.com. Never used to grant.
@@ -102,9 +156,11 @@ export function personEmailKey(email: string): string {
   const s = normalForm(email);
   const at = s.lastIndexOf('@');
   const rawDomain = at < 0 ? '' : s.slice(at + 1);
-  let domain = domainKey(rawDomain);
+  let domain = looseDomainKey(rawDomain);
   if (GMAIL_DOMAINS.has(domain)) domain = 'gmail.com';
-  let local = skeleton(at < 0 ? s : s.slice(0, at)).replace(/"/g, '');
+  // RFC 5322 comments `(…)` are not part of the mailbox: `alice(ops)@acme.com` is alice's (an
+  // email claim like it is refused at the door; an email-shaped subject is not, attack review).
+  let local = skeleton((at < 0 ? s : s.slice(0, at)).replace(/\([^()]*\)/g, '')).replace(/"/g, '');
   const plus = local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
   if (domain === 'gmail.com') local = local.replace(/\./g, '');

@@ -3,6 +3,7 @@ import { RISK_CLASSES } from '../sql/analysis.ts';
 import { normalizeSignature } from '../sql/routines.ts';
 import type { MaskStrategy, Policy, Rule, RuleAction } from './types.ts';
 import { subjectPattern } from './subject-pattern.ts';
+import { isEmailAddress } from '../identity/normalise.ts';
 
 // The shape of gatehouse.policy.yaml (docs/design.md#policy-file). Every object is strict so that a typo such as
 // `clases:` is an error instead of a filter silently dropped (which would widen a rule).
@@ -70,7 +71,7 @@ export function isPrincipalPattern(s: string, allowAnyone: boolean): boolean {
   const kind = s.slice(0, colon);
   const value = s.slice(colon + 1);
   if (kind === 'group') return NAME.test(value);
-  if (kind === 'email') return EMAIL.test(value);
+  if (kind === 'email') return EMAIL.test(value) && isEmailAddress(value);
   if (kind === 'subject') return SUBJECT.test(value);
   return false;
 }
@@ -161,7 +162,9 @@ export const issuerSchema = strict({
 
 export const groupsSchema = z.record(
   z.string().regex(NAME, `group names are ${NAME_RULE}`),
-  z.array(z.string().regex(EMAIL, 'must be an email address')),
+  // An address (shared/identity/normalise.ts isEmailAddress): a domain only a URL parser reads as
+  // acme.com (`bob@acme.com#x`) names no one, and would match no token.
+  z.array(z.string().regex(EMAIL, 'must be an email address').refine(isEmailAddress, 'must be an email address (a plain local part @ a DNS name)')),
 );
 
 export const connectionSchema = strict({

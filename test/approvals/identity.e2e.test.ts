@@ -230,3 +230,30 @@ test('a second issuer\'s token whose subject is alice\'s address (no email claim
   t.is(await ran('quorum-sub'), 0);
   t.is(await ran('subject-as-email'), 0);
 });
+
+// Attack review (third round): emails a URL host parser or a mail parser reads as someone else's.
+const URL_PARSED_AS_BOB = ['bob@acme.com#.evil.com', 'bob@acme.com/.evil.com', 'bob@acme.com?.evil.com', 'bob@acme%2ecom', 'bob@%61cme.com'];
+
+test('a second issuer\'s email whose domain only URL-parses as acme.com (bob@acme.com#.evil.com, …) is refused at the door: not bob, not in dba', async (t) => {
+  const h = await askAsAlice('url-parsed');
+  for (const [i, email] of URL_PARSED_AS_BOB.entries()) {
+    // No groups from the issuer: only the policy's `dba: [bob@acme.com]` could admit it.
+    const tok = await fromSecond(`url-${i}`, email, []);
+    const read = await gw.post('/v1/query', { connection: 'main', sql: 'SELECT 1 AS one' }, { ...bearer(tok), ...model });
+    t.is(read.status, 401, `${email}: ${JSON.stringify(read.body)}`);
+    t.is(read.body.error?.code, 'token_claims_invalid', email);
+    const vote = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'as bob' }, bearer(tok));
+    t.is(vote.status, 401, `${email}: ${JSON.stringify(vote.body)}`);
+  }
+  t.is((await gw.get(`/v1/approvals/${h.id}`, bearer(await gw.token(ALICE)))).body.approval.votes.length, 0, 'no vote was counted');
+});
+
+test('an email whose local part holds an RFC 5322 comment (alice(ops)@acme.com) cannot approve alice\'s request: refused at the door', async (t) => {
+  const h = await askAsAlice('comment');
+  for (const [i, email] of ['alice(ops)@acme.com', '(ops)alice@acme.com'].entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`comment-${i}`, email)));
+    t.is(r.status, 401, `${email}: ${JSON.stringify(r.body)}`);
+    t.is(r.body.error?.code, 'token_claims_invalid', email);
+  }
+  t.is((await gw.get(`/v1/approvals/${h.id}`, bearer(await gw.token(ALICE)))).body.approval.votes.length, 0);
+});

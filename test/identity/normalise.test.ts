@@ -266,3 +266,84 @@ test('blank-rendering symbols (Braille pattern blank) are refused like the invis
   const tok = await token({ sub: 'bot\u2800', email: undefined });
   await refused(t, verify(tok), 'token_claims_invalid', tok);
 });
+
+// Attack review (issue 14 item 5, third round): the domain was keyed by node:url's domainToASCII,
+// a URL host parser. It stops at '#', '/', '?' and '\', percent-decodes, and rewrites IPv4 forms,
+// so `bob@acme.com#.evil.com` — a name under evil.com to anyone who reads it as a domain — was
+// bob@acme.com for grants: bob's policy groups and `email:bob@acme.com` rules.
+const NOT_A_DOMAIN = [
+  'acme.com#.evil.com', 'acme.com/.evil.com', 'acme.com?.evil.com', 'acme.com\\.evil.com', // URL delimiters
+  'acme%2ecom', '%61cme.com', // percent-escapes
+  'acme.com:443', '[127.0.0.1]', '0x7f.1', '127.1', // ports and address literals
+  'acme..com', '.acme.com', 'acme.com..', '-acme.com', 'acme-.com', // empty or ill-formed labels
+];
+
+test('an email whose domain is no DNS name (URL delimiters, percent-escapes, ports, address literals) is refused at the door and never grants', async (t) => {
+  const verify = verifier();
+  for (const domain of NOT_A_DOMAIN) {
+    const email = `alice@${domain}`;
+    t.false(sameEmail(email, 'alice@acme.com'), `grant side: ${email} is not alice@acme.com`);
+    t.false(isEmailInNormalForm(email), email);
+    const tok = await token({ email });
+    await refused(t, verify(tok), 'token_claims_invalid', tok);
+  }
+  // Still fine: case, a trailing dot, an IDN in either form, the ideographic full stop.
+  for (const email of ['alice@ACME.com', 'alice@acme.com.', 'alice@bücher.example', 'alice@xn--bcher-kva.example', 'alice@acme\u3002com']) {
+    t.true(isEmailInNormalForm(email), email);
+  }
+  t.deepEqual((await verify(await token({ email: 'alice@ACME.com.' }))).groups, ['dba']);
+});
+
+test('an email whose local part holds what mail software reads as syntax (comments, lists, routes) is refused at the door', async (t) => {
+  // `alice(ops)@acme.com` is alice@acme.com to an RFC 5322 parser (a comment): a mailer that
+  // verified it delivered to alice, and Gatehouse took it for a second person.
+  const verify = verifier();
+  for (const email of ['alice(ops)@acme.com', '(ops)alice@acme.com', 'alice,bob@acme.com', '<alice>@acme.com', 'alice;x@acme.com', 'al\\ice@acme.com', '@relay:alice@acme.com', 'alice@', '@acme.com', 'alice']) {
+    t.false(isEmailInNormalForm(email), email);
+    const tok = await token({ email });
+    await refused(t, verify(tok), 'token_claims_invalid', tok);
+  }
+  for (const email of ["o'brien@acme.com", 'alice+ops@acme.com', 'a.l.i.c.e@acme.com', '"alice"@acme.com', 'josé@acmé.com', 'x_y-z!#$%&*/=?^`{|}~@acme.com']) {
+    t.true(isEmailInNormalForm(email), email);
+  }
+});
+
+test('the policy refuses an email (pattern or group member) whose domain is no DNS name', (t) => {
+  const base = (extra: string) => `version: 1
+issuers:
+  - issuer: https://issuer.example
+    audience: gatehouse
+    jwksUri: https://issuer.example/jwks.json
+${extra}
+connections:
+  main:
+    credentials: env://X
+rules:
+  - name: r
+    principals: [group:dba]
+    action: allow
+`;
+  t.notThrows(() => parsePolicy(base('groups:\n  dba: [alice@acme.com]'), 'p.yaml'));
+  for (const bad of ['alice@acme.com#.evil.com', 'alice@acme%2ecom', 'alice(x)@acme.com']) {
+    t.throws(() => parsePolicy(base(`groups:\n  dba: ['${bad}']`), 'p.yaml'), { message: /email address/ }, bad);
+  }
+});
+
+test('refusal side: an email-shaped subject with an RFC 5322 comment (no email claim) is still the person it names', (t) => {
+  // Subjects are opaque, so the door does not refuse `alice(ops)@acme.com` as a sub; a mailer reads
+  // it as alice@acme.com, and so does the refusal side now.
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  for (const subject of ['alice(ops)@acme.com', '(ops)alice@acme.com', 'al(x)ice@acme.com']) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject }), subject);
+  }
+  t.false(sameEmail('alice(ops)@acme.com', 'alice@acme.com'), 'never a grant');
+});
+
+test('refusal side: a subject that is a mailto: or acct: URI of alice\'s address is alice', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  for (const subject of ['mailto:alice@acme.com', 'MAILTO:Alice@acme.com', 'acct:alice@acme.com']) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject }), subject);
+  }
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'mailto:bob@acme.com' }));
+  t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'https://acme.com/alice@acme.com' }), 'other URIs name no mailbox');
+});

@@ -114,3 +114,26 @@ test.serial('gatehouse doctor with no server running opens the demo database on 
   t.is((await client.query('SELECT 1 AS one')).rows[0].one, 1);
   await client.end();
 });
+
+test('a socket path short in characters but long in bytes (a non-ASCII state dir) still lands in a private directory, and nowhere else (attack review of issue 14)', async (t) => {
+  // sun_path holds 108 bytes, and Node 20's libuv cuts a longer path there without a word: the
+  // length was counted in UTF-16 units, so this 75-character, 140-byte path passed, PGlite bound a
+  // socket at its first 107 bytes — in the state dir's parent, here a temp dir, possibly /tmp — and
+  // the start then failed on chmod, leaving that socket behind.
+  const base = mkdtempSync(join(tmpdir(), 'gh-sock-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const state = join(base, '\u72b6'.repeat(30));
+  const wanted = join(state, 'sockets', 'db');
+  t.true(join(wanted, '.s.PGSQL.5432').length <= 100 && Buffer.byteLength(join(wanted, '.s.PGSQL.5432')) > 107, 'the case this test is about');
+  const store = await startEmbeddedPostgres({ dataDir: join(state, 'db-data'), socketDir: wanted });
+  t.teardown(() => store.stop());
+  const dir = new URL(store.url).searchParams.get('host')!;
+  t.true(Buffer.byteLength(join(dir, '.s.PGSQL.5432')) <= 107, `the socket's whole path fits: ${dir}`);
+  t.is(statSync(dir).mode & 0o777, 0o700);
+  t.true(statSync(join(dir, '.s.PGSQL.5432')).isSocket());
+  t.deepEqual(readdirSync(base), [readdirSync(base).find((f) => join(base, f) === state)], 'nothing but the state dir in its parent: no socket at a cut path');
+  const client = new pg.Client({ connectionString: store.url });
+  await client.connect();
+  t.is((await client.query('SELECT 3 AS three')).rows[0].three, 3);
+  await client.end();
+});

@@ -218,3 +218,90 @@ test('every CLI command that takes --state-dir refuses one others can write, bef
   t.is(ok.status, 0, ok.stderr);
   t.is(statSync(own).mode & 0o777, 0o700);
 });
+
+test('a state dir inside a directory another user owns or can write is refused: they could swap it for one of their own after every check', (t) => {
+  // Checking the state dir alone is not enough: whoever may write its parent can rename it away
+  // and put a directory of theirs in its place at any moment after the checks — PGlite opens its
+  // files by path as it goes, checkpoints are written by path, and the CLI follows server.json.
+  // The same rule as OpenSSH's StrictModes: every directory above it is root's or ours, and
+  // writable by no one else unless sticky (like /tmp).
+  if (!isRoot) return void t.pass('needs root to chown; skipped');
+  const theirs = mkdtempSync(join(tmpdir(), 'gh-parent-'));
+  t.teardown(() => rmSync(theirs, { recursive: true, force: true }));
+  chmodSync(theirs, 0o755);
+  chownSync(theirs, NOBODY, NOBODY);
+  const state = join(theirs, 'state');
+  mkdirSync(state, { mode: 0o700 });
+  // The attack is real: the parent's owner moves our private directory out of the way.
+  const swap = spawnSync('runuser', ['-u', 'nobody', '--', 'mv', state, `${state}.ours`], { encoding: 'utf8' });
+  t.is(swap.status, 0, `nobody renamed our state dir: ${swap.stderr}`);
+  spawnSync('mv', [`${state}.ours`, state]);
+  t.throws(() => ensurePrivateDir(state), { message: /another user|writable by other users/ });
+  // A parent others may write (not sticky), a grandparent likewise.
+  const open = fresh();
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  t.throws(() => ensurePrivateDir(join(open, 'state')), { message: /writable by other users/ });
+  t.throws(() => ensurePrivateDir(join(open, 'deeper', 'state')), { message: /writable by other users/ });
+  // Sticky and writable by all (like /tmp), ours or root's: others cannot rename what is ours.
+  const sticky = fresh();
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  t.notThrows(() => ensurePrivateDir(join(sticky, 'state')));
+  // Through a symbolic link, the target's parents count too.
+  const link = fresh();
+  symlinkSync(state, link);
+  t.throws(() => ensurePrivateDir(link), { message: /another user|writable by other users/ });
+  t.false(existsSync(join(open, 'state')), 'nothing was made under the open parent');
+});
+
+test('gatehouse start refuses a policy file another user owns or can write (or one in a directory they could rearrange): it says who may approve what', (t) => {
+  // The policy names the issuers whose tokens are believed and who approves what: whoever may
+  // write it (a 0666 file, another user's file, a file in their directory) rules the gateway from
+  // its next start — the same planting the state dir is guarded against (attack review, third round).
+  const policyText = `version: 1
+issuers:
+  - issuer: http://127.0.0.1:1/dev
+    audience: gatehouse-local
+    jwksUri: http://127.0.0.1:1/dev/jwks.json
+connections:
+  demo:
+    credentials: embedded://demo
+rules:
+  - name: nothing
+    action: deny
+`;
+  const start = (policy: string, state: string) =>
+    spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'start', '--policy', policy, '--port', '0', '--state-dir', state], { encoding: 'utf8', timeout: 120_000 });
+  const cwd = fresh();
+  mkdirSync(cwd, { mode: 0o700 });
+  const open = join(cwd, 'open.yaml');
+  writeFileSync(open, policyText);
+  chmodSync(open, 0o666);
+  const r1 = start(open, join(cwd, 'state1'));
+  t.not(r1.status, 0);
+  t.regex(r1.stderr + r1.stdout, /open\.yaml.*writable by other users/);
+  t.false(existsSync(join(cwd, 'state1', 'session-db')), 'nothing started');
+  // Ours and 0644: the policy is read (start then stops at its plain-HTTP issuer, a later check).
+  const own = join(cwd, 'own.yaml');
+  writeFileSync(own, policyText);
+  chmodSync(own, 0o644);
+  const r2 = start(own, join(cwd, 'state2'));
+  t.not(r2.status, 0);
+  t.notRegex(r2.stderr + r2.stdout, /writable by other users|belongs to another user/);
+  t.regex(r2.stderr + r2.stdout, /plain HTTP/);
+  if (!isRoot) return;
+  const theirs = join(cwd, 'theirs.yaml');
+  writeFileSync(theirs, policyText);
+  chownSync(theirs, NOBODY, NOBODY);
+  const r3 = start(theirs, join(cwd, 'state3'));
+  t.not(r3.status, 0);
+  t.regex(r3.stderr + r3.stdout, /theirs\.yaml.*belongs to another user/);
+  const theirDir = mkdtempSync(join(tmpdir(), 'gh-policy-dir-'));
+  t.teardown(() => rmSync(theirDir, { recursive: true, force: true }));
+  writeFileSync(join(theirDir, 'p.yaml'), policyText);
+  chownSync(theirDir, NOBODY, NOBODY);
+  const r4 = start(join(theirDir, 'p.yaml'), join(cwd, 'state4'));
+  t.not(r4.status, 0);
+  t.regex(r4.stderr + r4.stdout, /belongs to another user/);
+});
