@@ -10,7 +10,8 @@ import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { reconcile } from '../../shared/reconcile/reconcile.ts';
 import { sessionStatus } from '../../shared/audit/status.ts';
 import * as ev from '../../shared/audit/drafts.ts';
-import type { EventDraft } from '../../shared/audit/events.ts';
+import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
+import { hashEvent } from '../../shared/audit/chain.ts';
 import type { SessionLog, TargetDatabase } from '../../shared/ports.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
 
@@ -126,3 +127,52 @@ test.serial('an unreachable target leaves the session open and counts an error, 
   await run();
   t.not(sessionStatus(await log.read(id)), 'result');
 });
+
+// The log's INSERT right alone (the append function the gateway calls) lets a writer put an
+// `execution.started` or `execution.result` after any session's last event. The reconciler then
+// read that session as open and appended its own `execution.abandoned` — the gateway's word
+// (`reconciledBy`, an outcome, a basis) on a session its log does not back, and for a forged
+// execution.result, a question to the target about a transaction id the writer chose.
+// A session whose chain does not hold, or whose events leave the gateway's order, is now left
+// alone and named (skipped.sessionTampered, tamperedSessions with the stable code).
+const planted = async (sessionId: string, type: string, data: Record<string, unknown>, hashed: boolean) => {
+  const pool = new pg.Pool({ connectionString: audit.url, max: 1 });
+  try {
+    const prev = (await pool.query('SELECT seq, hash FROM gatehouse_session_events WHERE session_id = $1 ORDER BY seq DESC LIMIT 1', [sessionId])).rows[0];
+    const event = { sessionId, seq: prev.seq + 1, type, at: '2000-01-01T00:00:00.000Z', data, prevHash: prev.hash as string };
+    const hash = hashed ? hashEvent(event as Omit<SessionEvent, 'hash'>) : 'e'.repeat(64);
+    await pool.query('SELECT gatehouse_append_events($1, $2, $3, $4, $5, $6, $7, false, NULL, NULL, NULL, NULL, NULL)', [
+      sessionId, [event.seq], [type], [event.at], [JSON.stringify(data)], [event.prevHash], [hash],
+    ]);
+  } finally {
+    await pool.end();
+  }
+};
+
+async function denied(): Promise<string> {
+  const id = randomUUID();
+  await log.append(id, [
+    { type: 'request', data: { endpoint: 'query', connection: 'main', sql: 'DROP TABLE t', params: [] } },
+    { type: 'analysis', data: { kind: 'drop', class: 'ddl', reasons: [] } },
+    { type: 'decision', data: { action: 'deny', rule: 'test', reasons: [] } },
+  ]);
+  return id;
+}
+
+for (const [label, make] of [
+  ['an execution.started whose hash does not hold, appended to a denied session', async () => { const id = await denied(); await planted(id, 'execution.started', { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 }, false); return { id, code: 'hash_mismatch' }; }],
+  ['a correctly chained execution.started appended to a denied session', async () => { const id = await denied(); await planted(id, 'execution.started', { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 }, true); return { id, code: 'event_out_of_protocol' }; }],
+  ['an execution.result naming a transaction id of the writer\'s choosing, its hash not holding', async () => { const id = await session({ readOnly: false }); await planted(id, 'execution.result', { command: 'INSERT', rowCount: 1, txid: '3' }, false); return { id, code: 'hash_mismatch' }; }],
+] as const) {
+  test.serial(`${label}: not closed, named as tampered`, async (t) => {
+    const { id, code } = await make();
+    const before = await log.read(id);
+    const asked: string[] = [];
+    const report = await run({ target: { transactionStatus: async (_c: string, txid: string) => { asked.push(txid); return 'committed'; } } });
+    t.deepEqual(await log.read(id), before, 'nothing appended to a session the log does not back');
+    t.false(report.closedSessions.some((c) => c.sessionId === id));
+    t.deepEqual(asked, [], 'the target is not asked about a transaction id a tampered session names');
+    t.true(report.skipped.sessionTampered >= 1);
+    t.like(report.tamperedSessions.find((s) => s.sessionId === id), { sessionId: id, code });
+  });
+}
