@@ -36,6 +36,9 @@ function describe(r: ReconcileReport): string {
     ...(r.skipped.sessionTampered > 0
       ? [`not touched: ${r.skipped.sessionTampered} open-looking session(s) the log does not back (\`sessions show ID\` shows why): ${r.tamperedSessions.map((s) => `${s.sessionId} ${s.code}`).join(', ')}`]
       : []),
+    ...(r.truncated
+      ? [`STOPPED EARLY: listed ${r.truncated.listed} session(s), the most one pass lists; those started after session ${r.truncated.after} were not examined (run again with a later --since)`]
+      : []),
   ];
   if (r.closedSessions.length) {
     lines.push('', table(['session', 'outcome', 'how it is known'], r.closedSessions.map((c) => [c.sessionId, c.outcome, c.basis])));

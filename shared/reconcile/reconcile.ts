@@ -68,6 +68,13 @@ export interface ReconcileReport {
    * writer chose) on it. At most MAX_NAMED are named; skipped.sessionTampered counts them all.
    */
   readonly tamperedSessions: readonly { sessionId: string; code: TamperCode }[];
+  /**
+   * Present when the pass stopped at maxSessions before the end of the window: the sessions
+   * listed after `after` were not examined. The log's INSERT right alone can fill the start of a
+   * window with sessions of its own; a pass that stopped there in silence left every genuine
+   * abandoned session after them open, pass after pass.
+   */
+  readonly truncated?: { readonly listed: number; readonly after: string };
   /** Sessions that could not be closed this time (log or target unavailable); retried next pass. */
   readonly errors: number;
   readonly closedSessions: readonly { sessionId: string; outcome: AbandonedOutcome; basis: string }[];
@@ -91,6 +98,7 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
     errors: 0,
     closedSessions: [] as { sessionId: string; outcome: AbandonedOutcome; basis: string }[],
   };
+  let truncated: ReconcileReport['truncated'];
   let after: string | undefined;
   let listed = 0;
   for (;;) {
@@ -129,10 +137,14 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
       }
     }
     listed += page.length;
-    if (page.length < PAGE || listed >= maxSessions) break;
+    if (page.length < PAGE) break;
     after = page.at(-1)!.sessionId;
+    if (listed >= maxSessions) {
+      truncated = { listed, after };
+      break;
+    }
   }
-  return report;
+  return truncated ? { ...report, truncated } : report;
 }
 
 /** Why the log does not back this session (its chain, then its order of events), or undefined. */

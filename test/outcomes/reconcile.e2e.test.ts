@@ -176,3 +176,36 @@ for (const [label, make] of [
     t.like(report.tamperedSessions.find((s) => s.sessionId === id), { sessionId: id, code });
   });
 }
+
+// A pass lists at most maxSessions sessions (200 a page), oldest first. The INSERT right alone
+// can fill the start of the window with sessions of its own: the pass then stopped before the
+// genuine ones and said nothing — an abandoned write left open, every pass, in silence. It now
+// says where it stopped (report.truncated; `sessions reconcile` exits 1, the gateway logs it).
+test.serial('a flood of forged sessions at the start of the window: the pass says it stopped before the rest', async (t) => {
+  const windowStart = new Date(Date.now() - 30_000);
+  const pool = new pg.Pool({ connectionString: audit.url, max: 1 });
+  try {
+    // 200 sessions started just after the window opens (one page), each a request the writer hashed itself.
+    const at = new Date(windowStart.getTime() + 1).toISOString();
+    const ids = Array.from({ length: 200 }, () => randomUUID());
+    const hashes = ids.map((id) => hashEvent({ sessionId: id, seq: 0, type: 'request', at, data: {}, prevHash: null }));
+    await pool.query(
+      `SELECT gatehouse_append_events(id, ARRAY[0], ARRAY['request'], ARRAY[$2::timestamptz], ARRAY['{}'], ARRAY[NULL::text], ARRAY[h], true, $2::timestamptz, NULL, NULL, NULL, NULL)
+       FROM unnest($1::text[], $3::text[]) AS f(id, h)`,
+      [ids, at, hashes],
+    );
+  } finally {
+    await pool.end();
+  }
+  const abandoned = await session({ readOnly: false });
+  await new Promise((r) => setTimeout(r, 100));
+  const report = await reconcile({ sessions: log, target, graceMs: 0, reconciledBy: 'test' }, { since: windowStart, maxSessions: 200 });
+  t.false(report.closedSessions.some((c) => c.sessionId === abandoned), 'the cap was reached before it');
+  t.truthy(report.truncated, 'the pass says it did not reach the end of the window');
+  t.is(report.truncated?.listed, 200);
+  t.is(typeof report.truncated?.after, 'string');
+  // A pass without the cap reaches it.
+  const whole = await reconcile({ sessions: log, target, graceMs: 0, reconciledBy: 'test' }, { since: windowStart });
+  t.true(whole.closedSessions.some((c) => c.sessionId === abandoned));
+  t.is(whole.truncated, undefined);
+});
