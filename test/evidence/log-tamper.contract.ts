@@ -185,6 +185,20 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     has(t, r, 'leaf_backdated', { sessionId: head.sessionId });
   });
 
+  test(`${name}: an execution.started appended to a denied session (writer's rights, correctly chained): the reconciler leaves it, named — never its execution.abandoned on it`, async (t) => {
+    const s = await scenario(t);
+    const head = s.denied.at(-1)!;
+    const size = await s.store.log.treeSize();
+    const [forged] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'execution.started', data: { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 } }], new Date(s.T + 2000));
+    await s.store.insertRaw([{ ...forged!, index: size }]);
+    const before = await s.store.log.read(head.sessionId);
+    const r = await s.reconcile();
+    t.deepEqual(r.closedSessions, []);
+    t.is(r.skipped.sessionTampered, 1);
+    t.deepEqual(r.tamperedSessions, [{ sessionId: head.sessionId, code: 'event_out_of_protocol' }]);
+    t.deepEqual(await s.store.log.read(head.sessionId), before, 'nothing appended to it');
+  });
+
   test(`${name}: leaf_backdated — a whole forged session inserted with the writer's rights`, async (t) => {
     const s = await scenario(t);
     const sid = randomUUID();
