@@ -75,10 +75,11 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
       },
     );
     const last = lastDocs[i];
-    // A session document is created with its first event, so this is a store edited by hand;
-    // as on PostgreSQL, a session without events is not listed.
-    if (!last) return;
-    const summary = summaryFromDocuments(session.id, startedAt ?? '', session.data(), lastEventOf(last, dataOf.get(last.ref.path)));
+    // A session document is created with its first event, so one without (or without an event
+    // with a seq) was created behind the log's back: listed and named ('first event'), as on
+    // PostgreSQL — before, both left it out, and nothing named it.
+    const lastEvent: LastEvent = last ? lastEventOf(last, dataOf.get(last.ref.path)) : { seq: -1, type: 'unreadable' as EventType, at: '', data: {} };
+    const summary = summaryFromDocuments(session.id, startedAt ?? '', session.data(), lastEvent);
     out.push(tampered === undefined ? summary : tamperedSummary(summary, tampered));
   });
   return out;

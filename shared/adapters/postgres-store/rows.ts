@@ -27,8 +27,9 @@ export interface SummaryRow {
   readonly email: string | null;
   readonly connection: string | null;
   readonly sql: string | null;
-  readonly last_seq: number;
-  readonly last_type: string;
+  /** The last_* columns are null for a session row with no event. */
+  readonly last_seq: number | null;
+  readonly last_type: string | null;
   readonly last_at: string | null;
   readonly last_data: string | null;
   readonly first_type: string | null;
@@ -104,7 +105,9 @@ export function sessionColumns(first: SessionEvent): [string | null, string | nu
 
 export function summaryFromRow(row: SummaryRow): SessionSummary {
   const last =
-    row.last_at === null
+    row.last_seq === null
+      ? { type: 'unreadable' as EventType, data: {} }
+      : row.last_at === null
       ? unreadableField(row.last_type, 'at', 'a finite time')
       : row.last_data === null
         ? { type: row.last_type as EventType, data: {} }
@@ -115,7 +118,7 @@ export function summaryFromRow(row: SummaryRow): SessionSummary {
     startedAt: row.started_at ?? '',
     lastAt: row.last_at ?? '',
     // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
-    events: row.last_seq + 1,
+    events: row.last_seq === null ? 0 : row.last_seq + 1,
     status: statusAfter(last),
     ...(row.subject === null ? {} : { subject: row.subject }),
     ...(row.email === null ? {} : { email: row.email }),
