@@ -83,6 +83,7 @@ firestoreSuite('Firestore documents of the wrong shape', (emulator) => {
     ['whose seq is not a whole number', { seq: 2.5 }, 'seq'],
     ['whose at is a Timestamp', { at: 'TIMESTAMP' }, 'at'],
     ['whose at is a number', { at: 5 }, 'at'],
+    ['whose type is a number', { type: 5 }, 'type'],
     ['whose global index is negative', { index: -3 }, 'index'],
   ];
   for (const [label, change, field] of appended) {
@@ -103,7 +104,7 @@ firestoreSuite('Firestore documents of the wrong shape', (emulator) => {
         t.is(last.index, undefined, 'an index that is no place in the log is no index');
       } else {
         t.is(last.type as string, 'unreadable');
-        t.like(last.data, { storedType: 'execution.committed' });
+        t.like(last.data, { storedType: field === 'type' ? 'number' : 'execution.committed' });
         t.regex(String(last.data.reason), new RegExp(field));
       }
       for (const e of read) {
@@ -112,7 +113,7 @@ firestoreSuite('Firestore documents of the wrong shape', (emulator) => {
       // The store's listing reads the last event's seq, type and at (not its hashes); what is shown re-reads the session.
       const listed = await log.list({});
       const row = listed.find((s) => s.sessionId === target)!;
-      if (field === 'seq' || field === 'at') t.is(row.status, 'unknown');
+      if (field === 'seq' || field === 'at' || field === 'type') t.is(row.status, 'unknown');
       t.true(Number.isSafeInteger(row.events) && typeof row.lastAt === 'string', JSON.stringify(row));
       const shownList = JSON.parse((await listSessions(log, { limit: 100 }, true)).text) as { sessionId: string; status: string }[];
       t.is(shownList.find((s) => s.sessionId === target)?.status, 'unknown');

@@ -97,7 +97,7 @@ export function eventFromDocument(sessionId: string, id: string, fields: Fields)
   // Not checked against EVENT_TYPES (nor seq against the id): a document edited behind the
   // log's back is evidence for `evidence verify`, and hiding it here would hide the tampering.
   // Data that is not JSON text is read as an `unreadable` event (audit/stored-data.ts), and so is
-  // an event whose seq, at, prevHash or hash is not of its type (Firestore keeps no schema: the
+  // an event whose type, seq, at, prevHash or hash is not of its type (Firestore keeps no schema: the
   // create() right writes any): the field is then given as a value of its type that no hash
   // holds, so no reader is handed a number where text is due — nor a hash that is no text into
   // the export's manifest, which verify then refused whole.
@@ -121,6 +121,7 @@ export function eventFromDocument(sessionId: string, id: string, fields: Fields)
 
 /** The first of an event document's fields that is not of its type. */
 export function wrongField(fields: Fields): { field: string; expected: string } | undefined {
+  if (typeof fields.type !== 'string') return { field: 'type', expected: 'text' };
   if (!isSeq(fields.seq)) return { field: 'seq', expected: 'a whole number' };
   if (typeof fields.at !== 'string') return { field: 'at', expected: 'text' };
   // A missing prevHash reads as null, as it always has (the first event's).

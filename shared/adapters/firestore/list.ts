@@ -93,7 +93,7 @@ function timestampText(s: Store, v: unknown): string | null {
 
 /** The last event's seq, type and at, read as eventFromDocument reads them (a field not of its type: unreadable). */
 function lastEventOf(last: QueryDocumentSnapshot, text: unknown): LastEvent {
-  const fields = { seq: last.get('seq'), at: last.get('at'), prevHash: null, hash: '' };
+  const fields = { type: last.get('type'), seq: last.get('seq'), at: last.get('at'), prevHash: null, hash: '' };
   const wrong = wrongField(fields);
   const read = wrong !== undefined ? unreadableField(last.get('type'), wrong.field, wrong.expected) : text === undefined ? { type: last.get('type') as EventType, data: {} } : readStoredData(last.get('type'), text);
   const seq = typeof fields.seq === 'number' && Number.isSafeInteger(fields.seq) && fields.seq >= 0 ? fields.seq : seqOfId(last.id);
