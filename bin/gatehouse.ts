@@ -193,7 +193,7 @@ storeOptions(
     const since = date(o.since, '--since') ?? new Date(Date.now() - 24 * 3600_000);
     const r = await (await cli.reconcile()).reconcileCommand(log, { policy: o.policy, since, graceSec: o.graceSec, json: Boolean(o.json) });
     console.log(r.text);
-    if (r.report.errors > 0 || r.report.skipped.listingTampered > 0) process.exitCode = 1;
+    if (r.report.errors > 0 || r.report.skipped.listingTampered > 0 || r.report.skipped.sessionTampered > 0 || r.report.truncated) process.exitCode = 1;
   } finally {
     await log.close();
   }

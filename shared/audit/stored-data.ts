@@ -27,6 +27,15 @@ export function readStoredData(type: unknown, text: unknown): { type: EventType;
   return unreadable(type, 'its stored data is not text');
 }
 
+/**
+ * An event one of whose stored fields (seq, at, prevHash, hash) is not of its type — which a store
+ * without a schema (Firestore) holds if the writer creates it so: read as `unreadable` as well,
+ * the reason naming the field, so that no reader is handed a number where text is due.
+ */
+export function unreadableField(type: unknown, field: string, expected: string): { type: EventType; data: Record<string, unknown> } {
+  return unreadable(type, `its stored ${field} is not ${expected}`);
+}
+
 function unreadable(type: unknown, reason: string): { type: EventType; data: Record<string, unknown> } {
   const storedType = typeof type === 'string' ? type.slice(0, 64) : typeof type;
   return { type: UNREADABLE_EVENT_TYPE as EventType, data: { storedType, reason } };

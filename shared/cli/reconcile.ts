@@ -33,6 +33,12 @@ function describe(r: ReconcileReport): string {
     `examined ${r.examined} open session(s); closed ${r.closedSessions.length}: ${r.closed.committed} committed, ${r.closed.rolled_back} rolled back, ${r.closed.unknown} UNKNOWN`,
     `left open: ${r.skipped.tooRecent} too recent, ${r.skipped.inProgress} still in progress on the target, ${r.skipped.inFlight} running here, ${r.errors} not reachable now (run again)`,
     ...(r.skipped.listingTampered > 0 ? [`not touched: ${r.skipped.listingTampered} listed session(s) whose listing row disagrees with their hashed first event (\`sessions list\` names them)`] : []),
+    ...(r.skipped.sessionTampered > 0
+      ? [`not touched: ${r.skipped.sessionTampered} open-looking session(s) the log does not back (\`sessions show ID\` shows why): ${r.tamperedSessions.map((s) => `${s.sessionId} ${s.code}`).join(', ')}`]
+      : []),
+    ...(r.truncated
+      ? [`STOPPED EARLY: listed ${r.truncated.listed} session(s), the most one pass lists; those started after session ${r.truncated.after} were not examined (run again with a later --since)`]
+      : []),
   ];
   if (r.closedSessions.length) {
     lines.push('', table(['session', 'outcome', 'how it is known'], r.closedSessions.map((c) => [c.sessionId, c.outcome, c.basis])));

@@ -19,6 +19,8 @@
 import { executionAbandonedEvent, type AbandonedOutcome } from '../audit/drafts.ts';
 import type { SessionEvent, SessionSummary } from '../audit/events.ts';
 import { dataOf } from '../audit/event-schema.ts';
+import { verifyChain, type ChainProblem } from '../audit/chain.ts';
+import { protocolBreak } from '../audit/protocol.ts';
 import type { SessionLog, TargetDatabase } from '../ports.ts';
 
 export interface ReconcileDeps {
@@ -56,12 +58,30 @@ export interface ReconcileReport {
    * (shared/audit/listing-check.ts) — never closed on the word of a row the log does not back;
    * `sessions list` and evidence export name them.
    */
-  readonly skipped: { inFlight: number; tooRecent: number; inProgress: number; listingTampered: number };
+  readonly skipped: { inFlight: number; tooRecent: number; inProgress: number; listingTampered: number; sessionTampered: number };
+  /**
+   * Open-looking sessions whose chain does not hold or whose events leave the gateway's order
+   * (the first problem's code: hash_mismatch, link_broken, seq_gap, wrong_session,
+   * event_out_of_protocol): never closed — the log's INSERT right alone can append an
+   * `execution.started` or `execution.result` to any session, and the reconciler would otherwise
+   * put the gateway's word (and, for a result, the target's answer about a transaction id the
+   * writer chose) on it. At most MAX_NAMED are named; skipped.sessionTampered counts them all.
+   */
+  readonly tamperedSessions: readonly { sessionId: string; code: TamperCode }[];
+  /**
+   * Present when the pass stopped at maxSessions before the end of the window: the sessions
+   * listed after `after` were not examined. The log's INSERT right alone can fill the start of a
+   * window with sessions of its own; a pass that stopped there in silence left every genuine
+   * abandoned session after them open, pass after pass.
+   */
+  readonly truncated?: { readonly listed: number; readonly after: string };
   /** Sessions that could not be closed this time (log or target unavailable); retried next pass. */
   readonly errors: number;
   readonly closedSessions: readonly { sessionId: string; outcome: AbandonedOutcome; basis: string }[];
 }
 
+export type TamperCode = ChainProblem['kind'] | 'event_out_of_protocol';
+const MAX_NAMED = 100;
 const OPEN: ReadonlySet<string> = new Set(['running', 'result']);
 const PAGE = 200;
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -73,10 +93,12 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
   const report = {
     examined: 0,
     closed: { committed: 0, rolled_back: 0, unknown: 0 },
-    skipped: { inFlight: 0, tooRecent: 0, inProgress: 0, listingTampered: 0 },
+    skipped: { inFlight: 0, tooRecent: 0, inProgress: 0, listingTampered: 0, sessionTampered: 0 },
+    tamperedSessions: [] as { sessionId: string; code: TamperCode }[],
     errors: 0,
     closedSessions: [] as { sessionId: string; outcome: AbandonedOutcome; basis: string }[],
   };
+  let truncated: ReconcileReport['truncated'];
   let after: string | undefined;
   let listed = 0;
   for (;;) {
@@ -93,7 +115,14 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
         continue;
       }
       try {
-        const verdict = await judge(deps, await deps.sessions.read(s.sessionId), clock(), graceMs);
+        const events = await deps.sessions.read(s.sessionId);
+        const code = tamperCode(s.sessionId, events);
+        if (code !== undefined) {
+          report.skipped.sessionTampered++;
+          if (report.tamperedSessions.length < MAX_NAMED) report.tamperedSessions.push({ sessionId: s.sessionId, code });
+          continue;
+        }
+        const verdict = await judge(deps, events, clock(), graceMs);
         if (verdict.kind !== 'close') {
           if (verdict.kind === 'open') deps.settled?.add(s.sessionId);
           if (verdict.kind === 'tooRecent') report.skipped.tooRecent++;
@@ -108,10 +137,26 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
       }
     }
     listed += page.length;
-    if (page.length < PAGE || listed >= maxSessions) break;
+    if (page.length < PAGE) break;
     after = page.at(-1)!.sessionId;
+    if (listed >= maxSessions) {
+      truncated = { listed, after };
+      break;
+    }
   }
-  return report;
+  return truncated ? { ...report, truncated } : report;
+}
+
+/** Why the log does not back this session (its chain, then its order of events), or undefined. */
+function tamperCode(sessionId: string, events: readonly SessionEvent[]): TamperCode | undefined {
+  try {
+    const problem = verifyChain(sessionId, events)[0];
+    if (problem) return problem.kind;
+  } catch {
+    // An event no hash can even be computed over (not JSON-serialisable) does not hold either.
+    return 'hash_mismatch';
+  }
+  return protocolBreak(events) ? 'event_out_of_protocol' : undefined;
 }
 
 type Facts = Omit<Parameters<typeof executionAbandonedEvent>[0], 'reconciledBy'>;

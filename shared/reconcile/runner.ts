@@ -37,6 +37,8 @@ export function startReconciler(deps: Omit<ReconcileDeps, 'settled'>, options: R
         log(`reconciled ${closed} abandoned session(s): ${report.closed.committed} committed, ${report.closed.rolled_back} rolled back, ${report.closed.unknown} unknown; ${report.errors} left for the next pass`);
       }
       if (report.skipped.listingTampered) log(`reconciliation left ${report.skipped.listingTampered} session(s) alone whose listing row disagrees with their hashed first event (sessions list names them)`);
+      if (report.skipped.sessionTampered) log(`reconciliation left ${report.skipped.sessionTampered} open-looking session(s) alone whose chain does not hold or whose events leave the gateway's order: ${report.tamperedSessions.slice(0, 5).map((s) => `${s.sessionId} ${s.code}`).join(', ')}${report.skipped.sessionTampered > 5 ? ', …' : ''}`);
+      if (report.truncated) log(`reconciliation stopped after listing ${report.truncated.listed} session(s) (the most one pass lists): those started after session ${report.truncated.after} were not examined`);
       return report;
     });
     running = next.catch(() => {});

@@ -91,3 +91,38 @@ for (const [label, type, data] of [
     t.false(verified.problems.some((p) => p.sessionId === genuine));
   });
 }
+
+// `at` is a timestamptz, and PostgreSQL takes 'infinity' and '-infinity' there: the INSERT right
+// alone stores one. Such a time has no ISO-8601 text (the adapter's to_char gives NULL), and the
+// event used to be handed to every reader with `at: null` — exported as a line evidence verify
+// could not read as an event (event_unreadable, the session's chain then `event_missing`). It is
+// now read as an `unreadable` event naming its at, like stored data that is not JSON.
+for (const at of ['infinity', '-infinity']) {
+  test.serial(`an event stored at ${at}: read as unreadable, listed, shown, served and exported; verify names its session, and only its`, async (t) => {
+    const poisoned = await session(`SELECT 3 AS at_${at.replace('-', 'minus_')}`);
+    const genuine = await session('SELECT 4 AS genuine');
+    const { rows } = await audit.query('SELECT seq, hash FROM gatehouse_session_events WHERE session_id = $1 ORDER BY seq DESC LIMIT 1', [poisoned]);
+    await audit.query('SELECT gatehouse_append_events($1, $2, $3, $4, $5, $6, $7, false, NULL, NULL, NULL, NULL, NULL)', [
+      poisoned, [rows[0].seq + 1], ['execution.committed'], [at], ['{}'], [rows[0].hash], ['e'.repeat(64)],
+    ]);
+
+    const read = await gw.runtime.sessions.read(poisoned);
+    t.like(read.at(-1), { type: 'unreadable', at: '', data: { storedType: 'execution.committed' } });
+    t.regex(String(read.at(-1)!.data.reason), /at/);
+    const listed = await gw.runtime.sessions.list({ limit: 1000 });
+    t.like(listed.find((s) => s.sessionId === poisoned), { status: 'unknown', lastAt: '' });
+    const shown = await showSession(gw.runtime.sessions, poisoned, false);
+    t.false(shown.ok);
+    const served = await gw.get(`/v1/sessions/${poisoned}`, await auditor());
+    t.is(served.status, 200);
+    t.is(served.body.status, 'unknown');
+
+    const out = join(dir, `export-at-${at}`);
+    await exportEvidence(gw.runtime.sessions, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000), out, source: 'test' });
+    const verified = await verifyEvidence(out, {});
+    t.false(verified.ok);
+    t.false(verified.problems.some((p) => p.kind === 'event_unreadable'), JSON.stringify(verified.problems.slice(0, 3)));
+    t.true(verified.problems.some((p) => p.sessionId === poisoned && p.kind === 'event_modified'), JSON.stringify(verified.problems.map((p) => [p.kind, p.sessionId])));
+    t.false(verified.problems.some((p) => p.sessionId === genuine));
+  });
+}

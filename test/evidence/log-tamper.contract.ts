@@ -48,6 +48,8 @@ export interface TamperStore {
   replaceEvent(event: SessionEvent & { index: number }): Promise<void>;
   setStartedAt(sessionId: string, at: Date): Promise<void>;
   setSubject(sessionId: string, subject: string): Promise<void>;
+  /** A session row (document) and no event: what the writer's INSERT (create) right alone can make. */
+  insertSessionOnly(sessionId: string, session: ListingRow): Promise<void>;
   /** The listing copy of the request's SQL, as an owner rewriting a request would keep it consistent. */
   setSql(sessionId: string, sql: string): Promise<void>;
   close(): Promise<void>;
@@ -183,6 +185,35 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     t.is(await s.checkpoint(s.T + 40 * MIN), 'signed', 'the signer cannot tell an append from a forgery: it is in the log for good');
     const r = await s.verify((await s.exportTo('backdated')).dir);
     has(t, r, 'leaf_backdated', { sessionId: head.sessionId });
+  });
+
+  test(`${name}: an execution.started appended to a denied session (writer's rights, correctly chained): the reconciler leaves it, named — never its execution.abandoned on it`, async (t) => {
+    const s = await scenario(t);
+    const head = s.denied.at(-1)!;
+    const size = await s.store.log.treeSize();
+    const [forged] = chainEvents(head.sessionId, { seq: head.seq, hash: head.hash }, [{ type: 'execution.started', data: { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 } }], new Date(s.T + 2000));
+    await s.store.insertRaw([{ ...forged!, index: size }]);
+    const before = await s.store.log.read(head.sessionId);
+    const r = await s.reconcile();
+    t.deepEqual(r.closedSessions, []);
+    t.is(r.skipped.sessionTampered, 1);
+    t.deepEqual(r.tamperedSessions, [{ sessionId: head.sessionId, code: 'event_out_of_protocol' }]);
+    t.deepEqual(await s.store.log.read(head.sessionId), before, 'nothing appended to it');
+  });
+
+  test(`${name}: listing_tampered — a session row with no event (writer's rights): named on its row, in export, left alone by the reconciler`, async (t) => {
+    const s = await scenario(t);
+    const sid = randomUUID();
+    await s.store.insertSessionOnly(sid, { startedAt: new Date(s.T + 3000), subject: 'alice@acme.com', email: 'alice@acme.com', connection: 'main', sql: 'DROP TABLE customers' });
+    const listed = await s.store.log.list({ from: s.from, to: s.to });
+    t.like(listed.find((r) => r.sessionId === sid), { listingTampered: 'first event', status: 'unknown', events: 0 });
+    t.true(listed.some((r) => r.sessionId === s.denied[0]!.sessionId && r.listingTampered === undefined), 'the rest is listed as it was');
+    const e = await s.exportTo('session-only');
+    t.true(e.logProblems.some((p) => p.kind === 'listing_tampered' && (p as { sessionId?: string }).sessionId === sid), JSON.stringify(e.logProblems));
+    t.false(e.sessions.includes(sid));
+    const r = await s.reconcile();
+    t.is(r.skipped.listingTampered, 1);
+    t.is(r.errors, 0);
   });
 
   test(`${name}: leaf_backdated — a whole forged session inserted with the writer's rights`, async (t) => {

@@ -71,6 +71,9 @@ firestoreSuite('Firestore log tamper suite', (emulator) => {
       async setStartedAt(sessionId, at) {
         await sessions.doc(sessionId).update({ startedAt: at });
       },
+      async insertSessionOnly(sessionId, session) {
+        await sessions.doc(sessionId).create({ startedAt: session.startedAt, subject: session.subject, email: session.email, connection: session.connection, sql: session.sql });
+      },
       async setSubject(sessionId, subject) {
         await sessions.doc(sessionId).update({ subject });
       },

@@ -79,6 +79,12 @@ logTamperContract('PostgreSQL', async (clock) => {
     async setStartedAt(sessionId, at) {
       await asOwner('UPDATE gatehouse_sessions SET started_at = $2 WHERE session_id = $1', [sessionId, at]);
     },
+    async insertSessionOnly(sessionId, session) {
+      // The append function with no events: the gateway's own role may call it.
+      await admin.query("SELECT gatehouse_append_events($1, '{}', '{}', '{}', '{}', '{}', '{}', true, $2, $3, $4, $5, $6)", [
+        sessionId, session.startedAt, session.subject, session.email, session.connection, session.sql,
+      ]);
+    },
     async setSubject(sessionId, subject) {
       await asOwner('UPDATE gatehouse_sessions SET subject = $2 WHERE session_id = $1', [sessionId, subject]);
     },

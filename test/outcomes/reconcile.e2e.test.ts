@@ -10,7 +10,8 @@ import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { reconcile } from '../../shared/reconcile/reconcile.ts';
 import { sessionStatus } from '../../shared/audit/status.ts';
 import * as ev from '../../shared/audit/drafts.ts';
-import type { EventDraft } from '../../shared/audit/events.ts';
+import type { EventDraft, SessionEvent } from '../../shared/audit/events.ts';
+import { hashEvent } from '../../shared/audit/chain.ts';
 import type { SessionLog, TargetDatabase } from '../../shared/ports.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
 
@@ -125,4 +126,86 @@ test.serial('an unreachable target leaves the session open and counts an error, 
   // With the target back, the session is settled (txid 12345 is long gone or in the future: unknown or a real answer).
   await run();
   t.not(sessionStatus(await log.read(id)), 'result');
+});
+
+// The log's INSERT right alone (the append function the gateway calls) lets a writer put an
+// `execution.started` or `execution.result` after any session's last event. The reconciler then
+// read that session as open and appended its own `execution.abandoned` — the gateway's word
+// (`reconciledBy`, an outcome, a basis) on a session its log does not back, and for a forged
+// execution.result, a question to the target about a transaction id the writer chose.
+// A session whose chain does not hold, or whose events leave the gateway's order, is now left
+// alone and named (skipped.sessionTampered, tamperedSessions with the stable code).
+const planted = async (sessionId: string, type: string, data: Record<string, unknown>, hashed: boolean) => {
+  const pool = new pg.Pool({ connectionString: audit.url, max: 1 });
+  try {
+    const prev = (await pool.query('SELECT seq, hash FROM gatehouse_session_events WHERE session_id = $1 ORDER BY seq DESC LIMIT 1', [sessionId])).rows[0];
+    const event = { sessionId, seq: prev.seq + 1, type, at: '2000-01-01T00:00:00.000Z', data, prevHash: prev.hash as string };
+    const hash = hashed ? hashEvent(event as Omit<SessionEvent, 'hash'>) : 'e'.repeat(64);
+    await pool.query('SELECT gatehouse_append_events($1, $2, $3, $4, $5, $6, $7, false, NULL, NULL, NULL, NULL, NULL)', [
+      sessionId, [event.seq], [type], [event.at], [JSON.stringify(data)], [event.prevHash], [hash],
+    ]);
+  } finally {
+    await pool.end();
+  }
+};
+
+async function denied(): Promise<string> {
+  const id = randomUUID();
+  await log.append(id, [
+    { type: 'request', data: { endpoint: 'query', connection: 'main', sql: 'DROP TABLE t', params: [] } },
+    { type: 'analysis', data: { kind: 'drop', class: 'ddl', reasons: [] } },
+    { type: 'decision', data: { action: 'deny', rule: 'test', reasons: [] } },
+  ]);
+  return id;
+}
+
+for (const [label, make] of [
+  ['an execution.started whose hash does not hold, appended to a denied session', async () => { const id = await denied(); await planted(id, 'execution.started', { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 }, false); return { id, code: 'hash_mismatch' }; }],
+  ['a correctly chained execution.started appended to a denied session', async () => { const id = await denied(); await planted(id, 'execution.started', { connection: 'main', readOnly: false, maxRows: 10, statementTimeoutMs: 50 }, true); return { id, code: 'event_out_of_protocol' }; }],
+  ['an execution.result naming a transaction id of the writer\'s choosing, its hash not holding', async () => { const id = await session({ readOnly: false }); await planted(id, 'execution.result', { command: 'INSERT', rowCount: 1, txid: '3' }, false); return { id, code: 'hash_mismatch' }; }],
+] as const) {
+  test.serial(`${label}: not closed, named as tampered`, async (t) => {
+    const { id, code } = await make();
+    const before = await log.read(id);
+    const asked: string[] = [];
+    const report = await run({ target: { transactionStatus: async (_c: string, txid: string) => { asked.push(txid); return 'committed'; } } });
+    t.deepEqual(await log.read(id), before, 'nothing appended to a session the log does not back');
+    t.false(report.closedSessions.some((c) => c.sessionId === id));
+    t.deepEqual(asked, [], 'the target is not asked about a transaction id a tampered session names');
+    t.true(report.skipped.sessionTampered >= 1);
+    t.like(report.tamperedSessions.find((s) => s.sessionId === id), { sessionId: id, code });
+  });
+}
+
+// A pass lists at most maxSessions sessions (200 a page), oldest first. The INSERT right alone
+// can fill the start of the window with sessions of its own: the pass then stopped before the
+// genuine ones and said nothing — an abandoned write left open, every pass, in silence. It now
+// says where it stopped (report.truncated; `sessions reconcile` exits 1, the gateway logs it).
+test.serial('a flood of forged sessions at the start of the window: the pass says it stopped before the rest', async (t) => {
+  const windowStart = new Date(Date.now() - 30_000);
+  const pool = new pg.Pool({ connectionString: audit.url, max: 1 });
+  try {
+    // 200 sessions started just after the window opens (one page), each a request the writer hashed itself.
+    const at = new Date(windowStart.getTime() + 1).toISOString();
+    const ids = Array.from({ length: 200 }, () => randomUUID());
+    const hashes = ids.map((id) => hashEvent({ sessionId: id, seq: 0, type: 'request', at, data: {}, prevHash: null }));
+    await pool.query(
+      `SELECT gatehouse_append_events(id, ARRAY[0], ARRAY['request'], ARRAY[$2::timestamptz], ARRAY['{}'], ARRAY[NULL::text], ARRAY[h], true, $2::timestamptz, NULL, NULL, NULL, NULL)
+       FROM unnest($1::text[], $3::text[]) AS f(id, h)`,
+      [ids, at, hashes],
+    );
+  } finally {
+    await pool.end();
+  }
+  const abandoned = await session({ readOnly: false });
+  await new Promise((r) => setTimeout(r, 100));
+  const report = await reconcile({ sessions: log, target, graceMs: 0, reconciledBy: 'test' }, { since: windowStart, maxSessions: 200 });
+  t.false(report.closedSessions.some((c) => c.sessionId === abandoned), 'the cap was reached before it');
+  t.truthy(report.truncated, 'the pass says it did not reach the end of the window');
+  t.is(report.truncated?.listed, 200);
+  t.is(typeof report.truncated?.after, 'string');
+  // A pass without the cap reaches it.
+  const whole = await reconcile({ sessions: log, target, graceMs: 0, reconciledBy: 'test' }, { since: windowStart });
+  t.true(whole.closedSessions.some((c) => c.sessionId === abandoned));
+  t.is(whole.truncated, undefined);
 });

@@ -5,6 +5,7 @@ import type { ChainHead } from '../../audit/chain.ts';
 import { eventDocument, eventId, leafId, MAX_DATA_BYTES, sessionDocument } from './documents.ts';
 import { lostRace, unavailable } from './failures.ts';
 import { events, type LogHead, type Store } from './store.ts';
+import type { QueryDocumentSnapshot } from '@google-cloud/firestore';
 
 /**
  * One commit carries at most 10 MiB (Firestore's request limit): a batch closes before its events'
@@ -80,10 +81,57 @@ export function firestoreDurableStore(open: () => Promise<Store>, logHead: LogHe
 }
 
 /** Leaves in the global log: the highest index + 1 (by the field: the emulator refuses descending key scans). */
+/**
+ * The log's size: the place after the highest leaf. A leaf is a document at leafId(index) whose
+ * `index` is that whole number — the only kind an append writes. The create() right writes any
+ * document in the collection, with any `index`: text sorts above every number in Firestore, so one
+ * such document used to be "the highest index" (the size "zz1", every later index NaN, the second
+ * append after it refused for good), and a fraction made every later index fractional. Now text,
+ * maps and booleans are outside the numeric range asked for, and numbers that are no leaf's
+ * (fractions, or at another id) are paged past. Then every id after the highest leaf that is
+ * already taken — by a document that is no leaf, created there to hold the next append's place —
+ * counts as occupied, so appends go on after it (the signer and export name the place as a gap, as
+ * for an index the writer chose) instead of failing on it for good. At most MAX_SKIPPED either way.
+ */
 export async function readLogSize(s: Store): Promise<number> {
-  const snap = await s.call(s.log.orderBy('index', 'desc').limit(1).select('index').get());
-  const last = snap.docs[0];
-  return last ? (last.get('index') as number) + 1 : 0;
+  let next = (await highestLeaf(s)) + 1;
+  for (let taken = 0; (await s.call(s.log.doc(leafId(next)).get())).exists; taken++) {
+    if (taken >= MAX_SKIPPED) throw new NoLogHead(taken);
+    next++;
+  }
+  return next;
+}
+
+async function highestLeaf(s: Store): Promise<number> {
+  let skipped = 0;
+  let cursor: QueryDocumentSnapshot | undefined;
+  for (;;) {
+    const q = s.log.where('index', '>=', 0).orderBy('index', 'desc').limit(SIZE_PAGE).select('index');
+    const snap = await s.call((cursor ? q.startAfter(cursor) : q).get());
+    for (const d of snap.docs) {
+      if (isLeafDocument(d.id, d.get('index'))) return d.get('index') as number;
+      skipped++;
+    }
+    if (snap.docs.length < SIZE_PAGE) return -1;
+    if (skipped >= MAX_SKIPPED) throw new NoLogHead(skipped);
+    cursor = snap.docs[snap.docs.length - 1];
+  }
+}
+
+/** Whether a log document is a leaf: a whole-number index at the id an append gives it. */
+export function isLeafDocument(id: string, index: unknown): index is number {
+  return typeof index === 'number' && Number.isSafeInteger(index) && index >= 0 && id === leafId(index);
+}
+
+const SIZE_PAGE = 50;
+const MAX_SKIPPED = 1_000;
+
+/** More documents above the log's head than a reader pages past: the store was flooded behind the log's back. */
+export class NoLogHead extends Error {
+  override readonly name = 'NoLogHead';
+  constructor(readonly skipped: number) {
+    super(`the global log's collection holds ${skipped} or more documents above its highest leaf that are no leaf (created behind the log's back)`);
+  }
 }
 
 /** An event whose data a Firestore document cannot hold: the log fails closed, naming why. */

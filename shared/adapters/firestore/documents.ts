@@ -9,7 +9,7 @@
 // session's status is read off its last event, never stored (nothing here is ever updated).
 import type { EventType, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import { statusAfter } from '../../audit/status.ts';
-import { readStoredData } from '../../audit/stored-data.ts';
+import { readStoredData, unreadableField } from '../../audit/stored-data.ts';
 
 const SEQ_DIGITS = 10;
 
@@ -96,20 +96,47 @@ export function eventFromDocument(sessionId: string, id: string, fields: Fields)
   const { seq, at, prevHash, hash, index } = fields;
   // Not checked against EVENT_TYPES (nor seq against the id): a document edited behind the
   // log's back is evidence for `evidence verify`, and hiding it here would hide the tampering.
-  // Data that is not JSON text is read as an `unreadable` event (audit/stored-data.ts).
-  const { type, data } = readStoredData(fields.type, fields.data);
+  // Data that is not JSON text is read as an `unreadable` event (audit/stored-data.ts), and so is
+  // an event whose type, seq, at, prevHash or hash is not of its type (Firestore keeps no schema: the
+  // create() right writes any): the field is then given as a value of its type that no hash
+  // holds, so no reader is handed a number where text is due — nor a hash that is no text into
+  // the export's manifest, which verify then refused whole.
+  const wrong = wrongField(fields);
+  const { type, data } = wrong === undefined ? readStoredData(fields.type, fields.data) : unreadableField(fields.type, wrong.field, wrong.expected);
   return {
     // The document's place in the tree, like the PostgreSQL key: an event copied in from another
     // session then fails its hash.
     sessionId,
-    seq: seq as number,
+    seq: isSeq(seq) ? seq : seqOfId(id),
     type,
-    at: at as string,
+    at: typeof at === 'string' ? at : '',
     data,
-    prevHash: (prevHash ?? null) as string | null,
-    hash: hash as string,
-    ...(typeof index === 'number' ? { index } : {}),
+    prevHash: typeof prevHash === 'string' ? prevHash : null,
+    hash: typeof hash === 'string' ? hash : '',
+    // An index that is no place in the log (negative, fractional) is no index: the event is then
+    // one outside the global log, which export and verify name (leaf_inserted).
+    ...(isSeq(index) ? { index } : {}),
   };
+}
+
+/** The first of an event document's fields that is not of its type. */
+export function wrongField(fields: Fields): { field: string; expected: string } | undefined {
+  if (typeof fields.type !== 'string') return { field: 'type', expected: 'text' };
+  if (!isSeq(fields.seq)) return { field: 'seq', expected: 'a whole number' };
+  if (typeof fields.at !== 'string') return { field: 'at', expected: 'text' };
+  // A missing prevHash reads as null, as it always has (the first event's).
+  if (!(fields.prevHash === undefined || fields.prevHash === null || typeof fields.prevHash === 'string')) return { field: 'prevHash', expected: 'text or null' };
+  if (typeof fields.hash !== 'string') return { field: 'hash', expected: 'text' };
+  return undefined;
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The seq an event document's id names (eventId), or -1 for an id that names none. */
+export function seqOfId(id: string): number {
+  return /^\d{1,15}$/.test(id) ? Number(id) : -1;
 }
 
 export interface LastEvent {
@@ -127,11 +154,11 @@ export interface LastEvent {
  */
 export const DATA_DECIDES_STATUS: ReadonlySet<string> = new Set(['request', 'analysis', 'decision', 'approval.granted', 'execution.abandoned']);
 
-export function summaryFromDocuments(sessionId: string, session: Fields, last: LastEvent): SessionSummary {
-  const startedAt = session.startedAt as { toDate(): Date };
+/** `startedAt`: the session document's, as ISO text ('' when it is not a Timestamp: see list.ts). */
+export function summaryFromDocuments(sessionId: string, startedAt: string, session: Fields, last: LastEvent): SessionSummary {
   return {
     sessionId,
-    startedAt: startedAt.toDate().toISOString(),
+    startedAt,
     lastAt: last.at,
     // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
     events: last.seq + 1,

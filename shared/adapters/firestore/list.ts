@@ -2,9 +2,9 @@
 import type { DocumentSnapshot, Query, QueryDocumentSnapshot } from '@google-cloud/firestore';
 import type { EventType, SessionSummary } from '../../audit/events.ts';
 import type { SessionQuery } from '../../ports.ts';
-import { DATA_DECIDES_STATUS, eventFromDocument, eventId, MalformedDocument, sessionDocument, summaryFromDocuments, type LastEvent } from './documents.ts';
+import { DATA_DECIDES_STATUS, eventFromDocument, eventId, seqOfId, sessionDocument, summaryFromDocuments, wrongField, type LastEvent } from './documents.ts';
 import { listingMismatch, tamperedSummary } from '../../audit/listing-check.ts';
-import { readStoredData } from '../../audit/stored-data.ts';
+import { readStoredData, unreadableField } from '../../audit/stored-data.ts';
 import { events, type Store } from './store.ts';
 
 // Sessions per query: each page then costs one small query per session for its last event.
@@ -54,11 +54,16 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
   sessions.forEach((session, i) => {
     const firstDoc = firsts[i];
     const first = firstDoc?.exists ? eventFromDocument(session.id, firstDoc.id, firstDoc.data()!) : undefined;
-    const startedAt = session.get('startedAt') as { toDate(): Date } | undefined;
+    // A Timestamp, as the adapter writes it; anything else (text, a number, null, a map: the
+    // create() right writes any, and a listing without a time range selects it) is no time, and
+    // the row is then named (listingTampered: 'started_at') — before, it threw, and every such
+    // listing reported the whole log unavailable.
+    const startedAt = timestampText(s, session.get('startedAt'));
+    // Named with PostgreSQL's column names (started_at), so listingTampered is one code whichever store.
     const tampered = listingMismatch(
       first,
       {
-        startedAt: startedAt && typeof startedAt.toDate === 'function' ? startedAt.toDate().toISOString() : null,
+        started_at: startedAt,
         subject: (session.get('subject') as string | null) ?? null,
         email: (session.get('email') as string | null) ?? null,
         connection: (session.get('connection') as string | null) ?? null,
@@ -66,18 +71,31 @@ async function summarise(s: Store, sessions: readonly QueryDocumentSnapshot[]): 
       },
       (f) => {
         const d = sessionDocument(f);
-        return { startedAt: d.startedAt.toISOString(), subject: d.subject, email: d.email, connection: d.connection, sql: d.sql };
+        return { started_at: d.startedAt.toISOString(), subject: d.subject, email: d.email, connection: d.connection, sql: d.sql };
       },
     );
     const last = lastDocs[i];
-    // A session document is created with its first event, so this is a store edited by hand;
-    // as on PostgreSQL, a session without events is not listed.
-    if (!last) return;
-    const text = dataOf.get(last.ref.path);
-    const { type, data } = text === undefined ? { type: last.get('type') as EventType, data: {} } : readStoredData(last.get('type'), text);
-    const lastEvent: LastEvent = { seq: last.get('seq') as number, type, at: last.get('at') as string, data };
-    const summary = summaryFromDocuments(session.id, session.data(), lastEvent);
+    // A session document is created with its first event, so one without (or without an event
+    // with a seq) was created behind the log's back: listed and named ('first event'), as on
+    // PostgreSQL — before, both left it out, and nothing named it.
+    const lastEvent: LastEvent = last ? lastEventOf(last, dataOf.get(last.ref.path)) : { seq: -1, type: 'unreadable' as EventType, at: '', data: {} };
+    const summary = summaryFromDocuments(session.id, startedAt ?? '', session.data(), lastEvent);
     out.push(tampered === undefined ? summary : tamperedSummary(summary, tampered));
   });
   return out;
+}
+
+function timestampText(s: Store, v: unknown): string | null {
+  if (!(v instanceof s.lib.Timestamp)) return null;
+  const date = v.toDate();
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+/** The last event's seq, type and at, read as eventFromDocument reads them (a field not of its type: unreadable). */
+function lastEventOf(last: QueryDocumentSnapshot, text: unknown): LastEvent {
+  const fields = { type: last.get('type'), seq: last.get('seq'), at: last.get('at'), prevHash: null, hash: '' };
+  const wrong = wrongField(fields);
+  const read = wrong !== undefined ? unreadableField(last.get('type'), wrong.field, wrong.expected) : text === undefined ? { type: last.get('type') as EventType, data: {} } : readStoredData(last.get('type'), text);
+  const seq = typeof fields.seq === 'number' && Number.isSafeInteger(fields.seq) && fields.seq >= 0 ? fields.seq : seqOfId(last.id);
+  return { seq, type: read.type, at: typeof fields.at === 'string' ? fields.at : '', data: read.data };
 }

@@ -6,7 +6,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
-import { firestoreDurableStore, MAX_COMMIT_DATA_BYTES, readLogSize } from './append.ts';
+import { firestoreDurableStore, isLeafDocument, MAX_COMMIT_DATA_BYTES, readLogSize } from './append.ts';
 import { createAppendPath, type GroupCommitStats } from '../../audit/append-path.ts';
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
@@ -113,12 +113,20 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     const s = await open('read');
     try {
       const snap = await s.call(s.log.where('index', '>=', start).where('index', '<', end).orderBy('index').get());
-      return snap.docs.map((d) => ({
-        index: d.get('index') as number,
-        sessionId: d.get('sessionId') as string,
-        seq: d.get('seq') as number,
-        hash: d.get('hash') as string,
-      }));
+      // Only leaves (append.ts isLeafDocument): a fraction, or a whole number at another id, created
+      // behind the log's back is no place in the log. A leaf's other fields not of their type are
+      // given as values of it no event matches (export and verify then name the leaf).
+      return snap.docs
+        .filter((d) => isLeafDocument(d.id, d.get('index')))
+        .map((d) => {
+          const { sessionId, seq, hash } = d.data();
+          return {
+            index: d.get('index') as number,
+            sessionId: typeof sessionId === 'string' ? sessionId : '',
+            seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : -1,
+            hash: typeof hash === 'string' ? hash : '',
+          };
+        });
     } catch (e) {
       throw unavailable('read', e);
     }

@@ -4,13 +4,14 @@ import type { EventType, SessionEvent, SessionSummary } from '../../audit/events
 import { statusAfter } from '../../audit/status.ts';
 import type { ChainedAppend } from '../../audit/append-path.ts';
 import { storedData } from '../../audit/chain.ts';
-import { readStoredData } from '../../audit/stored-data.ts';
+import { readStoredData, unreadableField } from '../../audit/stored-data.ts';
 
 export interface EventRow {
   readonly session_id: string;
   readonly seq: number;
   readonly type: string;
-  readonly at: string;
+  /** null for a time with no ISO text ('infinity'). */
+  readonly at: string | null;
   readonly data: string;
   readonly prev_hash: string | null;
   readonly hash: string;
@@ -20,14 +21,16 @@ export interface EventRow {
 
 export interface SummaryRow {
   readonly session_id: string;
-  readonly started_at: string;
+  /** null for 'infinity' / '-infinity', as every time column below. */
+  readonly started_at: string | null;
   readonly subject: string | null;
   readonly email: string | null;
   readonly connection: string | null;
   readonly sql: string | null;
-  readonly last_seq: number;
-  readonly last_type: string;
-  readonly last_at: string;
+  /** The last_* columns are null for a session row with no event. */
+  readonly last_seq: number | null;
+  readonly last_type: string | null;
+  readonly last_at: string | null;
   readonly last_data: string | null;
   readonly first_type: string | null;
   readonly first_at: string | null;
@@ -52,12 +55,15 @@ export function eventFromRow(row: EventRow): SessionEvent {
   // Not checked against EVENT_TYPES: a row edited behind the log's back is evidence for
   // `evidence verify`, and hiding it here would hide the tampering. Data that is not JSON is read
   // as an `unreadable` event (audit/stored-data.ts), never thrown at every reader of the session.
-  const { type, data } = readStoredData(row.type, row.data);
+  // An `at` of 'infinity' or '-infinity' (a timestamptz takes them; the INSERT right stores one)
+  // has no ISO-8601 text: to_char gives NULL. Read as `unreadable` too, its at '' — not handed on
+  // as null, which export wrote into a line evidence verify could not read as an event.
+  const { type, data } = row.at === null ? unreadableField(row.type, 'at', 'a finite time') : readStoredData(row.type, row.data);
   const event: { -readonly [K in keyof SessionEvent]: SessionEvent[K] } = {
     sessionId: row.session_id,
     seq: row.seq,
     type,
-    at: row.at,
+    at: row.at ?? '',
     data,
     prevHash: row.prev_hash,
     hash: row.hash,
@@ -98,13 +104,21 @@ export function sessionColumns(first: SessionEvent): [string | null, string | nu
 }
 
 export function summaryFromRow(row: SummaryRow): SessionSummary {
-  const last = row.last_data === null ? { type: row.last_type as EventType, data: {} } : readStoredData(row.last_type, row.last_data);
+  const last =
+    row.last_seq === null
+      ? { type: 'unreadable' as EventType, data: {} }
+      : row.last_at === null
+      ? unreadableField(row.last_type, 'at', 'a finite time')
+      : row.last_data === null
+        ? { type: row.last_type as EventType, data: {} }
+        : readStoredData(row.last_type, row.last_data);
   return {
     sessionId: row.session_id,
-    startedAt: row.started_at,
-    lastAt: row.last_at,
+    // A started_at with no ISO text disagrees with every first event: the row is listingTampered.
+    startedAt: row.started_at ?? '',
+    lastAt: row.last_at ?? '',
     // Every append numbers on from the head, so seq is dense from 0 and the last one counts them.
-    events: row.last_seq + 1,
+    events: row.last_seq === null ? 0 : row.last_seq + 1,
     status: statusAfter(last),
     ...(row.subject === null ? {} : { subject: row.subject }),
     ...(row.email === null ? {} : { email: row.email }),
