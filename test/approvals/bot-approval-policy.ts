@@ -1,4 +1,5 @@
-import { TEST_AUDIENCE } from '../helpers/gateway.ts';
+import test from 'ava';
+import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
 
 /**
  * The e2e policy of the proven-status and view-attack suites: bots' writes held for one DBA,
@@ -38,3 +39,18 @@ agents:
   allowedModels: ["gemini-*"]
 `;
 
+
+/**
+ * One gateway for a whole file, on botApprovalPolicy with a `runs` table to write to: started
+ * before its tests, closed after them. Returns the getter the tests use.
+ */
+export function gatewayForFile(): () => TestGateway {
+  let gw: TestGateway | undefined;
+  test.before(async () => {
+    gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy });
+  });
+  test.after.always(async () => {
+    await gw?.close();
+  });
+  return () => gw!;
+}

@@ -10,35 +10,28 @@
 import test from 'ava';
 import type { Approval, Vote } from '../../shared/approvals/types.ts';
 import { voteEvent } from '../../shared/approvals/events.ts';
-import { botApprovalPolicy } from './bot-approval-policy.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayForFile } from './bot-approval-policy.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
 
-let gw: TestGateway;
-test.before(async () => {
-  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy });
-});
-test.after.always(async () => {
-  await gw?.close();
-});
+const gateway = gatewayForFile();
 
-const bearer = async (sub: string) => ({ authorization: `Bearer ${await gw.token(sub, sub === BOT ? {} : { groups: ['dba'], email: sub })}` });
-const store = () => gw.runtime.approvals!.store;
-const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
-const signed = async (sessionId: string) => (await gw.runtime.sessions.read(sessionId)).filter((e) => (e.type === 'approval.granted' || e.type === 'approval.rejected') && (e.data as { signature?: unknown }).signature !== undefined);
+const bearer = async (sub: string) => ({ authorization: `Bearer ${await gateway().token(sub, sub === BOT ? {} : { groups: ['dba'], email: sub })}` });
+const store = () => gateway().runtime.approvals!.store;
+const ran = async (tag: string) => Number((await gateway().sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+const signed = async (sessionId: string) => (await gateway().runtime.sessions.read(sessionId)).filter((e) => (e.type === 'approval.granted' || e.type === 'approval.rejected') && (e.data as { signature?: unknown }).signature !== undefined);
 
 async function heldWithForgedVote(tag: string, verdict: 'approve' | 'reject') {
   const sql = `INSERT INTO runs (tag) VALUES ('${tag}')`;
-  const r = await gw.post('/v1/query', { connection: 'main', sql }, { ...(await bearer(BOT)), ...model });
+  const r = await gateway().post('/v1/query', { connection: 'main', sql }, { ...(await bearer(BOT)), ...model });
   if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
   const h = { id: r.body.approval.id as string, sessionId: r.body.sessionId as string, sql };
   const row = (await store().get(h.id))!;
   // What the desk would append for mallory's (or anyone's) vote, minus its signature; the row is left as it was.
-  const vote: Vote = { verdict, by: { issuer: gw.issuer, subject: 'mallory@acme.com', email: 'mallory@acme.com' }, comment: 'x', at: new Date().toISOString() };
+  const vote: Vote = { verdict, by: { issuer: gateway().issuer, subject: 'mallory@acme.com', email: 'mallory@acme.com' }, comment: 'x', at: new Date().toISOString() };
   const after: Approval = { ...row, votes: [vote], state: verdict === 'approve' ? 'approved' : 'rejected' };
-  await gw.runtime.sessions.append(h.sessionId, [voteEvent(after, vote)]);
+  await gateway().runtime.sessions.append(h.sessionId, [voteEvent(after, vote)]);
   return h;
 }
 
@@ -46,28 +39,28 @@ for (const forged of ['approve', 'reject'] as const) {
   test(`an unsigned ${forged} appended to a pending approval: approving is refused and recorded, rejecting is signed and ends it`, async (t) => {
     const h = await heldWithForgedVote(`unsigned-${forged}`, forged);
 
-    const approve = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'ok' }, await bearer('alice@acme.com'));
+    const approve = await gateway().post(`/v1/approvals/${h.id}/approve`, { comment: 'ok' }, await bearer('alice@acme.com'));
     t.is(approve.status, 409, JSON.stringify(approve.body));
     t.like(approve.body.error, { code: 'approval_mismatch', details: { reason: 'vote_unsigned' } });
     t.truthy(approve.body.sessionId, 'the refusal is recorded as the decider\'s session');
-    t.true((await gw.runtime.sessions.read(approve.body.sessionId)).some((e) => e.type === 'request'));
+    t.true((await gateway().runtime.sessions.read(approve.body.sessionId)).some((e) => e.type === 'request'));
     t.is((await signed(h.sessionId)).length, 0, 'no approval signed');
 
-    const listed = await gw.get('/v1/approvals?status=pending', await bearer('alice@acme.com'));
+    const listed = await gateway().get('/v1/approvals?status=pending', await bearer('alice@acme.com'));
     t.like((listed.body.approvals as { id: string }[]).find((a) => a.id === h.id), { log: { agrees: false, reason: 'vote_unsigned' } });
 
-    const reject = await gw.post(`/v1/approvals/${h.id}/reject`, { comment: 'someone forged a vote here' }, await bearer('bob@acme.com'));
+    const reject = await gateway().post(`/v1/approvals/${h.id}/reject`, { comment: 'someone forged a vote here' }, await bearer('bob@acme.com'));
     t.is(reject.status, 200, JSON.stringify(reject.body));
     const votes = await signed(h.sessionId);
     t.is(votes.length, 1);
     t.is(votes[0]!.type, 'approval.rejected');
-    const session = await gw.get(`/v1/sessions/${h.sessionId}`, await bearer(BOT));
+    const session = await gateway().get(`/v1/sessions/${h.sessionId}`, await bearer(BOT));
     t.is(session.body.status, 'rejected', 'the bot waiting on its session is told: rejected');
 
     // A second rejection by the same person (another spelling) is still refused; nothing runs.
-    const again = await gw.post(`/v1/approvals/${h.id}/reject`, { comment: 'again' }, await bearer('Bob@acme.com'));
+    const again = await gateway().post(`/v1/approvals/${h.id}/reject`, { comment: 'again' }, await bearer('Bob@acme.com'));
     t.is(again.status, 409, JSON.stringify(again.body));
-    const run = await gw.post('/v1/query', { connection: 'main', sql: h.sql, approvalId: h.id }, { ...(await bearer(BOT)), ...model });
+    const run = await gateway().post('/v1/query', { connection: 'main', sql: h.sql, approvalId: h.id }, { ...(await bearer(BOT)), ...model });
     t.is(run.status, 409, JSON.stringify(run.body));
     t.is(await ran(`unsigned-${forged}`), 0);
   });

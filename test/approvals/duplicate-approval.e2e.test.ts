@@ -8,34 +8,27 @@
 // `digest_not_statement` everywhere (show, list, the desk, redemption).
 import test from 'ava';
 import type { SessionEvent } from '../../shared/audit/events.ts';
-import { botApprovalPolicy } from './bot-approval-policy.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayForFile } from './bot-approval-policy.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
 
-let gw: TestGateway;
-test.before(async () => {
-  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy });
-});
-test.after.always(async () => {
-  await gw?.close();
-});
+const gateway = gatewayForFile();
 
-const auth = async (sub: string) => ({ authorization: `Bearer ${await gw.token(sub, { email: sub, groups: sub === BOT ? [] : ['dba'] })}` });
-const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
-const store = () => gw.runtime.approvals!.store;
-const sessions = () => gw.runtime.sessions;
+const auth = async (sub: string) => ({ authorization: `Bearer ${await gateway().token(sub, { email: sub, groups: sub === BOT ? [] : ['dba'] })}` });
+const ran = async (tag: string) => Number((await gateway().sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+const store = () => gateway().runtime.approvals!.store;
+const sessions = () => gateway().runtime.sessions;
 
 async function held(tag: string, params: unknown[] = []) {
   const sql = params.length > 0 ? 'INSERT INTO runs (tag) VALUES ($1)' : `INSERT INTO runs (tag) VALUES ('${tag}')`;
-  const r = await gw.post('/v1/query', { connection: 'main', sql, params }, { ...(await auth(BOT)), ...model });
+  const r = await gateway().post('/v1/query', { connection: 'main', sql, params }, { ...(await auth(BOT)), ...model });
   if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
   return { sql, params, id: r.body.approval.id as string, sessionId: r.body.sessionId as string };
 }
-const redeem = async (h: { sql: string; params: unknown[] }, id: string) => gw.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: id }, { ...(await auth(BOT)), ...model });
-const approve = async (id: string, who = 'alice@acme.com') => gw.post(`/v1/approvals/${id}/approve`, { comment: 'ok' }, await auth(who));
-const standing = async (id: string) => (await gw.get(`/v1/approvals/${id}`, await auth('alice@acme.com'))).body.approval.log;
+const redeem = async (h: { sql: string; params: unknown[] }, id: string) => gateway().post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: id }, { ...(await auth(BOT)), ...model });
+const approve = async (id: string, who = 'alice@acme.com') => gateway().post(`/v1/approvals/${id}/approve`, { comment: 'ok' }, await auth(who));
+const standing = async (id: string) => (await gateway().get(`/v1/approvals/${id}`, await auth('alice@acme.com'))).body.approval.log;
 
 /** What INSERT on the session log allows: a session of one's own holding a copy of the request, chain and all. */
 async function copySession(events: readonly SessionEvent[], approvalId: string): Promise<string> {
@@ -54,7 +47,7 @@ for (const [label, params] of [['literal SQL', []], ['a parameter', ['dup-param'
     const copy = await copySession(await sessions().read(h.sessionId), id);
     await store().create({ ...genuine, id, sessionId: copy });
     t.like(await standing(id), { agrees: false, reason: 'digest_not_statement' });
-    const listed = (await gw.get('/v1/approvals?status=pending&limit=999', await auth('alice@acme.com'))).body.approvals as { id: string; log: unknown }[];
+    const listed = (await gateway().get('/v1/approvals?status=pending&limit=999', await auth('alice@acme.com'))).body.approvals as { id: string; log: unknown }[];
     t.like(listed.find((a) => a.id === id), { log: { agrees: false, reason: 'digest_not_statement' } });
     const vote = await approve(id);
     t.is(vote.status, 409, JSON.stringify(vote.body));

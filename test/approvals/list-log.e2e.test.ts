@@ -8,24 +8,17 @@
 import test from 'ava';
 import type { Approval } from '../../shared/approvals/types.ts';
 import { listApprovalsCommand } from '../../shared/cli/approvals.ts';
-import { botApprovalPolicy } from './bot-approval-policy.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayForFile } from './bot-approval-policy.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
 
-let gw: TestGateway;
-test.before(async () => {
-  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy });
-});
-test.after.always(async () => {
-  await gw?.close();
-});
+const gateway = gatewayForFile();
 
-const auth = async (sub: string, o: { groups?: string[]; email?: string } = {}) => ({ authorization: `Bearer ${await gw.token(sub, o)}` });
-const asBot = async (body: unknown) => gw.post('/v1/query', body, { ...(await auth(BOT)), ...model });
-const aliceToken = () => gw.token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
-const store = () => gw.runtime.approvals!.store;
+const auth = async (sub: string, o: { groups?: string[]; email?: string } = {}) => ({ authorization: `Bearer ${await gateway().token(sub, o)}` });
+const asBot = async (body: unknown) => gateway().post('/v1/query', body, { ...(await auth(BOT)), ...model });
+const aliceToken = () => gateway().token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
+const store = () => gateway().runtime.approvals!.store;
 
 async function held(tag: string) {
   const r = await asBot({ connection: 'main', sql: `INSERT INTO runs (tag) VALUES ('${tag}')` });
@@ -34,17 +27,17 @@ async function held(tag: string) {
 }
 
 async function listed(status: string) {
-  const r = await gw.get(`/v1/approvals?status=${status}&limit=999`, { authorization: `Bearer ${await aliceToken()}` });
+  const r = await gateway().get(`/v1/approvals?status=${status}&limit=999`, { authorization: `Bearer ${await aliceToken()}` });
   if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
   return new Map((r.body.approvals as { id: string; status: string; sql: string; log?: { agrees: boolean; reason?: string } }[]).map((a) => [a.id, a]));
 }
 
-const fakeVote = () => ({ verdict: 'approve' as const, by: { issuer: gw.issuer, subject: 'alice@acme.com', email: 'alice@acme.com' }, comment: 'lgtm', at: new Date().toISOString() });
+const fakeVote = () => ({ verdict: 'approve' as const, by: { issuer: gateway().issuer, subject: 'alice@acme.com', email: 'alice@acme.com' }, comment: 'lgtm', at: new Date().toISOString() });
 
 test('a genuine row is listed as proven by the log; pending and after a signed approval', async (t) => {
   const h = await held('list-genuine');
   t.like((await listed('pending')).get(h.id), { status: 'pending', log: { agrees: true, signedVotes: 0 } });
-  const vote = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'ok' }, { authorization: `Bearer ${await aliceToken()}` });
+  const vote = await gateway().post(`/v1/approvals/${h.id}/approve`, { comment: 'ok' }, { authorization: `Bearer ${await aliceToken()}` });
   t.is(vote.status, 200, JSON.stringify(vote.body));
   t.like((await listed('approved')).get(h.id), { status: 'approved', log: { agrees: true, signedVotes: 1 } });
 });
@@ -55,9 +48,9 @@ test('a row set to approved with a vote nobody cast is listed as not proven (row
   const row = (await listed('approved')).get(h.id)!;
   t.is(row.status, 'approved', 'the store says approved: the listing shows the cache as it is');
   t.like(row.log, { agrees: false, reason: 'row_vote_not_in_log' });
-  const json = JSON.parse(await listApprovalsCommand({ url: gw.url, token: await aliceToken() }, 'approved', true)) as { id: string; log: unknown }[];
+  const json = JSON.parse(await listApprovalsCommand({ url: gateway().url, token: await aliceToken() }, 'approved', true)) as { id: string; log: unknown }[];
   t.like(json.find((a) => a.id === h.id), { log: { agrees: false, reason: 'row_vote_not_in_log' } });
-  const table = await listApprovalsCommand({ url: gw.url, token: await aliceToken() }, 'approved', false);
+  const table = await listApprovalsCommand({ url: gateway().url, token: await aliceToken() }, 'approved', false);
   const line = table.split('\n').find((l) => l.includes(h.id)) ?? '';
   t.regex(line, /NOT PROVEN \(row_vote_not_in_log\)/, table);
   t.regex(table, /log\b/, 'the table names the column');

@@ -10,25 +10,18 @@
 import test from 'ava';
 import type { Approval } from '../../shared/approvals/types.ts';
 import { listApprovalsCommand } from '../../shared/cli/approvals.ts';
-import { botApprovalPolicy } from './bot-approval-policy.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayForFile } from './bot-approval-policy.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
 
-let gw: TestGateway;
-test.before(async () => {
-  gw = await startTestGateway({ seedSql: 'CREATE TABLE runs (tag text NOT NULL)', policy: botApprovalPolicy });
-});
-test.after.always(async () => {
-  await gw?.close();
-});
+const gateway = gatewayForFile();
 
-const aliceToken = () => gw.token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
-const store = () => gw.runtime.approvals!.store;
+const aliceToken = () => gateway().token('alice@acme.com', { groups: ['dba'], email: 'alice@acme.com' });
+const store = () => gateway().runtime.approvals!.store;
 
 async function held(tag: string) {
-  const r = await gw.post('/v1/query', { connection: 'main', sql: `INSERT INTO runs (tag) VALUES ('${tag}')` }, { authorization: `Bearer ${await gw.token(BOT)}`, ...model });
+  const r = await gateway().post('/v1/query', { connection: 'main', sql: `INSERT INTO runs (tag) VALUES ('${tag}')` }, { authorization: `Bearer ${await gateway().token(BOT)}`, ...model });
   if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
   return { sessionId: r.body.sessionId as string, id: r.body.approval.id as string };
 }
@@ -44,7 +37,7 @@ async function flood(base: Approval, n: number, tag: string, change: (a: Approva
 }
 
 async function list(limit: number) {
-  const r = await gw.get(`/v1/approvals?status=pending&limit=${limit}`, { authorization: `Bearer ${await aliceToken()}` });
+  const r = await gateway().get(`/v1/approvals?status=pending&limit=${limit}`, { authorization: `Bearer ${await aliceToken()}` });
   if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
   return r.body as { approvals: { id: string }[]; truncated?: boolean };
 }
@@ -69,8 +62,8 @@ test('older rows nobody may decide no longer empty a reviewer\'s listing silentl
   const hidden = await list(999);
   t.false(hidden.approvals.some((a) => a.id === genuine.id), 'the 1,000 rows read are the attacker\'s');
   t.true(hidden.truncated, 'but the listing says rows were left out');
-  const table = await listApprovalsCommand({ url: gw.url, token: await aliceToken() }, 'pending', false);
+  const table = await listApprovalsCommand({ url: gateway().url, token: await aliceToken() }, 'pending', false);
   t.regex(table, /truncated/i, table.slice(-400));
-  const json = JSON.parse(await listApprovalsCommand({ url: gw.url, token: await aliceToken() }, 'pending', true)) as unknown[];
+  const json = JSON.parse(await listApprovalsCommand({ url: gateway().url, token: await aliceToken() }, 'pending', true)) as unknown[];
   t.true(Array.isArray(json), '--json stays the array of rows');
 });

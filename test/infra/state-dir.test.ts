@@ -24,6 +24,21 @@ const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
+
+/** A policy `gatehouse start` loads (its issuer never answers): enough to reach the state-dir and policy-file checks. */
+const DENY_ALL_POLICY = `version: 1
+issuers:
+  - issuer: http://127.0.0.1:1/dev
+    audience: gatehouse-local
+    jwksUri: http://127.0.0.1:1/dev/jwks.json
+connections:
+  demo:
+    credentials: embedded://demo
+rules:
+  - name: nothing
+    action: deny
+`;
+
 test('a new state dir is made 0700; an existing one others may only read is tightened to 0700', (t) => {
   const dir = fresh();
   ensurePrivateDir(dir);
@@ -110,18 +125,7 @@ test('gatehouse start refuses a state dir others can write, before it makes or r
   const state = join(cwd, 'state');
   mkdirSync(state);
   chmodSync(state, 0o777);
-  writeFileSync(join(cwd, 'policy.yaml'), `version: 1
-issuers:
-  - issuer: http://127.0.0.1:1/dev
-    audience: gatehouse-local
-    jwksUri: http://127.0.0.1:1/dev/jwks.json
-connections:
-  demo:
-    credentials: embedded://demo
-rules:
-  - name: nothing
-    action: deny
-`);
+  writeFileSync(join(cwd, 'policy.yaml'), DENY_ALL_POLICY);
   const r = spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'start', '--policy', 'policy.yaml', '--port', '0', '--state-dir', state], { cwd, encoding: 'utf8', timeout: 120_000 });
   t.not(r.status, 0, r.stdout + r.stderr);
   t.regex(r.stderr + r.stdout, /writable by other users/);
@@ -259,18 +263,7 @@ test('gatehouse start refuses a policy file another user owns or can write (or o
   // The policy names the issuers whose tokens are believed and who approves what: whoever may
   // write it (a 0666 file, another user's file, a file in their directory) rules the gateway from
   // its next start — the same planting the state dir is guarded against (attack review, third round).
-  const policyText = `version: 1
-issuers:
-  - issuer: http://127.0.0.1:1/dev
-    audience: gatehouse-local
-    jwksUri: http://127.0.0.1:1/dev/jwks.json
-connections:
-  demo:
-    credentials: embedded://demo
-rules:
-  - name: nothing
-    action: deny
-`;
+  const policyText = DENY_ALL_POLICY;
   const start = (policy: string, state: string) =>
     spawnSync(process.execPath, [resolve('bin/gatehouse.js'), 'start', '--policy', policy, '--port', '0', '--state-dir', state], { encoding: 'utf8', timeout: 120_000 });
   const cwd = fresh();

@@ -6,39 +6,15 @@
 // must not be vouched for. The owner's rights (past the create-only triggers) move a row to another
 // session: its leaf (the same row) keeps its hash, so the signed root still holds.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import pg from 'pg';
-import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { sessionCoverage } from '../../shared/cli/checkpoint.ts';
 import { showSession } from '../../shared/cli/sessions.ts';
 import { checkpointOnce } from '../../shared/transparency/checkpointer.ts';
-import { localCheckpointing } from '../../shared/transparency/local.ts';
-import { createTestDatabase } from '../helpers/pg.ts';
+import { pgSignedLog } from './pg-signed-log.ts';
 
 async function setup(t: ExecutionContext) {
-  const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
-  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-coverage-attack-'));
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  t.teardown(async () => {
-    await admin.end();
-    await log.close();
-    await db.drop();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
-  const local = localCheckpointing(stateDir, { createKey: true });
+  const { log, stateDir, local, asOwner } = await pgSignedLog(t, 'gatehouse-coverage-attack-');
   const sign = async () => t.is((await checkpointOnce({ log, signer: local.signer, store: local.store })).kind, 'signed');
-  /** Owner's rights past the create-only triggers. */
-  const asOwner = async (sql: string, params: unknown[]) => {
-    await admin.query('BEGIN');
-    await admin.query('SET LOCAL session_replication_role = replica');
-    await admin.query(sql, params);
-    await admin.query('COMMIT');
-  };
   const coverage = async (sid: string) => sessionCoverage(log, await log.read(sid), stateDir);
   return { log, stateDir, sign, asOwner, coverage };
 }

@@ -5,38 +5,23 @@
 // must neither steer it nor stop it.
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import pg from 'pg';
-import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
 import { hashEvent } from '../../shared/audit/chain.ts';
 import { checkpointStatusCommand, sessionCoverage } from '../../shared/cli/checkpoint.ts';
 import { showSession } from '../../shared/cli/sessions.ts';
 import { CHECKPOINT_FORMAT, signCheckpoint, signedBytes, type Checkpoint } from '../../shared/transparency/checkpoint.ts';
 import { checkpointName } from '../../shared/transparency/checkpoint-store.ts';
 import { CheckpointFailure, checkpointOnce, readLeafHashes } from '../../shared/transparency/checkpointer.ts';
-import { localCheckpointing } from '../../shared/transparency/local.ts';
 import { consistencyProof, treeHash } from '../../shared/transparency/merkle-tree.ts';
 import { startCheckpointRunner } from '../../shared/transparency/runner.ts';
 import { readStatus, writeStatus, type CheckpointStatus } from '../../shared/transparency/status.ts';
 import { verifyCheckpointChain } from '../../shared/transparency/verify-checkpoints.ts';
-import { createTestDatabase } from '../helpers/pg.ts';
+import { pgSignedLog } from './pg-signed-log.ts';
 
 async function setup(t: ExecutionContext) {
-  const db = await createTestDatabase();
-  const log = await createPostgresSessionLog({ connectionString: db.url, poolSize: 2 });
-  const stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-signer-attack-'));
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  t.teardown(async () => {
-    await admin.end();
-    await log.close();
-    await db.drop();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
-  const local = localCheckpointing(stateDir, { createKey: true });
+  const { db, log, stateDir, admin, local, asOwner } = await pgSignedLog(t, 'gatehouse-signer-attack-');
   const attempt = async (at: Date): Promise<string> => {
     try {
       return (await checkpointOnce({ log, signer: local.signer, store: local.store, clock: () => at })).kind;
@@ -44,13 +29,6 @@ async function setup(t: ExecutionContext) {
       if (e instanceof CheckpointFailure) return e.code;
       throw e;
     }
-  };
-  /** Owner's rights past the create-only triggers. */
-  const asOwner = async (sql: string, params: unknown[]) => {
-    await admin.query('BEGIN');
-    await admin.query('SET LOCAL session_replication_role = replica');
-    await admin.query(sql, params);
-    await admin.query('COMMIT');
   };
   return { log, local, stateDir, admin, attempt, asOwner, dbUrl: db.url };
 }
