@@ -409,6 +409,21 @@ export function logTamperContract(name: string, make: MakeTamperStore): void {
     t.is(r.errors, 0);
   });
 
+  test(`${name}: listing_tampered — the SQL copy of a denied DROP rewritten to SELECT 1: named, never shown as SELECT 1`, async (t) => {
+    const s = await scenario(t);
+    const sid = s.denied[0]!.sessionId;
+    await s.store.setSql(sid, 'SELECT 1');
+    const listed = await s.store.log.list({ from: s.from, to: s.to });
+    const row = listed.find((r) => r.sessionId === sid);
+    t.like(row, { listingTampered: 'sql', status: 'unknown' });
+    t.is(row?.sql, undefined, 'the rewritten copy is not shown');
+    const e = await s.exportTo('sql-copy');
+    t.true(e.logProblems.some((p) => p.kind === 'listing_tampered' && (p as { sessionId?: string }).sessionId === sid));
+    t.true(e.sessions.includes(sid));
+    const events = readFileSync(join(e.dir, 'events.jsonl'), 'utf8');
+    t.true(events.includes('DROP TABLE customers'), 'export holds what the log holds');
+  });
+
   test(`${name}: listing_tampered — started_at of a later session moved into the range: named, and not exported as the range's`, async (t) => {
     const s = await scenario(t);
     s.setNow(s.T + 30 * MIN);
