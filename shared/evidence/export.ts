@@ -137,7 +137,7 @@ async function writeFolder(
   const leafLog = log.treeSize && log.leaves ? { treeSize: log.treeSize.bind(log), leaves: log.leaves.bind(log), read: log.read.bind(log) } : undefined;
   // Fixed before any session is read: the export shows the log as of this tree.
   const plan: CoveragePlan | undefined = leafLog ? await planCoverage(leafLog, options, options.checkpoints) : undefined;
-  const tracker = new CoverageTracker();
+  const tracker = new CoverageTracker(options.checkpoints);
   const leavesFile = leafLog ? new HashedFile(join(dir, LEAVES_FILE)) : undefined;
 
   try {

@@ -22,10 +22,9 @@ import { leafHashInto, packedTreeHash } from './leaf-hashes.ts';
 import type { HashedFile } from './files.ts';
 import { jsonLine } from './derive.ts';
 import { eventHashHolds } from './event-hash.ts';
+import { CLOCK_MARGIN_MS, leafDating, type Misdated } from './leaf-dating.ts';
 
 export const LEAVES_FILE = 'leaves.jsonl';
-/** How far a gateway's clock may be from the checkpoint signer's. */
-export const CLOCK_MARGIN_MS = 5 * 60_000;
 
 export interface LogSection {
   readonly definition: string;
@@ -45,7 +44,7 @@ export interface LogSection {
 
 export interface CoverageProblem {
   /** listing_tampered: found by export.ts in the store's listing, not in the log's leaves. */
-  readonly kind: 'root_mismatch' | 'leaf_missing' | 'leaf_inserted' | 'session_missing' | 'listing_tampered';
+  readonly kind: 'root_mismatch' | 'leaf_missing' | 'leaf_inserted' | 'session_missing' | 'listing_tampered' | Misdated['kind'];
   readonly message: string;
   readonly sessionId?: string;
   readonly index?: number;
@@ -66,6 +65,22 @@ export class CoverageTracker {
   straysTotal = 0;
   /** The latest-dated event without an index, to hold against the first signed checkpoint. */
   latestUnindexed?: { sessionId: string; seq: number; atMs: number; at: string };
+  /** Indexed events dated as their place in the log does not allow (the first few), and how many. */
+  readonly misdated: CoverageProblem[] = [];
+  misdatedTotal = 0;
+  /** The dating check against the export's valid checkpoints (leaf-dating.ts), as verify makes it. */
+  readonly dating: ReturnType<typeof leafDating>;
+
+  constructor(checkpoints: readonly Checkpoint[] = []) {
+    this.dating = leafDating(checkpoints);
+  }
+
+  noteMisdated(found: readonly Misdated[], sessionId: string, index: number): void {
+    for (const wrong of found) {
+      this.misdatedTotal++;
+      if (this.misdated.length < 20) this.misdated.push({ kind: wrong.kind, sessionId, index, message: wrong.message });
+    }
+  }
 
   /** One session's events, in seq order. */
   add(events: readonly SessionEvent[]): void {
@@ -83,6 +98,7 @@ export class CoverageTracker {
         continue;
       }
       indexed = true;
+      this.noteMisdated(this.dating(e as SessionEvent & { index: number }), e.sessionId, e.index);
       if (e.index < this.min) this.min = e.index;
       if (e.index > this.max) this.max = e.index;
       this.hashes.set(e.index, e.hash);
@@ -206,6 +222,9 @@ export async function writeLogCoverage(
         // session id changed by the owner) still sits at its index, but is not what was signed
         // there — the leaf's genuine event, of some other session, is missing from the store.
         else if (event.hash !== leaf.hash || !eventHashHolds(event)) runProblems.push({ kind: 'leaf_missing', index: leaf.index, sessionId: leaf.sessionId, message: `leaf ${leaf.index} (event ${leaf.seq} of session ${leaf.sessionId}) is in the log, but the event the store holds there does not hash to it: the signed event is missing` });
+        // Dated as its place allows: one appended within the run but dated before it would pass as
+        // a session that started before the range.
+        else tracker.noteMisdated(tracker.dating({ sessionId: leaf.sessionId, seq: leaf.seq, index: leaf.index, at: event.at }), leaf.sessionId, leaf.index);
         if (event && leaf.seq === 0 && Date.parse(event.at) >= range.from.getTime() && Date.parse(event.at) < range.to.getTime()) {
           runProblems.push({ kind: 'session_missing', index: leaf.index, sessionId: leaf.sessionId, message: `session ${leaf.sessionId} started ${event.at}, inside the range, but the store's listing left it out` });
         }
@@ -229,6 +248,8 @@ export async function writeLogCoverage(
   for (const e of tracker.strays) {
     problems.push({ kind: 'leaf_inserted', sessionId: e.sessionId, message: `event ${e.seq} of session ${e.sessionId} has no place in the global log, but follows events that do: it was not appended through the log` });
   }
+  problems.push(...tracker.misdated);
+  if (tracker.misdatedTotal > tracker.misdated.length) problems.push({ kind: tracker.misdated[0]!.kind, message: `${tracker.misdatedTotal - tracker.misdated.length} more events are dated as their place in the log does not allow` });
   if (tracker.straysTotal > tracker.strays.length) problems.push({ kind: 'leaf_inserted', message: `${tracker.straysTotal - tracker.strays.length} more events without a place in the global log follow events that have one` });
   const u = tracker.latestUnindexed;
   if (u && plan.first && !(u.atMs < Date.parse(plan.first.time) + CLOCK_MARGIN_MS)) {

@@ -9,7 +9,8 @@ import type { Checkpoint } from '../transparency/checkpoint.ts';
 import { leafHash, rootFromRange } from '../transparency/merkle-tree.ts';
 import { packedDigests } from '../transparency/checkpointer.ts';
 import { readLines } from './files.ts';
-import { CLOCK_MARGIN_MS, LEAVES_FILE, type LogSection } from './log-coverage.ts';
+import { LEAVES_FILE, type LogSection } from './log-coverage.ts';
+import { firstSignedMs, leafDating, unindexedPredatesLog } from './leaf-dating.ts';
 import type { Problem } from './problems.ts';
 import { asEvent } from './verify-session.ts';
 import { rootFromRangeParallel } from './parallel-root.ts';
@@ -43,11 +44,11 @@ export class LogCheck {
     this.#exportedSession = new Uint8Array(this.#n);
     this.#inEvents = new Uint8Array(this.#n);
     this.#firstSignedMs = firstSignedMs(checkpoints.map((c) => Date.parse(c.time)));
-    this.#heldSince = signedHolding(checkpoints.map((c) => ({ treeSize: c.treeSize, signedMs: Date.parse(c.time) })));
+    this.#dating = leafDating(checkpoints);
   }
 
-  /** When leaf i was first in a signed tree (signedHolding). */
-  readonly #heldSince: (index: number) => number | undefined;
+  /** What is wrong with an indexed event's date against the checkpoints (leaf-dating.ts). */
+  readonly #dating: ReturnType<typeof leafDating>;
 
   async readLeaves(path: string): Promise<void> {
     const { start, end } = this.section;
@@ -108,10 +109,9 @@ export class LogCheck {
         flag('leaf_inserted', line, `the event given with leaf ${index} is not the event the log holds there`, { sessionId });
         continue;
       }
-      const held = this.#heldSince(index as number);
-      if (isPostdated(event.at, held)) {
-        flag('leaf_postdated', line, `event ${seq} of session ${sessionId} says ${event.at}, but its leaf ${String(index)} was in a tree signed ${new Date(held!).toISOString()}: an append dated ahead`, { sessionId, seq: seq as number });
-      }
+      // Dated as its place in the log allows: a session appended within the run but dated before
+      // it would pass as one that started before the range (and so in no export's range).
+      for (const wrong of this.#dating({ sessionId, seq: seq as number, index: index as number, at: event.at })) flag(wrong.kind, line, wrong.message, { sessionId, seq: seq as number });
       if (seq !== 0) continue;
       const at = Date.parse(event.at);
       if (at >= from && at < to) {
@@ -154,16 +154,7 @@ export class LogCheck {
       return;
     }
     this.#inEvents[i] = 1;
-    // A leaf appended after a signed checkpoint cannot have happened before that checkpoint.
-    const signedBefore = this.checkpoints.length ? latestAtOrBelow(this.checkpoints, event.index) : undefined;
-    if (signedBefore && Date.parse(event.at) < this.#signedMs(signedBefore) - CLOCK_MARGIN_MS) {
-      this.#flagEvent(event, line, 'leaf_backdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but it is leaf ${event.index}, appended after the checkpoint of ${signedBefore.treeSize} leaves signed ${signedBefore.time}`);
-    }
-    // Nor dated well after a checkpoint that already held it.
-    const held = this.checkpoints.length ? this.#heldSince(event.index) : undefined;
-    if (isPostdated(event.at, held)) {
-      this.#flagEvent(event, line, 'leaf_postdated', `event ${event.seq} of session ${event.sessionId} says ${event.at}, but its leaf ${event.index} was in a tree signed ${new Date(held!).toISOString()}: an append dated ahead`);
-    }
+    for (const wrong of this.#dating(event as SessionEvent & { index: number })) this.#flagEvent(event, line, wrong.kind, wrong.message);
   }
 
   // Methods, not closures made per event: verify calls onEvent for every event.
@@ -179,13 +170,6 @@ export class LogCheck {
     if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) return false;
     this.#scratch.write(hash, 0, 32, 'hex');
     return this.#scratch.equals(this.#eventHashes.subarray(i * 32, i * 32 + 32));
-  }
-
-  readonly #signedAt = new Map<Checkpoint, number>();
-  #signedMs(c: Checkpoint): number {
-    let ms = this.#signedAt.get(c);
-    if (ms === undefined) this.#signedAt.set(c, (ms = Date.parse(c.time)));
-    return ms;
   }
 
   /** After events.jsonl: leaves of exported sessions not exported, and the root (hashed by `runner`'s threads when it has some). */
@@ -227,69 +211,4 @@ export function leafEventHolds(e: SessionEvent, hash: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The latest checkpoint (oldest first) whose tree size is ≤ index: signed before leaf `index` existed. */
-export function latestAtOrBelow<C extends { readonly treeSize: number }>(checkpoints: readonly C[], index: number): C | undefined {
-  let lo = 0;
-  let hi = checkpoints.length - 1;
-  let found: C | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (checkpoints[mid]!.treeSize <= index) {
-      found = checkpoints[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
-
-/**
- * When a leaf was first known to be in a signed tree: for leaf `index`, the earliest signing time
- * (ms) among the checkpoints (tree order, as verify lists them) whose tree holds it, or undefined
- * when none does. An event dated more than the clock margin after that time is postdated: the
- * gateway dates an event when it happens and appends it then (isPostdated).
- */
-export function signedHolding(checkpoints: readonly { readonly treeSize: number; readonly signedMs: number }[]): (index: number) => number | undefined {
-  // Earliest time over each suffix: a checkpoint holding leaf i holds every leaf below its size.
-  const earliest = new Array<number>(checkpoints.length);
-  let min = Infinity;
-  for (let k = checkpoints.length - 1; k >= 0; k--) {
-    const ms = checkpoints[k]!.signedMs;
-    if (ms < min) min = ms;
-    earliest[k] = min;
-  }
-  return (index) => {
-    let lo = 0;
-    let hi = checkpoints.length;
-    // The first checkpoint (tree order) whose size is above index.
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (checkpoints[mid]!.treeSize > index) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo < checkpoints.length ? earliest[lo] : undefined;
-  };
-}
-
-/** Whether an event dated `at` is postdated for a leaf first signed at `heldMs` (an unreadable date is). */
-export function isPostdated(at: string, heldMs: number | undefined): boolean {
-  return heldMs !== undefined && !(Date.parse(at) <= heldMs + CLOCK_MARGIN_MS);
-}
-
-/** The earliest signing time of the valid checkpoints (ms), or +Infinity without any. */
-export function firstSignedMs(signedMs: readonly number[]): number {
-  let first = Infinity;
-  for (const ms of signedMs) if (ms < first) first = ms;
-  return first;
-}
-
-/**
- * Whether an event without a place in the log can be from before the log existed: dated before the
- * log's first signed checkpoint (plus the clock margin). A writer that inserts one now (Firestore's
- * create() cannot refuse it) is named, unless it also backdates it to before the first checkpoint
- * — which no signature can tell from an event of that time (docs/evidence.md).
- */
-export function unindexedPredatesLog(at: string, firstSignedMs: number): boolean {
-  return firstSignedMs === Infinity || Date.parse(at) < firstSignedMs + CLOCK_MARGIN_MS;
 }

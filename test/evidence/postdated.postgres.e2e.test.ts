@@ -33,17 +33,48 @@ test('a session appended today but dated tomorrow: leaf_postdated in today\'s ex
   const checkpoints = await signed();
 
   const today = join(tempDir(t), 'today');
-  await exportEvidence(log, { from: new Date(T - 10 * MIN), to: new Date(T + 10 * MIN), out: today, source: 'test', checkpoints, clock: () => new Date(T + 2 * DAY) });
+  const e1 = await exportEvidence(log, { from: new Date(T - 10 * MIN), to: new Date(T + 10 * MIN), out: today, source: 'test', checkpoints, clock: () => new Date(T + 2 * DAY) });
+  // Export says so too: whoever exports sees what the auditor's verify will name.
+  t.true(e1.logProblems.some((p) => p.kind === 'leaf_postdated' && p.sessionId === forged), JSON.stringify(e1.logProblems));
+  t.true(e1.chainsBroken > 0, 'counted, so the export is not ok');
   const r1 = await everyPass(t, today, state);
   t.is(r1.checked.sessions, 1, 'today holds the genuine session only');
   t.false(r1.ok);
   t.true(r1.problems.some((p) => p.kind === 'leaf_postdated' && p.sessionId === forged && p.file === 'leaves.jsonl'), JSON.stringify(r1.problems));
 
   const tomorrow = join(tempDir(t), 'tomorrow');
-  await exportEvidence(log, { from: new Date(T + DAY - 10 * MIN), to: new Date(T + DAY + 10 * MIN), out: tomorrow, source: 'test', checkpoints, clock: () => new Date(T + 2 * DAY) });
+  const e2 = await exportEvidence(log, { from: new Date(T + DAY - 10 * MIN), to: new Date(T + DAY + 10 * MIN), out: tomorrow, source: 'test', checkpoints, clock: () => new Date(T + 2 * DAY) });
+  t.true(e2.logProblems.some((p) => p.kind === 'leaf_postdated' && p.sessionId === forged), JSON.stringify(e2.logProblems));
+  t.false(e2.logProblems.some((p) => p.sessionId === `tomorrow-${T}`));
   const r2 = await everyPass(t, tomorrow, state);
   t.is(r2.checked.sessions, 2, 'tomorrow holds the forged session (its listing says it started then) and the genuine one');
   t.false(r2.ok);
   t.true(r2.problems.some((p) => p.kind === 'leaf_postdated' && p.sessionId === forged && p.file === 'events.jsonl'), JSON.stringify(r2.problems));
   t.false(r2.problems.some((p) => p.sessionId === `tomorrow-${T}`), 'the genuine session of tomorrow is not named');
+});
+
+test('a session appended today but dated yesterday, after yesterday was exported: leaf_backdated in today\'s export (its leaves), so it hides in no export', async (t) => {
+  const { T, log, state, setNow, sign, checkpoints: signed } = await signedLog(t, Date.UTC(2100, 6, 1), 'gatehouse-backdated-state-');
+  const genuine = `genuine-${T}`;
+  await log.append(genuine, session('SELECT 1'));
+  await sign(T + MIN);
+  // The writer's append today, dated a day back: yesterday's export (already taken and verified)
+  // never held it, and today's range does not list it — only its leaves in today's run show it.
+  const forged = `forged-${T}`;
+  setNow(T - DAY);
+  await log.append(forged, session('DROP TABLE customers'));
+  setNow(T + 3 * MIN);
+  await log.append(`later-${T}`, session('SELECT 2'));
+  await sign(T + 30 * MIN);
+  const checkpoints = await signed();
+
+  const today = join(tempDir(t), 'today');
+  const e = await exportEvidence(log, { from: new Date(T - 10 * MIN), to: new Date(T + 10 * MIN), out: today, source: 'test', checkpoints, clock: () => new Date(T + DAY) });
+  t.true(e.logProblems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === forged), JSON.stringify(e.logProblems));
+  t.true(e.chainsBroken > 0, 'counted, so the export is not ok');
+  const r = await everyPass(t, today, state);
+  t.is(r.checked.sessions, 2, 'today holds the two genuine sessions');
+  t.false(r.ok);
+  t.true(r.problems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === forged && p.file === 'leaves.jsonl'), JSON.stringify(r.problems));
+  t.false(r.problems.some((p) => p.sessionId === genuine || p.sessionId === `later-${T}`), 'the genuine sessions are not named');
 });

@@ -2,7 +2,7 @@
 // task message carries it without a copy: the run of the global log (its leaves' event hashes and
 // which leaves were seen where), the exported sessions' ids, the time range, the checkpoints that
 // date the leaves, the approval desk's key. A worker unpacks it once per verify run and keeps it.
-import { firstSignedMs, signedHolding } from '../verify-log.ts';
+import { firstSignedMs, signedHolding } from '../leaf-dating.ts';
 import { voteKeyOf, type VoteKey } from '../votes.ts';
 
 export interface PassContext {

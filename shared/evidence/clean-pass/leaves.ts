@@ -5,7 +5,8 @@
 // pass says what.
 import type { PassContext } from './context.ts';
 import { markOnce, unpack } from './context.ts';
-import { isPostdated, leafEventHolds } from '../verify-log.ts';
+import { CLOCK_MARGIN_MS, isPostdated, latestAtOrBelow } from '../leaf-dating.ts';
+import { leafEventHolds } from '../verify-log.ts';
 import { asEvent } from '../verify-session.ts';
 
 // A leaf as export writes it, read without JSON.parse. Only what JSON.parse reads the same way:
@@ -61,6 +62,9 @@ export function leavesChunk(bytes: Uint8Array, pass: PassContext): boolean {
     // (verify-log.ts says why); the first event of such a session, that it started outside the range.
     const e = event === undefined ? 'absent' : asEvent(event);
     if (typeof e === 'string' || e.sessionId !== sessionId || e.seq !== seq || !leafEventHolds(e, hash)) return false;
+    // Dated as its place in the log allows (LogCheck.readLeaves: leaf_backdated, leaf_postdated).
+    const signedBefore = latestAtOrBelow(log.checkpoints, index as number);
+    if (signedBefore !== undefined && Date.parse(e.at) < signedBefore.signedMs - CLOCK_MARGIN_MS) return false;
     if (isPostdated(e.at, unpacked.heldSince(index as number))) return false;
     if (seq !== 0) continue;
     const at = Date.parse(e.at);
