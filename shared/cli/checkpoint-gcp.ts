@@ -3,11 +3,15 @@
 // recorded failures (`checkpoint-failures`) are in the audit database, which an operator or
 // auditor reads with their own credentials. With the published key, the newest checkpoint shown
 // is the newest whose signature verifies (anyone who may append to the log may also create a
-// document there); without it, the newest document, marked unchecked.
+// document there); without it, the newest document, marked unchecked. Failure records are that
+// writer's word too (made, or deleted): what status trusts is the server's create time of the first
+// leaf no signed checkpoint covers — older than five minutes, the checkpoints are behind
+// (shared/adapters/checkpoints/unsigned-leaf.ts).
 import { readFileSync } from 'node:fs';
 import type { Firestore } from '@google-cloud/firestore';
 import { CHECKPOINT_COLLECTION, firestoreCheckpointStore } from '../adapters/checkpoints/firestore-store.ts';
 import { FAILURE_COLLECTION } from '../adapters/checkpoints/gcp.ts';
+import { unsignedTooLong } from '../adapters/checkpoints/unsigned-leaf.ts';
 import { createClient } from '../adapters/firestore/client.ts';
 import { asCheckpoint, type Checkpoint } from '../transparency/checkpoint.ts';
 import { parseStoreOption } from './store-option.ts';
@@ -38,16 +42,20 @@ export async function gcpCheckpointStatusCommand(
     const f = failures.docs[0]?.data() as { code?: unknown; message?: unknown; at?: unknown } | undefined;
     const lastFailure = f ? { code: String(f.code), message: String(f.message), at: String(f.at) } : null;
     const failing = lastFailure !== null && (latest === undefined || Date.parse(lastFailure.at) >= Date.parse(latest.time));
-    const ok = !failing && latest !== undefined;
+    const behind = await unsignedTooLong(db, latest?.treeSize ?? 0, now);
+    const ok = !failing && behind === null && latest !== undefined;
     const where = `Firestore database ${store.databaseId} in project ${store.projectId}`;
-    if (json) return { ok, text: JSON.stringify({ ok, store: where, signatureChecked: checked, latest: latest ?? null, lastFailure, failing }, null, 2) };
+    if (json) return { ok, text: JSON.stringify({ ok, store: where, signatureChecked: checked, latest: latest ?? null, behind, lastFailure, failing }, null, 2) };
     const age = latest ? Math.round((now.getTime() - Date.parse(latest.time)) / 1000) : undefined;
     const lines = [
       `journal        ${where}, collection ${CHECKPOINT_COLLECTION}`,
       `latest         ${latest ? `${latest.treeSize} leaves, root ${latest.rootHash}, signed ${latest.time} (${age} s ago)${latest.keyId ? ` by ${latest.keyId}` : ''}${checked ? '' : ' — signature NOT checked (pass --public-key)'}` : 'none yet'}`,
     ];
+    if (behind) {
+      lines.push(`BEHIND         leaf ${behind.leaf}, appended ${behind.appendedAt} (${behind.seconds} s ago, the server's clock), is in no ${checked ? 'verified ' : ''}signed checkpoint — the checkpoint function is not signing; appends carry on`);
+    }
     if (lastFailure) {
-      lines.push(`${failing ? 'FAILING' : 'last failure'}        [${lastFailure.code}] ${lastFailure.message} at ${lastFailure.at}${failing ? ' — appends carry on, checkpoints are delayed' : ''}`);
+      lines.push(`${failing ? 'FAILING' : 'last failure'}        [${lastFailure.code}] ${lastFailure.message} at ${lastFailure.at}${failing ? ' — appends carry on, checkpoints are delayed' : ''} (recorded in ${FAILURE_COLLECTION}, unsigned)`);
     }
     return { ok, text: lines.join('\n') };
   } finally {

@@ -252,6 +252,41 @@ firestoreSuite('GCP checkpoints', (emulator) => {
     t.deepEqual(verifyCheckpointChain(source.listing.checkpoints, source.publicKeyPem!).problems, []);
   });
 
+  test.serial('a KMS outage whose failure records the writer deleted (the query function may write the audit database): status says BEHIND from the leaf\'s server create time', async (t) => {
+    const f = await fixture(t);
+    await f.append(1);
+    t.is((await f.handler(request('POST', '/v1/checkpoints'))).status, 200);
+    kms.failWith = grpc.status.UNAVAILABLE;
+    try {
+      await f.append(1);
+      t.is((await f.handler(request('POST', '/v1/checkpoints'))).status, 503);
+    } finally {
+      kms.failWith = undefined;
+    }
+    const db = await emulator.client(emulator.host, { projectId: PROJECT, databaseId: f.databaseId, timeoutMs: 10_000 });
+    const failures = await db.collection(FAILURE_COLLECTION).get();
+    t.is(failures.size, 1);
+    await Promise.all(failures.docs.map((d) => d.ref.delete()));
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-gcp-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'published.pem'), await f.cp.signer.publicKeyPem());
+    const status = (now: Date, json = false) => gcpCheckpointStatusCommand(`firestore://${PROJECT}/${f.databaseId}`, join(dir, 'published.pem'), json, { firestore: db, now });
+    // Within the scheduler's few minutes, nothing can be said yet.
+    t.true((await status(new Date())).ok);
+    // Ten minutes on, leaf 2 (the first the checkpoint of 2 leaves does not hold) is still unsigned.
+    const later = new Date(Date.now() + 10 * 60_000);
+    const text = await status(later);
+    t.false(text.ok);
+    t.regex(text.text, /BEHIND +leaf 2, appended .* is in no verified signed checkpoint/);
+    t.like(JSON.parse((await status(later, true)).text), { ok: false, failing: false, lastFailure: null, behind: { leaf: 2 } });
+    f.now = later.getTime();
+    t.like((await f.handler(request('GET', '/v1/checkpoints/status'))).body, { failing: false, behind: { leaf: 2 } });
+    // Signed again: nothing is behind, however late it is read.
+    t.like((await f.handler(request('POST', '/v1/checkpoints'))).body, { outcome: 'signed', checkpoint: { treeSize: 4 } });
+    t.true((await status(later)).ok);
+    t.like((await f.handler(request('GET', '/v1/checkpoints/status'))).body, { behind: null });
+  });
+
   test.serial('gs:// problems have their codes: another key, a fork, an unreadable or missing bucket', async (t) => {
     const f = await fixture(t);
     await f.append(2);

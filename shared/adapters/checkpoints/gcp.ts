@@ -15,6 +15,7 @@ import { firestoreCheckpointStore } from './firestore-store.ts';
 import { gcpCheckpointStore } from './gcp-store.ts';
 import { gcsCheckpointStore, type GcsOptions } from './gcs-store.ts';
 import { createKmsCheckpointSigner, KMS_VERSION_NAME } from './kms-signer.ts';
+import { unsignedTooLong, type UnsignedLeaf } from './unsigned-leaf.ts';
 
 export const FAILURE_COLLECTION = 'checkpoint-failures';
 
@@ -58,8 +59,13 @@ export interface RunResult {
 export interface CheckpointStatusReport {
   readonly latest: { readonly treeSize: number; readonly rootHash: string; readonly time: string } | null;
   readonly lastFailure: { readonly code: string; readonly message: string; readonly at: string } | null;
-  /** The last attempt failed: a failure recorded after the newest checkpoint was signed. */
+  /**
+   * The last attempt failed: a failure recorded after the newest checkpoint was signed. Failure
+   * records are documents in the audit database, unsigned: their writer's word.
+   */
   readonly failing: boolean;
+  /** A leaf past the newest checkpoint, created (server clock) more than five minutes ago (unsigned-leaf.ts). */
+  readonly behind: UnsignedLeaf | null;
   readonly signer: string;
   readonly store: string;
 }
@@ -130,6 +136,7 @@ export async function createGcpCheckpointing(config: GcpCheckpointConfig): Promi
         latest: latest ? { treeSize: latest.treeSize, rootHash: latest.rootHash, time: latest.time } : null,
         lastFailure,
         failing: lastFailure !== null && (latest === undefined || Date.parse(lastFailure.at) >= Date.parse(latest.time)),
+        behind: await unsignedTooLong(db, latest?.treeSize ?? 0, clock()),
         signer: signer.describe,
         store: store.describe,
       };
