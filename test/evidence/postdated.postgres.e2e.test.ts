@@ -55,6 +55,11 @@ test('a session appended today but dated tomorrow: leaf_postdated in today\'s ex
 
 test('a session appended today but dated yesterday, after yesterday was exported: leaf_backdated in today\'s export (its leaves), so it hides in no export', async (t) => {
   const { T, log, state, setNow, sign, checkpoints: signed } = await signedLog(t, Date.UTC(2100, 6, 1), 'gatehouse-backdated-state-');
+  // Yesterday's genuine session, in the log before today's first checkpoint.
+  const old = `old-${T}`;
+  setNow(T - DAY);
+  await log.append(old, session('SELECT 0'));
+  setNow(T);
   const genuine = `genuine-${T}`;
   await log.append(genuine, session('SELECT 1'));
   await sign(T + MIN);
@@ -63,6 +68,10 @@ test('a session appended today but dated yesterday, after yesterday was exported
   const forged = `forged-${T}`;
   setNow(T - DAY);
   await log.append(forged, session('DROP TABLE customers'));
+  // And an event added today to yesterday's session, dated yesterday (the other spelling: not a
+  // session's first event, so nothing about a range, only its place in the log dates it).
+  setNow(T - DAY + MIN);
+  const [added] = await log.append(old, [{ type: 'execution.started', data: {} }]);
   setNow(T + 3 * MIN);
   await log.append(`later-${T}`, session('SELECT 2'));
   await sign(T + 30 * MIN);
@@ -76,5 +85,8 @@ test('a session appended today but dated yesterday, after yesterday was exported
   t.is(r.checked.sessions, 2, 'today holds the two genuine sessions');
   t.false(r.ok);
   t.true(r.problems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === forged && p.file === 'leaves.jsonl'), JSON.stringify(r.problems));
+  t.true(r.problems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === old && p.seq === added!.seq && p.file === 'leaves.jsonl'), JSON.stringify(r.problems));
+  t.true(e.logProblems.some((p) => p.kind === 'leaf_backdated' && p.sessionId === old), JSON.stringify(e.logProblems));
+  t.is(r.problems.filter((p) => p.kind === 'leaf_backdated').length, 3, 'the forged session\'s two events and the added one, nothing else');
   t.false(r.problems.some((p) => p.sessionId === genuine || p.sessionId === `later-${T}`), 'the genuine sessions are not named');
 });
