@@ -4,7 +4,7 @@
 //
 // Iterative, not recursive: the tree is as deep as the SQL is nested, and the SQL is untrusted.
 
-import { CallSiteCollector, type CallSites } from './call-sites.ts';
+import { CallSiteCollector, type CallSites, isSyntaxCall } from './call-sites.ts';
 import type { Finding, Verdict } from './finding.ts';
 import { type Fields, dottedName, isFields, list, relationName, str, unwrap } from './nodes.ts';
 import { sideEffectOf } from './side-effect-functions.ts';
@@ -149,6 +149,11 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'A_Expr':
         sites.operator(f);
         break;
+      case 'CaseExpr':
+      case 'SubLink':
+      case 'SortBy':
+        sites.implicitOperator(type, f);
+        break;
       case 'TypeCast':
         sites.typeCast(f);
         break;
@@ -169,10 +174,13 @@ export function walk(pgType: string, root: Fields): Facts {
         sites.otherAlias(f, 'ctename');
         break;
       }
+      case 'JoinExpr':
+        sites.implicitOperator(type, f);
+        sites.otherAlias(f, 'alias');
+        break;
       case 'RangeSubselect':
       case 'RangeFunction':
       case 'RangeTableFunc':
-      case 'JoinExpr':
         sites.otherAlias(f, 'alias');
         break;
       case 'IntoClause':
@@ -203,6 +211,8 @@ export function walk(pgType: string, root: Fields): Facts {
         }
         break;
     }
+
+    if (isSyntaxCall(type)) sites.syntaxCall(type, f);
 
     // Statements below the top: their own class counts (a DELETE in a WITH is a DELETE). Reads add
     // nothing. What EXPLAIN only plans never runs, but an EXECUTE of a statement we cannot see stays
