@@ -18,6 +18,7 @@ SELECT p.oid::pg_catalog.int8 AS oid,
        p.provolatile::pg_catalog.text AS volatility,
        l.lanname AS language,
        p.prokind::pg_catalog.text AS kind,
+       p.proretset AS retset,
        (p.oid OPERATOR(pg_catalog.<) 16384 AND n.nspname IN ('pg_catalog', 'information_schema')) AS builtin
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
@@ -88,6 +89,7 @@ function routine(row: Record<string, unknown>): Routine {
     language: String(row.language),
     kind: KIND[String(row.kind)] ?? 'procedure',
     builtin: row.builtin === true,
+    returnsSet: row.retset !== false,
   };
 }
 

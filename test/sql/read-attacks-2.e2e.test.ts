@@ -142,6 +142,71 @@ for (const [sql, params] of REFUSED) {
   });
 }
 
+/**
+ * With `predicates: deny`, a masked value may only reach output cells (which are masked). Used to
+ * decide how many rows come back — a set-returning function's arguments, LIMIT/OFFSET, duplicate
+ * removal (DISTINCT, UNION, INTERSECT, EXCEPT), or a WHERE clause inside EXPLAIN — it is a value
+ * channel: `count(*)` over `generate_series(1, ascii(ssn))` is the character code in clear.
+ */
+const ORACLES: readonly string[] = [
+  'SELECT c.id FROM customers c, generate_series(1, ascii(substr(c.ssn, 1, 1))) g',
+  'SELECT id, (SELECT count(*) FROM generate_series(1, ascii(substr(c.ssn, 1, 1)))) AS n FROM customers c',
+  'SELECT c.id, (SELECT count(*) FROM ROWS FROM (generate_series(1, ascii(c.email)))) FROM customers c',
+  'SELECT id, generate_series(1, ascii(ssn)) FROM customers',
+  "SELECT id, abs(regexp_split_to_table(ssn, '-')::int) * 0 FROM customers",
+  'SELECT 1 FROM generate_series(1, 1000) LIMIT (SELECT ascii(ssn) FROM customers ORDER BY id LIMIT 1)',
+  'SELECT 1 FROM generate_series(1, 1000) OFFSET (SELECT ascii(card_number) FROM customers ORDER BY id LIMIT 1)',
+  'SELECT c.id FROM customers c JOIN LATERAL (SELECT 1 FROM generate_series(1, 100) LIMIT ascii(c.ssn)) x ON true',
+  "SELECT ssn FROM customers INTERSECT SELECT '123-45-6789'",
+  "SELECT email FROM customers EXCEPT SELECT 'ada@example.com'",
+  "SELECT ssn FROM customers UNION SELECT '123-45-6789'",
+  'SELECT DISTINCT substr(ssn, 1, 1) FROM customers',
+  "EXPLAIN ANALYZE SELECT * FROM customers WHERE ssn LIKE '9%'",
+  "EXPLAIN SELECT id FROM customers WHERE email LIKE 'a%'",
+  "EXPLAIN (ANALYZE, FORMAT JSON) SELECT count(*) FROM customers GROUP BY substr(phone, 1, 3)",
+  // functions in FROM over masked values: as many rows as the value has tokens, matches, nodes
+  "SELECT t.* FROM ts_debug('simple', (SELECT string_agg(email, ' ') FROM customers)) t",
+  "SELECT * FROM ts_parse('default', (SELECT string_agg(ssn, ' ') FROM customers))",
+  "SELECT * FROM regexp_matches((SELECT string_agg(ssn, ' ') FROM customers), '.+')",
+  "SELECT * FROM xmltable('/a' PASSING xmlelement(name a, (SELECT string_agg(ssn, ',') FROM customers)) COLUMNS v text PATH '.')",
+  'SELECT * FROM jsonb_to_record((SELECT to_jsonb(c) FROM customers c LIMIT 1)) AS x(email text)',
+];
+
+for (const sql of ORACLES) {
+  test.serial(`deny: a masked value deciding the row count is refused: ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL');
+    const res = await query(sql);
+    t.is(res.status, 403, JSON.stringify(res.body).slice(0, 300));
+    t.is(res.body.error?.code, 'masking_denied');
+    t.is(res.body.error?.details?.reason, 'masked_column_in_predicate');
+    const events = await storedEvents(res.body.sessionId);
+    // Refused by the masker before the statement reached the target: a failure, never a result.
+    t.false(events.some((e) => e.type === 'execution.result'), 'nothing ran');
+    t.deepEqual(leaks(forbidden, res.body, events), []);
+  });
+}
+
+/** Still allowed under deny: row counts that do not depend on a masked value. */
+const FINE: readonly string[] = [
+  'SELECT id, generate_series(1, 2) FROM customers',
+  'SELECT c.id, g FROM customers c, generate_series(1, c.id) g',
+  'SELECT name FROM customers UNION SELECT name FROM products',
+  'SELECT email FROM customers UNION ALL SELECT email FROM customers',
+  'SELECT DISTINCT name FROM customers',
+  'SELECT email FROM customers ORDER BY id LIMIT 2 OFFSET 1',
+  'EXPLAIN SELECT email FROM customers ORDER BY id LIMIT 1',
+  'SELECT upper(email), substr(ssn, 1, 3) FROM customers',
+];
+
+for (const sql of FINE) {
+  test.serial(`deny still answers: ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL');
+    const res = await query(sql);
+    t.is(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+    t.deepEqual(leaks(forbidden, res.body, await storedEvents(res.body.sessionId)), []);
+  });
+}
+
 /** New spellings of attacks the first suite has in one form; these held. */
 const HELD_REFUSED: readonly string[] = [
   'SELECT U&"pg_advisory\\006cock"(1)',
