@@ -38,8 +38,18 @@ export interface CallSites {
   readonly calls: readonly CallSite[];
   /** Operator names (`+`, `~~`, `###`), schema when written as `OPERATOR(s.op)`. */
   readonly operators: readonly NamedSite[];
-  /** Target types of casts (`x::int`, `CAST(x AS t)`). */
+  /**
+   * Types named anywhere (`x::int`, `CAST(x AS t)`, a column definition list's `AS x(d t)`,
+   * XMLTABLE's and JSON's column and RETURNING types): converting a value to one runs its input
+   * function, cast function or domain CHECK.
+   */
   readonly casts: readonly NamedSite[];
+  /**
+   * Names used as a whole row (`w` alone, or `w.*` / `(…).*` other than as an output-list
+   * expansion): passed to json_populate_record and the like, a row is converted to its row type,
+   * column by column. `''` when what the row is cannot be named.
+   */
+  readonly wholeRows: readonly string[];
   /**
    * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
    * written. A name used at several query levels maps to all of them; a subquery, function, join
@@ -91,6 +101,7 @@ export class CallSiteCollector {
   private readonly calls: CallSite[] = [];
   private readonly operators: NamedSite[] = [];
   private readonly casts: NamedSite[] = [];
+  private readonly wholeRows: string[] = [];
   private readonly aliases = new Map<string, string[]>();
 
   funcCall(f: Fields): void {
@@ -106,21 +117,30 @@ export class CallSiteCollector {
     });
   }
 
-  /** `a.b.c`: every part after the first may be a function applied to what precedes it. */
-  columnRef(f: Fields): void {
+  /**
+   * `a.b.c`: every part after the first may be a function applied to what precedes it. `expands`:
+   * the reference is an output-list item, where `q.*` is expanded into columns, not a row.
+   */
+  columnRef(f: Fields, expands = false): void {
     const parts: string[] = [];
     for (const p of list(f.fields)) {
       const node = unwrap(p);
-      if (node === undefined || node[0] !== 'String') return; // `a.*` and the like: no call
+      if (node?.[0] === 'A_Star') {
+        if (!expands) this.wholeRows.push(parts.join('.'));
+        return; // `a.*`: no call
+      }
+      if (node === undefined || node[0] !== 'String') return;
       const s = str(node[1].sval);
       if (s === undefined) return;
       parts.push(s);
     }
+    if (parts.length === 1) this.wholeRows.push(parts[0]!); // a FROM item's name alone is its row
     for (let i = 1; i < parts.length; i++) this.attribute(parts[i]!, parts.slice(0, i));
   }
 
   /** `(expr).f.g[1]`: each field name is a possible call; only the first has a nameable qualifier. */
-  indirection(f: Fields): void {
+  indirection(f: Fields, expands = false): void {
+    if (!expands && list(f.indirection).some((step) => unwrap(step)?.[0] === 'A_Star')) this.wholeRows.push('');
     const arg = unwrap(f.arg);
     let qualifier: string[] | undefined;
     if (arg?.[0] === 'ColumnRef') {
@@ -182,9 +202,9 @@ export class CallSiteCollector {
     this.operators.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
 
-  typeCast(f: Fields): void {
-    const typeName = isFields(f.typeName) ? f.typeName : undefined;
-    const parts = names(typeName?.names);
+  /** A TypeName node, wherever it is (casts, column definition lists, RETURNING types). */
+  typeName(typeName: Fields): void {
+    const parts = names(typeName.names);
     if (parts === undefined || parts.length === 0) return;
     this.casts.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
@@ -211,7 +231,7 @@ export class CallSiteCollector {
   }
 
   done(): CallSites {
-    return { calls: this.calls, operators: this.operators, casts: this.casts, aliases: this.aliases };
+    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, aliases: this.aliases };
   }
 
   private attribute(name: string, qualifier: readonly string[] | undefined): void {

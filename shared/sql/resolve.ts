@@ -74,6 +74,20 @@ export function resolveCalls(input: ResolveInput): Resolution {
       if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
     }
   }
+  // A whole row passed on (json_populate_record(w, …), a CTE's row, `w.*` in a call) is converted
+  // to a row type column by column: where a relation read has a row type whose conversion runs a
+  // function (a column whose domain CHECK calls one), that function can run with no cast written.
+  const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
+  if (wholeRows.length > 0) {
+    for (const table of input.tablesRead) {
+      const parts = table.split('.');
+      const site = { name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) };
+      for (const fn of hooked(routines.castHooks, site)) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`a whole row (${wholeRows[0] || '(…).*'}) is used where ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+    }
+  }
   for (const table of input.tablesRead) {
     for (const fn of input.relationCalls.get(table) ?? []) {
       const v = verdict(routines.byOid.get(fn));

@@ -32,7 +32,7 @@ const UNWRAPPED = new Map<string, string>([
   ['constrrel', 'RangeVar'], ['pktable', 'RangeVar'],
   ['intoClause', 'IntoClause'], ['into', 'IntoClause'],
   ['larg', 'SelectStmt'], ['rarg', 'SelectStmt'],
-  ['base', 'CreateStmt'], ['funccall', 'FuncCall'],
+  ['base', 'CreateStmt'], ['funccall', 'FuncCall'], ['typeName', 'TypeName'],
 ]);
 // Field names that hold different structs under different parents.
 const UNWRAPPED_BY_PARENT = new Map<string, string>([
@@ -140,11 +140,11 @@ export function walk(pgType: string, root: Fields): Facts {
           parts.push(part === undefined ? '?' : part[0] === 'A_Star' ? '*' : (str(part[1].sval) ?? '?'));
         }
         columns.add(parts.join('.'));
-        sites.columnRef(f);
+        sites.columnRef(f, parent === 'ResTarget' && field === 'val');
         return;
       }
       case 'A_Indirection':
-        sites.indirection(f);
+        sites.indirection(f, parent === 'ResTarget' && field === 'val');
         break;
       case 'A_Expr':
         sites.operator(f);
@@ -154,8 +154,8 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'SortBy':
         sites.implicitOperator(type, f);
         break;
-      case 'TypeCast':
-        sites.typeCast(f);
+      case 'TypeName':
+        sites.typeName(f);
         break;
       case 'FuncCall': {
         const name = dottedName(f.funcname)?.toLowerCase();

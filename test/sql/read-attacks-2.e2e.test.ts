@@ -43,6 +43,13 @@ CREATE OPERATOR public.>= (LEFTARG = int, RIGHTARG = text, FUNCTION = planted_cm
 CREATE OPERATOR public.<= (LEFTARG = int, RIGHTARG = text, FUNCTION = planted_cmp);
 CREATE OPERATOR public.< (LEFTARG = int, RIGHTARG = text, FUNCTION = planted_cmp);
 CREATE OPERATOR public.> (LEFTARG = int, RIGHTARG = text, FUNCTION = planted_cmp);
+CREATE FUNCTION planted_check(text) RETURNS boolean LANGUAGE sql AS $$ SELECT lo_unlink(oid) >= 0 FROM pg_largeobject_metadata LIMIT 1 $$;
+CREATE DOMAIN planted_domain AS text CHECK (planted_check(VALUE));
+CREATE DOMAIN planted_domain2 AS planted_domain;
+CREATE TYPE planted_row AS (d planted_domain);
+CREATE TABLE withdom (id int, d planted_domain);
+INSERT INTO withdom VALUES (1, 'a');
+CREATE VIEW withdom_view AS SELECT id, d FROM withdom;
 CREATE TABLE texts (id text);
 INSERT INTO texts VALUES ('1'), ('2');
 CREATE ROLE ${ROLE} LOGIN;
@@ -141,6 +148,49 @@ for (const [sql, params] of REFUSED) {
     await untouched(t);
   });
 }
+
+/**
+ * A domain whose CHECK calls a user function runs it whenever a value is converted to the domain —
+ * and to anything that holds it: a domain over it, a composite type or a table's row type with a
+ * column of it, a column definition list or XMLTABLE column of that type, and a whole row passed to
+ * json_populate_record. Only `'x'::planted_domain` itself was refused before.
+ */
+const DOMAIN_REFUSED: readonly string[] = [
+  "SELECT 'x'::planted_domain2",
+  "SELECT '(x)'::planted_row",
+  "SELECT ROW('x')::public.planted_row",
+  'SELECT json_populate_record(NULL::planted_row, \'{"d":"x"}\')',
+  'SELECT * FROM jsonb_to_record(\'{"d":"x"}\') AS x(d planted_domain)',
+  'SELECT * FROM json_to_recordset(\'[{"d":"x"}]\') AS x(d planted_domain2)',
+  "SELECT * FROM xmltable('/a' PASSING xmlparse(document '<a>x</a>') COLUMNS d planted_domain PATH '.')",
+  'SELECT jsonb_populate_record(NULL::withdom, \'{"d":"y"}\')',
+  'SELECT jsonb_populate_record(w, \'{"d":"y"}\') FROM withdom w',
+  'SELECT jsonb_populate_record(w.*, \'{"d":"y"}\') FROM withdom AS w',
+  'SELECT jsonb_populate_record(v, \'{"d":"y"}\') FROM withdom_view v',
+  'WITH x AS (SELECT d FROM withdom) SELECT jsonb_populate_record(x, \'{"d":"y"}\') FROM x',
+  'SELECT jsonb_populate_record((SELECT w FROM withdom w), \'{"d":"z"}\')',
+];
+
+for (const sql of DOMAIN_REFUSED) {
+  test.serial(`a conversion that runs a domain CHECK's user function is refused: ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL');
+    const res = await query(sql);
+    t.is(res.status, 403, JSON.stringify(res.body));
+    t.true(res.body.reasons.some((r: string) => r.includes('planted_check()')), JSON.stringify(res.body.reasons));
+    const events = await storedEvents(res.body.sessionId);
+    t.false(events.some((e) => e.type.startsWith('execution.')), 'nothing ran');
+    await untouched(t);
+  });
+}
+
+test.serial('a table with such a domain column is still read as usual (no whole row, no conversion)', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  for (const sql of ['SELECT id, d FROM withdom', 'SELECT w.* FROM withdom w', 'SELECT * FROM withdom_view', "SELECT upper(d) FROM withdom WHERE d LIKE 'a%'"]) {
+    const res = await query(sql);
+    t.is(res.status, 200, `${sql}: ${JSON.stringify(res.body)}`);
+  }
+  await untouched(t);
+});
 
 /**
  * With `predicates: deny`, a masked value may only reach output cells (which are masked). Used to
