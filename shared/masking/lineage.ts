@@ -298,6 +298,9 @@ class Analyzer {
       const def = unwrap(w)?.[1];
       for (const p of list(def?.partitionClause)) report(p);
       for (const o of list(def?.orderClause)) report(unwrap(o)?.[1].node);
+      // Frame offsets (ROWS n PRECEDING): how many rows each window counts.
+      report(def?.startOffset);
+      report(def?.endOffset);
     }
     for (const distinct of list(f.distinctClause)) report(distinct);
     // Inside the output list: what aggregates count or filter by, and window partitions.
@@ -312,6 +315,8 @@ class Analyzer {
       const over = isFields(call.over) ? call.over : undefined;
       for (const p of list(over?.partitionClause)) report(p);
       for (const o of list(over?.orderClause)) report(unwrap(o)?.[1].node);
+      report(over?.startOffset);
+      report(over?.endOffset);
     }
   }
 
@@ -404,6 +409,10 @@ class Analyzer {
         return { kind: 'item', item };
       }
       case 'RangeTableSample':
+        // The sampling percentage and the REPEATABLE seed decide which rows come back.
+        if (this.options.onPredicate) {
+          for (const a of [...list(f.args), f.repeatable]) if (a !== undefined && a !== null) this.options.onPredicate(this.expr(a, level).freeze());
+        }
         return this.fromEntry(f.relation, level, ctes);
       case 'RangeSubselect': {
         const outputs = rename(this.wrapped(f.subquery, ctes, level), aliasCols);

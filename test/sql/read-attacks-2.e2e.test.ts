@@ -214,6 +214,11 @@ const ORACLES: readonly string[] = [
   "EXPLAIN ANALYZE SELECT * FROM customers WHERE ssn LIKE '9%'",
   "EXPLAIN SELECT id FROM customers WHERE email LIKE 'a%'",
   "EXPLAIN (ANALYZE, FORMAT JSON) SELECT count(*) FROM customers GROUP BY substr(phone, 1, 3)",
+  // the sampling percentage or seed, and a window frame's offset, decide how many rows are counted
+  'SELECT count(*) FROM customers TABLESAMPLE BERNOULLI ((SELECT ascii(ssn) FROM customers LIMIT 1) / 2.56)',
+  'SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (50) REPEATABLE ((SELECT ascii(ssn) FROM customers LIMIT 1))',
+  'SELECT id, count(*) OVER (ORDER BY id ROWS BETWEEN (SELECT ascii(substr(ssn, 1, 1)) - 48 FROM customers ORDER BY id LIMIT 1) PRECEDING AND CURRENT ROW) FROM customers',
+  'SELECT id, count(*) OVER w FROM customers WINDOW w AS (ORDER BY id ROWS (SELECT ascii(phone) - 48 FROM customers LIMIT 1) PRECEDING)',
   // functions in FROM over masked values: as many rows as the value has tokens, matches, nodes
   "SELECT t.* FROM ts_debug('simple', (SELECT string_agg(email, ' ') FROM customers)) t",
   "SELECT * FROM ts_parse('default', (SELECT string_agg(ssn, ' ') FROM customers))",
@@ -239,6 +244,8 @@ for (const sql of ORACLES) {
 /** Still allowed under deny: row counts that do not depend on a masked value. */
 const FINE: readonly string[] = [
   'SELECT id, generate_series(1, 2) FROM customers',
+  'SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (50) REPEATABLE (7)',
+  'SELECT id, count(*) OVER (ORDER BY id ROWS 2 PRECEDING), email FROM customers',
   'SELECT c.id, g FROM customers c, generate_series(1, c.id) g',
   'SELECT name FROM customers UNION SELECT name FROM products',
   'SELECT email FROM customers UNION ALL SELECT email FROM customers',
