@@ -57,6 +57,8 @@ GRANT USAGE ON SCHEMA public TO ${ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE};
 GRANT ALL ON SEQUENCE seq1 TO ${ROLE};
 GRANT INSERT ON notes TO ${ROLE};
+-- A legacy setting some databases keep: backslashes escape quotes in ordinary string literals.
+ALTER ROLE ${ROLE} SET standard_conforming_strings = off;
 SELECT lo_from_bytea(0, '\\x6f6e65'::bytea), lo_from_bytea(0, '\\x74776f'::bytea);
 DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata LOOP EXECUTE format('ALTER LARGE OBJECT %s OWNER TO ${ROLE}', o); END LOOP; END $$;
 ANALYZE customers;
@@ -263,6 +265,37 @@ for (const sql of FINE) {
     t.deepEqual(leaks(forbidden, res.body, await storedEvents(res.body.sessionId)), []);
   });
 }
+
+/**
+ * The gateway's parser reads `'a\'` as a complete string (standard_conforming_strings on). With the
+ * role's setting off, PostgreSQL reads `\'` as an escaped quote, so text the analysis saw inside a
+ * dollar-quoted string is SQL the server runs: a `read` of two constants that unlinked every large
+ * object, or returned every SSN encoded past the detectors.
+ */
+const LEXER_SKEW: readonly (readonly [string, string])[] = [
+  ["SELECT 'a\\', $$' , lo_unlink(oid) FROM pg_largeobject_metadata -- $$", "' , lo_unlink(oid) FROM pg_largeobject_metadata -- "],
+  ["SELECT 'a\\', $$' , translate(ssn, '0123456789', 'abcdefghij') || '' FROM customers -- $$", "' , translate(ssn, '0123456789', 'abcdefghij') || '' FROM customers -- "],
+];
+
+for (const [sql, second] of LEXER_SKEW) {
+  test.serial(`the server reads SQL text as the parser did (standard_conforming_strings off for the role): ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL');
+    const res = await query(sql);
+    t.is(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+    // Exactly the two string constants the analysis saw, one row: nothing else was run or read.
+    // (Compared, not diffed: a failure must not print what the server returned instead.)
+    t.true(JSON.stringify(res.body.rows) === JSON.stringify([['a\\', second]]), 'the answer is the two constants the analysis saw');
+    t.deepEqual(leaks(forbidden, res.body, await storedEvents(res.body.sessionId)), []);
+    await untouched(t);
+  });
+}
+
+test.serial('the gateway\'s sessions lex with standard_conforming_strings on whatever the role says', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const res = await query('SHOW standard_conforming_strings');
+  t.is(res.status, 200);
+  t.deepEqual(res.body.rows, [['on']]);
+});
 
 /** New spellings of attacks the first suite has in one form; these held. */
 const HELD_REFUSED: readonly string[] = [
