@@ -225,7 +225,20 @@ const UNKNOWN: Lineage = Object.freeze({ sources: [], derived: true, ambiguous: 
 // --- the analysis -------------------------------------------------------------------------------
 
 class Analyzer {
+  /** >0 while a clause that picks rows is analysed: there, `x IS NULL` tells about x too. */
+  private inPredicate = 0;
+
   constructor(private readonly options: LineageOptions) {}
+
+  /** The lineage of a clause that picks, counts or orders rows (for onPredicate). */
+  private predicateExpr(node: unknown, level: Level): Lin {
+    this.inPredicate++;
+    try {
+      return this.expr(node, level);
+    } finally {
+      this.inPredicate--;
+    }
+  }
 
   /** Outputs of a wrapped statement node; undefined when it is not one that returns rows we understand. */
   statement(type: string, f: Fields, ctes: Cte | undefined, outer: Level | undefined): Out[] | undefined {
@@ -277,14 +290,14 @@ class Analyzer {
     if (!this.options.onPredicate) return;
     const level: Level = { items: [], entries: [], parent: outer, ctes };
     for (const clause of [f.limitCount, f.limitOffset]) {
-      if (clause !== undefined && clause !== null) this.options.onPredicate(this.expr(clause, level).freeze());
+      if (clause !== undefined && clause !== null) this.options.onPredicate(this.predicateExpr(clause, level).freeze());
     }
   }
 
   /** The clauses of a SELECT that choose rows (see LineageOptions.onPredicate). */
   private predicates(f: Fields, level: Level, outs: readonly Out[]): void {
     const report = (node: unknown) => {
-      if (node !== undefined && node !== null) this.options.onPredicate!(this.expr(node, level).freeze());
+      if (node !== undefined && node !== null) this.options.onPredicate!(this.predicateExpr(node, level).freeze());
     };
     report(f.whereClause);
     report(f.limitCount);
@@ -340,7 +353,7 @@ class Analyzer {
     if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
     const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
     for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
-    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.expr(f.whereClause, level).freeze());
+    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(f.whereClause, level).freeze());
     return this.targets(targets, level);
   }
 
@@ -411,7 +424,7 @@ class Analyzer {
       case 'RangeTableSample':
         // The sampling percentage and the REPEATABLE seed decide which rows come back.
         if (this.options.onPredicate) {
-          for (const a of [...list(f.args), f.repeatable]) if (a !== undefined && a !== null) this.options.onPredicate(this.expr(a, level).freeze());
+          for (const a of [...list(f.args), f.repeatable]) if (a !== undefined && a !== null) this.options.onPredicate(this.predicateExpr(a, level).freeze());
         }
         return this.fromEntry(f.relation, level, ctes);
       case 'RangeSubselect': {
@@ -431,8 +444,9 @@ class Analyzer {
         const before = level.items.length;
         const left = this.fromEntry(f.larg, level, ctes);
         const right = this.fromEntry(f.rarg, level, ctes);
-        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.expr(f.quals, level).freeze());
+        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.predicateExpr(f.quals, level).freeze());
         const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
+        if (this.options.onPredicate && (using === 'natural' || using.length > 0)) this.options.onPredicate(this.joinColumns(left, right, using).freeze());
         const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
         if (alias !== undefined) {
           // `(a JOIN b) AS j`: j.x looks in both; their own names stay visible here too (conservative).
@@ -447,6 +461,20 @@ class Analyzer {
         this.options.onPredicate?.(lin.freeze());
         return this.opaqueEntry(level, alias, lin.asDerived());
     }
+  }
+
+  /**
+   * What JOIN … USING (c) and NATURAL JOIN compare: the named (or same-named) columns of both
+   * sides — every column of both when a side's columns are not all known by name.
+   */
+  private joinColumns(left: Entry, right: Entry, using: readonly string[] | 'natural'): Lin {
+    const l = this.expandEntry(left);
+    const r = this.expandEntry(right);
+    const lin = new Lin();
+    if (![...l, ...r].every((o) => o.single && o.certain)) return lin.add(unionOf(l)).add(unionOf(r));
+    const names = using === 'natural' ? l.map((o) => o.name!).filter((n) => r.some((o) => o.name === n)) : using;
+    for (const n of names) lin.add(unionOf(l.filter((o) => o.name === n))).add(unionOf(r.filter((o) => o.name === n)));
+    return lin;
   }
 
   private opaqueEntry(level: Level, alias: string | undefined, lin: Lin): Entry {
@@ -542,8 +570,11 @@ class Analyzer {
       case 'SQLValueFunction':
       case 'SetToDefault':
       case 'GroupingFunc':
-      case 'NullTest': // carries only whether the value is null, as count(col) does
         return new Lin();
+      case 'NullTest':
+        // Carries only whether the value is null, as count(col) does: nothing for an output; in a
+        // clause that picks rows, the same oracle count(col) is (refused under predicates: deny).
+        return this.inPredicate > 0 ? this.expr(f.arg, level).asDerived() : new Lin();
       case 'CollateClause':
         return this.expr(f.arg, level);
       case 'NamedArgExpr':

@@ -221,6 +221,10 @@ const ORACLES: readonly string[] = [
   'SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (50) REPEATABLE ((SELECT ascii(ssn) FROM customers LIMIT 1))',
   'SELECT id, count(*) OVER (ORDER BY id ROWS BETWEEN (SELECT ascii(substr(ssn, 1, 1)) - 48 FROM customers ORDER BY id LIMIT 1) PRECEDING AND CURRENT ROW) FROM customers',
   'SELECT id, count(*) OVER w FROM customers WINDOW w AS (ORDER BY id ROWS (SELECT ascii(phone) - 48 FROM customers LIMIT 1) PRECEDING)',
+  // IS NULL in WHERE is the null-count oracle count(phone) already is (JOIN … USING and NATURAL JOIN
+  // over a masked column: test/masking/predicates.e2e.test.ts, this database's planted = operator
+  // makes every USING join unknown here)
+  'SELECT count(*) FROM customers WHERE phone IS NULL',
   // functions in FROM over masked values: as many rows as the value has tokens, matches, nodes
   "SELECT t.* FROM ts_debug('simple', (SELECT string_agg(email, ' ') FROM customers)) t",
   "SELECT * FROM ts_parse('default', (SELECT string_agg(ssn, ' ') FROM customers))",
@@ -247,6 +251,7 @@ for (const sql of ORACLES) {
 const FINE: readonly string[] = [
   'SELECT id, generate_series(1, 2) FROM customers',
   'SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (50) REPEATABLE (7)',
+  'SELECT id, email IS NULL FROM customers WHERE name IS NOT NULL',
   'SELECT id, count(*) OVER (ORDER BY id ROWS 2 PRECEDING), email FROM customers',
   'SELECT c.id, g FROM customers c, generate_series(1, c.id) g',
   'SELECT name FROM customers UNION SELECT name FROM products',
