@@ -10,7 +10,10 @@
 // What does NOT count as carrying a value: clauses that pick, group or order rows (WHERE, GROUP BY,
 // HAVING, ORDER BY, FILTER, PARTITION BY, an aggregate's ORDER BY), `count(…)`, `IS [NOT] NULL` and
 // EXISTS. They answer "which rows" and "how many", the same oracle a WHERE clause already is;
-// masking cannot close that and does not pretend to. Everything inside an output expression does
+// masking cannot close that and does not pretend to. `masking.predicates: deny` refuses them
+// (onPredicate), together with everything else a masked value can decide the row count through:
+// LIMIT/OFFSET, DISTINCT, set operations without ALL, functions in FROM, set-returning functions
+// in the output list, and the statement an EXPLAIN explains. Everything inside an output expression does
 // count, conditions included: `CASE WHEN substr(ssn,1,1) = '9' THEN '9' … END` spells the value out.
 import { type Fields, isFields, list, relationName, str, stringValue, unwrap } from '../sql/nodes.ts';
 
@@ -56,6 +59,11 @@ export interface LineageOptions {
    * `masking.predicates: deny`. Without it those clauses are not analysed at all.
    */
   readonly onPredicate?: (lineage: Lineage) => void;
+  /**
+   * For onPredicate: may a function of this name return a set (pg_proc.proretset)? A set-returning
+   * function's arguments decide how many rows come back. Without it, every function may.
+   */
+  readonly mayReturnSet?: (name: string, schema: string | undefined) => boolean;
 }
 
 // --- mutable lineage while building -------------------------------------------------------------
@@ -159,6 +167,12 @@ const MAX_RECURSIVE_ROUNDS = 6;
 
 /** The outputs of one top-level statement (pgType, node from shared/sql/parse.ts). */
 export function statementOutputs(pgType: string, node: Fields, options: LineageOptions = {}): StatementOutputs {
+  if (pgType === 'ExplainStmt' && options.onPredicate) {
+    // EXPLAIN shows no values, but its row counts (estimated from the statistics, or actual with
+    // ANALYZE) answer what the explained statement's clauses pick: analyse those as if it ran.
+    const inner = unwrap(node.query);
+    if (inner !== undefined) statementOutputs(inner[0], inner[1], options);
+  }
   if (pgType === 'ExplainStmt' || pgType === 'VariableShowStmt') return 'no-values';
   try {
     const outs = new Analyzer(options).statement(pgType, node, undefined, undefined);
@@ -211,7 +225,20 @@ const UNKNOWN: Lineage = Object.freeze({ sources: [], derived: true, ambiguous: 
 // --- the analysis -------------------------------------------------------------------------------
 
 class Analyzer {
+  /** >0 while a clause that picks rows is analysed: there, `x IS NULL` tells about x too. */
+  private inPredicate = 0;
+
   constructor(private readonly options: LineageOptions) {}
+
+  /** The lineage of a clause that picks, counts or orders rows (for onPredicate). */
+  private predicateExpr(node: unknown, level: Level): Lin {
+    this.inPredicate++;
+    try {
+      return this.expr(node, level);
+    } finally {
+      this.inPredicate--;
+    }
+  }
 
   /** Outputs of a wrapped statement node; undefined when it is not one that returns rows we understand. */
   statement(type: string, f: Fields, ctes: Cte | undefined, outer: Level | undefined): Out[] | undefined {
@@ -240,23 +267,43 @@ class Analyzer {
     if (op !== undefined && op !== 'SETOP_NONE') {
       const left = isFields(f.larg) ? this.select(f.larg, ctes, outer) : [blob(Lin.unknownLin())];
       const right = isFields(f.rarg) ? this.select(f.rarg, ctes, outer) : [blob(Lin.unknownLin())];
+      // UNION, INTERSECT and EXCEPT without ALL compare every output value to pick rows: whether a
+      // guessed value is among the masked ones is the row count.
+      if (this.options.onPredicate && f.all !== true) this.options.onPredicate(unionOf(left).add(unionOf(right)).freeze());
+      this.limits(f, ctes, outer);
       return mergeSetOp(left, right);
     }
     const values = list(f.valuesLists);
-    if (values.length > 0) return this.values(values, ctes, outer);
+    if (values.length > 0) {
+      this.limits(f, ctes, outer);
+      return this.values(values, ctes, outer);
+    }
 
     const level = this.from(list(f.fromClause), ctes, outer);
     const outs = this.targets(list(f.targetList), level);
-    if (this.options.onPredicate) this.predicates(f, level);
+    if (this.options.onPredicate) this.predicates(f, level, outs);
     return outs;
   }
 
+  /** LIMIT and OFFSET decide how many rows come back (for onPredicate). */
+  private limits(f: Fields, ctes: Cte | undefined, outer: Level | undefined): void {
+    if (!this.options.onPredicate) return;
+    const level: Level = { items: [], entries: [], parent: outer, ctes };
+    for (const clause of [f.limitCount, f.limitOffset]) {
+      if (clause !== undefined && clause !== null) this.options.onPredicate(this.predicateExpr(clause, level).freeze());
+    }
+  }
+
   /** The clauses of a SELECT that choose rows (see LineageOptions.onPredicate). */
-  private predicates(f: Fields, level: Level): void {
+  private predicates(f: Fields, level: Level, outs: readonly Out[]): void {
     const report = (node: unknown) => {
-      if (node !== undefined && node !== null) this.options.onPredicate!(this.expr(node, level).freeze());
+      if (node !== undefined && node !== null) this.options.onPredicate!(this.predicateExpr(node, level).freeze());
     };
     report(f.whereClause);
+    report(f.limitCount);
+    report(f.limitOffset);
+    // Plain DISTINCT (a list of empty entries) removes duplicates of every output value.
+    if (list(f.distinctClause).some((d) => unwrap(d) === undefined)) this.options.onPredicate!(unionOf(outs).freeze());
     report(f.havingClause);
     for (const g of list(f.groupClause)) report(g);
     for (const s of list(f.sortClause)) report(unwrap(s)?.[1].node);
@@ -264,17 +311,25 @@ class Analyzer {
       const def = unwrap(w)?.[1];
       for (const p of list(def?.partitionClause)) report(p);
       for (const o of list(def?.orderClause)) report(unwrap(o)?.[1].node);
+      // Frame offsets (ROWS n PRECEDING): how many rows each window counts.
+      report(def?.startOffset);
+      report(def?.endOffset);
     }
     for (const distinct of list(f.distinctClause)) report(distinct);
     // Inside the output list: what aggregates count or filter by, and window partitions.
     for (const call of funcCallsIn(f.targetList)) {
-      const name = (list(call.funcname).map(stringValue).pop() ?? '').toLowerCase();
+      const parts = list(call.funcname).map(stringValue);
+      const name = (parts[parts.length - 1] ?? '').toLowerCase();
+      // A set-returning function in the output list makes as many rows as its arguments say.
+      if (this.options.mayReturnSet?.(name, parts.length > 1 ? parts[parts.length - 2] : undefined) ?? true) for (const a of list(call.args)) report(a);
       if (name === 'count' || call.agg_distinct === true) for (const a of list(call.args)) report(a);
       report(call.agg_filter);
       if (call.agg_within_group !== true) for (const o of list(call.agg_order)) report(unwrap(o)?.[1].node);
       const over = isFields(call.over) ? call.over : undefined;
       for (const p of list(over?.partitionClause)) report(p);
       for (const o of list(over?.orderClause)) report(unwrap(o)?.[1].node);
+      report(over?.startOffset);
+      report(over?.endOffset);
     }
   }
 
@@ -298,7 +353,7 @@ class Analyzer {
     if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
     const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
     for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
-    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.expr(f.whereClause, level).freeze());
+    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(f.whereClause, level).freeze());
     return this.targets(targets, level);
   }
 
@@ -367,6 +422,10 @@ class Analyzer {
         return { kind: 'item', item };
       }
       case 'RangeTableSample':
+        // The sampling percentage and the REPEATABLE seed decide which rows come back.
+        if (this.options.onPredicate) {
+          for (const a of [...list(f.args), f.repeatable]) if (a !== undefined && a !== null) this.options.onPredicate(this.predicateExpr(a, level).freeze());
+        }
         return this.fromEntry(f.relation, level, ctes);
       case 'RangeSubselect': {
         const outputs = rename(this.wrapped(f.subquery, ctes, level), aliasCols);
@@ -377,14 +436,17 @@ class Analyzer {
       case 'RangeFunction': {
         const lin = new Lin();
         for (const fn of list(f.functions)) lin.add(this.expr(list(unwrap(fn)?.[1].items)[0], level));
+        // A function in FROM makes as many rows as its arguments say (generate_series(1, ascii(ssn))).
+        this.options.onPredicate?.(lin.freeze());
         return this.opaqueEntry(level, alias, lin.asDerived());
       }
       case 'JoinExpr': {
         const before = level.items.length;
         const left = this.fromEntry(f.larg, level, ctes);
         const right = this.fromEntry(f.rarg, level, ctes);
-        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.expr(f.quals, level).freeze());
+        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.predicateExpr(f.quals, level).freeze());
         const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
+        if (this.options.onPredicate && (using === 'natural' || using.length > 0)) this.options.onPredicate(this.joinColumns(left, right, using).freeze());
         const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
         if (alias !== undefined) {
           // `(a JOIN b) AS j`: j.x looks in both; their own names stay visible here too (conservative).
@@ -393,9 +455,26 @@ class Analyzer {
         return entry;
       }
       default:
-        // XMLTABLE, JSON_TABLE, anything newer: columns computed from whatever the node references.
-        return this.opaqueEntry(level, alias, this.generic(f, level).asDerived());
+        // XMLTABLE, JSON_TABLE, anything newer: columns computed from whatever the node references,
+        // and as many rows as that says.
+        const lin = this.generic(f, level);
+        this.options.onPredicate?.(lin.freeze());
+        return this.opaqueEntry(level, alias, lin.asDerived());
     }
+  }
+
+  /**
+   * What JOIN … USING (c) and NATURAL JOIN compare: the named (or same-named) columns of both
+   * sides — every column of both when a side's columns are not all known by name.
+   */
+  private joinColumns(left: Entry, right: Entry, using: readonly string[] | 'natural'): Lin {
+    const l = this.expandEntry(left);
+    const r = this.expandEntry(right);
+    const lin = new Lin();
+    if (![...l, ...r].every((o) => o.single && o.certain)) return lin.add(unionOf(l)).add(unionOf(r));
+    const names = using === 'natural' ? l.map((o) => o.name!).filter((n) => r.some((o) => o.name === n)) : using;
+    for (const n of names) lin.add(unionOf(l.filter((o) => o.name === n))).add(unionOf(r.filter((o) => o.name === n)));
+    return lin;
   }
 
   private opaqueEntry(level: Level, alias: string | undefined, lin: Lin): Entry {
@@ -491,8 +570,11 @@ class Analyzer {
       case 'SQLValueFunction':
       case 'SetToDefault':
       case 'GroupingFunc':
-      case 'NullTest': // carries only whether the value is null, as count(col) does
         return new Lin();
+      case 'NullTest':
+        // Carries only whether the value is null, as count(col) does: nothing for an output; in a
+        // clause that picks rows, the same oracle count(col) is (refused under predicates: deny).
+        return this.inPredicate > 0 ? this.expr(f.arg, level).asDerived() : new Lin();
       case 'CollateClause':
         return this.expr(f.arg, level);
       case 'NamedArgExpr':

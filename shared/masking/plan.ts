@@ -8,6 +8,8 @@
 import { GatehouseError } from '../errors.ts';
 import type { MaskingConfig, MaskStrategy } from '../policy/types.ts';
 import type { CatalogReader, RelationInfo, ResultField } from '../ports.ts';
+import type { RoutineCatalogReader } from '../sql/catalog-ports.ts';
+import type { RoutineCatalog } from '../sql/routines.ts';
 import type { Fields } from '../sql/nodes.ts';
 import type { Statement } from '../sql/statement.ts';
 import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
@@ -39,8 +41,18 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   const isBare = (n: string) => !n.includes('.');
   // A bare name that is also a CTE's is usually that CTE; the lineage says when it is not.
   const first = names.relations.filter((n) => !(isBare(n) && names.cteNames.has(n)));
-  const [found, userFns] = await Promise.all([catalog.lookup(connection, first), catalog.userFunctions(connection, names.functions)]);
+  const [found, userFns, routines] = await Promise.all([
+    catalog.lookup(connection, first),
+    catalog.userFunctions(connection, names.functions),
+    routinesOf(catalog, connection),
+  ]);
   const relations = new Map(found);
+  // Which functions may return sets (their arguments then decide the row count, for predicates:
+  // deny). A name the catalog does not have, or no catalog of functions at all: it may.
+  const mayReturnSet = (name: string, schema: string | undefined) => {
+    const candidates = routines?.byName.get(name)?.filter((r) => schema === undefined || r.schema === schema);
+    return candidates === undefined || candidates.length === 0 || candidates.some((r) => r.returnsSet !== false);
+  };
 
   let predicates: Lineage[] = [];
   const run = () => {
@@ -53,6 +65,7 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
         return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
       },
       isOpaque: (name) => userFns.has(name),
+      mayReturnSet,
       onRelation: (rel) => seen.add(rel),
     });
     return { outputs, seen };
@@ -76,6 +89,12 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates };
 }
 
+async function routinesOf(catalog: CatalogReader, connection: string): Promise<RoutineCatalog | undefined> {
+  const reader = catalog as CatalogReader & Partial<RoutineCatalogReader>;
+  if (typeof reader.routines !== 'function') return undefined;
+  return reader.routines(connection).catch(() => undefined);
+}
+
 /**
  * `masking.predicates: deny`: a masked column (or anything untraceable over sensitive data) in a
  * clause that picks, groups, orders or counts rows refuses the statement before it runs — the
@@ -94,7 +113,7 @@ export function refusePredicates(index: SensitiveIndex, prepared: PreparedStatem
   const columns = [...used].sort();
   throw new GatehouseError(
     'masking_denied',
-    `the policy refuses masked columns in WHERE, JOIN, ORDER BY, GROUP BY, HAVING, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
+    `the policy refuses masked columns in clauses that pick, count or order rows — WHERE, JOIN, ORDER BY, GROUP BY, HAVING, DISTINCT, set operations, LIMIT/OFFSET, set-returning function arguments, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
     { reason: 'masked_column_in_predicate', columns },
   );
 }

@@ -18,6 +18,7 @@ SELECT p.oid::pg_catalog.int8 AS oid,
        p.provolatile::pg_catalog.text AS volatility,
        l.lanname AS language,
        p.prokind::pg_catalog.text AS kind,
+       p.proretset AS retset,
        (p.oid OPERATOR(pg_catalog.<) 16384 AND n.nspname IN ('pg_catalog', 'information_schema')) AS builtin
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
@@ -32,11 +33,15 @@ SELECT o.oprname AS name, n.nspname AS schema, pg_catalog.json_build_array(o.opr
 
 /**
  * Types a cast to which may run a function someone created: a cast function, a type's input
- * function, a domain CHECK constraint that calls one.
+ * function, a domain CHECK constraint that calls one — and every type that holds such a type, since
+ * converting to it converts its parts: a domain over it, an array of it, a range over it, and a
+ * composite (a table's, a view's or a CREATE TYPE's row type) with a column of it.
+ * `'(x)'::pc`, `json_populate_record(NULL::t, …)` and `jsonb_to_record(…) AS x(d dom)` run the
+ * inner domain's CHECK.
  */
 export const CAST_HOOKS = `
-SELECT t.typname AS name, n.nspname AS schema, pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) AS functions
-  FROM (SELECT c.casttarget AS typ, c.castfunc AS fn FROM pg_catalog.pg_cast c
+WITH RECURSIVE direct(typ, fn) AS (
+        SELECT c.casttarget, c.castfunc FROM pg_catalog.pg_cast c
          WHERE c.castfunc OPERATOR(pg_catalog.>=) 16384
         UNION ALL
         SELECT ty.oid, ty.typinput::pg_catalog.oid FROM pg_catalog.pg_type ty
@@ -47,7 +52,25 @@ SELECT t.typname AS name, n.nspname AS schema, pg_catalog.json_agg(DISTINCT h.fn
             ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
            AND d.objid OPERATOR(pg_catalog.=) k.oid
            AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-         WHERE k.contypid OPERATOR(pg_catalog.<>) 0 AND d.refobjid OPERATOR(pg_catalog.>=) 16384) h
+         WHERE k.contypid OPERATOR(pg_catalog.<>) 0 AND d.refobjid OPERATOR(pg_catalog.>=) 16384),
+     holds(outer_typ, inner_typ) AS (
+        SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.typbasetype OPERATOR(pg_catalog.<>) 0
+        UNION ALL
+        SELECT t.oid, t.typelem FROM pg_catalog.pg_type t WHERE t.typelem OPERATOR(pg_catalog.<>) 0
+        UNION ALL
+        SELECT r.rngtypid, r.rngsubtype FROM pg_catalog.pg_range r
+        UNION ALL
+        SELECT r.rngmultitypid, r.rngtypid FROM pg_catalog.pg_range r
+        UNION ALL
+        SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.typrelid
+         WHERE t.typrelid OPERATOR(pg_catalog.<>) 0 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped),
+     hooked(typ, fn) AS (
+        SELECT typ, fn FROM direct
+        UNION
+        SELECT h2.outer_typ, h.fn FROM hooked h JOIN holds h2 ON h2.inner_typ OPERATOR(pg_catalog.=) h.typ)
+SELECT t.typname AS name, n.nspname AS schema, pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) AS functions
+  FROM hooked h
   JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) h.typ
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
  GROUP BY t.typname, n.nspname`;
@@ -88,6 +111,7 @@ function routine(row: Record<string, unknown>): Routine {
     language: String(row.language),
     kind: KIND[String(row.kind)] ?? 'procedure',
     builtin: row.builtin === true,
+    returnsSet: row.retset !== false,
   };
 }
 

@@ -19,9 +19,12 @@ export interface CallSite {
   readonly variadic: boolean;
   /**
    * `call`: written as a call. `attribute`: `q.name` or `(expr).name`, which is a call only when
-   * `name` is not a column (or field) of what `q` denotes.
+   * `name` is not a column (or field) of what `q` denotes. `syntax`: SQL/JSON syntax of PostgreSQL
+   * 16/17 (`JSON_ARRAY(…)`, `JSON_VALUE(…)`, `MERGE_ACTION()`) that the gateway's parser reads as an
+   * expression node, while an older target parses the same text as an ordinary call of whatever
+   * function it has by that name (any number of arguments).
    */
-  readonly form: 'call' | 'attribute';
+  readonly form: 'call' | 'attribute' | 'syntax';
   /** For `attribute` with a name before it: the parts before `name` (`['c']` for `c.to_jsonb`). */
   readonly qualifier?: readonly string[];
 }
@@ -35,8 +38,18 @@ export interface CallSites {
   readonly calls: readonly CallSite[];
   /** Operator names (`+`, `~~`, `###`), schema when written as `OPERATOR(s.op)`. */
   readonly operators: readonly NamedSite[];
-  /** Target types of casts (`x::int`, `CAST(x AS t)`). */
+  /**
+   * Types named anywhere (`x::int`, `CAST(x AS t)`, a column definition list's `AS x(d t)`,
+   * XMLTABLE's and JSON's column and RETURNING types): converting a value to one runs its input
+   * function, cast function or domain CHECK.
+   */
   readonly casts: readonly NamedSite[];
+  /**
+   * Names used as a whole row (`w` alone, or `w.*` / `(…).*` other than as an output-list
+   * expansion): passed to json_populate_record and the like, a row is converted to its row type,
+   * column by column. `''` when what the row is cannot be named.
+   */
+  readonly wholeRows: readonly string[];
   /**
    * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
    * written. A name used at several query levels maps to all of them; a subquery, function, join
@@ -51,6 +64,36 @@ const OPERATOR_KINDS = new Set([
   'AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR',
 ]);
 
+// A_Expr kinds whose `name` is a keyword, not an operator: PostgreSQL rewrites them into
+// comparisons it looks up in pg_operator like any written `>=` (`x BETWEEN a AND b` is
+// `x >= a AND x <= b`; NOT BETWEEN is `x < a OR x > b`).
+const BETWEEN_KINDS = new Set(['AEXPR_BETWEEN', 'AEXPR_NOT_BETWEEN', 'AEXPR_BETWEEN_SYM', 'AEXPR_NOT_BETWEEN_SYM']);
+const BETWEEN_OPERATORS = ['>=', '<=', '<', '>'];
+
+/**
+ * Expression nodes of the gateway's grammar (PostgreSQL 17, libpg-query) that PostgreSQL 15 and
+ * older parse as a plain function call of this name: on such a target `json_array(1, 2)` calls
+ * `public.json_array` if someone created one (a compatibility shim), and the tree shows no call.
+ */
+const SYNTAX_CALLS: ReadonlyMap<string, (f: Fields) => string | undefined> = new Map([
+  ['JsonArrayConstructor', () => 'json_array'],
+  ['JsonArrayQueryConstructor', () => 'json_array'],
+  ['JsonObjectConstructor', () => 'json_object'],
+  ['JsonArrayAgg', () => 'json_arrayagg'],
+  ['JsonObjectAgg', () => 'json_objectagg'],
+  ['JsonScalarExpr', () => 'json_scalar'],
+  ['JsonSerializeExpr', () => 'json_serialize'],
+  ['JsonParseExpr', () => 'json'],
+  ['JsonTable', () => 'json_table'],
+  ['MergeSupportFunc', () => 'merge_action'],
+  ['JsonFuncExpr', (f: Fields) => ({ JSON_VALUE_OP: 'json_value', JSON_QUERY_OP: 'json_query', JSON_EXISTS_OP: 'json_exists' } as Record<string, string>)[str(f.op) ?? ''] ?? 'json_value'],
+]);
+
+/** Node types SYNTAX_CALLS knows. */
+export function isSyntaxCall(type: string): boolean {
+  return SYNTAX_CALLS.has(type);
+}
+
 /** In `aliases`: the name (also) denotes something that is not a catalog relation. */
 export const NOT_A_RELATION = '';
 
@@ -58,6 +101,7 @@ export class CallSiteCollector {
   private readonly calls: CallSite[] = [];
   private readonly operators: NamedSite[] = [];
   private readonly casts: NamedSite[] = [];
+  private readonly wholeRows: string[] = [];
   private readonly aliases = new Map<string, string[]>();
 
   funcCall(f: Fields): void {
@@ -73,21 +117,30 @@ export class CallSiteCollector {
     });
   }
 
-  /** `a.b.c`: every part after the first may be a function applied to what precedes it. */
-  columnRef(f: Fields): void {
+  /**
+   * `a.b.c`: every part after the first may be a function applied to what precedes it. `expands`:
+   * the reference is an output-list item, where `q.*` is expanded into columns, not a row.
+   */
+  columnRef(f: Fields, expands = false): void {
     const parts: string[] = [];
     for (const p of list(f.fields)) {
       const node = unwrap(p);
-      if (node === undefined || node[0] !== 'String') return; // `a.*` and the like: no call
+      if (node?.[0] === 'A_Star') {
+        if (!expands) this.wholeRows.push(parts.join('.'));
+        return; // `a.*`: no call
+      }
+      if (node === undefined || node[0] !== 'String') return;
       const s = str(node[1].sval);
       if (s === undefined) return;
       parts.push(s);
     }
+    if (parts.length === 1) this.wholeRows.push(parts[0]!); // a FROM item's name alone is its row
     for (let i = 1; i < parts.length; i++) this.attribute(parts[i]!, parts.slice(0, i));
   }
 
   /** `(expr).f.g[1]`: each field name is a possible call; only the first has a nameable qualifier. */
-  indirection(f: Fields): void {
+  indirection(f: Fields, expands = false): void {
+    if (!expands && list(f.indirection).some((step) => unwrap(step)?.[0] === 'A_Star')) this.wholeRows.push('');
     const arg = unwrap(f.arg);
     let qualifier: string[] | undefined;
     if (arg?.[0] === 'ColumnRef') {
@@ -102,15 +155,56 @@ export class CallSiteCollector {
   }
 
   operator(f: Fields): void {
-    if (!OPERATOR_KINDS.has(str(f.kind) ?? '')) return;
-    const parts = names(f.name);
+    const kind = str(f.kind) ?? '';
+    if (BETWEEN_KINDS.has(kind)) {
+      for (const name of BETWEEN_OPERATORS) this.operators.push({ name });
+      return;
+    }
+    if (!OPERATOR_KINDS.has(kind)) return;
+    this.operatorNamed(f.name);
+  }
+
+  /**
+   * Comparisons PostgreSQL makes where no operator is written: `CASE x WHEN y` (x = y), `x IN
+   * (SELECT …)` (=), `x < ALL (SELECT …)`, `ORDER BY x USING <`, `JOIN … USING (c)` and NATURAL
+   * JOIN (=). Each is looked up in pg_operator by name and argument types, a user's included.
+   */
+  implicitOperator(type: string, f: Fields): void {
+    switch (type) {
+      case 'CaseExpr':
+        if (f.arg !== undefined && f.arg !== null) this.operators.push({ name: '=' });
+        return;
+      case 'SubLink': {
+        const kind = str(f.subLinkType);
+        if (kind !== 'ANY_SUBLINK' && kind !== 'ALL_SUBLINK' && kind !== 'ROWCOMPARE_SUBLINK') return;
+        if (list(f.operName).length === 0) this.operators.push({ name: '=' });
+        else this.operatorNamed(f.operName);
+        return;
+      }
+      case 'SortBy':
+        if (list(f.useOp).length > 0) this.operatorNamed(f.useOp);
+        return;
+      case 'JoinExpr':
+        if (f.isNatural === true || list(f.usingClause).length > 0) this.operators.push({ name: '=' });
+        return;
+    }
+  }
+
+  /** An SQL/JSON expression node that an older target reads as a call (SYNTAX_CALLS). */
+  syntaxCall(type: string, f: Fields): void {
+    const name = SYNTAX_CALLS.get(type)?.(f);
+    if (name !== undefined) this.calls.push({ name, args: 0, variadic: false, form: 'syntax' });
+  }
+
+  private operatorNamed(v: unknown): void {
+    const parts = names(v);
     if (parts === undefined || parts.length === 0) return;
     this.operators.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
 
-  typeCast(f: Fields): void {
-    const typeName = isFields(f.typeName) ? f.typeName : undefined;
-    const parts = names(typeName?.names);
+  /** A TypeName node, wherever it is (casts, column definition lists, RETURNING types). */
+  typeName(typeName: Fields): void {
+    const parts = names(typeName.names);
     if (parts === undefined || parts.length === 0) return;
     this.casts.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
@@ -137,7 +231,7 @@ export class CallSiteCollector {
   }
 
   done(): CallSites {
-    return { calls: this.calls, operators: this.operators, casts: this.casts, aliases: this.aliases };
+    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, aliases: this.aliases };
   }
 
   private attribute(name: string, qualifier: readonly string[] | undefined): void {

@@ -39,12 +39,18 @@ export function resolveCalls(input: ResolveInput): Resolution {
   for (const site of sites.calls) {
     if (site.form === 'attribute' && isColumn(site, input)) continue;
     const all = (routines.byName.get(site.name) ?? []).filter((r) => site.schema === undefined || r.schema === site.schema);
-    const candidates = all.filter((r) => callable(r, site));
+    // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
+    // function of that name does, with any arguments — so every one of that name must be allowed.
+    const candidates = site.form === 'syntax' ? all.filter((r) => r.kind !== 'procedure') : all.filter((r) => callable(r, site));
     const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
-    const where = site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}` : `calls ${shown}`;
+    const where =
+      site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}`
+      : site.form === 'syntax' ? `${site.name.toUpperCase()}(…) is SQL/JSON syntax that this target's PostgreSQL parses as a call of ${shown}`
+      : `calls ${shown}`;
     if (candidates.length === 0) {
-      // Attribute notation that names no one-argument function is a column or a field.
-      if (site.form === 'attribute') continue;
+      // Attribute notation that names no one-argument function is a column or a field; SQL/JSON
+      // syntax with no function of that name is syntax (or an error) on the target.
+      if (site.form !== 'call') continue;
       missing.push(site.name);
       refuse(`${where}, which the catalog of this connection does not know`);
       continue;
@@ -66,6 +72,20 @@ export function resolveCalls(input: ResolveInput): Resolution {
     for (const fn of hooked(routines.castHooks, cast)) {
       const v = verdict(routines.byOid.get(fn));
       if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
+    }
+  }
+  // A whole row passed on (json_populate_record(w, …), a CTE's row, `w.*` in a call) is converted
+  // to a row type column by column: where a relation read has a row type whose conversion runs a
+  // function (a column whose domain CHECK calls one), that function can run with no cast written.
+  const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
+  if (wholeRows.length > 0) {
+    for (const table of input.tablesRead) {
+      const parts = table.split('.');
+      const site = { name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) };
+      for (const fn of hooked(routines.castHooks, site)) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`a whole row (${wholeRows[0] || '(…).*'}) is used where ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
     }
   }
   for (const table of input.tablesRead) {

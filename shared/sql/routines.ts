@@ -15,6 +15,8 @@ export interface Routine {
   readonly volatility: Volatility;
   readonly language: string;
   readonly kind: 'function' | 'aggregate' | 'window' | 'procedure';
+  /** pg_proc.proretset: returns a set of rows (absent: not known, assume it may). */
+  readonly returnsSet?: boolean;
   /**
    * Created by initdb in pg_catalog or information_schema (OID below 16384, FirstNormalObjectId):
    * PostgreSQL's own. An extension installed into pg_catalog later is not built-in.

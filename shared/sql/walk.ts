@@ -4,7 +4,7 @@
 //
 // Iterative, not recursive: the tree is as deep as the SQL is nested, and the SQL is untrusted.
 
-import { CallSiteCollector, type CallSites } from './call-sites.ts';
+import { CallSiteCollector, type CallSites, isSyntaxCall } from './call-sites.ts';
 import type { Finding, Verdict } from './finding.ts';
 import { type Fields, dottedName, isFields, list, relationName, str, unwrap } from './nodes.ts';
 import { sideEffectOf } from './side-effect-functions.ts';
@@ -32,7 +32,7 @@ const UNWRAPPED = new Map<string, string>([
   ['constrrel', 'RangeVar'], ['pktable', 'RangeVar'],
   ['intoClause', 'IntoClause'], ['into', 'IntoClause'],
   ['larg', 'SelectStmt'], ['rarg', 'SelectStmt'],
-  ['base', 'CreateStmt'], ['funccall', 'FuncCall'],
+  ['base', 'CreateStmt'], ['funccall', 'FuncCall'], ['typeName', 'TypeName'],
 ]);
 // Field names that hold different structs under different parents.
 const UNWRAPPED_BY_PARENT = new Map<string, string>([
@@ -140,17 +140,22 @@ export function walk(pgType: string, root: Fields): Facts {
           parts.push(part === undefined ? '?' : part[0] === 'A_Star' ? '*' : (str(part[1].sval) ?? '?'));
         }
         columns.add(parts.join('.'));
-        sites.columnRef(f);
+        sites.columnRef(f, parent === 'ResTarget' && field === 'val');
         return;
       }
       case 'A_Indirection':
-        sites.indirection(f);
+        sites.indirection(f, parent === 'ResTarget' && field === 'val');
         break;
       case 'A_Expr':
         sites.operator(f);
         break;
-      case 'TypeCast':
-        sites.typeCast(f);
+      case 'CaseExpr':
+      case 'SubLink':
+      case 'SortBy':
+        sites.implicitOperator(type, f);
+        break;
+      case 'TypeName':
+        sites.typeName(f);
         break;
       case 'FuncCall': {
         const name = dottedName(f.funcname)?.toLowerCase();
@@ -169,10 +174,13 @@ export function walk(pgType: string, root: Fields): Facts {
         sites.otherAlias(f, 'ctename');
         break;
       }
+      case 'JoinExpr':
+        sites.implicitOperator(type, f);
+        sites.otherAlias(f, 'alias');
+        break;
       case 'RangeSubselect':
       case 'RangeFunction':
       case 'RangeTableFunc':
-      case 'JoinExpr':
         sites.otherAlias(f, 'alias');
         break;
       case 'IntoClause':
@@ -203,6 +211,8 @@ export function walk(pgType: string, root: Fields): Facts {
         }
         break;
     }
+
+    if (isSyntaxCall(type)) sites.syntaxCall(type, f);
 
     // Statements below the top: their own class counts (a DELETE in a WITH is a DELETE). Reads add
     // nothing. What EXPLAIN only plans never runs, but an EXECUTE of a statement we cannot see stays

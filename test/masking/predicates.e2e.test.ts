@@ -35,6 +35,14 @@ const ORACLES: readonly string[] = [
   "SELECT id FROM customer_contacts WHERE email LIKE 'a%'",
   "WITH x AS (SELECT id, ssn FROM customers) SELECT id FROM x WHERE ssn LIKE '9%'",
   'SELECT DISTINCT ON (email) id FROM customers',
+  // JOIN … USING and NATURAL JOIN compare columns as JOIN … ON does: an equality oracle on a guess
+  "SELECT count(*) FROM customers JOIN (SELECT '123-45-6789'::text AS ssn) g USING (ssn)",
+  "SELECT count(*) FROM customers NATURAL JOIN (SELECT '123-45-6789'::text AS ssn) g",
+  "SELECT count(*) FROM (SELECT email FROM customers) a JOIN (VALUES ('ada@example.com')) g(email) USING (email)",
+  "SELECT count(*) FROM customers c JOIN customer_contacts v USING (email)",
+  // IS NULL picks rows by a masked column: the null count, as count(phone) is
+  'SELECT count(*) FROM customers WHERE phone IS NULL',
+  'SELECT id FROM customers c JOIN orders o ON o.customer_id = c.id AND c.ssn IS NOT NULL',
 ];
 
 for (const sql of ORACLES) {
@@ -53,6 +61,9 @@ const FINE: readonly string[] = [
   'SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id ORDER BY o.total DESC',
   'SELECT row_number() OVER (PARTITION BY name ORDER BY created_at), email FROM customers',
   "SELECT id FROM customers WHERE date_of_birth < '1980-01-01' AND name LIKE 'A%'",
+  'SELECT c.id, o.total, c.email FROM customers c JOIN (SELECT customer_id AS id, total FROM orders) o USING (id)',
+  'SELECT * FROM (SELECT id, email FROM customers) a NATURAL JOIN (SELECT id FROM orders) b',
+  'SELECT id, email IS NULL FROM customers WHERE name IS NOT NULL',
 ];
 
 for (const sql of FINE) {

@@ -89,15 +89,25 @@ export async function openSocket(config: ConnectionConfig, timeoutMs: number): P
   }
 }
 
-/** The StartupMessage: UTF8 always (result text is decoded as UTF-8), and who we are. */
+/**
+ * The StartupMessage: UTF8 always (result text is decoded as UTF-8), and who we are — and the
+ * lexer the gateway's parser assumes. libpg-query reads `'a\'` as a complete string, as PostgreSQL
+ * does with standard_conforming_strings on; a server where a role or database setting turned it
+ * off reads the backslash as escaping the quote, and the rest of the text — which the analysis saw
+ * as string contents — as SQL it runs. A start-up parameter outranks role and database settings.
+ */
 export function startupMessage(config: ConnectionConfig, applicationName: string): Buffer {
   return serialize.startup({
     user: config.user,
     database: config.database,
     application_name: applicationName,
     client_encoding: 'UTF8',
+    standard_conforming_strings: 'on',
   });
 }
+
+/** Settings whose value decides how the server splits SQL text into tokens, and the value the parser assumes. */
+export const LEXER_SETTINGS: Readonly<Record<string, string>> = { standard_conforming_strings: 'on' };
 
 /** CancelRequest for a backend, on a socket of its own (TLS too when the connection uses it). */
 export async function sendCancel(config: ConnectionConfig, pid: number, secret: number, timeoutMs: number): Promise<void> {

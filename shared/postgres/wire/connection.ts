@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg-protocol';
 import { AUTH, AuthError, cleartext, md5, mechanisms, Scram } from './auth.ts';
-import { openSocket, sendCancel, startupMessage, type ConnectionConfig } from './connect.ts';
+import { LEXER_SETTINGS, openSocket, sendCancel, startupMessage, type ConnectionConfig } from './connect.ts';
 import { commandComplete, databaseError, MSG, parameterStatus, readyForQuery, rowDescription, type CommandTag, type WireField } from './messages.ts';
 import { MessageReader, ProtocolError, type MessageSink } from './reader.ts';
 
@@ -120,6 +120,8 @@ export class WireConnection {
             // later answer on this connection unreadable, so the connection is not reused.
             const p = parameterStatus(body);
             if (p.name === 'client_encoding' && p.value.toUpperCase() !== 'UTF8') this.tainted = true;
+            // The server would no longer read SQL as the gateway's parser does: never again.
+            if (Object.hasOwn(LEXER_SETTINGS, p.name) && p.value !== LEXER_SETTINGS[p.name]) this.tainted = true;
             return;
           }
           case MSG.noticeResponse:
@@ -242,6 +244,7 @@ async function handshake(socket: Socket, config: ConnectionConfig, options: Open
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   const fail = (e: Error) => settle.reject(e);
   const write = (b: Buffer) => socket.write(b);
+  const lexer = new Map<string, string>();
 
   const reader = new MessageReader({
     message(type, body) {
@@ -268,10 +271,20 @@ async function handshake(socket: Socket, config: ConnectionConfig, options: Open
           return;
         case MSG.errorResponse:
           throw databaseError(body);
-        case MSG.readyForQuery:
+        case MSG.readyForQuery: {
+          // A server (or a pooler in front of it) that ignored the start-up setting would run text
+          // the analysis read as a string literal: no statement is sent on such a connection.
+          const wrong = Object.keys(LEXER_SETTINGS).find((name) => lexer.get(name) !== LEXER_SETTINGS[name]);
+          if (wrong !== undefined) throw new ProtocolError(`the server reports ${wrong} = ${lexer.get(wrong) ?? '(not reported)'}; the gateway's SQL parser assumes ${LEXER_SETTINGS[wrong]}`);
           return settle.resolve();
+        }
+        case MSG.parameterStatus: {
+          const p = parameterStatus(body);
+          if (Object.hasOwn(LEXER_SETTINGS, p.name)) lexer.set(p.name, p.value);
+          return;
+        }
         default:
-          // ParameterStatus, notices, NegotiateProtocolVersion: nothing to do.
+          // Other ParameterStatus, notices, NegotiateProtocolVersion: nothing to do.
           return;
       }
     },
