@@ -1,0 +1,339 @@
+// Attack review of issue 18 (the agents' front door). The attackers:
+//  - an agent (a bot allowed only `read`, whose writes need a DBA's approval) driving `gatehouse mcp`
+//    — over stdio and Streamable HTTP, with the SDK's real MCP client — to get around the policy:
+//    side effects while its held statement is only being estimated for the approvers, redeeming an
+//    approval twice at once from two MCP sessions, redeeming another bot's approval, ids made of
+//    dot segments that walk the client onto other endpoints;
+//  - whatever sits at (or in front of) the Gatehouse URL the client talks to: a redirect that would
+//    carry the agent's SQL and parameters elsewhere;
+//  - an agent host (or its configuration) handing the MCP server an odd identity: a token with a
+//    newline or a NUL in it (which the HTTP stack then quotes in its error: the token reached the
+//    agent as tool-error text), a clientInfo name that is not a header value.
+// Real gateway, real PostgreSQL, the SDK's real MCP client, as the other suites in test/agents.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import pg from 'pg';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Gatehouse, GatehouseApiError } from '../../shared/client/index.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { BOT, DBA, MODEL, startAgentGateway } from './fixture.ts';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'bin/gatehouse.ts'];
+const OTHER_BOT = 'other-bot@acme-prod.iam.gserviceaccount.com';
+
+let gw: TestGateway;
+let dir: string;
+const children: ChildProcess[] = [];
+test.before(async () => {
+  gw = await startAgentGateway();
+  dir = mkdtempSync(join(tmpdir(), 'gatehouse-mcp-atk-'));
+  await gw.sql(`
+    CREATE TABLE planted_log (id serial PRIMARY KEY, what text);
+    -- What a DBA could have declared IMMUTABLE (so indexes may use it) that is not: the planner folds
+    -- a call with constant arguments while it plans, so a plain EXPLAIN runs it. READ ONLY stops its
+    -- writes to this database, not what it does outside the transaction: ending another backend.
+    CREATE FUNCTION planted_kill(victim int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+      BEGIN PERFORM pg_catalog.pg_terminate_backend(victim); RETURN victim; END $$;`);
+});
+test.after.always(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await gw?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: any };
+const textOf = (r: ToolResult) => r.content.map((x) => x.text ?? '').join('\n');
+const whole = (r: ToolResult) => `${textOf(r)}\n${JSON.stringify(r.structuredContent ?? {})}`;
+
+async function stdioClient(env: Record<string, string | undefined>, args: string[] = [], clientInfo = { name: 'gemini-agent-host', version: '2.5' }) {
+  const client = new Client(clientInfo);
+  const base = { ...(process.env as Record<string, string>) };
+  delete base.GATEHOUSE_TOKEN;
+  let stderr = '';
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [...CLI, 'mcp', '--url', gw.url, ...args],
+    env: Object.fromEntries(Object.entries({ ...base, ...env }).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  await client.connect(transport);
+  return {
+    client,
+    stderr: () => stderr,
+    call: async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as ToolResult,
+    close: () => client.close(),
+  };
+}
+
+async function startHttp(): Promise<{ url: string; secret: string; stop(): Promise<void> }> {
+  const tokenFile = join(dir, `token-${children.length}`);
+  writeFileSync(tokenFile, await gw.token(BOT), { mode: 0o600 });
+  const stateDir = join(dir, `state-${children.length}`);
+  const child = spawn(process.execPath, [...CLI, 'mcp', '--http', '--port', '0', '--url', gw.url, '--model', MODEL, '--token-command', `cat '${tokenFile}'`, '--state-dir', stateDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /at (http:\/\/\S+\/mcp)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`gatehouse mcp --http exited (${code})`)));
+  });
+  const secret = readFileSync(join(stateDir, 'mcp-http.token'), 'utf8').trim();
+  const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return {
+    url,
+    secret,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function approve(approvalId: string): Promise<void> {
+  const cli = await run(process.execPath, [...CLI, 'approvals', 'approve', approvalId, '--url', gw.url, '--token', await gw.token(DBA), '--comment', 'fine'], { timeout: 60_000 });
+  if (!/approved/.test(cli.stdout)) throw new Error('not approved');
+}
+
+// --- the blast radius: estimating must not run anything ---------------------------------------
+
+/** A backend of the target that the attack would end; alive() asks it. */
+async function victim() {
+  const c = new pg.Client({ connectionString: gw.target.url });
+  c.on('error', () => {});
+  await c.connect();
+  const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  return {
+    pid,
+    alive: () =>
+      c.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+    end: () => c.end().catch(() => {}),
+  };
+}
+
+test.serial('estimating a held statement does not run a function the planner would fold (it ended another backend before anyone approved)', async (t) => {
+  const v = await victim();
+  const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  try {
+    const held = await mcp.call('query', { connection: 'main', sql: `UPDATE events SET payload = $1 WHERE id = planted_kill(${v.pid})`, params: ['x'] });
+    t.falsy(held.isError, textOf(held));
+    t.is(held.structuredContent.status, 'pending_approval');
+    t.true(await v.alive(), 'the held statement ran a function while it was only being estimated');
+    const approval = (await gw.get(`/v1/approvals/${held.structuredContent.approval.id}`, { authorization: `Bearer ${await gw.token(DBA)}` })).body.approval;
+    t.is(approval.estimate.state, 'unavailable');
+    t.regex(approval.estimate.reason, /planted_kill/);
+  } finally {
+    await mcp.close();
+    await v.end();
+  }
+});
+
+test.serial("estimating an INSERT does not run the planner-folded function in the table's column default", async (t) => {
+  const v = await victim();
+  await gw.sql(`CREATE TABLE planted_defaults (id int, note text, stamp int DEFAULT planted_kill(${v.pid}))`);
+  try {
+    const r = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO planted_defaults (id, note) VALUES ($1, $2)', params: [1, 'x'] }, { authorization: `Bearer ${await gw.token(BOT)}`, 'x-agent-model': MODEL });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    t.true(await v.alive(), "the column default's function ran while the INSERT was only being estimated");
+    const approval = (await gw.get(`/v1/approvals/${r.body.approval.id}`, { authorization: `Bearer ${await gw.token(DBA)}` })).body.approval;
+    t.is(approval.estimate.state, 'unavailable');
+  } finally {
+    await v.end();
+  }
+});
+
+test.serial('a held statement calling only built-in functions is still estimated', async (t) => {
+  const r = await gw.post('/v1/query', { connection: 'main', sql: 'UPDATE events SET payload = upper($1) WHERE id = abs(-5)', params: ['x'] }, { authorization: `Bearer ${await gw.token(BOT)}`, 'x-agent-model': MODEL });
+  t.is(r.status, 202, JSON.stringify(r.body));
+  const approval = (await gw.get(`/v1/approvals/${r.body.approval.id}`, { authorization: `Bearer ${await gw.token(DBA)}` })).body.approval;
+  t.is(approval.estimate.state, 'estimated', JSON.stringify(approval.estimate));
+  t.deepEqual(approval.estimate.tables, ['public.events']);
+});
+
+// --- redeeming: once, and only one's own -------------------------------------------------------
+
+test.serial('one approval redeemed at once from a stdio and a Streamable HTTP MCP session: it runs exactly once', async (t) => {
+  const marker = `raced-${Date.now()}`;
+  const stdio = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  const server = await startHttp();
+  const http = new Client({ name: 'other-host', version: '1' });
+  await http.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { authorization: `Bearer ${server.secret}` } } }));
+  try {
+    const held = await stdio.call('query', { connection: 'main', sql: 'UPDATE events SET payload = $1 WHERE id BETWEEN 100 AND 109', params: [marker] });
+    const { approval, sessionId } = held.structuredContent;
+    await approve(approval.id);
+    const results = (await Promise.all([
+      stdio.call('wait_for_approval', { approvalId: approval.id, timeoutSec: 30 }),
+      http.callTool({ name: 'wait_for_approval', arguments: { approvalId: approval.id, sessionId, timeoutSec: 30 } }),
+      stdio.call('wait_for_approval', { approvalId: approval.id, sessionId, timeoutSec: 30 }),
+    ])) as ToolResult[];
+    const ran = results.filter((r) => !r.isError);
+    t.is(ran.length, 1, results.map(whole).join('\n'));
+    for (const r of results.filter((x) => x.isError)) t.regex(r.structuredContent.error.code, /^approval_(used|mismatch)$/, whole(r));
+    t.is((await gw.sql('SELECT count(*)::int AS n FROM events WHERE payload = $1', [marker])).rows[0].n, 10, 'ran once, on ten rows');
+  } finally {
+    await http.close().catch(() => {});
+    await server.stop();
+    await stdio.close();
+  }
+});
+
+test.serial("another bot's approval, through MCP: it cannot read that session, and presenting the approval for the same text is refused", async (t) => {
+  const marker = `theirs-${Date.now()}`;
+  const sql = 'UPDATE events SET payload = $1 WHERE id = 200';
+  const mine = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  const other = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(OTHER_BOT, { groups: ['review-bots'] }) });
+  try {
+    const held = await mine.call('query', { connection: 'main', sql, params: [marker] });
+    const { approval, sessionId } = held.structuredContent;
+    await approve(approval.id);
+    const stolen = await other.call('wait_for_approval', { approvalId: approval.id, sessionId, timeoutSec: 1 });
+    t.true(stolen.isError);
+    t.is(stolen.structuredContent.error.code, 'session_not_found');
+    // The other bot holds the very same text, then waits with the first bot's approval id.
+    const copy = await other.call('query', { connection: 'main', sql, params: [marker] });
+    t.is(copy.structuredContent.status, 'pending_approval');
+    const swapped = await other.call('wait_for_approval', { approvalId: approval.id, sessionId: copy.structuredContent.sessionId, timeoutSec: 1 });
+    t.is(swapped.structuredContent?.error?.code, 'approval_mismatch', whole(swapped));
+    t.is((await gw.sql('SELECT count(*)::int AS n FROM events WHERE payload = $1', [marker])).rows[0].n, 0);
+    // Its owner still redeems it.
+    const ran = await mine.call('wait_for_approval', { approvalId: approval.id, timeoutSec: 10 });
+    t.falsy(ran.isError, whole(ran));
+  } finally {
+    await mine.close();
+    await other.close();
+  }
+});
+
+// --- ids that are paths -----------------------------------------------------------------------
+
+test.serial('ids made of dot segments do not walk the client onto other endpoints', async (t) => {
+  const paths: string[] = [];
+  const recording: typeof fetch = (input, init) => {
+    paths.push(new URL(String(input)).pathname);
+    return fetch(input, init);
+  };
+  const bot = new Gatehouse({ url: gw.url, tokenProvider: () => gw.token(BOT), model: MODEL, fetch: recording });
+  for (const id of ['..', '.', '%2e%2e', '../approvals']) {
+    await bot.session(id).catch(() => {});
+    await bot.approval(id).catch(() => {});
+    await bot.describeTable(id, '..').catch(() => {});
+    await bot.decide(id, 'approve', 'x').catch(() => {});
+  }
+  const elsewhere = paths.filter((p) => !/^\/v1\/(sessions|approvals|connections)\/[^/]+/.test(p));
+  t.deepEqual(elsewhere, [], 'a request left the endpoint it was meant for');
+
+  const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  try {
+    for (const sessionId of ['..', '.']) {
+      const r = await mcp.call('get_session', { sessionId });
+      t.is(r.structuredContent?.error?.code, 'bad_request', whole(r));
+      const w = await mcp.call('wait_for_approval', { approvalId: '..', sessionId, timeoutSec: 0 });
+      t.is(w.structuredContent?.error?.code, 'bad_request', whole(w));
+    }
+  } finally {
+    await mcp.close();
+  }
+});
+
+// --- what the client follows ------------------------------------------------------------------
+
+test.serial('a redirect from the Gatehouse URL is not followed: the SQL and its parameters go nowhere else', async (t) => {
+  const elsewhere: string[] = [];
+  const sink = await listen(createServer((req, res) => {
+    let body = '';
+    req.on('data', (b: Buffer) => (body += b.toString()));
+    req.on('end', () => {
+      elsewhere.push(`${req.method} ${req.url} ${body}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  }));
+  const redirecting = await listen(createServer((req, res) => {
+    req.resume();
+    res.writeHead(307, { location: `http://localhost:${port(sink)}${req.url}` }).end();
+  }));
+  try {
+    const bot = new Gatehouse({ url: `http://127.0.0.1:${port(redirecting)}`, tokenProvider: () => gw.token(BOT), model: MODEL });
+    const e = await t.throwsAsync(bot.query({ connection: 'main', sql: 'UPDATE customers SET ssn = $1 WHERE id = 1', params: ['901-12-3499'] }), { instanceOf: GatehouseApiError });
+    t.is(e!.code, 'unexpected_response');
+    t.regex(e!.message, /redirect/);
+    t.deepEqual(elsewhere, [], 'the statement was re-sent to where the redirect pointed');
+  } finally {
+    sink.close();
+    redirecting.close();
+  }
+});
+
+function listen(s: Server): Promise<Server> {
+  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
+}
+const port = (s: Server) => (s.address() as { port: number }).port;
+
+// --- identity handed to the MCP server --------------------------------------------------------
+
+test.serial('a token with a newline or a NUL inside is refused with a code, and never quoted back to the agent', async (t) => {
+  const token = await gw.token(BOT);
+  const tokenFile = join(dir, 'nul.token');
+  writeFileSync(tokenFile, `${token}\0trailer`, { mode: 0o600 });
+  const cases: [string, Record<string, string>, string[]][] = [
+    ['newline in GATEHOUSE_TOKEN', { GATEHOUSE_TOKEN: `${token}\nX-Injected: 1` }, []],
+    ['carriage return in GATEHOUSE_TOKEN', { GATEHOUSE_TOKEN: `${token}\rx` }, []],
+    ['NUL from the token command', {}, ['--token-command', `cat '${tokenFile}'`]],
+  ];
+  // Parts of the token an error could quote: the signature, the payload.
+  const parts = token.split('.').filter((p) => p.length > 16);
+  for (const [what, env, args] of cases) {
+    const mcp = await stdioClient(env, args);
+    try {
+      const r = await mcp.call('list_connections');
+      t.true(r.isError, what);
+      t.is(r.structuredContent?.error?.code, 'token_unavailable', `${what}: ${r.structuredContent?.error?.code}`);
+      const shown = `${whole(r)}\n${mcp.stderr()}`;
+      t.false(
+        parts.some((p) => shown.includes(p)),
+        `${what}: the token was quoted back`,
+      );
+    } finally {
+      await mcp.close();
+    }
+  }
+});
+
+test.serial("a clientInfo name that is not a header value is refused as bad_request (not 'unreachable'), and is not quoted", async (t) => {
+  for (const name of ['host\nX-Agent-Run-Id: forged', 'gemini-🤖']) {
+    const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) }, [], { name, version: '1' });
+    try {
+      const r = await mcp.call('list_connections');
+      t.true(r.isError, name);
+      t.is(r.structuredContent?.error?.code, 'bad_request', whole(r));
+      t.false(whole(r).includes('forged'), 'the value is not echoed');
+    } finally {
+      await mcp.close();
+    }
+  }
+  // --model overrides clientInfo: the same host works when told its model.
+  const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) }, ['--model', MODEL], { name: 'host\nbad', version: '1' });
+  try {
+    const r = await mcp.call('list_connections');
+    t.falsy(r.isError, whole(r));
+  } finally {
+    await mcp.close();
+  }
+});
