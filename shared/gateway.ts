@@ -18,7 +18,9 @@ import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
-import { estimatePlan } from './blast-radius/estimate.ts';
+import { estimatePlan, type PlannerSafety } from './blast-radius/estimate.ts';
+import { resolveWithCatalog } from './sql/resolve.ts';
+import { NOT_A_RELATION } from './sql/call-sites.ts';
 import { createDescriber } from './describe/index.ts';
 import { samePrincipal } from './approvals/people.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from './kernel/index.ts';
@@ -301,8 +303,9 @@ export function createGateway(deps: GatewayDeps) {
         decision,
         recordDecision,
         recordAfter: (drafts) => record(sessionId, [...drafts]),
-        // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back.
-        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis),
+        // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
+        // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
+        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection)),
       };
       const outcome =
         request.approvalId === undefined
@@ -427,6 +430,26 @@ export function createGateway(deps: GatewayDeps) {
       maxResultBytes: connection.maxResultBytes,
       maxCellBytes: connection.maxCellBytes,
       instanceId,
+    };
+  }
+
+  /**
+   * What the planner could call while it only plans this statement, judged as a read would be
+   * (resolve.ts: calls, operators, casts, and the rules and row security of every relation it
+   * reads or writes), for estimate.ts's guard 0. The statement's own class is not changed.
+   */
+  function plannerSafety(statement: Statement, analysis: Analysis, connection: string): PlannerSafety {
+    const cteOrAlias = (n: string) => !n.includes('.') && (statement.sites.aliases.get(n)?.includes(NOT_A_RELATION) ?? false);
+    const relations = [...new Set([...analysis.tables.read, ...analysis.tables.written])].filter((n) => !cteOrAlias(n));
+    return {
+      relations,
+      async calls() {
+        const asRead: Analysis = { ...analysis, class: 'read', reasons: [], tables: { read: relations, written: [] } };
+        const verdict = await resolveWithCatalog(asRead, statement.sites, connection, catalogPorts, listed);
+        if (verdict.analysis.class === 'read') return undefined;
+        const reasons = verdict.analysis.reasons;
+        return `the planner could run what it calls off the read allowlist (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})`;
+      },
     };
   }
 

@@ -154,6 +154,7 @@ test.serial("estimating an INSERT does not run the planner-folded function in th
     t.true(await v.alive(), "the column default's function ran while the INSERT was only being estimated");
     const approval = (await gw.get(`/v1/approvals/${r.body.approval.id}`, { authorization: `Bearer ${await gw.token(DBA)}` })).body.approval;
     t.is(approval.estimate.state, 'unavailable');
+    t.regex(approval.estimate.reason, /in a default, constraint or index of a relation it touches \(public\.planted_kill\)/);
   } finally {
     await v.end();
   }
