@@ -119,7 +119,7 @@ export class Gatehouse {
   /** GET /v1/sessions/:id[?wait=s]: its status and events (yours, or any as an auditor). */
   async session(sessionId: string, options: { waitSec?: number } & CallContext = {}): Promise<SessionAnswer> {
     const wait = Math.max(0, Math.min(Math.floor(options.waitSec ?? 0), MAX_POLL_SEC));
-    const path = `/v1/sessions/${encodeURIComponent(sessionId)}${wait > 0 ? `?wait=${wait}` : ''}`;
+    const path = `/v1/sessions/${segment(sessionId, 'session id')}${wait > 0 ? `?wait=${wait}` : ''}`;
     const { status, body } = await this.#call('GET', path, undefined, options, [200], wait * 1000);
     return parse(SessionAnswerSchema, body, status);
   }
@@ -133,14 +133,14 @@ export class Gatehouse {
   /** GET /v1/connections/:name/tables/:schema.table — columns from the target's catalog, sensitive ones marked. */
   async describeTable(connection: string, table: string, ctx: CallContext = {}): Promise<TableAnswer> {
     const qualified = table.includes('.') ? table : `public.${table}`;
-    const path = `/v1/connections/${encodeURIComponent(connection)}/tables/${encodeURIComponent(qualified)}`;
+    const path = `/v1/connections/${segment(connection, 'connection')}/tables/${segment(qualified, 'table')}`;
     const { status, body } = await this.#call('GET', path, undefined, ctx);
     return parse(TableAnswerSchema, body, status);
   }
 
   /** GET /v1/approvals/:id (approvers, auditors and the requester). */
   async approval(approvalId: string, ctx: CallContext = {}): Promise<ApprovalView> {
-    const { status, body } = await this.#call('GET', `/v1/approvals/${encodeURIComponent(approvalId)}`, undefined, ctx);
+    const { status, body } = await this.#call('GET', `/v1/approvals/${segment(approvalId, 'approval id')}`, undefined, ctx);
     return parse(ApprovalAnswerSchema, body, status).approval;
   }
 
@@ -161,7 +161,7 @@ export class Gatehouse {
 
   /** POST /v1/approvals/:id/approve|reject with the reviewer's comment (required). */
   async decide(approvalId: string, verdict: 'approve' | 'reject', comment: string, ctx: CallContext = {}): Promise<DecisionAnswer> {
-    const { status, body } = await this.#call('POST', `/v1/approvals/${encodeURIComponent(approvalId)}/${verdict}`, { comment }, ctx);
+    const { status, body } = await this.#call('POST', `/v1/approvals/${segment(approvalId, 'approval id')}/${verdict}`, { comment }, ctx);
     return parse(DecisionAnswerSchema, body, status);
   }
 
@@ -253,11 +253,23 @@ export class Gatehouse {
     } catch (e) {
       throw new GatehouseApiError(0, 'token_unavailable', `could not obtain an ID token: ${e instanceof Error ? e.message : String(e)}`);
     }
+    token = String(token).trim();
+    // Only a token can go in the header: fetch refuses a value with a newline, CR or NUL and quotes
+    // the whole value in its error — the token itself, into a message that reaches the agent.
+    if (!TOKEN.test(token)) {
+      throw new GatehouseApiError(0, 'token_unavailable', 'the ID token is not one token (it is empty, or holds spaces or control characters): not sent');
+    }
     const model = ctx.model ?? this.#options.model;
     const runId = ctx.runId ?? this.#options.runId;
-    const headers: Record<string, string> = { authorization: `Bearer ${token.trim()}` };
-    if (model) headers['x-agent-model'] = model;
-    if (runId) headers['x-agent-run-id'] = runId;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const [name, value] of [['x-agent-model', model], ['x-agent-run-id', runId]] as const) {
+      if (!value) continue;
+      // The value is not quoted back: it can be anything an MCP client called itself.
+      if (!HEADER_VALUE.test(value)) {
+        throw new GatehouseApiError(0, 'bad_request', `${name} must be printable ASCII, at most ${MAX_HEADER_VALUE} characters (an MCP server takes it from the client's clientInfo unless --model is given): not sent`);
+      }
+      headers[name] = value;
+    }
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout((this.#options.timeoutMs ?? 30_000) + extraTimeoutMs);
     let res: Response;
@@ -267,9 +279,17 @@ export class Gatehouse {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout,
+        // Gatehouse never redirects: following one would send the statement, its parameters and
+        // (to the same origin) the token wherever the Location points.
+        redirect: 'manual',
       });
     } catch (e) {
-      throw new GatehouseApiError(0, 'unreachable', `cannot reach Gatehouse at ${this.url} (${e instanceof Error ? e.message : String(e)})`);
+      // Only the cause's code: fetch's own message can quote a request header (the token).
+      throw new GatehouseApiError(0, 'unreachable', `cannot reach Gatehouse at ${this.url} (${failureCode(e)})`);
+    }
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+      await res.body?.cancel().catch(() => {});
+      throw new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${this.url} answered ${res.status}, a redirect: not followed (point the client at the URL that answers)`);
     }
     const text = await res.text();
     let parsed: unknown;
@@ -292,6 +312,28 @@ export class Gatehouse {
     }
     return { status: res.status, body: parsed };
   }
+}
+
+/** RFC 6750 b64token, and the characters of a JWT: what may follow `Bearer `. */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_HEADER_VALUE = 512;
+/** Printable ASCII: what every HTTP stack passes through unchanged, and the log records as sent. */
+const HEADER_VALUE = new RegExp(`^[\\x20-\\x7e]{1,${MAX_HEADER_VALUE}}$`);
+
+/**
+ * One path segment: percent-encoded, and never `.` or `..`, which a URL parser resolves as a dot
+ * segment (`/v1/sessions/..` is `/v1/`, `/v1/approvals/../approve` is `/v1/approve`).
+ */
+function segment(value: string, what: string): string {
+  const encoded = encodeURIComponent(value);
+  if (encoded === '' || encoded === '.' || encoded === '..') throw new GatehouseApiError(0, 'bad_request', `a ${what} cannot be empty, "." or ".."`);
+  return encoded;
+}
+
+function failureCode(e: unknown): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return e.name;
+  const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : 'request failed';
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown, status: number): z.infer<S> {
