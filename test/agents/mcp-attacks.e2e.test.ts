@@ -22,7 +22,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Gatehouse, GatehouseApiError } from '../../shared/client/index.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, testPolicy, withBotWriteApproval, type TestGateway } from '../helpers/gateway.ts';
 import { BOT, DBA, MODEL, startAgentGateway } from './fixture.ts';
 
 const run = promisify(execFile);
@@ -336,5 +336,71 @@ test.serial("a clientInfo name that is not a header value is refused as bad_requ
     t.falsy(r.isError, whole(r));
   } finally {
     await mcp.close();
+  }
+});
+
+// --- the estimate as an oracle on masked columns (masking.predicates: deny) ---------------------
+
+test.serial('analyze of a statement calling a planted function runs nothing (no estimate, no plan)', async (t) => {
+  const v = await victim();
+  const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  try {
+    const r = await mcp.call('analyze', { connection: 'main', sql: `UPDATE events SET payload = $1 WHERE id = planted_kill(${v.pid})`, params: ['x'] });
+    t.falsy(r.isError, whole(r));
+    t.is(r.structuredContent.decision, 'approve');
+    t.true(await v.alive());
+  } finally {
+    await mcp.close();
+    await v.end();
+  }
+});
+
+test.serial('with masking.predicates: deny, the estimate of a held write is no oracle on a masked column', async (t) => {
+  // The bot may not filter on patients.diagnosis (a read doing so is masking_denied). A held DELETE
+  // filtering on it got an estimate — the planner's guess from the column's statistics, which
+  // pg_stats keeps as most-common values — and the bot reads its own session: rows per value.
+  const oracle = await startTestGateway({
+    seedSql: `CREATE TABLE patients (id int PRIMARY KEY, diagnosis text);
+INSERT INTO patients SELECT i, CASE WHEN i % 100 < 30 THEN 'flu' WHEN i % 100 < 33 THEN 'hiv' ELSE 'other-' || i END FROM generate_series(1, 5000) AS i;
+ANALYZE patients;
+CREATE TABLE visits (id int PRIMARY KEY); INSERT INTO visits SELECT generate_series(1, 1000); ANALYZE visits;`,
+    policy: (issuer) =>
+      withBotWriteApproval(
+        testPolicy(
+          issuer,
+          `masking:
+  columns:
+    public.patients.diagnosis: redact
+  derived: mask
+  predicates: deny
+  detectors: []
+`,
+        ),
+      ),
+  });
+  try {
+    const bot = { authorization: `Bearer ${await oracle.token(BOT)}`, 'x-agent-model': MODEL };
+    const read = await oracle.post('/v1/query', { connection: 'main', sql: 'SELECT count(*) FROM patients WHERE diagnosis = $1', params: ['hiv'] }, bot);
+    t.is(read.body.error?.code, 'masking_denied', 'the read oracle is closed');
+    const seen: unknown[] = [];
+    for (const value of ['flu', 'hiv', 'measles']) {
+      const r = await oracle.post('/v1/query', { connection: 'main', sql: 'DELETE FROM patients WHERE diagnosis = $1', params: [value] }, bot);
+      if (r.status !== 202) {
+        t.is(r.body.error?.code, 'masking_denied', JSON.stringify(r.body));
+        continue;
+      }
+      const s = await oracle.get(`/v1/sessions/${r.body.sessionId}`, bot);
+      const estimate = s.body.events.find((e: any) => e.type === 'approval.requested')?.data.estimate;
+      seen.push(estimate?.rows);
+      t.is(estimate?.state, 'unavailable', `${value}: ${JSON.stringify(estimate)}`);
+    }
+    t.deepEqual(seen, [undefined, undefined, undefined], 'no row counts per value');
+    // A table without masked columns is still estimated.
+    const plain = await oracle.post('/v1/query', { connection: 'main', sql: 'DELETE FROM visits WHERE id > $1', params: [900] }, bot);
+    t.is(plain.status, 202, JSON.stringify(plain.body));
+    const s = await oracle.get(`/v1/sessions/${plain.body.sessionId}`, bot);
+    t.is(s.body.events.find((e: any) => e.type === 'approval.requested')?.data.estimate.state, 'estimated');
+  } finally {
+    await oracle.close();
   }
 });
