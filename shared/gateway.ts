@@ -444,6 +444,29 @@ export function createGateway(deps: GatewayDeps) {
     return {
       relations,
       async calls() {
+        // Under masking.predicates: deny the bot may not count rows by a masked column, and the
+        // planner's row estimate (from the column's statistics: its most common values) is such a
+        // count, shown to the bot in its own session. Such a statement is not explained.
+        if (policy.masking.predicates === 'deny') {
+          const why = 'it touches a masked column (masking.predicates: deny), and a row estimate would count by it';
+          let prepared;
+          try {
+            prepared = await deps.masker.prepare({ connection, sql: statement.sql, statement });
+          } catch (e) {
+            if (isGatehouseError(e, 'masking_denied')) return why;
+            throw e;
+          }
+          // What masking traces (views resolved), and — for what it does not trace in a write's
+          // WHERE — any relation the policy masks a column of, by name (a bare name in any schema).
+          if (prepared.readsStrategies.size > 0) return why;
+          const masked = Object.keys(policy.masking.columns).map((k) => k.toLowerCase().split('.'));
+          const named = relations.some((r) => {
+            const parts = r.toLowerCase().split('.');
+            const [table, schema] = [parts.at(-1), parts.length > 1 ? parts.at(-2) : undefined];
+            return masked.some(([s, t]) => t === table && (schema === undefined || s === schema));
+          });
+          if (named) return why;
+        }
         const asRead: Analysis = { ...analysis, class: 'read', reasons: [], tables: { read: relations, written: [] } };
         const verdict = await resolveWithCatalog(asRead, statement.sites, connection, catalogPorts, listed);
         if (verdict.analysis.class === 'read') return undefined;
