@@ -282,6 +282,34 @@ test.serial('a redirect from the Gatehouse URL is not followed: the SQL and its 
   }
 });
 
+test.serial('an answer without end is cut off at the client’s cap, not read into memory', async (t) => {
+  let sent = 0;
+  const chunk = Buffer.alloc(1024 * 1024, 'x');
+  const endless = await listen(createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const more = () => {
+      while (!res.destroyed && sent < 1024 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    res.on('close', () => res.destroy());
+    more();
+  }));
+  try {
+    const bot = new Gatehouse({ url: `http://127.0.0.1:${port(endless)}`, tokenProvider: () => gw.token(BOT), model: MODEL });
+    const e = await t.throwsAsync(bot.connections(), { instanceOf: GatehouseApiError });
+    t.is(e!.code, 'unexpected_response');
+    t.regex(e!.message, /more than 67108864 bytes/);
+    t.true(sent < 128 * 1024 * 1024, `the server got to send ${sent} bytes`);
+  } finally {
+    endless.closeAllConnections();
+    endless.close();
+  }
+});
+
 function listen(s: Server): Promise<Server> {
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
 }
