@@ -32,7 +32,7 @@ import {
   type TableAnswer,
 } from '../api/schemas.ts';
 import type { ErrorCode } from '../errors.ts';
-import { GatehouseApiError } from './errors.ts';
+import { GatehouseApiError, isGatehouseApiError } from './errors.ts';
 import { dataOf } from '../audit/event-schema.ts';
 
 export { GatehouseApiError, isGatehouseApiError, type ClientErrorCode } from './errors.ts';
@@ -70,6 +70,8 @@ export interface GatehouseOptions {
   readonly fetch?: typeof fetch;
   /** Per request, default 30 s (a long poll adds its wait to this). */
   readonly timeoutMs?: number;
+  /** The largest answer read, default 64 MiB (a result is capped at the connection's maxResultBytes, 4 MiB by default); larger is unexpected_response. */
+  readonly maxResponseBytes?: number;
 }
 
 /** Per-call overrides of the identity headers (the MCP server sets them per tool call). */
@@ -291,7 +293,7 @@ export class Gatehouse {
       await res.body?.cancel().catch(() => {});
       throw new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${this.url} answered ${res.status}, a redirect: not followed (point the client at the URL that answers)`);
     }
-    const text = await res.text();
+    const text = await readCapped(res, this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, this.url);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -328,6 +330,38 @@ function segment(value: string, what: string): string {
   const encoded = encodeURIComponent(value);
   if (encoded === '' || encoded === '.' || encoded === '..') throw new GatehouseApiError(0, 'bad_request', `a ${what} cannot be empty, "." or ".."`);
   return encoded;
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** The body as text, read no further than `max` bytes: an answer without end must not take the process's memory. */
+async function readCapped(res: Response, max: number, url: string): Promise<string> {
+  const tooLarge = () => new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${url} answered more than ${max} bytes: not read`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (isGatehouseApiError(e)) throw e;
+    throw new GatehouseApiError(0, 'unreachable', `the answer from Gatehouse at ${url} broke off (${failureCode(e)})`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function failureCode(e: unknown): string {
