@@ -213,6 +213,9 @@ test.serial("another bot's approval, through MCP: it cannot read that session, a
     t.is(copy.structuredContent.status, 'pending_approval');
     const swapped = await other.call('wait_for_approval', { approvalId: approval.id, sessionId: copy.structuredContent.sessionId, timeoutSec: 1 });
     t.is(swapped.structuredContent?.error?.code, 'approval_mismatch', whole(swapped));
+    // The refusal names nothing of the first bot's session.
+    t.false(whole(swapped).includes(sessionId), 'the approval’s own session id was shown to another bot');
+    t.false(whole(stolen).includes(marker), 'the held statement was shown to another bot');
     t.is((await gw.sql('SELECT count(*)::int AS n FROM events WHERE payload = $1', [marker])).rows[0].n, 0);
     // Its owner still redeems it.
     const ran = await mine.call('wait_for_approval', { approvalId: approval.id, timeoutSec: 10 });
@@ -221,6 +224,15 @@ test.serial("another bot's approval, through MCP: it cannot read that session, a
     await mine.close();
     await other.close();
   }
+});
+
+test.serial('a token command that hangs (ignores SIGTERM, keeps stdout open through a child) is cut off at its timeout, quoting nothing', async (t) => {
+  const { commandToken } = await import('../../shared/client/tokens.ts');
+  const started = Date.now();
+  const hang = commandToken(`echo 'eyJhbGciOi.partial' >&2; sh -c 'trap "" TERM; sleep 20' & trap '' TERM; sleep 20`, { timeoutMs: 500 });
+  const e = await t.throwsAsync(async () => hang());
+  t.true(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+  t.notRegex(e!.message, /eyJ|partial/);
 });
 
 // --- ids that are paths -----------------------------------------------------------------------
