@@ -235,6 +235,35 @@ test.serial('a token command that hangs (ignores SIGTERM, keeps stdout open thro
   t.notRegex(e!.message, /eyJ|partial/);
 });
 
+// --- describe_table --------------------------------------------------------------------------
+
+test.serial('describe_table shows names and types only: no default, constraint, comment, statistic or view text; a name that is SQL is only a name', async (t) => {
+  const secret = '901-12-3456';
+  await gw.sql(`
+    CREATE TABLE described (id int PRIMARY KEY, code text DEFAULT '${secret}' CHECK (code <> '${secret}x'), kind text);
+    COMMENT ON COLUMN described.code IS 'was ${secret}';
+    INSERT INTO described (id, kind) SELECT i, '${secret}' FROM generate_series(1, 50) AS i;
+    ANALYZE described;
+    CREATE VIEW described_view AS SELECT id, code, '${secret}'::text AS planted FROM described WHERE kind = '${secret}';
+    CREATE TABLE "x; DROP TABLE orders" (id int);`);
+  const mcp = await stdioClient({ GATEHOUSE_TOKEN: await gw.token(BOT) });
+  try {
+    for (const table of ['public.described', 'public.described_view']) {
+      const r = await mcp.call('describe_table', { connection: 'main', table });
+      t.falsy(r.isError, whole(r));
+      t.false(whole(r).includes('901-12-3456'), `${table}: a value left through describe_table`);
+    }
+    const sql = await mcp.call('describe_table', { connection: 'main', table: 'public."x; DROP TABLE orders"' });
+    t.falsy(sql.isError, whole(sql));
+    t.deepEqual(sql.structuredContent.columns.map((c: any) => c.name), ['id']);
+    const notTable = await mcp.call('describe_table', { connection: 'main', table: "public.customers' OR '1'='1" });
+    t.is(notTable.structuredContent?.error?.code, 'table_not_found', whole(notTable));
+    t.is((await gw.sql('SELECT count(*)::int AS n FROM orders')).rows[0].n > 0, true, 'orders still there');
+  } finally {
+    await mcp.close();
+  }
+});
+
 // --- ids that are paths -----------------------------------------------------------------------
 
 test.serial('ids made of dot segments do not walk the client onto other endpoints', async (t) => {
@@ -442,5 +471,38 @@ CREATE TABLE visits (id int PRIMARY KEY); INSERT INTO visits SELECT generate_ser
     t.is(s.body.events.find((e: any) => e.type === 'approval.requested')?.data.estimate.state, 'estimated');
   } finally {
     await oracle.close();
+  }
+});
+
+test.serial('a bot that may not read a connection learns no row counts from the estimate of its held writes', async (t) => {
+  // Its writes are held for a DBA; it may not read. The estimate of DELETE … WHERE <anything> was
+  // the planner's count of matching rows, in the bot's own session, before anyone decided.
+  const writeOnly = await startTestGateway({
+    seedSql: `CREATE TABLE cards (id int PRIMARY KEY, holder text);
+INSERT INTO cards SELECT i, CASE WHEN i % 10 = 0 THEN 'ceo' ELSE 'staff-' || i END FROM generate_series(1, 3000) AS i;
+ANALYZE cards;`,
+    policy: (issuer) => {
+      const policy = withBotWriteApproval(testPolicy(issuer));
+      const read = `  - name: bots-read
+    principals: [group:review-bots]
+    classes: [read]
+    action: allow
+`;
+      if (!policy.includes(read)) throw new Error('no bots-read rule to remove');
+      return policy.replace(read, '');
+    },
+  });
+  try {
+    const bot = { authorization: `Bearer ${await writeOnly.token(BOT)}`, 'x-agent-model': MODEL };
+    const read = await writeOnly.post('/v1/query', { connection: 'main', sql: 'SELECT count(*) FROM cards WHERE holder = $1', params: ['ceo'] }, bot);
+    t.is(read.status, 403, 'reads are denied');
+    const held = await writeOnly.post('/v1/query', { connection: 'main', sql: 'DELETE FROM cards WHERE holder = $1', params: ['ceo'] }, bot);
+    t.is(held.status, 202, JSON.stringify(held.body));
+    const s = await writeOnly.get(`/v1/sessions/${held.body.sessionId}`, bot);
+    const estimate = s.body.events.find((e: any) => e.type === 'approval.requested')?.data.estimate;
+    t.is(estimate?.rows, undefined, `the bot read a count: ${JSON.stringify(estimate)}`);
+    t.is(estimate?.state, 'unavailable');
+  } finally {
+    await writeOnly.close();
   }
 });
