@@ -305,7 +305,7 @@ export function createGateway(deps: GatewayDeps) {
         recordAfter: (drafts) => record(sessionId, [...drafts]),
         // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
-        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection)),
+        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
       };
       const outcome =
         request.approvalId === undefined
@@ -438,12 +438,18 @@ export function createGateway(deps: GatewayDeps) {
    * (resolve.ts: calls, operators, casts, and the rules and row security of every relation it
    * reads or writes), for estimate.ts's guard 0. The statement's own class is not changed.
    */
-  function plannerSafety(statement: Statement, analysis: Analysis, connection: string): PlannerSafety {
+  function plannerSafety(statement: Statement, analysis: Analysis, connection: string, principal: Principal): PlannerSafety {
     const cteOrAlias = (n: string) => !n.includes('.') && (statement.sites.aliases.get(n)?.includes(NOT_A_RELATION) ?? false);
     const relations = [...new Set([...analysis.tables.read, ...analysis.tables.written])].filter((n) => !cteOrAlias(n));
     return {
       relations,
       async calls() {
+        // The estimate is recorded in the requester's own session: a count of the rows its
+        // statement picks, by any predicate. Only a requester the policy lets read the connection
+        // (as for describe_table) may learn that; for another, no estimate.
+        if (decide(policy, { principal, connection, analysis: statements.statement('SELECT 1').analysis }).action !== 'allow') {
+          return 'the requester may not read this connection, and a row estimate would count its rows';
+        }
         // Under masking.predicates: deny the bot may not count rows by a masked column, and the
         // planner's row estimate (from the column's statistics: its most common values) is such a
         // count, shown to the bot in its own session. Such a statement is not explained.
