@@ -160,6 +160,27 @@ test.serial("estimating an INSERT does not run the planner-folded function in th
   }
 });
 
+test.serial('estimating does not run a user function behind an assignment cast the statement never names', async (t) => {
+  const v = await victim();
+  await gw.sql(`
+    CREATE TYPE planted_mood AS ENUM ('calm', 'angry');
+    CREATE FUNCTION planted_mood_of(n int) RETURNS planted_mood LANGUAGE plpgsql IMMUTABLE AS $$
+      BEGIN PERFORM pg_catalog.pg_terminate_backend(${v.pid}); RETURN 'calm'; END $$;
+    CREATE CAST (int AS planted_mood) WITH FUNCTION planted_mood_of(int) AS ASSIGNMENT;
+    CREATE TABLE moods (id int PRIMARY KEY, mood planted_mood);`);
+  try {
+    // No call, no cast in the text: the assignment cast to the column's type is the planner's.
+    const r = await gw.post('/v1/query', { connection: 'main', sql: 'UPDATE moods SET mood = 1 WHERE id = 1', params: [] }, { authorization: `Bearer ${await gw.token(BOT)}`, 'x-agent-model': MODEL });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    t.true(await v.alive(), 'the cast function ran while the UPDATE was only being estimated');
+    const approval = (await gw.get(`/v1/approvals/${r.body.approval.id}`, { authorization: `Bearer ${await gw.token(DBA)}` })).body.approval;
+    t.is(approval.estimate.state, 'unavailable');
+  } finally {
+    await gw.sql('DROP CAST (int AS planted_mood)');
+    await v.end();
+  }
+});
+
 test.serial('a held statement calling only built-in functions is still estimated', async (t) => {
   const r = await gw.post('/v1/query', { connection: 'main', sql: 'UPDATE events SET payload = upper($1) WHERE id = abs(-5)', params: ['x'] }, { authorization: `Bearer ${await gw.token(BOT)}`, 'x-agent-model': MODEL });
   t.is(r.status, 202, JSON.stringify(r.body));
