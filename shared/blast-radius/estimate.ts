@@ -104,7 +104,8 @@ export async function estimatePlan(
 /**
  * User functions (OID ≥ 16384, as operators too) in the expressions the planner folds for these
  * relations: column defaults and generated columns, CHECK (and other) constraints, index
- * expressions and predicates. A name the catalog cannot place counts as unsafe.
+ * expressions and predicates; and behind the database's implicit and assignment casts. A name the
+ * catalog cannot place counts as unsafe.
  */
 const RELATION_EXPRESSION_CALLS = `
 WITH rels AS (
@@ -129,13 +130,18 @@ WITH rels AS (
    WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
 )
 SELECT (SELECT pg_catalog.count(*) FROM rels WHERE rels.oid IS NULL)::pg_catalog.int4 AS missing,
+       -- Implicit and assignment casts are the planner's, never in the text (resolve.ts sees only
+       -- the casts written): a user function behind one counts, whatever the statement.
+       (SELECT pg_catalog.string_agg(DISTINCT n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.proname, ', ')
+          FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) c.castfunc
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+         WHERE c.castfunc OPERATOR(pg_catalog.>=) 16384 AND c.castcontext IN ('i', 'a')) AS user_casts,
        (SELECT pg_catalog.string_agg(DISTINCT n.nspname OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.proname, ', ')
           FROM fns JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) fns.fn
           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
          WHERE fns.fn OPERATOR(pg_catalog.>=) 16384) AS user_functions`;
 
 async function userFunctionsInRelations(target: TargetDatabase, input: EstimateInput, relations: readonly string[]): Promise<string | undefined> {
-  if (relations.length === 0) return undefined;
   const { rows } = await target.run({
     connection: input.connection,
     sql: RELATION_EXPRESSION_CALLS,
@@ -144,8 +150,9 @@ async function userFunctionsInRelations(target: TargetDatabase, input: EstimateI
     maxRows: 1,
     statementTimeoutMs: Math.min(input.statementTimeoutMs, ESTIMATE_TIMEOUT_MS),
   });
-  const [missing, functions] = rows[0] ?? [];
+  const [missing, casts, functions] = rows[0] ?? [];
   if (typeof missing !== 'number' || missing > 0) return 'a relation it names is not in the catalog';
+  if (typeof casts === 'string' && casts !== '') return `the planner could run user functions behind implicit or assignment casts of this database (${casts})`;
   return typeof functions === 'string' && functions !== '' ? `the planner could run user functions in a default, constraint or index of a relation it touches (${functions})` : undefined;
 }
 

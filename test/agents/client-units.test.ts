@@ -93,6 +93,8 @@ test('the estimate runs one read-only EXPLAIN without ANALYZE and always rolls b
   const target: TargetDatabase = {
     async run(r) {
       sent.push(r);
+      // First the catalog check (guard 0): no relation missing, no user cast, no user function.
+      if (!r.sql.startsWith('EXPLAIN')) return { command: 'SELECT', rowCount: 1, truncated: false, fields: [], rows: [[0, null, null]], durationMs: 1 };
       const plan = [{ Plan: { 'Node Type': 'ModifyTable', Operation: 'Update', 'Plan Rows': 0, 'Total Cost': 12.5, 'Relation Name': 'orders', Schema: 'public', Plans: [{ 'Node Type': 'Seq Scan', 'Plan Rows': 48000, 'Relation Name': 'orders', Schema: 'public' }] } }];
       const result = { command: 'EXPLAIN', rowCount: 1, truncated: false, fields: [], rows: [[plan]], durationMs: 1 };
       await r.beforeCommit!(result); // must throw: the estimate never commits
@@ -103,10 +105,11 @@ test('the estimate runs one read-only EXPLAIN without ANALYZE and always rolls b
   };
   const sql = 'UPDATE orders SET status = $1 WHERE status = $2';
   const e = await estimatePlan(target, { connection: 'main', sql, params: ['x', 'y'], statementTimeoutMs: 60_000 }, analyze(sql), SAFE);
-  t.is(sent.length, 1);
-  t.is(sent[0]!.sql, `EXPLAIN (FORMAT JSON, VERBOSE) ${sql}`);
-  t.true(sent[0]!.readOnly);
-  t.is(sent[0]!.statementTimeoutMs, 5000, 'capped');
+  t.is(sent.length, 2);
+  t.true(sent[0]!.readOnly, 'the catalog check is read-only too');
+  t.is(sent[1]!.sql, `EXPLAIN (FORMAT JSON, VERBOSE) ${sql}`);
+  t.true(sent[1]!.readOnly);
+  t.is(sent[1]!.statementTimeoutMs, 5000, 'capped');
   t.deepEqual(e, { state: 'estimated', rows: 48000, topNode: 'ModifyTable (Update)', totalCost: 12.5, tables: ['public.orders'] });
   t.is(describeEstimate(e), "≈ 48,000 rows · ModifyTable (Update) · public.orders (planner's estimate)");
 });
