@@ -372,6 +372,17 @@ test.serial('an answer without end is cut off at the client’s cap, not read in
   }
 });
 
+test.serial('a Gatehouse URL carrying a user and password is refused, and the password is never quoted', async (t) => {
+  let shown = '';
+  try {
+    await new Gatehouse({ url: 'http://agent:s3cretpw@127.0.0.1:9', token: 'x' }).connections();
+  } catch (e) {
+    shown = `${String(e)} ${JSON.stringify(e)}`;
+  }
+  t.not(shown, '', 'refused');
+  t.false(shown.includes('s3cretpw'), shown);
+});
+
 function listen(s: Server): Promise<Server> {
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
 }
