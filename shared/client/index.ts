@@ -100,6 +100,15 @@ export class Gatehouse {
     const { token, tokenProvider } = options;
     if (token === undefined && tokenProvider === undefined) throw new TypeError('Gatehouse: give token or tokenProvider');
     this.url = (options.url ?? DEFAULT_GATEHOUSE_URL).replace(/\/+$/, '');
+    // The URL is quoted in every error: it must not carry a credential (the token is the caller's).
+    let parsed: URL;
+    try {
+      parsed = new URL(this.url);
+    } catch {
+      throw new TypeError('Gatehouse: url is not an http(s) URL');
+    }
+    if (parsed.username !== '' || parsed.password !== '') throw new TypeError('Gatehouse: the url must not carry a user or password (the ID token is the credential)');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError('Gatehouse: url is not an http(s) URL');
     this.#tokenProvider = tokenProvider ?? (() => token!);
     this.#options = options;
   }
