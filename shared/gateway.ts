@@ -18,7 +18,9 @@ import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
-import { estimatePlan } from './blast-radius/estimate.ts';
+import { estimatePlan, type PlannerSafety } from './blast-radius/estimate.ts';
+import { resolveWithCatalog } from './sql/resolve.ts';
+import { NOT_A_RELATION } from './sql/call-sites.ts';
 import { createDescriber } from './describe/index.ts';
 import { samePrincipal } from './approvals/people.ts';
 import { asGatehouseError, authenticate as verifyCaller, recordOrFail, SessionError, type BodyReader, type Caller } from './kernel/index.ts';
@@ -301,8 +303,9 @@ export function createGateway(deps: GatewayDeps) {
         decision,
         recordDecision,
         recordAfter: (drafts) => record(sessionId, [...drafts]),
-        // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back.
-        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis),
+        // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
+        // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
+        estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
       };
       const outcome =
         request.approvalId === undefined
@@ -427,6 +430,55 @@ export function createGateway(deps: GatewayDeps) {
       maxResultBytes: connection.maxResultBytes,
       maxCellBytes: connection.maxCellBytes,
       instanceId,
+    };
+  }
+
+  /**
+   * What the planner could call while it only plans this statement, judged as a read would be
+   * (resolve.ts: calls, operators, casts, and the rules and row security of every relation it
+   * reads or writes), for estimate.ts's guard 0. The statement's own class is not changed.
+   */
+  function plannerSafety(statement: Statement, analysis: Analysis, connection: string, principal: Principal): PlannerSafety {
+    const cteOrAlias = (n: string) => !n.includes('.') && (statement.sites.aliases.get(n)?.includes(NOT_A_RELATION) ?? false);
+    const relations = [...new Set([...analysis.tables.read, ...analysis.tables.written])].filter((n) => !cteOrAlias(n));
+    return {
+      relations,
+      async calls() {
+        // The estimate is recorded in the requester's own session: a count of the rows its
+        // statement picks, by any predicate. Only a requester the policy lets read the connection
+        // (as for describe_table) may learn that; for another, no estimate.
+        if (decide(policy, { principal, connection, analysis: statements.statement('SELECT 1').analysis }).action !== 'allow') {
+          return 'the requester may not read this connection, and a row estimate would count its rows';
+        }
+        // Under masking.predicates: deny the bot may not count rows by a masked column, and the
+        // planner's row estimate (from the column's statistics: its most common values) is such a
+        // count, shown to the bot in its own session. Such a statement is not explained.
+        if (policy.masking.predicates === 'deny') {
+          const why = 'it touches a masked column (masking.predicates: deny), and a row estimate would count by it';
+          let prepared;
+          try {
+            prepared = await deps.masker.prepare({ connection, sql: statement.sql, statement });
+          } catch (e) {
+            if (isGatehouseError(e, 'masking_denied')) return why;
+            throw e;
+          }
+          // What masking traces (views resolved), and — for what it does not trace in a write's
+          // WHERE — any relation the policy masks a column of, by name (a bare name in any schema).
+          if (prepared.readsStrategies.size > 0) return why;
+          const masked = Object.keys(policy.masking.columns).map((k) => k.toLowerCase().split('.'));
+          const named = relations.some((r) => {
+            const parts = r.toLowerCase().split('.');
+            const [table, schema] = [parts.at(-1), parts.length > 1 ? parts.at(-2) : undefined];
+            return masked.some(([s, t]) => t === table && (schema === undefined || s === schema));
+          });
+          if (named) return why;
+        }
+        const asRead: Analysis = { ...analysis, class: 'read', reasons: [], tables: { read: relations, written: [] } };
+        const verdict = await resolveWithCatalog(asRead, statement.sites, connection, catalogPorts, listed);
+        if (verdict.analysis.class === 'read') return undefined;
+        const reasons = verdict.analysis.reasons;
+        return `the planner could run what it calls off the read allowlist (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})`;
+      },
     };
   }
 

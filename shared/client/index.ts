@@ -32,7 +32,7 @@ import {
   type TableAnswer,
 } from '../api/schemas.ts';
 import type { ErrorCode } from '../errors.ts';
-import { GatehouseApiError } from './errors.ts';
+import { GatehouseApiError, isGatehouseApiError } from './errors.ts';
 import { dataOf } from '../audit/event-schema.ts';
 
 export { GatehouseApiError, isGatehouseApiError, type ClientErrorCode } from './errors.ts';
@@ -70,6 +70,8 @@ export interface GatehouseOptions {
   readonly fetch?: typeof fetch;
   /** Per request, default 30 s (a long poll adds its wait to this). */
   readonly timeoutMs?: number;
+  /** The largest answer read, default 64 MiB (a result is capped at the connection's maxResultBytes, 4 MiB by default); larger is unexpected_response. */
+  readonly maxResponseBytes?: number;
 }
 
 /** Per-call overrides of the identity headers (the MCP server sets them per tool call). */
@@ -98,6 +100,15 @@ export class Gatehouse {
     const { token, tokenProvider } = options;
     if (token === undefined && tokenProvider === undefined) throw new TypeError('Gatehouse: give token or tokenProvider');
     this.url = (options.url ?? DEFAULT_GATEHOUSE_URL).replace(/\/+$/, '');
+    // The URL is quoted in every error: it must not carry a credential (the token is the caller's).
+    let parsed: URL;
+    try {
+      parsed = new URL(this.url);
+    } catch {
+      throw new TypeError('Gatehouse: url is not an http(s) URL');
+    }
+    if (parsed.username !== '' || parsed.password !== '') throw new TypeError('Gatehouse: the url must not carry a user or password (the ID token is the credential)');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError('Gatehouse: url is not an http(s) URL');
     this.#tokenProvider = tokenProvider ?? (() => token!);
     this.#options = options;
   }
@@ -119,7 +130,7 @@ export class Gatehouse {
   /** GET /v1/sessions/:id[?wait=s]: its status and events (yours, or any as an auditor). */
   async session(sessionId: string, options: { waitSec?: number } & CallContext = {}): Promise<SessionAnswer> {
     const wait = Math.max(0, Math.min(Math.floor(options.waitSec ?? 0), MAX_POLL_SEC));
-    const path = `/v1/sessions/${encodeURIComponent(sessionId)}${wait > 0 ? `?wait=${wait}` : ''}`;
+    const path = `/v1/sessions/${segment(sessionId, 'session id')}${wait > 0 ? `?wait=${wait}` : ''}`;
     const { status, body } = await this.#call('GET', path, undefined, options, [200], wait * 1000);
     return parse(SessionAnswerSchema, body, status);
   }
@@ -133,14 +144,14 @@ export class Gatehouse {
   /** GET /v1/connections/:name/tables/:schema.table — columns from the target's catalog, sensitive ones marked. */
   async describeTable(connection: string, table: string, ctx: CallContext = {}): Promise<TableAnswer> {
     const qualified = table.includes('.') ? table : `public.${table}`;
-    const path = `/v1/connections/${encodeURIComponent(connection)}/tables/${encodeURIComponent(qualified)}`;
+    const path = `/v1/connections/${segment(connection, 'connection')}/tables/${segment(qualified, 'table')}`;
     const { status, body } = await this.#call('GET', path, undefined, ctx);
     return parse(TableAnswerSchema, body, status);
   }
 
   /** GET /v1/approvals/:id (approvers, auditors and the requester). */
   async approval(approvalId: string, ctx: CallContext = {}): Promise<ApprovalView> {
-    const { status, body } = await this.#call('GET', `/v1/approvals/${encodeURIComponent(approvalId)}`, undefined, ctx);
+    const { status, body } = await this.#call('GET', `/v1/approvals/${segment(approvalId, 'approval id')}`, undefined, ctx);
     return parse(ApprovalAnswerSchema, body, status).approval;
   }
 
@@ -161,7 +172,7 @@ export class Gatehouse {
 
   /** POST /v1/approvals/:id/approve|reject with the reviewer's comment (required). */
   async decide(approvalId: string, verdict: 'approve' | 'reject', comment: string, ctx: CallContext = {}): Promise<DecisionAnswer> {
-    const { status, body } = await this.#call('POST', `/v1/approvals/${encodeURIComponent(approvalId)}/${verdict}`, { comment }, ctx);
+    const { status, body } = await this.#call('POST', `/v1/approvals/${segment(approvalId, 'approval id')}/${verdict}`, { comment }, ctx);
     return parse(DecisionAnswerSchema, body, status);
   }
 
@@ -253,11 +264,23 @@ export class Gatehouse {
     } catch (e) {
       throw new GatehouseApiError(0, 'token_unavailable', `could not obtain an ID token: ${e instanceof Error ? e.message : String(e)}`);
     }
+    token = String(token).trim();
+    // Only a token can go in the header: fetch refuses a value with a newline, CR or NUL and quotes
+    // the whole value in its error — the token itself, into a message that reaches the agent.
+    if (!TOKEN.test(token)) {
+      throw new GatehouseApiError(0, 'token_unavailable', 'the ID token is not one token (it is empty, or holds spaces or control characters): not sent');
+    }
     const model = ctx.model ?? this.#options.model;
     const runId = ctx.runId ?? this.#options.runId;
-    const headers: Record<string, string> = { authorization: `Bearer ${token.trim()}` };
-    if (model) headers['x-agent-model'] = model;
-    if (runId) headers['x-agent-run-id'] = runId;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const [name, value] of [['x-agent-model', model], ['x-agent-run-id', runId]] as const) {
+      if (!value) continue;
+      // The value is not quoted back: it can be anything an MCP client called itself.
+      if (!HEADER_VALUE.test(value)) {
+        throw new GatehouseApiError(0, 'bad_request', `${name} must be printable ASCII, at most ${MAX_HEADER_VALUE} characters (an MCP server takes it from the client's clientInfo unless --model is given): not sent`);
+      }
+      headers[name] = value;
+    }
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout((this.#options.timeoutMs ?? 30_000) + extraTimeoutMs);
     let res: Response;
@@ -267,11 +290,19 @@ export class Gatehouse {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout,
+        // Gatehouse never redirects: following one would send the statement, its parameters and
+        // (to the same origin) the token wherever the Location points.
+        redirect: 'manual',
       });
     } catch (e) {
-      throw new GatehouseApiError(0, 'unreachable', `cannot reach Gatehouse at ${this.url} (${e instanceof Error ? e.message : String(e)})`);
+      // Only the cause's code: fetch's own message can quote a request header (the token).
+      throw new GatehouseApiError(0, 'unreachable', `cannot reach Gatehouse at ${this.url} (${failureCode(e)})`);
     }
-    const text = await res.text();
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+      await res.body?.cancel().catch(() => {});
+      throw new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${this.url} answered ${res.status}, a redirect: not followed (point the client at the URL that answers)`);
+    }
+    const text = await readCapped(res, this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, this.url);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -292,6 +323,60 @@ export class Gatehouse {
     }
     return { status: res.status, body: parsed };
   }
+}
+
+/** RFC 6750 b64token, and the characters of a JWT: what may follow `Bearer `. */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_HEADER_VALUE = 512;
+/** Printable ASCII: what every HTTP stack passes through unchanged, and the log records as sent. */
+const HEADER_VALUE = new RegExp(`^[\\x20-\\x7e]{1,${MAX_HEADER_VALUE}}$`);
+
+/**
+ * One path segment: percent-encoded, and never `.` or `..`, which a URL parser resolves as a dot
+ * segment (`/v1/sessions/..` is `/v1/`, `/v1/approvals/../approve` is `/v1/approve`).
+ */
+function segment(value: string, what: string): string {
+  const encoded = encodeURIComponent(value);
+  if (encoded === '' || encoded === '.' || encoded === '..') throw new GatehouseApiError(0, 'bad_request', `a ${what} cannot be empty, "." or ".."`);
+  return encoded;
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** The body as text, read no further than `max` bytes: an answer without end must not take the process's memory. */
+async function readCapped(res: Response, max: number, url: string): Promise<string> {
+  const tooLarge = () => new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${url} answered more than ${max} bytes: not read`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (isGatehouseApiError(e)) throw e;
+    throw new GatehouseApiError(0, 'unreachable', `the answer from Gatehouse at ${url} broke off (${failureCode(e)})`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function failureCode(e: unknown): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return e.name;
+  const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : 'request failed';
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown, status: number): z.infer<S> {

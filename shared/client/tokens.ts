@@ -5,7 +5,7 @@
 //    within a minute of its `exp`;
 //  - on GCP, the workload's identity: google-auth-library's getIdTokenClient(audience) — the
 //    metadata server, or Application Default Credentials — which refreshes its own.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { decodeJwt } from 'jose';
 import type { TokenProvider } from './index.ts';
 
@@ -57,13 +57,64 @@ function refreshAt(token: string): number {
 }
 
 function run(command: string, timeoutMs: number): Promise<string> {
+  // spawn, not execFile: execFile's timeout sends SIGTERM to the shell alone and then waits for it
+  // and for every holder of its stdout — a command that ignores SIGTERM, or leaves a child behind
+  // holding stdout, held the agent's call for as long as it liked. The command runs in a process
+  // group of its own, with no stdin (a prompt waits for nobody); at the deadline the whole group is
+  // killed and the call rejected, whoever still holds the pipe.
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (error, stdout) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    let exitCode: number | null | undefined;
+    let ended = false;
+    const finish = (error: Error | undefined, token?: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) {
+        if (exitCode === undefined) killGroup(child.pid); // still running: the group goes
+        child.stdout?.destroy();
+        reject(error);
+      } else resolve(token!);
+    };
+    const done = () => {
+      if (exitCode === undefined || !ended) return;
       // Not the command's stderr or stdout: either could hold a token or a credential.
-      if (error) return reject(new Error(`the token command failed (${error.code ?? error.signal ?? 'error'})`));
-      const token = stdout.trim();
-      if (token === '' || /\s/.test(token)) return reject(new Error('the token command did not print exactly one token'));
-      resolve(token);
+      if (exitCode !== 0) return finish(new Error(`the token command failed (${exitCode ?? 'signal'})`));
+      const token = Buffer.concat(chunks).toString('utf8').trim();
+      if (token === '' || !/^[\x21-\x7e]+$/.test(token)) return finish(new Error('the token command did not print exactly one token'));
+      finish(undefined, token);
+    };
+    const timer = setTimeout(() => {
+      if (exitCode === undefined) killGroup(child.pid);
+      finish(new Error('the token command failed (timed out)'));
+    }, timeoutMs);
+    child.stdout!.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > MAX_OUTPUT) return finish(new Error('the token command failed (too much output)'));
+      chunks.push(b);
+    });
+    child.stdout!.once('end', () => {
+      ended = true;
+      done();
+    });
+    child.once('error', (e: NodeJS.ErrnoException) => finish(new Error(`the token command failed (${e.code ?? 'error'})`)));
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? (signal ? null : -1);
+      done();
     });
   });
+}
+
+const MAX_OUTPUT = 64 * 1024;
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group has ended already
+  }
 }

@@ -84,26 +84,29 @@ test.serial('a DELETE with a range and a parameter', async (t) => {
   t.is((await gw.sql('SELECT count(*)::int AS n FROM events')).rows[0].n, EVENTS_ROWS, 'nothing deleted');
 });
 
-test.serial('a function the planner runs at plan time cannot write: READ ONLY refuses it, no estimate, no side effect', async (t) => {
+test.serial('a function the planner runs at plan time is never planned: no EXPLAIN, no estimate, no side effect', async (t) => {
   // The attack is real: a plain EXPLAIN (no ANALYZE) outside a read-only transaction writes.
   const start = await sideEffects();
   await gw.sql("EXPLAIN UPDATE events SET payload = 'x' WHERE id = planted_write(7)");
   t.is(await sideEffects(), start + 1, 'plain EXPLAIN ran the planted function');
 
+  // READ ONLY would refuse its INSERT, but not what READ ONLY does not cover (mcp-attacks: ending
+  // another backend): a statement calling a user function is not explained at all.
   const before = await sideEffects();
   const held = await hold('UPDATE events SET payload = $1 WHERE id = planted_write(7)', ['x']);
   const a = await approvalOf(held.approval.id);
   t.is(a.estimate.state, 'unavailable');
-  t.regex(a.estimate.reason, /EXPLAIN failed \(read_only_violation, sqlstate 25006\)/);
+  t.regex(a.estimate.reason, /^not explained: the planner could run what it calls off the read allowlist \(calls planted_write\(\)/);
   t.is(await sideEffects(), before, 'the planted INSERT did not happen');
   t.is((await requestedEvent(held.sessionId)).data.estimate.state, 'unavailable');
 });
 
-test.serial('a volatile writing function is not executed by EXPLAIN at all', async (t) => {
+test.serial('a volatile writing function is not executed: the statement is not explained', async (t) => {
   const before = await sideEffects();
   const held = await hold('UPDATE events SET payload = $1 WHERE id = volatile_write(8)', ['x']);
   const a = await approvalOf(held.approval.id);
-  t.is(a.estimate.state, 'estimated');
+  t.is(a.estimate.state, 'unavailable');
+  t.regex(a.estimate.reason, /volatile_write/);
   t.is(await sideEffects(), before);
 });
 
@@ -123,11 +126,13 @@ test.serial('EXPLAIN ANALYZE held for approval is not estimated (it would run)',
   t.is((await gw.sql("SELECT count(*)::int AS n FROM events WHERE payload = 'analyzed'")).rows[0].n, 0);
 });
 
-test.serial("a planner that never finishes is cut off by the connection's statement timeout", async (t) => {
+test.serial('a function that would keep the planner busy is not planned at all (the statement timeout caps the rest, client-units)', async (t) => {
+  const started = Date.now();
   const held = await hold('UPDATE events SET payload = $1 WHERE id = planted_sleep(3)', ['slept']);
   const a = await approvalOf(held.approval.id);
   t.is(a.estimate.state, 'unavailable');
-  t.regex(a.estimate.reason, /statement_timeout/);
+  t.regex(a.estimate.reason, /planted_sleep/);
+  t.true(Date.now() - started < 2_000, 'held at once, not after a planner that slept');
   t.is((await gw.sql("SELECT count(*)::int AS n FROM events WHERE payload = 'slept'")).rows[0].n, 0);
 });
 
