@@ -24,14 +24,19 @@ export class SessionError extends GatehouseError {
 
 /**
  * Appends to the session log or fails closed: without its record, nothing of that session may go
- * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
+ * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more), carrying
+ * the session id unless the log says the events were never stored and never will be.
  */
 export async function recordOrFail(sessions: Pick<SessionRecorder, 'append'>, sessionId: string, drafts: EventDraft[]): Promise<void> {
   try {
     await sessions.append(sessionId, drafts);
   } catch (e) {
     const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-    throw new SessionError(undefined, error);
+    // An append whose fate the log cannot tell (`recorded` not `no`: the answer was lost, or the
+    // network still holds it) may be stored later: the refusal names the session it may come to
+    // hold, so no session ever appears that no answer named. One the store refused never will be.
+    const mayBeStored = error.code === 'audit_unavailable' && error.details?.recorded !== 'no';
+    throw new SessionError(mayBeStored ? sessionId : undefined, error);
   }
 }
 
