@@ -91,17 +91,50 @@ realPg('a total store partition: the admission append lands after the 503, and t
   t.is(r.body.error.code, 'audit_unavailable');
   held.release();
   await held.upstreamClosed;
+  // The gateway could not reach the store to stop it: the append landed after the answer.
   const recorded = await sessionsFor(sql);
-  // Whether it landed depends on nothing the gateway controls here (it could not reach the store to
-  // stop it); the answer must name any session the log may come to hold.
-  for (const id of recorded) t.is(id, r.body.sessionId, `session ${id} landed after a 503 that did not name it`);
+  t.deepEqual(recorded, [r.body.sessionId], 'the session the log came to hold is the one the 503 named');
+  t.is(r.body.error.details?.recorded, 'unknown');
   t.false(await noteExists(4002), 'nothing ran');
-  if (recorded.length === 1) {
-    await gw.runtime.reconciler.runOnce();
-    const events = await gw.runtime.sessions.read(recorded[0]!);
-    t.is(protocolBreak(events), undefined);
-    t.is(sessionStatus(events), 'rolled_back', events.map((e) => e.type).join(' → '));
-  }
+  // It reads running (execution.started) until reconciliation closes it: nothing committed.
+  await gw.runtime.reconciler.runOnce();
+  const events = await gw.runtime.sessions.read(recorded[0]!);
+  t.is(protocolBreak(events), undefined);
+  t.is(sessionStatus(events), 'rolled_back', events.map((e) => e.type).join(' → '));
+});
+
+// --- Attack: the result append commits on the store, and its answer is lost --------------------
+// The store ran and committed the INSERT of execution.result, then the connection broke before its
+// answer arrived. The gateway cannot tell; it did not answer the rows (a read) or rolled the write
+// back, and recorded what it did. Its own log must still read as the gateway's, with a true status.
+
+async function evidenceOf(sessionId: string) {
+  const events = await gw.runtime.sessions.read(sessionId);
+  return { events, types: events.map((e) => e.type), brk: protocolBreak(events), status: sessionStatus(events) };
+}
+
+realPg('a read whose result append committed but whose answer was lost: no rows answered, and the session still reads in order, as failed', async (t) => {
+  const held = store.cutAnswerTo('lost-read-' + 'answer');
+  const r = await gw.post('/v1/query', { connection: 'main', sql: "SELECT 'lost-read-' || 'answer' AS v" }, { authorization: `Bearer ${await gw.token(DBA)}`, ...model });
+  await held.cut;
+  t.is(r.status, 503, JSON.stringify(r.body));
+  t.is(r.body.rows, undefined, 'no row is answered');
+  const { types, brk, status } = await evidenceOf(r.body.sessionId);
+  t.true(types.includes('execution.result'), `the result did land: ${types.join(' → ')}`);
+  t.is(brk, undefined, `the gateway's own log is out of its protocol: ${brk?.message}`);
+  t.is(status, 'failed', types.join(' → '));
+});
+
+realPg('a write whose result append committed but whose answer was lost: rolled back on the target, and the log says rolled_back', async (t) => {
+  const held = store.cutAnswerTo('lost-write-' + 'answer');
+  const r = await dbaInsert(4003, "INSERT INTO notes VALUES ($1, $2) RETURNING 'lost-write-' || 'answer' AS v");
+  await held.cut;
+  t.is(r.status, 503, JSON.stringify(r.body));
+  t.false(await noteExists(4003), 'rolled back');
+  const { types, brk, status } = await evidenceOf(r.body.sessionId);
+  t.true(types.includes('execution.result'), types.join(' → '));
+  t.is(brk, undefined, brk?.message);
+  t.is(status, 'rolled_back', types.join(' → '));
 });
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -123,6 +156,12 @@ interface HoldingProxy {
    * store unreachable).
    */
   holdNext(marker: string, options?: { refuseNewConnections?: boolean }): Held;
+  /**
+   * On the connection whose client sends `marker`, let it through, and cut the connection (both
+   * sides) once the server's whole answer to it (up to ReadyForQuery) has come back, without
+   * passing it on: the statement ran and committed, its answer is lost.
+   */
+  cutAnswerTo(marker: string): { readonly cut: Promise<void> };
   close(): Promise<void>;
 }
 
@@ -130,6 +169,7 @@ async function holdingProxy(port: number, target: { host: string; port: number }
   const sockets = new Set<Socket>();
   let armed: { marker: string; holding: () => void; released: Promise<void>; upstreamClosed: () => void } | undefined;
   let refusing: Promise<void> | undefined;
+  let cutting: { marker: string; cut: () => void } | undefined;
   const server: Server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -141,6 +181,8 @@ async function holdingProxy(port: number, target: { host: string; port: number }
       s.on('close', () => sockets.delete(s));
     }
     let hold: Promise<void> | undefined;
+    let cutAfterAnswer: (() => void) | undefined;
+    let answer = Buffer.alloc(0);
     let onUpstreamClosed: (() => void) | undefined;
     let queue = Promise.resolve();
     upstream.on('close', () => {
@@ -150,6 +192,10 @@ async function holdingProxy(port: number, target: { host: string; port: number }
     upstream.on('error', () => {});
     client.on('error', () => {});
     client.on('data', (chunk: Buffer) => {
+      if (cutting && chunk.toString('latin1').includes(cutting.marker)) {
+        cutAfterAnswer = cutting.cut;
+        cutting = undefined;
+      }
       if (armed && !hold && chunk.toString('latin1').includes(armed.marker)) {
         hold = armed.released;
         onUpstreamClosed = armed.upstreamClosed;
@@ -166,6 +212,20 @@ async function holdingProxy(port: number, target: { host: string; port: number }
     // the partition heals (TCP retransmits it), then the end.
     client.on('close', () => void queue.then(() => upstream.end()));
     upstream.on('data', (chunk: Buffer) => {
+      if (cutAfterAnswer) {
+        // Swallowed until ReadyForQuery ('Z', length 5, state) ends the answer: the server has
+        // committed the autocommitted statement by then. Then both sides are cut.
+        answer = Buffer.concat([answer, chunk]);
+        const n = answer.length;
+        if (n >= 6 && answer[n - 6] === 0x5a && answer.readInt32BE(n - 5) === 5) {
+          const done = cutAfterAnswer;
+          cutAfterAnswer = undefined;
+          client.destroy();
+          upstream.destroy();
+          done();
+        }
+        return;
+      }
       if (!client.destroyed) client.write(chunk);
     });
   });
@@ -193,6 +253,12 @@ async function holdingProxy(port: number, target: { host: string; port: number }
           release();
         },
       };
+    },
+    cutAnswerTo(marker) {
+      let cut!: () => void;
+      const cutP = new Promise<void>((r) => (cut = r));
+      cutting = { marker, cut };
+      return { cut: cutP };
     },
     async close() {
       for (const s of sockets) s.destroy();
