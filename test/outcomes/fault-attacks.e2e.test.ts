@@ -10,7 +10,10 @@ import pg from 'pg';
 import { sessionStatus } from '../../shared/audit/status.ts';
 import { protocolBreak } from '../../shared/audit/protocol.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { reconcile } from '../../shared/reconcile/reconcile.ts';
+import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import type { SessionLog } from '../../shared/ports.ts';
+import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
 import { testPgKind } from '../helpers/pg.ts';
 
 const DBA = 'alice@acme.com';
@@ -22,9 +25,14 @@ const realPg = testPgKind === 'pglite' ? test.skip : test.serial;
 let gw: TestGateway;
 let audit: pg.Pool;
 let store: HoldingProxy;
+let otherInstance: SessionLog; // the same log, as another gateway instance (or the CLI) writes it
+// Another instance's reconciliation clock, an hour on: every open session is past timeout + grace.
+const later = () => new Date(Date.now() + 3_600_000);
 
 test.before(async () => {
   gw = await startTestGateway({
+    // A generous statement timeout: a statement held on a lock waits for the test, not the clock.
+    policy: (issuer) => testPolicy(issuer).replace('statementTimeoutMs: 2000', 'statementTimeoutMs: 60000'),
     seedSql: 'CREATE TABLE notes (id int PRIMARY KEY, body text)',
     storeStatementTimeoutMs: STORE_TIMEOUT_MS,
     reconcile: { intervalMs: 0, startupLookbackMs: 0, graceMs: 0 },
@@ -38,8 +46,10 @@ test.before(async () => {
   });
   audit = new pg.Pool({ connectionString: gw.audit.url, max: 2 });
   audit.on('error', () => {});
+  otherInstance = await createPostgresSessionLog({ connectionString: gw.audit.url, poolSize: 2 });
 });
 test.after.always(async () => {
+  await otherInstance?.close();
   await audit?.end();
   await gw?.close();
   await store?.close();
@@ -97,7 +107,7 @@ realPg('a total store partition: the admission append lands after the 503, and t
   t.is(r.body.error.details?.recorded, 'unknown');
   t.false(await noteExists(4002), 'nothing ran');
   // It reads running (execution.started) until reconciliation closes it: nothing committed.
-  await gw.runtime.reconciler.runOnce();
+  await reconcile({ sessions: gw.runtime.sessions, target: gw.runtime.target, clock: later, reconciledBy: 'test' }, { since: new Date(Date.now() - 600_000) });
   const events = await gw.runtime.sessions.read(recorded[0]!);
   t.is(protocolBreak(events), undefined);
   t.is(sessionStatus(events), 'rolled_back', events.map((e) => e.type).join(' → '));
@@ -136,6 +146,55 @@ realPg('a write whose result append committed but whose answer was lost: rolled 
   t.is(brk, undefined, brk?.message);
   t.is(status, 'rolled_back', types.join(' → '));
 });
+
+// --- Attack: another instance reconciles a write that is still on its way -----------------------
+// Reconciliation closes a write left at execution.started as rolled_back (basis: protocol) once it
+// is older than its statement timeout plus the grace: "COMMIT is only ever sent after the result is
+// durable". Only this process's in-flight set protects a session; another gateway instance, the
+// CLI, or the scheduled pass on GCP judge by age alone. A write whose statement waits (a lock, the
+// pool, the result budget, a slow store: together these can exceed timeout + grace) is then closed
+// as rolled back — and goes on: its result lands after the abandoned event and COMMIT commits.
+
+realPg('a write still waiting on a lock when another instance reconciles it: the log and the target agree, in the gateway\'s order', async (t) => {
+  const admin = new pg.Client({ connectionString: gw.target.url });
+  await admin.connect();
+  try {
+    await admin.query('BEGIN');
+    await admin.query("INSERT INTO notes VALUES (4004, 'blocker')"); // the gateway's INSERT of 4004 waits on this row
+    const answer = dbaInsert(4004, 'INSERT INTO notes VALUES ($1, $2) -- reconciled-while-waiting');
+    await until('the gateway\'s INSERT waits on the lock', async () => {
+      // (pg_stat_activity.query shows the engine's last simple-protocol statement, not the pipeline's.)
+      const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND wait_event_type = 'Lock'");
+      return rows.length === 1;
+    });
+    const since = new Date(Date.now() - 60_000);
+    const report = await reconcile({ sessions: otherInstance, target: gw.runtime.target, clock: later, reconciledBy: 'another instance' }, { since });
+    t.log(`reconciliation: ${JSON.stringify(report.closed)}`);
+    await admin.query('ROLLBACK'); // the lock goes; the gateway's INSERT goes on
+    const r = await answer;
+    const [id] = await sessionsFor('INSERT INTO notes VALUES ($1, $2) -- reconciled-while-waiting');
+    await until('the session is closed by the gateway too', async () => {
+      const last = (await gw.runtime.sessions.read(id!)).at(-1)?.type;
+      return last === 'execution.committed' || last === 'execution.rolled_back';
+    });
+    const { types, brk, status } = await evidenceOf(id!);
+    const exists = await noteExists(4004);
+    t.log(`answer ${r.status}; log: ${types.join(' → ')}; target has the row: ${exists}`);
+    t.is(brk, undefined, `the log is out of the gateway's order: ${brk?.message}`);
+    t.is(status, exists ? 'committed' : 'rolled_back', 'the log says what the target holds');
+    if (!exists) t.is(r.status, 503, 'a write that was not kept is not answered as executed');
+  } finally {
+    await admin.end();
+  }
+});
+
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 // --- helpers ---------------------------------------------------------------------------------
 
