@@ -163,30 +163,72 @@ realPg('a write still waiting on a lock when another instance reconciles it: the
     await admin.query("INSERT INTO notes VALUES (4004, 'blocker')"); // the gateway's INSERT of 4004 waits on this row
     const answer = dbaInsert(4004, 'INSERT INTO notes VALUES ($1, $2) -- reconciled-while-waiting');
     await until('the gateway\'s INSERT waits on the lock', async () => {
-      // (pg_stat_activity.query shows the engine's last simple-protocol statement, not the pipeline's.)
-      const { rows } = await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND wait_event_type = 'Lock'");
-      return rows.length === 1;
+      return waitingOnLock();
     });
     const since = new Date(Date.now() - 60_000);
     const report = await reconcile({ sessions: otherInstance, target: gw.runtime.target, clock: later, reconciledBy: 'another instance' }, { since });
     t.log(`reconciliation: ${JSON.stringify(report.closed)}`);
     await admin.query('ROLLBACK'); // the lock goes; the gateway's INSERT goes on
     const r = await answer;
+    // The gateway has appended all it will once it answered (its committed is awaited before the 200).
     const [id] = await sessionsFor('INSERT INTO notes VALUES ($1, $2) -- reconciled-while-waiting');
-    await until('the session is closed by the gateway too', async () => {
-      const last = (await gw.runtime.sessions.read(id!)).at(-1)?.type;
-      return last === 'execution.committed' || last === 'execution.rolled_back';
-    });
     const { types, brk, status } = await evidenceOf(id!);
     const exists = await noteExists(4004);
     t.log(`answer ${r.status}; log: ${types.join(' → ')}; target has the row: ${exists}`);
     t.is(brk, undefined, `the log is out of the gateway's order: ${brk?.message}`);
     t.is(status, exists ? 'committed' : 'rolled_back', 'the log says what the target holds');
-    if (!exists) t.is(r.status, 503, 'a write that was not kept is not answered as executed');
+    if (!exists) {
+      t.is(r.status, 503, 'a write that was not kept is not answered as executed');
+      t.is(r.body.sessionId, id);
+    }
   } finally {
     await admin.end();
   }
 });
+
+realPg('the mirror: reconciliation judged the write at started, the gateway\'s result and COMMIT land first, then its abandoned arrives: refused (session_moved), the session reads committed', async (t) => {
+  // Another instance whose appends go through the store proxy, so its abandoned can be held.
+  const u = new URL(gw.audit.url);
+  u.hostname = '127.0.0.1';
+  u.port = String(store.port);
+  const slowInstance = await createPostgresSessionLog({ connectionString: u.toString(), poolSize: 2 });
+  const admin = new pg.Client({ connectionString: gw.target.url });
+  await admin.connect();
+  try {
+    await admin.query('BEGIN');
+    await admin.query("INSERT INTO notes VALUES (4005, 'blocker')");
+    const answer = dbaInsert(4005, 'INSERT INTO notes VALUES ($1, $2) -- reconciled-mirror');
+    await until('the gateway\'s INSERT waits on the lock', async () => {
+      return waitingOnLock();
+    });
+    const held = store.holdNext('reconciler-mirror-held');
+    const pass = reconcile({ sessions: slowInstance, target: gw.runtime.target, clock: later, reconciledBy: 'reconciler-mirror-held' }, { since: new Date(Date.now() - 60_000) });
+    await held.holding; // its abandoned is on the wire, judged on the session at execution.started
+    await admin.query('ROLLBACK');
+    const r = await answer;
+    t.is(r.status, 200, JSON.stringify(r.body));
+    held.release();
+    const report = await pass;
+    t.is(report.closed.rolled_back, 0, JSON.stringify(report));
+    t.is(report.errors, 1, 'the judgement about a session that moved is dropped, to be made again');
+    const { types, brk, status } = await evidenceOf(r.body.sessionId);
+    t.is(brk, undefined, brk?.message);
+    t.is(status, 'committed', types.join(' → '));
+    t.true(await noteExists(4005));
+  } finally {
+    await admin.end();
+    await slowInstance.close();
+  }
+});
+
+/**
+ * The gateway's engine connection waits on a lock. Asked outside the blocker's transaction: inside
+ * it, pg_stat_activity is a snapshot taken at its first read.
+ */
+async function waitingOnLock(): Promise<boolean> {
+  const { rows } = await gw.sql("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND wait_event_type = 'Lock'");
+  return rows.length === 1;
+}
 
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,7 +1,7 @@
 // The SessionLog on PostgreSQL: a self-hosted server, or the embedded PGlite served over the wire.
 // It only ever INSERTs and SELECTs; there is no code path that updates or deletes an event.
 import pg from 'pg';
-import { createAppendPath, type GroupCommitStats, DEFAULT_MAX_BATCH_EVENTS, type ChainedAppend } from '../../audit/append-path.ts';
+import { createAppendPath, type AppendOptions, type GroupCommitStats, DEFAULT_MAX_BATCH_EVENTS, type ChainedAppend } from '../../audit/append-path.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
@@ -96,14 +96,14 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
       // Whether the events may yet be stored is part of the answer: an append the client gave up
       // on mid-flight may have committed, or (held by the network) commit later; only a refusal
       // the server answered, or a failure before anything was sent, says they never will be.
-      unavailable: (e, more) => unavailable('append', e, { ...more, recorded: refused.has(e as object) ? 'no' : 'unknown' }),
+      unavailable: (e, more) => unavailable('append', e, { recorded: refused.has(e as object) ? 'no' : 'unknown', ...more }),
     },
     { clock, maxBatchEvents },
   );
 
-  async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+  async function append(sessionId: string, drafts: readonly EventDraft[], options?: AppendOptions): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
-    return path.append(sessionId, drafts);
+    return path.append(sessionId, drafts, options);
   }
 
   async function read(sessionId: string): Promise<SessionEvent[]> {
