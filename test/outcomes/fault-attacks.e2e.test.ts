@@ -221,6 +221,30 @@ realPg('the mirror: reconciliation judged the write at started, the gateway\'s r
   }
 });
 
+// --- Attack: a write that ends the gateway's transaction and opens another ----------------------
+// The engine refuses a write whose statement left the transaction (state not 'T' at Sync), and a
+// read whose tag is transaction control. `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` as a write end
+// the transaction whose txid execution.result records, and leave a new one open ('T'): the gateway
+// recorded the result, sent its COMMIT (of the empty chained transaction) and said `committed` —
+// of a transaction the statement had rolled back (or committed before its result was durable).
+
+for (const sql of ['ROLLBACK AND CHAIN', 'COMMIT AND CHAIN', 'ABORT AND CHAIN']) {
+  realPg(`a write \`${sql}\`: refused, and the log never says committed of a transaction the statement ended`, async (t) => {
+    const r = await gw.post('/v1/query', { connection: 'main', sql }, { authorization: `Bearer ${await gw.token(DBA)}`, ...model });
+    const { events, types, brk, status } = await evidenceOf(r.body.sessionId);
+    const result = events.find((e) => e.type === 'execution.result');
+    const txid = result?.data.txid as string | undefined;
+    if (txid) {
+      // What the log says of the transaction it names must be what the target says of it.
+      const { rows } = await gw.sql('SELECT txid_status($1::bigint) AS s', [txid]);
+      t.false(status === 'committed' && rows[0].s !== 'committed', `the log says committed; the target says txid ${txid} is ${rows[0].s}`);
+    }
+    t.not(r.status, 200, `answered as executed: ${types.join(' → ')}`);
+    t.not(status, 'committed', types.join(' → '));
+    t.is(brk, undefined);
+  });
+}
+
 /**
  * The gateway's engine connection waits on a lock. Asked outside the blocker's transaction: inside
  * it, pg_stat_activity is a snapshot taken at its first read.
