@@ -245,6 +245,31 @@ for (const sql of ['ROLLBACK AND CHAIN', 'COMMIT AND CHAIN', 'ABORT AND CHAIN'])
   });
 }
 
+// --- Attack: a write's result event under the row cap and the byte budget ----------------------
+// execution.result is what the auditor reads of a write: how many rows it changed. A write whose
+// RETURNING was cut (by the row cap or the byte budget) still changes every row; the record said
+// rowCount = the rows KEPT, so an INSERT of 300 rows read as 100 (or 3), while PostgreSQL's own
+// tag said 300.
+
+for (const [label, sql, id0] of [
+  ['the row cap', 'INSERT INTO notes SELECT g, NULL FROM generate_series($1::int, $1::int + 299) g RETURNING id', 5000],
+  ['the byte budget', "INSERT INTO notes SELECT g, repeat('z', 300000) FROM generate_series($1::int, $1::int + 299) g RETURNING id, body", 6000],
+] as const) {
+  realPg(`a write whose RETURNING is cut by ${label}: the result records every row it changed, and says it was cut`, async (t) => {
+    const r = await gw.post('/v1/query', { connection: 'main', sql, params: [id0] }, { authorization: `Bearer ${await gw.token(DBA)}`, ...model });
+    t.is(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+    const changed = Number((await gw.sql('SELECT count(*) AS n FROM notes WHERE id BETWEEN $1 AND $1 + 299', [id0])).rows[0].n);
+    t.is(changed, 300, 'the write changed every row');
+    const { events, status } = await evidenceOf(r.body.sessionId);
+    const result = events.find((e) => e.type === 'execution.result')!;
+    t.is(status, 'committed');
+    t.true(result.data.truncated as boolean, 'the answer says it was cut');
+    t.true((result.data.rows as unknown[]).length < 300);
+    t.is(result.data.rowCount, 300, `the record says ${String(result.data.rowCount)} rows for a write that changed 300`);
+    t.is(r.body.rowCount, 300);
+  });
+}
+
 /**
  * The gateway's engine connection waits on a lock. Asked outside the blocker's transaction: inside
  * it, pg_stat_activity is a snapshot taken at its first read.
