@@ -169,11 +169,13 @@ async function commitAnswer(lease: EngineLease, answer: Promise<QueryResult>): P
 }
 
 function shape(reply: StatementReply, names: ReadonlyMap<number, string>, sql: string): Executed {
-  const truncatedBy = reply.overBudget ? 'bytes' : reply.suspended ? 'rows' : undefined;
+  const truncatedBy = reply.overBudget ? 'bytes' : reply.suspended || reply.overRows ? 'rows' : undefined;
   const truncated = truncatedBy !== undefined;
   return {
     command: reply.tag?.command ?? (truncated ? commandOfSuspended(sql) : ''),
-    rowCount: truncated ? reply.rows.length : (rowCountOf(reply) ?? reply.rows.length),
+    // A write's tag counts the rows it changed, however many of its RETURNING rows were kept (a
+    // write always reaches its tag: pipeline.ts); a cut read counts the rows it answered.
+    rowCount: reply.tag ? (rowCountOf(reply) ?? reply.rows.length) : reply.rows.length,
     truncated,
     ...(truncatedBy ? { truncatedBy } : {}),
     cellsOmitted: reply.cellsOmitted,
