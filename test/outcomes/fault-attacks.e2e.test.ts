@@ -221,6 +221,39 @@ realPg('the mirror: reconciliation judged the write at started, the gateway\'s r
   }
 });
 
+// --- Attack (held): the client hangs up while its write waits on a lock ------------------------
+// Nothing cancels the statement when the HTTP client goes; it runs on. The log must then say what
+// the target holds — committed, with nobody to answer — never a rollback or a session left open.
+
+realPg('held: a client that hangs up while its write waits on a lock: the write goes on, and the log says committed, as the target does', async (t) => {
+  const admin = new pg.Client({ connectionString: gw.target.url });
+  await admin.connect();
+  const sql = 'INSERT INTO notes VALUES ($1, $2) -- hung-up-client';
+  try {
+    await admin.query('BEGIN');
+    await admin.query("INSERT INTO notes VALUES (4006, 'blocker')");
+    const hangUp = new AbortController();
+    const answer = fetch(`${gw.url}/v1/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await gw.token(DBA)}`, ...model },
+      body: JSON.stringify({ connection: 'main', sql, params: [4006, 'x'] }),
+      signal: hangUp.signal,
+    }).catch((e: unknown) => e);
+    await until('the gateway\'s INSERT waits on the lock', waitingOnLock);
+    hangUp.abort();
+    t.true((await answer) instanceof Error, 'the client is gone');
+    await admin.query('ROLLBACK');
+  } finally {
+    await admin.end();
+  }
+  const [id] = await sessionsFor(sql);
+  await until('the gateway closes the session', async () => ['execution.committed', 'execution.rolled_back', 'execution.failed'].includes((await gw.runtime.sessions.read(id!)).at(-1)?.type ?? ''));
+  const { types, brk, status } = await evidenceOf(id!);
+  t.is(brk, undefined);
+  t.true(await noteExists(4006), 'the write went on without its client');
+  t.is(status, 'committed', types.join(' → '));
+});
+
 // --- Attack: a write that ends the gateway's transaction and opens another ----------------------
 // The engine refuses a write whose statement left the transaction (state not 'T' at Sync), and a
 // read whose tag is transaction control. `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` as a write end
