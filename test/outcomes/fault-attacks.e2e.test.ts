@@ -1,9 +1,24 @@
 // Adversarial review of the outcome protocol under faults (issue 15, issue 17), by the atk-outcomes
 // attacker (an independent reliability/security review, December 2026). Real components only: the
 // real gateway over HTTP, real PostgreSQL as the target and as the session store, faults injected
-// with a TCP proxy that holds bytes (never with sleeps) and with SQL. Each test checks the target and
-// the log. Attacks that held and were already covered elsewhere are not repeated here; see the
-// review report in the branch's commit messages.
+// with a TCP proxy that holds or cuts bytes and with locks (never with sleeps), waiting on
+// conditions. Each test checks the target and the log.
+//
+// Broke, and fixed (each attack committed failing first):
+//   - a store partition holds the admission append past the client's bound: it landed after a 503
+//     that named no session (fix: the backend is terminated, not cancelled; a failed admission whose
+//     fate is unknown names its session, details.recorded);
+//   - a read's result append commits but its answer is lost: the gateway's own execution.failed
+//     after the result was out of its protocol (fix: protocol.ts accepts it, audit_unavailable only);
+//   - another instance reconciles a write still waiting on a lock as rolled_back; the result lands
+//     after it and COMMIT commits (fix: compare-and-append for the result and for an abandoned
+//     judged at execution.started);
+//   - COMMIT/ROLLBACK/ABORT AND CHAIN as a write: logged committed of a txid the target says
+//     aborted (fix: a write's transaction-control tag is refused, as a read's);
+//   - a write whose RETURNING is cut records rowCount = rows kept (fix: a write runs to its tag).
+// Held (kept here where no other suite covers them through the gateway): a client that hangs up
+// mid-write, a deferred constraint failing at COMMIT, the target killing the backend while the
+// result is recorded, the mirror of the reconciliation race.
 import test from 'ava';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
@@ -33,7 +48,9 @@ test.before(async () => {
   gw = await startTestGateway({
     // A generous statement timeout: a statement held on a lock waits for the test, not the clock.
     policy: (issuer) => testPolicy(issuer).replace('statementTimeoutMs: 2000', 'statementTimeoutMs: 60000'),
-    seedSql: 'CREATE TABLE notes (id int PRIMARY KEY, body text)',
+    seedSql: `CREATE TABLE notes (id int PRIMARY KEY, body text);
+      CREATE TABLE parents (id int PRIMARY KEY);
+      CREATE TABLE children (id int PRIMARY KEY, parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED);`,
     storeStatementTimeoutMs: STORE_TIMEOUT_MS,
     reconcile: { intervalMs: 0, startupLookbackMs: 0, graceMs: 0 },
     storeUrl: async (url) => {
@@ -252,6 +269,47 @@ realPg('held: a client that hangs up while its write waits on a lock: the write 
   t.is(brk, undefined);
   t.true(await noteExists(4006), 'the write went on without its client');
   t.is(status, 'committed', types.join(' → '));
+});
+
+// --- Attack (held): COMMIT refused after the result was recorded -------------------------------
+// A deferred foreign key is checked at COMMIT: the statement succeeded, its result is durable, and
+// then COMMIT fails. The log must say rolled_back, never committed.
+
+realPg('held: a deferred constraint that fails at COMMIT: result, then rolled_back; nothing on the target', async (t) => {
+  const r = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO children VALUES (1, 999) RETURNING id' }, { authorization: `Bearer ${await gw.token(DBA)}`, ...model });
+  t.not(r.status, 200, JSON.stringify(r.body));
+  const { types, brk, status } = await evidenceOf(r.body.sessionId);
+  t.deepEqual(types.slice(-2), ['execution.result', 'execution.rolled_back']);
+  t.is(brk, undefined);
+  t.is(status, 'rolled_back');
+  t.is((await gw.sql('SELECT count(*)::int AS n FROM children')).rows[0].n, 0);
+});
+
+// --- Attack (held): the target ends the write's backend while its result is being recorded ----
+// The bot's own statement sets idle_in_transaction_session_timeout for its transaction; the result
+// append is held (store proxy) until the target has killed the idle backend. COMMIT then meets a
+// dead connection: the gateway must not claim either outcome; reconciliation asks the target.
+
+realPg('held: the target kills the write\'s backend while its result is recorded: no outcome claimed, reconciliation finds it rolled back', async (t) => {
+  const sql = "WITH i AS (INSERT INTO notes VALUES ($1, $2) RETURNING id) SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', '200', true) AS s, 'idle' || '-kill-marker' AS m, (SELECT id FROM i) AS id";
+  const held = store.holdNext('idle-kill-marker'); // in the result's rows only, not in the SQL
+  const answer = dbaInsert(4007, sql);
+  await held.holding; // the statement is done, its transaction idle, its result held on the way
+  await until('the target ended the idle backend', async () => {
+    const { rows } = await gw.sql("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gatehouse' AND state = 'idle in transaction'");
+    return rows.length === 0;
+  });
+  held.release();
+  const r = await answer;
+  t.not(r.status, 200, JSON.stringify(r.body));
+  t.is(typeof r.body.sessionId, 'string');
+  const before = await evidenceOf(r.body.sessionId);
+  t.is(before.types.at(-1), 'execution.result', `no outcome claimed: ${before.types.join(' → ')}`);
+  await reconcile({ sessions: gw.runtime.sessions, target: gw.runtime.target, clock: later, reconciledBy: 'test' }, { since: new Date(Date.now() - 60_000) });
+  const { types, brk, status } = await evidenceOf(r.body.sessionId);
+  t.is(brk, undefined);
+  t.is(status, 'rolled_back', types.join(' → '));
+  t.false(await noteExists(4007));
 });
 
 // --- Attack: a write that ends the gateway's transaction and opens another ----------------------
