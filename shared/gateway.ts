@@ -13,6 +13,7 @@ import type { Analysis } from './sql/analysis.ts';
 import type { CatalogReader, RoutineCatalogReader, SessionLog, StatementResult, TargetDatabase } from './ports.ts';
 import { parseQueryRequest, type QueryRequest } from './query-request.ts';
 import type { EventDraft, SessionEvent, SessionStatus } from './audit/events.ts';
+import type { ChainHead } from './audit/chain.ts';
 import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
@@ -121,6 +122,8 @@ interface Admitted {
   readonly decision: Decision;
   /** Set when step 5 held the statement for people. */
   readonly held?: HeldApproval;
+  /** The last event this gateway appended to the session before it runs (execution.started). */
+  readonly head?: ChainHead;
 }
 
 // A transport that never says its answer was written (or a client that reads it very slowly) holds
@@ -242,6 +245,15 @@ export function createGateway(deps: GatewayDeps) {
   async function admit(endpoint: 'query' | 'analyze', principal: Principal, caller: Caller, body: BodyReader): Promise<Admitted> {
     const sessionId = newSessionId();
     caller.observe?.({ sessionId });
+    // The session's head as this gateway left it: its result is appended right after it or not at
+    // all (compare-and-append), so a session another instance's reconciliation closed meanwhile
+    // never gains a result, and its write never a COMMIT.
+    let head: ChainHead | undefined;
+    const recordHere = async (drafts: EventDraft[]) => {
+      const stored = await recordEvents(sessionId, drafts);
+      const last = stored.at(-1);
+      head = last ? { seq: last.seq, hash: last.hash } : head;
+    };
     const agent = { model: caller.model, runId: caller.runId, traceparent: caller.traceparent };
     const refuse = async (error: GatehouseError, facts: ev.RequestFacts, more: EventDraft[] = []): Promise<never> => {
       await record(sessionId, [ev.requestEvent(facts, more.length ? undefined : error), ...more]);
@@ -287,7 +299,7 @@ export function createGateway(deps: GatewayDeps) {
     const recordDecision = async (d: Decision, more: readonly EventDraft[] = []) => {
       const drafts = [ev.requestEvent(facts), ev.analysisEvent(analysis), ev.decisionEvent(d), ...more];
       if (endpoint === 'query' && d.action === 'allow') drafts.push(ev.executionStartedEvent(statementFor(request, analysis)));
-      await record(sessionId, drafts);
+      await recordHere(drafts);
     };
     if (endpoint === 'query' && decision.action === 'approve' && deps.approvals) {
       // 5 approve: held for people, or released by the approval the bot presents. Either way the
@@ -302,7 +314,7 @@ export function createGateway(deps: GatewayDeps) {
         analysis,
         decision,
         recordDecision,
-        recordAfter: (drafts) => record(sessionId, [...drafts]),
+        recordAfter: (drafts) => recordHere([...drafts]),
         // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
         estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
@@ -315,10 +327,10 @@ export function createGateway(deps: GatewayDeps) {
       caller.observe?.({ decision: outcome.decision.action });
       const { id, expiresAt, quorum, approvers } = outcome.approval;
       const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
-      return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(held ? { held } : {}) };
+      return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(held ? { held } : {}), ...(head ? { head } : {}) };
     }
     await recordDecision(decision);
-    return { sessionId, principal, request, analysis, statement, decision };
+    return { sessionId, principal, request, analysis, statement, decision, ...(head ? { head } : {}) };
   }
 
   async function execute({
@@ -326,6 +338,7 @@ export function createGateway(deps: GatewayDeps) {
     request,
     analysis,
     statement: parsed,
+    head,
   }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[]; release: () => void }> {
     const statement = statementFor(request, analysis);
     const { connection, sql } = statement;
@@ -354,7 +367,7 @@ export function createGateway(deps: GatewayDeps) {
           const masked = await masker.apply(plan, raw.rows);
           const rawHmacSha256 = await masker.rawDigest(raw.fields, raw.rows);
           const shown: StatementResult = { ...raw, rows: masked.rows };
-          await record(sessionId, [ev.executionResultEvent(shown, { decisions: masked.decisions, rawHmacSha256 })]);
+          await recordOrFail(sessions, sessionId, [ev.executionResultEvent(shown, { decisions: masked.decisions, rawHmacSha256 })], head ? { after: head } : undefined);
           columns = masked.columns;
           maskedRows = masked.rows;
           resultRecorded = true;
@@ -367,7 +380,12 @@ export function createGateway(deps: GatewayDeps) {
     } catch (e) {
       release();
       const error = await redacted(asGatehouseError(e), connection, parsed);
-      if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
+      if (!resultRecorded && isGatehouseError(e, 'audit_unavailable') && error.details?.reason === 'session_moved') {
+        // Someone else appended to the session while it ran: reconciliation (another instance, the
+        // CLI, the scheduled pass) judged it abandoned and closed it — a write as rolled_back, which
+        // the ROLLBACK above has just made true; a read answered nothing. Its closing event stands;
+        // another of ours after it would only repeat it.
+      } else if (!resultRecorded && isGatehouseError(e, 'audit_unavailable')) {
         // The result could not be recorded, and the append was bounded on the server: it cannot
         // land later. A write was rolled back; a read's READ ONLY transaction had already ended
         // (its COMMIT is pipelined, docs/postgres-engine.md) and kept nothing, so it did not roll
@@ -484,6 +502,13 @@ export function createGateway(deps: GatewayDeps) {
 
   function record(sessionId: string, drafts: EventDraft[]): Promise<void> {
     return recordOrFail(sessions, sessionId, drafts);
+  }
+
+  /** record(), keeping what was stored (the session's new head). */
+  async function recordEvents(sessionId: string, drafts: EventDraft[]): Promise<SessionEvent[]> {
+    let stored: SessionEvent[] = [];
+    await recordOrFail({ append: async (id, d, o) => (stored = await sessions.append(id, d, o)) }, sessionId, drafts);
+    return stored;
   }
 
   async function readSession(sessionId: string): Promise<SessionEvent[]> {

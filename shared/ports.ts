@@ -6,6 +6,7 @@
 import type { EventDraft, SessionEvent, SessionSummary } from './audit/events.ts';
 import type { SessionQuery } from './audit/session-query.ts';
 import type { StoredEvents } from './audit/stored-text.ts';
+import type { AppendOptions } from './audit/append-path.ts';
 
 export type { SessionQuery } from './audit/session-query.ts';
 export type { ApprovalNotifier, ApprovalQuery, ApprovalStore, VoteSigner } from './approvals/ports.ts';
@@ -17,9 +18,10 @@ export interface SessionLog {
    * Appends drafts to a session, in order, atomically: all land or none do. The log assigns seq,
    * at, prevHash and hash (shared/audit/chain.ts). Concurrent appends to one session never share
    * a seq. Throws GatehouseError('audit_unavailable') when the log cannot be written; callers then
-   * run nothing.
+   * run nothing. `options.after`: only right after that event, else refused with
+   * `details.reason: "session_moved"` (shared/audit/append-path.ts, AppendOptions).
    */
-  append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]>;
+  append(sessionId: string, drafts: readonly EventDraft[], options?: AppendOptions): Promise<SessionEvent[]>;
   /** The session's events ordered by seq; `[]` when there is no such session. */
   read(sessionId: string): Promise<SessionEvent[]>;
   /**

@@ -75,8 +75,19 @@ export interface AppendPathOptions {
   readonly cachedHeads?: number;
 }
 
+/**
+ * How an append may be placed. `after`: only right after this event (compare-and-append): if the
+ * session's head has moved past it — someone else appended meanwhile — the append is refused
+ * (`audit_unavailable`, `details.reason: "session_moved"`, `recorded: "no"`) rather than chained
+ * after whatever came. A judgement made on the session as it stood (reconciliation's abandoned, the
+ * gateway's result) must not land on a session that has changed since.
+ */
+export interface AppendOptions {
+  readonly after?: ChainHead;
+}
+
 export interface AppendPath {
-  append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]>;
+  append(sessionId: string, drafts: readonly EventDraft[], options?: AppendOptions): Promise<SessionEvent[]>;
   /** Resolves once nothing is queued, waiting for a retry, or being written. */
   drain(): Promise<void>;
   /** Resolves once every append accepted before this call has settled (durable or refused). */
@@ -110,6 +121,8 @@ interface Member {
   readonly attempt: number;
   /** Retried after a lost race: written alone, on the head read from the store. */
   readonly alone: boolean;
+  /** Only right after this head (AppendOptions.after); never re-chained. */
+  readonly after?: ChainHead;
   resolve(events: SessionEvent[]): void;
   reject(error: unknown): void;
 }
@@ -131,10 +144,13 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
   const pending = new Set<Promise<unknown>>();
   const stats = { writes: 0, grouped: 0, lostRaces: 0, largestBatch: 0 };
 
-  function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+  function append(sessionId: string, drafts: readonly EventDraft[], placement: AppendOptions = {}): Promise<SessionEvent[]> {
     if (drafts.length === 0) return Promise.resolve([]);
     const now = options.clock();
-    const appended = new Promise<SessionEvent[]>((resolve, reject) => enqueue({ sessionId, drafts: [...drafts], now, attempt: 1, alone: false, resolve, reject }));
+    const after = placement.after ? { seq: placement.after.seq, hash: placement.after.hash } : undefined;
+    const appended = new Promise<SessionEvent[]>((resolve, reject) =>
+      enqueue({ sessionId, drafts: [...drafts], now, attempt: 1, alone: false, ...(after ? { after } : {}), resolve, reject }),
+    );
     const done: Promise<unknown> = appended.then(
       (): boolean => pending.delete(done),
       (): boolean => pending.delete(done),
@@ -208,11 +224,22 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
     let bytes = 0;
     for (const [i, m] of members.entries()) {
       let head: ChainHead | null;
-      try {
-        head = moved.get(m.sessionId) ?? (m.alone ? await store.readHead(m.sessionId) : (heads.get(m.sessionId) ?? null));
-      } catch (e) {
-        m.reject(store.unavailable(e, { attempts: m.attempt }));
-        continue;
+      if (m.after) {
+        // Compare-and-append: this member goes right after `after` or not at all. A head this
+        // batch or this process already knows to be elsewhere refuses it before any write.
+        const known = moved.get(m.sessionId) ?? heads.get(m.sessionId);
+        if (known && (known.seq !== m.after.seq || known.hash !== m.after.hash)) {
+          m.reject(sessionMoved(m));
+          continue;
+        }
+        head = m.after;
+      } else {
+        try {
+          head = moved.get(m.sessionId) ?? (m.alone ? await store.readHead(m.sessionId) : (heads.get(m.sessionId) ?? null));
+        } catch (e) {
+          m.reject(store.unavailable(e, { attempts: m.attempt }));
+          continue;
+        }
       }
       let events: SessionEvent[];
       try {
@@ -254,7 +281,10 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
       const raced = store.lostRace(e);
       if (raced) stats.lostRaces++;
       for (const { m } of prepared) {
-        if (raced && m.attempt < maxAttempts) retry(m);
+        // A compare-and-append written alone that lost the race lost it to its own session's head:
+        // the session moved. In a batch, the race may have been another member's: retried alone.
+        if (raced && m.after && prepared.length === 1) m.reject(sessionMoved(m));
+        else if (raced && m.attempt < maxAttempts) retry(m);
         else m.reject(store.unavailable(e, { attempts: m.attempt, ...(prepared.length > 1 ? { batch: prepared.length } : {}) }));
       }
       return;
@@ -266,6 +296,11 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
       heads.remember(m.sessionId, stored.at(-1)!);
       m.resolve(stored);
     }
+  }
+
+  function sessionMoved(m: Member): GatehouseError {
+    const cause = new Error(`session ${m.sessionId} has moved past seq ${m.after!.seq}`);
+    return store.unavailable(cause, { attempts: m.attempt, reason: 'session_moved', after: m.after!.seq, recorded: 'no' });
   }
 
   function retry(m: Member): void {

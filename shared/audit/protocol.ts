@@ -107,7 +107,12 @@ function successor(phase: Phase, e: Pick<SessionEvent, 'type' | 'data'>): Phase 
       // which sent a read's COMMIT after recording its result, appended rolled_back when that
       // COMMIT failed (and then answered no rows). No `abandoned`, no `committed`: either would
       // be a claim about a read that reconciliation and the gateway never make.
-      return e.type === 'execution.rolled_back' ? 'closed' : undefined;
+      if (e.type === 'execution.rolled_back') return 'closed';
+      // The result append committed on the store but its answer was lost (the connection broke,
+      // the client's bound passed): the gateway could not know it was durable, answered no rows,
+      // and said so — `failed`, with the log's own error and nothing else
+      // (test/outcomes/fault-attacks.e2e.test.ts). Any other failure after a result is not the gateway's.
+      return e.type === 'execution.failed' && dataOf(e, 'execution.failed')?.error?.code === 'audit_unavailable' ? 'closed' : undefined;
     case 'running':
       if (e.type === 'execution.result') return 'result';
       if (e.type === 'execution.failed') return 'closed';

@@ -8,7 +8,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts';
  * import shared/ports.ts (which names every domain's types): every SessionLog is one.
  */
 export interface SessionRecorder {
-  append(sessionId: string, drafts: readonly EventDraft[]): Promise<unknown>;
+  append(sessionId: string, drafts: readonly EventDraft[], options?: { readonly after?: { readonly seq: number; readonly hash: string } }): Promise<unknown>;
   read(sessionId: string): Promise<SessionEvent[]>;
 }
 
@@ -24,14 +24,24 @@ export class SessionError extends GatehouseError {
 
 /**
  * Appends to the session log or fails closed: without its record, nothing of that session may go
- * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more).
+ * ahead. A failure becomes a SessionError (audit_unavailable unless the log said more), carrying
+ * the session id unless the log says the events were never stored and never will be.
  */
-export async function recordOrFail(sessions: Pick<SessionRecorder, 'append'>, sessionId: string, drafts: EventDraft[]): Promise<void> {
+export async function recordOrFail(
+  sessions: Pick<SessionRecorder, 'append'>,
+  sessionId: string,
+  drafts: EventDraft[],
+  options?: Parameters<SessionRecorder['append']>[2],
+): Promise<void> {
   try {
-    await sessions.append(sessionId, drafts);
+    await sessions.append(sessionId, drafts, options);
   } catch (e) {
     const error = isGatehouseError(e) ? e : new GatehouseError('audit_unavailable', 'session log unavailable', undefined, { cause: e });
-    throw new SessionError(undefined, error);
+    // An append whose fate the log cannot tell (`recorded` not `no`: the answer was lost, or the
+    // network still holds it) may be stored later: the refusal names the session it may come to
+    // hold, so no session ever appears that no answer named. One the store refused never will be.
+    const mayBeStored = error.code === 'audit_unavailable' && error.details?.recorded !== 'no';
+    throw new SessionError(mayBeStored ? sessionId : undefined, error);
   }
 }
 

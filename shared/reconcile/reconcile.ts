@@ -10,9 +10,12 @@
 //                       no txid, unknown txid, target unreachable       unknown / retried later
 //   execution.started   read-only transaction                           rolled_back (nothing to keep)
 //   (no result)         a write: COMMIT is only ever sent after         rolled_back
-//                       execution.result is durable, and every append
-//                       is bounded on the store's server, so none
-//                       can land after this age
+//                       execution.result is durable, and the result
+//                       is appended right after execution.started or
+//                       not at all (compare-and-append), as this
+//                       event is appended right after the event it
+//                       judged: whichever lands first, the other is
+//                       refused (session_moved), so age is not relied on
 //
 // It runs on a timer in the gateway, once at start-up, from `gatehouse sessions reconcile`, and
 // on GCP from the scheduled POST /v1/approvals/republish.
@@ -129,7 +132,15 @@ export async function reconcile(deps: ReconcileDeps, window: ReconcileWindow): P
           if (verdict.kind === 'inProgress') report.skipped.inProgress++;
           continue;
         }
-        await deps.sessions.append(s.sessionId, [executionAbandonedEvent({ ...verdict.facts, reconciledBy: deps.reconciledBy })]);
+        // A judgement made at execution.started rests on age alone: right after that event, or
+        // not at all. A gateway still running the statement (this process's in-flight set cannot
+        // see another instance's) appends its result there first, and this judgement is then
+        // about a session that has moved (session_moved): counted as an error, judged again next
+        // pass. A judgement at a result rests on the target's txid_status, true whenever it lands
+        // (docs/outcomes.md: it may follow the gateway's own closing event, saying the same).
+        const judged = events.at(-1)!;
+        const placement = judged.type === 'execution.started' ? { after: { seq: judged.seq, hash: judged.hash } } : undefined;
+        await deps.sessions.append(s.sessionId, [executionAbandonedEvent({ ...verdict.facts, reconciledBy: deps.reconciledBy })], placement);
         report.closed[verdict.facts.outcome]++;
         report.closedSessions.push({ sessionId: s.sessionId, outcome: verdict.facts.outcome, basis: verdict.facts.basis });
       } catch {

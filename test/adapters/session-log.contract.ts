@@ -369,6 +369,35 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
     if (before && after) t.true(after.lostRaces > before.lostRaces, 'the first batch was refused as a whole and retried');
   });
 
+  test(`${name}: compare-and-append: an append placed after a head lands only there; once the session moved it is refused, never re-chained`, async (t) => {
+    const a = await fixture(t);
+    const b = await fixture(t);
+    const sid = newId();
+    const [started] = await a.log.append(sid, [request('a')]);
+    const at = { seq: started!.seq, hash: started!.hash };
+    // b (another instance) appends first; a has not seen it and still holds the old head.
+    await b.log.append(sid, [{ type: 'analysis', data: { by: 'b' } }]);
+    const others = Array.from({ length: 7 }, () => newId());
+    const [refused, ...rest] = await Promise.allSettled([
+      a.log.append(sid, [{ type: 'analysis', data: { by: 'a' } }], { after: at }),
+      ...others.map((o, i) => a.log.append(o, [request(`c${i}`)])),
+    ]);
+    t.is(refused!.status, 'rejected');
+    const reason = (refused as PromiseRejectedResult).reason as { code?: string; details?: Record<string, unknown> };
+    t.is(reason.code, 'audit_unavailable');
+    t.is(reason.details?.reason, 'session_moved');
+    t.is(reason.details?.recorded, 'no');
+    const stored = await a.log.read(sid);
+    t.deepEqual(stored.map((e) => e.data.by ?? null), [null, 'b'], 'nothing of the refused append is stored');
+    t.deepEqual(verifyChain(sid, stored), []);
+    for (const r of rest) t.is(r.status, 'fulfilled', 'the members batched with it land');
+    // Placed right after the head it names, it lands.
+    const last = stored.at(-1)!;
+    const [placed] = await a.log.append(sid, [{ type: 'analysis', data: { by: 'a2' } }], { after: { seq: last.seq, hash: last.hash } });
+    t.is(placed!.seq, last.seq + 1);
+    t.deepEqual(verifyChain(sid, await a.log.read(sid)), []);
+  });
+
   test(`${name}: a member the log cannot hash is refused alone; the appends batched with it land`, async (t) => {
     const { log } = await fixture(t);
     const sids = Array.from({ length: 8 }, () => newId());

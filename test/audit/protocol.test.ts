@@ -52,6 +52,8 @@ const genuine: [string, Ev[], SessionStatus][] = [
   // Versions f50c118 … ae7c6ea: a read whose result could not be recorded, or whose COMMIT (sent after its result) failed.
   ['a read rolled back before its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, rolledBack), 'rolled_back'],
   ['a read rolled back after its result (f50c118 … ae7c6ea)', session(request, analysis, allow, readStarted, result, rolledBack), 'rolled_back'],
+  // The read's result append committed but its answer was lost: no rows answered (test/outcomes/fault-attacks.e2e.test.ts).
+  ['a read whose result was stored, its answer lost', session(request, analysis, allow, readStarted, result, E('execution.failed', { error: { code: 'audit_unavailable', message: 'session log unavailable' } })), 'failed'],
   ['failed while running', session(request, analysis, allow, started, failed), 'failed'],
   ['failed before it started (a redemption)', session(request, analysis, allow, failed), 'failed'],
   ['a legacy completion', session(request, analysis, allow, started, completed), 'executed'],
@@ -98,6 +100,8 @@ const appended: [string, Ev[], number][] = [
   ['a read reconciled as committed while running', session(request, analysis, allow, readStarted, abandoned), 4],
   ['a read\'s result reconciled (reconciliation never closes one)', session(request, analysis, allow, readStarted, result, abandonedRolledBack), 5],
   ['a read\'s result committed', session(request, analysis, allow, readStarted, result, committed), 5],
+  ['a read\'s result failed for another reason than the log', session(request, analysis, allow, readStarted, result, E('execution.failed', { error: { code: 'execution_failed', message: 'x' } })), 5],
+  ['a read\'s result failed without saying why', session(request, analysis, allow, readStarted, result, failed), 5],
   ['a read committed without a result', session(request, analysis, allow, readStarted, committed), 4],
   ['a reconciliation appended again with another outcome', session(request, analysis, allow, started, result, abandoned, abandonedRolledBack), 6],
   ['an unknown reconciliation turned into committed', session(request, analysis, allow, started, result, abandonedUnknown, abandoned), 6],

@@ -106,6 +106,8 @@ export interface TestGatewayOptions {
   readonly kmsClientOptions?: Record<string, unknown>;
   /** The session log's server-side statement bound (default the adapter's, 10 s). */
   readonly storeStatementTimeoutMs?: number;
+  /** The URL the session log connects to, given its database's (e.g. through a TCP proxy); default that URL. */
+  readonly storeUrl?: (url: string) => Promise<string>;
   /** Target pool and its bounded queue (pool_exhausted beyond it). */
   readonly targetPoolSize?: number;
   readonly targetMaxQueue?: number;
@@ -131,7 +133,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const key = await loadOrCreateDevKey(dir);
   const runtime = await createRuntime({
     policy: policyPath,
-    sessionStore: { kind: 'postgres', url: audit.url, statementTimeoutMs: options.storeStatementTimeoutMs },
+    sessionStore: { kind: 'postgres', url: options.storeUrl ? await options.storeUrl(audit.url) : audit.url, statementTimeoutMs: options.storeStatementTimeoutMs },
     env: { ...options.env, GATEHOUSE_TEST_TARGET_URL: asRole(target.url, options.targetRole), GATEHOUSE_TEST_MASKING_KEY: TEST_MASKING_KEY, GATEHOUSE_TEST_SIGNING_KEY: TEST_SIGNING_KEY },
     targetPoolSize: options.targetPoolSize,
     targetMaxQueue: options.targetMaxQueue,

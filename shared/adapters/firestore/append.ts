@@ -37,7 +37,7 @@ export function firestoreDurableStore(open: () => Promise<Store>, logHead: LogHe
       let total = 0;
       for (const e of append.events) {
         const bytes = Buffer.byteLength(JSON.stringify(e.data), 'utf8');
-        if (bytes > MAX_DATA_BYTES) throw unavailable('append', new TooLarge(e.seq, bytes), { reason: 'event_too_large', seq: e.seq, bytes });
+        if (bytes > MAX_DATA_BYTES) throw unavailable('append', new TooLarge(e.seq, bytes), { reason: 'event_too_large', seq: e.seq, bytes, recorded: 'no' });
         total += bytes;
       }
       return total;

@@ -7,7 +7,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
 import { firestoreDurableStore, isLeafDocument, MAX_COMMIT_DATA_BYTES, readLogSize } from './append.ts';
-import { createAppendPath, type GroupCommitStats } from '../../audit/append-path.ts';
+import { createAppendPath, type AppendOptions, type GroupCommitStats } from '../../audit/append-path.ts';
 import { firestoreConnection, type Connection } from './connection.ts';
 import { eventFromDocument, usableId } from './documents.ts';
 import { unavailable, type Operation } from './failures.ts';
@@ -63,9 +63,9 @@ export async function createFirestoreSessionLog(options: FirestoreSessionLogOpti
     });
   }
 
-  async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+  async function append(sessionId: string, drafts: readonly EventDraft[], options?: AppendOptions): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
-    return path.append(sessionId, drafts);
+    return path.append(sessionId, drafts, options);
   }
 
   async function read(sessionId: string): Promise<SessionEvent[]> {

@@ -1,7 +1,7 @@
 // The SessionLog on PostgreSQL: a self-hosted server, or the embedded PGlite served over the wire.
 // It only ever INSERTs and SELECTs; there is no code path that updates or deletes an event.
 import pg from 'pg';
-import { createAppendPath, type GroupCommitStats, DEFAULT_MAX_BATCH_EVENTS, type ChainedAppend } from '../../audit/append-path.ts';
+import { createAppendPath, type AppendOptions, type GroupCommitStats, DEFAULT_MAX_BATCH_EVENTS, type ChainedAppend } from '../../audit/append-path.ts';
 import { checkSessionQuery } from '../../audit/query-check.ts';
 import type { EventDraft, SessionEvent, SessionSummary } from '../../audit/events.ts';
 import type { LogLeaf, SessionQuery, TransparentSessionLog } from '../../ports.ts';
@@ -68,8 +68,12 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
   const path = createAppendPath(
     {
       async readHead(sessionId) {
-        const { rows } = await pool.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
-        return rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
+        try {
+          const { rows } = await pool.query<{ seq: number; hash: string }>(SQL.head, [sessionId]);
+          return rows[0] ? { seq: rows[0].seq, hash: rows[0].hash } : null;
+        } catch (e) {
+          throw notWritten(e); // a read: nothing of the append was sent
+        }
       },
       async write(batch: readonly ChainedAppend[]) {
         const values = batchColumns(batch);
@@ -89,14 +93,17 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
         return Number(rows[0]!.first_index);
       },
       lostRace,
-      unavailable: (e, more) => unavailable('append', e, more),
+      // Whether the events may yet be stored is part of the answer: an append the client gave up
+      // on mid-flight may have committed, or (held by the network) commit later; only a refusal
+      // the server answered, or a failure before anything was sent, says they never will be.
+      unavailable: (e, more) => unavailable('append', e, { recorded: refused.has(e as object) ? 'no' : 'unknown', ...more }),
     },
     { clock, maxBatchEvents },
   );
 
-  async function append(sessionId: string, drafts: readonly EventDraft[]): Promise<SessionEvent[]> {
+  async function append(sessionId: string, drafts: readonly EventDraft[], options?: AppendOptions): Promise<SessionEvent[]> {
     checkSessionId(sessionId);
-    return path.append(sessionId, drafts);
+    return path.append(sessionId, drafts, options);
   }
 
   async function read(sessionId: string): Promise<SessionEvent[]> {
@@ -209,13 +216,35 @@ class RowsOfSession implements StoredEvents {
   }
 }
 
+/** Errors after which the append is known never to be stored (see boundedQuery). */
+const refused = new WeakSet<object>();
+
+function notWritten(e: unknown): unknown {
+  if (typeof e === 'object' && e !== null) refused.add(e);
+  return e;
+}
+
 /**
- * A query on a client of its own: when the client-side timeout fires first (a server that ignores
- * statement_timeout, such as PGlite), the statement is cancelled on the server and the connection
- * destroyed, so it cannot finish after the caller was told it failed.
+ * A query on a client of its own. Its failure says whether the statement may still commit: a
+ * failure to connect sent nothing, and an error the server answered (a SQLSTATE) ended the
+ * autocommitted statement without committing it — both `refused`. Anything else (the answer lost
+ * or late) leaves it open.
+ *
+ * When the client-side timeout fires first — a server that ignores statement_timeout (PGlite), or
+ * a network that holds the statement before the server ever sees it, where statement_timeout has
+ * not even started — the backend is TERMINATED, not cancelled, and only then is the connection
+ * dropped: a cancel reaches nothing when the statement has not arrived yet, and the server would
+ * run it in full once the network delivers it (TCP retransmits what was sent, even after the
+ * client closed its socket). A backend that is gone runs nothing more. If it cannot be reached
+ * either, the append stays `unknown`, and the gateway names its session in the 503.
  */
 async function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, query: pg.QueryConfig): Promise<R[]> {
-  const client = await pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    throw notWritten(e);
+  }
   // A server that drops the connection mid-query emits 'error' on the checked-out client (the
   // query rejects as well); unheard, it would crash the process. pool.query does the same.
   const onError = () => {};
@@ -226,28 +255,36 @@ async function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(poo
     client.release();
     return rows;
   } catch (e) {
-    client.off('error', onError);
     const timedOut = e instanceof Error && e.message === 'Query read timeout';
-    if (timedOut) await cancelBackend(pool, (client as unknown as { processID: number | null }).processID);
+    // Still listening: the terminated backend's connection fails while we hold it.
+    if (timedOut) await terminateBackend(pool, (client as unknown as { processID: number | null }).processID);
+    client.off('error', onError);
     // A failed statement leaves nothing open (it autocommits); a timed-out one is condemned.
     client.release(timedOut ? e : undefined);
-    throw e;
+    throw sqlStateOf(e) === undefined ? e : notWritten(e);
   }
 }
 
-async function cancelBackend(pool: pg.Pool, pid: number | null): Promise<void> {
+async function terminateBackend(pool: pg.Pool, pid: number | null): Promise<void> {
   if (!Number.isInteger(pid) || pid === null || pid <= 0) return;
-  // A connection of its own: the pool may be exhausted by the very statements being cancelled.
+  // A connection of its own: the pool may be exhausted by the very statements being given up on.
+  // Our own connection is still open, so the pid is still our backend's.
   const options = (pool as unknown as { options: pg.ClientConfig }).options;
-  const canceller = new pg.Client({ ...options, connectionTimeoutMillis: 2_000, query_timeout: 2_000 });
-  canceller.on('error', () => {});
+  const killer = new pg.Client({ ...options, connectionTimeoutMillis: 2_000, query_timeout: 4_000 });
+  killer.on('error', () => {});
   try {
-    await canceller.connect();
-    await canceller.query('SELECT pg_catalog.pg_cancel_backend($1::pg_catalog.int4)', [pid]);
+    await killer.connect();
+    try {
+      // PostgreSQL 14+: waits (up to 2 s) until the backend has exited.
+      await killer.query('SELECT pg_catalog.pg_terminate_backend($1::pg_catalog.int4, 2000)', [pid]);
+    } catch (e) {
+      if (sqlStateOf(e) !== '42883') throw e;
+      await killer.query('SELECT pg_catalog.pg_terminate_backend($1::pg_catalog.int4)', [pid]);
+    }
   } catch {
-    // Best effort: statement_timeout on the server is the guarantee; this only shortens the wait.
+    // Best effort: unreachable, the append's fate stays unknown, and the caller is told so.
   } finally {
-    await canceller.end().catch(() => {});
+    await killer.end().catch(() => {});
   }
 }
 

@@ -3,7 +3,7 @@
 //   Parse/Bind/Execute  BEGIN [READ ONLY]
 //   Parse/Bind/Execute  set_config('statement_timeout', $1, true)
 //   Parse/Bind/Execute  txid_current()                      (writes only)
-//   Parse/Bind/Describe/Execute(maxRows + 1)  the bot's statement
+//   Parse/Bind/Describe/Execute(maxRows + 1; a write: all)  the bot's statement
 //   Parse/Bind/Execute  SAVEPOINT, then COMMIT               (reads only)
 //   Sync
 //
@@ -17,7 +17,8 @@
 // after an error it skips every message up to Sync. If BEGIN or the timeout fails, the bot's
 // statement never runs; it never runs outside the transaction either. Parse takes exactly one
 // statement (`SELECT 1; DELETE …` is refused by the server: "cannot insert multiple commands into
-// a prepared statement"), and Execute's row limit means at most maxRows + 1 rows cross the wire.
+// a prepared statement"), and a read's Execute row limit means at most maxRows + 1 rows cross the wire
+// (a write's runs to its tag, the count of rows it changed; the reader keeps at most maxRows).
 import { serialize } from 'pg-protocol';
 import type { Param } from '../request.ts';
 import { BEGIN, BEGIN_READ_ONLY, COMMIT, CURRENT_TXID, IN_TRANSACTION_PROBE, SET_STATEMENT_TIMEOUT } from '../statements.ts';
@@ -56,7 +57,12 @@ export function statementPipeline(request: PipelineRequest): Buffer {
     serialize.parse({ text: request.sql }),
     serialize.bind({ values: request.params.map(paramText) }),
     serialize.describe({ type: 'P' }),
-    serialize.execute({ rows: request.maxRows + 1 }),
+    // A read stops at maxRows + 1 (the last only proves there are more). A write runs to its
+    // CommandComplete: its tag is the one account of the rows it changed, which execution.result
+    // records — a suspended portal has none. PostgreSQL runs a write whole at its first Execute
+    // either way (RETURNING rows are kept in a tuplestore), so only the transfer of the rows past
+    // the cap is added, and the reader skips them without keeping them.
+    serialize.execute({ rows: request.readOnly ? request.maxRows + 1 : 0 }),
   );
   // After the statement (suspended or complete) and only if it succeeded: the server skips both
   // after an error. COMMIT closes a suspended portal with the transaction.

@@ -55,9 +55,13 @@ export async function runPipelined(
   // The server skipped everything after its first error; the transaction is aborted ('E'), or
   // was never opened ('I', BEGIN itself failed): ROLLBACK goes with the reset on release.
   if (reply.error) throw reply.error;
-  if (reply.state !== 'T') {
+  if (reply.state !== 'T' || TRANSACTION_CONTROL.test(reply.tag?.command ?? '')) {
     // The statement ended our transaction itself (the analysis refuses transaction control, so
-    // this is a statement it misread): whatever it did may be committed. Never reused.
+    // this is a statement it misread): whatever it did may be committed. Never reused. A
+    // transaction still open is no proof it is ours: `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`
+    // end the transaction whose txid the result would name and open another ('T'); our COMMIT
+    // would then commit that one and the log say committed of a transaction the statement ended
+    // (test/outcomes/fault-attacks.e2e.test.ts). Their tags, as a read's, are transaction control.
     lease.broken = true;
     throw new GatehouseError('execution_failed', 'the statement ended the transaction', { commit: 'unknown' });
   }
@@ -165,11 +169,13 @@ async function commitAnswer(lease: EngineLease, answer: Promise<QueryResult>): P
 }
 
 function shape(reply: StatementReply, names: ReadonlyMap<number, string>, sql: string): Executed {
-  const truncatedBy = reply.overBudget ? 'bytes' : reply.suspended ? 'rows' : undefined;
+  const truncatedBy = reply.overBudget ? 'bytes' : reply.suspended || reply.overRows ? 'rows' : undefined;
   const truncated = truncatedBy !== undefined;
   return {
     command: reply.tag?.command ?? (truncated ? commandOfSuspended(sql) : ''),
-    rowCount: truncated ? reply.rows.length : (rowCountOf(reply) ?? reply.rows.length),
+    // A write's tag counts the rows it changed, however many of its RETURNING rows were kept (a
+    // write always reaches its tag: pipeline.ts); a cut read counts the rows it answered.
+    rowCount: reply.tag ? (rowCountOf(reply) ?? reply.rows.length) : reply.rows.length,
     truncated,
     ...(truncatedBy ? { truncatedBy } : {}),
     cellsOmitted: reply.cellsOmitted,

@@ -24,6 +24,8 @@ export interface StatementReply {
   /** CommandComplete of the bot's statement; null when suspended (truncated) or empty. */
   readonly tag: CommandTag | null;
   readonly suspended: boolean;
+  /** More rows came than maxRows (a write reads to its end; the rest were skipped). */
+  readonly overRows: boolean;
   readonly overBudget: boolean;
   readonly cellsOmitted: number;
   readonly txid: string | null;
@@ -182,6 +184,7 @@ export class StatementExchange implements Exchange {
       rows: this.rows,
       tag: this.tag,
       suspended: this.suspended,
+      overRows: this.received > this.maxRows,
       overBudget: this.overBudget,
       cellsOmitted: this.cellsOmitted,
       txid: this.txid,
