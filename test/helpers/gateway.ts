@@ -118,6 +118,14 @@ export interface TestGatewayOptions {
   readonly reconcile?: RuntimeConfig['reconcile'];
 }
 
+/**
+ * The dev issuer's keys fetched with a generous bound. The verifier's own 5 s bound, followed by
+ * its 30 s refresh cooldown, turned one slow loopback fetch on a loaded machine into a whole file
+ * of dependency_unavailable (a clean-clone run here, load average 24). The bound and the cooldown
+ * are the identity suites' subject (test/identity/), not these end-to-end ones'.
+ */
+const patientFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(60_000) });
+
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   const target = await createTestDatabase();
@@ -142,6 +150,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     reconcile: options.reconcile ?? { intervalMs: 0, startupLookbackMs: 0 },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     clock: options.clock,
+    jwksFetch: patientFetch,
     approvals: {
       store: options.approvalStore ?? { kind: 'postgres', url: state.url },
       notifier: options.notifier ?? { kind: 'local', log: () => {} },
