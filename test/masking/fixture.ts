@@ -87,7 +87,7 @@ export async function openFixture(extraSeed = '', options: { maxAgeMs?: number; 
 }
 
 /** The raw value, its identifying parts, and encodings a query can produce (lower-cased: checks ignore case). */
-function forms(c: { email: string; phone: string; ssn: string; card_number: string }): string[] {
+export function forms(c: { email: string; phone: string; ssn: string; card_number: string }): string[] {
   const local = c.email.slice(0, c.email.indexOf('@'));
   const phoneDigits = c.phone.replace(/\D/g, '');
   const reverse = (s: string) => [...s].reverse().join('');

@@ -12,7 +12,7 @@ import test from 'ava';
 import pg from 'pg';
 import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
 import { testPgKind, testPgUrl } from '../helpers/pg.ts';
-import { leaks, SEED } from '../masking/fixture.ts';
+import { forms, leaks, SEED } from '../masking/fixture.ts';
 
 const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
 const ROLE = `gh_bot_${randomBytes(4).toString('hex')}`;
@@ -395,14 +395,3 @@ test.serial('after all of it: nothing unlinked, written or advanced', async (t) 
   if (!real) return t.pass('needs real PostgreSQL');
   await untouched(t);
 });
-
-function forms(c: { email: string; phone: string; ssn: string; card_number: string }): string[] {
-  const reverse = (s: string) => [...s].reverse().join('');
-  const local = c.email.slice(0, c.email.indexOf('@'));
-  return [
-    c.email, local, reverse(local), Buffer.from(c.email).toString('hex'),
-    c.phone, c.phone.replace(/\D/g, ''),
-    c.ssn, c.ssn.replace(/-/g, ''), reverse(c.ssn), Buffer.from(c.ssn).toString('hex'),
-    c.card_number, c.card_number.slice(0, -4), reverse(c.card_number),
-  ].map((s) => s.toLowerCase());
-}
