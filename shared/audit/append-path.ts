@@ -226,9 +226,19 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
       let head: ChainHead | null;
       if (m.after) {
         // Compare-and-append: this member goes right after `after` or not at all. A head this
-        // batch or this process already knows to be elsewhere refuses it before any write.
-        const known = moved.get(m.sessionId) ?? heads.get(m.sessionId);
-        if (known && (known.seq !== m.after.seq || known.hash !== m.after.hash)) {
+        // batch or this process already knows to be elsewhere refuses it before any write. Retried
+        // after a lost race, it asks the store: the race may have been for the global log's next
+        // index (another instance appended to another session), not for this session.
+        let known: ChainHead | null | undefined = moved.get(m.sessionId) ?? heads.get(m.sessionId);
+        if (m.alone && !moved.has(m.sessionId)) {
+          try {
+            known = await store.readHead(m.sessionId);
+          } catch (e) {
+            m.reject(store.unavailable(e, { attempts: m.attempt }));
+            continue;
+          }
+        }
+        if (known !== undefined && (known === null || known.seq !== m.after.seq || known.hash !== m.after.hash)) {
           m.reject(sessionMoved(m));
           continue;
         }
@@ -281,10 +291,9 @@ export function createAppendPath(store: DurableStore, options: AppendPathOptions
       const raced = store.lostRace(e);
       if (raced) stats.lostRaces++;
       for (const { m } of prepared) {
-        // A compare-and-append written alone that lost the race lost it to its own session's head:
-        // the session moved. In a batch, the race may have been another member's: retried alone.
-        if (raced && m.after && prepared.length === 1) m.reject(sessionMoved(m));
-        else if (raced && m.attempt < maxAttempts) retry(m);
+        // A compare-and-append is retried like the rest: alone, it reads its session's head first
+        // and is refused (session_moved) only if the session really moved.
+        if (raced && m.attempt < maxAttempts) retry(m);
         else m.reject(store.unavailable(e, { attempts: m.attempt, ...(prepared.length > 1 ? { batch: prepared.length } : {}) }));
       }
       return;

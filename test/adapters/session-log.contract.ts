@@ -398,6 +398,18 @@ export function sessionLogContract(name: string, make: MakeSessionLog): void {
     t.deepEqual(verifyChain(sid, await a.log.read(sid)), []);
   });
 
+  test(`${name}: compare-and-append is not refused when the race it lost was another instance's append to another session (the global log's next index)`, async (t) => {
+    const a = await fixture(t);
+    const b = await fixture(t);
+    const sid = newId();
+    const [started] = await a.log.append(sid, [request('a')]);
+    // Another instance appends elsewhere: where a thinks the global log's next index is, is taken.
+    await b.log.append(newId(), [request('b')]);
+    const [placed] = await a.log.append(sid, [{ type: 'analysis', data: { by: 'a' } }], { after: { seq: started!.seq, hash: started!.hash } });
+    t.is(placed!.seq, started!.seq + 1);
+    t.deepEqual(verifyChain(sid, await a.log.read(sid)), []);
+  });
+
   test(`${name}: a member the log cannot hash is refused alone; the appends batched with it land`, async (t) => {
     const { log } = await fixture(t);
     const sids = Array.from({ length: 8 }, () => newId());
