@@ -654,6 +654,15 @@ class Analyzer {
   }
 
   private indirection(f: Fields, level: Level): Lin {
+    const base = this.indirectionBase(f, level);
+    // A subscript picks which element comes out, so its value reaches the output:
+    // `('{0,…,9}'::text[])[ascii(substr(ssn, 1, 1)) - 47]` spells the SSN one digit at a time.
+    const subscripts = list(f.indirection).filter((p) => stringValue(p) === undefined);
+    if (subscripts.length === 0) return base;
+    return base.add(this.union(subscripts, level)).asDerived();
+  }
+
+  private indirectionBase(f: Fields, level: Level): Lin {
     const path = list(f.indirection);
     const field = stringValue(path[0]);
     // `(x).f` where f is a user function: f(x), whose body may read anything.

@@ -14,6 +14,11 @@ test.after.always(async () => {
   await fx?.close();
 });
 
+/** `concat(f(substr(col, 1, 1)), …, f(substr(col, n, 1)))`: a value rebuilt one character at a time. */
+function spelled(column: string, n: number, f: (char: string) => string): string {
+  return `concat(${Array.from({ length: n }, (_, i) => f(`substr(${column}, ${i + 1}, 1)`)).join(', ')})`;
+}
+
 /** [sql, indexes of the output columns that must be reported masked] */
 const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   // plain references, aliases, stars
@@ -94,6 +99,11 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   ['SELECT DISTINCT ON (id) email FROM customers', [0]],
   ['WITH RECURSIVE r(n, e) AS (SELECT 1, email FROM customers UNION ALL SELECT n + 1, e FROM r WHERE n < 2) SELECT e FROM r', [0]],
   ['SELECT * FROM (SELECT email FROM customers) a NATURAL JOIN (SELECT email FROM customers) b', [0]],
+  // subscripts: the index picks an element of a constant, so the element spells the masked value
+  [`SELECT ${spelled('ssn', 11, (c) => `('{0,1,2,3,4,5,6,7,8,9}'::text[])[ascii(${c}) - 47]`)} FROM customers`, [0]],
+  [`SELECT ${spelled('card_number', 16, (c) => `array_to_string((ARRAY['0','1','2','3','4','5','6','7','8','9'])[ascii(${c}) - 47:ascii(${c}) - 47], '')`)} FROM customers`, [0]],
+  [`SELECT ${spelled('ssn', 11, (c) => `('{"0":"0","1":"1","2":"2","3":"3","4":"4","5":"5","6":"6","7":"7","8":"8","9":"9"}'::jsonb)[${c}] ->> 0`)} FROM customers`, [0]],
+  [`SELECT ${spelled('ssn', 11, (c) => `(d.a)[ascii(${c}) - 47]`)} FROM customers, (SELECT '{0,1,2,3,4,5,6,7,8,9}'::text[] AS a) d`, [0]],
   // round trips through other representations
   ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
   ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],
