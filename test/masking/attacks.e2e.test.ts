@@ -104,6 +104,14 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   [`SELECT ${spelled('card_number', 16, (c) => `array_to_string((ARRAY['0','1','2','3','4','5','6','7','8','9'])[ascii(${c}) - 47:ascii(${c}) - 47], '')`)} FROM customers`, [0]],
   [`SELECT ${spelled('ssn', 11, (c) => `('{"0":"0","1":"1","2":"2","3":"3","4":"4","5":"5","6":"6","7":"7","8":"8","9":"9"}'::jsonb)[${c}] ->> 0`)} FROM customers`, [0]],
   [`SELECT ${spelled('ssn', 11, (c) => `(d.a)[ascii(${c}) - 47]`)} FROM customers, (SELECT '{0,1,2,3,4,5,6,7,8,9}'::text[] AS a) d`, [0]],
+  // a CTE's SEARCH and CYCLE columns hold the searched (cycle) columns' values; a function in FROM
+  // could otherwise be taken for where the name comes from
+  ["WITH RECURSIVE r AS (SELECT id, encode(convert_to(ssn, 'UTF8'), 'hex') AS h FROM customers UNION ALL SELECT id, h FROM r WHERE false) SEARCH DEPTH FIRST BY h SET ord SELECT ord FROM r, generate_series(1, 1) g", [0]],
+  ['WITH RECURSIVE r AS (SELECT id, email FROM customers UNION ALL SELECT id, email FROM r WHERE false) CYCLE email SET m USING p SELECT p FROM r, generate_series(1, 1) g', [0]],
+  // WITH RECURSIVE: a CTE may read one defined after it
+  ["WITH RECURSIVE a AS (SELECT x || '' AS u FROM b), b AS (SELECT encode(convert_to(ssn, 'UTF8'), 'hex') AS x FROM customers) SELECT u FROM a", [0]],
+  // IS NULL of a computed value is any condition over it: it spells the value out as CASE does
+  [`SELECT ${spelled('ssn', 11, (c) => `array_position(ARRAY[${[...'0123456789'].map((d) => `nullif(${c}, '${d}') IS NULL`).join(', ')}], true) - 1`)} FROM customers`, [0]],
   // round trips through other representations
   ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
   ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],

@@ -231,6 +231,22 @@ const ORACLES: readonly string[] = [
   "SELECT * FROM regexp_matches((SELECT string_agg(ssn, ' ') FROM customers), '.+')",
   "SELECT * FROM xmltable('/a' PASSING xmlelement(name a, (SELECT string_agg(ssn, ',') FROM customers)) COLUMNS v text PATH '.')",
   'SELECT * FROM jsonb_to_record((SELECT to_jsonb(c) FROM customers c LIMIT 1)) AS x(email text)',
+  // A CTE's CYCLE clause stops the recursion when a row's cycle columns equal an earlier row's:
+  // 2 rows when the SSN is the guess, 3 when not
+  "WITH RECURSIVE r AS (SELECT ssn AS v FROM customers WHERE id = 1 UNION ALL SELECT '901-12-3401' FROM r) CYCLE v SET m USING p SELECT count(*) FROM r",
+  // EXCEPT ALL and INTERSECT ALL remove or keep rows by comparing them as the plain forms do
+  "SELECT count(*) FROM (SELECT '9' EXCEPT ALL SELECT substr(ssn, 1, 1) FROM customers WHERE id = 1) x",
+  "SELECT count(*) FROM (SELECT '9' INTERSECT ALL SELECT substr(ssn, 1, 1) FROM customers WHERE id = 1) x",
+  // ORDER BY of a set operation or of VALUES, ORDER BY / GROUP BY / DISTINCT ON by position or by
+  // an output column's name (ORDER BY prefers it to an input column of the same name)
+  "SELECT id, ssn FROM customers UNION ALL SELECT 0, '' ORDER BY ssn",
+  "VALUES (1, (SELECT ssn FROM customers ORDER BY id LIMIT 1)), (2, '5') ORDER BY 2",
+  'SELECT id, ssn FROM customers ORDER BY 2',
+  'SELECT id, ssn AS name FROM customers ORDER BY name',
+  'SELECT DISTINCT ON (2) id, substr(ssn, 1, 1) FROM customers',
+  'SELECT substr(ssn, 1, 1), count(*) FROM customers GROUP BY 1',
+  // a set-returning function called in attribute notation: as many rows as the array is long
+  'SELECT id, (array_fill(0, ARRAY[ascii(ssn)])).unnest FROM customers',
 ];
 
 for (const sql of ORACLES) {
@@ -260,6 +276,13 @@ const FINE: readonly string[] = [
   'SELECT email FROM customers ORDER BY id LIMIT 2 OFFSET 1',
   'EXPLAIN SELECT email FROM customers ORDER BY id LIMIT 1',
   'SELECT upper(email), substr(ssn, 1, 3) FROM customers',
+  // output names and positions in ORDER BY, GROUP BY and DISTINCT ON are the outputs they name
+  'SELECT name AS customer, email FROM customers ORDER BY customer',
+  'SELECT name, count(*) FROM customers GROUP BY 1 ORDER BY 2 DESC',
+  'SELECT upper(name) AS n, count(*) FROM customers GROUP BY n',
+  'SELECT DISTINCT ON (1) name, email FROM customers ORDER BY 1, id',
+  'SELECT name FROM customers UNION ALL SELECT name FROM products ORDER BY name',
+  'SELECT id, (ARRAY[1, 2]).unnest, email FROM customers',
 ];
 
 for (const sql of FINE) {
