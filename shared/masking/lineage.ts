@@ -8,8 +8,8 @@
 // understand makes the column `unknown`, which the masker treats as sensitive (fail closed).
 //
 // What does NOT count as carrying a value: clauses that pick, group or order rows (WHERE, GROUP BY,
-// HAVING, ORDER BY, FILTER, PARTITION BY, an aggregate's ORDER BY), `count(…)`, `IS [NOT] NULL` and
-// EXISTS. They answer "which rows" and "how many", the same oracle a WHERE clause already is;
+// HAVING, ORDER BY, FILTER, PARTITION BY, an aggregate's ORDER BY), `count(…)`, `IS [NOT] NULL` of a
+// column as stored (of a computed value it is a condition like any other) and EXISTS. They answer "which rows" and "how many", the same oracle a WHERE clause already is;
 // masking cannot close that and does not pretend to. `masking.predicates: deny` refuses them
 // (onPredicate), together with everything else a masked value can decide the row count through:
 // LIMIT/OFFSET, DISTINCT, set operations without ALL, functions in FROM, set-returning functions
@@ -571,10 +571,15 @@ class Analyzer {
       case 'SetToDefault':
       case 'GroupingFunc':
         return new Lin();
-      case 'NullTest':
-        // Carries only whether the value is null, as count(col) does: nothing for an output; in a
-        // clause that picks rows, the same oracle count(col) is (refused under predicates: deny).
-        return this.inPredicate > 0 ? this.expr(f.arg, level).asDerived() : new Lin();
+      case 'NullTest': {
+        // `col IS NULL` of a value as stored carries only whether it is null, as count(col) does:
+        // nothing for an output; in a clause that picks rows, the same oracle count(col) is (refused
+        // under predicates: deny). Of anything computed it is a condition like any other:
+        // `nullif(substr(ssn, 1, 1), '9') IS NULL` inside CASE or array_position spells the value.
+        const arg = this.expr(f.arg, level);
+        const stored = !arg.derived && !arg.unknown && !arg.opaque;
+        return this.inPredicate > 0 || !stored ? arg.asDerived() : new Lin();
+      }
       case 'CollateClause':
         return this.expr(f.arg, level);
       case 'NamedArgExpr':
