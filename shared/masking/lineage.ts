@@ -359,38 +359,81 @@ class Analyzer {
 
   private withClause(clause: unknown, ctesIn: Cte | undefined, outer: Level | undefined): Cte | undefined {
     if (!isFields(clause)) return ctesIn;
-    const recursive = clause.recursive === true;
+    const defs: { cte: Fields; entry: Cte }[] = [];
     let ctes = ctesIn;
     for (const c of list(clause.ctes)) {
       const cte = unwrap(c)?.[1];
       const name = str(cte?.ctename);
       if (cte === undefined || name === undefined) continue;
-      const aliases = list(cte.aliascolnames).map(stringValue);
       const entry: Cte = { name, outputs: [blob(Lin.unknownLin())], parent: ctes };
-      if (recursive) {
-        // A recursive CTE reads itself: start from its non-recursive term, repeat to a fixpoint
-        // (sources only ever grow, so it settles within a few rounds).
-        const query = unwrap(cte.ctequery);
-        const seed = query?.[0] === 'SelectStmt' && str(query[1].op) !== 'SETOP_NONE' && isFields(query[1].larg) ? this.select(query[1].larg, ctes, outer) : this.wrapped(cte.ctequery, ctes, outer);
-        entry.outputs = rename(seed, aliases);
-        let previous = outsSignature(entry.outputs);
-        let settled = false;
-        for (let round = 0; round < MAX_RECURSIVE_ROUNDS; round++) {
-          entry.outputs = rename(this.wrapped(cte.ctequery, entry, outer), aliases);
-          const signature = outsSignature(entry.outputs);
-          if (signature === previous) {
-            settled = true;
-            break;
-          }
-          previous = signature;
-        }
-        if (!settled) entry.outputs = [blob(Lin.unknownLin())];
-      } else {
-        entry.outputs = rename(this.wrapped(cte.ctequery, ctes, outer), aliases);
+      defs.push({ cte, entry });
+      if (clause.recursive !== true) {
+        // Without RECURSIVE a CTE sees the ones before it only.
+        entry.outputs = this.cteOutputs(cte, this.wrapped(cte.ctequery, ctes, outer), ctes, outer);
       }
       ctes = entry;
     }
+    if (clause.recursive === true) {
+      // With RECURSIVE every CTE of the list sees every other, later ones included:
+      // `WITH RECURSIVE a AS (SELECT x FROM b), b AS (SELECT ssn AS x FROM customers)`. PostgreSQL
+      // has no mutual recursion, so in the order of what each names, each CTE's siblings are worked
+      // out before it; one that is not (a cycle of names) is still unknown when read (fail closed).
+      for (const { cte, entry } of dependencyOrder(defs)) {
+        entry.outputs = this.cteOutputs(cte, this.recursiveCte(cte, entry, ctes, outer), ctes, outer);
+      }
+    }
     return ctes;
+  }
+
+  /** A recursive CTE reads itself: from its non-recursive term, repeat to a fixpoint. */
+  private recursiveCte(cte: Fields, entry: Cte, visible: Cte | undefined, outer: Level | undefined): Out[] {
+    const aliases = list(cte.aliascolnames).map(stringValue);
+    // (sources only ever grow, so it settles within a few rounds)
+    const query = unwrap(cte.ctequery);
+    const seed = query?.[0] === 'SelectStmt' && str(query[1].op) !== 'SETOP_NONE' && isFields(query[1].larg) ? this.select(query[1].larg, visible, outer) : this.wrapped(cte.ctequery, visible, outer);
+    entry.outputs = rename(seed, aliases);
+    let previous = outsSignature(entry.outputs);
+    for (let round = 0; round < MAX_RECURSIVE_ROUNDS; round++) {
+      const outputs = this.wrapped(cte.ctequery, visible, outer);
+      entry.outputs = rename(outputs, aliases);
+      const signature = outsSignature(entry.outputs);
+      if (signature === previous) return outputs;
+      previous = signature;
+    }
+    return [blob(Lin.unknownLin())];
+  }
+
+  /**
+   * A CTE's columns: its query's, renamed by its column list, then the columns SEARCH and CYCLE
+   * add — `SEARCH … BY a SET s` (s holds the values of a, row by row), `CYCLE a SET m USING p`
+   * (p holds the values of a; m is whether they repeat an earlier row's). CYCLE also decides when
+   * the recursion stops, so how many rows there are: a comparison of a, for onPredicate.
+   */
+  private cteOutputs(cte: Fields, query: readonly Out[], ctes: Cte | undefined, outer: Level | undefined): Out[] {
+    const outputs = rename(query, list(cte.aliascolnames).map(stringValue));
+    const search = isFields(cte.search_clause) ? cte.search_clause : undefined;
+    const cycle = isFields(cte.cycle_clause) ? cte.cycle_clause : undefined;
+    if (search === undefined && cycle === undefined) return outputs;
+    const columns = (names: unknown): Lin => {
+      const lin = new Lin();
+      for (const n of list(names)) {
+        const name = stringValue(n);
+        const exact = outputs.filter((o) => o.certain && o.single && o.name === name);
+        lin.add(exact.length > 0 ? unionOf(exact) : unionOf(outputs).asAmbiguous());
+      }
+      return lin.asDerived();
+    };
+    const added: Out[] = [];
+    if (search !== undefined) added.push({ name: str(search.search_seq_column), certain: true, lin: columns(search.search_col_list), single: true });
+    if (cycle !== undefined) {
+      const compared = columns(cycle.cycle_col_list);
+      this.options.onPredicate?.(compared.freeze());
+      const level: Level = { items: [], entries: [], parent: outer, ctes };
+      const mark = new Lin().add(compared).add(this.expr(cycle.cycle_mark_value, level)).add(this.expr(cycle.cycle_mark_default, level));
+      added.push({ name: str(cycle.cycle_mark_column), certain: true, lin: mark, single: true });
+      added.push({ name: str(cycle.cycle_path_column), certain: true, lin: compared, single: true });
+    }
+    return [...outputs, ...added];
   }
 
   private from(nodes: readonly unknown[], ctes: Cte | undefined, outer: Level | undefined): Level {
@@ -841,6 +884,53 @@ function funcCallsIn(root: unknown): Fields[] {
     const node = unwrap(v);
     if (node?.[0] === 'SubLink' || node?.[0] === 'SelectStmt') continue;
     if (node?.[0] === 'FuncCall') out.push(node[1]);
+    const fields = node?.[1] ?? v;
+    for (const key in fields) {
+      const child = fields[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+    }
+  }
+  return out;
+}
+
+/**
+ * The CTEs of a WITH RECURSIVE list, each after the siblings its query names (as far as names
+ * written in FROM tell); what a cycle of names leaves comes last, in the order written.
+ */
+function dependencyOrder<T extends { cte: Fields; entry: Cte }>(defs: readonly T[]): T[] {
+  const names = new Set(defs.map((d) => d.entry.name));
+  const needs = new Map(defs.map((d) => [d, [...relationNamesIn(d.cte.ctequery)].filter((n) => names.has(n) && n !== d.entry.name)]));
+  const done = new Set<string>();
+  const order: T[] = [];
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (const d of defs) {
+      if (done.has(d.entry.name) || !needs.get(d)!.every((n) => done.has(n))) continue;
+      order.push(d);
+      done.add(d.entry.name);
+      progress = true;
+    }
+  }
+  return [...order, ...defs.filter((d) => !order.includes(d))];
+}
+
+/** Unqualified relation names in FROM anywhere under a node. */
+function relationNamesIn(root: unknown): Set<string> {
+  const out = new Set<string>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    if (!isFields(v)) continue;
+    const node = unwrap(v);
+    if (node?.[0] === 'RangeVar' && str(node[1].schemaname) === undefined) {
+      const name = str(node[1].relname);
+      if (name !== undefined) out.add(name);
+    }
     const fields = node?.[1] ?? v;
     for (const key in fields) {
       const child = fields[key];
