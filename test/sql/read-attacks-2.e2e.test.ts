@@ -233,10 +233,11 @@ const ORACLES: readonly string[] = [
   'SELECT * FROM jsonb_to_record((SELECT to_jsonb(c) FROM customers c LIMIT 1)) AS x(email text)',
   // A CTE's CYCLE clause stops the recursion when a row's cycle columns equal an earlier row's:
   // 2 rows when the SSN is the guess, 3 when not
-  "WITH RECURSIVE r AS (SELECT ssn AS v FROM customers WHERE id = 1 UNION ALL SELECT '901-12-3401' FROM r) CYCLE v SET m USING p SELECT count(*) FROM r",
+  "WITH RECURSIVE r AS (SELECT v FROM (SELECT ssn AS v FROM customers ORDER BY id LIMIT 1) c UNION ALL SELECT '123-45-6789' FROM r) CYCLE v SET m USING p SELECT count(*) FROM r",
   // EXCEPT ALL and INTERSECT ALL remove or keep rows by comparing them as the plain forms do
-  "SELECT count(*) FROM (SELECT '9' EXCEPT ALL SELECT substr(ssn, 1, 1) FROM customers WHERE id = 1) x",
-  "SELECT count(*) FROM (SELECT '9' INTERSECT ALL SELECT substr(ssn, 1, 1) FROM customers WHERE id = 1) x",
+  // (no = in these: this database's planted = operator would refuse them for that reason)
+  "SELECT count(*) FROM (SELECT '9' EXCEPT ALL (SELECT substr(ssn, 1, 1) FROM customers ORDER BY id LIMIT 1)) x",
+  "SELECT count(*) FROM (SELECT '9' INTERSECT ALL (SELECT substr(ssn, 1, 1) FROM customers ORDER BY id LIMIT 1)) x",
   // ORDER BY of a set operation or of VALUES, ORDER BY / GROUP BY / DISTINCT ON by position or by
   // an output column's name (ORDER BY prefers it to an input column of the same name)
   "SELECT id, ssn FROM customers UNION ALL SELECT 0, '' ORDER BY ssn",
