@@ -267,16 +267,19 @@ class Analyzer {
     if (op !== undefined && op !== 'SETOP_NONE') {
       const left = isFields(f.larg) ? this.select(f.larg, ctes, outer) : [blob(Lin.unknownLin())];
       const right = isFields(f.rarg) ? this.select(f.rarg, ctes, outer) : [blob(Lin.unknownLin())];
-      // UNION, INTERSECT and EXCEPT without ALL compare every output value to pick rows: whether a
-      // guessed value is among the masked ones is the row count.
-      if (this.options.onPredicate && f.all !== true) this.options.onPredicate(unionOf(left).add(unionOf(right)).freeze());
-      this.limits(f, ctes, outer);
-      return mergeSetOp(left, right);
+      // UNION, INTERSECT and EXCEPT compare every output value to pick rows: whether a guessed value
+      // is among the masked ones is the row count. INTERSECT ALL and EXCEPT ALL too (a row is kept or
+      // removed per match); only UNION ALL keeps every row of both.
+      if (this.options.onPredicate && !(op === 'SETOP_UNION' && f.all === true)) this.options.onPredicate(unionOf(left).add(unionOf(right)).freeze());
+      const outs = mergeSetOp(left, right);
+      this.limits(f, ctes, outer, outs);
+      return outs;
     }
     const values = list(f.valuesLists);
     if (values.length > 0) {
-      this.limits(f, ctes, outer);
-      return this.values(values, ctes, outer);
+      const outs = this.values(values, ctes, outer);
+      this.limits(f, ctes, outer, outs);
+      return outs;
     }
 
     const level = this.from(list(f.fromClause), ctes, outer);
@@ -285,13 +288,49 @@ class Analyzer {
     return outs;
   }
 
-  /** LIMIT and OFFSET decide how many rows come back (for onPredicate). */
-  private limits(f: Fields, ctes: Cte | undefined, outer: Level | undefined): void {
+  /**
+   * The ORDER BY, LIMIT and OFFSET of a set operation or VALUES, which decide the order and how many
+   * rows come back (for onPredicate). ORDER BY names the result's columns, by name or position.
+   */
+  private limits(f: Fields, ctes: Cte | undefined, outer: Level | undefined, outs: readonly Out[]): void {
     if (!this.options.onPredicate) return;
-    const level: Level = { items: [], entries: [], parent: outer, ctes };
+    const level: Level = { items: [{ kind: 'sub', alias: undefined, outputs: outs }], entries: [], parent: outer, ctes };
     for (const clause of [f.limitCount, f.limitOffset]) {
       if (clause !== undefined && clause !== null) this.options.onPredicate(this.predicateExpr(clause, level).freeze());
     }
+    for (const s of list(f.sortClause)) this.options.onPredicate(this.outputKey(unwrap(s)?.[1].node, outs, level, 'output').freeze());
+  }
+
+  /**
+   * What an ORDER BY, DISTINCT ON or GROUP BY item sorts or groups by. A number is that output
+   * column (`ORDER BY 2`); a bare name may be an output column's (`SELECT ssn AS name … ORDER BY
+   * name` sorts by ssn): ORDER BY and DISTINCT ON look among the outputs first, GROUP BY among the
+   * FROM items first. Anything else is an expression over the FROM items.
+   */
+  private outputKey(node: unknown, outs: readonly Out[], level: Level, prefer: 'output' | 'input'): Lin {
+    const n = unwrap(node);
+    if (n?.[0] === 'A_Const' && isFields(n[1].ival)) {
+      const position = typeof n[1].ival.ival === 'number' ? n[1].ival.ival : 0;
+      if (position >= 1 && position <= outs.length && outs.slice(0, position).every((o) => o.single)) return new Lin().add(outs[position - 1]!.lin);
+      return unionOf(outs).asAmbiguous();
+    }
+    if (n?.[0] === 'GroupingSet') {
+      const lin = new Lin();
+      for (const item of list(n[1].content)) lin.add(this.outputKey(item, outs, level, prefer));
+      return lin;
+    }
+    const names = n?.[0] === 'ColumnRef' ? columnRefNames(n[1]) : undefined;
+    const name = names?.length === 1 && names[0] !== '*' ? names[0] : undefined;
+    if (name === undefined) return this.predicateExpr(node, level);
+    const named = outs.filter((o) => o.name === name);
+    // Outputs whose name is not worked out here (`?column?`, `case`) or not known (a `*`) may be it.
+    const unnamed = outs.filter((o) => o.name === undefined || !o.single);
+    if (prefer === 'output' && named.length > 0) return unionOf(named);
+    const input = this.lookup(name, level);
+    if (input === undefined) return named.length + unnamed.length > 0 ? unionOf(named).add(unionOf(unnamed)) : Lin.unknownLin();
+    // Found among the FROM items as far as this analysis can tell, which may be more than
+    // PostgreSQL finds there: the outputs of that name count too.
+    return input.add(unionOf(named)).add(prefer === 'output' ? unionOf(unnamed) : undefined);
   }
 
   /** The clauses of a SELECT that choose rows (see LineageOptions.onPredicate). */
@@ -305,8 +344,9 @@ class Analyzer {
     // Plain DISTINCT (a list of empty entries) removes duplicates of every output value.
     if (list(f.distinctClause).some((d) => unwrap(d) === undefined)) this.options.onPredicate!(unionOf(outs).freeze());
     report(f.havingClause);
-    for (const g of list(f.groupClause)) report(g);
-    for (const s of list(f.sortClause)) report(unwrap(s)?.[1].node);
+    const key = (node: unknown, prefer: 'output' | 'input') => this.options.onPredicate!(this.inPredicateKey(node, outs, level, prefer).freeze());
+    for (const g of list(f.groupClause)) key(g, 'input');
+    for (const s of list(f.sortClause)) key(unwrap(s)?.[1].node, 'output');
     for (const w of list(f.windowClause)) {
       const def = unwrap(w)?.[1];
       for (const p of list(def?.partitionClause)) report(p);
@@ -315,7 +355,8 @@ class Analyzer {
       report(def?.startOffset);
       report(def?.endOffset);
     }
-    for (const distinct of list(f.distinctClause)) report(distinct);
+    // DISTINCT ON (…) reads its items as ORDER BY does.
+    for (const distinct of list(f.distinctClause)) if (unwrap(distinct) !== undefined) key(distinct, 'output');
     // Inside the output list: what aggregates count or filter by, and window partitions.
     for (const call of funcCallsIn(f.targetList)) {
       const parts = list(call.funcname).map(stringValue);
@@ -330,6 +371,16 @@ class Analyzer {
       for (const o of list(over?.orderClause)) report(unwrap(o)?.[1].node);
       report(over?.startOffset);
       report(over?.endOffset);
+    }
+  }
+
+  /** outputKey, as a clause that picks or orders rows (IS NULL inside it counts). */
+  private inPredicateKey(node: unknown, outs: readonly Out[], level: Level, prefer: 'output' | 'input'): Lin {
+    this.inPredicate++;
+    try {
+      return this.outputKey(node, outs, level, prefer);
+    } finally {
+      this.inPredicate--;
     }
   }
 
@@ -783,6 +834,11 @@ class Analyzer {
 
   /** An unqualified name: every item at every level that could have it, and a whole row so named. */
   private unqualified(name: string, level: Level): Lin {
+    return this.lookup(name, level) ?? Lin.unknownLin();
+  }
+
+  /** unqualified, or undefined when nothing in scope could have the name. */
+  private lookup(name: string, level: Level): Lin | undefined {
     const lin = new Lin();
     let found = false;
     for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
@@ -798,7 +854,7 @@ class Analyzer {
         }
       }
     }
-    return found ? lin : Lin.unknownLin();
+    return found ? lin : undefined;
   }
 
   private couldHave(item: Item, name: string): boolean {
@@ -872,6 +928,11 @@ class Analyzer {
 
 /** FuncCall nodes in an expression tree, not descending into subqueries (they report their own). */
 function funcCallsIn(root: unknown): Fields[] {
+  return nodesIn(root, 'FuncCall');
+}
+
+/** Nodes of a type in an expression tree, not descending into subqueries (they report their own). */
+function nodesIn(root: unknown, type: string): Fields[] {
   const out: Fields[] = [];
   const stack: unknown[] = [root];
   while (stack.length > 0) {
@@ -883,7 +944,7 @@ function funcCallsIn(root: unknown): Fields[] {
     if (!isFields(v)) continue;
     const node = unwrap(v);
     if (node?.[0] === 'SubLink' || node?.[0] === 'SelectStmt') continue;
-    if (node?.[0] === 'FuncCall') out.push(node[1]);
+    if (node?.[0] === type) out.push(node[1]);
     const fields = node?.[1] ?? v;
     for (const key in fields) {
       const child = fields[key];
