@@ -62,8 +62,10 @@ export interface LineageOptions {
   /**
    * For onPredicate: may a function of this name return a set (pg_proc.proretset)? A set-returning
    * function's arguments decide how many rows come back. Without it, every function may.
+   * `attribute`: written in attribute notation, `(x).name`, which is a call only when a function has
+   * that name — a name the catalog does not have is a field.
    */
-  readonly mayReturnSet?: (name: string, schema: string | undefined) => boolean;
+  readonly mayReturnSet?: (name: string, schema: string | undefined, attribute?: boolean) => boolean;
 }
 
 // --- mutable lineage while building -------------------------------------------------------------
@@ -371,6 +373,15 @@ class Analyzer {
       for (const o of list(over?.orderClause)) report(unwrap(o)?.[1].node);
       report(over?.startOffset);
       report(over?.endOffset);
+    }
+    // Attribute notation calls a function too: `(array_fill(0, ARRAY[ascii(ssn)])).unnest` makes as
+    // many rows as the array is long. A name no function has is a field of a composite value.
+    for (const ind of nodesIn(f.targetList, 'A_Indirection')) {
+      const calls = list(ind.indirection).some((step) => {
+        const name = stringValue(step);
+        return name !== undefined && (this.options.mayReturnSet?.(name, undefined, true) ?? true);
+      });
+      if (calls) report({ A_Indirection: ind });
     }
   }
 

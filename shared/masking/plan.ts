@@ -48,10 +48,13 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   ]);
   const relations = new Map(found);
   // Which functions may return sets (their arguments then decide the row count, for predicates:
-  // deny). A name the catalog does not have, or no catalog of functions at all: it may.
-  const mayReturnSet = (name: string, schema: string | undefined) => {
-    const candidates = routines?.byName.get(name)?.filter((r) => schema === undefined || r.schema === schema);
-    return candidates === undefined || candidates.length === 0 || candidates.some((r) => r.returnsSet !== false);
+  // deny). A name the catalog does not have, or no catalog of functions at all: it may — except a
+  // name in attribute notation, `(x).name`, which is a field when no function has it.
+  const mayReturnSet = (name: string, schema: string | undefined, attribute = false) => {
+    if (routines === undefined) return true;
+    const candidates = routines.byName.get(name)?.filter((r) => schema === undefined || r.schema === schema);
+    if (candidates === undefined || candidates.length === 0) return !attribute;
+    return candidates.some((r) => r.returnsSet !== false);
   };
 
   let predicates: Lineage[] = [];
