@@ -112,6 +112,8 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   ["WITH RECURSIVE a AS (SELECT x || '' AS u FROM b), b AS (SELECT encode(convert_to(ssn, 'UTF8'), 'hex') AS x FROM customers) SELECT u FROM a", [0]],
   // IS NULL of a computed value is any condition over it: it spells the value out as CASE does
   [`SELECT ${spelled('ssn', 11, (c) => `array_position(ARRAY[${[...'0123456789'].map((d) => `nullif(${c}, '${d}') IS NULL`).join(', ')}], true) - 1`)} FROM customers`, [0]],
+  // a join's alias can rename its columns: j.x5 is c.ssn
+  ["SELECT j.x5 || '' FROM (customers c JOIN orders o ON o.customer_id = c.id) AS j(a, b, c2, d, x5)", [0]],
   // round trips through other representations
   ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
   ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],

@@ -246,6 +246,8 @@ const ORACLES: readonly string[] = [
   'SELECT id, ssn AS name FROM customers ORDER BY name',
   'SELECT DISTINCT ON (2) id, substr(ssn, 1, 1) FROM customers',
   'SELECT substr(ssn, 1, 1), count(*) FROM customers GROUP BY 1',
+  // a join's alias renames its columns: j.x5 is c.ssn
+  "SELECT j.a FROM (customers c CROSS JOIN products p) AS j(a, b, c2, d, x5) WHERE j.x5 LIKE '9%'",
   // a set-returning function called in attribute notation: as many rows as the array is long
   'SELECT id, (array_fill(0, ARRAY[ascii(ssn)])).unnest FROM customers',
 ];
