@@ -422,6 +422,25 @@ test.serial.failing('deny: an error that depends on a masked value is not an ora
   t.is(nine.status, 403);
 });
 
+// Confirmed, not fixed: the byte budget (maxResultBytes, 4 MiB by default) counts the raw cells,
+// before masking, so how many rows fit — rowCount, truncatedBy: bytes — depends on the size of a
+// masked value even where every cell of it comes back masked. Here the third SSN digit of the first
+// two customers ('1' and '2') sizes ten padded rows: 833,000 bytes each fit five times, 850,000 bytes
+// only four. Closing it needs the plan (which columns are masked) while the rows stream, to count a
+// masked cell at its masked size.
+test.serial.failing('deny: how many rows fit the byte budget does not depend on a masked value (not fixed)', async (t) => {
+  if (!real) {
+    t.fail('needs real PostgreSQL');
+    return;
+  }
+  const sql = (offset: number) =>
+    `SELECT g, repeat('x', ascii(substr(c.ssn, 3, 1)) * 17000) AS pad FROM (SELECT ssn FROM customers ORDER BY id LIMIT 1 OFFSET ${offset}) c, generate_series(1, 10) g`;
+  const first = await query(sql(0));
+  const second = await query(sql(1));
+  t.is(first.status, second.status);
+  t.is(first.body.rowCount, second.body.rowCount);
+});
+
 test.serial('after all of it: nothing unlinked, written or advanced', async (t) => {
   if (!real) return t.pass('needs real PostgreSQL');
   await untouched(t);
