@@ -12,8 +12,10 @@
 // column as stored (of a computed value it is a condition like any other) and EXISTS. They answer "which rows" and "how many", the same oracle a WHERE clause already is;
 // masking cannot close that and does not pretend to. `masking.predicates: deny` refuses them
 // (onPredicate), together with everything else a masked value can decide the row count through:
-// LIMIT/OFFSET, DISTINCT, set operations without ALL, functions in FROM, set-returning functions
-// in the output list, and the statement an EXPLAIN explains. Everything inside an output expression does
+// LIMIT/OFFSET, DISTINCT, set operations other than UNION ALL, functions in FROM, set-returning
+// functions in the output list (in attribute notation too), a recursive CTE's CYCLE columns, and the
+// statement an EXPLAIN explains. ORDER BY, GROUP BY and DISTINCT ON may name an output column by
+// position or name: that column is what they sort or group by. Everything inside an output expression does
 // count, conditions included: `CASE WHEN substr(ssn,1,1) = '9' THEN '9' … END` spells the value out.
 import { type Fields, isFields, list, relationName, str, stringValue, unwrap } from '../sql/nodes.ts';
 
