@@ -606,6 +606,12 @@ class Analyzer {
         outs.push(...this.star(star, level));
         continue;
       }
+      const val = unwrap(rt.val);
+      if (val?.[0] === 'A_Indirection' && list(val[1].indirection).some((step) => unwrap(step)?.[0] === 'A_Star')) {
+        // `(c).*`, `(f(x)).*`: as many columns as the value has fields, each any of them.
+        outs.push(blob(this.expr(rt.val, level)));
+        continue;
+      }
       const given = str(rt.name);
       const figured = given === undefined ? figureName(rt.val) : undefined;
       outs.push({ name: given ?? figured?.name, certain: given !== undefined || figured?.certain === true, lin: this.expr(rt.val, level), single: true });
