@@ -114,6 +114,7 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   [`SELECT ${spelled('ssn', 11, (c) => `array_position(ARRAY[${[...'0123456789'].map((d) => `nullif(${c}, '${d}') IS NULL`).join(', ')}], true) - 1`)} FROM customers`, [0]],
   // a join's alias can rename its columns: j.x5 is c.ssn
   ["SELECT j.x5 || '' FROM (customers c JOIN orders o ON o.customer_id = c.id) AS j(a, b, c2, d, x5)", [0]],
+  ["SELECT x5 || '' FROM (SELECT * FROM (customers c JOIN orders o ON o.customer_id = c.id) AS j(a, b, c2, d, x5)) s, generate_series(1, 1) g", [0]],
   // `(c).*` in an output list is every column of c, not one column named c
   ["SELECT ssn || '' FROM (SELECT (c).* FROM customers c) s, generate_series(1, 1) g", [0]],
   ["SELECT email || '' FROM (SELECT (x).* FROM (SELECT c AS x FROM customers c) q) s, generate_series(1, 1) g", [0]],
