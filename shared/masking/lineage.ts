@@ -556,8 +556,10 @@ class Analyzer {
         if (this.options.onPredicate && (using === 'natural' || using.length > 0)) this.options.onPredicate(this.joinColumns(left, right, using).freeze());
         const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
         if (alias !== undefined && aliasCols.length > 0) {
-          // `(a JOIN b) AS j(x, y)` renames the join's first columns: j.y may be any column of b.
-          level.items.push({ kind: 'sub', alias, outputs: rename(this.expandEntry(entry), aliasCols) });
+          // `(a JOIN b) AS j(x, y)` renames the join's first columns, for j.x and for `*` alike.
+          const item: Item = { kind: 'sub', alias, outputs: rename(this.expandEntry(entry), aliasCols) };
+          level.items.push(item);
+          return { kind: 'item', item };
         } else if (alias !== undefined) {
           // `(a JOIN b) AS j`: j.x looks in both; their own names stay visible here too (conservative).
           level.items.push({ kind: 'join', alias, members: level.items.slice(before), entry });
