@@ -118,6 +118,9 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   // `(c).*` in an output list is every column of c, not one column named c
   ["SELECT ssn || '' FROM (SELECT (c).* FROM customers c) s, generate_series(1, 1) g", [0]],
   ["SELECT email || '' FROM (SELECT (x).* FROM (SELECT c AS x FROM customers c) q) s, generate_series(1, 1) g", [0]],
+  // a subquery in FROM without LATERAL cannot see the FROM items beside it: t is the outer query's
+  ["SELECT (SELECT x FROM products t, (SELECT t.v || '' AS x) q LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
+  ["SELECT (SELECT x FROM products t, (SELECT t.email || '' AS x) q LIMIT 1) FROM customers t", [0]],
   // round trips through other representations
   ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
   ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],

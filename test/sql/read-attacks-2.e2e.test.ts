@@ -248,6 +248,10 @@ const ORACLES: readonly string[] = [
   'SELECT substr(ssn, 1, 1), count(*) FROM customers GROUP BY 1',
   // a join's alias renames its columns: j.x5 is c.ssn
   "SELECT j.a FROM (customers c CROSS JOIN products p) AS j(a, b, c2, d, x5) WHERE j.x5 LIKE '9%'",
+  // neither a subquery in FROM without LATERAL nor a JOIN's ON sees the FROM items beside it: t is
+  // the outer query's customers, not products
+  "SELECT (SELECT count(*) FROM products t, (SELECT 1 WHERE t.ssn LIKE '9%') q) FROM customers t",
+  "SELECT (SELECT count(*) FROM products t, orders o JOIN products p ON t.ssn LIKE '9%') FROM customers t",
   // a set-returning function called in attribute notation: as many rows as the array is long
   'SELECT id, (array_fill(0, ARRAY[ascii(ssn)])).unnest FROM customers',
 ];
