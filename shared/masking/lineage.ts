@@ -507,8 +507,9 @@ class Analyzer {
   }
 
   /**
-   * One FROM item; its items are added to `level`. Subqueries and functions see `level` as their
-   * outer scope — right for LATERAL, and harmless otherwise: resolution only ever adds sources.
+   * One FROM item; its items are added to `level`. Functions (and XMLTABLE) and LATERAL subqueries
+   * see the FROM items before them; a subquery without LATERAL does not — PostgreSQL skips them and
+   * resolves `t.v` in an outer query, which a neighbouring `t` must not be taken for.
    */
   private fromEntry(node: unknown, level: Level, ctes: Cte | undefined): Entry {
     const n = unwrap(node);
@@ -535,7 +536,7 @@ class Analyzer {
         }
         return this.fromEntry(f.relation, level, ctes);
       case 'RangeSubselect': {
-        const outputs = rename(this.wrapped(f.subquery, ctes, level), aliasCols);
+        const outputs = rename(this.wrapped(f.subquery, ctes, f.lateral === true ? level : level.parent), aliasCols);
         const item: Item = { kind: 'sub', alias, outputs };
         level.items.push(item);
         return { kind: 'item', item };
@@ -551,7 +552,9 @@ class Analyzer {
         const before = level.items.length;
         const left = this.fromEntry(f.larg, level, ctes);
         const right = this.fromEntry(f.rarg, level, ctes);
-        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.predicateExpr(f.quals, level).freeze());
+        // ON sees the join's own two sides (and outer queries), not the FROM items beside the join.
+        const own: Level = { items: level.items.slice(before), entries: [], parent: level.parent, ctes: level.ctes };
+        if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.predicateExpr(f.quals, own).freeze());
         const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
         if (this.options.onPredicate && (using === 'natural' || using.length > 0)) this.options.onPredicate(this.joinColumns(left, right, using).freeze());
         const entry: Entry = { kind: 'join', left, right, using: using === 'natural' || using.length > 0 ? using : undefined };
