@@ -121,6 +121,8 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   // a subquery in FROM without LATERAL cannot see the FROM items beside it: t is the outer query's
   ["SELECT (SELECT x FROM products t, (SELECT t.v || '' AS x) q LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   ["SELECT (SELECT x FROM products t, (SELECT t.email || '' AS x) q LIMIT 1) FROM customers t", [0]],
+  // an alias on a join hides the names of the tables inside it: t is the outer query's again
+  ["SELECT (SELECT t.v || '' FROM (products t CROSS JOIN orders o) AS j LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   // round trips through other representations
   ['SELECT * FROM ROWS FROM (jsonb_to_recordset((SELECT jsonb_agg(c) FROM customers c))) AS x(email text, ssn text)', [0, 1]],
   ['SELECT key, value FROM customers c, jsonb_each_text(to_jsonb(c))', [1]],

@@ -252,6 +252,7 @@ const ORACLES: readonly string[] = [
   // the outer query's customers, not products
   "SELECT (SELECT count(*) FROM products t, (SELECT 1 WHERE t.ssn LIKE '9%') q) FROM customers t",
   "SELECT (SELECT count(*) FROM products t, orders o JOIN products p ON t.ssn LIKE '9%') FROM customers t",
+  "SELECT (SELECT count(*) FROM (products t CROSS JOIN orders o) AS j WHERE t.ssn LIKE '9%') FROM customers t",
   // a set-returning function called in attribute notation: as many rows as the array is long
   'SELECT id, (array_fill(0, ARRAY[ascii(ssn)])).unnest FROM customers',
 ];
