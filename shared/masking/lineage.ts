@@ -157,6 +157,8 @@ interface Level {
   readonly parent: Level | undefined;
   /** CTEs visible here, for subqueries inside expressions. */
   readonly ctes: Cte | undefined;
+  /** Items inside an aliased join: their columns are the join's, their names are hidden. */
+  readonly hidden?: Set<Item>;
 }
 
 interface Cte {
@@ -553,7 +555,7 @@ class Analyzer {
         const left = this.fromEntry(f.larg, level, ctes);
         const right = this.fromEntry(f.rarg, level, ctes);
         // ON sees the join's own two sides (and outer queries), not the FROM items beside the join.
-        const own: Level = { items: level.items.slice(before), entries: [], parent: level.parent, ctes: level.ctes };
+        const own: Level = { items: level.items.slice(before), entries: [], parent: level.parent, ctes: level.ctes, hidden: level.hidden };
         if (this.options.onPredicate && f.quals !== undefined) this.options.onPredicate(this.predicateExpr(f.quals, own).freeze());
         const using = f.isNatural === true ? 'natural' : list(f.usingClause).map((u) => stringValue(u) ?? '?');
         if (this.options.onPredicate && (using === 'natural' || using.length > 0)) this.options.onPredicate(this.joinColumns(left, right, using).freeze());
@@ -562,11 +564,13 @@ class Analyzer {
           // `(a JOIN b) AS j(x, y)` renames the join's first columns, for j.x and for `*` alike.
           const item: Item = { kind: 'sub', alias, outputs: rename(this.expandEntry(entry), aliasCols) };
           level.items.push(item);
+          this.hide(level, before);
           return { kind: 'item', item };
         } else if (alias !== undefined) {
-          // `(a JOIN b) AS j`: j.x looks in both; their own names stay visible here too (conservative).
+          // `(a JOIN b) AS j`: j.x looks in both.
           level.items.push({ kind: 'join', alias, members: level.items.slice(before), entry });
         }
+        if (alias !== undefined) this.hide(level, before);
         return entry;
       }
       default:
@@ -576,6 +580,15 @@ class Analyzer {
         this.options.onPredicate?.(lin.freeze());
         return this.opaqueEntry(level, alias, lin.asDerived());
     }
+  }
+
+  /**
+   * An alias on a join hides the names of the items inside it (`t.x` there is an outer query's t,
+   * if any); their columns stay visible unqualified, as the join's own. The alias is the last item.
+   */
+  private hide(level: Level, before: number): void {
+    const hidden = ((level as { hidden?: Set<Item> }).hidden ??= new Set());
+    for (const item of level.items.slice(before, -1)) hidden.add(item);
   }
 
   /**
@@ -817,7 +830,7 @@ class Analyzer {
     let found = false;
     for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
       for (const item of l.items) {
-        if (item.alias === name) {
+        if (item.alias === name && !l.hidden?.has(item)) {
           lin.add(this.columnIn(item, field));
           found = true;
         }
@@ -875,7 +888,7 @@ class Analyzer {
           lin.add(this.columnIn(item, name));
           found = true;
         }
-        if (item.alias === name) {
+        if (item.alias === name && !l.hidden?.has(item)) {
           lin.add(this.wholeRow(item).asDerived());
           found = true;
         }
@@ -1076,7 +1089,7 @@ function findQualified(level: Level, qualifier: readonly string[]): Item[] | und
   const schema = qualifier.length >= 2 ? qualifier[qualifier.length - 2] : undefined;
   for (let l: Level | undefined = level; l !== undefined; l = l.parent) {
     const found = l.items.filter((item) => {
-      if (item.alias !== last) return false;
+      if (item.alias !== last || l.hidden?.has(item)) return false;
       if (schema === undefined) return true;
       // `public.customers.email`: only an unaliased relation can be named with its schema; one
       // written without a schema may be that one too.
