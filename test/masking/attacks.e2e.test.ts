@@ -121,6 +121,9 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   // a subquery in FROM without LATERAL cannot see the FROM items beside it: t is the outer query's
   ["SELECT (SELECT x FROM products t, (SELECT t.v || '' AS x) q LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   ["SELECT (SELECT x FROM products t, (SELECT t.email || '' AS x) q LIMIT 1) FROM customers t", [0]],
+  // attribute notation on a join's alias is a function of the join's whole row
+  ['SELECT j.to_jsonb FROM (customers c CROSS JOIN orders o) AS j', [0]],
+  ['SELECT (j).row_to_json::text FROM (customers c CROSS JOIN orders o) AS j', [0]],
   // an alias on a join hides the names of the tables inside it: t is the outer query's again
   ["SELECT (SELECT t.v || '' FROM (products t CROSS JOIN orders o) AS j LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   // round trips through other representations
