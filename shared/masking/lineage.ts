@@ -940,8 +940,15 @@ class Analyzer {
       case 'fn':
         return new Lin().add(item.lin).asDerived();
       case 'join': {
+        const members = item.members.filter((m) => this.couldHave(m, name));
+        if (members.length === 0) {
+          // Not a column of the join: `j.to_jsonb` is to_jsonb(j), a function of its whole row.
+          const call = this.wholeRow(item);
+          if (this.options.isOpaque?.(name, undefined) === true) call.opaque = true;
+          return call;
+        }
         const lin = new Lin();
-        for (const m of item.members) if (this.couldHave(m, name)) lin.add(this.columnIn(m, name));
+        for (const m of members) lin.add(this.columnIn(m, name));
         return lin;
       }
     }
