@@ -124,6 +124,8 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   // attribute notation on a join's alias is a function of the join's whole row
   ['SELECT j.to_jsonb FROM (customers c CROSS JOIN orders o) AS j', [0]],
   ['SELECT (j).row_to_json::text FROM (customers c CROSS JOIN orders o) AS j', [0]],
+  // … and on a subquery's: one output whose name is not worked out must not stand for the row
+  ['SELECT s.to_jsonb FROM (SELECT upper(name), ssn FROM customers) s', [0]],
   // an alias on a join hides the names of the tables inside it: t is the outer query's again
   ["SELECT (SELECT t.v || '' FROM (products t CROSS JOIN orders o) AS j LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   // round trips through other representations
