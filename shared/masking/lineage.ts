@@ -930,12 +930,29 @@ class Analyzer {
       case 'sub': {
         const exact = item.outputs.filter((o) => o.certain && o.single && o.name === name);
         if (exact.length > 0) return unionOf(exact);
+        // PostgreSQL names a call after its function (upper(name) is `upper`).
+        const figured = item.outputs.filter((o) => o.single && o.name === name);
+        if (figured.length > 0) return unionOf(figured);
         const lin = new Lin();
+        let unnamed = false;
         for (const o of item.outputs) {
           if (o.single && o.certain) continue;
-          lin.add(o.starRel !== undefined && o.single === false ? Lin.source(o.starRel, name) : o.single ? o.lin : o.lin.asAmbiguous());
+          if (o.starRel !== undefined && o.single === false) {
+            // A table's `*` without the catalog: its column of that name (a preview).
+            lin.add(Lin.source(o.starRel, name));
+            continue;
+          }
+          unnamed = true;
+          lin.add(o.single ? o.lin : o.lin.asAmbiguous());
         }
-        return lin.src.size > 0 || lin.unknown || lin.opaque ? lin : Lin.unknownLin();
+        if (unnamed) {
+          // An output whose name is not worked out here — or attribute notation, a function of the
+          // whole row: `s.to_jsonb` is to_jsonb(s).
+          lin.add(this.wholeRow(item));
+          if (this.options.isOpaque?.(name, undefined) === true) lin.opaque = true;
+        }
+        // Every output has a name and none is this one: not something this analysis can place.
+        return lin.src.size > 0 || lin.unknown || lin.opaque || unnamed ? lin : Lin.unknownLin();
       }
       case 'fn':
         return new Lin().add(item.lin).asDerived();
@@ -1079,9 +1096,10 @@ function mergeSetOp(left: readonly Out[], right: readonly Out[]): Out[] {
 function rename(outs: readonly Out[], names: readonly (string | undefined)[]): Out[] {
   if (names.length === 0) return [...outs];
   const known = outs.slice(0, names.length).every((o) => o.single);
+  // After a `*` of unknown width, which column each name lands on is not known: no name is kept.
   return outs.map((o, i) => {
-    if (i >= names.length) return known ? o : { ...o, certain: false };
-    return known ? { ...o, name: names[i], certain: names[i] !== undefined } : { ...o, certain: false };
+    if (!known) return { ...o, name: undefined, certain: false };
+    return i >= names.length ? o : { ...o, name: names[i], certain: names[i] !== undefined };
   });
 }
 

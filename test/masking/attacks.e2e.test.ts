@@ -126,6 +126,8 @@ const ATTACKS: readonly (readonly [string, readonly number[]])[] = [
   ['SELECT (j).row_to_json::text FROM (customers c CROSS JOIN orders o) AS j', [0]],
   // … and on a subquery's: one output whose name is not worked out must not stand for the row
   ['SELECT s.to_jsonb FROM (SELECT upper(name), ssn FROM customers) s', [0]],
+  ["SELECT s.x || '' FROM (SELECT f.*, c.name AS x FROM customers c, jsonb_to_record(to_jsonb(c)) AS f(ssn text)) s(x, y)", [0]],
+  ["SELECT s.upper || '' FROM (SELECT f.*, upper(c.name) FROM customers c, jsonb_to_record(to_jsonb(c)) AS f(ssn text)) s(upper, y)", [0]],
   // an alias on a join hides the names of the tables inside it: t is the outer query's again
   ["SELECT (SELECT t.v || '' FROM (products t CROSS JOIN orders o) AS j LIMIT 1) FROM (SELECT ssn AS v FROM customers) t", [0]],
   // round trips through other representations
