@@ -246,6 +246,9 @@ const ORACLES: readonly string[] = [
   'SELECT id, ssn AS name FROM customers ORDER BY name',
   'SELECT DISTINCT ON (2) id, substr(ssn, 1, 1) FROM customers',
   'SELECT substr(ssn, 1, 1), count(*) FROM customers GROUP BY 1',
+  // inside GROUPING SETS, ROLLUP and CUBE a parenthesised list is a list of grouping items
+  'SELECT id, substr(ssn, 1, 1), count(*) FROM customers GROUP BY GROUPING SETS ((2, 1))',
+  'SELECT id, substr(ssn, 1, 1), count(*) FROM customers GROUP BY ROLLUP ((1, 2))',
   // a join's alias renames its columns: j.x5 is c.ssn
   "SELECT j.a FROM (customers c CROSS JOIN products p) AS j(a, b, c2, d, x5) WHERE j.x5 LIKE '9%'",
   // neither a subquery in FROM without LATERAL nor a JOIN's ON sees the FROM items beside it: t is
