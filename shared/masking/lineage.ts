@@ -320,9 +320,11 @@ class Analyzer {
       if (position >= 1 && position <= outs.length && outs.slice(0, position).every((o) => o.single)) return new Lin().add(outs[position - 1]!.lin);
       return unionOf(outs).asAmbiguous();
     }
-    if (n?.[0] === 'GroupingSet') {
+    if (n?.[0] === 'GroupingSet' || (n?.[0] === 'RowExpr' && prefer === 'input')) {
+      // GROUPING SETS ((2, 1)), ROLLUP, CUBE: a parenthesised list there is a list of grouping
+      // items, positions and output names included (counted so at the top of GROUP BY too).
       const lin = new Lin();
-      for (const item of list(n[1].content)) lin.add(this.outputKey(item, outs, level, prefer));
+      for (const item of list(n[0] === 'GroupingSet' ? n[1].content : n[1].args)) lin.add(this.outputKey(item, outs, level, prefer));
       return lin;
     }
     const names = n?.[0] === 'ColumnRef' ? columnRefNames(n[1]) : undefined;
