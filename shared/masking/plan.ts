@@ -15,7 +15,7 @@ import type { Statement } from '../sql/statement.ts';
 import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
 import { collectNames } from './names.ts';
 import { addRelation, addRelationColumn, addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
-import { forDerived, strictest } from './strategies.ts';
+import { forAmbiguous, forDerived, strictest } from './strategies.ts';
 import type { ColumnMask, MaskWhy } from './types.ts';
 
 /** Everything about a statement that does not need its result: parse, lineage, catalog lookups. */
@@ -182,7 +182,7 @@ function decide(index: SensitiveIndex, base: { index: number; name: string }, c:
   const strategies = c.opaque ? new Set([...c.strategies, ...index.strategies]) : c.strategies;
   const chosen = strictest(strategies);
   if (chosen === null) return { ...base, strategy: null, denies: false };
-  const strategy = c.derived || c.ambiguous || c.failClosed || c.opaque ? forDerived(chosen) : chosen;
+  const strategy = c.derived || c.failClosed || c.opaque ? forDerived(chosen) : c.ambiguous ? forAmbiguous(chosen) : chosen;
   return { ...base, strategy, why, source: [...c.sources].sort(), denies: c.derived || c.failClosed || c.opaque };
 }
 

@@ -25,13 +25,23 @@ export function strictest(strategies: Iterable<MaskStrategy>): MaskStrategy | nu
 }
 
 /**
- * The strategy for a value that is not the column as stored — an expression over it, a whole row,
- * or a column whose exact source is not known. `email` and `last4` keep a part of the value in
- * place, and a transformation chooses which part lands there: `reverse(email)` puts the local part
- * where the domain was, `substr(card_number, 1, 4)` makes the first four digits the last four.
- * So partial strategies become `redact`; `hash`, `redact` and `null` keep no part and stay.
+ * The strategy for a value that is not the column as stored — an expression over it, a whole row.
+ * `email` and `last4` keep a part of the value in place, and a transformation chooses which part
+ * lands there: `reverse(email)` puts the local part where the domain was, `substr(card_number, 1,
+ * 4)` makes the first four digits the last four. `hash` keeps equality, and a transformation
+ * chooses what is compared: `substr(phone, i, 1)` next to `concat(substr(phone, 1, 0), '7')` is a
+ * codebook, one character at a time. So all three become `redact`; `redact` and `null` stay.
  */
 export function forDerived(strategy: MaskStrategy): MaskStrategy {
+  return strategy === 'email' || strategy === 'last4' || strategy === 'hash' ? 'redact' : strategy;
+}
+
+/**
+ * The strategy for a column whose exact source is not known (one of several stored columns, as
+ * stored): partial strategies could show a part of another source's value, so they become
+ * `redact`; `hash` of a stored value is the pseudonym that column has anyway, and stays.
+ */
+export function forAmbiguous(strategy: MaskStrategy): MaskStrategy {
   return strategy === 'email' || strategy === 'last4' ? 'redact' : strategy;
 }
 

@@ -41,7 +41,7 @@ test('preview: which output columns would be masked, from lineage and the policy
     { index: 0, column: 'id', strategy: null, why: 'lineage' },
     { index: 1, column: 'email', strategy: 'email', why: 'lineage', source: ['public.customers.email'] },
     { index: 2, column: 's', strategy: 'redact', why: 'lineage', source: ['public.customers.ssn'] },
-    { index: 3, column: 'md5', strategy: 'hash', why: 'lineage', source: ['public.customers.phone'] },
+    { index: 3, column: 'md5', strategy: 'redact', why: 'lineage', source: ['public.customers.phone'] },
     { index: 4, column: 'total', strategy: null, why: 'lineage' },
   ]);
   t.deepEqual(masker.preview('SELECT *, 1 AS one FROM customers'), [

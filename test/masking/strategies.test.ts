@@ -1,5 +1,5 @@
 import test from 'ava';
-import { forDerived, last4, maskEmail, pseudonym, REDACTED, strategyFn, strictest, STRICTNESS } from '../../shared/masking/strategies.ts';
+import { forAmbiguous, forDerived, last4, maskEmail, pseudonym, REDACTED, strategyFn, strictest, STRICTNESS } from '../../shared/masking/strategies.ts';
 
 const KEY = new Uint8Array(32).fill(1);
 
@@ -59,8 +59,11 @@ test('strictness: null > redact > hash > email > last4, and derived values lose 
   t.is(strictest([]), null);
   t.is(forDerived('email'), 'redact');
   t.is(forDerived('last4'), 'redact');
-  t.is(forDerived('hash'), 'hash');
+  t.is(forDerived('hash'), 'redact'); // equality of chosen parts is a codebook
   t.is(forDerived('null'), 'null');
+  t.is(forAmbiguous('email'), 'redact');
+  t.is(forAmbiguous('last4'), 'redact');
+  t.is(forAmbiguous('hash'), 'hash');
 });
 
 test('the precomputed HMAC-SHA256 equals node:crypto for every length, key size and script', async (t) => {
