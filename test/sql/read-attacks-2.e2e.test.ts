@@ -274,6 +274,19 @@ for (const sql of ORACLES) {
   });
 }
 
+test.serial('deny: a clause nested deeper than the lineage analysis can follow is refused, not skipped', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  // 900 nested scalar subqueries: within the parser's depth guard, past what the (recursive)
+  // lineage analysis follows. The WHERE at the bottom decides whether the one row comes back.
+  let inner = "SELECT 1 FROM customers WHERE ssn LIKE '9%' LIMIT 1";
+  for (let i = 0; i < 900; i++) inner = `SELECT (${inner})`;
+  const res = await query(`SELECT 1 AS one WHERE EXISTS (${inner})`);
+  t.is(res.status, 403, JSON.stringify(res.body).slice(0, 300));
+  t.is(res.body.error?.details?.reason, 'masked_column_in_predicate');
+  const events = await storedEvents(res.body.sessionId);
+  t.false(events.some((e) => e.type === 'execution.result'), 'nothing ran');
+});
+
 /** Still allowed under deny: row counts that do not depend on a masked value. */
 const FINE: readonly string[] = [
   'SELECT id, generate_series(1, 2) FROM customers',
