@@ -184,8 +184,12 @@ export function statementOutputs(pgType: string, node: Fields, options: LineageO
     const outs = new Analyzer(options).statement(pgType, node, undefined, undefined);
     return outs?.map((o) => ({ name: o.name, lineage: o.lin.freeze(), single: o.single })) ?? 'unknown';
   } catch (e) {
-    // SQL nested deeper than this recursion can follow: nothing is known (fail closed).
-    if (e instanceof RangeError) return 'unknown';
+    // SQL nested deeper than this recursion can follow: nothing is known (fail closed) — about the
+    // clauses not reached either, which may pick rows by anything.
+    if (e instanceof RangeError) {
+      options.onPredicate?.(UNKNOWN);
+      return 'unknown';
+    }
     throw e;
   }
 }
