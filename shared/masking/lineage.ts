@@ -60,6 +60,14 @@ export interface LineageOptions {
    */
   readonly onPredicate?: (lineage: Lineage) => void;
   /**
+   * Told the lineage of the inputs of every operation in the statement that can fail depending on
+   * the values it is given — function and operator calls, casts (but to text), CASE conditions,
+   * comparisons, `(x).f` — for `masking.predicates: deny`: whether `1 / (ascii(ssn) - 57)` fails
+   * is one bit of the SSN per request. Passing a value on (a column, a whole row, ROW(), ARRAY[],
+   * COALESCE, a CASE result, a subscript, a cast to text) is not an operation on it.
+   */
+  readonly onComputation?: (lineage: Lineage) => void;
+  /**
    * For onPredicate: may a function of this name return a set (pg_proc.proretset)? A set-returning
    * function's arguments decide how many rows come back. Without it, every function may.
    */
@@ -229,6 +237,11 @@ class Analyzer {
   private inPredicate = 0;
 
   constructor(private readonly options: LineageOptions) {}
+
+  /** Reports the inputs of an operation that may fail depending on them (for onComputation). */
+  private computed(inputs: Lin): void {
+    if (this.options.onComputation && (inputs.src.size > 0 || inputs.unknown || inputs.opaque)) this.options.onComputation(inputs.freeze());
+  }
 
   /** The lineage of a clause that picks, counts or orders rows (for onPredicate). */
   private predicateExpr(node: unknown, level: Level): Lin {
@@ -590,11 +603,59 @@ class Analyzer {
       case 'SelectStmt':
         // A bare subquery where an expression was expected: every output it has.
         return unionOf(this.select(f, level.ctes, level)).asDerived();
-      default:
-        // Casts, operators, CASE, COALESCE, ARRAY[], ROW(), JSON and XML constructors and anything
-        // newer: the value is built from everything inside it.
+      case 'TypeCast':
+        return this.typeCast(f, level);
+      case 'CaseExpr':
+        return this.caseExpr(f, level);
+      case 'RowExpr':
+      case 'A_ArrayExpr':
+      case 'CoalesceExpr':
+        // Built from everything inside it, which it passes on without operating on it.
         return this.generic(f, level).asDerived();
+      default: {
+        // Operators, comparisons, JSON and XML constructors and anything newer: the value is built
+        // from everything inside it, and each of those is an input that can make it fail.
+        const lin = this.generic(f, level);
+        this.computed(lin);
+        return lin.asDerived();
+      }
     }
+  }
+
+  /** A cast: to text (or varchar) it cannot fail; to anything else the value may not parse (`ssn::int`). */
+  private typeCast(f: Fields, level: Level): Lin {
+    const arg = this.expr(f.arg, level);
+    const type = isFields(f.typeName) ? f.typeName : undefined;
+    const names = list(type?.names).map(stringValue);
+    const name = names[names.length - 1];
+    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const toText = type !== undefined && list(type.arrayBounds).length === 0 && (name === 'text' || name === 'varchar') && (schema === undefined || schema === 'pg_catalog') && names.length <= 2;
+    if (!toText) this.computed(arg);
+    return arg.add(type === undefined ? undefined : this.generic(type, level)).asDerived();
+  }
+
+  /** CASE: the tested value and the WHEN conditions are operated on; the results are only passed on. */
+  private caseExpr(f: Fields, level: Level): Lin {
+    const lin = new Lin();
+    const inputs = new Lin();
+    const tested = this.expr(f.arg, level);
+    lin.add(tested);
+    inputs.add(tested);
+    for (const w of list(f.args)) {
+      const when = unwrap(w);
+      if (when?.[0] !== 'CaseWhen') {
+        const other = this.expr(w, level);
+        lin.add(other);
+        inputs.add(other);
+        continue;
+      }
+      const condition = this.expr(when[1].expr, level);
+      lin.add(condition).add(this.expr(when[1].result, level));
+      inputs.add(condition);
+    }
+    lin.add(this.expr(f.defresult, level));
+    this.computed(inputs);
+    return lin.asDerived();
   }
 
   private union(nodes: readonly unknown[], level: Level): Lin {
@@ -622,7 +683,9 @@ class Analyzer {
     // A schema other than PostgreSQL's own is user code whatever the catalog says.
     const userSchema = schema !== undefined && schema !== 'pg_catalog' && schema !== 'information_schema';
     if (userSchema || (schema === undefined && this.options.isOpaque?.(name, undefined) === true)) {
-      const lin = this.union(list(f.args), level).asDerived();
+      const lin = this.union(list(f.args), level);
+      this.computed(lin);
+      lin.derived = true;
       lin.unknown = true;
       lin.opaque = true;
       return lin;
@@ -633,6 +696,7 @@ class Analyzer {
     if (builtin && name.toLowerCase() === 'count') return new Lin();
     const lin = this.union(list(f.args), level);
     if (f.agg_within_group === true) lin.add(this.union(list(f.agg_order), level));
+    this.computed(lin);
     return lin.asDerived();
   }
 
@@ -649,8 +713,11 @@ class Analyzer {
       const first = outs[0];
       return first === undefined ? Lin.unknownLin() : first.single ? new Lin().add(first.lin) : new Lin().add(first.lin).asAmbiguous();
     }
-    // ARRAY(…), IN/ANY/ALL, row comparisons: built from the outputs (and the tested expression).
-    return unionOf(outs).add(this.expr(f.testexpr, level)).asDerived();
+    // ARRAY(…), IN/ANY/ALL, row comparisons: built from the outputs (and the tested expression),
+    // which all but ARRAY(…) compare.
+    const lin = unionOf(outs).add(this.expr(f.testexpr, level));
+    if (kind !== 'ARRAY_SUBLINK') this.computed(lin);
+    return lin.asDerived();
   }
 
   private indirection(f: Fields, level: Level): Lin {
@@ -671,7 +738,9 @@ class Analyzer {
       return name !== undefined && this.options.isOpaque?.(name, undefined) === true;
     });
     if (calls) {
-      const lin = this.expr(f.arg, level).asDerived();
+      const lin = this.expr(f.arg, level);
+      this.computed(lin);
+      lin.derived = true;
       lin.opaque = true;
       lin.unknown = true;
       return lin;
@@ -681,9 +750,16 @@ class Analyzer {
     if (field !== undefined && names !== undefined && names.length === 1 && names[0] !== '*') {
       // `(c).email`: the column email of the row c — or a field of a composite column named c.
       const lin = this.fieldOf(names[0]!, field, level);
-      if (lin !== undefined) return path.length > 1 ? lin.asDerived() : lin;
+      if (lin !== undefined) {
+        // A name after the first is a field of that value or a function of it (`(c).ssn.int4`).
+        if (path.slice(1).some((p) => stringValue(p) !== undefined)) this.computed(lin);
+        return path.length > 1 ? lin.asDerived() : lin;
+      }
     }
-    return this.expr(f.arg, level).asDerived();
+    const arg = this.expr(f.arg, level);
+    // `(x).f`: a field of a composite value, or f(x) — `(ssn).int4` is a cast that fails on the value.
+    if (path.some((p) => stringValue(p) !== undefined)) this.computed(arg);
+    return arg.asDerived();
   }
 
   private fieldOf(name: string, field: string, level: Level): Lin | undefined {
@@ -696,7 +772,10 @@ class Analyzer {
           found = true;
         }
         if (item.kind !== 'join' && this.couldHave(item, name)) {
-          lin.add(this.columnIn(item, name).asDerived());
+          // `(ssn).length`: a field of a composite column, or a function of the column.
+          const column = this.columnIn(item, name);
+          this.computed(column);
+          lin.add(column.asDerived());
           found = true;
         }
       }
@@ -780,6 +859,7 @@ class Analyzer {
         // Not a column: PostgreSQL reads `c.f` as `f(c)`, a function of the whole row —
         // `c.to_jsonb` is every column; a user function's body may read anything besides.
         const call = this.wholeRow(item);
+        this.computed(call);
         if (this.options.isOpaque?.(name, undefined) === true) call.opaque = true;
         return call;
       }

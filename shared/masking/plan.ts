@@ -29,6 +29,8 @@ export interface PreparedStatement {
   readonly readsSources: ReadonlySet<string>;
   /** Lineage of every clause that picks, groups, orders or counts rows (for `masking.predicates: deny`). */
   readonly predicates: readonly Lineage[];
+  /** Lineage of the inputs of every operation that can fail on its values (for `masking.predicates: deny`). */
+  readonly computations: readonly Lineage[];
 }
 
 /** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
@@ -55,11 +57,14 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   };
 
   let predicates: Lineage[] = [];
+  let computations: Lineage[] = [];
   const run = () => {
     const seen = new Set<string>();
     predicates = [];
+    computations = [];
     const outputs = statementOutputs(pgType, node, {
       onPredicate: (lin) => predicates.push(lin),
+      onComputation: (lin) => computations.push(lin),
       columnsOf: (rel) => {
         const infos = relations.get(rel);
         return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
@@ -86,7 +91,7 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   // So may one that calls a function whose body may read any table, anywhere in the statement.
   const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);
   const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
-  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates };
+  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates, computations };
 }
 
 async function routinesOf(catalog: CatalogReader, connection: string): Promise<RoutineCatalog | undefined> {
@@ -101,21 +106,40 @@ async function routinesOf(catalog: CatalogReader, connection: string): Promise<R
  * counting and ordering oracles (`WHERE ssn LIKE '9%'`, `ORDER BY email`, `count(DISTINCT ssn)`).
  */
 export function refusePredicates(index: SensitiveIndex, prepared: PreparedStatement): void {
+  const predicates = maskedIn(index, prepared, prepared.predicates);
+  if (predicates !== undefined) {
+    const columns = predicates.columns;
+    throw new GatehouseError(
+      'masking_denied',
+      `the policy refuses masked columns in clauses that pick, count or order rows — WHERE, JOIN, ORDER BY, GROUP BY, HAVING, DISTINCT, set operations, LIMIT/OFFSET, set-returning function arguments, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
+      { reason: 'masked_column_in_predicate', columns },
+    );
+  }
+  // Whether an operation fails is answered (its SQLSTATE), so an operation on a masked value is one
+  // bit of it per request: `1 / (ascii(ssn) - 57)` fails exactly when the SSN starts with 9. Under
+  // deny a masked value may be returned (masked), never operated on.
+  const computed = maskedIn(index, prepared, prepared.computations);
+  if (computed !== undefined) {
+    const columns = computed.columns;
+    throw new GatehouseError(
+      'masking_denied',
+      `the policy refuses functions, operators, comparisons and casts (but to text) over masked columns, since whether they fail would tell about the value (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'an expression that cannot be traced over sensitive data'}`,
+      { reason: 'masked_column_computed', columns },
+    );
+  }
+}
+
+/** The masked source columns the lineages carry; undefined when they carry none (nor anything untraceable over sensitive data). */
+function maskedIn(index: SensitiveIndex, prepared: PreparedStatement, lineages: readonly Lineage[]): { columns: string[] } | undefined {
   const used = new Set<string>();
   let untraceable = false;
-  for (const lin of prepared.predicates) {
+  for (const lin of lineages) {
     const planned = fromLineage(index, prepared, { index: 0, name: '' }, lin);
     if (planned.strategy === null) continue;
     for (const s of planned.source ?? []) used.add(s);
     if ((planned.source ?? []).length === 0) untraceable = true;
   }
-  if (used.size === 0 && !untraceable) return;
-  const columns = [...used].sort();
-  throw new GatehouseError(
-    'masking_denied',
-    `the policy refuses masked columns in clauses that pick, count or order rows — WHERE, JOIN, ORDER BY, GROUP BY, HAVING, DISTINCT, set operations, LIMIT/OFFSET, set-returning function arguments, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
-    { reason: 'masked_column_in_predicate', columns },
-  );
+  return used.size === 0 && !untraceable ? undefined : { columns: [...used].sort() };
 }
 
 export interface PlannedColumn extends ColumnMask {
