@@ -68,6 +68,13 @@ export interface LineageOptions {
    */
   readonly onComputation?: (lineage: Lineage) => void;
   /**
+   * Told, for every column a statement writes — INSERT (and ON CONFLICT DO UPDATE), UPDATE, MERGE,
+   * the new table of CREATE TABLE AS and SELECT INTO — the lineage of the values written to it: a
+   * masked value copied into a column not masked as strictly is read back unmasked. `column` is
+   * `*` when which column is not known.
+   */
+  readonly onWrite?: (target: SourceRef, lineage: Lineage) => void;
+  /**
    * For onPredicate: may a function of this name return a set (pg_proc.proretset)? A set-returning
    * function's arguments decide how many rows come back. Without it, every function may.
    */
@@ -258,6 +265,13 @@ class Analyzer {
     switch (type) {
       case 'SelectStmt':
         return this.select(f, ctes, outer);
+      case 'CreateTableAsStmt': {
+        // No rows come back; every output becomes a column of a table no policy masks yet.
+        if (!this.options.onWrite) return undefined;
+        const outs = this.wrapped(f.query, ctes, outer);
+        this.intoTable(isFields(f.into) ? f.into : undefined, outs);
+        return undefined;
+      }
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'DeleteStmt':
@@ -295,7 +309,15 @@ class Analyzer {
     const level = this.from(list(f.fromClause), ctes, outer);
     const outs = this.targets(list(f.targetList), level);
     if (this.options.onPredicate) this.predicates(f, level, outs);
+    if (isFields(f.intoClause)) this.intoTable(f.intoClause, outs);
     return outs;
+  }
+
+  /** CREATE TABLE AS / SELECT INTO: each output is written to a column of the new table. */
+  private intoTable(into: Fields | undefined, outs: readonly Out[]): void {
+    if (!this.options.onWrite) return;
+    const relation = (into && relationName(into.rel)) ?? '?';
+    for (const o of outs) this.options.onWrite({ relation, column: '*' }, o.lin.freeze());
   }
 
   /** LIMIT and OFFSET decide how many rows come back (for onPredicate). */
@@ -361,13 +383,82 @@ class Analyzer {
   private returning(type: string, f: Fields, ctesIn: Cte | undefined, outer: Level | undefined): Out[] | undefined {
     const ctes = this.withClause(f.withClause, ctesIn, outer);
     const targets = list(isFields(f.returningClause) ? f.returningClause.exprs : f.returningList);
-    if (targets.length === 0) return [];
+    const analysed = this.options.onPredicate || this.options.onComputation || this.options.onWrite;
+    if (targets.length === 0 && !analysed) return [];
     const level: Level = { items: [], entries: [], parent: outer, ctes };
     if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
     const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
     for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
-    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(f.whereClause, level).freeze());
-    return this.targets(targets, level);
+    if (this.options.onPredicate) {
+      // WHERE, and MERGE's join and WHEN conditions, pick the rows written: their count is answered.
+      for (const clause of [f.whereClause, f.joinCondition, ...list(f.mergeWhenClauses).map((w) => unwrap(w)?.[1].condition)]) {
+        if (clause !== undefined && clause !== null) this.options.onPredicate(this.predicateExpr(clause, level).freeze());
+      }
+    }
+    if (analysed) this.written(type, f, level, ctes, outer);
+    return targets.length === 0 ? [] : this.targets(targets, level);
+  }
+
+  /** What an INSERT, UPDATE or MERGE writes to each column of its target (for onWrite). */
+  private written(type: string, f: Fields, level: Level, ctes: Cte | undefined, outer: Level | undefined): void {
+    const relation = (isFields(f.relation) && relationName(f.relation)) || '?';
+    const report = (column: string | undefined, lin: Lin) => this.options.onWrite?.({ relation, column: column ?? '*' }, lin.freeze());
+    const names = (targets: readonly unknown[]) => targets.map((t) => str(unwrap(t)?.[1].name));
+    // A column list, or the table's own columns in order; past an output of unknown width, any column.
+    const positional = (columns: readonly (string | undefined)[], values: readonly Out[]) => {
+      const ordered = columns.length > 0 ? columns : (this.options.columnsOf?.(relation) ?? []);
+      let known = true;
+      values.forEach((o, i) => {
+        known &&= o.single;
+        report(known ? ordered[i] : undefined, o.lin);
+      });
+    };
+    const assignments = (targets: readonly unknown[], scope: Level) => {
+      for (const t of targets) {
+        const rt = unwrap(t)?.[1];
+        if (rt === undefined) continue;
+        report(str(rt.name), this.assigned(rt.val, scope));
+      }
+    };
+    switch (type) {
+      case 'InsertStmt': {
+        const values = f.selectStmt === undefined || f.selectStmt === null ? [] : this.wrapped(f.selectStmt, ctes, outer);
+        const columns = names(list(f.cols));
+        positional(columns, values);
+        const conflict = isFields(f.onConflictClause) ? f.onConflictClause : undefined;
+        if (conflict) {
+          // ON CONFLICT DO UPDATE sees the row it would have inserted as `excluded`.
+          const ordered = columns.length > 0 ? columns : (this.options.columnsOf?.(relation) ?? []);
+          const excluded: Item = { kind: 'sub', alias: 'excluded', outputs: rename(values, ordered) };
+          const scope: Level = { ...level, items: [...level.items, excluded] };
+          assignments(list(conflict.targetList), scope);
+          if (this.options.onPredicate && conflict.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(conflict.whereClause, scope).freeze());
+        }
+        return;
+      }
+      case 'UpdateStmt':
+        assignments(list(f.targetList), level);
+        return;
+      case 'MergeStmt':
+        for (const w of list(f.mergeWhenClauses)) {
+          const clause = unwrap(w)?.[1];
+          if (str(clause?.commandType) === 'CMD_UPDATE') assignments(list(clause!.targetList), level);
+          if (str(clause?.commandType) === 'CMD_INSERT') {
+            const values = list(clause!.values).map((v) => ({ name: undefined, certain: false, lin: this.expr(v, level), single: true }));
+            positional(names(list(clause!.targetList)), values);
+          }
+        }
+        return;
+    }
+  }
+
+  /** The value of `SET col = …`; `SET (a, b) = (SELECT …)` may put any of the subquery's outputs in each. */
+  private assigned(val: unknown, level: Level): Lin {
+    const n = unwrap(val);
+    if (n?.[0] !== 'MultiAssignRef') return this.expr(val, level);
+    const source = unwrap(n[1].source);
+    if (source?.[0] === 'SubLink') return unionOf(this.wrapped(source[1].subselect, level.ctes, level));
+    return this.expr(n[1].source, level);
   }
 
   private withClause(clause: unknown, ctesIn: Cte | undefined, outer: Level | undefined): Cte | undefined {

@@ -12,10 +12,10 @@ import type { RoutineCatalogReader } from '../sql/catalog-ports.ts';
 import type { RoutineCatalog } from '../sql/routines.ts';
 import type { Fields } from '../sql/nodes.ts';
 import type { Statement } from '../sql/statement.ts';
-import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
+import { alignOutputs, statementOutputs, type Lineage, type SourceRef, type StatementOutputs } from './lineage.ts';
 import { collectNames } from './names.ts';
 import { addRelation, addRelationColumn, addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
-import { forDerived, strictest } from './strategies.ts';
+import { forDerived, STRICTNESS, strictest } from './strategies.ts';
 import type { ColumnMask, MaskWhy } from './types.ts';
 
 /** Everything about a statement that does not need its result: parse, lineage, catalog lookups. */
@@ -31,6 +31,8 @@ export interface PreparedStatement {
   readonly predicates: readonly Lineage[];
   /** Lineage of the inputs of every operation that can fail on its values (for `masking.predicates: deny`). */
   readonly computations: readonly Lineage[];
+  /** Each column the statement writes, with the lineage of what it writes there. */
+  readonly writes: readonly { readonly target: SourceRef; readonly lineage: Lineage }[];
 }
 
 /** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
@@ -58,13 +60,16 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
 
   let predicates: Lineage[] = [];
   let computations: Lineage[] = [];
+  let writes: { target: SourceRef; lineage: Lineage }[] = [];
   const run = () => {
     const seen = new Set<string>();
     predicates = [];
     computations = [];
+    writes = [];
     const outputs = statementOutputs(pgType, node, {
       onPredicate: (lin) => predicates.push(lin),
       onComputation: (lin) => computations.push(lin),
+      onWrite: (target, lineage) => writes.push({ target, lineage }),
       columnsOf: (rel) => {
         const infos = relations.get(rel);
         return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
@@ -91,7 +96,7 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   // So may one that calls a function whose body may read any table, anywhere in the statement.
   const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);
   const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
-  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates, computations };
+  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates, computations, writes };
 }
 
 async function routinesOf(catalog: CatalogReader, connection: string): Promise<RoutineCatalog | undefined> {
@@ -127,6 +132,60 @@ export function refusePredicates(index: SensitiveIndex, prepared: PreparedStatem
       { reason: 'masked_column_computed', columns },
     );
   }
+}
+
+/**
+ * A masked value written to a column that is not masked as strictly would be read back unmasked:
+ * `INSERT INTO notes(body) SELECT ssn FROM customers`, then `SELECT body FROM notes`. So every
+ * value a statement writes is planned as if it were read (a derived value of a partially masked
+ * column is `redact`), and the column it lands in must be masked at least that strictly — whatever
+ * `predicates` says, since this is the value itself, not an oracle.
+ */
+export function refuseMaskedWrites(index: SensitiveIndex, prepared: PreparedStatement): void {
+  const refused: { column: string; source: readonly string[] }[] = [];
+  for (const { target, lineage } of prepared.writes) {
+    const planned = fromLineage(index, prepared, { index: 0, name: '' }, lineage);
+    if (planned.strategy === null) continue;
+    const kept = targetStrategy(index, prepared, target);
+    if (kept !== null && STRICTNESS.indexOf(kept) <= STRICTNESS.indexOf(planned.strategy)) continue;
+    refused.push({ column: `${target.relation}.${target.column}`, source: planned.source ?? [] });
+  }
+  if (refused.length === 0) return;
+  const columns = [...new Set(refused.flatMap((r) => r.source))].sort();
+  throw new GatehouseError(
+    'masking_denied',
+    `the statement writes masked values where they would be read back less masked: ${[...new Set(refused.map((r) => r.column))].join(', ')} (from ${columns.length > 0 ? columns.join(', ') : 'values that cannot be traced over sensitive data'})`,
+    { reason: 'masked_value_written', columns, targets: [...new Set(refused.map((r) => r.column))] },
+  );
+}
+
+/**
+ * How strictly a written column is masked when read: null when it is not, or not known (a column
+ * not named, a relation the catalog does not have). Of several relations the name may be, the least strict.
+ */
+function targetStrategy(index: SensitiveIndex, prepared: PreparedStatement, target: SourceRef): MaskStrategy | null {
+  if (target.column === '*') return null;
+  const candidates = prepared.relations.get(target.relation) ?? [];
+  if (candidates.length === 0) {
+    const c = new Carried();
+    addSourceRef(index, target, undefined, c);
+    return c.opaque || c.ambiguous ? null : leastStrict(c.strategies);
+  }
+  let weakest: MaskStrategy | null | undefined;
+  for (const rel of candidates) {
+    const c = new Carried();
+    addRelationColumn(index, rel, target.column, c);
+    const s = c.opaque || c.ambiguous ? null : strictest(c.strategies);
+    if (s === null) return null;
+    if (weakest === undefined || STRICTNESS.indexOf(s) > STRICTNESS.indexOf(weakest!)) weakest = s;
+  }
+  return weakest ?? null;
+}
+
+function leastStrict(strategies: ReadonlySet<MaskStrategy>): MaskStrategy | null {
+  let weakest: MaskStrategy | null = null;
+  for (const s of strategies) if (weakest === null || STRICTNESS.indexOf(s) > STRICTNESS.indexOf(weakest)) weakest = s;
+  return weakest;
 }
 
 /** The masked source columns the lineages carry; undefined when they carry none (nor anything untraceable over sensitive data). */
