@@ -188,7 +188,8 @@ export function statementOutputs(pgType: string, node: Fields, options: LineageO
     const inner = unwrap(node.query);
     if (inner !== undefined) statementOutputs(inner[0], inner[1], options);
   }
-  if (pgType === 'ExplainStmt' || pgType === 'VariableShowStmt') return 'no-values';
+  if (pgType === 'VariableShowStmt') return showOutputs(str(node.name));
+  if (pgType === 'ExplainStmt') return 'no-values';
   try {
     const outs = new Analyzer(options).statement(pgType, node, undefined, undefined);
     return outs?.map((o) => ({ name: o.name, lineage: o.lin.freeze(), single: o.single })) ?? 'unknown';
@@ -786,6 +787,8 @@ class Analyzer {
     // ORDER BY is the aggregated value: percentile_disc(0.5) WITHIN GROUP (ORDER BY email).
     if (builtin && name.toLowerCase() === 'count') return new Lin();
     const lin = this.union(list(f.args), level);
+    // A setting's value: secret unless the name is plainly one of PostgreSQL's own (sensitive.ts).
+    if (builtin && readsSettings(name.toLowerCase(), list(f.args)[0])) lin.add(Lin.source(SETTINGS.relation, SETTINGS.column));
     if (f.agg_within_group === true) lin.add(this.union(list(f.agg_order), level));
     this.computed(lin);
     return lin.asDerived();
@@ -992,6 +995,37 @@ class Analyzer {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** Where a setting's value comes from, as a source the sensitive index masks under every policy. */
+const SETTINGS: SourceRef = { relation: 'pg_catalog.pg_settings', column: 'setting' };
+
+/**
+ * Does this call return a setting's value that may be a custom one? PostgreSQL's own settings have
+ * no dot in their names; a custom one must have one. So current_setting('work_mem') is plain, and
+ * current_setting('app.jwt_secret'), current_setting($1) or current_setting(name) are not.
+ */
+function readsSettings(name: string, first: unknown): boolean {
+  if (name === 'pg_show_all_settings') return true;
+  if (name !== 'current_setting') return false;
+  const c = unwrap(first);
+  const value = c?.[0] === 'A_Const' && isFields(c[1].sval) ? str(c[1].sval.sval) : undefined;
+  return value === undefined || value.includes('.');
+}
+
+/** SHOW: a custom setting's value, or every setting's (SHOW ALL), carries the settings source. */
+function showOutputs(name: string | undefined): StatementOutputs {
+  const value: Lineage = { sources: [SETTINGS], derived: false, ambiguous: false, unknown: false, opaque: false };
+  const plain = { sources: [], derived: false, ambiguous: false, unknown: false, opaque: false };
+  if (name === undefined) return [{ name: undefined, lineage: UNKNOWN, single: true }];
+  if (name.toLowerCase() === 'all') {
+    return [
+      { name: 'name', lineage: plain, single: true },
+      { name: 'setting', lineage: value, single: true },
+      { name: 'description', lineage: plain, single: true },
+    ];
+  }
+  return name.includes('.') ? [{ name, lineage: value, single: true }] : 'no-values';
+}
 
 /** FuncCall nodes in an expression tree, not descending into subqueries (they report their own). */
 function funcCallsIn(root: unknown): Fields[] {
