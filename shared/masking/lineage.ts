@@ -816,6 +816,8 @@ class Analyzer {
 
   private indirection(f: Fields, level: Level): Lin {
     const base = this.indirectionBase(f, level);
+    // `('app.jwt_secret'::text).current_setting` is current_setting(…) in attribute notation.
+    if (list(f.indirection).some((p) => readsSettings(stringValue(p)?.toLowerCase() ?? '', undefined))) base.add(Lin.source(SETTINGS.relation, SETTINGS.column)).derived = true;
     // A subscript picks which element comes out, so its value reaches the output:
     // `('{0,…,9}'::text[])[ascii(substr(ssn, 1, 1)) - 47]` spells the SSN one digit at a time.
     const subscripts = list(f.indirection).filter((p) => stringValue(p) === undefined);
