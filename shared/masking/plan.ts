@@ -92,6 +92,10 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
     addSourceRef(index, { relation: name, column: '*' }, undefined, reads);
     for (const rel of relations.get(name) ?? []) addRelation(index, rel, reads);
   }
+  // Sensitive values the lineage reaches without a relation named for them (a custom setting's
+  // value through current_setting()) are read too: a failure over them withholds its message.
+  const lineages = [...(Array.isArray(outputs) ? outputs.map((o) => o.lineage) : []), ...predicates, ...computations, ...writes.map((w) => w.lineage)];
+  for (const lin of lineages) for (const ref of lin.sources) if (ref.column !== '*') addSourceRef(index, ref, relations, reads);
   // A statement whose result we cannot trace at all (EXECUTE, FETCH, CALL …) may read anything.
   // So may one that calls a function whose body may read any table, anywhere in the statement.
   const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);

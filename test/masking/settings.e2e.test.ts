@@ -97,3 +97,22 @@ test.serial('the settings are there: the database holds them (the tests above wo
   const { rows } = await gw.sql('SELECT array_to_string(setconfig, \',\') AS c FROM pg_db_role_setting');
   t.deepEqual(secretIn(rows).sort(), [DB_SECRET, ROLE_SECRET].sort());
 });
+
+/** A custom setting's value in an error message: the message is withheld, as for a masked column. */
+const ERRORS: readonly string[] = [
+  "SELECT current_setting('app.tenant_key')::int",
+  "SELECT current_setting('app.settings.jwt_secret')::jsonb",
+  "SELECT to_timestamp(current_setting('app.tenant_key'), 'YYYY-MM')",
+  "SELECT 1 WHERE current_setting('app.tenant_key')::date IS NULL",
+];
+
+for (const sql of ERRORS) {
+  test.serial(`a failure over a custom setting's value withholds the server's message: ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL');
+    const res = await query(sql);
+    t.true(res.status === 422 || res.status === 400, JSON.stringify(res.body).slice(0, 300));
+    t.regex(res.body.error?.message ?? '', /withheld/);
+    const events = [...(await gw.runtime.sessions.read(res.body.sessionId))];
+    t.deepEqual(secretIn(res.body, events), []);
+  });
+}
