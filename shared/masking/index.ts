@@ -10,7 +10,7 @@ import { identifiersOf, redactErrorMessage, withheldMessage } from './error-mess
 import { sharedStatements } from '../sql/statement-cache.ts';
 import { isStatement, type Statement } from '../sql/statement.ts';
 import { keyCache, rawResultDigest } from './keys.ts';
-import { fromLineage, planColumns, prepareStatement, refuseDerived, refusePredicates, type PreparedStatement } from './plan.ts';
+import { fromLineage, planColumns, prepareStatement, refuseDerived, refuseMaskedWrites, refusePredicates, type PreparedStatement } from './plan.ts';
 import { previewOf } from './preview.ts';
 import { indexConfig, type SensitiveIndex } from './sensitive.ts';
 import { strategyFn } from './strategies.ts';
@@ -90,6 +90,7 @@ export function createMasker(options: MaskerOptions): Masker {
   async function prepare(input: StatementInput): Promise<PreparedStatement> {
     if (input.statement === undefined) await loadParser();
     const prepared = await prepareStatement(index, catalog, input.connection, statementOf(input));
+    refuseMaskedWrites(index, prepared);
     if (config.predicates === 'deny') refusePredicates(index, prepared);
     if (config.derived === 'deny' && Array.isArray(prepared.outputs)) {
       refuseDerived(prepared.outputs.map((o, i) => fromLineage(index, prepared, { index: i, name: o.name ?? '?column?' }, o.lineage)));

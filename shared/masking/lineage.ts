@@ -62,6 +62,21 @@ export interface LineageOptions {
    */
   readonly onPredicate?: (lineage: Lineage) => void;
   /**
+   * Told the lineage of the inputs of every operation in the statement that can fail depending on
+   * the values it is given — function and operator calls, casts (but to text), CASE conditions,
+   * comparisons, `(x).f` — for `masking.predicates: deny`: whether `1 / (ascii(ssn) - 57)` fails
+   * is one bit of the SSN per request. Passing a value on (a column, a whole row, ROW(), ARRAY[],
+   * COALESCE, a CASE result, a subscript, a cast to text) is not an operation on it.
+   */
+  readonly onComputation?: (lineage: Lineage) => void;
+  /**
+   * Told, for every column a statement writes — INSERT (and ON CONFLICT DO UPDATE), UPDATE, MERGE,
+   * the new table of CREATE TABLE AS and SELECT INTO — the lineage of the values written to it: a
+   * masked value copied into a column not masked as strictly is read back unmasked. `column` is
+   * `*` when which column is not known.
+   */
+  readonly onWrite?: (target: SourceRef, lineage: Lineage) => void;
+  /**
    * For onPredicate: may a function of this name return a set (pg_proc.proretset)? A set-returning
    * function's arguments decide how many rows come back. Without it, every function may.
    * `attribute`: written in attribute notation, `(x).name`, which is a call only when a function has
@@ -179,7 +194,8 @@ export function statementOutputs(pgType: string, node: Fields, options: LineageO
     const inner = unwrap(node.query);
     if (inner !== undefined) statementOutputs(inner[0], inner[1], options);
   }
-  if (pgType === 'ExplainStmt' || pgType === 'VariableShowStmt') return 'no-values';
+  if (pgType === 'VariableShowStmt') return showOutputs(str(node.name));
+  if (pgType === 'ExplainStmt') return 'no-values';
   try {
     const outs = new Analyzer(options).statement(pgType, node, undefined, undefined);
     return outs?.map((o) => ({ name: o.name, lineage: o.lin.freeze(), single: o.single })) ?? 'unknown';
@@ -240,6 +256,11 @@ class Analyzer {
 
   constructor(private readonly options: LineageOptions) {}
 
+  /** Reports the inputs of an operation that may fail depending on them (for onComputation). */
+  private computed(inputs: Lin): void {
+    if (this.options.onComputation && (inputs.src.size > 0 || inputs.unknown || inputs.opaque)) this.options.onComputation(inputs.freeze());
+  }
+
   /** The lineage of a clause that picks, counts or orders rows (for onPredicate). */
   private predicateExpr(node: unknown, level: Level): Lin {
     this.inPredicate++;
@@ -255,6 +276,13 @@ class Analyzer {
     switch (type) {
       case 'SelectStmt':
         return this.select(f, ctes, outer);
+      case 'CreateTableAsStmt': {
+        // No rows come back; every output becomes a column of a table no policy masks yet.
+        if (!this.options.onWrite) return undefined;
+        const outs = this.wrapped(f.query, ctes, outer);
+        this.intoTable(isFields(f.into) ? f.into : undefined, outs);
+        return undefined;
+      }
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'DeleteStmt':
@@ -295,7 +323,15 @@ class Analyzer {
     const level = this.from(list(f.fromClause), ctes, outer);
     const outs = this.targets(list(f.targetList), level);
     if (this.options.onPredicate) this.predicates(f, level, outs);
+    if (isFields(f.intoClause)) this.intoTable(f.intoClause, outs);
     return outs;
+  }
+
+  /** CREATE TABLE AS / SELECT INTO: each output is written to a column of the new table. */
+  private intoTable(into: Fields | undefined, outs: readonly Out[]): void {
+    if (!this.options.onWrite) return;
+    const relation = (into && relationName(into.rel)) ?? '?';
+    for (const o of outs) this.options.onWrite({ relation, column: '*' }, o.lin.freeze());
   }
 
   /**
@@ -420,13 +456,82 @@ class Analyzer {
   private returning(type: string, f: Fields, ctesIn: Cte | undefined, outer: Level | undefined): Out[] | undefined {
     const ctes = this.withClause(f.withClause, ctesIn, outer);
     const targets = list(isFields(f.returningClause) ? f.returningClause.exprs : f.returningList);
-    if (targets.length === 0) return [];
+    const analysed = this.options.onPredicate || this.options.onComputation || this.options.onWrite;
+    if (targets.length === 0 && !analysed) return [];
     const level: Level = { items: [], entries: [], parent: outer, ctes };
     if (isFields(f.relation)) level.entries.push(this.fromEntry({ RangeVar: f.relation }, level, ctes));
     const more = type === 'UpdateStmt' ? f.fromClause : type === 'DeleteStmt' ? f.usingClause : type === 'MergeStmt' ? [f.sourceRelation] : [];
     for (const node of list(more)) level.entries.push(this.fromEntry(node, level, ctes));
-    if (this.options.onPredicate && f.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(f.whereClause, level).freeze());
-    return this.targets(targets, level);
+    if (this.options.onPredicate) {
+      // WHERE, and MERGE's join and WHEN conditions, pick the rows written: their count is answered.
+      for (const clause of [f.whereClause, f.joinCondition, ...list(f.mergeWhenClauses).map((w) => unwrap(w)?.[1].condition)]) {
+        if (clause !== undefined && clause !== null) this.options.onPredicate(this.predicateExpr(clause, level).freeze());
+      }
+    }
+    if (analysed) this.written(type, f, level, ctes, outer);
+    return targets.length === 0 ? [] : this.targets(targets, level);
+  }
+
+  /** What an INSERT, UPDATE or MERGE writes to each column of its target (for onWrite). */
+  private written(type: string, f: Fields, level: Level, ctes: Cte | undefined, outer: Level | undefined): void {
+    const relation = (isFields(f.relation) && relationName(f.relation)) || '?';
+    const report = (column: string | undefined, lin: Lin) => this.options.onWrite?.({ relation, column: column ?? '*' }, lin.freeze());
+    const names = (targets: readonly unknown[]) => targets.map((t) => str(unwrap(t)?.[1].name));
+    // A column list, or the table's own columns in order; past an output of unknown width, any column.
+    const positional = (columns: readonly (string | undefined)[], values: readonly Out[]) => {
+      const ordered = columns.length > 0 ? columns : (this.options.columnsOf?.(relation) ?? []);
+      let known = true;
+      values.forEach((o, i) => {
+        known &&= o.single;
+        report(known ? ordered[i] : undefined, o.lin);
+      });
+    };
+    const assignments = (targets: readonly unknown[], scope: Level) => {
+      for (const t of targets) {
+        const rt = unwrap(t)?.[1];
+        if (rt === undefined) continue;
+        report(str(rt.name), this.assigned(rt.val, scope));
+      }
+    };
+    switch (type) {
+      case 'InsertStmt': {
+        const values = f.selectStmt === undefined || f.selectStmt === null ? [] : this.wrapped(f.selectStmt, ctes, outer);
+        const columns = names(list(f.cols));
+        positional(columns, values);
+        const conflict = isFields(f.onConflictClause) ? f.onConflictClause : undefined;
+        if (conflict) {
+          // ON CONFLICT DO UPDATE sees the row it would have inserted as `excluded`.
+          const ordered = columns.length > 0 ? columns : (this.options.columnsOf?.(relation) ?? []);
+          const excluded: Item = { kind: 'sub', alias: 'excluded', outputs: rename(values, ordered) };
+          const scope: Level = { ...level, items: [...level.items, excluded] };
+          assignments(list(conflict.targetList), scope);
+          if (this.options.onPredicate && conflict.whereClause !== undefined) this.options.onPredicate(this.predicateExpr(conflict.whereClause, scope).freeze());
+        }
+        return;
+      }
+      case 'UpdateStmt':
+        assignments(list(f.targetList), level);
+        return;
+      case 'MergeStmt':
+        for (const w of list(f.mergeWhenClauses)) {
+          const clause = unwrap(w)?.[1];
+          if (str(clause?.commandType) === 'CMD_UPDATE') assignments(list(clause!.targetList), level);
+          if (str(clause?.commandType) === 'CMD_INSERT') {
+            const values = list(clause!.values).map((v) => ({ name: undefined, certain: false, lin: this.expr(v, level), single: true }));
+            positional(names(list(clause!.targetList)), values);
+          }
+        }
+        return;
+    }
+  }
+
+  /** The value of `SET col = …`; `SET (a, b) = (SELECT …)` may put any of the subquery's outputs in each. */
+  private assigned(val: unknown, level: Level): Lin {
+    const n = unwrap(val);
+    if (n?.[0] !== 'MultiAssignRef') return this.expr(val, level);
+    const source = unwrap(n[1].source);
+    if (source?.[0] === 'SubLink') return unionOf(this.wrapped(source[1].subselect, level.ctes, level));
+    return this.expr(n[1].source, level);
   }
 
   private withClause(clause: unknown, ctesIn: Cte | undefined, outer: Level | undefined): Cte | undefined {
@@ -735,11 +840,59 @@ class Analyzer {
       case 'SelectStmt':
         // A bare subquery where an expression was expected: every output it has.
         return unionOf(this.select(f, level.ctes, level)).asDerived();
-      default:
-        // Casts, operators, CASE, COALESCE, ARRAY[], ROW(), JSON and XML constructors and anything
-        // newer: the value is built from everything inside it.
+      case 'TypeCast':
+        return this.typeCast(f, level);
+      case 'CaseExpr':
+        return this.caseExpr(f, level);
+      case 'RowExpr':
+      case 'A_ArrayExpr':
+      case 'CoalesceExpr':
+        // Built from everything inside it, which it passes on without operating on it.
         return this.generic(f, level).asDerived();
+      default: {
+        // Operators, comparisons, JSON and XML constructors and anything newer: the value is built
+        // from everything inside it, and each of those is an input that can make it fail.
+        const lin = this.generic(f, level);
+        this.computed(lin);
+        return lin.asDerived();
+      }
     }
+  }
+
+  /** A cast: to text (or varchar) it cannot fail; to anything else the value may not parse (`ssn::int`). */
+  private typeCast(f: Fields, level: Level): Lin {
+    const arg = this.expr(f.arg, level);
+    const type = isFields(f.typeName) ? f.typeName : undefined;
+    const names = list(type?.names).map(stringValue);
+    const name = names[names.length - 1];
+    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const toText = type !== undefined && list(type.arrayBounds).length === 0 && (name === 'text' || name === 'varchar') && (schema === undefined || schema === 'pg_catalog') && names.length <= 2;
+    if (!toText) this.computed(arg);
+    return arg.add(type === undefined ? undefined : this.generic(type, level)).asDerived();
+  }
+
+  /** CASE: the tested value and the WHEN conditions are operated on; the results are only passed on. */
+  private caseExpr(f: Fields, level: Level): Lin {
+    const lin = new Lin();
+    const inputs = new Lin();
+    const tested = this.expr(f.arg, level);
+    lin.add(tested);
+    inputs.add(tested);
+    for (const w of list(f.args)) {
+      const when = unwrap(w);
+      if (when?.[0] !== 'CaseWhen') {
+        const other = this.expr(w, level);
+        lin.add(other);
+        inputs.add(other);
+        continue;
+      }
+      const condition = this.expr(when[1].expr, level);
+      lin.add(condition).add(this.expr(when[1].result, level));
+      inputs.add(condition);
+    }
+    lin.add(this.expr(f.defresult, level));
+    this.computed(inputs);
+    return lin.asDerived();
   }
 
   private union(nodes: readonly unknown[], level: Level): Lin {
@@ -767,7 +920,9 @@ class Analyzer {
     // A schema other than PostgreSQL's own is user code whatever the catalog says.
     const userSchema = schema !== undefined && schema !== 'pg_catalog' && schema !== 'information_schema';
     if (userSchema || (schema === undefined && this.options.isOpaque?.(name, undefined) === true)) {
-      const lin = this.union(list(f.args), level).asDerived();
+      const lin = this.union(list(f.args), level);
+      this.computed(lin);
+      lin.derived = true;
       lin.unknown = true;
       lin.opaque = true;
       return lin;
@@ -777,7 +932,10 @@ class Analyzer {
     // ORDER BY is the aggregated value: percentile_disc(0.5) WITHIN GROUP (ORDER BY email).
     if (builtin && name.toLowerCase() === 'count') return new Lin();
     const lin = this.union(list(f.args), level);
+    // A setting's value: secret unless the name is plainly one of PostgreSQL's own (sensitive.ts).
+    if (builtin && readsSettings(name.toLowerCase(), list(f.args)[0])) lin.add(Lin.source(SETTINGS.relation, SETTINGS.column));
     if (f.agg_within_group === true) lin.add(this.union(list(f.agg_order), level));
+    this.computed(lin);
     return lin.asDerived();
   }
 
@@ -794,12 +952,17 @@ class Analyzer {
       const first = outs[0];
       return first === undefined ? Lin.unknownLin() : first.single ? new Lin().add(first.lin) : new Lin().add(first.lin).asAmbiguous();
     }
-    // ARRAY(…), IN/ANY/ALL, row comparisons: built from the outputs (and the tested expression).
-    return unionOf(outs).add(this.expr(f.testexpr, level)).asDerived();
+    // ARRAY(…), IN/ANY/ALL, row comparisons: built from the outputs (and the tested expression),
+    // which all but ARRAY(…) compare.
+    const lin = unionOf(outs).add(this.expr(f.testexpr, level));
+    if (kind !== 'ARRAY_SUBLINK') this.computed(lin);
+    return lin.asDerived();
   }
 
   private indirection(f: Fields, level: Level): Lin {
     const base = this.indirectionBase(f, level);
+    // `('app.jwt_secret'::text).current_setting` is current_setting(…) in attribute notation.
+    if (list(f.indirection).some((p) => readsSettings(stringValue(p)?.toLowerCase() ?? '', undefined))) base.add(Lin.source(SETTINGS.relation, SETTINGS.column)).derived = true;
     // A subscript picks which element comes out, so its value reaches the output:
     // `('{0,…,9}'::text[])[ascii(substr(ssn, 1, 1)) - 47]` spells the SSN one digit at a time.
     const subscripts = list(f.indirection).filter((p) => stringValue(p) === undefined);
@@ -816,7 +979,9 @@ class Analyzer {
       return name !== undefined && this.options.isOpaque?.(name, undefined) === true;
     });
     if (calls) {
-      const lin = this.expr(f.arg, level).asDerived();
+      const lin = this.expr(f.arg, level);
+      this.computed(lin);
+      lin.derived = true;
       lin.opaque = true;
       lin.unknown = true;
       return lin;
@@ -826,9 +991,16 @@ class Analyzer {
     if (field !== undefined && names !== undefined && names.length === 1 && names[0] !== '*') {
       // `(c).email`: the column email of the row c — or a field of a composite column named c.
       const lin = this.fieldOf(names[0]!, field, level);
-      if (lin !== undefined) return path.length > 1 ? lin.asDerived() : lin;
+      if (lin !== undefined) {
+        // A name after the first is a field of that value or a function of it (`(c).ssn.int4`).
+        if (path.slice(1).some((p) => stringValue(p) !== undefined)) this.computed(lin);
+        return path.length > 1 ? lin.asDerived() : lin;
+      }
     }
-    return this.expr(f.arg, level).asDerived();
+    const arg = this.expr(f.arg, level);
+    // `(x).f`: a field of a composite value, or f(x) — `(ssn).int4` is a cast that fails on the value.
+    if (path.some((p) => stringValue(p) !== undefined)) this.computed(arg);
+    return arg.asDerived();
   }
 
   private fieldOf(name: string, field: string, level: Level): Lin | undefined {
@@ -841,7 +1013,10 @@ class Analyzer {
           found = true;
         }
         if (item.kind !== 'join' && this.couldHave(item, name)) {
-          lin.add(this.columnIn(item, name).asDerived());
+          // `(ssn).length`: a field of a composite column, or a function of the column.
+          const column = this.columnIn(item, name);
+          this.computed(column);
+          lin.add(column.asDerived());
           found = true;
         }
       }
@@ -930,6 +1105,7 @@ class Analyzer {
         // Not a column: PostgreSQL reads `c.f` as `f(c)`, a function of the whole row —
         // `c.to_jsonb` is every column; a user function's body may read anything besides.
         const call = this.wholeRow(item);
+        this.computed(call);
         if (this.options.isOpaque?.(name, undefined) === true) call.opaque = true;
         return call;
       }
@@ -995,6 +1171,37 @@ class Analyzer {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** Where a setting's value comes from, as a source the sensitive index masks under every policy. */
+const SETTINGS: SourceRef = { relation: 'pg_catalog.pg_settings', column: 'setting' };
+
+/**
+ * Does this call return a setting's value that may be a custom one? PostgreSQL's own settings have
+ * no dot in their names; a custom one must have one. So current_setting('work_mem') is plain, and
+ * current_setting('app.jwt_secret'), current_setting($1) or current_setting(name) are not.
+ */
+function readsSettings(name: string, first: unknown): boolean {
+  if (name === 'pg_show_all_settings') return true;
+  if (name !== 'current_setting') return false;
+  const c = unwrap(first);
+  const value = c?.[0] === 'A_Const' && isFields(c[1].sval) ? str(c[1].sval.sval) : undefined;
+  return value === undefined || value.includes('.');
+}
+
+/** SHOW: a custom setting's value, or every setting's (SHOW ALL), carries the settings source. */
+function showOutputs(name: string | undefined): StatementOutputs {
+  const value: Lineage = { sources: [SETTINGS], derived: false, ambiguous: false, unknown: false, opaque: false };
+  const plain = { sources: [], derived: false, ambiguous: false, unknown: false, opaque: false };
+  if (name === undefined) return [{ name: undefined, lineage: UNKNOWN, single: true }];
+  if (name.toLowerCase() === 'all') {
+    return [
+      { name: 'name', lineage: plain, single: true },
+      { name: 'setting', lineage: value, single: true },
+      { name: 'description', lineage: plain, single: true },
+    ];
+  }
+  return name.includes('.') ? [{ name, lineage: value, single: true }] : 'no-values';
+}
 
 /** FuncCall nodes in an expression tree, not descending into subqueries (they report their own). */
 function funcCallsIn(root: unknown): Fields[] {

@@ -12,10 +12,10 @@ import type { RoutineCatalogReader } from '../sql/catalog-ports.ts';
 import type { RoutineCatalog } from '../sql/routines.ts';
 import type { Fields } from '../sql/nodes.ts';
 import type { Statement } from '../sql/statement.ts';
-import { alignOutputs, statementOutputs, type Lineage, type StatementOutputs } from './lineage.ts';
+import { alignOutputs, statementOutputs, type Lineage, type SourceRef, type StatementOutputs } from './lineage.ts';
 import { collectNames } from './names.ts';
 import { addRelation, addRelationColumn, addSourceRef, Carried, type SensitiveIndex } from './sensitive.ts';
-import { forAmbiguous, forDerived, strictest } from './strategies.ts';
+import { forAmbiguous, forDerived, STRICTNESS, strictest } from './strategies.ts';
 import type { ColumnMask, MaskWhy } from './types.ts';
 
 /** Everything about a statement that does not need its result: parse, lineage, catalog lookups. */
@@ -29,6 +29,10 @@ export interface PreparedStatement {
   readonly readsSources: ReadonlySet<string>;
   /** Lineage of every clause that picks, groups, orders or counts rows (for `masking.predicates: deny`). */
   readonly predicates: readonly Lineage[];
+  /** Lineage of the inputs of every operation that can fail on its values (for `masking.predicates: deny`). */
+  readonly computations: readonly Lineage[];
+  /** Each column the statement writes, with the lineage of what it writes there. */
+  readonly writes: readonly { readonly target: SourceRef; readonly lineage: Lineage }[];
 }
 
 /** pg_statistic's sampled values (pg_stats.most_common_vals, histogram_bounds…) are `anyarray`. */
@@ -58,11 +62,17 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
   };
 
   let predicates: Lineage[] = [];
+  let computations: Lineage[] = [];
+  let writes: { target: SourceRef; lineage: Lineage }[] = [];
   const run = () => {
     const seen = new Set<string>();
     predicates = [];
+    computations = [];
+    writes = [];
     const outputs = statementOutputs(pgType, node, {
       onPredicate: (lin) => predicates.push(lin),
+      onComputation: (lin) => computations.push(lin),
+      onWrite: (target, lineage) => writes.push({ target, lineage }),
       columnsOf: (rel) => {
         const infos = relations.get(rel);
         return infos !== undefined && infos.length === 1 ? [...infos[0]!.columns.values()] : undefined;
@@ -85,11 +95,15 @@ export async function prepareStatement(index: SensitiveIndex, catalog: CatalogRe
     addSourceRef(index, { relation: name, column: '*' }, undefined, reads);
     for (const rel of relations.get(name) ?? []) addRelation(index, rel, reads);
   }
+  // Sensitive values the lineage reaches without a relation named for them (a custom setting's
+  // value through current_setting()) are read too: a failure over them withholds its message.
+  const lineages = [...(Array.isArray(outputs) ? outputs.map((o) => o.lineage) : []), ...predicates, ...computations, ...writes.map((w) => w.lineage)];
+  for (const lin of lineages) for (const ref of lin.sources) if (ref.column !== '*') addSourceRef(index, ref, relations, reads);
   // A statement whose result we cannot trace at all (EXECUTE, FETCH, CALL …) may read anything.
   // So may one that calls a function whose body may read any table, anywhere in the statement.
   const opaqueOutput = Array.isArray(outputs) && outputs.some((o) => o.lineage.opaque);
   const readsStrategies = reads.opaque || outputs === 'unknown' || opaqueOutput || userFns.size > 0 ? index.strategies : reads.strategies;
-  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates };
+  return { connection, sql, outputs, relations, readsStrategies, readsSources: reads.sources, predicates, computations, writes };
 }
 
 async function routinesOf(catalog: CatalogReader, connection: string): Promise<RoutineCatalog | undefined> {
@@ -104,21 +118,94 @@ async function routinesOf(catalog: CatalogReader, connection: string): Promise<R
  * counting and ordering oracles (`WHERE ssn LIKE '9%'`, `ORDER BY email`, `count(DISTINCT ssn)`).
  */
 export function refusePredicates(index: SensitiveIndex, prepared: PreparedStatement): void {
+  const predicates = maskedIn(index, prepared, prepared.predicates);
+  if (predicates !== undefined) {
+    const columns = predicates.columns;
+    throw new GatehouseError(
+      'masking_denied',
+      `the policy refuses masked columns in clauses that pick, count or order rows — WHERE, JOIN, ORDER BY, GROUP BY, HAVING, DISTINCT, set operations, LIMIT/OFFSET, set-returning function arguments, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
+      { reason: 'masked_column_in_predicate', columns },
+    );
+  }
+  // Whether an operation fails is answered (its SQLSTATE), so an operation on a masked value is one
+  // bit of it per request: `1 / (ascii(ssn) - 57)` fails exactly when the SSN starts with 9. Under
+  // deny a masked value may be returned (masked), never operated on.
+  const computed = maskedIn(index, prepared, prepared.computations);
+  if (computed !== undefined) {
+    const columns = computed.columns;
+    throw new GatehouseError(
+      'masking_denied',
+      `the policy refuses functions, operators, comparisons and casts (but to text) over masked columns, since whether they fail would tell about the value (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'an expression that cannot be traced over sensitive data'}`,
+      { reason: 'masked_column_computed', columns },
+    );
+  }
+}
+
+/**
+ * A masked value written to a column that is not masked as strictly would be read back unmasked:
+ * `INSERT INTO notes(body) SELECT ssn FROM customers`, then `SELECT body FROM notes`. So every
+ * value a statement writes is planned as if it were read (a derived value of a partially masked
+ * column is `redact`), and the column it lands in must be masked at least that strictly — whatever
+ * `predicates` says, since this is the value itself, not an oracle.
+ */
+export function refuseMaskedWrites(index: SensitiveIndex, prepared: PreparedStatement): void {
+  const refused: { column: string; source: readonly string[] }[] = [];
+  for (const { target, lineage } of prepared.writes) {
+    const planned = fromLineage(index, prepared, { index: 0, name: '' }, lineage);
+    if (planned.strategy === null) continue;
+    const kept = targetStrategy(index, prepared, target);
+    if (kept !== null && STRICTNESS.indexOf(kept) <= STRICTNESS.indexOf(planned.strategy)) continue;
+    refused.push({ column: `${target.relation}.${target.column}`, source: planned.source ?? [] });
+  }
+  if (refused.length === 0) return;
+  const columns = [...new Set(refused.flatMap((r) => r.source))].sort();
+  throw new GatehouseError(
+    'masking_denied',
+    `the statement writes masked values where they would be read back less masked: ${[...new Set(refused.map((r) => r.column))].join(', ')} (from ${columns.length > 0 ? columns.join(', ') : 'values that cannot be traced over sensitive data'})`,
+    { reason: 'masked_value_written', columns, targets: [...new Set(refused.map((r) => r.column))] },
+  );
+}
+
+/**
+ * How strictly a written column is masked when read: null when it is not, or not known (a column
+ * not named, a relation the catalog does not have). Of several relations the name may be, the least strict.
+ */
+function targetStrategy(index: SensitiveIndex, prepared: PreparedStatement, target: SourceRef): MaskStrategy | null {
+  if (target.column === '*') return null;
+  const candidates = prepared.relations.get(target.relation) ?? [];
+  if (candidates.length === 0) {
+    const c = new Carried();
+    addSourceRef(index, target, undefined, c);
+    return c.opaque || c.ambiguous ? null : leastStrict(c.strategies);
+  }
+  let weakest: MaskStrategy | null | undefined;
+  for (const rel of candidates) {
+    const c = new Carried();
+    addRelationColumn(index, rel, target.column, c);
+    const s = c.opaque || c.ambiguous ? null : strictest(c.strategies);
+    if (s === null) return null;
+    if (weakest === undefined || STRICTNESS.indexOf(s) > STRICTNESS.indexOf(weakest!)) weakest = s;
+  }
+  return weakest ?? null;
+}
+
+function leastStrict(strategies: ReadonlySet<MaskStrategy>): MaskStrategy | null {
+  let weakest: MaskStrategy | null = null;
+  for (const s of strategies) if (weakest === null || STRICTNESS.indexOf(s) > STRICTNESS.indexOf(weakest)) weakest = s;
+  return weakest;
+}
+
+/** The masked source columns the lineages carry; undefined when they carry none (nor anything untraceable over sensitive data). */
+function maskedIn(index: SensitiveIndex, prepared: PreparedStatement, lineages: readonly Lineage[]): { columns: string[] } | undefined {
   const used = new Set<string>();
   let untraceable = false;
-  for (const lin of prepared.predicates) {
+  for (const lin of lineages) {
     const planned = fromLineage(index, prepared, { index: 0, name: '' }, lin);
     if (planned.strategy === null) continue;
     for (const s of planned.source ?? []) used.add(s);
     if ((planned.source ?? []).length === 0) untraceable = true;
   }
-  if (used.size === 0 && !untraceable) return;
-  const columns = [...used].sort();
-  throw new GatehouseError(
-    'masking_denied',
-    `the policy refuses masked columns in clauses that pick, count or order rows — WHERE, JOIN, ORDER BY, GROUP BY, HAVING, DISTINCT, set operations, LIMIT/OFFSET, set-returning function arguments, window and aggregate clauses (masking.predicates: deny): ${columns.length > 0 ? columns.join(', ') : 'a clause that cannot be traced over sensitive data'}`,
-    { reason: 'masked_column_in_predicate', columns },
-  );
+  return used.size === 0 && !untraceable ? undefined : { columns: [...used].sort() };
 }
 
 export interface PlannedColumn extends ColumnMask {

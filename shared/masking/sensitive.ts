@@ -35,11 +35,25 @@ export const ACTIVITY_TEXT_COLUMNS: readonly string[] = [
   'pg_catalog.pg_stat_activity.query', 'public.pg_stat_statements.query',
 ];
 
+/**
+ * Custom settings' values, masked under every policy: deployments keep secrets there (PostgREST's
+ * `app.settings.jwt_secret`, row-security tenant keys, set with ALTER DATABASE / ALTER ROLE), and
+ * every role can read them back. `pg_catalog.pg_settings.setting` also stands for what
+ * current_setting(), SHOW and pg_show_all_settings() return for a name that is not plainly one of
+ * PostgreSQL's own (lineage.ts).
+ */
+export const SETTING_VALUE_COLUMNS: readonly string[] = [
+  'pg_catalog.pg_settings.setting', 'pg_catalog.pg_settings.reset_val', 'pg_catalog.pg_settings.boot_val',
+  'pg_catalog.pg_db_role_setting.setconfig', 'pg_catalog.pg_roles.rolconfig', 'pg_catalog.pg_user.useconfig',
+  'pg_catalog.pg_shadow.useconfig', 'pg_catalog.pg_shadow.passwd', 'pg_catalog.pg_authid.rolpassword',
+  'pg_catalog.pg_file_settings.setting',
+];
+
 export function indexConfig(config: MaskingConfig): SensitiveIndex {
   const byColumn = new Map<string, MaskStrategy>();
   const byTable = new Map<string, Map<string, MaskStrategy>>();
   const byBareTable = new Map<string, string[]>();
-  const builtIn = [...ACTIVITY_TEXT_COLUMNS, ...(Object.keys(config.columns).length > 0 ? STATISTICS_VALUE_COLUMNS : [])];
+  const builtIn = [...ACTIVITY_TEXT_COLUMNS, ...SETTING_VALUE_COLUMNS, ...(Object.keys(config.columns).length > 0 ? STATISTICS_VALUE_COLUMNS : [])];
   const entries: [string, MaskStrategy][] = [...builtIn.map((c) => [c, 'redact'] as [string, MaskStrategy]), ...Object.entries(config.columns)];
   for (const [key, strategy] of entries) {
     const parts = key.toLowerCase().split('.');
@@ -114,6 +128,10 @@ export function addRelationColumn(index: SensitiveIndex, rel: RelationInfo, colu
   if (typeof column === 'number' && column < 0) return;
   const name = typeof column === 'number' ? (column > 0 ? rel.columns.get(column) : '*') : column;
   if (rel.viewColumns !== undefined) {
+    // The view's own column, when the policy (or the built-in list: pg_roles.rolconfig) names it:
+    // what the view's definition resolves to may not be masked, or not as strictly.
+    if (name === undefined || name === '*') into.addTable(index, `${rel.schema}.${rel.name}`);
+    else into.addColumn(index, `${rel.schema}.${rel.name}.${name}`);
     const attnum = typeof column === 'number' && column > 0 ? column : name === '*' ? undefined : [...rel.columns].find(([, n]) => n === name)?.[0];
     const vc = attnum === undefined ? undefined : rel.viewColumns.get(attnum);
     if (vc !== undefined) {

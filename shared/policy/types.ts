@@ -40,7 +40,9 @@ export interface MaskingConfig {
   readonly derived: 'mask' | 'deny';
   /**
    * `deny`: a statement that filters, joins, orders, groups or aggregates on a masked column is
-   * refused (masked_column_in_predicate), closing the counting and ordering oracles. Default `allow`.
+   * refused (masked_column_in_predicate), closing the counting and ordering oracles; so is one that
+   * operates on a masked value in any way that can fail (masked_column_computed), closing the error
+   * oracle. Default `allow`.
    */
   readonly predicates?: 'allow' | 'deny';
   readonly detectors: readonly string[];

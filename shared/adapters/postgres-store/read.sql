@@ -1,8 +1,13 @@
 -- `at` as the exact ISO-8601 string that was hashed, independent of the session's TimeZone and of
 -- any timestamp parser another module may have installed in node-postgres.
-SELECT session_id, seq, type,
+-- Every text column is read only up to a bound (session-log.ts MAX_STORED_DATA_BYTES): a row the
+-- INSERT right wrote longer than a JavaScript string can be would crash node-postgres in its socket
+-- handler. Appends never write more: data longer than that reads as NULL (the adapter reports the
+-- event unreadable), an id, type or hash is cut to 4096 characters (and no longer matches).
+SELECT session_id, seq, left(type, 4096) AS type,
        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
-       data, prev_hash, hash, log_index::text AS log_index
+       CASE WHEN octet_length(data) <= 67108864 THEN data END AS data, left(prev_hash, 4096) AS prev_hash, left(hash, 4096) AS hash,
+       log_index::text AS log_index
 FROM gatehouse_session_events
 WHERE session_id = $1
 ORDER BY seq

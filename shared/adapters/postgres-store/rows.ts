@@ -12,7 +12,8 @@ export interface EventRow {
   readonly type: string;
   /** null for a time with no ISO text ('infinity'). */
   readonly at: string | null;
-  readonly data: string;
+  /** null when longer than the adapter reads (session-log.ts MAX_STORED_DATA_BYTES). */
+  readonly data: string | null;
   readonly prev_hash: string | null;
   readonly hash: string;
   /** bigint as text (node-postgres does not parse int8); null for events older than the global log. */
@@ -58,7 +59,12 @@ export function eventFromRow(row: EventRow): SessionEvent {
   // An `at` of 'infinity' or '-infinity' (a timestamptz takes them; the INSERT right stores one)
   // has no ISO-8601 text: to_char gives NULL. Read as `unreadable` too, its at '' — not handed on
   // as null, which export wrote into a line evidence verify could not read as an event.
-  const { type, data } = row.at === null ? unreadableField(row.type, 'at', 'a finite time') : readStoredData(row.type, row.data);
+  const { type, data } =
+    row.at === null
+      ? unreadableField(row.type, 'at', 'a finite time')
+      : row.data === null
+        ? unreadableField(row.type, 'data', 'text of at most 64 MiB')
+        : readStoredData(row.type, row.data);
   const event: { -readonly [K in keyof SessionEvent]: SessionEvent[K] } = {
     sessionId: row.session_id,
     seq: row.seq,

@@ -10,6 +10,7 @@ import { batchColumns, eventFromRow, firstEventOf, listingColumns, sessionColumn
 import { listingMismatch, tamperedSummary } from '../../audit/listing-check.ts';
 import type { StoredEvents } from '../../audit/stored-text.ts';
 import { SQL } from './sql.ts';
+import { storedData } from '../../audit/chain.ts';
 
 export interface PostgresSessionLogOptions {
   readonly connectionString: string;
@@ -28,6 +29,14 @@ export interface PostgresSessionLogOptions {
 }
 
 const APPEND_STATEMENT = 'gatehouse_append_batch';
+
+/**
+ * The most data text one event may hold, in UTF-8 bytes; readers read no more (read.sql): a value
+ * the INSERT right wrote longer than a JavaScript string can be crashed node-postgres in its socket
+ * handler, taking the process down. An honest result is far smaller (maxResultBytes, 4 MiB by
+ * default, is of cell text); an append over it is refused as event_too_large, nothing written.
+ */
+export const MAX_STORED_DATA_BYTES = 64 * 1024 * 1024;
 
 /** How much later than the server's bound the client stops waiting (and cancels). */
 const CLIENT_MARGIN_MS = 5_000;
@@ -91,6 +100,17 @@ export async function createPostgresSessionLog(options: PostgresSessionLogOption
           rows = await query();
         }
         return Number(rows[0]!.first_index);
+      },
+      admit(append: ChainedAppend): number {
+        let total = 0;
+        for (const e of append.events) {
+          const bytes = Buffer.byteLength(storedData(e), 'utf8');
+          if (bytes > MAX_STORED_DATA_BYTES) {
+            throw unavailable('append', new Error(`event ${e.seq} holds ${bytes} bytes of data, more than ${MAX_STORED_DATA_BYTES}`), { reason: 'event_too_large', seq: e.seq, bytes, recorded: 'no' });
+          }
+          total += bytes;
+        }
+        return total;
       },
       lostRace,
       // Whether the events may yet be stored is part of the answer: an append the client gave up
@@ -202,7 +222,7 @@ class RowsOfSession implements StoredEvents {
 
   add(row: EventRow): void {
     this.#rows.push(row);
-    this.dataTexts.push(row.data);
+    this.dataTexts.push(row.data ?? ''); // '' is no value's canonical text: its hash is computed
   }
 
   get events(): SessionEvent[] {
