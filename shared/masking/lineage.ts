@@ -1364,30 +1364,78 @@ function starOf(val: unknown): string[] | undefined {
 
 /** PostgreSQL's own naming of an unaliased output (FigureColname), as far as lookups need it. */
 function figureName(val: unknown): { name: string; certain: boolean } | undefined {
+  const f = figured(val);
+  return f === undefined ? undefined : { name: f.name, certain: f.certain };
+}
+
+/**
+ * FigureColnameInternal: the name and its strength (2 from a reference or a call, 1 from a keyword,
+ * 0 for `?column?`, which a cast replaces with its type's name). Certain only for references;
+ * undefined where it is not worked out here (a scalar subquery, XML, SQL value functions …).
+ */
+function figured(val: unknown): { name: string; certain: boolean; strength: number } | undefined {
   const n = unwrap(val);
   if (n === undefined) return undefined;
   const [type, f] = n;
+  const weak = (name: string, strength: number) => ({ name, certain: false, strength });
   switch (type) {
     case 'ColumnRef': {
       const names = columnRefNames(f);
       const last = names?.[names.length - 1];
-      return last === undefined || last === '*' ? undefined : { name: last, certain: true };
+      return last === undefined || last === '*' ? undefined : { name: last, certain: true, strength: 2 };
     }
     case 'A_Indirection': {
       const path = list(f.indirection);
       for (let i = path.length - 1; i >= 0; i--) {
         const s = stringValue(path[i]);
-        if (s !== undefined) return { name: s, certain: true };
+        if (s !== undefined) return { name: s, certain: true, strength: 2 };
       }
-      return figureName(f.arg);
+      return figured(f.arg);
     }
-    case 'TypeCast':
+    case 'TypeCast': {
+      const inner = figured(f.arg);
+      if (inner === undefined || inner.strength > 1) return inner;
+      const names = isFields(f.typeName) ? list(f.typeName.names) : [];
+      const typeName = stringValue(names[names.length - 1]);
+      return typeName === undefined ? undefined : weak(typeName, 1);
+    }
     case 'CollateClause':
-      return figureName(f.arg);
+      return figured(f.arg);
     case 'FuncCall': {
       const parts = list(f.funcname);
       const name = stringValue(parts[parts.length - 1]);
-      return name === undefined ? undefined : { name, certain: false };
+      return name === undefined ? undefined : weak(name, 2);
+    }
+    case 'A_Expr':
+      return str(f.kind) === 'AEXPR_NULLIF' ? weak('nullif', 2) : weak('?column?', 0);
+    case 'A_Const':
+    case 'BoolExpr':
+    case 'NullTest':
+    case 'BooleanTest':
+    case 'ParamRef':
+      return weak('?column?', 0);
+    case 'CaseExpr': {
+      // Named after its ELSE result when that has a name of strength 2: CASE … ELSE name END is `name`.
+      if (f.defresult === undefined || f.defresult === null) return weak('case', 1);
+      const inner = figured(f.defresult);
+      if (inner === undefined) return undefined;
+      return inner.strength > 1 ? weak(inner.name, inner.strength) : weak('case', 1);
+    }
+    case 'A_ArrayExpr':
+      return weak('array', 2);
+    case 'RowExpr':
+      return weak('row', 2);
+    case 'CoalesceExpr':
+      return weak('coalesce', 2);
+    case 'MinMaxExpr':
+      return str(f.op) === 'IS_GREATEST' ? weak('greatest', 2) : str(f.op) === 'IS_LEAST' ? weak('least', 2) : undefined;
+    case 'GroupingFunc':
+      return weak('grouping', 2);
+    case 'SubLink': {
+      const kind = str(f.subLinkType);
+      if (kind === 'EXISTS_SUBLINK') return weak('exists', 2);
+      if (kind === 'ARRAY_SUBLINK') return weak('array', 2);
+      return kind === 'EXPR_SUBLINK' ? undefined : weak('?column?', 0);
     }
     default:
       return undefined;

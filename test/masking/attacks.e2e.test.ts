@@ -4,6 +4,8 @@
 // forms, reversals, hex, base64 or md5 — may appear in the masked rows or in the decisions, and
 // the columns that carry them must be reported masked.
 import test from 'ava';
+import { statementOutputs } from '../../shared/masking/lineage.ts';
+import { loadParser, parseOne } from '../../shared/sql/parse.ts';
 import { CONFIG, leaks, openFixture, type Fixture } from './fixture.ts';
 
 let fx: Fixture;
@@ -217,6 +219,27 @@ test('a hashed column cannot be decoded one character at a time: a derived value
   };
   t.true(raw.rows.length > 0 && leaks(fx.forbidden, raw.rows.map(decode)).length > 0, 'the decoding works on the raw answer');
   t.deepEqual(leaks(fx.forbidden, masked.rows.map(decode)), []);
+});
+
+test('lineage names an unaliased output as PostgreSQL does, where it names it at all', async (t) => {
+  // ORDER BY and DISTINCT ON take a bare name for an output column's first, and s.x looks for an
+  // output named x: a wrong name there is a wrong source.
+  const sql =
+    "SELECT 1, 1::int, 'x'::text, greatest(1, 2), least(1, 2), (1, 2), ARRAY[1], CASE WHEN true THEN 1 END, CASE WHEN true THEN 1 END::text, " +
+    'nullif(1, 1), 1 IN (SELECT 1), EXISTS (SELECT 1), ARRAY(SELECT 1), coalesce(1, 2), 1 + 1, (1 + 1)::numeric, true AND false, NULL IS NULL, ' +
+    'true IS TRUE, grouping(id), upper(name), name::varchar(3), (c).name, c.name COLLATE "C", 1 = ANY (SELECT 1), (ARRAY[1])[1], row(1)::text, ' +
+    "id::text, CASE WHEN true THEN ssn ELSE name END, CASE WHEN true THEN ssn ELSE 'x' END, CASE WHEN true THEN 'a' ELSE upper(name) END::text, " +
+    'ARRAY[1]::text FROM customers c GROUP BY id, name, c, ssn';
+  await loadParser();
+  const { raw } = await fx.run(sql);
+  const outputs = statementOutputs('SelectStmt', parseOne(sql).node);
+  t.true(Array.isArray(outputs));
+  const names = Array.isArray(outputs) ? outputs.map((o) => o.name) : [];
+  t.is(names.length, raw.fields.length);
+  t.deepEqual(
+    raw.fields.map((f, i) => [f.name, names[i] ?? f.name]),
+    raw.fields.map((f) => [f.name, f.name]),
+  );
 });
 
 test('with every detector off, provenance and lineage alone still hide every attack', async (t) => {
