@@ -1,0 +1,122 @@
+// Attack review of issues 4 and 14 (fourth round): what an approval is worth once the world it was
+// given in has changed. The digest binds the statement's text; the approvers were shown what that
+// text meant then — its risk class and reasons, under the approver groups of the policy then. A
+// second gateway instance (the same session log, approval store, target and keys, a fresh catalog
+// cache and possibly a newer policy: another instance of the deployment, or the same one after a
+// policy change) redeems the approval.
+import test from 'ava';
+import { startTestGateway, TEST_AUDIENCE, type TestGateway } from '../helpers/gateway.ts';
+import { startSecondInstance } from './second-instance.ts';
+
+const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
+const model = { 'x-agent-model': 'gemini-2.5-pro-002' };
+
+const policy = (dba: string[]) => (issuer: string) => `version: 1
+issuers:
+  - issuer: ${issuer}
+    audience: ${TEST_AUDIENCE}
+    jwksUri: ${issuer}/jwks.json
+    groupsClaim: groups
+groups:
+  review-bots: [${BOT}]
+  dba: [${dba.join(', ')}]
+connections:
+  main:
+    credentials: env://GATEHOUSE_TEST_TARGET_URL
+functions:
+  - signature: public.tally(text)
+    class: read
+    reason: counts the runs of one tag, reads nothing else
+rules:
+  - name: bots-need-a-dba
+    principals: [group:review-bots]
+    classes: [read, write, unknown]
+    action: approve
+    approvers: [group:dba]
+    quorum: 1
+    ttl: 10m
+  - name: nothing-else
+    action: deny
+agents:
+  requireModel: true
+  allowedModels: ["gemini-*"]
+`;
+const BOTH = policy(['alice@acme.com', 'bob@acme.com']);
+const ALICE_ONLY = policy(['alice@acme.com']);
+
+let gw: TestGateway;
+test.before(async () => {
+  gw = await startTestGateway({
+    seedSql: `CREATE TABLE runs (tag text NOT NULL);
+      CREATE FUNCTION public.tally(t text) RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM runs WHERE tag = t $$;`,
+    policy: BOTH,
+  });
+});
+test.after.always(async () => {
+  await gw?.close();
+});
+
+// Group membership from the policy only (no groups claim): what a policy change can revoke.
+const auth = async (sub: string) => ({ authorization: `Bearer ${await gw.token(sub, { email: sub })}` });
+const ran = async (tag: string) => Number((await gw.sql('SELECT count(*) AS n FROM runs WHERE tag = $1', [tag])).rows[0].n);
+
+async function held(sql: string, params: unknown[]) {
+  const r = await gw.post('/v1/query', { connection: 'main', sql, params }, { ...(await auth(BOT)), ...model });
+  if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
+  return { sql, params, id: r.body.approval.id as string, sessionId: r.body.sessionId as string };
+}
+async function approve(id: string, who: string) {
+  const r = await gw.post(`/v1/approvals/${id}/approve`, { comment: `ok (${who})` }, await auth(who));
+  if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+test.serial('schema drift: a statement approved as a read, which now resolves to a writing function through a new search_path, runs nothing', async (t) => {
+  const h = await held('SELECT tally($1) AS n', ['drift']);
+  const requested = (await gw.runtime.sessions.read(h.sessionId)).find((e) => e.type === 'analysis')!.data as { class: string };
+  t.is(requested.class, 'read', 'the approvers are shown a read');
+  await approve(h.id, 'alice@acme.com');
+  // Between the approval and the run: a function of the same name in a schema searched first.
+  await gw.sql(`CREATE SCHEMA shadow;
+    CREATE FUNCTION shadow.tally(t text) RETURNS bigint LANGUAGE sql AS $$ INSERT INTO runs (tag) VALUES ('drift-wrote'); SELECT 1::bigint $$;
+    DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = shadow, public', current_database()); END $$;`);
+  const second = await startSecondInstance(gw, BOTH);
+  try {
+    const r = await second.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    t.is(await ran('drift-wrote'), 0, 'the approved read did not write');
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_mismatch');
+    t.is(r.body.error.details.reason, 'analysis_changed');
+    const evs = await second.runtime.sessions.read(r.body.sessionId);
+    t.deepEqual(evs.map((e) => e.type), ['request', 'analysis', 'decision']);
+    t.like((evs[2]!.data as any).approval, { id: h.id, error: { code: 'approval_mismatch', reason: 'analysis_changed' } });
+    t.false((await gw.runtime.sessions.read(h.sessionId)).some((e) => e.type === 'approval.redeemed'), 'not used');
+  } finally {
+    await second.close();
+    await gw.sql(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET search_path', current_database()); END $$; DROP SCHEMA shadow CASCADE;`);
+  }
+});
+
+test.serial('revocation: an approval whose only vote came from a DBA the policy has since removed from the group runs nothing', async (t) => {
+  const revoked = await held('INSERT INTO runs (tag) VALUES ($1)', ['revoked']);
+  const kept = await held('INSERT INTO runs (tag) VALUES ($1)', ['kept']);
+  await approve(revoked.id, 'bob@acme.com');
+  await approve(kept.id, 'alice@acme.com');
+  // The policy now: bob is no DBA any more (he left the team, or his account is suspect).
+  const second = await startSecondInstance(gw, ALICE_ONLY);
+  try {
+    const redeem = async (h: typeof revoked) => second.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    const r = await redeem(revoked);
+    t.is(await ran('revoked'), 0, 'bob\'s vote no longer makes a quorum');
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_mismatch');
+    t.is(r.body.error.details.reason, 'vote_approver_revoked');
+    const evs = await second.runtime.sessions.read(r.body.sessionId);
+    t.like((evs[2]!.data as any).approval, { id: revoked.id, error: { code: 'approval_mismatch', reason: 'vote_approver_revoked' } });
+    // alice is still a DBA: her approval runs, once.
+    const ok = await redeem(kept);
+    t.is(ok.status, 200, JSON.stringify(ok.body));
+    t.is(await ran('kept'), 1);
+  } finally {
+    await second.close();
+  }
+});
