@@ -20,6 +20,8 @@ import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
+import canonicalize from 'canonicalize';
+import type { Analysis } from '../sql/analysis.ts';
 import { approvalDigest } from './digest.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
@@ -49,6 +51,8 @@ export type MismatchReason =
   /** The row is not an approval as the gateway writes it (record.ts): never acted on. */
   | 'row_malformed'
   | 'digest_not_statement'
+  /** The statement, as analysed now, is not what its approvers were shown (another class, other reasons). */
+  | 'analysis_changed'
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
@@ -166,6 +170,35 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   if (Date.parse(row.expiresAt) !== Date.parse(logged.expiresAt)) differs.push('expiresAt');
   if (row.policySha256 !== logged.policySha256) differs.push('policySha256');
   if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store differs from the log in ${differs.join(', ')}`, { differs });
+}
+
+/** What of an analysis its approvers read; all of it must be the same at redemption. */
+const ANALYSIS_FIELDS = ['pgType', 'kind', 'class', 'reasons', 'tables', 'columns', 'functions', 'fingerprint'] as const;
+
+/**
+ * The statement presented now must mean what its approvers were shown: the requesting session's
+ * own analysis (before its approval.requested) and the one made now agree in every field. The
+ * digest binds the text; what the text calls is the target's catalog's and the policy's
+ * `functions:` — a function of the same name in a schema searched first, a new overload, a
+ * function the policy no longer vouches for. A `SELECT tally($1)` approved as a read then ran, on
+ * another instance, as `unknown` in a read-write transaction, and the shadowing function's INSERT
+ * committed (attack review of issues 4 and 14, fourth round). The bot asks again; its approvers
+ * see what it means now.
+ */
+export function checkAnalysisUnchanged(events: readonly SessionEvent[], logged: LoggedApproval, now: Analysis): void {
+  const requestedAt = events.findIndex((e) => dataOf(e, 'approval.requested')?.approvalId === logged.approvalId);
+  const shown = events
+    .slice(0, Math.max(requestedAt, 0))
+    .map((e) => dataOf(e, 'analysis'))
+    .findLast((d) => d !== undefined) as Partial<Record<(typeof ANALYSIS_FIELDS)[number], unknown>> | undefined;
+  const differs = ANALYSIS_FIELDS.filter((f) => shown === undefined || canonicalize(shown[f] ?? null) !== canonicalize(now[f] ?? null));
+  if (differs.length > 0) {
+    const was = typeof shown?.class === 'string' ? shown.class : '?';
+    throw mismatch(logged.approvalId, 'analysis_changed', `the statement now analyses as ${now.class}${was === now.class ? ' with other findings' : ''}, not as the ${was} its approvers were shown; ask for a new approval`, {
+      differs,
+      class: { approved: was, now: now.class },
+    });
+  }
 }
 
 /** An approval the log says was used already is used, whatever the row says (a reset to `approved`). */

@@ -19,7 +19,7 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkAnalysisUnchanged, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
@@ -170,7 +170,7 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest!, now!, digestKey, s.decision.ttlMs);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest!, now!, digestKey, s);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
@@ -216,7 +216,7 @@ function statementDigest(key: Uint8Array, s: StepInput, approval: { approvalId: 
 }
 
 /** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
-async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, ttlMs: number | undefined) {
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, s: StepInput) {
   let events;
   try {
     events = await w.sessions.read(row.sessionId);
@@ -230,9 +230,11 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
   if (logged.digest !== digest) {
     throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
   }
+  // The same text, but does it still mean what the approvers were shown? (search_path, catalog, `functions:`)
+  checkAnalysisUnchanged(events, logged, s.analysis);
   const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
   const people = checkQuorum(logged, votes, row, now);
-  checkLifetime(logged, votes, ttlMs);
+  checkLifetime(logged, votes, s.decision.ttlMs);
   return people;
 }
 
