@@ -315,6 +315,7 @@ export function createGateway(deps: GatewayDeps) {
         decision,
         recordDecision,
         recordAfter: (drafts) => recordHere([...drafts]),
+        approverPolicy: policy,
         // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
         estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),

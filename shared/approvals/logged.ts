@@ -23,6 +23,7 @@ import { principalMatches } from '../policy/index.ts';
 import canonicalize from 'canonicalize';
 import type { Analysis } from '../sql/analysis.ts';
 import { approvalDigest } from './digest.ts';
+import { admittedNow, type ApproverPolicy } from './approvers-now.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
 import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
@@ -63,7 +64,9 @@ export type MismatchReason =
   | 'vote_after_expiry'
   | 'quorum_not_in_log'
   | 'row_vote_not_in_log'
-  | 'expiry_beyond_ttl';
+  | 'expiry_beyond_ttl'
+  /** Fewer signed approvals than the quorum come from people the policy in force still admits. */
+  | 'vote_approver_revoked';
 
 export function mismatch(approvalId: string, reason: MismatchReason, message: string, more: Record<string, unknown> = {}): GatehouseError {
   return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
@@ -341,6 +344,26 @@ export function checkVoteAgainstLog(logged: LoggedApproval, votes: readonly Sign
   if (verdict === 'approve' && people.length >= logged.quorum) {
     throw new GatehouseError('approval_already_decided', `approval ${id} is already approved (the log holds a signed quorum)`, { approvalId: id, status: 'approved' });
   }
+}
+
+/**
+ * The signed approvals that count at redemption are those whose signers the policy in force still
+ * admits (approvers-now.ts): a vote is signed with the groups of the policy the desk decided under,
+ * and a policy that has since removed the approver from the group — or stopped trusting their
+ * issuer — must not let that vote run the statement. At least the logged quorum of them, or
+ * approval_mismatch `vote_approver_revoked`. Returns the people who count.
+ */
+export function checkApproversNow(logged: LoggedApproval, votes: readonly SignedVote[], approvers: readonly string[], policy: ApproverPolicy): Person[] {
+  const approvals = votes.filter((v) => v.verdict === 'approve');
+  const admitted = approvals.filter((v) => admittedNow(policy, approvers, v));
+  if (admitted.length < logged.quorum) {
+    throw mismatch(logged.approvalId, 'vote_approver_revoked', `${approvals.length - admitted.length} of its ${approvals.length} signed approval(s) come from people the policy in force no longer admits as approvers (${approvers.join(', ')}); ${admitted.length} of the ${logged.quorum} required remain — ask for a new approval`, {
+      signed: approvals.length,
+      admittedNow: admitted.length,
+      quorum: logged.quorum,
+    });
+  }
+  return admitted.map((v) => ({ issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) }));
 }
 
 /**

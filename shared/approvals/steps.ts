@@ -19,12 +19,13 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkAnalysisUnchanged, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
+import { checkAnalysisUnchanged, checkApproversNow, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
 import type { Approval, Param } from './types.ts';
 import type { PlanEstimate } from '../blast-radius/types.ts';
+import type { ApproverPolicy } from './approvers-now.ts';
 
 export interface ApprovalWorkflowOptions {
   readonly store: ApprovalStore;
@@ -86,6 +87,8 @@ export interface StepInput {
   readonly recordDecision: (decision: Decision, more?: readonly EventDraft[]) => Promise<void>;
   /** Appends further events to the session. */
   readonly recordAfter: (drafts: readonly EventDraft[]) => Promise<void>;
+  /** Who may approve under the policy in force: a redemption counts only votes it still admits (approvers-now.ts). */
+  readonly approverPolicy: ApproverPolicy;
   /** The blast radius for approvers (shared/blast-radius); never throws. */
   readonly estimate?: () => Promise<PlanEstimate>;
 }
@@ -233,9 +236,10 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
   // The same text, but does it still mean what the approvers were shown? (search_path, catalog, `functions:`)
   checkAnalysisUnchanged(events, logged, s.analysis);
   const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
-  const people = checkQuorum(logged, votes, row, now);
+  checkQuorum(logged, votes, row, now);
   checkLifetime(logged, votes, s.decision.ttlMs);
-  return people;
+  // Signed under the policy the desk decided by; counted only if the policy in force still admits them.
+  return checkApproversNow(logged, votes, s.decision.approvers ?? [], s.approverPolicy);
 }
 
 function asUnavailable(e: unknown): GatehouseError {
