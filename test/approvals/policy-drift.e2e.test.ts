@@ -96,6 +96,40 @@ test.serial('schema drift: a statement approved as a read, which now resolves to
   }
 });
 
+test.serial('schema drift: a DELETE approved for archive.events, redeemed once the search_path no longer finds archive first, deletes nothing from public.events', async (t) => {
+  const searchPath = (path: string) => gw.sql(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = ${path}', current_database()); END $$;`);
+  const count = async (table: string) => Number((await gw.sql(`SELECT count(*) AS n FROM ${table} WHERE tag = 'old'`)).rows[0].n);
+  await gw.sql(`CREATE SCHEMA archive;
+    CREATE TABLE archive.events (tag text NOT NULL); INSERT INTO archive.events VALUES ('old');
+    CREATE TABLE public.events (tag text NOT NULL); INSERT INTO public.events VALUES ('old');`);
+  await searchPath('archive, public');
+  // An instance whose connections start with that search_path: the bot asks to clear the archive.
+  const first = await startSecondInstance(gw, BOTH);
+  let h: Awaited<ReturnType<typeof held>>;
+  try {
+    const r = await first.post('/v1/query', { connection: 'main', sql: 'DELETE FROM events WHERE tag = $1', params: ['old'] }, { ...(await auth(BOT)), ...model });
+    t.is(r.status, 202, JSON.stringify(r.body));
+    h = { sql: 'DELETE FROM events WHERE tag = $1', params: ['old'], id: r.body.approval.id, sessionId: r.body.sessionId };
+  } finally {
+    await first.close();
+  }
+  await approve(h.id, 'alice@acme.com');
+  await gw.sql(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET search_path', current_database()); END $$;`);
+  const second = await startSecondInstance(gw, BOTH);
+  try {
+    const r = await second.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    t.is(await count('public.events'), 1, 'production events untouched');
+    t.is(await count('archive.events'), 1, 'and nothing else ran either');
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_mismatch');
+    t.is(r.body.error.details.reason, 'analysis_changed');
+    t.deepEqual(r.body.error.details.differs, ['relations']);
+  } finally {
+    await second.close();
+    await gw.sql('DROP SCHEMA archive CASCADE; DROP TABLE public.events');
+  }
+});
+
 test.serial('revocation: an approval whose only vote came from a DBA the policy has since removed from the group runs nothing', async (t) => {
   const revoked = await held('INSERT INTO runs (tag) VALUES ($1)', ['revoked']);
   const kept = await held('INSERT INTO runs (tag) VALUES ($1)', ['kept']);
