@@ -18,6 +18,7 @@ import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
+import { parseResolved, RESOLVE_RELATIONS, unqualifiedRelations, type BoundRelations } from './approvals/relations.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan, type PlannerSafety } from './blast-radius/estimate.ts';
 import { resolveWithCatalog } from './sql/resolve.ts';
@@ -316,6 +317,7 @@ export function createGateway(deps: GatewayDeps) {
         recordDecision,
         recordAfter: (drafts) => recordHere([...drafts]),
         approverPolicy: policy,
+        relations: () => resolveRelations(request, analysis),
         // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
         estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
@@ -499,6 +501,21 @@ export function createGateway(deps: GatewayDeps) {
         return `the planner could run what it calls off the read allowlist (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})`;
       },
     };
+  }
+
+  /** What the statement's unqualified relation names resolve to on its connection (approvals/relations.ts). */
+  async function resolveRelations(request: QueryRequest, analysis: Analysis): Promise<BoundRelations> {
+    const names = unqualifiedRelations(analysis);
+    if (names.length === 0) return {};
+    const { rows } = await target.run({
+      connection: request.connection,
+      sql: RESOLVE_RELATIONS,
+      params: [JSON.stringify(names)], // a parameter is a scalar: the names as one JSON array
+      readOnly: true,
+      maxRows: 1,
+      statementTimeoutMs: Math.min(policy.connections[request.connection]!.statementTimeoutMs, 5_000),
+    });
+    return parseResolved(rows[0]?.[0], names);
   }
 
   function record(sessionId: string, drafts: EventDraft[]): Promise<void> {

@@ -24,6 +24,7 @@ import canonicalize from 'canonicalize';
 import type { Analysis } from '../sql/analysis.ts';
 import { approvalDigest } from './digest.ts';
 import { admittedNow, type ApproverPolicy } from './approvers-now.ts';
+import type { BoundRelations } from './relations.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
 import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
@@ -200,6 +201,28 @@ export function checkAnalysisUnchanged(events: readonly SessionEvent[], logged: 
     throw mismatch(logged.approvalId, 'analysis_changed', `the statement now analyses as ${now.class}${was === now.class ? ' with other findings' : ''}, not as the ${was} its approvers were shown; ask for a new approval`, {
       differs,
       class: { approved: was, now: now.class },
+    });
+  }
+}
+
+/** What the requesting session's approval.requested recorded its relation names to resolve to; undefined for approvals from before it did. */
+export function loggedRelations(events: readonly SessionEvent[], logged: LoggedApproval): BoundRelations | undefined {
+  const d = events.map((e) => dataOf(e, 'approval.requested')).find((x) => x?.approvalId === logged.approvalId);
+  return d?.relations;
+}
+
+/**
+ * The statement's unqualified relation names resolve now to the relations they did when it was
+ * held (relations.ts): another schema found first, or a table dropped and created again, is not
+ * what the approvers were asked about — approval_mismatch `analysis_changed`, `differs: ["relations"]`.
+ */
+export function checkRelationsUnchanged(logged: LoggedApproval, then: BoundRelations, now: BoundRelations): void {
+  const names = [...new Set([...Object.keys(then), ...Object.keys(now)])].sort();
+  const moved = names.filter((n) => !(Object.hasOwn(then, n) && Object.hasOwn(now, n) && then[n] === now[n]));
+  if (moved.length > 0) {
+    throw mismatch(logged.approvalId, 'analysis_changed', `the relations it names resolve otherwise than when it was approved (${moved.slice(0, 5).join(', ')}); ask for a new approval`, {
+      differs: ['relations'],
+      relations: moved,
     });
   }
 }
