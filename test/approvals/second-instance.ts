@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, type Runtime } from '../../shared/config.ts';
+import { createRuntime, type ApprovalStoreConfig, type Runtime } from '../../shared/config.ts';
 import { queryHandler } from '../../functions/query.ts';
 import { approvalsHandler } from '../../functions/approvals.ts';
 import { freePort } from '../../infra/free-port.ts';
@@ -17,7 +17,7 @@ export interface SecondInstance {
   close(): Promise<void>;
 }
 
-export async function startSecondInstance(gw: TestGateway, policy: (issuer: string) => string): Promise<SecondInstance> {
+export async function startSecondInstance(gw: TestGateway, policy: (issuer: string) => string, options: { approvalStore?: ApprovalStoreConfig } = {}): Promise<SecondInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-second-'));
   const policyPath = join(dir, 'policy.yaml');
   writeFileSync(policyPath, policy(gw.issuer));
@@ -29,7 +29,7 @@ export async function startSecondInstance(gw: TestGateway, policy: (issuer: stri
     reconcile: { intervalMs: 0, startupLookbackMs: 0 },
     maskingKey: 'env://GATEHOUSE_TEST_MASKING_KEY',
     approvals: {
-      store: { kind: 'postgres', url: gw.state.url },
+      store: options.approvalStore ?? { kind: 'postgres', url: gw.state.url },
       notifier: { kind: 'local', log: () => {} },
       publicUrl: `http://127.0.0.1:${port}`,
       republishIntervalMs: 0,
