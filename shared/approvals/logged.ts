@@ -240,6 +240,28 @@ export function checkNotRedeemed(events: readonly SessionEvent[], logged: Logged
   }
 }
 
+/**
+ * After appending its approval.redeemed, a redemption reads the requesting session back and runs
+ * only if the first approval.redeemed of this approval names its own session. The approval
+ * store's lock is what keeps two redemptions apart — and on Firestore that lock is a lease in the
+ * approval's own document, which the query path's rights can write: cleared while one redemption
+ * was past its log check, restored after a second instance had redeemed, it let both run (attack
+ * review of issues 4 and 14, fourth round; test/approvals/lease-broken.e2e.test.ts). The session
+ * log orders appends to one session: of any number of redemptions exactly one is first, whatever
+ * the store says. One appended by someone else first (the log's INSERT right) refuses every
+ * redemption: fail closed.
+ */
+export function checkRedeemedFirst(events: readonly SessionEvent[], approvalId: string, sessionId: string): void {
+  const first = events.map((e) => dataOf(e, 'approval.redeemed')).find((d) => d?.approvalId === approvalId);
+  if (first?.sessionId !== sessionId) {
+    throw new GatehouseError('approval_used', `approval ${approvalId} was used already (session ${first?.sessionId ?? '?'}): the log records another redemption first`, {
+      approvalId,
+      status: 'used',
+      reason: 'redeemed_in_log',
+    });
+  }
+}
+
 /** Every vote event for this approval, each verified against the desk's public key; one bad one refuses. */
 export function verifiedVotes(events: readonly SessionEvent[], logged: LoggedApproval, publicKeyPem: string): SignedVote[] {
   checkSchema(events, logged.approvalId, logged.sessionId);

@@ -19,7 +19,7 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkAnalysisUnchanged, checkApproversNow, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRelationsUnchanged, checkRowAgrees, loggedApproval, loggedRelations, verifiedVotes } from './logged.ts';
+import { checkAnalysisUnchanged, checkApproversNow, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRedeemedFirst, checkRelationsUnchanged, checkRowAgrees, loggedApproval, loggedRelations, verifiedVotes } from './logged.ts';
 import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision, unresolvedDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
@@ -196,13 +196,17 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
         recorded = true;
         // The log's own record that it was used: checked by every later redemption (logged.ts).
         await w.sessions.append(used.sessionId, [approvalRedeemedEvent(used, s.sessionId)]);
+        // And the log, not the store's lock, decides who used it: this redemption runs only if the
+        // first approval.redeemed of this approval names its own session (logged.ts).
+        await checkFirstRedemption(w, used, s.sessionId);
       },
     );
   } catch (e) {
     if (recorded) {
       // Recorded as allowed, but whether "used" committed is unknown: running now could run it
-      // twice. Nothing runs; the session says why.
-      const error = asUnavailable(e);
+      // twice. Nothing runs; the session says why. (approval_used: another redemption is the
+      // log's first — it did not commit here.)
+      const error = isGatehouseError(e, 'approval_used') ? e : asUnavailable(e);
       await s.recordAfter([executionFailedEvent(error)]);
       return { kind: 'refused', error };
     }
@@ -259,6 +263,16 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
   checkLifetime(logged, votes, s.decision.ttlMs);
   // Signed under the policy the desk decided by; counted only if the policy in force still admits them.
   return checkApproversNow(logged, votes, s.decision.approvers ?? [], s.approverPolicy);
+}
+
+async function checkFirstRedemption(w: ApprovalWorkflow, used: Approval, sessionId: string): Promise<void> {
+  let events;
+  try {
+    events = await w.sessions.read(used.sessionId);
+  } catch (e) {
+    throw new GatehouseError('approvals_unavailable', 'the session log could not be read back after the redemption was recorded', undefined, { cause: e });
+  }
+  checkRedeemedFirst(events, used.id, sessionId);
 }
 
 async function relationsNow(s: StepInput): Promise<BoundRelations> {
