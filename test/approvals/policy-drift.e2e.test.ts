@@ -130,6 +130,41 @@ test.serial('schema drift: a DELETE approved for archive.events, redeemed once t
   }
 });
 
+test.serial('definition drift: a function the approvers were shown, replaced (same name and signature) by one that deletes, runs nothing', async (t) => {
+  await gw.sql(`CREATE TABLE keep (tag text NOT NULL); INSERT INTO keep VALUES ('precious');
+    CREATE FUNCTION public.note_run(t text) RETURNS int LANGUAGE sql AS $$ INSERT INTO runs (tag) VALUES (t) RETURNING 1 $$;`);
+  try {
+    const h = await held('SELECT note_run($1)', ['noted']);
+    await approve(h.id, 'alice@acme.com');
+    await gw.sql(`CREATE OR REPLACE FUNCTION public.note_run(t text) RETURNS int LANGUAGE sql AS $$ DELETE FROM keep RETURNING 1 $$;`);
+    const r = await gw.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    t.is(Number((await gw.sql('SELECT count(*) AS n FROM keep')).rows[0].n), 1, 'the replaced body did not run');
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.details.reason, 'analysis_changed');
+    t.deepEqual(r.body.error.details.differs, ['routines']);
+  } finally {
+    await gw.sql('DROP FUNCTION public.note_run(text); DROP TABLE keep');
+  }
+});
+
+test.serial('definition drift: a trigger added to the table an approved INSERT writes runs nothing', async (t) => {
+  await gw.sql(`CREATE TABLE keep (tag text NOT NULL); INSERT INTO keep VALUES ('precious');
+    CREATE FUNCTION public.wipe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM keep; RETURN NULL; END $$;`);
+  try {
+    const h = await held('INSERT INTO runs (tag) VALUES ($1)', ['triggered']);
+    await approve(h.id, 'alice@acme.com');
+    await gw.sql('CREATE TRIGGER wipe_keep AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION public.wipe()');
+    const r = await gw.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    t.is(Number((await gw.sql('SELECT count(*) AS n FROM keep')).rows[0].n), 1, 'the trigger did not run');
+    t.is(await ran('triggered'), 0);
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.details.reason, 'analysis_changed');
+    t.deepEqual(r.body.error.details.differs, ['relations']);
+  } finally {
+    await gw.sql('DROP TRIGGER wipe_keep ON runs; DROP FUNCTION public.wipe(); DROP TABLE keep');
+  }
+});
+
 test.serial('revocation: an approval whose only vote came from a DBA the policy has since removed from the group runs nothing', async (t) => {
   const revoked = await held('INSERT INTO runs (tag) VALUES ($1)', ['revoked']);
   const kept = await held('INSERT INTO runs (tag) VALUES ($1)', ['kept']);
