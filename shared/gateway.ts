@@ -18,7 +18,7 @@ import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
-import { parseResolved, RESOLVE_RELATIONS, unqualifiedRelations, type BoundRelations } from './approvals/relations.ts';
+import { namedObjects, parseResolved, RESOLVE_RELATIONS, type BoundRelations } from './approvals/relations.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan, type PlannerSafety } from './blast-radius/estimate.ts';
 import { resolveWithCatalog } from './sql/resolve.ts';
@@ -503,14 +503,14 @@ export function createGateway(deps: GatewayDeps) {
     };
   }
 
-  /** What the statement's unqualified relation names resolve to on its connection (approvals/relations.ts). */
+  /** What the relations and functions the statement names are on its connection now (approvals/relations.ts). */
   async function resolveRelations(request: QueryRequest, analysis: Analysis): Promise<BoundRelations> {
-    const names = unqualifiedRelations(analysis);
-    if (names.length === 0) return {};
+    const names = namedObjects(analysis);
+    if (names.relations.length === 0 && names.routines.length === 0) return { relations: {}, routines: {} };
     const { rows } = await target.run({
       connection: request.connection,
       sql: RESOLVE_RELATIONS,
-      params: [JSON.stringify(names)], // a parameter is a scalar: the names as one JSON array
+      params: [JSON.stringify(names)], // a parameter is a scalar: the names as one JSON object
       readOnly: true,
       maxRows: 1,
       statementTimeoutMs: Math.min(policy.connections[request.connection]!.statementTimeoutMs, 5_000),

@@ -212,17 +212,23 @@ export function loggedRelations(events: readonly SessionEvent[], logged: LoggedA
 }
 
 /**
- * The statement's unqualified relation names resolve now to the relations they did when it was
- * held (relations.ts): another schema found first, or a table dropped and created again, is not
- * what the approvers were asked about — approval_mismatch `analysis_changed`, `differs: ["relations"]`.
+ * The relations and functions the statement names are now what they were when it was held
+ * (relations.ts): another schema found first, a table dropped and created again, a trigger, rule
+ * or row security policy added or changed, a function replaced or overloaded — none of it is what
+ * the approvers were asked about: approval_mismatch `analysis_changed`, `differs` naming
+ * `relations` and/or `routines`, `names` the names.
  */
 export function checkRelationsUnchanged(logged: LoggedApproval, then: BoundRelations, now: BoundRelations): void {
-  const names = [...new Set([...Object.keys(then), ...Object.keys(now)])].sort();
-  const moved = names.filter((n) => !(Object.hasOwn(then, n) && Object.hasOwn(now, n) && then[n] === now[n]));
-  if (moved.length > 0) {
-    throw mismatch(logged.approvalId, 'analysis_changed', `the relations it names resolve otherwise than when it was approved (${moved.slice(0, 5).join(', ')}); ask for a new approval`, {
-      differs: ['relations'],
-      relations: moved,
+  const moved = (a: Readonly<Record<string, string | null>>, b: Readonly<Record<string, string | null>>) =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().filter((n) => !(Object.hasOwn(a, n) && Object.hasOwn(b, n) && a[n] === b[n]));
+  const relations = moved(then.relations ?? {}, now.relations);
+  const routines = moved(then.routines ?? {}, now.routines);
+  const differs = [...(relations.length > 0 ? ['relations'] : []), ...(routines.length > 0 ? ['routines'] : [])];
+  if (differs.length > 0) {
+    const names = [...relations, ...routines.map((r) => `${r}()`)];
+    throw mismatch(logged.approvalId, 'analysis_changed', `what it names is not what it was when it was approved (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); ask for a new approval`, {
+      differs,
+      names,
     });
   }
 }
