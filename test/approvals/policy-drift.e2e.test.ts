@@ -165,6 +165,33 @@ test.serial('definition drift: a trigger added to the table an approved INSERT w
   }
 });
 
+test.serial('policy change: an approval redeemed once the rule denies, or wants two approvers, runs nothing', async (t) => {
+  const denied = await held('INSERT INTO runs (tag) VALUES ($1)', ['now-denied']);
+  const more = await held('INSERT INTO runs (tag) VALUES ($1)', ['now-two']);
+  await approve(denied.id, 'alice@acme.com');
+  await approve(more.id, 'alice@acme.com');
+  const redeem = async (inst: Awaited<ReturnType<typeof startSecondInstance>>, h: typeof denied) =>
+    inst.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+  const denying = await startSecondInstance(gw, (issuer) => BOTH(issuer).replace(/  - name: bots-need-a-dba[\s\S]*?ttl: 10m\n/, '  - name: bots-need-a-dba\n    principals: [group:review-bots]\n    action: deny\n'));
+  try {
+    const r = await redeem(denying, denied);
+    t.is(r.status, 403, JSON.stringify(r.body));
+    t.is(r.body.status, 'denied');
+  } finally {
+    await denying.close();
+  }
+  const two = await startSecondInstance(gw, (issuer) => BOTH(issuer).replace('quorum: 1', 'quorum: 2'));
+  try {
+    const r = await redeem(two, more);
+    t.is(r.status, 409, JSON.stringify(r.body));
+    t.is(r.body.error.code, 'approval_mismatch');
+  } finally {
+    await two.close();
+  }
+  t.is(await ran('now-denied'), 0);
+  t.is(await ran('now-two'), 0);
+});
+
 test.serial('revocation: an approval whose only vote came from a DBA the policy has since removed from the group runs nothing', async (t) => {
   const revoked = await held('INSERT INTO runs (tag) VALUES ($1)', ['revoked']);
   const kept = await held('INSERT INTO runs (tag) VALUES ($1)', ['kept']);
