@@ -165,6 +165,32 @@ test.serial('definition drift: a trigger added to the table an approved INSERT w
   }
 });
 
+test.serial('schema drift: a function the approvers were shown calls a helper by bare name; a new search_path finds a deleting one first — runs nothing', async (t) => {
+  await gw.sql(`CREATE TABLE keep (tag text NOT NULL); INSERT INTO keep VALUES ('precious');
+    CREATE FUNCTION public.helper() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+    CREATE FUNCTION public.report_runs() RETURNS int LANGUAGE sql AS $$ SELECT helper() $$;`);
+  try {
+    const h = await held('SELECT public.report_runs()', []);
+    await approve(h.id, 'alice@acme.com');
+    await gw.sql(`CREATE SCHEMA nested;
+      CREATE FUNCTION nested.helper() RETURNS int LANGUAGE sql AS $$ DELETE FROM keep RETURNING 1 $$;
+      DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = nested, public', current_database()); END $$;`);
+    const second = await startSecondInstance(gw, BOTH);
+    try {
+      const r = await second.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+      t.is(Number((await gw.sql('SELECT count(*) AS n FROM keep')).rows[0].n), 1, 'the shadowing helper did not run');
+      t.is(r.status, 409, JSON.stringify(r.body));
+      t.is(r.body.error.details.reason, 'analysis_changed');
+      t.deepEqual(r.body.error.details.differs, ['search_path']);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await gw.sql(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET search_path', current_database()); END $$;
+      DROP SCHEMA IF EXISTS nested CASCADE; DROP FUNCTION public.report_runs(); DROP FUNCTION public.helper(); DROP TABLE keep;`);
+  }
+});
+
 test.serial('policy change: an approval redeemed once the rule denies, or wants two approvers, runs nothing', async (t) => {
   const denied = await held('INSERT INTO runs (tag) VALUES ($1)', ['now-denied']);
   const more = await held('INSERT INTO runs (tag) VALUES ($1)', ['now-two']);
