@@ -506,7 +506,6 @@ export function createGateway(deps: GatewayDeps) {
   /** What the relations and functions the statement names are on its connection now (approvals/relations.ts). */
   async function resolveRelations(request: QueryRequest, analysis: Analysis): Promise<BoundRelations> {
     const names = namedObjects(analysis);
-    if (names.relations.length === 0 && names.routines.length === 0) return { relations: {}, routines: {} };
     const { rows } = await target.run({
       connection: request.connection,
       sql: RESOLVE_RELATIONS,

@@ -223,9 +223,11 @@ export function checkRelationsUnchanged(logged: LoggedApproval, then: BoundRelat
     [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().filter((n) => !(Object.hasOwn(a, n) && Object.hasOwn(b, n) && a[n] === b[n]));
   const relations = moved(then.relations ?? {}, now.relations);
   const routines = moved(then.routines ?? {}, now.routines);
-  const differs = [...(relations.length > 0 ? ['relations'] : []), ...(routines.length > 0 ? ['routines'] : [])];
+  // Recorded since the fourth attack review; an approval held before it has none to compare.
+  const path = then.searchPath !== undefined && JSON.stringify(then.searchPath) !== JSON.stringify(now.searchPath ?? null);
+  const differs = [...(relations.length > 0 ? ['relations'] : []), ...(routines.length > 0 ? ['routines'] : []), ...(path ? ['search_path'] : [])];
   if (differs.length > 0) {
-    const names = [...relations, ...routines.map((r) => `${r}()`)];
+    const names = [...relations, ...routines.map((r) => `${r}()`), ...(path ? ['search_path'] : [])];
     throw mismatch(logged.approvalId, 'analysis_changed', `what it names is not what it was when it was approved (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); ask for a new approval`, {
       differs,
       names,

@@ -15,8 +15,9 @@
 // triggers with their functions' source, its rules — a view's definition among them — and its row
 // security); each function name it calls, to an md5 of every function of that name (in its schema
 // when qualified, in any schema otherwise) with its source and settings. Both are recorded in
-// `approval.requested`; a redemption resolves them again and must find the same (logged.ts
-// checkRelationsUnchanged). Not covered: functions reached only through operators, casts, column
+// `approval.requested`, with the connection's effective search_path (a function body calling a
+// helper by bare name found a deleting one in a schema a new search_path put first); a redemption
+// resolves them again and must find the same (logged.ts checkRelationsUnchanged). Not covered: functions reached only through operators, casts, column
 // defaults, constraints or other functions' bodies.
 import type { Analysis } from '../sql/analysis.ts';
 
@@ -24,6 +25,12 @@ import type { Analysis } from '../sql/analysis.ts';
 export interface BoundRelations {
   readonly relations: Readonly<Record<string, string | null>>;
   readonly routines: Readonly<Record<string, string | null>>;
+  /**
+   * The connection's effective search_path (current_schemas(true), a backend's own pg_temp_N left
+   * out): what a function body, an operator or a cast names by bare name is found through it, and
+   * none of those is bound above. Absent on approvals held before it was recorded.
+   */
+  readonly searchPath?: readonly string[];
 }
 
 /** The relation and function names a statement names, as the analysis has them. */
@@ -75,7 +82,9 @@ export const RESOLVE_RELATIONS = `
 WITH named AS (SELECT $1::pg_catalog.json AS j)
 SELECT pg_catalog.json_build_object(
   'relations', (SELECT pg_catalog.json_object_agg(w.nm, ${RELATION}) FROM ${NAMES('relations')}),
-  'routines', (SELECT pg_catalog.json_object_agg(w.nm, ${ROUTINE}) FROM ${NAMES('routines')})
+  'routines', (SELECT pg_catalog.json_object_agg(w.nm, ${ROUTINE}) FROM ${NAMES('routines')}),
+  'searchPath', (SELECT pg_catalog.json_agg(u.nsp ORDER BY u.i) FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS u(nsp, i)
+                  WHERE NOT pg_catalog.starts_with(u.nsp::pg_catalog.text, 'pg_temp_'))
 )::pg_catalog.text`;
 
 /** The query's one cell, checked: exactly the names asked, each a string or null. */
@@ -93,5 +102,7 @@ export function parseResolved(cell: unknown, names: { relations: readonly string
     }
     return out;
   };
-  return { relations: part('relations'), routines: part('routines') };
+  const path = (value as Record<string, unknown>).searchPath;
+  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string')) throw new TypeError('relations: searchPath is not a list of schema names');
+  return { relations: part('relations'), routines: part('routines'), searchPath: path as string[] };
 }

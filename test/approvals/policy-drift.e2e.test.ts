@@ -70,6 +70,25 @@ async function approve(id: string, who: string) {
   if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
 }
 
+/**
+ * The bot's request, or its redemption, through an instance of its own whose catalog cache is
+ * fresh: the long-running one may hold a catalog from before this test's CREATE FUNCTION, and an
+ * analysis from a stale cache differs on its own (analysis_changed for the wrong reason).
+ */
+async function viaFresh(body: Record<string, unknown>) {
+  const inst = await startSecondInstance(gw, BOTH);
+  try {
+    return await inst.post('/v1/query', { connection: 'main', ...body }, { ...(await auth(BOT)), ...model });
+  } finally {
+    await inst.close();
+  }
+}
+async function heldFresh(sql: string, params: unknown[]) {
+  const r = await viaFresh({ sql, params });
+  if (r.status !== 202) throw new Error(`expected 202, got ${r.status} ${JSON.stringify(r.body)}`);
+  return { sql, params, id: r.body.approval.id as string, sessionId: r.body.sessionId as string };
+}
+
 test.serial('schema drift: a statement approved as a read, which now resolves to a writing function through a new search_path, runs nothing', async (t) => {
   const h = await held('SELECT tally($1) AS n', ['drift']);
   const requested = (await gw.runtime.sessions.read(h.sessionId)).find((e) => e.type === 'analysis')!.data as { class: string };
@@ -123,7 +142,7 @@ test.serial('schema drift: a DELETE approved for archive.events, redeemed once t
     t.is(r.status, 409, JSON.stringify(r.body));
     t.is(r.body.error.code, 'approval_mismatch');
     t.is(r.body.error.details.reason, 'analysis_changed');
-    t.deepEqual(r.body.error.details.differs, ['relations']);
+    t.deepEqual(r.body.error.details.differs, ['relations', 'search_path']);
   } finally {
     await second.close();
     await gw.sql('DROP SCHEMA archive CASCADE; DROP TABLE public.events');
@@ -134,10 +153,10 @@ test.serial('definition drift: a function the approvers were shown, replaced (sa
   await gw.sql(`CREATE TABLE keep (tag text NOT NULL); INSERT INTO keep VALUES ('precious');
     CREATE FUNCTION public.note_run(t text) RETURNS int LANGUAGE sql AS $$ INSERT INTO runs (tag) VALUES (t) RETURNING 1 $$;`);
   try {
-    const h = await held('SELECT note_run($1)', ['noted']);
+    const h = await heldFresh('SELECT note_run($1)', ['noted']);
     await approve(h.id, 'alice@acme.com');
     await gw.sql(`CREATE OR REPLACE FUNCTION public.note_run(t text) RETURNS int LANGUAGE sql AS $$ DELETE FROM keep RETURNING 1 $$;`);
-    const r = await gw.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    const r = await viaFresh({ sql: h.sql, params: h.params, approvalId: h.id });
     t.is(Number((await gw.sql('SELECT count(*) AS n FROM keep')).rows[0].n), 1, 'the replaced body did not run');
     t.is(r.status, 409, JSON.stringify(r.body));
     t.is(r.body.error.details.reason, 'analysis_changed');
@@ -151,10 +170,10 @@ test.serial('definition drift: a trigger added to the table an approved INSERT w
   await gw.sql(`CREATE TABLE keep (tag text NOT NULL); INSERT INTO keep VALUES ('precious');
     CREATE FUNCTION public.wipe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM keep; RETURN NULL; END $$;`);
   try {
-    const h = await held('INSERT INTO runs (tag) VALUES ($1)', ['triggered']);
+    const h = await heldFresh('INSERT INTO runs (tag) VALUES ($1)', ['triggered']);
     await approve(h.id, 'alice@acme.com');
     await gw.sql('CREATE TRIGGER wipe_keep AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION public.wipe()');
-    const r = await gw.post('/v1/query', { connection: 'main', sql: h.sql, params: h.params, approvalId: h.id }, { ...(await auth(BOT)), ...model });
+    const r = await viaFresh({ sql: h.sql, params: h.params, approvalId: h.id });
     t.is(Number((await gw.sql('SELECT count(*) AS n FROM keep')).rows[0].n), 1, 'the trigger did not run');
     t.is(await ran('triggered'), 0);
     t.is(r.status, 409, JSON.stringify(r.body));
@@ -170,7 +189,7 @@ test.serial('schema drift: a function the approvers were shown calls a helper by
     CREATE FUNCTION public.helper() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
     CREATE FUNCTION public.report_runs() RETURNS int LANGUAGE sql AS $$ SELECT helper() $$;`);
   try {
-    const h = await held('SELECT public.report_runs()', []);
+    const h = await heldFresh('SELECT public.report_runs()', []);
     await approve(h.id, 'alice@acme.com');
     await gw.sql(`CREATE SCHEMA nested;
       CREATE FUNCTION nested.helper() RETURNS int LANGUAGE sql AS $$ DELETE FROM keep RETURNING 1 $$;
