@@ -84,7 +84,7 @@ SELECT pg_catalog.json_build_object(
   'relations', (SELECT pg_catalog.json_object_agg(w.nm, ${RELATION}) FROM ${NAMES('relations')}),
   'routines', (SELECT pg_catalog.json_object_agg(w.nm, ${ROUTINE}) FROM ${NAMES('routines')}),
   'searchPath', (SELECT pg_catalog.json_agg(u.nsp ORDER BY u.i) FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS u(nsp, i)
-                  WHERE NOT pg_catalog.starts_with(u.nsp::pg_catalog.text, 'pg_temp_'))
+                  WHERE pg_catalog."left"(u.nsp::pg_catalog.text, 8) OPERATOR(pg_catalog.<>) 'pg_temp_')
 )::pg_catalog.text`;
 
 /** The query's one cell, checked: exactly the names asked, each a string or null. */
