@@ -5,13 +5,14 @@
 // here; groups an issuer's groups claim gave cannot be re-read without a new token, so a signed
 // group the policy does not define is kept when that issuer still has a groups claim — and a group
 // the policy does define is the policy's alone (a claim's membership of it is not kept: fail closed).
+// A vote signed under the policy in force (same sha256) keeps its signed groups: nothing changed.
 import { emailKey, normalForm } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
 import type { Policy } from '../policy/types.ts';
 import type { SignedVote } from './vote-signature.ts';
 
 /** What of the policy in force decides who may approve. */
-export type ApproverPolicy = Pick<Policy, 'issuers' | 'groups'>;
+export type ApproverPolicy = Pick<Policy, 'issuers' | 'groups' | 'sha256'>;
 
 /** The groups the policy in force gives the vote's signer, or undefined when their issuer is no longer trusted. */
 export function groupsNow(policy: ApproverPolicy, approver: SignedVote['approver']): string[] | undefined {
@@ -28,7 +29,9 @@ export function groupsNow(policy: ApproverPolicy, approver: SignedVote['approver
 
 /** True when one of the approver patterns in force admits the vote's signer under the policy in force. */
 export function admittedNow(policy: ApproverPolicy, approvers: readonly string[], v: SignedVote): boolean {
-  const groups = groupsNow(policy, v.approver);
+  // Signed under this very policy: the signed groups are what it (and the token's claim) gave, so
+  // nothing was revoked — and a claim's membership of a policy-defined group still counts.
+  const groups = v.policySha256 === policy.sha256 ? [...v.approver.groups] : groupsNow(policy, v.approver);
   if (groups === undefined) return false;
   const { issuer, subject, email } = v.approver;
   const principal = { issuer, subject, ...(email === undefined ? {} : { email }), groups };

@@ -261,3 +261,26 @@ test.serial('revocation: an approval whose only vote came from a DBA the policy 
     await second.close();
   }
 });
+
+test.serial('revocation, claims: a DBA by the issuer\'s groups claim still counts under the policy she voted under; once the policy changed, a claim\'s membership of a group the policy defines does not (fail closed)', async (t) => {
+  const viaClaim = async (id: string) => {
+    const r = await gw.post(`/v1/approvals/${id}/approve`, { comment: 'ok (carol, dba by claim)' }, { authorization: `Bearer ${await gw.token('carol@acme.com', { email: 'carol@acme.com', groups: ['dba'] })}` });
+    if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
+  };
+  const same = await held('INSERT INTO runs (tag) VALUES ($1)', ['claim-same']);
+  const changed = await held('INSERT INTO runs (tag) VALUES ($1)', ['claim-changed']);
+  await viaClaim(same.id);
+  await viaClaim(changed.id);
+  const r = await gw.post('/v1/query', { connection: 'main', sql: same.sql, params: same.params, approvalId: same.id }, { ...(await auth(BOT)), ...model });
+  t.is(r.status, 200, JSON.stringify(r.body));
+  t.is(await ran('claim-same'), 1);
+  const second = await startSecondInstance(gw, ALICE_ONLY);
+  try {
+    const r2 = await second.post('/v1/query', { connection: 'main', sql: changed.sql, params: changed.params, approvalId: changed.id }, { ...(await auth(BOT)), ...model });
+    t.is(r2.status, 409, JSON.stringify(r2.body));
+    t.is(r2.body.error.details.reason, 'vote_approver_revoked');
+    t.is(await ran('claim-changed'), 0);
+  } finally {
+    await second.close();
+  }
+});
