@@ -81,6 +81,7 @@ export const APPROVAL_RECORD = z.looseObject({
   notification,
   delivery,
   estimate: estimate.optional(),
+  relations: z.object({ relations: z.record(z.string(), z.string().nullable()), routines: z.record(z.string(), z.string().nullable()), searchPath: z.array(z.string()).optional() }).optional(),
 });
 
 /**
