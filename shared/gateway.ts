@@ -18,6 +18,7 @@ import { dataOf } from './audit/event-schema.ts';
 import * as ev from './audit/drafts.ts';
 import { provenStatus, votesDecide } from './approvals/proven-status.ts';
 import { holdForApproval, redeemApproval, type ApprovalWorkflow, type StepInput } from './approvals/steps.ts';
+import { namedObjects, parseResolved, RESOLVE_RELATIONS, type BoundRelations } from './approvals/relations.ts';
 import type { ColumnOutcome, Masker, MaskPreview } from './masking/index.ts';
 import { estimatePlan, type PlannerSafety } from './blast-radius/estimate.ts';
 import { resolveWithCatalog } from './sql/resolve.ts';
@@ -315,6 +316,8 @@ export function createGateway(deps: GatewayDeps) {
         decision,
         recordDecision,
         recordAfter: (drafts) => recordHere([...drafts]),
+        approverPolicy: policy,
+        relations: () => resolveRelations(request, analysis),
         // The approvers' blast radius: EXPLAIN without ANALYZE, read-only, rolled back — and only
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
         estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
@@ -498,6 +501,20 @@ export function createGateway(deps: GatewayDeps) {
         return `the planner could run what it calls off the read allowlist (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''})`;
       },
     };
+  }
+
+  /** What the relations and functions the statement names are on its connection now (approvals/relations.ts). */
+  async function resolveRelations(request: QueryRequest, analysis: Analysis): Promise<BoundRelations> {
+    const names = namedObjects(analysis);
+    const { rows } = await target.run({
+      connection: request.connection,
+      sql: RESOLVE_RELATIONS,
+      params: [JSON.stringify(names)], // a parameter is a scalar: the names as one JSON object
+      readOnly: true,
+      maxRows: 1,
+      statementTimeoutMs: Math.min(policy.connections[request.connection]!.statementTimeoutMs, 5_000),
+    });
+    return parseResolved(rows[0]?.[0], names);
   }
 
   function record(sessionId: string, drafts: EventDraft[]): Promise<void> {

@@ -22,6 +22,9 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
     notification: { state: a.notification.state },
     // The planner's estimate the approvers were shown (shared/blast-radius).
     ...(a.estimate ? { estimate: a.estimate } : {}),
+    // What its unqualified relation names resolved to on the target (relations.ts): a redemption
+    // must find the same relations.
+    ...(a.relations ? { relations: a.relations } : {}),
   });
 }
 
@@ -77,6 +80,11 @@ export function refusedRedemptionDecision(decision: Decision, approvalId: string
     // `reason` names which check of the log refused it (logged.ts), when one did.
     approval: { id: approvalId, error: { code: error.code, message: error.message, ...reasonOf(error) } },
   };
+}
+
+/** The decision when the target cannot say what the statement's relation names resolve to: nothing is held. */
+export function unresolvedDecision(decision: Decision, error: GatehouseError): Decision {
+  return { ...decision, action: 'deny', reasons: [...decision.reasons, `approval required, but the relations the statement names could not be resolved on the target (${error.code}): nothing held, not run`] };
 }
 
 /** The decision when the approval store cannot be reached: nothing is held, nothing runs. */

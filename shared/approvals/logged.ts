@@ -20,7 +20,11 @@ import type { EventType, SessionEvent } from '../audit/events.ts';
 import { dataOf, schemaIssue } from '../audit/event-schema.ts';
 import { emailKey, normalForm, subjectKey } from '../identity/normalise.ts';
 import { principalMatches } from '../policy/index.ts';
+import canonicalize from 'canonicalize';
+import type { Analysis } from '../sql/analysis.ts';
 import { approvalDigest } from './digest.ts';
+import { admittedNow, type ApproverPolicy } from './approvers-now.ts';
+import type { BoundRelations } from './relations.ts';
 import { samePerson, samePrincipal } from './people.ts';
 import type { Approval, Param, Person } from './types.ts';
 import { voteSignatureValid, type SignedVote } from './vote-signature.ts';
@@ -49,6 +53,8 @@ export type MismatchReason =
   /** The row is not an approval as the gateway writes it (record.ts): never acted on. */
   | 'row_malformed'
   | 'digest_not_statement'
+  /** The statement, as analysed now, is not what its approvers were shown (another class, other reasons). */
+  | 'analysis_changed'
   | 'vote_unsigned'
   | 'vote_signature_invalid'
   | 'vote_for_other_statement'
@@ -59,7 +65,9 @@ export type MismatchReason =
   | 'vote_after_expiry'
   | 'quorum_not_in_log'
   | 'row_vote_not_in_log'
-  | 'expiry_beyond_ttl';
+  | 'expiry_beyond_ttl'
+  /** Fewer signed approvals than the quorum come from people the policy in force still admits. */
+  | 'vote_approver_revoked';
 
 export function mismatch(approvalId: string, reason: MismatchReason, message: string, more: Record<string, unknown> = {}): GatehouseError {
   return new GatehouseError('approval_mismatch', `approval ${approvalId} does not match the session log: ${message}`, { approvalId, reason, ...more });
@@ -168,6 +176,65 @@ export function checkRowAgrees(row: Approval, logged: LoggedApproval): void {
   if (differs.length > 0) throw mismatch(row.id, 'row_disagrees', `the approval store differs from the log in ${differs.join(', ')}`, { differs });
 }
 
+/** What of an analysis its approvers read; all of it must be the same at redemption. */
+const ANALYSIS_FIELDS = ['pgType', 'kind', 'class', 'reasons', 'tables', 'columns', 'functions', 'fingerprint'] as const;
+
+/**
+ * The statement presented now must mean what its approvers were shown: the requesting session's
+ * own analysis (before its approval.requested) and the one made now agree in every field. The
+ * digest binds the text; what the text calls is the target's catalog's and the policy's
+ * `functions:` — a function of the same name in a schema searched first, a new overload, a
+ * function the policy no longer vouches for. A `SELECT tally($1)` approved as a read then ran, on
+ * another instance, as `unknown` in a read-write transaction, and the shadowing function's INSERT
+ * committed (attack review of issues 4 and 14, fourth round). The bot asks again; its approvers
+ * see what it means now.
+ */
+export function checkAnalysisUnchanged(events: readonly SessionEvent[], logged: LoggedApproval, now: Analysis): void {
+  const requestedAt = events.findIndex((e) => dataOf(e, 'approval.requested')?.approvalId === logged.approvalId);
+  const shown = events
+    .slice(0, Math.max(requestedAt, 0))
+    .map((e) => dataOf(e, 'analysis'))
+    .findLast((d) => d !== undefined) as Partial<Record<(typeof ANALYSIS_FIELDS)[number], unknown>> | undefined;
+  const differs = ANALYSIS_FIELDS.filter((f) => shown === undefined || canonicalize(shown[f] ?? null) !== canonicalize(now[f] ?? null));
+  if (differs.length > 0) {
+    const was = typeof shown?.class === 'string' ? shown.class : '?';
+    throw mismatch(logged.approvalId, 'analysis_changed', `the statement now analyses as ${now.class}${was === now.class ? ' with other findings' : ''}, not as the ${was} its approvers were shown; ask for a new approval`, {
+      differs,
+      class: { approved: was, now: now.class },
+    });
+  }
+}
+
+/** What the requesting session's approval.requested recorded its relation names to resolve to; undefined for approvals from before it did. */
+export function loggedRelations(events: readonly SessionEvent[], logged: LoggedApproval): BoundRelations | undefined {
+  const d = events.map((e) => dataOf(e, 'approval.requested')).find((x) => x?.approvalId === logged.approvalId);
+  return d?.relations;
+}
+
+/**
+ * The relations and functions the statement names are now what they were when it was held
+ * (relations.ts): another schema found first, a table dropped and created again, a trigger, rule
+ * or row security policy added or changed, a function replaced or overloaded — none of it is what
+ * the approvers were asked about: approval_mismatch `analysis_changed`, `differs` naming
+ * `relations` and/or `routines`, `names` the names.
+ */
+export function checkRelationsUnchanged(logged: LoggedApproval, then: BoundRelations, now: BoundRelations): void {
+  const moved = (a: Readonly<Record<string, string | null>>, b: Readonly<Record<string, string | null>>) =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().filter((n) => !(Object.hasOwn(a, n) && Object.hasOwn(b, n) && a[n] === b[n]));
+  const relations = moved(then.relations ?? {}, now.relations);
+  const routines = moved(then.routines ?? {}, now.routines);
+  // Recorded since the fourth attack review; an approval held before it has none to compare.
+  const path = then.searchPath !== undefined && JSON.stringify(then.searchPath) !== JSON.stringify(now.searchPath ?? null);
+  const differs = [...(relations.length > 0 ? ['relations'] : []), ...(routines.length > 0 ? ['routines'] : []), ...(path ? ['search_path'] : [])];
+  if (differs.length > 0) {
+    const names = [...relations, ...routines.map((r) => `${r}()`), ...(path ? ['search_path'] : [])];
+    throw mismatch(logged.approvalId, 'analysis_changed', `what it names is not what it was when it was approved (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); ask for a new approval`, {
+      differs,
+      names,
+    });
+  }
+}
+
 /** An approval the log says was used already is used, whatever the row says (a reset to `approved`). */
 export function checkNotRedeemed(events: readonly SessionEvent[], logged: LoggedApproval): void {
   checkSchema(events, logged.approvalId, logged.sessionId);
@@ -175,6 +242,28 @@ export function checkNotRedeemed(events: readonly SessionEvent[], logged: Logged
   if (used) {
     throw new GatehouseError('approval_used', `approval ${logged.approvalId} was used already (session ${used.sessionId})`, {
       approvalId: logged.approvalId,
+      status: 'used',
+      reason: 'redeemed_in_log',
+    });
+  }
+}
+
+/**
+ * After appending its approval.redeemed, a redemption reads the requesting session back and runs
+ * only if the first approval.redeemed of this approval names its own session. The approval
+ * store's lock is what keeps two redemptions apart — and on Firestore that lock is a lease in the
+ * approval's own document, which the query path's rights can write: cleared while one redemption
+ * was past its log check, restored after a second instance had redeemed, it let both run (attack
+ * review of issues 4 and 14, fourth round; test/approvals/lease-broken.e2e.test.ts). The session
+ * log orders appends to one session: of any number of redemptions exactly one is first, whatever
+ * the store says. One appended by someone else first (the log's INSERT right) refuses every
+ * redemption: fail closed.
+ */
+export function checkRedeemedFirst(events: readonly SessionEvent[], approvalId: string, sessionId: string): void {
+  const first = events.map((e) => dataOf(e, 'approval.redeemed')).find((d) => d?.approvalId === approvalId);
+  if (first?.sessionId !== sessionId) {
+    throw new GatehouseError('approval_used', `approval ${approvalId} was used already (session ${first?.sessionId ?? '?'}): the log records another redemption first`, {
+      approvalId,
       status: 'used',
       reason: 'redeemed_in_log',
     });
@@ -308,6 +397,26 @@ export function checkVoteAgainstLog(logged: LoggedApproval, votes: readonly Sign
   if (verdict === 'approve' && people.length >= logged.quorum) {
     throw new GatehouseError('approval_already_decided', `approval ${id} is already approved (the log holds a signed quorum)`, { approvalId: id, status: 'approved' });
   }
+}
+
+/**
+ * The signed approvals that count at redemption are those whose signers the policy in force still
+ * admits (approvers-now.ts): a vote is signed with the groups of the policy the desk decided under,
+ * and a policy that has since removed the approver from the group — or stopped trusting their
+ * issuer — must not let that vote run the statement. At least the logged quorum of them, or
+ * approval_mismatch `vote_approver_revoked`. Returns the people who count.
+ */
+export function checkApproversNow(logged: LoggedApproval, votes: readonly SignedVote[], approvers: readonly string[], policy: ApproverPolicy): Person[] {
+  const approvals = votes.filter((v) => v.verdict === 'approve');
+  const admitted = approvals.filter((v) => admittedNow(policy, approvers, v));
+  if (admitted.length < logged.quorum) {
+    throw mismatch(logged.approvalId, 'vote_approver_revoked', `${approvals.length - admitted.length} of its ${approvals.length} signed approval(s) come from people the policy in force no longer admits as approvers (${approvers.join(', ')}); ${admitted.length} of the ${logged.quorum} required remain — ask for a new approval`, {
+      signed: approvals.length,
+      admittedNow: admitted.length,
+      quorum: logged.quorum,
+    });
+  }
+  return admitted.map((v) => ({ issuer: v.approver.issuer, subject: v.approver.subject, ...(v.approver.email ? { email: v.approver.email } : {}) }));
 }
 
 /**

@@ -81,6 +81,7 @@ export const APPROVAL_RECORD = z.looseObject({
   notification,
   delivery,
   estimate: estimate.optional(),
+  relations: z.object({ relations: z.record(z.string(), z.string().nullable()), routines: z.record(z.string(), z.string().nullable()), searchPath: z.array(z.string()).optional() }).optional(),
 });
 
 /**
@@ -89,7 +90,9 @@ export const APPROVAL_RECORD = z.looseObject({
  * id is malformed too. The message and details name the id and the field, never a value: a row
  * holds SQL parameters, which may be secrets, and an edited one may hold anything.
  */
-export function parseApprovalRecord(text: string, key?: string): Approval {
+export function parseApprovalRecord(text: string | null, key?: string): Approval {
+  // null: longer than the store reads (postgres-store/approval-get.sql), which no honest record is.
+  if (text === null) throw malformed(key, undefined, 'record', 'is larger than the store reads');
   let value: unknown;
   try {
     value = JSON.parse(text);

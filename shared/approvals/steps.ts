@@ -19,12 +19,14 @@ import type { Analysis } from '../sql/analysis.ts';
 import type { ApprovalNotifier, ApprovalStore, VoteSigner } from './ports.ts';
 import type { SessionRecorder } from '../kernel/record.ts';
 import { approvalDigest } from './digest.ts';
-import { checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRowAgrees, loggedApproval, verifiedVotes } from './logged.ts';
-import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision } from './events.ts';
+import { checkAnalysisUnchanged, checkApproversNow, checkDigestIsStatement, checkLifetime, checkNotRedeemed, checkQuorum, checkRedeemedFirst, checkRelationsUnchanged, checkRowAgrees, loggedApproval, loggedRelations, verifiedVotes } from './logged.ts';
+import { approvalRedeemedEvent, approvalRequestedEvent, redeemedDecision, refusedRedemptionDecision, storeDownDecision, unresolvedDecision } from './events.ts';
 import { exponentialBackoff, publishApproval, type PublishDeps } from './publish.ts';
 import { openApproval, redeem } from './state.ts';
 import type { Approval, Param } from './types.ts';
 import type { PlanEstimate } from '../blast-radius/types.ts';
+import type { ApproverPolicy } from './approvers-now.ts';
+import type { BoundRelations } from './relations.ts';
 
 export interface ApprovalWorkflowOptions {
   readonly store: ApprovalStore;
@@ -86,6 +88,14 @@ export interface StepInput {
   readonly recordDecision: (decision: Decision, more?: readonly EventDraft[]) => Promise<void>;
   /** Appends further events to the session. */
   readonly recordAfter: (drafts: readonly EventDraft[]) => Promise<void>;
+  /** Who may approve under the policy in force: a redemption counts only votes it still admits (approvers-now.ts). */
+  readonly approverPolicy: ApproverPolicy;
+  /**
+   * What the statement's unqualified relation names resolve to on its connection now
+   * (relations.ts): recorded when it is held, compared when it is redeemed. Throws when the
+   * target cannot say.
+   */
+  readonly relations: () => Promise<BoundRelations>;
   /** The blast radius for approvers (shared/blast-radius); never throws. */
   readonly estimate?: () => Promise<PlanEstimate>;
 }
@@ -107,6 +117,16 @@ export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promis
     await s.recordDecision(storeDownDecision(s.decision, error));
     return { kind: 'refused', error };
   }
+  // Which relations its names mean now: a redemption must find the same ones (relations.ts). An
+  // approval that could not be bound to them is not held (fail closed): the target is down anyway.
+  let relations: BoundRelations;
+  try {
+    relations = await s.relations();
+  } catch (e) {
+    const error = new GatehouseError('database_unavailable', 'the relations the statement names could not be resolved on the target: nothing was held', undefined, { cause: e });
+    await s.recordDecision(unresolvedDecision(s.decision, error));
+    return { kind: 'refused', error };
+  }
   // Before the approval exists: it is stored, recorded and announced with its estimate.
   const estimate = s.estimate ? await s.estimate() : undefined;
   const opened = openApproval({
@@ -124,7 +144,7 @@ export async function holdForApproval(w: ApprovalWorkflow, s: StepInput): Promis
     // The request publishes right after the commit; the republisher steps in only if it did not.
     republishAfterMs: w.backoffMs(1),
   });
-  const approval: Approval = estimate ? { ...opened, estimate } : opened;
+  const approval: Approval = { ...(estimate ? { ...opened, estimate } : opened), relations };
   let recorded = false;
   try {
     await w.store.create(approval, async () => {
@@ -170,19 +190,23 @@ export async function redeemApproval(w: ApprovalWorkflow, s: StepInput, approval
       },
       async (used) => {
         // Still holding the approval's lock: a rejection cannot slip in between this check and "used".
-        const grantedBy = await believeOnlyTheLog(w, before!, digest!, now!, digestKey, s.decision.ttlMs);
+        const grantedBy = await believeOnlyTheLog(w, before!, digest!, now!, digestKey, s);
         allowed = redeemedDecision(s.decision, used, grantedBy);
         await s.recordDecision(allowed);
         recorded = true;
         // The log's own record that it was used: checked by every later redemption (logged.ts).
         await w.sessions.append(used.sessionId, [approvalRedeemedEvent(used, s.sessionId)]);
+        // And the log, not the store's lock, decides who used it: this redemption runs only if the
+        // first approval.redeemed of this approval names its own session (logged.ts).
+        await checkFirstRedemption(w, used, s.sessionId);
       },
     );
   } catch (e) {
     if (recorded) {
       // Recorded as allowed, but whether "used" committed is unknown: running now could run it
-      // twice. Nothing runs; the session says why.
-      const error = asUnavailable(e);
+      // twice. Nothing runs; the session says why. (approval_used: another redemption is the
+      // log's first — it did not commit here.)
+      const error = isGatehouseError(e, 'approval_used') ? e : asUnavailable(e);
       await s.recordAfter([executionFailedEvent(error)]);
       return { kind: 'refused', error };
     }
@@ -216,7 +240,7 @@ function statementDigest(key: Uint8Array, s: StepInput, approval: { approvalId: 
 }
 
 /** logged.ts: the approval as the log and the desk's signatures say, or a coded refusal. */
-async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, ttlMs: number | undefined) {
+async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: string, now: Date, digestKey: Uint8Array, s: StepInput) {
   let events;
   try {
     events = await w.sessions.read(row.sessionId);
@@ -230,10 +254,33 @@ async function believeOnlyTheLog(w: ApprovalWorkflow, row: Approval, digest: str
   if (logged.digest !== digest) {
     throw new GatehouseError('approval_mismatch', `approval ${row.id} was given for another statement`, { approvalId: row.id, reason: 'row_disagrees', differs: ['digest'] });
   }
+  // The same text, but does it still mean what the approvers were shown? (search_path, catalog, `functions:`)
+  checkAnalysisUnchanged(events, logged, s.analysis);
+  const then = loggedRelations(events, logged);
+  if (then !== undefined) checkRelationsUnchanged(logged, then, await relationsNow(s));
   const votes = verifiedVotes(events, logged, await w.signer.publicKeyPem());
-  const people = checkQuorum(logged, votes, row, now);
-  checkLifetime(logged, votes, ttlMs);
-  return people;
+  checkQuorum(logged, votes, row, now);
+  checkLifetime(logged, votes, s.decision.ttlMs);
+  // Signed under the policy the desk decided by; counted only if the policy in force still admits them.
+  return checkApproversNow(logged, votes, s.decision.approvers ?? [], s.approverPolicy);
+}
+
+async function checkFirstRedemption(w: ApprovalWorkflow, used: Approval, sessionId: string): Promise<void> {
+  let events;
+  try {
+    events = await w.sessions.read(used.sessionId);
+  } catch (e) {
+    throw new GatehouseError('approvals_unavailable', 'the session log could not be read back after the redemption was recorded', undefined, { cause: e });
+  }
+  checkRedeemedFirst(events, used.id, sessionId);
+}
+
+async function relationsNow(s: StepInput): Promise<BoundRelations> {
+  try {
+    return await s.relations();
+  } catch (e) {
+    throw new GatehouseError('approvals_unavailable', 'the target could not say what the statement\'s relations resolve to now: nothing ran', undefined, { cause: e });
+  }
 }
 
 function asUnavailable(e: unknown): GatehouseError {

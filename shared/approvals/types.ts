@@ -4,6 +4,7 @@
 // session (`approval.requested`, `approval.granted`, `approval.rejected`).
 import type { Analysis } from '../sql/analysis.ts';
 import type { PlanEstimate } from '../blast-radius/types.ts';
+import type { BoundRelations } from './relations.ts';
 
 /** What the store holds. `expired` is never stored: it is read off `expiresAt` with the clock. */
 export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'used'] as const;
@@ -89,4 +90,6 @@ export interface Approval {
   readonly delivery: DeliveryState;
   /** The planner's estimate of what the statement touches, shown to approvers (absent on older records). */
   readonly estimate?: PlanEstimate;
+  /** What its unqualified relation names resolved to when it was held (relations.ts; absent on older records). */
+  readonly relations?: BoundRelations;
 }

@@ -110,6 +110,7 @@ export const EVENT_DATA = {
     expiresAt: text.optional(),
     notification: z.looseObject({ state: text }).optional(),
     estimate: z.unknown().optional(),
+    relations: z.object({ relations: z.record(z.string(), z.string().nullable()), routines: z.record(z.string(), z.string().nullable()), searchPath: z.array(z.string()).optional() }).optional(),
   }),
   'approval.granted': z.looseObject({
     approvalId: text,

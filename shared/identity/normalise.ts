@@ -15,13 +15,13 @@
 // - the domain is compared as the DNS name it is: IDNA (UTS 46) to its ASCII form, without a
 //   trailing dot — `acmé.com`, `xn--acm-dma.com`, `ACMÉ.com.` and `acme。com` (ideographic full
 //   stop) are one domain, for grants too, since they are one name;
-// - on the refusal side the local part is also reduced to a look-alike skeleton (personEmailKey):
+// - on the refusal side the local part (and, since the fourth attack review, the domain) is also reduced to a look-alike skeleton (personEmailKey):
 //   marks and invisible characters removed, full case folding (ß → ss, dotless ı → i), the common
 //   Cyrillic and Greek look-alikes of Latin letters mapped to them, a `+tag` dropped, and for
 //   Gmail the dots dropped — every one of those addresses can reach the same person (attack review
 //   of issue 14: `alice\u200b@acme.com`, `alice@acme.com.`, `a.lice+x@gmail.com` under a second
 //   issuer each approved alice's own request).
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 /** Domains whose mailboxes ignore the local part's case (documented in docs/approvals.md). */
 export const KNOWN_CASE_INSENSITIVE: readonly string[] = ['gmail.com', 'googlemail.com'];
@@ -142,6 +142,10 @@ const LOOK_ALIKE: Readonly<Record<string, string>> = {
   ԛ: 'q', г: 'r', ѕ: 's', т: 't', ц: 'u', ѵ: 'v', ԝ: 'w', х: 'x', у: 'y', з: '3', ь: 'b', п: 'n', л: 'n', ɡ: 'g', ɩ: 'i', ɑ: 'a', ο: 'o',
   α: 'a', β: 'b', ε: 'e', η: 'n', ι: 'i', κ: 'k', ν: 'v', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y', ω: 'w', ϲ: 'c', ϳ: 'j', μ: 'u',
   '0': 'o', '1': 'l',
+  // Latin small capitals, which have no case mapping and are drawn as letters of the x-height
+  // (fourth attack review: `ᴀlice@acme.com` approved alice's request), and Armenian look-alikes.
+  ᴀ: 'a', ʙ: 'b', ᴄ: 'c', ᴅ: 'd', ᴇ: 'e', ꜰ: 'f', ɢ: 'g', ʜ: 'h', ɪ: 'i', ᴊ: 'j', ᴋ: 'k', ʟ: 'l', ᴍ: 'm', ɴ: 'n', ᴏ: 'o', ᴘ: 'p',
+  ʀ: 'r', ꜱ: 's', ᴛ: 't', ᴜ: 'u', ᴠ: 'v', ᴡ: 'w', ʏ: 'y', ᴢ: 'z', ȷ: 'j', օ: 'o', ս: 'u', հ: 'h', ո: 'n', ց: 'g',
 };
 const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
@@ -156,7 +160,11 @@ export function personEmailKey(email: string): string {
   const s = normalForm(email);
   const at = s.lastIndexOf('@');
   const rawDomain = at < 0 ? '' : s.slice(at + 1);
-  let domain = looseDomainKey(rawDomain);
+  // The domain folded like the local part, label by label, from its Unicode form: `аcme.com`
+  // (Cyrillic а), `ácme.com` and their Punycode are drawn like acme.com in a reviewer's list, and
+  // a second issuer's alice@аcme.com approved alice@acme.com's own request (fourth attack review).
+  const ascii = looseDomainKey(rawDomain);
+  let domain = (domainToUnicode(ascii) || ascii).split('.').map(skeleton).join('.');
   if (GMAIL_DOMAINS.has(domain)) domain = 'gmail.com';
   // RFC 5322 comments `(…)` are not part of the mailbox: `alice(ops)@acme.com` is alice's (an
   // email claim like it is refused at the door; an email-shaped subject is not, attack review).

@@ -8,7 +8,8 @@
 // (event_too_large), so nothing honest is ever cut. Real PostgreSQL.
 import test from 'ava';
 import pg from 'pg';
-import { createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import { createPostgresApprovalStore, createPostgresSessionLog } from '../../shared/adapters/postgres-store/index.ts';
+import { approval } from '../approvals/approval-store.contract.ts';
 import { MAX_STORED_DATA_BYTES } from '../../shared/adapters/postgres-store/session-log.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import { testPgKind } from '../helpers/pg.ts';
@@ -62,4 +63,30 @@ test.serial('an append whose data is longer than readers read is refused before 
   // Just under the bound is an ordinary append.
   const ok = await log.append(sessionId, [{ type: 'request', data: { sql: 'x'.repeat(1000), connection: 'main' } }]);
   t.is(ok.length, 1);
+});
+
+test.serial('an approval record longer than the store reads is malformed, named as such, and left out of the listing', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  t.timeout(240_000);
+  const url = (await backends.realPg()).url;
+  const store = await createPostgresApprovalStore({ connectionString: url, poolSize: 2 });
+  t.teardown(() => store.close());
+  const big = approval();
+  const other = approval();
+  await store.create(big);
+  await store.create(other);
+  // With the UPDATE right alone: the record made 540 million characters long.
+  const attacker = new pg.Client({ connectionString: url });
+  await attacker.connect();
+  try {
+    await attacker.query("UPDATE gatehouse_approvals SET record = repeat('x', 540000000) WHERE approval_id = $1", [big.id]);
+  } finally {
+    await attacker.end();
+  }
+  const e = await t.throwsAsync<GatehouseError>(store.get(big.id));
+  t.is(e?.code, 'approval_mismatch');
+  t.like(e?.details, { approvalId: big.id, reason: 'row_malformed' });
+  const listed = await store.list({});
+  t.true(listed.some((a) => a.id === other.id), 'the listing goes on');
+  t.false(listed.some((a) => a.id === big.id));
 });

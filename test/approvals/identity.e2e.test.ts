@@ -170,6 +170,21 @@ test('look-alike spellings of the requester under another issuer (trailing dot, 
   t.is(await ran('lookalike'), 0);
 });
 
+// Fourth round: look-alikes in the domain (Cyrillic а and е, an accent, the Punycode of one) and
+// Latin small capitals in the local part — each drawn like alice@acme.com in a reviewer's list.
+const DOMAIN_AND_SMALL_CAPS = ['alice@\u0430cme.com', 'alice@acm\u0435.com', 'alice@\u00e1cme.com', 'alice@xn--cme-5cd.com', '\u1d00lice@acme.com', 'alic\u1d07@acme.com', '\u1d00\u029fice@acme.com'];
+
+test('look-alikes of the requester in the domain (Cyrillic, accented, Punycode) or in Latin small capitals cannot approve her request', async (t) => {
+  const h = await askAsAlice('lookalike-domain');
+  for (const [i, email] of DOMAIN_AND_SMALL_CAPS.entries()) {
+    const r = await gw.post(`/v1/approvals/${h.id}/approve`, { comment: 'me again' }, bearer(await fromSecond(`look-domain-${i}`, email, ['dba'])));
+    t.is(r.status, 403, JSON.stringify(email));
+    t.is(r.body.error?.code, 'self_approval', JSON.stringify(email));
+  }
+  t.is((await gw.get(`/v1/approvals/${h.id}`, bearer(await gw.token(ALICE)))).body.approval.status, 'pending');
+  t.is(await ran('lookalike-domain'), 0);
+});
+
 test('a quorum of two is not made by alice plus a look-alike of her under another issuer', async (t) => {
   const r0 = await gw.post('/v1/query', { connection: 'main', sql: 'INSERT INTO runs VALUES ($1)', params: ['quorum-look'] }, { ...bearer(await fromSecond('writer-2', 'writer@other.example')), ...model });
   t.is(r0.status, 202, JSON.stringify(r0.body));

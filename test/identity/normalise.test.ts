@@ -214,6 +214,18 @@ test('refusal side: look-alikes, full case folding, +tags and Gmail dots are one
   }
 });
 
+test('refusal side, fourth round: look-alikes in the domain (Cyrillic, accents, their Punycode) and Latin small capitals are one person; grants are not widened', (t) => {
+  const alice = { issuer: 'https://a.example', subject: 'a-1', email: 'alice@acme.com' };
+  for (const email of ['alice@\u0430cme.com', 'alice@acm\u0435.com', 'alice@\u00e1cme.com', 'alice@xn--cme-5cd.com', 'alice@\u0410CME.com', '\u1d00lice@acme.com', '\u1d00\u029f\u026a\u1d04\u1d07@acme.com']) {
+    t.true(samePerson(alice, { issuer: 'https://b.example', subject: 'b-9', email }), JSON.stringify(email));
+    t.false(sameEmail(email, 'alice@acme.com'), `not alice for a grant: ${JSON.stringify(email)}`);
+  }
+  t.true(possiblySameEmail('alice@gmail.com', 'a.lice@gma\u0131l.com'), 'a look-alike of gmail.com is Gmail on the refusal side');
+  for (const email of ['alice@acme.com.evil', 'alice@acme.co', 'alice@acne.com', 'alice@evil-acme.com']) {
+    t.false(samePerson(alice, { issuer: 'https://b.example', subject: 'b-9', email }), email);
+  }
+});
+
 test('group membership by email: a trailing-dot or IDNA spelling of the domain is the member; a look-alike is not', async (t) => {
   const verify = verifier();
   t.deepEqual((await verify(await token({ email: 'alice@acme.com.' }))).groups, ['dba']);

@@ -3,7 +3,9 @@
 -- adapter pages on when it leaves malformed records out, so the limit counts approvals listed.
 -- created_at comes back as text, which reads back as the same instant to the microsecond (a
 -- JavaScript Date would cut it to the millisecond and page over the same row again).
-SELECT approval_id, created_at::text AS created_at, record
+-- A record is read only up to 16 MiB (an honest one holds a request of at most 256 KiB): a longer
+-- one, written with the UPDATE right, reads as NULL — malformed — not as an outage (read.sql says why).
+SELECT left(approval_id, 4096) AS approval_id, created_at::text AS created_at, CASE WHEN octet_length(record) <= 16777216 THEN record END AS record
 FROM gatehouse_approvals
 WHERE ($1::text[] IS NULL OR state = ANY ($1::text[]))
   AND ($2::timestamptz IS NULL OR expires_at > $2)

@@ -24,7 +24,7 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
 type Operation = 'create' | 'get' | 'list' | 'update';
-type Query = (text: string, params?: unknown[]) => Promise<{ record: string }[]>;
+type Query = (text: string, params?: unknown[]) => Promise<{ record: string | null }[]>;
 
 /** A failure of this adapter's own SQL, told apart from errors thrown by the caller's callbacks. */
 class StoreFailure {
@@ -64,7 +64,7 @@ export async function createPostgresApprovalStore(options: PostgresApprovalStore
     client.on('error', onError);
     const q: Query = async (text, params) => {
       try {
-        return (await client.query<{ record: string }>(text, params)).rows;
+        return (await client.query<{ record: string | null }>(text, params)).rows;
       } catch (e) {
         throw new StoreFailure(e);
       }
@@ -107,9 +107,9 @@ export async function createPostgresApprovalStore(options: PostgresApprovalStore
 
   async function get(id: string): Promise<Approval | undefined> {
     if (!storable(id)) return undefined;
-    let rows: { record: string }[];
+    let rows: { record: string | null }[];
     try {
-      ({ rows } = await pool.query<{ record: string }>(APPROVAL_SQL.get, [id]));
+      ({ rows } = await pool.query<{ record: string | null }>(APPROVAL_SQL.get, [id]));
     } catch (e) {
       throw approvalsUnavailable('get', e);
     }
@@ -191,7 +191,7 @@ function roundTrip(a: Approval): Approval {
 interface ListedRow {
   readonly approval_id: string;
   readonly created_at: string;
-  readonly record: string;
+  readonly record: string | null;
 }
 
 /** The row's approval, or undefined for a malformed one (the listing goes on without it). */
