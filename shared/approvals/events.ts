@@ -24,7 +24,7 @@ export function approvalRequestedEvent(a: Approval): EventDraft {
     ...(a.estimate ? { estimate: a.estimate } : {}),
     // What its unqualified relation names resolved to on the target (relations.ts): a redemption
     // must find the same relations.
-    ...(a.relations ? { relations: a.relations } : {}),
+    ...(a.relations ? { relations: { ...a.relations } } : {}),
   });
 }
 

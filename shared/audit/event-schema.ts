@@ -20,6 +20,11 @@ const ms = z.number().nonnegative();
 // Plain arrays: `.readonly()` freezes every parsed array and doubled the cost of a parse (measured).
 // Writers hand over readonly arrays; EventDataInput accepts them.
 const list = <T extends z.ZodType>(item: T) => z.array(item);
+/** A plain object whose every own value is a string or null. */
+const nameMap = z.custom<Record<string, string | null>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => x === null || typeof x === 'string'),
+  'must map names to text or null',
+);
 
 /** A GatehouseError as recorded: its stable code and message (details spread beside them). */
 const errorRecord = z.looseObject({ code: text, message: text.optional() });
@@ -110,7 +115,10 @@ export const EVENT_DATA = {
     expiresAt: text.optional(),
     notification: z.looseObject({ state: text }).optional(),
     estimate: z.unknown().optional(),
-    relations: z.object({ relations: z.record(z.string(), z.string().nullable()), routines: z.record(z.string(), z.string().nullable()), searchPath: z.array(z.string()).optional() }).optional(),
+    // What the statement's names resolved to when it was held (approvals/relations.ts). A name →
+    // text-or-null map as a predicate, not z.record: the compiled check (schema-check.ts) takes
+    // loose objects and predicates, and a record would give back another object than it was given.
+    relations: z.looseObject({ relations: nameMap, routines: nameMap, searchPath: list(text).optional() }).optional(),
   }),
   'approval.granted': z.looseObject({
     approvalId: text,
