@@ -57,6 +57,8 @@ const READS: readonly (readonly [string, unknown[]?, boolean?])[] = [
   ["SELECT current_setting('app.settings.jwt_secret')"],
   ["SELECT pg_catalog.current_setting('APP.TENANT_KEY', true)"],
   ['SELECT current_setting($1)', ['app.tenant_key']],
+  ["SELECT current_setting(v.name) FROM (VALUES ('app.tenant_key')) v(name)"],
+  ["SELECT s FROM (SELECT current_setting('app.tenant_key') AS s) q"],
   ["SELECT ('app.tenant_key'::text).current_setting"],
   ["SELECT (s.v).current_setting FROM (SELECT 'app.tenant_key'::text AS v) s"],
   ["SELECT current_setting(E'app\\x2etenant_key')"],
