@@ -1211,6 +1211,19 @@ function funcCallsIn(root: unknown): Fields[] {
 /** Nodes of a type in an expression tree, not descending into subqueries (they report their own). */
 function nodesIn(root: unknown, type: string): Fields[] {
   const out: Fields[] = [];
+  eachNode(root, (t, f) => {
+    if (t === 'SubLink' || t === 'SelectStmt') return false;
+    if (t === type) out.push(f);
+    return true;
+  });
+  return out;
+}
+
+/**
+ * Every node under `root`, depth first, iteratively (the tree is as deep as untrusted SQL nests):
+ * `visit` gets its type (undefined for an unwrapped struct) and fields, and false stops the descent.
+ */
+function eachNode(root: unknown, visit: (type: string | undefined, fields: Fields) => boolean): void {
   const stack: unknown[] = [root];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -1220,15 +1233,13 @@ function nodesIn(root: unknown, type: string): Fields[] {
     }
     if (!isFields(v)) continue;
     const node = unwrap(v);
-    if (node?.[0] === 'SubLink' || node?.[0] === 'SelectStmt') continue;
-    if (node?.[0] === type) out.push(node[1]);
     const fields = node?.[1] ?? v;
+    if (!visit(node?.[0], fields)) continue;
     for (const key in fields) {
       const child = fields[key];
       if (typeof child === 'object' && child !== null) stack.push(child);
     }
   }
-  return out;
 }
 
 /**
@@ -1256,25 +1267,11 @@ function dependencyOrder<T extends { cte: Fields; entry: Cte }>(defs: readonly T
 /** Unqualified relation names in FROM anywhere under a node. */
 function relationNamesIn(root: unknown): Set<string> {
   const out = new Set<string>();
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (const x of v) stack.push(x);
-      continue;
-    }
-    if (!isFields(v)) continue;
-    const node = unwrap(v);
-    if (node?.[0] === 'RangeVar' && str(node[1].schemaname) === undefined) {
-      const name = str(node[1].relname);
-      if (name !== undefined) out.add(name);
-    }
-    const fields = node?.[1] ?? v;
-    for (const key in fields) {
-      const child = fields[key];
-      if (typeof child === 'object' && child !== null) stack.push(child);
-    }
-  }
+  eachNode(root, (type, f) => {
+    const name = type === 'RangeVar' && str(f.schemaname) === undefined ? str(f.relname) : undefined;
+    if (name !== undefined) out.add(name);
+    return true;
+  });
   return out;
 }
 
