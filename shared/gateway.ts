@@ -125,6 +125,11 @@ interface Admitted {
   readonly held?: HeldApproval;
   /** The last event this gateway appended to the session before it runs (execution.started). */
   readonly head?: ChainHead;
+  /**
+   * Result bytes reserved before an approval was redeemed (resultBudget): execute() uses them
+   * instead of reserving, and whoever does not execute gives them back.
+   */
+  readonly reserved?: () => void;
 }
 
 // A transport that never says its answer was written (or a client that reads it very slowly) holds
@@ -169,6 +174,7 @@ export function createGateway(deps: GatewayDeps) {
     const principal = await authenticate(caller); //                       1 identity
     const admitted = await admit('query', principal, caller, body); //       2 analyze, 3 decide, 4 record
     const { sessionId, decision, analysis } = admitted;
+    if (decision.action !== 'allow') admitted.reserved?.();
     if (admitted.held) return { kind: 'pending_approval', sessionId, approval: admitted.held }; // 5 approve
     if (decision.action !== 'allow') {
       return { kind: 'denied', sessionId, rule: decision.rule, reasons: decision.reasons };
@@ -322,15 +328,31 @@ export function createGateway(deps: GatewayDeps) {
         // when the planner would call nothing off the read allowlist (estimate.ts, guard 0).
         estimate: () => estimatePlan(target, statementFor(request, analysis), analysis, plannerSafety(statement, analysis, request.connection, principal)),
       };
-      const outcome =
-        request.approvalId === undefined
-          ? await holdForApproval(deps.approvals, step)
-          : await redeemApproval(deps.approvals, step, request.approvalId);
-      if (outcome.kind === 'refused') throw new SessionError(sessionId, outcome.error);
+      if (request.approvalId === undefined) {
+        const outcome = await holdForApproval(deps.approvals, step);
+        if (outcome.kind === 'refused') throw new SessionError(sessionId, outcome.error);
+        caller.observe?.({ decision: outcome.decision.action });
+        const { id, expiresAt, quorum, approvers } = outcome.approval;
+        const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
+        return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(held ? { held } : {}), ...(head ? { head } : {}) };
+      }
+      // An approval is spent once (its approval.redeemed), so the result bytes the statement will
+      // need are reserved first: a process whose budget is full refuses before the human's
+      // approval is used, and the bot presents it again later (docs/approvals.md).
+      const reserved = await reserveBeforeRedeeming(request, analysis, decision, recordDecision, sessionId);
+      let outcome;
+      try {
+        outcome = await redeemApproval(deps.approvals, step, request.approvalId);
+      } catch (e) {
+        reserved?.();
+        throw e;
+      }
+      if (outcome.kind === 'refused') {
+        reserved?.();
+        throw new SessionError(sessionId, outcome.error);
+      }
       caller.observe?.({ decision: outcome.decision.action });
-      const { id, expiresAt, quorum, approvers } = outcome.approval;
-      const held = outcome.kind === 'held' ? { id, expiresAt, quorum, approvers } : undefined;
-      return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(held ? { held } : {}), ...(head ? { head } : {}) };
+      return { sessionId, principal, request, analysis, statement, decision: outcome.decision, ...(head ? { head } : {}), ...(reserved ? { reserved } : {}) };
     }
     await recordDecision(decision);
     return { sessionId, principal, request, analysis, statement, decision, ...(head ? { head } : {}) };
@@ -342,6 +364,7 @@ export function createGateway(deps: GatewayDeps) {
     analysis,
     statement: parsed,
     head,
+    reserved,
   }: Admitted): Promise<{ result: StatementResult; columns: readonly ColumnOutcome[]; release: () => void }> {
     const statement = statementFor(request, analysis);
     const { connection, sql } = statement;
@@ -356,7 +379,8 @@ export function createGateway(deps: GatewayDeps) {
     inFlight.add(sessionId);
     try {
       // Before anything reaches the target: refused here (result_budget_exhausted), nothing ran.
-      if (deps.resultBudget) release = holdUntilWritten(await deps.resultBudget.reserve(statement.maxResultBytes));
+      if (reserved) release = holdUntilWritten(reserved);
+      else if (deps.resultBudget) release = holdUntilWritten(await deps.resultBudget.reserve(statement.maxResultBytes));
       // Parses for lineage and warms the catalog before the statement holds a connection; refuses
       // (masking_denied) what `derived: deny` forbids, before anything ran.
       const prepared = await masker.prepare({ connection, sql, statement: parsed });
@@ -545,6 +569,28 @@ export function createGateway(deps: GatewayDeps) {
 
   function agentDenial(code: string, reason: string): Decision {
     return { action: 'deny', rule: code === 'model_required' ? 'agents.requireModel' : 'agents.allowedModels', reasons: [reason], policySha256: policy.sha256 };
+  }
+
+  /**
+   * The result budget for a statement about to redeem an approval. Taken: the session records the
+   * statement as not run (a deny naming the budget, as for a store that is down) and the approval
+   * is left as it was.
+   */
+  async function reserveBeforeRedeeming(
+    request: QueryRequest,
+    analysis: Analysis,
+    decision: Decision,
+    recordDecision: (d: Decision) => Promise<void>,
+    sessionId: string,
+  ): Promise<(() => void) | undefined> {
+    if (!deps.resultBudget) return undefined;
+    try {
+      return await deps.resultBudget.reserve(statementFor(request, analysis).maxResultBytes);
+    } catch (e) {
+      const error = asGatehouseError(e);
+      await recordDecision({ ...decision, action: 'deny', reasons: [...decision.reasons, `approved, but ${error.code}: not run, and the approval not used`] });
+      throw new SessionError(sessionId, error);
+    }
   }
 
   function approvalsUnavailable(decision: Decision): Decision {
