@@ -4,6 +4,15 @@
 export const DEFAULT_MAX_RESULT_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_CELL_BYTES = 1024 * 1024;
 
+/**
+ * What a cell and a row cost beyond their bytes on the wire. A NULL or an empty string is 0 bytes
+ * there, but a slot in a row array in memory and `null,` in the answer's JSON (and a row `[],`):
+ * counted at 0, a statement of 1,600 NULL columns over maxRows rows passed any budget. About what
+ * JSON adds around each, so `maxResultBytes` bounds the answer, not only its cell text.
+ */
+export const CELL_OVERHEAD_BYTES = 4;
+export const ROW_OVERHEAD_BYTES = 2;
+
 export interface ByteBudget {
   readonly maxResultBytes: number;
   readonly maxCellBytes: number;

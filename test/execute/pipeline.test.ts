@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createEmbeddedSecrets } from '../../shared/adapters/secrets/index.ts';
 import type { GatehouseError } from '../../shared/errors.ts';
 import type { StatementRequest, TargetDatabase } from '../../shared/ports.ts';
-import { omittedCell } from '../../shared/postgres/budget.ts';
+import { CELL_OVERHEAD_BYTES, omittedCell, ROW_OVERHEAD_BYTES } from '../../shared/postgres/budget.ts';
 import { createTargetDatabase } from '../../shared/postgres/index.ts';
 import { createTestDatabase, testPgKind, type TestDatabase } from '../helpers/pg.ts';
 import { wireTap, type WireTap } from '../helpers/wire-tap.ts';
@@ -260,15 +260,43 @@ test.serial('result bytes stop at maxResultBytes: truncatedBy bytes, and what is
     t.is(r.truncatedBy, 'bytes');
     const kept = r.rows.reduce((n, row) => n + Buffer.byteLength(String(row[0])), 0);
     t.true(kept <= maxResultBytes, `${kept} > ${maxResultBytes}`);
-    t.is(r.rows.length, Math.floor(maxResultBytes / 1000));
+    // A row of one 1,000-byte cell costs 1,000 + the cell's and the row's overhead.
+    t.is(r.rows.length, Math.floor(maxResultBytes / (1000 + CELL_OVERHEAD_BYTES + ROW_OVERHEAD_BYTES)));
     t.is(r.rowCount, r.rows.length);
   }
-  // Exactly at the budget is not truncated; the row cap still says rows.
-  const exact = await direct.run(req('SELECT body FROM wide WHERE id <= 5', { maxResultBytes: 5_000 }));
+  // Exactly at the budget is not truncated, a byte under it is; the row cap still says rows.
+  const five = 5 * (1000 + CELL_OVERHEAD_BYTES + ROW_OVERHEAD_BYTES);
+  const exact = await direct.run(req('SELECT body FROM wide WHERE id <= 5', { maxResultBytes: five }));
   t.false(exact.truncated);
+  const under = await direct.run(req('SELECT body FROM wide WHERE id <= 5', { maxResultBytes: five - 1 }));
+  t.is(under.truncatedBy, 'bytes');
+  t.is(under.rows.length, 4);
   const rows = await direct.run(req('SELECT body FROM wide', { maxRows: 3 }));
   t.is(rows.truncatedBy, 'rows');
   t.is(rows.rows.length, 3);
+});
+
+// A NULL or an empty string is 0 bytes on the wire, but not in memory or in the answer's JSON (a
+// null in a row array, `null,` in the body): counted at 0 bytes, 1,664 NULL columns × maxRows rows
+// passed any budget — 100,000 rows held 166 M cells. Every cell and every row now costs its overhead.
+test.serial('cells of 0 bytes still cost their overhead: NULLs and empty strings stop at maxResultBytes', async (t) => {
+  const columns = (expr: string) => Array.from({ length: 1600 }, (_, i) => `${expr} AS c${i}`).join(', ');
+  const budget = { maxRows: 5_000, maxResultBytes: 64 * 1024 };
+  for (const sql of [
+    `SELECT ${columns('NULL::text')} FROM generate_series(1, 3000)`,
+    `SELECT ${columns("''::text")} FROM generate_series(1, 3000)`,
+    `SELECT ${columns('NULL::int')} FROM generate_series(1, 3000) UNION ALL SELECT ${columns('NULL::int')}`,
+  ]) {
+    const r = await direct.run(req(sql, budget));
+    t.true(r.truncated, sql.slice(0, 40));
+    t.is(r.truncatedBy, 'bytes');
+    t.true(r.rows.length * 1600 * CELL_OVERHEAD_BYTES <= budget.maxResultBytes, `${r.rows.length} rows of 1,600 cells`);
+    t.true(r.rows.length > 0);
+  }
+  // Rows of no columns at all cost their overhead too.
+  const empty = await direct.run(req('SELECT FROM generate_series(1, 100000)', { maxRows: 100_000, maxResultBytes: 1_000 }));
+  t.is(empty.truncatedBy, 'bytes');
+  t.true(empty.rows.length * ROW_OVERHEAD_BYTES <= 1_000 && empty.rows.length > 0, `${empty.rows.length} empty rows`);
 });
 
 test.serial('a write whose RETURNING is cut by bytes still commits in full', async (t) => {

@@ -3,6 +3,8 @@
 // - a cell longer than maxCellBytes is skipped as it streams past and replaced by a marker;
 // - once the kept rows would pass maxResultBytes, that row and every later one is skipped;
 // - the (maxRows + 1)th row, which only proves there are more, is skipped too.
+// A cell costs its bytes plus CELL_OVERHEAD_BYTES and a row ROW_OVERHEAD_BYTES (budget.ts): a NULL
+// is 0 bytes on the wire but not in memory or in the answer.
 // Skipped bytes are never buffered: the most this holds is the kept result (≤ maxResultBytes)
 // plus one cell under maxCellBytes. The rows past the budget still cross the wire (the server
 // sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
@@ -11,7 +13,7 @@ import type { DatabaseError } from 'pg-protocol';
 import { GatehouseError } from '../../errors.ts';
 import type { Exchange, TransactionState } from '../wire/connection.ts';
 import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
-import { omittedCell, type ByteBudget } from '../budget.ts';
+import { CELL_OVERHEAD_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
 import { resultParser } from '../values.ts';
 import { TXID_STEP } from './pipeline.ts';
 
@@ -128,28 +130,32 @@ export class StatementExchange implements Exchange {
     this.received++;
     // The (maxRows + 1)th row only proves there are more; rows past the budget are not kept.
     this.dropRow = this.overBudget || this.received > this.maxRows;
+    this.rowBytes = ROW_OVERHEAD_BYTES;
   }
 
   keepCell(length: number): boolean {
     this.omittedLength = -1;
     if (this.dropRow) return false;
-    if (length < 0 || !this.atStatement) return true;
-    let size = length;
+    if (!this.atStatement) return true;
+    let size = Math.max(length, 0) + CELL_OVERHEAD_BYTES;
     let keep = true;
     if (length > this.budget.maxCellBytes) {
       this.omittedLength = length;
-      size = omittedCell(length, this.budget.maxCellBytes).length;
+      size = omittedCell(length, this.budget.maxCellBytes).length + CELL_OVERHEAD_BYTES;
       keep = false;
     }
-    if (this.bytes + this.rowBytes + size > this.budget.maxResultBytes) {
-      // The answer is cut before this row: the rest of it streams past.
-      this.overBudget = true;
-      this.dropRow = true;
-      return false;
-    }
+    if (this.overTheBudget(size)) return false;
     this.rowBytes += size;
     if (!keep) this.cellsOmitted++;
     return keep;
+  }
+
+  /** The answer is cut before this row when `more` of it would pass the budget: the rest streams past. */
+  private overTheBudget(more: number): boolean {
+    if (this.bytes + this.rowBytes + more <= this.budget.maxResultBytes) return false;
+    this.overBudget = true;
+    this.dropRow = true;
+    return true;
   }
 
   cell(value: Buffer | null, length: number): void {
@@ -169,7 +175,8 @@ export class StatementExchange implements Exchange {
       }
       return;
     }
-    if (this.dropRow) return;
+    // A row of no columns never reached keepCell: its own overhead decides.
+    if (this.dropRow || (this.row.length === 0 && this.overTheBudget(0))) return;
     this.bytes += this.rowBytes;
     // Parsed with the column's type parser; a marker (a string here) bypasses it: an int4 parser
     // would make NaN of it.
