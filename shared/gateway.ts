@@ -386,6 +386,8 @@ export function createGateway(deps: GatewayDeps) {
       const prepared = await masker.prepare({ connection, sql, statement: parsed });
       const result = await target.run({
         ...statement,
+        // As the rows start: masked cells cost the byte budget the same whatever their value.
+        maskedColumns: (fields) => masker.maskedColumns(prepared, fields),
         beforeCommit: async (raw) => {
           // 7 mask, then 8 record, before a write's COMMIT: if the result cannot be recorded, the
           // write rolls back (a read's has ended, and nothing is answered). Only the masked

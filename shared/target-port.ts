@@ -12,6 +12,14 @@ export interface ResultField {
   readonly type: string;
 }
 
+/**
+ * What a masked cell longer than the cost it is counted at (shared/postgres/budget.ts,
+ * MASKED_CELL_BYTES) becomes before masking: not kept, and masked as `[REDACTED]` (or null under
+ * `null`) whatever the column's strategy. The keyed digest of the raw result covers this text.
+ * Unlike the omitted-cell marker, it does not say how long the value was.
+ */
+export const MASKED_CELL_NOT_KEPT = '[gatehouse: masked cell not kept]';
+
 export interface StatementRequest {
   readonly connection: string;
   readonly sql: string;
@@ -24,6 +32,13 @@ export interface StatementRequest {
   readonly maxResultBytes?: number;
   /** A single cell larger than this is replaced by a marker; default 1 MiB. */
   readonly maxCellBytes?: number;
+  /**
+   * Asked once, synchronously, when the statement's RowDescription arrives: which columns will
+   * be masked. Their cells cost the byte budget MASKED_CELL_BYTES each whatever their length, and
+   * one longer than that is not kept (shared/postgres/budget.ts), so how many rows fit never
+   * depends on a masked value. Throwing counts every column as masked.
+   */
+  readonly maskedColumns?: (fields: readonly Pick<ResultField, 'name' | 'dataTypeID' | 'tableID' | 'columnID'>[]) => readonly boolean[];
   /**
    * Called with the result after the statement ran, before run() resolves. For a write it runs
    * before COMMIT: if it throws, the transaction rolls back and run() rejects with that error, so

@@ -3,6 +3,7 @@
 // needed for the keyed digest.
 import type { MaskStrategy } from '../policy/types.ts';
 import type { DetectorName, Detectors } from './detectors.ts';
+import { MASKED_CELL_NOT_KEPT } from '../target-port.ts';
 import { REDACTED, type MaskFn } from './strategies.ts';
 import type { ColumnMask, ColumnOutcome, MaskDecision, MaskedResult } from './types.ts';
 
@@ -39,7 +40,8 @@ export function applyCompiled(compiled: readonly CompiledColumn[], detectors: De
       if (col.kind === 'pass' || value === null || value === undefined) {
         copy[c] = value ?? null;
       } else if (col.kind === 'mask') {
-        copy[c] = col.fn(value);
+        // A masked cell too long to keep (the byte budget): nothing of it is left to mask.
+        copy[c] = value === MASKED_CELL_NOT_KEPT ? (col.column.strategy === 'null' ? null : REDACTED) : col.fn(value);
         masked[c]!++;
       } else {
         const found: DetectorName[] = [];

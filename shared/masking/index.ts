@@ -10,7 +10,7 @@ import { identifiersOf, redactErrorMessage, withheldMessage } from './error-mess
 import { sharedStatements } from '../sql/statement-cache.ts';
 import { isStatement, type Statement } from '../sql/statement.ts';
 import { keyCache, rawResultDigest } from './keys.ts';
-import { fromLineage, planColumns, prepareStatement, refuseDerived, refuseMaskedWrites, refusePredicates, type PreparedStatement } from './plan.ts';
+import { fromLineage, maskedBeforeRows, planColumns, prepareStatement, refuseDerived, refuseMaskedWrites, refusePredicates, type PreparedStatement } from './plan.ts';
 import { previewOf } from './preview.ts';
 import { indexConfig, type SensitiveIndex } from './sensitive.ts';
 import { strategyFn } from './strategies.ts';
@@ -39,6 +39,11 @@ export interface Masker {
   /** Decide per result column; throws GatehouseError('masking_denied') when derived: deny and a derived column depends on a masked one. */
   plan(input: StatementInput & { fields: readonly ResultField[]; prepared?: PreparedStatement }): Promise<MaskPlan>;
   apply(plan: MaskPlan, rows: readonly (readonly unknown[])[]): Promise<MaskedResult>;
+  /**
+   * Synchronous, as the rows start (the engine's byte budget): for each column of RowDescription,
+   * whether plan() will mask it. A relation prepare() did not describe counts as masked.
+   */
+  maskedColumns(prepared: PreparedStatement, fields: readonly Pick<ResultField, 'name' | 'dataTypeID' | 'tableID' | 'columnID'>[]): boolean[];
   /** For POST /v1/analyze: which output columns would be masked, from lineage alone (no database). Synchronous, like analyze(): after loadParser(). */
   preview(statement: string | Statement): MaskPreview[];
   /** Keyed digest (HMAC-SHA256 under a key derived from the masking key) of the raw result. */
@@ -117,6 +122,10 @@ export function createMasker(options: MaskerOptions): Masker {
       const compiled = compiledPlans.get(plan);
       if (compiled === undefined) throw new GatehouseError('internal', 'apply() takes a plan made by this masker');
       return applyCompiled(compiled, detectors, rows);
+    },
+
+    maskedColumns(prepared, fields) {
+      return maskedBeforeRows(index, prepared, fields);
     },
 
     preview(statement) {

@@ -233,7 +233,28 @@ export async function planColumns(
   return planned;
 }
 
-function planColumn(index: SensitiveIndex, prepared: PreparedStatement, field: ResultField, i: number, rel: RelationInfo | undefined, lin: Lineage): PlannedColumn {
+/**
+ * Which result columns the plan will mask, from RowDescription alone and synchronously: the engine
+ * asks as the rows start, to count a masked cell at a cost that does not depend on its value
+ * (docs/outcomes.md, "Byte budgets"). planColumns' own decision for every relation prepare()
+ * described; a relation it did not (planColumns would ask the catalog) counts as masked whenever
+ * the policy masks anything.
+ */
+export function maskedBeforeRows(index: SensitiveIndex, prepared: PreparedStatement, fields: readonly PlannableField[]): boolean[] {
+  const described = new Map<number, RelationInfo>();
+  for (const infos of prepared.relations.values()) for (const info of infos) described.set(info.oid, info);
+  const lineages = alignOutputs(prepared.outputs, fields.length);
+  return fields.map((field, i) => {
+    const rel = described.get(field.tableID);
+    if (field.tableID > 0 && rel === undefined) return index.strategies.size > 0;
+    return planColumn(index, prepared, field, i, rel, lineages[i]!).strategy !== null;
+  });
+}
+
+/** What planning reads of a result column: RowDescription's fields, without the type's name. */
+type PlannableField = Pick<ResultField, 'name' | 'dataTypeID' | 'tableID' | 'columnID'>;
+
+function planColumn(index: SensitiveIndex, prepared: PreparedStatement, field: PlannableField, i: number, rel: RelationInfo | undefined, lin: Lineage): PlannedColumn {
   const base = { index: i, name: field.name };
   if (field.dataTypeID === ANYARRAY) {
     return { ...base, strategy: 'redact', why: 'fail-closed', denies: false };

@@ -48,6 +48,7 @@ export async function runPipelined(
   const exchange = new StatementExchange(preludeLength(request.readOnly), request.maxRows, {
     maxResultBytes: request.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
     maxCellBytes: request.maxCellBytes ?? DEFAULT_MAX_CELL_BYTES,
+    ...(request.maskedColumns ? { maskedColumns: request.maskedColumns } : {}),
   });
   conn.send(statementPipeline(request), [exchange]);
   const reply = await bounded(exchange.reply);

@@ -4,7 +4,9 @@
 // - once the kept rows would pass maxResultBytes, that row and every later one is skipped;
 // - the (maxRows + 1)th row, which only proves there are more, is skipped too.
 // A cell costs its bytes plus CELL_OVERHEAD_BYTES and a row ROW_OVERHEAD_BYTES (budget.ts): a NULL
-// is 0 bytes on the wire but not in memory or in the answer.
+// is 0 bytes on the wire but not in memory or in the answer. A cell of a column the masker will
+// mask costs MASKED_CELL_BYTES whatever its length, and a longer one is not kept: how many rows
+// fit must not depend on a value that comes back masked.
 // Skipped bytes are never buffered: the most this holds is the kept result (≤ maxResultBytes)
 // plus one cell under maxCellBytes. The rows past the budget still cross the wire (the server
 // sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
@@ -13,7 +15,8 @@ import type { DatabaseError } from 'pg-protocol';
 import { GatehouseError } from '../../errors.ts';
 import type { Exchange, TransactionState } from '../wire/connection.ts';
 import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
-import { CELL_OVERHEAD_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
+import { MASKED_CELL_NOT_KEPT } from '../../target-port.ts';
+import { CELL_OVERHEAD_BYTES, MASKED_CELL_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
 import { resultParser } from '../values.ts';
 import { TXID_STEP } from './pipeline.ts';
 
@@ -66,6 +69,11 @@ export class StatementExchange implements Exchange {
   private rowBytes = 0;
   private dropRow = false;
   private omittedLength = -1;
+  /** The cell being read: its column, and whether it is a masked one not kept. */
+  private column = 0;
+  private omittedMasked = false;
+  /** Per column of the statement's result: masked (ByteBudget.maskedColumns). */
+  private masked: readonly boolean[] = [];
 
   constructor(
     private readonly prelude: number,
@@ -77,6 +85,17 @@ export class StatementExchange implements Exchange {
       this.reject = reject;
     });
     this.reply.catch(() => {});
+  }
+
+  /** Fails closed: a masker that cannot say counts every column as masked. */
+  private maskedColumns(fields: readonly WireField[]): readonly boolean[] {
+    if (this.budget.maskedColumns === undefined) return [];
+    try {
+      const masked = this.budget.maskedColumns(fields);
+      return fields.map((_, i) => masked[i] !== false);
+    } catch {
+      return fields.map(() => true);
+    }
   }
 
   private get atStatement(): boolean {
@@ -93,6 +112,7 @@ export class StatementExchange implements Exchange {
         if (this.atStatement) {
           this.fields = rowDescription(body);
           this.parsers = this.fields.map((f) => resultParser(f.dataTypeID));
+          this.masked = this.maskedColumns(this.fields);
         }
         return;
       case MSG.commandComplete:
@@ -131,12 +151,23 @@ export class StatementExchange implements Exchange {
     // The (maxRows + 1)th row only proves there are more; rows past the budget are not kept.
     this.dropRow = this.overBudget || this.received > this.maxRows;
     this.rowBytes = ROW_OVERHEAD_BYTES;
+    this.column = 0;
   }
 
   keepCell(length: number): boolean {
     this.omittedLength = -1;
+    this.omittedMasked = false;
+    const column = this.column++;
     if (this.dropRow) return false;
     if (!this.atStatement) return true;
+    if (this.masked[column] === true && length >= 0) {
+      // The same cost whatever the value; a longer one streams past, and its masked form is all that leaves.
+      const cap = Math.min(MASKED_CELL_BYTES, this.budget.maxCellBytes);
+      if (this.overTheBudget(cap + CELL_OVERHEAD_BYTES)) return false;
+      this.rowBytes += cap + CELL_OVERHEAD_BYTES;
+      this.omittedMasked = length > cap;
+      return !this.omittedMasked;
+    }
     let size = Math.max(length, 0) + CELL_OVERHEAD_BYTES;
     let keep = true;
     if (length > this.budget.maxCellBytes) {
@@ -160,6 +191,10 @@ export class StatementExchange implements Exchange {
 
   cell(value: Buffer | null, length: number): void {
     if (this.dropRow) return;
+    if (this.omittedMasked) {
+      this.row.push(MASKED_CELL_NOT_KEPT);
+      return;
+    }
     if (this.omittedLength >= 0) {
       this.row.push(omittedCell(this.omittedLength, this.budget.maxCellBytes));
       return;
