@@ -346,3 +346,21 @@ for (const declared of [false, true]) {
     t.true(written < TOTAL, `the gateway read ${written} bytes of a ${TOTAL}-byte key set`);
   });
 }
+
+test('a JWKS that answers at once but trickles its body forever is dependency_unavailable at the timeout, not held open', async (t) => {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"keys":[');
+    const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 20);
+    res.on('close', () => clearInterval(drip));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/iss`;
+  const verify = createVerifier({ issuers: [{ issuer, audience: AUD, jwksUri: `${issuer}/jwks.json` }], groups: {}, clock: () => NOW, jwksTimeoutMs: 300 });
+  const token = await sign(es, claims(issuer));
+  await refused(t, verify(token), 'dependency_unavailable', token);
+});
