@@ -113,3 +113,26 @@ test('emailVerified is checked: required or trusted, and never trusted for Googl
   t.notThrows(() => verifier([cfg(a, { emailVerified: 'required' })]));
   t.throws(() => verifier([{ issuer: 'https://accounts.google.com', audience: AUD, emailVerified: 'trusted' }]), { instanceOf: TypeError, message: /emailVerified/ });
 });
+
+// Held (regression tests for the attack review): spellings of a trusted issuer, and one issuer's
+// key presented under the other's name.
+test('held: iss spelled with a trailing slash, another case or a fragment is not the trusted issuer', async (t) => {
+  const verify = verifier([cfg(a), cfg(b)]);
+  const upperHost = a.issuer.replace('http://', 'HTTP://');
+  for (const iss of [`${a.issuer}/`, a.issuer.replace('/dev', '/DEV'), upperHost, `${a.issuer}#`, ` ${a.issuer}`]) {
+    const token = await sign(a, keyA, { iss, sub: 'x' });
+    const error = await t.throwsAsync(verify(token));
+    t.is((error as { code?: string }).code, 'token_issuer_not_allowed', iss);
+  }
+});
+
+test('held: a kid of issuer A in a token from issuer B (signed with A\'s key) is not A\'s key', async (t) => {
+  const verify = verifier([cfg(a), cfg(b)]);
+  const forged = await new SignJWT({ iss: b.issuer, aud: AUD, iat: NOW_SEC, exp: NOW_SEC + 600, sub: 'x' })
+    .setProtectedHeader({ alg: keyA.alg, kid: keyA.kid })
+    .sign(keyA.privateKey);
+  const error = await t.throwsAsync(verify(forged));
+  t.is((error as { code?: string }).code, 'token_key_unknown');
+  const noKid = await new SignJWT({ iss: b.issuer, aud: AUD, iat: NOW_SEC, exp: NOW_SEC + 600, sub: 'x' }).setProtectedHeader({ alg: keyA.alg }).sign(keyA.privateKey);
+  t.is(((await t.throwsAsync(verify(noKid))) as { code?: string }).code, 'token_signature_invalid', 'without a kid, B\'s keys are tried, and none verifies');
+});
