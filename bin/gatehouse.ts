@@ -92,6 +92,10 @@ program
     if (!dev) throw new TypeError(`${o.policy} has no dev issuer (an issuer ending in /dev)`);
     const key = await loadOrCreateDevKey(o.stateDir);
     const groups = o.groups ? o.groups.split(',').map((g) => g.trim()).filter(Boolean) : undefined;
+    // The gateway ignores a claimed group the dev issuer's claimGroups does not list: say so here,
+    // rather than hand out a token that silently lacks what was asked for.
+    const ignored = dev.claimGroups === undefined ? [] : (groups ?? []).filter((g) => !dev.claimGroups!.includes(g));
+    if (ignored.length > 0) console.error(`gatehouse token: warning: the gateway will ignore group(s) ${ignored.join(', ')}: the dev issuer's claimGroups in ${o.policy} lists only ${dev.claimGroups!.join(', ')}`);
     const aud = o.aud ?? (typeof dev.audience === 'string' ? dev.audience : dev.audience[0]);
     console.log(await mintDevToken(key, { issuer: dev.issuer, sub: o.sub, groups, aud, ttlSec: parseTtl(o.ttl) }));
   });

@@ -23,7 +23,10 @@ export function groupsNow(policy: ApproverPolicy, approver: SignedVote['approver
     const key = emailKey(approver.email);
     for (const [name, members] of Object.entries(policy.groups)) if (members.some((m) => emailKey(m) === key)) groups.add(name);
   }
-  if (issuer.groupsClaim !== undefined) for (const g of approver.groups) if (!Object.hasOwn(policy.groups, g)) groups.add(g);
+  // A claim's group is kept only while the issuer in force may still grant it (claimGroups).
+  if (issuer.groupsClaim !== undefined) {
+    for (const g of approver.groups) if (!Object.hasOwn(policy.groups, g) && (issuer.claimGroups === undefined || issuer.claimGroups.includes(g))) groups.add(g);
+  }
   return [...groups].sort();
 }
 

@@ -11,7 +11,10 @@ export interface ClaimContext {
   readonly now: Date;
   readonly toleranceSec: number;
   readonly groupsByEmail: ReadonlyMap<string, readonly string[]>;
-  /** Google: only `email_verified === true` makes the email usable. */
+  /**
+   * Only `email_verified === true` makes the email usable — always for Google, and for every other
+   * issuer unless the policy marks it `emailVerified: trusted`.
+   */
   readonly requireVerifiedEmail: boolean;
   /** sha256 (hex) of the compact token, recorded in the Principal (never the token). */
   readonly tokenSha256?: string;
@@ -37,7 +40,11 @@ export function principalFromClaims(verified: unknown, cfg: CheckedIssuer, ctx: 
   const email = usableEmail(verified, ctx.requireVerifiedEmail);
   const groups = new Set<string>();
   if (email !== undefined) for (const g of ctx.groupsByEmail.get(emailKey(email)) ?? []) groups.add(g);
-  if (cfg.groupsClaim !== undefined) for (const g of groupsFromClaim(verified, cfg.groupsClaim)) groups.add(g);
+  if (cfg.groupsClaim !== undefined) {
+    // Only the groups this issuer may assert (claimGroups): any other name is another issuer's or
+    // the policy's to grant, and is ignored rather than refused — a claim often lists many.
+    for (const g of groupsFromClaim(verified, cfg.groupsClaim)) if (cfg.claimGroups === undefined || cfg.claimGroups.includes(g)) groups.add(g);
+  }
   const sorted = [...groups].sort();
   const token = tokenFacts(verified, ctx.tokenSha256);
   return {
@@ -91,15 +98,16 @@ function checkTimes(claims: Untrusted, { now, toleranceSec }: ClaimContext, maxL
 
 /**
  * An email is an identity only when the issuer vouches for it: anyone can put any address on a
- * Google account without verifying it, and policy groups are matched by email.
+ * Google account without verifying it, many OIDC providers let users type any address, and policy
+ * groups, `email:` rules and approvers are matched by email (attack review of issue 16).
  */
 function usableEmail(claims: Untrusted, requireVerified: boolean): string | undefined {
   const email = ownClaim(claims, 'email');
   if (email === undefined) return undefined;
   if (!isNonEmptyString(email)) throw claimsInvalid('email', 'the token email claim is not a string');
   const verified = ownClaim(claims, 'email_verified');
-  // Other issuers often omit email_verified; anything but an explicit boolean true or absence
-  // (false, "false", "true", 1) is treated as unverified rather than guessed at.
+  // Absence counts as verified only for an issuer the policy marks `emailVerified: trusted`;
+  // anything but an explicit boolean true (false, "false", "true", 1, null) is unverified.
   const usable = requireVerified ? verified === true : verified === undefined || verified === true;
   if (!usable) return undefined;
   if (!isEmailInNormalForm(email)) throw claimsInvalid('email', 'the token email is not a plain address in normal form (NFKC; no spaces, control or invisible characters; no mail syntax in its local part; a DNS name as its domain)');

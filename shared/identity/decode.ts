@@ -32,6 +32,13 @@ export function decodeUnverified(token: string): UnverifiedToken {
   if (![headerPart, payloadPart, signaturePart].every((s) => BASE64URL.test(s))) {
     throw invalid('the token is not base64url-encoded');
   }
+  // The spare bits of a last base64url character are ignored by the decoder too, so one signed
+  // token had several spellings — the signature's is covered by nothing — each with its own sha256
+  // (the Principal's token fact, which a vote signs). Only the canonical spelling is accepted.
+  const signature = Buffer.from(signaturePart, 'base64url');
+  if (![headerPart, payloadPart].every((s) => Buffer.from(s, 'base64url').toString('base64url') === s) || signature.toString('base64url') !== signaturePart) {
+    throw invalid('the token is not canonically base64url-encoded');
+  }
   const header = decodeJsonObject(headerPart, 'header');
   const payload = decodeJsonObject(payloadPart, 'payload');
   const alg = ownClaim(header, 'alg');
@@ -41,7 +48,7 @@ export function decodeUnverified(token: string): UnverifiedToken {
   if (Object.hasOwn(header, 'crit')) throw invalid('the token uses critical header extensions, which are not supported');
   const issuer = ownClaim(payload, 'iss');
   if (!isNonEmptyString(issuer)) throw new GatehouseError('token_issuer_not_allowed', 'the token names no issuer');
-  return { header, alg, issuer, payload, signingInput: `${headerPart}.${payloadPart}`, signature: Buffer.from(signaturePart, 'base64url') };
+  return { header, alg, issuer, payload, signingInput: `${headerPart}.${payloadPart}`, signature };
 }
 
 function decodeJsonObject(part: string, what: string): Untrusted {

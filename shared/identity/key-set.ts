@@ -109,9 +109,7 @@ async function fetchKeys(fetchFn: typeof fetch, { issuer, jwksUri, timeoutMs }: 
   try {
     const res = await fetchFn(jwksUri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`JWKS answered HTTP ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS is too large');
-    body = JSON.parse(text);
+    body = JSON.parse(await boundedText(res, MAX_JWKS_BYTES));
   } catch (e) {
     throw unavailable(e);
   }
@@ -123,6 +121,34 @@ async function fetchKeys(fetchFn: typeof fetch, { issuer, jwksUri, timeoutMs }: 
     const key = importKey(jwk);
     return key === undefined ? [] : [key];
   });
+}
+
+/**
+ * The body as UTF-8, reading at most `max` bytes: res.text() would hold whatever the key URL sends
+ * (64 MiB, or a stream until the timeout) before its size could be judged (attack review of issue 16).
+ */
+async function boundedText(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (!(declared <= max)) {
+    await res.body?.cancel().catch(() => {});
+    throw new Error('JWKS is too large');
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body !== null) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw new Error('JWKS is too large');
+      }
+      chunks.push(value);
+    }
+  }
+  return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
 }
 
 /** A JWK as a verification key, or undefined if it is not one we would verify with. */

@@ -53,6 +53,11 @@ export function checkVerifierOptions(options: VerifierOptions): CheckedOptions {
   options.issuers.forEach((cfg, i) => {
     const checked = checkIssuer(cfg, `issuers[${i}]`);
     if (issuers.has(checked.issuer)) throw new TypeError(`identity: issuers[${i}]: issuer ${checked.issuer} is configured twice`);
+    // With two issuers, a claim naming any group would let either one grant the other's groups
+    // (or the policy's): each must say which groups it may assert (attack review of issue 16).
+    if (options.issuers.length > 1 && checked.groupsClaim !== undefined && checked.claimGroups === undefined) {
+      throw new TypeError(`identity: issuers[${i}]: more than one issuer is trusted, so groupsClaim needs claimGroups (the groups this issuer's claim may grant)`);
+    }
     issuers.set(checked.issuer, checked);
   });
 
@@ -87,6 +92,16 @@ function checkIssuer(cfg: IssuerConfig, where: string): CheckedIssuer {
   if (cfg.groupsClaim !== undefined && (typeof cfg.groupsClaim !== 'string' || cfg.groupsClaim === '')) {
     throw new TypeError(`identity: ${where}: groupsClaim must be a non-empty string`);
   }
+  if (cfg.claimGroups !== undefined) {
+    const list: unknown = cfg.claimGroups;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((g) => typeof g === 'string' && g !== '') || new Set(list).size !== list.length) {
+      throw new TypeError(`identity: ${where}: claimGroups must be a non-empty list of distinct group names`);
+    }
+    if (cfg.groupsClaim === undefined) throw new TypeError(`identity: ${where}: claimGroups needs a groupsClaim to read them from`);
+  }
+  if (cfg.emailVerified !== undefined && cfg.emailVerified !== 'required' && cfg.emailVerified !== 'trusted') {
+    throw new TypeError(`identity: ${where}: emailVerified must be required or trusted`);
+  }
   if (cfg.authorizedParty !== undefined && (typeof cfg.authorizedParty !== 'string' || cfg.authorizedParty === '')) {
     throw new TypeError(`identity: ${where}: authorizedParty must be a non-empty string`);
   }
@@ -97,6 +112,8 @@ function checkIssuer(cfg: IssuerConfig, where: string): CheckedIssuer {
     throw new TypeError(`identity: ${where}: tokenCacheSec must be a whole number of seconds from 0 to ${MAX_TOKEN_CACHE_SEC}`);
   }
   if (GOOGLE_ISSUERS.has(cfg.issuer)) {
+    // A Google account may carry an address nobody verified; only email_verified says otherwise.
+    if (cfg.emailVerified === 'trusted') throw new TypeError(`identity: ${where}: emailVerified cannot be trusted for Google's issuer (its email_verified is always checked)`);
     // Google's keys are fetched by google-auth-library; a jwksUri here would suggest it is used.
     if (cfg.jwksUri !== undefined) throw new TypeError(`identity: ${where}: jwksUri is not used for Google's issuer; remove it`);
     return checked;

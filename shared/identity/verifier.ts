@@ -44,7 +44,7 @@ export function createVerifier(options: VerifierOptions): (token: string) => Pro
       now,
       toleranceSec: opts.toleranceSec,
       groupsByEmail: opts.groupsByEmail,
-      requireVerifiedEmail: google,
+      requireVerifiedEmail: google || issuer.emailVerified !== 'trusted',
       tokenSha256,
     });
     const ttlSec = issuer.tokenCacheSec ?? 0;

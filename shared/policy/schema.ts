@@ -142,6 +142,12 @@ export const issuerSchema = strict({
   audience,
   jwksUri: trustedUrl.optional(),
   groupsClaim: z.string().min(1).optional(),
+  // The groups this issuer's groups claim may grant; required when more than one issuer is trusted
+  // (crossCheck), so that no issuer grants another's groups or the policy's (attack review of issue 16).
+  claimGroups: z.array(z.string().regex(NAME, `group names are ${NAME_RULE}`)).min(1).optional(),
+  // `required` (default): the email counts only with email_verified: true. `trusted`: this issuer
+  // vouches for every email it signs (an absent email_verified counts as true); never for Google.
+  emailVerified: z.enum(['required', 'trusted']).optional(),
   authorizedParty: z.string().min(1).optional(),
   // Longest accepted exp − iat (default 24h, at most 7d): a long-lived token is a long-lived credential.
   maxTokenLifetime: duration.optional(),
@@ -152,6 +158,16 @@ export const issuerSchema = strict({
   .superRefine((i, ctx) => {
     if (i.jwksUri === undefined && i.issuer !== GOOGLE_ISSUER) {
       ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: `required for every issuer but ${GOOGLE_ISSUER}` });
+    }
+    if (i.claimGroups !== undefined && i.groupsClaim === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['claimGroups'], message: 'only allowed with groupsClaim (the claim they are read from)' });
+    }
+    i.claimGroups?.forEach((g, j) => {
+      const first = i.claimGroups!.indexOf(g);
+      if (first !== j) ctx.addIssue({ code: 'custom', path: ['claimGroups', j], message: `duplicate group "${g}" (also claimGroups[${first}])` });
+    });
+    if (i.emailVerified === 'trusted' && i.issuer === GOOGLE_ISSUER) {
+      ctx.addIssue({ code: 'custom', path: ['emailVerified'], message: 'cannot be trusted for Google: a Google account may carry an unverified address' });
     }
   })
   .transform(({ maxTokenLifetime, tokenCache, ...i }) => ({
@@ -372,8 +388,18 @@ function crossCheck(data: unknown): SchemaProblem[] {
     if (r.success) rules.push({ index, rule: r.data });
   });
 
-  const issuers = (Array.isArray(root['issuers']) ? (root['issuers'] as unknown[]) : []).flatMap((i) => (isRecord(i) && typeof i['issuer'] === 'string' ? [i['issuer']] : []));
+  const rawIssuers = Array.isArray(root['issuers']) ? (root['issuers'] as unknown[]) : [];
+  const issuers = rawIssuers.flatMap((i) => (isRecord(i) && typeof i['issuer'] === 'string' ? [i['issuer']] : []));
   const problems: SchemaProblem[] = [];
+  // With more than one issuer, a groups claim that may name any group lets each issuer grant the
+  // others' groups — and the policy's own (attack review of issue 16): say which it may grant.
+  if (rawIssuers.length > 1) {
+    rawIssuers.forEach((i, index) => {
+      if (isRecord(i) && i['groupsClaim'] !== undefined && i['claimGroups'] === undefined) {
+        problems.push({ path: ['issuers', index, 'claimGroups'], message: `required with groupsClaim when ${rawIssuers.length} issuers are trusted: the groups this issuer's claim may grant (another issuer could otherwise grant them)` });
+      }
+    });
+  }
   const firstByName = new Map<string, number>();
   for (const { index, rule } of rules) {
     const at = (...rest: (string | number)[]) => ['rules', index, ...rest];

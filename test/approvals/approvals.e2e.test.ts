@@ -15,10 +15,12 @@ issuers:
     audience: ${TEST_AUDIENCE}
     jwksUri: ${issuer}/jwks.json
     groupsClaim: groups
+    claimGroups: [review-bots, dba, auditors]
   - issuer: ${second}
     audience: ${TEST_AUDIENCE}
     jwksUri: ${second}/jwks.json
     groupsClaim: groups
+    claimGroups: [dba]
 groups:
   review-bots: [${BOT}, ${OTHER_BOT}]
   dba: [alice@acme.com, bob@acme.com]

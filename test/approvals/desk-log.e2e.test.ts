@@ -20,10 +20,12 @@ issuers:
     audience: ${TEST_AUDIENCE}
     jwksUri: ${issuer}/jwks.json
     groupsClaim: groups
+    claimGroups: [dba, writers]
   - issuer: ${second}
     audience: ${TEST_AUDIENCE}
     jwksUri: ${second}/jwks.json
     groupsClaim: groups
+    claimGroups: [writers]
 groups:
   dba: [${ALICE}, bob@acme.com, carol@acme.com]
   writers: [writer@other.example]

@@ -17,10 +17,12 @@ issuers:
     audience: ${TEST_AUDIENCE}
     jwksUri: ${issuer}/jwks.json
     groupsClaim: groups
+    claimGroups: [dba, writers]
   - issuer: ${second}
     audience: ${TEST_AUDIENCE}
     jwksUri: ${second}/jwks.json
     groupsClaim: groups
+    claimGroups: [dba, writers]
 groups:
   dba: [${ALICE}, bob@acme.com]
   writers: [writer@other.example]
@@ -118,6 +120,26 @@ test('a session is visible to its requester, not to a case variant of her email 
   t.is((await gw.get(`/v1/sessions/${h.sessionId}`, bearer(await gw.token(ALICE)))).status, 200);
   const other = await gw.get(`/v1/sessions/${h.sessionId}`, bearer(await fromSecond('someone', 'Alice@ACME.com')));
   t.is(other.status, 404, 'visibility follows the credential (issuer and subject), not a look-alike email');
+});
+
+// Attack review of issue 16, over HTTP: the second issuer may grant only its claimGroups (dba,
+// writers), so its token claiming `auditors` — the group that may read every session — reads
+// nobody else's session or approval; and its token saying alice@acme.com without email_verified
+// is not alice (not in dba by email), so the read rule does not admit it.
+test('the second issuer claiming auditors sees no one else\'s session; its email without email_verified is not alice', async (t) => {
+  const h = await askAsAlice('issuer-scoped');
+  const auditor = bearer(await second.token({ sub: 'mallory', email: 'mallory@other.example', groups: ['auditors'], aud: TEST_AUDIENCE }));
+  t.is((await gw.get(`/v1/sessions/${h.sessionId}`, auditor)).status, 404);
+  t.is((await gw.get(`/v1/approvals/${h.id}`, auditor)).status, 404);
+  for (const emailVerified of [null, 'true', 1]) {
+    const claimsAlice = bearer(await second.token({ sub: `not-alice-${String(emailVerified)}`, email: ALICE, groups: [], aud: TEST_AUDIENCE, emailVerified }));
+    const r = await gw.post('/v1/query', { connection: 'main', sql: 'SELECT 1' }, { ...claimsAlice, ...model });
+    t.is(r.status, 403, `email_verified ${JSON.stringify(emailVerified)}`);
+    t.is(r.body.rule, 'nothing-else');
+    t.is((await gw.get(`/v1/sessions/${h.sessionId}`, claimsAlice)).status, 404);
+  }
+  const verified = bearer(await second.token({ sub: 'alice-elsewhere', email: ALICE, groups: [], aud: TEST_AUDIENCE }));
+  t.is((await gw.post('/v1/query', { connection: 'main', sql: 'SELECT 1' }, { ...verified, ...model })).status, 200, 'with email_verified: true she is alice (dba by email)');
 });
 
 test('two Authorization headers: 400 header_repeated on every route, nothing recorded', async (t) => {

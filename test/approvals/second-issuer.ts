@@ -6,7 +6,8 @@ import { freePort } from '../../infra/free-port.ts';
 
 export interface SecondIssuer {
   readonly issuer: string;
-  token(claims: { sub: string; email?: string; groups?: string[]; aud: string }): Promise<string>;
+  /** `emailVerified` defaults to true; `null` leaves the claim out (an issuer that omits it). */
+  token(claims: { sub: string; email?: string; groups?: string[]; aud: string; emailVerified?: unknown }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -26,8 +27,8 @@ export async function startSecondIssuer(): Promise<SecondIssuer> {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   return {
     issuer,
-    token: ({ sub, email, groups, aud }) =>
-      new SignJWT({ ...(email ? { email, email_verified: true } : {}), ...(groups ? { groups } : {}) })
+    token: ({ sub, email, groups, aud, emailVerified = true }) =>
+      new SignJWT({ ...(email ? { email, ...(emailVerified === null ? {} : { email_verified: emailVerified }) } : {}), ...(groups ? { groups } : {}) })
         .setProtectedHeader({ alg: 'ES256', kid: 'second-1' })
         .setIssuer(issuer)
         .setAudience(aud)

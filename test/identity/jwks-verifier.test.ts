@@ -249,3 +249,21 @@ function withoutToken<P extends { token?: unknown }>(p: P): Omit<P, 'token'> {
   const { token: _token, ...rest } = p;
   return rest;
 }
+
+// Attack review of issue 16: base64url has spare bits in its last character, and Buffer ignores
+// them, so one signed token had several spellings — the signature's is not covered by the
+// signature — each verified, each with its own sha256, so a vote's "which token said so"
+// (Principal.token.sha256) could name a string the issuer never issued.
+test('refused: a non-canonical base64url spelling of a valid token\'s signature (spare bits set in the last character)', async (t) => {
+  const token = await mint();
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const [h, p, s] = token.split('.') as [string, string, string];
+  t.not((s.length * 6) % 8, 0, 'an ES256 signature (64 bytes) leaves spare bits');
+  for (const flip of [1, 2, 3]) {
+    const respelled = s.slice(0, -1) + ALPHABET[ALPHABET.indexOf(s.at(-1)!) ^ flip];
+    t.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(s, 'base64url'), 'the same bytes');
+    const forged = `${h}.${p}.${respelled}`;
+    await refused(t, verifier()(forged), 'token_invalid', forged);
+  }
+  t.is((await verifier()(token)).subject, 'alice@acme.com');
+});

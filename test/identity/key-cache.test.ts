@@ -308,3 +308,59 @@ test('a JWKS endpoint that never answers is dependency_unavailable within the ti
   await refused(t, verify(token), 'dependency_unavailable', token);
   await refused(t, verify(token), 'dependency_unavailable', token);
 });
+
+// Attack review of issue 16: the JWKS body was read whole (res.text()) and only then measured, so
+// an issuer's key URL answering 64 MiB — or an endless stream, until the timeout — was held in
+// memory by every gateway that fetched it. Now the read stops at the cap, and a declared length
+// over it is refused unread. The server counts what it managed to hand over before the client left.
+for (const declared of [false, true]) {
+  test(`a huge JWKS (${declared ? 'declared Content-Length' : 'chunked, no length'}) is refused without being read whole: dependency_unavailable`, async (t) => {
+    const TOTAL = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let written = 0;
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...(declared ? { 'content-length': String(TOTAL + 9) } : {}) });
+      res.write('{"keys":[');
+      const pump = (): void => {
+        while (written < TOTAL && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (written >= TOTAL) res.end(']}', finished);
+      };
+      res.on('close', finished);
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/iss`;
+    const verify = createVerifier({ issuers: [{ issuer, audience: AUD, jwksUri: `${issuer}/jwks.json` }], groups: {}, clock: () => NOW, jwksTimeoutMs: 60_000 });
+    const token = await sign(es, claims(issuer));
+    await refused(t, verify(token), 'dependency_unavailable', token);
+    await done;
+    t.true(written < TOTAL, `the gateway read ${written} bytes of a ${TOTAL}-byte key set`);
+  });
+}
+
+test('a JWKS that answers at once but trickles its body forever is dependency_unavailable at the timeout, not held open', async (t) => {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"keys":[');
+    const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 20);
+    res.on('close', () => clearInterval(drip));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/iss`;
+  const verify = createVerifier({ issuers: [{ issuer, audience: AUD, jwksUri: `${issuer}/jwks.json` }], groups: {}, clock: () => NOW, jwksTimeoutMs: 300 });
+  const token = await sign(es, claims(issuer));
+  await refused(t, verify(token), 'dependency_unavailable', token);
+});

@@ -31,7 +31,7 @@ function verifier(more: Partial<IssuerConfig> = {}) {
 }
 
 function token(claims: Record<string, unknown> = {}, lifetimeSec = 600): Promise<string> {
-  return new SignJWT({ iss: served.issuer, aud: AUD, sub: 'alice@acme.com', email: 'alice@acme.com', iat: NOW_SEC - 10, exp: NOW_SEC - 10 + lifetimeSec, ...claims })
+  return new SignJWT({ iss: served.issuer, aud: AUD, sub: 'alice@acme.com', email: 'alice@acme.com', email_verified: true, iat: NOW_SEC - 10, exp: NOW_SEC - 10 + lifetimeSec, ...claims })
     .setProtectedHeader({ alg: key.alg, kid: key.kid })
     .sign(key.privateKey);
 }
