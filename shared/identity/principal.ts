@@ -2,9 +2,12 @@
 export interface Principal {
   readonly issuer: string;
   readonly subject: string;
-  /** Present only when the token carries it and (for Google) `email_verified` is true. */
+  /**
+   * Present only when the token carries it and says `email_verified: true` — or, for an issuer the
+   * policy marks `emailVerified: trusted` (never Google), does not say otherwise.
+   */
   readonly email?: string;
-  /** Groups from the policy's `groups` (matched by email) plus the issuer's groups claim. */
+  /** Groups from the policy's `groups` (matched by email) plus the issuer's groups claim, as far as its `claimGroups` lists them. */
   readonly groups: readonly string[];
   /**
    * Which token said so: what the approval desk signs into a vote (issue 14), so a vote names the
