@@ -150,7 +150,10 @@ test(`${ATTACKS.length} attack queries: no seeded value leaks, and the columns a
   for (const [sql, expected] of ATTACKS) {
     const { raw, plan, masked } = await fx.run(sql);
     t.true(raw.rows.length > 0, `${sql}: returned no rows`);
-    if (leaks(fx.forbidden, raw.rows).length === 0) rawLeaks.push(sql);
+    // What the database returns, read directly: the engine no longer keeps a masked cell longer
+    // than its byte-budget cost (json_agg of every row), so its raw rows are not the control.
+    const direct = await fx.admin.query({ text: sql, rowMode: 'array', types: { getTypeParser: () => (text: string) => text } as never });
+    if (leaks(fx.forbidden, direct.rows).length === 0) rawLeaks.push(sql);
     t.deepEqual(leaks(fx.forbidden, masked.rows, masked.decisions, plan), [], `${sql}: leaked`);
     for (const i of expected) {
       t.true(masked.columns[i]?.masked, `${sql}: column ${i} (${raw.fields[i]?.name}) not reported masked`);

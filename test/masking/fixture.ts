@@ -73,8 +73,18 @@ export async function openFixture(extraSeed = '', options: { maxAgeMs?: number; 
     forbidden: rows.flatMap(forms),
     async run(sql, m = masker) {
       const prepared = await m.prepare({ connection: 't', sql });
-      const raw = await target.run({ connection: 't', sql, params: [], readOnly: true, maxRows: 100, statementTimeoutMs: 5000 });
+      // As the gateway runs it: the engine asks which columns will be masked when the rows start.
+      let flagged: readonly boolean[] | undefined;
+      const maskedColumns = (fields: Parameters<Masker['maskedColumns']>[1]) => (flagged = m.maskedColumns(prepared, fields));
+      const raw = await target.run({ connection: 't', sql, params: [], readOnly: true, maxRows: 100, statementTimeoutMs: 5000, maskedColumns });
       const plan = await m.plan({ connection: 't', sql, fields: raw.fields, prepared });
+      // The byte budget counted each cell by that answer (a masked one at a fixed cost): it must be
+      // the plan's own, for every statement any masking test runs.
+      plan.columns.forEach((c, i) => {
+        if (flagged !== undefined && flagged[i] !== (c.strategy !== null)) {
+          throw new Error(`maskedColumns said ${flagged[i]} for column ${i} (${c.name}), the plan ${c.strategy}: ${sql}`);
+        }
+      });
       return { raw, plan, masked: await m.apply(plan, raw.rows) };
     },
     async close() {

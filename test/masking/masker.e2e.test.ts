@@ -144,8 +144,10 @@ test('a failed statement that reads sensitive data is answered with its conditio
 
 test('pg_stats sampled values (anyarray) are redacted whatever table they describe', async (t) => {
   await fx.admin.query('ANALYZE customers');
-  const { raw, masked } = await fx.run("SELECT attname, most_common_vals, histogram_bounds FROM pg_stats WHERE tablename = 'customers' AND attname = 'email'");
-  t.true(leaks(fx.forbidden, raw.rows).length > 0); // the statistics do hold the emails
+  const sql = "SELECT attname, most_common_vals, histogram_bounds FROM pg_stats WHERE tablename = 'customers' AND attname = 'email'";
+  const { masked } = await fx.run(sql);
+  // The statistics do hold the emails (read directly: the engine does not keep a masked cell this long).
+  t.true(leaks(fx.forbidden, (await fx.admin.query({ text: sql, rowMode: 'array' })).rows).length > 0);
   t.deepEqual(leaks(fx.forbidden, masked.rows), []);
   t.deepEqual(masked.rows, [['email', null, '[REDACTED]']]);
 });
