@@ -34,6 +34,7 @@ import {
 import type { ErrorCode } from '../errors.ts';
 import { GatehouseApiError, isGatehouseApiError } from './errors.ts';
 import { dataOf } from '../audit/event-schema.ts';
+import { BodyTooLarge, readBounded } from '../http-body.ts';
 
 export { GatehouseApiError, isGatehouseApiError, type ClientErrorCode } from './errors.ts';
 export { commandToken, fixedToken, googleIdToken } from './tokens.ts';
@@ -346,31 +347,12 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** The body as text, read no further than `max` bytes: an answer without end must not take the process's memory. */
 async function readCapped(res: Response, max: number, url: string): Promise<string> {
   const tooLarge = () => new GatehouseApiError(res.status, 'unexpected_response', `Gatehouse at ${url} answered more than ${max} bytes: not read`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) {
-    await res.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
+    return (await readBounded(res, max)).toString('utf8');
   } catch (e) {
-    if (isGatehouseApiError(e)) throw e;
+    if (e instanceof BodyTooLarge) throw tooLarge();
     throw new GatehouseApiError(0, 'unreachable', `the answer from Gatehouse at ${url} broke off (${failureCode(e)})`);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function failureCode(e: unknown): string {

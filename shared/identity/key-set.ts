@@ -7,6 +7,7 @@
 // become a flood of fetches — and a set older than MAX_AGE_MS is refetched before use.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { GatehouseError } from '../errors.ts';
+import { readBounded } from '../http-body.ts';
 
 /** The algorithms a JWKS issuer may sign with: asymmetric only (never `none`, never HS*). */
 export type JwksAlgorithm = 'RS256' | 'ES256';
@@ -109,7 +110,9 @@ async function fetchKeys(fetchFn: typeof fetch, { issuer, jwksUri, timeoutMs }: 
   try {
     const res = await fetchFn(jwksUri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`JWKS answered HTTP ${res.status}`);
-    body = JSON.parse(await boundedText(res, MAX_JWKS_BYTES));
+    // At most MAX_JWKS_BYTES: res.text() would hold whatever the key URL sends (64 MiB, or a
+    // stream until the timeout) before its size could be judged (attack review of issue 16).
+    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readBounded(res, MAX_JWKS_BYTES)));
   } catch (e) {
     throw unavailable(e);
   }
@@ -123,33 +126,6 @@ async function fetchKeys(fetchFn: typeof fetch, { issuer, jwksUri, timeoutMs }: 
   });
 }
 
-/**
- * The body as UTF-8, reading at most `max` bytes: res.text() would hold whatever the key URL sends
- * (64 MiB, or a stream until the timeout) before its size could be judged (attack review of issue 16).
- */
-async function boundedText(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (!(declared <= max)) {
-    await res.body?.cancel().catch(() => {});
-    throw new Error('JWKS is too large');
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body !== null) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw new Error('JWKS is too large');
-      }
-      chunks.push(value);
-    }
-  }
-  return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-}
 
 /** A JWK as a verification key, or undefined if it is not one we would verify with. */
 export function importKey(jwk: unknown): VerificationKey | undefined {
