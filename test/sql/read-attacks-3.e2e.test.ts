@@ -1,0 +1,146 @@
+// Issue 13, third attack review: functions PostgreSQL runs for a `read` with no call, operator or
+// cast written — a type's comparison support (ORDER BY, DISTINCT, GROUP BY, UNION, window ORDER BY,
+// max over arrays), an implicit cast a type owner created, a domain CHECK run because an untyped
+// literal or parameter takes a domain column's type through a polymorphic function, a view whose
+// rule converts to such a domain, and a foreign table whose wrapper runs a program on every scan.
+// Against real PostgreSQL 15 as a non-superuser role that owns two large objects: each planted
+// function unlinks one (allowed inside READ ONLY on 15), the program leaves a file behind.
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import test from 'ava';
+import pg from 'pg';
+import { startTestGateway, testPolicy, type TestGateway } from '../helpers/gateway.ts';
+import { testPgKind, testPgUrl } from '../helpers/pg.ts';
+import { SEED } from '../masking/fixture.ts';
+
+const BOT = 'review-bot@acme-prod.iam.gserviceaccount.com';
+const ROLE = `gh_bot_${randomBytes(4).toString('hex')}`;
+const MARKER = `/tmp/gatehouse-fdw-${randomBytes(6).toString('hex')}`;
+const real = testPgKind === 'postgres';
+
+const EXTRA_SEED = `
+CREATE EXTENSION file_fdw;
+CREATE FUNCTION unlink_one() RETURNS int LANGUAGE sql AS $$ SELECT lo_unlink(oid) FROM pg_largeobject_metadata LIMIT 1 $$;
+-- a composite type with its own default btree opclass: sorting, grouping and de-duplicating it call pair_cmp
+CREATE TYPE pair AS (a int);
+CREATE FUNCTION pair_cmp(pair, pair) RETURNS int LANGUAGE sql AS $$ SELECT CASE WHEN unlink_one() IS NULL THEN btint4cmp($1.a, $2.a) ELSE btint4cmp($1.a, $2.a) END $$;
+CREATE FUNCTION pair_lt(pair, pair) RETURNS bool LANGUAGE sql AS $$ SELECT pair_cmp($1, $2) < 0 $$;
+CREATE FUNCTION pair_le(pair, pair) RETURNS bool LANGUAGE sql AS $$ SELECT pair_cmp($1, $2) <= 0 $$;
+CREATE FUNCTION pair_eq(pair, pair) RETURNS bool LANGUAGE sql AS $$ SELECT pair_cmp($1, $2) = 0 $$;
+CREATE FUNCTION pair_ge(pair, pair) RETURNS bool LANGUAGE sql AS $$ SELECT pair_cmp($1, $2) >= 0 $$;
+CREATE FUNCTION pair_gt(pair, pair) RETURNS bool LANGUAGE sql AS $$ SELECT pair_cmp($1, $2) > 0 $$;
+CREATE OPERATOR #<# (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_lt);
+CREATE OPERATOR #<=# (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_le);
+CREATE OPERATOR #=# (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_eq);
+CREATE OPERATOR #>=# (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_ge);
+CREATE OPERATOR #># (LEFTARG = pair, RIGHTARG = pair, FUNCTION = pair_gt);
+CREATE OPERATOR CLASS pair_ops DEFAULT FOR TYPE pair USING btree AS
+  OPERATOR 1 #<#, OPERATOR 2 #<=#, OPERATOR 3 #=#, OPERATOR 4 #>=#, OPERATOR 5 #>#, FUNCTION 1 pair_cmp(pair, pair);
+CREATE TABLE pairs (id int, p pair);
+INSERT INTO pairs VALUES (1, ROW(2)), (2, ROW(1));
+CREATE VIEW pairs_view AS SELECT id, p FROM pairs;
+-- an implicit cast a type owner created: any text function applied to a mood calls it
+CREATE TYPE planted_mood AS ENUM ('happy');
+CREATE FUNCTION planted_mood_text(planted_mood) RETURNS text LANGUAGE sql AS $$ SELECT 'happy' || coalesce(unlink_one()::text, '') $$;
+CREATE CAST (planted_mood AS text) WITH FUNCTION planted_mood_text(planted_mood) AS IMPLICIT;
+CREATE TABLE moods (id int, m planted_mood);
+INSERT INTO moods VALUES (1, 'happy');
+-- a domain whose CHECK calls a user function
+CREATE FUNCTION planted_check(text) RETURNS boolean LANGUAGE sql AS $$ SELECT unlink_one() IS NOT NULL OR true $$;
+CREATE DOMAIN planted_domain AS text CHECK (planted_check(VALUE));
+CREATE TABLE withdom (id int, d planted_domain);
+INSERT INTO withdom VALUES (1, 'a');
+CREATE VIEW castview AS SELECT 'x'::planted_domain AS d;
+CREATE VIEW castview2 AS SELECT id FROM withdom WHERE d IS DISTINCT FROM 'y'::planted_domain;
+-- a foreign table whose wrapper runs a program on every scan, alone and as a child of a plain table
+CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE progft (line text) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
+CREATE TABLE fdw_parent (line text);
+CREATE FOREIGN TABLE fdw_child () INHERITS (fdw_parent) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
+CREATE VIEW progft_view AS SELECT line FROM progft;
+CREATE ROLE ${ROLE} LOGIN;
+GRANT USAGE ON SCHEMA public TO ${ROLE};
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE};
+SELECT lo_from_bytea(0, '\\x6f6e65'::bytea), lo_from_bytea(0, '\\x74776f'::bytea);
+DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata LOOP EXECUTE format('ALTER LARGE OBJECT %s OWNER TO ${ROLE}', o); END LOOP; END $$;
+`;
+
+let gw: TestGateway;
+let token: string;
+
+test.before(async () => {
+  if (!real) return;
+  gw = await startTestGateway({ seedSql: SEED + EXTRA_SEED, policy: (issuer) => testPolicy(issuer), targetRole: ROLE });
+  token = await gw.token(BOT, { groups: [] });
+});
+
+test.after.always(async () => {
+  if (!real) return;
+  await gw?.close();
+  const admin = new pg.Client({ connectionString: testPgUrl() });
+  await admin.connect();
+  await admin.query(`DROP ROLE IF EXISTS ${ROLE}`).catch(() => {});
+  await admin.end();
+});
+
+function query(sql: string, params?: unknown[]) {
+  return gw.post('/v1/query', { connection: 'main', sql, ...(params ? { params } : {}) }, { authorization: `Bearer ${token}`, 'x-agent-model': 'test-model' });
+}
+
+async function untouched(t: import('ava').ExecutionContext): Promise<void> {
+  t.is((await gw.sql('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n, 2, 'no large object was unlinked');
+  t.false(existsSync(MARKER), 'no program ran');
+}
+
+const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
+  // the default btree opclass's support function, with no operator written
+  ['SELECT p FROM pairs ORDER BY p', 'pair_cmp()'],
+  ['SELECT DISTINCT p FROM pairs', 'pair_cmp()'],
+  ['SELECT count(*) FROM pairs GROUP BY p', 'pair_cmp()'],
+  ['SELECT p FROM pairs UNION SELECT p FROM pairs', 'pair_cmp()'],
+  ['SELECT row_number() OVER (ORDER BY p) FROM pairs', 'pair_cmp()'],
+  ['SELECT max(ARRAY[p]) FROM pairs', 'pair_cmp()'],
+  ['SELECT id FROM pairs_view ORDER BY p', 'pair_cmp()'],
+  ['SELECT x FROM (SELECT p AS x FROM pairs) s ORDER BY 1', 'pair_cmp()'],
+  // an implicit cast: upper(text) of a mood
+  ['SELECT upper(m) FROM moods', 'planted_mood_text()'],
+  ['SELECT length(m) FROM moods', 'planted_mood_text()'],
+  ['SELECT id FROM moods WHERE starts_with(m, $1)', 'planted_mood_text()', ['h']],
+  // an untyped literal, NULL or parameter given a domain column's type by a polymorphic function
+  ["SELECT lag(d, 1, 'x') OVER () FROM withdom", 'planted_check()'],
+  ['SELECT lag(d, 1, NULL) OVER () FROM withdom', 'planted_check()'],
+  ['SELECT lag(d, 1, $1) OVER () FROM withdom', 'planted_check()', ['x']],
+  ["SELECT array_append(ARRAY[d], 'x') FROM withdom", 'planted_check()'],
+  ["SELECT array_position(ARRAY(SELECT d FROM withdom), 'x')", 'planted_check()'],
+  // a view whose rule converts to the domain
+  ['SELECT * FROM castview', 'planted_check()'],
+  ['SELECT count(*) FROM castview2', 'planted_check()'],
+  // a foreign table's wrapper (file_fdw with a program), directly, through a view, as a child
+  ['SELECT * FROM progft', 'file_fdw_handler()'],
+  ['SELECT * FROM progft_view', 'file_fdw_handler()'],
+  ['SELECT count(*) FROM fdw_parent', 'file_fdw_handler()'],
+];
+
+for (const [sql, fn, params] of REFUSED) {
+  test.serial(`refused as unknown, nothing runs: ${sql}`, async (t) => {
+    if (!real) return t.pass('needs real PostgreSQL (roles, large objects, file_fdw)');
+    const res = await query(sql, params);
+    t.is(res.status, 403, JSON.stringify(res.body));
+    t.true((res.body.reasons ?? []).some((r: string) => r.includes(fn)), JSON.stringify(res.body.reasons));
+    await untouched(t);
+  });
+}
+
+test.serial('the same tables read without running anything are still reads', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  for (const sql of [
+    'SELECT id, d FROM withdom ORDER BY id',
+    "SELECT upper(d) FROM withdom WHERE d LIKE 'a%'",
+    "SELECT coalesce(d, 'x') FROM withdom",
+    'SELECT count(*) FROM withdom WHERE id > 0',
+  ]) {
+    const res = await query(sql);
+    t.is(res.status, 200, `${sql}: ${JSON.stringify(res.body)}`);
+  }
+  await untouched(t);
+});
