@@ -70,10 +70,35 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                      SELECT refobjid AS fn FROM refs WHERE refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                      UNION
                      SELECT op.oprcode::pg_catalog.oid FROM refs JOIN pg_catalog.pg_operator op ON op.oid OPERATOR(pg_catalog.=) refs.refobjid
-                      WHERE refs.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) f
+                      WHERE refs.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                     UNION
+                     -- A foreign table, or one among the inheritance children a scan of this one
+                     -- reads, is read by its wrapper's handler (file_fdw runs a program, postgres_fdw
+                     -- opens a read-write remote transaction).
+                     SELECT w.fdwhandler FROM pg_catalog.pg_foreign_table ft
+                       JOIN pg_catalog.pg_foreign_server fs ON fs.oid OPERATOR(pg_catalog.=) ft.ftserver
+                       JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) fs.srvfdw
+                      WHERE ft.ftrelid IN (WITH RECURSIVE down(rel) AS (
+                                             SELECT c.oid
+                                             UNION
+                                             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.rel)
+                                           SELECT rel FROM down)) f
                     WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
                   '[]'::pg_catalog.json)
-       END AS calls
+       END AS calls,
+       c.reltype::pg_catalog.int8 AS row_type,
+       -- Types a view's rule or a row security policy converts to or compares (a constant or cast of
+       -- a domain type): their CHECK, input and comparison functions run without a call in pg_depend.
+       CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
+         COALESCE((SELECT pg_catalog.json_agg(DISTINCT d.refobjid::pg_catalog.int8)
+                     FROM pg_catalog.pg_depend d
+                    WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+                      AND ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                            AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid))
+                        OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                            AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)))),
+                  '[]'::pg_catalog.json)
+       END AS types
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
  WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])`;
@@ -149,6 +174,8 @@ interface RawRelation {
   readonly definition: string | null;
   readonly depends: readonly number[] | null;
   readonly calls: readonly number[];
+  readonly rowType: number;
+  readonly types: readonly number[];
 }
 
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
@@ -319,6 +346,8 @@ function rawRelation(row: Record<string, unknown>): RawRelation {
     definition: typeof row.definition === 'string' ? row.definition : null,
     depends: Array.isArray(row.depends) ? row.depends.map(Number) : null,
     calls: Array.isArray(row.calls) ? row.calls.map(Number) : [],
+    rowType: Number(row.row_type ?? 0),
+    types: Array.isArray(row.types) ? row.types.map(Number) : [],
   };
 }
 
@@ -332,6 +361,8 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
     ancestors: r.ancestors,
     ...(viewColumns ? { viewColumns } : {}),
     ...(r.calls.length > 0 ? { calls: r.calls } : {}),
+    ...(r.rowType !== 0 ? { rowType: r.rowType } : {}),
+    ...(r.types.length > 0 ? { types: r.types } : {}),
     ...(r.depends !== null && r.depends.length > 0 ? { depends: r.depends } : {}),
   };
 }

@@ -27,6 +27,12 @@ export interface CallSite {
   readonly form: 'call' | 'attribute' | 'syntax';
   /** For `attribute` with a name before it: the parts before `name` (`['c']` for `c.to_jsonb`). */
   readonly qualifier?: readonly string[];
+  /**
+   * An argument is a constant or a parameter written straight into the call: if the function is
+   * polymorphic, PostgreSQL gives it the type of its polymorphic partner (`lag(d, 1, 'x')` converts
+   * 'x' to d's domain, running the domain's CHECK).
+   */
+  readonly untyped?: boolean;
 }
 
 export interface NamedSite {
@@ -114,6 +120,7 @@ export class CallSiteCollector {
       args: list(f.args).length + withinGroup,
       variadic: f.func_variadic === true,
       form: 'call',
+      ...(list(f.args).some(isUntyped) ? { untyped: true } : {}),
     });
   }
 
@@ -237,6 +244,14 @@ export class CallSiteCollector {
   private attribute(name: string, qualifier: readonly string[] | undefined): void {
     this.calls.push({ name, args: 1, variadic: false, form: 'attribute', ...(qualifier ? { qualifier } : {}) });
   }
+}
+
+/** A literal (NULL and numbers too: over-matching costs nothing) or a parameter, not wrapped in a cast. */
+function isUntyped(arg: unknown): boolean {
+  let node = unwrap(arg);
+  // `name => value`: the value is what is converted
+  if (node?.[0] === 'NamedArgExpr') node = unwrap(node[1].arg);
+  return node?.[0] === 'A_Const' || node?.[0] === 'ParamRef';
 }
 
 function names(v: unknown): string[] | undefined {

@@ -19,6 +19,8 @@ export interface ResolveInput {
   readonly relations: ReadonlyMap<string, readonly RelationInfo[]>;
   /** Relation name as written → function OIDs reading it runs (its views' rules and row security, transitively). */
   readonly relationCalls: ReadonlyMap<string, readonly number[]>;
+  /** Relation name as written → type OIDs its views' rules and row security convert to or compare, transitively. */
+  readonly relationTypes?: ReadonlyMap<string, readonly number[]>;
   readonly listed: ListedFunctions;
 }
 
@@ -36,12 +38,15 @@ export function resolveCalls(input: ResolveInput): Resolution {
   const refuse = (reason: string) => findings.set(reason, { class: 'unknown', reason });
   const verdict = (r: Routine | undefined): RoutineVerdict => (r === undefined ? { allowed: false, why: 'is not in the catalog' } : routineVerdict(r, listed));
 
+  // A call that can give an untyped constant or parameter the type of a column (see below).
+  let retyping: CallSite | undefined;
   for (const site of sites.calls) {
     if (site.form === 'attribute' && isColumn(site, input)) continue;
     const all = (routines.byName.get(site.name) ?? []).filter((r) => site.schema === undefined || r.schema === site.schema);
     // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
     // function of that name does, with any arguments — so every one of that name must be allowed.
     const candidates = site.form === 'syntax' ? all.filter((r) => r.kind !== 'procedure') : all.filter((r) => callable(r, site));
+    if (site.untyped === true && retyping === undefined && candidates.some(isPolymorphic)) retyping = site;
     const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
     const where =
       site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}`
@@ -74,19 +79,53 @@ export function resolveCalls(input: ResolveInput): Resolution {
       if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
     }
   }
-  // A whole row passed on (json_populate_record(w, …), a CTE's row, `w.*` in a call) is converted
-  // to a row type column by column: where a relation read has a row type whose conversion runs a
-  // function (a column whose domain CHECK calls one), that function can run with no cast written.
+  // What reading a relation may run with no call written (routine-catalog.ts TYPE_HOOKS). Using
+  // values of its row type — printing a column, sorting, grouping or de-duplicating it with its
+  // type's default comparison, an implicit cast from it — always. Converting a value to it (a
+  // column's domain CHECK, a type's input function) when the statement can: a whole row passed on
+  // (json_populate_record(w, …), a CTE's row, `w.*` in a call), or a constant or parameter given a
+  // column's type by a polymorphic function (`lag(d, 1, 'x')`, `array_append(ARRAY[d], $1)`).
   const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
-  if (wholeRows.length > 0) {
-    for (const table of input.tablesRead) {
+  const converting =
+    wholeRows.length > 0 ? `a whole row (${wholeRows[0] || '(…).*'}) is used where`
+    : retyping !== undefined ? `${retyping.name}() can give a constant or parameter the type of a column of what is read, and`
+    : undefined;
+  for (const table of input.tablesRead) {
+    const infos = input.relations.get(table) ?? [];
+    if (infos.length === 0 && converting !== undefined) {
+      // Not found: PostgreSQL will not find it either, unless it is created meanwhile. By name.
       const parts = table.split('.');
       const site = { name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) };
       for (const fn of hooked(routines.castHooks, site)) {
         const v = verdict(routines.byOid.get(fn));
-        if (!v.allowed) refuse(`a whole row (${wholeRows[0] || '(…).*'}) is used where ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+        if (!v.allowed) refuse(`${converting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
       }
     }
+    for (const info of infos) {
+      const hooks = info.rowType === undefined ? undefined : routines.typeHooks?.get(info.rowType);
+      for (const fn of hooks?.use ?? []) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`reading ${table} prints, compares or implicitly casts values of its columns' types, which calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+      if (converting === undefined) continue;
+      for (const fn of hooks?.conversion ?? []) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`${converting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+    }
+    for (const type of input.relationTypes?.get(table) ?? []) {
+      const hooks = routines.typeHooks?.get(type);
+      for (const fn of [...(hooks?.conversion ?? []), ...(hooks?.use ?? [])]) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`reading ${table} converts to or compares a type (in a view or row security policy) whose conversion or comparison calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+    }
+  }
+  // An implicit cast between built-in types with a function someone created, or such a type's
+  // default comparison: its values need no name in the statement.
+  for (const fn of routines.everywhere ?? []) {
+    const v = verdict(routines.byOid.get(fn));
+    if (!v.allowed) refuse(`values of a built-in type are implicitly cast or compared by ${nameOf(routines, fn)}(), which ${v.why}`);
   }
   for (const table of input.tablesRead) {
     for (const fn of input.relationCalls.get(table) ?? []) {
@@ -113,6 +152,11 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
     const infos = input.relations.get(rel);
     return infos !== undefined && infos.length > 0 && infos.every((i) => [...i.columns.values()].includes(site.name));
   });
+}
+
+/** Polymorphic parameters (anyelement, anycompatible, anyarray, …; not "any", which converts nothing). */
+function isPolymorphic(r: Routine): boolean {
+  return r.argTypes.some((t) => /^any[a-z]/.test(t));
 }
 
 /** Could PostgreSQL pick `r` for a call with this many arguments? (Types are not resolved: over-matches.) */
@@ -186,8 +230,8 @@ export async function resolveWithCatalog(
     const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION && !shadowed(n));
     const relations = await ports.relations.lookup(connection, names);
     allFound = names.every((n) => (relations.get(n)?.length ?? 0) > 0);
-    const relationCalls = await callsOf(ports.relations, connection, relations);
-    const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });
+    const { calls: relationCalls, types: relationTypes } = await callsOf(ports.relations, connection, relations);
+    const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, relationTypes, listed });
     catalog = await ports.routines.routines(connection);
     resolution = run(catalog);
     if (resolution.missing.length > 0) {
@@ -205,15 +249,17 @@ function asUnknown(analysis: Analysis, reasons: readonly string[]): Analysis {
   return { ...analysis, class: 'unknown', reasons: [...reasons] };
 }
 
-/** Function OIDs each named relation runs when read, through views over views. */
+/** Function OIDs each named relation runs when read, and type OIDs its rules use, through views over views. */
 async function callsOf(
   catalog: CatalogReader,
   connection: string,
   relations: ReadonlyMap<string, readonly RelationInfo[]>,
-): Promise<Map<string, number[]>> {
+): Promise<{ calls: Map<string, number[]>; types: Map<string, number[]> }> {
   const out = new Map<string, number[]>();
+  const typesOut = new Map<string, number[]>();
   for (const [name, infos] of relations) {
     const calls = new Set<number>();
+    const types = new Set<number>();
     const seen = new Set<number>();
     let frontier = [...infos];
     for (let depth = 0; frontier.length > 0; depth++) {
@@ -224,6 +270,7 @@ async function callsOf(
         if (seen.has(info.oid)) continue;
         seen.add(info.oid);
         for (const fn of info.calls ?? []) calls.add(fn);
+        for (const type of info.types ?? []) types.add(type);
         for (const dep of info.depends ?? []) if (!seen.has(dep)) next.push(dep);
       }
       if (next.length === 0) break;
@@ -232,6 +279,7 @@ async function callsOf(
       frontier = [...described.values()];
     }
     if (calls.size > 0) out.set(name, [...calls]);
+    if (types.size > 0) typesOut.set(name, [...types]);
   }
-  return out;
+  return { calls: out, types: typesOut };
 }
