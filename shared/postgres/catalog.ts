@@ -57,7 +57,7 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                   '[]'::pg_catalog.json)
        END AS depends,
        CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
-         COALESCE((WITH owners AS (
+         COALESCE((WITH RECURSIVE owners AS (
                      SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass AS classid, r.oid AS objid
                        FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid
                      UNION ALL
@@ -65,7 +65,12 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                        FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid),
                    refs AS (
                      SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d
-                       JOIN owners o ON d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid)
+                       JOIN owners o ON d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid),
+                   -- this relation and the inheritance children (partitions) a scan of it reads
+                   down(rel) AS (
+                     SELECT c.oid
+                     UNION
+                     SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.rel)
                    SELECT pg_catalog.json_agg(DISTINCT f.fn::pg_catalog.int8) FROM (
                      SELECT refobjid AS fn FROM refs WHERE refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                      UNION
@@ -78,11 +83,15 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                      SELECT w.fdwhandler FROM pg_catalog.pg_foreign_table ft
                        JOIN pg_catalog.pg_foreign_server fs ON fs.oid OPERATOR(pg_catalog.=) ft.ftserver
                        JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) fs.srvfdw
-                      WHERE ft.ftrelid IN (WITH RECURSIVE down(rel) AS (
-                                             SELECT c.oid
-                                             UNION
-                                             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.rel)
-                                           SELECT rel FROM down)) f
+                      WHERE ft.ftrelid IN (SELECT rel FROM down)
+                     UNION
+                     -- An index scan calls the support functions of the index's operator classes
+                     -- (a btree's comparison function), whatever operator the statement wrote.
+                     SELECT ap.amproc::pg_catalog.oid FROM pg_catalog.pg_index ix
+                       CROSS JOIN LATERAL pg_catalog.unnest(ix.indclass::pg_catalog.oid[]) oc(opc)
+                       JOIN pg_catalog.pg_opclass o ON o.oid OPERATOR(pg_catalog.=) oc.opc
+                       JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily OPERATOR(pg_catalog.=) o.opcfamily
+                      WHERE ix.indrelid IN (SELECT rel FROM down)) f
                     WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
                   '[]'::pg_catalog.json)
        END AS calls,

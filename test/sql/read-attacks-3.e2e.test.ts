@@ -39,6 +39,19 @@ CREATE OPERATOR CLASS pair_ops DEFAULT FOR TYPE pair USING btree AS
 CREATE TABLE pairs (id int, p pair);
 INSERT INTO pairs VALUES (1, ROW(2)), (2, ROW(1));
 CREATE VIEW pairs_view AS SELECT id, p FROM pairs;
+-- a btree operator class for int with its own comparison function, used by an index: an index scan
+-- calls it for a plain = on int
+CREATE FUNCTION planted_int_cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN unlink_one() IS NULL THEN btint4cmp($1, $2) ELSE btint4cmp($1, $2) END $$;
+CREATE OPERATOR CLASS planted_int_ops FOR TYPE int USING btree AS
+  OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 planted_int_cmp(int, int);
+CREATE TABLE indexed (id int);
+INSERT INTO indexed SELECT generate_series(1, 5000);
+CREATE INDEX ON indexed (id planted_int_ops);
+CREATE TABLE indexed_parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE indexed_part1 PARTITION OF indexed_parted FOR VALUES FROM (0) TO (10000);
+INSERT INTO indexed_parted SELECT generate_series(1, 5000);
+CREATE INDEX ON indexed_part1 (id planted_int_ops);
+ANALYZE indexed; ANALYZE indexed_part1;
 -- an implicit cast a type owner created: any text function applied to a mood calls it
 CREATE TYPE planted_mood AS ENUM ('happy');
 CREATE FUNCTION planted_mood_text(planted_mood) RETURNS text LANGUAGE sql AS $$ SELECT 'happy' || coalesce(unlink_one()::text, '') $$;
@@ -102,6 +115,9 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT max(ARRAY[p]) FROM pairs', 'pair_cmp()'],
   ['SELECT id FROM pairs_view ORDER BY p', 'pair_cmp()'],
   ['SELECT x FROM (SELECT p AS x FROM pairs) s ORDER BY 1', 'pair_cmp()'],
+  // an index scan through a user operator class, on the table or on a partition
+  ['SELECT id FROM indexed WHERE id = 5', 'planted_int_cmp()'],
+  ['SELECT count(*) FROM indexed_parted WHERE id = 5', 'planted_int_cmp()'],
   // an implicit cast: upper(text) of a mood
   ['SELECT upper(m) FROM moods', 'planted_mood_text()'],
   ['SELECT length(m) FROM moods', 'planted_mood_text()'],
