@@ -40,8 +40,19 @@ export function resolveCalls(input: ResolveInput): Resolution {
 
   // A call that can give an untyped constant or parameter the type of a column (see below).
   let retyping: CallSite | undefined;
+  const castTo = (cast: NamedSite, how: string) => {
+    for (const fn of hooked(routines.castHooks, cast)) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) refuse(`${how} ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
+    }
+  };
   for (const site of sites.calls) {
     if (site.form === 'attribute' && isColumn(site, input)) continue;
+    // `t(x)` and `(x).t` with one argument are casts to type t when no function t fits
+    // (function-style cast): a domain's CHECK or a type's input function runs.
+    if (site.form !== 'syntax' && site.args === 1 && !site.variadic) {
+      castTo({ name: site.name, ...(site.schema !== undefined ? { schema: site.schema } : {}) }, `${site.form === 'attribute' ? `(…).${site.name}` : `${site.name}(…)`} can be a cast to`);
+    }
     const all = (routines.byName.get(site.name) ?? []).filter((r) => site.schema === undefined || r.schema === site.schema);
     // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
     // function of that name does, with any arguments — so every one of that name must be allowed.
@@ -73,12 +84,7 @@ export function resolveCalls(input: ResolveInput): Resolution {
       if (!v.allowed) refuse(`operator ${op.schema ? `${op.schema}.` : ''}${op.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
     }
   }
-  for (const cast of sites.casts) {
-    for (const fn of hooked(routines.castHooks, cast)) {
-      const v = verdict(routines.byOid.get(fn));
-      if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
-    }
-  }
+  for (const cast of sites.casts) castTo(cast, 'a cast to');
   // What reading a relation may run with no call written (routine-catalog.ts TYPE_HOOKS). Using
   // values of its row type — printing a column, sorting, grouping or de-duplicating it with its
   // type's default comparison, an implicit cast from it — always. Converting a value to it (a

@@ -128,6 +128,10 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT lag(d, 1, $1) OVER () FROM withdom', 'planted_check()', ['x']],
   ["SELECT array_append(ARRAY[d], 'x') FROM withdom", 'planted_check()'],
   ["SELECT array_position(ARRAY(SELECT d FROM withdom), 'x')", 'planted_check()'],
+  // a function-style cast to the domain, in attribute notation or as a call (no function of that name)
+  ["SELECT ('x').planted_domain", 'planted_check()'],
+  ['SELECT (w.id::text).planted_domain FROM withdom w', 'planted_check()'],
+  ["SELECT planted_domain('y')", 'planted_check()'],
   // a view whose rule converts to the domain
   ['SELECT * FROM castview', 'planted_check()'],
   ['SELECT count(*) FROM castview2', 'planted_check()'],
