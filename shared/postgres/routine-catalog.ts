@@ -24,18 +24,24 @@ SELECT p.oid::pg_catalog.int8 AS oid,
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
   JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang`;
 
-/** Operators someone created, and the function each runs. */
+/**
+ * Operators someone created, and the functions each runs: its own, and the planner's selectivity
+ * estimators (RESTRICT, JOIN), which run when the statement is planned — also for a built-in
+ * operator whose estimators were altered (ALTER OPERATOR … SET (RESTRICT = …)).
+ */
 export const USER_OPERATORS = `
-SELECT o.oprname AS name, n.nspname AS schema, pg_catalog.json_build_array(o.oprcode::pg_catalog.oid::pg_catalog.int8) AS functions
+SELECT o.oprname AS name, n.nspname AS schema,
+       pg_catalog.json_build_array(o.oprcode::pg_catalog.oid::pg_catalog.int8, o.oprrest::pg_catalog.oid::pg_catalog.int8, o.oprjoin::pg_catalog.oid::pg_catalog.int8) AS functions
   FROM pg_catalog.pg_operator o
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
- WHERE o.oid OPERATOR(pg_catalog.>=) 16384`;
+ WHERE o.oid OPERATOR(pg_catalog.>=) 16384 OR o.oprrest::pg_catalog.oid OPERATOR(pg_catalog.>=) 16384
+    OR o.oprjoin::pg_catalog.oid OPERATOR(pg_catalog.>=) 16384`;
 
 /**
  * Per type, the functions someone created that PostgreSQL may run for it with no call written.
  * `conversion`: converting a value to the type — a cast function, the type's input function, a
  * domain CHECK constraint that calls one. `use`: having a value of the type at all — its output,
- * send and receive functions, the support functions and operators of its default btree and hash
+ * send and receive functions, its subscript handler (`v[1]`) and type modifier functions, the support functions and operators of its default btree and hash
  * operator classes (ORDER BY, DISTINCT, GROUP BY, UNION, window ORDER BY, max/min of arrays and
  * rows sort and hash with them, no operator written), an implicit cast from it (`upper(m)` of an
  * enum with an implicit cast to text calls the cast's function), and a range's canonical and
@@ -63,7 +69,8 @@ WITH RECURSIVE direct(typ, fn, kind) AS (
          WHERE k.contypid OPERATOR(pg_catalog.<>) 0 AND d.refobjid OPERATOR(pg_catalog.>=) 16384
         UNION ALL
         SELECT ty.oid, f.fn, 'u' FROM pg_catalog.pg_type ty,
-               LATERAL (VALUES (ty.typoutput::pg_catalog.oid), (ty.typsend::pg_catalog.oid), (ty.typreceive::pg_catalog.oid)) f(fn)
+               LATERAL (VALUES (ty.typoutput::pg_catalog.oid), (ty.typsend::pg_catalog.oid), (ty.typreceive::pg_catalog.oid),
+                                (ty.typsubscript::pg_catalog.oid), (ty.typmodin::pg_catalog.oid), (ty.typmodout::pg_catalog.oid)) f(fn)
          WHERE f.fn OPERATOR(pg_catalog.>=) 16384
         UNION ALL
         SELECT oc.opcintype, ap.amproc::pg_catalog.oid, 'u' FROM pg_catalog.pg_opclass oc
@@ -179,7 +186,7 @@ function hooks(rows: readonly Record<string, unknown>[]): Map<string, Hook[]> {
   const out = new Map<string, Hook[]>();
   for (const row of rows) {
     const name = String(row.name);
-    const hook: Hook = { schema: String(row.schema), functions: Array.isArray(row.functions) ? row.functions.map(Number) : [] };
+    const hook: Hook = { schema: String(row.schema), functions: Array.isArray(row.functions) ? row.functions.map(Number).filter((fn) => fn !== 0) : [] };
     const same = out.get(name);
     if (same === undefined) out.set(name, [hook]);
     else same.push(hook);
