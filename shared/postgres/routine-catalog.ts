@@ -19,6 +19,8 @@ SELECT p.oid::pg_catalog.int8 AS oid,
        l.lanname AS language,
        p.prokind::pg_catalog.text AS kind,
        p.proretset AS retset,
+       p.prorettype::pg_catalog.int8 AS rettype,
+       pg_catalog.array_to_json(p.proargtypes::pg_catalog.oid[]) AS argtypeids,
        (p.oid OPERATOR(pg_catalog.<) 16384 AND n.nspname IN ('pg_catalog', 'information_schema')) AS builtin
   FROM pg_catalog.pg_proc p
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
@@ -172,6 +174,8 @@ function routine(row: Record<string, unknown>): Routine {
     kind: KIND[String(row.kind)] ?? 'procedure',
     builtin: row.builtin === true,
     returnsSet: row.retset !== false,
+    returnTypeId: Number(row.rettype ?? 0),
+    argTypeIds: oids(row.argtypeids),
   };
 }
 

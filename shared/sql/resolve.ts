@@ -40,6 +40,21 @@ export function resolveCalls(input: ResolveInput): Resolution {
 
   // A call that can give an untyped constant or parameter the type of a column (see below).
   let retyping: CallSite | undefined;
+  const typesOf = (r: Routine, report: (fn: number, v: RoutineVerdict) => void) => {
+    // A built-in argument type converts with its built-in input function; a cast into it from
+    // another type runs only for a value of that type, whose own hooks cover it.
+    for (const type of (r.argTypeIds ?? []).filter((t) => t >= FIRST_NORMAL_OID)) {
+      const hooks = routines.typeHooks?.get(type);
+      for (const fn of [...(hooks?.conversion ?? []), ...(hooks?.use ?? [])]) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) report(fn, v);
+      }
+    }
+    for (const fn of (r.returnTypeId === undefined ? undefined : routines.typeHooks?.get(r.returnTypeId))?.use ?? []) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) report(fn, v);
+    }
+  };
   const castTo = (cast: NamedSite, how: string) => {
     for (const fn of hooked(routines.castHooks, cast)) {
       const v = verdict(routines.byOid.get(fn));
@@ -73,7 +88,13 @@ export function resolveCalls(input: ResolveInput): Resolution {
     }
     const verdicts = candidates.map(verdict);
     const refused = verdicts.find((v) => !v.allowed);
-    if (refused === undefined) continue;
+    if (refused === undefined) {
+      // A function the policy lists runs, and so does what its types run: converting its arguments
+      // (a domain parameter's CHECK), using its result (sorting it with its type's comparison).
+      // PostgreSQL's own take and return PostgreSQL's own types (or their caller's: polymorphic).
+      for (const r of candidates) if (!r.builtin) typesOf(r, (fn, v) => refuse(`${where} (listed), whose argument or result type calls ${nameOf(routines, fn)}(), which ${v.why}`));
+      continue;
+    }
     const ambiguous = verdicts.some((v) => v.allowed) ? ' (one of several overloads)' : '';
     refuse(`${where}${ambiguous}, which ${refused.why}`);
   }
@@ -159,6 +180,9 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
     return infos !== undefined && infos.length > 0 && infos.every((i) => [...i.columns.values()].includes(site.name));
   });
 }
+
+/** FirstNormalObjectId: objects with a lower OID were created by initdb. */
+const FIRST_NORMAL_OID = 16384;
 
 /** Polymorphic parameters (anyelement, anycompatible, anyarray, …; not "any", which converts nothing). */
 function isPolymorphic(r: Routine): boolean {

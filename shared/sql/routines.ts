@@ -15,6 +15,9 @@ export interface Routine {
   readonly volatility: Volatility;
   readonly language: string;
   readonly kind: 'function' | 'aggregate' | 'window' | 'procedure';
+  /** pg_proc.prorettype and proargtypes as OIDs (absent: not read), for the types' hooks (TypeHooks). */
+  readonly returnTypeId?: number;
+  readonly argTypeIds?: readonly number[];
   /** pg_proc.proretset: returns a set of rows (absent: not known, assume it may). */
   readonly returnsSet?: boolean;
   /**

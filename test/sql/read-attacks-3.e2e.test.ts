@@ -63,6 +63,9 @@ CREATE FUNCTION planted_check(text) RETURNS boolean LANGUAGE sql AS $$ SELECT un
 CREATE DOMAIN planted_domain AS text CHECK (planted_check(VALUE));
 CREATE TABLE withdom (id int, d planted_domain);
 INSERT INTO withdom VALUES (1, 'a');
+-- functions the policy lists: their argument and result types still run what they run
+CREATE FUNCTION make_pair(int) RETURNS pair LANGUAGE sql IMMUTABLE AS $$ SELECT ROW($1)::pair $$;
+CREATE FUNCTION show_dom(planted_domain) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text $$;
 CREATE VIEW castview AS SELECT 'x'::planted_domain AS d;
 CREATE VIEW castview2 AS SELECT id FROM withdom WHERE d IS DISTINCT FROM 'y'::planted_domain;
 -- a foreign table whose wrapper runs a program on every scan, alone and as a child of a plain table
@@ -78,12 +81,22 @@ SELECT lo_from_bytea(0, '\\x6f6e65'::bytea), lo_from_bytea(0, '\\x74776f'::bytea
 DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata LOOP EXECUTE format('ALTER LARGE OBJECT %s OWNER TO ${ROLE}', o); END LOOP; END $$;
 `;
 
+const policy = (issuer: string) =>
+  testPolicy(issuer, `functions:
+  - signature: public.make_pair(integer)
+    class: read
+    reason: builds a pair, reads nothing
+  - signature: public.show_dom(planted_domain)
+    class: read
+    reason: prints a value, reads nothing
+`);
+
 let gw: TestGateway;
 let token: string;
 
 test.before(async () => {
   if (!real) return;
-  gw = await startTestGateway({ seedSql: SEED + EXTRA_SEED, policy: (issuer) => testPolicy(issuer), targetRole: ROLE });
+  gw = await startTestGateway({ seedSql: SEED + EXTRA_SEED, policy, targetRole: ROLE });
   token = await gw.token(BOT, { groups: [] });
 });
 
@@ -132,6 +145,10 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ["SELECT ('x').planted_domain", 'planted_check()'],
   ['SELECT (upper(w.d)).planted_domain FROM withdom w', 'planted_check()'],
   ["SELECT planted_domain('y')", 'planted_check()'],
+  // a listed function: what its argument's and result's types run is not listed with it
+  ['SELECT x FROM (VALUES (make_pair(2)), (make_pair(1))) v(x) ORDER BY x', 'pair_cmp()'],
+  ['SELECT DISTINCT make_pair(id) FROM withdom', 'pair_cmp()'],
+  ["SELECT show_dom('x')", 'planted_check()'],
   // a view whose rule converts to the domain
   ['SELECT * FROM castview', 'planted_check()'],
   ['SELECT count(*) FROM castview2', 'planted_check()'],
