@@ -56,6 +56,8 @@ export interface CallSites {
    * column by column. `''` when what the row is cannot be named.
    */
   readonly wholeRows: readonly string[];
+  /** `TABLESAMPLE m(…)`: the sampling method's handler function `m(internal)`. */
+  readonly samplers: readonly NamedSite[];
   /**
    * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
    * written. A name used at several query levels maps to all of them; a subquery, function, join
@@ -108,6 +110,7 @@ export class CallSiteCollector {
   private readonly operators: NamedSite[] = [];
   private readonly casts: NamedSite[] = [];
   private readonly wholeRows: string[] = [];
+  private readonly samplers: NamedSite[] = [];
   private readonly aliases = new Map<string, string[]>();
 
   funcCall(f: Fields): void {
@@ -216,6 +219,13 @@ export class CallSiteCollector {
     this.casts.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
 
+  /** `FROM t TABLESAMPLE m(…)`: the method is a function in pg_proc (a tsm_handler). */
+  tableSample(f: Fields): void {
+    const parts = names(f.method);
+    if (parts === undefined || parts.length === 0) return;
+    this.samplers.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
+  }
+
   rangeVar(f: Fields): void {
     const relation = relationName(f);
     const bare = str(f.relname);
@@ -238,7 +248,7 @@ export class CallSiteCollector {
   }
 
   done(): CallSites {
-    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, aliases: this.aliases };
+    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, samplers: this.samplers, aliases: this.aliases };
   }
 
   private attribute(name: string, qualifier: readonly string[] | undefined): void {

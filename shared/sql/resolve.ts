@@ -99,6 +99,22 @@ export function resolveCalls(input: ResolveInput): Resolution {
     refuse(`${where}${ambiguous}, which ${refused.why}`);
   }
 
+  // A sampling method is a handler function, `m(internal)`: PostgreSQL's own (BERNOULLI, SYSTEM)
+  // only hand back built-in sampling code — volatile in pg_proc, yet they change nothing; an
+  // extension's (tsm_system_time scans for as long as it is told) must be listed like any function.
+  for (const sampler of sites.samplers ?? []) {
+    const handlers = (routines.byName.get(sampler.name) ?? []).filter((r) => (sampler.schema === undefined || r.schema === sampler.schema) && r.argTypes.length === 1 && r.argTypes[0] === 'internal');
+    if (handlers.length === 0) {
+      missing.push(sampler.name);
+      refuse(`TABLESAMPLE ${sampler.name} names a sampling method the catalog of this connection does not know`);
+      continue;
+    }
+    for (const r of handlers) {
+      if (r.builtin) continue;
+      const v = verdict(r);
+      if (!v.allowed) refuse(`TABLESAMPLE ${sampler.name} calls ${r.schema}.${r.name}(), which ${v.why}`);
+    }
+  }
   for (const op of sites.operators) {
     for (const fn of hooked(routines.userOperators, op)) {
       const v = verdict(routines.byOid.get(fn));

@@ -178,6 +178,9 @@ export function walk(pgType: string, root: Fields): Facts {
         sites.implicitOperator(type, f);
         sites.otherAlias(f, 'alias');
         break;
+      case 'RangeTableSample':
+        sites.tableSample(f);
+        break;
       case 'RangeSubselect':
       case 'RangeFunction':
       case 'RangeTableFunc':

@@ -20,6 +20,7 @@ const real = testPgKind === 'postgres';
 
 const EXTRA_SEED = `
 CREATE EXTENSION file_fdw;
+CREATE EXTENSION tsm_system_time;
 CREATE FUNCTION unlink_one() RETURNS int LANGUAGE sql AS $$ SELECT lo_unlink(oid) FROM pg_largeobject_metadata LIMIT 1 $$;
 -- a composite type with its own default btree opclass: sorting, grouping and de-duplicating it call pair_cmp
 CREATE TYPE pair AS (a int);
@@ -149,6 +150,9 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT x FROM (VALUES (make_pair(2)), (make_pair(1))) v(x) ORDER BY x', 'pair_cmp()'],
   ['SELECT DISTINCT make_pair(id) FROM withdom', 'pair_cmp()'],
   ["SELECT show_dom('x')", 'planted_check()'],
+  // an extension's sampling method: its handler is an extension function like any other
+  ['SELECT count(*) FROM withdom TABLESAMPLE system_time(1000)', 'system_time()'],
+  ['SELECT count(*) FROM withdom TABLESAMPLE public.system_time(1000)', 'system_time()'],
   // a view whose rule converts to the domain
   ['SELECT * FROM castview', 'planted_check()'],
   ['SELECT count(*) FROM castview2', 'planted_check()'],
@@ -175,6 +179,8 @@ test.serial('the same tables read without running anything are still reads', asy
     "SELECT upper(d) FROM withdom WHERE d LIKE 'a%'",
     "SELECT coalesce(d, 'x') FROM withdom",
     'SELECT count(*) FROM withdom WHERE id > 0',
+    'SELECT count(*) FROM withdom TABLESAMPLE BERNOULLI (50) REPEATABLE (1)',
+    'SELECT count(*) FROM withdom TABLESAMPLE SYSTEM (50)',
   ]) {
     const res = await query(sql);
     t.is(res.status, 200, `${sql}: ${JSON.stringify(res.body)}`);
