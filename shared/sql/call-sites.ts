@@ -28,11 +28,12 @@ export interface CallSite {
   /** For `attribute` with a name before it: the parts before `name` (`['c']` for `c.to_jsonb`). */
   readonly qualifier?: readonly string[];
   /**
-   * An argument is a constant or a parameter written straight into the call: if the function is
-   * polymorphic, PostgreSQL gives it the type of its polymorphic partner (`lag(d, 1, 'x')` converts
+   * Positions of arguments that are a constant or a parameter written straight into the call: at a
+   * polymorphic parameter, PostgreSQL gives such a value the type of its polymorphic partner (-1: a
+   * named argument, whose parameter may be any) (`lag(d, 1, 'x')` converts
    * 'x' to d's domain, running the domain's CHECK).
    */
-  readonly untyped?: boolean;
+  readonly untyped?: readonly number[];
 }
 
 export interface NamedSite {
@@ -123,7 +124,7 @@ export class CallSiteCollector {
       args: list(f.args).length + withinGroup,
       variadic: f.func_variadic === true,
       form: 'call',
-      ...(list(f.args).some(isUntyped) ? { untyped: true } : {}),
+      ...untypedPositions(list(f.args)),
     });
   }
 
@@ -254,6 +255,12 @@ export class CallSiteCollector {
   private attribute(name: string, qualifier: readonly string[] | undefined): void {
     this.calls.push({ name, args: 1, variadic: false, form: 'attribute', ...(qualifier ? { qualifier } : {}) });
   }
+}
+
+function untypedPositions(args: readonly unknown[]): { untyped?: number[] } {
+  // A named argument's position is its parameter's, not where it is written: -1, any position.
+  const at = args.flatMap((a, i) => (!isUntyped(a) ? [] : unwrap(a)?.[0] === 'NamedArgExpr' ? [-1] : [i]));
+  return at.length > 0 ? { untyped: at } : {};
 }
 
 /** A literal (NULL and numbers too: over-matching costs nothing) or a parameter, not wrapped in a cast. */

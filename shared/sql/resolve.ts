@@ -72,7 +72,7 @@ export function resolveCalls(input: ResolveInput): Resolution {
     // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
     // function of that name does, with any arguments — so every one of that name must be allowed.
     const candidates = site.form === 'syntax' ? all.filter((r) => r.kind !== 'procedure') : all.filter((r) => callable(r, site));
-    if (site.untyped === true && retyping === undefined && candidates.some(isPolymorphic)) retyping = site;
+    if (retyping === undefined && site.untyped !== undefined && candidates.some((r) => site.untyped!.some((i) => isPolymorphicAt(r, i)))) retyping = site;
     const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
     const where =
       site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}`
@@ -200,9 +200,15 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
 /** FirstNormalObjectId: objects with a lower OID were created by initdb. */
 const FIRST_NORMAL_OID = 16384;
 
-/** Polymorphic parameters (anyelement, anycompatible, anyarray, …; not "any", which converts nothing). */
-function isPolymorphic(r: Routine): boolean {
-  return r.argTypes.some((t) => /^any[a-z]/.test(t));
+/**
+ * Is the parameter at argument position `i` polymorphic (anyelement, anycompatible, anyarray, …;
+ * not "any", which converts nothing)? Past the last, a variadic function's last parameter; named
+ * arguments may land anywhere, so a function with any polymorphic parameter counts for those.
+ */
+function isPolymorphicAt(r: Routine, i: number): boolean {
+  const polymorphic = (type: string | undefined) => type !== undefined && /^any[a-z]/.test(type);
+  if (i < 0) return r.argTypes.some(polymorphic);
+  return polymorphic(i < r.argTypes.length ? r.argTypes[i] : r.variadic ? r.argTypes[r.argTypes.length - 1] : undefined);
 }
 
 /** Could PostgreSQL pick `r` for a call with this many arguments? (Types are not resolved: over-matches.) */
