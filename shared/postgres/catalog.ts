@@ -79,7 +79,7 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                      UNION
                      -- A foreign table, or one among the inheritance children a scan of this one
                      -- reads, is read by its wrapper's handler (file_fdw runs a program, postgres_fdw
-                     -- opens a read-write remote transaction).
+                     -- runs SQL on another server).
                      SELECT w.fdwhandler FROM pg_catalog.pg_foreign_table ft
                        JOIN pg_catalog.pg_foreign_server fs ON fs.oid OPERATOR(pg_catalog.=) ft.ftserver
                        JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) fs.srvfdw
@@ -96,6 +96,17 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                   '[]'::pg_catalog.json)
        END AS calls,
        c.reltype::pg_catalog.int8 AS row_type,
+       -- Relations a row security policy's expressions read (a subquery in USING): reading this one
+       -- reads them, with whatever they run.
+       COALESCE((SELECT pg_catalog.json_agg(DISTINCT d.refobjid::pg_catalog.int8)
+                   FROM pg_catalog.pg_policy p
+                   JOIN pg_catalog.pg_depend d
+                     ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) p.oid
+                    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.refobjid OPERATOR(pg_catalog.<>) c.oid
+                  WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid),
+                '[]'::pg_catalog.json) AS policy_reads,
        -- Types a view's rule or a row security policy converts to or compares (a constant or cast of
        -- a domain type): their CHECK, input and comparison functions run without a call in pg_depend.
        CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
@@ -185,6 +196,7 @@ interface RawRelation {
   readonly calls: readonly number[];
   readonly rowType: number;
   readonly types: readonly number[];
+  readonly policyReads: readonly number[];
 }
 
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
@@ -357,6 +369,7 @@ function rawRelation(row: Record<string, unknown>): RawRelation {
     calls: Array.isArray(row.calls) ? row.calls.map(Number) : [],
     rowType: Number(row.row_type ?? 0),
     types: Array.isArray(row.types) ? row.types.map(Number) : [],
+    policyReads: Array.isArray(row.policy_reads) ? row.policy_reads.map(Number) : [],
   };
 }
 
@@ -372,6 +385,7 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
     ...(r.calls.length > 0 ? { calls: r.calls } : {}),
     ...(r.rowType !== 0 ? { rowType: r.rowType } : {}),
     ...(r.types.length > 0 ? { types: r.types } : {}),
+    ...(r.policyReads.length > 0 ? { policyReads: r.policyReads } : {}),
     ...(r.depends !== null && r.depends.length > 0 ? { depends: r.depends } : {}),
   };
 }

@@ -47,6 +47,8 @@ export interface RelationInfo {
   readonly rowType?: number;
   /** Types its view rule or row security policies convert to or compare (OIDs): their hooks run too. */
   readonly types?: readonly number[];
+  /** Relations its row security policies read (a subquery in USING), OIDs. */
+  readonly policyReads?: readonly number[];
   /** Views: the relations its rule reads (OIDs). */
   readonly depends?: readonly number[];
 }

@@ -301,7 +301,10 @@ function asUnknown(analysis: Analysis, reasons: readonly string[]): Analysis {
   return { ...analysis, class: 'unknown', reasons: [...reasons] };
 }
 
-/** Function OIDs each named relation runs when read, and type OIDs its rules use, through views over views. */
+/**
+ * Function OIDs each named relation runs when read, and type OIDs its rules use, through views over
+ * views and the relations row security policies read.
+ */
 async function callsOf(
   catalog: CatalogReader,
   connection: string,
@@ -323,7 +326,7 @@ async function callsOf(
         seen.add(info.oid);
         for (const fn of info.calls ?? []) calls.add(fn);
         for (const type of info.types ?? []) types.add(type);
-        for (const dep of info.depends ?? []) if (!seen.has(dep)) next.push(dep);
+        for (const dep of [...(info.depends ?? []), ...(info.policyReads ?? [])]) if (!seen.has(dep)) next.push(dep);
       }
       if (next.length === 0) break;
       const described = await catalog.describe(connection, next);

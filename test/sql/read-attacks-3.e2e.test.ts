@@ -75,6 +75,11 @@ CREATE FOREIGN TABLE progft (line text) SERVER files OPTIONS (program 'touch ${M
 CREATE TABLE fdw_parent (line text);
 CREATE FOREIGN TABLE fdw_child () INHERITS (fdw_parent) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
 CREATE VIEW progft_view AS SELECT line FROM progft;
+-- a row security policy whose USING reads the foreign table: every read of guarded runs the program
+CREATE TABLE guarded (id int);
+INSERT INTO guarded VALUES (1);
+ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+CREATE POLICY through_program ON guarded USING (EXISTS (SELECT 1 FROM progft));
 CREATE ROLE ${ROLE} LOGIN;
 GRANT USAGE ON SCHEMA public TO ${ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE};
@@ -160,6 +165,7 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT * FROM progft', 'file_fdw_handler()'],
   ['SELECT * FROM progft_view', 'file_fdw_handler()'],
   ['SELECT count(*) FROM fdw_parent', 'file_fdw_handler()'],
+  ['SELECT id FROM guarded', 'file_fdw_handler()'],
 ];
 
 for (const [sql, fn, params] of REFUSED) {
