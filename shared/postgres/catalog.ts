@@ -294,13 +294,12 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
       const bare = new Set<string>();
       const qualified = new Set<string>();
       for (const n of unknown) {
-        const key = lookupKey(n);
-        (key.includes('.') ? qualified : bare).add(key);
+        for (const key of lookupKeys(n)) (key.schema === undefined ? bare : qualified).add(key.schema === undefined ? key.name : `${key.schema}.${key.name}`);
       }
       const rows = await query<{ oid: string; schema: string; name: string }>(connection, RELATIONS_BY_NAME, [[...bare], [...qualified]]);
       for (const n of unknown) {
-        const key = lookupKey(n);
-        const oids = rows.filter((r) => (key.includes('.') ? `${r.schema}.${r.name}` === key : r.name === key)).map((r) => Number(r.oid));
+        const keys = lookupKeys(n);
+        const oids = rows.filter((r) => keys.some((k) => r.name === k.name && (k.schema === undefined || r.schema === k.schema))).map((r) => Number(r.oid));
         // Only found names are kept: a relation created later under a name asked for now must be seen.
         if (oids.length > 0) s.byName.set(n, oids);
       }
@@ -390,10 +389,18 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
   };
 }
 
-/** `db.schema.name` → `schema.name`; quoted names with dots are rare and only over-match. */
-function lookupKey(written: string): string {
+/**
+ * What a name as written (parts joined with dots, as relationName gives it) may denote. `db.s.t` is
+ * `s.t`; but a quoted name may hold dots itself — `"x.y"` is a relation named `x.y` on the search
+ * path, `"a.b".c` one named c in schema `a.b` — so every split is asked for, and the bare whole:
+ * a relation that is not found is not checked for what reading it runs. Over-matching only checks more.
+ */
+function lookupKeys(written: string): { schema?: string; name: string }[] {
   const parts = written.split('.');
-  return parts.length > 2 ? parts.slice(-2).join('.') : written;
+  const keys: { schema?: string; name: string }[] = [{ name: written }];
+  for (let i = 1; i < parts.length; i++) keys.push({ schema: parts.slice(0, i).join('.'), name: parts.slice(i).join('.') });
+  if (parts.length > 2) keys.push({ schema: parts[parts.length - 2]!, name: parts[parts.length - 1]! });
+  return keys;
 }
 
 function checkOptions(options: CatalogReaderOptions): CatalogReaderOptions {

@@ -75,6 +75,10 @@ CREATE FOREIGN TABLE progft (line text) SERVER files OPTIONS (program 'touch ${M
 CREATE TABLE fdw_parent (line text);
 CREATE FOREIGN TABLE fdw_child () INHERITS (fdw_parent) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
 CREATE VIEW progft_view AS SELECT line FROM progft;
+-- names with dots in them: the catalog lookup took "files.prog" for table prog in schema files
+CREATE FOREIGN TABLE "files.prog" (line text) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
+CREATE SCHEMA "odd.schema";
+CREATE FOREIGN TABLE "odd.schema".prog (line text) SERVER files OPTIONS (program 'touch ${MARKER}; echo hi');
 -- a row security policy whose USING reads the foreign table: every read of guarded runs the program
 CREATE TABLE guarded (id int);
 INSERT INTO guarded VALUES (1);
@@ -83,6 +87,8 @@ CREATE POLICY through_program ON guarded USING (EXISTS (SELECT 1 FROM progft));
 CREATE ROLE ${ROLE} LOGIN;
 GRANT USAGE ON SCHEMA public TO ${ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ROLE};
+GRANT USAGE ON SCHEMA "odd.schema" TO ${ROLE};
+GRANT SELECT ON "odd.schema".prog TO ${ROLE};
 SELECT lo_from_bytea(0, '\\x6f6e65'::bytea), lo_from_bytea(0, '\\x74776f'::bytea);
 DO $$ DECLARE o oid; BEGIN FOR o IN SELECT oid FROM pg_largeobject_metadata LOOP EXECUTE format('ALTER LARGE OBJECT %s OWNER TO ${ROLE}', o); END LOOP; END $$;
 `;
@@ -166,6 +172,9 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT * FROM progft_view', 'file_fdw_handler()'],
   ['SELECT count(*) FROM fdw_parent', 'file_fdw_handler()'],
   ['SELECT id FROM guarded', 'file_fdw_handler()'],
+  ['SELECT * FROM "files.prog"', 'file_fdw_handler()'],
+  ['SELECT * FROM public."files.prog"', 'file_fdw_handler()'],
+  ['SELECT * FROM "odd.schema".prog', 'file_fdw_handler()'],
 ];
 
 for (const [sql, fn, params] of REFUSED) {
