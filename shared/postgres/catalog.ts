@@ -91,7 +91,14 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                        CROSS JOIN LATERAL pg_catalog.unnest(ix.indclass::pg_catalog.oid[]) oc(opc)
                        JOIN pg_catalog.pg_opclass o ON o.oid OPERATOR(pg_catalog.=) oc.opc
                        JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily OPERATOR(pg_catalog.=) o.opcfamily
-                      WHERE ix.indrelid IN (SELECT rel FROM down)) f
+                      WHERE ix.indrelid IN (SELECT rel FROM down)
+                     UNION
+                     -- Partition pruning compares with the partition key's operator classes.
+                     SELECT ap.amproc::pg_catalog.oid FROM pg_catalog.pg_partitioned_table pt
+                       CROSS JOIN LATERAL pg_catalog.unnest(pt.partclass::pg_catalog.oid[]) oc(opc)
+                       JOIN pg_catalog.pg_opclass o ON o.oid OPERATOR(pg_catalog.=) oc.opc
+                       JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily OPERATOR(pg_catalog.=) o.opcfamily
+                      WHERE pt.partrelid IN (SELECT rel FROM down)) f
                     WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
                   '[]'::pg_catalog.json)
        END AS calls,

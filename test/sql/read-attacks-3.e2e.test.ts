@@ -53,6 +53,11 @@ CREATE TABLE indexed_part1 PARTITION OF indexed_parted FOR VALUES FROM (0) TO (1
 INSERT INTO indexed_parted SELECT generate_series(1, 5000);
 CREATE INDEX ON indexed_part1 (id planted_int_ops);
 ANALYZE indexed; ANALYZE indexed_part1;
+-- partitioned by that operator class: pruning compares with it
+CREATE TABLE parted_by (id int) PARTITION BY RANGE (id planted_int_ops);
+CREATE TABLE parted_by_low PARTITION OF parted_by FOR VALUES FROM (0) TO (100);
+CREATE TABLE parted_by_high PARTITION OF parted_by FOR VALUES FROM (100) TO (200);
+INSERT INTO parted_by VALUES (5), (150);
 -- an implicit cast a type owner created: any text function applied to a mood calls it
 CREATE TYPE planted_mood AS ENUM ('happy');
 CREATE FUNCTION planted_mood_text(planted_mood) RETURNS text LANGUAGE sql AS $$ SELECT 'happy' || coalesce(unlink_one()::text, '') $$;
@@ -143,6 +148,8 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   // an index scan through a user operator class, on the table or on a partition
   ['SELECT id FROM indexed WHERE id = 5', 'planted_int_cmp()'],
   ['SELECT count(*) FROM indexed_parted WHERE id = 5', 'planted_int_cmp()'],
+  ['SELECT count(*) FROM parted_by WHERE id = 5', 'planted_int_cmp()'],
+  ['SELECT count(*) FROM parted_by WHERE id = $1', 'planted_int_cmp()', [5]],
   // an implicit cast: upper(text) of a mood
   ['SELECT upper(m) FROM moods', 'planted_mood_text()'],
   ['SELECT length(m) FROM moods', 'planted_mood_text()'],
