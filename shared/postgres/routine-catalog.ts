@@ -95,24 +95,32 @@ WITH RECURSIVE direct(typ, fn, kind) AS (
         SELECT r.rngtypid, f.fn, 'u' FROM pg_catalog.pg_range r,
                LATERAL (VALUES (r.rngcanonical::pg_catalog.oid), (r.rngsubdiff::pg_catalog.oid)) f(fn)
          WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
-     holds(outer_typ, inner_typ) AS (
-        SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.typbasetype OPERATOR(pg_catalog.<>) 0
+     -- container: the outer type is a value made of inner values that an untyped literal is read
+     -- into as a whole ('{x}' for an array, '(x)' for a composite type, '[a,b)' for a range); a
+     -- table's row type is not (its columns are what the statement compares).
+     holds(outer_typ, inner_typ, container) AS (
+        SELECT t.oid, t.typbasetype, false FROM pg_catalog.pg_type t WHERE t.typbasetype OPERATOR(pg_catalog.<>) 0
         UNION ALL
-        SELECT t.oid, t.typelem FROM pg_catalog.pg_type t WHERE t.typelem OPERATOR(pg_catalog.<>) 0
+        SELECT t.oid, t.typelem, true FROM pg_catalog.pg_type t WHERE t.typelem OPERATOR(pg_catalog.<>) 0
         UNION ALL
-        SELECT r.rngtypid, r.rngsubtype FROM pg_catalog.pg_range r
+        SELECT r.rngtypid, r.rngsubtype, true FROM pg_catalog.pg_range r
         UNION ALL
-        SELECT r.rngmultitypid, r.rngtypid FROM pg_catalog.pg_range r
+        SELECT r.rngmultitypid, r.rngtypid, true FROM pg_catalog.pg_range r
         UNION ALL
-        SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t
+        SELECT t.oid, a.atttypid, c.relkind OPERATOR(pg_catalog.=) 'c' FROM pg_catalog.pg_type t
+          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.typrelid
           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.typrelid
          WHERE t.typrelid OPERATOR(pg_catalog.<>) 0 AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped),
+     -- kind k: a conversion hook reached through a container (an array of a domain, a composite
+     -- type with a domain field), which an untyped operand of any operator can run ('{x}').
      hooked(typ, fn, kind) AS (
         SELECT typ, fn, kind FROM direct
         UNION
-        SELECT h2.outer_typ, h.fn, h.kind FROM hooked h JOIN holds h2 ON h2.inner_typ OPERATOR(pg_catalog.=) h.typ)
+        SELECT h2.outer_typ, h.fn, CASE WHEN h.kind OPERATOR(pg_catalog.=) 'c' AND h2.container THEN 'k' ELSE h.kind END
+          FROM hooked h JOIN holds h2 ON h2.inner_typ OPERATOR(pg_catalog.=) h.typ)
 SELECT t.oid::pg_catalog.int8 AS oid, t.typname AS name, n.nspname AS schema,
-       COALESCE(pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) FILTER (WHERE h.kind OPERATOR(pg_catalog.=) 'c'), '[]') AS conversion,
+       COALESCE(pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) FILTER (WHERE h.kind IN ('c', 'k')), '[]') AS conversion,
+       COALESCE(pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) FILTER (WHERE h.kind OPERATOR(pg_catalog.=) 'k'), '[]') AS container,
        COALESCE(pg_catalog.json_agg(DISTINCT h.fn::pg_catalog.int8) FILTER (WHERE h.kind OPERATOR(pg_catalog.=) 'u'), '[]') AS use
   FROM hooked h
   JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) h.typ
@@ -145,7 +153,8 @@ export async function loadRoutineCatalog(query: Query, now: number): Promise<Rou
     const oid = Number(row.oid);
     const conversion = oids(row.conversion);
     const use = oids(row.use);
-    typeHooks.set(oid, { conversion, use });
+    const container = oids(row.container);
+    typeHooks.set(oid, { conversion, use, ...(container.length > 0 ? { container } : {}) });
     // A written cast converts to the type and then uses the value (prints, sorts, casts it on).
     const hook: Hook = { schema: String(row.schema), functions: [...new Set([...conversion, ...use])] };
     const name = String(row.name);

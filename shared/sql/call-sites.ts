@@ -57,6 +57,13 @@ export interface CallSites {
    * column by column. `''` when what the row is cannot be named.
    */
   readonly wholeRows: readonly string[];
+  /**
+   * An operator has a constant or parameter operand (`a = '{x}'`, `a IN ('{x}')`): PostgreSQL gives
+   * it the other operand's type when a polymorphic operator fits — an array of a domain, say.
+   */
+  readonly untypedOperand: boolean;
+  /** The statement builds arrays of its values (`ARRAY[…]`, `ARRAY(SELECT …)`). */
+  readonly arrays: boolean;
   /** `TABLESAMPLE m(…)`: the sampling method's handler function `m(internal)`. */
   readonly samplers: readonly NamedSite[];
   /**
@@ -112,6 +119,8 @@ export class CallSiteCollector {
   private readonly casts: NamedSite[] = [];
   private readonly wholeRows: string[] = [];
   private readonly samplers: NamedSite[] = [];
+  private untypedOperand = false;
+  private arrays = false;
   private readonly aliases = new Map<string, string[]>();
 
   funcCall(f: Fields): void {
@@ -167,6 +176,9 @@ export class CallSiteCollector {
 
   operator(f: Fields): void {
     const kind = str(f.kind) ?? '';
+    if ([f.lexpr, f.rexpr].some((side) => isUntyped(side) || (Array.isArray(unwrap(side)?.[1].items) && list(unwrap(side)?.[1].items).some(isUntyped)) || (Array.isArray(side) && side.some(isUntyped)))) {
+      this.untypedOperand = true;
+    }
     if (BETWEEN_KINDS.has(kind)) {
       for (const name of BETWEEN_OPERATORS) this.operators.push({ name });
       return;
@@ -199,6 +211,11 @@ export class CallSiteCollector {
         if (f.isNatural === true || list(f.usingClause).length > 0) this.operators.push({ name: '=' });
         return;
     }
+  }
+
+  /** `ARRAY[…]`, or a SubLink (`ARRAY(SELECT …)` builds an array; others compare, see implicitOperator). */
+  arrayBuilt(): void {
+    this.arrays = true;
   }
 
   /** An SQL/JSON expression node that an older target reads as a call (SYNTAX_CALLS). */
@@ -249,7 +266,10 @@ export class CallSiteCollector {
   }
 
   done(): CallSites {
-    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, samplers: this.samplers, aliases: this.aliases };
+    return {
+      calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, samplers: this.samplers,
+      untypedOperand: this.untypedOperand, arrays: this.arrays, aliases: this.aliases,
+    };
   }
 
   private attribute(name: string, qualifier: readonly string[] | undefined): void {

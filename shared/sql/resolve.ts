@@ -40,6 +40,8 @@ export function resolveCalls(input: ResolveInput): Resolution {
 
   // A call that can give an untyped constant or parameter the type of a column (see below).
   let retyping: CallSite | undefined;
+  // A call whose result is a polymorphic array (array_agg(d) is an array of d's domain).
+  let polymorphicResult = false;
   const typesOf = (r: Routine, report: (fn: number, v: RoutineVerdict) => void) => {
     // A built-in argument type converts with its built-in input function; a cast into it from
     // another type runs only for a value of that type, whose own hooks cover it.
@@ -72,6 +74,7 @@ export function resolveCalls(input: ResolveInput): Resolution {
     // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
     // function of that name does, with any arguments — so every one of that name must be allowed.
     const candidates = site.form === 'syntax' ? all.filter((r) => r.kind !== 'procedure') : all.filter((r) => callable(r, site));
+    if (candidates.some((r) => r.returnTypeId !== undefined && POLYMORPHIC_ARRAY_TYPE_IDS.has(r.returnTypeId))) polymorphicResult = true;
     if (retyping === undefined && site.untyped !== undefined && candidates.some((r) => site.untyped!.some((i) => isPolymorphicAt(r, i)))) retyping = site;
     const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
     const where =
@@ -128,11 +131,18 @@ export function resolveCalls(input: ResolveInput): Resolution {
   // column's domain CHECK, a type's input function) when the statement can: a whole row passed on
   // (json_populate_record(w, …), a CTE's row, `w.*` in a call), or a constant or parameter given a
   // column's type by a polymorphic function (`lag(d, 1, 'x')`, `array_append(ARRAY[d], $1)`).
+  // And an operator with a constant or parameter operand: PostgreSQL types it as the other operand
+  // where a polymorphic operator fits (`ARRAY[d] = '{x}'` reads '{x}' as an array of d's domain), so
+  // where the statement builds arrays of column values, or a column's type is itself an array or
+  // composite holding such a type (only that part: `d = 'x'` compares as text).
   const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
+  const arrays = sites.arrays === true || polymorphicResult;
   const converting =
     wholeRows.length > 0 ? `a whole row (${wholeRows[0] || '(…).*'}) is used where`
     : retyping !== undefined ? `${retyping.name}() can give a constant or parameter the type of a column of what is read, and`
+    : sites.untypedOperand === true && arrays ? 'an operator can give a constant or parameter the type of an array of column values, and'
     : undefined;
+  const containerConverting = sites.untypedOperand === true ? 'an operator can give a constant or parameter the type of a column of what is read, and' : undefined;
   for (const table of input.tablesRead) {
     const infos = input.relations.get(table) ?? [];
     if (infos.length === 0 && converting !== undefined) {
@@ -150,10 +160,10 @@ export function resolveCalls(input: ResolveInput): Resolution {
         const v = verdict(routines.byOid.get(fn));
         if (!v.allowed) refuse(`reading ${table} prints, compares or implicitly casts values of its columns' types, which calls ${nameOf(routines, fn)}(), which ${v.why}`);
       }
-      if (converting === undefined) continue;
-      for (const fn of hooks?.conversion ?? []) {
+      const conversion = converting !== undefined ? hooks?.conversion : containerConverting !== undefined ? hooks?.container : undefined;
+      for (const fn of conversion ?? []) {
         const v = verdict(routines.byOid.get(fn));
-        if (!v.allowed) refuse(`${converting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+        if (!v.allowed) refuse(`${converting ?? containerConverting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
       }
     }
     for (const type of input.relationTypes?.get(table) ?? []) {
@@ -199,6 +209,13 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
 
 /** FirstNormalObjectId: objects with a lower OID were created by initdb. */
 const FIRST_NORMAL_OID = 16384;
+
+/**
+ * pg_type OIDs of anyarray and anycompatiblearray: a function returning one builds an array of its
+ * arguments' type (array_agg(d)); the other polymorphic results are the type of an argument, which
+ * is an array only if an array went in (and then it was built or read, and counted there).
+ */
+const POLYMORPHIC_ARRAY_TYPE_IDS: ReadonlySet<number> = new Set([2277, 5078]);
 
 /**
  * Is the parameter at argument position `i` polymorphic (anyelement, anycompatible, anyarray, …;

@@ -37,6 +37,8 @@ export interface Hook {
 export interface TypeHooks {
   readonly conversion: readonly number[];
   readonly use: readonly number[];
+  /** The part of `conversion` reached through an array, range or composite type ('{x}', '(x)'). */
+  readonly container?: readonly number[];
 }
 
 export interface RoutineCatalog {

@@ -153,6 +153,10 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'SubLink':
       case 'SortBy':
         sites.implicitOperator(type, f);
+        if (type === 'SubLink' && str(f.subLinkType) === 'ARRAY_SUBLINK') sites.arrayBuilt();
+        break;
+      case 'A_ArrayExpr':
+        sites.arrayBuilt();
         break;
       case 'TypeName':
         sites.typeName(f);

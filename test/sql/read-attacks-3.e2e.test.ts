@@ -69,6 +69,8 @@ CREATE FUNCTION planted_check(text) RETURNS boolean LANGUAGE sql AS $$ SELECT un
 CREATE DOMAIN planted_domain AS text CHECK (planted_check(VALUE));
 CREATE TABLE withdom (id int, d planted_domain);
 INSERT INTO withdom VALUES (1, 'a');
+CREATE TABLE arrdom (id int, ds planted_domain[]);
+INSERT INTO arrdom VALUES (1, ARRAY['a']::planted_domain[]);
 -- functions the policy lists: their argument and result types still run what they run
 CREATE FUNCTION make_pair(int) RETURNS pair LANGUAGE sql IMMUTABLE AS $$ SELECT ROW($1)::pair $$;
 CREATE FUNCTION show_dom(planted_domain) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text $$;
@@ -160,6 +162,14 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT lag(d, 1, $1) OVER () FROM withdom', 'planted_check()', ['x']],
   ["SELECT array_append(ARRAY[d], 'x') FROM withdom", 'planted_check()'],
   ["SELECT array_position(ARRAY(SELECT d FROM withdom), 'x')", 'planted_check()'],
+  // an untyped operand of an operator whose other side is an array of the domain: '{x}' is read as one
+  ["SELECT ARRAY[d] = '{x}' FROM withdom", 'planted_check()'],
+  ["SELECT ARRAY[d] || '{x}' FROM withdom", 'planted_check()'],
+  ["SELECT ARRAY[d] IN ('{x}', '{y}') FROM withdom", 'planted_check()'],
+  ["SELECT (SELECT array_agg(d) FROM withdom) @> '{x}'", 'planted_check()'],
+  ['SELECT ARRAY(SELECT d FROM withdom) && $1', 'planted_check()', ['{x}']],
+  ["SELECT id FROM arrdom WHERE ds = '{x}'", 'planted_check()'],
+  ['SELECT id FROM arrdom WHERE ds @> $1', 'planted_check()', ['{x}']],
   // a function-style cast to the domain, in attribute notation or as a call (no function of that name)
   ["SELECT ('x').planted_domain", 'planted_check()'],
   ['SELECT (upper(w.d)).planted_domain FROM withdom w', 'planted_check()'],
@@ -201,6 +211,9 @@ test.serial('the same tables read without running anything are still reads', asy
     "SELECT upper(d) FROM withdom WHERE d LIKE 'a%'",
     "SELECT coalesce(d, 'x') FROM withdom",
     'SELECT count(*) FROM withdom WHERE id > 0',
+    "SELECT id FROM withdom WHERE d = 'a' AND d IN ('a', 'b')",
+    'SELECT id, ds FROM arrdom',
+    'SELECT ARRAY[d] FROM withdom',
     'SELECT count(*) FROM withdom TABLESAMPLE BERNOULLI (50) REPEATABLE (1)',
     'SELECT count(*) FROM withdom TABLESAMPLE SYSTEM (50)',
   ]) {
