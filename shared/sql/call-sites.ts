@@ -58,10 +58,12 @@ export interface CallSites {
    */
   readonly wholeRows: readonly string[];
   /**
-   * An operator has a constant or parameter operand (`a = '{x}'`, `a IN ('{x}')`): PostgreSQL gives
-   * it the other operand's type when a polymorphic operator fits — an array of a domain, say.
+   * The statement has a constant or parameter not wrapped in a cast: PostgreSQL gives it the type
+   * of what it meets — the other operand where a polymorphic operator fits (`a = '{x}'`), the
+   * common type of CASE, COALESCE, GREATEST, NULLIF, VALUES and UNION (`coalesce(a, '{x}')`) —
+   * an array of a domain, say, when `a` is one.
    */
-  readonly untypedOperand: boolean;
+  readonly untypedValue: boolean;
   /** The statement builds arrays of its values (`ARRAY[…]`, `ARRAY(SELECT …)`). */
   readonly arrays: boolean;
   /** `TABLESAMPLE m(…)`: the sampling method's handler function `m(internal)`. */
@@ -119,7 +121,7 @@ export class CallSiteCollector {
   private readonly casts: NamedSite[] = [];
   private readonly wholeRows: string[] = [];
   private readonly samplers: NamedSite[] = [];
-  private untypedOperand = false;
+  private untypedValue = false;
   private arrays = false;
   private readonly aliases = new Map<string, string[]>();
 
@@ -176,9 +178,6 @@ export class CallSiteCollector {
 
   operator(f: Fields): void {
     const kind = str(f.kind) ?? '';
-    if ([f.lexpr, f.rexpr].some((side) => isUntyped(side) || (Array.isArray(unwrap(side)?.[1].items) && list(unwrap(side)?.[1].items).some(isUntyped)) || (Array.isArray(side) && side.some(isUntyped)))) {
-      this.untypedOperand = true;
-    }
     if (BETWEEN_KINDS.has(kind)) {
       for (const name of BETWEEN_OPERATORS) this.operators.push({ name });
       return;
@@ -211,6 +210,11 @@ export class CallSiteCollector {
         if (f.isNatural === true || list(f.usingClause).length > 0) this.operators.push({ name: '=' });
         return;
     }
+  }
+
+  /** A constant or parameter (A_Const, ParamRef) that is not the argument of a cast. */
+  untyped(): void {
+    this.untypedValue = true;
   }
 
   /** `ARRAY[…]`, or a SubLink (`ARRAY(SELECT …)` builds an array; others compare, see implicitOperator). */
@@ -268,7 +272,7 @@ export class CallSiteCollector {
   done(): CallSites {
     return {
       calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, samplers: this.samplers,
-      untypedOperand: this.untypedOperand, arrays: this.arrays, aliases: this.aliases,
+      untypedValue: this.untypedValue, arrays: this.arrays, aliases: this.aliases,
     };
   }
 

@@ -131,18 +131,19 @@ export function resolveCalls(input: ResolveInput): Resolution {
   // column's domain CHECK, a type's input function) when the statement can: a whole row passed on
   // (json_populate_record(w, …), a CTE's row, `w.*` in a call), or a constant or parameter given a
   // column's type by a polymorphic function (`lag(d, 1, 'x')`, `array_append(ARRAY[d], $1)`).
-  // And an operator with a constant or parameter operand: PostgreSQL types it as the other operand
-  // where a polymorphic operator fits (`ARRAY[d] = '{x}'` reads '{x}' as an array of d's domain), so
-  // where the statement builds arrays of column values, or a column's type is itself an array or
-  // composite holding such a type (only that part: `d = 'x'` compares as text).
+  // And a constant or parameter anywhere: PostgreSQL types it as what it meets — the other operand
+  // where a polymorphic operator fits, the common type of CASE, COALESCE, UNION, VALUES
+  // (`ARRAY[d] = '{x}'` and `coalesce(ARRAY[d], '{x}')` read '{x}' as an array of d's domain) —
+  // so where the statement builds arrays of column values, or a column's type is itself an array or
+  // composite holding such a type (only that part: `d = 'x'`, `coalesce(d, 'x')` use text).
   const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
   const arrays = sites.arrays === true || polymorphicResult;
   const converting =
     wholeRows.length > 0 ? `a whole row (${wholeRows[0] || '(…).*'}) is used where`
     : retyping !== undefined ? `${retyping.name}() can give a constant or parameter the type of a column of what is read, and`
-    : sites.untypedOperand === true && arrays ? 'an operator can give a constant or parameter the type of an array of column values, and'
+    : sites.untypedValue === true && arrays ? 'a constant or parameter can take the type of an array of column values, and'
     : undefined;
-  const containerConverting = sites.untypedOperand === true ? 'an operator can give a constant or parameter the type of a column of what is read, and' : undefined;
+  const containerConverting = sites.untypedValue === true ? 'a constant or parameter can take the type of a column of what is read, and' : undefined;
   for (const table of input.tablesRead) {
     const infos = input.relations.get(table) ?? [];
     if (infos.length === 0 && converting !== undefined) {

@@ -158,6 +158,10 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'A_ArrayExpr':
         sites.arrayBuilt();
         break;
+      case 'A_Const':
+      case 'ParamRef':
+        if (parent !== 'TypeCast') sites.untyped();
+        break;
       case 'TypeName':
         sites.typeName(f);
         break;

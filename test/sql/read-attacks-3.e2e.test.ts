@@ -162,13 +162,21 @@ const REFUSED: readonly (readonly [string, string, unknown[]?])[] = [
   ['SELECT lag(d, 1, $1) OVER () FROM withdom', 'planted_check()', ['x']],
   ["SELECT array_append(ARRAY[d], 'x') FROM withdom", 'planted_check()'],
   ["SELECT array_position(ARRAY(SELECT d FROM withdom), 'x')", 'planted_check()'],
-  // an untyped operand of an operator whose other side is an array of the domain: '{x}' is read as one
+  // an untyped constant meeting an array of the domain: '{x}' is read as one — the other operand …
   ["SELECT ARRAY[d] = '{x}' FROM withdom", 'planted_check()'],
   ["SELECT ARRAY[d] || '{x}' FROM withdom", 'planted_check()'],
   ["SELECT ARRAY[d] IN ('{x}', '{y}') FROM withdom", 'planted_check()'],
   ["SELECT (SELECT array_agg(d) FROM withdom) @> '{x}'", 'planted_check()'],
   ['SELECT ARRAY(SELECT d FROM withdom) && $1', 'planted_check()', ['{x}']],
   ["SELECT id FROM arrdom WHERE ds = '{x}'", 'planted_check()'],
+  // … or the common type of CASE, COALESCE, GREATEST, NULLIF, UNION and VALUES
+  ["SELECT CASE WHEN id > 0 THEN ARRAY[d] ELSE '{x}' END FROM withdom", 'planted_check()'],
+  ["SELECT coalesce(ARRAY[d], '{x}') FROM withdom", 'planted_check()'],
+  ["SELECT greatest(ARRAY[d], '{x}') FROM withdom", 'planted_check()'],
+  ["SELECT nullif(ARRAY[d], '{x}') FROM withdom", 'planted_check()'],
+  ["SELECT ARRAY[d] FROM withdom UNION ALL SELECT '{x}'", 'planted_check()'],
+  ["VALUES ((SELECT ARRAY[d] FROM withdom)), ('{y}')", 'planted_check()'],
+  ["SELECT coalesce(ds, '{x}') FROM arrdom", 'planted_check()'],
   ['SELECT id FROM arrdom WHERE ds @> $1', 'planted_check()', ['{x}']],
   // a function-style cast to the domain, in attribute notation or as a call (no function of that name)
   ["SELECT ('x').planted_domain", 'planted_check()'],
@@ -212,6 +220,7 @@ test.serial('the same tables read without running anything are still reads', asy
     "SELECT coalesce(d, 'x') FROM withdom",
     'SELECT count(*) FROM withdom WHERE id > 0',
     "SELECT id FROM withdom WHERE d = 'a' AND d IN ('a', 'b')",
+    "SELECT coalesce(d, 'x'), CASE WHEN id > 0 THEN d ELSE 'y' END FROM withdom",
     'SELECT id, ds FROM arrdom',
     'SELECT ARRAY[d] FROM withdom',
     'SELECT count(*) FROM withdom TABLESAMPLE BERNOULLI (50) REPEATABLE (1)',

@@ -168,16 +168,18 @@ test('TABLESAMPLE: PostgreSQL\'s own methods pass, an extension\'s handler must 
   t.regex(resolve('SELECT id FROM customers TABLESAMPLE nothere (10)', cat)[0] ?? '', /sampling method the catalog of this connection does not know/);
 });
 
-test('type hooks: an untyped operand converts to an array of column values, or to a container column\'s type, not to a scalar domain', (t) => {
+test('type hooks: an untyped value converts to an array of column values, or to a container column\'s type, not to a scalar domain', (t) => {
   const check = fn('planted_check', { schema: 'public', builtin: false, language: 'sql' });
   const arrayAgg = fn('array_agg', { argTypes: ['anynonarray'], kind: 'aggregate', returnTypeId: 2277 });
   const withRow: RelationInfo = { ...CUSTOMERS, rowType: 500 };
   const relations = new Map<string, RelationInfo[]>([['customers', [withRow]]]);
   const scalar = catalogOf([...BASE, check, arrayAgg], { typeHooks: new Map([[500, { use: [], conversion: [check.oid] }]]) });
   t.deepEqual(resolve("SELECT id FROM customers WHERE email = 'x' AND id IN (1, 2)", scalar, new Map(), relations), []);
-  t.regex(resolve("SELECT ARRAY[email] = '{x}' FROM customers", scalar, new Map(), relations)[0] ?? '', /an operator can give a constant or parameter the type of an array of column values/);
+  t.regex(resolve("SELECT ARRAY[email] = '{x}' FROM customers", scalar, new Map(), relations)[0] ?? '', /a constant or parameter can take the type of an array of column values/);
   t.regex(resolve('SELECT (SELECT array_agg(email) FROM customers) @> $1', scalar, new Map(), relations)[0] ?? '', /planted_check/);
   const container = catalogOf([...BASE, check], { typeHooks: new Map([[500, { use: [], conversion: [check.oid], container: [check.oid] }]]) });
-  t.regex(resolve("SELECT id FROM customers WHERE email = '{x}'", container, new Map(), relations)[0] ?? '', /an operator can give a constant or parameter the type of a column of what is read/);
+  t.regex(resolve("SELECT id FROM customers WHERE email = '{x}'", container, new Map(), relations)[0] ?? '', /a constant or parameter can take the type of a column of what is read/);
   t.deepEqual(resolve('SELECT id, email FROM customers', container, new Map(), relations), []);
+  t.deepEqual(resolve("SELECT id, email::text, CAST($1 AS int) FROM customers", container, new Map(), relations), [], 'a cast types its constant');
+  t.regex(resolve("SELECT coalesce(ARRAY[email], '{x}') FROM customers", scalar, new Map(), relations)[0] ?? '', /planted_check/);
 });
