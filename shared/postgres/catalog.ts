@@ -57,7 +57,7 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                   '[]'::pg_catalog.json)
        END AS depends,
        CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
-         COALESCE((WITH owners AS (
+         COALESCE((WITH RECURSIVE owners AS (
                      SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass AS classid, r.oid AS objid
                        FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid
                      UNION ALL
@@ -65,15 +65,67 @@ SELECT c.oid::pg_catalog.int8 AS oid,
                        FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid),
                    refs AS (
                      SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d
-                       JOIN owners o ON d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid)
+                       JOIN owners o ON d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid),
+                   -- this relation and the inheritance children (partitions) a scan of it reads
+                   down(rel) AS (
+                     SELECT c.oid
+                     UNION
+                     SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.rel)
                    SELECT pg_catalog.json_agg(DISTINCT f.fn::pg_catalog.int8) FROM (
                      SELECT refobjid AS fn FROM refs WHERE refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                      UNION
                      SELECT op.oprcode::pg_catalog.oid FROM refs JOIN pg_catalog.pg_operator op ON op.oid OPERATOR(pg_catalog.=) refs.refobjid
-                      WHERE refs.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) f
+                      WHERE refs.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                     UNION
+                     -- A foreign table, or one among the inheritance children a scan of this one
+                     -- reads, is read by its wrapper's handler (file_fdw runs a program, postgres_fdw
+                     -- runs SQL on another server).
+                     SELECT w.fdwhandler FROM pg_catalog.pg_foreign_table ft
+                       JOIN pg_catalog.pg_foreign_server fs ON fs.oid OPERATOR(pg_catalog.=) ft.ftserver
+                       JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) fs.srvfdw
+                      WHERE ft.ftrelid IN (SELECT rel FROM down)
+                     UNION
+                     -- An index scan calls the support functions of the index's operator classes
+                     -- (a btree's comparison function), whatever operator the statement wrote.
+                     SELECT ap.amproc::pg_catalog.oid FROM pg_catalog.pg_index ix
+                       CROSS JOIN LATERAL pg_catalog.unnest(ix.indclass::pg_catalog.oid[]) oc(opc)
+                       JOIN pg_catalog.pg_opclass o ON o.oid OPERATOR(pg_catalog.=) oc.opc
+                       JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily OPERATOR(pg_catalog.=) o.opcfamily
+                      WHERE ix.indrelid IN (SELECT rel FROM down)
+                     UNION
+                     -- Partition pruning compares with the partition key's operator classes.
+                     SELECT ap.amproc::pg_catalog.oid FROM pg_catalog.pg_partitioned_table pt
+                       CROSS JOIN LATERAL pg_catalog.unnest(pt.partclass::pg_catalog.oid[]) oc(opc)
+                       JOIN pg_catalog.pg_opclass o ON o.oid OPERATOR(pg_catalog.=) oc.opc
+                       JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily OPERATOR(pg_catalog.=) o.opcfamily
+                      WHERE pt.partrelid IN (SELECT rel FROM down)) f
                     WHERE f.fn OPERATOR(pg_catalog.>=) 16384),
                   '[]'::pg_catalog.json)
-       END AS calls
+       END AS calls,
+       c.reltype::pg_catalog.int8 AS row_type,
+       -- Relations a row security policy's expressions read (a subquery in USING): reading this one
+       -- reads them, with whatever they run.
+       COALESCE((SELECT pg_catalog.json_agg(DISTINCT d.refobjid::pg_catalog.int8)
+                   FROM pg_catalog.pg_policy p
+                   JOIN pg_catalog.pg_depend d
+                     ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) p.oid
+                    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.refobjid OPERATOR(pg_catalog.<>) c.oid
+                  WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid),
+                '[]'::pg_catalog.json) AS policy_reads,
+       -- Types a view's rule or a row security policy converts to or compares (a constant or cast of
+       -- a domain type): their CHECK, input and comparison functions run without a call in pg_depend.
+       CASE WHEN c.oid OPERATOR(pg_catalog.>=) 16384 THEN
+         COALESCE((SELECT pg_catalog.json_agg(DISTINCT d.refobjid::pg_catalog.int8)
+                     FROM pg_catalog.pg_depend d
+                    WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+                      AND ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                            AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid))
+                        OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                            AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)))),
+                  '[]'::pg_catalog.json)
+       END AS types
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
  WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])`;
@@ -149,6 +201,9 @@ interface RawRelation {
   readonly definition: string | null;
   readonly depends: readonly number[] | null;
   readonly calls: readonly number[];
+  readonly rowType: number;
+  readonly types: readonly number[];
+  readonly policyReads: readonly number[];
 }
 
 export function createCatalogReader(options: CatalogReaderOptions): ClosableCatalogReader {
@@ -246,13 +301,12 @@ export function createCatalogReader(options: CatalogReaderOptions): ClosableCata
       const bare = new Set<string>();
       const qualified = new Set<string>();
       for (const n of unknown) {
-        const key = lookupKey(n);
-        (key.includes('.') ? qualified : bare).add(key);
+        for (const key of lookupKeys(n)) (key.schema === undefined ? bare : qualified).add(key.schema === undefined ? key.name : `${key.schema}.${key.name}`);
       }
       const rows = await query<{ oid: string; schema: string; name: string }>(connection, RELATIONS_BY_NAME, [[...bare], [...qualified]]);
       for (const n of unknown) {
-        const key = lookupKey(n);
-        const oids = rows.filter((r) => (key.includes('.') ? `${r.schema}.${r.name}` === key : r.name === key)).map((r) => Number(r.oid));
+        const keys = lookupKeys(n);
+        const oids = rows.filter((r) => keys.some((k) => r.name === k.name && (k.schema === undefined || r.schema === k.schema))).map((r) => Number(r.oid));
         // Only found names are kept: a relation created later under a name asked for now must be seen.
         if (oids.length > 0) s.byName.set(n, oids);
       }
@@ -319,6 +373,9 @@ function rawRelation(row: Record<string, unknown>): RawRelation {
     definition: typeof row.definition === 'string' ? row.definition : null,
     depends: Array.isArray(row.depends) ? row.depends.map(Number) : null,
     calls: Array.isArray(row.calls) ? row.calls.map(Number) : [],
+    rowType: Number(row.row_type ?? 0),
+    types: Array.isArray(row.types) ? row.types.map(Number) : [],
+    policyReads: Array.isArray(row.policy_reads) ? row.policy_reads.map(Number) : [],
   };
 }
 
@@ -332,14 +389,25 @@ function relationInfo(r: RawRelation, viewColumns?: ReadonlyMap<number, ViewColu
     ancestors: r.ancestors,
     ...(viewColumns ? { viewColumns } : {}),
     ...(r.calls.length > 0 ? { calls: r.calls } : {}),
+    ...(r.rowType !== 0 ? { rowType: r.rowType } : {}),
+    ...(r.types.length > 0 ? { types: r.types } : {}),
+    ...(r.policyReads.length > 0 ? { policyReads: r.policyReads } : {}),
     ...(r.depends !== null && r.depends.length > 0 ? { depends: r.depends } : {}),
   };
 }
 
-/** `db.schema.name` → `schema.name`; quoted names with dots are rare and only over-match. */
-function lookupKey(written: string): string {
+/**
+ * What a name as written (parts joined with dots, as relationName gives it) may denote. `db.s.t` is
+ * `s.t`; but a quoted name may hold dots itself — `"x.y"` is a relation named `x.y` on the search
+ * path, `"a.b".c` one named c in schema `a.b` — so every split is asked for, and the bare whole:
+ * a relation that is not found is not checked for what reading it runs. Over-matching only checks more.
+ */
+function lookupKeys(written: string): { schema?: string; name: string }[] {
   const parts = written.split('.');
-  return parts.length > 2 ? parts.slice(-2).join('.') : written;
+  const keys: { schema?: string; name: string }[] = [{ name: written }];
+  for (let i = 1; i < parts.length; i++) keys.push({ schema: parts.slice(0, i).join('.'), name: parts.slice(i).join('.') });
+  if (parts.length > 2) keys.push({ schema: parts[parts.length - 2]!, name: parts[parts.length - 1]! });
+  return keys;
 }
 
 function checkOptions(options: CatalogReaderOptions): CatalogReaderOptions {

@@ -27,6 +27,13 @@ export interface CallSite {
   readonly form: 'call' | 'attribute' | 'syntax';
   /** For `attribute` with a name before it: the parts before `name` (`['c']` for `c.to_jsonb`). */
   readonly qualifier?: readonly string[];
+  /**
+   * Positions of arguments that are a constant or a parameter written straight into the call: at a
+   * polymorphic parameter, PostgreSQL gives such a value the type of its polymorphic partner (-1: a
+   * named argument, whose parameter may be any) (`lag(d, 1, 'x')` converts
+   * 'x' to d's domain, running the domain's CHECK).
+   */
+  readonly untyped?: readonly number[];
 }
 
 export interface NamedSite {
@@ -50,6 +57,17 @@ export interface CallSites {
    * column by column. `''` when what the row is cannot be named.
    */
   readonly wholeRows: readonly string[];
+  /**
+   * The statement has a constant or parameter not wrapped in a cast: PostgreSQL gives it the type
+   * of what it meets — the other operand where a polymorphic operator fits (`a = '{x}'`), the
+   * common type of CASE, COALESCE, GREATEST, NULLIF, VALUES and UNION (`coalesce(a, '{x}')`) —
+   * an array of a domain, say, when `a` is one.
+   */
+  readonly untypedValue: boolean;
+  /** The statement builds arrays of its values (`ARRAY[…]`, `ARRAY(SELECT …)`). */
+  readonly arrays: boolean;
+  /** `TABLESAMPLE m(…)`: the sampling method's handler function `m(internal)`. */
+  readonly samplers: readonly NamedSite[];
   /**
    * What each FROM name may denote: an alias or an unaliased relation's name → the relations as
    * written. A name used at several query levels maps to all of them; a subquery, function, join
@@ -102,6 +120,9 @@ export class CallSiteCollector {
   private readonly operators: NamedSite[] = [];
   private readonly casts: NamedSite[] = [];
   private readonly wholeRows: string[] = [];
+  private readonly samplers: NamedSite[] = [];
+  private untypedValue = false;
+  private arrays = false;
   private readonly aliases = new Map<string, string[]>();
 
   funcCall(f: Fields): void {
@@ -114,6 +135,7 @@ export class CallSiteCollector {
       args: list(f.args).length + withinGroup,
       variadic: f.func_variadic === true,
       form: 'call',
+      ...untypedPositions(list(f.args)),
     });
   }
 
@@ -190,6 +212,16 @@ export class CallSiteCollector {
     }
   }
 
+  /** A constant or parameter (A_Const, ParamRef) that is not the argument of a cast. */
+  untyped(): void {
+    this.untypedValue = true;
+  }
+
+  /** `ARRAY[…]`, or a SubLink (`ARRAY(SELECT …)` builds an array; others compare, see implicitOperator). */
+  arrayBuilt(): void {
+    this.arrays = true;
+  }
+
   /** An SQL/JSON expression node that an older target reads as a call (SYNTAX_CALLS). */
   syntaxCall(type: string, f: Fields): void {
     const name = SYNTAX_CALLS.get(type)?.(f);
@@ -207,6 +239,13 @@ export class CallSiteCollector {
     const parts = names(typeName.names);
     if (parts === undefined || parts.length === 0) return;
     this.casts.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
+  }
+
+  /** `FROM t TABLESAMPLE m(…)`: the method is a function in pg_proc (a tsm_handler). */
+  tableSample(f: Fields): void {
+    const parts = names(f.method);
+    if (parts === undefined || parts.length === 0) return;
+    this.samplers.push({ name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) });
   }
 
   rangeVar(f: Fields): void {
@@ -231,12 +270,29 @@ export class CallSiteCollector {
   }
 
   done(): CallSites {
-    return { calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, aliases: this.aliases };
+    return {
+      calls: this.calls, operators: this.operators, casts: this.casts, wholeRows: this.wholeRows, samplers: this.samplers,
+      untypedValue: this.untypedValue, arrays: this.arrays, aliases: this.aliases,
+    };
   }
 
   private attribute(name: string, qualifier: readonly string[] | undefined): void {
     this.calls.push({ name, args: 1, variadic: false, form: 'attribute', ...(qualifier ? { qualifier } : {}) });
   }
+}
+
+function untypedPositions(args: readonly unknown[]): { untyped?: number[] } {
+  // A named argument's position is its parameter's, not where it is written: -1, any position.
+  const at = args.flatMap((a, i) => (!isUntyped(a) ? [] : unwrap(a)?.[0] === 'NamedArgExpr' ? [-1] : [i]));
+  return at.length > 0 ? { untyped: at } : {};
+}
+
+/** A literal (NULL and numbers too: over-matching costs nothing) or a parameter, not wrapped in a cast. */
+function isUntyped(arg: unknown): boolean {
+  let node = unwrap(arg);
+  // `name => value`: the value is what is converted
+  if (node?.[0] === 'NamedArgExpr') node = unwrap(node[1].arg);
+  return node?.[0] === 'A_Const' || node?.[0] === 'ParamRef';
 }
 
 function names(v: unknown): string[] | undefined {

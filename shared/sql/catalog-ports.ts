@@ -43,6 +43,12 @@ export interface RelationInfo {
   readonly viewColumns?: ReadonlyMap<number, ViewColumnLineage>;
   /** Functions reading it runs that are not PostgreSQL's own: its view rule's and row security policies' (OIDs). */
   readonly calls?: readonly number[];
+  /** pg_class.reltype: the relation's row type, whose columns' types decide what reading it may run. */
+  readonly rowType?: number;
+  /** Types its view rule or row security policies convert to or compare (OIDs): their hooks run too. */
+  readonly types?: readonly number[];
+  /** Relations its row security policies read (a subquery in USING), OIDs. */
+  readonly policyReads?: readonly number[];
   /** Views: the relations its rule reads (OIDs). */
   readonly depends?: readonly number[];
 }

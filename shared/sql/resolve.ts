@@ -19,6 +19,8 @@ export interface ResolveInput {
   readonly relations: ReadonlyMap<string, readonly RelationInfo[]>;
   /** Relation name as written → function OIDs reading it runs (its views' rules and row security, transitively). */
   readonly relationCalls: ReadonlyMap<string, readonly number[]>;
+  /** Relation name as written → type OIDs its views' rules and row security convert to or compare, transitively. */
+  readonly relationTypes?: ReadonlyMap<string, readonly number[]>;
   readonly listed: ListedFunctions;
 }
 
@@ -36,12 +38,44 @@ export function resolveCalls(input: ResolveInput): Resolution {
   const refuse = (reason: string) => findings.set(reason, { class: 'unknown', reason });
   const verdict = (r: Routine | undefined): RoutineVerdict => (r === undefined ? { allowed: false, why: 'is not in the catalog' } : routineVerdict(r, listed));
 
+  // A call that can give an untyped constant or parameter the type of a column (see below).
+  let retyping: CallSite | undefined;
+  // A call whose result is a polymorphic array (array_agg(d) is an array of d's domain).
+  let polymorphicResult = false;
+  const typesOf = (r: Routine, report: (fn: number, v: RoutineVerdict) => void) => {
+    // A built-in argument type converts with its built-in input function; a cast into it from
+    // another type runs only for a value of that type, whose own hooks cover it.
+    for (const type of (r.argTypeIds ?? []).filter((t) => t >= FIRST_NORMAL_OID)) {
+      const hooks = routines.typeHooks?.get(type);
+      for (const fn of [...(hooks?.conversion ?? []), ...(hooks?.use ?? [])]) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) report(fn, v);
+      }
+    }
+    for (const fn of (r.returnTypeId === undefined ? undefined : routines.typeHooks?.get(r.returnTypeId))?.use ?? []) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) report(fn, v);
+    }
+  };
+  const castTo = (cast: NamedSite, how: string) => {
+    for (const fn of hooked(routines.castHooks, cast)) {
+      const v = verdict(routines.byOid.get(fn));
+      if (!v.allowed) refuse(`${how} ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
+    }
+  };
   for (const site of sites.calls) {
     if (site.form === 'attribute' && isColumn(site, input)) continue;
+    // `t(x)` and `(x).t` with one argument are casts to type t when no function t fits
+    // (function-style cast): a domain's CHECK or a type's input function runs.
+    if (site.form !== 'syntax' && site.args === 1 && !site.variadic) {
+      castTo({ name: site.name, ...(site.schema !== undefined ? { schema: site.schema } : {}) }, `${site.form === 'attribute' ? `(…).${site.name}` : `${site.name}(…)`} can be a cast to`);
+    }
     const all = (routines.byName.get(site.name) ?? []).filter((r) => site.schema === undefined || r.schema === site.schema);
     // SQL/JSON syntax: on a target whose grammar has it, no function runs; on an older one, the
     // function of that name does, with any arguments — so every one of that name must be allowed.
     const candidates = site.form === 'syntax' ? all.filter((r) => r.kind !== 'procedure') : all.filter((r) => callable(r, site));
+    if (candidates.some((r) => r.returnTypeId !== undefined && POLYMORPHIC_ARRAY_TYPE_IDS.has(r.returnTypeId))) polymorphicResult = true;
+    if (retyping === undefined && site.untyped !== undefined && candidates.some((r) => site.untyped!.some((i) => isPolymorphicAt(r, i)))) retyping = site;
     const shown = `${site.schema ? `${site.schema}.` : ''}${site.name}()`;
     const where =
       site.form === 'attribute' ? `attribute notation ${[...(site.qualifier ?? ['(…)']), site.name].join('.')} calls ${shown}`
@@ -57,36 +91,95 @@ export function resolveCalls(input: ResolveInput): Resolution {
     }
     const verdicts = candidates.map(verdict);
     const refused = verdicts.find((v) => !v.allowed);
-    if (refused === undefined) continue;
+    if (refused === undefined) {
+      // A function the policy lists runs, and so does what its types run: converting its arguments
+      // (a domain parameter's CHECK), using its result (sorting it with its type's comparison).
+      // PostgreSQL's own take and return PostgreSQL's own types (or their caller's: polymorphic).
+      for (const r of candidates) if (!r.builtin) typesOf(r, (fn, v) => refuse(`${where} (listed), whose argument or result type calls ${nameOf(routines, fn)}(), which ${v.why}`));
+      continue;
+    }
     const ambiguous = verdicts.some((v) => v.allowed) ? ' (one of several overloads)' : '';
     refuse(`${where}${ambiguous}, which ${refused.why}`);
   }
 
+  // A sampling method is a handler function, `m(internal)`: PostgreSQL's own (BERNOULLI, SYSTEM)
+  // only hand back built-in sampling code — volatile in pg_proc, yet they change nothing; an
+  // extension's (tsm_system_time scans for as long as it is told) must be listed like any function.
+  for (const sampler of sites.samplers ?? []) {
+    const handlers = (routines.byName.get(sampler.name) ?? []).filter((r) => (sampler.schema === undefined || r.schema === sampler.schema) && r.argTypes.length === 1 && r.argTypes[0] === 'internal');
+    if (handlers.length === 0) {
+      missing.push(sampler.name);
+      refuse(`TABLESAMPLE ${sampler.name} names a sampling method the catalog of this connection does not know`);
+      continue;
+    }
+    for (const r of handlers) {
+      if (r.builtin) continue;
+      const v = verdict(r);
+      if (!v.allowed) refuse(`TABLESAMPLE ${sampler.name} calls ${r.schema}.${r.name}(), which ${v.why}`);
+    }
+  }
   for (const op of sites.operators) {
     for (const fn of hooked(routines.userOperators, op)) {
       const v = verdict(routines.byOid.get(fn));
       if (!v.allowed) refuse(`operator ${op.schema ? `${op.schema}.` : ''}${op.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
     }
   }
-  for (const cast of sites.casts) {
-    for (const fn of hooked(routines.castHooks, cast)) {
-      const v = verdict(routines.byOid.get(fn));
-      if (!v.allowed) refuse(`a cast to ${cast.schema ? `${cast.schema}.` : ''}${cast.name} calls ${nameOf(routines, fn)}(), which ${v.why}`);
-    }
-  }
-  // A whole row passed on (json_populate_record(w, …), a CTE's row, `w.*` in a call) is converted
-  // to a row type column by column: where a relation read has a row type whose conversion runs a
-  // function (a column whose domain CHECK calls one), that function can run with no cast written.
+  for (const cast of sites.casts) castTo(cast, 'a cast to');
+  // What reading a relation may run with no call written (routine-catalog.ts TYPE_HOOKS). Using
+  // values of its row type — printing a column, sorting, grouping or de-duplicating it with its
+  // type's default comparison, an implicit cast from it — always. Converting a value to it (a
+  // column's domain CHECK, a type's input function) when the statement can: a whole row passed on
+  // (json_populate_record(w, …), a CTE's row, `w.*` in a call), or a constant or parameter given a
+  // column's type by a polymorphic function (`lag(d, 1, 'x')`, `array_append(ARRAY[d], $1)`).
+  // And a constant or parameter anywhere: PostgreSQL types it as what it meets — the other operand
+  // where a polymorphic operator fits, the common type of CASE, COALESCE, UNION, VALUES
+  // (`ARRAY[d] = '{x}'` and `coalesce(ARRAY[d], '{x}')` read '{x}' as an array of d's domain) —
+  // so where the statement builds arrays of column values, or a column's type is itself an array or
+  // composite holding such a type (only that part: `d = 'x'`, `coalesce(d, 'x')` use text).
   const wholeRows = sites.wholeRows.filter((n) => n === '' || sites.aliases.has(n));
-  if (wholeRows.length > 0) {
-    for (const table of input.tablesRead) {
+  const arrays = sites.arrays === true || polymorphicResult;
+  const converting =
+    wholeRows.length > 0 ? `a whole row (${wholeRows[0] || '(…).*'}) is used where`
+    : retyping !== undefined ? `${retyping.name}() can give a constant or parameter the type of a column of what is read, and`
+    : sites.untypedValue === true && arrays ? 'a constant or parameter can take the type of an array of column values, and'
+    : undefined;
+  const containerConverting = sites.untypedValue === true ? 'a constant or parameter can take the type of a column of what is read, and' : undefined;
+  for (const table of input.tablesRead) {
+    const infos = input.relations.get(table) ?? [];
+    if (infos.length === 0 && converting !== undefined) {
+      // Not found: PostgreSQL will not find it either, unless it is created meanwhile. By name.
       const parts = table.split('.');
       const site = { name: parts[parts.length - 1]!, ...(parts.length > 1 ? { schema: parts[parts.length - 2] } : {}) };
       for (const fn of hooked(routines.castHooks, site)) {
         const v = verdict(routines.byOid.get(fn));
-        if (!v.allowed) refuse(`a whole row (${wholeRows[0] || '(…).*'}) is used where ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+        if (!v.allowed) refuse(`${converting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
       }
     }
+    for (const info of infos) {
+      const hooks = info.rowType === undefined ? undefined : routines.typeHooks?.get(info.rowType);
+      for (const fn of hooks?.use ?? []) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`reading ${table} prints, compares or implicitly casts values of its columns' types, which calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+      const conversion = converting !== undefined ? hooks?.conversion : containerConverting !== undefined ? hooks?.container : undefined;
+      for (const fn of conversion ?? []) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`${converting ?? containerConverting} ${table} is read, and converting to its row type calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+    }
+    for (const type of input.relationTypes?.get(table) ?? []) {
+      const hooks = routines.typeHooks?.get(type);
+      for (const fn of [...(hooks?.conversion ?? []), ...(hooks?.use ?? [])]) {
+        const v = verdict(routines.byOid.get(fn));
+        if (!v.allowed) refuse(`reading ${table} converts to or compares a type (in a view or row security policy) whose conversion or comparison calls ${nameOf(routines, fn)}(), which ${v.why}`);
+      }
+    }
+  }
+  // An implicit cast between built-in types with a function someone created, or such a type's
+  // default comparison: its values need no name in the statement.
+  for (const fn of routines.everywhere ?? []) {
+    const v = verdict(routines.byOid.get(fn));
+    if (!v.allowed) refuse(`values of a built-in type are implicitly cast or compared by ${nameOf(routines, fn)}(), which ${v.why}`);
   }
   for (const table of input.tablesRead) {
     for (const fn of input.relationCalls.get(table) ?? []) {
@@ -113,6 +206,27 @@ function isColumn(site: CallSite, input: ResolveInput): boolean {
     const infos = input.relations.get(rel);
     return infos !== undefined && infos.length > 0 && infos.every((i) => [...i.columns.values()].includes(site.name));
   });
+}
+
+/** FirstNormalObjectId: objects with a lower OID were created by initdb. */
+const FIRST_NORMAL_OID = 16384;
+
+/**
+ * pg_type OIDs of anyarray and anycompatiblearray: a function returning one builds an array of its
+ * arguments' type (array_agg(d)); the other polymorphic results are the type of an argument, which
+ * is an array only if an array went in (and then it was built or read, and counted there).
+ */
+const POLYMORPHIC_ARRAY_TYPE_IDS: ReadonlySet<number> = new Set([2277, 5078]);
+
+/**
+ * Is the parameter at argument position `i` polymorphic (anyelement, anycompatible, anyarray, …;
+ * not "any", which converts nothing)? Past the last, a variadic function's last parameter; named
+ * arguments may land anywhere, so a function with any polymorphic parameter counts for those.
+ */
+function isPolymorphicAt(r: Routine, i: number): boolean {
+  const polymorphic = (type: string | undefined) => type !== undefined && /^any[a-z]/.test(type);
+  if (i < 0) return r.argTypes.some(polymorphic);
+  return polymorphic(i < r.argTypes.length ? r.argTypes[i] : r.variadic ? r.argTypes[r.argTypes.length - 1] : undefined);
 }
 
 /** Could PostgreSQL pick `r` for a call with this many arguments? (Types are not resolved: over-matches.) */
@@ -186,8 +300,8 @@ export async function resolveWithCatalog(
     const names = [...new Set([...analysis.tables.read, ...[...sites.aliases.values()].flat()])].filter((n) => n !== NOT_A_RELATION && !shadowed(n));
     const relations = await ports.relations.lookup(connection, names);
     allFound = names.every((n) => (relations.get(n)?.length ?? 0) > 0);
-    const relationCalls = await callsOf(ports.relations, connection, relations);
-    const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, listed });
+    const { calls: relationCalls, types: relationTypes } = await callsOf(ports.relations, connection, relations);
+    const run = (routines: RoutineCatalog) => resolveCalls({ sites, tablesRead: analysis.tables.read, routines, relations, relationCalls, relationTypes, listed });
     catalog = await ports.routines.routines(connection);
     resolution = run(catalog);
     if (resolution.missing.length > 0) {
@@ -205,15 +319,20 @@ function asUnknown(analysis: Analysis, reasons: readonly string[]): Analysis {
   return { ...analysis, class: 'unknown', reasons: [...reasons] };
 }
 
-/** Function OIDs each named relation runs when read, through views over views. */
+/**
+ * Function OIDs each named relation runs when read, and type OIDs its rules use, through views over
+ * views and the relations row security policies read.
+ */
 async function callsOf(
   catalog: CatalogReader,
   connection: string,
   relations: ReadonlyMap<string, readonly RelationInfo[]>,
-): Promise<Map<string, number[]>> {
+): Promise<{ calls: Map<string, number[]>; types: Map<string, number[]> }> {
   const out = new Map<string, number[]>();
+  const typesOut = new Map<string, number[]>();
   for (const [name, infos] of relations) {
     const calls = new Set<number>();
+    const types = new Set<number>();
     const seen = new Set<number>();
     let frontier = [...infos];
     for (let depth = 0; frontier.length > 0; depth++) {
@@ -224,7 +343,8 @@ async function callsOf(
         if (seen.has(info.oid)) continue;
         seen.add(info.oid);
         for (const fn of info.calls ?? []) calls.add(fn);
-        for (const dep of info.depends ?? []) if (!seen.has(dep)) next.push(dep);
+        for (const type of info.types ?? []) types.add(type);
+        for (const dep of [...(info.depends ?? []), ...(info.policyReads ?? [])]) if (!seen.has(dep)) next.push(dep);
       }
       if (next.length === 0) break;
       const described = await catalog.describe(connection, next);
@@ -232,6 +352,7 @@ async function callsOf(
       frontier = [...described.values()];
     }
     if (calls.size > 0) out.set(name, [...calls]);
+    if (types.size > 0) typesOut.set(name, [...types]);
   }
-  return out;
+  return { calls: out, types: typesOut };
 }

@@ -15,6 +15,9 @@ export interface Routine {
   readonly volatility: Volatility;
   readonly language: string;
   readonly kind: 'function' | 'aggregate' | 'window' | 'procedure';
+  /** pg_proc.prorettype and proargtypes as OIDs (absent: not read), for the types' hooks (TypeHooks). */
+  readonly returnTypeId?: number;
+  readonly argTypeIds?: readonly number[];
   /** pg_proc.proretset: returns a set of rows (absent: not known, assume it may). */
   readonly returnsSet?: boolean;
   /**
@@ -30,6 +33,14 @@ export interface Hook {
   readonly functions: readonly number[];
 }
 
+/** What a type runs: converting a value to it, and having one at all (routine-catalog.ts TYPE_HOOKS). */
+export interface TypeHooks {
+  readonly conversion: readonly number[];
+  readonly use: readonly number[];
+  /** The part of `conversion` reached through an array, range or composite type ('{x}', '(x)'). */
+  readonly container?: readonly number[];
+}
+
 export interface RoutineCatalog {
   /** By name (as the parser folds it), every schema. */
   readonly byName: ReadonlyMap<string, readonly Routine[]>;
@@ -38,9 +49,17 @@ export interface RoutineCatalog {
   readonly userOperators: ReadonlyMap<string, readonly Hook[]>;
   /**
    * Types a cast to which runs a function not created by initdb (a user cast function, a domain
-   * CHECK calling one, a user type's input function), by type name.
+   * CHECK calling one, a user type's input function — and what a value of it runs when used: its
+   * output function, its default comparison support, an implicit cast from it), by type name.
    */
   readonly castHooks: ReadonlyMap<string, readonly Hook[]>;
+  /** By type OID, for types some function not created by initdb is hooked to (absent: none known). */
+  readonly typeHooks?: ReadonlyMap<number, TypeHooks>;
+  /**
+   * Functions that using a built-in type's values may run (an implicit cast between built-in types
+   * with a function someone created): any statement may have such values, so every one is checked.
+   */
+  readonly everywhere?: readonly number[];
   /** Milliseconds (the reader's clock) when it was read. */
   readonly loadedAt: number;
 }

@@ -153,6 +153,14 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'SubLink':
       case 'SortBy':
         sites.implicitOperator(type, f);
+        if (type === 'SubLink' && str(f.subLinkType) === 'ARRAY_SUBLINK') sites.arrayBuilt();
+        break;
+      case 'A_ArrayExpr':
+        sites.arrayBuilt();
+        break;
+      case 'A_Const':
+      case 'ParamRef':
+        if (parent !== 'TypeCast') sites.untyped();
         break;
       case 'TypeName':
         sites.typeName(f);
@@ -177,6 +185,9 @@ export function walk(pgType: string, root: Fields): Facts {
       case 'JoinExpr':
         sites.implicitOperator(type, f);
         sites.otherAlias(f, 'alias');
+        break;
+      case 'RangeTableSample':
+        sites.tableSample(f);
         break;
       case 'RangeSubselect':
       case 'RangeFunction':

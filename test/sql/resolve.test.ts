@@ -124,3 +124,62 @@ test('a subquery, CTE or function alias shadowing a table name is not taken for 
   t.is(resolve('SELECT (SELECT q.lo_unlink FROM (SELECT oid FROM pg_largeobject_metadata) q) FROM r q', cat, new Map(), relations).length, 1);
   t.is(resolve('WITH r AS (SELECT oid FROM pg_largeobject_metadata) SELECT r.lo_unlink FROM r', cat, new Map(), relations).length, 1);
 });
+
+test('type hooks: a relation read runs its row type\'s use hooks always, its conversion hooks only when a value can be converted to it', (t) => {
+  const cmp = fn('pair_cmp', { schema: 'public', builtin: false, language: 'sql', argTypes: ['pair', 'pair'] });
+  const check = fn('planted_check', { schema: 'public', builtin: false, language: 'sql' });
+  const lag = fn('lag', { argTypes: ['anycompatible', 'integer', 'anycompatible'], kind: 'window' });
+  const withRow: RelationInfo = { ...CUSTOMERS, rowType: 500 };
+  const relations = new Map<string, RelationInfo[]>([['customers', [withRow]]]);
+  const cat = (use: number[], conversion: number[]) => catalogOf([...BASE, cmp, check, lag], { typeHooks: new Map([[500, { use, conversion }]]) });
+  t.regex(resolve('SELECT id FROM customers', cat([cmp.oid], []), new Map(), relations)[0] ?? '', /reading customers prints, compares or implicitly casts .* public\.pair_cmp\(\)/);
+  t.deepEqual(resolve('SELECT id, email FROM customers', cat([], [check.oid]), new Map(), relations), [], 'no conversion: a domain column read as is');
+  t.regex(resolve("SELECT lag(email, 1, 'x') OVER () FROM customers", cat([], [check.oid]), new Map(), relations)[0] ?? '', /lag\(\) can give a constant or parameter the type of a column .* public\.planted_check\(\)/);
+  t.regex(resolve('SELECT lag(email, 1, $1) OVER () FROM customers', cat([], [check.oid]), new Map(), relations)[0] ?? '', /planted_check/);
+  t.deepEqual(resolve('SELECT lag(email, 1, email) OVER () FROM customers', cat([], [check.oid]), new Map(), relations), [], 'typed arguments convert nothing');
+  t.regex(resolve('SELECT to_jsonb(c) FROM customers c', cat([], [check.oid]), new Map(), relations)[0] ?? '', /a whole row \(c\) is used where customers is read/);
+});
+
+test('type hooks: of built-in types everywhere, of types a view converts to, of a listed function\'s argument and result types, of a function-style cast', (t) => {
+  const planted = fn('planted', { schema: 'public', builtin: false, language: 'sql', volatility: 'volatile' });
+  const listedFn = fn('make_pair', { schema: 'public', builtin: false, language: 'sql', argTypes: ['integer'], argTypeIds: [23], returnTypeId: 600 });
+  const cat = catalogOf([...BASE, planted, listedFn], {
+    everywhere: [planted.oid],
+    typeHooks: new Map([[600, { use: [planted.oid], conversion: [] }]]),
+  });
+  t.regex(resolve('SELECT 1', cat)[0] ?? '', /values of a built-in type are implicitly cast or compared by public\.planted\(\)/);
+  const cat2 = catalogOf([...BASE, planted, listedFn], { typeHooks: new Map([[600, { use: [planted.oid], conversion: [] }]]), castHooks: new Map([['dom', [{ schema: 'public', functions: [planted.oid] }]]]) });
+  t.regex(resolve('SELECT make_pair(1)', cat2, new Map([['public.make_pair(integer)', 'pure']]))[0] ?? '', /make_pair\(\) \(listed\), whose argument or result type calls public\.planted\(\)/);
+  t.regex(resolve("SELECT ('x').dom", cat2)[0] ?? '', /\(…\)\.dom can be a cast to dom calls public\.planted\(\)/);
+  t.regex(resolve("SELECT dom('x')", cat2).join('\n'), /dom\(…\) can be a cast to dom calls public\.planted\(\)/);
+  const view: RelationInfo = { oid: 300, schema: 'public', name: 'v', kind: 'view', columns: new Map([[1, 'x']]), ancestors: [] };
+  const { analysis, sites } = inspect('SELECT x FROM v');
+  const findings = resolveCalls({ sites, tablesRead: analysis.tables.read, routines: cat2, relations: new Map([['v', [view]]]), relationCalls: new Map(), relationTypes: new Map([['v', [600]]]), listed: new Map() }).findings;
+  t.regex(findings[0]?.reason ?? '', /reading v converts to or compares a type .* public\.planted\(\)/);
+});
+
+test('TABLESAMPLE: PostgreSQL\'s own methods pass, an extension\'s handler must be listed, an unknown one is refused', (t) => {
+  const bernoulli = fn('bernoulli', { argTypes: ['internal'], volatility: 'volatile' });
+  const systemTime = fn('system_time', { schema: 'public', argTypes: ['internal'], volatility: 'volatile', builtin: false, language: 'c' });
+  const cat = catalogOf([...BASE, bernoulli, systemTime]);
+  t.deepEqual(resolve('SELECT id FROM customers TABLESAMPLE BERNOULLI (10)', cat), []);
+  t.regex(resolve('SELECT id FROM customers TABLESAMPLE system_time (10)', cat)[0] ?? '', /TABLESAMPLE system_time calls public\.system_time\(\), which is an extension function/);
+  t.deepEqual(resolve('SELECT id FROM customers TABLESAMPLE system_time (10)', cat, new Map([['public.system_time(internal)', 'bounded by the timeout']])), []);
+  t.regex(resolve('SELECT id FROM customers TABLESAMPLE nothere (10)', cat)[0] ?? '', /sampling method the catalog of this connection does not know/);
+});
+
+test('type hooks: an untyped value converts to an array of column values, or to a container column\'s type, not to a scalar domain', (t) => {
+  const check = fn('planted_check', { schema: 'public', builtin: false, language: 'sql' });
+  const arrayAgg = fn('array_agg', { argTypes: ['anynonarray'], kind: 'aggregate', returnTypeId: 2277 });
+  const withRow: RelationInfo = { ...CUSTOMERS, rowType: 500 };
+  const relations = new Map<string, RelationInfo[]>([['customers', [withRow]]]);
+  const scalar = catalogOf([...BASE, check, arrayAgg], { typeHooks: new Map([[500, { use: [], conversion: [check.oid] }]]) });
+  t.deepEqual(resolve("SELECT id FROM customers WHERE email = 'x' AND id IN (1, 2)", scalar, new Map(), relations), []);
+  t.regex(resolve("SELECT ARRAY[email] = '{x}' FROM customers", scalar, new Map(), relations)[0] ?? '', /a constant or parameter can take the type of an array of column values/);
+  t.regex(resolve('SELECT (SELECT array_agg(email) FROM customers) @> $1', scalar, new Map(), relations)[0] ?? '', /planted_check/);
+  const container = catalogOf([...BASE, check], { typeHooks: new Map([[500, { use: [], conversion: [check.oid], container: [check.oid] }]]) });
+  t.regex(resolve("SELECT id FROM customers WHERE email = '{x}'", container, new Map(), relations)[0] ?? '', /a constant or parameter can take the type of a column of what is read/);
+  t.deepEqual(resolve('SELECT id, email FROM customers', container, new Map(), relations), []);
+  t.deepEqual(resolve("SELECT id, email::text, CAST($1 AS int) FROM customers", container, new Map(), relations), [], 'a cast types its constant');
+  t.regex(resolve("SELECT coalesce(ARRAY[email], '{x}') FROM customers", scalar, new Map(), relations)[0] ?? '', /planted_check/);
+});
