@@ -5,8 +5,8 @@
 // - the (maxRows + 1)th row, which only proves there are more, is skipped too.
 // A cell costs its bytes plus CELL_OVERHEAD_BYTES and a row ROW_OVERHEAD_BYTES (budget.ts): a NULL
 // is 0 bytes on the wire but not in memory or in the answer. A cell of a column the masker will
-// mask costs MASKED_CELL_BYTES whatever its length, and a longer one is not kept: how many rows
-// fit must not depend on a value that comes back masked.
+// mask costs MASKED_CELL_BYTES whatever its length, NULL included, and a longer one is not kept:
+// how many rows fit must not depend on a value that comes back masked.
 // Skipped bytes are never buffered: the most this holds is the kept result (≤ maxResultBytes)
 // plus one cell under maxCellBytes. The rows past the budget still cross the wire (the server
 // sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
@@ -160,8 +160,9 @@ export class StatementExchange implements Exchange {
     const column = this.column++;
     if (this.dropRow) return false;
     if (!this.atStatement) return true;
-    if (this.masked[column] === true && length >= 0) {
-      // The same cost whatever the value; a longer one streams past, and its masked form is all that leaves.
+    if (this.masked[column] === true) {
+      // The same cost whatever the value, NULL included (under `null` a NULL and a value come back
+      // alike); a longer one streams past, and its masked form is all that leaves.
       const cap = Math.min(MASKED_CELL_BYTES, this.budget.maxCellBytes);
       if (this.overTheBudget(cap + CELL_OVERHEAD_BYTES)) return false;
       this.rowBytes += cap + CELL_OVERHEAD_BYTES;
