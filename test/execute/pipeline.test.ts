@@ -276,6 +276,32 @@ test.serial('result bytes stop at maxResultBytes: truncatedBy bytes, and what is
   t.is(rows.rows.length, 3);
 });
 
+// maxResultBytes bounds the answer, not only the wire's cell text: a byte the answer's JSON spells
+// in six (`\u0001`), a `t` it spells `true`, a point `(1,2)` it spells `{"x":1,"y":2}` made a
+// result of maxResultBytes on the wire an answer (and an execution.result event, and the copies
+// on their way out) up to six times as large, past what the process reserved for it.
+test.serial('what is kept fits maxResultBytes as the answer spells it: escaped control characters, booleans, points', async (t) => {
+  const maxResultBytes = 20_000;
+  for (const sql of [
+    `SELECT repeat(chr(1), 1000) FROM generate_series(1, 100)`,
+    `SELECT repeat(chr(31) || '"', 500) FROM generate_series(1, 100)`,
+    `SELECT repeat('\\', 1000) FROM generate_series(1, 100)`,
+    `SELECT array_fill(true, ARRAY[500]) FROM generate_series(1, 100)`,
+    `SELECT array_fill(point(1, 2), ARRAY[100]) FROM generate_series(1, 100)`,
+    `SELECT json_build_array(repeat(chr(2), 1000))::jsonb FROM generate_series(1, 100)`,
+  ]) {
+    const r = await direct.run(req(sql, { maxRows: 1000, maxResultBytes }));
+    t.is(r.truncatedBy, 'bytes', sql);
+    t.true(r.rows.length > 0, sql);
+    const answered = r.rows.reduce((n, row) => n + Buffer.byteLength(JSON.stringify(row)), 0);
+    t.true(answered <= maxResultBytes, `${sql}: ${answered} bytes of JSON > ${maxResultBytes}`);
+  }
+  // Plain text still counts as its bytes: ten 1,000-byte rows where ten fit.
+  const plain = await direct.run(req('SELECT body FROM wide WHERE id <= 10', { maxResultBytes: 10 * (1000 + CELL_OVERHEAD_BYTES + ROW_OVERHEAD_BYTES) }));
+  t.false(plain.truncated);
+  t.is(plain.rows.length, 10);
+});
+
 // A NULL or an empty string is 0 bytes on the wire, but not in memory or in the answer's JSON (a
 // null in a row array, `null,` in the body): counted at 0 bytes, 1,664 NULL columns × maxRows rows
 // passed any budget — 100,000 rows held 166 M cells. Every cell and every row now costs its overhead.

@@ -26,7 +26,7 @@ INSERT INTO dossiers VALUES
   (3, repeat('c', 300), NULL, NULL),
   (4, NULL, NULL, NULL);
 CREATE TABLE vault (id int PRIMARY KEY, secret text);
-INSERT INTO vault VALUES (1, NULL), (2, 'x'), (3, '');
+INSERT INTO vault VALUES (1, NULL), (2, 'x'), (3, ''), (4, repeat(chr(1), 200)), (5, repeat('y', 200)), (6, repeat('"', 200));
 `;
 
 const policy = (issuer: string) =>
@@ -160,6 +160,26 @@ test.serial('how many rows fit does not tell a NULL from a value under the null 
       sql(1),
     );
   }
+});
+
+// What an unmasked cell's JSON adds to its wire bytes (`\u0001` for a control character) counts
+// against maxResultBytes; a masked one's must not, or its control characters would decide how
+// many rows fit.
+test.serial('how a masked value would be spelled in JSON does not decide how many rows fit', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const pad = padFor(256);
+  const sql = (id: number) => `SELECT g, v.secret, repeat('x', ${pad}) AS pad FROM (SELECT secret FROM vault WHERE id = ${id}) v, generate_series(1, 10) g`;
+  const answers = [await query(sql(4)), await query(sql(5)), await query(sql(6))];
+  for (const a of answers) t.is(a.status, 200, JSON.stringify(a.body).slice(0, 300));
+  t.deepEqual(
+    answers.map((a) => [a.body.rowCount, a.body.truncated]),
+    [[10, false], [10, false], [10, false]],
+  );
+  // The same control characters unmasked do count: fewer rows fit.
+  const shown = await query(`SELECT g, repeat(chr(1), 200) AS s, repeat('x', ${pad}) AS pad FROM generate_series(1, 10) g`);
+  t.is(shown.status, 200);
+  t.is(shown.body.truncatedBy, 'bytes');
+  t.true(Buffer.byteLength(JSON.stringify(shown.body.rows)) <= DEFAULT_MAX_RESULT_BYTES);
 });
 
 test.serial('columns that are not masked still count as their bytes', async (t) => {

@@ -16,7 +16,7 @@ import { GatehouseError } from '../../errors.ts';
 import type { Exchange, TransactionState } from '../wire/connection.ts';
 import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
 import { MASKED_CELL_NOT_KEPT } from '../../target-port.ts';
-import { CELL_OVERHEAD_BYTES, MASKED_CELL_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
+import { answerExtraBytes, CELL_OVERHEAD_BYTES, MASKED_CELL_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
 import { resultParser } from '../values.ts';
 import { TXID_STEP } from './pipeline.ts';
 
@@ -66,6 +66,8 @@ export class StatementExchange implements Exchange {
   private cellsOmitted = 0;
   // The row being read.
   private row: Cell[] = [];
+  /** The kept cells' bytes as counted (a marker's own length): what answerExtraBytes compares with. */
+  private lengths: number[] = [];
   private rowBytes = 0;
   private dropRow = false;
   private omittedLength = -1;
@@ -142,6 +144,7 @@ export class StatementExchange implements Exchange {
 
   rowStart(): void {
     this.row = [];
+    this.lengths = [];
     this.rowBytes = 0;
     if (!this.atStatement) {
       this.dropRow = false; // set_config's and txid_current()'s one row each: small, ours
@@ -194,13 +197,17 @@ export class StatementExchange implements Exchange {
     if (this.dropRow) return;
     if (this.omittedMasked) {
       this.row.push(MASKED_CELL_NOT_KEPT);
+      this.lengths.push(0);
       return;
     }
     if (this.omittedLength >= 0) {
-      this.row.push(omittedCell(this.omittedLength, this.budget.maxCellBytes));
+      const marker = omittedCell(this.omittedLength, this.budget.maxCellBytes);
+      this.row.push(marker);
+      this.lengths.push(marker.length);
       return;
     }
     this.row.push(length < 0 ? null : value);
+    this.lengths.push(Math.max(length, 0));
   }
 
   rowEnd(): void {
@@ -213,10 +220,18 @@ export class StatementExchange implements Exchange {
     }
     // A row of no columns never reached keepCell: its own overhead decides.
     if (this.dropRow || (this.row.length === 0 && this.overTheBudget(0))) return;
-    this.bytes += this.rowBytes;
     // Parsed with the column's type parser; a marker (a string here) bypasses it: an int4 parser
     // would make NaN of it.
-    this.rows.push(this.row.map((c, i) => (Buffer.isBuffer(c) ? this.parsers[i]!(c.toString('utf8')) : c)));
+    const parsed = this.row.map((c, i) => (Buffer.isBuffer(c) ? this.parsers[i]!(c.toString('utf8')) : c));
+    // What the answer's JSON spells larger than the wire did counts too (budget.ts,
+    // answerExtraBytes) — for the columns shown as they are, never for a masked one.
+    let extra = 0;
+    for (let i = 0; i < parsed.length; i++) {
+      if (this.masked[i] !== true && parsed[i] !== null) extra += answerExtraBytes(parsed[i], this.lengths[i]!);
+    }
+    if (extra > 0 && this.overTheBudget(extra)) return;
+    this.bytes += this.rowBytes + extra;
+    this.rows.push(parsed);
   }
 
   end(state: TransactionState): void {
