@@ -162,6 +162,25 @@ test.serial('how many rows fit does not tell a NULL from a value under the null 
   }
 });
 
+// The recorded execution.result must not tell them apart either: an event over the store's limit
+// is refused (503 event_too_large, Firestore's is 1 MB, under the default 4 MiB budget), so a
+// byte's difference in the record is a bit for a bot that pads to the limit. Its masking decisions
+// counted only non-NULL cells: `cells: 10` or none at all, by whether the secret was NULL.
+test.serial('the recorded result of a NULL and of a value under the null strategy are alike', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const sql = (id: number) => `SELECT g, v.secret FROM (SELECT secret FROM vault WHERE id = ${id}) v, generate_series(1, 10) g`;
+  const records = [];
+  for (const id of [1, 2, 3]) {
+    const r = await query(sql(id));
+    t.is(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+    const events = await gw.runtime.sessions.read(r.body.sessionId);
+    const { durationMs: _d, resultSha256: _r, rawHmacSha256: _h, ...data } = events.find((e) => e.type === 'execution.result')!.data as any;
+    records.push(data);
+  }
+  t.deepEqual(records[1], records[0]);
+  t.deepEqual(records[2], records[0]);
+});
+
 // What an unmasked cell's JSON adds to its wire bytes (`\u0001` for a control character) counts
 // against maxResultBytes; a masked one's must not, or its control characters would decide how
 // many rows fit.
