@@ -87,7 +87,9 @@ function jsonBytes(value: unknown): number {
   if (value === null || value === undefined) return 4;
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8') + 2 + escapedExtra(value);
   if (typeof value === 'boolean') return value ? 4 : 5;
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value).length : String(value).length + 2;
+  // A number's JSON is never longer than PostgreSQL's text for it (`NaN` gains two quotes, which
+  // the cell's overhead holds).
+  if (typeof value === 'number') return 0;
   // Arrays, JSON, geometric types, intervals, dates: as the answer will spell them.
   return Buffer.byteLength(JSON.stringify(toJsonSafe(value)) ?? 'null', 'utf8');
 }
