@@ -37,12 +37,15 @@ export function applyCompiled(compiled: readonly CompiledColumn[], detectors: De
     for (let c = 0; c < width; c++) {
       const value = row[c];
       const col = compiled[c]!;
-      if (col.kind === 'pass' || value === null || value === undefined) {
-        copy[c] = value ?? null;
-      } else if (col.kind === 'mask') {
+      if (col.kind === 'mask') {
         // A masked cell too long to keep (the byte budget): nothing of it is left to mask.
-        copy[c] = value === MASKED_CELL_NOT_KEPT ? (col.column.strategy === 'null' ? null : REDACTED) : col.fn(value);
+        if (value === null || value === undefined) copy[c] = null;
+        else copy[c] = value === MASKED_CELL_NOT_KEPT ? (col.column.strategy === 'null' ? null : REDACTED) : col.fn(value);
+        // Every cell of the column, NULL included: under `null` a NULL and a value come back
+        // alike, and so must the recorded count (an event's size is answered: event_too_large).
         masked[c]!++;
+      } else if (col.kind === 'pass' || value === null || value === undefined) {
+        copy[c] = value ?? null;
       } else {
         const found: DetectorName[] = [];
         copy[c] = scanValue(value, detectors, found);

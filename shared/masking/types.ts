@@ -15,7 +15,10 @@ export interface MaskDecision {
   /** Sensitive source columns, `schema.table.column`. */
   readonly source?: readonly string[];
   readonly detector?: string;
-  /** Cells this decision changed. */
+  /**
+   * A column's strategy: every cell of the column, NULL included (under `null` a NULL and a value
+   * come back alike, and the count must not tell them apart). A detector: the cells it changed.
+   */
   readonly cells?: number;
 }
 

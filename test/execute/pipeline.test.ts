@@ -276,6 +276,53 @@ test.serial('result bytes stop at maxResultBytes: truncatedBy bytes, and what is
   t.is(rows.rows.length, 3);
 });
 
+// maxResultBytes bounds the answer, not only the wire's cell text: a byte the answer's JSON spells
+// in six (`\u0001`), a `t` it spells `true`, a point `(1,2)` it spells `{"x":1,"y":2}` made a
+// result of maxResultBytes on the wire an answer (and an execution.result event, and the copies
+// on their way out) up to six times as large, past what the process reserved for it.
+test.serial('what is kept fits maxResultBytes as the answer spells it: escaped control characters, booleans, points', async (t) => {
+  const maxResultBytes = 20_000;
+  for (const sql of [
+    `SELECT repeat(chr(1), 1000) FROM generate_series(1, 100)`,
+    `SELECT repeat(chr(31) || '"', 500) FROM generate_series(1, 100)`,
+    `SELECT repeat('\\', 1000) FROM generate_series(1, 100)`,
+    `SELECT array_fill(true, ARRAY[500]) FROM generate_series(1, 100)`,
+    `SELECT array_fill(point(1, 2), ARRAY[100]) FROM generate_series(1, 100)`,
+    `SELECT json_build_array(repeat(chr(2), 1000))::jsonb FROM generate_series(1, 100)`,
+  ]) {
+    const r = await direct.run(req(sql, { maxRows: 1000, maxResultBytes }));
+    t.is(r.truncatedBy, 'bytes', sql);
+    t.true(r.rows.length > 0, sql);
+    const answered = r.rows.reduce((n, row) => n + Buffer.byteLength(JSON.stringify(row)), 0);
+    t.true(answered <= maxResultBytes, `${sql}: ${answered} bytes of JSON > ${maxResultBytes}`);
+  }
+  // Plain text still counts as its bytes: ten 1,000-byte rows where ten fit.
+  const plain = await direct.run(req('SELECT body FROM wide WHERE id <= 10', { maxResultBytes: 10 * (1000 + CELL_OVERHEAD_BYTES + ROW_OVERHEAD_BYTES) }));
+  t.false(plain.truncated);
+  t.is(plain.rows.length, 10);
+});
+
+// Parsed, a structured value takes far more memory than its text: `{}` is 3 bytes of jsonb text and
+// 64 bytes of heap, an int array's `1,` 2 bytes and an 8-byte slot. A result of maxResultBytes of
+// them held 10–20 times that (and toJsonSafe's copy as much again), past the process's reservation
+// of result bytes. Counted as held, the kept result stays within a small multiple of the budget.
+test.serial('parsed JSON and arrays count as the memory they take: what is kept stays near maxResultBytes', async (t) => {
+  if (testPgKind === 'pglite') return t.pass('PGlite: measured against real PostgreSQL');
+  const maxResultBytes = 2 * MB;
+  for (const sql of [
+    `SELECT ('[' || repeat('{},', 10000) || '{}]')::jsonb FROM generate_series(1, 500)`,
+    `SELECT ('[' || repeat('[],', 10000) || '[]]')::json FROM generate_series(1, 500)`,
+    `SELECT array_fill(1, ARRAY[10000]) FROM generate_series(1, 500)`,
+    `SELECT array_fill(''::text, ARRAY[10000]) FROM generate_series(1, 500)`,
+  ]) {
+    const { value: r, held } = await heldWhile(() => direct.run(req(sql, { maxRows: 1000, maxResultBytes, statementTimeoutMs: 60_000 })));
+    t.is(r.truncatedBy, 'bytes', sql);
+    t.true(r.rows.length > 0, sql);
+    t.log(`${sql.slice(0, 40)}: ${r.rows.length} rows, held ${(held / MB).toFixed(1)} MB`);
+    t.true(held < 3 * maxResultBytes, `${sql}: held ${(held / MB).toFixed(1)} MB`);
+  }
+});
+
 // A NULL or an empty string is 0 bytes on the wire, but not in memory or in the answer's JSON (a
 // null in a row array, `null,` in the body): counted at 0 bytes, 1,664 NULL columns × maxRows rows
 // passed any budget — 100,000 rows held 166 M cells. Every cell and every row now costs its overhead.

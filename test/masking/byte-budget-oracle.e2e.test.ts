@@ -25,6 +25,8 @@ INSERT INTO dossiers VALUES
   (2, repeat('b', 5000), repeat('9', 300), repeat('t', 400)),
   (3, repeat('c', 300), NULL, NULL),
   (4, NULL, NULL, NULL);
+CREATE TABLE vault (id int PRIMARY KEY, secret text);
+INSERT INTO vault VALUES (1, NULL), (2, 'x'), (3, ''), (4, repeat(chr(1), 200)), (5, repeat('y', 200)), (6, repeat('"', 200));
 `;
 
 const policy = (issuer: string) =>
@@ -38,6 +40,7 @@ const policy = (issuer: string) =>
     public.dossiers.body: redact
     public.dossiers.tail: last4
     public.dossiers.tag: hash
+    public.vault.secret: 'null'
   detectors: [email, card, ssn, phone]
 `);
 
@@ -129,6 +132,73 @@ test.serial('a masked value longer than its cost is not kept and not counted as 
   const [short, long, mid] = [await query(sql(1)), await query(sql(2)), await query(sql(3))];
   t.is(short.body.rowCount, long.body.rowCount);
   t.is(short.body.rowCount, mid.body.rowCount);
+});
+
+// Under `null` a masked cell comes back null whatever it held, so whether it was NULL is as hidden
+// as its value (`predicates: deny` refuses `IS NULL` and `count(secret)` over it). Counted at 4
+// bytes for a NULL and 260 for anything else, it decided how many rows fit: ten rows of a NULL
+// padded to just under the budget fit, ten of 'x' did not.
+test.serial('how many rows fit does not tell a NULL from a value under the null strategy', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const pad = padFor(0);
+  const spellings = [
+    (id: number) => `SELECT g, v.secret, repeat('x', ${pad}) AS pad FROM (SELECT secret FROM vault WHERE id = ${id}) v, generate_series(1, 10) g`,
+    (id: number) => `SELECT g, secret, repeat('x', ${pad}) AS pad FROM vault, generate_series(1, 10) g WHERE id = ${id}`,
+    (id: number) => `SELECT g, (SELECT secret FROM vault WHERE id = ${id}) AS s, repeat('x', ${pad}) AS pad FROM generate_series(1, 10) g`,
+  ];
+  for (const sql of spellings) {
+    const answers = [await query(sql(1)), await query(sql(2)), await query(sql(3))];
+    for (const a of answers) t.is(a.status, 200, JSON.stringify(a.body).slice(0, 300));
+    t.deepEqual(
+      answers.map((a) => a.body.rows.map((r: unknown[]) => r[1])),
+      answers.map((a) => a.body.rows.map(() => null)),
+      'every value comes back null',
+    );
+    t.deepEqual(
+      answers.map((a) => [a.body.rowCount, a.body.truncated]),
+      answers.map(() => [answers[0]!.body.rowCount, answers[0]!.body.truncated]),
+      sql(1),
+    );
+  }
+});
+
+// The recorded execution.result must not tell them apart either: an event over the store's limit
+// is refused (503 event_too_large, Firestore's is 1 MB, under the default 4 MiB budget), so a
+// byte's difference in the record is a bit for a bot that pads to the limit. Its masking decisions
+// counted only non-NULL cells: `cells: 10` or none at all, by whether the secret was NULL.
+test.serial('the recorded result of a NULL and of a value under the null strategy are alike', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const sql = (id: number) => `SELECT g, v.secret FROM (SELECT secret FROM vault WHERE id = ${id}) v, generate_series(1, 10) g`;
+  const records = [];
+  for (const id of [1, 2, 3]) {
+    const r = await query(sql(id));
+    t.is(r.status, 200, JSON.stringify(r.body).slice(0, 300));
+    const events = await gw.runtime.sessions.read(r.body.sessionId);
+    const { durationMs: _d, resultSha256: _r, rawHmacSha256: _h, ...data } = events.find((e) => e.type === 'execution.result')!.data as any;
+    records.push(data);
+  }
+  t.deepEqual(records[1], records[0]);
+  t.deepEqual(records[2], records[0]);
+});
+
+// What an unmasked cell's JSON adds to its wire bytes (`\u0001` for a control character) counts
+// against maxResultBytes; a masked one's must not, or its control characters would decide how
+// many rows fit.
+test.serial('how a masked value would be spelled in JSON does not decide how many rows fit', async (t) => {
+  if (!real) return t.pass('needs real PostgreSQL');
+  const pad = padFor(256);
+  const sql = (id: number) => `SELECT g, v.secret, repeat('x', ${pad}) AS pad FROM (SELECT secret FROM vault WHERE id = ${id}) v, generate_series(1, 10) g`;
+  const answers = [await query(sql(4)), await query(sql(5)), await query(sql(6))];
+  for (const a of answers) t.is(a.status, 200, JSON.stringify(a.body).slice(0, 300));
+  t.deepEqual(
+    answers.map((a) => [a.body.rowCount, a.body.truncated]),
+    [[10, false], [10, false], [10, false]],
+  );
+  // The same control characters unmasked do count: fewer rows fit.
+  const shown = await query(`SELECT g, repeat(chr(1), 200) AS s, repeat('x', ${pad}) AS pad FROM generate_series(1, 10) g`);
+  t.is(shown.status, 200);
+  t.is(shown.body.truncatedBy, 'bytes');
+  t.true(Buffer.byteLength(JSON.stringify(shown.body.rows)) <= DEFAULT_MAX_RESULT_BYTES);
 });
 
 test.serial('columns that are not masked still count as their bytes', async (t) => {

@@ -5,8 +5,8 @@
 // - the (maxRows + 1)th row, which only proves there are more, is skipped too.
 // A cell costs its bytes plus CELL_OVERHEAD_BYTES and a row ROW_OVERHEAD_BYTES (budget.ts): a NULL
 // is 0 bytes on the wire but not in memory or in the answer. A cell of a column the masker will
-// mask costs MASKED_CELL_BYTES whatever its length, and a longer one is not kept: how many rows
-// fit must not depend on a value that comes back masked.
+// mask costs MASKED_CELL_BYTES whatever its length, NULL included, and a longer one is not kept:
+// how many rows fit must not depend on a value that comes back masked.
 // Skipped bytes are never buffered: the most this holds is the kept result (≤ maxResultBytes)
 // plus one cell under maxCellBytes. The rows past the budget still cross the wire (the server
 // sends what Execute asked for, at most maxRows + 1 rows, under statement_timeout); they cost
@@ -16,7 +16,7 @@ import { GatehouseError } from '../../errors.ts';
 import type { Exchange, TransactionState } from '../wire/connection.ts';
 import { commandComplete, databaseError, MSG, rowDescription, type CommandTag, type WireField } from '../wire/messages.ts';
 import { MASKED_CELL_NOT_KEPT } from '../../target-port.ts';
-import { CELL_OVERHEAD_BYTES, MASKED_CELL_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
+import { answerExtraBytes, CELL_OVERHEAD_BYTES, MASKED_CELL_BYTES, omittedCell, ROW_OVERHEAD_BYTES, type ByteBudget } from '../budget.ts';
 import { resultParser } from '../values.ts';
 import { TXID_STEP } from './pipeline.ts';
 
@@ -66,6 +66,8 @@ export class StatementExchange implements Exchange {
   private cellsOmitted = 0;
   // The row being read.
   private row: Cell[] = [];
+  /** The kept cells' bytes as counted (a marker's own length): what answerExtraBytes compares with. */
+  private lengths: number[] = [];
   private rowBytes = 0;
   private dropRow = false;
   private omittedLength = -1;
@@ -142,6 +144,7 @@ export class StatementExchange implements Exchange {
 
   rowStart(): void {
     this.row = [];
+    this.lengths = [];
     this.rowBytes = 0;
     if (!this.atStatement) {
       this.dropRow = false; // set_config's and txid_current()'s one row each: small, ours
@@ -160,8 +163,9 @@ export class StatementExchange implements Exchange {
     const column = this.column++;
     if (this.dropRow) return false;
     if (!this.atStatement) return true;
-    if (this.masked[column] === true && length >= 0) {
-      // The same cost whatever the value; a longer one streams past, and its masked form is all that leaves.
+    if (this.masked[column] === true) {
+      // The same cost whatever the value, NULL included (under `null` a NULL and a value come back
+      // alike); a longer one streams past, and its masked form is all that leaves.
       const cap = Math.min(MASKED_CELL_BYTES, this.budget.maxCellBytes);
       if (this.overTheBudget(cap + CELL_OVERHEAD_BYTES)) return false;
       this.rowBytes += cap + CELL_OVERHEAD_BYTES;
@@ -193,13 +197,17 @@ export class StatementExchange implements Exchange {
     if (this.dropRow) return;
     if (this.omittedMasked) {
       this.row.push(MASKED_CELL_NOT_KEPT);
+      this.lengths.push(0);
       return;
     }
     if (this.omittedLength >= 0) {
-      this.row.push(omittedCell(this.omittedLength, this.budget.maxCellBytes));
+      const marker = omittedCell(this.omittedLength, this.budget.maxCellBytes);
+      this.row.push(marker);
+      this.lengths.push(marker.length);
       return;
     }
     this.row.push(length < 0 ? null : value);
+    this.lengths.push(Math.max(length, 0));
   }
 
   rowEnd(): void {
@@ -212,10 +220,18 @@ export class StatementExchange implements Exchange {
     }
     // A row of no columns never reached keepCell: its own overhead decides.
     if (this.dropRow || (this.row.length === 0 && this.overTheBudget(0))) return;
-    this.bytes += this.rowBytes;
     // Parsed with the column's type parser; a marker (a string here) bypasses it: an int4 parser
     // would make NaN of it.
-    this.rows.push(this.row.map((c, i) => (Buffer.isBuffer(c) ? this.parsers[i]!(c.toString('utf8')) : c)));
+    const parsed = this.row.map((c, i) => (Buffer.isBuffer(c) ? this.parsers[i]!(c.toString('utf8')) : c));
+    // What the answer's JSON spells larger than the wire did counts too (budget.ts,
+    // answerExtraBytes) — for the columns shown as they are, never for a masked one.
+    let extra = 0;
+    for (let i = 0; i < parsed.length; i++) {
+      if (this.masked[i] !== true && parsed[i] !== null) extra += answerExtraBytes(parsed[i], this.lengths[i]!);
+    }
+    if (extra > 0 && this.overTheBudget(extra)) return;
+    this.bytes += this.rowBytes + extra;
+    this.rows.push(parsed);
   }
 
   end(state: TransactionState): void {
