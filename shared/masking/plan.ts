@@ -223,8 +223,7 @@ export async function planColumns(
   // RowDescription names relations the statement named (tables, views), which prepare() already
   // described: plan() then asks the catalog nothing, which matters because it runs while the
   // statement still holds its connection (and the embedded PGlite serves one transaction at a time).
-  const described = new Map<number, RelationInfo>();
-  for (const infos of prepared.relations.values()) for (const info of infos) described.set(info.oid, info);
+  const described = describedBy(prepared);
   const missing = [...new Set(fields.map((f) => f.tableID))].filter((oid) => oid > 0 && !described.has(oid));
   if (missing.length > 0) for (const [oid, info] of await catalog.describe(prepared.connection, missing)) described.set(oid, info);
   const lineages = alignOutputs(prepared.outputs, fields.length);
@@ -241,14 +240,20 @@ export async function planColumns(
  * the policy masks anything.
  */
 export function maskedBeforeRows(index: SensitiveIndex, prepared: PreparedStatement, fields: readonly PlannableField[]): boolean[] {
-  const described = new Map<number, RelationInfo>();
-  for (const infos of prepared.relations.values()) for (const info of infos) described.set(info.oid, info);
+  const described = describedBy(prepared);
   const lineages = alignOutputs(prepared.outputs, fields.length);
   return fields.map((field, i) => {
     const rel = described.get(field.tableID);
     if (field.tableID > 0 && rel === undefined) return index.strategies.size > 0;
     return planColumn(index, prepared, field, i, rel, lineages[i]!).strategy !== null;
   });
+}
+
+/** The relations prepare() described, by OID. */
+function describedBy(prepared: PreparedStatement): Map<number, RelationInfo> {
+  const described = new Map<number, RelationInfo>();
+  for (const infos of prepared.relations.values()) for (const info of infos) described.set(info.oid, info);
+  return described;
 }
 
 /** What planning reads of a result column: RowDescription's fields, without the type's name. */

@@ -77,11 +77,15 @@ export class StatementExchange implements Exchange {
   /** Per column of the statement's result: masked (ByteBudget.maskedColumns). */
   private masked: readonly boolean[] = [];
 
+  /** What a masked column's cell costs and the longest one kept (MASKED_CELL_BYTES, at most maxCellBytes). */
+  private readonly maskedCap: number;
+
   constructor(
     private readonly prelude: number,
     private readonly maxRows: number,
     private readonly budget: ByteBudget,
   ) {
+    this.maskedCap = Math.min(MASKED_CELL_BYTES, budget.maxCellBytes);
     this.reply = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -166,10 +170,9 @@ export class StatementExchange implements Exchange {
     if (this.masked[column] === true) {
       // The same cost whatever the value, NULL included (under `null` a NULL and a value come back
       // alike); a longer one streams past, and its masked form is all that leaves.
-      const cap = Math.min(MASKED_CELL_BYTES, this.budget.maxCellBytes);
-      if (this.overTheBudget(cap + CELL_OVERHEAD_BYTES)) return false;
-      this.rowBytes += cap + CELL_OVERHEAD_BYTES;
-      this.omittedMasked = length > cap;
+      if (this.overTheBudget(this.maskedCap + CELL_OVERHEAD_BYTES)) return false;
+      this.rowBytes += this.maskedCap + CELL_OVERHEAD_BYTES;
+      this.omittedMasked = length > this.maskedCap;
       return !this.omittedMasked;
     }
     let size = Math.max(length, 0) + CELL_OVERHEAD_BYTES;
